@@ -1,0 +1,77 @@
+//! What the monitor tells the kernel at boot: one `BootInfo` at `BOOT_INFO_PHYS`.
+
+pub const BOOT_MAGIC: u64 = 0x6878_626f_6f74_0001; // "hxboot", version 1
+pub const MAX_USER_REGIONS: usize = 24;
+
+/// Boot flags.
+pub const FLAG_STRACE: u64 = 1 << 0;
+pub const FLAG_STATS: u64 = 1 << 1;
+/// The host has hardware virtualization: `syscall` enters CPL0 at LSTAR.
+pub const FLAG_HW_KVM: u64 = 1 << 2;
+
+/// Memory protections of a region (Linux `PROT_*` values).
+pub const PROT_READ: u32 = 1;
+pub const PROT_WRITE: u32 = 2;
+pub const PROT_EXEC: u32 = 4;
+
+/// What a region the monitor mapped is for; the kernel keeps these as VMAs.
+pub const REGION_IMAGE: u32 = 1;
+pub const REGION_STACK: u32 = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct UserRegion {
+    pub start: u64,
+    pub end: u64,
+    pub prot: u32,
+    pub kind: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BootInfo {
+    pub magic: u64,
+    pub flags: u64,
+    /// Bytes of guest RAM.
+    pub mem_size: u64,
+    /// First physical byte the kernel may hand out as a frame.
+    pub phys_free: u64,
+    /// Where the program (or its interpreter) starts, and its initial stack.
+    pub user_entry: u64,
+    pub user_sp: u64,
+    /// Initial program break: the page after the highest loaded segment.
+    pub brk_start: u64,
+    /// TSC ticks per millisecond, for the clocks.
+    pub tsc_khz: u64,
+    /// The user's host uid and gid, which the program sees as its own.
+    pub uid: u32,
+    pub gid: u32,
+    pub nregions: u64,
+    pub regions: [UserRegion; MAX_USER_REGIONS],
+    /// The program's path as the guest sees it (for `/proc/self/exe`), not NUL-terminated.
+    pub exe_path_len: u64,
+    pub exe_path: [u8; EXE_PATH_MAX],
+}
+
+pub const EXE_PATH_MAX: usize = 1024;
+
+impl Default for BootInfo {
+    fn default() -> Self {
+        Self {
+            magic: BOOT_MAGIC,
+            flags: 0,
+            mem_size: 0,
+            phys_free: 0,
+            user_entry: 0,
+            user_sp: 0,
+            brk_start: 0,
+            tsc_khz: 0,
+            uid: 0,
+            gid: 0,
+            nregions: 0,
+            regions: [UserRegion::default(); MAX_USER_REGIONS],
+            exe_path_len: 0,
+            exe_path: [0; EXE_PATH_MAX],
+        }
+    }
+}

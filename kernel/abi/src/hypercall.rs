@@ -1,0 +1,76 @@
+//! Host requests: the kernel fills a `Request` in its own memory and executes
+//! `out %eax, %dx` with `dx = HYPERCALL_PORT` and `eax` = the request's physical
+//! address. The monitor serves it before the vCPU resumes and writes `ret`.
+//!
+//! Buffers never travel as guest-virtual addresses: the kernel translates them
+//! into physical `segs` (it owns the page tables), and the monitor checks every
+//! segment against guest RAM.
+
+/// Physical pieces a request's buffer may be split into.
+pub const MAX_SEGMENTS: usize = 16;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Segment {
+    pub phys: u64,
+    pub len: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Request {
+    pub op: u32,
+    pub nsegs: u32,
+    pub args: [u64; 8],
+    /// The result: a count or value, or `-errno`.
+    pub ret: i64,
+    pub segs: [Segment; MAX_SEGMENTS],
+}
+
+impl Request {
+    pub const fn new(op: u32) -> Self {
+        Self {
+            op,
+            nsegs: 0,
+            args: [0; 8],
+            ret: 0,
+            segs: [Segment { phys: 0, len: 0 }; MAX_SEGMENTS],
+        }
+    }
+}
+
+/// Request numbers (`Request::op`).
+pub mod op {
+    /// The program exits: `args[0]` = status, `args[1]` = physical address of the
+    /// kernel's `Stats`. Never returns.
+    pub const EXIT: u32 = 1;
+    /// Write `segs` to host stream `args[0]`; `ret` = bytes written.
+    pub const WRITE: u32 = 2;
+    /// Read into `segs` from host stream `args[0]`; `ret` = bytes read.
+    pub const READ: u32 = 3;
+    /// `fstat` of host stream `args[0]` into `segs[0]` (a Linux `struct stat`).
+    pub const FSTAT: u32 = 4;
+    /// Terminal ioctl `args[1]` (TCGETS, TIOCGWINSZ) on host stream `args[0]`, result into `segs[0]`.
+    pub const TTY_IOCTL: u32 = 5;
+    /// Host clocks now: `args[0]` = CLOCK_REALTIME ns, `args[1]` = CLOCK_MONOTONIC ns.
+    pub const CLOCK: u32 = 6;
+    /// Fill `segs` with random bytes from the host.
+    pub const RANDOM: u32 = 7;
+    /// The program called syscall `args[0]`, which hx does not implement (`args[1..7]` its arguments).
+    pub const UNSUPPORTED: u32 = 8;
+    /// One `--strace` line: `args[0]` = number, `args[1..7]` = arguments, `ret` = result,
+    /// `args[7]` = path (`PATH_TRAP`/`PATH_VECTOR`); `segs` hold the strings
+    /// the arguments point to, in argument order.
+    pub const STRACE: u32 = 9;
+    /// A message from the kernel itself (`segs` = UTF-8 text), printed with a prefix.
+    pub const LOG: u32 = 10;
+}
+
+/// How a syscall reached the kernel (for `--strace`/`--stats`).
+pub const PATH_TRAP: u64 = 0;
+pub const PATH_VECTOR: u64 = 1;
+
+/// Host streams the guest's descriptors 0, 1, 2 start out connected to.
+pub const HOST_STDIN: u64 = 0;
+pub const HOST_STDOUT: u64 = 1;
+pub const HOST_STDERR: u64 = 2;

@@ -1,0 +1,41 @@
+//! The x86-64 platform layer. Only this module knows how the CPU reaches the
+//! kernel (`syscall` straight to CPL3 on PVM-style hosts, through a CPL0 stub on
+//! hardware KVM) and how the CPL0 stubs are entered.
+pub mod cpl0;
+pub mod entry;
+
+/// Reads the time-stamp counter (runs natively at CPL3).
+#[inline]
+pub fn rdtsc() -> u64 {
+    // SAFETY: rdtsc only reads the TSC into edx:eax.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// Sets the FS base (TLS) without a CPL0 transition: CR4.FSGSBASE is on.
+#[inline]
+pub fn write_fs_base(value: u64) {
+    // SAFETY: wrfsbase changes only the FS base, which only the program uses.
+    unsafe { core::arch::asm!("wrfsbase {}", in(reg) value, options(nostack, preserves_flags)) }
+}
+
+#[inline]
+pub fn read_fs_base() -> u64 {
+    let v: u64;
+    // SAFETY: rdfsbase only reads the FS base.
+    unsafe { core::arch::asm!("rdfsbase {}", out(reg) v, options(nostack, nomem, preserves_flags)) }
+    v
+}
+
+#[inline]
+pub fn write_gs_base(value: u64) {
+    // SAFETY: wrgsbase changes only the GS base, which only the program uses.
+    unsafe { core::arch::asm!("wrgsbase {}", in(reg) value, options(nostack, preserves_flags)) }
+}
+
+#[inline]
+pub fn read_gs_base() -> u64 {
+    let v: u64;
+    // SAFETY: rdgsbase only reads the GS base.
+    unsafe { core::arch::asm!("rdgsbase {}", out(reg) v, options(nostack, nomem, preserves_flags)) }
+    v
+}

@@ -1,0 +1,221 @@
+//! The hypercall client: every request the kernel sends to the monitor goes
+//! through [`call`]. Buffers travel as physical segments (see `hx_abi::hypercall`).
+use crate::errno::{Errno, SysResult, EFAULT};
+use crate::mm;
+use crate::stats;
+use hx_abi::hypercall::{op, Request, Segment, MAX_SEGMENTS};
+use hx_abi::layout::{DIRECT_MAP, HYPERCALL_PORT, KERNEL_WINDOW};
+
+/// Physical address of kernel memory (its image, stack, or the direct map).
+pub fn phys_of(virt: u64) -> u64 {
+    if virt >= KERNEL_WINDOW {
+        virt - KERNEL_WINDOW
+    } else if virt >= DIRECT_MAP {
+        virt - DIRECT_MAP
+    } else {
+        panic!("phys_of: {virt:#x} is not kernel memory")
+    }
+}
+
+/// Sends `req` to the monitor and returns its `ret`.
+pub fn call(req: &mut Request) -> i64 {
+    stats::count_hypercall();
+    let phys = phys_of(req as *mut Request as u64);
+    debug_assert!(phys < u32::MAX as u64);
+    // SAFETY: the port is the monitor's hypercall doorbell; it reads and writes
+    // only `req` and the segments it names. Without `nomem` the compiler treats
+    // the asm as reading and writing memory, so `req` is in memory before the
+    // exit and read back after it.
+    unsafe {
+        core::arch::asm!("out dx, eax", in("dx") HYPERCALL_PORT, in("eax") phys as u32,
+                         options(nostack, preserves_flags));
+    }
+    req.ret
+}
+
+fn result(ret: i64) -> SysResult {
+    if ret < 0 {
+        Err(Errno(-ret))
+    } else {
+        Ok(ret as u64)
+    }
+}
+
+/// One segment for a kernel buffer (kernel memory is physically contiguous).
+fn kernel_segment(ptr: u64, len: usize) -> Segment {
+    Segment {
+        phys: phys_of(ptr),
+        len: len as u64,
+    }
+}
+
+/// Runs `op` over the user buffer `[addr, addr+len)` in as many requests as its
+/// physical pieces need; stops early on a short transfer, like Linux's
+/// `read`/`write`. `writes_user` says whether the host writes into the buffer.
+fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool) -> SysResult {
+    let mut done = 0u64;
+    while done < len {
+        let mut req = Request::new(op);
+        req.args[0] = fd;
+        let covered = mm::user_segments(addr + done, len - done, writes_user, &mut req.segs)
+            .map_err(|_| EFAULT);
+        let (nsegs, covered) = match covered {
+            Ok(v) => v,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        req.nsegs = nsegs as u32;
+        match result(call(&mut req)) {
+            Ok(n) => {
+                done += n;
+                if n < covered {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+pub fn write(fd: u64, addr: u64, len: u64) -> SysResult {
+    user_transfer(op::WRITE, fd, addr, len, false)
+}
+
+/// `writev`: gathers the pieces of every buffer into as few requests as fit.
+pub fn write_iov(fd: u64, iovs: &[(u64, u64)]) -> SysResult {
+    let mut done = 0u64;
+    let mut req = Request::new(op::WRITE);
+    req.args[0] = fd;
+    let mut pending = 0u64;
+    // Sends what `req` holds; false when the transfer ends here (short or failed).
+    let send = |req: &mut Request, pending: &mut u64, done: &mut u64| -> Result<bool, Errno> {
+        if req.nsegs == 0 {
+            return Ok(true);
+        }
+        let ret = call(req);
+        req.nsegs = 0;
+        let expected = core::mem::take(pending);
+        match result(ret) {
+            Ok(n) => {
+                *done += n;
+                Ok(n == expected)
+            }
+            Err(e) if *done == 0 => Err(e),
+            Err(_) => Ok(false),
+        }
+    };
+    for &(base, len) in iovs {
+        let mut off = 0;
+        while off < len {
+            if req.nsegs as usize == MAX_SEGMENTS && !send(&mut req, &mut pending, &mut done)? {
+                return Ok(done);
+            }
+            let free = &mut req.segs[req.nsegs as usize..];
+            match mm::user_segments(base + off, len - off, false, free) {
+                Ok((n, covered)) => {
+                    req.nsegs += n as u32;
+                    pending += covered;
+                    off += covered;
+                }
+                Err(_) => {
+                    if done == 0 && pending == 0 {
+                        return Err(EFAULT);
+                    }
+                    send(&mut req, &mut pending, &mut done)?;
+                    return Ok(done);
+                }
+            }
+        }
+    }
+    send(&mut req, &mut pending, &mut done)?;
+    Ok(done)
+}
+
+pub fn read(fd: u64, addr: u64, len: u64) -> SysResult {
+    // One request at most: a read returns what is there, it does not wait for more.
+    let mut req = Request::new(op::READ);
+    req.args[0] = fd;
+    let (nsegs, _) = mm::user_segments(addr, len, true, &mut req.segs).map_err(|_| EFAULT)?;
+    req.nsegs = nsegs as u32;
+    result(call(&mut req))
+}
+
+/// Host request whose answer lands in a kernel buffer `out`.
+fn into_kernel(op: u32, args: &[u64], out: &mut [u8]) -> SysResult {
+    let mut req = Request::new(op);
+    req.args[..args.len()].copy_from_slice(args);
+    req.segs[0] = kernel_segment(out.as_mut_ptr() as u64, out.len());
+    req.nsegs = 1;
+    result(call(&mut req))
+}
+
+pub fn fstat(fd: u64, out: &mut [u8]) -> SysResult {
+    into_kernel(op::FSTAT, &[fd], out)
+}
+
+pub fn tty_ioctl(fd: u64, cmd: u64, out: &mut [u8]) -> SysResult {
+    into_kernel(op::TTY_IOCTL, &[fd, cmd], out)
+}
+
+pub fn random(out: &mut [u8]) {
+    let _ = into_kernel(op::RANDOM, &[], out);
+}
+
+/// The host's (CLOCK_REALTIME, CLOCK_MONOTONIC) in nanoseconds.
+pub fn clocks() -> (u64, u64) {
+    let mut req = Request::new(op::CLOCK);
+    call(&mut req);
+    (req.args[0], req.args[1])
+}
+
+pub fn unsupported(nr: u64, args: &[u64; 6]) {
+    let mut req = Request::new(op::UNSUPPORTED);
+    req.args[0] = nr;
+    req.args[1..7].copy_from_slice(args);
+    call(&mut req);
+}
+
+/// One `--strace` record; `strings` are kernel copies of the string arguments.
+pub fn strace(nr: u64, args: &[u64; 6], ret: i64, path: u64, strings: &[&[u8]]) {
+    let mut req = Request::new(op::STRACE);
+    req.args[0] = nr;
+    req.args[1..7].copy_from_slice(args);
+    req.args[7] = path;
+    req.ret = ret;
+    for (seg, s) in req.segs.iter_mut().zip(strings.iter().take(MAX_SEGMENTS)) {
+        *seg = kernel_segment(s.as_ptr() as u64, s.len());
+        req.nsegs += 1;
+    }
+    call(&mut req);
+}
+
+/// A message for the monitor to print (the kernel has no console of its own).
+pub fn log(msg: &[u8]) {
+    let mut req = Request::new(op::LOG);
+    req.segs[0] = kernel_segment(msg.as_ptr() as u64, msg.len());
+    req.nsegs = 1;
+    call(&mut req);
+}
+
+pub fn exit(status: u64) -> ! {
+    exit_request(status, 0)
+}
+
+/// Ends the VM after a kernel bug (the message went out through [`log`] first).
+pub fn exit_panic() -> ! {
+    exit_request(0, 1)
+}
+
+fn exit_request(status: u64, panicked: u64) -> ! {
+    let mut req = Request::new(op::EXIT);
+    req.args[0] = status;
+    req.args[1] = stats::phys_addr();
+    req.args[2] = panicked;
+    call(&mut req);
+    // The monitor never resumes the vCPU after an exit request.
+    loop {
+        core::hint::spin_loop();
+    }
+}

@@ -1,0 +1,69 @@
+//! hx's guest kernel: a library kernel that runs beside one Linux program, at
+//! the program's privilege level (CPL3), in its address space. The monitor
+//! loads both, and enters `_start` with a pointer to the `BootInfo`.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod errno;
+mod fd;
+mod host;
+mod mem;
+mod mm;
+mod stats;
+mod syscall;
+mod time;
+
+use hx_abi::boot::{BootInfo, BOOT_MAGIC};
+use spin::Once;
+
+static BOOT: Once<&'static BootInfo> = Once::new();
+
+/// What the monitor said at boot.
+pub fn boot_info() -> &'static BootInfo {
+    BOOT.get().expect("set at boot")
+}
+
+/// The program's path as the guest sees it.
+pub fn exe_path() -> &'static [u8] {
+    let b = boot_info();
+    &b.exe_path[..(b.exe_path_len as usize).min(b.exe_path.len())]
+}
+
+/// Rust entry, called by `_start` on the kernel stack.
+extern "C" fn kmain(boot: &'static BootInfo) -> ! {
+    if boot.magic != BOOT_MAGIC {
+        host::log(b"boot info has the wrong magic: kernel and monitor disagree on the ABI");
+        host::exit_panic();
+    }
+    BOOT.call_once(|| boot);
+    mm::init(boot);
+    fd::init();
+    time::init(boot.tsc_khz);
+    syscall::dispatch::init(boot.flags);
+    arch::entry::enter_program(boot.user_entry, boot.user_sp)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    use core::fmt::Write;
+    struct Buf([u8; 512], usize);
+    impl Write for Buf {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let n = s.len().min(self.0.len() - self.1);
+            self.0[self.1..self.1 + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.1 += n;
+            Ok(())
+        }
+    }
+    let mut b = Buf([0; 512], 0);
+    let _ = write!(b, "kernel panic: {info}");
+    host::log(&b.0[..b.1]);
+    host::exit_panic()
+}
+
+/// The prebuilt `alloc` refers to this; with `panic = "abort"` it is never called.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}

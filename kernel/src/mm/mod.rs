@@ -1,0 +1,113 @@
+//! Memory: physical frames, page tables, the program's address space, and
+//! checked access to program memory.
+pub mod frames;
+pub mod paging;
+pub mod space;
+
+use crate::errno::{Errno, EFAULT, ENAMETOOLONG};
+use alloc::vec::Vec;
+use hx_abi::boot::{BootInfo, REGION_STACK};
+use hx_abi::hypercall::Segment;
+use hx_abi::layout::{direct_virt, HUGE_PAGE_SIZE, PML4_PHYS};
+use linked_list_allocator::LockedHeap;
+use spin::Mutex;
+
+pub use space::{AddressSpace, Kind};
+
+#[global_allocator]
+static HEAP: LockedHeap = LockedHeap::empty();
+
+static SPACE: Mutex<Option<AddressSpace>> = Mutex::new(None);
+
+/// Sets up the kernel heap and adopts the regions the monitor mapped.
+pub fn init(boot: &BootInfo) {
+    let mut frames = frames::Frames::new(boot.phys_free, boot.mem_size);
+    // The heap is sized from RAM; untouched heap pages cost the host nothing.
+    let heap_size = (boot.mem_size / 32).clamp(4 << 20, 64 << 20) & !(HUGE_PAGE_SIZE - 1);
+    let heap = frames
+        .alloc_contiguous(heap_size)
+        .expect("guest RAM too small for the kernel heap");
+    // SAFETY: the range is fresh RAM, reached through the direct map, used by nothing else.
+    unsafe {
+        HEAP.lock()
+            .init(direct_virt(heap) as *mut u8, heap_size as usize)
+    };
+
+    let mut space = AddressSpace::new(PML4_PHYS, frames, boot.brk_start);
+    for r in &boot.regions[..boot.nregions as usize] {
+        let kind = if r.kind == REGION_STACK {
+            Kind::Stack
+        } else {
+            Kind::Image
+        };
+        space.adopt(r.start, r.end, r.prot, kind);
+    }
+    *SPACE.lock() = Some(space);
+}
+
+/// Runs `f` on the address space.
+pub fn with_space<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> R {
+    f(SPACE.lock().as_mut().expect("mm::init runs first"))
+}
+
+/// See [`AddressSpace::segments`].
+pub fn user_segments(
+    addr: u64,
+    len: u64,
+    write: bool,
+    out: &mut [Segment],
+) -> Result<(usize, u64), Errno> {
+    with_space(|s| s.segments(addr, len, write, out))
+}
+
+/// Copies `src` to program memory at `addr`.
+pub fn copy_to_user(addr: u64, src: &[u8]) -> Result<(), Errno> {
+    with_space(|s| s.check(addr, src.len() as u64, true))?;
+    // SAFETY: checked above: the range is mapped writable in the shared address space.
+    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), addr as *mut u8, src.len()) };
+    Ok(())
+}
+
+/// Copies program memory at `addr` into `dst`.
+pub fn copy_from_user(addr: u64, dst: &mut [u8]) -> Result<(), Errno> {
+    with_space(|s| s.check(addr, dst.len() as u64, false))?;
+    // SAFETY: checked above: the range is mapped readable.
+    unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, dst.as_mut_ptr(), dst.len()) };
+    Ok(())
+}
+
+/// Writes a plain-data value to program memory.
+pub fn write_user<T: Copy>(addr: u64, value: &T) -> Result<(), Errno> {
+    // SAFETY: `T: Copy` plain data viewed as its bytes.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(value as *const T as *const u8, core::mem::size_of::<T>())
+    };
+    copy_to_user(addr, bytes)
+}
+
+/// Reads a plain-data value from program memory. `T` must be valid for any bytes.
+pub fn read_user<T: Copy + Default>(addr: u64) -> Result<T, Errno> {
+    let mut v = T::default();
+    // SAFETY: `T` is plain data for which any byte pattern is valid (callers use integer structs).
+    let bytes = unsafe {
+        core::slice::from_raw_parts_mut(&mut v as *mut T as *mut u8, core::mem::size_of::<T>())
+    };
+    copy_from_user(addr, bytes)?;
+    Ok(v)
+}
+
+/// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+pub fn read_cstr(addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    let mut byte = [0u8];
+    loop {
+        copy_from_user(addr + out.len() as u64, &mut byte).map_err(|_| EFAULT)?;
+        if byte[0] == 0 {
+            return Ok(out);
+        }
+        if out.len() == max {
+            return Err(ENAMETOOLONG);
+        }
+        out.push(byte[0]);
+    }
+}

@@ -1,0 +1,180 @@
+//! The page tables (4-level, shared by kernel and program). The kernel edits
+//! them through the direct map. Every present entry carries the U bit: the
+//! kernel runs at CPL3 too. On PVM-style hosts every write to a live table is
+//! trapped by the host, so callers batch changes and flush the TLB once.
+use super::frames::Frames;
+use crate::errno::{Errno, ENOMEM};
+use hx_abi::boot::{PROT_EXEC, PROT_WRITE};
+use hx_abi::layout::{
+    direct_virt, HUGE_PAGE_SIZE, PAGE_SIZE, PTE_ADDR_MASK, PTE_HUGE, PTE_NX, PTE_PRESENT, PTE_USER,
+    PTE_WRITABLE,
+};
+
+/// Software bit: a not-present entry that still owns its frame (`PROT_NONE`).
+const PTE_PARKED: u64 = 1 << 9;
+const TABLE_FLAGS: u64 = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
+
+/// Leaf entry bits for a Linux protection (`PROT_NONE` parks the frame).
+pub fn pte_flags(prot: u32) -> u64 {
+    if prot == 0 {
+        return PTE_PARKED;
+    }
+    let mut f = PTE_PRESENT | PTE_USER;
+    if prot & PROT_WRITE != 0 {
+        f |= PTE_WRITABLE;
+    }
+    if prot & PROT_EXEC == 0 {
+        f |= PTE_NX;
+    }
+    f
+}
+
+/// A leaf entry found by [`PageTable::leaf`].
+pub struct Leaf {
+    entry: *mut u64,
+    pub huge: bool,
+}
+
+impl Leaf {
+    pub fn get(&self) -> u64 {
+        // SAFETY: `entry` points into a live page table reached through the direct map.
+        unsafe { self.entry.read_volatile() }
+    }
+    pub fn set(&self, v: u64) {
+        // SAFETY: as in `get`; the caller flushes the TLB afterwards.
+        unsafe { self.entry.write_volatile(v) }
+    }
+    pub fn frame(&self) -> u64 {
+        self.get() & PTE_ADDR_MASK & if self.huge { !(HUGE_PAGE_SIZE - 1) } else { !0 }
+    }
+    /// Holds a frame, present or parked.
+    pub fn is_backed(&self) -> bool {
+        self.get() & (PTE_PRESENT | PTE_PARKED) != 0
+    }
+    pub fn is_present(&self) -> bool {
+        self.get() & PTE_PRESENT != 0
+    }
+    pub fn size(&self) -> u64 {
+        if self.huge {
+            HUGE_PAGE_SIZE
+        } else {
+            PAGE_SIZE
+        }
+    }
+}
+
+pub struct PageTable {
+    root: u64,
+}
+
+fn entry(table: u64, index: u64) -> *mut u64 {
+    (direct_virt(table) + index * 8) as *mut u64
+}
+
+fn index(va: u64, level: u32) -> u64 {
+    (va >> (12 + 9 * (level - 1))) & 511
+}
+
+impl PageTable {
+    pub fn new(root: u64) -> Self {
+        Self { root }
+    }
+
+    /// The table at `level` (1 = page table) covering `va`, created if `frames` is given.
+    fn table(
+        &self,
+        va: u64,
+        level: u32,
+        mut frames: Option<&mut Frames>,
+    ) -> Result<Option<u64>, Errno> {
+        let mut table = self.root;
+        for l in (level + 1..=4).rev() {
+            let e = entry(table, index(va, l));
+            // SAFETY: `e` lies in a page-table frame reached through the direct map.
+            let v = unsafe { e.read_volatile() };
+            if v & PTE_HUGE != 0 {
+                return Ok(None);
+            } else if v & PTE_PRESENT == 0 {
+                let Some(f) = frames.as_deref_mut() else {
+                    return Ok(None);
+                };
+                let new = f.alloc().ok_or(ENOMEM)?;
+                // SAFETY: as above; the new table is zeroed.
+                unsafe { e.write_volatile(new | TABLE_FLAGS) };
+                table = new;
+            } else {
+                table = v & PTE_ADDR_MASK;
+            }
+        }
+        Ok(Some(table))
+    }
+
+    /// The leaf entry mapping `va`, 4 KiB or 2 MiB, if any table reaches it.
+    pub fn leaf(&self, va: u64) -> Option<Leaf> {
+        let pd = self.table(va, 2, None).ok()??;
+        let pde = entry(pd, index(va, 2));
+        // SAFETY: `pde` lies in a live page directory.
+        let v = unsafe { pde.read_volatile() };
+        if v & PTE_HUGE != 0 {
+            return Some(Leaf {
+                entry: pde,
+                huge: true,
+            });
+        }
+        if v & PTE_PRESENT == 0 {
+            return None;
+        }
+        Some(Leaf {
+            entry: entry(v & PTE_ADDR_MASK, index(va, 1)),
+            huge: false,
+        })
+    }
+
+    pub fn map_page(
+        &mut self,
+        frames: &mut Frames,
+        va: u64,
+        pa: u64,
+        flags: u64,
+    ) -> Result<(), Errno> {
+        let pt = self.table(va, 1, Some(frames))?.ok_or(ENOMEM)?;
+        // SAFETY: `pt` is a live page table.
+        unsafe { entry(pt, index(va, 1)).write_volatile(pa | flags) };
+        Ok(())
+    }
+
+    /// Maps a 2 MiB page; `va` must be 2 MiB aligned with no table below it.
+    pub fn map_huge(
+        &mut self,
+        frames: &mut Frames,
+        va: u64,
+        pa: u64,
+        flags: u64,
+    ) -> Result<(), Errno> {
+        let pd = self.table(va, 2, Some(frames))?.ok_or(ENOMEM)?;
+        // SAFETY: `pd` is a live page directory.
+        unsafe { entry(pd, index(va, 2)).write_volatile(pa | flags | PTE_HUGE) };
+        Ok(())
+    }
+
+    /// Replaces the 2 MiB page around `va` by 512 4 KiB entries with the same
+    /// frames and flags, so part of it can change.
+    pub fn split_huge(&mut self, frames: &mut Frames, va: u64) -> Result<(), Errno> {
+        let Some(leaf) = self.leaf(va) else {
+            return Ok(());
+        };
+        if !leaf.huge {
+            return Ok(());
+        }
+        let v = leaf.get();
+        let base = v & PTE_ADDR_MASK & !(HUGE_PAGE_SIZE - 1);
+        let flags = v & !(PTE_ADDR_MASK | PTE_HUGE);
+        let pt = frames.alloc().ok_or(ENOMEM)?;
+        for i in 0..512 {
+            // SAFETY: `pt` is a fresh table frame owned here, not yet linked.
+            unsafe { entry(pt, i).write_volatile((base + i * PAGE_SIZE) | flags) };
+        }
+        leaf.set(pt | TABLE_FLAGS);
+        Ok(())
+    }
+}

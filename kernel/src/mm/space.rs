@@ -1,0 +1,448 @@
+//! The program's address space: its VMAs (what is mapped where, with which
+//! protection) and the pages behind them. Pages are mapped when the VMA is
+//! made (no demand paging: a page fault costs a CPL0 round trip here, far
+//! more than mapping ahead), large pages wherever a 2 MiB range allows.
+use super::frames::Frames;
+use super::paging::{pte_flags, PageTable};
+use crate::arch::cpl0;
+use crate::errno::{Errno, SysResult, EEXIST, EFAULT, EINVAL, ENOMEM};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use hx_abi::boot::{PROT_READ, PROT_WRITE};
+use hx_abi::hypercall::Segment;
+use hx_abi::layout::{
+    align_down, align_up, HUGE_PAGE_SIZE, MMAP_TOP, PAGE_SIZE, USER_END, USER_MIN,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A segment of an ELF the monitor loaded.
+    Image,
+    Stack,
+    /// The program break (`brk`).
+    Heap,
+    /// Anonymous `mmap`.
+    Anon,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: u32,
+    pub kind: Kind,
+}
+
+pub struct AddressSpace {
+    pt: PageTable,
+    pub frames: Frames,
+    vmas: BTreeMap<u64, Vma>,
+    brk_start: u64,
+    brk: u64,
+    /// Entries were removed or narrowed since the last TLB flush.
+    stale_tlb: bool,
+}
+
+// Linux mmap flags.
+const MAP_TYPE: u64 = 0x0f;
+const MAP_SHARED: u64 = 0x01;
+const MAP_PRIVATE: u64 = 0x02;
+const MAP_SHARED_VALIDATE: u64 = 0x03;
+const MAP_FIXED: u64 = 0x10;
+const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_32BIT: u64 = 0x40;
+const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
+const LOW_2G: u64 = 0x8000_0000;
+
+impl AddressSpace {
+    pub fn new(root: u64, frames: Frames, brk_start: u64) -> Self {
+        Self {
+            pt: PageTable::new(root),
+            frames,
+            vmas: BTreeMap::new(),
+            brk_start,
+            brk: brk_start,
+            stale_tlb: false,
+        }
+    }
+
+    /// Records a region the monitor already mapped at boot.
+    pub fn adopt(&mut self, start: u64, end: u64, prot: u32, kind: Kind) {
+        self.insert(Vma {
+            start,
+            end,
+            prot,
+            kind,
+        });
+    }
+
+    fn insert(&mut self, mut vma: Vma) {
+        // Merge with neighbours of the same kind and protection, as Linux does,
+        // so long-lived programs do not accumulate fragments.
+        if let Some((_, prev)) = self.vmas.range(..vma.start).next_back() {
+            if prev.end == vma.start && prev.prot == vma.prot && prev.kind == vma.kind {
+                vma.start = prev.start;
+                self.vmas.remove(&prev.start.clone());
+            }
+        }
+        if let Some(next) = self.vmas.get(&vma.end).copied() {
+            if next.prot == vma.prot && next.kind == vma.kind {
+                vma.end = next.end;
+                self.vmas.remove(&next.start);
+            }
+        }
+        self.vmas.insert(vma.start, vma);
+    }
+
+    /// VMAs that overlap `[start, end)`.
+    fn overlapping(&self, start: u64, end: u64) -> Vec<Vma> {
+        let first = self
+            .vmas
+            .range(..=start)
+            .next_back()
+            .map(|(k, _)| *k)
+            .unwrap_or(0);
+        self.vmas
+            .range(first..end)
+            .map(|(_, v)| *v)
+            .filter(|v| v.end > start)
+            .collect()
+    }
+
+    fn is_free(&self, start: u64, end: u64) -> bool {
+        self.overlapping(start, end).is_empty()
+    }
+
+    /// The highest free range of `len` bytes that ends at or below `top`.
+    fn find_free(&self, len: u64, top: u64, align: u64) -> Option<u64> {
+        let mut hole_end = top;
+        for v in self.vmas.values().rev() {
+            if v.start >= hole_end {
+                continue;
+            }
+            if v.end < hole_end {
+                let cand = align_down(hole_end.checked_sub(len)?, align);
+                if cand >= v.end && cand >= USER_MIN {
+                    return Some(cand);
+                }
+            }
+            hole_end = hole_end.min(v.start);
+        }
+        let cand = align_down(hole_end.checked_sub(len)?, align);
+        (cand >= USER_MIN).then_some(cand)
+    }
+
+    /// Cuts the VMA that straddles `addr` in two.
+    fn split_at(&mut self, addr: u64) {
+        let Some((_, v)) = self.vmas.range(..addr).next_back() else {
+            return;
+        };
+        let v = *v;
+        if v.end > addr {
+            self.vmas.insert(v.start, Vma { end: addr, ..v });
+            self.vmas.insert(addr, Vma { start: addr, ..v });
+        }
+    }
+
+    /// Backs `[start, end)` with fresh zero pages mapped with `prot`.
+    fn populate(&mut self, start: u64, end: u64, prot: u32) -> Result<(), Errno> {
+        let flags = pte_flags(prot);
+        let mut va = start;
+        while va < end {
+            if va % HUGE_PAGE_SIZE == 0 && end - va >= HUGE_PAGE_SIZE && self.pt.leaf(va).is_none()
+            {
+                if let Some(f) = self.frames.alloc_huge() {
+                    if self.pt.map_huge(&mut self.frames, va, f, flags).is_ok() {
+                        va += HUGE_PAGE_SIZE;
+                        continue;
+                    }
+                    self.frames.free_huge(f);
+                }
+            }
+            let f = self.frames.alloc().ok_or(ENOMEM)?;
+            self.pt.map_page(&mut self.frames, va, f, flags)?;
+            va += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// Frees the pages of `[start, end)` (page aligned).
+    fn depopulate(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        let mut va = start;
+        while va < end {
+            let Some(leaf) = self.pt.leaf(va) else {
+                va += PAGE_SIZE;
+                continue;
+            };
+            if leaf.huge && (va % HUGE_PAGE_SIZE != 0 || end - va < HUGE_PAGE_SIZE) {
+                self.pt.split_huge(&mut self.frames, va)?;
+                self.stale_tlb = true;
+                continue;
+            }
+            if leaf.is_backed() {
+                if leaf.huge {
+                    self.frames.free_huge(leaf.frame());
+                } else {
+                    self.frames.free(leaf.frame());
+                }
+                leaf.set(0);
+                self.stale_tlb = true;
+            }
+            va += leaf.size();
+        }
+        Ok(())
+    }
+
+    /// Maps fresh anonymous memory at `[start, end)`, which must be free.
+    fn map_new(&mut self, start: u64, end: u64, prot: u32, kind: Kind) -> Result<(), Errno> {
+        if prot != 0 {
+            if let Err(e) = self.populate(start, end, prot) {
+                self.depopulate(start, end)?;
+                return Err(e);
+            }
+        }
+        self.insert(Vma {
+            start,
+            end,
+            prot,
+            kind,
+        });
+        Ok(())
+    }
+
+    /// Removes every mapping in `[start, end)`.
+    pub fn unmap(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        self.split_at(start);
+        self.split_at(end);
+        for v in self.overlapping(start, end) {
+            self.vmas.remove(&v.start);
+        }
+        self.depopulate(start, end)
+    }
+
+    /// Changes the protection of `[start, end)`; `ENOMEM` if part of it is unmapped.
+    pub fn protect(&mut self, start: u64, end: u64, prot: u32) -> Result<(), Errno> {
+        let vmas = self.overlapping(start, end);
+        let mut cursor = start;
+        for v in &vmas {
+            if v.start > cursor {
+                return Err(ENOMEM);
+            }
+            cursor = v.end;
+        }
+        if cursor < end {
+            return Err(ENOMEM);
+        }
+        self.split_at(start);
+        self.split_at(end);
+        let flags = pte_flags(prot);
+        let mut va = start;
+        while va < end {
+            match self.pt.leaf(va) {
+                Some(leaf)
+                    if leaf.huge && (va % HUGE_PAGE_SIZE != 0 || end - va < HUGE_PAGE_SIZE) =>
+                {
+                    self.pt.split_huge(&mut self.frames, va)?;
+                    self.stale_tlb = true;
+                }
+                Some(leaf) if leaf.is_backed() => {
+                    leaf.set(leaf.frame() | flags | (leaf.get() & hx_abi::layout::PTE_HUGE));
+                    self.stale_tlb = true;
+                    va += leaf.size();
+                }
+                _ => {
+                    // Never backed (it was PROT_NONE): back it now if it becomes accessible.
+                    if prot != 0 {
+                        self.populate(va, va + PAGE_SIZE, prot)?;
+                    }
+                    va += PAGE_SIZE;
+                }
+            }
+        }
+        for v in self.overlapping(start, end) {
+            self.vmas.remove(&v.start);
+            self.insert(Vma { prot, ..v });
+        }
+        Ok(())
+    }
+
+    /// `MADV_DONTNEED`: the range reads back as zero; `ENOMEM` if part is unmapped.
+    pub fn zero_range(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        let mut cursor = start;
+        for v in self.overlapping(start, end) {
+            if v.start > cursor {
+                return Err(ENOMEM);
+            }
+            cursor = v.end;
+        }
+        if cursor < end {
+            return Err(ENOMEM);
+        }
+        let mut va = start;
+        while va < end {
+            match self.pt.leaf(va) {
+                Some(leaf) if leaf.is_backed() => {
+                    let page = leaf.size();
+                    let chunk = (align_down(va, page) + page).min(end) - va;
+                    super::frames::zero(leaf.frame() + (va & (page - 1)), chunk);
+                    va += chunk;
+                }
+                _ => va += PAGE_SIZE,
+            }
+        }
+        Ok(())
+    }
+
+    pub fn mmap(&mut self, addr: u64, len: u64, prot: u32, flags: u64) -> SysResult {
+        if len == 0 || prot & !7 != 0 {
+            return Err(EINVAL);
+        }
+        if !matches!(
+            flags & MAP_TYPE,
+            MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE
+        ) {
+            return Err(EINVAL);
+        }
+        if flags & MAP_ANONYMOUS == 0 {
+            return Err(crate::errno::ENODEV);
+        }
+        let len = align_up(len.checked_add(0).ok_or(ENOMEM)?, PAGE_SIZE);
+        if len == 0 || len > USER_END {
+            return Err(ENOMEM);
+        }
+        let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+        let start = if fixed {
+            if addr % PAGE_SIZE != 0 {
+                return Err(EINVAL);
+            }
+            let end = addr.checked_add(len).ok_or(ENOMEM)?;
+            if addr < USER_MIN || end > USER_END {
+                return Err(if addr < USER_MIN {
+                    crate::errno::EPERM
+                } else {
+                    ENOMEM
+                });
+            }
+            if !self.is_free(addr, end) {
+                if flags & MAP_FIXED_NOREPLACE != 0 {
+                    return Err(EEXIST);
+                }
+                self.unmap(addr, end)?;
+            }
+            addr
+        } else {
+            let hint = align_down(addr, PAGE_SIZE);
+            let hint_ok = hint >= USER_MIN
+                && hint
+                    .checked_add(len)
+                    .is_some_and(|e| e <= USER_END && self.is_free(hint, e));
+            if hint_ok {
+                hint
+            } else {
+                let top = if flags & MAP_32BIT != 0 {
+                    LOW_2G
+                } else {
+                    MMAP_TOP
+                };
+                // Large mappings start on a 2 MiB boundary so they can use large pages.
+                let align = if len >= HUGE_PAGE_SIZE {
+                    HUGE_PAGE_SIZE
+                } else {
+                    PAGE_SIZE
+                };
+                self.find_free(len, top, align).ok_or(ENOMEM)?
+            }
+        };
+        self.map_new(start, start + len, prot, Kind::Anon)?;
+        self.flush();
+        Ok(start)
+    }
+
+    pub fn brk(&mut self, new: u64) -> u64 {
+        let old_end = align_up(self.brk, PAGE_SIZE);
+        if new < self.brk_start || new > USER_END {
+            return self.brk;
+        }
+        let new_end = align_up(new, PAGE_SIZE);
+        if new_end > old_end {
+            if !self.is_free(old_end, new_end)
+                || self
+                    .map_new(old_end, new_end, PROT_READ | PROT_WRITE, Kind::Heap)
+                    .is_err()
+            {
+                return self.brk;
+            }
+        } else if new_end < old_end && self.unmap(new_end, old_end).is_err() {
+            return self.brk;
+        }
+        self.flush();
+        self.brk = new;
+        new
+    }
+
+    /// Flushes the TLB if entries were removed or narrowed: once per syscall.
+    pub fn flush(&mut self) {
+        if self.stale_tlb {
+            cpl0::flush_tlb();
+            self.stale_tlb = false;
+        }
+    }
+
+    /// Checks that the program may access `[addr, addr+len)` (for writing if `write`).
+    pub fn check(&self, addr: u64, len: u64, write: bool) -> Result<(), Errno> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(EFAULT)?;
+        if end > USER_END {
+            return Err(EFAULT);
+        }
+        let need = if write {
+            PROT_WRITE
+        } else {
+            PROT_READ | PROT_WRITE | hx_abi::boot::PROT_EXEC
+        };
+        let mut cursor = addr;
+        for v in self.overlapping(addr, end) {
+            if v.start > cursor || v.prot & need == 0 {
+                return Err(EFAULT);
+            }
+            cursor = v.end;
+        }
+        if cursor < end {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+
+    /// The physical pieces of `[addr, addr+len)`, at most `out.len()` of them;
+    /// returns how many and how many bytes they cover.
+    pub fn segments(
+        &self,
+        addr: u64,
+        len: u64,
+        write: bool,
+        out: &mut [Segment],
+    ) -> Result<(usize, u64), Errno> {
+        self.check(addr, len, write)?;
+        let mut n = 0;
+        let mut va = addr;
+        let end = addr + len;
+        while va < end {
+            let leaf = self.pt.leaf(va).filter(|l| l.is_present()).ok_or(EFAULT)?;
+            let page = leaf.size();
+            let phys = leaf.frame() + (va & (page - 1));
+            let chunk = (align_down(va, page) + page).min(end) - va;
+            if n > 0 && out[n - 1].phys + out[n - 1].len == phys {
+                out[n - 1].len += chunk;
+            } else if n == out.len() {
+                break;
+            } else {
+                out[n] = Segment { phys, len: chunk };
+                n += 1;
+            }
+            va += chunk;
+        }
+        Ok((n, va - addr))
+    }
+}

@@ -1,0 +1,11 @@
+//! The Linux syscall ABI. `table.rs` maps numbers to handlers; the other files
+//! hold the handlers, grouped by subsystem.
+pub mod dispatch;
+pub mod fs;
+pub mod mm;
+pub mod process;
+pub mod table;
+pub mod time;
+
+/// The six raw arguments of a syscall.
+pub type Args = [u64; 6];

@@ -1,0 +1,245 @@
+//! The process: exit, identity, TLS, limits, signal bookkeeping, randomness.
+use super::Args;
+use crate::errno::{SysResult, EFAULT, EINVAL, EPERM, ESRCH};
+use crate::{arch, host, mm};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use spin::Mutex;
+
+pub const AT_FDCWD: u64 = -100i64 as u64;
+/// The program is the only process: it is pid 1, like init in a container.
+pub const PID: u64 = 1;
+
+pub fn exit([status, ..]: Args) -> SysResult {
+    host::exit(status & 0xff)
+}
+
+pub fn exit_group(args: Args) -> SysResult {
+    exit(args)
+}
+
+pub fn getpid(_: Args) -> SysResult {
+    Ok(PID)
+}
+
+pub fn gettid(_: Args) -> SysResult {
+    Ok(PID)
+}
+
+pub fn getppid(_: Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn getuid(_: Args) -> SysResult {
+    Ok(crate::boot_info().uid as u64)
+}
+
+pub fn geteuid(a: Args) -> SysResult {
+    getuid(a)
+}
+
+pub fn getgid(_: Args) -> SysResult {
+    Ok(crate::boot_info().gid as u64)
+}
+
+pub fn getegid(a: Args) -> SysResult {
+    getgid(a)
+}
+
+pub fn sched_yield(_: Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn arch_prctl([code, addr, ..]: Args) -> SysResult {
+    const ARCH_SET_GS: u64 = 0x1001;
+    const ARCH_SET_FS: u64 = 0x1002;
+    const ARCH_GET_FS: u64 = 0x1003;
+    const ARCH_GET_GS: u64 = 0x1004;
+    match code {
+        ARCH_SET_FS | ARCH_SET_GS if addr >= hx_abi::layout::USER_END => Err(EPERM),
+        ARCH_SET_FS => {
+            arch::write_fs_base(addr);
+            Ok(0)
+        }
+        ARCH_GET_FS => mm::write_user(addr, &arch::read_fs_base()).map(|_| 0),
+        ARCH_SET_GS => {
+            arch::write_gs_base(addr);
+            Ok(0)
+        }
+        ARCH_GET_GS => mm::write_user(addr, &arch::read_gs_base()).map(|_| 0),
+        _ => Err(EINVAL),
+    }
+}
+
+/// Where the thread's id is cleared at exit (used once threads exist).
+static CLEAR_CHILD_TID: Mutex<u64> = Mutex::new(0);
+static ROBUST_LIST: Mutex<(u64, u64)> = Mutex::new((0, 0));
+
+pub fn set_tid_address([tidptr, ..]: Args) -> SysResult {
+    *CLEAR_CHILD_TID.lock() = tidptr;
+    Ok(PID)
+}
+
+pub fn set_robust_list([head, len, ..]: Args) -> SysResult {
+    if len != 24 {
+        return Err(EINVAL);
+    }
+    *ROBUST_LIST.lock() = (head, len);
+    Ok(0)
+}
+
+/// `rseq`: one CPU and no preemption yet, so registering only has to tell the
+/// thread it runs on CPU 0.
+pub fn rseq([ptr, len, flags, _sig, ..]: Args) -> SysResult {
+    const RSEQ_FLAG_UNREGISTER: u64 = 1;
+    const RSEQ_MIN_LEN: u64 = 32;
+    static REGISTERED: Mutex<u64> = Mutex::new(0);
+    let mut reg = REGISTERED.lock();
+    if flags & RSEQ_FLAG_UNREGISTER != 0 {
+        if *reg != ptr {
+            return Err(EINVAL);
+        }
+        *reg = 0;
+        return Ok(0);
+    }
+    if flags != 0 || len < RSEQ_MIN_LEN || ptr % 32 != 0 {
+        return Err(EINVAL);
+    }
+    if *reg != 0 {
+        return Err(if *reg == ptr {
+            crate::errno::Errno(16)
+        } else {
+            EINVAL
+        }); // EBUSY
+    }
+    // cpu_id_start and cpu_id (two u32 at the start of struct rseq).
+    mm::write_user(ptr, &0u64).map_err(|_| EFAULT)?;
+    *reg = ptr;
+    Ok(0)
+}
+
+pub fn uname([buf, ..]: Args) -> SysResult {
+    let mut u = [0u8; 6 * 65];
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        b"hx",
+        b"6.1.0-hx",
+        b"#1 SMP hx unikernel",
+        b"x86_64",
+        b"(none)",
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        u[i * 65..i * 65 + f.len()].copy_from_slice(f);
+    }
+    mm::copy_to_user(buf, &u)?;
+    Ok(0)
+}
+
+/// Resource limits, as Linux starts a process with them: (soft, hard).
+static RLIMITS: Mutex<[(u64, u64); 16]> = Mutex::new({
+    const INF: u64 = u64::MAX;
+    let mut l = [(INF, INF); 16];
+    l[3] = (8 << 20, INF); // RLIMIT_STACK
+    l[4] = (0, INF); // RLIMIT_CORE
+    l[7] = (1024, 4096); // RLIMIT_NOFILE
+    l[8] = (8 << 20, 8 << 20); // RLIMIT_MEMLOCK
+    l[13] = (0, 0); // RLIMIT_NICE
+    l[14] = (0, 0); // RLIMIT_RTPRIO
+    l
+});
+
+pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
+    if pid != 0 && pid != PID {
+        return Err(ESRCH);
+    }
+    let mut limits = RLIMITS.lock();
+    let slot = limits.get_mut(resource as usize).ok_or(EINVAL)?;
+    let previous = *slot;
+    if new != 0 {
+        let (soft, hard): (u64, u64) = (mm::read_user(new)?, mm::read_user(new + 8)?);
+        if soft > hard {
+            return Err(EINVAL);
+        }
+        if hard > previous.1 {
+            return Err(EPERM);
+        }
+        *slot = (soft, hard);
+    }
+    if old != 0 {
+        mm::write_user(old, &[previous.0, previous.1])?;
+    }
+    Ok(0)
+}
+
+/// Signal bookkeeping: handlers and the mask are remembered and reported
+/// back; nothing delivers signals yet (there is no second process to send one).
+static SIG_ACTIONS: Mutex<[[u64; 4]; 64]> = Mutex::new([[0; 4]; 64]);
+static SIG_MASK: Mutex<u64> = Mutex::new(0);
+const SIGKILL: u64 = 9;
+const SIGSTOP: u64 = 19;
+
+pub fn rt_sigaction([sig, act, oldact, sigsetsize, ..]: Args) -> SysResult {
+    if sigsetsize != 8 || !(1..=64).contains(&sig) {
+        return Err(EINVAL);
+    }
+    if act != 0 && (sig == SIGKILL || sig == SIGSTOP) {
+        return Err(EINVAL);
+    }
+    let mut actions = SIG_ACTIONS.lock();
+    let slot = &mut actions[sig as usize - 1];
+    let previous = *slot;
+    if act != 0 {
+        *slot = mm::read_user::<[u64; 4]>(act)?;
+    }
+    if oldact != 0 {
+        mm::write_user(oldact, &previous)?;
+    }
+    Ok(0)
+}
+
+pub fn rt_sigprocmask([how, set, oldset, sigsetsize, ..]: Args) -> SysResult {
+    const SIG_BLOCK: u64 = 0;
+    const SIG_UNBLOCK: u64 = 1;
+    const SIG_SETMASK: u64 = 2;
+    if sigsetsize != 8 {
+        return Err(EINVAL);
+    }
+    let mut mask = SIG_MASK.lock();
+    let previous = *mask;
+    if set != 0 {
+        let s: u64 = mm::read_user(set)?;
+        let unblockable = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
+        *mask = match how {
+            SIG_BLOCK => previous | s,
+            SIG_UNBLOCK => previous & !s,
+            SIG_SETMASK => s,
+            _ => return Err(EINVAL),
+        } & !unblockable;
+    }
+    if oldset != 0 {
+        mm::write_user(oldset, &previous)?;
+    }
+    Ok(0)
+}
+
+/// A ChaCha20 generator seeded once from the host.
+static RNG: Mutex<Option<ChaCha20Rng>> = Mutex::new(None);
+
+pub fn getrandom([buf, len, flags, ..]: Args) -> SysResult {
+    const VALID: u64 = 0x1 | 0x2 | 0x4; // GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE
+    if flags & !VALID != 0 {
+        return Err(EINVAL);
+    }
+    let len = len.min(i32::MAX as u64);
+    mm::with_space(|s| s.check(buf, len, true))?;
+    let mut rng = RNG.lock();
+    let rng = rng.get_or_insert_with(|| {
+        let mut seed = [0u8; 32];
+        host::random(&mut seed);
+        ChaCha20Rng::from_seed(seed)
+    });
+    // SAFETY: checked writable above.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, len as usize) };
+    rng.fill_bytes(out);
+    Ok(len)
+}

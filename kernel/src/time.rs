@@ -1,0 +1,58 @@
+//! Clocks from the TSC: one host request the first time a clock is read, to
+//! anchor the TSC to the host's clocks; every later read is a `rdtsc`.
+use crate::{arch, host};
+use spin::Once;
+
+struct Anchor {
+    tsc: u64,
+    realtime_ns: u64,
+    monotonic_ns: u64,
+}
+
+static ANCHOR: Once<Anchor> = Once::new();
+static mut TSC_KHZ: u64 = 0;
+static BOOT_TSC: Once<u64> = Once::new();
+
+pub fn init(tsc_khz: u64) {
+    // SAFETY: written once at boot, before the program runs.
+    unsafe { TSC_KHZ = tsc_khz.max(1) };
+    BOOT_TSC.call_once(arch::rdtsc);
+}
+
+fn tsc_khz() -> u64 {
+    // SAFETY: only written by `init`, before any reader.
+    unsafe { TSC_KHZ }
+}
+
+fn anchor() -> &'static Anchor {
+    ANCHOR.call_once(|| {
+        let before = arch::rdtsc();
+        let (realtime_ns, monotonic_ns) = host::clocks();
+        let after = arch::rdtsc();
+        Anchor {
+            tsc: before + (after - before) / 2,
+            realtime_ns,
+            monotonic_ns,
+        }
+    })
+}
+
+fn ticks_to_ns(ticks: u64) -> u64 {
+    (ticks as u128 * 1_000_000 / tsc_khz() as u128) as u64
+}
+
+/// CLOCK_MONOTONIC, in nanoseconds (the host's monotonic clock, carried on by the TSC).
+pub fn monotonic_ns() -> u64 {
+    let a = anchor();
+    a.monotonic_ns + ticks_to_ns(arch::rdtsc().saturating_sub(a.tsc))
+}
+
+pub fn realtime_ns() -> u64 {
+    let a = anchor();
+    a.realtime_ns + ticks_to_ns(arch::rdtsc().saturating_sub(a.tsc))
+}
+
+/// Time the program has run: it has the vCPU to itself, so this is its CPU time.
+pub fn cputime_ns() -> u64 {
+    ticks_to_ns(arch::rdtsc().saturating_sub(*BOOT_TSC.get().unwrap_or(&0)))
+}

@@ -1,0 +1,61 @@
+//! Static, static-PIE or dynamic: what the ELF header and program headers say.
+use anyhow::{bail, Context, Result};
+use goblin::elf::{header, program_header, Elf};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `ET_EXEC` without an interpreter: loaded at its link address.
+    Static,
+    /// `ET_DYN` without an interpreter: relocates itself, loaded at `PIE_BASE`.
+    StaticPie,
+    /// Has `PT_INTERP`: the named dynamic loader starts it.
+    Dynamic { interp: String, pie: bool },
+}
+
+/// Parses `bytes` (the file `name`) and checks it is a 64-bit x86-64 executable
+/// hx can run. Errors name the file and say what is wrong with it.
+pub fn classify<'a>(name: &str, bytes: &'a [u8]) -> Result<(Kind, Elf<'a>)> {
+    if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
+        bail!("{name}: not an ELF file");
+    }
+    if bytes.len() > 4 && bytes[4] != header::ELFCLASS64 {
+        bail!("{name}: a 32-bit ELF; hx runs x86-64 binaries only");
+    }
+    let elf = Elf::parse(bytes).with_context(|| format!("{name}: corrupt ELF"))?;
+    if elf.header.e_machine != header::EM_X86_64 {
+        bail!(
+            "{name}: an ELF for {}; hx runs x86-64 binaries only",
+            header::machine_to_str(elf.header.e_machine)
+        );
+    }
+    let pie = match elf.header.e_type {
+        header::ET_EXEC => false,
+        header::ET_DYN => true,
+        t => bail!(
+            "{name}: not an executable (ELF type {})",
+            header::et_to_str(t)
+        ),
+    };
+    for ph in &elf.program_headers {
+        let end = ph.p_offset.checked_add(ph.p_filesz);
+        if ph.p_type == program_header::PT_LOAD && end.is_none_or(|e| e > bytes.len() as u64) {
+            bail!("{name}: truncated ELF (a segment lies beyond the end of the file)");
+        }
+    }
+    if !elf
+        .program_headers
+        .iter()
+        .any(|p| p.p_type == program_header::PT_LOAD)
+    {
+        bail!("{name}: corrupt ELF (no loadable segment)");
+    }
+    let kind = match elf.interpreter {
+        Some(interp) => Kind::Dynamic {
+            interp: interp.to_string(),
+            pie,
+        },
+        None if pie => Kind::StaticPie,
+        None => Kind::Static,
+    };
+    Ok((kind, elf))
+}

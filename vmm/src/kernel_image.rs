@@ -1,0 +1,78 @@
+//! The guest kernel, embedded in `hx-run` by the build script.
+use crate::memory::GuestRam;
+use anyhow::{bail, Context, Result};
+use goblin::elf::{program_header::PT_LOAD, Elf};
+use hx_abi::layout::{kernel_virt, KERNEL_PHYS, KERNEL_WINDOW};
+
+pub static KERNEL_ELF: &[u8] = include_bytes!(env!("HX_KERNEL_ELF"));
+
+pub struct KernelImage {
+    elf: Elf<'static>,
+    /// First physical byte after the image (bss included).
+    pub phys_end: u64,
+}
+
+impl KernelImage {
+    pub fn parse() -> Result<Self> {
+        let elf = Elf::parse(KERNEL_ELF).context("the embedded kernel is not a valid ELF")?;
+        let phys_end = elf
+            .program_headers
+            .iter()
+            .filter(|p| p.p_type == PT_LOAD)
+            .map(|p| p.p_paddr + p.p_memsz)
+            .max()
+            .context("the embedded kernel has no loadable segment")?;
+        Ok(Self { elf, phys_end })
+    }
+
+    pub fn entry(&self) -> u64 {
+        self.elf.header.e_entry
+    }
+
+    /// Copies the image into guest RAM at its physical addresses. Its bss is
+    /// not written: guest RAM starts zeroed.
+    pub fn load(&self, mem: &GuestRam) -> Result<()> {
+        for p in self
+            .elf
+            .program_headers
+            .iter()
+            .filter(|p| p.p_type == PT_LOAD)
+        {
+            if p.p_paddr < KERNEL_PHYS || p.p_paddr + p.p_memsz > mem.size() {
+                bail!("the embedded kernel does not fit in guest RAM");
+            }
+            let data = &KERNEL_ELF[p.p_offset as usize..(p.p_offset + p.p_filesz) as usize];
+            mem.write(p.p_paddr, data)?;
+        }
+        Ok(())
+    }
+
+    pub fn symbol(&self, name: &str) -> Result<u64> {
+        self.elf
+            .syms
+            .iter()
+            .find(|s| self.elf.strtab.get_at(s.st_name) == Some(name))
+            .map(|s| s.st_value)
+            .with_context(|| format!("the embedded kernel has no symbol {name}"))
+    }
+
+    /// Reads `N` words at a kernel symbol from guest RAM (after `load`).
+    pub fn read_words<const N: usize>(&self, mem: &GuestRam, name: &str) -> Result<[u64; N]> {
+        let phys = self.symbol(name)? - KERNEL_WINDOW;
+        let mut out = [0u64; N];
+        for (i, w) in out.iter_mut().enumerate() {
+            *w = mem.read_obj(phys + 8 * i as u64)?;
+        }
+        Ok(out)
+    }
+
+    pub fn elf(&self) -> &Elf<'static> {
+        &self.elf
+    }
+}
+
+/// The physical address of a kernel-window virtual address.
+pub fn window_phys(virt: u64) -> Option<u64> {
+    virt.checked_sub(KERNEL_WINDOW)
+        .filter(|_| virt >= kernel_virt(0))
+}

@@ -1,0 +1,102 @@
+//! Puts the program into guest RAM: its segments (where ld-loader placed
+//! them), its stack, and the page-table entries for both.
+use crate::arch::paging::{prot_flags, PageSize, PageTables};
+use crate::memory::GuestRam;
+use anyhow::{bail, Result};
+use hx_abi::boot::{UserRegion, PROT_READ, PROT_WRITE, REGION_IMAGE, REGION_STACK};
+use hx_abi::layout::*;
+use ld_loader::Image;
+use std::collections::BTreeMap;
+
+/// Hands out guest-physical memory above the kernel, in order.
+pub struct PhysAlloc {
+    pub next: u64,
+    pub end: u64,
+}
+
+impl PhysAlloc {
+    pub fn alloc(&mut self, size: u64, align: u64) -> Result<u64> {
+        let start = align_up(self.next, align);
+        if start + size > self.end {
+            bail!(
+                "guest RAM ({} MiB) is too small to load the program: raise --memory",
+                self.end >> 20
+            );
+        }
+        self.next = start + size;
+        Ok(start)
+    }
+}
+
+/// Loads `image` (from the file `bytes`) and returns the regions it occupies.
+pub fn load_image(
+    mem: &GuestRam,
+    pt: &mut PageTables,
+    phys: &mut PhysAlloc,
+    image: &Image,
+    bytes: &[u8],
+) -> Result<Vec<UserRegion>> {
+    // Page -> (frame, protection): segments may share a page at their edges,
+    // which then gets both segments' bytes and the union of their protections.
+    let mut pages: BTreeMap<u64, (u64, u32)> = BTreeMap::new();
+    for seg in &image.segments {
+        let first = align_down(seg.vaddr, PAGE_SIZE);
+        let last = align_up(seg.vaddr + seg.memsz, PAGE_SIZE);
+        for va in (first..last).step_by(PAGE_SIZE as usize) {
+            let entry = match pages.get(&va) {
+                Some(&(pa, prot)) => (pa, prot | seg.prot),
+                None => (phys.alloc(PAGE_SIZE, PAGE_SIZE)?, seg.prot),
+            };
+            pages.insert(va, entry);
+        }
+        // Copy the file bytes page by page (frames need not be contiguous).
+        let data = &bytes[seg.file_offset as usize..(seg.file_offset + seg.filesz) as usize];
+        let mut done = 0usize;
+        while done < data.len() {
+            let va = seg.vaddr + done as u64;
+            let in_page = (PAGE_SIZE - va % PAGE_SIZE) as usize;
+            let n = in_page.min(data.len() - done);
+            let (pa, _) = pages[&align_down(va, PAGE_SIZE)];
+            mem.write(pa + va % PAGE_SIZE, &data[done..done + n])?;
+            done += n;
+        }
+    }
+    let mut regions: Vec<UserRegion> = Vec::new();
+    for (&va, &(pa, prot)) in &pages {
+        pt.map(va, pa, PageSize::Small, prot_flags(prot))?;
+        match regions.last_mut() {
+            Some(r) if r.end == va && r.prot == prot => r.end += PAGE_SIZE,
+            _ => regions.push(UserRegion {
+                start: va,
+                end: va + PAGE_SIZE,
+                prot,
+                kind: REGION_IMAGE,
+            }),
+        }
+    }
+    Ok(regions)
+}
+
+/// Maps the stack (large pages: untouched, they cost nothing) and writes the
+/// initial stack contents that end at `STACK_TOP`.
+pub fn load_stack(
+    mem: &GuestRam,
+    pt: &mut PageTables,
+    phys: &mut PhysAlloc,
+    contents: &[u8],
+) -> Result<UserRegion> {
+    let start = STACK_TOP - STACK_SIZE;
+    let pa = phys.alloc(STACK_SIZE, HUGE_PAGE_SIZE)?;
+    let prot = PROT_READ | PROT_WRITE;
+    pt.map_range(start, pa, STACK_SIZE, PageSize::Huge, prot_flags(prot))?;
+    if contents.len() as u64 > STACK_SIZE / 2 {
+        bail!("the arguments and environment do not fit on the stack");
+    }
+    mem.write(pa + STACK_SIZE - contents.len() as u64, contents)?;
+    Ok(UserRegion {
+        start,
+        end: STACK_TOP,
+        prot,
+        kind: REGION_STACK,
+    })
+}

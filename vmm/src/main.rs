@@ -1,0 +1,110 @@
+//! `hx-run`: runs an unmodified Linux x86-64 binary as a unikernel.
+mod arch;
+mod fault;
+mod host;
+mod kernel_image;
+mod loader;
+mod memory;
+mod platform;
+mod report;
+mod vcpu;
+mod vm;
+
+use clap::Parser;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "hx-run",
+    version,
+    about = "Run an unmodified Linux x86-64 binary as a unikernel in a KVM virtual machine",
+    trailing_var_arg = true
+)]
+struct Cli {
+    /// Guest RAM (bytes, or with a K/M/G suffix). Reserved lazily: untouched memory costs the host nothing.
+    #[arg(long, default_value = "512M", value_parser = parse_size)]
+    memory: u64,
+    /// Kind of KVM host: detected by default.
+    #[arg(long, value_enum, default_value = "auto")]
+    platform: platform::Choice,
+    /// Print every syscall with its arguments, result and path (trap or vector) on stderr.
+    #[arg(long)]
+    strace: bool,
+    /// Print syscall counts by path and exits to the host by reason at exit.
+    #[arg(long)]
+    stats: bool,
+    /// Set an environment variable for the program (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
+    env: Vec<OsString>,
+    /// Start the program with an empty environment (plus any -e).
+    #[arg(long)]
+    env_clear: bool,
+    /// The Linux binary to run.
+    program: PathBuf,
+    /// Its arguments.
+    #[arg(allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'K' | b'k') => (&s[..s.len() - 1], 10),
+        Some(b'M' | b'm') => (&s[..s.len() - 1], 20),
+        Some(b'G' | b'g') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("not a size: {s}"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("too large: {s}"))
+}
+
+/// The program's environment: hx-run's own unless cleared, then each `-e`.
+fn environment(cli: &Cli) -> Vec<OsString> {
+    let mut env: Vec<OsString> = if cli.env_clear {
+        Vec::new()
+    } else {
+        std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k;
+                kv.push("=");
+                kv.push(v);
+                kv
+            })
+            .collect()
+    };
+    for e in &cli.env {
+        let key = e
+            .as_bytes()
+            .split(|&b| b == b'=')
+            .next()
+            .unwrap_or_default()
+            .to_vec();
+        env.retain(|x| x.as_bytes().split(|&b| b == b'=').next() != Some(&key[..]));
+        env.push(e.clone());
+    }
+    env
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let cfg = vm::Config {
+        env: environment(&cli),
+        program: cli.program,
+        args: cli.args,
+        memory: cli.memory,
+        platform: cli.platform,
+        strace: cli.strace,
+        stats: cli.stats,
+    };
+    let status = match vm::run(&cfg) {
+        Ok(status) => status,
+        Err(e) => {
+            let status = e.downcast_ref::<vm::Rejected>().map_or(125, |r| r.status);
+            eprintln!("hx-run: {e:#}");
+            status
+        }
+    };
+    std::process::exit(status);
+}

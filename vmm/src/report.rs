@@ -1,0 +1,216 @@
+//! What hx-run tells the user about the guest: `--strace` lines, `--stats`
+//! counters, warnings for unimplemented syscalls, and guest faults.
+use crate::memory::GuestRam;
+use hx_abi::hypercall::{op, Request, PATH_VECTOR};
+use hx_abi::stats::Stats;
+use hx_abi::syscalls;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write;
+
+pub struct Report {
+    stats: bool,
+    platform: &'static str,
+    /// VM exits by reason.
+    exits: BTreeMap<&'static str, u64>,
+    warned: HashSet<u64>,
+}
+
+fn op_name(op: u32) -> &'static str {
+    match op {
+        op::EXIT => "exit",
+        op::WRITE => "write",
+        op::READ => "read",
+        op::FSTAT => "fstat",
+        op::TTY_IOCTL => "tty-ioctl",
+        op::CLOCK => "clock",
+        op::RANDOM => "random",
+        op::UNSUPPORTED => "unsupported-syscall",
+        op::STRACE => "strace",
+        op::LOG => "log",
+        _ => "unknown",
+    }
+}
+
+pub fn syscall_name(nr: u64) -> String {
+    syscalls::info(nr).map_or_else(|| format!("syscall_{nr}"), |s| s.name.to_string())
+}
+
+pub fn errno_name(e: i64) -> &'static str {
+    match e {
+        1 => "EPERM",
+        2 => "ENOENT",
+        3 => "ESRCH",
+        4 => "EINTR",
+        5 => "EIO",
+        9 => "EBADF",
+        11 => "EAGAIN",
+        12 => "ENOMEM",
+        13 => "EACCES",
+        14 => "EFAULT",
+        16 => "EBUSY",
+        17 => "EEXIST",
+        19 => "ENODEV",
+        20 => "ENOTDIR",
+        21 => "EISDIR",
+        22 => "EINVAL",
+        24 => "EMFILE",
+        25 => "ENOTTY",
+        28 => "ENOSPC",
+        29 => "ESPIPE",
+        30 => "EROFS",
+        32 => "EPIPE",
+        34 => "ERANGE",
+        36 => "ENAMETOOLONG",
+        38 => "ENOSYS",
+        39 => "ENOTEMPTY",
+        40 => "ELOOP",
+        95 => "EOPNOTSUPP",
+        _ => "E?",
+    }
+}
+
+fn quote(bytes: &[u8], out: &mut String) {
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push('"');
+}
+
+impl Report {
+    pub fn new(stats: bool, platform: &'static str) -> Self {
+        Self {
+            stats,
+            platform,
+            exits: BTreeMap::new(),
+            warned: HashSet::new(),
+        }
+    }
+
+    pub fn count_exit(&mut self, reason: &'static str) {
+        *self.exits.entry(reason).or_default() += 1;
+    }
+
+    pub fn count_request(&mut self, op: u32) {
+        self.count_exit(op_name(op));
+    }
+
+    pub fn unsupported(&mut self, nr: u64) {
+        if self.warned.insert(nr) {
+            eprintln!(
+                "hx-run: warning: unimplemented syscall {} ({nr}) returned ENOSYS",
+                syscall_name(nr)
+            );
+        }
+    }
+
+    /// Formats one `--strace` record: `[trap] write(1, "hi\n", 3) = 3`.
+    pub fn strace(&mut self, req: &Request, strings: &[Vec<u8>]) {
+        let nr = req.args[0];
+        let fmt = syscalls::info(nr).map_or("xxxxxx", |s| s.args);
+        let mut line = String::new();
+        let path = if req.args[7] == PATH_VECTOR {
+            "vector"
+        } else {
+            "trap"
+        };
+        let _ = write!(line, "[{path}] {}(", syscall_name(nr));
+        let mut strings = strings.iter();
+        for (i, c) in fmt.chars().enumerate().take(6) {
+            if i > 0 {
+                line.push_str(", ");
+            }
+            let a = req.args[1 + i];
+            match c {
+                'd' => {
+                    let _ = write!(line, "{}", a as i64);
+                }
+                'u' => {
+                    let _ = write!(line, "{a}");
+                }
+                'o' => {
+                    let _ = write!(line, "0{a:o}");
+                }
+                'f' if a as i64 == -100 => line.push_str("AT_FDCWD"),
+                'f' => {
+                    let _ = write!(line, "{}", a as i32);
+                }
+                's' | 'w' => {
+                    let s = strings.next().map(|v| v.as_slice()).unwrap_or_default();
+                    quote(s, &mut line);
+                    if c == 'w' && (s.len() as u64) < req.args[2 + i] {
+                        line.push_str("...");
+                    }
+                }
+                _ if a == 0 && c == 'p' => line.push_str("NULL"),
+                _ => {
+                    let _ = write!(line, "{a:#x}");
+                }
+            }
+        }
+        line.push(')');
+        let is_exit = matches!(syscall_name(nr).as_str(), "exit" | "exit_group");
+        if is_exit {
+            line.push_str(" = ?");
+        } else if (-4095..0).contains(&req.ret) {
+            let _ = write!(line, " = -1 {}", errno_name(-req.ret));
+        } else if fmt.starts_with('x')
+            && matches!(syscall_name(nr).as_str(), "mmap" | "brk" | "mremap")
+        {
+            let _ = write!(line, " = {:#x}", req.ret);
+        } else {
+            let _ = write!(line, " = {}", req.ret);
+        }
+        eprintln!("{line}");
+    }
+
+    /// Prints `--stats` at exit from the kernel's counters at `stats_phys`.
+    pub fn exit_stats(&mut self, mem: &GuestRam, stats_phys: u64) {
+        if !self.stats {
+            return;
+        }
+        let stats: Stats = match mem.read_obj(stats_phys) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("hx-run: stats: unreadable ({e})");
+                return;
+            }
+        };
+        let mut out = format!(
+            "hx-run: stats: platform: {}\nhx-run: stats: syscalls (trap path / vector):\n",
+            self.platform
+        );
+        let (mut trap, mut vector) = (0, 0);
+        for nr in 0..stats.trap.len() {
+            let (t, v) = (stats.trap[nr], stats.vector[nr]);
+            if t + v > 0 {
+                let _ = writeln!(out, "  {:<24} {t:>8} / {v}", syscall_name(nr as u64));
+                trap += t;
+                vector += v;
+            }
+        }
+        let _ = writeln!(out, "  {:<24} {trap:>8} / {vector}", "total");
+        let total: u64 = self.exits.values().sum();
+        let reasons: Vec<String> = self.exits.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            out,
+            "hx-run: stats: exits to the host: {total} ({})",
+            reasons.join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "hx-run: stats: hypercalls: {}, CPL0 stub entries: {}",
+            stats.hypercalls, stats.cpl0_entries
+        );
+        eprint!("{out}");
+    }
+}

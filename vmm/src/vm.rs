@@ -1,0 +1,272 @@
+//! Building and running one VM: guest RAM, the kernel, the boot structures,
+//! the program and its stack, the vCPU.
+use crate::arch::paging::{PageSize, PageTables};
+use crate::arch::{cpuid, gdt, regs};
+use crate::fault::Binary;
+use crate::kernel_image::KernelImage;
+use crate::loader::{self, PhysAlloc};
+use crate::memory::GuestRam;
+use crate::platform::{self, Platform};
+use crate::report::Report;
+use anyhow::{Context, Result};
+use hx_abi::boot::{BootInfo, EXE_PATH_MAX, FLAG_STATS, FLAG_STRACE, MAX_USER_REGIONS};
+use hx_abi::layout::*;
+use kvm_bindings::kvm_userspace_memory_region;
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use ld_loader::stack::at;
+use ld_loader::{build_stack, classify, plan, Kind, StackInput};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+pub struct Config {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<OsString>,
+    pub memory: u64,
+    pub platform: platform::Choice,
+    pub strace: bool,
+    pub stats: bool,
+}
+
+/// An error that is the user's to fix, with the exit status to report it by.
+#[derive(Debug)]
+pub struct Rejected {
+    pub status: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+fn rejected(status: i32, message: impl Into<String>) -> anyhow::Error {
+    Rejected {
+        status,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// Smallest guest that holds the boot structures, kernel, stack and kernel heap.
+pub const MIN_MEMORY: u64 = 32 << 20;
+
+pub fn run(cfg: &Config) -> Result<i32> {
+    let name = cfg.program.display().to_string();
+    let bytes = std::fs::read(&cfg.program).map_err(|e| {
+        let status = if e.kind() == std::io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        };
+        let text = e.to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+        rejected(status, format!("{name}: {text}"))
+    })?;
+    let (kind, elf) = classify(&name, &bytes).map_err(|e| rejected(126, format!("{e:#}")))?;
+    let bias = match kind {
+        Kind::Static => 0,
+        Kind::StaticPie => PIE_BASE,
+        Kind::Dynamic { interp, .. } => {
+            return Err(rejected(
+                126,
+                format!("{name}: dynamically linked (interpreter {interp}); this hx-run runs static binaries only"),
+            ))
+        }
+    };
+    let image = plan(&name, &elf, bias).map_err(|e| rejected(126, format!("{e:#}")))?;
+    drop(elf);
+    if cfg.memory < MIN_MEMORY {
+        return Err(rejected(
+            2,
+            format!("--memory must be at least {} MiB", MIN_MEMORY >> 20),
+        ));
+    }
+
+    let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
+    let kvm = open_kvm()?;
+    let vm = kvm.create_vm().context("KVM_CREATE_VM")?;
+    let mem = GuestRam::new(cfg.memory)?;
+    register_memory(&vm, &mem)?;
+    let kernel = KernelImage::parse()?;
+    kernel.load(&mem)?;
+    let cpuid = cpuid::supported(&kvm)?;
+
+    gdt::write_gdt(&mem)?;
+    gdt::write_tss(&mem)?;
+    let stubs: [u64; 32] = kernel.read_words(&mem, "hx_exception_stubs")?;
+    gdt::write_idt(&mem, &stubs)?;
+
+    let mut pt = PageTables::new(&mem);
+    let kernel_flags = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
+    let direct = if cpuid::has_giant_pages(&cpuid) {
+        PageSize::Giant
+    } else {
+        PageSize::Huge
+    };
+    pt.map_range(DIRECT_MAP, 0, mem.size(), direct, kernel_flags | PTE_NX)?;
+    pt.map_range(
+        KERNEL_WINDOW,
+        0,
+        align_up(kernel.phys_end, HUGE_PAGE_SIZE),
+        PageSize::Huge,
+        kernel_flags,
+    )?;
+
+    let mut phys = PhysAlloc {
+        next: align_up(kernel.phys_end, HUGE_PAGE_SIZE),
+        end: mem.size(),
+    };
+    let mut regions = loader::load_image(&mem, &mut pt, &mut phys, &image, &bytes)?;
+    let stack = initial_stack(cfg, &image)?;
+    regions.push(loader::load_stack(&mem, &mut pt, &mut phys, &stack.bytes)?);
+    anyhow::ensure!(
+        regions.len() <= MAX_USER_REGIONS,
+        "{name}: too many segments"
+    );
+
+    let mut boot = BootInfo {
+        flags: platform.boot_flags()
+            | if cfg.strace { FLAG_STRACE } else { 0 }
+            | if cfg.stats { FLAG_STATS } else { 0 },
+        mem_size: mem.size(),
+        phys_free: phys.next,
+        user_entry: image.entry,
+        user_sp: stack.sp,
+        brk_start: image.end,
+        nregions: regions.len() as u64,
+        // SAFETY: getuid/getgid cannot fail.
+        uid: unsafe { libc::getuid() },
+        gid: unsafe { libc::getgid() },
+        ..Default::default()
+    };
+    boot.regions[..regions.len()].copy_from_slice(&regions);
+    let exe = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
+    let exe = exe.as_os_str().as_bytes();
+    let n = exe.len().min(EXE_PATH_MAX);
+    boot.exe_path[..n].copy_from_slice(&exe[..n]);
+    boot.exe_path_len = n as u64;
+
+    let vcpu = vm.create_vcpu(0).context("KVM_CREATE_VCPU")?;
+    boot.tsc_khz = vcpu
+        .get_tsc_khz()
+        .map(u64::from)
+        .unwrap_or_else(|_| host_tsc_khz());
+    mem.write_obj(BOOT_INFO_PHYS, boot)?;
+    setup_vcpu(&vcpu, &kvm, &cpuid, &kernel, platform)?;
+
+    let mut report = Report::new(cfg.stats, platform.name());
+    let program = Binary {
+        path: name,
+        bytes,
+        bias,
+    };
+    crate::vcpu::run(vcpu, &mem, &mut report, &program, &kernel)
+}
+
+fn open_kvm() -> Result<Kvm> {
+    Kvm::new().map_err(|e| {
+        let msg = match e.errno() {
+            libc::ENOENT => "/dev/kvm does not exist: this host has no KVM (load the kvm module, or enable virtualization)".to_string(),
+            libc::EACCES | libc::EPERM => "no permission to open /dev/kvm: add your user to the 'kvm' group (sudo usermod -aG kvm $USER, then log in again) or run as root".to_string(),
+            _ => format!("cannot open /dev/kvm: {e}"),
+        };
+        rejected(125, msg)
+    })
+}
+
+fn register_memory(vm: &VmFd, mem: &GuestRam) -> Result<()> {
+    let region = kvm_userspace_memory_region {
+        slot: 0,
+        flags: 0,
+        guest_phys_addr: 0,
+        memory_size: mem.size(),
+        userspace_addr: mem.host_base(),
+    };
+    // SAFETY: the region is guest RAM, mapped for as long as the VM exists.
+    unsafe { vm.set_user_memory_region(region) }.context("KVM_SET_USER_MEMORY_REGION")
+}
+
+fn setup_vcpu(
+    vcpu: &VcpuFd,
+    _kvm: &Kvm,
+    cpuid: &kvm_bindings::CpuId,
+    kernel: &KernelImage,
+    platform: Platform,
+) -> Result<()> {
+    vcpu.set_cpuid2(cpuid).context("KVM_SET_CPUID2")?;
+    regs::set_sregs(vcpu)?;
+    regs::set_msrs(vcpu, kernel.symbol(platform.syscall_entry_symbol())?)?;
+    let xcr0 = cpuid::xcr0(cpuid);
+    regs::set_xcr0(vcpu, xcr0).or_else(|_| regs::set_xcr0(vcpu, 0x7))?;
+    regs::set_fpu(vcpu)?;
+    regs::set_entry(vcpu, kernel.entry(), kernel_virt(BOOT_INFO_PHYS))
+}
+
+/// The TSC rate when KVM cannot say: the host kernel's calibration.
+fn host_tsc_khz() -> u64 {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("cpu MHz"))
+                .and_then(|l| l.split(':').nth(1))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        })
+        .map_or(2_000_000, |mhz| (mhz * 1000.0) as u64)
+}
+
+/// argv, the environment and the auxv a Linux kernel would give the program.
+fn initial_stack(cfg: &Config, image: &ld_loader::Image) -> Result<ld_loader::StackImage> {
+    let argv: Vec<Vec<u8>> = std::iter::once(cfg.program.as_os_str())
+        .chain(cfg.args.iter().map(|a| a.as_os_str()))
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
+    let envp: Vec<Vec<u8>> = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+    // SAFETY: getauxval reads hx-run's own auxv; getuid/getgid cannot fail.
+    let (hwcap, hwcap2, clktck, minsig, uid, gid) = unsafe {
+        (
+            libc::getauxval(libc::AT_HWCAP),
+            libc::getauxval(libc::AT_HWCAP2),
+            libc::getauxval(libc::AT_CLKTCK),
+            libc::getauxval(at::MINSIGSTKSZ),
+            libc::getuid() as u64,
+            libc::getgid() as u64,
+        )
+    };
+    let auxv = [
+        (at::PHDR, image.phdr),
+        (at::PHENT, image.phent),
+        (at::PHNUM, image.phnum),
+        (at::PAGESZ, PAGE_SIZE),
+        (at::BASE, 0),
+        (at::FLAGS, 0),
+        (at::ENTRY, image.entry),
+        (at::UID, uid),
+        (at::EUID, uid),
+        (at::GID, gid),
+        (at::EGID, gid),
+        (at::HWCAP, hwcap),
+        (at::HWCAP2, hwcap2),
+        (at::CLKTCK, if clktck == 0 { 100 } else { clktck }),
+        (at::SECURE, 0),
+        (at::MINSIGSTKSZ, if minsig == 0 { 2048 } else { minsig }),
+    ];
+    let mut random = [0u8; 16];
+    // SAFETY: getrandom fills the 16-byte buffer we own.
+    unsafe { libc::getrandom(random.as_mut_ptr().cast(), 16, 0) };
+    Ok(build_stack(
+        STACK_TOP,
+        &StackInput {
+            argv: &argv,
+            envp: &envp,
+            auxv: &auxv,
+            execfn: argv[0].as_slice(),
+            random,
+        },
+    ))
+}
