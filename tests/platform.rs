@@ -1,1 +1,224 @@
+//! Platform bring-up: hx-run boots its kernel at CPL3 and runs static
+//! binaries exactly as Linux does; the trap path keeps every register; bad
+//! input gets one clear line and a non-zero exit.
+mod common;
 
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn static_hello_worlds_match_native_runs() {
+    for flavor in Flavor::ALL {
+        let prog = build("hello", flavor, &[]);
+        compare(&prog, &[], &[]);
+        compare(&prog, &["one", "two words", "--three"], &[("HX_TEST_VAR", "from the host")]);
+    }
+}
+
+#[test]
+fn syscall_preserves_registers_vector_state_and_red_zone() {
+    for flavor in Flavor::ALL {
+        let prog = build("registers", flavor, &[]);
+        let out = compare(&prog, &[], &[]);
+        assert_eq!(text(&out.stdout), "registers preserved\n");
+    }
+}
+
+#[test]
+fn exit_status_of_the_program_is_hx_runs() {
+    let prog = build("hello", Flavor::MuslStatic, &[]);
+    let out = hx(&[], &prog, &["a", "b", "c", "d"], &[]);
+    assert_eq!(status_code(&out), 5);
+}
+
+#[test]
+fn environment_can_be_set_and_cleared() {
+    let prog = build("hello", Flavor::GlibcStatic, &[]);
+    let out = hx(&["--env-clear", "-e", "HX_TEST_VAR=set by -e"], &prog, &[], &[("HX_TEST_VAR", "host")]);
+    assert!(text(&out.stdout).contains("HX_TEST_VAR = set by -e\n"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn guest_faults_end_like_a_crashed_process_and_are_named() {
+    let cases = [("null", 139, "page fault"), ("ud2", 132, "invalid opcode"), ("div0", 136, "divide error"), ("stack", 139, "page fault")];
+    for flavor in [Flavor::GlibcStatic, Flavor::MuslStatic] {
+        let prog = build("fault", flavor, &[]);
+        for (arg, status, what) in cases {
+            let n = native(&prog, &[arg], &[]);
+            let h = hx(&[], &prog, &[arg], &[]);
+            assert_eq!(status_code(&n), status, "native {arg}");
+            assert_eq!(status_code(&h), status, "hx {arg}: {}", text(&h.stderr));
+            let err = text(&h.stderr);
+            assert_eq!(err.lines().count(), 1, "one line: {err}");
+            assert!(err.contains(what) && err.contains("rip 0x"), "{arg}: {err}");
+            assert!(err.contains(prog.to_str().unwrap()), "names the binary: {err}");
+        }
+        // The faulting function is named.
+        let err = text(&hx(&[], &prog, &["null"], &[]).stderr);
+        assert!(err.contains("read_null+0x"), "{err}");
+        assert!(err.contains("at address 0x0"), "{err}");
+    }
+}
+
+/// One line on stderr, no panic, the given status.
+fn assert_rejected(out: &std::process::Output, status: i32, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(status_code(out), status, "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("hx-run: ") && err.contains(needle), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_input_gets_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    assert_rejected(&hx(&[], &missing, &[], &[]), 127, "No such file or directory");
+
+    let text_file = dir.path().join("script.txt");
+    std::fs::write(&text_file, "echo hi\n").unwrap();
+    assert_rejected(&hx(&[], &text_file, &[], &[]), 126, "not an ELF file");
+
+    let hello = std::fs::read(build("hello", Flavor::GlibcStatic, &[])).unwrap();
+    let mut elf32 = hello.clone();
+    elf32[4] = 1; // ELFCLASS32
+    let p = dir.path().join("elf32");
+    std::fs::write(&p, &elf32).unwrap();
+    assert_rejected(&hx(&[], &p, &[], &[]), 126, "32-bit");
+
+    let mut arm = hello.clone();
+    arm[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
+    let p = dir.path().join("arm");
+    std::fs::write(&p, &arm).unwrap();
+    assert_rejected(&hx(&[], &p, &[], &[]), 126, "x86-64 binaries only");
+
+    let p = dir.path().join("truncated");
+    std::fs::write(&p, &hello[..hello.len() / 3]).unwrap();
+    assert_rejected(&hx(&[], &p, &[], &[]), 126, "truncated");
+
+    let p = dir.path().join("header-only");
+    std::fs::write(&p, &hello[..40]).unwrap();
+    assert_rejected(&hx(&[], &p, &[], &[]), 126, "corrupt ELF");
+
+    let prog = build("hello", Flavor::MuslStatic, &[]);
+    assert_rejected(&hx(&["--kvm-device", "/nonexistent/kvm"], &prog, &[], &[]), 125, "does not exist");
+    assert_rejected(&hx(&["--platform", "kvm"], &prog, &[], &[]), 125, "no hardware-assisted KVM");
+    assert_rejected(&hx(&["--memory", "1M"], &prog, &[], &[]), 2, "--memory");
+}
+
+#[test]
+fn no_permission_on_dev_kvm_says_how_to_fix_it() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        let prog = build("hello", Flavor::MuslStatic, &[]);
+        let out = hx(&[], &prog, &[], &[]);
+        if status_code(&out) == 125 {
+            assert_rejected(&out, 125, "permission");
+        }
+        return;
+    }
+    // As root: drop to an unprivileged user, who cannot open the root-only /dev/kvm.
+    let prog = build("hello", Flavor::MuslStatic, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let copy_hx = dir.path().join("hx-run");
+    std::fs::copy(HX_RUN, &copy_hx).unwrap();
+    let copy_prog = dir.path().join("hello");
+    std::fs::copy(&prog, &copy_prog).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kvm_mode = std::fs::metadata("/dev/kvm").unwrap().permissions().mode();
+    if kvm_mode & 0o006 != 0 {
+        return; // world-accessible /dev/kvm: nothing to refuse
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&copy_hx)
+        .arg(&copy_prog)
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_rejected(&out, 125, "no permission to open /dev/kvm");
+}
+
+#[test]
+fn unimplemented_syscall_fails_with_enosys_and_is_named_once() {
+    let prog = build("nosys", Flavor::GlibcStatic, &[]);
+    let out = hx(&[], &prog, &[], &[]);
+    assert_eq!(text(&out.stdout), "vhangup = -1, errno = ENOSYS\n".repeat(2));
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("unimplemented syscall vhangup (153)").count(), 1, "{err}");
+    assert_eq!(status_code(&out), 0);
+}
+
+#[test]
+fn strace_shows_each_syscall_with_arguments_and_result() {
+    let prog = build("hello", Flavor::MuslStatic, &[]);
+    let out = hx(&["--strace"], &prog, &["x"], &[]);
+    let err = text(&out.stderr);
+    assert!(err.contains("[trap] arch_prctl(0x1002, 0x"), "{err}");
+    assert!(err.contains("[trap] writev(1, 0x"), "{err}");
+    assert!(err.contains("[trap] exit_group(2) = ?"), "{err}");
+    assert_eq!(text(&out.stdout), text(&native(&prog, &["x"], &[]).stdout));
+}
+
+#[test]
+fn stats_count_syscalls_and_exits() {
+    let prog = build("hello", Flavor::GlibcStatic, &[]);
+    let out = hx(&["--stats"], &prog, &[], &[]);
+    let err = text(&out.stderr);
+    assert!(err.contains("exit_group") && err.contains("exits to the host:"), "{err}");
+    assert!(err.contains("CPL0 stub entries:"), "{err}");
+}
+
+#[test]
+fn ctrl_c_stops_a_runaway_guest() {
+    let prog = build("spin", Flavor::MuslStatic, &[]);
+    let child = Command::new(HX_RUN).arg(&prog).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: sends SIGINT to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(status_code(&out), 130);
+    assert!(text(&out.stderr).contains("interrupted"));
+}
+
+#[test]
+fn cpl0_stubs_contain_no_sse_or_avx_instructions() {
+    use goblin::elf::Elf;
+    use iced_x86::{Decoder, DecoderOptions, Instruction, OpKind};
+    let bytes = std::fs::read(env!("HX_KERNEL_ELF")).unwrap();
+    let elf = Elf::parse(&bytes).unwrap();
+    let sym = |name: &str| {
+        elf.syms.iter().find(|s| elf.strtab.get_at(s.st_name) == Some(name)).map(|s| s.st_value).unwrap()
+    };
+    let (start, end) = (sym("__cpl0_start"), sym("__cpl0_end"));
+    let text = elf.section_headers.iter().find(|s| (s.sh_addr..s.sh_addr + s.sh_size).contains(&start)).unwrap();
+    let off = (text.sh_offset + (start - text.sh_addr)) as usize;
+    let code = &bytes[off..off + (end - start) as usize];
+    let mut decoder = Decoder::with_ip(64, code, start, DecoderOptions::NONE);
+    let mut count = 0;
+    let mut insn = Instruction::default();
+    while decoder.can_decode() {
+        decoder.decode_out(&mut insn);
+        count += 1;
+        let features = insn.cpuid_features();
+        assert!(
+            !features.iter().any(|f| {
+                let n = format!("{f:?}");
+                n.starts_with("SSE") || n.starts_with("AVX") || n.starts_with("MMX") || n == "FPU"
+            }),
+            "{:?} at {:#x} uses {features:?}",
+            insn.mnemonic(),
+            insn.ip()
+        );
+        for i in 0..insn.op_count() {
+            if insn.op_kind(i) == OpKind::Register {
+                let r = insn.op_register(i);
+                assert!(!(r.is_xmm() || r.is_ymm() || r.is_zmm()), "{:?} at {:#x} uses {r:?}", insn.mnemonic(), insn.ip());
+            }
+        }
+    }
+    assert!(count > 40, "decoded only {count} instructions: are the stubs where the symbols say?");
+}

@@ -8,14 +8,7 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let kernel = manifest.parent().unwrap().join("kernel");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    for watched in [
-        "src",
-        "abi/src",
-        "abi/Cargo.toml",
-        "Cargo.toml",
-        "Cargo.lock",
-        "link.ld",
-    ] {
+    for watched in ["src", "abi/src", "abi/Cargo.toml", "Cargo.toml", "Cargo.lock", "link.ld"] {
         println!("cargo:rerun-if-changed={}", kernel.join(watched).display());
     }
     let linker_script = kernel.join("link.ld");
@@ -39,30 +32,16 @@ fn main() {
     let target_dir = out.join("kernel-target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--release",
-        "--target",
-        "x86_64-unknown-linux-gnu",
-        "--manifest-path",
-    ])
-    .arg(kernel.join("Cargo.toml"))
-    .arg("--target-dir")
-    .arg(&target_dir);
+    cmd.args(["build", "--release", "--target", "x86_64-unknown-linux-gnu", "--manifest-path"])
+        .arg(kernel.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
     // The outer build's flags and wrappers (clippy, coverage) are not the kernel's.
-    for var in [
-        "RUSTFLAGS",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-    ] {
+    for var in ["RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"] {
         cmd.env_remove(var);
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", flags);
-    let status = cmd
-        .status()
-        .expect("running cargo to build the guest kernel");
+    let status = cmd.status().expect("running cargo to build the guest kernel");
     assert!(status.success(), "building the guest kernel failed");
     let elf = target_dir.join("x86_64-unknown-linux-gnu/release/hx-kernel");
     let dest = out.join("hx-kernel.elf");

@@ -15,20 +15,11 @@ static TABLE: Mutex<Vec<Option<File>>> = Mutex::new(Vec::new());
 pub fn init() {
     let mut t = TABLE.lock();
     t.clear();
-    t.extend([
-        Some(File::Host(HOST_STDIN)),
-        Some(File::Host(HOST_STDOUT)),
-        Some(File::Host(HOST_STDERR)),
-    ]);
+    t.extend([Some(File::Host(HOST_STDIN)), Some(File::Host(HOST_STDOUT)), Some(File::Host(HOST_STDERR))]);
 }
 
 pub fn get(fd: u64) -> Result<File, Errno> {
-    TABLE
-        .lock()
-        .get(fd as usize)
-        .copied()
-        .flatten()
-        .ok_or(EBADF)
+    TABLE.lock().get(fd as usize).copied().flatten().ok_or(EBADF)
 }
 
 pub fn close(fd: u64) -> Result<(), Errno> {

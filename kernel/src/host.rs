@@ -43,10 +43,11 @@ fn result(ret: i64) -> SysResult {
 
 /// One segment for a kernel buffer (kernel memory is physically contiguous).
 fn kernel_segment(ptr: u64, len: usize) -> Segment {
-    Segment {
-        phys: phys_of(ptr),
-        len: len as u64,
+    if len == 0 {
+        // An empty slice's pointer is dangling: it names no memory.
+        return Segment { phys: 0, len: 0 };
     }
+    Segment { phys: phys_of(ptr), len: len as u64 }
 }
 
 /// Runs `op` over the user buffer `[addr, addr+len)` in as many requests as its
@@ -57,8 +58,7 @@ fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool) -> Sy
     while done < len {
         let mut req = Request::new(op);
         req.args[0] = fd;
-        let covered = mm::user_segments(addr + done, len - done, writes_user, &mut req.segs)
-            .map_err(|_| EFAULT);
+        let covered = mm::user_segments(addr + done, len - done, writes_user, &mut req.segs).map_err(|_| EFAULT);
         let (nsegs, covered) = match covered {
             Ok(v) => v,
             Err(e) if done == 0 => return Err(e),

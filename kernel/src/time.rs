@@ -29,11 +29,7 @@ fn anchor() -> &'static Anchor {
         let before = arch::rdtsc();
         let (realtime_ns, monotonic_ns) = host::clocks();
         let after = arch::rdtsc();
-        Anchor {
-            tsc: before + (after - before) / 2,
-            realtime_ns,
-            monotonic_ns,
-        }
+        Anchor { tsc: before + (after - before) / 2, realtime_ns, monotonic_ns }
     })
 }
 

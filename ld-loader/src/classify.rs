@@ -23,18 +23,12 @@ pub fn classify<'a>(name: &str, bytes: &'a [u8]) -> Result<(Kind, Elf<'a>)> {
     }
     let elf = Elf::parse(bytes).with_context(|| format!("{name}: corrupt ELF"))?;
     if elf.header.e_machine != header::EM_X86_64 {
-        bail!(
-            "{name}: an ELF for {}; hx runs x86-64 binaries only",
-            header::machine_to_str(elf.header.e_machine)
-        );
+        bail!("{name}: an ELF for {}; hx runs x86-64 binaries only", header::machine_to_str(elf.header.e_machine));
     }
     let pie = match elf.header.e_type {
         header::ET_EXEC => false,
         header::ET_DYN => true,
-        t => bail!(
-            "{name}: not an executable (ELF type {})",
-            header::et_to_str(t)
-        ),
+        t => bail!("{name}: not an executable (ELF type {})", header::et_to_str(t)),
     };
     for ph in &elf.program_headers {
         let end = ph.p_offset.checked_add(ph.p_filesz);
@@ -42,18 +36,11 @@ pub fn classify<'a>(name: &str, bytes: &'a [u8]) -> Result<(Kind, Elf<'a>)> {
             bail!("{name}: truncated ELF (a segment lies beyond the end of the file)");
         }
     }
-    if !elf
-        .program_headers
-        .iter()
-        .any(|p| p.p_type == program_header::PT_LOAD)
-    {
+    if !elf.program_headers.iter().any(|p| p.p_type == program_header::PT_LOAD) {
         bail!("{name}: corrupt ELF (no loadable segment)");
     }
     let kind = match elf.interpreter {
-        Some(interp) => Kind::Dynamic {
-            interp: interp.to_string(),
-            pie,
-        },
+        Some(interp) => Kind::Dynamic { interp: interp.to_string(), pie },
         None if pie => Kind::StaticPie,
         None => Kind::Static,
     };

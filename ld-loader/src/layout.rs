@@ -32,11 +32,7 @@ pub struct Image {
 pub fn plan(name: &str, elf: &Elf, bias: u64) -> Result<Image> {
     let mut segments = Vec::new();
     let mut end = 0;
-    for p in elf
-        .program_headers
-        .iter()
-        .filter(|p| p.p_type == ph::PT_LOAD)
-    {
+    for p in elf.program_headers.iter().filter(|p| p.p_type == ph::PT_LOAD) {
         if p.p_memsz < p.p_filesz {
             bail!("{name}: corrupt ELF (segment smaller in memory than in the file)");
         }
@@ -61,13 +57,7 @@ pub fn plan(name: &str, elf: &Elf, bias: u64) -> Result<Image> {
         if p.is_executable() {
             prot |= PROT_EXEC;
         }
-        segments.push(Segment {
-            vaddr,
-            memsz: p.p_memsz,
-            file_offset: p.p_offset,
-            filesz: p.p_filesz,
-            prot,
-        });
+        segments.push(Segment { vaddr, memsz: p.p_memsz, file_offset: p.p_offset, filesz: p.p_filesz, prot });
         end = end.max(seg_end);
     }
     let phnum = elf.header.e_phnum as u64;
@@ -78,19 +68,10 @@ pub fn plan(name: &str, elf: &Elf, bias: u64) -> Result<Image> {
         None => segments
             .iter()
             .find(|s| {
-                elf.header.e_phoff >= s.file_offset
-                    && elf.header.e_phoff + phnum * phent <= s.file_offset + s.filesz
+                elf.header.e_phoff >= s.file_offset && elf.header.e_phoff + phnum * phent <= s.file_offset + s.filesz
             })
             .map(|s| s.vaddr + (elf.header.e_phoff - s.file_offset))
             .unwrap_or(0),
     };
-    Ok(Image {
-        bias,
-        entry: elf.header.e_entry + bias,
-        segments,
-        phdr,
-        phnum,
-        phent,
-        end: align_up(end, PAGE_SIZE),
-    })
+    Ok(Image { bias, entry: elf.header.e_entry + bias, segments, phdr, phnum, phent, end: align_up(end, PAGE_SIZE) })
 }

@@ -54,18 +54,8 @@ pub fn build_stack(top: u64, input: &StackInput) -> StackImage {
     };
     push(&[0; 8], &mut down); // end marker, as Linux leaves
     let execfn = push(&cstr(input.execfn), &mut down);
-    let envp: Vec<u64> = input
-        .envp
-        .iter()
-        .rev()
-        .map(|e| push(&cstr(e), &mut down))
-        .collect();
-    let argv: Vec<u64> = input
-        .argv
-        .iter()
-        .rev()
-        .map(|a| push(&cstr(a), &mut down))
-        .collect();
+    let envp: Vec<u64> = input.envp.iter().rev().map(|e| push(&cstr(e), &mut down)).collect();
+    let argv: Vec<u64> = input.argv.iter().rev().map(|a| push(&cstr(a), &mut down)).collect();
     let platform = push(b"x86_64\0", &mut down);
     let pad = (top - down.len() as u64) % 16;
     push(&vec![0; pad as usize], &mut down);
@@ -80,16 +70,7 @@ pub fn build_stack(top: u64, input: &StackInput) -> StackImage {
     for &(k, v) in input.auxv {
         words.extend([k, v]);
     }
-    words.extend([
-        at::RANDOM,
-        random,
-        at::EXECFN,
-        execfn,
-        at::PLATFORM,
-        platform,
-        at::NULL,
-        0,
-    ]);
+    words.extend([at::RANDOM, random, at::EXECFN, execfn, at::PLATFORM, platform, at::NULL, 0]);
     // sp must be 16-byte aligned where argc sits.
     let below = (top - down.len() as u64) - 8 * words.len() as u64;
     let pad = below % 16;
@@ -121,13 +102,7 @@ mod tests {
         let envp = [b"K=V".to_vec()];
         let img = build_stack(
             top,
-            &StackInput {
-                argv: &argv,
-                envp: &envp,
-                auxv: &[(at::PAGESZ, 4096)],
-                execfn: b"/p",
-                random: [7; 16],
-            },
+            &StackInput { argv: &argv, envp: &envp, auxv: &[(at::PAGESZ, 4096)], execfn: b"/p", random: [7; 16] },
         );
         assert_eq!(img.sp % 16, 0);
         assert_eq!(word(&img, top, img.sp), 2);

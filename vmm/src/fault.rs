@@ -45,11 +45,7 @@ fn page_fault_detail(error: u64) -> String {
     } else {
         "read"
     };
-    let why = if error & 1 != 0 {
-        "protection violation"
-    } else {
-        "not mapped"
-    };
+    let why = if error & 1 != 0 { "protection violation" } else { "not mapped" };
     format!("{access}, {why}")
 }
 
@@ -63,10 +59,7 @@ fn symbolize(elf: &Elf, bias: u64, addr: u64) -> Option<String> {
         .filter(|s| s.is_function() && s.st_value != 0 && s.st_value <= addr)
         .filter(|s| s.st_size == 0 || addr < s.st_value + s.st_size)
         .max_by_key(|s| s.st_value)?;
-    let name = elf
-        .strtab
-        .get_at(best.st_name)
-        .or_else(|| elf.dynstrtab.get_at(best.st_name))?;
+    let name = elf.strtab.get_at(best.st_name).or_else(|| elf.dynstrtab.get_at(best.st_name))?;
     Some(format!("{name}+{:#x}", addr - best.st_value))
 }
 
@@ -79,8 +72,7 @@ fn locate(addr: u64, program: &Binary, kernel: &KernelImage) -> String {
         Ok(elf) => {
             let inside = elf.program_headers.iter().any(|p| {
                 p.p_type == goblin::elf::program_header::PT_LOAD
-                    && (p.p_vaddr + program.bias..p.p_vaddr + program.bias + p.p_memsz)
-                        .contains(&addr)
+                    && (p.p_vaddr + program.bias..p.p_vaddr + program.bias + p.p_memsz).contains(&addr)
             });
             match (inside, symbolize(&elf, program.bias, addr)) {
                 (true, Some(sym)) => format!("{sym} in {}", program.path),
@@ -93,17 +85,11 @@ fn locate(addr: u64, program: &Binary, kernel: &KernelImage) -> String {
 }
 
 /// Reports the fault the CPL0 stub announced and returns the exit status.
-pub fn report(
-    vcpu: &VcpuFd,
-    mem: &GuestRam,
-    program: &Binary,
-    kernel: &KernelImage,
-) -> Result<i32> {
+pub fn report(vcpu: &VcpuFd, mem: &GuestRam, program: &Binary, kernel: &KernelImage) -> Result<i32> {
     let regs = vcpu.get_regs()?;
     let sregs = vcpu.get_sregs()?;
     // The stub's frame on the CPL0 stack: rax, vector, error code, then what the CPU pushed.
-    let base = window_phys(regs.rsp)
-        .ok_or_else(|| anyhow::anyhow!("fault frame outside the kernel window"))?;
+    let base = window_phys(regs.rsp).ok_or_else(|| anyhow::anyhow!("fault frame outside the kernel window"))?;
     let mut frame = [0u64; 8];
     for (i, w) in frame.iter_mut().enumerate() {
         *w = mem.read_obj(base + 8 * i as u64)?;
@@ -112,18 +98,11 @@ pub fn report(
     let (what, signal, signame) = exception(vector);
     let mut msg = format!("hx-run: guest fault: {what}");
     if vector == 14 {
-        msg += &format!(
-            " ({}) at address {:#x}",
-            page_fault_detail(error),
-            sregs.cr2
-        );
+        msg += &format!(" ({}) at address {:#x}", page_fault_detail(error), sregs.cr2);
     } else if error != 0 {
         msg += &format!(" (error code {error:#x})");
     }
-    msg += &format!(
-        ", rip {rip:#x} ({}), rsp {rsp:#x}; killed by {signame}",
-        locate(rip, program, kernel)
-    );
+    msg += &format!(", rip {rip:#x} ({}), rsp {rsp:#x}; killed by {signame}", locate(rip, program, kernel));
     eprintln!("{msg}");
     Ok(128 + signal)
 }

@@ -32,12 +32,7 @@ impl KernelImage {
     /// Copies the image into guest RAM at its physical addresses. Its bss is
     /// not written: guest RAM starts zeroed.
     pub fn load(&self, mem: &GuestRam) -> Result<()> {
-        for p in self
-            .elf
-            .program_headers
-            .iter()
-            .filter(|p| p.p_type == PT_LOAD)
-        {
+        for p in self.elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD) {
             if p.p_paddr < KERNEL_PHYS || p.p_paddr + p.p_memsz > mem.size() {
                 bail!("the embedded kernel does not fit in guest RAM");
             }
@@ -73,6 +68,5 @@ impl KernelImage {
 
 /// The physical address of a kernel-window virtual address.
 pub fn window_phys(virt: u64) -> Option<u64> {
-    virt.checked_sub(KERNEL_WINDOW)
-        .filter(|_| virt >= kernel_virt(0))
+    virt.checked_sub(KERNEL_WINDOW).filter(|_| virt >= kernel_virt(0))
 }

@@ -18,10 +18,7 @@ impl PhysAlloc {
     pub fn alloc(&mut self, size: u64, align: u64) -> Result<u64> {
         let start = align_up(self.next, align);
         if start + size > self.end {
-            bail!(
-                "guest RAM ({} MiB) is too small to load the program: raise --memory",
-                self.end >> 20
-            );
+            bail!("guest RAM ({} MiB) is too small to load the program: raise --memory", self.end >> 20);
         }
         self.next = start + size;
         Ok(start)
@@ -66,12 +63,7 @@ pub fn load_image(
         pt.map(va, pa, PageSize::Small, prot_flags(prot))?;
         match regions.last_mut() {
             Some(r) if r.end == va && r.prot == prot => r.end += PAGE_SIZE,
-            _ => regions.push(UserRegion {
-                start: va,
-                end: va + PAGE_SIZE,
-                prot,
-                kind: REGION_IMAGE,
-            }),
+            _ => regions.push(UserRegion { start: va, end: va + PAGE_SIZE, prot, kind: REGION_IMAGE }),
         }
     }
     Ok(regions)
@@ -79,12 +71,7 @@ pub fn load_image(
 
 /// Maps the stack (large pages: untouched, they cost nothing) and writes the
 /// initial stack contents that end at `STACK_TOP`.
-pub fn load_stack(
-    mem: &GuestRam,
-    pt: &mut PageTables,
-    phys: &mut PhysAlloc,
-    contents: &[u8],
-) -> Result<UserRegion> {
+pub fn load_stack(mem: &GuestRam, pt: &mut PageTables, phys: &mut PhysAlloc, contents: &[u8]) -> Result<UserRegion> {
     let start = STACK_TOP - STACK_SIZE;
     let pa = phys.alloc(STACK_SIZE, HUGE_PAGE_SIZE)?;
     let prot = PROT_READ | PROT_WRITE;
@@ -93,10 +80,5 @@ pub fn load_stack(
         bail!("the arguments and environment do not fit on the stack");
     }
     mem.write(pa + STACK_SIZE - contents.len() as u64, contents)?;
-    Ok(UserRegion {
-        start,
-        end: STACK_TOP,
-        prot,
-        kind: REGION_STACK,
-    })
+    Ok(UserRegion { start, end: STACK_TOP, prot, kind: REGION_STACK })
 }

@@ -29,6 +29,9 @@ struct Cli {
     /// Kind of KVM host: detected by default.
     #[arg(long, value_enum, default_value = "auto")]
     platform: platform::Choice,
+    /// The KVM device to open.
+    #[arg(long, default_value = "/dev/kvm", hide = true)]
+    kvm_device: PathBuf,
     /// Print every syscall with its arguments, result and path (trap or vector) on stderr.
     #[arg(long)]
     strace: bool,
@@ -56,8 +59,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
         _ => (s, 0),
     };
     let n: u64 = digits.parse().map_err(|_| format!("not a size: {s}"))?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("too large: {s}"))
+    n.checked_mul(1 << shift).ok_or_else(|| format!("too large: {s}"))
 }
 
 /// The program's environment: hx-run's own unless cleared, then each `-e`.
@@ -75,12 +77,7 @@ fn environment(cli: &Cli) -> Vec<OsString> {
             .collect()
     };
     for e in &cli.env {
-        let key = e
-            .as_bytes()
-            .split(|&b| b == b'=')
-            .next()
-            .unwrap_or_default()
-            .to_vec();
+        let key = e.as_bytes().split(|&b| b == b'=').next().unwrap_or_default().to_vec();
         env.retain(|x| x.as_bytes().split(|&b| b == b'=').next() != Some(&key[..]));
         env.push(e.clone());
     }
@@ -94,6 +91,7 @@ fn main() {
         program: cli.program,
         args: cli.args,
         memory: cli.memory,
+        kvm_device: cli.kvm_device,
         platform: cli.platform,
         strace: cli.strace,
         stats: cli.stats,

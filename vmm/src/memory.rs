@@ -2,9 +2,7 @@
 //! host nothing), reached only through vm-memory's bounds-checked accessors.
 use anyhow::{anyhow, bail, Context, Result};
 use hx_abi::hypercall::Segment;
-use vm_memory::{
-    Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestRegionMmap, MmapRegion,
-};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
 
 pub struct GuestRam {
     mem: GuestMemoryMmap,
@@ -24,8 +22,7 @@ impl GuestRam {
         // of a page on PVM-style hosts; a failure only costs speed.
         // SAFETY: advice on a mapping this process owns; it changes no contents.
         unsafe { libc::madvise(region.as_ptr().cast(), size as usize, libc::MADV_HUGEPAGE) };
-        let region = GuestRegionMmap::new(region, GuestAddress(0))
-            .ok_or_else(|| anyhow!("guest RAM overflows"))?;
+        let region = GuestRegionMmap::new(region, GuestAddress(0)).ok_or_else(|| anyhow!("guest RAM overflows"))?;
         let mem = GuestMemoryMmap::from_regions(vec![region]).context("guest RAM")?;
         Ok(Self { mem, size })
     }
@@ -36,33 +33,23 @@ impl GuestRam {
 
     /// The host address of guest RAM (for `KVM_SET_USER_MEMORY_REGION`).
     pub fn host_base(&self) -> u64 {
-        self.mem
-            .get_host_address(GuestAddress(0))
-            .expect("RAM starts at 0") as u64
+        self.mem.get_host_address(GuestAddress(0)).expect("RAM starts at 0") as u64
     }
 
     pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<()> {
-        self.mem
-            .write_slice(bytes, GuestAddress(addr))
-            .with_context(|| format!("writing guest RAM at {addr:#x}"))
+        self.mem.write_slice(bytes, GuestAddress(addr)).with_context(|| format!("writing guest RAM at {addr:#x}"))
     }
 
     pub fn read(&self, addr: u64, bytes: &mut [u8]) -> Result<()> {
-        self.mem
-            .read_slice(bytes, GuestAddress(addr))
-            .with_context(|| format!("reading guest RAM at {addr:#x}"))
+        self.mem.read_slice(bytes, GuestAddress(addr)).with_context(|| format!("reading guest RAM at {addr:#x}"))
     }
 
     pub fn write_obj<T: vm_memory::ByteValued>(&self, addr: u64, v: T) -> Result<()> {
-        self.mem
-            .write_obj(v, GuestAddress(addr))
-            .with_context(|| format!("writing guest RAM at {addr:#x}"))
+        self.mem.write_obj(v, GuestAddress(addr)).with_context(|| format!("writing guest RAM at {addr:#x}"))
     }
 
     pub fn read_obj<T: vm_memory::ByteValued>(&self, addr: u64) -> Result<T> {
-        self.mem
-            .read_obj(GuestAddress(addr))
-            .with_context(|| format!("reading guest RAM at {addr:#x}"))
+        self.mem.read_obj(GuestAddress(addr)).with_context(|| format!("reading guest RAM at {addr:#x}"))
     }
 
     /// Host iovecs for guest-physical segments, every one checked to lie in RAM.
@@ -73,14 +60,8 @@ impl GuestRam {
                 if end.is_none() {
                     bail!("segment {:#x}+{:#x} lies outside guest RAM", s.phys, s.len);
                 }
-                let host = self
-                    .mem
-                    .get_host_address(GuestAddress(s.phys))
-                    .context("segment")?;
-                Ok(libc::iovec {
-                    iov_base: host.cast(),
-                    iov_len: s.len as usize,
-                })
+                let host = self.mem.get_host_address(GuestAddress(s.phys)).context("segment")?;
+                Ok(libc::iovec { iov_base: host.cast(), iov_len: s.len as usize })
             })
             .collect()
     }

@@ -88,12 +88,7 @@ fn quote(bytes: &[u8], out: &mut String) {
 
 impl Report {
     pub fn new(stats: bool, platform: &'static str) -> Self {
-        Self {
-            stats,
-            platform,
-            exits: BTreeMap::new(),
-            warned: HashSet::new(),
-        }
+        Self { stats, platform, exits: BTreeMap::new(), warned: HashSet::new() }
     }
 
     pub fn count_exit(&mut self, reason: &'static str) {
@@ -106,10 +101,7 @@ impl Report {
 
     pub fn unsupported(&mut self, nr: u64) {
         if self.warned.insert(nr) {
-            eprintln!(
-                "hx-run: warning: unimplemented syscall {} ({nr}) returned ENOSYS",
-                syscall_name(nr)
-            );
+            eprintln!("hx-run: warning: unimplemented syscall {} ({nr}) returned ENOSYS", syscall_name(nr));
         }
     }
 
@@ -118,11 +110,7 @@ impl Report {
         let nr = req.args[0];
         let fmt = syscalls::info(nr).map_or("xxxxxx", |s| s.args);
         let mut line = String::new();
-        let path = if req.args[7] == PATH_VECTOR {
-            "vector"
-        } else {
-            "trap"
-        };
+        let path = if req.args[7] == PATH_VECTOR { "vector" } else { "trap" };
         let _ = write!(line, "[{path}] {}(", syscall_name(nr));
         let mut strings = strings.iter();
         for (i, c) in fmt.chars().enumerate().take(6) {
@@ -163,9 +151,7 @@ impl Report {
             line.push_str(" = ?");
         } else if (-4095..0).contains(&req.ret) {
             let _ = write!(line, " = -1 {}", errno_name(-req.ret));
-        } else if fmt.starts_with('x')
-            && matches!(syscall_name(nr).as_str(), "mmap" | "brk" | "mremap")
-        {
+        } else if fmt.starts_with('x') && matches!(syscall_name(nr).as_str(), "mmap" | "brk" | "mremap") {
             let _ = write!(line, " = {:#x}", req.ret);
         } else {
             let _ = write!(line, " = {}", req.ret);
@@ -185,10 +171,8 @@ impl Report {
                 return;
             }
         };
-        let mut out = format!(
-            "hx-run: stats: platform: {}\nhx-run: stats: syscalls (trap path / vector):\n",
-            self.platform
-        );
+        let mut out =
+            format!("hx-run: stats: platform: {}\nhx-run: stats: syscalls (trap path / vector):\n", self.platform);
         let (mut trap, mut vector) = (0, 0);
         for nr in 0..stats.trap.len() {
             let (t, v) = (stats.trap[nr], stats.vector[nr]);
@@ -201,16 +185,9 @@ impl Report {
         let _ = writeln!(out, "  {:<24} {trap:>8} / {vector}", "total");
         let total: u64 = self.exits.values().sum();
         let reasons: Vec<String> = self.exits.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(
-            out,
-            "hx-run: stats: exits to the host: {total} ({})",
-            reasons.join(", ")
-        );
-        let _ = writeln!(
-            out,
-            "hx-run: stats: hypercalls: {}, CPL0 stub entries: {}",
-            stats.hypercalls, stats.cpl0_entries
-        );
+        let _ = writeln!(out, "hx-run: stats: exits to the host: {total} ({})", reasons.join(", "));
+        let _ =
+            writeln!(out, "hx-run: stats: hypercalls: {}, CPL0 stub entries: {}", stats.hypercalls, stats.cpl0_entries);
         eprint!("{out}");
     }
 }

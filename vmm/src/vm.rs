@@ -13,6 +13,7 @@ use hx_abi::boot::{BootInfo, EXE_PATH_MAX, FLAG_STATS, FLAG_STRACE, MAX_USER_REG
 use hx_abi::layout::*;
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use std::os::fd::FromRawFd;
 use ld_loader::stack::at;
 use ld_loader::{build_stack, classify, plan, Kind, StackInput};
 use std::ffi::OsString;
@@ -24,6 +25,7 @@ pub struct Config {
     pub args: Vec<OsString>,
     pub env: Vec<OsString>,
     pub memory: u64,
+    pub kvm_device: PathBuf,
     pub platform: platform::Choice,
     pub strace: bool,
     pub stats: bool,
@@ -45,11 +47,7 @@ impl std::fmt::Display for Rejected {
 impl std::error::Error for Rejected {}
 
 fn rejected(status: i32, message: impl Into<String>) -> anyhow::Error {
-    Rejected {
-        status,
-        message: message.into(),
-    }
-    .into()
+    Rejected { status, message: message.into() }.into()
 }
 
 /// Smallest guest that holds the boot structures, kernel, stack and kernel heap.
@@ -58,11 +56,7 @@ pub const MIN_MEMORY: u64 = 32 << 20;
 pub fn run(cfg: &Config) -> Result<i32> {
     let name = cfg.program.display().to_string();
     let bytes = std::fs::read(&cfg.program).map_err(|e| {
-        let status = if e.kind() == std::io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        };
+        let status = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
         let text = e.to_string();
         let text = text.split(" (os error").next().unwrap_or(&text).to_string();
         rejected(status, format!("{name}: {text}"))
@@ -81,14 +75,11 @@ pub fn run(cfg: &Config) -> Result<i32> {
     let image = plan(&name, &elf, bias).map_err(|e| rejected(126, format!("{e:#}")))?;
     drop(elf);
     if cfg.memory < MIN_MEMORY {
-        return Err(rejected(
-            2,
-            format!("--memory must be at least {} MiB", MIN_MEMORY >> 20),
-        ));
+        return Err(rejected(2, format!("--memory must be at least {} MiB", MIN_MEMORY >> 20)));
     }
 
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
-    let kvm = open_kvm()?;
+    let kvm = open_kvm(&cfg.kvm_device)?;
     let vm = kvm.create_vm().context("KVM_CREATE_VM")?;
     let mem = GuestRam::new(cfg.memory)?;
     register_memory(&vm, &mem)?;
@@ -103,31 +94,15 @@ pub fn run(cfg: &Config) -> Result<i32> {
 
     let mut pt = PageTables::new(&mem);
     let kernel_flags = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
-    let direct = if cpuid::has_giant_pages(&cpuid) {
-        PageSize::Giant
-    } else {
-        PageSize::Huge
-    };
+    let direct = if cpuid::has_giant_pages(&cpuid) { PageSize::Giant } else { PageSize::Huge };
     pt.map_range(DIRECT_MAP, 0, mem.size(), direct, kernel_flags | PTE_NX)?;
-    pt.map_range(
-        KERNEL_WINDOW,
-        0,
-        align_up(kernel.phys_end, HUGE_PAGE_SIZE),
-        PageSize::Huge,
-        kernel_flags,
-    )?;
+    pt.map_range(KERNEL_WINDOW, 0, align_up(kernel.phys_end, HUGE_PAGE_SIZE), PageSize::Huge, kernel_flags)?;
 
-    let mut phys = PhysAlloc {
-        next: align_up(kernel.phys_end, HUGE_PAGE_SIZE),
-        end: mem.size(),
-    };
+    let mut phys = PhysAlloc { next: align_up(kernel.phys_end, HUGE_PAGE_SIZE), end: mem.size() };
     let mut regions = loader::load_image(&mem, &mut pt, &mut phys, &image, &bytes)?;
     let stack = initial_stack(cfg, &image)?;
     regions.push(loader::load_stack(&mem, &mut pt, &mut phys, &stack.bytes)?);
-    anyhow::ensure!(
-        regions.len() <= MAX_USER_REGIONS,
-        "{name}: too many segments"
-    );
+    anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{name}: too many segments");
 
     let mut boot = BootInfo {
         flags: platform.boot_flags()
@@ -152,31 +127,29 @@ pub fn run(cfg: &Config) -> Result<i32> {
     boot.exe_path_len = n as u64;
 
     let vcpu = vm.create_vcpu(0).context("KVM_CREATE_VCPU")?;
-    boot.tsc_khz = vcpu
-        .get_tsc_khz()
-        .map(u64::from)
-        .unwrap_or_else(|_| host_tsc_khz());
+    boot.tsc_khz = vcpu.get_tsc_khz().map(u64::from).unwrap_or_else(|_| host_tsc_khz());
     mem.write_obj(BOOT_INFO_PHYS, boot)?;
     setup_vcpu(&vcpu, &kvm, &cpuid, &kernel, platform)?;
 
     let mut report = Report::new(cfg.stats, platform.name());
-    let program = Binary {
-        path: name,
-        bytes,
-        bias,
-    };
+    let program = Binary { path: name, bytes, bias };
     crate::vcpu::run(vcpu, &mem, &mut report, &program, &kernel)
 }
 
-fn open_kvm() -> Result<Kvm> {
-    Kvm::new().map_err(|e| {
+fn open_kvm(device: &std::path::Path) -> Result<Kvm> {
+    let path = device.display();
+    let cpath = std::ffi::CString::new(device.as_os_str().as_bytes())
+        .map_err(|_| rejected(2, format!("{path}: a path with a NUL byte")))?;
+    let fd = Kvm::open_with_cloexec_at(&cpath, true).map_err(|e| {
         let msg = match e.errno() {
-            libc::ENOENT => "/dev/kvm does not exist: this host has no KVM (load the kvm module, or enable virtualization)".to_string(),
-            libc::EACCES | libc::EPERM => "no permission to open /dev/kvm: add your user to the 'kvm' group (sudo usermod -aG kvm $USER, then log in again) or run as root".to_string(),
-            _ => format!("cannot open /dev/kvm: {e}"),
+            libc::ENOENT => format!("{path} does not exist: this host has no KVM (load the kvm module, or enable virtualization)"),
+            libc::EACCES | libc::EPERM => format!("no permission to open {path}: add your user to the 'kvm' group (sudo usermod -aG kvm $USER, then log in again) or run as root"),
+            _ => format!("cannot open {path}: {e}"),
         };
         rejected(125, msg)
-    })
+    })?;
+    // SAFETY: `fd` was just opened on the KVM device and is owned by the Kvm from here on.
+    Ok(unsafe { Kvm::from_raw_fd(fd) })
 }
 
 fn register_memory(vm: &VmFd, mem: &GuestRam) -> Result<()> {
@@ -261,12 +234,6 @@ fn initial_stack(cfg: &Config, image: &ld_loader::Image) -> Result<ld_loader::St
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), 16, 0) };
     Ok(build_stack(
         STACK_TOP,
-        &StackInput {
-            argv: &argv,
-            envp: &envp,
-            auxv: &auxv,
-            execfn: argv[0].as_slice(),
-            random,
-        },
+        &StackInput { argv: &argv, envp: &envp, auxv: &auxv, execfn: argv[0].as_slice(), random },
     ))
 }

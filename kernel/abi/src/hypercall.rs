@@ -29,13 +29,7 @@ pub struct Request {
 
 impl Request {
     pub const fn new(op: u32) -> Self {
-        Self {
-            op,
-            nsegs: 0,
-            args: [0; 8],
-            ret: 0,
-            segs: [Segment { phys: 0, len: 0 }; MAX_SEGMENTS],
-        }
+        Self { op, nsegs: 0, args: [0; 8], ret: 0, segs: [Segment { phys: 0, len: 0 }; MAX_SEGMENTS] }
     }
 }
 

@@ -16,12 +16,7 @@ pub struct Stats {
 
 impl Stats {
     pub const fn new() -> Self {
-        Self {
-            trap: [0; MAX_SYSCALLS],
-            vector: [0; MAX_SYSCALLS],
-            cpl0_entries: 0,
-            hypercalls: 0,
-        }
+        Self { trap: [0; MAX_SYSCALLS], vector: [0; MAX_SYSCALLS], cpl0_entries: 0, hypercalls: 0 }
     }
 }
 

@@ -16,12 +16,7 @@ pub struct Frames {
 
 impl Frames {
     pub fn new(start: u64, end: u64) -> Self {
-        Self {
-            next: align_up(start, PAGE_SIZE),
-            end,
-            fresh: Vec::new(),
-            dirty: Vec::new(),
-        }
+        Self { next: align_up(start, PAGE_SIZE), end, fresh: Vec::new(), dirty: Vec::new() }
     }
 
     /// A zero-filled 4 KiB frame.
@@ -62,8 +57,7 @@ impl Frames {
     }
 
     pub fn free_huge(&mut self, frame: u64) {
-        self.dirty
-            .extend((0..HUGE_PAGE_SIZE / PAGE_SIZE).map(|i| frame + i * PAGE_SIZE));
+        self.dirty.extend((0..HUGE_PAGE_SIZE / PAGE_SIZE).map(|i| frame + i * PAGE_SIZE));
     }
 
     fn bump(&mut self, size: u64, align: u64) -> Option<u64> {

@@ -24,22 +24,13 @@ pub fn init(boot: &BootInfo) {
     let mut frames = frames::Frames::new(boot.phys_free, boot.mem_size);
     // The heap is sized from RAM; untouched heap pages cost the host nothing.
     let heap_size = (boot.mem_size / 32).clamp(4 << 20, 64 << 20) & !(HUGE_PAGE_SIZE - 1);
-    let heap = frames
-        .alloc_contiguous(heap_size)
-        .expect("guest RAM too small for the kernel heap");
+    let heap = frames.alloc_contiguous(heap_size).expect("guest RAM too small for the kernel heap");
     // SAFETY: the range is fresh RAM, reached through the direct map, used by nothing else.
-    unsafe {
-        HEAP.lock()
-            .init(direct_virt(heap) as *mut u8, heap_size as usize)
-    };
+    unsafe { HEAP.lock().init(direct_virt(heap) as *mut u8, heap_size as usize) };
 
     let mut space = AddressSpace::new(PML4_PHYS, frames, boot.brk_start);
     for r in &boot.regions[..boot.nregions as usize] {
-        let kind = if r.kind == REGION_STACK {
-            Kind::Stack
-        } else {
-            Kind::Image
-        };
+        let kind = if r.kind == REGION_STACK { Kind::Stack } else { Kind::Image };
         space.adopt(r.start, r.end, r.prot, kind);
     }
     *SPACE.lock() = Some(space);
@@ -51,12 +42,7 @@ pub fn with_space<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> R {
 }
 
 /// See [`AddressSpace::segments`].
-pub fn user_segments(
-    addr: u64,
-    len: u64,
-    write: bool,
-    out: &mut [Segment],
-) -> Result<(usize, u64), Errno> {
+pub fn user_segments(addr: u64, len: u64, write: bool, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
     with_space(|s| s.segments(addr, len, write, out))
 }
 
@@ -79,9 +65,7 @@ pub fn copy_from_user(addr: u64, dst: &mut [u8]) -> Result<(), Errno> {
 /// Writes a plain-data value to program memory.
 pub fn write_user<T: Copy>(addr: u64, value: &T) -> Result<(), Errno> {
     // SAFETY: `T: Copy` plain data viewed as its bytes.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(value as *const T as *const u8, core::mem::size_of::<T>())
-    };
+    let bytes = unsafe { core::slice::from_raw_parts(value as *const T as *const u8, core::mem::size_of::<T>()) };
     copy_to_user(addr, bytes)
 }
 
@@ -89,9 +73,7 @@ pub fn write_user<T: Copy>(addr: u64, value: &T) -> Result<(), Errno> {
 pub fn read_user<T: Copy + Default>(addr: u64) -> Result<T, Errno> {
     let mut v = T::default();
     // SAFETY: `T` is plain data for which any byte pattern is valid (callers use integer structs).
-    let bytes = unsafe {
-        core::slice::from_raw_parts_mut(&mut v as *mut T as *mut u8, core::mem::size_of::<T>())
-    };
+    let bytes = unsafe { core::slice::from_raw_parts_mut(&mut v as *mut T as *mut u8, core::mem::size_of::<T>()) };
     copy_from_user(addr, bytes)?;
     Ok(v)
 }

@@ -6,8 +6,7 @@ use super::frames::Frames;
 use crate::errno::{Errno, ENOMEM};
 use hx_abi::boot::{PROT_EXEC, PROT_WRITE};
 use hx_abi::layout::{
-    direct_virt, HUGE_PAGE_SIZE, PAGE_SIZE, PTE_ADDR_MASK, PTE_HUGE, PTE_NX, PTE_PRESENT, PTE_USER,
-    PTE_WRITABLE,
+    direct_virt, HUGE_PAGE_SIZE, PAGE_SIZE, PTE_ADDR_MASK, PTE_HUGE, PTE_NX, PTE_PRESENT, PTE_USER, PTE_WRITABLE,
 };
 
 /// Software bit: a not-present entry that still owns its frame (`PROT_NONE`).
@@ -81,12 +80,7 @@ impl PageTable {
     }
 
     /// The table at `level` (1 = page table) covering `va`, created if `frames` is given.
-    fn table(
-        &self,
-        va: u64,
-        level: u32,
-        mut frames: Option<&mut Frames>,
-    ) -> Result<Option<u64>, Errno> {
+    fn table(&self, va: u64, level: u32, mut frames: Option<&mut Frames>) -> Result<Option<u64>, Errno> {
         let mut table = self.root;
         for l in (level + 1..=4).rev() {
             let e = entry(table, index(va, l));
@@ -116,27 +110,15 @@ impl PageTable {
         // SAFETY: `pde` lies in a live page directory.
         let v = unsafe { pde.read_volatile() };
         if v & PTE_HUGE != 0 {
-            return Some(Leaf {
-                entry: pde,
-                huge: true,
-            });
+            return Some(Leaf { entry: pde, huge: true });
         }
         if v & PTE_PRESENT == 0 {
             return None;
         }
-        Some(Leaf {
-            entry: entry(v & PTE_ADDR_MASK, index(va, 1)),
-            huge: false,
-        })
+        Some(Leaf { entry: entry(v & PTE_ADDR_MASK, index(va, 1)), huge: false })
     }
 
-    pub fn map_page(
-        &mut self,
-        frames: &mut Frames,
-        va: u64,
-        pa: u64,
-        flags: u64,
-    ) -> Result<(), Errno> {
+    pub fn map_page(&mut self, frames: &mut Frames, va: u64, pa: u64, flags: u64) -> Result<(), Errno> {
         let pt = self.table(va, 1, Some(frames))?.ok_or(ENOMEM)?;
         // SAFETY: `pt` is a live page table.
         unsafe { entry(pt, index(va, 1)).write_volatile(pa | flags) };
@@ -144,13 +126,7 @@ impl PageTable {
     }
 
     /// Maps a 2 MiB page; `va` must be 2 MiB aligned with no table below it.
-    pub fn map_huge(
-        &mut self,
-        frames: &mut Frames,
-        va: u64,
-        pa: u64,
-        flags: u64,
-    ) -> Result<(), Errno> {
+    pub fn map_huge(&mut self, frames: &mut Frames, va: u64, pa: u64, flags: u64) -> Result<(), Errno> {
         let pd = self.table(va, 2, Some(frames))?.ok_or(ENOMEM)?;
         // SAFETY: `pd` is a live page directory.
         unsafe { entry(pd, index(va, 2)).write_volatile(pa | flags | PTE_HUGE) };

@@ -10,9 +10,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use hx_abi::boot::{PROT_READ, PROT_WRITE};
 use hx_abi::hypercall::Segment;
-use hx_abi::layout::{
-    align_down, align_up, HUGE_PAGE_SIZE, MMAP_TOP, PAGE_SIZE, USER_END, USER_MIN,
-};
+use hx_abi::layout::{align_down, align_up, HUGE_PAGE_SIZE, MMAP_TOP, PAGE_SIZE, USER_END, USER_MIN};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -56,24 +54,12 @@ const LOW_2G: u64 = 0x8000_0000;
 
 impl AddressSpace {
     pub fn new(root: u64, frames: Frames, brk_start: u64) -> Self {
-        Self {
-            pt: PageTable::new(root),
-            frames,
-            vmas: BTreeMap::new(),
-            brk_start,
-            brk: brk_start,
-            stale_tlb: false,
-        }
+        Self { pt: PageTable::new(root), frames, vmas: BTreeMap::new(), brk_start, brk: brk_start, stale_tlb: false }
     }
 
     /// Records a region the monitor already mapped at boot.
     pub fn adopt(&mut self, start: u64, end: u64, prot: u32, kind: Kind) {
-        self.insert(Vma {
-            start,
-            end,
-            prot,
-            kind,
-        });
+        self.insert(Vma { start, end, prot, kind });
     }
 
     fn insert(&mut self, mut vma: Vma) {
@@ -96,17 +82,8 @@ impl AddressSpace {
 
     /// VMAs that overlap `[start, end)`.
     fn overlapping(&self, start: u64, end: u64) -> Vec<Vma> {
-        let first = self
-            .vmas
-            .range(..=start)
-            .next_back()
-            .map(|(k, _)| *k)
-            .unwrap_or(0);
-        self.vmas
-            .range(first..end)
-            .map(|(_, v)| *v)
-            .filter(|v| v.end > start)
-            .collect()
+        let first = self.vmas.range(..=start).next_back().map(|(k, _)| *k).unwrap_or(0);
+        self.vmas.range(first..end).map(|(_, v)| *v).filter(|v| v.end > start).collect()
     }
 
     fn is_free(&self, start: u64, end: u64) -> bool {
@@ -149,8 +126,7 @@ impl AddressSpace {
         let flags = pte_flags(prot);
         let mut va = start;
         while va < end {
-            if va % HUGE_PAGE_SIZE == 0 && end - va >= HUGE_PAGE_SIZE && self.pt.leaf(va).is_none()
-            {
+            if va % HUGE_PAGE_SIZE == 0 && end - va >= HUGE_PAGE_SIZE && self.pt.leaf(va).is_none() {
                 if let Some(f) = self.frames.alloc_huge() {
                     if self.pt.map_huge(&mut self.frames, va, f, flags).is_ok() {
                         va += HUGE_PAGE_SIZE;
@@ -201,12 +177,7 @@ impl AddressSpace {
                 return Err(e);
             }
         }
-        self.insert(Vma {
-            start,
-            end,
-            prot,
-            kind,
-        });
+        self.insert(Vma { start, end, prot, kind });
         Ok(())
     }
 
@@ -239,9 +210,7 @@ impl AddressSpace {
         let mut va = start;
         while va < end {
             match self.pt.leaf(va) {
-                Some(leaf)
-                    if leaf.huge && (va % HUGE_PAGE_SIZE != 0 || end - va < HUGE_PAGE_SIZE) =>
-                {
+                Some(leaf) if leaf.huge && (va % HUGE_PAGE_SIZE != 0 || end - va < HUGE_PAGE_SIZE) => {
                     self.pt.split_huge(&mut self.frames, va)?;
                     self.stale_tlb = true;
                 }
@@ -297,10 +266,7 @@ impl AddressSpace {
         if len == 0 || prot & !7 != 0 {
             return Err(EINVAL);
         }
-        if !matches!(
-            flags & MAP_TYPE,
-            MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE
-        ) {
+        if !matches!(flags & MAP_TYPE, MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE) {
             return Err(EINVAL);
         }
         if flags & MAP_ANONYMOUS == 0 {
@@ -317,11 +283,7 @@ impl AddressSpace {
             }
             let end = addr.checked_add(len).ok_or(ENOMEM)?;
             if addr < USER_MIN || end > USER_END {
-                return Err(if addr < USER_MIN {
-                    crate::errno::EPERM
-                } else {
-                    ENOMEM
-                });
+                return Err(if addr < USER_MIN { crate::errno::EPERM } else { ENOMEM });
             }
             if !self.is_free(addr, end) {
                 if flags & MAP_FIXED_NOREPLACE != 0 {
@@ -332,24 +294,14 @@ impl AddressSpace {
             addr
         } else {
             let hint = align_down(addr, PAGE_SIZE);
-            let hint_ok = hint >= USER_MIN
-                && hint
-                    .checked_add(len)
-                    .is_some_and(|e| e <= USER_END && self.is_free(hint, e));
+            let hint_ok =
+                hint >= USER_MIN && hint.checked_add(len).is_some_and(|e| e <= USER_END && self.is_free(hint, e));
             if hint_ok {
                 hint
             } else {
-                let top = if flags & MAP_32BIT != 0 {
-                    LOW_2G
-                } else {
-                    MMAP_TOP
-                };
+                let top = if flags & MAP_32BIT != 0 { LOW_2G } else { MMAP_TOP };
                 // Large mappings start on a 2 MiB boundary so they can use large pages.
-                let align = if len >= HUGE_PAGE_SIZE {
-                    HUGE_PAGE_SIZE
-                } else {
-                    PAGE_SIZE
-                };
+                let align = if len >= HUGE_PAGE_SIZE { HUGE_PAGE_SIZE } else { PAGE_SIZE };
                 self.find_free(len, top, align).ok_or(ENOMEM)?
             }
         };
@@ -366,9 +318,7 @@ impl AddressSpace {
         let new_end = align_up(new, PAGE_SIZE);
         if new_end > old_end {
             if !self.is_free(old_end, new_end)
-                || self
-                    .map_new(old_end, new_end, PROT_READ | PROT_WRITE, Kind::Heap)
-                    .is_err()
+                || self.map_new(old_end, new_end, PROT_READ | PROT_WRITE, Kind::Heap).is_err()
             {
                 return self.brk;
             }
@@ -397,11 +347,7 @@ impl AddressSpace {
         if end > USER_END {
             return Err(EFAULT);
         }
-        let need = if write {
-            PROT_WRITE
-        } else {
-            PROT_READ | PROT_WRITE | hx_abi::boot::PROT_EXEC
-        };
+        let need = if write { PROT_WRITE } else { PROT_READ | PROT_WRITE | hx_abi::boot::PROT_EXEC };
         let mut cursor = addr;
         for v in self.overlapping(addr, end) {
             if v.start > cursor || v.prot & need == 0 {
@@ -417,13 +363,7 @@ impl AddressSpace {
 
     /// The physical pieces of `[addr, addr+len)`, at most `out.len()` of them;
     /// returns how many and how many bytes they cover.
-    pub fn segments(
-        &self,
-        addr: u64,
-        len: u64,
-        write: bool,
-        out: &mut [Segment],
-    ) -> Result<(usize, u64), Errno> {
+    pub fn segments(&self, addr: u64, len: u64, write: bool, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
         self.check(addr, len, write)?;
         let mut n = 0;
         let mut va = addr;

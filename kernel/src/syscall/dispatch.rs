@@ -39,9 +39,7 @@ pub fn init(flags: u64) {
 
 /// Called by the trap-path entry with the saved registers; returns `rax`.
 pub extern "C" fn dispatch(frame: &mut TrapFrame) -> i64 {
-    let args = [
-        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
-    ];
+    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     if (frame.nr as usize) < MAX_SYSCALLS {
         stats::count_trap(frame.nr as usize);
     }
@@ -51,10 +49,7 @@ pub extern "C" fn dispatch(frame: &mut TrapFrame) -> i64 {
 /// Runs syscall `nr` and returns the raw Linux result.
 pub fn syscall(nr: u64, args: Args, path: u64) -> i64 {
     let tracing = FLAGS.load(Ordering::Relaxed) & FLAG_STRACE != 0;
-    let exits = matches!(
-        syscalls::info(nr).map(|s| s.name),
-        Some("exit" | "exit_group")
-    );
+    let exits = matches!(syscalls::info(nr).map(|s| s.name), Some("exit" | "exit_group"));
     if tracing && exits {
         trace(nr, &args, 0, path);
     }

@@ -34,17 +34,9 @@ fn iovecs(iov: u64, count: u64) -> Result<alloc::vec::Vec<(u64, u64)>, crate::er
     mm::copy_from_user(iov, &mut raw)?;
     let v: alloc::vec::Vec<(u64, u64)> = raw
         .chunks_exact(16)
-        .map(|c| {
-            (
-                u64::from_le_bytes(c[..8].try_into().unwrap()),
-                u64::from_le_bytes(c[8..].try_into().unwrap()),
-            )
-        })
+        .map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap())))
         .collect();
-    if v.iter()
-        .try_fold(0u64, |acc, &(_, l)| acc.checked_add(l))
-        .is_none_or(|t| t > i64::MAX as u64)
-    {
+    if v.iter().try_fold(0u64, |acc, &(_, l)| acc.checked_add(l)).is_none_or(|t| t > i64::MAX as u64) {
         return Err(EINVAL);
     }
     Ok(v)

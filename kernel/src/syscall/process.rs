@@ -106,11 +106,7 @@ pub fn rseq([ptr, len, flags, _sig, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     if *reg != 0 {
-        return Err(if *reg == ptr {
-            crate::errno::Errno(16)
-        } else {
-            EINVAL
-        }); // EBUSY
+        return Err(if *reg == ptr { crate::errno::Errno(16) } else { EINVAL }); // EBUSY
     }
     // cpu_id_start and cpu_id (two u32 at the start of struct rseq).
     mm::write_user(ptr, &0u64).map_err(|_| EFAULT)?;
@@ -120,14 +116,7 @@ pub fn rseq([ptr, len, flags, _sig, ..]: Args) -> SysResult {
 
 pub fn uname([buf, ..]: Args) -> SysResult {
     let mut u = [0u8; 6 * 65];
-    let fields: [&[u8]; 6] = [
-        b"Linux",
-        b"hx",
-        b"6.1.0-hx",
-        b"#1 SMP hx unikernel",
-        b"x86_64",
-        b"(none)",
-    ];
+    let fields: [&[u8]; 6] = [b"Linux", b"hx", b"6.1.0-hx", b"#1 SMP hx unikernel", b"x86_64", b"(none)"];
     for (i, f) in fields.iter().enumerate() {
         u[i * 65..i * 65 + f.len()].copy_from_slice(f);
     }

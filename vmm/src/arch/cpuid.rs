@@ -5,15 +5,11 @@ use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::Kvm;
 
 pub fn supported(kvm: &Kvm) -> Result<CpuId> {
-    kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-        .context("KVM_GET_SUPPORTED_CPUID")
+    kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).context("KVM_GET_SUPPORTED_CPUID")
 }
 
 fn leaf(cpuid: &CpuId, function: u32, index: u32) -> Option<&kvm_bindings::kvm_cpuid_entry2> {
-    cpuid
-        .as_slice()
-        .iter()
-        .find(|e| e.function == function && e.index == index)
+    cpuid.as_slice().iter().find(|e| e.function == function && e.index == index)
 }
 
 /// 1 GiB pages (CPUID 0x8000_0001 EDX bit 26), for the direct map.

@@ -28,10 +28,7 @@ pub fn write_gdt(mem: &GuestRam) -> Result<()> {
         mem.write_obj(GDT_PHYS + 8 * i as u64, *e)?;
     }
     let base = kernel_virt(TSS_PHYS);
-    let low = (TSS_LIMIT & 0xffff)
-        | ((base & 0xff_ffff) << 16)
-        | (0x89 << 40)
-        | (((base >> 24) & 0xff) << 56);
+    let low = (TSS_LIMIT & 0xffff) | ((base & 0xff_ffff) << 16) | (0x89 << 40) | (((base >> 24) & 0xff) << 56);
     mem.write_obj(GDT_PHYS + TSS_SELECTOR as u64, low)?;
     mem.write_obj(GDT_PHYS + TSS_SELECTOR as u64 + 8, base >> 32)
 }
@@ -49,21 +46,15 @@ pub fn write_tss(mem: &GuestRam) -> Result<()> {
 }
 
 fn gate(handler: u64, kind: u8) -> [u64; 2] {
-    let low = (handler & 0xffff)
-        | ((KERNEL_CS as u64) << 16)
-        | ((kind as u64) << 40)
-        | (((handler >> 16) & 0xffff) << 48);
+    let low =
+        (handler & 0xffff) | ((KERNEL_CS as u64) << 16) | ((kind as u64) << 40) | (((handler >> 16) & 0xffff) << 48);
     [low, handler >> 32]
 }
 
 /// Exceptions go to the kernel's CPL0 stubs (`int3` may be raised from CPL3).
 pub fn write_idt(mem: &GuestRam, exception_stubs: &[u64; 32]) -> Result<()> {
     for (v, &h) in exception_stubs.iter().enumerate() {
-        let kind = if v == 3 {
-            TRAP_GATE_DPL3
-        } else {
-            TRAP_GATE_DPL0
-        };
+        let kind = if v == 3 { TRAP_GATE_DPL3 } else { TRAP_GATE_DPL0 };
         mem.write_obj(IDT_PHYS + 16 * v as u64, gate(h, kind))?;
     }
     Ok(())

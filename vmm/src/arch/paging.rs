@@ -38,10 +38,7 @@ impl PageSize {
 
 impl<'a> PageTables<'a> {
     pub fn new(mem: &'a GuestRam) -> Self {
-        Self {
-            mem,
-            next_table: PT_POOL_PHYS,
-        }
+        Self { mem, next_table: PT_POOL_PHYS }
     }
 
     fn alloc_table(&mut self) -> Result<u64> {
@@ -72,14 +69,7 @@ impl<'a> PageTables<'a> {
         self.mem.write_obj(slot, pa | flags | huge)
     }
 
-    pub fn map_range(
-        &mut self,
-        va: u64,
-        pa: u64,
-        len: u64,
-        size: PageSize,
-        flags: u64,
-    ) -> Result<()> {
+    pub fn map_range(&mut self, va: u64, pa: u64, len: u64, size: PageSize, flags: u64) -> Result<()> {
         let step = size.bytes();
         for off in (0..align_up(len, step)).step_by(step as usize) {
             self.map(va + off, pa + off, size, flags)?;

@@ -35,10 +35,7 @@ pub fn set_sregs(vcpu: &VcpuFd) -> Result<()> {
     // The host decides CPL from the CS descriptor's DPL: 3, so all runs natively.
     s.cs = segment(USER_CS, true, true);
     s.ss = segment(USER_DS, false, false);
-    let null = kvm_segment {
-        unusable: 1,
-        ..segment(0, false, false)
-    };
+    let null = kvm_segment { unusable: 1, ..segment(0, false, false) };
     (s.ds, s.es, s.fs, s.gs) = (null, null, null, null);
     s.tr = kvm_segment {
         base: kernel_virt(TSS_PHYS),
@@ -62,28 +59,19 @@ pub fn set_sregs(vcpu: &VcpuFd) -> Result<()> {
 /// `syscall` lands at `lstar`. IF stays out of SFMASK: once cleared, CPL3 could not set it again.
 pub fn set_msrs(vcpu: &VcpuFd, lstar: u64) -> Result<()> {
     let star = ((USER32_CS as u64) << 48) | ((KERNEL_CS as u64) << 32);
-    let entries = [(MSR_LSTAR, lstar), (MSR_STAR, star), (MSR_SFMASK, 0)].map(|(index, data)| {
-        kvm_msr_entry {
-            index,
-            data,
-            ..Default::default()
-        }
+    let entries = [(MSR_LSTAR, lstar), (MSR_STAR, star), (MSR_SFMASK, 0)].map(|(index, data)| kvm_msr_entry {
+        index,
+        data,
+        ..Default::default()
     });
     let msrs = Msrs::from_entries(&entries).context("MSR list")?;
     let n = vcpu.set_msrs(&msrs).context("KVM_SET_MSRS")?;
-    anyhow::ensure!(
-        n == entries.len(),
-        "KVM_SET_MSRS set {n} of {} MSRs",
-        entries.len()
-    );
+    anyhow::ensure!(n == entries.len(), "KVM_SET_MSRS set {n} of {} MSRs", entries.len());
     Ok(())
 }
 
 pub fn set_xcr0(vcpu: &VcpuFd, xcr0: u64) -> Result<()> {
-    let mut x = kvm_xcrs {
-        nr_xcrs: 1,
-        ..Default::default()
-    };
+    let mut x = kvm_xcrs { nr_xcrs: 1, ..Default::default() };
     x.xcrs[0].xcr = 0;
     x.xcrs[0].value = xcr0;
     vcpu.set_xcrs(&x).context("KVM_SET_XCRS")
@@ -91,20 +79,11 @@ pub fn set_xcr0(vcpu: &VcpuFd, xcr0: u64) -> Result<()> {
 
 /// x87 and SSE control words as Linux starts a process.
 pub fn set_fpu(vcpu: &VcpuFd) -> Result<()> {
-    let fpu = kvm_fpu {
-        fcw: 0x37f,
-        mxcsr: 0x1f80,
-        ..Default::default()
-    };
+    let fpu = kvm_fpu { fcw: 0x37f, mxcsr: 0x1f80, ..Default::default() };
     vcpu.set_fpu(&fpu).context("KVM_SET_FPU")
 }
 
 pub fn set_entry(vcpu: &VcpuFd, rip: u64, boot_info: u64) -> Result<()> {
-    let regs = kvm_regs {
-        rip,
-        rdi: boot_info,
-        rflags: 0x202,
-        ..Default::default()
-    };
+    let regs = kvm_regs { rip, rdi: boot_info, rflags: 0x202, ..Default::default() };
     vcpu.set_regs(&regs).context("KVM_SET_REGS")
 }

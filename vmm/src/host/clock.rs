@@ -4,10 +4,7 @@ use anyhow::Result;
 use hx_abi::hypercall::Segment;
 
 fn clock(id: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes one timespec we own.
     unsafe { libc::clock_gettime(id, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -24,17 +21,9 @@ pub fn random(mem: &GuestRam, segs: &[Segment]) -> Result<i64> {
         let mut got = 0;
         while got < iov.iov_len {
             // SAFETY: the iovec was bounds-checked against guest RAM.
-            let n = unsafe {
-                libc::getrandom(
-                    iov.iov_base.cast::<u8>().add(got).cast(),
-                    iov.iov_len - got,
-                    0,
-                )
-            };
+            let n = unsafe { libc::getrandom(iov.iov_base.cast::<u8>().add(got).cast(), iov.iov_len - got, 0) };
             if n < 0 {
-                return Ok(-(std::io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO) as i64));
+                return Ok(-(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) as i64));
             }
             got += n as usize;
         }

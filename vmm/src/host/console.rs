@@ -11,9 +11,7 @@ fn host_fd(stream: u64) -> Result<i32> {
 }
 
 fn errno() -> i64 {
-    -(std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO) as i64)
+    -(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) as i64)
 }
 
 /// Retries a host call that a signal interrupted (hx-run's Ctrl-C handler).
@@ -34,25 +32,19 @@ pub fn write(mem: &GuestRam, stream: u64, segs: &[Segment]) -> Result<i64> {
     let fd = host_fd(stream)?;
     let iovs = mem.iovecs(segs)?;
     // SAFETY: the iovecs point into guest RAM, checked by `iovecs`.
-    Ok(retry(|| unsafe {
-        libc::writev(fd, iovs.as_ptr(), iovs.len() as i32)
-    }))
+    Ok(retry(|| unsafe { libc::writev(fd, iovs.as_ptr(), iovs.len() as i32) }))
 }
 
 pub fn read(mem: &GuestRam, stream: u64, segs: &[Segment]) -> Result<i64> {
     let fd = host_fd(stream)?;
     let iovs = mem.iovecs(segs)?;
     // SAFETY: as in `write`; the host writes only into guest RAM.
-    Ok(retry(|| unsafe {
-        libc::readv(fd, iovs.as_ptr(), iovs.len() as i32)
-    }))
+    Ok(retry(|| unsafe { libc::readv(fd, iovs.as_ptr(), iovs.len() as i32) }))
 }
 
 /// Copies a host-filled structure into the guest's one segment.
 fn answer(mem: &GuestRam, segs: &[Segment], bytes: &[u8]) -> Result<()> {
-    let Some(s) = segs.first() else {
-        bail!("request without a result buffer")
-    };
+    let Some(s) = segs.first() else { bail!("request without a result buffer") };
     let n = bytes.len().min(s.len as usize);
     mem.write(s.phys, &bytes[..n])
 }
@@ -66,12 +58,8 @@ pub fn fstat(mem: &GuestRam, stream: u64, segs: &[Segment]) -> Result<i64> {
         return Ok(errno());
     }
     // SAFETY: viewing a plain C struct as its bytes (same layout as the guest's).
-    let bytes = unsafe {
-        std::slice::from_raw_parts(
-            &st as *const libc::stat as *const u8,
-            std::mem::size_of::<libc::stat>(),
-        )
-    };
+    let bytes =
+        unsafe { std::slice::from_raw_parts(&st as *const libc::stat as *const u8, std::mem::size_of::<libc::stat>()) };
     answer(mem, segs, bytes)?;
     Ok(0)
 }

@@ -23,10 +23,7 @@ impl Host<'_> {
     pub fn serve(&mut self, addr: u64) -> Result<Outcome> {
         let mut req: Request = self.mem.read_obj(addr)?;
         if req.nsegs as usize > MAX_SEGMENTS {
-            bail!(
-                "request with {} segments (at most {MAX_SEGMENTS})",
-                req.nsegs
-            );
+            bail!("request with {} segments (at most {MAX_SEGMENTS})", req.nsegs);
         }
         self.report.count_request(req.op);
         let segs = &req.segs[..req.nsegs as usize];

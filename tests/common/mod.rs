@@ -1,0 +1,108 @@
+//! Shared helpers for hx's integration tests: build a C program from
+//! tests/programs, run it natively and under hx-run, compare the two.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const HX_RUN: &str = env!("CARGO_BIN_EXE_hx-run");
+
+/// Where compiled test programs go (one directory per test process).
+fn build_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::Builder::new().prefix("hx-tests").tempdir().unwrap()).path()
+}
+
+pub fn programs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/programs")
+}
+
+/// A way to build a static program.
+#[derive(Clone, Copy, Debug)]
+pub enum Flavor {
+    MuslStatic,
+    GlibcStatic,
+    GlibcStaticPie,
+}
+
+impl Flavor {
+    pub const ALL: [Flavor; 3] = [Flavor::MuslStatic, Flavor::GlibcStatic, Flavor::GlibcStaticPie];
+
+    fn command(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            Flavor::MuslStatic => ("musl-gcc", &["-static"]),
+            Flavor::GlibcStatic => ("gcc", &["-static", "-no-pie"]),
+            Flavor::GlibcStaticPie => ("gcc", &["-static-pie", "-fPIE"]),
+        }
+    }
+}
+
+/// Compiles tests/programs/`name`.c with `flavor` and `extra` flags.
+pub fn build(name: &str, flavor: Flavor, extra: &[&str]) -> PathBuf {
+    let (cc, flags) = flavor.command();
+    let out = build_dir().join(format!("{name}-{flavor:?}{}", extra.join("").replace(['-', '='], "_")));
+    if out.exists() {
+        return out;
+    }
+    let src = programs_dir().join(format!("{name}.c"));
+    let status = Command::new(cc)
+        .args(flags)
+        .args(["-O2", "-g", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .args(extra)
+        .status()
+        .unwrap_or_else(|e| panic!("running {cc} (is it installed? .ci/run installs it): {e}"));
+    assert!(status.success(), "{cc} failed to build {}", src.display());
+    out
+}
+
+/// Exit status as a shell reports it: the code, or 128 + the signal.
+pub fn status_code(out: &Output) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0))
+}
+
+fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn native(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args).envs(env.iter().copied());
+    run(cmd, None)
+}
+
+pub fn hx(hx_flags: &[&str], program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(HX_RUN);
+    cmd.args(hx_flags).arg(program).args(args).envs(env.iter().copied());
+    run(cmd, None)
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts hx-run's stdout, stderr and status equal the native run's.
+pub fn assert_same(what: &str, native: &Output, hx: &Output) {
+    assert_eq!(text(&hx.stdout), text(&native.stdout), "{what}: stdout differs");
+    assert_eq!(text(&hx.stderr), text(&native.stderr), "{what}: stderr differs");
+    assert_eq!(status_code(hx), status_code(native), "{what}: exit status differs");
+}
+
+/// Runs `program` natively and under hx-run and asserts the same result.
+pub fn compare(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let n = native(program, args, env);
+    let h = hx(&[], program, args, env);
+    assert_same(&program.display().to_string(), &n, &h);
+    h
+}
