@@ -41,7 +41,12 @@ fn environment_can_be_set_and_cleared() {
 
 #[test]
 fn guest_faults_end_like_a_crashed_process_and_are_named() {
-    let cases = [("null", 139, "page fault"), ("ud2", 132, "invalid opcode"), ("div0", 136, "divide error"), ("stack", 139, "page fault")];
+    let cases = [
+        ("null", 139, "page fault"),
+        ("ud2", 132, "invalid opcode"),
+        ("div0", 136, "divide error"),
+        ("stack", 139, "page fault"),
+    ];
     for flavor in [Flavor::GlibcStatic, Flavor::MuslStatic] {
         let prog = build("fault", flavor, &[]);
         for (arg, status, what) in cases {
@@ -190,9 +195,8 @@ fn cpl0_stubs_contain_no_sse_or_avx_instructions() {
     use iced_x86::{Decoder, DecoderOptions, Instruction, OpKind};
     let bytes = std::fs::read(env!("HX_KERNEL_ELF")).unwrap();
     let elf = Elf::parse(&bytes).unwrap();
-    let sym = |name: &str| {
-        elf.syms.iter().find(|s| elf.strtab.get_at(s.st_name) == Some(name)).map(|s| s.st_value).unwrap()
-    };
+    let sym =
+        |name: &str| elf.syms.iter().find(|s| elf.strtab.get_at(s.st_name) == Some(name)).map(|s| s.st_value).unwrap();
     let (start, end) = (sym("__cpl0_start"), sym("__cpl0_end"));
     let text = elf.section_headers.iter().find(|s| (s.sh_addr..s.sh_addr + s.sh_size).contains(&start)).unwrap();
     let off = (text.sh_offset + (start - text.sh_addr)) as usize;
@@ -216,7 +220,12 @@ fn cpl0_stubs_contain_no_sse_or_avx_instructions() {
         for i in 0..insn.op_count() {
             if insn.op_kind(i) == OpKind::Register {
                 let r = insn.op_register(i);
-                assert!(!(r.is_xmm() || r.is_ymm() || r.is_zmm()), "{:?} at {:#x} uses {r:?}", insn.mnemonic(), insn.ip());
+                assert!(
+                    !(r.is_xmm() || r.is_ymm() || r.is_zmm()),
+                    "{:?} at {:#x} uses {r:?}",
+                    insn.mnemonic(),
+                    insn.ip()
+                );
             }
         }
     }

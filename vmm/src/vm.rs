@@ -13,10 +13,10 @@ use hx_abi::boot::{BootInfo, EXE_PATH_MAX, FLAG_STATS, FLAG_STRACE, MAX_USER_REG
 use hx_abi::layout::*;
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use std::os::fd::FromRawFd;
 use ld_loader::stack::at;
 use ld_loader::{build_stack, classify, plan, Kind, StackInput};
 use std::ffi::OsString;
+use std::os::fd::FromRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 

@@ -126,7 +126,7 @@ impl AddressSpace {
         let flags = pte_flags(prot);
         let mut va = start;
         while va < end {
-            if va % HUGE_PAGE_SIZE == 0 && end - va >= HUGE_PAGE_SIZE && self.pt.leaf(va).is_none() {
+            if va.is_multiple_of(HUGE_PAGE_SIZE) && end - va >= HUGE_PAGE_SIZE && self.pt.leaf(va).is_none() {
                 if let Some(f) = self.frames.alloc_huge() {
                     if self.pt.map_huge(&mut self.frames, va, f, flags).is_ok() {
                         va += HUGE_PAGE_SIZE;
@@ -150,7 +150,7 @@ impl AddressSpace {
                 va += PAGE_SIZE;
                 continue;
             };
-            if leaf.huge && (va % HUGE_PAGE_SIZE != 0 || end - va < HUGE_PAGE_SIZE) {
+            if leaf.huge && (!va.is_multiple_of(HUGE_PAGE_SIZE) || end - va < HUGE_PAGE_SIZE) {
                 self.pt.split_huge(&mut self.frames, va)?;
                 self.stale_tlb = true;
                 continue;
@@ -210,7 +210,7 @@ impl AddressSpace {
         let mut va = start;
         while va < end {
             match self.pt.leaf(va) {
-                Some(leaf) if leaf.huge && (va % HUGE_PAGE_SIZE != 0 || end - va < HUGE_PAGE_SIZE) => {
+                Some(leaf) if leaf.huge && (!va.is_multiple_of(HUGE_PAGE_SIZE) || end - va < HUGE_PAGE_SIZE) => {
                     self.pt.split_huge(&mut self.frames, va)?;
                     self.stale_tlb = true;
                 }
@@ -278,7 +278,7 @@ impl AddressSpace {
         }
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let start = if fixed {
-            if addr % PAGE_SIZE != 0 {
+            if !addr.is_multiple_of(PAGE_SIZE) {
                 return Err(EINVAL);
             }
             let end = addr.checked_add(len).ok_or(ENOMEM)?;

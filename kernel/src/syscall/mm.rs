@@ -21,7 +21,7 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
 
 /// The page-aligned range `[addr, addr+len)` a munmap/mprotect names.
 fn range(addr: u64, len: u64) -> Result<(u64, u64), crate::errno::Errno> {
-    if addr % PAGE_SIZE != 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
     let end = addr.checked_add(align_up(len, PAGE_SIZE)).ok_or(ENOMEM)?;

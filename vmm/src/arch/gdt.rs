@@ -34,7 +34,7 @@ pub fn write_gdt(mem: &GuestRam) -> Result<()> {
 }
 
 pub fn gdt_limit() -> u16 {
-    (TSS_SELECTOR + 16 - 1) as u16
+    TSS_SELECTOR + 16 - 1
 }
 
 pub fn write_tss(mem: &GuestRam) -> Result<()> {
