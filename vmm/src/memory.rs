@@ -9,19 +9,60 @@ pub struct GuestRam {
     size: u64,
 }
 
-impl GuestRam {
-    pub fn new(size: u64) -> Result<Self> {
-        let region = MmapRegion::<()>::build(
-            None,
-            size as usize,
+/// Host-side 2 MiB alignment of guest RAM: only then can transparent huge
+/// pages back the guest's 2 MiB pages, which halves the cost of a guest's
+/// first touch of memory on PVM-style hosts.
+const HOST_ALIGN: usize = 2 << 20;
+
+/// Reserves `size` bytes (not committed: `MAP_NORESERVE`) at a 2 MiB aligned
+/// host address, and asks for huge pages there.
+fn map_aligned(size: usize) -> std::io::Result<*mut u8> {
+    let span = size + HOST_ALIGN;
+    // SAFETY: a new anonymous mapping; no existing memory is affected.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            span,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_ANONYMOUS | libc::MAP_PRIVATE | libc::MAP_NORESERVE,
+            -1,
+            0,
         )
-        .with_context(|| format!("reserving {} MiB of guest RAM", size >> 20))?;
-        // Transparent huge pages halve the host's cost of a guest's first touch
-        // of a page on PVM-style hosts; a failure only costs speed.
-        // SAFETY: advice on a mapping this process owns; it changes no contents.
-        unsafe { libc::madvise(region.as_ptr().cast(), size as usize, libc::MADV_HUGEPAGE) };
+    };
+    if p == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    let start = p as usize;
+    let aligned = (start + HOST_ALIGN - 1) & !(HOST_ALIGN - 1);
+    // SAFETY: trims the unaligned head and the tail of the mapping made above;
+    // `[aligned, aligned + size)` stays mapped. madvise only changes paging policy.
+    unsafe {
+        if aligned > start {
+            libc::munmap(p, aligned - start);
+        }
+        let tail = start + span - (aligned + size);
+        if tail > 0 {
+            libc::munmap((aligned + size) as *mut libc::c_void, tail);
+        }
+        libc::madvise(aligned as *mut libc::c_void, size, libc::MADV_HUGEPAGE);
+    }
+    Ok(aligned as *mut u8)
+}
+
+impl GuestRam {
+    pub fn new(size: u64) -> Result<Self> {
+        let host = map_aligned(size as usize).with_context(|| format!("reserving {} MiB of guest RAM", size >> 20))?;
+        // SAFETY: `host` is a fresh private anonymous mapping of `size` bytes
+        // that lives as long as the process; nothing else uses it.
+        let region = unsafe {
+            MmapRegion::<()>::build_raw(
+                host,
+                size as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_ANONYMOUS | libc::MAP_PRIVATE | libc::MAP_NORESERVE,
+            )
+        }
+        .context("guest RAM")?;
         let region = GuestRegionMmap::new(region, GuestAddress(0)).ok_or_else(|| anyhow!("guest RAM overflows"))?;
         let mem = GuestMemoryMmap::from_regions(vec![region]).context("guest RAM")?;
         Ok(Self { mem, size })
