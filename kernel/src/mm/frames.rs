@@ -1,29 +1,26 @@
 //! Physical frames. Guest RAM arrives zeroed from the host and its first touch
-//! is expensive, so fresh frames are handed out from a bump pointer without
+//! is expensive, so fresh frames are handed out from bump pointers without
 //! ever being written; frames that come back are reused first and zeroed then.
+//! 4 KiB frames grow up from the bottom of free RAM and 2 MiB frames down from
+//! the top, the half the monitor backs with huge host pages.
 use alloc::vec::Vec;
 use hx_abi::layout::{align_up, direct_virt, HUGE_PAGE_SIZE, PAGE_SIZE};
 
 pub struct Frames {
-    /// Next fresh (never used, still zero) byte, and the end of RAM.
+    /// Fresh (never used, still zero) memory is `[next, top)`.
     next: u64,
-    end: u64,
-    /// Fresh 4 KiB frames skipped to align a huge frame.
-    fresh: Vec<u64>,
+    top: u64,
     /// Frames that were used and freed: they must be zeroed before reuse.
     dirty: Vec<u64>,
 }
 
 impl Frames {
     pub fn new(start: u64, end: u64) -> Self {
-        Self { next: align_up(start, PAGE_SIZE), end, fresh: Vec::new(), dirty: Vec::new() }
+        Self { next: align_up(start, PAGE_SIZE), top: end & !(PAGE_SIZE - 1), dirty: Vec::new() }
     }
 
     /// A zero-filled 4 KiB frame.
     pub fn alloc(&mut self) -> Option<u64> {
-        if let Some(f) = self.fresh.pop() {
-            return Some(f);
-        }
         if let Some(f) = self.dirty.pop() {
             zero(f, PAGE_SIZE);
             return Some(f);
@@ -34,17 +31,12 @@ impl Frames {
     /// A zero-filled, 2 MiB aligned 2 MiB frame (only from fresh memory, so
     /// fragmentation never forces a 2 MiB memset).
     pub fn alloc_huge(&mut self) -> Option<u64> {
-        let aligned = align_up(self.next, HUGE_PAGE_SIZE);
-        if aligned.checked_add(HUGE_PAGE_SIZE)? > self.end {
+        let start = (self.top & !(HUGE_PAGE_SIZE - 1)).checked_sub(HUGE_PAGE_SIZE)?;
+        if start < self.next {
             return None;
         }
-        let mut gap = self.next;
-        while gap < aligned {
-            self.fresh.push(gap);
-            gap += PAGE_SIZE;
-        }
-        self.next = aligned;
-        self.bump(HUGE_PAGE_SIZE, HUGE_PAGE_SIZE)
+        self.top = start;
+        Some(start)
     }
 
     /// `size` bytes of fresh contiguous memory (for the kernel heap).
@@ -63,7 +55,7 @@ impl Frames {
     fn bump(&mut self, size: u64, align: u64) -> Option<u64> {
         let start = align_up(self.next, align);
         let end = start.checked_add(size)?;
-        if end > self.end {
+        if end > self.top {
             return None;
         }
         self.next = end;
