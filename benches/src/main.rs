@@ -60,12 +60,8 @@ struct Bench {
 impl Bench {
     fn compile(&self, src: &Path, name: &str) -> Result<PathBuf> {
         let out = self.dir.path().join(name);
-        let status = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&out)
-            .arg(src)
-            .status()
-            .context("running gcc")?;
+        let status =
+            Command::new("gcc").args(["-static", "-O2", "-o"]).arg(&out).arg(src).status().context("running gcc")?;
         anyhow::ensure!(status.success(), "gcc failed on {}", src.display());
         Ok(out)
     }
@@ -130,9 +126,8 @@ fn platform_line(hx_run: &Path, hello: &Path) -> Result<(String, u64, u64)> {
         err.lines().find_map(|l| l.split_once(key).map(|(_, v)| v.trim().to_string()))
     };
     let platform = find("platform:").unwrap_or_else(|| "unknown".into());
-    let exits = find("exits to the host:")
-        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .unwrap_or(0);
+    let exits =
+        find("exits to the host:").and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok())).unwrap_or(0);
     let cpl0 = find("CPL0 stub entries:").and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok((platform, exits, cpl0))
 }
@@ -140,7 +135,11 @@ fn platform_line(hx_run: &Path, hello: &Path) -> Result<(String, u64, u64)> {
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
@@ -150,7 +149,11 @@ fn main() -> Result<()> {
     let hx_run = exe.with_file_name("hx-run");
     anyhow::ensure!(hx_run.exists(), "{} not found: build it first (cargo build --release)", hx_run.display());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let bench = Bench { hx_run: hx_run.clone(), dir: tempfile::tempdir()?, reps: cli.reps.unwrap_or(if cli.quick { 2 } else { 5 }) };
+    let bench = Bench {
+        hx_run: hx_run.clone(),
+        dir: tempfile::tempdir()?,
+        reps: cli.reps.unwrap_or(if cli.quick { 2 } else { 5 }),
+    };
     let work = bench.compile(&root.join("benches/programs/work.c"), "work")?;
     let hello = bench.compile(&root.join("tests/programs/hello.c"), "hello")?;
 
@@ -190,11 +193,21 @@ fn main() -> Result<()> {
     line("| what | native | hx | hx / native |".into());
     line("|---|---|---|---|".into());
     let (n, h) = bench.workload(&work, &["touch", touch_mib], &big)?;
-    line(format!("| first touch of a 4 KiB page ({touch_mib} MiB mmap) | {} | {} | {} |", n.show("ns", 1.0), h.show("ns", 1.0), ratio(&n, &h)));
+    line(format!(
+        "| first touch of a 4 KiB page ({touch_mib} MiB mmap) | {} | {} | {} |",
+        n.show("ns", 1.0),
+        h.show("ns", 1.0),
+        ratio(&n, &h)
+    ));
     let (n, h) = bench.workload(&work, &["getppid", calls], &[])?;
     line(format!("| `getppid` (trap path) | {} | {} | {} |", n.show("ns", 1.0), h.show("ns", 1.0), ratio(&n, &h)));
     let (n, h) = bench.workload(&work, &["clock", calls], &[])?;
-    line(format!("| `clock_gettime(MONOTONIC)` via libc | {} | {} | {} |", n.show("ns", 1.0), h.show("ns", 1.0), ratio(&n, &h)));
+    line(format!(
+        "| `clock_gettime(MONOTONIC)` via libc | {} | {} | {} |",
+        n.show("ns", 1.0),
+        h.show("ns", 1.0),
+        ratio(&n, &h)
+    ));
     line(String::new());
 
     line("## Static hello world, whole process".into());
@@ -203,8 +216,18 @@ fn main() -> Result<()> {
     line("|---|---|---|---|".into());
     let (nw, nr) = bench.process(&[&hello])?;
     let (hw, hr) = bench.process(&[&hx_run, &hello])?;
-    line(format!("| wall time, launch to exit | {} | {} | {} |", nw.show("ms", 1e6), hw.show("ms", 1e6), ratio(&nw, &hw)));
-    line(format!("| peak RSS of the host process | {} | {} | {} |", nr.show("MiB", 1024.0), hr.show("MiB", 1024.0), ratio(&nr, &hr)));
+    line(format!(
+        "| wall time, launch to exit | {} | {} | {} |",
+        nw.show("ms", 1e6),
+        hw.show("ms", 1e6),
+        ratio(&nw, &hw)
+    ));
+    line(format!(
+        "| peak RSS of the host process | {} | {} | {} |",
+        nr.show("MiB", 1024.0),
+        hr.show("MiB", 1024.0),
+        ratio(&nr, &hr)
+    ));
     line(format!("| exits to the host during the run | – | {exits} | |"));
     line(format!("| CPL0 stub entries during the run | – | {cpl0} | |"));
 

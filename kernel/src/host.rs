@@ -53,11 +53,12 @@ fn kernel_segment(ptr: u64, len: usize) -> Segment {
 /// Runs `op` over the user buffer `[addr, addr+len)` in as many requests as its
 /// physical pieces need; stops early on a short transfer, like Linux's
 /// `read`/`write`. `writes_user` says whether the host writes into the buffer.
-fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool) -> SysResult {
+fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool, offset: Option<u64>) -> SysResult {
     let mut done = 0u64;
     while done < len {
         let mut req = Request::new(op);
         req.args[0] = fd;
+        req.args[1] = offset.map_or(0, |o| o + done);
         let covered = mm::user_segments(addr + done, len - done, writes_user, &mut req.segs).map_err(|_| EFAULT);
         let (nsegs, covered) = match covered {
             Ok(v) => v,
@@ -79,8 +80,16 @@ fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool) -> Sy
     Ok(done)
 }
 
-pub fn write(fd: u64, addr: u64, len: u64) -> SysResult {
-    user_transfer(op::WRITE, fd, addr, len, false)
+pub fn write(handle: u64, addr: u64, len: u64) -> SysResult {
+    user_transfer(op::WRITE, handle, addr, len, false, None)
+}
+
+pub fn pwrite(handle: u64, addr: u64, len: u64, offset: u64) -> SysResult {
+    user_transfer(op::PWRITE, handle, addr, len, false, Some(offset))
+}
+
+pub fn pread(handle: u64, addr: u64, len: u64, offset: u64) -> SysResult {
+    user_read(op::PREAD, handle, addr, len, offset)
 }
 
 /// `writev`: gathers the pieces of every buffer into as few requests as fit.
@@ -133,12 +142,55 @@ pub fn write_iov(fd: u64, iovs: &[(u64, u64)]) -> SysResult {
     Ok(done)
 }
 
-pub fn read(fd: u64, addr: u64, len: u64) -> SysResult {
-    // One request at most: a read returns what is there, it does not wait for more.
-    let mut req = Request::new(op::READ);
-    req.args[0] = fd;
+pub fn read(handle: u64, addr: u64, len: u64) -> SysResult {
+    user_read(op::READ, handle, addr, len, 0)
+}
+
+/// One request at most: a read returns what is there, it does not wait for more.
+fn user_read(op: u32, handle: u64, addr: u64, len: u64, offset: u64) -> SysResult {
+    let mut req = Request::new(op);
+    req.args[0] = handle;
+    req.args[1] = offset;
     let (nsegs, _) = mm::user_segments(addr, len, true, &mut req.segs).map_err(|_| EFAULT)?;
     req.nsegs = nsegs as u32;
+    result(call(&mut req))
+}
+
+/// Directory entries of `handle` into the program's buffer.
+pub fn getdents(handle: u64, addr: u64, len: u64) -> SysResult {
+    // The monitor fills one segment: hand it a kernel bounce buffer.
+    let mut buf = alloc::vec![0u8; len.min(64 * 1024) as usize];
+    let n = into_kernel(op::GETDENTS, &[handle], &mut buf)?;
+    mm::copy_to_user(addr, &buf[..n as usize])?;
+    Ok(n)
+}
+
+/// A request naming paths (`ins`) and kernel buffers to fill (`outs`), in that segment order.
+pub fn path_request(op: u32, args: &[u64], ins: &[&[u8]], outs: &mut [&mut [u8]]) -> (SysResult, [u64; 8]) {
+    let mut req = Request::new(op);
+    req.args[..args.len()].copy_from_slice(args);
+    for p in ins {
+        req.segs[req.nsegs as usize] = kernel_segment(p.as_ptr() as u64, p.len());
+        req.nsegs += 1;
+    }
+    for o in outs.iter_mut() {
+        req.segs[req.nsegs as usize] = kernel_segment(o.as_mut_ptr() as u64, o.len());
+        req.nsegs += 1;
+    }
+    let r = result(call(&mut req));
+    (r, req.args)
+}
+
+pub fn close(handle: u64) {
+    let mut req = Request::new(op::CLOSE);
+    req.args[0] = handle;
+    call(&mut req);
+}
+
+/// A request with only scalar arguments.
+pub fn simple(op: u32, args: &[u64]) -> SysResult {
+    let mut req = Request::new(op);
+    req.args[..args.len()].copy_from_slice(args);
     result(call(&mut req))
 }
 
@@ -151,8 +203,8 @@ fn into_kernel(op: u32, args: &[u64], out: &mut [u8]) -> SysResult {
     result(call(&mut req))
 }
 
-pub fn fstat(fd: u64, out: &mut [u8]) -> SysResult {
-    into_kernel(op::FSTAT, &[fd], out)
+pub fn fstat(handle: u64, out: &mut [u8]) -> SysResult {
+    into_kernel(op::FSTAT, &[handle], out)
 }
 
 pub fn tty_ioctl(fd: u64, cmd: u64, out: &mut [u8]) -> SysResult {

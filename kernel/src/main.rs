@@ -8,7 +8,7 @@ extern crate alloc;
 
 mod arch;
 mod errno;
-mod fd;
+mod fs;
 mod host;
 mod mem;
 mod mm;
@@ -40,7 +40,10 @@ extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     }
     BOOT.call_once(|| boot);
     mm::init(boot);
-    fd::init();
+    fs::table::init();
+    let cwd = &boot.cwd[..(boot.cwd_len as usize).min(boot.cwd.len())];
+    fs::path::init(cwd);
+    syscall::path::init_umask(boot.umask);
     time::init(boot.tsc_khz);
     syscall::dispatch::init(boot.flags);
     arch::entry::enter_program(boot.user_entry, boot.user_sp)

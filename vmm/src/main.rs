@@ -7,6 +7,7 @@ mod loader;
 mod memory;
 mod platform;
 mod report;
+mod sandbox;
 mod vcpu;
 mod vm;
 
@@ -38,6 +39,13 @@ struct Cli {
     /// Print syscall counts by path and exits to the host by reason at exit.
     #[arg(long)]
     stats: bool,
+    /// Make host directory HOST visible at guest path GUEST, read-only (ro, the
+    /// default) or read-write (rw). Repeatable; overrides a default mount at the same path.
+    #[arg(long = "mount", value_name = "HOST:GUEST[:ro|rw]", value_parser = parse_mount)]
+    mounts: Vec<vm::MountSpec>,
+    /// Start with no default mounts (see the README) — only what --mount gives.
+    #[arg(long)]
+    no_default_mounts: bool,
     /// Set an environment variable for the program (repeatable).
     #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
     env: Vec<OsString>,
@@ -49,6 +57,23 @@ struct Cli {
     /// Its arguments.
     #[arg(allow_hyphen_values = true)]
     args: Vec<OsString>,
+}
+
+fn parse_mount(s: &str) -> Result<vm::MountSpec, String> {
+    let mut parts: Vec<&str> = s.split(':').collect();
+    let writable = match parts.last() {
+        Some(&"rw") if parts.len() == 3 => true,
+        Some(&"ro") if parts.len() == 3 => false,
+        _ if parts.len() == 2 => false,
+        _ => return Err(format!("expected HOST:GUEST[:ro|rw], got {s}")),
+    };
+    if parts.len() == 3 {
+        parts.pop();
+    }
+    if !parts[1].starts_with('/') {
+        return Err(format!("the guest path must be absolute: {}", parts[1]));
+    }
+    Ok(vm::MountSpec { host: PathBuf::from(parts[0]), guest: parts[1].as_bytes().to_vec(), writable })
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -95,6 +120,8 @@ fn main() {
         platform: cli.platform,
         strace: cli.strace,
         stats: cli.stats,
+        mounts: cli.mounts,
+        default_mounts: !cli.no_default_mounts,
     };
     let status = match vm::run(&cfg) {
         Ok(status) => status,

@@ -1,5 +1,6 @@
 //! The vCPU run loop: every exit to the monitor is routed from here.
 use crate::fault::{self, Binary};
+use crate::host::files::Files;
 use crate::host::{Host, Outcome};
 use crate::kernel_image::KernelImage;
 use crate::memory::GuestRam;
@@ -40,6 +41,7 @@ pub fn run(
     mut vcpu: VcpuFd,
     mem: &GuestRam,
     report: &mut Report,
+    files: &mut Files,
     program: &Binary,
     kernel: &KernelImage,
 ) -> Result<i32> {
@@ -60,7 +62,7 @@ pub fn run(
         match exit {
             VcpuExit::IoOut(HYPERCALL_PORT, data) if data.len() == 4 => {
                 let addr = u32::from_le_bytes(data.try_into().unwrap()) as u64;
-                let mut host = Host { mem, report };
+                let mut host = Host { mem, report, files: &mut *files };
                 match host.serve(addr)? {
                     Outcome::Resume => {}
                     Outcome::Exit(status) => return Ok(status),

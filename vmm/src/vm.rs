@@ -3,11 +3,13 @@
 use crate::arch::paging::{PageSize, PageTables};
 use crate::arch::{cpuid, gdt, regs};
 use crate::fault::Binary;
+use crate::host::files::Files;
 use crate::kernel_image::KernelImage;
 use crate::loader::{self, PhysAlloc};
 use crate::memory::GuestRam;
 use crate::platform::{self, Platform};
 use crate::report::Report;
+use crate::sandbox::Sandbox;
 use anyhow::{Context, Result};
 use hx_abi::boot::{BootInfo, EXE_PATH_MAX, FLAG_STATS, FLAG_STRACE, MAX_USER_REGIONS};
 use hx_abi::layout::*;
@@ -29,6 +31,65 @@ pub struct Config {
     pub platform: platform::Choice,
     pub strace: bool,
     pub stats: bool,
+    /// `--mount` requests: host directory, guest path, writable.
+    pub mounts: Vec<MountSpec>,
+    pub default_mounts: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct MountSpec {
+    pub host: PathBuf,
+    pub guest: Vec<u8>,
+    pub writable: bool,
+}
+
+/// Host directories that ordinary binaries and interpreters read their
+/// libraries, modules and configuration from, mounted read-only at the same
+/// guest paths; the working directory is mounted read-write.
+const DEFAULT_READ_ONLY: [&str; 6] = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"];
+
+/// The guest's file namespace: defaults first, so `--mount` can override them.
+fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<(Sandbox, Vec<u8>, Vec<u8>)> {
+    let mut sb = Sandbox::new();
+    let cwd = std::env::current_dir().context("the current directory")?;
+    if cfg.default_mounts {
+        for dir in DEFAULT_READ_ONLY {
+            let p = std::path::Path::new(dir);
+            // Merged-/usr systems make /lib and friends symlinks: mount their targets.
+            if let Ok(real) = std::fs::canonicalize(p) {
+                if real.is_dir() {
+                    sb.mount(&real, dir.as_bytes(), false)?;
+                }
+            }
+        }
+        if let Some(dir) = exe.parent() {
+            if !sb.mounts().iter().any(|m| dir.starts_with(&m.host)) {
+                sb.mount(dir, dir.as_os_str().as_bytes(), false)?;
+            }
+        }
+        sb.mount(&cwd, cwd.as_os_str().as_bytes(), true)?;
+    }
+    for m in &cfg.mounts {
+        sb.mount(&m.host, &m.guest, m.writable).map_err(|e| rejected(2, format!("--mount: {e:#}")))?;
+    }
+    // Where the program and the working directory appear in the guest.
+    let guest_of = |host: &std::path::Path| -> Option<Vec<u8>> {
+        sb.mounts().iter().filter(|m| host.starts_with(&m.host)).max_by_key(|m| m.host.as_os_str().len()).map(|m| {
+            let rest = host.strip_prefix(&m.host).unwrap();
+            let mut g: Vec<u8> = m.guest.iter().flat_map(|c| std::iter::once(b'/').chain(c.iter().copied())).collect();
+            for c in rest.components() {
+                g.push(b'/');
+                g.extend_from_slice(c.as_os_str().as_bytes());
+            }
+            if g.is_empty() {
+                g.push(b'/');
+            }
+            g
+        })
+    };
+    let guest_exe = guest_of(exe).unwrap_or_else(|| exe.as_os_str().as_bytes().to_vec());
+    let guest_cwd = guest_of(&cwd).unwrap_or_else(|| b"/".to_vec());
+    Ok((sb, guest_exe, guest_cwd))
 }
 
 /// An error that is the user's to fix, with the exit status to report it by.
@@ -121,10 +182,13 @@ pub fn run(cfg: &Config) -> Result<i32> {
     };
     boot.regions[..regions.len()].copy_from_slice(&regions);
     let exe = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
-    let exe = exe.as_os_str().as_bytes();
-    let n = exe.len().min(EXE_PATH_MAX);
-    boot.exe_path[..n].copy_from_slice(&exe[..n]);
-    boot.exe_path_len = n as u64;
+    let (sandbox, guest_exe, guest_cwd) = sandbox(cfg, &exe)?;
+    boot.exe_path_len = copy_path(&mut boot.exe_path, &guest_exe);
+    boot.cwd_len = copy_path(&mut boot.cwd, &guest_cwd);
+    // The guest's umask applies in the guest; the host must not apply it again.
+    // SAFETY: umask only swaps this process's creation mask.
+    boot.umask = unsafe { libc::umask(0) };
+    let mut files = Files::new(sandbox)?;
 
     let vcpu = vm.create_vcpu(0).context("KVM_CREATE_VCPU")?;
     boot.tsc_khz = vcpu.get_tsc_khz().map(u64::from).unwrap_or_else(|_| host_tsc_khz());
@@ -133,7 +197,13 @@ pub fn run(cfg: &Config) -> Result<i32> {
 
     let mut report = Report::new(cfg.stats, platform.name());
     let program = Binary { path: name, bytes, bias };
-    crate::vcpu::run(vcpu, &mem, &mut report, &program, &kernel)
+    crate::vcpu::run(vcpu, &mem, &mut report, &mut files, &program, &kernel)
+}
+
+fn copy_path(dest: &mut [u8; EXE_PATH_MAX], path: &[u8]) -> u64 {
+    let n = path.len().min(EXE_PATH_MAX);
+    dest[..n].copy_from_slice(&path[..n]);
+    n as u64
 }
 
 fn open_kvm(device: &std::path::Path) -> Result<Kvm> {

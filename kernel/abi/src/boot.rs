@@ -51,6 +51,12 @@ pub struct BootInfo {
     /// The program's path as the guest sees it (for `/proc/self/exe`), not NUL-terminated.
     pub exe_path_len: u64,
     pub exe_path: [u8; EXE_PATH_MAX],
+    /// The initial working directory (a guest path), not NUL-terminated.
+    pub cwd_len: u64,
+    pub cwd: [u8; EXE_PATH_MAX],
+    /// The file-mode creation mask the program starts with.
+    pub umask: u32,
+    pub _pad: u32,
 }
 
 pub const EXE_PATH_MAX: usize = 1024;
@@ -72,6 +78,10 @@ impl Default for BootInfo {
             regions: [UserRegion::default(); MAX_USER_REGIONS],
             exe_path_len: 0,
             exe_path: [0; EXE_PATH_MAX],
+            cwd_len: 0,
+            cwd: [0; EXE_PATH_MAX],
+            umask: 0o022,
+            _pad: 0,
         }
     }
 }

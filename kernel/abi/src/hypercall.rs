@@ -58,7 +58,59 @@ pub mod op {
     pub const STRACE: u32 = 9;
     /// A message from the kernel itself (`segs` = UTF-8 text), printed with a prefix.
     pub const LOG: u32 = 10;
+
+    // Files. Paths are absolute guest paths in `segs[0]` (the kernel resolves
+    // relative ones); the monitor resolves them inside its mounts. A handle
+    // names a host file the monitor holds open for the guest.
+
+    /// Open `segs[0]` with Linux `args[0]` = flags, `args[1]` = mode; `ret` = handle.
+    /// The resolved guest path goes to `segs[1]`, its length to `args[2]`.
+    pub const OPEN: u32 = 11;
+    /// Close handle `args[0]`.
+    pub const CLOSE: u32 = 12;
+    /// Read/write `segs` at offset `args[1]` of handle `args[0]`.
+    pub const PREAD: u32 = 13;
+    pub const PWRITE: u32 = 14;
+    /// `lseek(handle args[0], args[1], whence args[2])`.
+    pub const LSEEK: u32 = 15;
+    /// `stat` of path `segs[0]` into `segs[1]`; `args[0]` = 1 to follow a final symlink.
+    /// With a third segment, the resolved guest path goes there and its length to `args[2]`.
+    pub const STAT: u32 = 16;
+    /// `access(segs[0], mode args[0])`; `args[1]` = 1 to follow a final symlink.
+    pub const ACCESS: u32 = 17;
+    /// Target of symlink `segs[0]` into `segs[1]`; `ret` = its length.
+    pub const READLINK: u32 = 18;
+    /// Directory entries (`linux_dirent64`) of handle `args[0]` into `segs[0]`.
+    pub const GETDENTS: u32 = 19;
+    /// Remove `segs[0]`; `args[0]` = `AT_REMOVEDIR` for a directory.
+    pub const UNLINK: u32 = 20;
+    /// `mkdir(segs[0], mode args[0])`.
+    pub const MKDIR: u32 = 21;
+    /// `renameat2(segs[0], segs[1], flags args[0])`.
+    pub const RENAME: u32 = 22;
+    /// `ftruncate(handle args[0], length args[1])`.
+    pub const FTRUNCATE: u32 = 23;
+    /// `fsync(handle args[0])` (`args[1]` = 1: fdatasync).
+    pub const FSYNC: u32 = 24;
+    /// Set times: of path `segs[0]`, or of handle `args[0]` when there is no path;
+    /// `segs[1]`, if present, holds two `timespec`s; `args[1]` = 1: do not follow a symlink.
+    pub const UTIMENS: u32 = 25;
+    /// `statfs` of path `segs[0]` (or handle `args[0]` with no path) into the last segment.
+    pub const STATFS: u32 = 26;
+    /// Sleep `args[0]` nanoseconds on the host.
+    pub const SLEEP: u32 = 27;
+    /// `fcntl(F_SETFL)`: status flags `args[1]` (O_APPEND, O_NONBLOCK) of handle `args[0]`.
+    pub const SETFL: u32 = 28;
+    /// `chmod` of path `segs[0]`, or of handle `args[0]` with no path, to `args[1]`.
+    pub const CHMOD: u32 = 29;
+    /// `symlink(target segs[0], path segs[1])`.
+    pub const SYMLINK: u32 = 30;
+    /// `link(segs[0], segs[1])`.
+    pub const LINK: u32 = 31;
 }
+
+/// Handle value meaning "no handle" in requests that take a path or a handle.
+pub const NO_HANDLE: u64 = u64::MAX;
 
 /// How a syscall reached the kernel (for `--strace`/`--stats`).
 pub const PATH_TRAP: u64 = 0;

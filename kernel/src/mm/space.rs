@@ -310,6 +310,98 @@ impl AddressSpace {
         Ok(start)
     }
 
+    /// Bytes mapped to the program (every mapping is backed: no demand paging).
+    pub fn resident_bytes(&self) -> u64 {
+        self.vmas.values().filter(|v| v.prot != 0).map(|v| v.end - v.start).sum()
+    }
+
+    /// Copies `len` bytes of memory from `src` to `dst` through the direct
+    /// map, whatever either side's protection.
+    fn copy_pages(&self, src: u64, dst: u64, len: u64) {
+        let mut off = 0;
+        while off < len {
+            let (Some(s), Some(d)) = (self.pt.leaf(src + off), self.pt.leaf(dst + off)) else {
+                off += PAGE_SIZE;
+                continue;
+            };
+            if s.is_backed() && d.is_backed() {
+                let sp = s.frame() + ((src + off) & (s.size() - 1));
+                let dp = d.frame() + ((dst + off) & (d.size() - 1));
+                // SAFETY: both frames belong to mappings of this address space,
+                // reached through the direct map; one page at a time.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        hx_abi::layout::direct_virt(sp) as *const u8,
+                        hx_abi::layout::direct_virt(dp) as *mut u8,
+                        PAGE_SIZE as usize,
+                    )
+                };
+            }
+            off += PAGE_SIZE;
+        }
+    }
+
+    /// `mremap`: shrink in place, grow in place if the space after is free,
+    /// else move (with MREMAP_MAYMOVE) to a new range.
+    pub fn mremap(&mut self, old: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64) -> SysResult {
+        const MAYMOVE: u64 = 1;
+        const FIXED: u64 = 2;
+        const DONTUNMAP: u64 = 4;
+        if old % PAGE_SIZE != 0 || new_len == 0 || flags & !(MAYMOVE | FIXED | DONTUNMAP) != 0 {
+            return Err(EINVAL);
+        }
+        if flags & (FIXED | DONTUNMAP) != 0 && flags & MAYMOVE == 0 {
+            return Err(EINVAL);
+        }
+        let old_len = align_up(old_len, PAGE_SIZE);
+        let new_len = align_up(new_len, PAGE_SIZE);
+        let vma = self.overlapping(old, old + old_len.max(PAGE_SIZE));
+        let Some(v) = vma.first().copied().filter(|v| vma.len() == 1 && v.start <= old && old + old_len <= v.end)
+        else {
+            return Err(EFAULT);
+        };
+        if flags & FIXED == 0 {
+            if new_len <= old_len {
+                self.unmap(old + new_len, old + old_len)?;
+                self.flush();
+                return Ok(old);
+            }
+            let tail = (old + old_len, old + new_len);
+            if tail.1 <= USER_END && self.is_free(tail.0, tail.1) {
+                self.map_new(tail.0, tail.1, v.prot, v.kind)?;
+                return Ok(old);
+            }
+            if flags & MAYMOVE == 0 {
+                return Err(ENOMEM);
+            }
+        }
+        let dest = if flags & FIXED != 0 {
+            if new_addr % PAGE_SIZE != 0
+                || new_addr < USER_MIN
+                || new_addr.checked_add(new_len).is_none_or(|e| e > USER_END)
+            {
+                return Err(EINVAL);
+            }
+            if new_addr < old + old_len && old < new_addr + new_len {
+                return Err(EINVAL);
+            }
+            self.unmap(new_addr, new_addr + new_len)?;
+            new_addr
+        } else {
+            let align = if new_len >= HUGE_PAGE_SIZE { HUGE_PAGE_SIZE } else { PAGE_SIZE };
+            self.find_free(new_len, MMAP_TOP, align).ok_or(ENOMEM)?
+        };
+        self.map_new(dest, dest + new_len, v.prot, Kind::Anon)?;
+        self.copy_pages(old, dest, old_len.min(new_len));
+        if flags & DONTUNMAP == 0 {
+            self.unmap(old, old + old_len)?;
+        } else {
+            self.zero_range(old, old + old_len)?;
+        }
+        self.flush();
+        Ok(dest)
+    }
+
     pub fn brk(&mut self, new: u64) -> u64 {
         let old_end = align_up(self.brk, PAGE_SIZE);
         if new < self.brk_start || new > USER_END {

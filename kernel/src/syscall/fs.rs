@@ -1,38 +1,93 @@
-//! Descriptor I/O: read/write and friends, stat, terminal ioctls, readlink.
+//! Descriptor syscalls: I/O, seeking, duplication, fcntl, ioctl, fstat,
+//! directory listing, truncation and sync.
 use super::Args;
-use crate::errno::{SysResult, EFAULT, EINVAL, ENOENT, ENOTTY};
-use crate::fd::{self, File};
+use crate::errno::{Errno, SysResult, EINVAL, ENOSPC, ENOTDIR, ENOTTY};
+use crate::fs::dev::{self, Device};
+use crate::fs::stat::Stat;
+use crate::fs::{table, Kind, OpenFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK};
 use crate::{host, mm};
+use alloc::vec::Vec;
+use hx_abi::hypercall::op;
 
-const AT_EMPTY_PATH: u64 = 0x1000;
 const TCGETS: u64 = 0x5401;
 const TIOCGWINSZ: u64 = 0x5413;
-const STAT_SIZE: usize = 144;
-// The kernel's `struct termios` (the ioctl ABI), not libc's larger one.
+const FIONBIO: u64 = 0x5421;
+const FIONCLEX: u64 = 0x5450;
+const FIOCLEX: u64 = 0x5451;
+/// The kernel's `struct termios` (the ioctl ABI), not libc's larger one.
 const TERMIOS_SIZE: usize = 36;
 const WINSIZE_SIZE: usize = 8;
 const IOV_MAX: u64 = 1024;
 
-pub fn read([fd, buf, count, ..]: Args) -> SysResult {
-    match fd::get(fd)? {
-        File::Host(h) => host::read(h, buf, count),
+/// Reads from a device into the program's buffer.
+fn device_read(d: Device, buf: u64, count: u64) -> SysResult {
+    match d {
+        Device::Null => Ok(0),
+        Device::Zero | Device::Full => {
+            mm::with_space(|s| s.check(buf, count, true))?;
+            // SAFETY: checked writable above.
+            unsafe { core::ptr::write_bytes(buf as *mut u8, 0, count as usize) };
+            Ok(count)
+        }
+        Device::Random => super::process::getrandom([buf, count, 0, 0, 0, 0]),
     }
+}
+
+fn device_write(d: Device, count: u64) -> SysResult {
+    match d {
+        Device::Full => Err(ENOSPC),
+        _ => Ok(count),
+    }
+}
+
+fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
+    file.readable()?;
+    match (file.kind, offset) {
+        (Kind::Host(h), None) => host::read(h, buf, count),
+        (Kind::Host(h), Some(o)) => host::pread(h, buf, count, o),
+        (Kind::Device(d), _) => device_read(d, buf, count),
+    }
+}
+
+fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
+    file.writable()?;
+    match (file.kind, offset) {
+        (Kind::Host(h), None) => host::write(h, buf, count),
+        (Kind::Host(h), Some(o)) => host::pwrite(h, buf, count, o),
+        (Kind::Device(d), _) => device_write(d, count),
+    }
+}
+
+pub fn read([fd, buf, count, ..]: Args) -> SysResult {
+    read_file(&*table::get(fd)?, buf, count, None)
 }
 
 pub fn write([fd, buf, count, ..]: Args) -> SysResult {
-    match fd::get(fd)? {
-        File::Host(h) => host::write(h, buf, count),
+    write_file(&*table::get(fd)?, buf, count, None)
+}
+
+pub fn pread64([fd, buf, count, offset, ..]: Args) -> SysResult {
+    if (offset as i64) < 0 {
+        return Err(EINVAL);
     }
+    read_file(&*table::get(fd)?, buf, count, Some(offset))
+}
+
+pub fn pwrite64([fd, buf, count, offset, ..]: Args) -> SysResult {
+    if (offset as i64) < 0 {
+        return Err(EINVAL);
+    }
+    write_file(&*table::get(fd)?, buf, count, Some(offset))
 }
 
 /// The `(base, len)` pairs of an iovec array.
-fn iovecs(iov: u64, count: u64) -> Result<alloc::vec::Vec<(u64, u64)>, crate::errno::Errno> {
+fn iovecs(iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
     if count > IOV_MAX {
         return Err(EINVAL);
     }
     let mut raw = alloc::vec![0u8; count as usize * 16];
     mm::copy_from_user(iov, &mut raw)?;
-    let v: alloc::vec::Vec<(u64, u64)> = raw
+    let v: Vec<(u64, u64)> = raw
         .chunks_exact(16)
         .map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap())))
         .collect();
@@ -42,23 +97,11 @@ fn iovecs(iov: u64, count: u64) -> Result<alloc::vec::Vec<(u64, u64)>, crate::er
     Ok(v)
 }
 
-pub fn writev([fd, iov, count, ..]: Args) -> SysResult {
-    let file = fd::get(fd)?;
-    let iovs = iovecs(iov, count)?;
-    match file {
-        File::Host(h) => host::write_iov(h, &iovs),
-    }
-}
-
-pub fn readv([fd, iov, count, ..]: Args) -> SysResult {
-    let file = fd::get(fd)?;
-    let iovs = iovecs(iov, count)?;
+/// Runs `each` over the buffers until one comes back short, as Linux's readv/writev.
+fn vectored(iovs: &[(u64, u64)], mut each: impl FnMut(u64, u64) -> SysResult) -> SysResult {
     let mut total = 0;
-    for (base, len) in iovs {
-        let n = match file {
-            File::Host(h) => host::read(h, base, len),
-        };
-        match n {
+    for &(base, len) in iovs {
+        match each(base, len) {
             Ok(n) => {
                 total += n;
                 if n < len {
@@ -72,30 +115,124 @@ pub fn readv([fd, iov, count, ..]: Args) -> SysResult {
     Ok(total)
 }
 
-pub fn close([fd, ..]: Args) -> SysResult {
-    fd::close(fd).map(|_| 0)
-}
-
-pub fn fstat([fd, statbuf, ..]: Args) -> SysResult {
-    let mut st = [0u8; STAT_SIZE];
-    match fd::get(fd)? {
-        File::Host(h) => host::fstat(h, &mut st)?,
-    };
-    mm::copy_to_user(statbuf, &st)?;
-    Ok(0)
-}
-
-pub fn newfstatat([dirfd, path, statbuf, flags, ..]: Args) -> SysResult {
-    let name = mm::read_cstr(path, 4096)?;
-    if name.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        return fstat([dirfd, statbuf, 0, 0, 0, 0]);
+pub fn writev([fd, iov, count, ..]: Args) -> SysResult {
+    let file = table::get(fd)?;
+    let iovs = iovecs(iov, count)?;
+    file.writable()?;
+    match file.kind {
+        // Gathered into as few host requests as fit.
+        Kind::Host(h) => host::write_iov(h, &iovs),
+        _ => vectored(&iovs, |b, l| write_file(&file, b, l, None)),
     }
-    // No file system is mounted in the guest yet.
-    Err(ENOENT)
+}
+
+pub fn readv([fd, iov, count, ..]: Args) -> SysResult {
+    let file = table::get(fd)?;
+    let iovs = iovecs(iov, count)?;
+    vectored(&iovs, |b, l| read_file(&file, b, l, None))
+}
+
+pub fn preadv([fd, iov, count, offset, ..]: Args) -> SysResult {
+    let file = table::get(fd)?;
+    let iovs = iovecs(iov, count)?;
+    let mut at = offset;
+    vectored(&iovs, |b, l| {
+        let n = read_file(&file, b, l, Some(at))?;
+        at += n;
+        Ok(n)
+    })
+}
+
+pub fn pwritev([fd, iov, count, offset, ..]: Args) -> SysResult {
+    let file = table::get(fd)?;
+    let iovs = iovecs(iov, count)?;
+    let mut at = offset;
+    vectored(&iovs, |b, l| {
+        let n = write_file(&file, b, l, Some(at))?;
+        at += n;
+        Ok(n)
+    })
+}
+
+pub fn lseek([fd, offset, whence, ..]: Args) -> SysResult {
+    match table::get(fd)?.kind {
+        Kind::Host(h) => host::simple(op::LSEEK, &[h, offset, whence]),
+        Kind::Device(_) if whence <= 4 => Ok(0),
+        Kind::Device(_) => Err(EINVAL),
+    }
+}
+
+pub fn close([fd, ..]: Args) -> SysResult {
+    table::close(fd).map(|_| 0)
+}
+
+pub fn dup([fd, ..]: Args) -> SysResult {
+    table::install(table::get(fd)?, false)
+}
+
+pub fn dup2([old, new, ..]: Args) -> SysResult {
+    let file = table::get(old)?;
+    if old == new {
+        return Ok(new);
+    }
+    table::install_at(new, file, false)
+}
+
+pub fn dup3([old, new, flags, ..]: Args) -> SysResult {
+    if old == new || flags & !(O_CLOEXEC as u64) != 0 {
+        return Err(EINVAL);
+    }
+    table::install_at(new, table::get(old)?, flags != 0)
+}
+
+pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
+    const F_DUPFD: u64 = 0;
+    const F_GETFD: u64 = 1;
+    const F_SETFD: u64 = 2;
+    const F_GETFL: u64 = 3;
+    const F_SETFL: u64 = 4;
+    const F_GETLK: u64 = 5;
+    const F_SETLK: u64 = 6;
+    const F_SETLKW: u64 = 7;
+    const F_OFD_GETLK: u64 = 36;
+    const F_OFD_SETLK: u64 = 37;
+    const F_OFD_SETLKW: u64 = 38;
+    const F_DUPFD_CLOEXEC: u64 = 1030;
+    const F_UNLCK: i16 = 2;
+    let entry = table::entry(fd)?;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => table::install_from(entry.file, cmd == F_DUPFD_CLOEXEC, arg as usize),
+        F_GETFD => Ok(entry.cloexec as u64),
+        F_SETFD => table::set_cloexec(fd, arg & 1 != 0).map(|_| 0),
+        F_GETFL => Ok(entry.file.status() as u64),
+        F_SETFL => {
+            let changeable = O_APPEND | O_NONBLOCK;
+            let status = (entry.file.status() & !changeable) | (arg as u32 & changeable);
+            if let Kind::Host(h) = entry.file.kind {
+                host::simple(op::SETFL, &[h, (status & changeable) as u64])?;
+            }
+            entry.file.set_status(status);
+            Ok(0)
+        }
+        // One process: no other lock holder can ever conflict.
+        F_GETLK | F_OFD_GETLK => mm::write_user(arg, &F_UNLCK).map(|_| 0),
+        F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
+        _ => Err(EINVAL),
+    }
 }
 
 pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
-    let File::Host(h) = fd::get(fd)?;
+    let entry = table::entry(fd)?;
+    match cmd {
+        FIOCLEX | FIONCLEX => return table::set_cloexec(fd, cmd == FIOCLEX).map(|_| 0),
+        FIONBIO => {
+            let on: i32 = mm::read_user(arg)?;
+            let flags = (entry.file.status() & !O_NONBLOCK) | if on != 0 { O_NONBLOCK } else { 0 };
+            return fcntl([fd, 4, flags as u64, 0, 0, 0]);
+        }
+        _ => {}
+    }
+    let Kind::Host(h) = entry.file.kind else { return Err(ENOTTY) };
     let len = match cmd {
         TCGETS => TERMIOS_SIZE,
         TIOCGWINSZ => WINSIZE_SIZE,
@@ -103,24 +240,66 @@ pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
     };
     let mut out = [0u8; TERMIOS_SIZE];
     host::tty_ioctl(h, cmd, &mut out[..len])?;
-    mm::copy_to_user(arg, &out[..len]).map_err(|_| EFAULT)?;
+    mm::copy_to_user(arg, &out[..len])?;
     Ok(0)
 }
 
-pub fn readlink([path, buf, size, ..]: Args) -> SysResult {
-    readlinkat([crate::syscall::process::AT_FDCWD, path, buf, size, 0, 0])
+/// The stat of an open file.
+pub fn stat_of(file: &OpenFile) -> Result<Stat, Errno> {
+    match file.kind {
+        Kind::Host(h) => {
+            let mut st = Stat::default();
+            host::fstat(h, st.as_bytes_mut())?;
+            Ok(st)
+        }
+        Kind::Device(d) => Ok(dev::stat(d)),
+    }
 }
 
-pub fn readlinkat([_dirfd, path, buf, size, ..]: Args) -> SysResult {
-    if size as i64 <= 0 {
+pub fn fstat([fd, statbuf, ..]: Args) -> SysResult {
+    let st = stat_of(&*table::get(fd)?)?;
+    mm::write_user(statbuf, &st)?;
+    Ok(0)
+}
+
+pub fn getdents64([fd, buf, count, ..]: Args) -> SysResult {
+    match table::get(fd)?.kind {
+        Kind::Host(h) => host::getdents(h, buf, count),
+        Kind::Device(_) => Err(ENOTDIR),
+    }
+}
+
+pub fn ftruncate([fd, length, ..]: Args) -> SysResult {
+    if (length as i64) < 0 {
         return Err(EINVAL);
     }
-    let name = mm::read_cstr(path, 4096)?;
-    if name == b"/proc/self/exe" {
-        let exe = crate::exe_path();
-        let n = exe.len().min(size as usize);
-        mm::copy_to_user(buf, &exe[..n])?;
-        return Ok(n as u64);
+    let file = table::get(fd)?;
+    if file.status() & O_ACCMODE == 0 {
+        return Err(EINVAL);
     }
-    Err(ENOENT)
+    match file.kind {
+        Kind::Host(h) => host::simple(op::FTRUNCATE, &[h, length]),
+        Kind::Device(_) => Err(EINVAL),
+    }
+}
+
+pub fn fsync([fd, ..]: Args) -> SysResult {
+    match table::get(fd)?.kind {
+        Kind::Host(h) => host::simple(op::FSYNC, &[h, 0]),
+        Kind::Device(_) => Err(EINVAL),
+    }
+}
+
+pub fn fdatasync([fd, ..]: Args) -> SysResult {
+    match table::get(fd)?.kind {
+        Kind::Host(h) => host::simple(op::FSYNC, &[h, 1]),
+        Kind::Device(_) => Err(EINVAL),
+    }
+}
+
+pub fn fchmod([fd, mode, ..]: Args) -> SysResult {
+    match table::get(fd)?.kind {
+        Kind::Host(h) => host::path_request(op::CHMOD, &[h, mode & 0o7777], &[], &mut []).0,
+        Kind::Device(_) => Ok(0),
+    }
 }

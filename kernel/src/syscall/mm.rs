@@ -10,8 +10,9 @@ pub fn brk([addr, ..]: Args) -> SysResult {
 
 pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
     if flags & 0x20 == 0 {
-        // File mappings need the file system; say which descriptor was refused.
-        crate::fd::get(fd)?;
+        // File-backed mappings arrive with the dynamic-binaries work: a
+        // descriptor is checked, then refused as a device that cannot be mapped.
+        crate::fs::table::get(fd)?;
     }
     if offset % PAGE_SIZE != 0 {
         return Err(EINVAL);
@@ -29,6 +30,10 @@ fn range(addr: u64, len: u64) -> Result<(u64, u64), crate::errno::Errno> {
         return Err(ENOMEM);
     }
     Ok((addr, end))
+}
+
+pub fn mremap([old, old_len, new_len, flags, new_addr, _]: Args) -> SysResult {
+    with_space(|s| s.mremap(old, old_len, new_len, flags, new_addr))
 }
 
 pub fn munmap([addr, len, ..]: Args) -> SysResult {

@@ -3,6 +3,7 @@
 pub mod dispatch;
 pub mod fs;
 pub mod mm;
+pub mod path;
 pub mod process;
 pub mod table;
 pub mod time;

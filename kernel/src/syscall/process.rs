@@ -6,7 +6,6 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use spin::Mutex;
 
-pub const AT_FDCWD: u64 = -100i64 as u64;
 /// The program is the only process: it is pid 1, like init in a container.
 pub const PID: u64 = 1;
 
@@ -137,6 +136,14 @@ static RLIMITS: Mutex<[(u64, u64); 16]> = Mutex::new({
     l
 });
 
+pub fn getrlimit([resource, old, ..]: Args) -> SysResult {
+    prlimit64([0, resource, 0, old, 0, 0])
+}
+
+pub fn setrlimit([resource, new, ..]: Args) -> SysResult {
+    prlimit64([0, resource, new, 0, 0, 0])
+}
+
 pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
     if pid != 0 && pid != PID {
         return Err(ESRCH);
@@ -231,4 +238,126 @@ pub fn getrandom([buf, len, flags, ..]: Args) -> SysResult {
     let out = unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, len as usize) };
     rng.fill_bytes(out);
     Ok(len)
+}
+
+/// Process groups and sessions: the program leads its own, as pid 1.
+pub fn getpgrp(_: Args) -> SysResult {
+    Ok(PID)
+}
+
+pub fn getpgid([pid, ..]: Args) -> SysResult {
+    if pid != 0 && pid != PID {
+        return Err(ESRCH);
+    }
+    Ok(PID)
+}
+
+pub fn getsid(a: Args) -> SysResult {
+    getpgid(a)
+}
+
+pub fn setpgid([pid, pgid, ..]: Args) -> SysResult {
+    if (pid != 0 && pid != PID) || (pgid != 0 && pgid != PID) {
+        return Err(if pid != 0 && pid != PID { ESRCH } else { EPERM });
+    }
+    Ok(0)
+}
+
+/// No supplementary groups.
+pub fn getgroups(_: Args) -> SysResult {
+    Ok(0)
+}
+
+/// The alternate signal stack is remembered for when signals are delivered.
+pub fn sigaltstack([ss, old, ..]: Args) -> SysResult {
+    const SS_DISABLE: u32 = 2;
+    const MINSIGSTKSZ: u64 = 2048;
+    static STACK: Mutex<[u64; 3]> = Mutex::new([0, SS_DISABLE as u64, 0]);
+    let mut cur = STACK.lock();
+    let previous = *cur;
+    if ss != 0 {
+        let new: [u64; 3] = mm::read_user(ss)?;
+        let flags = new[1] as u32;
+        if flags & !(SS_DISABLE | (1 << 31)) != 0 {
+            return Err(EINVAL);
+        }
+        if flags & SS_DISABLE == 0 && new[2] < MINSIGSTKSZ {
+            return Err(crate::errno::Errno(12)); // ENOMEM, as Linux for a too-small stack
+        }
+        *cur = new;
+    }
+    if old != 0 {
+        mm::write_user(old, &previous)?;
+    }
+    Ok(0)
+}
+
+/// One CPU: the affinity mask is CPU 0.
+pub fn sched_getaffinity([pid, len, mask, ..]: Args) -> SysResult {
+    if pid != 0 && pid != PID {
+        return Err(ESRCH);
+    }
+    if len < 8 || len % 8 != 0 {
+        return Err(EINVAL);
+    }
+    mm::write_user(mask, &1u64)?;
+    Ok(8)
+}
+
+pub fn sched_setaffinity([pid, len, mask, ..]: Args) -> SysResult {
+    if pid != 0 && pid != PID {
+        return Err(ESRCH);
+    }
+    if len < 8 {
+        return Err(EINVAL);
+    }
+    let m: u64 = mm::read_user(mask)?;
+    if m & 1 == 0 {
+        return Err(EINVAL);
+    }
+    Ok(0)
+}
+
+/// `struct rusage` (144 bytes): user time is the time the program has run.
+pub fn getrusage([who, usage, ..]: Args) -> SysResult {
+    const RUSAGE_SELF: i64 = 0;
+    const RUSAGE_CHILDREN: i64 = -1;
+    const RUSAGE_THREAD: i64 = 1;
+    let mut r = [0u64; 18];
+    match who as i64 {
+        RUSAGE_SELF | RUSAGE_THREAD => {
+            let ns = crate::time::cputime_ns();
+            r[0] = ns / 1_000_000_000;
+            r[1] = (ns % 1_000_000_000) / 1000;
+            r[4] = mm::with_space(|s| s.resident_bytes()) / 1024; // ru_maxrss, KiB
+        }
+        RUSAGE_CHILDREN => {}
+        _ => return Err(EINVAL),
+    }
+    mm::write_user(usage, &r)?;
+    Ok(0)
+}
+
+/// `times`: clock ticks (100 Hz) of user time, and since boot.
+pub fn times([buf, ..]: Args) -> SysResult {
+    let ticks = crate::time::cputime_ns() / 10_000_000;
+    if buf != 0 {
+        mm::write_user(buf, &[ticks, 0u64, 0, 0])?;
+    }
+    Ok(ticks)
+}
+
+/// `struct sysinfo` (112 bytes).
+pub fn sysinfo([info, ..]: Args) -> SysResult {
+    let mut s = [0u8; 112];
+    let uptime = crate::time::monotonic_ns() / 1_000_000_000;
+    let total = crate::boot_info().mem_size;
+    let used = mm::with_space(|sp| sp.resident_bytes());
+    s[0..8].copy_from_slice(&uptime.to_le_bytes());
+    s[32..40].copy_from_slice(&total.to_le_bytes());
+    s[40..48].copy_from_slice(&total.saturating_sub(used).to_le_bytes());
+    s[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs
+    s[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
+    mm::copy_to_user(info, &s)?;
+    Ok(0)
 }

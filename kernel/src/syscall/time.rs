@@ -47,3 +47,35 @@ pub fn time([tloc, ..]: Args) -> SysResult {
     }
     Ok(secs)
 }
+
+/// Reads a `timespec`, rejecting what Linux rejects.
+fn read_timespec(ptr: u64) -> Result<u64, Errno> {
+    let [sec, nsec]: [i64; 2] = mm::read_user(ptr)?;
+    if sec < 0 || !(0..NS as i64).contains(&nsec) {
+        return Err(EINVAL);
+    }
+    Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
+}
+
+/// Sleeps on the host (one exit; the vCPU does not spin).
+fn sleep_ns(ns: u64) -> SysResult {
+    if ns > 0 {
+        crate::host::simple(hx_abi::hypercall::op::SLEEP, &[ns])?;
+    }
+    Ok(0)
+}
+
+pub fn nanosleep([req, _rem, ..]: Args) -> SysResult {
+    sleep_ns(read_timespec(req)?)
+}
+
+pub fn clock_nanosleep([clock, flags, req, _rem, ..]: Args) -> SysResult {
+    const TIMER_ABSTIME: u64 = 1;
+    let now = clock_ns(clock)?;
+    if clock == 2 || clock == 3 {
+        return Err(EINVAL); // CPU-time clocks cannot be slept on
+    }
+    let t = read_timespec(req)?;
+    let ns = if flags & TIMER_ABSTIME != 0 { t.saturating_sub(now) } else { t };
+    sleep_ns(ns)
+}

@@ -31,3 +31,15 @@ pub fn random(mem: &GuestRam, segs: &[Segment]) -> Result<i64> {
     }
     Ok(total)
 }
+
+/// Sleeps `ns` on the host; a signal to hx-run (Ctrl-C) cuts it short.
+pub fn sleep(ns: u64) -> i64 {
+    let ts = libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
+    // SAFETY: nanosleep reads one timespec we own.
+    let r = unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+    if r < 0 {
+        -(libc::EINTR as i64)
+    } else {
+        0
+    }
+}

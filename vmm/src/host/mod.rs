@@ -1,7 +1,7 @@
 //! Serving the kernel's host requests. One file per request family; this file
 //! reads the request, checks it, and routes it.
 mod clock;
-mod console;
+pub mod files;
 
 use crate::memory::GuestRam;
 use crate::report::Report;
@@ -16,6 +16,7 @@ pub enum Outcome {
 pub struct Host<'a> {
     pub mem: &'a GuestRam,
     pub report: &'a mut Report,
+    pub files: &'a mut files::Files,
 }
 
 impl Host<'_> {
@@ -28,10 +29,10 @@ impl Host<'_> {
         self.report.count_request(req.op);
         let segs = &req.segs[..req.nsegs as usize];
         req.ret = match req.op {
-            op::WRITE => console::write(self.mem, req.args[0], segs)?,
-            op::READ => console::read(self.mem, req.args[0], segs)?,
-            op::FSTAT => console::fstat(self.mem, req.args[0], segs)?,
-            op::TTY_IOCTL => console::tty_ioctl(self.mem, req.args[0], req.args[1], segs)?,
+            op::WRITE | op::READ | op::FSTAT | op::TTY_IOCTL | op::OPEN..=op::LINK if req.op != op::SLEEP => {
+                self.files.serve(self.mem, &mut req)?
+            }
+            op::SLEEP => clock::sleep(req.args[0]),
             op::CLOCK => {
                 let (real, mono) = clock::now();
                 req.args[0] = real;

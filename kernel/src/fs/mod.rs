@@ -1,0 +1,73 @@
+//! Files as the program sees them: open file descriptions, the descriptor
+//! table, path resolution against the working directory, and the devices the
+//! kernel serves itself (`/dev/null`, `/dev/zero`, `/dev/urandom`, ...).
+pub mod dev;
+pub mod path;
+pub mod stat;
+pub mod table;
+
+use crate::errno::{Errno, EBADF};
+use crate::host;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+pub const O_ACCMODE: u32 = 3;
+pub const O_RDONLY: u32 = 0;
+pub const O_WRONLY: u32 = 1;
+pub const O_RDWR: u32 = 2;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A file the monitor holds open, by handle (standard streams included).
+    Host(u64),
+    /// A device the kernel answers itself.
+    Device(dev::Device),
+}
+
+/// An open file description: shared by descriptors made with dup().
+pub struct OpenFile {
+    pub kind: Kind,
+    /// Access mode and status flags (O_APPEND, O_NONBLOCK).
+    status: AtomicU32,
+    /// The guest path it was opened by (for *at() calls, fchdir, /proc/self/fd).
+    pub path: Vec<u8>,
+}
+
+impl OpenFile {
+    pub fn new(kind: Kind, status: u32, path: Vec<u8>) -> Self {
+        Self { kind, status: AtomicU32::new(status), path }
+    }
+
+    pub fn status(&self) -> u32 {
+        self.status.load(Ordering::Relaxed)
+    }
+
+    pub fn set_status(&self, flags: u32) {
+        self.status.store(flags, Ordering::Relaxed)
+    }
+
+    pub fn readable(&self) -> Result<(), Errno> {
+        if self.status() & O_ACCMODE == O_WRONLY {
+            return Err(EBADF);
+        }
+        Ok(())
+    }
+
+    pub fn writable(&self) -> Result<(), Errno> {
+        if self.status() & O_ACCMODE == O_RDONLY {
+            return Err(EBADF);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if let Kind::Host(h) = self.kind {
+            host::close(h);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Turning a (dirfd, path) pair into the absolute guest path the monitor
+//! resolves. `..` and symlinks are left to the monitor's walk, which resolves
+//! them in the guest's namespace; only the working directory lives here.
+use super::table;
+use crate::errno::{Errno, ENAMETOOLONG, ENOENT};
+use crate::mm;
+use alloc::vec::Vec;
+use spin::Mutex;
+
+pub const AT_FDCWD: u64 = -100i64 as u64;
+pub const PATH_MAX: usize = 4096;
+
+static CWD: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+pub fn init(cwd: &[u8]) {
+    *CWD.lock() = if cwd.is_empty() { b"/".to_vec() } else { cwd.to_vec() };
+}
+
+pub fn cwd() -> Vec<u8> {
+    CWD.lock().clone()
+}
+
+pub fn set_cwd(path: Vec<u8>) {
+    *CWD.lock() = path;
+}
+
+/// Reads the path argument at `ptr` (EFAULT, ENAMETOOLONG as Linux).
+pub fn read(ptr: u64) -> Result<Vec<u8>, Errno> {
+    mm::read_cstr(ptr, PATH_MAX - 1)
+}
+
+/// The absolute guest path of `path` relative to `dirfd`.
+pub fn absolute(dirfd: u64, path: &[u8]) -> Result<Vec<u8>, Errno> {
+    if path.is_empty() {
+        return Err(ENOENT);
+    }
+    if path[0] == b'/' {
+        return Ok(path.to_vec());
+    }
+    let mut base =
+        if dirfd as u32 as i32 == -100 || dirfd == AT_FDCWD { cwd() } else { table::get(dirfd)?.path.clone() };
+    if base.last() != Some(&b'/') {
+        base.push(b'/');
+    }
+    base.extend_from_slice(path);
+    if base.len() >= PATH_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    Ok(base)
+}
+
+/// Reads the path at `ptr` and makes it absolute against `dirfd`.
+pub fn at(dirfd: u64, ptr: u64) -> Result<Vec<u8>, Errno> {
+    absolute(dirfd, &read(ptr)?)
+}
+
+/// `path` with `.` components and repeated slashes removed (no `..` handling):
+/// the form special paths such as `/dev/null` are matched in.
+pub fn tidy(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    for c in path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".") {
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}

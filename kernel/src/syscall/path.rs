@@ -1,0 +1,319 @@
+//! Syscalls that name files by path: open, stat, access, readlink, unlink,
+//! mkdir, rename, link, symlink, chdir, getcwd, utimensat, chmod, truncate,
+//! statfs, umask. Paths become absolute guest paths here; the monitor
+//! resolves them inside its mounts.
+use super::fs::stat_of;
+use super::Args;
+use crate::errno::{Errno, SysResult, EINVAL, ENOENT, ENOTDIR, ERANGE};
+use crate::fs::path::{self, AT_FDCWD, PATH_MAX};
+use crate::fs::stat::{to_statx, Stat, S_IFDIR, S_IFMT};
+use crate::fs::{dev, table, Kind, OpenFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK};
+use crate::{host, mm};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use hx_abi::hypercall::{op, NO_HANDLE};
+
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_REMOVEDIR: u64 = 0x200;
+const AT_SYMLINK_FOLLOW: u64 = 0x400;
+const AT_EMPTY_PATH: u64 = 0x1000;
+const O_CREAT: u64 = 0o100;
+const O_TRUNC: u64 = 0o1000;
+const O_WRONLY: u64 = 1;
+
+static UMASK: AtomicU32 = AtomicU32::new(0o022);
+
+pub fn init_umask(mask: u32) {
+    UMASK.store(mask & 0o777, Ordering::Relaxed);
+}
+
+pub fn umask([mask, ..]: Args) -> SysResult {
+    Ok(UMASK.swap(mask as u32 & 0o777, Ordering::Relaxed) as u64)
+}
+
+fn apply_umask(mode: u64) -> u64 {
+    mode & 0o7777 & !(UMASK.load(Ordering::Relaxed) as u64)
+}
+
+pub fn open([path, flags, mode, ..]: Args) -> SysResult {
+    openat([AT_FDCWD, path, flags, mode, 0, 0])
+}
+
+pub fn creat([path, mode, ..]: Args) -> SysResult {
+    openat([AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, 0, 0])
+}
+
+pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
+    let abs = path::at(dirfd, path)?;
+    let status = flags as u32 & (O_ACCMODE | O_APPEND | O_NONBLOCK);
+    let cloexec = flags as u32 & O_CLOEXEC != 0;
+    if let Some(d) = dev::lookup(&path::tidy(&abs)) {
+        let file = OpenFile::new(Kind::Device(d), status, path::tidy(&abs));
+        return table::install(Arc::new(file), cloexec);
+    }
+    let mode = if flags & O_CREAT != 0 { apply_umask(mode) } else { 0 };
+    let mut resolved = alloc::vec![0u8; PATH_MAX];
+    let (r, out) = host::path_request(op::OPEN, &[flags, mode], &[&abs], &mut [&mut resolved]);
+    let handle = r?;
+    resolved.truncate(out[2] as usize);
+    // From here the handle is owned by the open file: dropping it closes it.
+    let file = Arc::new(OpenFile::new(Kind::Host(handle), status, resolved));
+    table::install(file, cloexec)
+}
+
+/// The stat of `path` relative to `dirfd` (`flags`: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH).
+fn stat_at(dirfd: u64, path_ptr: u64, flags: u64) -> Result<Stat, Errno> {
+    let name = path::read(path_ptr)?;
+    if name.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            return stat_path(&path::cwd(), true);
+        }
+        return stat_of(&*table::get(dirfd)?);
+    }
+    let abs = path::absolute(dirfd, &name)?;
+    stat_path(&abs, flags & AT_SYMLINK_NOFOLLOW == 0)
+}
+
+fn stat_path(abs: &[u8], follow: bool) -> Result<Stat, Errno> {
+    if let Some(d) = dev::lookup(&path::tidy(abs)) {
+        return Ok(dev::stat(d));
+    }
+    let mut st = Stat::default();
+    host::path_request(op::STAT, &[follow as u64], &[abs], &mut [st.as_bytes_mut()]).0?;
+    Ok(st)
+}
+
+pub fn stat([path, statbuf, ..]: Args) -> SysResult {
+    newfstatat([AT_FDCWD, path, statbuf, 0, 0, 0])
+}
+
+pub fn lstat([path, statbuf, ..]: Args) -> SysResult {
+    newfstatat([AT_FDCWD, path, statbuf, AT_SYMLINK_NOFOLLOW, 0, 0])
+}
+
+pub fn newfstatat([dirfd, path, statbuf, flags, ..]: Args) -> SysResult {
+    let st = stat_at(dirfd, path, flags)?;
+    mm::write_user(statbuf, &st)?;
+    Ok(0)
+}
+
+pub fn statx([dirfd, path, flags, _mask, buf, ..]: Args) -> SysResult {
+    let st = stat_at(dirfd, path, flags)?;
+    mm::copy_to_user(buf, &to_statx(&st))?;
+    Ok(0)
+}
+
+pub fn access([path, mode, ..]: Args) -> SysResult {
+    faccessat2([AT_FDCWD, path, mode, 0, 0, 0])
+}
+
+pub fn faccessat([dirfd, path, mode, ..]: Args) -> SysResult {
+    faccessat2([dirfd, path, mode, 0, 0, 0])
+}
+
+pub fn faccessat2([dirfd, path, mode, flags, ..]: Args) -> SysResult {
+    const AT_EACCESS: u64 = 0x200;
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let name = path::read(path)?;
+    let abs = if name.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            path::cwd()
+        } else {
+            table::get(dirfd)?.path.clone()
+        }
+    } else {
+        path::absolute(dirfd, &name)?
+    };
+    if dev::lookup(&path::tidy(&abs)).is_some() {
+        return Ok(0);
+    }
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    host::path_request(op::ACCESS, &[mode, follow as u64], &[&abs], &mut []).0
+}
+
+pub fn readlink([path, buf, size, ..]: Args) -> SysResult {
+    readlinkat([AT_FDCWD, path, buf, size, 0, 0])
+}
+
+pub fn readlinkat([dirfd, path, buf, size, ..]: Args) -> SysResult {
+    if size as i64 <= 0 {
+        return Err(EINVAL);
+    }
+    let abs = path::at(dirfd, path)?;
+    let tidy = path::tidy(&abs);
+    let target: Vec<u8> = if tidy == b"/proc/self/exe" {
+        crate::exe_path().to_vec()
+    } else if let Some(fd) = tidy.strip_prefix(b"/proc/self/fd/") {
+        let n = core::str::from_utf8(fd).ok().and_then(|s| s.parse::<u64>().ok()).ok_or(ENOENT)?;
+        table::get(n).map_err(|_| ENOENT)?.path.clone()
+    } else {
+        let mut out = alloc::vec![0u8; PATH_MAX];
+        let n = host::path_request(op::READLINK, &[], &[&abs], &mut [&mut out]).0?;
+        out.truncate(n as usize);
+        out
+    };
+    let n = target.len().min(size as usize);
+    mm::copy_to_user(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+pub fn unlink([path, ..]: Args) -> SysResult {
+    unlinkat([AT_FDCWD, path, 0, 0, 0, 0])
+}
+
+pub fn rmdir([path, ..]: Args) -> SysResult {
+    unlinkat([AT_FDCWD, path, AT_REMOVEDIR, 0, 0, 0])
+}
+
+pub fn unlinkat([dirfd, path, flags, ..]: Args) -> SysResult {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(EINVAL);
+    }
+    let abs = path::at(dirfd, path)?;
+    host::path_request(op::UNLINK, &[flags], &[&abs], &mut []).0
+}
+
+pub fn mkdir([path, mode, ..]: Args) -> SysResult {
+    mkdirat([AT_FDCWD, path, mode, 0, 0, 0])
+}
+
+pub fn mkdirat([dirfd, path, mode, ..]: Args) -> SysResult {
+    let abs = path::at(dirfd, path)?;
+    host::path_request(op::MKDIR, &[apply_umask(mode)], &[&abs], &mut []).0
+}
+
+pub fn rename([old, new, ..]: Args) -> SysResult {
+    renameat2([AT_FDCWD, old, AT_FDCWD, new, 0, 0])
+}
+
+pub fn renameat([olddir, old, newdir, new, ..]: Args) -> SysResult {
+    renameat2([olddir, old, newdir, new, 0, 0])
+}
+
+pub fn renameat2([olddir, old, newdir, new, flags, _]: Args) -> SysResult {
+    let (from, to) = (path::at(olddir, old)?, path::at(newdir, new)?);
+    host::path_request(op::RENAME, &[flags], &[&from, &to], &mut []).0
+}
+
+pub fn link([old, new, ..]: Args) -> SysResult {
+    linkat([AT_FDCWD, old, AT_FDCWD, new, 0, 0])
+}
+
+pub fn linkat([olddir, old, newdir, new, flags, _]: Args) -> SysResult {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let (from, to) = (path::at(olddir, old)?, path::at(newdir, new)?);
+    host::path_request(op::LINK, &[flags], &[&from, &to], &mut []).0
+}
+
+pub fn symlink([target, linkpath, ..]: Args) -> SysResult {
+    symlinkat([target, AT_FDCWD, linkpath, 0, 0, 0])
+}
+
+pub fn symlinkat([target, newdir, linkpath, ..]: Args) -> SysResult {
+    let target = path::read(target)?;
+    if target.is_empty() {
+        return Err(ENOENT);
+    }
+    let at = path::at(newdir, linkpath)?;
+    host::path_request(op::SYMLINK, &[], &[&target, &at], &mut []).0
+}
+
+pub fn chdir([path, ..]: Args) -> SysResult {
+    let abs = path::at(AT_FDCWD, path)?;
+    let mut st = Stat::default();
+    let mut resolved = alloc::vec![0u8; PATH_MAX];
+    let (r, out) = host::path_request(op::STAT, &[1], &[&abs], &mut [st.as_bytes_mut(), &mut resolved]);
+    r?;
+    if st.mode & S_IFMT != S_IFDIR {
+        return Err(ENOTDIR);
+    }
+    resolved.truncate(out[2] as usize);
+    path::set_cwd(resolved);
+    Ok(0)
+}
+
+pub fn fchdir([fd, ..]: Args) -> SysResult {
+    let file = table::get(fd)?;
+    if stat_of(&file)?.mode & S_IFMT != S_IFDIR {
+        return Err(ENOTDIR);
+    }
+    path::set_cwd(file.path.clone());
+    Ok(0)
+}
+
+pub fn getcwd([buf, size, ..]: Args) -> SysResult {
+    let mut cwd = path::cwd();
+    cwd.push(0);
+    if (size as usize) < cwd.len() {
+        return Err(ERANGE);
+    }
+    mm::copy_to_user(buf, &cwd)?;
+    Ok(cwd.len() as u64)
+}
+
+pub fn utimensat([dirfd, path, times, flags, ..]: Args) -> SysResult {
+    let mut t = [0u8; 32];
+    let mut outs: Vec<&[u8]> = Vec::new();
+    if times != 0 {
+        mm::copy_from_user(times, &mut t)?;
+    }
+    let nofollow = (flags & AT_SYMLINK_NOFOLLOW != 0) as u64;
+    if path == 0 {
+        // futimens(fd, times)
+        let Kind::Host(h) = table::get(dirfd)?.kind else { return Ok(0) };
+        if times != 0 {
+            outs.push(&t);
+        }
+        return host::path_request(op::UTIMENS, &[h, nofollow], &outs, &mut []).0;
+    }
+    let abs = path::at(dirfd, path)?;
+    let mut ins: Vec<&[u8]> = alloc::vec![&abs];
+    if times != 0 {
+        ins.push(&t);
+    }
+    host::path_request(op::UTIMENS, &[NO_HANDLE, nofollow], &ins, &mut []).0
+}
+
+pub fn chmod([path, mode, ..]: Args) -> SysResult {
+    fchmodat([AT_FDCWD, path, mode, 0, 0, 0])
+}
+
+pub fn fchmodat([dirfd, path, mode, ..]: Args) -> SysResult {
+    let abs = path::at(dirfd, path)?;
+    host::path_request(op::CHMOD, &[NO_HANDLE, mode & 0o7777], &[&abs], &mut []).0
+}
+
+pub fn truncate([path, length, ..]: Args) -> SysResult {
+    if (length as i64) < 0 {
+        return Err(EINVAL);
+    }
+    let abs = path::at(AT_FDCWD, path)?;
+    let mut resolved = alloc::vec![0u8; 1];
+    let handle = host::path_request(op::OPEN, &[O_WRONLY, 0], &[&abs], &mut [&mut resolved]).0?;
+    let r = host::simple(op::FTRUNCATE, &[handle, length]);
+    host::close(handle);
+    r
+}
+
+const STATFS_SIZE: usize = 120;
+
+pub fn statfs([path, buf, ..]: Args) -> SysResult {
+    let abs = path::at(AT_FDCWD, path)?;
+    let mut out = [0u8; STATFS_SIZE];
+    host::path_request(op::STATFS, &[NO_HANDLE], &[&abs], &mut [&mut out]).0?;
+    mm::copy_to_user(buf, &out)?;
+    Ok(0)
+}
+
+pub fn fstatfs([fd, buf, ..]: Args) -> SysResult {
+    let Kind::Host(h) = table::get(fd)?.kind else { return Err(EINVAL) };
+    let mut out = [0u8; STATFS_SIZE];
+    host::path_request(op::STATFS, &[h], &[], &mut [&mut out]).0?;
+    mm::copy_to_user(buf, &out)?;
+    Ok(0)
+}
