@@ -24,31 +24,38 @@ pub enum Flavor {
     MuslStatic,
     GlibcStatic,
     GlibcStaticPie,
+    CxxStatic,
+    CxxStaticPie,
+    FortranStatic,
 }
 
 impl Flavor {
+    /// The C flavors.
     pub const ALL: [Flavor; 3] = [Flavor::MuslStatic, Flavor::GlibcStatic, Flavor::GlibcStaticPie];
 
-    fn command(self) -> (&'static str, &'static [&'static str]) {
+    fn command(self) -> (&'static str, &'static [&'static str], &'static str) {
         match self {
-            Flavor::MuslStatic => ("musl-gcc", &["-static"]),
-            Flavor::GlibcStatic => ("gcc", &["-static", "-no-pie"]),
-            Flavor::GlibcStaticPie => ("gcc", &["-static-pie", "-fPIE"]),
+            Flavor::MuslStatic => ("musl-gcc", &["-static"], "c"),
+            Flavor::GlibcStatic => ("gcc", &["-static", "-no-pie"], "c"),
+            Flavor::GlibcStaticPie => ("gcc", &["-static-pie", "-fPIE"], "c"),
+            Flavor::CxxStatic => ("g++", &["-static", "-no-pie", "-std=c++17"], "cpp"),
+            Flavor::CxxStaticPie => ("g++", &["-static-pie", "-fPIE", "-std=c++17"], "cpp"),
+            Flavor::FortranStatic => ("gfortran", &["-static"], "f90"),
         }
     }
 }
 
-/// Compiles tests/programs/`name`.c with `flavor` and `extra` flags.
+/// Compiles tests/programs/`name`.{c,cpp,f90} with `flavor` and `extra` flags.
 pub fn build(name: &str, flavor: Flavor, extra: &[&str]) -> PathBuf {
-    let (cc, flags) = flavor.command();
+    let (cc, flags, ext) = flavor.command();
     let out = build_dir().join(format!("{name}-{flavor:?}{}", extra.join("").replace(['-', '='], "_")));
     if out.exists() {
         return out;
     }
-    let src = programs_dir().join(format!("{name}.c"));
+    let src = programs_dir().join(format!("{name}.{ext}"));
     let status = Command::new(cc)
         .args(flags)
-        .args(["-O2", "-g", "-o"])
+        .args(if extra.iter().any(|f| f.starts_with("-O")) { &["-g", "-o"][..] } else { &["-O2", "-g", "-o"][..] })
         .arg(&out)
         .arg(&src)
         .args(extra)
@@ -105,4 +112,24 @@ pub fn compare(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let h = hx(&[], program, args, env);
     assert_same(&program.display().to_string(), &n, &h);
     h
+}
+
+/// Runs `program` natively and under hx-run (`hx_flags`) in fresh working
+/// directories with `stdin` as input, and asserts the same result.
+pub fn compare_in_dirs(program: &Path, args: &[&str], stdin: Option<&[u8]>, hx_flags: &[&str]) -> Output {
+    let (dn, dh) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut n = Command::new(program);
+    n.args(args).current_dir(dn.path());
+    let n = run(n, stdin);
+    let mut h = Command::new(HX_RUN);
+    h.args(hx_flags).arg(program).args(args).current_dir(dh.path());
+    let h = run(h, stdin);
+    assert_same(&program.display().to_string(), &n, &h);
+    h
+}
+
+pub fn hx_with_stdin(hx_flags: &[&str], program: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new(HX_RUN);
+    cmd.args(hx_flags).arg(program).args(args);
+    run(cmd, Some(stdin))
 }

@@ -263,6 +263,15 @@ fn host_tsc_khz() -> u64 {
         .map_or(2_000_000, |mhz| (mhz * 1000.0) as u64)
 }
 
+/// hx-run's auxiliary vector as the host kernel built it.
+fn host_auxv() -> Vec<(u64, u64)> {
+    let raw = std::fs::read("/proc/self/auxv").unwrap_or_default();
+    raw.chunks_exact(16)
+        .map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap())))
+        .take_while(|&(k, _)| k != 0)
+        .collect()
+}
+
 /// argv, the environment and the auxv a Linux kernel would give the program.
 fn initial_stack(cfg: &Config, image: &ld_loader::Image) -> Result<ld_loader::StackImage> {
     let argv: Vec<Vec<u8>> = std::iter::once(cfg.program.as_os_str())
@@ -270,17 +279,13 @@ fn initial_stack(cfg: &Config, image: &ld_loader::Image) -> Result<ld_loader::St
         .map(|a| a.as_bytes().to_vec())
         .collect();
     let envp: Vec<Vec<u8>> = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-    // SAFETY: getauxval reads hx-run's own auxv; getuid/getgid cannot fail.
-    let (hwcap, hwcap2, clktck, minsig, uid, gid) = unsafe {
-        (
-            libc::getauxval(libc::AT_HWCAP),
-            libc::getauxval(libc::AT_HWCAP2),
-            libc::getauxval(libc::AT_CLKTCK),
-            libc::getauxval(at::MINSIGSTKSZ),
-            libc::getuid() as u64,
-            libc::getgid() as u64,
-        )
-    };
+    // The host kernel's own values, as it gave them to hx-run (glibc's
+    // getauxval(AT_HWCAP) would return glibc's rewritten bits instead).
+    let host_aux = host_auxv();
+    let aux = |tag: u64| host_aux.iter().find(|(k, _)| *k == tag).map_or(0, |(_, v)| *v);
+    let (hwcap, hwcap2, clktck, minsig) = (aux(at::HWCAP), aux(at::HWCAP2), aux(at::CLKTCK), aux(at::MINSIGSTKSZ));
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid() as u64, libc::getgid() as u64) };
     let auxv = [
         (at::PHDR, image.phdr),
         (at::PHENT, image.phent),

@@ -2,9 +2,11 @@
 //! hold the handlers, grouped by subsystem.
 pub mod dispatch;
 pub mod fs;
+pub mod futex;
 pub mod mm;
 pub mod path;
 pub mod process;
+pub mod signal;
 pub mod table;
 pub mod time;
 

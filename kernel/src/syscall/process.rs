@@ -167,57 +167,6 @@ pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
     Ok(0)
 }
 
-/// Signal bookkeeping: handlers and the mask are remembered and reported
-/// back; nothing delivers signals yet (there is no second process to send one).
-static SIG_ACTIONS: Mutex<[[u64; 4]; 64]> = Mutex::new([[0; 4]; 64]);
-static SIG_MASK: Mutex<u64> = Mutex::new(0);
-const SIGKILL: u64 = 9;
-const SIGSTOP: u64 = 19;
-
-pub fn rt_sigaction([sig, act, oldact, sigsetsize, ..]: Args) -> SysResult {
-    if sigsetsize != 8 || !(1..=64).contains(&sig) {
-        return Err(EINVAL);
-    }
-    if act != 0 && (sig == SIGKILL || sig == SIGSTOP) {
-        return Err(EINVAL);
-    }
-    let mut actions = SIG_ACTIONS.lock();
-    let slot = &mut actions[sig as usize - 1];
-    let previous = *slot;
-    if act != 0 {
-        *slot = mm::read_user::<[u64; 4]>(act)?;
-    }
-    if oldact != 0 {
-        mm::write_user(oldact, &previous)?;
-    }
-    Ok(0)
-}
-
-pub fn rt_sigprocmask([how, set, oldset, sigsetsize, ..]: Args) -> SysResult {
-    const SIG_BLOCK: u64 = 0;
-    const SIG_UNBLOCK: u64 = 1;
-    const SIG_SETMASK: u64 = 2;
-    if sigsetsize != 8 {
-        return Err(EINVAL);
-    }
-    let mut mask = SIG_MASK.lock();
-    let previous = *mask;
-    if set != 0 {
-        let s: u64 = mm::read_user(set)?;
-        let unblockable = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
-        *mask = match how {
-            SIG_BLOCK => previous | s,
-            SIG_UNBLOCK => previous & !s,
-            SIG_SETMASK => s,
-            _ => return Err(EINVAL),
-        } & !unblockable;
-    }
-    if oldset != 0 {
-        mm::write_user(oldset, &previous)?;
-    }
-    Ok(0)
-}
-
 /// A ChaCha20 generator seeded once from the host.
 static RNG: Mutex<Option<ChaCha20Rng>> = Mutex::new(None);
 
@@ -265,30 +214,6 @@ pub fn setpgid([pid, pgid, ..]: Args) -> SysResult {
 
 /// No supplementary groups.
 pub fn getgroups(_: Args) -> SysResult {
-    Ok(0)
-}
-
-/// The alternate signal stack is remembered for when signals are delivered.
-pub fn sigaltstack([ss, old, ..]: Args) -> SysResult {
-    const SS_DISABLE: u32 = 2;
-    const MINSIGSTKSZ: u64 = 2048;
-    static STACK: Mutex<[u64; 3]> = Mutex::new([0, SS_DISABLE as u64, 0]);
-    let mut cur = STACK.lock();
-    let previous = *cur;
-    if ss != 0 {
-        let new: [u64; 3] = mm::read_user(ss)?;
-        let flags = new[1] as u32;
-        if flags & !(SS_DISABLE | (1 << 31)) != 0 {
-            return Err(EINVAL);
-        }
-        if flags & SS_DISABLE == 0 && new[2] < MINSIGSTKSZ {
-            return Err(crate::errno::Errno(12)); // ENOMEM, as Linux for a too-small stack
-        }
-        *cur = new;
-    }
-    if old != 0 {
-        mm::write_user(old, &previous)?;
-    }
     Ok(0)
 }
 

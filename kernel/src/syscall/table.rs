@@ -1,7 +1,7 @@
 //! Syscall number → handler. Names and argument formats live in
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
-use super::{fs, mm, path, process, time, Args};
+use super::{fs, futex, mm, path, process, signal, time, Args};
 use crate::errno::SysResult;
 use hx_abi::syscalls::MAX_SYSCALLS;
 
@@ -30,8 +30,8 @@ table! {
     10 => mm::mprotect,
     11 => mm::munmap,
     12 => mm::brk,
-    13 => process::rt_sigaction,
-    14 => process::rt_sigprocmask,
+    13 => signal::rt_sigaction,
+    14 => signal::rt_sigprocmask,
     16 => fs::ioctl,
     17 => fs::pread64,
     18 => fs::pwrite64,
@@ -46,6 +46,7 @@ table! {
     35 => time::nanosleep,
     39 => process::getpid,
     60 => process::exit,
+    62 => signal::kill,
     63 => process::uname,
     72 => fs::fcntl,
     74 => fs::fsync,
@@ -81,13 +82,15 @@ table! {
     115 => process::getgroups,
     121 => process::getpgid,
     124 => process::getsid,
-    131 => process::sigaltstack,
+    131 => signal::sigaltstack,
     137 => path::statfs,
     138 => path::fstatfs,
     158 => process::arch_prctl,
     160 => process::setrlimit,
     186 => process::gettid,
+    200 => signal::tkill,
     201 => time::time,
+    202 => futex::futex,
     203 => process::sched_setaffinity,
     204 => process::sched_getaffinity,
     217 => fs::getdents64,
@@ -96,6 +99,7 @@ table! {
     229 => time::clock_getres,
     230 => time::clock_nanosleep,
     231 => process::exit_group,
+    234 => signal::tgkill,
     257 => path::openat,
     258 => path::mkdirat,
     262 => path::newfstatat,

@@ -1,0 +1,107 @@
+//! Static binaries at full breadth: C (glibc and musl, PIE or not, -O0 and
+//! -O2), C++ and Fortran programs behave inside hx exactly as natively.
+mod common;
+
+use common::*;
+
+/// Every C flavour at both optimisation levels.
+fn c_builds(name: &str) -> Vec<std::path::PathBuf> {
+    Flavor::ALL.iter().flat_map(|&f| [build(name, f, &["-O0"]), build(name, f, &["-O2"])]).collect()
+}
+
+#[test]
+fn argv_environment_and_auxv_match_native() {
+    for prog in c_builds("args_env") {
+        let args = ["plain", "with space", "", "ünïcødé", "--flag=1"];
+        let n = native(&prog, &args, &[("HX_ONE", "1"), ("HX_TWO", "two words")]);
+        let h = hx(&[], &prog, &args, &[("HX_ONE", "1"), ("HX_TWO", "two words")]);
+        assert_same("args_env", &n, &h);
+    }
+}
+
+#[test]
+fn stdin_from_a_pipe_matches_native() {
+    let input: Vec<u8> = (0..20000).map(|i| b"hello hx\nsecond line\n"[i % 21]).collect();
+    for prog in c_builds("stdin_pipe") {
+        compare_in_dirs(&prog, &[], Some(&input), &[]);
+    }
+}
+
+#[test]
+fn file_operations_in_a_read_write_directory_match_native() {
+    for prog in c_builds("files") {
+        let out = compare_in_dirs(&prog, &[], None, &[]);
+        assert!(text(&out.stdout).contains("rmdir: 0"), "{}", text(&out.stdout));
+    }
+}
+
+#[test]
+fn memory_allocation_and_mappings_match_native() {
+    for prog in c_builds("memory") {
+        compare_in_dirs(&prog, &[], None, &[]);
+    }
+}
+
+#[test]
+fn thread_local_variables_match_native() {
+    for prog in c_builds("tls") {
+        compare_in_dirs(&prog, &[], None, &[]);
+    }
+}
+
+#[test]
+fn clocks_are_monotonic_and_sleeps_last() {
+    for prog in c_builds("clock") {
+        let out = compare_in_dirs(&prog, &[], None, &[]);
+        assert!(text(&out.stdout).contains("nanosleep 50 ms: ok"));
+    }
+}
+
+#[test]
+fn cxx_exceptions_and_iostreams_match_native() {
+    for flavor in [Flavor::CxxStatic, Flavor::CxxStaticPie] {
+        for opt in ["-O0", "-O2"] {
+            let prog = build("exceptions", flavor, &[opt]);
+            let out = compare_in_dirs(&prog, &[], None, &[]);
+            assert!(text(&out.stdout).contains("caught: bottom reached"));
+        }
+    }
+}
+
+#[test]
+fn fortran_formatted_output_matches_native() {
+    for opt in ["-O0", "-O2"] {
+        let prog = build("formatted", Flavor::FortranStatic, &[opt]);
+        let out = compare_in_dirs(&prog, &[], None, &[]);
+        assert!(text(&out.stdout).contains("roots"));
+    }
+}
+
+#[test]
+fn a_guest_out_of_memory_gets_enomem() {
+    for flavor in [Flavor::GlibcStatic, Flavor::MuslStatic] {
+        let prog = build("oom", flavor, &[]);
+        let out = hx(&["--memory", "64M"], &prog, &[], &[]);
+        let stdout = text(&out.stdout);
+        assert_eq!(status_code(&out), 0, "{stdout} {}", text(&out.stderr));
+        let mib: u32 = stdout.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect(&stdout);
+        assert!(mib > 8 && mib < 64, "{stdout}");
+        assert!(stdout.contains("Cannot allocate memory") || stdout.contains("Out of memory"), "{stdout}");
+    }
+}
+
+#[test]
+fn writes_outside_a_read_write_mount_fail_with_erofs() {
+    let prog = build("files", Flavor::GlibcStatic, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    // The working directory mounted read-only: every write the program tries fails.
+    let mount = format!("{}:{}:ro", dir.path().display(), dir.path().display());
+    let out = {
+        let mut cmd = std::process::Command::new(HX_RUN);
+        cmd.args(["--mount", &mount]).arg(&prog).current_dir(dir.path());
+        cmd.output().unwrap()
+    };
+    assert_eq!(status_code(&out), 1, "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("Read-only file system"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was written");
+}
