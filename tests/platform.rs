@@ -231,3 +231,17 @@ fn cpl0_stubs_contain_no_sse_or_avx_instructions() {
     }
     assert!(count > 40, "decoded only {count} instructions: are the stubs where the symbols say?");
 }
+
+#[test]
+fn syscall_coverage_page_is_generated_from_the_table() {
+    let out = Command::new(HX_RUN).arg("--syscalls").output().unwrap();
+    assert!(out.status.success());
+    let generated = text(&out.stdout);
+    assert!(generated.contains("| 1 | `write` | implemented |"), "{generated}");
+    assert!(generated.contains("| 153 | `vhangup` | ENOSYS |"), "{generated}");
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/syscalls.md")).unwrap();
+    assert!(
+        committed == generated,
+        "docs/syscalls.md is stale: regenerate it with `hx-run --syscalls > docs/syscalls.md`"
+    );
+}

@@ -61,6 +61,26 @@ impl KernelImage {
         Ok(out)
     }
 
+    /// The syscall numbers the kernel implements (its `HX_IMPLEMENTED_SYSCALLS` bitmap).
+    pub fn implemented_syscalls(&self) -> Result<Vec<u64>> {
+        let addr = self.symbol("HX_IMPLEMENTED_SYSCALLS")?;
+        let ph = self
+            .elf
+            .program_headers
+            .iter()
+            .find(|p| p.p_type == PT_LOAD && (p.p_vaddr..p.p_vaddr + p.p_filesz).contains(&addr))
+            .context("the syscall bitmap is not in a loaded segment")?;
+        let off = (ph.p_offset + (addr - ph.p_vaddr)) as usize;
+        let words = hx_abi::syscalls::MAX_SYSCALLS / 64;
+        let bytes = KERNEL_ELF.get(off..off + 8 * words).context("the syscall bitmap is truncated")?;
+        let mut nrs = Vec::new();
+        for (w, chunk) in bytes.chunks_exact(8).enumerate() {
+            let bits = u64::from_le_bytes(chunk.try_into().unwrap());
+            nrs.extend((0..64).filter(|b| bits & (1 << b) != 0).map(|b| (w * 64 + b) as u64));
+        }
+        Ok(nrs)
+    }
+
     pub fn elf(&self) -> &Elf<'static> {
         &self.elf
     }

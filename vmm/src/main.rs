@@ -52,8 +52,12 @@ struct Cli {
     /// Start the program with an empty environment (plus any -e).
     #[arg(long)]
     env_clear: bool,
+    /// Print the syscall coverage table (markdown) and exit.
+    #[arg(long, exclusive = true)]
+    syscalls: bool,
     /// The Linux binary to run.
-    program: PathBuf,
+    #[arg(required_unless_present = "syscalls")]
+    program: Option<PathBuf>,
     /// Its arguments.
     #[arg(allow_hyphen_values = true)]
     args: Vec<OsString>,
@@ -111,9 +115,19 @@ fn environment(cli: &Cli) -> Vec<OsString> {
 
 fn main() {
     let cli = Cli::parse();
+    if cli.syscalls {
+        match kernel_image::KernelImage::parse().and_then(|k| k.implemented_syscalls()) {
+            Ok(nrs) => print!("{}", report::coverage_markdown(&nrs)),
+            Err(e) => {
+                eprintln!("hx-run: {e:#}");
+                std::process::exit(125);
+            }
+        }
+        return;
+    }
     let cfg = vm::Config {
         env: environment(&cli),
-        program: cli.program,
+        program: cli.program.expect("clap requires it"),
         args: cli.args,
         memory: cli.memory,
         kvm_device: cli.kvm_device,

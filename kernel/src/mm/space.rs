@@ -347,7 +347,7 @@ impl AddressSpace {
         const MAYMOVE: u64 = 1;
         const FIXED: u64 = 2;
         const DONTUNMAP: u64 = 4;
-        if old % PAGE_SIZE != 0 || new_len == 0 || flags & !(MAYMOVE | FIXED | DONTUNMAP) != 0 {
+        if !old.is_multiple_of(PAGE_SIZE) || new_len == 0 || flags & !(MAYMOVE | FIXED | DONTUNMAP) != 0 {
             return Err(EINVAL);
         }
         if flags & (FIXED | DONTUNMAP) != 0 && flags & MAYMOVE == 0 {
@@ -376,7 +376,7 @@ impl AddressSpace {
             }
         }
         let dest = if flags & FIXED != 0 {
-            if new_addr % PAGE_SIZE != 0
+            if !new_addr.is_multiple_of(PAGE_SIZE)
                 || new_addr < USER_MIN
                 || new_addr.checked_add(new_len).is_none_or(|e| e > USER_END)
             {

@@ -14,6 +14,17 @@ macro_rules! table {
             $( t[$nr] = Some($handler); )*
             t
         };
+
+        /// Which numbers have a handler, as a bitmap the monitor reads from
+        /// the kernel image (for `hx-run --syscalls` and docs/syscalls.md).
+        #[no_mangle]
+        #[used]
+        #[link_section = ".rodata.hx_syscalls"]
+        static HX_IMPLEMENTED_SYSCALLS: [u64; MAX_SYSCALLS / 64] = {
+            let mut bits = [0u64; MAX_SYSCALLS / 64];
+            $( bits[$nr / 64] |= 1 << ($nr % 64); )*
+            bits
+        };
     };
 }
 
