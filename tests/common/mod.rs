@@ -27,6 +27,11 @@ pub enum Flavor {
     CxxStatic,
     CxxStaticPie,
     FortranStatic,
+    GlibcDynamic,
+    GlibcDynamicNoPie,
+    MuslDynamic,
+    CxxDynamic,
+    SharedLibrary,
 }
 
 impl Flavor {
@@ -41,6 +46,11 @@ impl Flavor {
             Flavor::CxxStatic => ("g++", &["-static", "-no-pie", "-std=c++17"], "cpp"),
             Flavor::CxxStaticPie => ("g++", &["-static-pie", "-fPIE", "-std=c++17"], "cpp"),
             Flavor::FortranStatic => ("gfortran", &["-static"], "f90"),
+            Flavor::GlibcDynamic => ("gcc", &["-pie", "-fPIE"], "c"),
+            Flavor::GlibcDynamicNoPie => ("gcc", &["-no-pie"], "c"),
+            Flavor::MuslDynamic => ("musl-gcc", &[], "c"),
+            Flavor::CxxDynamic => ("g++", &["-std=c++17"], "cpp"),
+            Flavor::SharedLibrary => ("gcc", &["-shared", "-fPIC"], "c"),
         }
     }
 }
@@ -111,6 +121,26 @@ pub fn compare(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let n = native(program, args, env);
     let h = hx(&[], program, args, env);
     assert_same(&program.display().to_string(), &n, &h);
+    h
+}
+
+/// Runs `argv` (a host program and its arguments) natively and under hx-run
+/// in fresh working directories, each first given copies of `files`;
+/// asserts the same stdout, stderr and status.
+pub fn compare_with_files(argv: &[&str], files: &[&Path], env: &[(&str, &str)]) -> Output {
+    let (dn, dh) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [dn.path(), dh.path()] {
+        for f in files {
+            std::fs::copy(f, dir.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut n = Command::new(argv[0]);
+    n.args(&argv[1..]).current_dir(dn.path()).envs(env.iter().copied());
+    let n = run(n, None);
+    let mut h = Command::new(HX_RUN);
+    h.args(argv).current_dir(dh.path()).envs(env.iter().copied());
+    let h = run(h, None);
+    assert_same(&argv.join(" "), &n, &h);
     h
 }
 

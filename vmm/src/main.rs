@@ -20,8 +20,7 @@ use std::path::PathBuf;
 #[command(
     name = "hx-run",
     version,
-    about = "Run an unmodified Linux x86-64 binary as a unikernel in a KVM virtual machine",
-    trailing_var_arg = true
+    about = "Run an unmodified Linux x86-64 binary as a unikernel in a KVM virtual machine"
 )]
 struct Cli {
     /// Guest RAM (bytes, or with a K/M/G suffix). Reserved lazily: untouched memory costs the host nothing.
@@ -55,12 +54,15 @@ struct Cli {
     /// Print the syscall coverage table (markdown) and exit.
     #[arg(long, exclusive = true)]
     syscalls: bool,
-    /// The Linux binary to run.
-    #[arg(required_unless_present = "syscalls")]
-    program: Option<PathBuf>,
-    /// Its arguments.
-    #[arg(allow_hyphen_values = true)]
-    args: Vec<OsString>,
+    /// The Linux binary to run, then its arguments (everything after the
+    /// binary belongs to it, options included).
+    #[arg(
+        value_name = "PROGRAM [ARGS]...",
+        required_unless_present = "syscalls",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    command: Vec<OsString>,
 }
 
 fn parse_mount(s: &str) -> Result<vm::MountSpec, String> {
@@ -127,8 +129,8 @@ fn main() {
     }
     let cfg = vm::Config {
         env: environment(&cli),
-        program: cli.program.expect("clap requires it"),
-        args: cli.args,
+        program: PathBuf::from(&cli.command[0]),
+        args: cli.command[1..].to_vec(),
         memory: cli.memory,
         kvm_device: cli.kvm_device,
         platform: cli.platform,

@@ -243,6 +243,27 @@ impl Sandbox {
         })
     }
 
+    /// The whole contents of guest file `path` (for the monitor's own loading).
+    pub fn read_file(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        use std::io::Read;
+        let (parent, name) = match self.resolve(path, true)? {
+            Resolved::Host { parent, name: Some(name), .. } => (parent, name),
+            _ => return Err(libc::EISDIR),
+        };
+        // SAFETY: openat of a single name in a directory we hold, never following a symlink.
+        let fd = unsafe {
+            libc::openat(parent.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        };
+        if fd < 0 {
+            return Err(last_errno());
+        }
+        // SAFETY: just opened, ours.
+        let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        Ok(bytes)
+    }
+
     pub fn writable(&self, mount: usize) -> bool {
         self.mounts[mount].writable
     }

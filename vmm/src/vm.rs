@@ -123,21 +123,36 @@ pub fn run(cfg: &Config) -> Result<i32> {
         rejected(status, format!("{name}: {text}"))
     })?;
     let (kind, elf) = classify(&name, &bytes).map_err(|e| rejected(126, format!("{e:#}")))?;
-    let bias = match kind {
-        Kind::Static => 0,
-        Kind::StaticPie => PIE_BASE,
-        Kind::Dynamic { interp, .. } => {
-            return Err(rejected(
-                126,
-                format!("{name}: dynamically linked (interpreter {interp}); this hx-run runs static binaries only"),
-            ))
-        }
+    let (bias, interp_path) = match kind {
+        Kind::Static => (0, None),
+        Kind::StaticPie => (PIE_BASE, None),
+        Kind::Dynamic { interp, pie } => (if pie { PIE_BASE } else { 0 }, Some(interp)),
     };
     let image = plan(&name, &elf, bias).map_err(|e| rejected(126, format!("{e:#}")))?;
     drop(elf);
     if cfg.memory < MIN_MEMORY {
         return Err(rejected(2, format!("--memory must be at least {} MiB", MIN_MEMORY >> 20)));
     }
+    let exe = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
+    let (sandbox, guest_exe, guest_cwd) = sandbox(cfg, &exe)?;
+    // The dynamic loader comes from the guest's file system, as on Linux.
+    let interp = match &interp_path {
+        Some(path) => {
+            let ibytes = sandbox.read_file(path.as_bytes()).map_err(|e| {
+                let why = std::io::Error::from_raw_os_error(e).to_string();
+                let why = why.split(" (os error").next().unwrap_or(&why).to_string();
+                rejected(127, format!("{name}: cannot execute: its interpreter {path} is not in the guest ({why})"))
+            })?;
+            let (ikind, ielf) = classify(path, &ibytes).map_err(|e| rejected(126, format!("{e:#}")))?;
+            if !matches!(ikind, Kind::StaticPie) {
+                return Err(rejected(126, format!("{name}: interpreter {path} is not a self-relocating ELF")));
+            }
+            let iimage = plan(path, &ielf, INTERP_BASE).map_err(|e| rejected(126, format!("{e:#}")))?;
+            drop(ielf);
+            Some((iimage, ibytes))
+        }
+        None => None,
+    };
 
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
     let kvm = open_kvm(&cfg.kvm_device)?;
@@ -161,7 +176,11 @@ pub fn run(cfg: &Config) -> Result<i32> {
 
     let mut phys = PhysAlloc { next: align_up(kernel.phys_end, HUGE_PAGE_SIZE), end: mem.size() };
     let mut regions = loader::load_image(&mem, &mut pt, &mut phys, &image, &bytes)?;
-    let stack = initial_stack(cfg, &image)?;
+    if let Some((iimage, ibytes)) = &interp {
+        regions.extend(loader::load_image(&mem, &mut pt, &mut phys, iimage, ibytes)?);
+    }
+    let interp_base = interp.as_ref().map_or(0, |(i, _)| i.bias);
+    let stack = initial_stack(cfg, &image, interp_base)?;
     regions.push(loader::load_stack(&mem, &mut pt, &mut phys, &stack.bytes)?);
     anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{name}: too many segments");
 
@@ -171,7 +190,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
             | if cfg.stats { FLAG_STATS } else { 0 },
         mem_size: mem.size(),
         phys_free: phys.next,
-        user_entry: image.entry,
+        user_entry: interp.as_ref().map_or(image.entry, |(i, _)| i.entry),
         user_sp: stack.sp,
         brk_start: image.end,
         nregions: regions.len() as u64,
@@ -181,8 +200,6 @@ pub fn run(cfg: &Config) -> Result<i32> {
         ..Default::default()
     };
     boot.regions[..regions.len()].copy_from_slice(&regions);
-    let exe = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
-    let (sandbox, guest_exe, guest_cwd) = sandbox(cfg, &exe)?;
     boot.exe_path_len = copy_path(&mut boot.exe_path, &guest_exe);
     boot.cwd_len = copy_path(&mut boot.cwd, &guest_cwd);
     // The guest's umask applies in the guest; the host must not apply it again.
@@ -273,7 +290,7 @@ fn host_auxv() -> Vec<(u64, u64)> {
 }
 
 /// argv, the environment and the auxv a Linux kernel would give the program.
-fn initial_stack(cfg: &Config, image: &ld_loader::Image) -> Result<ld_loader::StackImage> {
+fn initial_stack(cfg: &Config, image: &ld_loader::Image, interp_base: u64) -> Result<ld_loader::StackImage> {
     let argv: Vec<Vec<u8>> = std::iter::once(cfg.program.as_os_str())
         .chain(cfg.args.iter().map(|a| a.as_os_str()))
         .map(|a| a.as_bytes().to_vec())
@@ -291,7 +308,7 @@ fn initial_stack(cfg: &Config, image: &ld_loader::Image) -> Result<ld_loader::St
         (at::PHENT, image.phent),
         (at::PHNUM, image.phnum),
         (at::PAGESZ, PAGE_SIZE),
-        (at::BASE, 0),
+        (at::BASE, interp_base),
         (at::FLAGS, 0),
         (at::ENTRY, image.entry),
         (at::UID, uid),

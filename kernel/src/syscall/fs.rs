@@ -303,3 +303,19 @@ pub fn fchmod([fd, mode, ..]: Args) -> SysResult {
         Kind::Device(_) => Ok(0),
     }
 }
+
+pub fn fadvise64([fd, _offset, _len, advice, ..]: Args) -> SysResult {
+    let file = table::get(fd)?;
+    if advice > 5 {
+        return Err(EINVAL);
+    }
+    match file.kind {
+        Kind::Host(_) => Ok(0), // advice only: nothing the program can observe
+        Kind::Device(_) => Ok(0),
+    }
+}
+
+/// Extended attributes: the guest's file system has none to offer.
+pub fn xattr_unsupported(_: Args) -> SysResult {
+    Err(crate::errno::Errno(95)) // EOPNOTSUPP
+}

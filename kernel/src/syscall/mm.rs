@@ -1,23 +1,85 @@
 //! Memory syscalls: brk, mmap, munmap, mprotect, madvise.
 use super::Args;
-use crate::errno::{SysResult, EINVAL, ENOMEM};
+use crate::errno::{SysResult, EACCES, EINVAL, ENODEV, ENOMEM};
+use crate::fs::dev::Device;
+use crate::fs::{table, Kind, O_ACCMODE, O_RDWR, O_WRONLY};
 use crate::mm::with_space;
+use hx_abi::hypercall::{op, Request};
 use hx_abi::layout::{align_up, PAGE_SIZE, USER_END};
 
 pub fn brk([addr, ..]: Args) -> SysResult {
     Ok(with_space(|s| s.brk(addr)))
 }
 
+const MAP_SHARED: u64 = 0x01;
+const MAP_ANONYMOUS: u64 = 0x20;
+const PROT_READ: u64 = 1;
+const PROT_WRITE: u64 = 2;
+
 pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
-    if flags & 0x20 == 0 {
-        // File-backed mappings arrive with the dynamic-binaries work: a
-        // descriptor is checked, then refused as a device that cannot be mapped.
-        crate::fs::table::get(fd)?;
-    }
-    if offset % PAGE_SIZE != 0 {
+    if !offset.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
-    with_space(|s| s.mmap(addr, len, prot as u32, flags))
+    if flags & MAP_ANONYMOUS != 0 {
+        return with_space(|s| s.mmap(addr, len, prot as u32, flags));
+    }
+    let file = table::get(fd)?;
+    if file.status() & O_ACCMODE == O_WRONLY {
+        return Err(EACCES);
+    }
+    let handle = match file.kind {
+        Kind::Host(h) => h,
+        // A private mapping of /dev/zero is anonymous memory.
+        Kind::Device(Device::Zero) => return with_space(|s| s.mmap(addr, len, prot as u32, flags | MAP_ANONYMOUS)),
+        Kind::Device(_) => return Err(ENODEV),
+    };
+    if flags & MAP_SHARED != 0 && prot & PROT_WRITE != 0 {
+        // Writes would have to reach the file: not supported (yet), and said so.
+        if file.status() & O_ACCMODE != O_RDWR {
+            return Err(EACCES);
+        }
+        crate::host::log(b"shared writable file mappings are not supported: mmap returns ENODEV");
+        return Err(ENODEV);
+    }
+    // The file's bytes are copied in when mapped (a private snapshot; a shared
+    // read-only mapping sees the file as it was then).
+    let start = with_space(|s| s.mmap(addr, len, (prot | PROT_READ) as u32, flags | MAP_ANONYMOUS))?;
+    if let Err(e) = fill_from_file(start, align_up(len, PAGE_SIZE), handle, offset) {
+        with_space(|s| {
+            let _ = s.unmap(start, start + align_up(len, PAGE_SIZE));
+            s.flush();
+        });
+        return Err(e);
+    }
+    if prot & PROT_READ == 0 {
+        with_space(|s| {
+            let r = s.protect(start, start + align_up(len, PAGE_SIZE), prot as u32);
+            s.flush();
+            r
+        })?;
+    }
+    Ok(start)
+}
+
+/// Reads the file behind `handle` from `offset` into the fresh mapping at `start`.
+fn fill_from_file(start: u64, len: u64, handle: u64, offset: u64) -> Result<(), crate::errno::Errno> {
+    let mut done = 0;
+    while done < len {
+        let mut req = Request::new(op::PREAD);
+        req.args[0] = handle;
+        req.args[1] = offset + done;
+        let (n, covered) = with_space(|s| s.frame_segments(start + done, len - done, &mut req.segs))?;
+        req.nsegs = n as u32;
+        let got = crate::host::call(&mut req);
+        if got < 0 {
+            return Err(crate::errno::Errno(-got));
+        }
+        done += got as u64;
+        if (got as u64) < covered {
+            break; // end of file: the rest stays zero
+        }
+    }
+    Ok(())
 }
 
 /// The page-aligned range `[addr, addr+len)` a munmap/mprotect names.
