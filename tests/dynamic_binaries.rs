@@ -13,7 +13,7 @@ const DYNAMIC_C: [Flavor; 3] = [Flavor::GlibcDynamic, Flavor::GlibcDynamicNoPie,
 fn dynamic_c_programs_match_native() {
     let input = b"some input\nfor the pipe\n".repeat(100);
     for flavor in DYNAMIC_C {
-        for name in ["hello", "args_env", "files", "memory", "tls", "clock"] {
+        for name in ["hello", "args_env", "files", "memory", "tls", "clock", "pipes"] {
             let prog = build(name, flavor, &[]);
             compare_in_dirs(&prog, &["an arg"], None, &[]);
         }

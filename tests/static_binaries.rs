@@ -43,6 +43,14 @@ fn memory_allocation_and_mappings_match_native() {
 }
 
 #[test]
+fn pipes_poll_and_select_match_native() {
+    for prog in c_builds("pipes") {
+        let out = compare_in_dirs(&prog, &[], None, &[]);
+        assert!(text(&out.stdout).contains("read: 5 hello"), "{}", text(&out.stdout));
+    }
+}
+
+#[test]
 fn thread_local_variables_match_native() {
     for prog in c_builds("tls") {
         compare_in_dirs(&prog, &[], None, &[]);

@@ -48,6 +48,7 @@ fn op_name(op: u32) -> &'static str {
         op::CHMOD => "chmod",
         op::SYMLINK => "symlink",
         op::LINK => "link",
+        op::POLL => "poll",
         _ => "unknown",
     }
 }

@@ -107,6 +107,9 @@ pub mod op {
     pub const SYMLINK: u32 = 30;
     /// `link(segs[0], segs[1])`.
     pub const LINK: u32 = 31;
+    /// `poll` on handles: `segs[0]` holds `PollEntry`s, `args[0]` the timeout in
+    /// ms (negative: none); `revents` are written back, `ret` = how many are ready.
+    pub const POLL: u32 = 32;
 }
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
@@ -120,3 +123,13 @@ pub const PATH_VECTOR: u64 = 1;
 pub const HOST_STDIN: u64 = 0;
 pub const HOST_STDOUT: u64 = 1;
 pub const HOST_STDERR: u64 = 2;
+
+/// One entry of a `POLL` request.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct PollEntry {
+    pub handle: u64,
+    pub events: i16,
+    pub revents: i16,
+    pub _pad: u32,
+}

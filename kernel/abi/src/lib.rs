@@ -19,5 +19,6 @@ mod host_impls {
     unsafe impl vm_memory::ByteValued for crate::boot::UserRegion {}
     unsafe impl vm_memory::ByteValued for crate::hypercall::Request {}
     unsafe impl vm_memory::ByteValued for crate::hypercall::Segment {}
+    unsafe impl vm_memory::ByteValued for crate::hypercall::PollEntry {}
     unsafe impl vm_memory::ByteValued for crate::stats::Stats {}
 }

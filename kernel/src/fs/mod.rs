@@ -3,6 +3,7 @@
 //! kernel serves itself (`/dev/null`, `/dev/zero`, `/dev/urandom`, ...).
 pub mod dev;
 pub mod path;
+pub mod pipe;
 pub mod stat;
 pub mod table;
 
@@ -19,12 +20,15 @@ pub const O_APPEND: u32 = 0o2000;
 pub const O_NONBLOCK: u32 = 0o4000;
 pub const O_CLOEXEC: u32 = 0o2000000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Kind {
     /// A file the monitor holds open, by handle (standard streams included).
     Host(u64),
     /// A device the kernel answers itself.
     Device(dev::Device),
+    /// The two ends of a pipe the kernel keeps.
+    PipeRead(pipe::Shared),
+    PipeWrite(pipe::Shared),
 }
 
 /// An open file description: shared by descriptors made with dup().
@@ -66,8 +70,11 @@ impl OpenFile {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
-        if let Kind::Host(h) = self.kind {
-            host::close(h);
+        match &self.kind {
+            Kind::Host(h) => host::close(*h),
+            Kind::PipeRead(p) => p.lock().readers -= 1,
+            Kind::PipeWrite(p) => p.lock().writers -= 1,
+            Kind::Device(_) => {}
         }
     }
 }

@@ -1,10 +1,13 @@
 //! Descriptor syscalls: I/O, seeking, duplication, fcntl, ioctl, fstat,
 //! directory listing, truncation and sync.
 use super::Args;
-use crate::errno::{Errno, SysResult, EINVAL, ENOSPC, ENOTDIR, ENOTTY};
+use crate::errno::{Errno, SysResult, EBADF, EINVAL, ENOSPC, ENOTDIR, ENOTTY, EPIPE, ESPIPE};
 use crate::fs::dev::{self, Device};
 use crate::fs::stat::Stat;
-use crate::fs::{table, Kind, OpenFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK};
+use crate::fs::{pipe, table, Kind, OpenFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY};
+use alloc::sync::Arc;
+
+const SIGPIPE: u64 = 13;
 use crate::{host, mm};
 use alloc::vec::Vec;
 use hx_abi::hypercall::op;
@@ -42,19 +45,31 @@ fn device_write(d: Device, count: u64) -> SysResult {
 
 fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
     file.readable()?;
-    match (file.kind, offset) {
-        (Kind::Host(h), None) => host::read(h, buf, count),
-        (Kind::Host(h), Some(o)) => host::pread(h, buf, count, o),
-        (Kind::Device(d), _) => device_read(d, buf, count),
+    match (&file.kind, offset) {
+        (Kind::Host(h), None) => host::read(*h, buf, count),
+        (Kind::Host(h), Some(o)) => host::pread(*h, buf, count, o),
+        (Kind::Device(d), _) => device_read(*d, buf, count),
+        (Kind::PipeRead(p), None) => pipe::read(p, buf, count, file.status() & O_NONBLOCK != 0),
+        (Kind::PipeRead(_) | Kind::PipeWrite(_), Some(_)) => Err(ESPIPE),
+        (Kind::PipeWrite(_), None) => Err(EBADF),
     }
 }
 
 fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
     file.writable()?;
-    match (file.kind, offset) {
-        (Kind::Host(h), None) => host::write(h, buf, count),
-        (Kind::Host(h), Some(o)) => host::pwrite(h, buf, count, o),
-        (Kind::Device(d), _) => device_write(d, count),
+    match (&file.kind, offset) {
+        (Kind::Host(h), None) => host::write(*h, buf, count),
+        (Kind::Host(h), Some(o)) => host::pwrite(*h, buf, count, o),
+        (Kind::Device(d), _) => device_write(*d, count),
+        (Kind::PipeWrite(p), None) => match pipe::write(p, buf, count, file.status() & O_NONBLOCK != 0) {
+            Err(EPIPE) => {
+                super::signal::raise(SIGPIPE)?;
+                Err(EPIPE)
+            }
+            r => r,
+        },
+        (Kind::PipeRead(_) | Kind::PipeWrite(_), Some(_)) => Err(ESPIPE),
+        (Kind::PipeRead(_), None) => Err(EBADF),
     }
 }
 
@@ -159,6 +174,7 @@ pub fn lseek([fd, offset, whence, ..]: Args) -> SysResult {
         Kind::Host(h) => host::simple(op::LSEEK, &[h, offset, whence]),
         Kind::Device(_) if whence <= 4 => Ok(0),
         Kind::Device(_) => Err(EINVAL),
+        Kind::PipeRead(_) | Kind::PipeWrite(_) => Err(ESPIPE),
     }
 }
 
@@ -208,7 +224,8 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
         F_SETFL => {
             let changeable = O_APPEND | O_NONBLOCK;
             let status = (entry.file.status() & !changeable) | (arg as u32 & changeable);
-            if let Kind::Host(h) = entry.file.kind {
+            if let Kind::Host(h) = &entry.file.kind {
+                let h = *h;
                 host::simple(op::SETFL, &[h, (status & changeable) as u64])?;
             }
             entry.file.set_status(status);
@@ -232,7 +249,7 @@ pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
         }
         _ => {}
     }
-    let Kind::Host(h) = entry.file.kind else { return Err(ENOTTY) };
+    let Kind::Host(h) = entry.file.kind.clone() else { return Err(ENOTTY) };
     let len = match cmd {
         TCGETS => TERMIOS_SIZE,
         TIOCGWINSZ => WINSIZE_SIZE,
@@ -246,13 +263,16 @@ pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
 
 /// The stat of an open file.
 pub fn stat_of(file: &OpenFile) -> Result<Stat, Errno> {
-    match file.kind {
+    match &file.kind {
         Kind::Host(h) => {
             let mut st = Stat::default();
-            host::fstat(h, st.as_bytes_mut())?;
+            host::fstat(*h, st.as_bytes_mut())?;
             Ok(st)
         }
-        Kind::Device(d) => Ok(dev::stat(d)),
+        Kind::Device(d) => Ok(dev::stat(*d)),
+        Kind::PipeRead(_) | Kind::PipeWrite(_) => {
+            Ok(Stat { mode: 0o010600, nlink: 1, blksize: 4096, ino: 2000, ..Default::default() })
+        }
     }
 }
 
@@ -265,7 +285,7 @@ pub fn fstat([fd, statbuf, ..]: Args) -> SysResult {
 pub fn getdents64([fd, buf, count, ..]: Args) -> SysResult {
     match table::get(fd)?.kind {
         Kind::Host(h) => host::getdents(h, buf, count),
-        Kind::Device(_) => Err(ENOTDIR),
+        _ => Err(ENOTDIR),
     }
 }
 
@@ -279,28 +299,28 @@ pub fn ftruncate([fd, length, ..]: Args) -> SysResult {
     }
     match file.kind {
         Kind::Host(h) => host::simple(op::FTRUNCATE, &[h, length]),
-        Kind::Device(_) => Err(EINVAL),
+        _ => Err(EINVAL),
     }
 }
 
 pub fn fsync([fd, ..]: Args) -> SysResult {
     match table::get(fd)?.kind {
         Kind::Host(h) => host::simple(op::FSYNC, &[h, 0]),
-        Kind::Device(_) => Err(EINVAL),
+        _ => Err(EINVAL),
     }
 }
 
 pub fn fdatasync([fd, ..]: Args) -> SysResult {
     match table::get(fd)?.kind {
         Kind::Host(h) => host::simple(op::FSYNC, &[h, 1]),
-        Kind::Device(_) => Err(EINVAL),
+        _ => Err(EINVAL),
     }
 }
 
 pub fn fchmod([fd, mode, ..]: Args) -> SysResult {
     match table::get(fd)?.kind {
         Kind::Host(h) => host::path_request(op::CHMOD, &[h, mode & 0o7777], &[], &mut []).0,
-        Kind::Device(_) => Ok(0),
+        _ => Ok(0),
     }
 }
 
@@ -310,12 +330,42 @@ pub fn fadvise64([fd, _offset, _len, advice, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     match file.kind {
-        Kind::Host(_) => Ok(0), // advice only: nothing the program can observe
-        Kind::Device(_) => Ok(0),
+        Kind::PipeRead(_) | Kind::PipeWrite(_) => Err(ESPIPE),
+        _ => Ok(0), // advice only: nothing the program can observe
     }
 }
 
 /// Extended attributes: the guest's file system has none to offer.
 pub fn xattr_unsupported(_: Args) -> SysResult {
     Err(crate::errno::Errno(95)) // EOPNOTSUPP
+}
+
+pub fn pipe2([fds, flags, ..]: Args) -> SysResult {
+    if flags & !((O_CLOEXEC | O_NONBLOCK) as u64 | 0o40000) != 0 {
+        return Err(EINVAL); // O_DIRECT (packet mode) is accepted, like Linux
+    }
+    mm::with_space(|s| s.check(fds, 8, true))?;
+    let p = pipe::new();
+    let status = flags as u32 & O_NONBLOCK;
+    let cloexec = flags as u32 & O_CLOEXEC != 0;
+    let r = table::install(
+        Arc::new(OpenFile::new(Kind::PipeRead(p.clone()), O_RDONLY | status, b"pipe:".to_vec())),
+        cloexec,
+    )?;
+    let w = match table::install(
+        Arc::new(OpenFile::new(Kind::PipeWrite(p), O_WRONLY | status, b"pipe:".to_vec())),
+        cloexec,
+    ) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = table::close(r);
+            return Err(e);
+        }
+    };
+    mm::write_user(fds, &[r as i32, w as i32])?;
+    Ok(0)
+}
+
+pub fn pipe([fds, ..]: Args) -> SysResult {
+    pipe2([fds, 0, 0, 0, 0, 0])
 }

@@ -29,6 +29,7 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
     }
     let handle = match file.kind {
         Kind::Host(h) => h,
+        Kind::PipeRead(_) | Kind::PipeWrite(_) => return Err(ENODEV),
         // A private mapping of /dev/zero is anonymous memory.
         Kind::Device(Device::Zero) => return with_space(|s| s.mmap(addr, len, prot as u32, flags | MAP_ANONYMOUS)),
         Kind::Device(_) => return Err(ENODEV),

@@ -5,6 +5,7 @@ pub mod fs;
 pub mod futex;
 pub mod mm;
 pub mod path;
+pub mod poll;
 pub mod process;
 pub mod signal;
 pub mod table;

@@ -265,7 +265,7 @@ pub fn utimensat([dirfd, path, times, flags, ..]: Args) -> SysResult {
     let nofollow = (flags & AT_SYMLINK_NOFOLLOW != 0) as u64;
     if path == 0 {
         // futimens(fd, times)
-        let Kind::Host(h) = table::get(dirfd)?.kind else { return Ok(0) };
+        let Kind::Host(h) = table::get(dirfd)?.kind.clone() else { return Ok(0) };
         if times != 0 {
             outs.push(&t);
         }
@@ -311,7 +311,7 @@ pub fn statfs([path, buf, ..]: Args) -> SysResult {
 }
 
 pub fn fstatfs([fd, buf, ..]: Args) -> SysResult {
-    let Kind::Host(h) = table::get(fd)?.kind else { return Err(EINVAL) };
+    let Kind::Host(h) = table::get(fd)?.kind.clone() else { return Err(EINVAL) };
     let mut out = [0u8; STATFS_SIZE];
     host::path_request(op::STATFS, &[h], &[], &mut [&mut out]).0?;
     mm::copy_to_user(buf, &out)?;

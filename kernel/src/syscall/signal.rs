@@ -88,7 +88,7 @@ fn ignored_by_default(sig: u64) -> bool {
 }
 
 /// The program sends itself `sig`.
-fn raise(sig: u64) -> SysResult {
+pub fn raise(sig: u64) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }

@@ -1,7 +1,7 @@
 //! Syscall number → handler. Names and argument formats live in
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
-use super::{fs, futex, mm, path, process, signal, time, Args};
+use super::{fs, futex, mm, path, poll, process, signal, time, Args};
 use crate::errno::SysResult;
 use hx_abi::syscalls::MAX_SYSCALLS;
 
@@ -36,6 +36,7 @@ table! {
     4 => path::stat,
     5 => fs::fstat,
     6 => path::lstat,
+    7 => poll::poll,
     8 => fs::lseek,
     9 => mm::mmap,
     10 => mm::mprotect,
@@ -49,6 +50,8 @@ table! {
     19 => fs::readv,
     20 => fs::writev,
     21 => path::access,
+    22 => fs::pipe,
+    23 => poll::select,
     24 => process::sched_yield,
     25 => mm::mremap,
     28 => mm::madvise,
@@ -127,10 +130,13 @@ table! {
     266 => path::symlinkat,
     267 => path::readlinkat,
     268 => path::fchmodat,
+    270 => poll::pselect6,
+    271 => poll::ppoll,
     269 => path::faccessat,
     273 => process::set_robust_list,
     280 => path::utimensat,
     292 => fs::dup3,
+    293 => fs::pipe2,
     295 => fs::preadv,
     296 => fs::pwritev,
     302 => process::prlimit64,

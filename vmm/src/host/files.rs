@@ -226,6 +226,7 @@ impl Files {
                 }
             }
             op::STATFS => self.statfs(mem, &segs, a[0]),
+            op::POLL => self.poll(mem, &segs, a[0] as i64),
             other => bail!("unknown file request {other}"),
         };
         Ok(r.unwrap_or_else(|e| -(e as i64)))
@@ -497,6 +498,30 @@ impl Files {
         drop(fd_owned);
         write_out(mem, segs, segs.len().saturating_sub(1), bytes_of(&st)).map_err(|_| libc::EFAULT)?;
         Ok(0)
+    }
+
+    fn poll(&self, mem: &GuestRam, segs: &[Segment], timeout_ms: i64) -> Result<i64, Errno> {
+        use hx_abi::hypercall::PollEntry;
+        let Some(seg) = segs.first() else { return Err(libc::EINVAL) };
+        let n = seg.len as usize / std::mem::size_of::<PollEntry>();
+        let mut entries: Vec<PollEntry> = Vec::with_capacity(n);
+        for i in 0..n {
+            entries.push(
+                mem.read_obj(seg.phys + (i * std::mem::size_of::<PollEntry>()) as u64).map_err(|_| libc::EFAULT)?,
+            );
+        }
+        let mut fds: Vec<libc::pollfd> = entries
+            .iter()
+            .map(|e| libc::pollfd { fd: self.fd(e.handle).unwrap_or(-1), events: e.events, revents: 0 })
+            .collect();
+        let timeout = if timeout_ms < 0 { -1 } else { timeout_ms.min(i32::MAX as i64) as i32 };
+        // SAFETY: poll on descriptors we hold (or -1, which poll skips).
+        let ready = sys(|| unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as u64, timeout) } as isize)?;
+        for (i, (e, f)) in entries.iter_mut().zip(&fds).enumerate() {
+            e.revents = if f.fd < 0 { libc::POLLNVAL } else { f.revents };
+            mem.write_obj(seg.phys + (i * std::mem::size_of::<PollEntry>()) as u64, *e).map_err(|_| libc::EFAULT)?;
+        }
+        Ok(ready)
     }
 
     fn tty_ioctl(&self, mem: &GuestRam, handle: u64, cmd: u64, segs: &[Segment]) -> Result<i64, Errno> {

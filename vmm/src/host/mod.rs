@@ -29,7 +29,7 @@ impl Host<'_> {
         self.report.count_request(req.op);
         let segs = &req.segs[..req.nsegs as usize];
         req.ret = match req.op {
-            op::WRITE | op::READ | op::FSTAT | op::TTY_IOCTL | op::OPEN..=op::LINK if req.op != op::SLEEP => {
+            op::WRITE | op::READ | op::FSTAT | op::TTY_IOCTL | op::OPEN..=op::POLL if req.op != op::SLEEP => {
                 self.files.serve(self.mem, &mut req)?
             }
             op::SLEEP => clock::sleep(req.args[0]),

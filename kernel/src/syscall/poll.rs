@@ -1,0 +1,208 @@
+//! poll, ppoll, select, pselect6: readiness of pipes and devices is known in
+//! the guest; the monitor polls the host files among them, in one request.
+use super::Args;
+use crate::errno::{Errno, SysResult, EINVAL};
+use crate::fs::{pipe, table, Kind};
+use crate::{host, mm};
+use alloc::vec::Vec;
+use hx_abi::hypercall::{op, PollEntry, Request, Segment};
+
+const POLLIN: i16 = 0x1;
+const POLLOUT: i16 = 0x4;
+const POLLHUP: i16 = 0x10;
+const POLLNVAL: i16 = 0x20;
+
+#[derive(Clone, Copy, Default)]
+struct PollFd {
+    fd: i32,
+    events: i16,
+    revents: i16,
+}
+
+/// Fills every `revents`, waiting up to `timeout_ms` (negative: forever); returns how many are ready.
+fn poll_core(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
+    let mut host_entries: Vec<(usize, PollEntry)> = Vec::new();
+    for (i, p) in fds.iter_mut().enumerate() {
+        p.revents = 0;
+        if p.fd < 0 {
+            continue;
+        }
+        let Ok(file) = table::get(p.fd as u64) else {
+            p.revents = POLLNVAL;
+            continue;
+        };
+        let wanted = p.events | POLLHUP;
+        p.revents = match &file.kind {
+            Kind::Device(_) => (POLLIN | POLLOUT) & wanted,
+            Kind::PipeRead(pp) | Kind::PipeWrite(pp) => {
+                let (r, w, hup) = pipe::readiness(pp);
+                let is_read = matches!(file.kind, Kind::PipeRead(_));
+                let mut ev = 0;
+                if is_read && r {
+                    ev |= POLLIN;
+                }
+                if !is_read && w {
+                    ev |= POLLOUT;
+                }
+                if is_read && hup {
+                    ev |= POLLHUP;
+                }
+                ev & wanted
+            }
+            Kind::Host(h) => {
+                host_entries.push((i, PollEntry { handle: *h, events: p.events, ..Default::default() }));
+                0
+            }
+        };
+    }
+    let local_ready = fds.iter().filter(|p| p.revents != 0).count();
+    if !host_entries.is_empty() {
+        let mut entries: Vec<PollEntry> = host_entries.iter().map(|(_, e)| *e).collect();
+        let mut req = Request::new(op::POLL);
+        req.args[0] = if local_ready > 0 { 0 } else { timeout_ms as u64 };
+        req.segs[0] = Segment {
+            phys: host::phys_of(entries.as_mut_ptr() as u64),
+            len: (entries.len() * core::mem::size_of::<PollEntry>()) as u64,
+        };
+        req.nsegs = 1;
+        let r = host::call(&mut req);
+        if r < 0 {
+            return Err(Errno(-r));
+        }
+        for ((i, _), e) in host_entries.iter().zip(&entries) {
+            fds[*i].revents = e.revents;
+        }
+    } else if local_ready == 0 && timeout_ms != 0 {
+        // Nothing here can change while this thread waits: sleep out the timeout.
+        let ns = if timeout_ms < 0 { 3_600_000_000_000 } else { timeout_ms as u64 * 1_000_000 };
+        loop {
+            host::simple(op::SLEEP, &[ns])?;
+            if timeout_ms >= 0 {
+                break;
+            }
+        }
+    }
+    Ok(fds.iter().filter(|p| p.revents != 0).count())
+}
+
+fn read_pollfds(ptr: u64, n: u64) -> Result<Vec<PollFd>, Errno> {
+    if n > table::MAX_FDS as u64 {
+        return Err(EINVAL);
+    }
+    let mut raw = alloc::vec![0u8; n as usize * 8];
+    mm::copy_from_user(ptr, &mut raw)?;
+    Ok(raw
+        .chunks_exact(8)
+        .map(|c| PollFd {
+            fd: i32::from_le_bytes(c[..4].try_into().unwrap()),
+            events: i16::from_le_bytes(c[4..6].try_into().unwrap()),
+            revents: 0,
+        })
+        .collect())
+}
+
+fn write_revents(ptr: u64, fds: &[PollFd]) -> Result<(), Errno> {
+    for (i, p) in fds.iter().enumerate() {
+        mm::write_user(ptr + i as u64 * 8 + 6, &p.revents)?;
+    }
+    Ok(())
+}
+
+/// A timespec pointer as milliseconds (NULL: forever).
+fn timespec_ms(ptr: u64) -> Result<i64, Errno> {
+    if ptr == 0 {
+        return Ok(-1);
+    }
+    let [sec, nsec]: [i64; 2] = mm::read_user(ptr)?;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(EINVAL);
+    }
+    Ok(sec.saturating_mul(1000).saturating_add((nsec as u64).div_ceil(1_000_000) as i64))
+}
+
+pub fn poll([fds, nfds, timeout, ..]: Args) -> SysResult {
+    let mut v = read_pollfds(fds, nfds)?;
+    let n = poll_core(&mut v, timeout as i32 as i64)?;
+    write_revents(fds, &v)?;
+    Ok(n as u64)
+}
+
+pub fn ppoll([fds, nfds, tmo, ..]: Args) -> SysResult {
+    let mut v = read_pollfds(fds, nfds)?;
+    let n = poll_core(&mut v, timespec_ms(tmo)?)?;
+    write_revents(fds, &v)?;
+    Ok(n as u64)
+}
+
+/// select/pselect6 on top of poll: fd_set bit maps in, bit maps out.
+fn select_core(nfds: u64, sets: [u64; 3], timeout_ms: i64) -> SysResult {
+    if nfds > table::MAX_FDS as u64 {
+        return Err(EINVAL);
+    }
+    let words = nfds.div_ceil(64) as usize;
+    let mut maps = [alloc::vec![0u64; words], alloc::vec![0u64; words], alloc::vec![0u64; words]];
+    for (m, &ptr) in maps.iter_mut().zip(&sets) {
+        if ptr != 0 {
+            for (w, word) in m.iter_mut().enumerate() {
+                *word = mm::read_user(ptr + 8 * w as u64)?;
+            }
+        }
+    }
+    let bit = |m: &Vec<u64>, fd: usize| m[fd / 64] >> (fd % 64) & 1 != 0;
+    let mut fds: Vec<PollFd> = Vec::new();
+    for fd in 0..nfds as usize {
+        let mut events = 0;
+        if bit(&maps[0], fd) {
+            events |= POLLIN;
+        }
+        if bit(&maps[1], fd) {
+            events |= POLLOUT;
+        }
+        if bit(&maps[2], fd) {
+            events |= 0x2; // POLLPRI
+        }
+        if events != 0 {
+            fds.push(PollFd { fd: fd as i32, events, revents: 0 });
+        }
+    }
+    poll_core(&mut fds, timeout_ms)?;
+    if fds.iter().any(|p| p.revents & POLLNVAL != 0) {
+        return Err(crate::errno::EBADF);
+    }
+    let mut out = [alloc::vec![0u64; words], alloc::vec![0u64; words], alloc::vec![0u64; words]];
+    let mut count = 0;
+    for p in &fds {
+        let fd = p.fd as usize;
+        for (k, mask) in [(0, POLLIN | POLLHUP), (1, POLLOUT), (2, 0x2)] {
+            if p.events & (if k == 0 { POLLIN } else { mask }) != 0 && p.revents & mask != 0 {
+                out[k][fd / 64] |= 1 << (fd % 64);
+                count += 1;
+            }
+        }
+    }
+    for (m, &ptr) in out.iter().zip(&sets) {
+        if ptr != 0 {
+            for (w, word) in m.iter().enumerate() {
+                mm::write_user(ptr + 8 * w as u64, word)?;
+            }
+        }
+    }
+    Ok(count)
+}
+
+pub fn select([nfds, r, w, e, tv, _]: Args) -> SysResult {
+    let ms = if tv == 0 {
+        -1
+    } else {
+        let [sec, usec]: [i64; 2] = mm::read_user(tv)?;
+        if sec < 0 || !(0..1_000_000).contains(&usec) {
+            return Err(EINVAL);
+        }
+        sec * 1000 + (usec as u64).div_ceil(1000) as i64
+    };
+    select_core(nfds, [r, w, e], ms)
+}
+
+pub fn pselect6([nfds, r, w, e, ts, _]: Args) -> SysResult {
+    select_core(nfds, [r, w, e], timespec_ms(ts)?)
+}
