@@ -245,3 +245,24 @@ fn syscall_coverage_page_is_generated_from_the_table() {
         "docs/syscalls.md is stale: regenerate it with `hx-run --syscalls > docs/syscalls.md`"
     );
 }
+
+#[test]
+fn the_syscall_vector_serves_calls_from_the_auxv_and_is_counted_apart() {
+    for flavor in [Flavor::GlibcStatic, Flavor::MuslStatic, Flavor::GlibcDynamic] {
+        let prog = build("vector", flavor, &[]);
+        // Natively the auxv has no vector: the same program uses `syscall`.
+        let out = compare(&prog, &[], &[]);
+        assert!(text(&out.stdout).contains("bad fd: -9"), "{}", text(&out.stdout));
+        let stats = text(&hx(&["--stats"], &prog, &[], &[]).stderr);
+        let vector_count = |name: &str| -> u64 {
+            let line = stats
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("{name}: {stats}"));
+            line.rsplit('/').next().unwrap().trim().parse().unwrap()
+        };
+        assert_eq!(vector_count("getppid"), 1, "{stats}");
+        assert_eq!(vector_count("close"), 1, "{stats}");
+        assert!(vector_count("write") >= 1, "{stats}");
+    }
+}

@@ -201,6 +201,14 @@ fn main() -> Result<()> {
     ));
     let (n, h) = bench.workload(&work, &["getppid", calls], &[])?;
     line(format!("| `getppid` (trap path) | {} | {} | {} |", n.show("ns", 1.0), h.show("ns", 1.0), ratio(&n, &h)));
+    let vector = bench.compile(&root.join("tests/programs/vector.c"), "vector")?;
+    let (n, h) = bench.workload(&vector, &["bench", calls], &[])?;
+    line(format!(
+        "| `getppid` through the syscall vector (hx) vs `syscall` (native) | {} | {} | {} |",
+        n.show("ns", 1.0),
+        h.show("ns", 1.0),
+        ratio(&n, &h)
+    ));
     let (n, h) = bench.workload(&work, &["clock", calls], &[])?;
     line(format!(
         "| `clock_gettime(MONOTONIC)` via libc | {} | {} | {} |",

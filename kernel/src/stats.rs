@@ -18,6 +18,10 @@ pub fn count_trap(nr: usize) {
     with(|s| s.trap[nr] += 1);
 }
 
+pub fn count_vector(nr: usize) {
+    with(|s| s.vector[nr] += 1);
+}
+
 pub fn count_cpl0() {
     with(|s| s.cpl0_entries += 1);
 }

@@ -180,7 +180,8 @@ pub fn run(cfg: &Config) -> Result<i32> {
         regions.extend(loader::load_image(&mem, &mut pt, &mut phys, iimage, ibytes)?);
     }
     let interp_base = interp.as_ref().map_or(0, |(i, _)| i.bias);
-    let stack = initial_stack(cfg, &image, interp_base)?;
+    let vector = kernel.symbol("HX_SYSCALL_VECTOR")?;
+    let stack = initial_stack(cfg, &image, interp_base, vector)?;
     regions.push(loader::load_stack(&mem, &mut pt, &mut phys, &stack.bytes)?);
     anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{name}: too many segments");
 
@@ -290,7 +291,12 @@ fn host_auxv() -> Vec<(u64, u64)> {
 }
 
 /// argv, the environment and the auxv a Linux kernel would give the program.
-fn initial_stack(cfg: &Config, image: &ld_loader::Image, interp_base: u64) -> Result<ld_loader::StackImage> {
+fn initial_stack(
+    cfg: &Config,
+    image: &ld_loader::Image,
+    interp_base: u64,
+    vector: u64,
+) -> Result<ld_loader::StackImage> {
     let argv: Vec<Vec<u8>> = std::iter::once(cfg.program.as_os_str())
         .chain(cfg.args.iter().map(|a| a.as_os_str()))
         .map(|a| a.as_bytes().to_vec())
@@ -320,6 +326,7 @@ fn initial_stack(cfg: &Config, image: &ld_loader::Image, interp_base: u64) -> Re
         (at::CLKTCK, if clktck == 0 { 100 } else { clktck }),
         (at::SECURE, 0),
         (at::MINSIGSTKSZ, if minsig == 0 { 2048 } else { minsig }),
+        (hx_abi::boot::AT_HX_SYSCALL_VECTOR, vector),
     ];
     let mut random = [0u8; 16];
     // SAFETY: getrandom fills the 16-byte buffer we own.

@@ -9,6 +9,11 @@ pub const FLAG_STATS: u64 = 1 << 1;
 /// The host has hardware virtualization: `syscall` enters CPL0 at LSTAR.
 pub const FLAG_HW_KVM: u64 = 1 << 2;
 
+/// Private auxv tag: the address of the kernel's syscall vector (an array of
+/// `long f(long a1, ..., long a6)` indexed by syscall number), for a libc that
+/// calls the kernel directly. Outside hx the tag is absent.
+pub const AT_HX_SYSCALL_VECTOR: u64 = 0x6878_0001;
+
 /// Memory protections of a region (Linux `PROT_*` values).
 pub const PROT_READ: u32 = 1;
 pub const PROT_WRITE: u32 = 2;

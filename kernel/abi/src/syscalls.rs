@@ -3,7 +3,7 @@
 //! a number without a handler answers `-ENOSYS` and is named in a warning.
 
 /// Highest syscall number hx knows (exclusive bound for tables indexed by number).
-pub const MAX_SYSCALLS: usize = 512;
+pub const MAX_SYSCALLS: usize = 512; // keep in step with the seq! bound in kernel/src/syscall/vector.rs
 
 /// One argument format per character:
 /// `d` signed decimal, `u` unsigned, `x` hex, `o` octal mode, `f` file descriptor,

@@ -43,17 +43,18 @@ pub extern "C" fn dispatch(frame: &mut TrapFrame) -> i64 {
     if (frame.nr as usize) < MAX_SYSCALLS {
         stats::count_trap(frame.nr as usize);
     }
-    syscall(frame.nr, args, PATH_TRAP)
+    invoke(frame.nr, table::handler(frame.nr), args, PATH_TRAP)
 }
 
-/// Runs syscall `nr` and returns the raw Linux result.
-pub fn syscall(nr: u64, args: Args, path: u64) -> i64 {
+/// Runs syscall `nr` with its `handler` and returns the raw Linux result.
+#[inline(always)]
+pub fn invoke(nr: u64, handler: Option<table::Handler>, args: Args, path: u64) -> i64 {
     let tracing = FLAGS.load(Ordering::Relaxed) & FLAG_STRACE != 0;
     let exits = matches!(syscalls::info(nr).map(|s| s.name), Some("exit" | "exit_group"));
     if tracing && exits {
         trace(nr, &args, 0, path);
     }
-    let ret = match table::handler(nr) {
+    let ret = match handler {
         Some(h) => match h(args) {
             Ok(v) => v as i64,
             Err(e) => -e.0,

@@ -10,6 +10,7 @@ pub mod process;
 pub mod signal;
 pub mod table;
 pub mod time;
+pub mod vector;
 
 /// The six raw arguments of a syscall.
 pub type Args = [u64; 6];

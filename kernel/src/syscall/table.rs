@@ -9,7 +9,9 @@ pub type Handler = fn(Args) -> SysResult;
 
 macro_rules! table {
     ($($nr:literal => $handler:path,)*) => {
-        static TABLE: [Option<Handler>; MAX_SYSCALLS] = {
+        /// A `const`, so that a vector entry indexing it with a constant number
+        /// compiles to a direct call of the handler.
+        pub const TABLE: [Option<Handler>; MAX_SYSCALLS] = {
             let mut t: [Option<Handler>; MAX_SYSCALLS] = [None; MAX_SYSCALLS];
             $( t[$nr] = Some($handler); )*
             t
