@@ -51,6 +51,14 @@ struct Cli {
     /// Start the program with an empty environment (plus any -e).
     #[arg(long)]
     env_clear: bool,
+    /// Run a musl-linked dynamic binary on hx's patched musl (sysroot/lib/libc.so):
+    /// every syscall becomes a function call into the kernel.
+    #[arg(long)]
+    fast_libc: bool,
+    /// Where the patched musl lives (default: $HX_SYSROOT, else the sysroot next
+    /// to hx-run or in its source tree).
+    #[arg(long, value_name = "DIR")]
+    sysroot: Option<PathBuf>,
     /// Print the syscall coverage table (markdown) and exit.
     #[arg(long, exclusive = true)]
     syscalls: bool,
@@ -137,6 +145,8 @@ fn main() {
         strace: cli.strace,
         stats: cli.stats,
         mounts: cli.mounts,
+        fast_libc: cli.fast_libc,
+        sysroot: cli.sysroot,
         default_mounts: !cli.no_default_mounts,
     };
     let status = match vm::run(&cfg) {

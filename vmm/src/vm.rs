@@ -34,6 +34,41 @@ pub struct Config {
     /// `--mount` requests: host directory, guest path, writable.
     pub mounts: Vec<MountSpec>,
     pub default_mounts: bool,
+    pub fast_libc: bool,
+    pub sysroot: Option<PathBuf>,
+}
+
+/// The patched musl `libc.so` for `--fast-libc`.
+fn fast_libc_path(cfg: &Config) -> Result<PathBuf> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = &cfg.sysroot {
+        candidates.push(dir.clone());
+    } else {
+        if let Some(dir) = std::env::var_os("HX_SYSROOT") {
+            candidates.push(dir.into());
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            if let Some(dir) = exe.parent() {
+                candidates.push(dir.join("sysroot"));
+                candidates.push(dir.join("../../sysroot"));
+            }
+        }
+    }
+    candidates.iter().map(|d| d.join("lib/libc.so")).find(|p| p.is_file()).ok_or_else(|| {
+        let looked: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
+        rejected(
+            2,
+            format!(
+                "--fast-libc: no patched libc.so in {}: build it with musl-patch/build.sh, or pass --sysroot",
+                looked.join(", ")
+            ),
+        )
+    })
+}
+
+/// Whether `interp` is musl's dynamic loader (which is musl's libc.so).
+fn is_musl_loader(interp: &str) -> bool {
+    interp.rsplit('/').next().is_some_and(|n| n.starts_with("ld-musl-"))
 }
 
 #[derive(Clone, Debug)]
@@ -135,14 +170,36 @@ pub fn run(cfg: &Config) -> Result<i32> {
     }
     let exe = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
     let (sandbox, guest_exe, guest_cwd) = sandbox(cfg, &exe)?;
-    // The dynamic loader comes from the guest's file system, as on Linux.
+    let fast_libc = if cfg.fast_libc {
+        match &interp_path {
+            Some(i) if is_musl_loader(i) => Some(fast_libc_path(cfg)?),
+            Some(i) => {
+                eprintln!(
+                    "hx-run: --fast-libc needs a musl-linked binary; {name} uses {i}: running it on the trap path"
+                );
+                None
+            }
+            None => {
+                eprintln!("hx-run: --fast-libc needs a dynamically linked musl binary; {name} is static: running it on the trap path");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // The dynamic loader comes from the guest's file system, as on Linux
+    // (with --fast-libc, musl's comes from the patched sysroot).
     let interp = match &interp_path {
         Some(path) => {
-            let ibytes = sandbox.read_file(path.as_bytes()).map_err(|e| {
-                let why = std::io::Error::from_raw_os_error(e).to_string();
-                let why = why.split(" (os error").next().unwrap_or(&why).to_string();
-                rejected(127, format!("{name}: cannot execute: its interpreter {path} is not in the guest ({why})"))
-            })?;
+            let from_sysroot = fast_libc.as_ref().map(std::fs::read);
+            let ibytes = match from_sysroot {
+                Some(r) => r.with_context(|| format!("reading {}", fast_libc.as_ref().unwrap().display()))?,
+                None => sandbox.read_file(path.as_bytes()).map_err(|e| {
+                    let why = std::io::Error::from_raw_os_error(e).to_string();
+                    let why = why.split(" (os error").next().unwrap_or(&why).to_string();
+                    rejected(127, format!("{name}: cannot execute: its interpreter {path} is not in the guest ({why})"))
+                })?,
+            };
             let (ikind, ielf) = classify(path, &ibytes).map_err(|e| rejected(126, format!("{e:#}")))?;
             if !matches!(ikind, Kind::StaticPie) {
                 return Err(rejected(126, format!("{name}: interpreter {path} is not a self-relocating ELF")));
@@ -206,7 +263,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     // The guest's umask applies in the guest; the host must not apply it again.
     // SAFETY: umask only swaps this process's creation mask.
     boot.umask = unsafe { libc::umask(0) };
-    let mut files = Files::new(sandbox)?;
+    let mut files = Files::new(sandbox, fast_libc)?;
 
     let vcpu = vm.create_vcpu(0).context("KVM_CREATE_VCPU")?;
     boot.tsc_khz = vcpu.get_tsc_khz().map(u64::from).unwrap_or_else(|_| host_tsc_khz());

@@ -21,7 +21,12 @@ enum Handle {
 pub struct Files {
     pub sandbox: Sandbox,
     handles: Vec<Option<Handle>>,
+    /// With --fast-libc: the patched libc.so that replaces musl's everywhere.
+    fast_libc: Option<std::path::PathBuf>,
 }
+
+/// File names under which a program may look for musl's libc.
+const MUSL_LIBC_NAMES: [&[u8]; 3] = [b"libc.so", b"libc.musl-x86_64.so.1", b"ld-musl-x86_64.so.1"];
 
 fn errno() -> Errno {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
@@ -58,7 +63,7 @@ fn bytes_of<T>(v: &T) -> &[u8] {
 }
 
 impl Files {
-    pub fn new(sandbox: Sandbox) -> Result<Self> {
+    pub fn new(sandbox: Sandbox, fast_libc: Option<std::path::PathBuf>) -> Result<Self> {
         let mut handles = Vec::new();
         for fd in 0..3 {
             // The guest's 0-2 are duplicates: its close(1) leaves hx-run's stdout open.
@@ -67,7 +72,7 @@ impl Files {
             // SAFETY: `d` is a fresh descriptor we own.
             handles.push((d >= 0).then(|| Handle::Host(unsafe { OwnedFd::from_raw_fd(d) })));
         }
-        Ok(Self { sandbox, handles })
+        Ok(Self { sandbox, handles, fast_libc })
     }
 
     fn fd(&self, handle: u64) -> Result<i32, Errno> {
@@ -257,6 +262,14 @@ impl Files {
 
     fn open(&mut self, path: &[u8], flags: i32, mode: u32) -> Result<(u64, Vec<u8>), Errno> {
         let acc = flags & libc::O_ACCMODE;
+        // --fast-libc: every musl libc the program opens is the patched one.
+        if let Some(libc_so) = &self.fast_libc {
+            let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
+            if acc == libc::O_RDONLY && MUSL_LIBC_NAMES.contains(&name) && self.sandbox.resolve(path, true).is_ok() {
+                let f = std::fs::File::open(libc_so).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+                return Ok((self.insert(Handle::Host(f.into())), path.to_vec()));
+            }
+        }
         let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         let follow = flags & libc::O_NOFOLLOW == 0;
         if flags & libc::O_TMPFILE == libc::O_TMPFILE {

@@ -1,0 +1,69 @@
+//! The fast libc: musl with its syscall call sites patched to call the hx
+//! kernel's syscall vector. Built by musl-patch/build.sh into sysroot/.
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn patched_libc() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sysroot/lib/libc.so");
+    assert!(p.is_file(), "{} is missing: run musl-patch/build.sh (.ci/setup does)", p.display());
+    p
+}
+
+/// The trap-path total from `--stats`.
+fn trap_total(stderr: &str) -> u64 {
+    let line =
+        stderr.lines().find(|l| l.split_whitespace().next() == Some("total")).unwrap_or_else(|| panic!("{stderr}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+const PROGRAMS: [&str; 8] = ["hello", "args_env", "files", "memory", "tls", "clock", "pipes", "vector"];
+
+#[test]
+fn musl_programs_under_fast_libc_match_native_with_no_trap_path_syscall() {
+    patched_libc();
+    for name in PROGRAMS {
+        let prog = build(name, Flavor::MuslDynamic, &[]);
+        compare_in_dirs(&prog, &["arg"], None, &["--fast-libc"]);
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(HX_RUN)
+            .args(["--fast-libc", "--stats"])
+            .arg(&prog)
+            .arg("arg")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(trap_total(&err), 0, "{name}: every syscall must go through the vector:\n{err}");
+    }
+    let input = b"through the fast libc\n".repeat(50);
+    compare_in_dirs(&build("stdin_pipe", Flavor::MuslDynamic, &[]), &[], Some(&input), &["--fast-libc"]);
+}
+
+#[test]
+fn the_patched_libc_runs_natively_on_its_fallback_path() {
+    let libc_so = patched_libc();
+    // args_env is left out: started through the loader, AT_EXECFN names the
+    // loader, natively as with any dynamic loader.
+    for name in PROGRAMS.iter().filter(|&&n| n != "args_env") {
+        let prog = build(name, Flavor::MuslDynamic, &[]);
+        let (dn, dp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let n = Command::new(&prog).arg("arg").current_dir(dn.path()).output().unwrap();
+        // musl's dynamic loader is libc.so: run the program through the patched one.
+        let p = Command::new(&libc_so).arg(&prog).arg("arg").current_dir(dp.path()).output().unwrap();
+        assert_same(name, &n, &p);
+    }
+}
+
+#[test]
+fn fast_libc_on_a_glibc_or_static_binary_says_so_and_runs_on_the_trap_path() {
+    for (flavor, needle) in [(Flavor::GlibcDynamic, "needs a musl-linked binary"), (Flavor::MuslStatic, "is static")] {
+        let prog = build("hello", flavor, &[]);
+        let out = hx(&["--fast-libc"], &prog, &[], &[]);
+        let err = text(&out.stderr);
+        assert!(err.lines().next().unwrap_or("").contains(needle), "{err}");
+        assert_eq!(text(&out.stdout), text(&native(&prog, &[], &[]).stdout));
+    }
+}
