@@ -59,10 +59,19 @@ struct Bench {
 
 impl Bench {
     fn compile(&self, src: &Path, name: &str) -> Result<PathBuf> {
+        self.compile_with("gcc", &["-static"], src, name)
+    }
+
+    fn compile_with(&self, cc: &str, flags: &[&str], src: &Path, name: &str) -> Result<PathBuf> {
         let out = self.dir.path().join(name);
-        let status =
-            Command::new("gcc").args(["-static", "-O2", "-o"]).arg(&out).arg(src).status().context("running gcc")?;
-        anyhow::ensure!(status.success(), "gcc failed on {}", src.display());
+        let status = Command::new(cc)
+            .args(flags)
+            .args(["-O2", "-o"])
+            .arg(&out)
+            .arg(src)
+            .status()
+            .with_context(|| format!("running {cc}"))?;
+        anyhow::ensure!(status.success(), "{cc} failed on {}", src.display());
         Ok(out)
     }
 
@@ -216,6 +225,33 @@ fn main() -> Result<()> {
         h.show("ns", 1.0),
         ratio(&n, &h)
     ));
+    line(String::new());
+
+    line("## Syscall latency through libc: native, hx trap path, hx fast libc".into());
+    line(String::new());
+    line("A musl-linked dynamic program calling the libc wrapper in a loop.".into());
+    line(String::new());
+    let sysroot = root.join("sysroot/lib/libc.so");
+    if sysroot.is_file() {
+        line("| call | native | hx trap path | hx `--fast-libc` | fast / native | fast / trap |".into());
+        line("|---|---|---|---|---|---|".into());
+        let latency = bench.compile_with("musl-gcc", &[], &root.join("benches/programs/latency.c"), "latency")?;
+        let trap_calls = if cli.quick { "200" } else { "20000" };
+        for (call, label) in [("getppid", "`getppid`"), ("clock", "`clock_gettime(MONOTONIC)`")] {
+            let (n, t) = bench.workload(&latency, &[call, trap_calls], &[])?;
+            let (_, f) = bench.workload(&latency, &[call, calls], &["--fast-libc"])?;
+            line(format!(
+                "| {label} | {} | {} | {} | {} | {} |",
+                n.show("ns", 1.0),
+                t.show("ns", 1.0),
+                f.show("ns", 1.0),
+                ratio(&n, &f),
+                ratio(&t, &f)
+            ));
+        }
+    } else {
+        line("(skipped: sysroot/lib/libc.so is not built; run musl-patch/build.sh)".into());
+    }
     line(String::new());
 
     line("## Static hello world, whole process".into());
