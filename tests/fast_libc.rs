@@ -67,3 +67,23 @@ fn fast_libc_on_a_glibc_or_static_binary_says_so_and_runs_on_the_trap_path() {
         assert_eq!(text(&out.stdout), text(&native(&prog, &[], &[]).stdout));
     }
 }
+
+#[test]
+fn lua_built_with_musl_runs_the_lua_script_through_the_vector_only() {
+    patched_libc();
+    let lua = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/musl-lua/lua");
+    assert!(lua.is_file(), "{} is missing: run tests/scripts/build-musl-lua.sh (.ci/setup does)", lua.display());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scripts/exercise.lua");
+    let lua = lua.canonicalize().unwrap();
+    let lua = lua.to_str().unwrap();
+    let out = compare_with_files_flags(&["--fast-libc"], &[lua, "exercise.lua", "."], &[&script], &[]);
+    assert_eq!(status_code(&out), 4);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&script, dir.path().join("exercise.lua")).unwrap();
+    let out = Command::new(HX_RUN)
+        .args(["--fast-libc", "--stats", lua, "exercise.lua", "."])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(trap_total(&text(&out.stderr)), 0, "{}", text(&out.stderr));
+}

@@ -128,6 +128,11 @@ pub fn compare(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 /// in fresh working directories, each first given copies of `files`;
 /// asserts the same stdout, stderr and status.
 pub fn compare_with_files(argv: &[&str], files: &[&Path], env: &[(&str, &str)]) -> Output {
+    compare_with_files_flags(&[], argv, files, env)
+}
+
+/// [`compare_with_files`] with `hx_flags` for hx-run.
+pub fn compare_with_files_flags(hx_flags: &[&str], argv: &[&str], files: &[&Path], env: &[(&str, &str)]) -> Output {
     let (dn, dh) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for dir in [dn.path(), dh.path()] {
         for f in files {
@@ -138,7 +143,7 @@ pub fn compare_with_files(argv: &[&str], files: &[&Path], env: &[(&str, &str)]) 
     n.args(&argv[1..]).current_dir(dn.path()).envs(env.iter().copied());
     let n = run(n, None);
     let mut h = Command::new(HX_RUN);
-    h.args(argv).current_dir(dh.path()).envs(env.iter().copied());
+    h.args(hx_flags).args(argv).current_dir(dh.path()).envs(env.iter().copied());
     let h = run(h, None);
     assert_same(&argv.join(" "), &n, &h);
     h
