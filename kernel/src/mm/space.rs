@@ -440,17 +440,19 @@ impl AddressSpace {
             return Err(EFAULT);
         }
         let need = if write { PROT_WRITE } else { PROT_READ | PROT_WRITE | hx_abi::boot::PROT_EXEC };
+        // On every syscall's hot path: walk the VMAs in place, no allocation.
+        let first = self.vmas.range(..=addr).next_back().map_or(addr, |(k, _)| *k);
         let mut cursor = addr;
-        for v in self.overlapping(addr, end) {
+        for v in self.vmas.range(first..end).map(|(_, v)| v).filter(|v| v.end > addr) {
             if v.start > cursor || v.prot & need == 0 {
                 return Err(EFAULT);
             }
             cursor = v.end;
+            if cursor >= end {
+                return Ok(());
+            }
         }
-        if cursor < end {
-            return Err(EFAULT);
-        }
-        Ok(())
+        Err(EFAULT)
     }
 
     /// Like [`Self::segments`] for the kernel's own use: ignores the pages'
