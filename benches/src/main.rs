@@ -1,21 +1,23 @@
-//! `hx-bench`: measures hx against native Linux in one run and prints a
-//! markdown report. Every figure is a median over repetitions, with the
-//! spread (min–max), and a ratio to native taken from the same run.
+//! `hx-bench`: hx measured against native Linux in one run, as a markdown
+//! report with SVG charts. Every figure is a median over repetitions with
+//! its spread (min–max), and ratios compare figures taken in the same run.
 //!
-//!     cargo build --release && target/release/hx-bench [--quick] [--output docs/benchmarks.md]
-use anyhow::{bail, Context, Result};
+//!     cargo build --release && target/release/hx-bench --output docs/benchmarks.md
+mod charts;
+mod measure;
+
+use anyhow::{Context, Result};
 use clap::Parser;
+use measure::{ratio, Bench};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
 
 #[derive(Parser)]
 #[command(about = "hx benchmarks, side by side with native Linux")]
 struct Cli {
-    /// Small sizes and few repetitions: a smoke test for CI (asserts no timing).
+    /// Small sizes and few repetitions: a smoke test (asserts no timing).
     #[arg(long)]
     quick: bool,
-    /// Also write the report to this file.
+    /// Write the report here (and its charts, as SVG files, beside it).
     #[arg(long)]
     output: Option<PathBuf>,
     /// Repetitions per measurement (default 5, quick 2).
@@ -23,122 +25,20 @@ struct Cli {
     reps: Option<usize>,
 }
 
-/// Median and spread of repeated measurements.
-struct Stat {
-    median: f64,
-    min: f64,
-    max: f64,
-}
+/// The report, printed as it is built.
+struct Report(String);
 
-fn stat(mut v: Vec<f64>) -> Stat {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    Stat { median: v[v.len() / 2], min: v[0], max: v[v.len() - 1] }
-}
-
-impl Stat {
-    fn show(&self, unit: &str, scale: f64) -> String {
-        let f = |x: f64| {
-            let x = x / scale;
-            if x >= 100.0 {
-                format!("{x:.0}")
-            } else if x >= 10.0 {
-                format!("{x:.1}")
-            } else {
-                format!("{x:.2}")
-            }
-        };
-        format!("{} {unit} ({}–{})", f(self.median), f(self.min), f(self.max))
+impl Report {
+    fn line(&mut self, s: impl Into<String>) {
+        let s = s.into();
+        println!("{s}");
+        self.0.push_str(&s);
+        self.0.push('\n');
     }
-}
-
-struct Bench {
-    hx_run: PathBuf,
-    dir: tempfile::TempDir,
-    reps: usize,
-}
-
-impl Bench {
-    fn compile(&self, src: &Path, name: &str) -> Result<PathBuf> {
-        self.compile_with("gcc", &["-static"], src, name)
+    fn table(&mut self, header: &[&str]) {
+        self.line(format!("| {} |", header.join(" | ")));
+        self.line(format!("|{}", "---|".repeat(header.len())));
     }
-
-    fn compile_with(&self, cc: &str, flags: &[&str], src: &Path, name: &str) -> Result<PathBuf> {
-        let out = self.dir.path().join(name);
-        let status = Command::new(cc)
-            .args(flags)
-            .args(["-O2", "-o"])
-            .arg(&out)
-            .arg(src)
-            .status()
-            .with_context(|| format!("running {cc}"))?;
-        anyhow::ensure!(status.success(), "{cc} failed on {}", src.display());
-        Ok(out)
-    }
-
-    /// Runs a command and returns its stdout, failing on a non-zero exit.
-    fn output(&self, cmd: &mut Command) -> Result<String> {
-        let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-        if !out.status.success() {
-            bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// The "ns N" a workload prints, natively and inside hx: (native, hx).
-    fn workload(&self, work: &Path, args: &[&str], hx_flags: &[&str]) -> Result<(Stat, Stat)> {
-        let ns = |s: String| -> Result<f64> {
-            s.lines()
-                .find_map(|l| l.strip_prefix("ns "))
-                .context("workload printed no timing")?
-                .trim()
-                .parse::<f64>()
-                .context("timing")
-        };
-        let (mut native, mut hx) = (Vec::new(), Vec::new());
-        for _ in 0..self.reps {
-            native.push(ns(self.output(Command::new(work).args(args))?)?);
-            hx.push(ns(self.output(Command::new(&self.hx_run).args(hx_flags).arg(work).args(args))?)?);
-        }
-        Ok((stat(native), stat(hx)))
-    }
-
-    /// Wall time (ns) and peak RSS (KiB) of a whole process, for `reps` runs.
-    fn process(&self, argv: &[&Path]) -> Result<(Stat, Stat)> {
-        let (mut wall, mut rss) = (Vec::new(), Vec::new());
-        for _ in 0..self.reps.max(5) {
-            let start = Instant::now();
-            let child = Command::new(argv[0])
-                .args(&argv[1..])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("spawning")?;
-            let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-            // SAFETY: waits for our own child and fills the status and rusage we own.
-            let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-            anyhow::ensure!(r > 0, "wait4 failed");
-            wall.push(start.elapsed().as_nanos() as f64);
-            rss.push(usage.ru_maxrss as f64);
-        }
-        Ok((stat(wall), stat(rss)))
-    }
-}
-
-fn ratio(native: &Stat, hx: &Stat) -> String {
-    format!("{:.3}×", hx.median / native.median)
-}
-
-fn platform_line(hx_run: &Path, hello: &Path) -> Result<(String, u64, u64)> {
-    let out = Command::new(hx_run).arg("--stats").arg(hello).output()?;
-    let err = String::from_utf8_lossy(&out.stderr);
-    let find = |key: &str| -> Option<String> {
-        err.lines().find_map(|l| l.split_once(key).map(|(_, v)| v.trim().to_string()))
-    };
-    let platform = find("platform:").unwrap_or_else(|| "unknown".into());
-    let exits =
-        find("exits to the host:").and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok())).unwrap_or(0);
-    let cpl0 = find("CPL0 stub entries:").and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok((platform, exits, cpl0))
 }
 
 fn cpu_model() -> String {
@@ -152,132 +52,296 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+fn size_mib(p: &Path) -> String {
+    std::fs::metadata(p).map(|m| format!("{:.2} MiB", m.len() as f64 / (1 << 20) as f64)).unwrap_or_else(|_| "–".into())
+}
+
+/// A compute workload: its label, hx-run flags, and the command.
+type ComputeRow<'a> = (String, Option<&'a [&'a str]>, Vec<String>);
+
+/// Syscall latency calls: (argument to latency.c, label, expensive).
+const CALLS: [(&str, &str, bool); 10] = [
+    ("getppid", "getppid", false),
+    ("clock", "clock_gettime", false),
+    ("write", "write 1 B /dev/null", false),
+    ("read", "read 1 B /dev/zero", false),
+    ("futex", "futex wake", false),
+    ("yield", "sched_yield", false),
+    ("openclose", "open+close", true),
+    ("mmap", "mmap+munmap 4 KiB", true),
+    ("brk", "brk up+down", true),
+    ("hostwrite", "write 1 B to a file", true),
+];
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let exe = std::env::current_exe()?;
-    let hx_run = exe.with_file_name("hx-run");
+    let hx_run = std::env::current_exe()?.with_file_name("hx-run");
     anyhow::ensure!(hx_run.exists(), "{} not found: build it first (cargo build --release)", hx_run.display());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let bench = Bench {
+    let quick = cli.quick;
+    let b = Bench {
         hx_run: hx_run.clone(),
         dir: tempfile::tempdir()?,
-        reps: cli.reps.unwrap_or(if cli.quick { 2 } else { 5 }),
+        reps: cli.reps.unwrap_or(if quick { 2 } else { 5 }),
     };
-    let work = bench.compile(&root.join("benches/programs/work.c"), "work")?;
-    let hello = bench.compile(&root.join("tests/programs/hello.c"), "hello")?;
+    let prog = |name: &str| root.join("benches/programs").join(name);
+    let lat_g = b.compile("gcc", &["-static"], &prog("latency.c"), "latency-gcc-static")?;
+    let lat_m = b.compile("musl-gcc", &[], &prog("latency.c"), "latency-musl")?;
+    let work = b.compile("gcc", &["-static"], &prog("work.c"), "work")?;
+    let compute = b.compile("gcc", &["-static"], &prog("compute.c"), "compute")?;
+    let boot = b.compile("gcc", &["-static"], &prog("boot.c"), "boot")?;
+    let hello = b.compile("gcc", &["-static"], &root.join("tests/programs/hello.c"), "hello")?;
+    let libc_so = root.join("sysroot/lib/libc.so");
+    let fast = libc_so.is_file();
+    let musl_lua = root.join("target/musl-lua/lua");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (lat_g, lat_m, work, compute, boot, hello) = (s(&lat_g), s(&lat_m), s(&work), s(&compute), s(&boot), s(&hello));
+    let big: &[&str] = &["--memory", "1G"];
 
-    let (hash_n, walk_mib, walk_reps, touch_mib, calls) =
-        if cli.quick { ("10000000", "16", "2", "16", "1000") } else { ("1000000000", "256", "10", "256", "100000") };
-    let big = ["--memory", "1G"];
-    let (platform, exits, cpl0) = platform_line(&hx_run, &hello)?;
-    let mut md = String::new();
-    let mut line = |s: String| {
-        println!("{s}");
-        md.push_str(&s);
-        md.push('\n');
-    };
-    line("# hx benchmarks".into());
-    line(String::new());
-    line(format!("- platform: **{platform}**; CPU: {}; {} repetitions, median (min–max)", cpu_model(), bench.reps));
-    line(format!("- command: `target/release/hx-bench{}`", if cli.quick { " --quick" } else { "" }));
-    line(String::new());
+    let (_, _, _, platform) = b.stats(&[], &[&hello])?;
+    let mut r = Report(String::new());
+    r.line("# hx benchmarks");
+    r.line("");
+    r.line(format!("- platform: **{platform}**; CPU: {}; 2 cores", cpu_model()));
+    r.line(format!("- {} repetitions per figure: median (min–max); ratios are hx / native from the same run", b.reps));
+    r.line(format!(
+        "- command: `target/release/hx-bench{}`",
+        if quick { " --quick" } else { " --output docs/benchmarks.md" }
+    ));
+    r.line("");
 
-    line("## Compute overhead (time inside the program's own loop)".into());
-    line(String::new());
-    line("| workload | native | hx | hx / native |".into());
-    line("|---|---|---|---|".into());
-    let (n, h) = bench.workload(&work, &["hash", hash_n], &[])?;
-    line(format!("| hash loop, {hash_n} rounds | {} | {} | {} |", n.show("ms", 1e6), h.show("ms", 1e6), ratio(&n, &h)));
-    let (n, h) = bench.workload(&work, &["walk", walk_mib, walk_reps], &big)?;
-    line(format!(
-        "| {walk_reps} walks over {walk_mib} MiB touched once | {} | {} | {} |",
-        n.show("ms", 1e6),
-        h.show("ms", 1e6),
-        ratio(&n, &h)
-    ));
-    line(String::new());
+    // 1. Syscall latency.
+    r.line("## 1. Syscall latency (ns per call)");
+    r.line("");
+    r.line("The same C loop (`benches/programs/latency.c`) built with `gcc -static` and `musl-gcc` (dynamic); warm-up discarded.");
+    r.line("");
+    r.table(&[
+        "call",
+        "native (gcc static)",
+        "native (musl)",
+        "hx trap path (gcc static)",
+        "hx `--fast-libc` (musl)",
+        "fast / native",
+        "trap / native",
+    ]);
+    let mut chart_rows = Vec::new();
+    let mut lat = std::collections::HashMap::new();
+    for (call, label, expensive) in CALLS {
+        let (n_native, n_trap, n_fast) = match (quick, expensive) {
+            (true, false) => ("2000", "50", "2000"),
+            (true, true) => ("200", "10", "20"),
+            (false, false) => ("200000", "2000", "200000"),
+            (false, true) => ("20000", "300", "1000"),
+        };
+        let ng = b.timed(None, &[&lat_g, call, n_native])?;
+        let nm = b.timed(None, &[&lat_m, call, n_native])?;
+        let t = b.timed(Some(&[]), &[&lat_g, call, n_trap])?;
+        let f = if fast { Some(b.timed(Some(&["--fast-libc"]), &[&lat_m, call, n_fast])?) } else { None };
+        r.line(format!(
+            "| {label} | {} | {} | {} | {} | {} | {} |",
+            ng.show("", 1.0),
+            nm.show("", 1.0),
+            t.show("", 1.0),
+            f.map_or("–".into(), |f| f.show("", 1.0)),
+            f.map_or("–".into(), |f| ratio(&nm, &f)),
+            ratio(&ng, &t)
+        ));
+        chart_rows.push((label.to_string(), vec![nm.median, t.median, f.map_or(0.0, |f| f.median)]));
+        lat.insert(call, (nm, t, f));
+    }
+    r.line("");
 
-    line("## Memory and syscalls".into());
-    line(String::new());
-    line("| what | native | hx | hx / native |".into());
-    line("|---|---|---|---|".into());
-    let (n, h) = bench.workload(&work, &["touch", touch_mib], &big)?;
-    line(format!(
-        "| first touch of a 4 KiB page ({touch_mib} MiB mmap) | {} | {} | {} |",
-        n.show("ns", 1.0),
-        h.show("ns", 1.0),
-        ratio(&n, &h)
-    ));
-    let (n, h) = bench.workload(&work, &["getppid", calls], &[])?;
-    line(format!("| `getppid` (trap path) | {} | {} | {} |", n.show("ns", 1.0), h.show("ns", 1.0), ratio(&n, &h)));
-    let vector = bench.compile(&root.join("tests/programs/vector.c"), "vector")?;
-    let (n, h) = bench.workload(&vector, &["bench", calls], &[])?;
-    line(format!(
-        "| `getppid` through the syscall vector (hx) vs `syscall` (native) | {} | {} | {} |",
-        n.show("ns", 1.0),
-        h.show("ns", 1.0),
-        ratio(&n, &h)
-    ));
-    let (n, h) = bench.workload(&work, &["clock", calls], &[])?;
-    line(format!(
-        "| `clock_gettime(MONOTONIC)` via libc | {} | {} | {} |",
-        n.show("ns", 1.0),
-        h.show("ns", 1.0),
-        ratio(&n, &h)
-    ));
-    line(String::new());
-
-    line("## Syscall latency through libc: native, hx trap path, hx fast libc".into());
-    line(String::new());
-    line("A musl-linked dynamic program calling the libc wrapper in a loop.".into());
-    line(String::new());
-    let sysroot = root.join("sysroot/lib/libc.so");
-    if sysroot.is_file() {
-        line("| call | native | hx trap path | hx `--fast-libc` | fast / native | fast / trap |".into());
-        line("|---|---|---|---|---|---|".into());
-        let latency = bench.compile_with("musl-gcc", &[], &root.join("benches/programs/latency.c"), "latency")?;
-        let trap_calls = if cli.quick { "200" } else { "20000" };
-        for (call, label) in [("getppid", "`getppid`"), ("clock", "`clock_gettime(MONOTONIC)`")] {
-            let (n, t) = bench.workload(&latency, &[call, trap_calls], &[])?;
-            let (_, f) = bench.workload(&latency, &[call, calls], &["--fast-libc"])?;
-            line(format!(
-                "| {label} | {} | {} | {} | {} | {} |",
-                n.show("ns", 1.0),
-                t.show("ns", 1.0),
-                f.show("ns", 1.0),
-                ratio(&n, &f),
-                ratio(&t, &f)
+    // 2. Where a trap-path syscall's time goes.
+    r.line("## 2. Where a trap-path syscall's time goes");
+    r.line("");
+    let (_, trap_ppid, fast_ppid) = lat["getppid"];
+    if let Some(fast_ppid) = fast_ppid {
+        let (_, _, fast_host) = lat["hostwrite"];
+        let (_, _, fast_null) = lat["write"];
+        r.table(&["part", "ns"]);
+        r.line(format!("| whole trap-path `getppid` | {:.0} |", trap_ppid.median));
+        r.line(format!("| the kernel's own work (the same call through the vector) | {:.1} |", fast_ppid.median));
+        r.line(format!(
+            "| the event round trip (`syscall` → CPL3 entry → back), the difference | {:.0} |",
+            trap_ppid.median - fast_ppid.median
+        ));
+        if let (Some(h), Some(n)) = (fast_host, fast_null) {
+            r.line(format!(
+                "| one exit to the host (a 1-byte write to a host file minus one to /dev/null, both via the vector) | {:.0} |",
+                h.median - n.median
             ));
         }
     } else {
-        line("(skipped: sysroot/lib/libc.so is not built; run musl-patch/build.sh)".into());
+        r.line("(needs the fast libc: run musl-patch/build.sh)");
     }
-    line(String::new());
+    r.line("");
 
-    line("## Static hello world, whole process".into());
-    line(String::new());
-    line("| what | native | hx | hx / native |".into());
-    line("|---|---|---|---|".into());
-    let (nw, nr) = bench.process(&[&hello])?;
-    let (hw, hr) = bench.process(&[&hx_run, &hello])?;
-    line(format!(
-        "| wall time, launch to exit | {} | {} | {} |",
+    // 3. Boot and teardown.
+    r.line("## 3. Boot and teardown (static glibc hello world)");
+    r.line("");
+    let (nw, nr) = b.process(None, &[&hello])?;
+    let (hw, hr) = b.process(Some(&[]), &[&hello])?;
+    let nmain = b.time_to_main(None, Path::new(&boot))?;
+    let hmain = b.time_to_main(Some(&[]), Path::new(&boot))?;
+    let (exits, cpl0, touched, _) = b.stats(&[], &[&hello])?;
+    r.table(&["what", "native", "hx", "hx / native"]);
+    r.line(format!(
+        "| launch to exit (wall) | {} | {} | {} |",
         nw.show("ms", 1e6),
         hw.show("ms", 1e6),
         ratio(&nw, &hw)
     ));
-    line(format!(
-        "| peak RSS of the host process | {} | {} | {} |",
-        nr.show("MiB", 1024.0),
-        hr.show("MiB", 1024.0),
-        ratio(&nr, &hr)
+    r.line(format!(
+        "| launch to the first line of `main` | {} | {} | {} |",
+        nmain.show("ms", 1e6),
+        hmain.show("ms", 1e6),
+        ratio(&nmain, &hmain)
     ));
-    line(format!("| exits to the host during the run | – | {exits} | |"));
-    line(format!("| CPL0 stub entries during the run | – | {cpl0} | |"));
+    r.line(format!("| exits to the host during the run | – | {exits} | |"));
+    r.line(format!("| CPL0 stub entries during the run | – | {cpl0} | |"));
+    r.line("");
 
-    if let Some(path) = cli.output {
-        std::fs::write(&path, md).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("report written to {}", path.display());
+    // 4. Footprint.
+    r.line("## 4. Footprint");
+    r.line("");
+    r.table(&["what", "native", "hx"]);
+    r.line(format!(
+        "| peak RSS of the host process, hello world | {} | {} |",
+        nr.show("MiB", 1024.0),
+        hr.show("MiB", 1024.0)
+    ));
+    r.line(format!("| guest RAM actually touched, hello world | – | {touched} KiB |"));
+    r.line(format!("| `hx-run` on disk (monitor + embedded kernel) | – | {} |", size_mib(&hx_run)));
+    r.line(format!("| patched musl `libc.so` on disk | – | {} |", size_mib(&libc_so)));
+    r.line("");
+
+    // 5. Compute.
+    r.line("## 5. Compute overhead (each program times its own loop)");
+    r.line("");
+    r.table(&["workload", "native", "hx", "hx / native"]);
+    let q = |full: &'static str, small: &'static str| if quick { small } else { full };
+    let mut compute_rows: Vec<ComputeRow> = vec![
+        (
+            format!("hash loop, {} rounds", q("10^9", "10^7")),
+            None,
+            vec![work.clone(), "hash".into(), q("1000000000", "10000000").into()],
+        ),
+        (
+            format!("10 walks over {} MiB", q("256", "16")),
+            Some(big),
+            vec![work.clone(), "walk".into(), q("256", "16").into(), "10".into()],
+        ),
+        (
+            format!("first touch of a 4 KiB page ({} MiB)", q("256", "16")),
+            Some(big),
+            vec![work.clone(), "touch".into(), q("256", "16").into()],
+        ),
+        (
+            format!("matrix multiply {}²", q("512", "64")),
+            None,
+            vec![compute.clone(), "matmul".into(), q("512", "64").into()],
+        ),
+        (
+            format!("qsort of {} ints", q("10^7", "10^5")),
+            Some(big),
+            vec![compute.clone(), "sort".into(), q("10000000", "100000").into()],
+        ),
+        (
+            format!("STREAM triad, 3 × {} MiB, 10 passes", q("128", "8")),
+            Some(big),
+            vec![compute.clone(), "stream".into(), q("128", "8").into()],
+        ),
+    ];
+    let lua_bench = s(&root.join("benches/scripts/bench.lua"));
+    let py_bench = s(&root.join("benches/scripts/bench.py"));
+    // The scripts live in the source tree: mount it read-only at its own path.
+    let scripts_mount = format!("{0}:{0}:ro", root.join("benches/scripts").display());
+    let lua_scale = q("8", "0.05");
+    let py_scale = q("4", "0.05");
+    compute_rows.push((
+        "Lua 5.4 (Debian): fib + n-body + spectral-norm".into(),
+        None,
+        vec!["/usr/bin/lua5.4".into(), lua_bench.clone(), lua_scale.into()],
+    ));
+    compute_rows.push((
+        "Python 3 (Debian): n-body + json dumps/loads".into(),
+        None,
+        vec!["/usr/bin/python3".into(), py_bench.clone(), py_scale.into()],
+    ));
+    for (label, flags, argv) in &compute_rows {
+        let argv: Vec<&str> = argv.iter().map(|a| a.as_str()).collect();
+        let mut hx_flags: Vec<&str> = flags.map(|f| f.to_vec()).unwrap_or_default();
+        if argv[0].starts_with("/usr/bin/") {
+            hx_flags.extend(["--mount", scripts_mount.as_str()]);
+        }
+        let n = b.timed(None, &argv)?;
+        let h = b.timed(Some(&hx_flags), &argv)?;
+        let unit = if label.starts_with("first touch") { ("ns", 1.0) } else { ("ms", 1e6) };
+        r.line(format!("| {label} | {} | {} | {} |", n.show(unit.0, unit.1), h.show(unit.0, unit.1), ratio(&n, &h)));
+    }
+    if fast && musl_lua.is_file() {
+        let ml = s(&musl_lua);
+        let n = b.timed(None, &[&ml, &lua_bench, lua_scale])?;
+        let h = b.timed(Some(&["--fast-libc", "--mount", &scripts_mount]), &[&ml, &lua_bench, lua_scale])?;
+        r.line(format!(
+            "| Lua 5.4 (musl), hx `--fast-libc` | {} | {} | {} |",
+            n.show("ms", 1e6),
+            h.show("ms", 1e6),
+            ratio(&n, &h)
+        ));
+    }
+    r.line("");
+
+    // 6. Interpreter start-up.
+    r.line("## 6. Interpreter start-up (launch to exit)");
+    r.line("");
+    r.table(&["command", "native", "hx (trap path)", "hx / native", "exits to the host"]);
+    let mut boot_rows = vec![("hello (static)".to_string(), vec![nw.median / 1e6, hw.median / 1e6])];
+    for (label, argv) in [
+        ("`python3 -c pass`", vec!["/usr/bin/python3", "-c", "pass"]),
+        ("`lua5.4 -e ''`", vec!["/usr/bin/lua5.4", "-e", ""]),
+    ] {
+        let (n, _) = b.process(None, &argv)?;
+        let (h, _) = b.process(Some(&[]), &argv)?;
+        let (exits, _, _, _) = b.stats(&[], &argv)?;
+        r.line(format!("| {label} | {} | {} | {} | {exits} |", n.show("ms", 1e6), h.show("ms", 1e6), ratio(&n, &h)));
+        boot_rows.push((label.trim_matches('`').to_string(), vec![n.median / 1e6, h.median / 1e6]));
+    }
+    if fast && musl_lua.is_file() {
+        let ml = s(&musl_lua);
+        let (n, _) = b.process(None, &[&ml, "-e", ""])?;
+        let (h, _) = b.process(Some(&["--fast-libc"]), &[&ml, "-e", ""])?;
+        let (exits, _, _, _) = b.stats(&["--fast-libc"], &[&ml, "-e", ""])?;
+        r.line(format!(
+            "| musl `lua -e ''`, hx `--fast-libc` | {} | {} | {} | {exits} |",
+            n.show("ms", 1e6),
+            h.show("ms", 1e6),
+            ratio(&n, &h)
+        ));
+        boot_rows.push(("musl lua --fast-libc".into(), vec![n.median / 1e6, h.median / 1e6]));
+    }
+    r.line("");
+
+    if let Some(path) = &cli.output {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let latency_svg = dir.join("bench-latency.svg");
+        let boot_svg = dir.join("bench-startup.svg");
+        charts::grouped_bars(
+            &latency_svg,
+            "syscall latency (log scale)",
+            "ns per call",
+            &["native (musl)", "hx trap path", "hx fast libc"],
+            &chart_rows,
+        )?;
+        charts::grouped_bars(&boot_svg, "start-up, launch to exit (log scale)", "ms", &["native", "hx"], &boot_rows)?;
+        r.line("## Charts");
+        r.line("");
+        r.line("![syscall latency](bench-latency.svg)");
+        r.line("");
+        r.line("![start-up](bench-startup.svg)");
+        std::fs::write(path, &r.0).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("report written to {} (charts beside it)", path.display());
     }
     Ok(())
 }

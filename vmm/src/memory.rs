@@ -76,6 +76,19 @@ impl GuestRam {
         self.size
     }
 
+    /// Bytes of guest RAM the host has actually backed (pages touched so far).
+    pub fn touched_bytes(&self) -> u64 {
+        let pages = (self.size / 4096) as usize;
+        let mut vec = vec![0u8; pages];
+        // SAFETY: mincore only reports residency of our own mapping into `vec`,
+        // which has one byte per page of it.
+        let r = unsafe { libc::mincore(self.host_base() as *mut libc::c_void, self.size as usize, vec.as_mut_ptr()) };
+        if r != 0 {
+            return 0;
+        }
+        vec.iter().filter(|&&b| b & 1 != 0).count() as u64 * 4096
+    }
+
     /// The host address of guest RAM (for `KVM_SET_USER_MEMORY_REGION`).
     pub fn host_base(&self) -> u64 {
         self.mem.get_host_address(GuestAddress(0)).expect("RAM starts at 0") as u64

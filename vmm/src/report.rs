@@ -210,6 +210,7 @@ impl Report {
         let _ = writeln!(out, "hx-run: stats: exits to the host: {total} ({})", reasons.join(", "));
         let _ =
             writeln!(out, "hx-run: stats: hypercalls: {}, CPL0 stub entries: {}", stats.hypercalls, stats.cpl0_entries);
+        let _ = writeln!(out, "hx-run: stats: guest RAM touched: {} KiB", mem.touched_bytes() / 1024);
         eprint!("{out}");
     }
 }
