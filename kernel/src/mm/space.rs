@@ -37,8 +37,8 @@ pub struct AddressSpace {
     vmas: BTreeMap<u64, Vma>,
     brk_start: u64,
     brk: u64,
-    /// Entries were removed or narrowed since the last TLB flush.
-    stale_tlb: bool,
+    /// The range whose entries were removed or narrowed since the last TLB flush.
+    stale: Option<(u64, u64)>,
 }
 
 // Linux mmap flags.
@@ -54,7 +54,7 @@ const LOW_2G: u64 = 0x8000_0000;
 
 impl AddressSpace {
     pub fn new(root: u64, frames: Frames, brk_start: u64) -> Self {
-        Self { pt: PageTable::new(root), frames, vmas: BTreeMap::new(), brk_start, brk: brk_start, stale_tlb: false }
+        Self { pt: PageTable::new(root), frames, vmas: BTreeMap::new(), brk_start, brk: brk_start, stale: None }
     }
 
     /// Records a region the monitor already mapped at boot.
@@ -152,7 +152,7 @@ impl AddressSpace {
             };
             if leaf.huge && (!va.is_multiple_of(HUGE_PAGE_SIZE) || end - va < HUGE_PAGE_SIZE) {
                 self.pt.split_huge(&mut self.frames, va)?;
-                self.stale_tlb = true;
+                self.mark_stale(align_down(va, HUGE_PAGE_SIZE), align_down(va, HUGE_PAGE_SIZE) + HUGE_PAGE_SIZE);
                 continue;
             }
             if leaf.is_backed() {
@@ -162,7 +162,7 @@ impl AddressSpace {
                     self.frames.free(leaf.frame());
                 }
                 leaf.set(0);
-                self.stale_tlb = true;
+                self.mark_stale(va, va + leaf.size());
             }
             va += leaf.size();
         }
@@ -212,11 +212,11 @@ impl AddressSpace {
             match self.pt.leaf(va) {
                 Some(leaf) if leaf.huge && (!va.is_multiple_of(HUGE_PAGE_SIZE) || end - va < HUGE_PAGE_SIZE) => {
                     self.pt.split_huge(&mut self.frames, va)?;
-                    self.stale_tlb = true;
+                    self.mark_stale(align_down(va, HUGE_PAGE_SIZE), align_down(va, HUGE_PAGE_SIZE) + HUGE_PAGE_SIZE);
                 }
                 Some(leaf) if leaf.is_backed() => {
                     leaf.set(leaf.frame() | flags | (leaf.get() & hx_abi::layout::PTE_HUGE));
-                    self.stale_tlb = true;
+                    self.mark_stale(va, va + leaf.size());
                     va += leaf.size();
                 }
                 _ => {
@@ -422,11 +422,20 @@ impl AddressSpace {
         new
     }
 
-    /// Flushes the TLB if entries were removed or narrowed: once per syscall.
+    /// Notes that the entries of `[start, end)` changed.
+    fn mark_stale(&mut self, start: u64, end: u64) {
+        self.stale = Some(match self.stale {
+            Some((s, e)) => (s.min(start), e.max(end)),
+            None => (start, end),
+        });
+    }
+
+    /// Flushes the TLB if entries were removed or narrowed: once per syscall,
+    /// page by page for a small range.
     pub fn flush(&mut self) {
-        if self.stale_tlb {
-            cpl0::flush_tlb();
-            self.stale_tlb = false;
+        if let Some((start, end)) = self.stale.take() {
+            let start = align_down(start, PAGE_SIZE);
+            cpl0::flush_range(start, (align_up(end, PAGE_SIZE) - start) / PAGE_SIZE);
         }
     }
 

@@ -9,7 +9,11 @@ use crate::stats;
 // stub recognises the one `ud2` at `hx_cpl0_trap` and runs the service
 // instead of reporting a fault.
 const OP_FLUSH_TLB: u64 = 1;
-const OP_INVLPG: u64 = 2;
+const OP_INVLPG_RANGE: u64 = 2;
+/// Above this many pages one CR3 reload is cheaper than an invlpg each (every
+/// CPL0 instruction is emulated on PVM-style hosts, and a CR3 reload makes the
+/// host resynchronise all of its shadow page tables).
+pub const INVLPG_MAX_PAGES: u64 = 64;
 
 core::arch::global_asm!(
     r#"
@@ -72,7 +76,8 @@ hx_exc_common:
 1:  hlt
     jmp 1b
 
-    /* Service: rdi = operation, rsi = argument; returns past the ud2. */
+    /* Service: rdi = operation, rsi = address, rdx = page count (non-zero);
+       returns past the ud2. */
     .globl hx_cpl0_service
     .balign 16
 hx_cpl0_service:
@@ -84,7 +89,10 @@ hx_cpl0_service:
     iretq
 2:  cmp ${op_invlpg}, %rdi
     jne 3f
-    invlpg (%rsi)
+4:  invlpg (%rsi)
+    add $4096, %rsi
+    dec %rdx
+    jnz 4b
 3:  iretq
 
     /* Hardware KVM only: `syscall` lands here at CPL0. Park the program's rip
@@ -146,22 +154,32 @@ hx_exception_stubs:
 "#,
     fault_port = const hx_abi::layout::FAULT_PORT,
     op_flush = const OP_FLUSH_TLB,
-    op_invlpg = const OP_INVLPG,
+    op_invlpg = const OP_INVLPG_RANGE,
     options(att_syntax)
 );
 
 extern "C" {
-    fn hx_cpl0_call(op: u64, arg: u64);
+    fn hx_cpl0_call(op: u64, addr: u64, pages: u64);
 }
 
-fn service(op: u64, arg: u64) {
+fn service(op: u64, addr: u64, pages: u64) {
     stats::count_cpl0();
     // SAFETY: the service only flushes TLB entries and returns; it follows
-    // the C ABI (clobbers rsi only).
-    unsafe { hx_cpl0_call(op, arg) }
+    // the C ABI (clobbers rsi and rdx only).
+    unsafe { hx_cpl0_call(op, addr, pages) }
 }
 
 /// Drops every TLB entry (a CR3 reload): one CPL0 entry for a whole batch.
 pub fn flush_tlb() {
-    service(OP_FLUSH_TLB, 0);
+    service(OP_FLUSH_TLB, 0, 1);
+}
+
+/// Drops the TLB entries of `pages` pages from `addr`: one CPL0 entry; above
+/// `INVLPG_MAX_PAGES`, a whole flush instead.
+pub fn flush_range(addr: u64, pages: u64) {
+    match pages {
+        0 => {}
+        1..=INVLPG_MAX_PAGES => service(OP_INVLPG_RANGE, addr, pages),
+        _ => flush_tlb(),
+    }
 }
