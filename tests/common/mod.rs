@@ -57,21 +57,27 @@ impl Flavor {
 
 /// Compiles tests/programs/`name`.{c,cpp,f90} with `flavor` and `extra` flags.
 pub fn build(name: &str, flavor: Flavor, extra: &[&str]) -> PathBuf {
+    // Tests run in parallel and share builds: one compiler at a time, and a
+    // program appears under its name only once it is complete.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let (cc, flags, ext) = flavor.command();
     let out = build_dir().join(format!("{name}-{flavor:?}{}", extra.join("").replace(['-', '='], "_")));
     if out.exists() {
         return out;
     }
     let src = programs_dir().join(format!("{name}.{ext}"));
+    let partial = out.with_extension("partial");
     let status = Command::new(cc)
         .args(flags)
         .args(if extra.iter().any(|f| f.starts_with("-O")) { &["-g", "-o"][..] } else { &["-O2", "-g", "-o"][..] })
-        .arg(&out)
+        .arg(&partial)
         .arg(&src)
         .args(extra)
         .status()
         .unwrap_or_else(|e| panic!("running {cc} (is it installed? .ci/run installs it): {e}"));
     assert!(status.success(), "{cc} failed to build {}", src.display());
+    std::fs::rename(&partial, &out).unwrap();
     out
 }
 
