@@ -467,36 +467,30 @@ impl AddressSpace {
     /// Like [`Self::segments`] for the kernel's own use: ignores the pages'
     /// protection (it fills read-only file mappings), but every page must be backed.
     pub fn frame_segments(&self, addr: u64, len: u64, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
-        let mut n = 0;
-        let mut va = addr;
-        let end = addr + len;
-        while va < end {
-            let leaf = self.pt.leaf(va).filter(|l| l.is_backed()).ok_or(EFAULT)?;
-            let page = leaf.size();
-            let phys = leaf.frame() + (va & (page - 1));
-            let chunk = (align_down(va, page) + page).min(end) - va;
-            if n > 0 && out[n - 1].phys + out[n - 1].len == phys {
-                out[n - 1].len += chunk;
-            } else if n == out.len() {
-                break;
-            } else {
-                out[n] = Segment { phys, len: chunk };
-                n += 1;
-            }
-            va += chunk;
-        }
-        Ok((n, va - addr))
+        self.collect_segments(addr, len, out, |l| l.is_backed())
     }
 
     /// The physical pieces of `[addr, addr+len)`, at most `out.len()` of them;
     /// returns how many and how many bytes they cover.
     pub fn segments(&self, addr: u64, len: u64, write: bool, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
         self.check(addr, len, write)?;
+        self.collect_segments(addr, len, out, |l| l.is_present())
+    }
+
+    /// Walks the page tables over the range, merging physically contiguous
+    /// pages; every page's entry must satisfy `usable`.
+    fn collect_segments(
+        &self,
+        addr: u64,
+        len: u64,
+        out: &mut [Segment],
+        usable: impl Fn(&super::paging::Leaf) -> bool,
+    ) -> Result<(usize, u64), Errno> {
         let mut n = 0;
         let mut va = addr;
         let end = addr + len;
         while va < end {
-            let leaf = self.pt.leaf(va).filter(|l| l.is_present()).ok_or(EFAULT)?;
+            let leaf = self.pt.leaf(va).filter(|l| usable(l)).ok_or(EFAULT)?;
             let page = leaf.size();
             let phys = leaf.frame() + (va & (page - 1));
             let chunk = (align_down(va, page) + page).min(end) - va;
