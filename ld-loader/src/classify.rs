@@ -21,7 +21,24 @@ pub fn classify<'a>(name: &str, bytes: &'a [u8]) -> Result<(Kind, Elf<'a>)> {
     if bytes.len() > 4 && bytes[4] != header::ELFCLASS64 {
         bail!("{name}: a 32-bit ELF; hx runs x86-64 binaries only");
     }
-    let elf = Elf::parse(bytes).with_context(|| format!("{name}: corrupt ELF"))?;
+    if bytes.len() > 5 && bytes[5] != header::ELFDATA2LSB {
+        bail!("{name}: a big-endian ELF; hx runs x86-64 binaries only");
+    }
+    // Only the header and program headers: starting a program needs no
+    // symbols, and a large binary's tables take milliseconds to parse.
+    let header = Elf::parse_header(bytes).with_context(|| format!("{name}: corrupt ELF"))?;
+    let mut elf = Elf::lazy_parse(header).with_context(|| format!("{name}: corrupt ELF"))?;
+    let ph_end = (header.e_phoff as usize).checked_add(header.e_phnum as usize * header.e_phentsize as usize);
+    if ph_end.is_none_or(|end| end > bytes.len()) {
+        bail!("{name}: truncated ELF (the program headers lie beyond the end of the file)");
+    }
+    elf.program_headers = program_header::ProgramHeader::parse(
+        bytes,
+        header.e_phoff as usize,
+        header.e_phnum as usize,
+        goblin::container::Ctx::default(),
+    )
+    .with_context(|| format!("{name}: corrupt ELF"))?;
     if elf.header.e_machine != header::EM_X86_64 {
         bail!("{name}: an ELF for {}; hx runs x86-64 binaries only", header::machine_to_str(elf.header.e_machine));
     }
@@ -39,8 +56,12 @@ pub fn classify<'a>(name: &str, bytes: &'a [u8]) -> Result<(Kind, Elf<'a>)> {
     if !elf.program_headers.iter().any(|p| p.p_type == program_header::PT_LOAD) {
         bail!("{name}: corrupt ELF (no loadable segment)");
     }
-    let kind = match elf.interpreter {
-        Some(interp) => Kind::Dynamic { interp: interp.to_string(), pie },
+    let interp = elf.program_headers.iter().find(|p| p.p_type == program_header::PT_INTERP).map(|p| {
+        let raw = &bytes[p.p_offset as usize..(p.p_offset + p.p_filesz) as usize];
+        String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
+    });
+    let kind = match interp {
+        Some(interp) => Kind::Dynamic { interp, pie },
         None if pie => Kind::StaticPie,
         None => Kind::Static,
     };
