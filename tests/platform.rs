@@ -266,3 +266,22 @@ fn the_syscall_vector_serves_calls_from_the_auxv_and_is_counted_apart() {
         assert!(vector_count("write") >= 1, "{stats}");
     }
 }
+
+#[test]
+fn libc_time_calls_go_through_hxs_vdso_not_the_trap_path() {
+    for flavor in [Flavor::GlibcStatic, Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let prog = build("clock", flavor, &[]);
+        let out = compare(&prog, &[], &[]);
+        assert!(text(&out.stdout).contains("monotonic: 1"));
+        let stats = text(&hx(&["--stats"], &prog, &[], &[]).stderr);
+        let line = stats
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some("clock_gettime"))
+            .unwrap_or_else(|| panic!("{stats}"));
+        let (trap, vector) = line.split_once('/').unwrap();
+        let trap: u64 = trap.split_whitespace().last().unwrap().parse().unwrap();
+        let vector: u64 = vector.trim().parse().unwrap();
+        assert_eq!(trap, 0, "{flavor:?}: {line}");
+        assert!(vector >= 1000, "{flavor:?}: {line}");
+    }
+}

@@ -47,6 +47,27 @@ fn main() {
     let dest = out.join("hx-kernel.elf");
     copy(&elf, &dest);
     println!("cargo:rustc-env=HX_KERNEL_ELF={}", dest.display());
+    build_vdso(&manifest.join("vdso"), &out);
+}
+
+/// The vDSO hx-run maps into every program: a tiny position-independent
+/// shared object with no relocations, in one read+execute segment.
+fn build_vdso(src: &Path, out: &Path) {
+    println!("cargo:rerun-if-changed={}", src.display());
+    let so = out.join("hx-vdso.so");
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-shared", "-fPIC", "-O2", "-nostdlib", "-fno-stack-protector", "-fno-asynchronous-unwind-tables"])
+        .args(["-Wl,-soname=linux-vdso.so.1", "-Wl,--hash-style=both", "-Wl,-z,max-page-size=4096"])
+        .args(["-Wl,-z,noexecstack", "-Wl,--build-id=none"])
+        .arg(format!("-Wl,--version-script={}", src.join("vdso.lds").display()))
+        .arg(format!("-Wl,-T,{}", src.join("vdso-layout.lds").display()))
+        .arg("-o")
+        .arg(&so)
+        .arg(src.join("vdso.c"))
+        .status()
+        .expect("running the C compiler to build the vDSO");
+    assert!(status.success(), "building the vDSO failed");
+    println!("cargo:rustc-env=HX_VDSO_SO={}", so.display());
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -18,6 +18,7 @@ pub mod at {
     pub const EGID: u64 = 14;
     pub const PLATFORM: u64 = 15;
     pub const HWCAP: u64 = 16;
+    pub const SYSINFO_EHDR: u64 = 33;
     pub const CLKTCK: u64 = 17;
     pub const SECURE: u64 = 23;
     pub const RANDOM: u64 = 25;

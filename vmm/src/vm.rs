@@ -238,6 +238,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     }
     let interp_base = interp.as_ref().map_or(0, |(i, _)| i.bias);
     let vector = kernel.symbol("HX_SYSCALL_VECTOR")?;
+    regions.extend(load_vdso(&mem, &mut pt, &mut phys, vector)?);
     let stack = initial_stack(cfg, &image, interp_base, vector)?;
     regions.push(loader::load_stack(&mem, &mut pt, &mut phys, &stack.bytes)?);
     anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{name}: too many segments");
@@ -338,6 +339,36 @@ fn host_tsc_khz() -> u64 {
         .map_or(2_000_000, |mhz| (mhz * 1000.0) as u64)
 }
 
+static VDSO: &[u8] = include_bytes!(env!("HX_VDSO_SO"));
+
+/// Maps the vDSO, with the syscall vector's address written into it.
+fn load_vdso(
+    mem: &GuestRam,
+    pt: &mut PageTables,
+    phys: &mut PhysAlloc,
+    vector: u64,
+) -> Result<Vec<hx_abi::boot::UserRegion>> {
+    let elf = goblin::elf::Elf::parse(VDSO).context("the embedded vDSO")?;
+    let sym = elf
+        .syms
+        .iter()
+        .find(|s| elf.strtab.get_at(s.st_name) == Some("hx_vector_addr"))
+        .context("the vDSO has no hx_vector_addr")?;
+    let seg = elf
+        .program_headers
+        .iter()
+        .find(|p| {
+            p.p_type == goblin::elf::program_header::PT_LOAD
+                && (p.p_vaddr..p.p_vaddr + p.p_filesz).contains(&sym.st_value)
+        })
+        .context("hx_vector_addr is not in the vDSO's file image")?;
+    let at = (seg.p_offset + sym.st_value - seg.p_vaddr) as usize;
+    let mut image = VDSO.to_vec();
+    image[at..at + 8].copy_from_slice(&vector.to_le_bytes());
+    let plan = ld_loader::plan("vdso", &elf, VDSO_BASE)?;
+    loader::load_image(mem, pt, phys, &plan, &image)
+}
+
 /// hx-run's auxiliary vector as the host kernel built it.
 fn host_auxv() -> Vec<(u64, u64)> {
     let raw = std::fs::read("/proc/self/auxv").unwrap_or_default();
@@ -384,6 +415,7 @@ fn initial_stack(
         (at::SECURE, 0),
         (at::MINSIGSTKSZ, if minsig == 0 { 2048 } else { minsig }),
         (hx_abi::boot::AT_HX_SYSCALL_VECTOR, vector),
+        (at::SYSINFO_EHDR, VDSO_BASE),
     ];
     let mut random = [0u8; 16];
     // SAFETY: getrandom fills the 16-byte buffer we own.

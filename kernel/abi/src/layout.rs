@@ -46,6 +46,8 @@ pub const STACK_SIZE: u64 = 8 << 20;
 pub const MMAP_TOP: u64 = 0x0000_7fff_f000_0000;
 /// Load base of position-independent executables (Linux's, without ASLR).
 pub const PIE_BASE: u64 = 0x0000_5555_5555_4000;
+/// Where the vDSO is mapped (between the mmap area and the stack).
+pub const VDSO_BASE: u64 = 0x0000_7fff_f800_0000;
 /// Load base of the dynamic loader.
 pub const INTERP_BASE: u64 = 0x0000_7fff_f7e0_0000;
 
