@@ -24,7 +24,7 @@ use std::path::PathBuf;
 )]
 struct Cli {
     /// Guest RAM (bytes, or with a K/M/G suffix). Reserved lazily: untouched memory costs the host nothing.
-    #[arg(long, default_value = "512M", value_parser = parse_size)]
+    #[arg(long, default_value = "2G", value_parser = parse_size)]
     memory: u64,
     /// Kind of KVM host: detected by default.
     #[arg(long, value_enum, default_value = "auto")]
