@@ -79,17 +79,27 @@ pub fn read_user<T: Copy + Default>(addr: u64) -> Result<T, Errno> {
 }
 
 /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+/// Checks one page at a time, not one byte: paths are read on every path syscall.
 pub fn read_cstr(addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+    use hx_abi::layout::{align_down, PAGE_SIZE};
     let mut out = Vec::new();
-    let mut byte = [0u8];
+    let mut at = addr;
     loop {
-        copy_from_user(addr + out.len() as u64, &mut byte).map_err(|_| EFAULT)?;
-        if byte[0] == 0 {
-            return Ok(out);
+        let page_end = align_down(at, PAGE_SIZE) + PAGE_SIZE;
+        let chunk = (page_end - at) as usize;
+        with_space(|s| s.check(at, chunk as u64, false)).map_err(|_| EFAULT)?;
+        // SAFETY: checked readable above: [at, page_end) is mapped in the shared address space.
+        let bytes = unsafe { core::slice::from_raw_parts(at as *const u8, chunk) };
+        match bytes.iter().position(|&b| b == 0) {
+            Some(n) => {
+                out.extend_from_slice(&bytes[..n]);
+                return if out.len() > max { Err(ENAMETOOLONG) } else { Ok(out) };
+            }
+            None => out.extend_from_slice(bytes),
         }
-        if out.len() == max {
+        if out.len() > max {
             return Err(ENAMETOOLONG);
         }
-        out.push(byte[0]);
+        at = page_end;
     }
 }

@@ -147,26 +147,24 @@ pub fn readv([fd, iov, count, ..]: Args) -> SysResult {
     vectored(&iovs, |b, l| read_file(&file, b, l, None))
 }
 
-pub fn preadv([fd, iov, count, offset, ..]: Args) -> SysResult {
+/// preadv/pwritev: the buffers in turn, at consecutive offsets from `offset`.
+fn vectored_at(fd: u64, iov: u64, count: u64, offset: u64, write: bool) -> SysResult {
     let file = table::get(fd)?;
     let iovs = iovecs(iov, count)?;
     let mut at = offset;
     vectored(&iovs, |b, l| {
-        let n = read_file(&file, b, l, Some(at))?;
+        let n = if write { write_file(&file, b, l, Some(at))? } else { read_file(&file, b, l, Some(at))? };
         at += n;
         Ok(n)
     })
 }
 
+pub fn preadv([fd, iov, count, offset, ..]: Args) -> SysResult {
+    vectored_at(fd, iov, count, offset, false)
+}
+
 pub fn pwritev([fd, iov, count, offset, ..]: Args) -> SysResult {
-    let file = table::get(fd)?;
-    let iovs = iovecs(iov, count)?;
-    let mut at = offset;
-    vectored(&iovs, |b, l| {
-        let n = write_file(&file, b, l, Some(at))?;
-        at += n;
-        Ok(n)
-    })
+    vectored_at(fd, iov, count, offset, true)
 }
 
 pub fn lseek([fd, offset, whence, ..]: Args) -> SysResult {
