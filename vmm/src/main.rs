@@ -1,15 +1,5 @@
 //! `hx-run`: runs an unmodified Linux x86-64 binary as a unikernel.
-mod arch;
-mod fault;
-mod host;
-mod kernel_image;
-mod loader;
-mod memory;
-mod platform;
-mod report;
-mod sandbox;
-mod vcpu;
-mod vm;
+use hx_vmm::{kernel_image, platform, report, vm};
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -59,6 +49,16 @@ struct Cli {
     /// to hx-run or in its source tree).
     #[arg(long, value_name = "DIR")]
     sysroot: Option<PathBuf>,
+    /// Host files the guest may hold open at once (beyond it, the guest gets EMFILE).
+    #[arg(long, value_name = "N", default_value_t = hx_vmm::host::handles::DEFAULT_LIMIT)]
+    max_open_files: usize,
+    /// Started as root: run as this user (UID[:GID] or NAME[:GROUP]), so host
+    /// permissions apply to the guest's files as to that user.
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = hx_vmm::lockdown::parse_user)]
+    user: Option<hx_vmm::lockdown::User>,
+    /// For hx's own tests: `seccomp` (make a forbidden host call) or `open:PATH`.
+    #[arg(long, hide = true, value_parser = parse_self_test)]
+    self_test: Option<vm::SelfTest>,
     /// Print the syscall coverage table (markdown) and exit.
     #[arg(long, exclusive = true)]
     syscalls: bool,
@@ -88,6 +88,14 @@ fn parse_mount(s: &str) -> Result<vm::MountSpec, String> {
         return Err(format!("the guest path must be absolute: {}", parts[1]));
     }
     Ok(vm::MountSpec { host: PathBuf::from(parts[0]), guest: parts[1].as_bytes().to_vec(), writable })
+}
+
+fn parse_self_test(s: &str) -> Result<vm::SelfTest, String> {
+    match s.split_once(':') {
+        None if s == "seccomp" => Ok(vm::SelfTest::Seccomp),
+        Some(("open", path)) => Ok(vm::SelfTest::HostOpen(PathBuf::from(path))),
+        _ => Err(format!("unknown self-test {s}")),
+    }
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -148,6 +156,9 @@ fn main() {
         fast_libc: cli.fast_libc,
         sysroot: cli.sysroot,
         default_mounts: !cli.no_default_mounts,
+        max_open_files: cli.max_open_files,
+        user: cli.user,
+        self_test: cli.self_test,
     };
     let status = match vm::run(&cfg) {
         Ok(status) => status,

@@ -13,7 +13,11 @@ pub struct Report {
     /// VM exits by reason.
     exits: BTreeMap<&'static str, u64>,
     warned: HashSet<u64>,
+    warned_enough: bool,
 }
+
+/// Distinct unimplemented syscalls named in warnings.
+const MAX_WARNED: usize = 256;
 
 fn op_name(op: u32) -> &'static str {
     match op {
@@ -110,7 +114,7 @@ fn quote(bytes: &[u8], out: &mut String) {
 
 impl Report {
     pub fn new(stats: bool, platform: &'static str) -> Self {
-        Self { stats, platform, exits: BTreeMap::new(), warned: HashSet::new() }
+        Self { stats, platform, exits: BTreeMap::new(), warned: HashSet::new(), warned_enough: false }
     }
 
     pub fn count_exit(&mut self, reason: &'static str) {
@@ -121,9 +125,16 @@ impl Report {
         self.count_exit(op_name(op));
     }
 
+    /// Warns once per syscall number; after `MAX_WARNED` distinct numbers (a
+    /// program probing at random) once more, and then stays quiet.
     pub fn unsupported(&mut self, nr: u64) {
-        if self.warned.insert(nr) {
-            eprintln!("hx-run: warning: unimplemented syscall {} ({nr}) returned ENOSYS", syscall_name(nr));
+        if self.warned.len() < MAX_WARNED {
+            if self.warned.insert(nr) {
+                eprintln!("hx-run: warning: unimplemented syscall {} ({nr}) returned ENOSYS", syscall_name(nr));
+            }
+        } else if !self.warned_enough {
+            self.warned_enough = true;
+            eprintln!("hx-run: warning: more unimplemented syscalls returned ENOSYS (not listed)");
         }
     }
 

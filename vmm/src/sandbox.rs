@@ -7,7 +7,16 @@
 //! read and resolved in the *guest's* namespace (an absolute target starts
 //! again at the guest root), `..` pops a component of the resolved guest path.
 //! So no path, symlink or `/proc` trick can reach a host file outside a mount.
+//!
+//! A mount is also recognised by the identity (device, inode) of its host
+//! directory, not only by its guest path: a read-only mount nested in a
+//! read-write one stays read-only when the guest renames one of its ancestors
+//! and reaches the same host directory under another name.
+//!
+//! Every walk has a fixed budget of host calls, so no path — however deep its
+//! directories or long its symlink chains — costs more than a bounded time.
 use anyhow::{bail, Context, Result};
+use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -16,13 +25,47 @@ use std::path::{Path, PathBuf};
 /// Symlinks followed in one walk before `ELOOP`, as Linux.
 const MAX_LINKS: usize = 40;
 pub const PATH_MAX: usize = 4096;
+/// Longest single name, as Linux's `NAME_MAX`.
+const NAME_MAX: usize = 255;
+/// Host calls one walk may make before it fails with `ELOOP`. Real paths need a
+/// few dozen; the bound makes a hostile walk cost milliseconds, not minutes.
+const WALK_BUDGET: usize = 1 << 16;
+/// Directory handles a walk keeps for the levels above it, so that `..` costs
+/// no new walk from the mount (a deeper `..` re-walks, within the budget).
+const DIR_CACHE: usize = 32;
+
+/// Largest file the monitor reads whole for itself (a program's interpreter).
+const MAX_LOADED_FILE: u64 = 1 << 30;
+
+pub type Errno = i32;
+
+/// A host file's identity.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+}
+
+impl Identity {
+    fn of(st: &libc::stat) -> Self {
+        Self { dev: st.st_dev, ino: st.st_ino }
+    }
+}
 
 pub struct Mount {
     /// Guest path components (empty: the root).
     pub guest: Vec<Vec<u8>>,
     pub host: PathBuf,
     dir: OwnedFd,
+    id: Identity,
     pub writable: bool,
+}
+
+impl Mount {
+    /// The handle on the mount's host directory.
+    pub fn dir(&self) -> &OwnedFd {
+        &self.dir
+    }
 }
 
 pub struct Sandbox {
@@ -31,20 +74,31 @@ pub struct Sandbox {
 
 /// Where a guest path leads.
 pub enum Resolved {
-    /// `name` in the host directory `parent` of `mount` (`name` None: `parent` itself).
-    Host { mount: usize, parent: OwnedFd, name: Option<CString>, guest: Vec<u8> },
+    /// `name` in the host directory `parent` (`name` None: `parent` itself).
+    /// `mount` governs `parent` (creating or removing names in it);
+    /// `object_mount` governs the object itself (writing it, changing its
+    /// metadata): they differ when the object is the root of another mount.
+    Host { mount: usize, object_mount: usize, parent: OwnedFd, name: Option<CString>, guest: Vec<u8> },
     /// A directory that exists only because mounts lie below it.
     Virtual { guest: Vec<u8> },
 }
 
-pub type Errno = i32;
+impl Resolved {
+    /// Whether the object is a mount's root directory (which cannot be renamed or removed).
+    pub fn is_mount_root(&self) -> bool {
+        match self {
+            Resolved::Host { mount, object_mount, .. } => mount != object_mount,
+            Resolved::Virtual { .. } => true,
+        }
+    }
+}
 
 fn last_errno() -> Errno {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
-fn components(path: &[u8]) -> Vec<Vec<u8>> {
-    path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".").map(|c| c.to_vec()).collect()
+fn components(path: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".").map(|c| c.to_vec())
 }
 
 fn join(stack: &[Vec<u8>]) -> Vec<u8> {
@@ -67,11 +121,21 @@ fn open_path(dir: &OwnedFd, name: &CStr, extra: i32) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn lstat_at(dir: &OwnedFd, name: &CStr) -> Result<libc::stat, Errno> {
+pub fn lstat_at(dir: &OwnedFd, name: &CStr) -> Result<libc::stat, Errno> {
     // SAFETY: an all-zero stat is valid; fstatat fills it.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: as above; AT_SYMLINK_NOFOLLOW: the name itself, never its target.
     if unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } < 0 {
+        return Err(last_errno());
+    }
+    Ok(st)
+}
+
+fn fstat_fd(fd: &OwnedFd) -> Result<libc::stat, Errno> {
+    // SAFETY: an all-zero stat is valid; fstat fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat on a descriptor we own.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
         return Err(last_errno());
     }
     Ok(st)
@@ -92,6 +156,129 @@ pub fn dup(fd: &OwnedFd) -> Result<OwnedFd, Errno> {
     fd.try_clone().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
 }
 
+fn is_dir(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFDIR
+}
+
+/// One level of the walk: the host directory (and its mount) for a prefix of
+/// the guest path; `None` above the mounts (a virtual directory) or where the
+/// cache dropped the handle.
+enum Level {
+    Host(usize, OwnedFd),
+    Virtual,
+    Dropped,
+}
+
+/// The state of one path walk.
+struct Walk<'a> {
+    sb: &'a Sandbox,
+    /// Resolved guest components so far (no symlinks, no `..`).
+    stack: Vec<Vec<u8>>,
+    /// `levels[i]` is the directory for `stack[..i]`: one more than `stack`.
+    levels: Vec<Level>,
+    budget: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn new(sb: &'a Sandbox) -> Result<Self, Errno> {
+        let mut w = Self { sb, stack: Vec::new(), levels: Vec::new(), budget: WALK_BUDGET };
+        let root = w.locate()?;
+        w.levels.push(root);
+        Ok(w)
+    }
+
+    fn spend(&mut self) -> Result<(), Errno> {
+        self.budget = self.budget.checked_sub(1).ok_or(libc::ELOOP)?;
+        Ok(())
+    }
+
+    /// Opens directory `name` in `dir` (of `mount`), switching to the mount
+    /// whose root it is, if any.
+    fn enter(&mut self, mount: usize, dir: &OwnedFd, name: &CStr) -> Result<(usize, OwnedFd), Errno> {
+        self.spend()?;
+        let fd = open_path(dir, name, libc::O_DIRECTORY)?;
+        let st = fstat_fd(&fd)?;
+        Ok((self.sb.mount_with_root(Identity::of(&st)).unwrap_or(mount), fd))
+    }
+
+    /// The level for the current `stack`, walked afresh from its deepest mount.
+    fn locate(&mut self) -> Result<Level, Errno> {
+        let sb = self.sb;
+        let Some(m) = sb.mount_of(&self.stack) else {
+            return if self.stack.is_empty() || sb.is_virtual_dir(&self.stack) {
+                Ok(Level::Virtual)
+            } else {
+                Err(libc::ENOENT)
+            };
+        };
+        let mut cur = (m, dup(&sb.mounts[m].dir)?);
+        let depth = sb.mounts[m].guest.len();
+        for i in depth..self.stack.len() {
+            let name = CString::new(self.stack[i].clone()).map_err(|_| libc::EINVAL)?;
+            cur = self.enter(cur.0, &cur.1, &name)?;
+        }
+        Ok(Level::Host(cur.0, cur.1))
+    }
+
+    fn push(&mut self, component: Vec<u8>, level: Level) {
+        self.stack.push(component);
+        self.levels.push(level);
+        // Keep handles only for the last DIR_CACHE levels: a walk holds a
+        // bounded number of host descriptors however deep it goes.
+        if self.levels.len() > DIR_CACHE {
+            let old = self.levels.len() - DIR_CACHE - 1;
+            if matches!(self.levels[old], Level::Host(..)) {
+                self.levels[old] = Level::Dropped;
+            }
+        }
+    }
+
+    fn pop(&mut self) -> Result<(), Errno> {
+        if self.stack.pop().is_some() {
+            self.levels.pop();
+        }
+        if matches!(self.levels.last(), Some(Level::Dropped)) {
+            let level = self.locate()?;
+            if let Some(last) = self.levels.last_mut() {
+                *last = level;
+            }
+        }
+        Ok(())
+    }
+
+    /// The mount whose guest path is exactly `stack` + `c`.
+    fn mount_at(&self, c: &[u8]) -> Option<usize> {
+        let n = self.stack.len();
+        self.sb.mounts.iter().position(|m| {
+            m.guest.len() == n + 1 && m.guest.last().map(|l| l.as_slice()) == Some(c) && m.guest.starts_with(&self.stack)
+        })
+    }
+
+    /// Whether a mount lies strictly below `stack` + `c`.
+    fn virtual_child(&self, c: &[u8]) -> bool {
+        let n = self.stack.len();
+        self.sb.mounts.iter().any(|m| m.guest.len() > n + 1 && m.guest.starts_with(&self.stack) && m.guest[n] == c)
+    }
+
+    fn current(&self) -> Result<Option<(usize, &OwnedFd)>, Errno> {
+        match self.levels.last() {
+            Some(Level::Host(m, fd)) => Ok(Some((*m, fd))),
+            Some(Level::Virtual) => Ok(None),
+            _ => Err(libc::EIO),
+        }
+    }
+
+    fn resolved_here(&self, mount: usize, dir: &OwnedFd, name: CString, object: Option<&libc::stat>) -> Result<Resolved, Errno> {
+        let object_mount = object.and_then(|st| self.sb.mount_with_root(Identity::of(st))).unwrap_or(mount);
+        let mut guest = join(&self.stack);
+        if guest.len() > 1 {
+            guest.push(b'/');
+        }
+        guest.extend_from_slice(name.as_bytes());
+        Ok(Resolved::Host { mount, object_mount, parent: dup(dir)?, name: Some(name), guest })
+    }
+}
+
 impl Sandbox {
     pub fn new() -> Self {
         Self { mounts: Vec::new() }
@@ -102,7 +289,7 @@ impl Sandbox {
         if guest.first() != Some(&b'/') {
             bail!("mount point {} must be an absolute path", String::from_utf8_lossy(guest));
         }
-        let guest = components(guest);
+        let guest: Vec<Vec<u8>> = components(guest).collect();
         if guest.iter().any(|c| c == b"..") {
             bail!("mount point must not contain '..'");
         }
@@ -114,8 +301,9 @@ impl Sandbox {
         }
         // SAFETY: `fd` was just opened and is ours.
         let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+        let st = fstat_fd(&dir).map_err(|e| std::io::Error::from_raw_os_error(e)).context("mount")?;
         self.mounts.retain(|m| m.guest != guest);
-        self.mounts.push(Mount { guest, host: host.to_path_buf(), dir, writable });
+        self.mounts.push(Mount { guest, host: host.to_path_buf(), dir, id: Identity::of(&st), writable });
         Ok(())
     }
 
@@ -130,35 +318,28 @@ impl Sandbox {
             .max_by_key(|&i| self.mounts[i].guest.len())
     }
 
+    /// The mount whose host root is the directory `id` (a read-only one first,
+    /// should the same directory be mounted twice).
+    fn mount_with_root(&self, id: Identity) -> Option<usize> {
+        (0..self.mounts.len()).filter(|&i| self.mounts[i].id == id).min_by_key(|&i| self.mounts[i].writable)
+    }
+
     fn is_virtual_dir(&self, stack: &[Vec<u8>]) -> bool {
         self.mounts.iter().any(|m| m.guest.len() > stack.len() && m.guest.starts_with(stack))
     }
 
-    /// The names of mount points directly below the virtual directory `stack`.
+    /// The names of mount points directly below the virtual directory `guest`.
     pub fn virtual_entries(&self, guest: &[u8]) -> Vec<Vec<u8>> {
-        let stack = components(guest);
+        let stack: Vec<Vec<u8>> = components(guest).collect();
         let mut names: Vec<Vec<u8>> = self
             .mounts
             .iter()
             .filter(|m| m.guest.len() > stack.len() && m.guest.starts_with(&stack))
-            .map(|m| m.guest[stack.len()].clone())
+            .filter_map(|m| m.guest.get(stack.len()).cloned())
             .collect();
         names.sort();
         names.dedup();
         names
-    }
-
-    /// The host directory for the fully resolved `stack` (no symlinks in it).
-    fn locate(&self, stack: &[Vec<u8>]) -> Result<Option<(usize, OwnedFd)>, Errno> {
-        let Some(m) = self.mount_of(stack) else {
-            return if stack.is_empty() || self.is_virtual_dir(stack) { Ok(None) } else { Err(libc::ENOENT) };
-        };
-        let mut fd = dup(&self.mounts[m].dir)?;
-        for c in &stack[self.mounts[m].guest.len()..] {
-            let name = CString::new(c.clone()).map_err(|_| libc::EINVAL)?;
-            fd = open_path(&fd, &name, libc::O_DIRECTORY)?;
-        }
-        Ok(Some((m, fd)))
     }
 
     /// Resolves guest path `path` (absolute). `follow` says whether a symlink
@@ -171,75 +352,77 @@ impl Sandbox {
         if path.len() >= PATH_MAX {
             return Err(libc::ENAMETOOLONG);
         }
-        let mut pending: std::collections::VecDeque<Vec<u8>> = components(path).into();
+        if path.contains(&0) {
+            return Err(libc::EINVAL);
+        }
+        let mut pending: VecDeque<Vec<u8>> = components(path).collect();
         let trailing_slash = path.ends_with(b"/");
-        let mut stack: Vec<Vec<u8>> = Vec::new();
-        let mut cur = self.locate(&stack)?;
+        let mut walk = Walk::new(self)?;
         let mut links = 0;
         while let Some(c) = pending.pop_front() {
-            if c.len() > 255 {
+            if c.len() > NAME_MAX {
                 return Err(libc::ENAMETOOLONG);
             }
             if c == b".." {
-                stack.pop();
-                cur = self.locate(&stack)?;
+                walk.pop()?;
                 continue;
             }
             let last = pending.is_empty();
-            let mut next = stack.clone();
-            next.push(c.clone());
             // A mount point shadows whatever lies at its path.
-            if let Some(m) = self.mounts.iter().position(|m| m.guest == next) {
-                stack = next;
-                cur = Some((m, dup(&self.mounts[m].dir)?));
+            if let Some(m) = walk.mount_at(&c) {
+                let fd = dup(&self.mounts[m].dir)?;
+                walk.push(c, Level::Host(m, fd));
                 continue;
             }
-            let Some((m, dir)) = cur.as_ref() else {
-                if self.is_virtual_dir(&next) {
-                    stack = next;
+            let Some((m, dir)) = walk.current()? else {
+                if walk.virtual_child(&c) {
+                    walk.push(c, Level::Virtual);
                     continue;
                 }
                 return Err(libc::ENOENT);
             };
+            let dir = dup(dir)?;
             let name = CString::new(c).map_err(|_| libc::EINVAL)?;
-            match lstat_at(dir, &name) {
-                Err(libc::ENOENT) if last => {
-                    return Ok(Resolved::Host { mount: *m, parent: dup(dir)?, name: Some(name), guest: join(&next) })
-                }
+            walk.spend()?;
+            match lstat_at(&dir, &name) {
+                Err(libc::ENOENT) if last => return walk.resolved_here(m, &dir, name, None),
                 Err(e) => return Err(e),
                 Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK && (!last || follow || trailing_slash) => {
                     links += 1;
                     if links > MAX_LINKS {
                         return Err(libc::ELOOP);
                     }
-                    let target = readlink_at(dir, &name)?;
-                    let mut comps: std::collections::VecDeque<Vec<u8>> = components(&target).into();
-                    comps.extend(pending.drain(..));
-                    pending = comps;
+                    walk.spend()?;
+                    let target = readlink_at(&dir, &name)?;
+                    let rest = std::mem::take(&mut pending);
+                    pending = components(&target).collect();
+                    pending.extend(rest);
                     if target.first() == Some(&b'/') {
-                        stack.clear();
-                        cur = self.locate(&stack)?;
+                        walk.stack.clear();
+                        walk.levels.clear();
+                        let root = walk.locate()?;
+                        walk.levels.push(root);
                     }
                 }
                 Ok(st) if !last => {
-                    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                    if !is_dir(&st) {
                         return Err(libc::ENOTDIR);
                     }
-                    let fd = open_path(dir, &name, libc::O_DIRECTORY)?;
-                    cur = Some((*m, fd));
-                    stack = next;
+                    let (m, fd) = walk.enter(m, &dir, &name)?;
+                    walk.push(name.into_bytes(), Level::Host(m, fd));
                 }
                 Ok(st) => {
-                    if trailing_slash && st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                    if trailing_slash && !is_dir(&st) {
                         return Err(libc::ENOTDIR);
                     }
-                    return Ok(Resolved::Host { mount: *m, parent: dup(dir)?, name: Some(name), guest: join(&next) });
+                    return walk.resolved_here(m, &dir, name, Some(&st));
                 }
             }
         }
-        Ok(match cur {
-            Some((mount, parent)) => Resolved::Host { mount, parent, name: None, guest: join(&stack) },
-            None => Resolved::Virtual { guest: join(&stack) },
+        let guest = join(&walk.stack);
+        Ok(match walk.levels.pop() {
+            Some(Level::Host(mount, parent)) => Resolved::Host { mount, object_mount: mount, parent, name: None, guest },
+            _ => Resolved::Virtual { guest },
         })
     }
 
@@ -252,19 +435,24 @@ impl Sandbox {
         };
         // SAFETY: openat of a single name in a directory we hold, never following a symlink.
         let fd = unsafe {
-            libc::openat(parent.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            libc::openat(
+                parent.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            )
         };
         if fd < 0 {
             return Err(last_errno());
         }
         // SAFETY: just opened, ours.
-        let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
         let mut bytes = Vec::new();
-        f.read_to_end(&mut bytes).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        // A file the monitor loads itself (an interpreter) is never larger than this.
+        f.take(MAX_LOADED_FILE).read_to_end(&mut bytes).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
         Ok(bytes)
     }
 
     pub fn writable(&self, mount: usize) -> bool {
-        self.mounts[mount].writable
+        self.mounts.get(mount).is_some_and(|m| m.writable)
     }
 }

@@ -8,34 +8,7 @@ use crate::report::Report;
 use anyhow::{bail, Context, Result};
 use hx_abi::layout::{FAULT_PORT, HYPERCALL_PORT};
 use kvm_ioctls::{VcpuExit, VcpuFd};
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-/// The vCPU's `immediate_exit` byte, so a signal can stop a running guest.
-static IMMEDIATE_EXIT: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-    let p = IMMEDIATE_EXIT.load(Ordering::SeqCst);
-    if !p.is_null() {
-        // SAFETY: points into the vCPU's kvm_run mapping, alive while the loop runs.
-        unsafe { p.write_volatile(1) };
-    }
-}
-
-/// Ctrl-C (and SIGTERM) stop the guest: KVM_RUN returns and hx-run exits 130/143.
-fn catch_interrupts(vcpu: &mut VcpuFd) {
-    IMMEDIATE_EXIT.store(&mut vcpu.get_kvm_run().immediate_exit, Ordering::SeqCst);
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: installs an async-signal-safe handler (atomic stores only),
-        // without SA_RESTART so a blocked KVM_RUN returns EINTR.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_interrupt as *const () as usize;
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
-}
+use crate::signals;
 
 pub fn run(
     mut vcpu: VcpuFd,
@@ -45,11 +18,10 @@ pub fn run(
     program: &Binary,
     kernel: &KernelImage,
 ) -> Result<i32> {
-    catch_interrupts(&mut vcpu);
     loop {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if signals::interrupted() {
             eprintln!("hx-run: interrupted; guest stopped");
-            return Ok(130);
+            return Ok(signals::status());
         }
         let exit = match vcpu.run() {
             Ok(exit) => exit,
@@ -61,11 +33,14 @@ pub fn run(
         };
         match exit {
             VcpuExit::IoOut(HYPERCALL_PORT, data) if data.len() == 4 => {
-                let addr = u32::from_le_bytes(data.try_into().unwrap()) as u64;
+                let mut word = [0u8; 4];
+                word.copy_from_slice(data);
+                let addr = u32::from_le_bytes(word) as u64;
                 let mut host = Host { mem, report, files: &mut *files };
-                match host.serve(addr)? {
+                match host.serve(addr).context("a host request")? {
                     Outcome::Resume => {}
                     Outcome::Exit(status) => return Ok(status),
+                    Outcome::KernelPanic => bail!("the guest kernel panicked (message above)"),
                 }
             }
             VcpuExit::IoOut(FAULT_PORT, _) => {

@@ -1,16 +1,28 @@
 //! Serving the kernel's host requests. One file per request family; this file
-//! reads the request, checks it, and routes it.
+//! reads the request, checks its segments, and routes it.
+//!
+//! Everything in a request is untrusted: the program shares CPL3 and every
+//! page with the guest kernel, so it can forge any request. A malformed
+//! request gets an errno; only a request the monitor cannot even read back
+//! (outside guest RAM) ends the VM. No handler allocates more than a fixed
+//! bound (see `guest::Segs`) or panics on guest data.
 mod clock;
 pub mod files;
+mod flags;
+mod guest;
+pub mod handles;
 
 use crate::memory::GuestRam;
 use crate::report::Report;
-use anyhow::{bail, Result};
-use hx_abi::hypercall::{op, Request, MAX_SEGMENTS};
+use anyhow::Result;
+use guest::{Segs, MAX_TEXT};
+use hx_abi::hypercall::{op, Request};
 
 pub enum Outcome {
     Resume,
     Exit(i32),
+    /// The guest kernel reported its own panic (the message went out as a log line).
+    KernelPanic,
 }
 
 pub struct Host<'a> {
@@ -20,17 +32,31 @@ pub struct Host<'a> {
 }
 
 impl Host<'_> {
-    /// Serves the request at guest-physical `addr`.
+    /// Serves the request at guest-physical `addr`. An error means the
+    /// request itself lies outside guest RAM: the VM cannot go on.
     pub fn serve(&mut self, addr: u64) -> Result<Outcome> {
         let mut req: Request = self.mem.read_obj(addr)?;
-        if req.nsegs as usize > MAX_SEGMENTS {
-            bail!("request with {} segments (at most {MAX_SEGMENTS})", req.nsegs);
-        }
         self.report.count_request(req.op);
-        let segs = &req.segs[..req.nsegs as usize];
-        req.ret = match req.op {
+        let outcome = self.dispatch(&mut req);
+        if matches!(outcome, Outcome::Resume) {
+            self.mem.write_obj(addr, req)?;
+        }
+        Ok(outcome)
+    }
+
+    fn dispatch(&mut self, req: &mut Request) -> Outcome {
+        // The segments are read from a copy: the handlers write results into `req`.
+        let shape = *req;
+        let segs = match Segs::of(self.mem, &shape) {
+            Ok(s) => s,
+            Err(e) => {
+                req.ret = -(e as i64);
+                return Outcome::Resume;
+            }
+        };
+        let ret = match req.op {
             op::WRITE | op::READ | op::FSTAT | op::TTY_IOCTL | op::OPEN..=op::POLL if req.op != op::SLEEP => {
-                self.files.serve(self.mem, &mut req)?
+                self.files.serve(req, &segs)
             }
             op::SLEEP => clock::sleep(req.args[0]),
             op::CLOCK => {
@@ -39,40 +65,30 @@ impl Host<'_> {
                 req.args[1] = mono;
                 0
             }
-            op::RANDOM => clock::random(self.mem, segs)?,
+            op::RANDOM => clock::random(&segs),
             op::UNSUPPORTED => {
                 self.report.unsupported(req.args[0]);
                 0
             }
             op::STRACE => {
-                let strings = segs
-                    .iter()
-                    .map(|s| {
-                        let mut b = vec![0u8; s.len as usize];
-                        self.mem.read(s.phys, &mut b).map(|_| b)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                self.report.strace(&req, &strings);
+                let strings: Vec<Vec<u8>> = (0..segs.len()).map(|i| segs.text(i, MAX_TEXT)).collect();
+                self.report.strace(req, &strings);
                 0
             }
             op::LOG => {
-                let mut b = vec![0u8; segs.first().map_or(0, |s| s.len as usize).min(4096)];
-                if let Some(s) = segs.first() {
-                    self.mem.read(s.phys, &mut b)?;
-                }
-                eprintln!("hx-run: guest kernel: {}", String::from_utf8_lossy(&b));
+                eprintln!("hx-run: guest kernel: {}", String::from_utf8_lossy(&segs.text(0, MAX_TEXT)));
                 0
             }
             op::EXIT => {
                 self.report.exit_stats(self.mem, req.args[1]);
                 if req.args[2] != 0 {
-                    bail!("the guest kernel panicked (message above)");
+                    return Outcome::KernelPanic;
                 }
-                return Ok(Outcome::Exit(req.args[0] as i32 & 0xff));
+                return Outcome::Exit(req.args[0] as i32 & 0xff);
             }
-            other => bail!("unknown host request {other}"),
+            _ => -(libc::ENOSYS as i64),
         };
-        self.mem.write_obj(addr, req)?;
-        Ok(Outcome::Resume)
+        req.ret = ret;
+        Outcome::Resume
     }
 }

@@ -1,0 +1,95 @@
+//! What the guest may ask of the host, as allow-lists: the flags of every file
+//! request and the mode bits of every file it creates or changes. A bit that is
+//! not listed never reaches a host call.
+use crate::sandbox::Errno;
+
+/// `open` flags passed on to the host; others are dropped, as Linux ignores
+/// unknown ones (`O_ASYNC` in particular would signal hx-run itself).
+const OPEN_FLAGS: i32 = libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_DSYNC
+    | libc::O_SYNC
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW
+    | libc::O_LARGEFILE
+    | libc::O_NOATIME
+    | libc::O_DIRECT;
+
+/// Status flags `fcntl(F_SETFL)` may change (Linux's set, without `O_ASYNC`).
+const STATUS_FLAGS: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_DIRECT | libc::O_NOATIME;
+
+/// Permission bits the guest may give a host file: never set-user-ID or
+/// set-group-ID (as a rootless container), whatever the guest asks.
+const MODE_BITS: u32 = 0o1777;
+
+/// Host `open` flags for guest flags `flags`: always `O_NOFOLLOW` (the walk
+/// resolved every symlink) and `O_CLOEXEC`.
+pub fn open(flags: i32) -> Result<i32, Errno> {
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        return Err(libc::EOPNOTSUPP);
+    }
+    if flags & libc::O_ACCMODE == libc::O_ACCMODE {
+        return Err(libc::EINVAL);
+    }
+    Ok(flags & OPEN_FLAGS | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+}
+
+pub fn status(flags: u64) -> i32 {
+    flags as i32 & STATUS_FLAGS
+}
+
+pub fn mode(mode: u64) -> u32 {
+    mode as u32 & MODE_BITS
+}
+
+/// `renameat2` flags: `RENAME_NOREPLACE` or `RENAME_EXCHANGE`. `RENAME_WHITEOUT`
+/// creates a device node, which an unprivileged process may not.
+pub fn rename(flags: u64) -> Result<u32, Errno> {
+    let flags = u32::try_from(flags).map_err(|_| libc::EINVAL)?;
+    match flags {
+        0 | libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE => Ok(flags),
+        f if f & libc::RENAME_WHITEOUT != 0 && f & !(libc::RENAME_WHITEOUT | libc::RENAME_NOREPLACE) == 0 => {
+            Err(libc::EPERM)
+        }
+        _ => Err(libc::EINVAL),
+    }
+}
+
+/// `unlinkat` flags: 0 or `AT_REMOVEDIR`.
+pub fn unlink(flags: u64) -> Result<i32, Errno> {
+    match flags {
+        0 => Ok(0),
+        f if f == libc::AT_REMOVEDIR as u64 => Ok(libc::AT_REMOVEDIR),
+        _ => Err(libc::EINVAL),
+    }
+}
+
+/// `linkat` flags: whether the source's final symlink is followed (the walk
+/// follows it in the guest; the host call never does).
+pub fn link_follows(flags: u64) -> Result<bool, Errno> {
+    match flags {
+        0 => Ok(false),
+        f if f == libc::AT_SYMLINK_FOLLOW as u64 => Ok(true),
+        _ => Err(libc::EINVAL),
+    }
+}
+
+/// `access` mode: `F_OK` or any of `R_OK | W_OK | X_OK`.
+pub fn access(mode: u64) -> Result<i32, Errno> {
+    if mode & !7 != 0 {
+        return Err(libc::EINVAL);
+    }
+    Ok(mode as i32)
+}
+
+/// `lseek` whence: SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE.
+pub fn whence(whence: u64) -> Result<i32, Errno> {
+    if whence > libc::SEEK_HOLE as u64 {
+        return Err(libc::EINVAL);
+    }
+    Ok(whence as i32)
+}

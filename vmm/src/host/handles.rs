@@ -1,0 +1,83 @@
+//! The host descriptors the monitor holds for the guest, by handle: the guest
+//! names a file by a small number the monitor checks against this table, never
+//! by a host descriptor number. The table has a limit, so a guest cannot
+//! exhaust the host's descriptors.
+use crate::sandbox::Errno;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Default bound on handles one guest may hold (the guest kernel's own
+/// descriptor limit is 1024: this leaves room for the monitor's own).
+pub const DEFAULT_LIMIT: usize = 4096;
+
+pub enum Handle {
+    /// `metadata`: whether the guest may change the file's mode, times or
+    /// size — only for files opened in a read-write mount.
+    Host { fd: OwnedFd, metadata: bool },
+    /// A directory that exists only above mount points: its guest path and
+    /// how many of its entries were already read.
+    Virtual { guest: Vec<u8>, offset: usize },
+}
+
+pub struct Handles {
+    slots: Vec<Option<Handle>>,
+    limit: usize,
+}
+
+impl Handles {
+    /// The table with the guest's standard streams as handles 0–2.
+    pub fn new(limit: usize) -> Self {
+        let mut slots = Vec::new();
+        for fd in 0..3 {
+            // The guest's 0-2 are duplicates: its close(1) leaves hx-run's stdout open.
+            // SAFETY: F_DUPFD_CLOEXEC on a standard stream; a closed one gives -1.
+            let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+            // SAFETY: `d` is a fresh descriptor we own. The streams are the
+            // user's: the guest may read and write them, never chmod them.
+            slots.push((d >= 0).then(|| Handle::Host { fd: unsafe { OwnedFd::from_raw_fd(d) }, metadata: false }));
+        }
+        Self { slots, limit: limit.max(3) }
+    }
+
+    /// Stores `h`; `EMFILE` when the guest holds `limit` handles already.
+    pub fn insert(&mut self, h: Handle) -> Result<u64, Errno> {
+        if let Some(i) = self.slots.iter().position(Option::is_none) {
+            self.slots[i] = Some(h);
+            return Ok(i as u64);
+        }
+        if self.slots.len() >= self.limit {
+            return Err(libc::EMFILE);
+        }
+        self.slots.push(Some(h));
+        Ok(self.slots.len() as u64 - 1)
+    }
+
+    pub fn get(&self, handle: u64) -> Result<&Handle, Errno> {
+        usize::try_from(handle).ok().and_then(|i| self.slots.get(i)).and_then(Option::as_ref).ok_or(libc::EBADF)
+    }
+
+    pub fn get_mut(&mut self, handle: u64) -> Result<&mut Handle, Errno> {
+        usize::try_from(handle).ok().and_then(|i| self.slots.get_mut(i)).and_then(Option::as_mut).ok_or(libc::EBADF)
+    }
+
+    /// The host descriptor behind `handle`.
+    pub fn fd(&self, handle: u64) -> Result<i32, Errno> {
+        match self.get(handle)? {
+            Handle::Host { fd, .. } => Ok(fd.as_raw_fd()),
+            Handle::Virtual { .. } => Err(libc::EISDIR),
+        }
+    }
+
+    /// The host descriptor behind `handle`, for a change to the file's
+    /// metadata: `EROFS` for a file of a read-only mount.
+    pub fn fd_for_metadata(&self, handle: u64) -> Result<i32, Errno> {
+        match self.get(handle)? {
+            Handle::Host { fd, metadata: true } => Ok(fd.as_raw_fd()),
+            Handle::Host { .. } | Handle::Virtual { .. } => Err(libc::EROFS),
+        }
+    }
+
+    pub fn close(&mut self, handle: u64) -> Result<(), Errno> {
+        let slot = usize::try_from(handle).ok().and_then(|i| self.slots.get_mut(i)).ok_or(libc::EBADF)?;
+        slot.take().map(drop).ok_or(libc::EBADF)
+    }
+}

@@ -1,0 +1,15 @@
+//! hx's monitor: the library behind `hx-run` (and the host-side fuzz harness,
+//! which drives the request handlers without KVM).
+pub mod arch;
+pub mod fault;
+pub mod host;
+pub mod kernel_image;
+pub mod loader;
+pub mod lockdown;
+pub mod memory;
+pub mod platform;
+pub mod report;
+pub mod sandbox;
+pub mod signals;
+pub mod vcpu;
+pub mod vm;

@@ -1,0 +1,176 @@
+//! seccomp: once the guest runs, the monitor's threads may make only the host
+//! calls serving requests needs (built with rust-vmm's seccompiler). Any other
+//! call — a bug, or code a guest found a way to steer — stops hx-run with a
+//! clear line instead of reaching the host kernel.
+use anyhow::{Context, Result};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
+};
+use std::collections::BTreeMap;
+
+/// Host calls allowed with any arguments: file requests on held descriptors,
+/// time, memory for the monitor's own allocator, signals and exit.
+const ALLOWED: &[i64] = &[
+    libc::SYS_read,
+    libc::SYS_write,
+    libc::SYS_readv,
+    libc::SYS_writev,
+    libc::SYS_pread64,
+    libc::SYS_pwrite64,
+    libc::SYS_preadv,
+    libc::SYS_pwritev,
+    libc::SYS_preadv2,
+    libc::SYS_pwritev2,
+    libc::SYS_openat,
+    libc::SYS_close,
+    libc::SYS_fstat,
+    libc::SYS_newfstatat,
+    libc::SYS_statx,
+    libc::SYS_lseek,
+    libc::SYS_getdents64,
+    libc::SYS_unlinkat,
+    libc::SYS_mkdirat,
+    libc::SYS_symlinkat,
+    libc::SYS_renameat,
+    libc::SYS_renameat2,
+    libc::SYS_linkat,
+    libc::SYS_ftruncate,
+    libc::SYS_fsync,
+    libc::SYS_fdatasync,
+    libc::SYS_fcntl,
+    libc::SYS_fchmod,
+    libc::SYS_fchmodat,
+    libc::SYS_fchmodat2,
+    libc::SYS_chmod,
+    libc::SYS_utimensat,
+    libc::SYS_fstatfs,
+    libc::SYS_poll,
+    libc::SYS_ppoll,
+    libc::SYS_readlinkat,
+    libc::SYS_faccessat,
+    libc::SYS_faccessat2,
+    libc::SYS_clock_gettime,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_nanosleep,
+    libc::SYS_getrandom,
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_mremap,
+    libc::SYS_brk,
+    libc::SYS_madvise,
+    libc::SYS_mprotect,
+    libc::SYS_mincore,
+    libc::SYS_futex,
+    libc::SYS_sched_yield,
+    libc::SYS_rt_sigreturn,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_sigaltstack,
+    libc::SYS_restart_syscall,
+    libc::SYS_getpid,
+    libc::SYS_gettid,
+    libc::SYS_tgkill,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+];
+
+/// `ioctl` requests allowed: running the vCPU, reading its registers for a
+/// fault report, and the two terminal queries the guest may forward.
+const IOCTLS: &[u64] = &[
+    kvm_ioctls_numbers::KVM_RUN,
+    kvm_ioctls_numbers::KVM_GET_REGS,
+    kvm_ioctls_numbers::KVM_GET_SREGS,
+    libc::TCGETS,
+    libc::TIOCGWINSZ,
+];
+
+/// The KVM request numbers (`_IO`/`_IOR` encodings from linux/kvm.h).
+mod kvm_ioctls_numbers {
+    const KVMIO: u64 = 0xAE;
+    const fn io(nr: u64) -> u64 {
+        (KVMIO << 8) | nr
+    }
+    const fn ior(nr: u64, size: u64) -> u64 {
+        (2 << 30) | (size << 16) | (KVMIO << 8) | nr
+    }
+    pub const KVM_RUN: u64 = io(0x80);
+    pub const KVM_GET_REGS: u64 = ior(0x81, std::mem::size_of::<kvm_bindings::kvm_regs>() as u64);
+    pub const KVM_GET_SREGS: u64 = ior(0x83, std::mem::size_of::<kvm_bindings::kvm_sregs>() as u64);
+}
+
+fn filter() -> Result<BpfProgram> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|&nr| (nr, Vec::new())).collect();
+    let ioctl = IOCTLS
+        .iter()
+        .map(|&req| SeccompRule::new(vec![SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, req)?]))
+        .collect::<Result<Vec<_>, _>>()?;
+    rules.insert(libc::SYS_ioctl, ioctl);
+    let filter = SeccompFilter::new(rules, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64)?;
+    Ok(filter.try_into()?)
+}
+
+/// Appends the decimal digits of `n` to `buf` at `*at`.
+fn put_number(buf: &mut [u8], at: &mut usize, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        if let Some(slot) = buf.get_mut(*at) {
+            *slot = d;
+            *at += 1;
+        }
+    }
+}
+
+fn put(buf: &mut [u8], at: &mut usize, text: &[u8]) {
+    for &b in text {
+        if let Some(slot) = buf.get_mut(*at) {
+            *slot = b;
+            *at += 1;
+        }
+    }
+}
+
+/// SIGSYS from the filter: name the call and stop, allocating nothing.
+extern "C" fn on_forbidden(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SIGSYS's siginfo: after signo, errno, code and padding (16 bytes), the
+    // call's address (8 bytes), then the syscall number.
+    // SAFETY: the kernel passes a valid siginfo for SIGSYS with SA_SIGINFO.
+    let nr = unsafe { info.cast::<u8>().add(24).cast::<i32>().read_unaligned() };
+    let mut buf = [0u8; 192];
+    let mut at = 0;
+    put(&mut buf, &mut at, b"hx-run: seccomp: the monitor made host syscall ");
+    put_number(&mut buf, &mut at, nr as u64);
+    put(&mut buf, &mut at, b", which its filter forbids; monitor stopped (a bug in hx-run: please report it)\n");
+    // SAFETY: write and exit_group are allowed by the filter and async-signal-safe.
+    unsafe {
+        libc::write(2, buf.as_ptr().cast(), at);
+        libc::syscall(libc::SYS_exit_group, 125);
+    }
+}
+
+/// Installs the filter on every thread of hx-run (and `no_new_privs`).
+pub fn confine_syscalls() -> Result<()> {
+    let program = filter().context("building the seccomp filter")?;
+    // SAFETY: installs a SIGSYS handler that only writes to stderr and exits.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_forbidden as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
+    }
+    seccompiler::apply_filter_all_threads(&program).context("installing the seccomp filter")
+}
+
+/// For the self-test: a host call no request needs (`socket`), which the filter must stop.
+pub fn forbidden_call_for_test() {
+    // SAFETY: creating a socket has no effect on memory; the filter stops it.
+    unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+}
