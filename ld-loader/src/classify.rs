@@ -2,6 +2,9 @@
 use anyhow::{bail, Context, Result};
 use goblin::elf::{header, program_header, Elf};
 
+/// Largest program header table accepted (Linux's limit).
+const MAX_PHDRS_SIZE: usize = 64 * 1024;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// `ET_EXEC` without an interpreter: loaded at its link address.
@@ -28,7 +31,12 @@ pub fn classify<'a>(name: &str, bytes: &'a [u8]) -> Result<(Kind, Elf<'a>)> {
     // symbols, and a large binary's tables take milliseconds to parse.
     let header = Elf::parse_header(bytes).with_context(|| format!("{name}: corrupt ELF"))?;
     let mut elf = Elf::lazy_parse(header).with_context(|| format!("{name}: corrupt ELF"))?;
-    let ph_end = (header.e_phoff as usize).checked_add(header.e_phnum as usize * header.e_phentsize as usize);
+    // Linux refuses program header tables over 64 KiB (load_elf_phdrs); so does hx.
+    let ph_size = header.e_phnum as usize * header.e_phentsize as usize;
+    if ph_size > MAX_PHDRS_SIZE {
+        bail!("{name}: corrupt ELF (program header table of {ph_size} bytes)");
+    }
+    let ph_end = usize::try_from(header.e_phoff).ok().and_then(|off| off.checked_add(ph_size));
     if ph_end.is_none_or(|end| end > bytes.len()) {
         bail!("{name}: truncated ELF (the program headers lie beyond the end of the file)");
     }
@@ -49,7 +57,8 @@ pub fn classify<'a>(name: &str, bytes: &'a [u8]) -> Result<(Kind, Elf<'a>)> {
     };
     for ph in &elf.program_headers {
         let end = ph.p_offset.checked_add(ph.p_filesz);
-        if ph.p_type == program_header::PT_LOAD && end.is_none_or(|e| e > bytes.len() as u64) {
+        let in_file = matches!(ph.p_type, program_header::PT_LOAD | program_header::PT_INTERP);
+        if in_file && end.is_none_or(|e| e > bytes.len() as u64) {
             bail!("{name}: truncated ELF (a segment lies beyond the end of the file)");
         }
     }
@@ -57,9 +66,15 @@ pub fn classify<'a>(name: &str, bytes: &'a [u8]) -> Result<(Kind, Elf<'a>)> {
         bail!("{name}: corrupt ELF (no loadable segment)");
     }
     let interp = elf.program_headers.iter().find(|p| p.p_type == program_header::PT_INTERP).map(|p| {
-        let raw = &bytes[p.p_offset as usize..(p.p_offset + p.p_filesz) as usize];
+        // In the file: checked above.
+        let raw = bytes.get(p.p_offset as usize..(p.p_offset + p.p_filesz) as usize).unwrap_or_default();
         String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
     });
+    if let Some(path) = &interp {
+        if path.is_empty() || path.len() >= 4096 {
+            bail!("{name}: corrupt ELF (interpreter path of {} bytes)", path.len());
+        }
+    }
     let kind = match interp {
         Some(interp) => Kind::Dynamic { interp, pie },
         None if pie => Kind::StaticPie,

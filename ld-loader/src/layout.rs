@@ -62,16 +62,21 @@ pub fn plan(name: &str, elf: &Elf, bias: u64) -> Result<Image> {
     }
     let phnum = elf.header.e_phnum as u64;
     let phent = elf.header.e_phentsize as u64;
+    // Addresses the program only reads (auxv values, the entry point) wrap as
+    // on Linux; a wrong one faults in the guest, never in the monitor.
+    let phoff = elf.header.e_phoff;
     let phdr = match elf.program_headers.iter().find(|p| p.p_type == ph::PT_PHDR) {
-        Some(p) => p.p_vaddr + bias,
+        Some(p) => p.p_vaddr.wrapping_add(bias),
         // No PT_PHDR: find the segment whose file range holds the headers.
         None => segments
             .iter()
             .find(|s| {
-                elf.header.e_phoff >= s.file_offset && elf.header.e_phoff + phnum * phent <= s.file_offset + s.filesz
+                let table_end = phoff.checked_add(phnum * phent);
+                phoff >= s.file_offset && table_end.is_some_and(|e| e <= s.file_offset + s.filesz)
             })
-            .map(|s| s.vaddr + (elf.header.e_phoff - s.file_offset))
+            .map(|s| s.vaddr + (phoff - s.file_offset))
             .unwrap_or(0),
     };
-    Ok(Image { bias, entry: elf.header.e_entry + bias, segments, phdr, phnum, phent, end: align_up(end, PAGE_SIZE) })
+    let entry = elf.header.e_entry.wrapping_add(bias);
+    Ok(Image { bias, entry, segments, phdr, phnum, phent, end: align_up(end, PAGE_SIZE) })
 }

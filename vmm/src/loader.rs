@@ -36,10 +36,17 @@ pub fn load_image(
     // Page -> (frame, protection): segments may share a page at their edges,
     // which then gets both segments' bytes and the union of their protections.
     let mut pages: BTreeMap<u64, (u64, u32)> = BTreeMap::new();
+    // Overlapping segments could make this loop revisit the same pages without
+    // bound: no more visits than the pages guest RAM could hold, twice over.
+    let mut visits = 2 * (mem.size() / PAGE_SIZE);
     for seg in &image.segments {
         let first = align_down(seg.vaddr, PAGE_SIZE);
         let last = align_up(seg.vaddr + seg.memsz, PAGE_SIZE);
         for va in (first..last).step_by(PAGE_SIZE as usize) {
+            visits = match visits.checked_sub(1) {
+                Some(v) => v,
+                None => bail!("the program's segments overlap too much to load (corrupt ELF?)"),
+            };
             let entry = match pages.get(&va) {
                 Some(&(pa, prot)) => (pa, prot | seg.prot),
                 None => (phys.alloc(PAGE_SIZE, PAGE_SIZE)?, seg.prot),
@@ -47,13 +54,14 @@ pub fn load_image(
             pages.insert(va, entry);
         }
         // Copy the file bytes page by page (frames need not be contiguous).
-        let data = &bytes[seg.file_offset as usize..(seg.file_offset + seg.filesz) as usize];
+        let range = seg.file_offset as usize..(seg.file_offset as usize).saturating_add(seg.filesz as usize);
+        let Some(data) = bytes.get(range) else { bail!("a segment lies beyond the end of the file") };
         let mut done = 0usize;
         while done < data.len() {
             let va = seg.vaddr + done as u64;
             let in_page = (PAGE_SIZE - va % PAGE_SIZE) as usize;
             let n = in_page.min(data.len() - done);
-            let (pa, _) = pages[&align_down(va, PAGE_SIZE)];
+            let Some(&(pa, _)) = pages.get(&align_down(va, PAGE_SIZE)) else { bail!("segment page not allocated") };
             mem.write(pa + va % PAGE_SIZE, &data[done..done + n])?;
             done += n;
         }

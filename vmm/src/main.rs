@@ -132,6 +132,12 @@ fn environment(cli: &Cli) -> Vec<OsString> {
 }
 
 fn main() {
+    // No guest input should reach a panic; should one, it is one line and the
+    // status of a monitor failure, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("hx-run: internal error (a bug in hx-run: please report it): {info}");
+        std::process::exit(125);
+    }));
     let cli = Cli::parse();
     if cli.syscalls {
         match kernel_image::KernelImage::parse().and_then(|k| k.implemented_syscalls()) {

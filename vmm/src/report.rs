@@ -14,6 +14,8 @@ pub struct Report {
     exits: BTreeMap<&'static str, u64>,
     warned: HashSet<u64>,
     warned_enough: bool,
+    /// No guest-driven output at all (the fuzz harness).
+    quiet: bool,
 }
 
 /// Distinct unimplemented syscalls named in warnings.
@@ -114,7 +116,19 @@ fn quote(bytes: &[u8], out: &mut String) {
 
 impl Report {
     pub fn new(stats: bool, platform: &'static str) -> Self {
-        Self { stats, platform, exits: BTreeMap::new(), warned: HashSet::new(), warned_enough: false }
+        Self { stats, platform, exits: BTreeMap::new(), warned: HashSet::new(), warned_enough: false, quiet: false }
+    }
+
+    /// Drops every line the guest causes (warnings, trace, kernel log).
+    pub fn set_quiet(&mut self) {
+        self.quiet = true;
+    }
+
+    /// A message from the guest kernel.
+    pub fn kernel_log(&self, text: &[u8]) {
+        if !self.quiet {
+            eprintln!("hx-run: guest kernel: {}", String::from_utf8_lossy(text));
+        }
     }
 
     pub fn count_exit(&mut self, reason: &'static str) {
@@ -128,6 +142,9 @@ impl Report {
     /// Warns once per syscall number; after `MAX_WARNED` distinct numbers (a
     /// program probing at random) once more, and then stays quiet.
     pub fn unsupported(&mut self, nr: u64) {
+        if self.quiet {
+            return;
+        }
         if self.warned.len() < MAX_WARNED {
             if self.warned.insert(nr) {
                 eprintln!("hx-run: warning: unimplemented syscall {} ({nr}) returned ENOSYS", syscall_name(nr));
@@ -140,6 +157,9 @@ impl Report {
 
     /// Formats one `--strace` record: `[trap] write(1, "hi\n", 3) = 3`.
     pub fn strace(&mut self, req: &Request, strings: &[Vec<u8>]) {
+        if self.quiet {
+            return;
+        }
         let nr = req.args[0];
         let fmt = syscalls::info(nr).map_or("xxxxxx", |s| s.args);
         let mut line = String::new();

@@ -29,7 +29,7 @@ pub const PATH_MAX: usize = 4096;
 const NAME_MAX: usize = 255;
 /// Host calls one walk may make before it fails with `ELOOP`. Real paths need a
 /// few dozen; the bound makes a hostile walk cost milliseconds, not minutes.
-const WALK_BUDGET: usize = 1 << 16;
+const WALK_BUDGET: usize = 1 << 18;
 /// Directory handles a walk keeps for the levels above it, so that `..` costs
 /// no new walk from the mount (a deeper `..` re-walks, within the budget).
 const DIR_CACHE: usize = 32;
@@ -223,11 +223,12 @@ impl<'a> Walk<'a> {
     fn push(&mut self, component: Vec<u8>, level: Level) {
         self.stack.push(component);
         self.levels.push(level);
-        // Keep handles only for the last DIR_CACHE levels: a walk holds a
-        // bounded number of host descriptors however deep it goes.
-        if self.levels.len() > DIR_CACHE {
-            let old = self.levels.len() - DIR_CACHE - 1;
-            if matches!(self.levels[old], Level::Host(..)) {
+        // Keep handles for the last DIR_CACHE levels and for every
+        // DIR_CACHE-th level above them: a walk holds few host descriptors
+        // however deep it goes, and a `..` past the recent levels re-walks at
+        // most DIR_CACHE names from the checkpoint above it.
+        if let Some(old) = self.levels.len().checked_sub(DIR_CACHE + 1) {
+            if old % DIR_CACHE != 0 && matches!(self.levels[old], Level::Host(..)) {
                 self.levels[old] = Level::Dropped;
             }
         }
@@ -238,10 +239,37 @@ impl<'a> Walk<'a> {
             self.levels.pop();
         }
         if matches!(self.levels.last(), Some(Level::Dropped)) {
-            let level = self.locate()?;
-            if let Some(last) = self.levels.last_mut() {
-                *last = level;
+            self.refill()?;
+        }
+        Ok(())
+    }
+
+    /// Re-opens the dropped levels between the nearest kept one and the top.
+    fn refill(&mut self) -> Result<(), Errno> {
+        let top = self.levels.len() - 1;
+        let from = (0..top).rev().find(|&j| !matches!(self.levels[j], Level::Dropped)).ok_or(libc::EIO)?;
+        let mut cur = match &self.levels[from] {
+            Level::Host(m, fd) => (*m, dup(fd)?),
+            _ => {
+                let level = self.locate()?;
+                self.levels[top] = level;
+                return Ok(());
             }
+        };
+        for i in from..top {
+            let name = &self.stack[i];
+            // A mount point shadows what lies at its path, as in the walk.
+            let shadow = self.sb.mounts.iter().position(|m| {
+                m.guest.len() == i + 1 && m.guest.last() == Some(name) && m.guest.starts_with(&self.stack[..i])
+            });
+            cur = match shadow {
+                Some(m) => (m, dup(&self.sb.mounts[m].dir)?),
+                None => {
+                    let name = CString::new(name.clone()).map_err(|_| libc::EINVAL)?;
+                    self.enter(cur.0, &cur.1, &name)?
+                }
+            };
+            self.levels[i + 1] = Level::Host(cur.0, dup(&cur.1)?);
         }
         Ok(())
     }

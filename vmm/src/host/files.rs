@@ -74,7 +74,7 @@ fn owned(fd: i64) -> OwnedFd {
 
 /// `chmod` of exactly the file `name` names in `dir`, never a symlink's target
 /// (which a second guest sharing the directory could swap in after the check).
-fn chmod_at(dir: &OwnedFd, name: &CStr, mode: u32) -> Result<i64, Errno> {
+pub fn chmod_at(dir: &OwnedFd, name: &CStr, mode: u32) -> Result<i64, Errno> {
     // SAFETY: fchmodat2 of one name in a directory we hold, not following a symlink.
     let r = sys(|| unsafe {
         libc::syscall(libc::SYS_fchmodat2, dir.as_raw_fd(), name.as_ptr(), mode, libc::AT_SYMLINK_NOFOLLOW)
@@ -98,7 +98,22 @@ fn chmod_at(dir: &OwnedFd, name: &CStr, mode: u32) -> Result<i64, Errno> {
 
 impl Files {
     pub fn new(sandbox: Sandbox, fast_libc: Option<std::path::PathBuf>, max_handles: usize) -> Self {
-        Self { sandbox, handles: Handles::new(max_handles), fast_libc }
+        Self::with_streams(sandbox, fast_libc, max_handles, Handles::std_streams())
+    }
+
+    /// With `streams` as the guest's standard streams (the fuzz harness gives /dev/null).
+    pub fn with_streams(
+        sandbox: Sandbox,
+        fast_libc: Option<std::path::PathBuf>,
+        max_handles: usize,
+        streams: [Option<OwnedFd>; 3],
+    ) -> Self {
+        Self { sandbox, handles: Handles::new(max_handles, streams), fast_libc }
+    }
+
+    /// Host files the guest holds open.
+    pub fn open_handles(&self) -> usize {
+        self.handles.count()
     }
 
     /// Serves file request `req`; returns its result (`-errno` on failure).

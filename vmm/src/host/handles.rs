@@ -24,18 +24,27 @@ pub struct Handles {
 }
 
 impl Handles {
-    /// The table with the guest's standard streams as handles 0–2.
-    pub fn new(limit: usize) -> Self {
-        let mut slots = Vec::new();
-        for fd in 0..3 {
-            // The guest's 0-2 are duplicates: its close(1) leaves hx-run's stdout open.
+    /// The table with `streams` as handles 0–2 (the guest's standard streams).
+    pub fn new(limit: usize, streams: [Option<OwnedFd>; 3]) -> Self {
+        // The streams are the user's: the guest may read and write them, never chmod them.
+        let slots = streams.into_iter().map(|s| s.map(|fd| Handle::Host { fd, metadata: false })).collect();
+        Self { slots, limit: limit.max(3) }
+    }
+
+    /// Duplicates of hx-run's own standard streams: the guest's close(1)
+    /// leaves hx-run's stdout open.
+    pub fn std_streams() -> [Option<OwnedFd>; 3] {
+        [0, 1, 2].map(|fd| {
             // SAFETY: F_DUPFD_CLOEXEC on a standard stream; a closed one gives -1.
             let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-            // SAFETY: `d` is a fresh descriptor we own. The streams are the
-            // user's: the guest may read and write them, never chmod them.
-            slots.push((d >= 0).then(|| Handle::Host { fd: unsafe { OwnedFd::from_raw_fd(d) }, metadata: false }));
-        }
-        Self { slots, limit: limit.max(3) }
+            // SAFETY: `d` is a fresh descriptor we own.
+            (d >= 0).then(|| unsafe { OwnedFd::from_raw_fd(d) })
+        })
+    }
+
+    /// Handles in use.
+    pub fn count(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
     }
 
     /// Stores `h`; `EMFILE` when the guest holds `limit` handles already.

@@ -76,7 +76,7 @@ impl Host<'_> {
                 0
             }
             op::LOG => {
-                eprintln!("hx-run: guest kernel: {}", String::from_utf8_lossy(&segs.text(0, MAX_TEXT)));
+                self.report.kernel_log(&segs.text(0, MAX_TEXT));
                 0
             }
             op::EXIT => {

@@ -1,0 +1,265 @@
+//! A hostile guest against the monitor: the holes a review found (writes into
+//! read-only mounts, nested mounts, set-id bits, flags passed through, hangs),
+//! the guest-side request forger, the resource limits, and the lockdown layers
+//! (seccomp, Landlock, --user). Every assertion is about hx's own boundary:
+//! what a native run would allow is not the question here.
+mod common;
+
+use common::*;
+use std::io::BufRead;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn hx_in(dir: &Path, flags: &[&str], prog: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(HX_RUN)
+        .arg("--no-default-mounts")
+        .args(flags)
+        .arg(prog)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
+}
+
+#[test]
+fn descriptors_cannot_change_files_of_read_only_mounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, "read-only").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mtime = std::fs::metadata(&file).unwrap().mtime();
+    let prog = build("hostile", Flavor::GlibcStatic, &[]);
+    let mount = format!("{}:/ro:ro", dir.path().display());
+    let out = hx_in(dir.path(), &["--mount", &mount], &prog, &["metadata", "/ro/f.txt"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(status_code(&out), 0, "{stdout}{}", text(&out.stderr));
+    for call in ["fchmod", "futimens", "chmod", "utimensat", "truncate"] {
+        assert!(stdout.contains(&format!("{call}: Read-only file system")), "{call}:\n{stdout}");
+    }
+    assert_eq!(mode(&file), 0o644, "the host file's mode changed");
+    assert_eq!(std::fs::metadata(&file).unwrap().mtime(), mtime, "the host file's times changed");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "read-only");
+}
+
+#[test]
+fn a_nested_read_only_mount_stays_read_only_when_its_ancestor_is_renamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let ro = work.join("sub/ro");
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::write(ro.join("file.txt"), "protected").unwrap();
+    let prog = build("hostile", Flavor::GlibcStatic, &[]);
+    let rw = format!("{}:/work:rw", work.display());
+    let nested = format!("{}:/work/sub/ro:ro", ro.display());
+    let out = hx_in(&work, &["--mount", &rw, "--mount", &nested], &prog, &["nested", "/work/sub"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(status_code(&out), 0, "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("rename ancestor: ok"), "{stdout}");
+    for what in ["open for writing", "chmod", "unlink", "create"] {
+        assert!(stdout.contains(&format!("{what}: Read-only file system")), "{what}:\n{stdout}");
+    }
+    assert!(stdout.contains("rename the mount: Device or resource busy"), "{stdout}");
+    assert!(stdout.contains("rmdir the mount: Device or resource busy"), "{stdout}");
+    let moved = work.join("sub.moved/ro");
+    assert_eq!(std::fs::read_to_string(moved.join("file.txt")).unwrap(), "protected");
+    assert_eq!(std::fs::read_dir(&moved).unwrap().count(), 1, "nothing created in the read-only mount");
+}
+
+#[test]
+fn set_id_bits_never_reach_host_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = build("hostile", Flavor::GlibcStatic, &[]);
+    let rw = format!("{}:/w:rw", dir.path().display());
+    let out = hx_in(dir.path(), &["--mount", &rw], &prog, &["setid", "/w"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(status_code(&out), 0, "{stdout}{}", text(&out.stderr));
+    for name in ["suid", "sgid-dir"] {
+        let m = mode(&dir.path().join(name));
+        assert_eq!(m & 0o6000, 0, "{name} has mode {m:o}:\n{stdout}");
+    }
+    assert!(stdout.contains("mode /w/suid: 711"), "the permission bits still apply:\n{stdout}");
+}
+
+#[test]
+fn rename_flags_are_allow_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = build("hostile", Flavor::GlibcStatic, &[]);
+    let rw = format!("{}:/w:rw", dir.path().display());
+    let out = hx_in(dir.path(), &["--mount", &rw], &prog, &["whiteout", "/w"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("renameat2 whiteout: Operation not permitted"), "{stdout}");
+    assert!(stdout.contains("renameat2 unknown flag: Invalid argument"), "{stdout}");
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let ft = e.unwrap().file_type().unwrap();
+        assert!(ft.is_file() || ft.is_dir(), "a device node or other special file was created");
+    }
+}
+
+#[test]
+fn a_guest_opening_files_forever_gets_emfile_and_the_host_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "x").unwrap();
+    let prog = build("hostile", Flavor::GlibcStatic, &[]);
+    let rw = format!("{}:/w:rw", dir.path().display());
+    // The guest kernel's own limit (1024 descriptors, as Linux's default).
+    let out = hx_in(dir.path(), &["--mount", &rw], &prog, &["emfile", "/w/f"]);
+    assert!(text(&out.stdout).contains("opened /w/f 1000 times, then: Too many open files"), "{}", text(&out.stdout));
+    // The monitor's limit on host files, enforced on its side of the boundary.
+    let out = hx_in(dir.path(), &["--mount", &rw, "--max-open-files", "64"], &prog, &["emfile", "/w/f"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("opened /w/f 61 times, then: Too many open files"), "{stdout}");
+    assert_eq!(status_code(&out), 0);
+}
+
+/// Starts `hostile WHAT` with a stdin that stays open, waits until it blocks,
+/// sends `signal` to hx-run and returns its status and the seccomp modes of its threads.
+fn block_then_signal(what: &str, signal: i32) -> (i32, Vec<String>, std::time::Duration) {
+    let prog = build("hostile", Flavor::GlibcStatic, &[]);
+    let mut child = Command::new(HX_RUN)
+        .arg(&prog)
+        .arg(what)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "blocking\n");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut modes = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{}/task", child.id())).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        modes.extend(status.lines().filter(|l| l.starts_with("Seccomp:")).map(|l| l.to_string()));
+    }
+    let start = std::time::Instant::now();
+    // SAFETY: sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let status = child.wait().unwrap();
+    let code = {
+        use std::os::unix::process::ExitStatusExt;
+        status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    };
+    (code, modes, start.elapsed())
+}
+
+#[test]
+fn sigterm_stops_a_guest_blocked_reading_stdin() {
+    let (code, modes, took) = block_then_signal("stdin", libc::SIGTERM);
+    assert_eq!(code, 143);
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    // While it ran, every thread of hx-run was under a seccomp filter.
+    assert!(!modes.is_empty());
+    assert!(modes.iter().all(|m| m == "Seccomp:\t2"), "{modes:?}");
+}
+
+#[test]
+fn sigint_stops_a_guest_blocked_in_poll() {
+    let (code, _, took) = block_then_signal("poll", libc::SIGINT);
+    assert_eq!(code, 130);
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn a_forbidden_host_call_stops_only_the_monitor_with_a_clear_message() {
+    let prog = build("hello", Flavor::GlibcStatic, &[]);
+    let out = hx(&["--self-test", "seccomp"], &prog, &[], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(status_code(&out), 125, "{stderr}");
+    assert!(
+        stderr.contains("hx-run: seccomp: the monitor made host syscall 41, which its filter forbids"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn landlock_confines_the_monitor_to_the_mounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inside, outside) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir(&inside).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(inside.join("ok"), "x").unwrap();
+    std::fs::write(outside.join("secret"), "x").unwrap();
+    let prog = build("hello", Flavor::GlibcStatic, &[]);
+    let mount = format!("{}:/in:ro", inside.display());
+    let probe = |file: &Path| {
+        let test = format!("open:{}", file.display());
+        let out = hx_in(dir.path(), &["--mount", &mount, "--self-test", &test], &prog, &[]);
+        assert_eq!(status_code(&out), 1, "hello exits with argc: {}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let denied = probe(&outside.join("secret"));
+    if denied.contains("Landlock Unavailable") {
+        println!("skipped: this host kernel has no Landlock ({denied})");
+        return;
+    }
+    assert!(denied.contains("Permission denied"), "the monitor opened a host file outside the mounts: {denied}");
+    assert!(probe(&inside.join("ok")).contains(": ok"), "a file inside a mount stays readable");
+}
+
+#[test]
+fn user_runs_the_guest_with_that_users_host_permissions() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: --user needs hx-run started as root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.path().join("secret"), "root only").unwrap();
+    std::fs::set_permissions(dir.path().join("secret"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(dir.path().join("ok.txt"), "visible").unwrap();
+    let prog = build("escape", Flavor::GlibcStatic, &[]);
+    let mount = format!("{}:/w:ro", dir.path().display());
+    let out = hx_in(dir.path(), &["--mount", &mount, "--user", "65534:65534"], &prog, &["/w/secret", "/w/ok.txt"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("open /w/secret: Permission denied"), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("[visible]"), "{stdout}");
+    let out = hx_in(dir.path(), &["--mount", &mount], &prog, &["/w/secret"]);
+    assert!(text(&out.stdout).contains("[root only]"), "as root, the file is readable");
+}
+
+/// The guest-side fuzzer: `HX_FUZZ_ITERS` requests per op (CI: 150).
+#[test]
+fn forged_requests_from_the_guest_never_crash_the_monitor() {
+    let iterations = std::env::var("HX_FUZZ_ITERS").unwrap_or_else(|_| "150".into());
+    let seeds = std::env::var("HX_FUZZ_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2u64);
+    let dir = tempfile::tempdir().unwrap();
+    let (work, outside) = (dir.path().join("work"), dir.path().join("outside"));
+    std::fs::create_dir_all(work.join("dir")).unwrap();
+    std::fs::create_dir_all(work.join("ro")).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(work.join("f.txt"), "writable").unwrap();
+    std::fs::write(work.join("ro/r.txt"), "read-only").unwrap();
+    std::fs::write(outside.join("secret"), "SECRET").unwrap();
+    std::os::unix::fs::symlink("../outside", work.join("up")).unwrap();
+    std::os::unix::fs::symlink("loop", work.join("loop")).unwrap();
+    let prog = build("forge", Flavor::GlibcStatic, &[]);
+    let ram = 64u64 << 20;
+    let rw = format!("{}:/work:rw", work.display());
+    let ro = format!("{}:/work/ro:ro", work.join("ro").display());
+    for seed in 1..=seeds {
+        let out = hx_in(
+            &work,
+            &["--memory", "64M", "--mount", &rw, "--mount", &ro],
+            &prog,
+            &[&ram.to_string(), &iterations, &seed.to_string()],
+        );
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(!stderr.contains("internal error") && !stderr.contains("panicked"), "seed {seed}: {stderr}");
+        assert_eq!(status_code(&out), 0, "seed {seed}: {stderr}");
+        let last = stdout.lines().last().unwrap_or_default();
+        assert!(last.contains("the monitor answered them all"), "seed {seed}: {last}");
+        println!("seed {seed}: {}", &last[last.find("forged").unwrap_or(0)..]);
+    }
+    assert_eq!(std::fs::read_to_string(outside.join("secret")).unwrap(), "SECRET");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+    assert_eq!(std::fs::read_to_string(work.join("ro/r.txt")).unwrap(), "read-only");
+    assert_eq!(std::fs::read_dir(work.join("ro")).unwrap().count(), 1);
+}

@@ -1,0 +1,417 @@
+//! Host-side fuzzing of the monitor's request dispatcher, without KVM: forged
+//! requests (every op, boundary and random values, mutated valid requests,
+//! segments across the end of guest RAM, huge counts) placed in a guest-RAM
+//! buffer and served by `Host::serve`, as a hostile program could hand them
+//! over. After the run, nothing outside the read-write mount may have changed,
+//! no set-id bit or device node may exist, and no panic may have happened.
+//!
+//! CI runs a fixed number of requests; `HX_FUZZ_SECS=3600` runs for an hour
+//! (`HX_FUZZ_SEED` picks another sequence).
+#[path = "common/rng.rs"]
+mod rng;
+
+use hx_abi::hypercall::{op, PollEntry, Request, Segment, MAX_SEGMENTS, NO_HANDLE};
+use hx_vmm::host::files::Files;
+use hx_vmm::host::{Host, Outcome};
+use hx_vmm::memory::GuestRam;
+use hx_vmm::report::Report;
+use hx_vmm::sandbox::Sandbox;
+use rng::Rng;
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+const RAM: u64 = 64 << 20;
+/// Where forged requests go, and the buffers their segments name.
+const REQ_AT: u64 = 0x1000;
+const DATA: u64 = 0x10000;
+const DATA_LEN: u64 = 1 << 20;
+const LIMIT: usize = 64;
+
+/// Guest paths worth trying: inside and outside the mounts, through symlinks
+/// and `..`, nested mounts, long and odd names.
+const PATHS: &[&[u8]] = &[
+    b"/",
+    b"/ro",
+    b"/ro/a.txt",
+    b"/ro/sub",
+    b"/ro/sub/b.txt",
+    b"/ro/link",
+    b"/rw",
+    b"/rw/f.txt",
+    b"/rw/new",
+    b"/rw/dir",
+    b"/rw/dir/x",
+    b"/rw/nested",
+    b"/rw/nested/n.txt",
+    b"/rw/dir/../nested/n.txt",
+    b"/rw/abs",
+    b"/rw/up",
+    b"/rw/loop",
+    b"/rw/deep",
+    b"/rw/../../outside/secret",
+    b"/proc/self/root/etc/passwd",
+    b"/rw/./././f.txt/",
+    b"/rw/\xff\xfe",
+    b"/rw/a\0b",
+    b"relative",
+    b"",
+];
+
+struct Tree {
+    dir: tempfile::TempDir,
+}
+
+impl Tree {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        for d in ["ro/sub", "rw/dir", "rw/nested", "outside"] {
+            std::fs::create_dir_all(p.join(d)).unwrap();
+        }
+        std::fs::write(p.join("ro/a.txt"), "read-only").unwrap();
+        std::fs::write(p.join("ro/sub/b.txt"), "read-only too").unwrap();
+        std::fs::write(p.join("rw/f.txt"), "writable").unwrap();
+        std::fs::write(p.join("rw/nested/n.txt"), "nested read-only").unwrap();
+        std::fs::write(p.join("outside/secret"), "SECRET").unwrap();
+        std::os::unix::fs::symlink("a.txt", p.join("ro/link")).unwrap();
+        std::os::unix::fs::symlink("/ro/a.txt", p.join("rw/abs")).unwrap();
+        std::os::unix::fs::symlink("../outside", p.join("rw/up")).unwrap();
+        std::os::unix::fs::symlink("loop", p.join("rw/loop")).unwrap();
+        let mut deep = p.join("rw/deep");
+        for _ in 0..40 {
+            deep = deep.join("d");
+        }
+        std::fs::create_dir_all(deep).unwrap();
+        Self { dir }
+    }
+
+    fn sandbox(&self) -> Sandbox {
+        let p = self.dir.path();
+        let mut sb = Sandbox::new();
+        sb.mount(&p.join("ro"), b"/ro", false).unwrap();
+        sb.mount(&p.join("rw"), b"/rw", true).unwrap();
+        sb.mount(&p.join("rw/nested"), b"/rw/nested", false).unwrap();
+        sb
+    }
+
+    /// Every entry under `dir` with its kind, mode, size and contents.
+    fn snapshot(dir: &Path) -> BTreeMap<String, (u32, u64, Vec<u8>)> {
+        let mut out = BTreeMap::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let path = e.unwrap().path();
+                let md = std::fs::symlink_metadata(&path).unwrap();
+                let content = if md.is_file() { std::fs::read(&path).unwrap() } else { Vec::new() };
+                if md.is_dir() {
+                    todo.push(path.clone());
+                }
+                out.insert(path.display().to_string(), (md.mode(), md.len(), content));
+            }
+        }
+        out
+    }
+}
+
+/// Interesting numbers: bounds of every field type and of guest RAM.
+fn boundary(rng: &mut Rng) -> u64 {
+    const VALUES: &[u64] = &[
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        7,
+        0x7f,
+        0x80,
+        0xff,
+        0x100,
+        0x1ff,
+        0x200,
+        0o777,
+        0o4777,
+        0o2755,
+        0o7777,
+        4095,
+        4096,
+        4097,
+        65536,
+        RAM - 1,
+        RAM,
+        RAM + 1,
+        (1 << 31) - 1,
+        1 << 31,
+        u32::MAX as u64,
+        1 << 32,
+        i64::MAX as u64,
+        i64::MIN as u64,
+        u64::MAX,
+        u64::MAX - 1,
+        NO_HANDLE,
+        libc::O_CREAT as u64 | libc::O_RDWR as u64,
+        libc::O_TMPFILE as u64,
+        libc::O_PATH as u64,
+        libc::O_ASYNC as u64 | libc::O_WRONLY as u64,
+        libc::RENAME_WHITEOUT as u64,
+        libc::RENAME_EXCHANGE as u64,
+        libc::AT_REMOVEDIR as u64,
+        libc::AT_SYMLINK_FOLLOW as u64,
+        libc::TCGETS,
+        libc::TIOCGWINSZ,
+    ];
+    *rng.pick(VALUES)
+}
+
+fn value(rng: &mut Rng) -> u64 {
+    match rng.below(4) {
+        0 => rng.next(),
+        1 => rng.below(16),
+        _ => boundary(rng),
+    }
+}
+
+/// A segment: a buffer in the data area, one holding a path, or a hostile one.
+fn segment(rng: &mut Rng, mem: &GuestRam, cursor: &mut u64) -> Segment {
+    match rng.below(10) {
+        0..=3 => {
+            let path = *rng.pick(PATHS);
+            let mut path = path.to_vec();
+            if rng.chance(4) {
+                // A mutated path: a byte changed, inserted or the tail cut.
+                let i = rng.below(path.len() as u64 + 1) as usize;
+                match rng.below(3) {
+                    0 if i < path.len() => path[i] = rng.next() as u8,
+                    1 => path.insert(i.min(path.len()), *rng.pick(&[b'/', b'.', 0, b'a'])),
+                    _ => path.truncate(i),
+                }
+            }
+            let at = DATA + (*cursor % (DATA_LEN - 8192));
+            *cursor += 8192;
+            mem.write(at, &path).unwrap();
+            Segment { phys: at, len: path.len() as u64 }
+        }
+        4..=6 => {
+            let len = *rng.pick(&[0, 1, 8, 16, 32, 144, 4096, 65536, 300_000]);
+            let at = DATA + rng.below(DATA_LEN - len);
+            Segment { phys: at, len }
+        }
+        7 => Segment { phys: RAM - rng.below(64), len: 64 + rng.below(4096) },
+        8 => Segment { phys: 0, len: RAM },
+        _ => Segment { phys: value(rng), len: value(rng) },
+    }
+}
+
+const OPS: &[u32] = &[
+    op::WRITE,
+    op::READ,
+    op::FSTAT,
+    op::TTY_IOCTL,
+    op::CLOCK,
+    op::RANDOM,
+    op::UNSUPPORTED,
+    op::STRACE,
+    op::LOG,
+    op::OPEN,
+    op::CLOSE,
+    op::PREAD,
+    op::PWRITE,
+    op::LSEEK,
+    op::STAT,
+    op::ACCESS,
+    op::READLINK,
+    op::GETDENTS,
+    op::UNLINK,
+    op::MKDIR,
+    op::RENAME,
+    op::FTRUNCATE,
+    op::FSYNC,
+    op::UTIMENS,
+    op::STATFS,
+    op::SLEEP,
+    op::SETFL,
+    op::CHMOD,
+    op::SYMLINK,
+    op::LINK,
+    op::POLL,
+    op::EXIT,
+    0,
+    33,
+    1000,
+    u32::MAX,
+];
+
+fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
+    let mut req = Request::new(*rng.pick(OPS));
+    let mut cursor = 0;
+    for a in req.args.iter_mut() {
+        *a = value(rng);
+    }
+    // Handles: mostly ones the guest has, sometimes any number.
+    if !handles.is_empty() && !rng.chance(4) {
+        req.args[0] = *rng.pick(handles);
+    }
+    let n = if rng.chance(20) { value(rng) as u32 } else { rng.below(MAX_SEGMENTS as u64 + 1) as u32 };
+    req.nsegs = n;
+    for s in req.segs.iter_mut().take(n.min(MAX_SEGMENTS as u32) as usize) {
+        *s = segment(rng, mem, &mut cursor);
+    }
+    match req.op {
+        // The guest may sleep or wait as long as it likes; the fuzzer must not.
+        op::SLEEP => req.args[0] %= 1000,
+        op::POLL => {
+            req.args[0] = 0;
+            if rng.chance(2) {
+                let entries: Vec<PollEntry> = (0..rng.below(8))
+                    .map(|_| PollEntry { handle: value(rng), events: rng.next() as i16, revents: 0, _pad: 0 })
+                    .collect();
+                for (i, e) in entries.iter().enumerate() {
+                    mem.write_obj(DATA + (i * 16) as u64, *e).unwrap();
+                }
+                req.segs[0] = Segment { phys: DATA, len: (entries.len() * 16) as u64 };
+                req.nsegs = req.nsegs.max(1);
+            }
+        }
+        // Reads from the guest's stdin are reads of /dev/null here.
+        _ => {}
+    }
+    req
+}
+
+fn check_tree(tree: &Tree, before_ro: &BTreeMap<String, (u32, u64, Vec<u8>)>) {
+    let p = tree.dir.path();
+    let mut ro_now = Tree::snapshot(&p.join("ro"));
+    ro_now.extend(Tree::snapshot(&p.join("outside")));
+    ro_now.extend(Tree::snapshot(&p.join("rw/nested")));
+    assert_eq!(&ro_now, before_ro, "a file outside the read-write mount changed");
+    for (path, (mode, _, _)) in Tree::snapshot(&p.join("rw")) {
+        assert_eq!(mode & 0o6000, 0, "{path}: set-id bit {mode:o} on a host file");
+        let kind = mode & libc::S_IFMT;
+        assert!(
+            kind == libc::S_IFREG || kind == libc::S_IFDIR || kind == libc::S_IFLNK,
+            "{path}: the guest created a host file of type {kind:o}"
+        );
+    }
+}
+
+fn run_fuzz(seed: u64, iterations: u64) -> u64 {
+    let tree = Tree::new();
+    let p = tree.dir.path();
+    let mut before = Tree::snapshot(&p.join("ro"));
+    before.extend(Tree::snapshot(&p.join("outside")));
+    before.extend(Tree::snapshot(&p.join("rw/nested")));
+    let mem = GuestRam::new(RAM).unwrap();
+    let null = || Some(std::fs::File::options().read(true).write(true).open("/dev/null").unwrap().into());
+    let mut files = Files::with_streams(tree.sandbox(), None, LIMIT, [null(), null(), null()]);
+    let mut report = Report::new(false, "fuzz");
+    report.set_quiet();
+    let mut rng = Rng::new(seed);
+    let mut handles: Vec<u64> = vec![0, 1, 2];
+    let (count, deadline) = rng::budget(iterations);
+    let mut done = 0;
+    while done < count && deadline.is_none_or(|d| std::time::Instant::now() < d) {
+        let req = forge(&mut rng, &mem, &handles);
+        mem.write_obj(REQ_AT, req).unwrap();
+        let mut host = Host { mem: &mem, report: &mut report, files: &mut files };
+        match host.serve(REQ_AT) {
+            Ok(Outcome::Resume) => {
+                let back: Request = mem.read_obj(REQ_AT).unwrap();
+                if req.op == op::OPEN && back.ret >= 0 {
+                    handles.push(back.ret as u64);
+                }
+            }
+            Ok(Outcome::Exit(_) | Outcome::KernelPanic) => {}
+            Err(e) => panic!("a request inside guest RAM ended the VM: {e:#}"),
+        }
+        assert!(files.open_handles() <= LIMIT, "the handle limit did not hold");
+        done += 1;
+        if done % 5000 == 0 {
+            check_tree(&tree, &before);
+        }
+    }
+    check_tree(&tree, &before);
+    // A request outside guest RAM cannot be answered: an error, not a panic.
+    let mut host = Host { mem: &mem, report: &mut report, files: &mut files };
+    assert!(host.serve(RAM - 8).is_err());
+    done
+}
+
+#[test]
+fn forged_requests_never_crash_or_escape_the_monitor() {
+    let (iterations, _) = rng::budget(40_000);
+    let done = run_fuzz(rng::seed(), iterations);
+    println!("request fuzzer: {done} requests, no crash, no change outside the read-write mount");
+}
+
+#[test]
+fn oversized_lengths_get_an_errno_not_an_allocation() {
+    let tree = Tree::new();
+    let mem = GuestRam::new(RAM).unwrap();
+    let mut files = Files::with_streams(tree.sandbox(), None, LIMIT, [None, None, None]);
+    let mut report = Report::new(false, "fuzz");
+    report.set_quiet();
+    // Each of these allocated or copied in proportion to a guest length before.
+    let cases: &[(u32, u32, Segment)] = &[
+        (op::GETDENTS, 1, Segment { phys: DATA, len: 1 << 40 }),
+        (op::STRACE, 16, Segment { phys: DATA, len: u64::MAX / 2 }),
+        (op::LOG, 1, Segment { phys: 0, len: RAM }),
+        (op::POLL, 1, Segment { phys: 0, len: RAM }),
+        (op::OPEN, 1, Segment { phys: DATA, len: 1 << 33 }),
+        (op::RANDOM, 16, Segment { phys: 0, len: RAM }),
+        (op::WRITE, 17, Segment { phys: 0, len: 8 }),
+    ];
+    for &(op, nsegs, seg) in cases {
+        let mut req = Request::new(op);
+        req.nsegs = nsegs;
+        for s in req.segs.iter_mut() {
+            *s = seg;
+        }
+        mem.write_obj(REQ_AT, req).unwrap();
+        let mut host = Host { mem: &mem, report: &mut report, files: &mut files };
+        assert!(matches!(host.serve(REQ_AT), Ok(Outcome::Resume)), "op {op}");
+        let back: Request = mem.read_obj(REQ_AT).unwrap();
+        assert!(back.ret < 0 || op == op::STRACE || op == op::LOG, "op {op}: {}", back.ret);
+    }
+}
+
+#[test]
+fn deep_and_looping_paths_cost_bounded_time() {
+    let tree = Tree::new();
+    let rw = tree.dir.path().join("rw");
+    // A chain 600 directories deep and a symlink that goes to its bottom and
+    // climbs back: following it 40 times walked the chain again per `..`.
+    let mut deep = rw.clone();
+    for _ in 0..600 {
+        deep = deep.join("a");
+        std::fs::create_dir(&deep).unwrap();
+    }
+    let target = format!("{}{}", "a/".repeat(600), "../".repeat(600));
+    std::os::unix::fs::symlink(&target, rw.join("L")).unwrap();
+    let sb = tree.sandbox();
+    let path = format!("/rw{}", "/L".repeat(45));
+    let start = std::time::Instant::now();
+    let r = sb.resolve(path.as_bytes(), true);
+    assert!(matches!(r, Err(libc::ELOOP)), "40 links, then ELOOP");
+    let r = sb.resolve(format!("/rw{}/f.txt", "/L".repeat(39)).as_bytes(), true);
+    assert!(r.is_ok(), "39 links resolve: {:?}", r.err());
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn metadata_changes_act_on_the_checked_file_not_a_swapped_in_symlink() {
+    // The race: the walk checked a regular file; before the host call a
+    // second guest sharing the directory swaps in a symlink to a host file.
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "host file").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::os::unix::fs::symlink(&victim, shared.join("name")).unwrap();
+    let fd: std::os::fd::OwnedFd = std::fs::File::open(&shared).unwrap().into();
+    let r = hx_vmm::host::files::chmod_at(&fd, c"name", 0o777);
+    assert_eq!(r, Err(libc::EOPNOTSUPP));
+    let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o600, "chmod followed the symlink to the host file");
+}
