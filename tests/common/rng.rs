@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! A small deterministic random generator for the fuzz harnesses (xorshift64*):
 //! a seed reproduces a run exactly.
 pub struct Rng(u64);
