@@ -88,7 +88,8 @@ fn mutate(rng: &mut Rng, file: &[u8]) -> Vec<u8> {
             },
             // p_type: turn a segment into LOAD, INTERP, TLS, DYNAMIC, PHDR, GNU_STACK
             1 => {
-                let t = *rng.pick(&[ph::PT_LOAD, ph::PT_INTERP, ph::PT_TLS, ph::PT_DYNAMIC, ph::PT_PHDR, ph::PT_GNU_STACK]);
+                let t =
+                    *rng.pick(&[ph::PT_LOAD, ph::PT_INTERP, ph::PT_TLS, ph::PT_DYNAMIC, ph::PT_PHDR, ph::PT_GNU_STACK]);
                 put(&mut b, ph_at, t as u64, 4)
             }
             2 => put(&mut b, ph_at + 4, rng.below(8), 4),

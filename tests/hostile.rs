@@ -172,10 +172,7 @@ fn a_forbidden_host_call_stops_only_the_monitor_with_a_clear_message() {
     let out = hx(&["--self-test", "seccomp"], &prog, &[], &[]);
     let stderr = text(&out.stderr);
     assert_eq!(status_code(&out), 125, "{stderr}");
-    assert!(
-        stderr.contains("hx-run: seccomp: the monitor made host syscall 41, which its filter forbids"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("hx-run: seccomp: the monitor made host syscall 41, which its filter forbids"), "{stderr}");
 }
 
 #[test]

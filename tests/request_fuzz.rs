@@ -22,6 +22,48 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 const RAM: u64 = 64 << 20;
+
+/// The most the monitor may allocate to serve one request (docs/security.md).
+const MAX_REQUEST_HEAP: usize = 16 << 20;
+
+/// Counts the heap this test process holds, to check the bound per request.
+mod heap {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub struct Counting;
+    static NOW: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    // SAFETY: forwards to the system allocator; only counts.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let now = NOW.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+            // SAFETY: as the caller's contract.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            NOW.fetch_sub(layout.size(), Ordering::Relaxed);
+            // SAFETY: as the caller's contract.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    /// Starts a measurement: returns the bytes held now.
+    pub fn reset() -> usize {
+        let now = NOW.load(Ordering::Relaxed);
+        PEAK.store(now, Ordering::Relaxed);
+        now
+    }
+
+    pub fn peak() -> usize {
+        PEAK.load(Ordering::Relaxed)
+    }
+}
+
+#[global_allocator]
+static HEAP: heap::Counting = heap::Counting;
 /// Where forged requests go, and the buffers their segments name.
 const REQ_AT: u64 = 0x1000;
 const DATA: u64 = 0x10000;
@@ -314,7 +356,13 @@ fn run_fuzz(seed: u64, iterations: u64) -> u64 {
         let req = forge(&mut rng, &mem, &handles);
         mem.write_obj(REQ_AT, req).unwrap();
         let mut host = Host { mem: &mem, report: &mut report, files: &mut files };
-        match host.serve(REQ_AT) {
+        // Tests run in parallel threads and share the counter: the bound is
+        // checked against everything the process allocated meanwhile.
+        let base = heap::reset();
+        let served = host.serve(REQ_AT);
+        let used = heap::peak().saturating_sub(base);
+        assert!(used <= MAX_REQUEST_HEAP, "op {} allocated {used} bytes", req.op);
+        match served {
             Ok(Outcome::Resume) => {
                 let back: Request = mem.read_obj(REQ_AT).unwrap();
                 if req.op == op::OPEN && back.ret >= 0 {

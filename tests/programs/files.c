@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* File system work in the working directory: create, write, read, seek,
  * stat, rename, list, link, truncate, unlink, directories. */
 #include <dirent.h>

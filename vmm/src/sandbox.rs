@@ -15,6 +15,8 @@
 //!
 //! Every walk has a fixed budget of host calls, so no path — however deep its
 //! directories or long its symlink chains — costs more than a bounded time.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use anyhow::{bail, Context, Result};
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
@@ -68,6 +70,7 @@ impl Mount {
     }
 }
 
+#[derive(Default)]
 pub struct Sandbox {
     mounts: Vec<Mount>,
 }
@@ -211,10 +214,11 @@ impl<'a> Walk<'a> {
                 Err(libc::ENOENT)
             };
         };
-        let mut cur = (m, dup(&sb.mounts[m].dir)?);
-        let depth = sb.mounts[m].guest.len();
-        for i in depth..self.stack.len() {
-            let name = CString::new(self.stack[i].clone()).map_err(|_| libc::EINVAL)?;
+        let mount = sb.mount_at_index(m)?;
+        let mut cur = (m, dup(&mount.dir)?);
+        let below: Vec<Vec<u8>> = self.stack.iter().skip(mount.guest.len()).cloned().collect();
+        for c in below {
+            let name = CString::new(c).map_err(|_| libc::EINVAL)?;
             cur = self.enter(cur.0, &cur.1, &name)?;
         }
         Ok(Level::Host(cur.0, cur.1))
@@ -227,9 +231,9 @@ impl<'a> Walk<'a> {
         // DIR_CACHE-th level above them: a walk holds few host descriptors
         // however deep it goes, and a `..` past the recent levels re-walks at
         // most DIR_CACHE names from the checkpoint above it.
-        if let Some(old) = self.levels.len().checked_sub(DIR_CACHE + 1) {
-            if old % DIR_CACHE != 0 && matches!(self.levels[old], Level::Host(..)) {
-                self.levels[old] = Level::Dropped;
+        if let Some(old) = self.levels.len().checked_sub(DIR_CACHE + 1).filter(|o| o % DIR_CACHE != 0) {
+            if let Some(level @ Level::Host(..)) = self.levels.get_mut(old) {
+                *level = Level::Dropped;
             }
         }
     }
@@ -246,30 +250,31 @@ impl<'a> Walk<'a> {
 
     /// Re-opens the dropped levels between the nearest kept one and the top.
     fn refill(&mut self) -> Result<(), Errno> {
-        let top = self.levels.len() - 1;
-        let from = (0..top).rev().find(|&j| !matches!(self.levels[j], Level::Dropped)).ok_or(libc::EIO)?;
-        let mut cur = match &self.levels[from] {
-            Level::Host(m, fd) => (*m, dup(fd)?),
+        let kept = self.levels.iter().rposition(|l| !matches!(l, Level::Dropped)).ok_or(libc::EIO)?;
+        let mut cur = match self.levels.get(kept) {
+            Some(Level::Host(m, fd)) => (*m, dup(fd)?),
             _ => {
                 let level = self.locate()?;
-                self.levels[top] = level;
+                if let Some(top) = self.levels.last_mut() {
+                    *top = level;
+                }
                 return Ok(());
             }
         };
-        for i in from..top {
-            let name = &self.stack[i];
+        for depth in kept + 1..self.levels.len() {
+            let prefix = self.stack.get(..depth).ok_or(libc::EIO)?;
             // A mount point shadows what lies at its path, as in the walk.
-            let shadow = self.sb.mounts.iter().position(|m| {
-                m.guest.len() == i + 1 && m.guest.last() == Some(name) && m.guest.starts_with(&self.stack[..i])
-            });
-            cur = match shadow {
-                Some(m) => (m, dup(&self.sb.mounts[m].dir)?),
+            cur = match self.sb.mounts.iter().position(|m| m.guest.as_slice() == prefix) {
+                Some(m) => (m, dup(&self.sb.mount_at_index(m)?.dir)?),
                 None => {
-                    let name = CString::new(name.clone()).map_err(|_| libc::EINVAL)?;
+                    let name = CString::new(prefix.last().cloned().unwrap_or_default()).map_err(|_| libc::EINVAL)?;
                     self.enter(cur.0, &cur.1, &name)?
                 }
             };
-            self.levels[i + 1] = Level::Host(cur.0, dup(&cur.1)?);
+            let level = Level::Host(cur.0, dup(&cur.1)?);
+            if let Some(slot) = self.levels.get_mut(depth) {
+                *slot = level;
+            }
         }
         Ok(())
     }
@@ -278,14 +283,18 @@ impl<'a> Walk<'a> {
     fn mount_at(&self, c: &[u8]) -> Option<usize> {
         let n = self.stack.len();
         self.sb.mounts.iter().position(|m| {
-            m.guest.len() == n + 1 && m.guest.last().map(|l| l.as_slice()) == Some(c) && m.guest.starts_with(&self.stack)
+            m.guest.len() == n + 1
+                && m.guest.last().map(|l| l.as_slice()) == Some(c)
+                && m.guest.starts_with(&self.stack)
         })
     }
 
     /// Whether a mount lies strictly below `stack` + `c`.
     fn virtual_child(&self, c: &[u8]) -> bool {
         let n = self.stack.len();
-        self.sb.mounts.iter().any(|m| m.guest.len() > n + 1 && m.guest.starts_with(&self.stack) && m.guest[n] == c)
+        self.sb.mounts.iter().any(|m| {
+            m.guest.len() > n + 1 && m.guest.starts_with(&self.stack) && m.guest.get(n).map(|x| x.as_slice()) == Some(c)
+        })
     }
 
     fn current(&self) -> Result<Option<(usize, &OwnedFd)>, Errno> {
@@ -296,7 +305,13 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn resolved_here(&self, mount: usize, dir: &OwnedFd, name: CString, object: Option<&libc::stat>) -> Result<Resolved, Errno> {
+    fn resolved_here(
+        &self,
+        mount: usize,
+        dir: &OwnedFd,
+        name: CString,
+        object: Option<&libc::stat>,
+    ) -> Result<Resolved, Errno> {
         let object_mount = object.and_then(|st| self.sb.mount_with_root(Identity::of(st))).unwrap_or(mount);
         let mut guest = join(&self.stack);
         if guest.len() > 1 {
@@ -309,7 +324,7 @@ impl<'a> Walk<'a> {
 
 impl Sandbox {
     pub fn new() -> Self {
-        Self { mounts: Vec::new() }
+        Self::default()
     }
 
     /// Mounts host directory `host` at guest path `guest`.
@@ -329,7 +344,7 @@ impl Sandbox {
         }
         // SAFETY: `fd` was just opened and is ours.
         let dir = unsafe { OwnedFd::from_raw_fd(fd) };
-        let st = fstat_fd(&dir).map_err(|e| std::io::Error::from_raw_os_error(e)).context("mount")?;
+        let st = fstat_fd(&dir).map_err(std::io::Error::from_raw_os_error).context("mount")?;
         self.mounts.retain(|m| m.guest != guest);
         self.mounts.push(Mount { guest, host: host.to_path_buf(), dir, id: Identity::of(&st), writable });
         Ok(())
@@ -339,17 +354,21 @@ impl Sandbox {
         &self.mounts
     }
 
+    fn mount_at_index(&self, m: usize) -> Result<&Mount, Errno> {
+        self.mounts.get(m).ok_or(libc::EIO)
+    }
+
     /// The deepest mount containing `stack`.
     fn mount_of(&self, stack: &[Vec<u8>]) -> Option<usize> {
-        (0..self.mounts.len())
-            .filter(|&i| stack.starts_with(&self.mounts[i].guest))
-            .max_by_key(|&i| self.mounts[i].guest.len())
+        let matching = self.mounts.iter().enumerate().filter(|(_, m)| stack.starts_with(&m.guest));
+        matching.max_by_key(|(_, m)| m.guest.len()).map(|(i, _)| i)
     }
 
     /// The mount whose host root is the directory `id` (a read-only one first,
     /// should the same directory be mounted twice).
     fn mount_with_root(&self, id: Identity) -> Option<usize> {
-        (0..self.mounts.len()).filter(|&i| self.mounts[i].id == id).min_by_key(|&i| self.mounts[i].writable)
+        let matching = self.mounts.iter().enumerate().filter(|(_, m)| m.id == id);
+        matching.min_by_key(|(_, m)| m.writable).map(|(i, _)| i)
     }
 
     fn is_virtual_dir(&self, stack: &[Vec<u8>]) -> bool {
@@ -398,7 +417,7 @@ impl Sandbox {
             let last = pending.is_empty();
             // A mount point shadows whatever lies at its path.
             if let Some(m) = walk.mount_at(&c) {
-                let fd = dup(&self.mounts[m].dir)?;
+                let fd = dup(&self.mount_at_index(m)?.dir)?;
                 walk.push(c, Level::Host(m, fd));
                 continue;
             }
@@ -449,7 +468,9 @@ impl Sandbox {
         }
         let guest = join(&walk.stack);
         Ok(match walk.levels.pop() {
-            Some(Level::Host(mount, parent)) => Resolved::Host { mount, object_mount: mount, parent, name: None, guest },
+            Some(Level::Host(mount, parent)) => {
+                Resolved::Host { mount, object_mount: mount, parent, name: None, guest }
+            }
             _ => Resolved::Virtual { guest },
         })
     }

@@ -5,10 +5,10 @@ use crate::host::{Host, Outcome};
 use crate::kernel_image::KernelImage;
 use crate::memory::GuestRam;
 use crate::report::Report;
+use crate::signals;
 use anyhow::{bail, Context, Result};
 use hx_abi::layout::{FAULT_PORT, HYPERCALL_PORT};
 use kvm_ioctls::{VcpuExit, VcpuFd};
-use crate::signals;
 
 pub fn run(
     mut vcpu: VcpuFd,

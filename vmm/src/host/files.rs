@@ -175,7 +175,13 @@ impl Files {
             }),
             op::FSYNC => self.handles.fd(a[0]).and_then(|fd| {
                 // SAFETY: fsync/fdatasync on a descriptor we hold.
-                sys(|| unsafe { if a[1] != 0 { libc::fdatasync(fd) } else { libc::fsync(fd) } } as isize)
+                sys(|| unsafe {
+                    if a[1] != 0 {
+                        libc::fdatasync(fd)
+                    } else {
+                        libc::fsync(fd)
+                    }
+                } as isize)
             }),
             op::SETFL => self.handles.fd(a[0]).and_then(|fd| {
                 let status = flags::status(a[1]);
@@ -375,7 +381,8 @@ impl Files {
 
     fn two_paths(&self, segs: &Segs, op: u32, flags: u64) -> Result<i64, Errno> {
         let (from, to) = (segs.path(0)?, segs.path(1)?);
-        let (rename_flags, follow) = if op == op::RENAME { (flags::rename(flags)?, false) } else { (0, flags::link_follows(flags)?) };
+        let (rename_flags, follow) =
+            if op == op::RENAME { (flags::rename(flags)?, false) } else { (0, flags::link_follows(flags)?) };
         let (r1, r2) = (self.sandbox.resolve(&from, follow)?, self.sandbox.resolve(&to, false)?);
         if r1.is_mount_root() || r2.is_mount_root() {
             return Err(libc::EBUSY);
@@ -544,12 +551,15 @@ fn virtual_dents(names: &[Vec<u8>], offset: &mut usize, buf: &mut [u8]) -> Resul
             return if n == 0 { Err(libc::EINVAL) } else { Ok(n) };
         };
         let next = (*offset as u64 + 1).to_le_bytes();
-        rec.fill(0);
-        rec[..8].copy_from_slice(&next);
-        rec[8..16].copy_from_slice(&next);
-        rec[16..18].copy_from_slice(&(reclen as u16).to_le_bytes());
-        rec[18] = libc::DT_DIR;
-        rec[19..19 + name.len()].copy_from_slice(name);
+        // d_ino, d_off, d_reclen, d_type, d_name + NUL and padding.
+        let mut record = Vec::with_capacity(reclen);
+        record.extend_from_slice(&next);
+        record.extend_from_slice(&next);
+        record.extend_from_slice(&(reclen as u16).to_le_bytes());
+        record.push(libc::DT_DIR);
+        record.extend_from_slice(name);
+        record.resize(reclen, 0);
+        rec.copy_from_slice(&record);
         n += reclen;
         *offset += 1;
     }

@@ -49,8 +49,8 @@ impl Handles {
 
     /// Stores `h`; `EMFILE` when the guest holds `limit` handles already.
     pub fn insert(&mut self, h: Handle) -> Result<u64, Errno> {
-        if let Some(i) = self.slots.iter().position(Option::is_none) {
-            self.slots[i] = Some(h);
+        if let Some((i, slot)) = self.slots.iter_mut().enumerate().find(|(_, s)| s.is_none()) {
+            *slot = Some(h);
             return Ok(i as u64);
         }
         if self.slots.len() >= self.limit {

@@ -6,6 +6,8 @@
 //! request gets an errno; only a request the monitor cannot even read back
 //! (outside guest RAM) ends the VM. No handler allocates more than a fixed
 //! bound (see `guest::Segs`) or panics on guest data.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 mod clock;
 pub mod files;
 mod flags;

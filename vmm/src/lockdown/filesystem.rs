@@ -4,9 +4,7 @@
 //! host file outside them.
 use crate::sandbox::Sandbox;
 use anyhow::Result;
-use landlock::{
-    Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, ABI,
-};
+use landlock::{Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, ABI};
 use std::path::Path;
 
 /// The newest Landlock ABI hx asks for; older host kernels enforce what they know.
