@@ -1,6 +1,8 @@
 //! A guest fault: which exception, at which address and instruction, in which
 //! function of which binary; and the status of a process Linux would have
 //! killed with the matching signal.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use crate::kernel_image::{window_phys, KernelImage};
 use crate::memory::GuestRam;
 use anyhow::Result;

@@ -1,5 +1,7 @@
 //! What hx-run tells the user about the guest: `--strace` lines, `--stats`
 //! counters, warnings for unimplemented syscalls, and guest faults.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use crate::memory::GuestRam;
 use hx_abi::hypercall::{op, Request, PATH_VECTOR};
 use hx_abi::stats::Stats;
@@ -119,7 +121,13 @@ impl Report {
         Self { stats, platform, exits: BTreeMap::new(), warned: HashSet::new(), warned_enough: false, quiet: false }
     }
 
-    /// Drops every line the guest causes (warnings, trace, kernel log).
+    /// Distinct syscall numbers warned about (bounded by `MAX_WARNED`).
+    pub fn warned_count(&self) -> usize {
+        self.warned.len()
+    }
+
+    /// Drops every line the guest causes (warnings, trace, kernel log, stats):
+    /// they are still formatted, so the fuzz harness exercises that code.
     pub fn set_quiet(&mut self) {
         self.quiet = true;
     }
@@ -142,24 +150,20 @@ impl Report {
     /// Warns once per syscall number; after `MAX_WARNED` distinct numbers (a
     /// program probing at random) once more, and then stays quiet.
     pub fn unsupported(&mut self, nr: u64) {
-        if self.quiet {
-            return;
-        }
         if self.warned.len() < MAX_WARNED {
-            if self.warned.insert(nr) {
+            if self.warned.insert(nr) && !self.quiet {
                 eprintln!("hx-run: warning: unimplemented syscall {} ({nr}) returned ENOSYS", syscall_name(nr));
             }
         } else if !self.warned_enough {
             self.warned_enough = true;
-            eprintln!("hx-run: warning: more unimplemented syscalls returned ENOSYS (not listed)");
+            if !self.quiet {
+                eprintln!("hx-run: warning: more unimplemented syscalls returned ENOSYS (not listed)");
+            }
         }
     }
 
     /// Formats one `--strace` record: `[trap] write(1, "hi\n", 3) = 3`.
     pub fn strace(&mut self, req: &Request, strings: &[Vec<u8>]) {
-        if self.quiet {
-            return;
-        }
         let nr = req.args[0];
         let fmt = syscalls::info(nr).map_or("xxxxxx", |s| s.args);
         let mut line = String::new();
@@ -170,7 +174,7 @@ impl Report {
             if i > 0 {
                 line.push_str(", ");
             }
-            let a = req.args[1 + i];
+            let a = req.args.get(1 + i).copied().unwrap_or_default();
             match c {
                 'd' => {
                     let _ = write!(line, "{}", a as i64);
@@ -188,7 +192,7 @@ impl Report {
                 's' | 'w' => {
                     let s = strings.next().map(|v| v.as_slice()).unwrap_or_default();
                     quote(s, &mut line);
-                    if c == 'w' && (s.len() as u64) < req.args[2 + i] {
+                    if c == 'w' && (s.len() as u64) < req.args.get(2 + i).copied().unwrap_or_default() {
                         line.push_str("...");
                     }
                 }
@@ -209,7 +213,9 @@ impl Report {
         } else {
             let _ = write!(line, " = {}", req.ret);
         }
-        eprintln!("{line}");
+        if !self.quiet {
+            eprintln!("{line}");
+        }
     }
 
     /// Prints `--stats` at exit from the kernel's counters at `stats_phys`.
@@ -227,12 +233,12 @@ impl Report {
         let mut out =
             format!("hx-run: stats: platform: {}\nhx-run: stats: syscalls (trap path / vector):\n", self.platform);
         let (mut trap, mut vector) = (0, 0);
-        for nr in 0..stats.trap.len() {
-            let (t, v) = (stats.trap[nr], stats.vector[nr]);
-            if t + v > 0 {
+        // The counters live in guest memory: any value, so no arithmetic that could overflow.
+        for (nr, (&t, &v)) in stats.trap.iter().zip(stats.vector.iter()).enumerate() {
+            if t != 0 || v != 0 {
                 let _ = writeln!(out, "  {:<24} {t:>8} / {v}", syscall_name(nr as u64));
-                trap += t;
-                vector += v;
+                trap = u64::saturating_add(trap, t);
+                vector = u64::saturating_add(vector, v);
             }
         }
         let _ = writeln!(out, "  {:<24} {trap:>8} / {vector}", "total");
@@ -242,7 +248,9 @@ impl Report {
         let _ =
             writeln!(out, "hx-run: stats: hypercalls: {}, CPL0 stub entries: {}", stats.hypercalls, stats.cpl0_entries);
         let _ = writeln!(out, "hx-run: stats: guest RAM touched: {} KiB", mem.touched_bytes() / 1024);
-        eprint!("{out}");
+        if !self.quiet {
+            eprint!("{out}");
+        }
     }
 }
 

@@ -1,4 +1,6 @@
 //! The vCPU run loop: every exit to the monitor is routed from here.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use crate::fault::{self, Binary};
 use crate::host::files::Files;
 use crate::host::{Host, Outcome};

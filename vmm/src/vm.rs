@@ -179,6 +179,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     // What needs the user's full rights — KVM, the mounts — is open: give up root now.
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
     let kvm = open_kvm(&cfg.kvm_device)?;
+    raise_file_limit(cfg.max_open_files);
     if let Some(user) = cfg.user {
         lockdown::drop_to(user).map_err(|e| rejected(125, format!("{e:#}")))?;
     }
@@ -288,6 +289,22 @@ pub fn run(cfg: &Config) -> Result<i32> {
     signals::catch_interrupts(&mut vcpu.get_kvm_run().immediate_exit);
     lock_down(cfg, &files, fast_libc_file.as_deref())?;
     crate::vcpu::run(vcpu, &mem, &mut report, &mut files, &program, &kernel)
+}
+
+/// Lets hx-run hold the guest's host files plus its own (KVM, mounts, walks):
+/// the soft descriptor limit goes up as far as the hard one allows.
+fn raise_file_limit(guest_files: usize) {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit on this process's own limit, with a struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            let want = (guest_files as u64).saturating_add(1024).min(lim.rlim_max);
+            if want > lim.rlim_cur {
+                lim.rlim_cur = want;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
 }
 
 /// Landlock and seccomp, then the self-tests that show they hold.

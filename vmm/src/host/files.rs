@@ -168,7 +168,9 @@ impl Files {
             }),
             op::SYMLINK => self.symlink(segs),
             op::RENAME | op::LINK => self.two_paths(segs, req.op, a[0]),
-            op::FTRUNCATE => self.handles.fd_for_metadata(a[0]).and_then(|fd| {
+            // A size change is a write: the host refuses it on a descriptor not
+            // open for writing, and nothing in a read-only mount is.
+            op::FTRUNCATE => self.handles.fd(a[0]).and_then(|fd| {
                 let len = i64::try_from(a[1]).map_err(|_| libc::EINVAL)?;
                 // SAFETY: ftruncate on a descriptor we hold.
                 sys(|| unsafe { libc::ftruncate(fd, len) } as isize)
