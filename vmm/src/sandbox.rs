@@ -163,6 +163,15 @@ fn is_dir(st: &libc::stat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
+/// Opens directory `name` in `dir` (of `mount`), switching to the mount whose
+/// root it is, if any — judged on the opened directory itself, so a rename
+/// between the check and the open cannot slip a read-only mount past it.
+fn enter(sb: &Sandbox, mount: usize, dir: &OwnedFd, name: &CStr) -> Result<(usize, OwnedFd), Errno> {
+    let fd = open_path(dir, name, libc::O_DIRECTORY)?;
+    let st = fstat_fd(&fd)?;
+    Ok((sb.mount_with_root(Identity::of(&st)).unwrap_or(mount), fd))
+}
+
 /// One level of the walk: the host directory (and its mount) for a prefix of
 /// the guest path; `None` above the mounts (a virtual directory) or where the
 /// cache dropped the handle.
@@ -199,9 +208,7 @@ impl<'a> Walk<'a> {
     /// whose root it is, if any.
     fn enter(&mut self, mount: usize, dir: &OwnedFd, name: &CStr) -> Result<(usize, OwnedFd), Errno> {
         self.spend()?;
-        let fd = open_path(dir, name, libc::O_DIRECTORY)?;
-        let st = fstat_fd(&fd)?;
-        Ok((self.sb.mount_with_root(Identity::of(&st)).unwrap_or(mount), fd))
+        enter(self.sb, mount, dir, name)
     }
 
     /// The level for the current `stack`, walked afresh from its deepest mount.
@@ -421,6 +428,8 @@ impl Sandbox {
                 walk.push(c, Level::Host(m, fd));
                 continue;
             }
+            // Two host calls at most per name: lstat, then readlink or open.
+            walk.budget = walk.budget.checked_sub(2).ok_or(libc::ELOOP)?;
             let Some((m, dir)) = walk.current()? else {
                 if walk.virtual_child(&c) {
                     walk.push(c, Level::Virtual);
@@ -428,19 +437,16 @@ impl Sandbox {
                 }
                 return Err(libc::ENOENT);
             };
-            let dir = dup(dir)?;
             let name = CString::new(c).map_err(|_| libc::EINVAL)?;
-            walk.spend()?;
-            match lstat_at(&dir, &name) {
-                Err(libc::ENOENT) if last => return walk.resolved_here(m, &dir, name, None),
+            match lstat_at(dir, &name) {
+                Err(libc::ENOENT) if last => return walk.resolved_here(m, dir, name, None),
                 Err(e) => return Err(e),
                 Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK && (!last || follow || trailing_slash) => {
                     links += 1;
                     if links > MAX_LINKS {
                         return Err(libc::ELOOP);
                     }
-                    walk.spend()?;
-                    let target = readlink_at(&dir, &name)?;
+                    let target = readlink_at(dir, &name)?;
                     let rest = std::mem::take(&mut pending);
                     pending = components(&target).collect();
                     pending.extend(rest);
@@ -455,14 +461,14 @@ impl Sandbox {
                     if !is_dir(&st) {
                         return Err(libc::ENOTDIR);
                     }
-                    let (m, fd) = walk.enter(m, &dir, &name)?;
+                    let (m, fd) = enter(self, m, dir, &name)?;
                     walk.push(name.into_bytes(), Level::Host(m, fd));
                 }
                 Ok(st) => {
                     if trailing_slash && !is_dir(&st) {
                         return Err(libc::ENOTDIR);
                     }
-                    return walk.resolved_here(m, &dir, name, Some(&st));
+                    return walk.resolved_here(m, dir, name, Some(&st));
                 }
             }
         }
