@@ -260,3 +260,36 @@ fn forged_requests_from_the_guest_never_crash_the_monitor() {
     assert_eq!(std::fs::read_to_string(work.join("ro/r.txt")).unwrap(), "read-only");
     assert_eq!(std::fs::read_dir(work.join("ro")).unwrap().count(), 1);
 }
+
+#[test]
+fn a_second_guest_swapping_in_a_symlink_cannot_redirect_a_chmod() {
+    // Guest A chmods a name in a shared read-write directory, again and again;
+    // guest B keeps replacing that name with a symlink to a host file outside
+    // every mount. The monitor checked a regular file: the host call must
+    // never follow the symlink that replaced it.
+    let dir = tempfile::tempdir().unwrap();
+    let (shared, victim) = (dir.path().join("shared"), dir.path().join("victim"));
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(&victim, "host file").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(shared.join("x"), "").unwrap();
+    let prog = build("race", Flavor::GlibcStatic, &[]);
+    let mount = format!("{}:/s:rw", shared.display());
+    let guest = |args: &[&str]| {
+        Command::new(HX_RUN)
+            .args(["--no-default-mounts", "--mount", &mount])
+            .arg(&prog)
+            .args(args)
+            .current_dir(&shared)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let victim_text = victim.display().to_string();
+    let a = guest(&["chmod", "/s/x", "3"]);
+    let b = guest(&["swap", "/s/x", &victim_text, "3"]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(text(&a.stdout).starts_with("chmod: "), "{}", text(&a.stdout));
+    assert!(text(&b.stdout).starts_with("swap: "), "{}", text(&b.stdout));
+    assert_eq!(mode(&victim), 0o600, "a chmod followed a swapped-in symlink to a host file");
+}
