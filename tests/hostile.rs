@@ -249,7 +249,9 @@ fn forged_requests_from_the_guest_never_crash_the_monitor() {
             &[&ram.to_string(), &iterations, &seed.to_string()],
         );
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-        assert!(!stderr.contains("internal error") && !stderr.contains("panicked"), "seed {seed}: {stderr}");
+        // Forged LOG requests print guest memory, which may hold any text: look at line starts.
+        let crashed = stderr.lines().any(|l| l.starts_with("hx-run: internal error") || l.starts_with("thread '"));
+        assert!(!crashed, "seed {seed}: {stderr}");
         assert_eq!(status_code(&out), 0, "seed {seed}: {stderr}");
         let last = stdout.lines().last().unwrap_or_default();
         assert!(last.contains("the monitor answered them all"), "seed {seed}: {last}");
