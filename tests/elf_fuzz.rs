@@ -188,3 +188,22 @@ fn hx_run_refuses_broken_elf_files_in_one_line() {
     }
     assert!(refused > 0, "some mutants must be refused");
 }
+
+#[test]
+fn an_interpreter_path_beyond_the_end_of_the_file_is_refused() {
+    // This mutant panicked the loader (a slice past the end of the file).
+    let mut b = std::fs::read(build("hello", Flavor::GlibcStatic, &[])).unwrap();
+    let phoff = u64::from_le_bytes(b[0x20..0x28].try_into().unwrap()) as usize;
+    let phnum = u16::from_le_bytes(b[0x38..0x3a].try_into().unwrap()) as usize;
+    let at = phoff + 56 * (phnum - 1);
+    let len = b.len() as u64;
+    put(&mut b, at, ph::PT_INTERP as u64, 4);
+    put(&mut b, at + 8, len + 100, 8);
+    put(&mut b, at + 32, 50, 8);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mutant");
+    std::fs::write(&path, &b).unwrap();
+    let out = Command::new(HX_RUN).arg(&path).output().unwrap();
+    assert_eq!(status_code(&out), 126, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("truncated ELF"), "{}", text(&out.stderr));
+}
