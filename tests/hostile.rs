@@ -295,3 +295,14 @@ fn a_second_guest_swapping_in_a_symlink_cannot_redirect_a_chmod() {
     assert!(text(&b.stdout).starts_with("swap: "), "{}", text(&b.stdout));
     assert_eq!(mode(&victim), 0o600, "a chmod followed a swapped-in symlink to a host file");
 }
+
+#[test]
+fn a_request_outside_guest_ram_ends_the_vm_in_one_line() {
+    let prog = build("forge", Flavor::GlibcStatic, &[]);
+    let out = hx(&["--memory", "64M"], &prog, &["outside", &(65u64 << 20).to_string()], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(status_code(&out), 125, "{stderr}");
+    assert!(!text(&out.stdout).contains("still running"));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("hx-run: a host request: reading guest RAM at 0x4100000"), "{stderr}");
+}

@@ -3,6 +3,7 @@
  * and ringing the hypercall port itself, bypassing every check of the guest
  * kernel — and goes on until it has sent ITERATIONS requests of each op.
  *   forge RAM_BYTES ITERATIONS SEED [OP]
+ *   forge outside ADDRESS       one request at a physical address beyond RAM
  * Requests and the buffers they name live in a scratch megabyte of physical
  * memory nobody else uses (1-2 MiB: above the boot structures, below the
  * kernel image). Destinations the monitor may write are inside the scratch
@@ -102,14 +103,22 @@ static struct segment segment(uint32_t op, uint64_t *cursor) {
     }
 }
 
+static void ring(uint32_t at) { __asm__ volatile("outl %%eax, %%dx" ::"a"(at), "d"((uint16_t)PORT) : "memory"); }
+
 static int64_t hypercall(void) {
-    __asm__ volatile("outl %%eax, %%dx" ::"a"((uint32_t)REQ_PHYS), "d"((uint16_t)PORT) : "memory");
+    ring((uint32_t)REQ_PHYS);
     return ((volatile struct request *)phys(REQ_PHYS))->ret;
 }
 
 int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "outside")) {
+        /* A request the monitor cannot even read: the VM must end, in one line. */
+        ring((uint32_t)strtoull(argv[2], 0, 0));
+        printf("still running\n");
+        return 0;
+    }
     if (argc < 4) {
-        fprintf(stderr, "usage: forge RAM_BYTES ITERATIONS SEED [OP]\n");
+        fprintf(stderr, "usage: forge RAM_BYTES ITERATIONS SEED [OP] | forge outside ADDRESS\n");
         return 2;
     }
     ram = strtoull(argv[1], 0, 0);
