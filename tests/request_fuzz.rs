@@ -472,3 +472,24 @@ fn metadata_changes_act_on_the_checked_file_not_a_swapped_in_symlink() {
     let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o600, "chmod followed the symlink to the host file");
 }
+
+/// Every request the ABI defines must be fuzzed, here and by the guest-side
+/// forger: a new request cannot join the protocol unexamined.
+#[test]
+fn every_request_op_is_fuzzed() {
+    let abi = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../kernel/abi/src/hypercall.rs")).unwrap();
+    let module = abi.split("pub mod op {").nth(1).unwrap().split("\n}").next().unwrap();
+    let ops: Vec<u32> = module
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const "))
+        .filter_map(|l| l.split('=').nth(1)?.trim().trim_end_matches(';').parse().ok())
+        .collect();
+    assert!(ops.len() >= 30, "found only {} ops in hypercall.rs", ops.len());
+    let forge = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/forge.c")).unwrap();
+    let last: u32 =
+        forge.lines().find_map(|l| l.strip_prefix("#define LAST_OP ")).and_then(|v| v.trim().parse().ok()).unwrap();
+    for op in ops {
+        assert!(OPS.contains(&op), "request op {op} is not in the host-side fuzzer's list");
+        assert!(op <= last, "request op {op} is beyond forge.c's LAST_OP {last}");
+    }
+}
