@@ -107,28 +107,46 @@ fn a_guest_opening_files_forever_gets_emfile_and_the_host_survives() {
     std::fs::write(dir.path().join("f"), "x").unwrap();
     let prog = build("hostile", Flavor::GlibcStatic, &[]);
     let rw = format!("{}:/w:rw", dir.path().display());
-    // The guest kernel's own limit (1024 descriptors, as Linux's default).
-    let out = hx_in(dir.path(), &["--mount", &rw], &prog, &["emfile", "/w/f"]);
-    assert!(text(&out.stdout).contains("opened /w/f 1000 times, then: Too many open files"), "{}", text(&out.stdout));
-    // The monitor's limit on host files, enforced on its side of the boundary.
-    let out = hx_in(dir.path(), &["--mount", &rw, "--max-open-files", "64"], &prog, &["emfile", "/w/f"]);
+    // The guest kernel's own limit is Linux's default soft RLIMIT_NOFILE: the
+    // same program natively under that limit gives the same answer.
+    let mut native = Command::new(&prog);
+    native.args(["emfile", "f"]).current_dir(dir.path()).stdin(Stdio::null());
+    // SAFETY: setrlimit in the child before exec touches only the child.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        native.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 1024, rlim_max: 1024 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let native = native.output().unwrap();
+    let out = hx_in(dir.path(), &["--mount", &rw], &prog, &["emfile", "f"]);
+    assert_same("emfile", &native, &out);
+    assert!(text(&out.stdout).contains("1000 times, then: Too many open files"), "{}", text(&out.stdout));
+    // The monitor's limit on host files, enforced on its side of the boundary
+    // whatever the guest kernel does (hx's own: no native counterpart).
+    let out = hx_in(dir.path(), &["--mount", &rw, "--max-open-files", "64"], &prog, &["emfile", "f"]);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("opened /w/f 61 times, then: Too many open files"), "{stdout}");
+    assert!(stdout.contains("opened f 61 times, then: Too many open files"), "{stdout}");
     assert_eq!(status_code(&out), 0);
 }
 
-/// Starts `hostile WHAT` with a stdin that stays open, waits until it blocks,
-/// sends `signal` to hx-run and returns its status and the seccomp modes of its threads.
-fn block_then_signal(what: &str, signal: i32) -> (i32, Vec<String>, std::time::Duration) {
+/// Starts `hostile WHAT` (under hx-run, or natively) with a stdin that stays
+/// open, waits until it blocks, sends `signal` and returns its status, the
+/// seccomp modes of its threads and how long it took to stop.
+fn block_then_signal(under_hx: bool, what: &str, signal: i32) -> (i32, Vec<String>, std::time::Duration) {
     let prog = build("hostile", Flavor::GlibcStatic, &[]);
-    let mut child = Command::new(HX_RUN)
-        .arg(&prog)
-        .arg(what)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = if under_hx {
+        let mut c = Command::new(HX_RUN);
+        c.arg(&prog);
+        c
+    } else {
+        Command::new(&prog)
+    };
+    let mut child = cmd.arg(what).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line, "blocking\n");
@@ -151,8 +169,9 @@ fn block_then_signal(what: &str, signal: i32) -> (i32, Vec<String>, std::time::D
 
 #[test]
 fn sigterm_stops_a_guest_blocked_reading_stdin() {
-    let (code, modes, took) = block_then_signal("stdin", libc::SIGTERM);
-    assert_eq!(code, 143);
+    let (native, _, _) = block_then_signal(false, "stdin", libc::SIGTERM);
+    let (code, modes, took) = block_then_signal(true, "stdin", libc::SIGTERM);
+    assert_eq!(code, native, "the status a shell sees, as for the native program");
     assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
     // While it ran, every thread of hx-run was under a seccomp filter.
     assert!(!modes.is_empty());
@@ -161,8 +180,9 @@ fn sigterm_stops_a_guest_blocked_reading_stdin() {
 
 #[test]
 fn sigint_stops_a_guest_blocked_in_poll() {
-    let (code, _, took) = block_then_signal("poll", libc::SIGINT);
-    assert_eq!(code, 130);
+    let (native, _, _) = block_then_signal(false, "poll", libc::SIGINT);
+    let (code, _, took) = block_then_signal(true, "poll", libc::SIGINT);
+    assert_eq!(code, native, "the status a shell sees, as for the native program");
     assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
 }
 

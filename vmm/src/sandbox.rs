@@ -134,11 +134,12 @@ pub fn lstat_at(dir: &OwnedFd, name: &CStr) -> Result<libc::stat, Errno> {
     Ok(st)
 }
 
-fn fstat_fd(fd: &OwnedFd) -> Result<libc::stat, Errno> {
+/// `fstat` of a descriptor the monitor holds.
+pub fn fstat_fd(fd: std::os::fd::RawFd) -> Result<libc::stat, Errno> {
     // SAFETY: an all-zero stat is valid; fstat fills it.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat on a descriptor we own.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+    // SAFETY: fstat on a descriptor we hold.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
         return Err(last_errno());
     }
     Ok(st)
@@ -168,7 +169,7 @@ fn is_dir(st: &libc::stat) -> bool {
 /// between the check and the open cannot slip a read-only mount past it.
 fn enter(sb: &Sandbox, mount: usize, dir: &OwnedFd, name: &CStr) -> Result<(usize, OwnedFd), Errno> {
     let fd = open_path(dir, name, libc::O_DIRECTORY)?;
-    let st = fstat_fd(&fd)?;
+    let st = fstat_fd(fd.as_raw_fd())?;
     Ok((sb.mount_with_root(Identity::of(&st)).unwrap_or(mount), fd))
 }
 
@@ -193,42 +194,20 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     fn new(sb: &'a Sandbox) -> Result<Self, Errno> {
-        let mut w = Self { sb, stack: Vec::new(), levels: Vec::new(), budget: WALK_BUDGET };
-        let root = w.locate()?;
-        w.levels.push(root);
-        Ok(w)
+        Ok(Self { sb, stack: Vec::new(), levels: vec![sb.root()?], budget: WALK_BUDGET })
     }
 
-    fn spend(&mut self) -> Result<(), Errno> {
-        self.budget = self.budget.checked_sub(1).ok_or(libc::ELOOP)?;
+    /// Charges `calls` host calls to the walk's budget.
+    fn spend(&mut self, calls: usize) -> Result<(), Errno> {
+        self.budget = self.budget.checked_sub(calls).ok_or(libc::ELOOP)?;
         Ok(())
     }
 
-    /// Opens directory `name` in `dir` (of `mount`), switching to the mount
-    /// whose root it is, if any.
-    fn enter(&mut self, mount: usize, dir: &OwnedFd, name: &CStr) -> Result<(usize, OwnedFd), Errno> {
-        self.spend()?;
-        enter(self.sb, mount, dir, name)
-    }
-
-    /// The level for the current `stack`, walked afresh from its deepest mount.
-    fn locate(&mut self) -> Result<Level, Errno> {
-        let sb = self.sb;
-        let Some(m) = sb.mount_of(&self.stack) else {
-            return if self.stack.is_empty() || sb.is_virtual_dir(&self.stack) {
-                Ok(Level::Virtual)
-            } else {
-                Err(libc::ENOENT)
-            };
-        };
-        let mount = sb.mount_at_index(m)?;
-        let mut cur = (m, dup(&mount.dir)?);
-        let below: Vec<Vec<u8>> = self.stack.iter().skip(mount.guest.len()).cloned().collect();
-        for c in below {
-            let name = CString::new(c).map_err(|_| libc::EINVAL)?;
-            cur = self.enter(cur.0, &cur.1, &name)?;
-        }
-        Ok(Level::Host(cur.0, cur.1))
+    /// Back to the guest root (an absolute symlink).
+    fn restart(&mut self) -> Result<(), Errno> {
+        self.stack.clear();
+        self.levels = vec![self.sb.root()?];
+        Ok(())
     }
 
     fn push(&mut self, component: Vec<u8>, level: Level) {
@@ -256,29 +235,23 @@ impl<'a> Walk<'a> {
     }
 
     /// Re-opens the dropped levels between the nearest kept one and the top.
+    /// Levels above the mounts are virtual and never dropped, so each dropped
+    /// level is either a mount point or a directory inside the level above it.
     fn refill(&mut self) -> Result<(), Errno> {
         let kept = self.levels.iter().rposition(|l| !matches!(l, Level::Dropped)).ok_or(libc::EIO)?;
-        let mut cur = match self.levels.get(kept) {
-            Some(Level::Host(m, fd)) => (*m, dup(fd)?),
-            _ => {
-                let level = self.locate()?;
-                if let Some(top) = self.levels.last_mut() {
-                    *top = level;
-                }
-                return Ok(());
-            }
-        };
         for depth in kept + 1..self.levels.len() {
+            self.spend(1)?;
             let prefix = self.stack.get(..depth).ok_or(libc::EIO)?;
             // A mount point shadows what lies at its path, as in the walk.
-            cur = match self.sb.mounts.iter().position(|m| m.guest.as_slice() == prefix) {
-                Some(m) => (m, dup(&self.sb.mount_at_index(m)?.dir)?),
+            let level = match self.sb.mounts.iter().position(|m| m.guest.as_slice() == prefix) {
+                Some(m) => Level::Host(m, dup(&self.sb.mount_at_index(m)?.dir)?),
                 None => {
+                    let Some(Level::Host(m, dir)) = self.levels.get(depth - 1) else { return Err(libc::EIO) };
                     let name = CString::new(prefix.last().cloned().unwrap_or_default()).map_err(|_| libc::EINVAL)?;
-                    self.enter(cur.0, &cur.1, &name)?
+                    let (m, fd) = enter(self.sb, *m, dir, &name)?;
+                    Level::Host(m, fd)
                 }
             };
-            let level = Level::Host(cur.0, dup(&cur.1)?);
             if let Some(slot) = self.levels.get_mut(depth) {
                 *slot = level;
             }
@@ -351,7 +324,7 @@ impl Sandbox {
         }
         // SAFETY: `fd` was just opened and is ours.
         let dir = unsafe { OwnedFd::from_raw_fd(fd) };
-        let st = fstat_fd(&dir).map_err(std::io::Error::from_raw_os_error).context("mount")?;
+        let st = fstat_fd(dir.as_raw_fd()).map_err(std::io::Error::from_raw_os_error).context("mount")?;
         self.mounts.retain(|m| m.guest != guest);
         self.mounts.push(Mount { guest, host: host.to_path_buf(), dir, id: Identity::of(&st), writable });
         Ok(())
@@ -365,10 +338,12 @@ impl Sandbox {
         self.mounts.get(m).ok_or(libc::EIO)
     }
 
-    /// The deepest mount containing `stack`.
-    fn mount_of(&self, stack: &[Vec<u8>]) -> Option<usize> {
-        let matching = self.mounts.iter().enumerate().filter(|(_, m)| stack.starts_with(&m.guest));
-        matching.max_by_key(|(_, m)| m.guest.len()).map(|(i, _)| i)
+    /// The walk's first level: the mount at `/`, or a virtual root above the mounts.
+    fn root(&self) -> Result<Level, Errno> {
+        match self.mounts.iter().position(|m| m.guest.is_empty()) {
+            Some(m) => Ok(Level::Host(m, dup(&self.mount_at_index(m)?.dir)?)),
+            None => Ok(Level::Virtual),
+        }
     }
 
     /// The mount whose host root is the directory `id` (a read-only one first,
@@ -376,10 +351,6 @@ impl Sandbox {
     fn mount_with_root(&self, id: Identity) -> Option<usize> {
         let matching = self.mounts.iter().enumerate().filter(|(_, m)| m.id == id);
         matching.min_by_key(|(_, m)| m.writable).map(|(i, _)| i)
-    }
-
-    fn is_virtual_dir(&self, stack: &[Vec<u8>]) -> bool {
-        self.mounts.iter().any(|m| m.guest.len() > stack.len() && m.guest.starts_with(stack))
     }
 
     /// The names of mount points directly below the virtual directory `guest`.
@@ -429,7 +400,7 @@ impl Sandbox {
                 continue;
             }
             // Two host calls at most per name: lstat, then readlink or open.
-            walk.budget = walk.budget.checked_sub(2).ok_or(libc::ELOOP)?;
+            walk.spend(2)?;
             let Some((m, dir)) = walk.current()? else {
                 if walk.virtual_child(&c) {
                     walk.push(c, Level::Virtual);
@@ -451,10 +422,7 @@ impl Sandbox {
                     pending = components(&target).collect();
                     pending.extend(rest);
                     if target.first() == Some(&b'/') {
-                        walk.stack.clear();
-                        walk.levels.clear();
-                        let root = walk.locate()?;
-                        walk.levels.push(root);
+                        walk.restart()?;
                     }
                 }
                 Ok(st) if !last => {

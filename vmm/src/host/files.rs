@@ -4,7 +4,7 @@
 use super::flags;
 use super::guest::Segs;
 use super::handles::{Handle, Handles};
-use crate::sandbox::{self, lstat_at, Errno, Resolved, Sandbox};
+use crate::sandbox::{self, fstat_fd as fstat, lstat_at, Errno, Resolved, Sandbox};
 use hx_abi::hypercall::{op, PollEntry, Request, NO_HANDLE};
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -57,14 +57,6 @@ fn virtual_dir_stat() -> libc::stat {
 fn bytes_of<T: Copy>(v: &T) -> &[u8] {
     // SAFETY: views a plain C struct (no padding-dependent meaning) as its bytes.
     unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
-}
-
-fn fstat(fd: i32) -> Result<libc::stat, Errno> {
-    // SAFETY: an all-zero stat is valid; fstat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat on a descriptor we hold.
-    sys(|| unsafe { libc::fstat(fd, &mut st) } as isize)?;
-    Ok(st)
 }
 
 fn owned(fd: i64) -> OwnedFd {
@@ -265,23 +257,13 @@ impl Files {
                 if (writes || !exists) && !self.sandbox.writable(governing) {
                     return Err(libc::EROFS);
                 }
-                // Reserve the slot first: past the limit, nothing is opened or created.
-                let h = self.handles.insert(Handle::Virtual { guest: Vec::new(), offset: 0 })?;
+                // Past the limit, nothing is opened or created.
+                self.handles.room()?;
                 // SAFETY: openat of a single name in a directory we hold, never following a symlink.
-                let fd = sys(|| unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), host_flags, mode) } as isize);
-                match fd {
-                    Ok(fd) => {
-                        let metadata = self.sandbox.writable(object_mount);
-                        if let Ok(slot) = self.handles.get_mut(h) {
-                            *slot = Handle::Host { fd: owned(fd), metadata };
-                        }
-                        Ok((h, guest))
-                    }
-                    Err(e) => {
-                        let _ = self.handles.close(h);
-                        Err(e)
-                    }
-                }
+                let fd = sys(|| unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), host_flags, mode) } as isize)?;
+                let metadata = self.sandbox.writable(object_mount);
+                let h = self.handles.insert(Handle::Host { fd: owned(fd), metadata })?;
+                Ok((h, guest))
             }
         }
     }

@@ -47,6 +47,15 @@ impl Handles {
         self.slots.iter().filter(|s| s.is_some()).count()
     }
 
+    /// `EMFILE` when the guest holds `limit` handles already: checked before
+    /// a host file is opened or created, so nothing happens past the limit.
+    pub fn room(&self) -> Result<(), Errno> {
+        if self.slots.len() >= self.limit && self.slots.iter().all(Option::is_some) {
+            return Err(libc::EMFILE);
+        }
+        Ok(())
+    }
+
     /// Stores `h`; `EMFILE` when the guest holds `limit` handles already.
     pub fn insert(&mut self, h: Handle) -> Result<u64, Errno> {
         if let Some((i, slot)) = self.slots.iter_mut().enumerate().find(|(_, s)| s.is_none()) {
