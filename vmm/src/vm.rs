@@ -176,10 +176,10 @@ pub fn run(cfg: &Config) -> Result<i32> {
     }
     let exe = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
     let (sandbox, guest_exe, guest_cwd) = sandbox(cfg, &exe)?;
-    // What needs the user's full rights — KVM, the mounts — is open: give up root now.
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
     let kvm = open_kvm(&cfg.kvm_device)?;
     raise_file_limit(cfg.max_open_files);
+    // What needs the user's full rights — KVM, the mounts — is open: give up root now.
     if let Some(user) = cfg.user {
         lockdown::drop_to(user).map_err(|e| rejected(125, format!("{e:#}")))?;
     }
@@ -275,19 +275,17 @@ pub fn run(cfg: &Config) -> Result<i32> {
     // The guest's umask applies in the guest; the host must not apply it again.
     // SAFETY: umask only swaps this process's creation mask.
     boot.umask = unsafe { libc::umask(0) };
-    let fast_libc_file = fast_libc.clone();
     let mut files = Files::new(sandbox, fast_libc, cfg.max_open_files);
 
-    let vcpu = vm.create_vcpu(0).context("KVM_CREATE_VCPU")?;
+    let mut vcpu = vm.create_vcpu(0).context("KVM_CREATE_VCPU")?;
     boot.tsc_khz = vcpu.get_tsc_khz().map(u64::from).unwrap_or_else(|_| host_tsc_khz());
     mem.write_obj(BOOT_INFO_PHYS, boot)?;
     setup_vcpu(&vcpu, &kvm, &cpuid, &kernel, platform)?;
 
     let mut report = Report::new(cfg.stats, platform.name());
     let program = Binary { path: name, bytes, bias };
-    let mut vcpu = vcpu;
     signals::catch_interrupts(&mut vcpu.get_kvm_run().immediate_exit);
-    lock_down(cfg, &files, fast_libc_file.as_deref())?;
+    lock_down(cfg, &files)?;
     crate::vcpu::run(vcpu, &mem, &mut report, &mut files, &program, &kernel)
 }
 
@@ -308,8 +306,8 @@ fn raise_file_limit(guest_files: usize) {
 }
 
 /// Landlock and seccomp, then the self-tests that show they hold.
-fn lock_down(cfg: &Config, files: &Files, fast_libc: Option<&std::path::Path>) -> Result<()> {
-    let extra: Vec<&std::path::Path> = fast_libc.into_iter().collect();
+fn lock_down(cfg: &Config, files: &Files) -> Result<()> {
+    let extra: Vec<&std::path::Path> = files.fast_libc().into_iter().collect();
     let landlock = lockdown::restrict_files(&files.sandbox, &extra).context("Landlock")?;
     lockdown::confine_syscalls()?;
     if cfg.stats {

@@ -103,6 +103,11 @@ impl Files {
         Self { sandbox, handles: Handles::new(max_handles, streams), fast_libc }
     }
 
+    /// The patched libc.so served for musl's under --fast-libc.
+    pub fn fast_libc(&self) -> Option<&std::path::Path> {
+        self.fast_libc.as_deref()
+    }
+
     /// Host files the guest holds open.
     pub fn open_handles(&self) -> usize {
         self.handles.count()
