@@ -8,7 +8,9 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let kernel = manifest.parent().unwrap().join("kernel");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    for watched in ["src", "abi/src", "abi/Cargo.toml", "Cargo.toml", "Cargo.lock", "link.ld"] {
+    for watched in
+        ["src", "abi/src", "abi/build.rs", "abi/uapi.h", "abi/Cargo.toml", "Cargo.toml", "Cargo.lock", "link.ld"]
+    {
         println!("cargo:rerun-if-changed={}", kernel.join(watched).display());
     }
     let linker_script = kernel.join("link.ld");

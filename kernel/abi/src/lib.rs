@@ -10,6 +10,7 @@ pub mod hypercall;
 pub mod layout;
 pub mod stats;
 pub mod syscalls;
+pub mod uapi;
 
 #[cfg(feature = "host")]
 mod host_impls {
