@@ -30,3 +30,11 @@ pub const ENAMETOOLONG: Errno = Errno(36);
 pub const ENOSYS: Errno = Errno(38);
 
 pub type SysResult = Result<u64, Errno>;
+pub const ETIMEDOUT: Errno = Errno(110);
+
+// Never seen by the program: a syscall a signal interrupted, restarted or
+// turned into EINTR when the signal is delivered (Linux's values).
+pub const ERESTARTSYS: Errno = Errno(512);
+pub const ERESTARTNOINTR: Errno = Errno(513);
+pub const ERESTARTNOHAND: Errno = Errno(514);
+pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);

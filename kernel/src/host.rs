@@ -255,6 +255,11 @@ pub fn exit(status: u64) -> ! {
     exit_request(status, 0)
 }
 
+/// The program dies of signal `sig` (the status a shell shows: 128 + sig).
+pub fn exit_signaled(sig: u64) -> ! {
+    exit_request(128 + sig, 0)
+}
+
 /// Ends the VM after a kernel bug (the message went out through [`log`] first).
 pub fn exit_panic() -> ! {
     exit_request(0, 1)

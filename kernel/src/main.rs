@@ -12,6 +12,8 @@ mod fs;
 mod host;
 mod mem;
 mod mm;
+mod sched;
+mod signal;
 mod stats;
 mod syscall;
 mod time;
@@ -32,8 +34,13 @@ pub fn exe_path() -> &'static [u8] {
     &b.exe_path[..(b.exe_path_len as usize).min(b.exe_path.len())]
 }
 
-/// Rust entry, called by `_start` on the kernel stack.
-extern "C" fn kmain(boot: &'static BootInfo) -> ! {
+/// Rust entry, called by `_start` on each vCPU's idle stack. vCPU 0 sets
+/// the kernel up and makes the program's first thread; the others only run
+/// once the monitor starts them, after that.
+extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
+    if cpu != 0 {
+        sched::idle_loop();
+    }
     if boot.magic != BOOT_MAGIC {
         host::log(b"boot info has the wrong magic: kernel and monitor disagree on the ABI");
         host::exit_panic();
@@ -46,7 +53,12 @@ extern "C" fn kmain(boot: &'static BootInfo) -> ! {
     syscall::path::init_umask(boot.umask);
     time::init(boot.tsc_khz);
     syscall::dispatch::init(boot.flags);
-    arch::entry::enter_program(boot.user_entry, boot.user_sp)
+    sched::init(boot.ncpus, boot.cpu_areas_phys);
+    let frame = arch::entry::initial_frame(boot.user_entry, boot.user_sp);
+    let main = sched::Thread::new(syscall::process::PID as u32, &frame, 0, signal::ThreadSignals::initial())
+        .expect("guest RAM too small for the first thread");
+    sched::spawn(main);
+    sched::idle_loop()
 }
 
 #[panic_handler]

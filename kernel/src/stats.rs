@@ -1,33 +1,37 @@
 //! The counters `--stats` prints; the monitor reads them from guest memory at exit.
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU64, Ordering};
 use hx_abi::stats::Stats;
 
 struct Counters(UnsafeCell<Stats>);
-// SAFETY: one vCPU and no preemption: counters are only touched by the
-// running syscall path.
+// SAFETY: every counter is only ever updated atomically (see `bump`).
 unsafe impl Sync for Counters {}
 
 static COUNTERS: Counters = Counters(UnsafeCell::new(Stats::new()));
 
-fn with<R>(f: impl FnOnce(&mut Stats) -> R) -> R {
-    // SAFETY: see `Counters`: no two accesses are ever live at once.
-    f(unsafe { &mut *COUNTERS.0.get() })
+/// Adds one to a counter; several vCPUs may count at once.
+fn bump(counter: impl FnOnce(*mut Stats) -> *mut u64) {
+    let p = counter(COUNTERS.0.get());
+    // SAFETY: `p` points at an aligned u64 inside the static counters, which
+    // are only accessed through atomics while the program runs.
+    unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::Relaxed);
 }
 
 pub fn count_trap(nr: usize) {
-    with(|s| s.trap[nr] += 1);
+    // SAFETY (all four): a field of the static counters; the caller bounds `nr`.
+    bump(|s| unsafe { core::ptr::addr_of_mut!((*s).trap[nr]) });
 }
 
 pub fn count_vector(nr: usize) {
-    with(|s| s.vector[nr] += 1);
+    bump(|s| unsafe { core::ptr::addr_of_mut!((*s).vector[nr]) });
 }
 
 pub fn count_cpl0() {
-    with(|s| s.cpl0_entries += 1);
+    bump(|s| unsafe { core::ptr::addr_of_mut!((*s).cpl0_entries) });
 }
 
 pub fn count_hypercall() {
-    with(|s| s.hypercalls += 1);
+    bump(|s| unsafe { core::ptr::addr_of_mut!((*s).hypercalls) });
 }
 
 /// Physical address of the counters, for the exit request.

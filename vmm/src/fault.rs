@@ -9,6 +9,16 @@ use anyhow::Result;
 use goblin::elf::Elf;
 use kvm_ioctls::VcpuFd;
 
+/// The physical address of a kernel address (its image window or the direct map).
+pub fn kernel_phys(addr: u64) -> Option<u64> {
+    window_phys(addr).or_else(|| addr.checked_sub(hx_abi::layout::DIRECT_MAP))
+}
+
+/// The signal Linux sends for exception `vector`.
+pub fn signal_of(vector: u64) -> i32 {
+    exception(vector).1
+}
+
 /// A loaded ELF the monitor can name addresses in.
 pub struct Binary {
     pub path: String,
@@ -91,7 +101,7 @@ pub fn report(vcpu: &VcpuFd, mem: &GuestRam, program: &Binary, kernel: &KernelIm
     let regs = vcpu.get_regs()?;
     let sregs = vcpu.get_sregs()?;
     // The stub's frame on the CPL0 stack: rax, vector, error code, then what the CPU pushed.
-    let base = window_phys(regs.rsp).ok_or_else(|| anyhow::anyhow!("fault frame outside the kernel window"))?;
+    let base = kernel_phys(regs.rsp).ok_or_else(|| anyhow::anyhow!("fault frame outside the kernel window"))?;
     let mut frame = [0u64; 8];
     for (i, w) in frame.iter_mut().enumerate() {
         *w = mem.read_obj(base + 8 * i as u64)?;

@@ -11,5 +11,6 @@ pub mod platform;
 pub mod report;
 pub mod sandbox;
 pub mod signals;
+pub mod smp;
 pub mod vcpu;
 pub mod vm;

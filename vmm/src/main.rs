@@ -49,6 +49,9 @@ struct Cli {
     /// to hx-run or in its source tree).
     #[arg(long, value_name = "DIR")]
     sysroot: Option<PathBuf>,
+    /// vCPUs, one host thread each (default: the host CPUs hx-run may use, as `docker run`).
+    #[arg(long, value_name = "N", value_parser = parse_cpus)]
+    cpus: Option<usize>,
     /// Host files the guest may hold open at once (beyond it, the guest gets EMFILE).
     #[arg(long, value_name = "N", default_value_t = hx_vmm::host::handles::DEFAULT_LIMIT)]
     max_open_files: usize,
@@ -96,6 +99,28 @@ fn parse_self_test(s: &str) -> Result<vm::SelfTest, String> {
         Some(("open", path)) => Ok(vm::SelfTest::HostOpen(PathBuf::from(path))),
         _ => Err(format!("unknown self-test {s}")),
     }
+}
+
+fn parse_cpus(s: &str) -> Result<usize, String> {
+    let max = hx_abi::percpu::MAX_CPUS;
+    match s.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number of vCPUs from 1 to {max}")),
+    }
+}
+
+/// The CPUs this process may run on (its affinity mask), as a container runtime counts them.
+fn host_cpus() -> usize {
+    // SAFETY: sched_getaffinity fills the cpu_set_t we own.
+    let n = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            libc::CPU_COUNT(&set) as usize
+        } else {
+            1
+        }
+    };
+    n.clamp(1, hx_abi::percpu::MAX_CPUS)
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -165,6 +190,7 @@ fn main() {
         max_open_files: cli.max_open_files,
         user: cli.user,
         self_test: cli.self_test,
+        cpus: cli.cpus.unwrap_or_else(host_cpus),
     };
     let status = match vm::run(&cfg) {
         Ok(status) => status,

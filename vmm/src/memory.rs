@@ -110,6 +110,18 @@ impl GuestRam {
         self.mem.read_obj(GuestAddress(addr)).with_context(|| format!("reading guest RAM at {addr:#x}"))
     }
 
+    /// A u64 of guest RAM the guest updates atomically (an aligned address
+    /// the monitor chose, such as a vCPU's `PerCpu::work`).
+    pub fn atomic_u64(&self, addr: u64) -> Result<&std::sync::atomic::AtomicU64> {
+        if addr % 8 != 0 || addr.checked_add(8).is_none_or(|e| e > self.size) {
+            bail!("{addr:#x} is not an aligned word of guest RAM");
+        }
+        let host = self.mem.get_host_address(GuestAddress(addr)).context("atomic word")?;
+        // SAFETY: an aligned u64 inside the guest RAM mapping, which lives as
+        // long as `self`; the guest accesses it only atomically too.
+        Ok(unsafe { std::sync::atomic::AtomicU64::from_ptr(host.cast()) })
+    }
+
     /// Host iovecs for guest-physical segments, every one checked to lie in RAM.
     pub fn iovecs(&self, segs: &[Segment]) -> Result<Vec<libc::iovec>> {
         segs.iter()

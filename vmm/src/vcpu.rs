@@ -1,6 +1,8 @@
-//! The vCPU run loop: every exit to the monitor is routed from here.
+//! The vCPU run loops: one host thread per vCPU; every exit to the monitor
+//! is routed from here.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use crate::arch::regs;
 use crate::fault::{self, Binary};
 use crate::host::files::Files;
 use crate::host::{Host, Outcome};
@@ -8,24 +10,190 @@ use crate::kernel_image::KernelImage;
 use crate::memory::GuestRam;
 use crate::report::Report;
 use crate::signals;
+use crate::smp::{self, Smp, REQ_FLUSH_TLB, REQ_PREEMPT, REQ_WAKE};
 use anyhow::{bail, Context, Result};
-use hx_abi::layout::{FAULT_PORT, HYPERCALL_PORT};
+use hx_abi::hypercall::{op, Request};
+use hx_abi::layout::{FAULT_PORT, HYPERCALL_PORT, USER_END};
+use hx_abi::percpu::{PerCpu, CPU_AREA_SIZE, UPCALL_FAULT, UPCALL_PREEMPT, UPCALL_SIGNAL};
 use kvm_ioctls::{VcpuExit, VcpuFd};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 
-pub fn run(
-    mut vcpu: VcpuFd,
-    mem: &GuestRam,
-    report: &mut Report,
-    files: &mut Files,
-    program: &Binary,
-    kernel: &KernelImage,
-) -> Result<i32> {
-    loop {
-        if signals::interrupted() {
-            eprintln!("hx-run: interrupted; guest stopped");
-            return Ok(signals::status());
+/// What every vCPU thread shares.
+pub struct Machine<'a> {
+    pub mem: &'a GuestRam,
+    pub smp: Smp,
+    /// Host requests are served one at a time (they are short; IDLE and the
+    /// other scheduling requests never take this lock).
+    pub host: Mutex<(&'a mut Report, &'a mut Files)>,
+    pub program: &'a Binary,
+    pub kernel: &'a KernelImage,
+    /// The kernel's `hx_upcall_entry`.
+    pub upcall_entry: u64,
+}
+
+/// Runs every vCPU on its own thread (vCPU 0 on this one) until the program
+/// ends; returns its exit status.
+pub fn run(vcpus: &mut [VcpuFd], m: &Machine) -> Result<i32> {
+    let result: Mutex<Option<Result<i32>>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        let mut iter = vcpus.iter_mut().enumerate();
+        let first = iter.next();
+        for (i, vcpu) in iter {
+            let result = &result;
+            scope.spawn(move || finish(m, result, run_one(i, vcpu, m)));
         }
-        let exit = match vcpu.run() {
+        if m.smp.vcpus.len() > 1 {
+            scope.spawn(|| m.smp.run_timers(m.mem));
+        }
+        if let Some((i, vcpu)) = first {
+            finish(m, &result, run_one(i, vcpu, m));
+        }
+    });
+    result.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or(Ok(0))
+}
+
+/// Records the first vCPU's outcome and stops the others.
+fn finish(m: &Machine, result: &Mutex<Option<Result<i32>>>, r: Result<Option<i32>>) {
+    let r = match r {
+        Ok(None) => return, // stopped because another vCPU ended the VM
+        Ok(Some(status)) => Ok(status),
+        Err(e) => Err(e),
+    };
+    let mut slot = result.lock().unwrap_or_else(|e| e.into_inner());
+    if slot.is_none() {
+        *slot = Some(r);
+    }
+    drop(slot);
+    m.smp.stop_all();
+}
+
+fn area(m: &Machine, i: usize) -> u64 {
+    m.smp.areas_phys + i as u64 * CPU_AREA_SIZE
+}
+
+/// Enters the kernel at `hx_upcall_entry` on vCPU `i`, which was stopped in
+/// program code at (`rip`, `rsp`, `rflags`); `regs` become the entry's.
+fn upcall(
+    m: &Machine,
+    i: usize,
+    vcpu: &VcpuFd,
+    mut r: kvm_bindings::kvm_regs,
+    kind: u64,
+    fault: [u64; 3],
+) -> Result<()> {
+    let base = area(m, i);
+    let mut p: PerCpu = m.mem.read_obj(base)?;
+    if p.kstack_top == 0 {
+        bail!("vCPU {i} stopped in program code with no thread");
+    }
+    p.upcall_rip = r.rip;
+    p.upcall_rsp = r.rsp;
+    p.upcall_rflags = r.rflags;
+    p.upcall_kind = kind;
+    [p.fault_vector, p.fault_error, p.fault_addr] = fault;
+    // Only the upcall fields: `work` and the rest belong to the kernel.
+    let off = std::mem::offset_of!(PerCpu, upcall_rip) as u64;
+    for (k, v) in [p.upcall_rip, p.upcall_rsp, p.upcall_rflags].iter().enumerate() {
+        m.mem.write_obj(base + off + 8 * k as u64, *v)?;
+    }
+    m.mem.write_obj(base + std::mem::offset_of!(PerCpu, upcall_kind) as u64, kind)?;
+    let fault_off = std::mem::offset_of!(PerCpu, fault_vector) as u64;
+    for (k, v) in fault.iter().enumerate() {
+        m.mem.write_obj(base + fault_off + 8 * k as u64, *v)?;
+    }
+    r.rip = m.upcall_entry;
+    r.rsp = p.kstack_top;
+    r.rflags = 0x202;
+    vcpu.set_regs(&r).context("KVM_SET_REGS")
+}
+
+/// Stops vCPU `i` in program code for the kernel (`kind`), if it is there;
+/// in kernel code the kernel sees its `work` bits on its way out anyway.
+fn interrupt_program(m: &Machine, i: usize, vcpu: &VcpuFd, kind: u64) -> Result<()> {
+    let r = vcpu.get_regs().context("KVM_GET_REGS")?;
+    if r.rip < USER_END {
+        upcall(m, i, vcpu, r, kind, [0; 3])?;
+    }
+    Ok(())
+}
+
+/// Drops the vCPU's TLB: reloading its control registers makes KVM rebuild
+/// its view of the guest's page tables.
+fn flush_tlb(vcpu: &VcpuFd) -> Result<()> {
+    let s = vcpu.get_sregs().context("KVM_GET_SREGS")?;
+    vcpu.set_sregs(&s).context("KVM_SET_SREGS")
+}
+
+/// A fault in program code whose signal the program handles: into the kernel,
+/// which delivers it. Returns false if the fault is the monitor's to report.
+fn fault_to_program(m: &Machine, i: usize, vcpu: &VcpuFd) -> Result<bool> {
+    let r = vcpu.get_regs()?;
+    let Some(base) = fault::kernel_phys(r.rsp) else { return Ok(false) };
+    let mut frame = [0u64; 8];
+    for (k, w) in frame.iter_mut().enumerate() {
+        *w = m.mem.read_obj(base + 8 * k as u64)?;
+    }
+    let [rax, vector, error, rip, cs, rflags, rsp, _ss] = frame;
+    if cs & 3 != 3 || rip >= USER_END {
+        return Ok(false);
+    }
+    let signal = fault::signal_of(vector) as u32;
+    let shared: hx_abi::percpu::Shared = m.mem.read_obj(m.smp.areas_phys + hx_abi::percpu::SHARED_OFFSET)?;
+    if shared.caught & (1 << (signal - 1)) == 0 {
+        return Ok(false);
+    }
+    let cr2 = vcpu.get_sregs()?.cr2;
+    // Back to CPL3 with the program's registers; the upcall takes it from there.
+    regs::set_user_segments(vcpu)?;
+    let user = kvm_bindings::kvm_regs { rax, rip, rsp, rflags, ..r };
+    upcall(m, i, vcpu, user, UPCALL_FAULT, [vector, error, cr2])?;
+    Ok(true)
+}
+
+/// Passes SIGINT/SIGTERM/SIGHUP that hx-run received on to the program.
+fn forward_host_signals(m: &Machine) -> Result<()> {
+    let bits = signals::take_pending();
+    if bits == 0 {
+        return Ok(());
+    }
+    let at = m.smp.areas_phys
+        + hx_abi::percpu::SHARED_OFFSET
+        + std::mem::offset_of!(hx_abi::percpu::Shared, host_signals) as u64;
+    m.mem.atomic_u64(at)?.fetch_or(bits, Ordering::SeqCst);
+    m.smp.request(0, REQ_WAKE);
+    Ok(())
+}
+
+/// One vCPU's loop. `Ok(Some(status))`: the program ended; `Ok(None)`:
+/// another vCPU ended the VM.
+fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<i32>> {
+    m.smp.attach(i, &mut vcpu.get_kvm_run().immediate_exit);
+    m.smp.wait_for_start(i);
+    let me = m.smp.vcpus.get(i).context("vCPU index")?;
+    loop {
+        if m.smp.stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        forward_host_signals(m)?;
+        let requests = me.requests.swap(0, Ordering::SeqCst);
+        if requests & REQ_FLUSH_TLB != 0 {
+            flush_tlb(vcpu)?;
+            m.smp.flushed(i);
+        }
+        if requests & REQ_PREEMPT != 0 {
+            interrupt_program(m, i, vcpu, UPCALL_PREEMPT)?;
+        } else if requests & REQ_WAKE != 0 {
+            interrupt_program(m, i, vcpu, UPCALL_SIGNAL)?;
+        }
+        me.state.store(smp::IN_GUEST, Ordering::SeqCst);
+        if me.requests.load(Ordering::SeqCst) & REQ_FLUSH_TLB != 0 {
+            me.state.store(smp::IN_MONITOR, Ordering::SeqCst);
+            continue;
+        }
+        let exit = vcpu.run();
+        me.state.store(smp::IN_MONITOR, Ordering::SeqCst);
+        let exit = match exit {
             Ok(exit) => exit,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                 vcpu.set_kvm_immediate_exit(0);
@@ -38,16 +206,17 @@ pub fn run(
                 let mut word = [0u8; 4];
                 word.copy_from_slice(data);
                 let addr = u32::from_le_bytes(word) as u64;
-                let mut host = Host { mem, report, files: &mut *files };
-                match host.serve(addr).context("a host request")? {
-                    Outcome::Resume => {}
-                    Outcome::Exit(status) => return Ok(status),
-                    Outcome::KernelPanic => bail!("the guest kernel panicked (message above)"),
+                if let Some(status) = hypercall(m, i, addr)? {
+                    return Ok(Some(status));
                 }
             }
             VcpuExit::IoOut(FAULT_PORT, _) => {
-                report.count_exit("fault");
-                return fault::report(&vcpu, mem, program, kernel);
+                if fault_to_program(m, i, vcpu)? {
+                    continue;
+                }
+                let mut host = m.host.lock().unwrap_or_else(|e| e.into_inner());
+                host.0.count_exit("fault");
+                return fault::report(vcpu, m.mem, m.program, m.kernel).map(Some);
             }
             VcpuExit::IoOut(port, _) | VcpuExit::IoIn(port, _) => {
                 bail!("guest used I/O port {port:#x}, which hx does not serve")
@@ -66,5 +235,46 @@ pub fn run(
             }
             other => bail!("unexpected exit from the guest: {other:?}"),
         }
+    }
+}
+
+/// Serves the request at guest-physical `addr` from vCPU `i`; `Some(status)`
+/// when the program ended.
+fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<i32>> {
+    let mut req: Request = m.mem.read_obj(addr).context("a host request")?;
+    let scheduling = match req.op {
+        op::IDLE => {
+            m.smp.idle(i, req.args[0]);
+            true
+        }
+        op::KICK => {
+            m.smp.kick(req.args[0].min(usize::MAX as u64) as usize);
+            true
+        }
+        op::SHOOTDOWN => {
+            m.smp.shootdown(i);
+            true
+        }
+        op::INTERRUPT => {
+            m.smp.request(req.args[0].min(usize::MAX as u64) as usize, REQ_WAKE);
+            true
+        }
+        _ => false,
+    };
+    if scheduling {
+        let mut host = m.host.lock().unwrap_or_else(|e| e.into_inner());
+        host.0.count_request(req.op);
+        drop(host);
+        req.ret = 0;
+        m.mem.write_obj(addr, req)?;
+        return Ok(None);
+    }
+    let mut guard = m.host.lock().unwrap_or_else(|e| e.into_inner());
+    let (report, files) = &mut *guard;
+    let mut host = Host { mem: m.mem, report, files };
+    match host.serve(addr).context("a host request")? {
+        Outcome::Resume => Ok(None),
+        Outcome::Exit(status) => Ok(Some(status)),
+        Outcome::KernelPanic => bail!("the guest kernel panicked (message above)"),
     }
 }

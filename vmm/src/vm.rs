@@ -14,6 +14,7 @@ use crate::{lockdown, signals};
 use anyhow::{Context, Result};
 use hx_abi::boot::{BootInfo, EXE_PATH_MAX, FLAG_STATS, FLAG_STRACE, MAX_USER_REGIONS};
 use hx_abi::layout::*;
+use hx_abi::percpu::{PerCpu, CPL0_STACK_TOP_OFFSET, CPU_AREA_SIZE, IDLE_STACK_TOP_OFFSET, TSS_OFFSET};
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use ld_loader::stack::at;
@@ -42,6 +43,8 @@ pub struct Config {
     /// Started as root: run as this user.
     pub user: Option<lockdown::User>,
     pub self_test: Option<SelfTest>,
+    /// vCPUs (`--cpus`).
+    pub cpus: usize,
 }
 
 /// The patched musl `libc.so` for `--fast-libc`.
@@ -231,8 +234,6 @@ pub fn run(cfg: &Config) -> Result<i32> {
     kernel.load(&mem)?;
     let cpuid = cpuid::supported(&kvm)?;
 
-    gdt::write_gdt(&mem)?;
-    gdt::write_tss(&mem)?;
     let stubs: [u64; 32] = kernel.read_words(&mem, "hx_exception_stubs")?;
     gdt::write_idt(&mem, &stubs)?;
 
@@ -243,6 +244,8 @@ pub fn run(cfg: &Config) -> Result<i32> {
     pt.map_range(KERNEL_WINDOW, 0, align_up(kernel.phys_end, HUGE_PAGE_SIZE), PageSize::Huge, kernel_flags)?;
 
     let mut phys = PhysAlloc { next: align_up(kernel.phys_end, HUGE_PAGE_SIZE), end: mem.size() };
+    let areas = write_cpu_areas(&mem, &mut phys, cfg.cpus)?;
+    gdt::write_gdt(&mem, direct_virt(areas + TSS_OFFSET))?;
     let mut regions = loader::load_image(&mem, &mut pt, &mut phys, &image, &bytes)?;
     if let Some((iimage, ibytes)) = &interp {
         regions.extend(loader::load_image(&mem, &mut pt, &mut phys, iimage, ibytes)?);
@@ -267,6 +270,9 @@ pub fn run(cfg: &Config) -> Result<i32> {
         // SAFETY: getuid/getgid cannot fail.
         uid: unsafe { libc::getuid() },
         gid: unsafe { libc::getgid() },
+        ncpus: cfg.cpus as u64,
+        cpu_areas_phys: areas,
+        xsave_size: xsave_size(),
         ..Default::default()
     };
     boot.regions[..regions.len()].copy_from_slice(&regions);
@@ -277,16 +283,56 @@ pub fn run(cfg: &Config) -> Result<i32> {
     boot.umask = unsafe { libc::umask(0) };
     let mut files = Files::new(sandbox, fast_libc, cfg.max_open_files);
 
-    let mut vcpu = vm.create_vcpu(0).context("KVM_CREATE_VCPU")?;
-    boot.tsc_khz = vcpu.get_tsc_khz().map(u64::from).unwrap_or_else(|_| host_tsc_khz());
+    let mut vcpus = Vec::with_capacity(cfg.cpus);
+    for i in 0..cfg.cpus {
+        vcpus.push(vm.create_vcpu(i as u64).with_context(|| format!("KVM_CREATE_VCPU {i}"))?);
+    }
+    boot.tsc_khz = vcpus[0].get_tsc_khz().map(u64::from).unwrap_or_else(|_| host_tsc_khz());
     mem.write_obj(BOOT_INFO_PHYS, boot)?;
-    setup_vcpu(&vcpu, &kvm, &cpuid, &kernel, platform)?;
+    for (i, vcpu) in vcpus.iter().enumerate() {
+        setup_vcpu(vcpu, &cpuid, &kernel, platform, i as u64, areas + i as u64 * CPU_AREA_SIZE)?;
+    }
 
     let mut report = Report::new(cfg.stats, platform.name());
     let program = Binary { path: name, bytes, bias };
-    signals::catch_interrupts(&mut vcpu.get_kvm_run().immediate_exit);
+    signals::catch_interrupts(&mut vcpus[0].get_kvm_run().immediate_exit);
+    crate::smp::install_kick_handler();
+    if cfg.cpus > 1 {
+        // The C library sets up its thread signals at the first thread it
+        // starts: do that now, while the seccomp filter does not yet forbid it.
+        let _ = std::thread::spawn(|| {}).join();
+    }
     lock_down(cfg, &files)?;
-    crate::vcpu::run(vcpu, &mem, &mut report, &mut files, &program, &kernel)
+    let machine = crate::vcpu::Machine {
+        mem: &mem,
+        smp: crate::smp::Smp::new(cfg.cpus, areas),
+        host: std::sync::Mutex::new((&mut report, &mut files)),
+        program: &program,
+        kernel: &kernel,
+        upcall_entry: kernel.symbol("hx_upcall_entry")?,
+    };
+    let status = crate::vcpu::run(&mut vcpus, &machine);
+    signals::release();
+    status
+}
+
+/// Each vCPU's block: its `PerCpu`, its TSS (RSP0 = its CPL0 stack) and its
+/// idle stack. Returns the blocks' physical address.
+fn write_cpu_areas(mem: &GuestRam, phys: &mut PhysAlloc, cpus: usize) -> Result<u64> {
+    let areas = phys.alloc(cpus as u64 * CPU_AREA_SIZE, PAGE_SIZE)?;
+    for i in 0..cpus as u64 {
+        let base = areas + i * CPU_AREA_SIZE;
+        let percpu = PerCpu { self_virt: direct_virt(base), cpu: i, ..Default::default() };
+        mem.write_obj(base, percpu)?;
+        gdt::write_tss(mem, base + TSS_OFFSET, direct_virt(base + CPL0_STACK_TOP_OFFSET))?;
+    }
+    Ok(areas)
+}
+
+/// Bytes `xsave` needs for every state component the CPU supports (CPUID 0xD).
+fn xsave_size() -> u64 {
+    let leaf = core::arch::x86_64::__cpuid_count(0xd, 0);
+    u64::from(leaf.ecx).max(576)
 }
 
 /// Lets hx-run hold the guest's host files plus its own (KVM, mounts, walks):
@@ -367,20 +413,22 @@ fn register_memory(vm: &VmFd, mem: &GuestRam) -> Result<()> {
     unsafe { vm.set_user_memory_region(region) }.context("KVM_SET_USER_MEMORY_REGION")
 }
 
+/// vCPU `index`'s boot state; `area` is its block (physical).
 fn setup_vcpu(
     vcpu: &VcpuFd,
-    _kvm: &Kvm,
     cpuid: &kvm_bindings::CpuId,
     kernel: &KernelImage,
     platform: Platform,
+    index: u64,
+    area: u64,
 ) -> Result<()> {
     vcpu.set_cpuid2(cpuid).context("KVM_SET_CPUID2")?;
-    regs::set_sregs(vcpu)?;
+    regs::set_sregs(vcpu, direct_virt(area + TSS_OFFSET), direct_virt(area))?;
     regs::set_msrs(vcpu, kernel.symbol(platform.syscall_entry_symbol())?)?;
     let xcr0 = cpuid::xcr0(cpuid);
     regs::set_xcr0(vcpu, xcr0).or_else(|_| regs::set_xcr0(vcpu, 0x7))?;
     regs::set_fpu(vcpu)?;
-    regs::set_entry(vcpu, kernel.entry(), kernel_virt(BOOT_INFO_PHYS))
+    regs::set_entry(vcpu, kernel.entry(), kernel_virt(BOOT_INFO_PHYS), index, direct_virt(area + IDLE_STACK_TOP_OFFSET))
 }
 
 /// The TSC rate when KVM cannot say: the host kernel's calibration.

@@ -1,6 +1,6 @@
 //! What the monitor tells the kernel at boot: one `BootInfo` at `BOOT_INFO_PHYS`.
 
-pub const BOOT_MAGIC: u64 = 0x6878_626f_6f74_0001; // "hxboot", version 1
+pub const BOOT_MAGIC: u64 = 0x6878_626f_6f74_0002; // "hxboot", version 2
 pub const MAX_USER_REGIONS: usize = 24;
 
 /// Boot flags.
@@ -62,6 +62,12 @@ pub struct BootInfo {
     /// The file-mode creation mask the program starts with.
     pub umask: u32,
     pub _pad: u32,
+    /// vCPUs (`--cpus`), and the physical address of their per-CPU blocks
+    /// (`percpu::CPU_AREA_SIZE` bytes each, vCPU 0 first).
+    pub ncpus: u64,
+    pub cpu_areas_phys: u64,
+    /// Bytes `xsave` writes for the features XCR0 enables (CPUID 0xD).
+    pub xsave_size: u64,
 }
 
 pub const EXE_PATH_MAX: usize = 1024;
@@ -87,6 +93,9 @@ impl Default for BootInfo {
             cwd: [0; EXE_PATH_MAX],
             umask: 0o022,
             _pad: 0,
+            ncpus: 1,
+            cpu_areas_phys: 0,
+            xsave_size: 0,
         }
     }
 }

@@ -110,7 +110,24 @@ pub mod op {
     /// `poll` on handles: `segs[0]` holds `PollEntry`s, `args[0]` the timeout in
     /// ms (negative: none); `revents` are written back, `ret` = how many are ready.
     pub const POLL: u32 = 32;
+
+    // Scheduling. A vCPU with nothing to run gives its host thread back.
+
+    /// The calling vCPU has nothing to run: block until another vCPU kicks it
+    /// or host CLOCK_MONOTONIC reaches `args[0]` ns (0: no deadline).
+    pub const IDLE: u32 = 33;
+    /// Wake vCPU `args[0]` from `IDLE` (or make its next `IDLE` return at once).
+    pub const KICK: u32 = 34;
+    /// The kernel changed mappings other vCPUs may cache: every other running
+    /// vCPU drops its TLB before this returns.
+    pub const SHOOTDOWN: u32 = 35;
+    /// Stop vCPU `args[0]` where it is, so that it handles its `PerCpu::work`
+    /// (preempted by the kernel at once if it runs program code).
+    pub const INTERRUPT: u32 = 36;
 }
+
+/// The last request number (the fuzzers cover 1..=LAST_OP).
+pub const LAST_OP: u32 = op::INTERRUPT;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -8,6 +8,7 @@
 pub mod boot;
 pub mod hypercall;
 pub mod layout;
+pub mod percpu;
 pub mod stats;
 pub mod syscalls;
 pub mod uapi;
@@ -22,4 +23,6 @@ mod host_impls {
     unsafe impl vm_memory::ByteValued for crate::hypercall::Segment {}
     unsafe impl vm_memory::ByteValued for crate::hypercall::PollEntry {}
     unsafe impl vm_memory::ByteValued for crate::stats::Stats {}
+    unsafe impl vm_memory::ByteValued for crate::percpu::PerCpu {}
+    unsafe impl vm_memory::ByteValued for crate::percpu::Shared {}
 }

@@ -44,6 +44,11 @@ impl Frames {
         self.bump(size, HUGE_PAGE_SIZE)
     }
 
+    /// `size` bytes of fresh contiguous memory, page aligned (kernel stacks).
+    pub fn alloc_run(&mut self, size: u64) -> Option<u64> {
+        self.bump(size, PAGE_SIZE)
+    }
+
     pub fn free(&mut self, frame: u64) {
         self.dirty.push(frame);
     }

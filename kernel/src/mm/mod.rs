@@ -41,6 +41,12 @@ pub fn with_space<R>(f: impl FnOnce(&mut AddressSpace) -> R) -> R {
     f(SPACE.lock().as_mut().expect("mm::init runs first"))
 }
 
+/// `size` bytes of physically contiguous kernel memory, returned as its
+/// direct-map address (kernel stacks; they are recycled, never freed).
+pub fn alloc_kernel_run(size: u64) -> Option<u64> {
+    with_space(|s| s.frames.alloc_run(size)).map(direct_virt)
+}
+
 /// See [`AddressSpace::segments`].
 pub fn user_segments(addr: u64, len: u64, write: bool, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
     with_space(|s| s.segments(addr, len, write, out))

@@ -436,6 +436,10 @@ impl AddressSpace {
         if let Some((start, end)) = self.stale.take() {
             let start = align_down(start, PAGE_SIZE);
             cpl0::flush_range(start, (align_up(end, PAGE_SIZE) - start) / PAGE_SIZE);
+            // Other vCPUs may cache the old entries too: they drop them before this returns.
+            if crate::sched::multi_threaded() && crate::sched::ncpus() > 1 {
+                let _ = crate::host::simple(hx_abi::hypercall::op::SHOOTDOWN, &[]);
+            }
         }
     }
 

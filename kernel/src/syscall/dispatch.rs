@@ -1,33 +1,15 @@
 //! From a trapped `syscall` to its handler and back, with `--strace`/`--stats`.
 use super::{table, Args};
+use crate::arch::entry::Frame;
+use crate::arch::percpu;
 use crate::errno::ENOSYS;
-use crate::{host, mm, stats};
+use crate::{host, mm, sched, signal, stats};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use hx_abi::boot::FLAG_STRACE;
-use hx_abi::hypercall::PATH_TRAP;
+use hx_abi::hypercall::{PATH_TRAP, PATH_VECTOR};
+use hx_abi::percpu::WORK_RESCHED;
 use hx_abi::syscalls::{self, MAX_SYSCALLS};
-
-/// What the entry saved on the kernel stack (see `arch::entry`), lowest address first.
-#[repr(C)]
-pub struct TrapFrame {
-    pub nr: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub r10: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub rbp: u64,
-    pub rbx: u64,
-    pub rflags: u64,
-    pub rip: u64,
-    pub rsp: u64,
-}
 
 static FLAGS: AtomicU64 = AtomicU64::new(0);
 /// Unimplemented syscalls already reported (one warning per number).
@@ -37,13 +19,47 @@ pub fn init(flags: u64) {
     FLAGS.store(flags, Ordering::Relaxed);
 }
 
-/// Called by the trap-path entry with the saved registers; returns `rax`.
-pub extern "C" fn dispatch(frame: &mut TrapFrame) -> i64 {
-    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
-    if (frame.nr as usize) < MAX_SYSCALLS {
-        stats::count_trap(frame.nr as usize);
+/// Called by the trap-path entry with the program's registers.
+pub extern "C" fn from_trap(frame: &mut Frame) {
+    let nr = frame.orig_rax;
+    if (nr as usize) < MAX_SYSCALLS {
+        stats::count_trap(nr as usize);
     }
-    invoke(frame.nr, table::handler(frame.nr), args, PATH_TRAP)
+    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
+    frame.rax = invoke(nr, table::handler(nr), args, PATH_TRAP) as u64;
+    exit_work(frame);
+}
+
+/// Called by the vector's entry: the same, for a C call.
+pub extern "C" fn from_vector(frame: &mut Frame) {
+    let nr = frame.orig_rax;
+    if (nr as usize) < MAX_SYSCALLS {
+        stats::count_vector(nr as usize);
+    }
+    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
+    frame.rax = invoke(nr, table::handler(nr), args, PATH_VECTOR) as u64;
+    exit_work(frame);
+}
+
+/// What must happen before the program runs again: another thread's turn
+/// (time slice over, a timer due), then signals.
+pub fn exit_work(frame: &mut Frame) {
+    let mut interrupted = false;
+    signal::take_host_signals();
+    loop {
+        let work = percpu::take_work();
+        if work & WORK_RESCHED != 0 || sched::timers_due() {
+            sched::yield_now();
+            interrupted = true;
+        }
+        if interrupted || signal::has_deliverable() {
+            super::thread::rseq_fixup(sched::current(), frame);
+            interrupted = false;
+        }
+        if !signal::deliver(frame) {
+            break;
+        }
+    }
 }
 
 /// Runs syscall `nr` with its `handler` and returns the raw Linux result.

@@ -1,68 +1,279 @@
-//! futex for a single thread: wakes find no waiters, and a wait either
-//! fails at once (the value changed) or, since no other thread can change
-//! it, lasts until its timeout — or forever, as it would on Linux.
+//! `futex`: wait queues keyed by the futex word's address (one process, so
+//! private and shared futexes are the same), with Linux's operations:
+//! WAIT/WAKE (and their BITSET forms), REQUEUE/CMP_REQUEUE, WAKE_OP, and
+//! timeouts on either clock. Priority-inheritance operations return ENOSYS,
+//! which glibc and musl turn into "PI mutexes not supported".
 use super::Args;
-use crate::errno::{Errno, SysResult, EAGAIN, EINVAL, ENOSYS};
-use crate::{host, mm, time};
-use hx_abi::hypercall::op;
+use crate::errno::{Errno, SysResult, EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, ERESTARTSYS, ETIMEDOUT};
+use crate::sched::{self, Thread, Wake};
+use crate::{host, mm, signal, time};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use spin::Mutex;
 
 const FUTEX_WAIT: u64 = 0;
 const FUTEX_WAKE: u64 = 1;
 const FUTEX_REQUEUE: u64 = 3;
 const FUTEX_CMP_REQUEUE: u64 = 4;
 const FUTEX_WAKE_OP: u64 = 5;
+const FUTEX_LOCK_PI: u64 = 6;
 const FUTEX_WAIT_BITSET: u64 = 9;
 const FUTEX_WAKE_BITSET: u64 = 10;
-const FUTEX_CLOCK_REALTIME: u64 = 256;
+const FUTEX_LOCK_PI2: u64 = 13;
 const FUTEX_PRIVATE: u64 = 128;
-const ETIMEDOUT: Errno = Errno(110);
+const FUTEX_CLOCK_REALTIME: u64 = 256;
+const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
-pub fn futex([uaddr, op_, val, timeout, _uaddr2, val3]: Args) -> SysResult {
-    let cmd = op_ & !(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
+pub const FUTEX_WAITERS: u32 = 0x8000_0000;
+pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+struct Waiter {
+    thread: Arc<Thread>,
+    /// The futex it waits on (changes on requeue).
+    key: AtomicU64,
+    bitset: u32,
+    woken: AtomicBool,
+}
+
+/// Waiters by futex address, in arrival order.
+static QUEUES: Mutex<BTreeMap<u64, VecDeque<Arc<Waiter>>>> = Mutex::new(BTreeMap::new());
+
+/// The futex word, for atomic access. Checks it is mapped (writable if `write`).
+fn word(uaddr: u64, write: bool) -> Result<&'static AtomicU32, Errno> {
+    if uaddr % 4 != 0 {
+        return Err(EINVAL);
+    }
+    mm::with_space(|s| s.check(uaddr, 4, write)).map_err(|_| EFAULT)?;
+    // SAFETY: checked mapped above, 4-byte aligned; the program's memory is
+    // shared with other threads, so it is only accessed atomically.
+    Ok(unsafe { AtomicU32::from_ptr(uaddr as *mut u32) })
+}
+
+fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> SysResult {
+    if bitset == 0 {
+        return Err(EINVAL);
+    }
+    let me = Arc::new(Waiter {
+        thread: sched::current_arc(),
+        key: AtomicU64::new(uaddr),
+        bitset,
+        woken: AtomicBool::new(false),
+    });
+    {
+        let mut queues = QUEUES.lock();
+        // Read under the queue lock: a waker that changed the word and then
+        // woke takes the same lock, so the wake-up cannot be missed.
+        if word(uaddr, false)?.load(Ordering::SeqCst) != val {
+            return Err(EAGAIN);
+        }
+        queues.entry(uaddr).or_default().push_back(me.clone());
+    }
+    loop {
+        if me.woken.load(Ordering::Acquire) {
+            return Ok(0);
+        }
+        let interrupted = signal::pending();
+        let timed_out = !interrupted && sched::block(deadline) == Wake::TimedOut;
+        if me.woken.load(Ordering::Acquire) {
+            return Ok(0);
+        }
+        if interrupted || timed_out || signal::pending() {
+            if !remove(&me) {
+                return Ok(0); // woken while giving up: the wake-up counts
+            }
+            return Err(if timed_out {
+                ETIMEDOUT
+            } else if deadline.is_some() {
+                EINTR
+            } else {
+                ERESTARTSYS
+            });
+        }
+    }
+}
+
+/// Takes `w` out of its queue; false if a waker already took it.
+fn remove(w: &Arc<Waiter>) -> bool {
+    let mut queues = QUEUES.lock();
+    let key = w.key.load(Ordering::Relaxed);
+    let Some(q) = queues.get_mut(&key) else { return false };
+    let Some(i) = q.iter().position(|x| Arc::ptr_eq(x, w)) else { return false };
+    q.remove(i);
+    if q.is_empty() {
+        queues.remove(&key);
+    }
+    true
+}
+
+/// Takes up to `n` waiters of `uaddr` matching `bitset` out of the queues.
+fn take(queues: &mut BTreeMap<u64, VecDeque<Arc<Waiter>>>, uaddr: u64, n: u64, bitset: u32) -> Vec<Arc<Waiter>> {
+    let mut out = Vec::new();
+    if let Some(q) = queues.get_mut(&uaddr) {
+        let mut i = 0;
+        while i < q.len() && (out.len() as u64) < n {
+            if q[i].bitset & bitset != 0 {
+                if let Some(w) = q.remove(i) {
+                    out.push(w);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        if q.is_empty() {
+            queues.remove(&uaddr);
+        }
+    }
+    out
+}
+
+fn wake_all(woken: Vec<Arc<Waiter>>) -> u64 {
+    let n = woken.len() as u64;
+    for w in woken {
+        w.woken.store(true, Ordering::Release);
+        sched::wake(&w.thread);
+    }
+    n
+}
+
+/// Wakes up to `n` waiters of `uaddr` whose bitset meets `bitset`.
+pub fn wake(uaddr: u64, n: u64, bitset: u32) -> SysResult {
+    if bitset == 0 {
+        return Err(EINVAL);
+    }
+    let woken = take(&mut QUEUES.lock(), uaddr, n, bitset);
+    Ok(wake_all(woken))
+}
+
+fn requeue(uaddr: u64, n_wake: u64, n_requeue: u64, uaddr2: u64, cmp: Option<u32>) -> SysResult {
+    if uaddr2 % 4 != 0 {
+        return Err(EINVAL);
+    }
+    let (woken, moved) = {
+        let mut queues = QUEUES.lock();
+        if let Some(expected) = cmp {
+            if word(uaddr, false)?.load(Ordering::SeqCst) != expected {
+                return Err(EAGAIN);
+            }
+        }
+        let woken = take(&mut queues, uaddr, n_wake, FUTEX_BITSET_MATCH_ANY);
+        let moved = take(&mut queues, uaddr, n_requeue, FUTEX_BITSET_MATCH_ANY);
+        let count = moved.len() as u64;
+        if !moved.is_empty() {
+            let dest = queues.entry(uaddr2).or_default();
+            for w in moved {
+                w.key.store(uaddr2, Ordering::Relaxed);
+                dest.push_back(w);
+            }
+        }
+        (woken, count)
+    };
+    Ok(wake_all(woken) + moved)
+}
+
+/// FUTEX_WAKE_OP: an atomic operation on `uaddr2`, then wake-ups on both words.
+fn wake_op(uaddr: u64, n: u64, n2: u64, uaddr2: u64, encoded: u32) -> SysResult {
+    let op = (encoded >> 28) & 0xf;
+    let cmp = (encoded >> 24) & 0xf;
+    let sign12 = |v: u32| ((v << 20) as i32) >> 20;
+    let mut oparg = sign12((encoded >> 12) & 0xfff) as u32;
+    let cmparg = sign12(encoded & 0xfff);
+    if op & 8 != 0 {
+        if oparg > 31 {
+            return Err(EINVAL);
+        }
+        oparg = 1 << oparg;
+    }
+    let (woken, woken2) = {
+        let mut queues = QUEUES.lock();
+        let w2 = word(uaddr2, true)?;
+        let old = w2
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| match op & 7 {
+                0 => Some(oparg),
+                1 => Some(v.wrapping_add(oparg)),
+                2 => Some(v | oparg),
+                3 => Some(v & !oparg),
+                4 => Some(v ^ oparg),
+                _ => None,
+            })
+            .map_err(|_| ENOSYS)? as i32;
+        let hit = match cmp {
+            0 => old == cmparg,
+            1 => old != cmparg,
+            2 => old < cmparg,
+            3 => old <= cmparg,
+            4 => old > cmparg,
+            5 => old >= cmparg,
+            _ => return Err(ENOSYS),
+        };
+        let woken = take(&mut queues, uaddr, n, FUTEX_BITSET_MATCH_ANY);
+        let woken2 = if hit { take(&mut queues, uaddr2, n2, FUTEX_BITSET_MATCH_ANY) } else { Vec::new() };
+        (woken, woken2)
+    };
+    Ok(wake_all(woken) + wake_all(woken2))
+}
+
+/// A robust futex whose owner `tid` died: mark it and wake one waiter.
+pub fn owner_died(tid: u32, uaddr: u64) {
+    let Ok(w) = word(uaddr, true) else { return };
+    let mut waiters = false;
+    let _ = w.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+        if v & FUTEX_TID_MASK != tid {
+            return None;
+        }
+        waiters = v & FUTEX_WAITERS != 0;
+        Some((v & FUTEX_WAITERS) | FUTEX_OWNER_DIED)
+    });
+    if waiters {
+        let _ = wake(uaddr, 1, FUTEX_BITSET_MATCH_ANY);
+    }
+}
+
+/// A timeout argument as an absolute monotonic deadline.
+fn deadline(cmd: u64, op: u64, timeout: u64) -> Result<Option<u64>, Errno> {
+    if timeout == 0 {
+        return Ok(None);
+    }
+    let [sec, nsec]: [i64; 2] = mm::read_user(timeout)?;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(EINVAL);
+    }
+    let t = (sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64);
+    let now = time::monotonic_ns();
+    Ok(Some(if cmd == FUTEX_WAIT {
+        now.saturating_add(t) // relative
+    } else if op & FUTEX_CLOCK_REALTIME != 0 {
+        now.saturating_add(t.saturating_sub(time::realtime_ns()))
+    } else {
+        t
+    }))
+}
+
+pub fn futex([uaddr, op, val, timeout, uaddr2, val3]: Args) -> SysResult {
+    let cmd = op & !(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
+    if op & FUTEX_CLOCK_REALTIME != 0 && !matches!(cmd, FUTEX_WAIT | FUTEX_WAIT_BITSET | 11 | FUTEX_LOCK_PI2) {
+        return Err(ENOSYS);
+    }
     if uaddr % 4 != 0 {
         return Err(EINVAL);
     }
     match cmd {
-        FUTEX_WAKE | FUTEX_WAKE_BITSET | FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_WAKE_OP => {
-            if cmd == FUTEX_WAKE_BITSET && val3 == 0 {
-                return Err(EINVAL);
+        FUTEX_WAIT => wait(uaddr, val as u32, deadline(cmd, op, timeout)?, FUTEX_BITSET_MATCH_ANY),
+        FUTEX_WAIT_BITSET => wait(uaddr, val as u32, deadline(cmd, op, timeout)?, val3 as u32),
+        FUTEX_WAKE => wake(uaddr, val.min(i32::MAX as u64), FUTEX_BITSET_MATCH_ANY),
+        FUTEX_WAKE_BITSET => wake(uaddr, val.min(i32::MAX as u64), val3 as u32),
+        // The fourth argument is a count here, not a timeout.
+        FUTEX_REQUEUE => requeue(uaddr, val, timeout.min(i32::MAX as u64), uaddr2, None),
+        FUTEX_CMP_REQUEUE => requeue(uaddr, val, timeout.min(i32::MAX as u64), uaddr2, Some(val3 as u32)),
+        FUTEX_WAKE_OP => wake_op(uaddr, val, timeout.min(i32::MAX as u64), uaddr2, val3 as u32),
+        FUTEX_LOCK_PI..=8 | 11 | 12 | FUTEX_LOCK_PI2 => {
+            static SAID: AtomicBool = AtomicBool::new(false);
+            if !SAID.swap(true, Ordering::Relaxed) {
+                host::log(b"futex: priority-inheritance futexes are not supported (ENOSYS)");
             }
-            if cmd == FUTEX_CMP_REQUEUE {
-                let cur: u32 = mm::read_user(uaddr)?;
-                if cur != val3 as u32 {
-                    return Err(EAGAIN);
-                }
-            }
-            Ok(0)
-        }
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let cur: u32 = mm::read_user(uaddr)?;
-            if cur != val as u32 {
-                return Err(EAGAIN);
-            }
-            if timeout == 0 {
-                // Nothing can ever wake this thread: wait as Linux would, on the host.
-                loop {
-                    host::simple(op::SLEEP, &[3_600_000_000_000])?;
-                }
-            }
-            let [sec, nsec]: [i64; 2] = mm::read_user(timeout)?;
-            if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-                return Err(EINVAL);
-            }
-            let t = sec as u64 * 1_000_000_000 + nsec as u64;
-            // FUTEX_WAIT takes a relative timeout; FUTEX_WAIT_BITSET an absolute one.
-            let ns = if cmd == FUTEX_WAIT {
-                t
-            } else if op_ & FUTEX_CLOCK_REALTIME != 0 {
-                t.saturating_sub(time::realtime_ns())
-            } else {
-                t.saturating_sub(time::monotonic_ns())
-            };
-            if ns > 0 {
-                host::simple(op::SLEEP, &[ns])?;
-            }
-            Err(ETIMEDOUT)
+            Err(ENOSYS)
         }
         _ => Err(ENOSYS),
     }

@@ -9,8 +9,8 @@ pub mod poll;
 pub mod process;
 pub mod signal;
 pub mod table;
+pub mod thread;
 pub mod time;
-pub mod vector;
 
 /// The six raw arguments of a syscall.
 pub type Args = [u64; 6];

@@ -1,6 +1,6 @@
 //! The process: exit, identity, TLS, limits, signal bookkeeping, randomness.
 use super::Args;
-use crate::errno::{SysResult, EFAULT, EINVAL, EPERM, ESRCH};
+use crate::errno::{SysResult, EINVAL, EPERM, ESRCH};
 use crate::{arch, host, mm};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -9,19 +9,7 @@ use spin::Mutex;
 /// The program is the only process: it is pid 1, like init in a container.
 pub const PID: u64 = 1;
 
-pub fn exit([status, ..]: Args) -> SysResult {
-    host::exit(status & 0xff)
-}
-
-pub fn exit_group(args: Args) -> SysResult {
-    exit(args)
-}
-
 pub fn getpid(_: Args) -> SysResult {
-    Ok(PID)
-}
-
-pub fn gettid(_: Args) -> SysResult {
     Ok(PID)
 }
 
@@ -46,6 +34,7 @@ pub fn getegid(a: Args) -> SysResult {
 }
 
 pub fn sched_yield(_: Args) -> SysResult {
+    crate::sched::yield_now();
     Ok(0)
 }
 
@@ -61,56 +50,14 @@ pub fn arch_prctl([code, addr, ..]: Args) -> SysResult {
             Ok(0)
         }
         ARCH_GET_FS => mm::write_user(addr, &arch::read_fs_base()).map(|_| 0),
+        // hx keeps each vCPU's kernel data at its GS base (docs/design.md).
         ARCH_SET_GS => {
-            arch::write_gs_base(addr);
-            Ok(0)
+            host::log(b"arch_prctl(ARCH_SET_GS): GS is reserved for hx's kernel; returning EINVAL");
+            Err(EINVAL)
         }
-        ARCH_GET_GS => mm::write_user(addr, &arch::read_gs_base()).map(|_| 0),
+        ARCH_GET_GS => mm::write_user(addr, &0u64).map(|_| 0),
         _ => Err(EINVAL),
     }
-}
-
-/// Where the thread's id is cleared at exit (used once threads exist).
-static CLEAR_CHILD_TID: Mutex<u64> = Mutex::new(0);
-static ROBUST_LIST: Mutex<(u64, u64)> = Mutex::new((0, 0));
-
-pub fn set_tid_address([tidptr, ..]: Args) -> SysResult {
-    *CLEAR_CHILD_TID.lock() = tidptr;
-    Ok(PID)
-}
-
-pub fn set_robust_list([head, len, ..]: Args) -> SysResult {
-    if len != 24 {
-        return Err(EINVAL);
-    }
-    *ROBUST_LIST.lock() = (head, len);
-    Ok(0)
-}
-
-/// `rseq`: one CPU and no preemption yet, so registering only has to tell the
-/// thread it runs on CPU 0.
-pub fn rseq([ptr, len, flags, _sig, ..]: Args) -> SysResult {
-    const RSEQ_FLAG_UNREGISTER: u64 = 1;
-    const RSEQ_MIN_LEN: u64 = 32;
-    static REGISTERED: Mutex<u64> = Mutex::new(0);
-    let mut reg = REGISTERED.lock();
-    if flags & RSEQ_FLAG_UNREGISTER != 0 {
-        if *reg != ptr {
-            return Err(EINVAL);
-        }
-        *reg = 0;
-        return Ok(0);
-    }
-    if flags != 0 || len < RSEQ_MIN_LEN || ptr % 32 != 0 {
-        return Err(EINVAL);
-    }
-    if *reg != 0 {
-        return Err(if *reg == ptr { crate::errno::Errno(16) } else { EINVAL }); // EBUSY
-    }
-    // cpu_id_start and cpu_id (two u32 at the start of struct rseq).
-    mm::write_user(ptr, &0u64).map_err(|_| EFAULT)?;
-    *reg = ptr;
-    Ok(0)
 }
 
 pub fn uname([buf, ..]: Args) -> SysResult {
@@ -217,28 +164,61 @@ pub fn getgroups(_: Args) -> SysResult {
     Ok(0)
 }
 
-/// One CPU: the affinity mask is CPU 0.
-pub fn sched_getaffinity([pid, len, mask, ..]: Args) -> SysResult {
-    if pid != 0 && pid != PID {
-        return Err(ESRCH);
+/// A thread of this process by pid/tid (0: the caller).
+fn target(pid: u64) -> Result<alloc::sync::Arc<crate::sched::Thread>, crate::errno::Errno> {
+    match pid {
+        0 => Ok(crate::sched::current_arc()),
+        PID => crate::sched::thread(PID as u32).or_else(|| crate::sched::threads().into_iter().next()).ok_or(ESRCH),
+        p => crate::sched::thread(p as u32).ok_or(ESRCH),
     }
+}
+
+/// The vCPUs as a CPU mask.
+fn online_mask() -> u64 {
+    let n = crate::sched::ncpus();
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1 << n) - 1
+    }
+}
+
+/// Affinity masks are kept and reported (the scheduler spreads threads over
+/// every vCPU regardless).
+pub fn sched_getaffinity([pid, len, mask, ..]: Args) -> SysResult {
+    let t = target(pid)?;
     if len < 8 || len % 8 != 0 {
         return Err(EINVAL);
     }
-    mm::write_user(mask, &1u64)?;
+    let m = t.affinity.load(core::sync::atomic::Ordering::Relaxed) & online_mask();
+    mm::write_user(mask, &m)?;
     Ok(8)
 }
 
 pub fn sched_setaffinity([pid, len, mask, ..]: Args) -> SysResult {
-    if pid != 0 && pid != PID {
-        return Err(ESRCH);
-    }
-    if len < 8 {
+    let t = target(pid)?;
+    if len == 0 {
         return Err(EINVAL);
     }
-    let m: u64 = mm::read_user(mask)?;
-    if m & 1 == 0 {
+    let mut bytes = [0u8; 8];
+    let n = (len as usize).min(8);
+    mm::copy_from_user(mask, &mut bytes[..n])?;
+    let m = u64::from_le_bytes(bytes) & online_mask();
+    if m == 0 {
         return Err(EINVAL);
+    }
+    t.affinity.store(m, core::sync::atomic::Ordering::Relaxed);
+    Ok(0)
+}
+
+/// `getcpu`: the vCPU the caller runs on, NUMA node 0.
+pub fn getcpu([cpu, node, ..]: Args) -> SysResult {
+    let c = crate::arch::percpu::cpu() as u32;
+    if cpu != 0 {
+        mm::write_user(cpu, &c)?;
+    }
+    if node != 0 {
+        mm::write_user(node, &0u32)?;
     }
     Ok(0)
 }
@@ -281,7 +261,7 @@ pub fn sysinfo([info, ..]: Args) -> SysResult {
     s[0..8].copy_from_slice(&uptime.to_le_bytes());
     s[32..40].copy_from_slice(&total.to_le_bytes());
     s[40..48].copy_from_slice(&total.saturating_sub(used).to_le_bytes());
-    s[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs
+    s[80..82].copy_from_slice(&(crate::sched::threads().len() as u16).to_le_bytes()); // procs
     s[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
     mm::copy_to_user(info, &s)?;
     Ok(0)

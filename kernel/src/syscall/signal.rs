@@ -1,34 +1,39 @@
-//! Signals in a single process: handlers and masks are remembered; a signal
-//! the program sends itself takes its default action (delivery to handlers
-//! arrives with the signals work).
+//! Signal syscalls: actions, masks, waiting for signals, sending them, and
+//! the timers that send them. The machinery is in `crate::signal`.
 use super::process::PID;
 use super::Args;
-use crate::errno::{SysResult, EINVAL, ESRCH};
-use crate::{host, mm};
-use spin::Mutex;
+use crate::errno::{SysResult, EAGAIN, EINTR, EINVAL, ERESTARTNOHAND, ESRCH};
+use crate::signal::timers::{self, Notify, Timer, ITIMER_REAL_ID, MAX_TIMERS};
+use crate::signal::{self, Action, Queued, SIGKILL, SIGSTOP, SI_QUEUE, SI_TKILL, SI_USER, UNBLOCKABLE};
+use crate::{mm, sched, time};
 
-/// Signal bookkeeping: handlers and the mask are remembered and reported
-/// back; nothing delivers signals yet (there is no second process to send one).
-static SIG_ACTIONS: Mutex<[[u64; 4]; 64]> = Mutex::new([[0; 4]; 64]);
-static SIG_MASK: Mutex<u64> = Mutex::new(0);
-const SIGKILL: u64 = 9;
-const SIGSTOP: u64 = 19;
+const NS: u64 = 1_000_000_000;
+
+fn valid_signal(sig: u64) -> Result<u32, crate::errno::Errno> {
+    if (1..=signal::NSIG as u64).contains(&sig) {
+        Ok(sig as u32)
+    } else {
+        Err(EINVAL)
+    }
+}
 
 pub fn rt_sigaction([sig, act, oldact, sigsetsize, ..]: Args) -> SysResult {
-    if sigsetsize != 8 || !(1..=64).contains(&sig) {
+    if sigsetsize != 8 {
         return Err(EINVAL);
     }
+    let sig = valid_signal(sig)?;
     if act != 0 && (sig == SIGKILL || sig == SIGSTOP) {
         return Err(EINVAL);
     }
-    let mut actions = SIG_ACTIONS.lock();
-    let slot = &mut actions[sig as usize - 1];
-    let previous = *slot;
-    if act != 0 {
-        *slot = mm::read_user::<[u64; 4]>(act)?;
-    }
+    let new = if act != 0 {
+        let [handler, flags, restorer, mask]: [u64; 4] = mm::read_user(act)?;
+        Some(Action { handler, flags, restorer, mask: mask & !UNBLOCKABLE })
+    } else {
+        None
+    };
+    let old = signal::set_action(sig, new);
     if oldact != 0 {
-        mm::write_user(oldact, &previous)?;
+        mm::write_user(oldact, &[old.handler, old.flags, old.restorer, old.mask])?;
     }
     Ok(0)
 }
@@ -40,91 +45,341 @@ pub fn rt_sigprocmask([how, set, oldset, sigsetsize, ..]: Args) -> SysResult {
     if sigsetsize != 8 {
         return Err(EINVAL);
     }
-    let mut mask = SIG_MASK.lock();
-    let previous = *mask;
-    if set != 0 {
-        let s: u64 = mm::read_user(set)?;
-        let unblockable = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
-        *mask = match how {
-            SIG_BLOCK => previous | s,
-            SIG_UNBLOCK => previous & !s,
-            SIG_SETMASK => s,
-            _ => return Err(EINVAL),
-        } & !unblockable;
-    }
+    let new: Option<u64> = if set != 0 { Some(mm::read_user(set)?) } else { None };
+    let t = sched::current();
+    let previous = {
+        let mut s = t.signals.lock();
+        let previous = s.mask;
+        if let Some(n) = new {
+            s.mask = match how {
+                SIG_BLOCK => previous | n,
+                SIG_UNBLOCK => previous & !n,
+                SIG_SETMASK => n,
+                _ => return Err(EINVAL),
+            } & !UNBLOCKABLE;
+        }
+        previous
+    };
     if oldset != 0 {
         mm::write_user(oldset, &previous)?;
     }
     Ok(0)
 }
 
-/// The alternate signal stack is remembered for when signals are delivered.
+pub fn rt_sigpending([set, sigsetsize, ..]: Args) -> SysResult {
+    if sigsetsize > 8 {
+        return Err(EINVAL);
+    }
+    let t = sched::current();
+    let mine = t.signals.lock().pending.set;
+    let all = (mine | signal::process_pending()) & t.signals.lock().mask;
+    mm::copy_to_user(set, &all.to_le_bytes()[..sigsetsize as usize])?;
+    Ok(0)
+}
+
+/// Blocks until a signal is taken. `sigsuspend`, `pause`.
+fn wait_for_signal() -> SysResult {
+    while !signal::pending() {
+        sched::block(None);
+    }
+    Err(ERESTARTNOHAND)
+}
+
+pub fn rt_sigsuspend([mask, sigsetsize, ..]: Args) -> SysResult {
+    if sigsetsize != 8 {
+        return Err(EINVAL);
+    }
+    let m: u64 = mm::read_user(mask)?;
+    let t = sched::current();
+    {
+        let mut s = t.signals.lock();
+        s.saved_mask = Some(s.mask);
+        s.mask = m & !UNBLOCKABLE;
+    }
+    wait_for_signal()
+}
+
+pub fn pause(_: Args) -> SysResult {
+    wait_for_signal()
+}
+
+pub fn rt_sigtimedwait([set, info, timeout, sigsetsize, ..]: Args) -> SysResult {
+    if sigsetsize != 8 {
+        return Err(EINVAL);
+    }
+    let wanted: u64 = mm::read_user::<u64>(set)? & !UNBLOCKABLE;
+    let deadline = if timeout != 0 { Some(time::monotonic_ns().saturating_add(read_timespec(timeout)?)) } else { None };
+    loop {
+        if let Some(q) = signal::dequeue_from(wanted) {
+            if info != 0 {
+                mm::copy_to_user(info, &q.info)?;
+            }
+            return Ok(q.sig as u64);
+        }
+        if signal::pending() {
+            return Err(EINTR);
+        }
+        if sched::block(deadline) == sched::Wake::TimedOut {
+            return Err(EAGAIN);
+        }
+    }
+}
+
+pub fn rt_sigreturn(_: Args) -> SysResult {
+    let t = sched::current();
+    // SAFETY: the frame of the current thread's entry, at its kernel stack top.
+    let frame = unsafe { &mut *t.frame() };
+    signal::frame::sigreturn(frame, t)
+}
+
 pub fn sigaltstack([ss, old, ..]: Args) -> SysResult {
-    const SS_DISABLE: u32 = 2;
-    const MINSIGSTKSZ: u64 = 2048;
-    static STACK: Mutex<[u64; 3]> = Mutex::new([0, SS_DISABLE as u64, 0]);
-    let mut cur = STACK.lock();
-    let previous = *cur;
+    let t = sched::current();
+    // SAFETY: the current thread's entry frame.
+    let sp = unsafe { (*t.frame()).rsp };
+    let on = signal::on_altstack(sp);
+    let current = t.signals.lock().altstack;
     if ss != 0 {
-        let new: [u64; 3] = mm::read_user(ss)?;
-        let flags = new[1] as u32;
-        if flags & !(SS_DISABLE | (1 << 31)) != 0 {
-            return Err(EINVAL);
+        if on {
+            return Err(crate::errno::EPERM);
         }
-        if flags & SS_DISABLE == 0 && new[2] < MINSIGSTKSZ {
-            return Err(crate::errno::Errno(12)); // ENOMEM, as Linux for a too-small stack
-        }
-        *cur = new;
+        let [base, flags, size]: [u64; 3] = mm::read_user(ss)?;
+        signal::set_altstack(t, base, flags as u32, size)?;
     }
     if old != 0 {
-        mm::write_user(old, &previous)?;
+        let flags = if on { signal::frame::SS_ONSTACK } else { current.1 };
+        mm::write_user(old, &[current.0, flags as u64, current.2])?;
     }
     Ok(0)
 }
 
-/// Signals whose default action is to do nothing.
-fn ignored_by_default(sig: u64) -> bool {
-    matches!(sig, 17 | 18 | 23 | 28) // SIGCHLD, SIGCONT, SIGURG, SIGWINCH
-}
-
-/// The program sends itself `sig`.
-pub fn raise(sig: u64) -> SysResult {
+pub fn kill([pid, sig, ..]: Args) -> SysResult {
+    match pid as i64 {
+        0 | -1 => {}
+        p if p as u64 == PID => {}
+        p if p < -1 && (-p) as u64 == PID => {}
+        _ => return Err(ESRCH),
+    }
     if sig == 0 {
         return Ok(0);
     }
-    if !(1..=64).contains(&sig) {
-        return Err(EINVAL);
-    }
-    let handler = SIG_ACTIONS.lock()[sig as usize - 1][0];
-    const SIG_IGN: u64 = 1;
-    if handler == SIG_IGN || (handler == 0 && ignored_by_default(sig)) {
-        return Ok(0);
-    }
-    if handler != 0 {
-        host::log(b"signal handlers are not run yet: taking the signal's default action");
-    }
-    // The default action: the process dies of the signal.
-    host::exit(128 + sig)
+    signal::send_process(Queued::from_user(valid_signal(sig)?, SI_USER));
+    Ok(0)
 }
 
-pub fn kill([pid, sig, ..]: Args) -> SysResult {
-    match pid as i64 {
-        0 | -1 => raise(sig),
-        p if p as u64 == PID => raise(sig),
-        _ => Err(ESRCH),
+fn to_thread(tid: u64, sig: u64, q: Queued) -> SysResult {
+    let t = sched::thread(tid as u32).ok_or(ESRCH)?;
+    if sig != 0 {
+        signal::send_thread(&t, q);
     }
+    Ok(0)
 }
 
 pub fn tkill([tid, sig, ..]: Args) -> SysResult {
-    if tid != PID {
-        return Err(if (tid as i64) <= 0 { EINVAL } else { ESRCH });
+    if (tid as i64) <= 0 {
+        return Err(EINVAL);
     }
-    raise(sig)
+    let q = if sig == 0 { Queued::new(1, 0) } else { Queued::from_user(valid_signal(sig)?, SI_TKILL) };
+    to_thread(tid, sig, q)
 }
 
 pub fn tgkill([tgid, tid, sig, ..]: Args) -> SysResult {
-    if tgid != PID || tid != PID {
-        return Err(if (tid as i64) <= 0 || (tgid as i64) <= 0 { EINVAL } else { ESRCH });
+    if (tid as i64) <= 0 || (tgid as i64) <= 0 {
+        return Err(EINVAL);
     }
-    raise(sig)
+    if tgid != PID {
+        return Err(ESRCH);
+    }
+    tkill([tid, sig, 0, 0, 0, 0])
+}
+
+/// `rt_sigqueueinfo`: a signal with the caller's `siginfo` (its code must not pose as the kernel's).
+pub fn rt_sigqueueinfo([tgid, sig, info, ..]: Args) -> SysResult {
+    if tgid != PID {
+        return Err(ESRCH);
+    }
+    let q = user_queued(sig, info)?;
+    signal::send_process(q);
+    Ok(0)
+}
+
+pub fn rt_tgsigqueueinfo([tgid, tid, sig, info, ..]: Args) -> SysResult {
+    if tgid != PID {
+        return Err(ESRCH);
+    }
+    let q = user_queued(sig, info)?;
+    to_thread(tid, sig, q)
+}
+
+fn user_queued(sig: u64, info: u64) -> Result<Queued, crate::errno::Errno> {
+    let sig = valid_signal(sig)?;
+    let mut q = Queued::new(sig, SI_QUEUE);
+    mm::copy_from_user(info, &mut q.info)?;
+    let code = i32::from_le_bytes([q.info[8], q.info[9], q.info[10], q.info[11]]);
+    if code >= 0 || code == SI_TKILL {
+        return Err(crate::errno::EPERM);
+    }
+    q.info[0..4].copy_from_slice(&(sig as i32).to_le_bytes());
+    Ok(q)
+}
+
+fn read_timespec(ptr: u64) -> Result<u64, crate::errno::Errno> {
+    let [sec, nsec]: [i64; 2] = mm::read_user(ptr)?;
+    if sec < 0 || !(0..NS as i64).contains(&nsec) {
+        return Err(EINVAL);
+    }
+    Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
+}
+
+fn ensure_itimer_real() {
+    timers::TIMERS.lock().entry(ITIMER_REAL_ID).or_insert(Timer {
+        clock: 0,
+        deadline: 0,
+        interval: 0,
+        notify: Notify::None,
+        overrun: 0,
+    });
+}
+
+pub fn alarm([secs, ..]: Args) -> SysResult {
+    ensure_itimer_real();
+    let (left, _) = timers::set(ITIMER_REAL_ID, secs.min(u32::MAX as u64) * NS, 0).unwrap_or((0, 0));
+    // Rounded to the nearest second, at least 1 if armed (as Linux).
+    Ok(if left == 0 { 0 } else { left.div_ceil(NS).max(1) })
+}
+
+/// `struct itimerval` ↔ ns.
+fn read_timeval_pair(ptr: u64) -> Result<(u64, u64), crate::errno::Errno> {
+    let [isec, iusec, vsec, vusec]: [i64; 4] = mm::read_user(ptr)?;
+    let ok = |s: i64, u: i64| s >= 0 && (0..1_000_000).contains(&u);
+    if !ok(isec, iusec) || !ok(vsec, vusec) {
+        return Err(EINVAL);
+    }
+    let ns = |s: i64, u: i64| (s as u64).saturating_mul(NS).saturating_add(u as u64 * 1000);
+    Ok((ns(vsec, vusec), ns(isec, iusec)))
+}
+
+fn write_timeval_pair(ptr: u64, (value, interval): (u64, u64)) -> SysResult {
+    let tv = |ns: u64| [ns / NS, (ns % NS).div_ceil(1000)];
+    let [is, iu] = tv(interval);
+    let [vs, vu] = tv(value);
+    mm::write_user(ptr, &[is, iu, vs, vu])?;
+    Ok(0)
+}
+
+pub fn setitimer([which, new, old, ..]: Args) -> SysResult {
+    const ITIMER_REAL: u64 = 0;
+    if which != ITIMER_REAL {
+        crate::host::log(b"setitimer: only ITIMER_REAL is supported (CPU-time timers return EINVAL)");
+        return Err(EINVAL);
+    }
+    ensure_itimer_real();
+    let previous = if new != 0 {
+        let (value, interval) = read_timeval_pair(new)?;
+        timers::set(ITIMER_REAL_ID, value, interval).unwrap_or((0, 0))
+    } else {
+        timers::get(ITIMER_REAL_ID).unwrap_or((0, 0))
+    };
+    if old != 0 {
+        write_timeval_pair(old, previous)?;
+    }
+    Ok(0)
+}
+
+pub fn getitimer([which, cur, ..]: Args) -> SysResult {
+    if which != 0 {
+        return Err(EINVAL);
+    }
+    ensure_itimer_real();
+    write_timeval_pair(cur, timers::get(ITIMER_REAL_ID).unwrap_or((0, 0)))
+}
+
+pub fn timer_create([clock, sevp, id_out, ..]: Args) -> SysResult {
+    const SIGEV_SIGNAL: i32 = 0;
+    const SIGEV_NONE: i32 = 1;
+    const SIGEV_THREAD_ID: i32 = 4;
+    if !matches!(clock, 0 | 1 | 7) {
+        return Err(EINVAL); // REALTIME, MONOTONIC, BOOTTIME
+    }
+    let mut timers_map = timers::TIMERS.lock();
+    if timers_map.len() >= MAX_TIMERS {
+        return Err(EAGAIN);
+    }
+    let id = (0..).find(|i| !timers_map.contains_key(i)).unwrap_or(0);
+    let notify = if sevp == 0 {
+        Notify::Process { sig: signal::SIGALRM, value: id as u64 }
+    } else {
+        let [value, sig_notify, tid]: [u64; 3] = mm::read_user(sevp)?;
+        let sig = sig_notify as u32;
+        let how = (sig_notify >> 32) as i32;
+        match how {
+            SIGEV_NONE => Notify::None,
+            SIGEV_SIGNAL => Notify::Process { sig: valid_signal(sig as u64)?, value },
+            SIGEV_THREAD_ID => {
+                let tid = tid as u32;
+                if sched::thread(tid).is_none() {
+                    return Err(EINVAL);
+                }
+                Notify::Thread { tid, sig: valid_signal(sig as u64)?, value }
+            }
+            _ => return Err(EINVAL),
+        }
+    };
+    mm::write_user(id_out, &id)?;
+    timers_map.insert(id, Timer { clock, deadline: 0, interval: 0, notify, overrun: 0 });
+    Ok(0)
+}
+
+pub fn timer_settime([id, flags, new, old, ..]: Args) -> SysResult {
+    const TIMER_ABSTIME: u64 = 1;
+    let id = id as i32;
+    if id < 0 {
+        return Err(EINVAL);
+    }
+    let [isec, insec, vsec, vnsec]: [i64; 4] = mm::read_user(new)?;
+    let ok = |s: i64, n: i64| s >= 0 && (0..NS as i64).contains(&n);
+    if !ok(isec, insec) || !ok(vsec, vnsec) {
+        return Err(EINVAL);
+    }
+    let interval = isec as u64 * NS + insec as u64;
+    let mut value = (vsec as u64).saturating_mul(NS).saturating_add(vnsec as u64);
+    if flags & TIMER_ABSTIME != 0 && value != 0 {
+        let clock = timers::TIMERS.lock().get(&id).map(|t| t.clock).ok_or(EINVAL)?;
+        let now = if clock == 0 { time::realtime_ns() } else { time::monotonic_ns() };
+        value = value.saturating_sub(now).max(1);
+    }
+    let previous = timers::set(id, value, interval).ok_or(EINVAL)?;
+    if old != 0 {
+        write_itimerspec(old, previous)?;
+    }
+    Ok(0)
+}
+
+fn write_itimerspec(ptr: u64, (value, interval): (u64, u64)) -> SysResult {
+    mm::write_user(ptr, &[interval / NS, interval % NS, value / NS, value % NS])?;
+    Ok(0)
+}
+
+pub fn timer_gettime([id, cur, ..]: Args) -> SysResult {
+    let v = timers::get(id as i32).ok_or(EINVAL)?;
+    write_itimerspec(cur, v)
+}
+
+pub fn timer_getoverrun([id, ..]: Args) -> SysResult {
+    timers::TIMERS.lock().get(&(id as i32)).map(|t| t.overrun as u64).ok_or(EINVAL)
+}
+
+pub fn timer_delete([id, ..]: Args) -> SysResult {
+    let id = id as i32;
+    if id < 0 || timers::TIMERS.lock().remove(&id).is_none() {
+        return Err(EINVAL);
+    }
+    timers::rearm();
+    Ok(0)
+}
+
+/// The program sends itself `sig` (`SIGPIPE` from a write).
+pub fn raise(sig: u32) {
+    if let Some(t) = sched::thread(sched::current().tid) {
+        signal::send_thread(&t, Queued::new(sig, SI_USER));
+    }
 }

@@ -57,19 +57,29 @@ fn read_timespec(ptr: u64) -> Result<u64, Errno> {
     Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
 }
 
-/// Sleeps on the host (one exit; the vCPU does not spin).
-fn sleep_ns(ns: u64) -> SysResult {
-    if ns > 0 {
-        crate::host::simple(hx_abi::hypercall::op::SLEEP, &[ns])?;
+/// Sleeps until `deadline` (monotonic ns) unless a signal comes first;
+/// then writes the time left to `rem` (if non-zero) and returns EINTR.
+fn sleep_until(deadline: u64, rem: u64) -> SysResult {
+    loop {
+        if crate::signal::pending() {
+            if rem != 0 {
+                let left = deadline.saturating_sub(time::monotonic_ns());
+                mm::write_user(rem, &[left / NS, left % NS])?;
+            }
+            return Err(crate::errno::EINTR);
+        }
+        if crate::sched::block(Some(deadline)) == crate::sched::Wake::TimedOut {
+            return Ok(0);
+        }
     }
-    Ok(0)
 }
 
-pub fn nanosleep([req, _rem, ..]: Args) -> SysResult {
-    sleep_ns(read_timespec(req)?)
+pub fn nanosleep([req, rem, ..]: Args) -> SysResult {
+    let ns = read_timespec(req)?;
+    sleep_until(time::monotonic_ns().saturating_add(ns), rem)
 }
 
-pub fn clock_nanosleep([clock, flags, req, _rem, ..]: Args) -> SysResult {
+pub fn clock_nanosleep([clock, flags, req, rem, ..]: Args) -> SysResult {
     const TIMER_ABSTIME: u64 = 1;
     let now = clock_ns(clock)?;
     if clock == 2 || clock == 3 {
@@ -77,5 +87,6 @@ pub fn clock_nanosleep([clock, flags, req, _rem, ..]: Args) -> SysResult {
     }
     let t = read_timespec(req)?;
     let ns = if flags & TIMER_ABSTIME != 0 { t.saturating_sub(now) } else { t };
-    sleep_ns(ns)
+    // An absolute sleep reports no remaining time.
+    sleep_until(time::monotonic_ns().saturating_add(ns), if flags & TIMER_ABSTIME != 0 { 0 } else { rem })
 }

@@ -23,11 +23,12 @@ pub const TSS_LIMIT: u64 = TSS_IOMAP_OFFSET + IO_BITMAP_PORTS as u64 / 8;
 const TRAP_GATE_DPL0: u8 = 0x8f;
 const TRAP_GATE_DPL3: u8 = 0xef;
 
-pub fn write_gdt(mem: &GuestRam) -> Result<()> {
+/// `tss`: vCPU 0's TSS (kernel-virtual); each vCPU's task register names its own.
+pub fn write_gdt(mem: &GuestRam, tss: u64) -> Result<()> {
     for (i, e) in GDT_ENTRIES.iter().enumerate() {
         mem.write_obj(GDT_PHYS + 8 * i as u64, *e)?;
     }
-    let base = kernel_virt(TSS_PHYS);
+    let base = tss;
     let low = (TSS_LIMIT & 0xffff) | ((base & 0xff_ffff) << 16) | (0x89 << 40) | (((base >> 24) & 0xff) << 56);
     mem.write_obj(GDT_PHYS + TSS_SELECTOR as u64, low)?;
     mem.write_obj(GDT_PHYS + TSS_SELECTOR as u64 + 8, base >> 32)
@@ -37,12 +38,13 @@ pub fn gdt_limit() -> u16 {
     TSS_SELECTOR + 16 - 1
 }
 
-pub fn write_tss(mem: &GuestRam) -> Result<()> {
+/// A vCPU's TSS at `tss_phys`, with `cpl0_stack` (virtual) as its RSP0.
+pub fn write_tss(mem: &GuestRam, tss_phys: u64, cpl0_stack: u64) -> Result<()> {
     // rsp0: the stack the CPU switches to when an event enters a CPL0 stub.
-    mem.write_obj(TSS_PHYS + 4, kernel_virt(CPL0_STACK_TOP_PHYS))?;
-    mem.write_obj(TSS_PHYS + 0x66, TSS_IOMAP_OFFSET as u16)?;
+    mem.write_obj(tss_phys + 4, cpl0_stack)?;
+    mem.write_obj(tss_phys + 0x66, TSS_IOMAP_OFFSET as u16)?;
     // The bitmap (ports 0..IO_BITMAP_PORTS) stays zero, "allowed"; its end marker:
-    mem.write_obj(TSS_PHYS + TSS_LIMIT, 0xffu8)
+    mem.write_obj(tss_phys + TSS_LIMIT, 0xffu8)
 }
 
 fn gate(handler: u64, kind: u8) -> [u64; 2] {

@@ -30,15 +30,25 @@ fn segment(selector: u16, code: bool, long: bool) -> kvm_segment {
     }
 }
 
-pub fn set_sregs(vcpu: &VcpuFd) -> Result<()> {
+/// Back to CPL3 (after a CPL0 stub): the user code and data segments.
+pub fn set_user_segments(vcpu: &VcpuFd) -> Result<()> {
+    let mut s = vcpu.get_sregs().context("KVM_GET_SREGS")?;
+    s.cs = segment(USER_CS, true, true);
+    s.ss = segment(USER_DS, false, false);
+    vcpu.set_sregs(&s).context("KVM_SET_SREGS")
+}
+
+/// `tss` and `gs_base`: this vCPU's TSS and `PerCpu` (kernel-virtual).
+pub fn set_sregs(vcpu: &VcpuFd, tss: u64, gs_base: u64) -> Result<()> {
     let mut s = vcpu.get_sregs().context("KVM_GET_SREGS")?;
     // The host decides CPL from the CS descriptor's DPL: 3, so all runs natively.
     s.cs = segment(USER_CS, true, true);
     s.ss = segment(USER_DS, false, false);
     let null = kvm_segment { unusable: 1, ..segment(0, false, false) };
     (s.ds, s.es, s.fs, s.gs) = (null, null, null, null);
+    s.gs.base = gs_base;
     s.tr = kvm_segment {
-        base: kernel_virt(TSS_PHYS),
+        base: tss,
         limit: gdt::TSS_LIMIT as u32,
         selector: TSS_SELECTOR,
         type_: 11,
@@ -83,7 +93,8 @@ pub fn set_fpu(vcpu: &VcpuFd) -> Result<()> {
     vcpu.set_fpu(&fpu).context("KVM_SET_FPU")
 }
 
-pub fn set_entry(vcpu: &VcpuFd, rip: u64, boot_info: u64) -> Result<()> {
-    let regs = kvm_regs { rip, rdi: boot_info, rflags: 0x202, ..Default::default() };
+/// The kernel's `_start` with the boot info, the vCPU's index and its idle stack.
+pub fn set_entry(vcpu: &VcpuFd, rip: u64, boot_info: u64, cpu: u64, stack: u64) -> Result<()> {
+    let regs = kvm_regs { rip, rdi: boot_info, rsi: cpu, rsp: stack, rflags: 0x202, ..Default::default() };
     vcpu.set_regs(&regs).context("KVM_SET_REGS")
 }

@@ -71,6 +71,13 @@ const ALLOWED: &[i64] = &[
     libc::SYS_tgkill,
     libc::SYS_exit,
     libc::SYS_exit_group,
+    // Starting the vCPU threads (after the filter is on, so they inherit it
+    // and Landlock): what the C library's pthread_create needs. `clone` is
+    // only allowed for threads (below); `clone3` fails so it falls back to `clone`.
+    libc::SYS_rseq,
+    libc::SYS_set_robust_list,
+    libc::SYS_clone3, // turned into ENOSYS by the second filter
+    libc::SYS_sched_getaffinity,
 ];
 
 /// `ioctl` requests allowed: running the vCPU, reading its registers for a
@@ -79,6 +86,8 @@ const IOCTLS: &[u64] = &[
     kvm_ioctls_numbers::KVM_RUN,
     kvm_ioctls_numbers::KVM_GET_REGS,
     kvm_ioctls_numbers::KVM_GET_SREGS,
+    kvm_ioctls_numbers::KVM_SET_REGS,
+    kvm_ioctls_numbers::KVM_SET_SREGS,
     libc::TCGETS,
     libc::TIOCGWINSZ,
 ];
@@ -95,6 +104,11 @@ mod kvm_ioctls_numbers {
     pub const KVM_RUN: u64 = io(0x80);
     pub const KVM_GET_REGS: u64 = ior(0x81, std::mem::size_of::<kvm_bindings::kvm_regs>() as u64);
     pub const KVM_GET_SREGS: u64 = ior(0x83, std::mem::size_of::<kvm_bindings::kvm_sregs>() as u64);
+    const fn iow(nr: u64, size: u64) -> u64 {
+        (1 << 30) | (size << 16) | (KVMIO << 8) | nr
+    }
+    pub const KVM_SET_REGS: u64 = iow(0x82, std::mem::size_of::<kvm_bindings::kvm_regs>() as u64);
+    pub const KVM_SET_SREGS: u64 = iow(0x84, std::mem::size_of::<kvm_bindings::kvm_sregs>() as u64);
 }
 
 fn filter() -> Result<BpfProgram> {
@@ -104,7 +118,37 @@ fn filter() -> Result<BpfProgram> {
         .map(|&req| SeccompRule::new(vec![SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, req)?]))
         .collect::<Result<Vec<_>, _>>()?;
     rules.insert(libc::SYS_ioctl, ioctl);
+    // New threads only: never a new process.
+    let thread = libc::CLONE_THREAD as u64;
+    rules.insert(
+        libc::SYS_clone,
+        vec![SeccompRule::new(vec![SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Qword,
+            SeccompCmpOp::MaskedEq(thread),
+            thread,
+        )?])?],
+    );
+    // Naming a new thread (the Rust runtime does).
+    rules.insert(
+        libc::SYS_prctl,
+        vec![SeccompRule::new(vec![SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            libc::PR_SET_NAME as u64,
+        )?])?],
+    );
     let filter = SeccompFilter::new(rules, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64)?;
+    Ok(filter.try_into()?)
+}
+
+/// `clone3` takes its flags in memory, out of a filter's reach: it fails
+/// with ENOSYS, and the C library uses `clone`, whose flags the filter sees.
+fn no_clone3() -> Result<BpfProgram> {
+    let rules: BTreeMap<i64, Vec<SeccompRule>> = [(libc::SYS_clone3, Vec::new())].into_iter().collect();
+    let filter =
+        SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::ENOSYS as u32), TargetArch::x86_64)?;
     Ok(filter.try_into()?)
 }
 
@@ -165,6 +209,9 @@ pub fn confine_syscalls() -> Result<()> {
         sa.sa_flags = libc::SA_SIGINFO;
         libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
     }
+    // The clone3 filter first: installing one needs prctl, which the main filter forbids.
+    let clone3 = no_clone3().context("building the seccomp filter")?;
+    seccompiler::apply_filter_all_threads(&clone3).context("installing the seccomp filter")?;
     seccompiler::apply_filter_all_threads(&program).context("installing the seccomp filter")
 }
 

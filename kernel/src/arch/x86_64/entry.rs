@@ -1,35 +1,76 @@
-//! Ways into the kernel at CPL3: the boot entry and the trap-path syscall entry.
+//! Ways into the kernel at CPL3 and back out: the boot entry, the trap-path
+//! syscall entry, the syscall vector's entry, the monitor's upcall entry, a
+//! new thread's first return to the program, and the kernel-stack switch.
+//!
+//! Every way in saves the program's registers as one [`Frame`] at the top of
+//! the running thread's kernel stack, and every way out goes through
+//! `hx_return_to_user`, which restores a `Frame` exactly. So a signal handler,
+//! `sigreturn`, a new thread or a preempted one are all just a `Frame`.
 //!
 //! The syscall entry never touches the program's stack (a leaf function may
-//! keep data in its red zone below `rsp`): it saves `rsp` in a scratch slot and
-//! switches to the kernel stack first. `syscall` preserves every register but
-//! `rax`, `rcx` and `r11`, vector registers included, so the entry saves all
-//! general registers and `xmm0`–`xmm15` (the kernel is compiled for SSE2 only,
-//! so it never touches the upper halves of `ymm`/`zmm`).
-use crate::syscall::dispatch::{dispatch, TrapFrame};
+//! keep data in its red zone below `rsp`): it parks `rsp` in this vCPU's
+//! `PerCpu` (`%gs:`) and switches to the thread's kernel stack first.
+//! `syscall` preserves every register but `rax`, `rcx` and `r11`, vector
+//! registers included, so the entry saves `xmm0`–`xmm15` (the kernel is
+//! compiled for SSE2 only); the rest of the vector state is saved with
+//! `xsave` when a thread is switched out.
+use hx_abi::percpu::{
+    OFF_KSTACK_TOP, OFF_SCRATCH_RIP, OFF_SCRATCH_RSP, OFF_UPCALL_RFLAGS, OFF_UPCALL_RIP, OFF_UPCALL_RSP,
+};
 
-pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
+/// How the program entered the kernel (`Frame::entry`).
+pub const ENTRY_TRAP: u64 = 0;
+pub const ENTRY_VECTOR: u64 = 1;
+pub const ENTRY_UPCALL: u64 = 2;
+
+/// The program's registers, as every entry saves them, lowest address first.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Frame {
+    pub xmm: [[u64; 2]; 16],
+    /// The syscall's result on the way out.
+    pub rax: u64,
+    /// The syscall number (-1 for an upcall): what a restarted syscall needs.
+    pub orig_rax: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub r10: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub rcx: u64,
+    pub r11: u64,
+    pub rflags: u64,
+    pub rip: u64,
+    pub rsp: u64,
+    pub entry: u64,
+}
+
+pub const FRAME_SIZE: usize = core::mem::size_of::<Frame>();
+// The entries push exactly these words, and keep the stack 16-byte aligned.
+const _: () = assert!(FRAME_SIZE == 256 + 20 * 8 && FRAME_SIZE % 16 == 0);
 
 core::arch::global_asm!(
     r#"
     .section .text.entry, "ax"
     .globl _start
 _start:
-    /* rdi = boot info (virtual), set by the monitor */
-    lea hx_kernel_stack_top(%rip), %rsp
+    /* rdi = boot info (virtual), rsi = vCPU index, rsp = the vCPU's idle
+       stack, GS base = its PerCpu: all set by the monitor. */
     xor %ebp, %ebp
     call {kmain}
     ud2
 
-    .globl hx_syscall_entry
-    .balign 16
-hx_syscall_entry:
-    /* CPL3: rcx = program rip, r11 = program rflags, rsp = program rsp */
-    mov %rsp, hx_user_rsp(%rip)
-    lea hx_kernel_stack_top(%rip), %rsp
-    pushq hx_user_rsp(%rip)
-    push %rcx
+    /* The frame's general registers, from `entry` down to `rax`. */
+    .macro hx_push_gprs
     push %r11
+    push %rcx
     push %rbx
     push %rbp
     push %r12
@@ -42,7 +83,9 @@ hx_syscall_entry:
     push %rdx
     push %rsi
     push %rdi
-    push %rax
+    .endm
+
+    .macro hx_save_xmm
     sub $256, %rsp
     movdqa %xmm0, 0x00(%rsp)
     movdqa %xmm1, 0x10(%rsp)
@@ -60,9 +103,95 @@ hx_syscall_entry:
     movdqa %xmm13, 0xd0(%rsp)
     movdqa %xmm14, 0xe0(%rsp)
     movdqa %xmm15, 0xf0(%rsp)
+    .endm
+
+    /* Trap path: rcx = program rip, r11 = program rflags, rsp = program rsp. */
+    .globl hx_syscall_entry
+    .balign 16
+hx_syscall_entry:
+    mov %rsp, %gs:{scratch_rsp}
+    mov %gs:{kstack_top}, %rsp
+    pushq ${entry_trap}
+    pushq %gs:{scratch_rsp}
+    push %rcx
+    push %r11
+    hx_push_gprs
+    push %rax
+    push %rax
+    hx_save_xmm
     cld
-    lea 256(%rsp), %rdi
-    call {dispatch}
+    mov %rsp, %rdi
+    call {from_trap}
+    jmp hx_return_to_user
+
+    /* Hardware KVM: the CPL0 stub (cpl0.rs) sysrets here with the program's rip parked. */
+    .globl hx_syscall_from_cpl0
+hx_syscall_from_cpl0:
+    mov hx_cpl0_saved_rip(%rip), %rcx
+    jmp hx_syscall_entry
+
+    /* The vector: a C call with the arguments in rdi, rsi, rdx, rcx, r8, r9
+       and the syscall number in eax (set by the entry's stub below). */
+    .balign 16
+hx_vector_common:
+    mov %rsp, %r11
+    mov %gs:{kstack_top}, %rsp
+    pushq ${entry_vector}
+    lea 8(%r11), %r10
+    push %r10               /* rsp once returned */
+    pushq (%r11)            /* rip: the return address */
+    pushfq
+    push %r11
+    push %rcx
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    push %r9
+    push %r8
+    push %rcx               /* the 4th argument, where the syscall ABI has it */
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rax
+    push %rax
+    sub $256, %rsp          /* vector registers are the caller's to save */
+    cld
+    mov %rsp, %rdi
+    call {from_vector}
+    jmp hx_return_to_user
+
+    /* The monitor stopped the program (preemption, a fault, a signal): it
+       set rsp = the thread's kernel stack top and parked the program's rip,
+       rsp and rflags in the PerCpu; every other register is the program's. */
+    .globl hx_upcall_entry
+    .balign 16
+hx_upcall_entry:
+    pushq ${entry_upcall}
+    pushq %gs:{upcall_rsp}
+    pushq %gs:{upcall_rip}
+    pushq %gs:{upcall_rflags}
+    hx_push_gprs
+    pushq $-1
+    push %rax
+    hx_save_xmm
+    cld
+    mov %rsp, %rdi
+    call {from_upcall}
+    jmp hx_return_to_user
+
+    /* A new thread's first run: hx_switch "returns" here with rsp = its frame. */
+    .globl hx_thread_start
+hx_thread_start:
+    mov %rsp, %rdi
+    call {thread_start}
+    jmp hx_return_to_user
+
+    /* rsp = a Frame: restore it exactly and jump back into the program. */
+    .globl hx_return_to_user
+hx_return_to_user:
     movdqa 0x00(%rsp), %xmm0
     movdqa 0x10(%rsp), %xmm1
     movdqa 0x20(%rsp), %xmm2
@@ -80,7 +209,8 @@ hx_syscall_entry:
     movdqa 0xe0(%rsp), %xmm14
     movdqa 0xf0(%rsp), %xmm15
     add $256, %rsp
-    add $8, %rsp            /* the syscall number; rax holds the result */
+    pop %rax
+    add $8, %rsp            /* orig_rax */
     pop %rdi
     pop %rsi
     pop %rdx
@@ -93,56 +223,159 @@ hx_syscall_entry:
     pop %r12
     pop %rbp
     pop %rbx
-    pop %r11
     pop %rcx
-    push %r11               /* rflags back through the kernel stack, not the program's */
+    pop %r11
     popfq
+    popq %gs:{scratch_rip}
     pop %rsp
-    jmp *%rcx
+    jmp *%gs:{scratch_rip}
 
-    /* Hardware KVM: the CPL0 stub (cpl0.rs) sysrets here with the program's rip parked. */
-    .globl hx_syscall_from_cpl0
-hx_syscall_from_cpl0:
-    mov hx_cpl0_saved_rip(%rip), %rcx
-    jmp hx_syscall_entry
+    /* hx_switch(&prev_saved_rsp, next_saved_rsp): the kernel-stack switch.
+       Only callee-saved registers travel; the caller saves the rest. */
+    .globl hx_switch
+    .balign 16
+hx_switch:
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, (%rdi)
+    mov %rsi, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+
+    /* The vector's entries: one 16-byte stub per syscall number. */
+    .balign 16
+    .globl hx_vector_stubs
+hx_vector_stubs:
+    .set hx_nr, 0
+    .rept {max}
+    .balign 16
+    mov $hx_nr, %eax
+    jmp hx_vector_common
+    .set hx_nr, hx_nr + 1
+    .endr
+
+    .section .rodata.hx_vector, "a"
+    .balign 8
+    .globl HX_SYSCALL_VECTOR
+HX_SYSCALL_VECTOR:
+    .set hx_nr, 0
+    .rept {max}
+    .quad hx_vector_stubs + 16 * hx_nr
+    .set hx_nr, hx_nr + 1
+    .endr
 
     .bss
     .balign 16
-    .globl hx_user_rsp
-hx_user_rsp: .quad 0
     .globl hx_cpl0_saved_rip
 hx_cpl0_saved_rip: .quad 0
-    .balign 4096
-hx_kernel_stack: .space {stack_size}
-    .globl hx_kernel_stack_top
-hx_kernel_stack_top:
     .text
 "#,
     kmain = sym crate::kmain,
-    dispatch = sym dispatch,
-    stack_size = const KERNEL_STACK_SIZE,
+    from_trap = sym crate::syscall::dispatch::from_trap,
+    from_vector = sym crate::syscall::dispatch::from_vector,
+    from_upcall = sym crate::sched::upcall::from_upcall,
+    thread_start = sym crate::sched::thread_start,
+    scratch_rsp = const OFF_SCRATCH_RSP,
+    scratch_rip = const OFF_SCRATCH_RIP,
+    kstack_top = const OFF_KSTACK_TOP,
+    upcall_rip = const OFF_UPCALL_RIP,
+    upcall_rsp = const OFF_UPCALL_RSP,
+    upcall_rflags = const OFF_UPCALL_RFLAGS,
+    entry_trap = const ENTRY_TRAP,
+    entry_vector = const ENTRY_VECTOR,
+    entry_upcall = const ENTRY_UPCALL,
+    max = const hx_abi::syscalls::MAX_SYSCALLS,
     options(att_syntax)
 );
 
-// Keeps the frame layout and the assembly above in step.
-const _: () = assert!(core::mem::size_of::<TrapFrame>() == 16 * 8);
+extern "C" {
+    fn hx_switch(prev_rsp: *mut u64, next_rsp: u64);
+    fn hx_thread_start();
+    fn hx_return_to_user() -> !;
+    static hx_vector_stubs: u8;
+}
 
-/// Leaves the kernel for the program's first instruction: the stack Linux's
-/// `execve` builds, every general register zero (`rdx` = 0: no exit handler).
-pub fn enter_program(entry: u64, sp: u64) -> ! {
-    // SAFETY: `sp` is the initial stack the monitor built and `entry` the
-    // program's entry point; nothing of the kernel's stack is needed again.
+/// Switches kernel stacks: saves the callee-saved registers and `rsp` into
+/// `*prev_rsp` and resumes the context saved at `next_rsp`.
+///
+/// # Safety
+/// `next_rsp` must be a context saved by `switch` or made by [`new_context`].
+pub unsafe fn switch(prev_rsp: *mut u64, next_rsp: u64) {
+    // SAFETY: see the function's contract; hx_switch follows the C ABI.
+    unsafe { hx_switch(prev_rsp, next_rsp) }
+}
+
+/// A kernel stack whose first switch-in returns to the program with `frame`:
+/// the frame at the top, under it a switch context that "returns" to
+/// `hx_thread_start`. Returns the saved `rsp` for [`switch`].
+pub fn new_context(kstack_top: u64, frame: &Frame) -> u64 {
+    let frame_at = kstack_top - FRAME_SIZE as u64;
+    let ctx = frame_at - 7 * 8;
+    // SAFETY: the stack is the new thread's own, unused memory of at least a page.
     unsafe {
-        core::arch::asm!(
-            "mov rsp, {sp}",
-            "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
-            "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
-            "xor r8d, r8d", "xor r9d, r9d", "xor r10d, r10d", "xor r11d, r11d",
-            "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d",
-            "jmp r15",
-            sp = in(reg) sp,
-            in("r15") entry,
-            options(noreturn)
-        )
+        (frame_at as *mut Frame).write(*frame);
+        let words = ctx as *mut u64;
+        for i in 0..6 {
+            words.add(i).write(0);
+        }
+        words.add(6).write(hx_thread_start as usize as u64);
+    }
+    ctx
+}
+
+/// The frame a thread's entries save, at the top of its kernel stack.
+pub fn frame_at(kstack_top: u64) -> *mut Frame {
+    (kstack_top - FRAME_SIZE as u64) as *mut Frame
+}
+
+/// Where a call through the vector for `nr` starts (to restart it).
+pub fn vector_stub(nr: u64) -> u64 {
+    core::ptr::addr_of!(hx_vector_stubs) as u64 + 16 * nr
+}
+
+/// Leaves the kernel for the program with the registers in `frame` (the
+/// current thread's frame, at the top of its kernel stack).
+pub fn return_to_user(frame: *mut Frame) -> ! {
+    // SAFETY: `frame` is a complete Frame on this thread's kernel stack; the
+    // return path restores it and jumps to the program.
+    unsafe {
+        core::arch::asm!("mov rsp, {f}", "jmp {ret}", f = in(reg) frame, ret = sym hx_return_to_user, options(noreturn))
+    }
+}
+
+/// The program's first instruction: the stack Linux's `execve` builds, every
+/// general register zero (`rdx` = 0: no exit handler).
+pub fn initial_frame(entry: u64, sp: u64) -> Frame {
+    Frame {
+        xmm: [[0; 2]; 16],
+        rax: 0,
+        orig_rax: u64::MAX,
+        rdi: 0,
+        rsi: 0,
+        rdx: 0,
+        r10: 0,
+        r8: 0,
+        r9: 0,
+        r15: 0,
+        r14: 0,
+        r13: 0,
+        r12: 0,
+        rbp: 0,
+        rbx: 0,
+        rcx: 0,
+        r11: 0,
+        rflags: 0x202,
+        rip: entry,
+        rsp: sp,
+        entry: ENTRY_UPCALL,
     }
 }

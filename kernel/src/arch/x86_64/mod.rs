@@ -3,6 +3,7 @@
 //! hardware KVM) and how the CPL0 stubs are entered.
 pub mod cpl0;
 pub mod entry;
+pub mod percpu;
 
 /// Reads the time-stamp counter (runs natively at CPL3).
 #[inline]
@@ -38,4 +39,25 @@ pub fn read_gs_base() -> u64 {
     // SAFETY: rdgsbase only reads the GS base.
     unsafe { core::arch::asm!("rdgsbase {}", out(reg) v, options(nostack, nomem, preserves_flags)) }
     v
+}
+
+/// Saves every enabled piece of the vector/FPU state to `area` (64-byte aligned).
+#[inline]
+pub fn xsave(area: u64) {
+    // SAFETY: `area` is a 64-byte aligned buffer of at least the xsave size
+    // the monitor reported; xsave only writes there (CR4.OSXSAVE is set).
+    unsafe {
+        core::arch::asm!("xsave64 [{}]", in(reg) area, in("eax") u32::MAX, in("edx") u32::MAX,
+                         options(nostack, preserves_flags))
+    }
+}
+
+/// Loads the vector/FPU state `xsave` saved to `area`.
+#[inline]
+pub fn xrstor(area: u64) {
+    // SAFETY: `area` holds an image `xsave` wrote.
+    unsafe {
+        core::arch::asm!("xrstor64 [{}]", in(reg) area, in("eax") u32::MAX, in("edx") u32::MAX,
+                         options(nostack, preserves_flags))
+    }
 }

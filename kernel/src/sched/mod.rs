@@ -1,0 +1,427 @@
+//! Threads and the scheduler.
+//!
+//! One global run queue and timer queue under one lock ([`HandoffLock`]),
+//! held across a context switch and released by the thread switched to, so a
+//! thread is never picked by one vCPU while another still runs on its stack.
+//! A vCPU with nothing to run asks the monitor to block its host thread
+//! (`IDLE`); waking a thread while a vCPU idles kicks that vCPU (`KICK`).
+//! The monitor's timer thread reads [`Shared`](hx_abi::percpu::Shared) and
+//! preempts a vCPU when a timer is due or threads wait for a vCPU.
+pub mod lock;
+pub mod thread;
+pub mod upcall;
+
+use crate::arch::{entry, percpu};
+use crate::{host, time};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use hx_abi::hypercall::op;
+use hx_abi::layout::direct_virt;
+use hx_abi::percpu::{CPU_AREA_SIZE, IDLE_STACK_TOP_OFFSET};
+use lock::HandoffLock;
+use spin::{Mutex, Once};
+pub use thread::{RunState, Thread};
+
+struct Sched {
+    runq: VecDeque<Arc<Thread>>,
+    /// Sleeping threads by (deadline, tid).
+    timers: BTreeMap<(u64, u32), Arc<Thread>>,
+    /// vCPUs idle in the monitor (bit per vCPU).
+    idle_cpus: u64,
+    /// A thread that exited on vCPU `i`, dropped by the next thread there.
+    zombies: [Option<Arc<Thread>>; hx_abi::percpu::MAX_CPUS],
+}
+
+static SCHED: HandoffLock<Sched> = HandoffLock::new(Sched {
+    runq: VecDeque::new(),
+    timers: BTreeMap::new(),
+    idle_cpus: 0,
+    zombies: [const { None }; hx_abi::percpu::MAX_CPUS],
+});
+
+/// Every live program thread, by tid.
+static THREADS: Mutex<BTreeMap<u32, Arc<Thread>>> = Mutex::new(BTreeMap::new());
+/// Live program threads (a cheap "is the program multi-threaded").
+static LIVE: AtomicU32 = AtomicU32::new(0);
+static NEXT_TID: AtomicU32 = AtomicU32::new(2);
+static IDLE: Once<Vec<Arc<Thread>>> = Once::new();
+static NCPUS: AtomicU64 = AtomicU64::new(1);
+/// Kernel-virtual address of the vCPUs' blocks.
+static AREAS: AtomicU64 = AtomicU64::new(0);
+/// The earliest signal timer (`signal::timers`), u64::MAX: none.
+static SIGNAL_TIMER: AtomicU64 = AtomicU64::new(u64::MAX);
+/// Cached earliest timer (mirrors `Shared::next_deadline_ns`; u64::MAX: none).
+static NEXT_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+pub fn ncpus() -> usize {
+    NCPUS.load(Ordering::Relaxed) as usize
+}
+
+/// Whether another thread may run on another vCPU right now.
+pub fn multi_threaded() -> bool {
+    LIVE.load(Ordering::Relaxed) > 1
+}
+
+/// Sets up every vCPU's idle thread; called once by vCPU 0 at boot.
+pub fn init(ncpus: u64, areas_phys: u64) {
+    NCPUS.store(ncpus, Ordering::Relaxed);
+    let areas = direct_virt(areas_phys);
+    AREAS.store(areas, Ordering::Relaxed);
+    IDLE.call_once(|| {
+        (0..ncpus).map(|i| Arc::new(Thread::idle(areas + i * CPU_AREA_SIZE + IDLE_STACK_TOP_OFFSET))).collect()
+    });
+}
+
+fn idle_thread(cpu: usize) -> &'static Arc<Thread> {
+    &IDLE.get().expect("sched::init runs first")[cpu]
+}
+
+/// The thread running on this vCPU.
+pub fn current() -> &'static Thread {
+    // SAFETY: `current` always points at a live thread: a program thread is
+    // kept alive by THREADS (or the zombie slot) while it runs, an idle one forever.
+    unsafe { &*(percpu::current() as *const Thread) }
+}
+
+pub fn current_arc() -> Arc<Thread> {
+    let p = percpu::current() as *const Thread;
+    // SAFETY: as in `current`: the pointer came from an Arc that is still alive.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Arc::from_raw(p)
+    }
+}
+
+pub fn thread(tid: u32) -> Option<Arc<Thread>> {
+    THREADS.lock().get(&tid).cloned()
+}
+
+pub fn threads() -> Vec<Arc<Thread>> {
+    THREADS.lock().values().cloned().collect()
+}
+
+pub fn alloc_tid() -> u32 {
+    NEXT_TID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Makes a new thread runnable.
+pub fn spawn(t: Thread) -> Arc<Thread> {
+    let t = Arc::new(t);
+    THREADS.lock().insert(t.tid, t.clone());
+    LIVE.fetch_add(1, Ordering::Relaxed);
+    let s = SCHED.lock();
+    s.runq.push_back(t.clone());
+    let kick = pick_idle(s);
+    publish(s);
+    SCHED.unlock();
+    kick_cpu(kick);
+    t
+}
+
+/// An idle vCPU to kick for new work (its bit is cleared so only one waker kicks it).
+fn pick_idle(s: &mut Sched) -> Option<usize> {
+    let me = percpu::cpu();
+    let others = s.idle_cpus & !(1 << me);
+    if others == 0 {
+        return None;
+    }
+    let cpu = others.trailing_zeros() as usize;
+    s.idle_cpus &= !(1 << cpu);
+    Some(cpu)
+}
+
+fn kick_cpu(cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        let _ = host::simple(op::KICK, &[cpu as u64]);
+    }
+}
+
+/// Tells the monitor's timer thread the earliest deadline and how many wait.
+fn publish(s: &Sched) {
+    let next = earliest(s);
+    NEXT_DEADLINE.store(next, Ordering::Relaxed);
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    percpu::shared_field(&shared.next_deadline_ns).store(if next == u64::MAX { 0 } else { next }, Ordering::Relaxed);
+    percpu::shared_field(&shared.waiting).store(s.runq.len() as u64, Ordering::Relaxed);
+}
+
+fn earliest(s: &Sched) -> u64 {
+    let sleeper = s.timers.keys().next().map_or(u64::MAX, |&(d, _)| d);
+    sleeper.min(SIGNAL_TIMER.load(Ordering::Relaxed))
+}
+
+/// The earliest signal timer changed.
+pub fn set_signal_timer_deadline(deadline: u64) {
+    SIGNAL_TIMER.store(deadline, Ordering::Relaxed);
+    let s = SCHED.lock();
+    publish(s);
+    SCHED.unlock();
+}
+
+/// Which signals the program catches, for the monitor's fault handling.
+pub fn publish_caught(mask: u64) {
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    percpu::shared_field(&shared.caught).store(mask, Ordering::Relaxed);
+}
+
+/// Signals the monitor forwarded (cheap when there are none).
+pub fn take_host_signals() -> u64 {
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    let word = percpu::shared_field(&shared.host_signals);
+    if word.load(Ordering::Relaxed) == 0 {
+        return 0;
+    }
+    word.swap(0, Ordering::AcqRel)
+}
+
+/// Fires signal timers that are due (outside the scheduler's lock).
+fn run_signal_timers() {
+    if SIGNAL_TIMER.load(Ordering::Relaxed) <= time::monotonic_ns() {
+        crate::signal::timers::run_due();
+    }
+}
+
+/// Moves threads whose timers are due to the run queue.
+fn expire(s: &mut Sched, now: u64) {
+    while let Some((&(deadline, tid), _)) = s.timers.iter().next() {
+        if deadline > now {
+            break;
+        }
+        let Some(t) = s.timers.remove(&(deadline, tid)) else { break };
+        // SAFETY: the scheduler's lock is held.
+        let f = unsafe { t.sched() };
+        f.deadline = None;
+        if f.state == RunState::Blocked {
+            f.state = RunState::Ready;
+            f.timed_out = true;
+            s.runq.push_back(t);
+        }
+    }
+}
+
+/// Whether a timer is due (cheap: no lock).
+pub fn timers_due() -> bool {
+    let next = NEXT_DEADLINE.load(Ordering::Relaxed);
+    next != u64::MAX && time::monotonic_ns() >= next
+}
+
+/// Switches this vCPU away from `cur` (whose state the caller set) to the
+/// next runnable thread, or to the vCPU's idle thread. Called with the lock
+/// held; returns with it released, once `cur` runs again.
+fn switch_away(s: &mut Sched, cur: &Thread) {
+    let cpu = percpu::cpu();
+    let next = match s.runq.pop_front() {
+        Some(t) => t,
+        None if cur.is_idle() => {
+            SCHED.unlock();
+            return;
+        }
+        None => idle_thread(cpu).clone(),
+    };
+    if core::ptr::eq(Arc::as_ptr(&next), cur) {
+        // SAFETY: the lock is held.
+        unsafe { cur.sched() }.state = RunState::Running;
+        publish(s);
+        SCHED.unlock();
+        return;
+    }
+    // SAFETY: the lock is held.
+    let next_rsp = unsafe {
+        let f = next.sched();
+        f.state = RunState::Running;
+        f.saved_rsp
+    };
+    publish(s);
+    let next_ptr = Arc::as_ptr(&next);
+    let next_top = next.kstack_top;
+    // THREADS, the idle list or the zombie slot keep `next` alive.
+    drop(next);
+    cur.save_user_state();
+    percpu::set_current(next_ptr as u64, next_top);
+    // SAFETY: `next_rsp` was saved by a switch or made by `entry::new_context`;
+    // `saved_rsp` of `cur` is only read once `cur` is picked again, under the lock.
+    unsafe { entry::switch(core::ptr::addr_of_mut!((*cur.sched.get()).saved_rsp), next_rsp) };
+    finish_switch(cur);
+}
+
+/// The second half of a switch, run by the thread switched to.
+fn finish_switch(cur: &Thread) {
+    cur.restore_user_state();
+    let s = SCHED.lock_held();
+    let zombie = s.zombies[percpu::cpu()].take();
+    SCHED.unlock();
+    drop(zombie);
+    if !cur.is_idle() {
+        crate::syscall::thread::rseq_set_cpu(cur);
+    }
+}
+
+/// A new thread's first instructions in the kernel (from `hx_thread_start`).
+pub extern "C" fn thread_start(frame: &mut entry::Frame) {
+    finish_switch(current());
+    crate::syscall::dispatch::exit_work(frame);
+}
+
+/// Why [`block`] returned.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Wake {
+    /// [`wake`] was called (or a signal arrived): re-check the condition.
+    Woken,
+    TimedOut,
+}
+
+/// Blocks the current thread until [`wake`] or `deadline` (monotonic ns).
+/// Callers re-check what they wait for: a wake-up can be for something else.
+pub fn block(deadline: Option<u64>) -> Wake {
+    let cur = current();
+    let s = SCHED.lock();
+    // SAFETY: the lock is held.
+    let f = unsafe { cur.sched() };
+    if f.wake_pending {
+        f.wake_pending = false;
+        SCHED.unlock();
+        return Wake::Woken;
+    }
+    if let Some(d) = deadline {
+        if time::monotonic_ns() >= d {
+            SCHED.unlock();
+            return Wake::TimedOut;
+        }
+        f.deadline = Some(d);
+        s.timers.insert((d, cur.tid), current_arc());
+    }
+    f.state = RunState::Blocked;
+    f.timed_out = false;
+    switch_away(s, cur);
+    SCHED.lock();
+    // SAFETY: the lock is held.
+    let f = unsafe { cur.sched() };
+    let timed_out = core::mem::take(&mut f.timed_out);
+    f.wake_pending = false;
+    SCHED.unlock();
+    if timed_out {
+        Wake::TimedOut
+    } else {
+        Wake::Woken
+    }
+}
+
+/// Makes `t` runnable if it is blocked; otherwise its next [`block`] returns at once.
+pub fn wake(t: &Arc<Thread>) {
+    let s = SCHED.lock();
+    // SAFETY: the lock is held.
+    let f = unsafe { t.sched() };
+    let mut kick = None;
+    match f.state {
+        RunState::Blocked => {
+            if let Some(d) = f.deadline.take() {
+                s.timers.remove(&(d, t.tid));
+            }
+            f.state = RunState::Ready;
+            s.runq.push_back(t.clone());
+            kick = pick_idle(s);
+            publish(s);
+        }
+        RunState::Running | RunState::Ready => f.wake_pending = true,
+        RunState::Dead => {}
+    }
+    SCHED.unlock();
+    kick_cpu(kick);
+}
+
+/// Lets other runnable threads run (`sched_yield`, preemption).
+pub fn yield_now() {
+    run_signal_timers();
+    let cur = current();
+    let s = SCHED.lock();
+    expire(s, time::monotonic_ns());
+    if s.runq.is_empty() {
+        publish(s);
+        SCHED.unlock();
+        return;
+    }
+    // SAFETY: the lock is held.
+    unsafe { cur.sched() }.state = RunState::Ready;
+    s.runq.push_back(current_arc());
+    switch_away(s, cur);
+}
+
+/// Ends the current thread (its exit bookkeeping is done). The last thread
+/// ends the program with `status`.
+pub fn exit_thread(status: u64) -> ! {
+    let cur = current_arc();
+    let last = {
+        let mut all = THREADS.lock();
+        all.remove(&cur.tid);
+        all.is_empty()
+    };
+    LIVE.fetch_sub(1, Ordering::Relaxed);
+    if last {
+        host::exit(status);
+    }
+    let s = SCHED.lock();
+    // SAFETY: the lock is held.
+    unsafe { cur.sched() }.state = RunState::Dead;
+    let raw: &Thread = current();
+    s.zombies[percpu::cpu()] = Some(cur);
+    switch_away(s, raw);
+    unreachable!("a dead thread was switched back in")
+}
+
+/// This vCPU's idle loop: run what is runnable, else give the host thread
+/// back to the monitor until a kick or the next timer.
+pub fn idle_loop() -> ! {
+    let cpu = percpu::cpu();
+    let me = idle_thread(cpu).clone();
+    percpu::set_current(Arc::as_ptr(&me) as u64, me.kstack_top);
+    loop {
+        run_signal_timers();
+        crate::signal::take_host_signals();
+        let s = SCHED.lock();
+        expire(s, time::monotonic_ns());
+        if !s.runq.is_empty() {
+            switch_away(s, &me);
+            continue;
+        }
+        s.idle_cpus |= 1 << cpu;
+        let deadline = match earliest(s) {
+            u64::MAX => 0,
+            d => d,
+        };
+        publish(s);
+        SCHED.unlock();
+        let _ = host::simple(op::IDLE, &[deadline]);
+        let s = SCHED.lock();
+        s.idle_cpus &= !(1 << cpu);
+        SCHED.unlock();
+    }
+}
+
+/// Wakes vCPU `cpu` so that it handles its `work` bits (a signal for a
+/// thread it runs): through the monitor, which stops it where it is.
+pub fn interrupt_cpu(cpu: usize) {
+    if cpu != percpu::cpu() {
+        let _ = host::simple(op::INTERRUPT, &[cpu as u64]);
+    }
+}
+
+/// Marks work for vCPU `cpu` (`WORK_*` bits).
+pub fn post_work(cpu: usize, bits: u64) {
+    percpu::work_of(AREAS.load(Ordering::Relaxed), cpu).fetch_or(bits, Ordering::AcqRel);
+}
+
+/// The vCPU `t` runs on, if it runs.
+pub fn running_on(t: &Thread) -> Option<usize> {
+    let areas = AREAS.load(Ordering::Relaxed);
+    (0..ncpus()).find(|&cpu| {
+        let block = areas + cpu as u64 * CPU_AREA_SIZE;
+        // SAFETY: reading the `current` word of a live PerCpu; a stale answer
+        // only delays a signal until that thread's next kernel entry.
+        let current = unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!((*(block as *const hx_abi::percpu::PerCpu)).current))
+        };
+        current == t as *const Thread as u64
+    })
+}

@@ -1,0 +1,497 @@
+//! Signals with Linux's semantics: actions shared by all threads, a mask and
+//! pending set per thread plus the process's pending set, delivery on the
+//! way back to the program (a `rt_sigframe` on its stack), `rt_sigreturn`,
+//! default actions, and signals from faults.
+pub mod frame;
+pub mod timers;
+
+use crate::arch::entry::{Frame, ENTRY_VECTOR};
+use crate::errno::{Errno, EINTR, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK};
+use crate::host;
+use crate::sched::{self, Thread};
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use spin::Mutex;
+
+pub const NSIG: usize = 64;
+pub const SIGHUP: u32 = 1;
+pub const SIGINT: u32 = 2;
+pub const SIGQUIT: u32 = 3;
+pub const SIGILL: u32 = 4;
+pub const SIGTRAP: u32 = 5;
+pub const SIGABRT: u32 = 6;
+pub const SIGBUS: u32 = 7;
+pub const SIGFPE: u32 = 8;
+pub const SIGKILL: u32 = 9;
+pub const SIGSEGV: u32 = 11;
+pub const SIGPIPE: u32 = 13;
+pub const SIGALRM: u32 = 14;
+pub const SIGTERM: u32 = 15;
+pub const SIGCHLD: u32 = 17;
+pub const SIGCONT: u32 = 18;
+pub const SIGSTOP: u32 = 19;
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+pub const SA_SIGINFO: u64 = 0x4;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+pub const SA_RESTORER: u64 = 0x0400_0000;
+
+/// `si_code` values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TIMER: i32 = -2;
+pub const SI_TKILL: i32 = -6;
+
+pub const fn bit(sig: u32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// Signals no mask can block and no handler can catch.
+pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+
+/// A `sigaction` as the kernel keeps it.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Action {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+/// A queued signal: its number and the `siginfo` bytes it is delivered with.
+#[derive(Clone, Copy)]
+pub struct Queued {
+    pub sig: u32,
+    pub info: [u8; 128],
+    /// For a fault: trap number, error code, faulting address (for the `sigcontext`).
+    pub fault: [u64; 3],
+}
+
+impl Queued {
+    /// A signal with the common fields: number, code, and the sender's
+    /// pid/uid (for `kill`-style signals), as `siginfo_t` lays them out.
+    pub fn new(sig: u32, code: i32) -> Self {
+        let mut info = [0u8; 128];
+        info[0..4].copy_from_slice(&(sig as i32).to_le_bytes());
+        info[8..12].copy_from_slice(&code.to_le_bytes());
+        Self { sig, info, fault: [0; 3] }
+    }
+
+    /// From another process or thread: `si_pid`, `si_uid`.
+    pub fn from_user(sig: u32, code: i32) -> Self {
+        let mut q = Self::new(sig, code);
+        q.set_u32(16, crate::syscall::process::PID as u32);
+        q.set_u32(20, crate::boot_info().uid);
+        q
+    }
+
+    pub fn set_u32(&mut self, at: usize, v: u32) {
+        self.info[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    pub fn set_u64(&mut self, at: usize, v: u64) {
+        self.info[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Pending signals: standard ones once each, real-time ones queued.
+#[derive(Default)]
+pub struct Pending {
+    pub set: u64,
+    queue: VecDeque<Queued>,
+}
+
+impl Pending {
+    fn add(&mut self, q: Queued) {
+        let rt = q.sig >= 32;
+        if self.set & bit(q.sig) != 0 && !rt {
+            return;
+        }
+        self.set |= bit(q.sig);
+        self.queue.push_back(q);
+    }
+
+    /// Removes one instance of `sig`.
+    fn take(&mut self, sig: u32) -> Option<Queued> {
+        let i = self.queue.iter().position(|q| q.sig == sig)?;
+        let q = self.queue.remove(i)?;
+        if !self.queue.iter().any(|q| q.sig == sig) {
+            self.set &= !bit(sig);
+        }
+        Some(q)
+    }
+
+    fn discard(&mut self, sig: u32) {
+        self.queue.retain(|q| q.sig != sig);
+        self.set &= !bit(sig);
+    }
+}
+
+/// What each thread keeps.
+#[derive(Default)]
+pub struct ThreadSignals {
+    pub mask: u64,
+    pub pending: Pending,
+    /// `sigaltstack`: base, flags, size.
+    pub altstack: (u64, u32, u64),
+    /// `sigsuspend`/`ppoll`'s temporary mask: the mask to restore once a
+    /// handler has been set up.
+    pub saved_mask: Option<u64>,
+}
+
+impl ThreadSignals {
+    /// The first thread's: nothing blocked or pending, no alternate stack.
+    pub fn initial() -> Self {
+        Self { altstack: (0, frame::SS_DISABLE, 0), ..Default::default() }
+    }
+}
+
+static ACTIONS: Mutex<[Action; NSIG]> = Mutex::new([Action { handler: 0, flags: 0, restorer: 0, mask: 0 }; NSIG]);
+static PROCESS_PENDING: Mutex<Pending> = Mutex::new(Pending { set: 0, queue: VecDeque::new() });
+
+pub fn action(sig: u32) -> Action {
+    ACTIONS.lock()[sig as usize - 1]
+}
+
+/// Replaces `sig`'s action; returns the old one. Ignoring a signal discards
+/// its pending instances, as on Linux.
+pub fn set_action(sig: u32, new: Option<Action>) -> Action {
+    let old;
+    {
+        let mut a = ACTIONS.lock();
+        old = a[sig as usize - 1];
+        if let Some(n) = new {
+            a[sig as usize - 1] = n;
+        }
+    }
+    if let Some(n) = new {
+        if ignored(sig, &n) {
+            PROCESS_PENDING.lock().discard(sig);
+            for t in sched::threads() {
+                t.signals.lock().pending.discard(sig);
+            }
+        }
+        publish_caught();
+    }
+    old
+}
+
+/// Tells the monitor which fault signals have handlers (it stops at a fault otherwise).
+fn publish_caught() {
+    let a = ACTIONS.lock();
+    let caught = (1..=NSIG as u32).filter(|&s| a[s as usize - 1].handler > SIG_IGN).fold(0u64, |m, s| m | bit(s));
+    sched::publish_caught(caught);
+}
+
+/// Signals whose default action is to do nothing.
+fn ignored_by_default(sig: u32) -> bool {
+    matches!(sig, SIGCHLD | SIGCONT | 23 | 28) // SIGURG, SIGWINCH
+}
+
+/// Stop signals: hx has no job control; they are ignored (with a warning).
+fn stops_by_default(sig: u32) -> bool {
+    matches!(sig, SIGSTOP | 20 | 21 | 22) // SIGTSTP, SIGTTIN, SIGTTOU
+}
+
+fn dumps_core(sig: u32) -> bool {
+    matches!(sig, SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | 24 | 25 | 31)
+}
+
+fn ignored(sig: u32, a: &Action) -> bool {
+    a.handler == SIG_IGN || (a.handler == SIG_DFL && (ignored_by_default(sig) || stops_by_default(sig)))
+}
+
+/// Whether the current thread has a signal to take (blocking waits return
+/// `EINTR`/`ERESTARTSYS` when it does).
+pub fn pending() -> bool {
+    let t = sched::current();
+    let s = t.signals.lock();
+    let unblocked = !s.mask | UNBLOCKABLE;
+    (s.pending.set & unblocked) != 0 || (PROCESS_PENDING.lock().set & unblocked) != 0
+}
+
+/// Signals the monitor forwarded from hx-run's own (SIGINT from a terminal,
+/// SIGTERM, SIGHUP) become process signals, sent by "the outside" (pid 0).
+pub fn take_host_signals() {
+    let bits = sched::take_host_signals();
+    for sig in 1..=NSIG as u32 {
+        if bits & bit(sig) != 0 {
+            send_process(Queued::new(sig, SI_USER));
+        }
+    }
+}
+
+/// Whether the current thread has a signal to take now (cheap when none is pending).
+pub fn has_deliverable() -> bool {
+    pending()
+}
+
+pub fn process_pending() -> u64 {
+    PROCESS_PENDING.lock().set
+}
+
+/// Makes a thread that should take a signal notice it: wakes it if it
+/// blocks, stops its vCPU if it runs program code there.
+fn notify(t: &Arc<Thread>) {
+    sched::wake(t);
+    if let Some(cpu) = sched::running_on(t) {
+        sched::interrupt_cpu(cpu);
+    }
+}
+
+/// A signal for the whole process (`kill`, a timer, the monitor).
+pub fn send_process(q: Queued) {
+    let sig = q.sig;
+    if sig == SIGKILL {
+        host::exit(128 + SIGKILL as u64);
+    }
+    if ignored(sig, &action(sig)) {
+        return;
+    }
+    PROCESS_PENDING.lock().add(q);
+    // The thread to take it: the current one if it does not block it, else any that does not.
+    let cur = sched::current();
+    if !cur.is_idle() && cur.signals.lock().mask & bit(sig) == 0 {
+        return;
+    }
+    if let Some(t) = sched::threads().into_iter().find(|t| t.signals.lock().mask & bit(sig) == 0) {
+        notify(&t);
+    }
+}
+
+/// A signal for one thread (`tgkill`, a fault, `pthread_kill`).
+pub fn send_thread(t: &Arc<Thread>, q: Queued) {
+    let sig = q.sig;
+    if sig == SIGKILL {
+        host::exit(128 + SIGKILL as u64);
+    }
+    if ignored(sig, &action(sig)) {
+        return;
+    }
+    t.signals.lock().pending.add(q);
+    if !core::ptr::eq(Arc::as_ptr(t), sched::current()) {
+        notify(t);
+    }
+}
+
+/// Takes the next signal the current thread may take: its own first, lowest
+/// number first (synchronous ones are low), then the process's.
+fn dequeue(t: &Thread, mask: u64) -> Option<Queued> {
+    let allowed = !mask | UNBLOCKABLE;
+    let mut s = t.signals.lock();
+    let own = s.pending.set & allowed;
+    if own != 0 {
+        return s.pending.take(own.trailing_zeros() + 1);
+    }
+    drop(s);
+    let mut p = PROCESS_PENDING.lock();
+    let shared = p.set & allowed;
+    if shared != 0 {
+        return p.take(shared.trailing_zeros() + 1);
+    }
+    None
+}
+
+/// Takes a pending signal in `set` for `sigtimedwait` (whatever the mask).
+pub fn dequeue_from(set: u64) -> Option<Queued> {
+    dequeue(sched::current(), !set)
+}
+
+/// The default action of `sig`: the process ends (most), or nothing.
+fn default_action(sig: u32) {
+    if ignored_by_default(sig) {
+        return;
+    }
+    if stops_by_default(sig) {
+        host::log(b"a stop signal arrived: hx has no job control, the program continues");
+        return;
+    }
+    if dumps_core(sig) {
+        let mut msg = alloc::vec::Vec::new();
+        msg.extend_from_slice(b"the program was killed by ");
+        msg.extend_from_slice(name(sig).as_bytes());
+        host::log(&msg);
+    }
+    host::exit_signaled(sig as u64)
+}
+
+pub fn name(sig: u32) -> &'static str {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    NAMES.get(sig as usize - 1).copied().unwrap_or("a real-time signal")
+}
+
+/// Settles a syscall a signal interrupted before a handler runs (or, with
+/// `handler` = None, when no handler runs): restart it or return EINTR.
+fn settle_syscall(frame: &mut Frame, handler: Option<&Action>) {
+    if frame.orig_rax == u64::MAX {
+        return;
+    }
+    let err = Errno(-(frame.rax as i64));
+    let restart = match (err, handler) {
+        (ERESTARTNOINTR, _) => true,
+        (ERESTARTSYS | ERESTARTNOHAND | ERESTART_RESTARTBLOCK, None) => true,
+        (ERESTARTSYS, Some(a)) => a.flags & SA_RESTART != 0,
+        (ERESTARTNOHAND | ERESTART_RESTARTBLOCK, Some(_)) => false,
+        _ => return,
+    };
+    if restart {
+        restart_syscall(frame);
+    } else {
+        frame.rax = (-EINTR.0) as u64;
+    }
+    frame.orig_rax = u64::MAX;
+}
+
+/// Makes the program issue its syscall again when it resumes.
+fn restart_syscall(frame: &mut Frame) {
+    let nr = frame.orig_rax;
+    frame.rax = nr;
+    if frame.entry == ENTRY_VECTOR {
+        // Back to the vector entry's stub, the return address still on the stack.
+        frame.rip = crate::arch::entry::vector_stub(nr);
+        frame.rsp -= 8;
+    } else {
+        frame.rip -= 2; // the `syscall` instruction
+    }
+}
+
+/// On the way back to the program: runs the default action of, or sets up
+/// the handler for, one pending signal. Returns whether it did anything (the
+/// caller asks again).
+pub fn deliver(frame: &mut Frame) -> bool {
+    let t = sched::current();
+    let mask = t.signals.lock().mask;
+    let Some(q) = dequeue(t, mask) else {
+        // Nothing to take: a syscall that was interrupted restarts (the
+        // signal was ignored or went to another thread).
+        settle_syscall(frame, None);
+        if let Some(saved) = t.signals.lock().saved_mask.take() {
+            t.signals.lock().mask = saved;
+        }
+        return false;
+    };
+    let a = action(q.sig);
+    if a.handler == SIG_IGN {
+        return true;
+    }
+    if a.handler == SIG_DFL {
+        default_action(q.sig);
+        return true;
+    }
+    settle_syscall(frame, Some(&a));
+    let old_mask = t.signals.lock().saved_mask.take().unwrap_or(mask);
+    if frame::push(frame, t, &q, &a, old_mask).is_err() {
+        // No room for the frame: Linux kills the process with SIGSEGV.
+        host::exit_signaled(SIGSEGV as u64);
+    }
+    let mut s = t.signals.lock();
+    s.mask |= a.mask | if a.flags & SA_NODEFER == 0 { bit(q.sig) } else { 0 };
+    s.mask &= !UNBLOCKABLE;
+    drop(s);
+    if a.flags & SA_RESETHAND != 0 {
+        set_action(q.sig, Some(Action::default()));
+    }
+    true
+}
+
+/// A fault in program code that has a handler (the monitor checked): the
+/// signal Linux sends for it, delivered at once.
+pub fn fault(frame: &mut Frame, vector: u64, error: u64, addr: u64) {
+    const SEGV_MAPERR: i32 = 1;
+    const SEGV_ACCERR: i32 = 2;
+    const ILL_ILLOPN: i32 = 2;
+    const FPE_INTDIV: i32 = 1;
+    const BUS_ADRALN: i32 = 1;
+    const TRAP_BRKPT: i32 = 1;
+    let (sig, code, at) = match vector {
+        0 => (SIGFPE, FPE_INTDIV, frame.rip),
+        1 => (SIGTRAP, 2, frame.rip), // TRAP_TRACE
+        3 => (SIGTRAP, SI_KERNEL, 0),
+        6 => (SIGILL, ILL_ILLOPN, frame.rip),
+        14 if error & 1 == 0 => (SIGSEGV, SEGV_MAPERR, addr),
+        14 => (SIGSEGV, SEGV_ACCERR, addr),
+        16 | 19 => (SIGFPE, 0, frame.rip),
+        17 => (SIGBUS, BUS_ADRALN, addr),
+        _ => (SIGSEGV, SI_KERNEL, 0),
+    };
+    let _ = TRAP_BRKPT;
+    let mut q = Queued::new(sig, code);
+    q.set_u64(16, at); // si_addr
+    q.fault = [vector, error, addr];
+    let t = sched::current();
+    let blocked = t.signals.lock().mask & bit(sig) != 0;
+    let a = action(sig);
+    if blocked || a.handler <= SIG_IGN {
+        // A blocked or ignored fault signal kills the process, as on Linux.
+        if a.handler != SIG_DFL || blocked {
+            set_action(sig, Some(Action::default()));
+        }
+        default_action(sig);
+        return;
+    }
+    t.signals.lock().pending.add(q);
+}
+
+/// `sigaltstack`'s checks and update; returns the old (base, flags, size).
+pub fn set_altstack(t: &Thread, base: u64, flags: u32, size: u64) -> Result<(u64, u32, u64), Errno> {
+    use frame::{SS_DISABLE, SS_ONSTACK};
+    const SS_AUTODISARM: u32 = 1 << 31;
+    const MINSIGSTKSZ: u64 = 2048;
+    let mut s = t.signals.lock();
+    let old = s.altstack;
+    if flags & !(SS_DISABLE | SS_ONSTACK | SS_AUTODISARM) != 0 {
+        return Err(crate::errno::EINVAL);
+    }
+    if flags & SS_DISABLE != 0 {
+        s.altstack = (0, SS_DISABLE, 0);
+    } else {
+        if size < MINSIGSTKSZ {
+            return Err(crate::errno::ENOMEM);
+        }
+        s.altstack = (base, flags & SS_AUTODISARM, size);
+    }
+    Ok(old)
+}
+
+/// Whether the current thread runs on its alternate signal stack at `sp`.
+pub fn on_altstack(sp: u64) -> bool {
+    let (base, flags, size) = sched::current().signals.lock().altstack;
+    flags & frame::SS_DISABLE == 0 && sp > base && sp - base <= size
+}

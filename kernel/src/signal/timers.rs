@@ -1,0 +1,109 @@
+//! Timers that send signals: `alarm`/`setitimer(ITIMER_REAL)` and POSIX
+//! `timer_create` timers, on the scheduler's clock.
+use super::{Queued, SIGALRM, SI_KERNEL, SI_TIMER};
+use crate::{sched, time};
+use alloc::collections::BTreeMap;
+use spin::Mutex;
+
+#[derive(Clone, Copy)]
+pub enum Notify {
+    None,
+    Process { sig: u32, value: u64 },
+    Thread { tid: u32, sig: u32, value: u64 },
+}
+
+#[derive(Clone, Copy)]
+pub struct Timer {
+    /// Which clock it counts (`CLOCK_*`: realtime timers still run on the monotonic clock here).
+    pub clock: u64,
+    /// Next expiry, monotonic ns (0: disarmed), and the period (0: one-shot).
+    pub deadline: u64,
+    pub interval: u64,
+    pub notify: Notify,
+    pub overrun: u32,
+}
+
+/// The ITIMER_REAL timer's id in [`TIMERS`].
+pub const ITIMER_REAL_ID: i32 = -1;
+pub const MAX_TIMERS: usize = 1024;
+
+pub static TIMERS: Mutex<BTreeMap<i32, Timer>> = Mutex::new(BTreeMap::new());
+
+/// Tells the scheduler the earliest expiry.
+pub fn rearm() {
+    let next = TIMERS.lock().values().filter(|t| t.deadline != 0).map(|t| t.deadline).min();
+    sched::set_signal_timer_deadline(next.unwrap_or(u64::MAX));
+}
+
+/// Fires every timer that is due.
+pub fn run_due() {
+    let now = time::monotonic_ns();
+    let mut fired = alloc::vec::Vec::new();
+    {
+        let mut timers = TIMERS.lock();
+        for (&id, t) in timers.iter_mut() {
+            if t.deadline == 0 || t.deadline > now {
+                continue;
+            }
+            if t.interval > 0 {
+                let missed = (now - t.deadline) / t.interval;
+                t.overrun = missed.min(i32::MAX as u64) as u32;
+                t.deadline += (missed + 1) * t.interval;
+            } else {
+                t.deadline = 0;
+            }
+            fired.push((id, t.notify, t.overrun));
+        }
+    }
+    if fired.is_empty() {
+        return;
+    }
+    rearm();
+    for (id, notify, overrun) in fired {
+        match notify {
+            Notify::None => {}
+            Notify::Process { sig, value } => super::send_process(queued(id, sig, value, overrun)),
+            Notify::Thread { tid, sig, value } => {
+                if let Some(t) = sched::thread(tid) {
+                    super::send_thread(&t, queued(id, sig, value, overrun));
+                }
+            }
+        }
+    }
+}
+
+fn queued(id: i32, sig: u32, value: u64, overrun: u32) -> Queued {
+    if id == ITIMER_REAL_ID {
+        return Queued::new(SIGALRM, SI_KERNEL);
+    }
+    let mut q = Queued::new(sig, SI_TIMER);
+    q.set_u32(16, id as u32); // si_tid (the timer id)
+    q.set_u32(20, overrun);
+    q.set_u64(24, value);
+    q
+}
+
+/// Arms (or with `value` 0 disarms) timer `id`; returns the old (remaining, interval).
+pub fn set(id: i32, value: u64, interval: u64) -> Option<(u64, u64)> {
+    let now = time::monotonic_ns();
+    let old = {
+        let mut timers = TIMERS.lock();
+        let t = timers.get_mut(&id)?;
+        let old = (if t.deadline == 0 { 0 } else { t.deadline.saturating_sub(now).max(1) }, t.interval);
+        t.deadline = if value == 0 { 0 } else { now.saturating_add(value) };
+        t.interval = interval;
+        t.overrun = 0;
+        old
+    };
+    rearm();
+    Some(old)
+}
+
+/// (remaining, interval) of timer `id`.
+pub fn get(id: i32) -> Option<(u64, u64)> {
+    let now = time::monotonic_ns();
+    TIMERS
+        .lock()
+        .get(&id)
+        .map(|t| (if t.deadline == 0 { 0 } else { t.deadline.saturating_sub(now).max(1) }, t.interval))
+}

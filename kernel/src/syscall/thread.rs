@@ -1,0 +1,248 @@
+//! Threads: `clone`/`clone3` for threads, thread exit with its wake-ups, and
+//! the per-thread registrations (`set_tid_address`, robust futex lists).
+use super::process::PID;
+use super::{futex, Args};
+use crate::errno::{Errno, SysResult, EAGAIN, EINVAL, ENOSYS};
+use crate::sched::{self, Thread};
+use crate::signal::ThreadSignals;
+use crate::{arch, host, mm};
+use core::sync::atomic::Ordering;
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_PTRACE: u64 = 0x2000;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_NEWNS: u64 = 0x20000;
+const CLONE_SYSVSEM: u64 = 0x40000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_DETACHED: u64 = 0x400000;
+const CLONE_UNTRACED: u64 = 0x800000;
+const CLONE_CHILD_SETTID: u64 = 0x1000000;
+const CSIGNAL: u64 = 0xff;
+
+/// Threads a program may have at once (Linux's default `threads-max` is far higher;
+/// each hx thread holds a kernel stack).
+const MAX_THREADS: usize = 4096;
+
+/// What a new thread needs from `clone` or `clone3`.
+struct CloneArgs {
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
+fn clone_thread(a: CloneArgs) -> SysResult {
+    const THREAD: u64 = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
+    const IGNORED: u64 = CLONE_SYSVSEM | CLONE_DETACHED | CLONE_UNTRACED | CLONE_PTRACE;
+    const HANDLED: u64 =
+        THREAD | IGNORED | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID;
+    if a.flags & CLONE_THREAD != 0 && a.flags & CLONE_SIGHAND == 0
+        || a.flags & CLONE_SIGHAND != 0 && a.flags & CLONE_VM == 0
+    {
+        return Err(EINVAL);
+    }
+    if a.flags & THREAD != THREAD || a.flags & !HANDLED & !CSIGNAL != 0 {
+        // A new process (fork, vfork, posix_spawn's clone) or namespaces: not yet.
+        let _ = (CLONE_VFORK, CLONE_PARENT, CLONE_NEWNS, CLONE_PIDFD);
+        host::log(b"clone: only threads are supported (a new process returns ENOSYS)");
+        return Err(ENOSYS);
+    }
+    if sched::threads().len() >= MAX_THREADS {
+        return Err(EAGAIN);
+    }
+    let parent = sched::current();
+    // SAFETY: the current thread's entry frame, at its kernel stack top.
+    let mut frame = unsafe { *parent.frame() };
+    frame.rax = 0;
+    frame.orig_rax = u64::MAX;
+    if a.stack != 0 {
+        frame.rsp = a.stack;
+    }
+    let tls = if a.flags & CLONE_SETTLS != 0 {
+        if a.tls >= hx_abi::layout::USER_END {
+            return Err(crate::errno::EPERM);
+        }
+        a.tls
+    } else {
+        arch::read_fs_base()
+    };
+    let tid = sched::alloc_tid();
+    // Linux: the new thread inherits the mask, has nothing pending, no alternate stack.
+    let signals = ThreadSignals { mask: parent.signals.lock().mask, altstack: (0, 2, 0), ..Default::default() };
+    let child = Thread::new(tid, &frame, tls, signals).ok_or(EAGAIN)?;
+    if a.flags & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid.store(a.child_tid, Ordering::Relaxed);
+    }
+    if a.flags & CLONE_PARENT_SETTID != 0 {
+        mm::write_user(a.parent_tid, &tid)?;
+    }
+    if a.flags & CLONE_CHILD_SETTID != 0 {
+        mm::write_user(a.child_tid, &tid)?;
+    }
+    sched::spawn(child);
+    Ok(tid as u64)
+}
+
+pub fn clone([flags, stack, parent_tid, child_tid, tls, _]: Args) -> SysResult {
+    clone_thread(CloneArgs { flags, stack, parent_tid, child_tid, tls })
+}
+
+pub fn clone3([args, size, ..]: Args) -> SysResult {
+    const CLONE_ARGS_SIZE_VER0: u64 = 64;
+    if !(CLONE_ARGS_SIZE_VER0..=4096).contains(&size) {
+        return Err(EINVAL);
+    }
+    // flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, (set_tid, set_tid_size, cgroup)
+    let mut raw = [0u64; 11];
+    let n = (size as usize / 8).min(raw.len());
+    let mut bytes = [0u8; 88];
+    mm::copy_from_user(args, &mut bytes[..n * 8])?;
+    for (i, w) in raw.iter_mut().enumerate().take(n) {
+        *w = u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    }
+    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _] = raw;
+    if set_tid != 0 || set_tid_size != 0 || exit_signal & !CSIGNAL != 0 {
+        return Err(EINVAL);
+    }
+    if (stack == 0) != (stack_size == 0) {
+        return Err(EINVAL);
+    }
+    let stack = if stack != 0 { stack.checked_add(stack_size).ok_or(EINVAL)? } else { 0 };
+    clone_thread(CloneArgs { flags: flags | exit_signal, stack, parent_tid, child_tid, tls })
+}
+
+pub fn gettid(_: Args) -> SysResult {
+    Ok(sched::current().tid as u64)
+}
+
+pub fn set_tid_address([tidptr, ..]: Args) -> SysResult {
+    let t = sched::current();
+    t.clear_child_tid.store(tidptr, Ordering::Relaxed);
+    Ok(t.tid as u64)
+}
+
+pub fn set_robust_list([head, len, ..]: Args) -> SysResult {
+    if len != 24 {
+        return Err(EINVAL);
+    }
+    *sched::current().robust_list.lock() = (head, len);
+    Ok(0)
+}
+
+pub fn get_robust_list([tid, head_ptr, len_ptr, ..]: Args) -> SysResult {
+    let t = if tid == 0 { sched::current_arc() } else { sched::thread(tid as u32).ok_or(crate::errno::ESRCH)? };
+    let (head, len) = *t.robust_list.lock();
+    mm::write_user(head_ptr, &head)?;
+    mm::write_user(len_ptr, &len)?;
+    Ok(0)
+}
+
+/// What Linux does for a thread that ends: its robust futexes are marked
+/// OWNER_DIED (waking a waiter), and its `clear_child_tid` is zeroed and woken.
+fn exit_bookkeeping(t: &Thread) {
+    let (head, _) = *t.robust_list.lock();
+    if head != 0 {
+        let _ = release_robust_list(t.tid, head);
+    }
+    let ctid = t.clear_child_tid.swap(0, Ordering::Relaxed);
+    if ctid != 0 && mm::write_user(ctid, &0u32).is_ok() {
+        let _ = futex::wake(ctid, 1, u32::MAX);
+    }
+}
+
+/// Walks `struct robust_list_head` (bounded, like Linux's ROBUST_LIST_LIMIT).
+fn release_robust_list(tid: u32, head: u64) -> Result<(), Errno> {
+    const LIMIT: usize = 2048;
+    let [mut entry, offset, pending]: [u64; 3] = mm::read_user(head)?;
+    let offset = offset as i64;
+    let mut seen = 0;
+    while entry != head && seen < LIMIT {
+        let next: u64 = mm::read_user(entry)?;
+        if entry != pending {
+            futex::owner_died(tid, entry.wrapping_add_signed(offset));
+        }
+        entry = next;
+        seen += 1;
+    }
+    if pending != 0 {
+        futex::owner_died(tid, pending.wrapping_add_signed(offset));
+    }
+    Ok(())
+}
+
+/// `exit`: this thread ends; the last one ends the program.
+pub fn exit([status, ..]: Args) -> SysResult {
+    let t = sched::current();
+    exit_bookkeeping(t);
+    sched::exit_thread(status & 0xff)
+}
+
+/// `exit_group`: the whole program ends.
+pub fn exit_group([status, ..]: Args) -> SysResult {
+    let _ = PID;
+    host::exit(status & 0xff)
+}
+
+/// `rseq`: the registration is kept per thread; its `cpu_id` is written
+/// whenever the thread is switched in, and a preempted or signalled
+/// critical section restarts at its abort handler, as on Linux.
+pub fn rseq([ptr, len, flags, sig, ..]: Args) -> SysResult {
+    const RSEQ_FLAG_UNREGISTER: u64 = 1;
+    const RSEQ_MIN_LEN: u64 = 32;
+    let t = sched::current();
+    let current = t.rseq.load(Ordering::Relaxed);
+    if flags & RSEQ_FLAG_UNREGISTER != 0 {
+        if current != ptr {
+            return Err(EINVAL);
+        }
+        t.rseq.store(0, Ordering::Relaxed);
+        return Ok(0);
+    }
+    if flags != 0 || len < RSEQ_MIN_LEN || ptr % 32 != 0 {
+        return Err(EINVAL);
+    }
+    if current != 0 {
+        return Err(if current == ptr { Errno(16) } else { EINVAL }); // EBUSY
+    }
+    let _ = sig;
+    let cpu = arch::percpu::cpu() as u32;
+    mm::write_user(ptr, &[cpu, cpu])?;
+    t.rseq.store(ptr, Ordering::Relaxed);
+    Ok(0)
+}
+
+/// Writes the thread's CPU into its `struct rseq` (after a switch).
+pub fn rseq_set_cpu(t: &Thread) {
+    let ptr = t.rseq.load(Ordering::Relaxed);
+    if ptr != 0 {
+        let cpu = arch::percpu::cpu() as u32;
+        let _ = mm::write_user(ptr, &[cpu, cpu]);
+    }
+}
+
+/// A thread interrupted inside an rseq critical section resumes at its abort handler.
+pub fn rseq_fixup(t: &Thread, frame: &mut arch::entry::Frame) {
+    let ptr = t.rseq.load(Ordering::Relaxed);
+    if ptr == 0 {
+        return;
+    }
+    let Ok(cs) = mm::read_user::<u64>(ptr + 8) else { return };
+    if cs == 0 {
+        return;
+    }
+    let _ = mm::write_user(ptr + 8, &0u64);
+    // struct rseq_cs: version, flags (u32 each), start_ip, post_commit_offset, abort_ip.
+    let Ok([_, start, len, abort]) = mm::read_user::<[u64; 4]>(cs) else { return };
+    if frame.rip.wrapping_sub(start) < len {
+        frame.rip = abort;
+    }
+}

@@ -1,0 +1,263 @@
+//! Several vCPUs: one host thread each, and what they do for one another.
+//!
+//! A vCPU with nothing to run blocks in `IDLE` until a `KICK` (or its next
+//! timer); a vCPU that must stop where it is — to take a time slice away, to
+//! notice a signal, to drop stale TLB entries — is forced out of `KVM_RUN`
+//! with `immediate_exit` and a host signal, then handled by its own thread.
+//! A timer thread preempts a vCPU when a guest timer is due or threads wait
+//! for a vCPU, reading what the kernel publishes in guest memory, no exit.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use crate::memory::GuestRam;
+use hx_abi::percpu::{Shared, CPU_AREA_SIZE, SHARED_OFFSET, WORK_RESCHED};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where a vCPU's thread is.
+pub const IN_MONITOR: u8 = 0;
+pub const IN_GUEST: u8 = 1;
+pub const IDLE: u8 = 2;
+
+/// `Vcpu::requests` bits: what the vCPU's thread must do before it re-enters.
+pub const REQ_PREEMPT: u64 = 1 << 0;
+pub const REQ_FLUSH_TLB: u64 = 1 << 1;
+pub const REQ_WAKE: u64 = 1 << 2;
+
+/// The time slice while threads wait for a vCPU.
+pub const TIME_SLICE: Duration = Duration::from_millis(4);
+/// How often the timer thread looks at the guest's timers when nothing is due.
+const TIMER_POLL: Duration = Duration::from_millis(10);
+
+pub struct Vcpu {
+    pub state: AtomicU8,
+    pub requests: AtomicU64,
+    /// TLB generation this vCPU has flushed up to.
+    pub flushed: AtomicU64,
+    kicked: Mutex<bool>,
+    wake: Condvar,
+    /// The vCPU's `kvm_run.immediate_exit` byte and its host thread, once running.
+    immediate_exit: AtomicU64,
+    thread: AtomicU64,
+}
+
+pub struct Smp {
+    pub vcpus: Vec<Vcpu>,
+    /// Set when the VM ends: every vCPU thread returns.
+    pub stop: AtomicBool,
+    /// TLB shootdown generation.
+    tlb_generation: AtomicU64,
+    /// Guest-physical address of the vCPUs' blocks.
+    pub areas_phys: u64,
+    /// The first vCPU's thread starts at once; the others on their first kick.
+    started: Vec<AtomicBool>,
+}
+
+/// The host signal that forces a vCPU thread out of `KVM_RUN`.
+pub const KICK_SIGNAL: libc::c_int = libc::SIGUSR1;
+
+extern "C" fn on_kick(_: libc::c_int) {}
+
+/// Installs the (empty) handler of [`KICK_SIGNAL`], without SA_RESTART so that
+/// `KVM_RUN` returns `EINTR`.
+pub fn install_kick_handler() {
+    // SAFETY: installs an empty, async-signal-safe handler.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_kick as *const () as usize;
+        libc::sigaction(KICK_SIGNAL, &sa, std::ptr::null_mut());
+    }
+}
+
+impl Smp {
+    pub fn new(n: usize, areas_phys: u64) -> Smp {
+        Smp {
+            vcpus: (0..n)
+                .map(|_| Vcpu {
+                    state: AtomicU8::new(IN_MONITOR),
+                    requests: AtomicU64::new(0),
+                    flushed: AtomicU64::new(0),
+                    kicked: Mutex::new(false),
+                    wake: Condvar::new(),
+                    immediate_exit: AtomicU64::new(0),
+                    thread: AtomicU64::new(0),
+                })
+                .collect(),
+            stop: AtomicBool::new(false),
+            tlb_generation: AtomicU64::new(0),
+            areas_phys,
+            started: (0..n).map(|i| AtomicBool::new(i == 0)).collect(),
+        }
+    }
+
+    /// Records the calling thread as vCPU `i`'s, with its `immediate_exit` byte.
+    pub fn attach(&self, i: usize, immediate_exit: *mut u8) {
+        if let Some(v) = self.vcpus.get(i) {
+            v.immediate_exit.store(immediate_exit as u64, Ordering::SeqCst);
+            // SAFETY: pthread_self cannot fail.
+            v.thread.store(unsafe { libc::pthread_self() } as u64, Ordering::SeqCst);
+        }
+    }
+
+    /// Forces vCPU `i` out of `KVM_RUN` if it is there.
+    fn force_exit(&self, i: usize) {
+        let Some(v) = self.vcpus.get(i) else { return };
+        let p = v.immediate_exit.load(Ordering::SeqCst) as *mut u8;
+        if p.is_null() {
+            return;
+        }
+        // SAFETY: the byte lives in the vCPU's kvm_run mapping, alive while its
+        // thread runs; writing it from another thread is how KVM is meant to be stopped.
+        unsafe { p.write_volatile(1) };
+        let thread = v.thread.load(Ordering::SeqCst);
+        // SAFETY: the vCPU's thread is alive until `stop` (threads are joined after it).
+        unsafe { libc::pthread_kill(thread as libc::pthread_t, KICK_SIGNAL) };
+    }
+
+    /// Asks vCPU `i` to handle `req` before it runs guest code again, now.
+    pub fn request(&self, i: usize, req: u64) {
+        let Some(v) = self.vcpus.get(i) else { return };
+        v.requests.fetch_or(req, Ordering::SeqCst);
+        match v.state.load(Ordering::SeqCst) {
+            IN_GUEST => self.force_exit(i),
+            IDLE => self.kick(i),
+            _ => {}
+        }
+    }
+
+    /// `KICK`: wakes vCPU `i` from `IDLE` (or makes its next `IDLE` return at once).
+    pub fn kick(&self, i: usize) {
+        let Some(v) = self.vcpus.get(i) else { return };
+        if let Some(s) = self.started.get(i) {
+            s.store(true, Ordering::SeqCst);
+        }
+        let mut k = v.kicked.lock().unwrap_or_else(|e| e.into_inner());
+        *k = true;
+        v.wake.notify_one();
+    }
+
+    /// `IDLE`: blocks vCPU `i` until a kick, `deadline` (host CLOCK_MONOTONIC
+    /// ns, 0: none) or the end of the VM.
+    pub fn idle(&self, i: usize, deadline_ns: u64) {
+        let Some(v) = self.vcpus.get(i) else { return };
+        v.state.store(IDLE, Ordering::SeqCst);
+        let mut k = v.kicked.lock().unwrap_or_else(|e| e.into_inner());
+        while !*k && !self.stop.load(Ordering::SeqCst) && v.requests.load(Ordering::SeqCst) == 0 {
+            let wait = if deadline_ns == 0 {
+                Duration::from_secs(3600)
+            } else {
+                let now = monotonic_ns();
+                if now >= deadline_ns {
+                    break;
+                }
+                Duration::from_nanos(deadline_ns - now)
+            };
+            k = v.wake.wait_timeout(k, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+        }
+        *k = false;
+        v.state.store(IN_MONITOR, Ordering::SeqCst);
+    }
+
+    /// Blocks a vCPU that has not been started until its first kick.
+    pub fn wait_for_start(&self, i: usize) {
+        while !self.started.get(i).is_some_and(|s| s.load(Ordering::SeqCst)) && !self.stop.load(Ordering::SeqCst) {
+            self.idle(i, 0);
+        }
+    }
+
+    /// `SHOOTDOWN` from vCPU `me`: returns once no other vCPU can still use a
+    /// TLB entry from before the call (each running one flushed; the others
+    /// flush before they next enter the guest).
+    pub fn shootdown(&self, me: usize) {
+        let generation = self.tlb_generation.fetch_add(1, Ordering::SeqCst) + 1;
+        for (i, v) in self.vcpus.iter().enumerate() {
+            if i != me && self.started.get(i).is_some_and(|s| s.load(Ordering::SeqCst)) {
+                v.requests.fetch_or(REQ_FLUSH_TLB, Ordering::SeqCst);
+                if v.state.load(Ordering::SeqCst) == IN_GUEST {
+                    self.force_exit(i);
+                }
+            }
+        }
+        let start = Instant::now();
+        for (i, v) in self.vcpus.iter().enumerate() {
+            if i == me {
+                continue;
+            }
+            while v.state.load(Ordering::SeqCst) == IN_GUEST
+                && v.flushed.load(Ordering::SeqCst) < generation
+                && v.requests.load(Ordering::SeqCst) & REQ_FLUSH_TLB != 0
+                && !self.stop.load(Ordering::SeqCst)
+            {
+                if start.elapsed() > Duration::from_millis(1) {
+                    self.force_exit(i);
+                    std::thread::sleep(Duration::from_micros(50));
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    /// The generation a vCPU has flushed up to once it handled `REQ_FLUSH_TLB`.
+    pub fn flushed(&self, i: usize) {
+        if let Some(v) = self.vcpus.get(i) {
+            v.flushed.store(self.tlb_generation.load(Ordering::SeqCst), Ordering::SeqCst);
+        }
+    }
+
+    /// Ends the VM: every vCPU thread returns.
+    pub fn stop_all(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for i in 0..self.vcpus.len() {
+            self.kick(i);
+            self.force_exit(i);
+        }
+    }
+
+    /// The timer thread: preempts a vCPU when a guest timer is due or threads
+    /// wait for one, and wakes an idle vCPU for a due timer.
+    pub fn run_timers(&self, mem: &GuestRam) {
+        let shared_at = self.areas_phys + SHARED_OFFSET;
+        let mut last_slice = Instant::now();
+        while !self.stop.load(Ordering::SeqCst) {
+            let shared: Shared = mem.read_obj(shared_at).unwrap_or_default();
+            let now = monotonic_ns();
+            let due = shared.next_deadline_ns != 0 && now >= shared.next_deadline_ns;
+            let slice_over = shared.waiting > 0 && last_slice.elapsed() >= TIME_SLICE;
+            if due || slice_over {
+                last_slice = Instant::now();
+                let idle = self.vcpus.iter().position(|v| v.state.load(Ordering::SeqCst) == IDLE);
+                match idle {
+                    Some(i) if !slice_over => self.kick(i),
+                    _ => {
+                        // Every vCPU running guest code gives up its slice.
+                        for (i, v) in self.vcpus.iter().enumerate() {
+                            if v.state.load(Ordering::SeqCst) == IN_GUEST {
+                                let work = self.areas_phys + i as u64 * CPU_AREA_SIZE + hx_abi::percpu::OFF_WORK as u64;
+                                if let Ok(w) = mem.atomic_u64(work) {
+                                    w.fetch_or(WORK_RESCHED, Ordering::SeqCst);
+                                }
+                                self.request(i, REQ_PREEMPT);
+                            }
+                        }
+                        if let Some(i) = idle {
+                            self.kick(i);
+                        }
+                    }
+                }
+            }
+            let mut sleep = if shared.waiting > 0 { TIME_SLICE } else { TIMER_POLL };
+            if shared.next_deadline_ns > now {
+                sleep = sleep.min(Duration::from_nanos(shared.next_deadline_ns - now));
+            }
+            std::thread::sleep(sleep.max(Duration::from_micros(100)));
+        }
+    }
+}
+
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
