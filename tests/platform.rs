@@ -176,7 +176,7 @@ fn stats_count_syscalls_and_exits() {
 }
 
 #[test]
-fn ctrl_c_stops_a_runaway_guest() {
+fn ctrl_c_reaches_a_runaway_program() {
     let prog = build("spin", Flavor::MuslStatic, &[]);
     let child = Command::new(HX_RUN).arg(&prog).stderr(std::process::Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -185,8 +185,8 @@ fn ctrl_c_stops_a_runaway_guest() {
     let start = Instant::now();
     let out = child.wait_with_output().unwrap();
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(status_code(&out), 130);
-    assert!(text(&out.stderr).contains("interrupted"));
+    // The program takes SIGINT's default action, as natively: it dies of it.
+    assert_eq!(status_code(&out), 130, "{}", text(&out.stderr));
 }
 
 #[test]

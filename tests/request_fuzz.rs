@@ -277,9 +277,14 @@ const OPS: &[u32] = &[
     op::SYMLINK,
     op::LINK,
     op::POLL,
+    // Served by the vCPU loop, not `Host` (which must still refuse them cleanly).
+    op::IDLE,
+    op::KICK,
+    op::SHOOTDOWN,
+    op::INTERRUPT,
     op::EXIT,
     0,
-    33,
+    37,
     1000,
     u32::MAX,
 ];

@@ -24,7 +24,8 @@
 #define OP_EXIT 1
 #define OP_SLEEP 27
 #define OP_POLL 32
-#define LAST_OP 32
+#define LAST_OP 36
+#define OP_IDLE 33
 
 struct segment { uint64_t phys, len; };
 struct request {
@@ -150,6 +151,9 @@ int main(int argc, char **argv) {
              * result. The monitor treats handles 0-2 as any other. */
             if (takes_handle(q.op) && q.args[0] < 3) q.args[0] = 3 + below(8);
             if (q.op == OP_SLEEP) q.args[0] %= 100000;
+            /* An idle vCPU sleeps until its deadline: a forged one waits briefly (the monitor
+             * takes any deadline; a guest that idles forever only stops itself). */
+            if (q.op == OP_IDLE) q.args[0] = 1;
             if (q.op == OP_POLL) q.args[0] = 0;
             q.nsegs = below(20) == 0 ? (uint32_t)value() : (uint32_t)below(MAX_SEGMENTS + 1);
             uint64_t cursor = 0;

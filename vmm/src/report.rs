@@ -57,6 +57,10 @@ fn op_name(op: u32) -> &'static str {
         op::SYMLINK => "symlink",
         op::LINK => "link",
         op::POLL => "poll",
+        op::IDLE => "idle",
+        op::KICK => "kick",
+        op::SHOOTDOWN => "shootdown",
+        op::INTERRUPT => "interrupt",
         _ => "unknown",
     }
 }

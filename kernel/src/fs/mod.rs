@@ -72,8 +72,16 @@ impl Drop for OpenFile {
     fn drop(&mut self) {
         match &self.kind {
             Kind::Host(h) => host::close(*h),
-            Kind::PipeRead(p) => p.lock().readers -= 1,
-            Kind::PipeWrite(p) => p.lock().writers -= 1,
+            Kind::PipeRead(p) => {
+                let mut pipe = p.lock();
+                pipe.readers -= 1;
+                pipe::changed(pipe);
+            }
+            Kind::PipeWrite(p) => {
+                let mut pipe = p.lock();
+                pipe.writers -= 1;
+                pipe::changed(pipe);
+            }
             Kind::Device(_) => {}
         }
     }

@@ -1,9 +1,10 @@
 //! Pipes, served in the guest: a write and a read cost no exit.
-use crate::errno::{Errno, SysResult, EAGAIN};
-use crate::{host, mm};
+use crate::errno::{Errno, SysResult, EAGAIN, ERESTARTSYS};
+use crate::mm;
+use crate::sched::{self, Thread};
+use alloc::vec::Vec;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
-use hx_abi::hypercall::op;
 use spin::Mutex;
 
 /// Linux's default pipe capacity.
@@ -13,32 +14,49 @@ pub struct Pipe {
     buf: VecDeque<u8>,
     pub readers: usize,
     pub writers: usize,
+    /// Threads blocked on this pipe (readers waiting for data, writers for room).
+    waiters: Vec<Arc<Thread>>,
 }
 
 pub type Shared = Arc<Mutex<Pipe>>;
 
 pub fn new() -> Shared {
-    Arc::new(Mutex::new(Pipe { buf: VecDeque::new(), readers: 1, writers: 1 }))
+    Arc::new(Mutex::new(Pipe { buf: VecDeque::new(), readers: 1, writers: 1, waiters: Vec::new() }))
 }
 
-/// One thread can never see a blocked pipe change: wait as Linux would (forever, on the host).
-fn block_forever() -> ! {
-    loop {
-        let _ = host::simple(op::SLEEP, &[3_600_000_000_000]);
+/// Blocks until the pipe changes; the caller holds the pipe's lock in `pipe`
+/// (released here). `ERESTARTSYS` when a signal arrives first.
+fn wait(mut pipe: spin::MutexGuard<'_, Pipe>) -> Result<(), Errno> {
+    if crate::signal::pending() {
+        return Err(ERESTARTSYS);
     }
+    pipe.waiters.push(sched::current_arc());
+    drop(pipe);
+    sched::block(None);
+    Ok(())
+}
+
+/// Wakes every thread blocked on the pipe (and pollers): it changed.
+pub fn changed(mut pipe: spin::MutexGuard<'_, Pipe>) {
+    let waiters = core::mem::take(&mut pipe.waiters);
+    drop(pipe);
+    for t in waiters {
+        sched::wake(&t);
+    }
+    crate::syscall::poll::wake_pollers();
 }
 
 pub fn read(p: &Shared, buf: u64, count: u64, nonblock: bool) -> SysResult {
     let mut pipe = p.lock();
-    if pipe.buf.is_empty() {
+    while pipe.buf.is_empty() {
         if pipe.writers == 0 || count == 0 {
             return Ok(0);
         }
         if nonblock {
             return Err(EAGAIN);
         }
-        drop(pipe);
-        block_forever();
+        wait(pipe)?;
+        pipe = p.lock();
     }
     let n = (count as usize).min(pipe.buf.len());
     let (a, b) = pipe.buf.as_slices();
@@ -48,27 +66,32 @@ pub fn read(p: &Shared, buf: u64, count: u64, nonblock: bool) -> SysResult {
         mm::copy_to_user(buf + first as u64, &b[..n - first])?;
     }
     pipe.buf.drain(..n);
+    changed(pipe);
     Ok(n as u64)
 }
 
 /// Writes; `Err(EPIPE)` (the caller raises SIGPIPE) when no reader is left.
 pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Errno> {
     let mut pipe = p.lock();
-    if pipe.readers == 0 {
-        return Err(crate::errno::EPIPE);
-    }
-    let room = CAPACITY - pipe.buf.len();
-    if room == 0 && count > 0 {
+    loop {
+        if pipe.readers == 0 {
+            return Err(crate::errno::EPIPE);
+        }
+        if pipe.buf.len() < CAPACITY || count == 0 {
+            break;
+        }
         if nonblock {
             return Err(EAGAIN);
         }
-        drop(pipe);
-        block_forever();
+        wait(pipe)?;
+        pipe = p.lock();
     }
+    let room = CAPACITY - pipe.buf.len();
     let n = (count as usize).min(room);
     let mut chunk = alloc::vec![0u8; n];
     mm::copy_from_user(buf, &mut chunk)?;
     pipe.buf.extend(chunk);
+    changed(pipe);
     Ok(n as u64)
 }
 

@@ -19,8 +19,42 @@ struct PollFd {
     revents: i16,
 }
 
+/// Threads in `poll` waiting for a pipe to change.
+static POLLERS: spin::Mutex<Vec<alloc::sync::Arc<crate::sched::Thread>>> = spin::Mutex::new(Vec::new());
+
+/// A pipe changed: pollers look again.
+pub fn wake_pollers() {
+    let waiting = core::mem::take(&mut *POLLERS.lock());
+    for t in waiting {
+        crate::sched::wake(&t);
+    }
+}
+
 /// Fills every `revents`, waiting up to `timeout_ms` (negative: forever); returns how many are ready.
 fn poll_core(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
+    let deadline = (timeout_ms >= 0).then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
+    loop {
+        // Registered before looking, so a change in between is not missed.
+        if timeout_ms != 0 {
+            POLLERS.lock().push(crate::sched::current_arc());
+        }
+        match poll_once(fds, timeout_ms)? {
+            Some(n) => return Ok(n),
+            None => {
+                if crate::signal::pending() {
+                    return Err(crate::errno::ERESTARTNOHAND);
+                }
+                if crate::sched::block(deadline) == crate::sched::Wake::TimedOut {
+                    return Ok(0);
+                }
+            }
+        }
+    }
+}
+
+/// One look: `Some(ready)` when done (something ready, host files polled,
+/// or no timeout), `None` to wait for a pipe to change.
+fn poll_once(fds: &mut [PollFd], timeout_ms: i64) -> Result<Option<usize>, Errno> {
     let mut host_entries: Vec<(usize, PollEntry)> = Vec::new();
     for (i, p) in fds.iter_mut().enumerate() {
         p.revents = 0;
@@ -73,16 +107,9 @@ fn poll_core(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
             fds[*i].revents = e.revents;
         }
     } else if local_ready == 0 && timeout_ms != 0 {
-        // Nothing here can change while this thread waits: sleep out the timeout.
-        let ns = if timeout_ms < 0 { 3_600_000_000_000 } else { timeout_ms as u64 * 1_000_000 };
-        loop {
-            host::simple(op::SLEEP, &[ns])?;
-            if timeout_ms >= 0 {
-                break;
-            }
-        }
+        return Ok(None);
     }
-    Ok(fds.iter().filter(|p| p.revents != 0).count())
+    Ok(Some(fds.iter().filter(|p| p.revents != 0).count()))
 }
 
 fn read_pollfds(ptr: u64, n: u64) -> Result<Vec<PollFd>, Errno> {
