@@ -113,7 +113,7 @@ impl GuestRam {
     /// A u64 of guest RAM the guest updates atomically (an aligned address
     /// the monitor chose, such as a vCPU's `PerCpu::work`).
     pub fn atomic_u64(&self, addr: u64) -> Result<&std::sync::atomic::AtomicU64> {
-        if addr % 8 != 0 || addr.checked_add(8).is_none_or(|e| e > self.size) {
+        if !addr.is_multiple_of(8) || addr.checked_add(8).is_none_or(|e| e > self.size) {
             bail!("{addr:#x} is not an aligned word of guest RAM");
         }
         let host = self.mem.get_host_address(GuestAddress(addr)).context("atomic word")?;

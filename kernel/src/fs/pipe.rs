@@ -2,9 +2,9 @@
 use crate::errno::{Errno, SysResult, EAGAIN, ERESTARTSYS};
 use crate::mm;
 use crate::sched::{self, Thread};
-use alloc::vec::Vec;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use spin::Mutex;
 
 /// Linux's default pipe capacity.

@@ -407,11 +407,6 @@ pub fn interrupt_cpu(cpu: usize) {
     }
 }
 
-/// Marks work for vCPU `cpu` (`WORK_*` bits).
-pub fn post_work(cpu: usize, bits: u64) {
-    percpu::work_of(AREAS.load(Ordering::Relaxed), cpu).fetch_or(bits, Ordering::AcqRel);
-}
-
 /// The vCPU `t` runs on, if it runs.
 pub fn running_on(t: &Thread) -> Option<usize> {
     let areas = AREAS.load(Ordering::Relaxed);

@@ -14,8 +14,6 @@ use alloc::sync::Arc;
 use spin::Mutex;
 
 pub const NSIG: usize = 64;
-pub const SIGHUP: u32 = 1;
-pub const SIGINT: u32 = 2;
 pub const SIGQUIT: u32 = 3;
 pub const SIGILL: u32 = 4;
 pub const SIGTRAP: u32 = 5;
@@ -24,21 +22,17 @@ pub const SIGBUS: u32 = 7;
 pub const SIGFPE: u32 = 8;
 pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
-pub const SIGPIPE: u32 = 13;
 pub const SIGALRM: u32 = 14;
-pub const SIGTERM: u32 = 15;
 pub const SIGCHLD: u32 = 17;
 pub const SIGCONT: u32 = 18;
 pub const SIGSTOP: u32 = 19;
 
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
-pub const SA_SIGINFO: u64 = 0x4;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
 pub const SA_RESTART: u64 = 0x1000_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;
 pub const SA_RESETHAND: u64 = 0x8000_0000;
-pub const SA_RESTORER: u64 = 0x0400_0000;
 
 /// `si_code` values.
 pub const SI_USER: i32 = 0;

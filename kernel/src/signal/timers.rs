@@ -45,8 +45,7 @@ pub fn run_due() {
             if t.deadline == 0 || t.deadline > now {
                 continue;
             }
-            if t.interval > 0 {
-                let missed = (now - t.deadline) / t.interval;
+            if let Some(missed) = (now - t.deadline).checked_div(t.interval) {
                 t.overrun = missed.min(i32::MAX as u64) as u32;
                 t.deadline += (missed + 1) * t.interval;
             } else {

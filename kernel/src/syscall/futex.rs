@@ -43,7 +43,7 @@ static QUEUES: Mutex<BTreeMap<u64, VecDeque<Arc<Waiter>>>> = Mutex::new(BTreeMap
 
 /// The futex word, for atomic access. Checks it is mapped (writable if `write`).
 fn word(uaddr: u64, write: bool) -> Result<&'static AtomicU32, Errno> {
-    if uaddr % 4 != 0 {
+    if !uaddr.is_multiple_of(4) {
         return Err(EINVAL);
     }
     mm::with_space(|s| s.check(uaddr, 4, write)).map_err(|_| EFAULT)?;
@@ -148,7 +148,7 @@ pub fn wake(uaddr: u64, n: u64, bitset: u32) -> SysResult {
 }
 
 fn requeue(uaddr: u64, n_wake: u64, n_requeue: u64, uaddr2: u64, cmp: Option<u32>) -> SysResult {
-    if uaddr2 % 4 != 0 {
+    if !uaddr2.is_multiple_of(4) {
         return Err(EINVAL);
     }
     let (woken, moved) = {

@@ -54,7 +54,7 @@ pub struct Frame {
 
 pub const FRAME_SIZE: usize = core::mem::size_of::<Frame>();
 // The entries push exactly these words, and keep the stack 16-byte aligned.
-const _: () = assert!(FRAME_SIZE == 256 + 20 * 8 && FRAME_SIZE % 16 == 0);
+const _: () = assert!(FRAME_SIZE == 256 + 20 * 8 && FRAME_SIZE.is_multiple_of(16));
 
 core::arch::global_asm!(
     r#"
@@ -300,7 +300,6 @@ hx_cpl0_saved_rip: .quad 0
 extern "C" {
     fn hx_switch(prev_rsp: *mut u64, next_rsp: u64);
     fn hx_thread_start();
-    fn hx_return_to_user() -> !;
     static hx_vector_stubs: u8;
 }
 
@@ -327,7 +326,7 @@ pub fn new_context(kstack_top: u64, frame: &Frame) -> u64 {
         for i in 0..6 {
             words.add(i).write(0);
         }
-        words.add(6).write(hx_thread_start as usize as u64);
+        words.add(6).write(hx_thread_start as *const () as u64);
     }
     ctx
 }
@@ -340,16 +339,6 @@ pub fn frame_at(kstack_top: u64) -> *mut Frame {
 /// Where a call through the vector for `nr` starts (to restart it).
 pub fn vector_stub(nr: u64) -> u64 {
     core::ptr::addr_of!(hx_vector_stubs) as u64 + 16 * nr
-}
-
-/// Leaves the kernel for the program with the registers in `frame` (the
-/// current thread's frame, at the top of its kernel stack).
-pub fn return_to_user(frame: *mut Frame) -> ! {
-    // SAFETY: `frame` is a complete Frame on this thread's kernel stack; the
-    // return path restores it and jumps to the program.
-    unsafe {
-        core::arch::asm!("mov rsp, {f}", "jmp {ret}", f = in(reg) frame, ret = sym hx_return_to_user, options(noreturn))
-    }
 }
 
 /// The program's first instruction: the stack Linux's `execve` builds, every

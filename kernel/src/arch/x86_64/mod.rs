@@ -28,12 +28,6 @@ pub fn read_fs_base() -> u64 {
 }
 
 #[inline]
-pub fn write_gs_base(value: u64) {
-    // SAFETY: wrgsbase changes only the GS base, which only the program uses.
-    unsafe { core::arch::asm!("wrgsbase {}", in(reg) value, options(nostack, preserves_flags)) }
-}
-
-#[inline]
 pub fn read_gs_base() -> u64 {
     let v: u64;
     // SAFETY: rdgsbase only reads the GS base.

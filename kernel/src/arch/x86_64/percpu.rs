@@ -34,14 +34,6 @@ pub fn current() -> u64 {
     this().current
 }
 
-/// `WORK_*` bits of vCPU `cpu`'s block (`areas` = the blocks' kernel address).
-pub fn work_of(areas: u64, cpu: usize) -> &'static AtomicU64 {
-    let block = areas + cpu as u64 * hx_abi::percpu::CPU_AREA_SIZE;
-    // SAFETY: `work` is a naturally aligned u64 of a live PerCpu, only ever
-    // accessed atomically (by the kernel) or between exits (by the monitor).
-    unsafe { AtomicU64::from_ptr(core::ptr::addr_of_mut!((*(block as *mut PerCpu)).work)) }
-}
-
 /// This vCPU's pending work bits.
 pub fn work() -> &'static AtomicU64 {
     // SAFETY: as in `work_of`.
