@@ -50,8 +50,8 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     sysroot: Option<PathBuf>,
     /// vCPUs, one host thread each (default: the host CPUs hx-run may use, as `docker run`).
-    #[arg(long, value_name = "N", value_parser = parse_cpus)]
-    cpus: Option<usize>,
+    #[arg(long, value_name = "N")]
+    cpus: Option<String>,
     /// Host files the guest may hold open at once (beyond it, the guest gets EMFILE).
     #[arg(long, value_name = "N", default_value_t = hx_vmm::host::handles::DEFAULT_LIMIT)]
     max_open_files: usize,
@@ -190,7 +190,14 @@ fn main() {
         max_open_files: cli.max_open_files,
         user: cli.user,
         self_test: cli.self_test,
-        cpus: cli.cpus.unwrap_or_else(host_cpus),
+        cpus: match cli.cpus.as_deref().map(parse_cpus) {
+            None => host_cpus(),
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                eprintln!("hx-run: --cpus: {e}");
+                std::process::exit(2);
+            }
+        },
     };
     let status = match vm::run(&cfg) {
         Ok(status) => status,

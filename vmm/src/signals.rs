@@ -63,3 +63,8 @@ pub fn release() {
     IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
     VCPU_THREAD.store(0, Ordering::SeqCst);
 }
+
+/// Whether signals wait to be passed on.
+pub fn has_pending() -> bool {
+    PENDING.load(Ordering::Relaxed) != 0
+}

@@ -26,6 +26,8 @@ pub const REQ_WAKE: u64 = 1 << 2;
 
 /// The time slice while threads wait for a vCPU.
 pub const TIME_SLICE: Duration = Duration::from_millis(4);
+/// How often an idle vCPU looks for signals sent to hx-run.
+const HOST_SIGNAL_POLL: Duration = Duration::from_millis(20);
 /// How often the timer thread looks at the guest's timers when nothing is due.
 const TIMER_POLL: Duration = Duration::from_millis(10);
 
@@ -142,15 +144,20 @@ impl Smp {
         let Some(v) = self.vcpus.get(i) else { return };
         v.state.store(IDLE, Ordering::SeqCst);
         let mut k = v.kicked.lock().unwrap_or_else(|e| e.into_inner());
-        while !*k && !self.stop.load(Ordering::SeqCst) && v.requests.load(Ordering::SeqCst) == 0 {
+        while !*k
+            && !self.stop.load(Ordering::SeqCst)
+            && v.requests.load(Ordering::SeqCst) == 0
+            && !crate::signals::has_pending()
+        {
+            // A signal to hx-run cannot notify this wait: look again now and then.
             let wait = if deadline_ns == 0 {
-                Duration::from_secs(3600)
+                HOST_SIGNAL_POLL
             } else {
                 let now = monotonic_ns();
                 if now >= deadline_ns {
                     break;
                 }
-                Duration::from_nanos(deadline_ns - now)
+                Duration::from_nanos(deadline_ns - now).min(HOST_SIGNAL_POLL)
             };
             k = v.wake.wait_timeout(k, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
         }

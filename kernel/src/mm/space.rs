@@ -81,6 +81,11 @@ impl AddressSpace {
     }
 
     /// VMAs that overlap `[start, end)`.
+    /// Whether a mapping (of any protection, even none) covers `addr`.
+    pub fn is_mapped(&self, addr: u64) -> bool {
+        addr < u64::MAX && !self.overlapping(addr, addr + 1).is_empty()
+    }
+
     fn overlapping(&self, start: u64, end: u64) -> Vec<Vma> {
         let first = self.vmas.range(..=start).next_back().map(|(k, _)| *k).unwrap_or(0);
         self.vmas.range(first..end).map(|(_, v)| *v).filter(|v| v.end > start).collect()

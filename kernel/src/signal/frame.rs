@@ -139,6 +139,9 @@ pub fn push(frame: &mut Frame, t: &Thread, q: &Queued, a: &Action, old_mask: u64
     frame.rip = a.handler;
     frame.rflags &= !HANDLER_CLEARS;
     frame.orig_rax = u64::MAX;
+    // The handler starts with a clean vector state, as on Linux.
+    arch::fpu_init();
+    frame.xmm = [[0; 2]; 16];
     Ok(())
 }
 

@@ -133,6 +133,8 @@ pub struct ThreadSignals {
     pub pending: Pending,
     /// `sigaltstack`: base, flags, size.
     pub altstack: (u64, u32, u64),
+    /// Signals `sigtimedwait` waits for (blocked, but they wake this thread).
+    pub waiting: u64,
     /// `sigsuspend`/`ppoll`'s temporary mask: the mask to restore once a
     /// handler has been set up.
     pub saved_mask: Option<u64>,
@@ -253,7 +255,11 @@ pub fn send_process(q: Queued) {
     if !cur.is_idle() && cur.signals.lock().mask & bit(sig) == 0 {
         return;
     }
-    if let Some(t) = sched::threads().into_iter().find(|t| t.signals.lock().mask & bit(sig) == 0) {
+    let takes = |t: &Arc<Thread>| {
+        let s = t.signals.lock();
+        s.mask & bit(sig) == 0 || s.waiting & bit(sig) != 0
+    };
+    if let Some(t) = sched::threads().into_iter().find(takes) {
         notify(&t);
     }
 }
@@ -439,7 +445,8 @@ pub fn fault(frame: &mut Frame, vector: u64, error: u64, addr: u64) {
         1 => (SIGTRAP, 2, frame.rip), // TRAP_TRACE
         3 => (SIGTRAP, SI_KERNEL, 0),
         6 => (SIGILL, ILL_ILLOPN, frame.rip),
-        14 if error & 1 == 0 => (SIGSEGV, SEGV_MAPERR, addr),
+        // Not present, and no mapping there (a PROT_NONE mapping is present to Linux).
+        14 if error & 1 == 0 && !crate::mm::with_space(|s| s.is_mapped(addr)) => (SIGSEGV, SEGV_MAPERR, addr),
         14 => (SIGSEGV, SEGV_ACCERR, addr),
         16 | 19 => (SIGFPE, 0, frame.rip),
         17 => (SIGBUS, BUS_ADRALN, addr),

@@ -109,20 +109,24 @@ pub fn rt_sigtimedwait([set, info, timeout, sigsetsize, ..]: Args) -> SysResult 
     }
     let wanted: u64 = mm::read_user::<u64>(set)? & !UNBLOCKABLE;
     let deadline = if timeout != 0 { Some(time::monotonic_ns().saturating_add(read_timespec(timeout)?)) } else { None };
-    loop {
+    let t = sched::current();
+    t.signals.lock().waiting = wanted;
+    let result = loop {
         if let Some(q) = signal::dequeue_from(wanted) {
             if info != 0 {
                 mm::copy_to_user(info, &q.info)?;
             }
-            return Ok(q.sig as u64);
+            break Ok(q.sig as u64);
         }
         if signal::pending() {
-            return Err(EINTR);
+            break Err(EINTR);
         }
         if sched::block(deadline) == sched::Wake::TimedOut {
-            return Err(EAGAIN);
+            break Err(EAGAIN);
         }
-    }
+    };
+    t.signals.lock().waiting = 0;
+    result
 }
 
 pub fn rt_sigreturn(_: Args) -> SysResult {
@@ -235,7 +239,7 @@ fn ensure_itimer_real() {
         clock: 0,
         deadline: 0,
         interval: 0,
-        notify: Notify::None,
+        notify: Notify::Process { sig: signal::SIGALRM, value: 0 },
         overrun: 0,
     });
 }

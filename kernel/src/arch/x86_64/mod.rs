@@ -52,6 +52,28 @@ pub fn xrstor(area: u64) {
     // SAFETY: `area` holds an image `xsave` wrote.
     unsafe {
         core::arch::asm!("xrstor64 [{}]", in(reg) area, in("eax") u32::MAX, in("edx") u32::MAX,
-                         options(nostack, preserves_flags))
+                         clobber_abi("C"), options(nostack, preserves_flags))
+    }
+}
+
+/// An `xsave` image of the initial vector state: nothing in use, MXCSR 0x1f80.
+#[repr(C, align(64))]
+struct InitialFpu([u8; 576]);
+
+static INITIAL_FPU: InitialFpu = InitialFpu({
+    let mut a = [0u8; 576];
+    a[24] = 0x80; // MXCSR = 0x1f80, little-endian
+    a[25] = 0x1f;
+    a
+});
+
+/// Puts the vector/FPU state in its initial state (what a signal handler starts with).
+#[inline]
+pub fn fpu_init() {
+    // SAFETY: the image is a valid standard-format xsave area whose header
+    // marks every component as initial, so only its first 576 bytes are read.
+    unsafe {
+        core::arch::asm!("xrstor64 [{}]", in(reg) INITIAL_FPU.0.as_ptr(), in("eax") u32::MAX, in("edx") u32::MAX,
+                         clobber_abi("C"), options(nostack, preserves_flags))
     }
 }
