@@ -59,21 +59,18 @@ sub_tests! {
     /// kill to the process reaches the one thread that does not block it.
     a_process_signal_goes_to_a_thread_that_does_not_block_it => "process";
     /// alarm(5) then alarm(1) returns 5; SIGALRM comes after a second.
-    #[ignore = "alarm() timing/return value does not yet match native"]
     alarm_delivers_sigalrm_after_its_seconds => "alarm";
     /// ITIMER_REAL fires periodically and disarms; ITIMER_VIRTUAL fires on
     /// CPU time.
     interval_timers_fire => "itimer";
     /// A SIGALRM handler without SA_RESTART makes a blocked pipe read return
     /// EINTR.
-    #[ignore = "a SIGALRM handler interrupting a blocked pipe read does not yet match native (open in the issue note)"]
     a_handler_without_sa_restart_interrupts_a_read => "eintr";
     /// With SA_RESTART a pipe read survives two SIGALRMs and completes with
     /// what the third handler writes.
     sa_restart_restarts_an_interrupted_read => "restart";
     /// With SA_RESTART the interrupted read completes with what another
     /// thread writes after the handler ran.
-    #[ignore = "restart of a read interrupted by SIGALRM, completed by another thread, does not yet match native"]
     a_restarted_read_gets_what_another_thread_writes => "restart-thread";
     /// nanosleep (with the time left), clock_nanosleep, poll and select return
     /// EINTR even with SA_RESTART.
@@ -105,7 +102,6 @@ sub_tests! {
     a_stack_overflow_is_caught_on_the_alternate_stack => "overflow";
     /// A handler starts with the default MXCSR; the interrupted code keeps its
     /// MXCSR, xmm and ymm registers.
-    #[ignore = "handlers do not start with a clean FPU state yet (Linux resets MXCSR for a handler)"]
     handlers_get_a_clean_fpu_state_and_leave_the_interrupted_one_intact => "fpstate";
 }
 

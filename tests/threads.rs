@@ -67,7 +67,6 @@ sub_tests! {
     priority_inheritance_mutexes_work_or_are_refused => "pi";
     /// sysconf(_SC_NPROCESSORS_ONLN), sched_getaffinity and
     /// /sys/devices/system/cpu/online all say N for `--cpus N`.
-    #[ignore = "/sys/devices/system/cpu/online is not served yet (sysconf and sched_getaffinity already say N)"]
     the_cpu_count_is_the_number_of_vcpus => "cpus";
 }
 

@@ -46,8 +46,3 @@ pub fn realtime_ns() -> u64 {
     let a = anchor();
     a.realtime_ns + ticks_to_ns(arch::rdtsc().saturating_sub(a.tsc))
 }
-
-/// Time the program has run: it has the vCPU to itself, so this is its CPU time.
-pub fn cputime_ns() -> u64 {
-    ticks_to_ns(arch::rdtsc().saturating_sub(*BOOT_TSC.get().unwrap_or(&0)))
-}

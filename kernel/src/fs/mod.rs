@@ -2,6 +2,7 @@
 //! table, path resolution against the working directory, and the devices the
 //! kernel serves itself (`/dev/null`, `/dev/zero`, `/dev/urandom`, ...).
 pub mod dev;
+pub mod generated;
 pub mod path;
 pub mod pipe;
 pub mod stat;
@@ -29,6 +30,8 @@ pub enum Kind {
     /// The two ends of a pipe the kernel keeps.
     PipeRead(pipe::Shared),
     PipeWrite(pipe::Shared),
+    /// A read-only file whose text the kernel made (sysfs CPU lists).
+    Generated(alloc::sync::Arc<generated::Generated>),
 }
 
 /// An open file description: shared by descriptors made with dup().
@@ -82,7 +85,7 @@ impl Drop for OpenFile {
                 pipe.writers -= 1;
                 pipe::changed(pipe);
             }
-            Kind::Device(_) => {}
+            Kind::Device(_) | Kind::Generated(_) => {}
         }
     }
 }

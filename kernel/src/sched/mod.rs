@@ -239,11 +239,38 @@ fn switch_away(s: &mut Sched, cur: &Thread) {
     // THREADS, the idle list or the zombie slot keep `next` alive.
     drop(next);
     cur.save_user_state();
+    account(cur, next_ptr);
     percpu::set_current(next_ptr as u64, next_top);
     // SAFETY: `next_rsp` was saved by a switch or made by `entry::new_context`;
     // `saved_rsp` of `cur` is only read once `cur` is picked again, under the lock.
     unsafe { entry::switch(core::ptr::addr_of_mut!((*cur.sched.get()).saved_rsp), next_rsp) };
     finish_switch(cur);
+}
+
+/// CPU time: `cur` stops running, `next` starts.
+fn account(cur: &Thread, next: *const Thread) {
+    let now = time::monotonic_ns();
+    let since = cur.running_since.swap(0, Ordering::Relaxed);
+    if since != 0 {
+        let used = now.saturating_sub(since);
+        cur.cpu_ns.fetch_add(used, Ordering::Relaxed);
+        if cur.sched_state_dead() {
+            EXITED_CPU_NS.fetch_add(cur.cpu_ns.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+    // SAFETY: `next` is alive (see `switch_away`).
+    let next = unsafe { &*next };
+    if !next.is_idle() {
+        next.running_since.store(now.max(1), Ordering::Relaxed);
+    }
+}
+
+/// CPU time of threads that have ended.
+static EXITED_CPU_NS: AtomicU64 = AtomicU64::new(0);
+
+/// The program's CPU time: every thread's, living or ended.
+pub fn process_cpu_ns() -> u64 {
+    EXITED_CPU_NS.load(Ordering::Relaxed) + threads().iter().map(|t| t.cpu_time()).sum::<u64>()
 }
 
 /// The second half of a switch, run by the thread switched to.

@@ -51,6 +51,9 @@ pub struct Thread {
     pub affinity: AtomicU64,
     /// `rseq` registration (0: none).
     pub rseq: AtomicU64,
+    /// CPU time used up to its last switch out, and when it last started running (ns).
+    pub cpu_ns: AtomicU64,
+    pub running_since: AtomicU64,
 }
 
 // SAFETY: `sched` is only reached with the scheduler's lock held; the rest is
@@ -102,6 +105,8 @@ impl Thread {
             signals: Mutex::new(signals),
             affinity: AtomicU64::new(u64::MAX),
             rseq: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            running_since: AtomicU64::new(0),
         })
     }
 
@@ -126,12 +131,27 @@ impl Thread {
             signals: Mutex::new(ThreadSignals { altstack: (0, 2, 0), ..Default::default() }),
             affinity: AtomicU64::new(u64::MAX),
             rseq: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            running_since: AtomicU64::new(0),
         }
     }
 
     /// The thread's xsave buffer, free for the kernel's use while the thread runs.
     pub fn xsave_scratch(&self) -> u64 {
         self.xsave_area
+    }
+
+    /// CPU time it has used (time it held a vCPU, in the kernel or not).
+    pub fn cpu_time(&self) -> u64 {
+        let since = self.running_since.load(Ordering::Relaxed);
+        let running = if since != 0 { crate::time::monotonic_ns().saturating_sub(since) } else { 0 };
+        self.cpu_ns.load(Ordering::Relaxed) + running
+    }
+
+    /// Whether it has exited (scheduler lock held by the caller).
+    pub fn sched_state_dead(&self) -> bool {
+        // SAFETY: called by the scheduler with its lock held.
+        unsafe { self.sched() }.state == RunState::Dead
     }
 
     pub fn is_idle(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Timers that send signals: `alarm`/`setitimer(ITIMER_REAL)` and POSIX
 //! `timer_create` timers, on the scheduler's clock.
-use super::{Queued, SIGALRM, SI_KERNEL, SI_TIMER};
+use super::{Queued, SI_KERNEL, SI_TIMER};
 use crate::{sched, time};
 use alloc::collections::BTreeMap;
 use spin::Mutex;
@@ -23,25 +23,52 @@ pub struct Timer {
     pub overrun: u32,
 }
 
-/// The ITIMER_REAL timer's id in [`TIMERS`].
+/// The `setitimer` timers' ids in [`TIMERS`] (POSIX timers count from 0).
 pub const ITIMER_REAL_ID: i32 = -1;
+pub const ITIMER_VIRTUAL_ID: i32 = -2;
+pub const ITIMER_PROF_ID: i32 = -3;
+/// A timer on this clock counts the program's CPU time.
+pub const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+
+/// Now on a timer's clock.
+fn now_for(clock: u64) -> u64 {
+    if clock == CLOCK_PROCESS_CPUTIME_ID {
+        sched::process_cpu_ns()
+    } else {
+        time::monotonic_ns()
+    }
+}
 pub const MAX_TIMERS: usize = 1024;
 
 pub static TIMERS: Mutex<BTreeMap<i32, Timer>> = Mutex::new(BTreeMap::new());
 
 /// Tells the scheduler the earliest expiry.
 pub fn rearm() {
-    let next = TIMERS.lock().values().filter(|t| t.deadline != 0).map(|t| t.deadline).min();
+    let now = time::monotonic_ns();
+    // A CPU-time timer cannot fire before its CPU time could have passed in wall time: look then.
+    let next = TIMERS
+        .lock()
+        .values()
+        .filter(|t| t.deadline != 0)
+        .map(|t| match t.clock {
+            CLOCK_PROCESS_CPUTIME_ID => {
+                now.saturating_add(t.deadline.saturating_sub(sched::process_cpu_ns()).max(1_000_000))
+            }
+            _ => t.deadline,
+        })
+        .min();
     sched::set_signal_timer_deadline(next.unwrap_or(u64::MAX));
 }
 
 /// Fires every timer that is due.
 pub fn run_due() {
-    let now = time::monotonic_ns();
+    let wall = time::monotonic_ns();
+    let cpu = sched::process_cpu_ns();
     let mut fired = alloc::vec::Vec::new();
     {
         let mut timers = TIMERS.lock();
         for (&id, t) in timers.iter_mut() {
+            let now = if t.clock == CLOCK_PROCESS_CPUTIME_ID { cpu } else { wall };
             if t.deadline == 0 || t.deadline > now {
                 continue;
             }
@@ -54,10 +81,10 @@ pub fn run_due() {
             fired.push((id, t.notify, t.overrun));
         }
     }
+    rearm();
     if fired.is_empty() {
         return;
     }
-    rearm();
     for (id, notify, overrun) in fired {
         match notify {
             Notify::None => {}
@@ -72,8 +99,8 @@ pub fn run_due() {
 }
 
 fn queued(id: i32, sig: u32, value: u64, overrun: u32) -> Queued {
-    if id == ITIMER_REAL_ID {
-        return Queued::new(SIGALRM, SI_KERNEL);
+    if id < 0 {
+        return Queued::new(sig, SI_KERNEL);
     }
     let mut q = Queued::new(sig, SI_TIMER);
     q.set_u32(16, id as u32); // si_tid (the timer id)
@@ -84,10 +111,10 @@ fn queued(id: i32, sig: u32, value: u64, overrun: u32) -> Queued {
 
 /// Arms (or with `value` 0 disarms) timer `id`; returns the old (remaining, interval).
 pub fn set(id: i32, value: u64, interval: u64) -> Option<(u64, u64)> {
-    let now = time::monotonic_ns();
     let old = {
         let mut timers = TIMERS.lock();
         let t = timers.get_mut(&id)?;
+        let now = now_for(t.clock);
         let old = (if t.deadline == 0 { 0 } else { t.deadline.saturating_sub(now).max(1) }, t.interval);
         t.deadline = if value == 0 { 0 } else { now.saturating_add(value) };
         t.interval = interval;
@@ -100,9 +127,8 @@ pub fn set(id: i32, value: u64, interval: u64) -> Option<(u64, u64)> {
 
 /// (remaining, interval) of timer `id`.
 pub fn get(id: i32) -> Option<(u64, u64)> {
-    let now = time::monotonic_ns();
-    TIMERS
-        .lock()
-        .get(&id)
-        .map(|t| (if t.deadline == 0 { 0 } else { t.deadline.saturating_sub(now).max(1) }, t.interval))
+    TIMERS.lock().get(&id).map(|t| {
+        let now = now_for(t.clock);
+        (if t.deadline == 0 { 0 } else { t.deadline.saturating_sub(now).max(1) }, t.interval)
+    })
 }

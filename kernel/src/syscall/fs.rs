@@ -49,6 +49,7 @@ fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysR
         (Kind::Host(h), None) => host::read(*h, buf, count),
         (Kind::Host(h), Some(o)) => host::pread(*h, buf, count, o),
         (Kind::Device(d), _) => device_read(*d, buf, count),
+        (Kind::Generated(g), at) => g.read(buf, count, at),
         (Kind::PipeRead(p), None) => pipe::read(p, buf, count, file.status() & O_NONBLOCK != 0),
         (Kind::PipeRead(_) | Kind::PipeWrite(_), Some(_)) => Err(ESPIPE),
         (Kind::PipeWrite(_), None) => Err(EBADF),
@@ -61,6 +62,7 @@ fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> Sys
         (Kind::Host(h), None) => host::write(*h, buf, count),
         (Kind::Host(h), Some(o)) => host::pwrite(*h, buf, count, o),
         (Kind::Device(d), _) => device_write(*d, count),
+        (Kind::Generated(_), _) => Err(EBADF),
         (Kind::PipeWrite(p), None) => match pipe::write(p, buf, count, file.status() & O_NONBLOCK != 0) {
             Err(EPIPE) => {
                 super::signal::raise(SIGPIPE);
@@ -172,6 +174,7 @@ pub fn lseek([fd, offset, whence, ..]: Args) -> SysResult {
         Kind::Host(h) => host::simple(op::LSEEK, &[h, offset, whence]),
         Kind::Device(_) if whence <= 4 => Ok(0),
         Kind::Device(_) => Err(EINVAL),
+        Kind::Generated(ref g) => g.seek(offset, whence),
         Kind::PipeRead(_) | Kind::PipeWrite(_) => Err(ESPIPE),
     }
 }
@@ -268,6 +271,7 @@ pub fn stat_of(file: &OpenFile) -> Result<Stat, Errno> {
             Ok(st)
         }
         Kind::Device(d) => Ok(dev::stat(*d)),
+        Kind::Generated(g) => g.stat(),
         Kind::PipeRead(_) | Kind::PipeWrite(_) => {
             Ok(Stat { mode: 0o010600, nlink: 1, blksize: 4096, ino: 2000, ..Default::default() })
         }

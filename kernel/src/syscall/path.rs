@@ -52,6 +52,13 @@ pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
         let file = OpenFile::new(Kind::Device(d), status, path::tidy(&abs));
         return table::install(Arc::new(file), cloexec);
     }
+    if let Some(g) = crate::fs::generated::lookup(&path::tidy(&abs)) {
+        if status & O_ACCMODE != crate::fs::O_RDONLY {
+            return Err(crate::errno::EACCES);
+        }
+        let file = OpenFile::new(Kind::Generated(Arc::new(g)), status, path::tidy(&abs));
+        return table::install(Arc::new(file), cloexec);
+    }
     let mode = if flags & O_CREAT != 0 { apply_umask(mode) } else { 0 };
     let mut resolved = alloc::vec![0u8; PATH_MAX];
     let (r, out) = host::path_request(op::OPEN, &[flags, mode], &[&abs], &mut [&mut resolved]);
@@ -78,6 +85,9 @@ fn stat_at(dirfd: u64, path_ptr: u64, flags: u64) -> Result<Stat, Errno> {
 fn stat_path(abs: &[u8], follow: bool) -> Result<Stat, Errno> {
     if let Some(d) = dev::lookup(&path::tidy(abs)) {
         return Ok(dev::stat(d));
+    }
+    if let Some(g) = crate::fs::generated::lookup(&path::tidy(abs)) {
+        return g.stat();
     }
     let mut st = Stat::default();
     host::path_request(op::STAT, &[follow as u64], &[abs], &mut [st.as_bytes_mut()]).0?;

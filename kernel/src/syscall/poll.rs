@@ -67,7 +67,7 @@ fn poll_once(fds: &mut [PollFd], timeout_ms: i64) -> Result<Option<usize>, Errno
         };
         let wanted = p.events | POLLHUP;
         p.revents = match &file.kind {
-            Kind::Device(_) => (POLLIN | POLLOUT) & wanted,
+            Kind::Device(_) | Kind::Generated(_) => (POLLIN | POLLOUT) & wanted,
             Kind::PipeRead(pp) | Kind::PipeWrite(pp) => {
                 let (r, w, hup) = pipe::readiness(pp);
                 let is_read = matches!(file.kind, Kind::PipeRead(_));

@@ -231,7 +231,7 @@ pub fn getrusage([who, usage, ..]: Args) -> SysResult {
     let mut r = [0u64; 18];
     match who as i64 {
         RUSAGE_SELF | RUSAGE_THREAD => {
-            let ns = crate::time::cputime_ns();
+            let ns = if who as i64 == RUSAGE_THREAD { crate::sched::current().cpu_time() } else { crate::sched::process_cpu_ns() };
             r[0] = ns / 1_000_000_000;
             r[1] = (ns % 1_000_000_000) / 1000;
             r[4] = mm::with_space(|s| s.resident_bytes()) / 1024; // ru_maxrss, KiB
@@ -245,7 +245,7 @@ pub fn getrusage([who, usage, ..]: Args) -> SysResult {
 
 /// `times`: clock ticks (100 Hz) of user time, and since boot.
 pub fn times([buf, ..]: Args) -> SysResult {
-    let ticks = crate::time::cputime_ns() / 10_000_000;
+    let ticks = crate::sched::process_cpu_ns() / 10_000_000;
     if buf != 0 {
         mm::write_user(buf, &[ticks, 0u64, 0, 0])?;
     }

@@ -234,14 +234,29 @@ fn read_timespec(ptr: u64) -> Result<u64, crate::errno::Errno> {
     Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
 }
 
-fn ensure_itimer_real() {
-    timers::TIMERS.lock().entry(ITIMER_REAL_ID).or_insert(Timer {
-        clock: 0,
+/// The `setitimer` timer `which` (ITIMER_REAL, _VIRTUAL, _PROF): its id, made on first use.
+/// VIRTUAL and PROF both count the program's CPU time (hx does not split user from kernel time).
+fn itimer(which: u64) -> Result<i32, crate::errno::Errno> {
+    const SIGVTALRM: u32 = 26;
+    const SIGPROF: u32 = 27;
+    let (id, clock, sig) = match which {
+        0 => (ITIMER_REAL_ID, 1, signal::SIGALRM),
+        1 => (timers::ITIMER_VIRTUAL_ID, timers::CLOCK_PROCESS_CPUTIME_ID, SIGVTALRM),
+        2 => (timers::ITIMER_PROF_ID, timers::CLOCK_PROCESS_CPUTIME_ID, SIGPROF),
+        _ => return Err(EINVAL),
+    };
+    timers::TIMERS.lock().entry(id).or_insert(Timer {
+        clock,
         deadline: 0,
         interval: 0,
-        notify: Notify::Process { sig: signal::SIGALRM, value: 0 },
+        notify: Notify::Process { sig, value: 0 },
         overrun: 0,
     });
+    Ok(id)
+}
+
+fn ensure_itimer_real() {
+    let _ = itimer(0);
 }
 
 pub fn alarm([secs, ..]: Args) -> SysResult {
@@ -271,17 +286,12 @@ fn write_timeval_pair(ptr: u64, (value, interval): (u64, u64)) -> SysResult {
 }
 
 pub fn setitimer([which, new, old, ..]: Args) -> SysResult {
-    const ITIMER_REAL: u64 = 0;
-    if which != ITIMER_REAL {
-        crate::host::log(b"setitimer: only ITIMER_REAL is supported (CPU-time timers return EINVAL)");
-        return Err(EINVAL);
-    }
-    ensure_itimer_real();
+    let id = itimer(which)?;
     let previous = if new != 0 {
         let (value, interval) = read_timeval_pair(new)?;
-        timers::set(ITIMER_REAL_ID, value, interval).unwrap_or((0, 0))
+        timers::set(id, value, interval).unwrap_or((0, 0))
     } else {
-        timers::get(ITIMER_REAL_ID).unwrap_or((0, 0))
+        timers::get(id).unwrap_or((0, 0))
     };
     if old != 0 {
         write_timeval_pair(old, previous)?;
@@ -290,19 +300,16 @@ pub fn setitimer([which, new, old, ..]: Args) -> SysResult {
 }
 
 pub fn getitimer([which, cur, ..]: Args) -> SysResult {
-    if which != 0 {
-        return Err(EINVAL);
-    }
-    ensure_itimer_real();
-    write_timeval_pair(cur, timers::get(ITIMER_REAL_ID).unwrap_or((0, 0)))
+    let id = itimer(which)?;
+    write_timeval_pair(cur, timers::get(id).unwrap_or((0, 0)))
 }
 
 pub fn timer_create([clock, sevp, id_out, ..]: Args) -> SysResult {
     const SIGEV_SIGNAL: i32 = 0;
     const SIGEV_NONE: i32 = 1;
     const SIGEV_THREAD_ID: i32 = 4;
-    if !matches!(clock, 0 | 1 | 7) {
-        return Err(EINVAL); // REALTIME, MONOTONIC, BOOTTIME
+    if !matches!(clock, 0 | 1 | 2 | 7) {
+        return Err(EINVAL); // REALTIME, MONOTONIC, PROCESS_CPUTIME_ID, BOOTTIME
     }
     let mut timers_map = timers::TIMERS.lock();
     if timers_map.len() >= MAX_TIMERS {
@@ -348,7 +355,11 @@ pub fn timer_settime([id, flags, new, old, ..]: Args) -> SysResult {
     let mut value = (vsec as u64).saturating_mul(NS).saturating_add(vnsec as u64);
     if flags & TIMER_ABSTIME != 0 && value != 0 {
         let clock = timers::TIMERS.lock().get(&id).map(|t| t.clock).ok_or(EINVAL)?;
-        let now = if clock == 0 { time::realtime_ns() } else { time::monotonic_ns() };
+        let now = match clock {
+            0 => time::realtime_ns(),
+            timers::CLOCK_PROCESS_CPUTIME_ID => crate::sched::process_cpu_ns(),
+            _ => time::monotonic_ns(),
+        };
         value = value.saturating_sub(now).max(1);
     }
     let previous = timers::set(id, value, interval).ok_or(EINVAL)?;

@@ -9,7 +9,8 @@ fn clock_ns(clock: u64) -> Result<u64, Errno> {
     match clock {
         0 | 5 | 8 => Ok(time::realtime_ns()), // REALTIME, REALTIME_COARSE, REALTIME_ALARM
         1 | 4 | 6 | 7 | 9 => Ok(time::monotonic_ns()), // MONOTONIC, _RAW, _COARSE, BOOTTIME, BOOTTIME_ALARM
-        2 | 3 => Ok(time::cputime_ns()),      // PROCESS_CPUTIME_ID, THREAD_CPUTIME_ID
+        2 => Ok(crate::sched::process_cpu_ns()), // PROCESS_CPUTIME_ID
+        3 => Ok(crate::sched::current().cpu_time()), // THREAD_CPUTIME_ID
         11 => Ok(time::realtime_ns() + 37 * NS), // TAI
         _ => Err(EINVAL),
     }
