@@ -46,7 +46,6 @@ sub_tests! {
     /// pthread_cancel ends a thread blocked in read, in pthread_cond_wait (the
     /// cleanup handler unlocks the mutex) and in sleep, or pending until
     /// cancellation is enabled; join returns PTHREAD_CANCELED.
-    #[ignore = "with --fast-libc, musl's cancellable syscalls (syscall_cp) do not go through the vector yet: the musl build hangs"]
     deferred_cancellation_ends_blocked_threads_and_runs_cleanup_handlers => "cancel";
     /// 40 detached threads (by attribute and by pthread_detach) all finish.
     detached_threads_run_to_completion => "detach";
@@ -86,7 +85,6 @@ fn a_fault_in_a_thread_kills_the_whole_process() {
 }
 
 #[test]
-#[ignore = "includes the cpus and fast-libc cancel sub-tests (see their ignore reasons)"]
 fn every_sub_test_in_one_process_matches_native() {
     matches_native("threads", &[], 0);
 }

@@ -16,9 +16,9 @@ pub const S_IFREG: u32 = 0o100000;
 /// The text of generated file `path` (tidied), if it is one.
 pub fn lookup(path: &[u8]) -> Option<Generated> {
     let text = match path {
-        b"/sys/devices/system/cpu/online" | b"/sys/devices/system/cpu/possible" | b"/sys/devices/system/cpu/present" => {
-            cpu_list(crate::sched::ncpus())
-        }
+        b"/sys/devices/system/cpu/online"
+        | b"/sys/devices/system/cpu/possible"
+        | b"/sys/devices/system/cpu/present" => cpu_list(crate::sched::ncpus()),
         _ => return None,
     };
     Some(Generated { text, offset: Mutex::new(0) })

@@ -32,6 +32,8 @@ pub enum Kind {
     PipeWrite(pipe::Shared),
     /// A read-only file whose text the kernel made (sysfs CPU lists).
     Generated(alloc::sync::Arc<generated::Generated>),
+    /// An epoll instance.
+    Epoll(alloc::sync::Arc<crate::syscall::epoll::Epoll>),
 }
 
 /// An open file description: shared by descriptors made with dup().
@@ -85,7 +87,7 @@ impl Drop for OpenFile {
                 pipe.writers -= 1;
                 pipe::changed(pipe);
             }
-            Kind::Device(_) | Kind::Generated(_) => {}
+            Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) => {}
         }
     }
 }

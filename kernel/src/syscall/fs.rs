@@ -50,6 +50,7 @@ fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysR
         (Kind::Host(h), Some(o)) => host::pread(*h, buf, count, o),
         (Kind::Device(d), _) => device_read(*d, buf, count),
         (Kind::Generated(g), at) => g.read(buf, count, at),
+        (Kind::Epoll(_), _) => Err(EINVAL),
         (Kind::PipeRead(p), None) => pipe::read(p, buf, count, file.status() & O_NONBLOCK != 0),
         (Kind::PipeRead(_) | Kind::PipeWrite(_), Some(_)) => Err(ESPIPE),
         (Kind::PipeWrite(_), None) => Err(EBADF),
@@ -63,6 +64,7 @@ fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> Sys
         (Kind::Host(h), Some(o)) => host::pwrite(*h, buf, count, o),
         (Kind::Device(d), _) => device_write(*d, count),
         (Kind::Generated(_), _) => Err(EBADF),
+        (Kind::Epoll(_), _) => Err(EINVAL),
         (Kind::PipeWrite(p), None) => match pipe::write(p, buf, count, file.status() & O_NONBLOCK != 0) {
             Err(EPIPE) => {
                 super::signal::raise(SIGPIPE);
@@ -175,6 +177,7 @@ pub fn lseek([fd, offset, whence, ..]: Args) -> SysResult {
         Kind::Device(_) if whence <= 4 => Ok(0),
         Kind::Device(_) => Err(EINVAL),
         Kind::Generated(ref g) => g.seek(offset, whence),
+        Kind::Epoll(_) => Err(ESPIPE),
         Kind::PipeRead(_) | Kind::PipeWrite(_) => Err(ESPIPE),
     }
 }
@@ -272,6 +275,7 @@ pub fn stat_of(file: &OpenFile) -> Result<Stat, Errno> {
         }
         Kind::Device(d) => Ok(dev::stat(*d)),
         Kind::Generated(g) => g.stat(),
+        Kind::Epoll(_) => Ok(Stat { mode: 0o600, nlink: 1, blksize: 4096, ino: 4000, ..Default::default() }),
         Kind::PipeRead(_) | Kind::PipeWrite(_) => {
             Ok(Stat { mode: 0o010600, nlink: 1, blksize: 4096, ino: 2000, ..Default::default() })
         }

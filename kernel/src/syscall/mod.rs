@@ -1,6 +1,7 @@
 //! The Linux syscall ABI. `table.rs` maps numbers to handlers; the other files
 //! hold the handlers, grouped by subsystem.
 pub mod dispatch;
+pub mod epoll;
 pub mod fs;
 pub mod futex;
 pub mod mm;

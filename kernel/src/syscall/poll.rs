@@ -13,10 +13,10 @@ const POLLHUP: i16 = 0x10;
 const POLLNVAL: i16 = 0x20;
 
 #[derive(Clone, Copy, Default)]
-struct PollFd {
-    fd: i32,
-    events: i16,
-    revents: i16,
+pub struct PollFd {
+    pub fd: i32,
+    pub events: i16,
+    pub revents: i16,
 }
 
 /// Threads in `poll` waiting for a pipe to change.
@@ -31,7 +31,7 @@ pub fn wake_pollers() {
 }
 
 /// Fills every `revents`, waiting up to `timeout_ms` (negative: forever); returns how many are ready.
-fn poll_core(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
+pub fn poll_core(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
     let deadline = (timeout_ms >= 0).then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
     loop {
         // Registered before looking, so a change in between is not missed.
@@ -68,6 +68,13 @@ fn poll_once(fds: &mut [PollFd], timeout_ms: i64) -> Result<Option<usize>, Errno
         let wanted = p.events | POLLHUP;
         p.revents = match &file.kind {
             Kind::Device(_) | Kind::Generated(_) => (POLLIN | POLLOUT) & wanted,
+            Kind::Epoll(e) => {
+                if super::epoll::readiness(e) {
+                    POLLIN & wanted
+                } else {
+                    0
+                }
+            }
             Kind::PipeRead(pp) | Kind::PipeWrite(pp) => {
                 let (r, w, hup) = pipe::readiness(pp);
                 let is_read = matches!(file.kind, Kind::PipeRead(_));
@@ -136,7 +143,7 @@ fn write_revents(ptr: u64, fds: &[PollFd]) -> Result<(), Errno> {
 }
 
 /// A timespec pointer as milliseconds (NULL: forever).
-fn timespec_ms(ptr: u64) -> Result<i64, Errno> {
+pub fn timespec_ms(ptr: u64) -> Result<i64, Errno> {
     if ptr == 0 {
         return Ok(-1);
     }
@@ -154,11 +161,39 @@ pub fn poll([fds, nfds, timeout, ..]: Args) -> SysResult {
     Ok(n as u64)
 }
 
-pub fn ppoll([fds, nfds, tmo, ..]: Args) -> SysResult {
+pub fn ppoll([fds, nfds, tmo, mask, size, _]: Args) -> SysResult {
     let mut v = read_pollfds(fds, nfds)?;
-    let n = poll_core(&mut v, timespec_ms(tmo)?)?;
+    let n = with_mask(mask, size, || poll_core(&mut v, timespec_ms(tmo)?).map(|n| n as u64))?;
     write_revents(fds, &v)?;
-    Ok(n as u64)
+    Ok(n)
+}
+
+/// Runs a wait with the signal mask at `mask` (if any) in force, as
+/// `ppoll`, `pselect6` and `epoll_pwait` do: if a signal interrupts it, the
+/// old mask comes back once the handler has run, otherwise at once.
+pub fn with_mask(mask: u64, size: u64, wait: impl FnOnce() -> SysResult) -> SysResult {
+    if mask == 0 {
+        return wait();
+    }
+    if size != 8 {
+        return Err(EINVAL);
+    }
+    let m: u64 = mm::read_user(mask)?;
+    let t = crate::sched::current();
+    let old = {
+        let mut s = t.signals.lock();
+        let old = s.mask;
+        s.mask = m & !crate::signal::UNBLOCKABLE;
+        old
+    };
+    let r = wait();
+    let mut s = t.signals.lock();
+    if matches!(r, Err(crate::errno::ERESTARTNOHAND) | Err(crate::errno::EINTR)) {
+        s.saved_mask = Some(old);
+    } else {
+        s.mask = old;
+    }
+    r
 }
 
 /// select/pselect6 on top of poll: fd_set bit maps in, bit maps out.
@@ -230,6 +265,9 @@ pub fn select([nfds, r, w, e, tv, _]: Args) -> SysResult {
     select_core(nfds, [r, w, e], ms)
 }
 
-pub fn pselect6([nfds, r, w, e, ts, _]: Args) -> SysResult {
-    select_core(nfds, [r, w, e], timespec_ms(ts)?)
+pub fn pselect6([nfds, r, w, e, ts, sig]: Args) -> SysResult {
+    // The sixth argument points at { const sigset_t *mask; size_t size; }.
+    let [mask, size]: [u64; 2] = if sig != 0 { mm::read_user(sig)? } else { [0, 0] };
+    let ms = timespec_ms(ts)?;
+    with_mask(mask, size, || select_core(nfds, [r, w, e], ms))
 }

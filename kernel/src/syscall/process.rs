@@ -231,7 +231,11 @@ pub fn getrusage([who, usage, ..]: Args) -> SysResult {
     let mut r = [0u64; 18];
     match who as i64 {
         RUSAGE_SELF | RUSAGE_THREAD => {
-            let ns = if who as i64 == RUSAGE_THREAD { crate::sched::current().cpu_time() } else { crate::sched::process_cpu_ns() };
+            let ns = if who as i64 == RUSAGE_THREAD {
+                crate::sched::current().cpu_time()
+            } else {
+                crate::sched::process_cpu_ns()
+            };
             r[0] = ns / 1_000_000_000;
             r[1] = (ns % 1_000_000_000) / 1000;
             r[4] = mm::with_space(|s| s.resident_bytes()) / 1024; // ru_maxrss, KiB

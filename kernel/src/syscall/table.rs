@@ -1,7 +1,7 @@
 //! Syscall number → handler. Names and argument formats live in
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
-use super::{fs, futex, mm, path, poll, process, signal, thread, time, Args};
+use super::{epoll, fs, futex, mm, path, poll, process, signal, thread, time, Args};
 use crate::errno::SysResult;
 use hx_abi::syscalls::MAX_SYSCALLS;
 
@@ -127,6 +127,7 @@ table! {
     204 => process::sched_getaffinity,
     217 => fs::getdents64,
     218 => thread::set_tid_address,
+    213 => epoll::epoll_create,
     221 => fs::fadvise64,
     222 => signal::timer_create,
     223 => signal::timer_settime,
@@ -137,6 +138,8 @@ table! {
     229 => time::clock_getres,
     230 => time::clock_nanosleep,
     231 => thread::exit_group,
+    232 => epoll::epoll_wait,
+    233 => epoll::epoll_ctl,
     234 => signal::tgkill,
     257 => path::openat,
     258 => path::mkdirat,
@@ -153,6 +156,8 @@ table! {
     273 => thread::set_robust_list,
     274 => thread::get_robust_list,
     280 => path::utimensat,
+    281 => epoll::epoll_pwait,
+    291 => epoll::epoll_create1,
     292 => fs::dup3,
     293 => fs::pipe2,
     295 => fs::preadv,
@@ -162,10 +167,12 @@ table! {
     316 => path::renameat2,
     309 => process::getcpu,
     318 => process::getrandom,
+    324 => thread::membarrier,
     332 => path::statx,
     334 => thread::rseq,
     435 => thread::clone3,
     439 => path::faccessat2,
+    441 => epoll::epoll_pwait2,
 }
 
 /// The handler for syscall `nr`, if hx implements it.

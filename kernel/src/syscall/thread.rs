@@ -246,3 +246,38 @@ pub fn rseq_fixup(t: &Thread, frame: &mut arch::entry::Frame) {
         frame.rip = abort;
     }
 }
+
+/// `membarrier`: once it returns, every thread of the program that runs has
+/// passed a memory barrier. The monitor's shootdown stops every other running
+/// vCPU (an exit serializes it), so it serves as the barrier too.
+pub fn membarrier([cmd, flags, ..]: Args) -> SysResult {
+    use core::sync::atomic::AtomicBool;
+    const QUERY: u64 = 0;
+    const GLOBAL: u64 = 1;
+    const GLOBAL_EXPEDITED: u64 = 2;
+    const REGISTER_GLOBAL_EXPEDITED: u64 = 4;
+    const PRIVATE_EXPEDITED: u64 = 8;
+    const REGISTER_PRIVATE_EXPEDITED: u64 = 16;
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    if flags != 0 {
+        return Err(EINVAL);
+    }
+    match cmd {
+        QUERY => {
+            Ok(GLOBAL | GLOBAL_EXPEDITED | REGISTER_GLOBAL_EXPEDITED | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED)
+        }
+        REGISTER_GLOBAL_EXPEDITED | REGISTER_PRIVATE_EXPEDITED => {
+            REGISTERED.store(true, Ordering::SeqCst);
+            Ok(0)
+        }
+        PRIVATE_EXPEDITED if !REGISTERED.load(Ordering::SeqCst) => Err(Errno(1)), // EPERM
+        GLOBAL | GLOBAL_EXPEDITED | PRIVATE_EXPEDITED => {
+            core::sync::atomic::fence(Ordering::SeqCst);
+            if sched::multi_threaded() && sched::ncpus() > 1 {
+                let _ = host::simple(hx_abi::hypercall::op::SHOOTDOWN, &[]);
+            }
+            Ok(0)
+        }
+        _ => Err(EINVAL),
+    }
+}

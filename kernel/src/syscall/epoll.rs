@@ -1,0 +1,184 @@
+//! epoll over the same readiness `poll` sees (pipes and devices in the
+//! guest, host files through the monitor). Interest is kept by descriptor;
+//! edge-triggered interest is served level-triggered (a reader that drains
+//! to EAGAIN, as edge-triggered users must, sees the same events), and
+//! EPOLLONESHOT disables an entry once reported.
+use super::poll::{poll_core, PollFd};
+use super::Args;
+use crate::errno::{Errno, SysResult, EEXIST, EINVAL, ENOENT};
+use crate::fs::{table, Kind, OpenFile, O_RDWR};
+use crate::mm;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use spin::Mutex;
+
+const EPOLL_CTL_ADD: u64 = 1;
+const EPOLL_CTL_DEL: u64 = 2;
+const EPOLL_CTL_MOD: u64 = 3;
+const EPOLLONESHOT: u32 = 1 << 30;
+const EPOLLET: u32 = 1 << 31;
+const EPOLLEXCLUSIVE: u32 = 1 << 28;
+const EPOLLWAKEUP: u32 = 1 << 29;
+/// The readiness bits epoll and poll share (IN, PRI, OUT, ERR, HUP, RDNORM.., RDHUP).
+const EVENT_BITS: u32 = 0x3fff;
+const EPOLLERR: u32 = 0x8;
+const EPOLLHUP: u32 = 0x10;
+const O_CLOEXEC: u64 = 0o2000000;
+/// Events one `epoll_wait` may return (Linux: INT_MAX / sizeof(struct epoll_event)).
+const MAX_EVENTS: u64 = (i32::MAX / 12) as u64;
+
+#[derive(Clone, Copy)]
+struct Interest {
+    events: u32,
+    data: u64,
+    /// EPOLLONESHOT fired: reported nothing more until EPOLL_CTL_MOD.
+    disabled: bool,
+}
+
+#[derive(Default)]
+pub struct Epoll {
+    interest: Mutex<BTreeMap<i32, Interest>>,
+}
+
+fn create(flags: u64) -> SysResult {
+    if flags & !O_CLOEXEC != 0 {
+        return Err(EINVAL);
+    }
+    let file = OpenFile::new(Kind::Epoll(Arc::new(Epoll::default())), O_RDWR, b"anon_inode:[eventpoll]".to_vec());
+    table::install(Arc::new(file), flags & O_CLOEXEC != 0)
+}
+
+pub fn epoll_create([size, ..]: Args) -> SysResult {
+    if size as i32 <= 0 {
+        return Err(EINVAL);
+    }
+    create(0)
+}
+
+pub fn epoll_create1([flags, ..]: Args) -> SysResult {
+    create(flags)
+}
+
+fn instance(epfd: u64) -> Result<Arc<Epoll>, Errno> {
+    match &table::get(epfd)?.kind {
+        Kind::Epoll(e) => Ok(e.clone()),
+        _ => Err(EINVAL),
+    }
+}
+
+pub fn epoll_ctl([epfd, op, fd, event, ..]: Args) -> SysResult {
+    let ep = instance(epfd)?;
+    let target = table::get(fd)?;
+    if epfd == fd || matches!(target.kind, Kind::Epoll(_)) && Arc::ptr_eq(&instance(fd)?, &ep) {
+        return Err(EINVAL);
+    }
+    if matches!(target.kind, Kind::Host(_)) && is_regular_host_file(&target) {
+        return Err(crate::errno::Errno(1)); // EPERM: regular files cannot be polled
+    }
+    let read_event = || -> Result<Interest, Errno> {
+        let raw: [u8; 12] = read_bytes(event)?;
+        let events = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+        let data = u64::from_le_bytes(raw[4..12].try_into().unwrap_or_default());
+        if events & EPOLLEXCLUSIVE != 0 && events & EPOLLONESHOT != 0 {
+            return Err(EINVAL);
+        }
+        Ok(Interest { events, data, disabled: false })
+    };
+    let mut interest = ep.interest.lock();
+    let fd = fd as i32;
+    match op {
+        EPOLL_CTL_ADD => {
+            let i = read_event()?;
+            if interest.contains_key(&fd) {
+                return Err(EEXIST);
+            }
+            interest.insert(fd, i);
+        }
+        EPOLL_CTL_MOD => {
+            let i = read_event()?;
+            let slot = interest.get_mut(&fd).ok_or(ENOENT)?;
+            *slot = i;
+        }
+        EPOLL_CTL_DEL => {
+            interest.remove(&fd).ok_or(ENOENT)?;
+        }
+        _ => return Err(EINVAL),
+    }
+    drop(interest);
+    // A waiter may now have something to report.
+    super::poll::wake_pollers();
+    Ok(0)
+}
+
+fn read_bytes<const N: usize>(ptr: u64) -> Result<[u8; N], Errno> {
+    let mut b = [0u8; N];
+    mm::copy_from_user(ptr, &mut b)?;
+    Ok(b)
+}
+
+fn is_regular_host_file(file: &OpenFile) -> bool {
+    super::fs::stat_of(file).map(|st| st.mode & 0o170000 == 0o100000).unwrap_or(false)
+}
+
+fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
+    if max == 0 || max > MAX_EVENTS {
+        return Err(EINVAL);
+    }
+    let ep = instance(epfd)?;
+    let watched: Vec<(i32, Interest)> =
+        ep.interest.lock().iter().filter(|(_, i)| !i.disabled).map(|(&fd, &i)| (fd, i)).collect();
+    let mut fds: Vec<PollFd> =
+        watched.iter().map(|&(fd, i)| PollFd { fd, events: (i.events & EVENT_BITS) as i16, revents: 0 }).collect();
+    poll_core(&mut fds, timeout_ms)?;
+    let mut out = Vec::new();
+    let mut interest = ep.interest.lock();
+    for (p, (fd, i)) in fds.iter().zip(&watched) {
+        let ready = p.revents as u16 as u32 & ((i.events & EVENT_BITS) | EPOLLERR | EPOLLHUP);
+        // POLLNVAL: the descriptor was closed, which removes it from the set.
+        if p.revents as u16 & 0x20 != 0 {
+            interest.remove(fd);
+            continue;
+        }
+        if ready == 0 || out.len() as u64 >= max * 12 {
+            continue;
+        }
+        if i.events & EPOLLONESHOT != 0 {
+            if let Some(slot) = interest.get_mut(fd) {
+                slot.disabled = true;
+            }
+        }
+        out.extend_from_slice(&ready.to_le_bytes());
+        out.extend_from_slice(&i.data.to_le_bytes());
+    }
+    drop(interest);
+    let _ = (EPOLLET, EPOLLWAKEUP);
+    mm::copy_to_user(events, &out)?;
+    Ok(out.len() as u64 / 12)
+}
+
+pub fn epoll_wait([epfd, events, max, timeout, ..]: Args) -> SysResult {
+    wait(epfd, events, max, timeout as i32 as i64)
+}
+
+/// `epoll_pwait`: with a temporary signal mask, like `ppoll`.
+pub fn epoll_pwait([epfd, events, max, timeout, mask, size]: Args) -> SysResult {
+    super::poll::with_mask(mask, size, || wait(epfd, events, max, timeout as i32 as i64))
+}
+
+pub fn epoll_pwait2([epfd, events, max, timeout, mask, size]: Args) -> SysResult {
+    let ms = super::poll::timespec_ms(timeout)?;
+    super::poll::with_mask(mask, size, || wait(epfd, events, max, ms))
+}
+
+/// An epoll descriptor polled or epolled itself: readable when one of its entries is ready.
+pub fn readiness(ep: &Epoll) -> bool {
+    let watched: Vec<(i32, Interest)> =
+        ep.interest.lock().iter().filter(|(_, i)| !i.disabled).map(|(&fd, &i)| (fd, i)).collect();
+    let mut fds: Vec<PollFd> = watched
+        .iter()
+        .filter(|(fd, _)| !matches!(table::get(*fd as u64).map(|f| matches!(f.kind, Kind::Epoll(_))), Ok(true)))
+        .map(|&(fd, i)| PollFd { fd, events: (i.events & EVENT_BITS) as i16, revents: 0 })
+        .collect();
+    poll_core(&mut fds, 0).map(|n| n > 0).unwrap_or(false)
+}
