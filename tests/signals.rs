@@ -106,7 +106,6 @@ sub_tests! {
 }
 
 #[test]
-#[ignore = "includes the sub-tests ignored above"]
 fn every_sub_test_in_one_process_matches_native() {
     matches_native("signals", &[], 0);
 }

@@ -43,9 +43,9 @@ pub fn run(vcpus: &mut [VcpuFd], m: &Machine) -> Result<i32> {
             let result = &result;
             scope.spawn(move || finish(m, result, run_one(i, vcpu, m)));
         }
-        if m.smp.vcpus.len() > 1 {
-            scope.spawn(|| m.smp.run_timers(m.mem));
-        }
+        // Time slices and timers due while every vCPU runs program code
+        // need the timer thread, one vCPU or many.
+        scope.spawn(|| m.smp.run_timers(m.mem));
         if let Some((i, vcpu)) = first {
             finish(m, &result, run_one(i, vcpu, m));
         }
@@ -139,8 +139,13 @@ fn fault_to_program(m: &Machine, i: usize, vcpu: &VcpuFd) -> Result<bool> {
         return Ok(false);
     }
     let signal = fault::signal_of(vector) as u32;
+    // A page fault may be SIGBUS too (a file mapping past its end): the kernel tells which.
+    let mut wanted = 1u64 << (signal - 1);
+    if vector == 14 {
+        wanted |= 1 << (libc::SIGBUS - 1);
+    }
     let shared: hx_abi::percpu::Shared = m.mem.read_obj(m.smp.areas_phys + hx_abi::percpu::SHARED_OFFSET)?;
-    if shared.caught & (1 << (signal - 1)) == 0 {
+    if shared.caught & wanted == 0 {
         return Ok(false);
     }
     let cr2 = vcpu.get_sregs()?.cr2;

@@ -297,11 +297,9 @@ pub fn run(cfg: &Config) -> Result<i32> {
     let program = Binary { path: name, bytes, bias };
     signals::catch_interrupts(&mut vcpus[0].get_kvm_run().immediate_exit);
     crate::smp::install_kick_handler();
-    if cfg.cpus > 1 {
-        // The C library sets up its thread signals at the first thread it
-        // starts: do that now, while the seccomp filter does not yet forbid it.
-        let _ = std::thread::spawn(|| {}).join();
-    }
+    // The C library sets up its thread signals at the first thread it
+    // starts: do that now, while the seccomp filter does not yet forbid it.
+    let _ = std::thread::spawn(|| {}).join();
     lock_down(cfg, &files)?;
     let machine = crate::vcpu::Machine {
         mem: &mem,

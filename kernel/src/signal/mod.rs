@@ -445,6 +445,7 @@ pub fn fault(frame: &mut Frame, vector: u64, error: u64, addr: u64) {
         1 => (SIGTRAP, 2, frame.rip), // TRAP_TRACE
         3 => (SIGTRAP, SI_KERNEL, 0),
         6 => (SIGILL, ILL_ILLOPN, frame.rip),
+        14 if crate::syscall::mm::past_eof(addr) => (SIGBUS, 2, addr), // BUS_ADRERR
         // Not present, and no mapping there (a PROT_NONE mapping is present to Linux).
         14 if error & 1 == 0 && !crate::mm::with_space(|s| s.is_mapped(addr)) => (SIGSEGV, SEGV_MAPERR, addr),
         14 => (SIGSEGV, SEGV_ACCERR, addr),

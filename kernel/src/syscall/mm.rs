@@ -21,7 +21,9 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
         return Err(EINVAL);
     }
     if flags & MAP_ANONYMOUS != 0 {
-        return with_space(|s| s.mmap(addr, len, prot as u32, flags));
+        let start = with_space(|s| s.mmap(addr, len, prot as u32, flags))?;
+        forget_past_eof(start, start + align_up(len, PAGE_SIZE));
+        return Ok(start);
     }
     let file = table::get(fd)?;
     if file.status() & O_ACCMODE == O_WRONLY {
@@ -45,12 +47,27 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
     // The file's bytes are copied in when mapped (a private snapshot; a shared
     // read-only mapping sees the file as it was then).
     let start = with_space(|s| s.mmap(addr, len, (prot | PROT_READ) as u32, flags | MAP_ANONYMOUS))?;
-    if let Err(e) = fill_from_file(start, align_up(len, PAGE_SIZE), handle, offset) {
+    forget_past_eof(start, start + align_up(len, PAGE_SIZE));
+    let filled = match fill_from_file(start, align_up(len, PAGE_SIZE), handle, offset) {
+        Ok(n) => n,
+        Err(e) => {
+            with_space(|s| {
+                let _ = s.unmap(start, start + align_up(len, PAGE_SIZE));
+                s.flush();
+            });
+            return Err(e);
+        }
+    };
+    // Whole pages past the end of the file: touching them is SIGBUS, as on Linux.
+    let eof_page = start + align_up(filled, PAGE_SIZE);
+    let end = start + align_up(len, PAGE_SIZE);
+    if eof_page < end {
         with_space(|s| {
-            let _ = s.unmap(start, start + align_up(len, PAGE_SIZE));
+            let r = s.protect(eof_page, end, 0);
             s.flush();
-        });
-        return Err(e);
+            r
+        })?;
+        PAST_EOF.lock().push((eof_page, end));
     }
     if prot & PROT_READ == 0 {
         with_space(|s| {
@@ -62,8 +79,22 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
     Ok(start)
 }
 
-/// Reads the file behind `handle` from `offset` into the fresh mapping at `start`.
-fn fill_from_file(start: u64, len: u64, handle: u64, offset: u64) -> Result<(), crate::errno::Errno> {
+/// Ranges of file mappings that lie wholly past the end of their file.
+static PAST_EOF: spin::Mutex<alloc::vec::Vec<(u64, u64)>> = spin::Mutex::new(alloc::vec::Vec::new());
+
+/// Whether `addr` lies in a file mapping past the end of its file.
+pub fn past_eof(addr: u64) -> bool {
+    PAST_EOF.lock().iter().any(|&(s, e)| (s..e).contains(&addr))
+}
+
+/// `[start, end)` was unmapped or mapped afresh.
+fn forget_past_eof(start: u64, end: u64) {
+    PAST_EOF.lock().retain(|&(s, e)| e <= start || s >= end);
+}
+
+/// Reads the file behind `handle` from `offset` into the fresh mapping at
+/// `start`; returns how many bytes the file had there.
+fn fill_from_file(start: u64, len: u64, handle: u64, offset: u64) -> Result<u64, crate::errno::Errno> {
     let mut done = 0;
     while done < len {
         let mut req = Request::new(op::PREAD);
@@ -80,7 +111,7 @@ fn fill_from_file(start: u64, len: u64, handle: u64, offset: u64) -> Result<(), 
             break; // end of file: the rest stays zero
         }
     }
-    Ok(())
+    Ok(done)
 }
 
 /// The page-aligned range `[addr, addr+len)` a munmap/mprotect names.
@@ -104,6 +135,7 @@ pub fn munmap([addr, len, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     let (start, end) = range(addr, len)?;
+    forget_past_eof(start, end);
     with_space(|s| {
         let r = s.unmap(start, end);
         s.flush();
