@@ -282,9 +282,10 @@ const OPS: &[u32] = &[
     op::KICK,
     op::SHOOTDOWN,
     op::INTERRUPT,
+    op::DISCARD,
     op::EXIT,
     0,
-    37,
+    38,
     1000,
     u32::MAX,
 ];

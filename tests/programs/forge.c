@@ -24,7 +24,7 @@
 #define OP_EXIT 1
 #define OP_SLEEP 27
 #define OP_POLL 32
-#define LAST_OP 36
+#define LAST_OP 37
 #define OP_IDLE 33
 
 struct segment { uint64_t phys, len; };

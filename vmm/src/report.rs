@@ -61,6 +61,7 @@ fn op_name(op: u32) -> &'static str {
         op::KICK => "kick",
         op::SHOOTDOWN => "shootdown",
         op::INTERRUPT => "interrupt",
+        op::DISCARD => "discard",
         _ => "unknown",
     }
 }

@@ -124,10 +124,13 @@ pub mod op {
     /// Stop vCPU `args[0]` where it is, so that it handles its `PerCpu::work`
     /// (preempted by the kernel at once if it runs program code).
     pub const INTERRUPT: u32 = 36;
+    /// The guest no longer needs the contents of `segs` (whole pages): the
+    /// host drops them, and they read back as zero (`madvise(MADV_DONTNEED)`).
+    pub const DISCARD: u32 = 37;
 }
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
-pub const LAST_OP: u32 = op::INTERRUPT;
+pub const LAST_OP: u32 = op::DISCARD;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -47,6 +47,11 @@ impl Leaf {
         self.get() & PTE_ADDR_MASK & if self.huge { !(HUGE_PAGE_SIZE - 1) } else { !0 }
     }
     /// Holds a frame, present or parked.
+    /// Whether the CPU has written through this entry since it was made (the D bit).
+    pub fn is_dirty(&self) -> bool {
+        self.get() & (1 << 6) != 0
+    }
+
     pub fn is_backed(&self) -> bool {
         self.get() & (PTE_PRESENT | PTE_PARKED) != 0
     }

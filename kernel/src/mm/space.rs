@@ -52,6 +52,26 @@ const MAP_32BIT: u64 = 0x40;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const LOW_2G: u64 = 0x8000_0000;
 
+/// From this size on, `zero_range` gives pages back to the host instead of zeroing them.
+const DISCARD_MIN: u64 = 64 * 1024;
+
+/// Sends the pages in `batch` back to the host (they read back as zero) and empties it.
+fn discard_frames(batch: &mut Vec<Segment>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut req = hx_abi::hypercall::Request::new(hx_abi::hypercall::op::DISCARD);
+    req.nsegs = batch.len() as u32;
+    req.segs[..batch.len()].copy_from_slice(batch);
+    if crate::host::call(&mut req) < 0 {
+        // The host refused: zero them here.
+        for s in batch.iter() {
+            super::frames::zero(s.phys, s.len);
+        }
+    }
+    batch.clear();
+}
+
 impl AddressSpace {
     pub fn new(root: u64, frames: Frames, brk_start: u64) -> Self {
         Self { pt: PageTable::new(root), frames, vmas: BTreeMap::new(), brk_start, brk: brk_start, stale: None }
@@ -252,18 +272,34 @@ impl AddressSpace {
         if cursor < end {
             return Err(ENOMEM);
         }
+        // Large ranges (a thread's stack at its exit, freed heap) go back to
+        // the host, which hands out zero pages again: cheaper than writing
+        // zeros, and the host reclaims the memory.
+        let discard = end - start >= DISCARD_MIN;
+        let mut batch: Vec<Segment> = Vec::new();
         let mut va = start;
         while va < end {
             match self.pt.leaf(va) {
                 Some(leaf) if leaf.is_backed() => {
                     let page = leaf.size();
                     let chunk = (align_down(va, page) + page).min(end) - va;
-                    super::frames::zero(leaf.frame() + (va & (page - 1)), chunk);
+                    let phys = leaf.frame() + (va & (page - 1));
+                    if !leaf.is_dirty() {
+                        // Never written since it was mapped zeroed: it still reads as zero.
+                    } else if discard && phys.is_multiple_of(PAGE_SIZE) && chunk.is_multiple_of(PAGE_SIZE) {
+                        batch.push(Segment { phys, len: chunk });
+                        if batch.len() == hx_abi::hypercall::MAX_SEGMENTS {
+                            discard_frames(&mut batch);
+                        }
+                    } else {
+                        super::frames::zero(phys, chunk);
+                    }
                     va += chunk;
                 }
                 _ => va += PAGE_SIZE,
             }
         }
+        discard_frames(&mut batch);
         Ok(())
     }
 

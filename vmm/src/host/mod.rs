@@ -68,6 +68,7 @@ impl Host<'_> {
                 0
             }
             op::RANDOM => clock::random(&segs),
+            op::DISCARD => discard(&segs),
             op::UNSUPPORTED => {
                 self.report.unsupported(req.args[0]);
                 0
@@ -93,4 +94,21 @@ impl Host<'_> {
         req.ret = ret;
         Outcome::Resume
     }
+}
+
+/// `DISCARD`: drops whole pages of guest RAM; they read back as zero.
+fn discard(segs: &Segs) -> i64 {
+    const PAGE: u64 = 4096;
+    if segs.all().iter().any(|s| s.phys % PAGE != 0 || s.len % PAGE != 0) {
+        return -(libc::EINVAL as i64);
+    }
+    let Ok(iovecs) = segs.iovecs() else { return -(libc::EFAULT as i64) };
+    for v in iovecs {
+        // SAFETY: the range is whole pages inside the guest RAM mapping
+        // (checked by `Segs`); dropping them only zeroes guest memory.
+        if unsafe { libc::madvise(v.iov_base, v.iov_len, libc::MADV_DONTNEED) } != 0 {
+            return -(libc::EINVAL as i64);
+        }
+    }
+    0
 }
