@@ -91,11 +91,14 @@ fn main() -> Result<()> {
     let compute = b.compile("gcc", &["-static"], &prog("compute.c"), "compute")?;
     let boot = b.compile("gcc", &["-static"], &prog("boot.c"), "boot")?;
     let hello = b.compile("gcc", &["-static"], &root.join("tests/programs/hello.c"), "hello")?;
+    let thr_g = b.compile("gcc", &["-static", "-pthread"], &prog("threads.c"), "threads-gcc-static")?;
+    let thr_m = b.compile("musl-gcc", &[], &prog("threads.c"), "threads-musl")?;
     let libc_so = root.join("sysroot/lib/libc.so");
     let fast = libc_so.is_file();
     let musl_lua = root.join("target/musl-lua/lua");
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let (lat_g, lat_m, work, compute, boot, hello) = (s(&lat_g), s(&lat_m), s(&work), s(&compute), s(&boot), s(&hello));
+    let (thr_g, thr_m) = (s(&thr_g), s(&thr_m));
     let big: &[&str] = &["--memory", "1G"];
 
     let (_, _, _, platform) = b.stats(&[], &[&hello])?;
@@ -319,6 +322,66 @@ fn main() -> Result<()> {
             ratio(&n, &h)
         ));
         boot_rows.push(("musl lua --fast-libc".into(), vec![n.median / 1e6, h.median / 1e6]));
+    }
+    r.line("");
+
+    // 7. Threads.
+    r.line("## 7. Threads (`benches/programs/threads.c`)");
+    r.line("");
+    r.line(
+        "Parallel speed-up: two threads each run the same integer loop; the serial run does both halves on one thread.",
+    );
+    r.line("");
+    r.table(&["run", "native", "hx `--cpus 1`", "hx `--cpus 2`", "hx 2 / hx 1", "hx 2 / native"]);
+    let rounds = q("300000000", "3000000");
+    let np = b.timed(None, &[&thr_g, "parallel", rounds])?;
+    let ns = b.timed(None, &[&thr_g, "serial", rounds])?;
+    let h1 = b.timed(Some(&["--cpus", "1"]), &[&thr_g, "parallel", rounds])?;
+    let h2 = b.timed(Some(&["--cpus", "2"]), &[&thr_g, "parallel", rounds])?;
+    r.line(format!(
+        "| two threads, {rounds} rounds each | {} | {} | {} | {} | {} |",
+        np.show("ms", 1e6),
+        h1.show("ms", 1e6),
+        h2.show("ms", 1e6),
+        ratio(&h1, &h2),
+        ratio(&np, &h2)
+    ));
+    r.line(format!("| native, both halves on one thread | {} | | | | |", ns.show("ms", 1e6)));
+    r.line("");
+    r.line("Per-operation costs (ns); the ping-pong crosses vCPUs with `--cpus 2` and stays on one with `--cpus 1`.");
+    r.line("");
+    r.table(&[
+        "operation",
+        "native (gcc static)",
+        "hx trap `--cpus 1`",
+        "hx trap `--cpus 2`",
+        "native (musl)",
+        "hx `--fast-libc --cpus 2`",
+        "trap 2 / native",
+        "fast / native",
+    ]);
+    for (what, label, full, small) in [
+        ("create", "thread create + join", "2000", "20"),
+        ("mutex", "uncontended mutex lock + unlock", "10000000", "10000"),
+        ("pingpong", "futex wake -> wait round trip", "20000", "200"),
+        ("signal", "raise() to a handler and back", "20000", "200"),
+    ] {
+        let n = q(full, small);
+        let ng = b.timed(None, &[&thr_g, what, n])?;
+        let t1 = b.timed(Some(&["--cpus", "1"]), &[&thr_g, what, n])?;
+        let t2 = b.timed(Some(&["--cpus", "2"]), &[&thr_g, what, n])?;
+        let nm = b.timed(None, &[&thr_m, what, n])?;
+        let f = if fast { Some(b.timed(Some(&["--fast-libc", "--cpus", "2"]), &[&thr_m, what, n])?) } else { None };
+        r.line(format!(
+            "| {label} | {} | {} | {} | {} | {} | {} | {} |",
+            ng.show("", 1.0),
+            t1.show("", 1.0),
+            t2.show("", 1.0),
+            nm.show("", 1.0),
+            f.map_or("–".into(), |f| f.show("", 1.0)),
+            ratio(&ng, &t2),
+            f.map_or("–".into(), |f| ratio(&nm, &f))
+        ));
     }
     r.line("");
 
