@@ -23,3 +23,12 @@ pub const SIG_IGN: __sighandler_t = 1;
 
 /// asm/sigcontext.h's `struct _fpstate` is a macro for `_fpstate_64` on x86-64.
 pub type _fpstate = _fpstate_64;
+
+// bindgen cannot derive these for `sigaction`: its handler types are the
+// hand-written aliases above. Every field is an integer, so it is plain data.
+impl Clone for sigaction {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl Copy for sigaction {}

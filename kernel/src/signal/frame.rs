@@ -6,34 +6,21 @@ use crate::arch::entry::Frame;
 use crate::errno::{Errno, SysResult, EFAULT};
 use crate::sched::Thread;
 use crate::{arch, boot_info, mm};
+use hx_abi::uapi;
 
-pub const SS_ONSTACK: u32 = 1;
-pub const SS_DISABLE: u32 = 2;
+pub const SS_ONSTACK: u32 = uapi::SS_ONSTACK;
+pub const SS_DISABLE: u32 = uapi::SS_DISABLE;
 
-// Offsets in `struct rt_sigframe`.
+// `struct rt_sigframe`: the return address, then a `ucontext`, then a `siginfo`.
 const UC: u64 = 8;
-const UC_SIZE: usize = 304;
-const INFO: u64 = UC + UC_SIZE as u64;
-const FRAME_BYTES: u64 = INFO + 128;
-// Offsets in `struct ucontext`.
-const UC_FLAGS: usize = 0;
-const UC_STACK: usize = 16;
-const UC_MCONTEXT: usize = 40;
-const UC_SIGMASK: usize = 296;
-// In `struct sigcontext` (= glibc's gregs order).
-const SC_EFLAGS: usize = 17;
-const SC_CSGSFS: usize = 18;
-const SC_ERR: usize = 19;
-const SC_TRAPNO: usize = 20;
-const SC_OLDMASK: usize = 21;
-const SC_CR2: usize = 22;
-const SC_FPSTATE: usize = 23;
+const INFO: u64 = UC + core::mem::size_of::<uapi::ucontext>() as u64;
+const FRAME_BYTES: u64 = INFO + core::mem::size_of::<uapi::siginfo_t>() as u64;
 
-const UC_FP_XSTATE: u64 = 1;
-const UC_SIGCONTEXT_SS: u64 = 2;
-const UC_STRICT_RESTORE_SS: u64 = 4;
-const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
-const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+const UC_FP_XSTATE: u64 = uapi::UC_FP_XSTATE as u64;
+const UC_SIGCONTEXT_SS: u64 = uapi::UC_SIGCONTEXT_SS as u64;
+const UC_STRICT_RESTORE_SS: u64 = uapi::UC_STRICT_RESTORE_SS as u64;
+const FP_XSTATE_MAGIC1: u32 = uapi::FP_XSTATE_MAGIC1;
+const FP_XSTATE_MAGIC2: u32 = uapi::FP_XSTATE_MAGIC2;
 /// The flags a program may change through `rt_sigreturn`.
 const USER_FLAGS: u64 = 0x50dd5;
 /// Flags cleared for a handler: TF, DF, RF, AC.
@@ -52,19 +39,39 @@ fn xcr0() -> u64 {
     (hi as u64) << 32 | lo as u64
 }
 
-/// The general registers in `struct sigcontext` order.
-fn gregs(f: &Frame) -> [u64; 17] {
-    [
-        f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx, f.rsp,
-        f.rip,
-    ]
+/// The registers of `frame` as a `sigcontext` holds them.
+fn to_sigcontext(f: &Frame) -> uapi::sigcontext {
+    uapi::sigcontext {
+        r8: f.r8,
+        r9: f.r9,
+        r10: f.r10,
+        r11: f.r11,
+        r12: f.r12,
+        r13: f.r13,
+        r14: f.r14,
+        r15: f.r15,
+        rdi: f.rdi,
+        rsi: f.rsi,
+        rbp: f.rbp,
+        rbx: f.rbx,
+        rdx: f.rdx,
+        rax: f.rax,
+        rcx: f.rcx,
+        rsp: f.rsp,
+        rip: f.rip,
+        eflags: f.rflags,
+        cs: hx_abi::layout::USER_CS,
+        __bindgen_anon_1: uapi::sigcontext__bindgen_ty_1 { ss: hx_abi::layout::USER_DS },
+        ..Default::default()
+    }
 }
 
-fn set_gregs(f: &mut Frame, g: &[u64]) {
-    [
-        f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx, f.rsp,
-        f.rip,
-    ] = [g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15], g[16]];
+/// The general registers of `sc` into `f` (flags are the caller's to filter).
+fn from_sigcontext(f: &mut Frame, sc: &uapi::sigcontext) {
+    (f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15) =
+        (sc.r8, sc.r9, sc.r10, sc.r11, sc.r12, sc.r13, sc.r14, sc.r15);
+    (f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax, f.rcx) = (sc.rdi, sc.rsi, sc.rbp, sc.rbx, sc.rdx, sc.rax, sc.rcx);
+    (f.rsp, f.rip) = (sc.rsp, sc.rip);
 }
 
 fn on_altstack(t: &Thread, sp: u64) -> bool {
@@ -105,31 +112,33 @@ pub fn push(frame: &mut Frame, t: &Thread, q: &Queued, a: &Action, old_mask: u64
     mm::write_user(fpstate + size, &FP_XSTATE_MAGIC2)?;
 
     sp = ((sp - FRAME_BYTES) & !15) - 8;
-    let mut uc = [0u64; UC_SIZE / 8];
-    uc[UC_FLAGS / 8] = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
-    uc[UC_STACK / 8] = alt_base;
-    uc[UC_STACK / 8 + 1] = if alt_flags & SS_DISABLE != 0 {
+    let alt_state = if alt_flags & SS_DISABLE != 0 {
         SS_DISABLE
     } else if on_alt {
         SS_ONSTACK
     } else {
         0
-    } as u64;
-    uc[UC_STACK / 8 + 2] = alt_size;
-    let mc = UC_MCONTEXT / 8;
-    uc[mc..mc + 17].copy_from_slice(&gregs(frame));
-    uc[mc + SC_EFLAGS] = frame.rflags;
-    uc[mc + SC_CSGSFS] = hx_abi::layout::USER_CS as u64 | (hx_abi::layout::USER_DS as u64) << 48;
-    uc[mc + SC_ERR] = q.fault[1];
-    uc[mc + SC_TRAPNO] = q.fault[0];
-    uc[mc + SC_OLDMASK] = old_mask;
-    uc[mc + SC_CR2] = q.fault[2];
-    uc[mc + SC_FPSTATE] = fpstate;
-    uc[UC_SIGMASK / 8] = old_mask;
+    };
+    let mut mcontext = to_sigcontext(frame);
+    mcontext.trapno = q.fault[0];
+    mcontext.err = q.fault[1];
+    mcontext.cr2 = q.fault[2];
+    mcontext.oldmask = old_mask;
+    mcontext.fpstate = fpstate as *mut uapi::_fpstate_64;
+    let uc = uapi::ucontext {
+        uc_flags: UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
+        uc_link: core::ptr::null_mut(),
+        uc_stack: uapi::stack_t {
+            ss_sp: alt_base as *mut core::ffi::c_void,
+            ss_flags: alt_state as i32,
+            ss_size: alt_size,
+        },
+        uc_mcontext: mcontext,
+        uc_sigmask: old_mask,
+    };
     mm::write_user(sp, &a.restorer)?;
-    let bytes: alloc::vec::Vec<u8> = uc.iter().flat_map(|w| w.to_le_bytes()).collect();
-    mm::copy_to_user(sp + UC, &bytes)?;
-    mm::copy_to_user(sp + INFO, &q.info)?;
+    mm::write_user(sp + UC, &uc)?;
+    mm::write_user(sp + INFO, &q.info)?;
 
     frame.rdi = q.sig as u64;
     frame.rsi = sp + INFO;
@@ -148,24 +157,19 @@ pub fn push(frame: &mut Frame, t: &Thread, q: &Queued, a: &Action, old_mask: u64
 /// `rt_sigreturn`: the registers, mask, alternate stack and vector state
 /// from the `ucontext` at the program's `rsp`.
 pub fn sigreturn(frame: &mut Frame, t: &Thread) -> SysResult {
-    let uc_addr = frame.rsp;
-    let mut raw = [0u8; UC_SIZE];
-    if mm::copy_from_user(uc_addr, &mut raw).is_err() {
+    let uc: uapi::ucontext = match mm::read_user(frame.rsp) {
+        Ok(uc) => uc,
         // Linux: a bad frame kills the process with SIGSEGV.
-        crate::host::exit_signaled(super::SIGSEGV as u64);
-    }
-    let mut uc = [0u64; UC_SIZE / 8];
-    for (w, b) in uc.iter_mut().zip(raw.chunks_exact(8)) {
-        *w = u64::from_le_bytes(b.try_into().unwrap_or_default());
-    }
-    let mc = UC_MCONTEXT / 8;
+        Err(_) => crate::host::exit_signaled(super::SIGSEGV as u64),
+    };
     let flags = frame.rflags;
-    set_gregs(frame, &uc[mc..mc + 17]);
-    frame.rflags = (flags & !USER_FLAGS) | (uc[mc + SC_EFLAGS] & USER_FLAGS);
+    from_sigcontext(frame, &uc.uc_mcontext);
+    frame.rflags = (flags & !USER_FLAGS) | (uc.uc_mcontext.eflags & USER_FLAGS);
     frame.orig_rax = u64::MAX;
-    t.signals.lock().mask = uc[UC_SIGMASK / 8] & !UNBLOCKABLE;
-    let _ = super::set_altstack(t, uc[UC_STACK / 8], uc[UC_STACK / 8 + 1] as u32, uc[UC_STACK / 8 + 2]);
-    let fpstate = uc[mc + SC_FPSTATE];
+    t.signals.lock().mask = uc.uc_sigmask & !UNBLOCKABLE;
+    let st = uc.uc_stack;
+    let _ = super::set_altstack(t, st.ss_sp as u64, st.ss_flags as u32, st.ss_size);
+    let fpstate = uc.uc_mcontext.fpstate as u64;
     if fpstate != 0 {
         restore_vector_state(frame, t, fpstate)?;
     }

@@ -11,6 +11,7 @@ use crate::host;
 use crate::sched::{self, Thread};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use hx_abi::uapi;
 use spin::Mutex;
 
 pub const NSIG: usize = 64;
@@ -57,39 +58,70 @@ pub struct Action {
     pub mask: u64,
 }
 
-/// A queued signal: its number and the `siginfo` bytes it is delivered with.
+/// A queued signal: its number and the `siginfo` it is delivered with.
 #[derive(Clone, Copy)]
 pub struct Queued {
     pub sig: u32,
-    pub info: [u8; 128],
+    pub info: uapi::siginfo_t,
     /// For a fault: trap number, error code, faulting address (for the `sigcontext`).
     pub fault: [u64; 3],
 }
 
+// SAFETY: the raw pointers in `siginfo` are program addresses kept as data
+// (`si_addr`, `si_value`); the kernel never dereferences them.
+unsafe impl Send for Queued {}
+
 impl Queued {
-    /// A signal with the common fields: number, code, and the sender's
-    /// pid/uid (for `kill`-style signals), as `siginfo_t` lays them out.
+    /// A signal with `siginfo`'s common fields: number and code.
     pub fn new(sig: u32, code: i32) -> Self {
-        let mut info = [0u8; 128];
-        info[0..4].copy_from_slice(&(sig as i32).to_le_bytes());
-        info[8..12].copy_from_slice(&code.to_le_bytes());
+        let mut info = uapi::siginfo_t::default();
+        info.__bindgen_anon_1.__bindgen_anon_1 = uapi::siginfo__bindgen_ty_1__bindgen_ty_1 {
+            si_signo: sig as i32,
+            si_errno: 0,
+            si_code: code,
+            _sifields: uapi::__sifields::default(),
+        };
         Self { sig, info, fault: [0; 3] }
     }
 
-    /// From another process or thread: `si_pid`, `si_uid`.
+    fn fields(&mut self) -> &mut uapi::__sifields {
+        // SAFETY: `new` stored the common header; every variant of the union
+        // is plain integers, so any bytes are a valid value of each.
+        unsafe { &mut self.info.__bindgen_anon_1.__bindgen_anon_1._sifields }
+    }
+
+    /// From another process or thread (`kill`): `si_pid`, `si_uid`.
     pub fn from_user(sig: u32, code: i32) -> Self {
         let mut q = Self::new(sig, code);
-        q.set_u32(16, crate::syscall::process::PID as u32);
-        q.set_u32(20, crate::boot_info().uid);
+        q.fields()._kill =
+            uapi::__sifields__bindgen_ty_1 { _pid: crate::syscall::process::PID as i32, _uid: crate::boot_info().uid };
         q
     }
 
-    pub fn set_u32(&mut self, at: usize, v: u32) {
-        self.info[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    /// A fault at `addr` (`si_addr`).
+    pub fn set_addr(&mut self, addr: u64) {
+        self.fields()._sigfault._addr = addr as *mut core::ffi::c_void;
     }
 
-    pub fn set_u64(&mut self, at: usize, v: u64) {
-        self.info[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    /// A POSIX timer's expiry: `si_timerid`, `si_overrun`, `si_value`.
+    pub fn set_timer(&mut self, id: i32, overrun: i32, value: u64) {
+        self.fields()._timer = uapi::__sifields__bindgen_ty_2 {
+            _tid: id,
+            _overrun: overrun,
+            _sigval: uapi::sigval { sival_ptr: value as *mut core::ffi::c_void },
+            _sys_private: 0,
+        };
+    }
+
+    /// The `si_code` (what a program sets in `rt_sigqueueinfo`).
+    pub fn code(&self) -> i32 {
+        // SAFETY: the common header is plain integers, valid for any bytes.
+        unsafe { self.info.__bindgen_anon_1.__bindgen_anon_1.si_code }
+    }
+
+    pub fn set_signo(&mut self, sig: u32) {
+        self.sig = sig;
+        self.info.__bindgen_anon_1.__bindgen_anon_1.si_signo = sig as i32;
     }
 }
 
@@ -455,7 +487,7 @@ pub fn fault(frame: &mut Frame, vector: u64, error: u64, addr: u64) {
     };
     let _ = TRAP_BRKPT;
     let mut q = Queued::new(sig, code);
-    q.set_u64(16, at); // si_addr
+    q.set_addr(at);
     q.fault = [vector, error, addr];
     let t = sched::current();
     let blocked = t.signals.lock().mask & bit(sig) != 0;

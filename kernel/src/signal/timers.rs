@@ -103,9 +103,7 @@ fn queued(id: i32, sig: u32, value: u64, overrun: u32) -> Queued {
         return Queued::new(sig, SI_KERNEL);
     }
     let mut q = Queued::new(sig, SI_TIMER);
-    q.set_u32(16, id as u32); // si_tid (the timer id)
-    q.set_u32(20, overrun);
-    q.set_u64(24, value);
+    q.set_timer(id, overrun.min(i32::MAX as u32) as i32, value);
     q
 }
 

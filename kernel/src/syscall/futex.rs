@@ -236,11 +236,11 @@ fn deadline(cmd: u64, op: u64, timeout: u64) -> Result<Option<u64>, Errno> {
     if timeout == 0 {
         return Ok(None);
     }
-    let [sec, nsec]: [i64; 2] = mm::read_user(timeout)?;
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+    let ts: hx_abi::uapi::__kernel_timespec = mm::read_user(timeout)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(EINVAL);
     }
-    let t = (sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64);
+    let t = (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64);
     let now = time::monotonic_ns();
     Ok(Some(if cmd == FUTEX_WAIT {
         now.saturating_add(t) // relative

@@ -6,6 +6,7 @@ use crate::errno::{SysResult, EAGAIN, EINTR, EINVAL, ERESTARTNOHAND, ESRCH};
 use crate::signal::timers::{self, Notify, Timer, ITIMER_REAL_ID, MAX_TIMERS};
 use crate::signal::{self, Action, Queued, SIGKILL, SIGSTOP, SI_QUEUE, SI_TKILL, SI_USER, UNBLOCKABLE};
 use crate::{mm, sched, time};
+use hx_abi::uapi;
 
 const NS: u64 = 1_000_000_000;
 
@@ -26,14 +27,25 @@ pub fn rt_sigaction([sig, act, oldact, sigsetsize, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     let new = if act != 0 {
-        let [handler, flags, restorer, mask]: [u64; 4] = mm::read_user(act)?;
-        Some(Action { handler, flags, restorer, mask: mask & !UNBLOCKABLE })
+        let a: uapi::sigaction = mm::read_user(act)?;
+        Some(Action {
+            handler: a.sa_handler,
+            flags: a.sa_flags,
+            restorer: a.sa_restorer,
+            mask: a.sa_mask & !UNBLOCKABLE,
+        })
     } else {
         None
     };
     let old = signal::set_action(sig, new);
     if oldact != 0 {
-        mm::write_user(oldact, &[old.handler, old.flags, old.restorer, old.mask])?;
+        let a = uapi::sigaction {
+            sa_handler: old.handler,
+            sa_flags: old.flags,
+            sa_restorer: old.restorer,
+            sa_mask: old.mask,
+        };
+        mm::write_user(oldact, &a)?;
     }
     Ok(0)
 }
@@ -114,7 +126,7 @@ pub fn rt_sigtimedwait([set, info, timeout, sigsetsize, ..]: Args) -> SysResult 
     let result = loop {
         if let Some(q) = signal::dequeue_from(wanted) {
             if info != 0 {
-                mm::copy_to_user(info, &q.info)?;
+                mm::write_user(info, &q.info)?;
             }
             break Ok(q.sig as u64);
         }
@@ -146,12 +158,14 @@ pub fn sigaltstack([ss, old, ..]: Args) -> SysResult {
         if on {
             return Err(crate::errno::EPERM);
         }
-        let [base, flags, size]: [u64; 3] = mm::read_user(ss)?;
-        signal::set_altstack(t, base, flags as u32, size)?;
+        let s: uapi::stack_t = mm::read_user(ss)?;
+        signal::set_altstack(t, s.ss_sp as u64, s.ss_flags as u32, s.ss_size)?;
     }
     if old != 0 {
         let flags = if on { signal::frame::SS_ONSTACK } else { current.1 };
-        mm::write_user(old, &[current.0, flags as u64, current.2])?;
+        let s =
+            uapi::stack_t { ss_sp: current.0 as *mut core::ffi::c_void, ss_flags: flags as i32, ss_size: current.2 };
+        mm::write_user(old, &s)?;
     }
     Ok(0)
 }
@@ -217,21 +231,28 @@ pub fn rt_tgsigqueueinfo([tgid, tid, sig, info, ..]: Args) -> SysResult {
 fn user_queued(sig: u64, info: u64) -> Result<Queued, crate::errno::Errno> {
     let sig = valid_signal(sig)?;
     let mut q = Queued::new(sig, SI_QUEUE);
-    mm::copy_from_user(info, &mut q.info)?;
-    let code = i32::from_le_bytes([q.info[8], q.info[9], q.info[10], q.info[11]]);
+    q.info = mm::read_user(info)?;
+    let code = q.code();
     if code >= 0 || code == SI_TKILL {
         return Err(crate::errno::EPERM);
     }
-    q.info[0..4].copy_from_slice(&(sig as i32).to_le_bytes());
+    q.set_signo(sig);
     Ok(q)
 }
 
-fn read_timespec(ptr: u64) -> Result<u64, crate::errno::Errno> {
-    let [sec, nsec]: [i64; 2] = mm::read_user(ptr)?;
-    if sec < 0 || !(0..NS as i64).contains(&nsec) {
+fn timespec_ns(ts: uapi::timespec) -> Result<u64, crate::errno::Errno> {
+    if ts.tv_sec < 0 || !(0..NS as i64).contains(&ts.tv_nsec) {
         return Err(EINVAL);
     }
-    Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
+    Ok((ts.tv_sec as u64).saturating_mul(NS).saturating_add(ts.tv_nsec as u64))
+}
+
+fn read_timespec(ptr: u64) -> Result<u64, crate::errno::Errno> {
+    timespec_ns(mm::read_user(ptr)?)
+}
+
+fn timespec(ns: u64) -> uapi::timespec {
+    uapi::timespec { tv_sec: (ns / NS) as i64, tv_nsec: (ns % NS) as i64 }
 }
 
 /// The `setitimer` timer `which` (ITIMER_REAL, _VIRTUAL, _PROF): its id, made on first use.
@@ -266,42 +287,42 @@ pub fn alarm([secs, ..]: Args) -> SysResult {
     Ok(if left == 0 { 0 } else { left.div_ceil(NS).max(1) })
 }
 
-/// `struct itimerval` ↔ ns.
-fn read_timeval_pair(ptr: u64) -> Result<(u64, u64), crate::errno::Errno> {
-    let [isec, iusec, vsec, vusec]: [i64; 4] = mm::read_user(ptr)?;
-    let ok = |s: i64, u: i64| s >= 0 && (0..1_000_000).contains(&u);
-    if !ok(isec, iusec) || !ok(vsec, vusec) {
-        return Err(EINVAL);
-    }
-    let ns = |s: i64, u: i64| (s as u64).saturating_mul(NS).saturating_add(u as u64 * 1000);
-    Ok((ns(vsec, vusec), ns(isec, iusec)))
+/// `struct itimerval` as (value, interval) ns.
+fn read_itimerval(ptr: u64) -> Result<(u64, u64), crate::errno::Errno> {
+    let v: uapi::itimerval = mm::read_user(ptr)?;
+    let ns = |t: uapi::timeval| {
+        if t.tv_sec < 0 || !(0..1_000_000).contains(&t.tv_usec) {
+            return Err(EINVAL);
+        }
+        Ok((t.tv_sec as u64).saturating_mul(NS).saturating_add(t.tv_usec as u64 * 1000))
+    };
+    Ok((ns(v.it_value)?, ns(v.it_interval)?))
 }
 
-fn write_timeval_pair(ptr: u64, (value, interval): (u64, u64)) -> SysResult {
-    let tv = |ns: u64| [ns / NS, (ns % NS).div_ceil(1000)];
-    let [is, iu] = tv(interval);
-    let [vs, vu] = tv(value);
-    mm::write_user(ptr, &[is, iu, vs, vu])?;
+fn write_itimerval(ptr: u64, (value, interval): (u64, u64)) -> SysResult {
+    // Rounded up, as Linux does, so an armed timer never reads as zero.
+    let tv = |ns: u64| uapi::timeval { tv_sec: (ns / NS) as i64, tv_usec: (ns % NS).div_ceil(1000) as i64 };
+    mm::write_user(ptr, &uapi::itimerval { it_interval: tv(interval), it_value: tv(value) })?;
     Ok(0)
 }
 
 pub fn setitimer([which, new, old, ..]: Args) -> SysResult {
     let id = itimer(which)?;
     let previous = if new != 0 {
-        let (value, interval) = read_timeval_pair(new)?;
+        let (value, interval) = read_itimerval(new)?;
         timers::set(id, value, interval).unwrap_or((0, 0))
     } else {
         timers::get(id).unwrap_or((0, 0))
     };
     if old != 0 {
-        write_timeval_pair(old, previous)?;
+        write_itimerval(old, previous)?;
     }
     Ok(0)
 }
 
 pub fn getitimer([which, cur, ..]: Args) -> SysResult {
     let id = itimer(which)?;
-    write_timeval_pair(cur, timers::get(id).unwrap_or((0, 0)))
+    write_itimerval(cur, timers::get(id).unwrap_or((0, 0)))
 }
 
 pub fn timer_create([clock, sevp, id_out, ..]: Args) -> SysResult {
@@ -319,10 +340,13 @@ pub fn timer_create([clock, sevp, id_out, ..]: Args) -> SysResult {
     let notify = if sevp == 0 {
         Notify::Process { sig: signal::SIGALRM, value: id as u64 }
     } else {
-        let [value, sig_notify, tid]: [u64; 3] = mm::read_user(sevp)?;
-        let sig = sig_notify as u32;
-        let how = (sig_notify >> 32) as i32;
-        match how {
+        let ev: uapi::sigevent = mm::read_user(sevp)?;
+        // SAFETY: both union members are plain data; the value is kept as the bits it is.
+        let value = unsafe { ev.sigev_value.sival_ptr } as u64;
+        let sig = ev.sigev_signo as u32;
+        // SAFETY: `_tid` is an int inside a union of plain data.
+        let tid = unsafe { ev._sigev_un._tid } as u64;
+        match ev.sigev_notify {
             SIGEV_NONE => Notify::None,
             SIGEV_SIGNAL => Notify::Process { sig: valid_signal(sig as u64)?, value },
             SIGEV_THREAD_ID => {
@@ -346,13 +370,9 @@ pub fn timer_settime([id, flags, new, old, ..]: Args) -> SysResult {
     if id < 0 {
         return Err(EINVAL);
     }
-    let [isec, insec, vsec, vnsec]: [i64; 4] = mm::read_user(new)?;
-    let ok = |s: i64, n: i64| s >= 0 && (0..NS as i64).contains(&n);
-    if !ok(isec, insec) || !ok(vsec, vnsec) {
-        return Err(EINVAL);
-    }
-    let interval = isec as u64 * NS + insec as u64;
-    let mut value = (vsec as u64).saturating_mul(NS).saturating_add(vnsec as u64);
+    let spec: uapi::itimerspec = mm::read_user(new)?;
+    let interval = timespec_ns(spec.it_interval)?;
+    let mut value = timespec_ns(spec.it_value)?;
     if flags & TIMER_ABSTIME != 0 && value != 0 {
         let clock = timers::TIMERS.lock().get(&id).map(|t| t.clock).ok_or(EINVAL)?;
         let now = match clock {
@@ -370,7 +390,7 @@ pub fn timer_settime([id, flags, new, old, ..]: Args) -> SysResult {
 }
 
 fn write_itimerspec(ptr: u64, (value, interval): (u64, u64)) -> SysResult {
-    mm::write_user(ptr, &[interval / NS, interval % NS, value / NS, value % NS])?;
+    mm::write_user(ptr, &uapi::itimerspec { it_interval: timespec(interval), it_value: timespec(value) })?;
     Ok(0)
 }
 

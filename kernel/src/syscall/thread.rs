@@ -7,6 +7,7 @@ use crate::sched::{self, Thread};
 use crate::signal::ThreadSignals;
 use crate::{arch, host, mm};
 use core::sync::atomic::Ordering;
+use hx_abi::uapi;
 
 const CLONE_VM: u64 = 0x100;
 const CLONE_FS: u64 = 0x200;
@@ -101,15 +102,32 @@ pub fn clone3([args, size, ..]: Args) -> SysResult {
     if !(CLONE_ARGS_SIZE_VER0..=4096).contains(&size) {
         return Err(EINVAL);
     }
-    // flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, (set_tid, set_tid_size, cgroup)
-    let mut raw = [0u64; 11];
-    let n = (size as usize / 8).min(raw.len());
-    let mut bytes = [0u8; 88];
-    mm::copy_from_user(args, &mut bytes[..n * 8])?;
-    for (i, w) in raw.iter_mut().enumerate().take(n) {
-        *w = u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    // An older, shorter struct leaves the newer fields zero; a longer one's
+    // extra fields must be zero (Linux: E2BIG otherwise).
+    let mut a = uapi::clone_args::default();
+    let known = core::mem::size_of::<uapi::clone_args>() as u64;
+    // SAFETY: clone_args is plain u64 fields; its bytes are filled from the program.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(&mut a as *mut uapi::clone_args as *mut u8, known as usize) };
+    mm::copy_from_user(args, &mut bytes[..size.min(known) as usize])?;
+    if size > known {
+        let mut extra = alloc::vec![0u8; (size - known) as usize];
+        mm::copy_from_user(args + known, &mut extra)?;
+        if extra.iter().any(|&b| b != 0) {
+            return Err(Errno(7)); // E2BIG
+        }
     }
-    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _] = raw;
+    let uapi::clone_args {
+        flags,
+        child_tid,
+        parent_tid,
+        exit_signal,
+        stack,
+        stack_size,
+        tls,
+        set_tid,
+        set_tid_size,
+        ..
+    } = a;
     if set_tid != 0 || set_tid_size != 0 || exit_signal & !CSIGNAL != 0 {
         return Err(EINVAL);
     }
@@ -162,8 +180,8 @@ fn exit_bookkeeping(t: &Thread) {
 /// Walks `struct robust_list_head` (bounded, like Linux's ROBUST_LIST_LIMIT).
 fn release_robust_list(tid: u32, head: u64) -> Result<(), Errno> {
     const LIMIT: usize = 2048;
-    let [mut entry, offset, pending]: [u64; 3] = mm::read_user(head)?;
-    let offset = offset as i64;
+    let h: uapi::robust_list_head = mm::read_user(head)?;
+    let (mut entry, offset, pending) = (h.list.next as u64, h.futex_offset, h.list_op_pending as u64);
     let mut seen = 0;
     while entry != head && seen < LIMIT {
         let next: u64 = mm::read_user(entry)?;
