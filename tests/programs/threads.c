@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -1097,6 +1099,44 @@ static void t_cpus(void) {
 
 static int exit_pipe[2];
 
+/* munmap on one thread while another reads the page: the reader faults at
+ * once, as on Linux (no other vCPU may keep using a stale TLB entry). */
+static volatile char *unmapped_page;
+static atomic_int reader_started, reader_faulted;
+static sigjmp_buf reader_jump;
+
+static void reader_segv(int sig) {
+    (void)sig;
+    atomic_store(&reader_faulted, 1);
+    siglongjmp(reader_jump, 1);
+}
+
+static void *page_reader(void *arg) {
+    (void)arg;
+    if (sigsetjmp(reader_jump, 1) == 0) {
+        for (long sum = 0;; sum += unmapped_page[0]) atomic_store(&reader_started, 1);
+    }
+    return NULL;
+}
+
+static void t_munmap(void) {
+    unmapped_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(unmapped_page != MAP_FAILED, "mmap");
+    unmapped_page[0] = 1;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = reader_segv;
+    sigaction(SIGSEGV, &sa, &old);
+    pthread_t t;
+    CHECK_RC(pthread_create(&t, NULL, page_reader, NULL));
+    while (!atomic_load(&reader_started)) sched_yield();
+    sleep_ms(20);
+    CHECK(munmap((void *)unmapped_page, 4096) == 0, "munmap");
+    CHECK_RC(pthread_join(t, NULL));
+    CHECK(atomic_load(&reader_faulted), "the reader never faulted after munmap");
+    sigaction(SIGSEGV, &old, NULL);
+}
+
 static void at_exit_handler(void) { printf("exit: atexit handler ran\n"); }
 
 static void *exit_fn(void *arg) {
@@ -1163,6 +1203,7 @@ static const struct {
     {"barrier", t_barrier, 1}, {"semaphore", t_semaphore, 1}, {"tls", t_tls, 1},         {"tsd", t_tsd, 1},
     {"cancel", t_cancel, 1},   {"detach", t_detach, 1},       {"prodcons", t_prodcons, 1}, {"atomic", t_atomic, 1},
     {"timed", t_timed, 1},     {"kill", t_kill, 1},           {"pi", t_pi, 1},           {"cpus", t_cpus, 1},
+    {"munmap", t_munmap, 1},
     {"exit", t_exit, 0},       {"main-exit", t_main_exit, 0}, {"fault", t_fault, 0},
 };
 
