@@ -53,6 +53,9 @@ pub struct Smp {
     pub areas_phys: u64,
     /// The first vCPU's thread starts at once; the others on their first kick.
     started: Vec<AtomicBool>,
+    /// Wakes the timer thread when the VM ends.
+    timer_stop: Mutex<bool>,
+    timer_wake: Condvar,
 }
 
 /// The host signal that forces a vCPU thread out of `KVM_RUN`.
@@ -89,6 +92,8 @@ impl Smp {
             tlb_generation: AtomicU64::new(0),
             areas_phys,
             started: (0..n).map(|i| AtomicBool::new(i == 0)).collect(),
+            timer_stop: Mutex::new(false),
+            timer_wake: Condvar::new(),
         }
     }
 
@@ -215,6 +220,8 @@ impl Smp {
     /// Ends the VM: every vCPU thread returns.
     pub fn stop_all(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        *self.timer_stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.timer_wake.notify_all();
         for i in 0..self.vcpus.len() {
             self.kick(i);
             self.force_exit(i);
@@ -257,7 +264,11 @@ impl Smp {
             if shared.next_deadline_ns > now {
                 sleep = sleep.min(Duration::from_nanos(shared.next_deadline_ns - now));
             }
-            std::thread::sleep(sleep.max(Duration::from_micros(100)));
+            // A wait the end of the VM cuts short (hx-run must not linger at exit).
+            let stopped = self.timer_stop.lock().unwrap_or_else(|e| e.into_inner());
+            if !*stopped {
+                let _ = self.timer_wake.wait_timeout(stopped, sleep.max(Duration::from_micros(100)));
+            }
         }
     }
 }

@@ -166,6 +166,8 @@ pub fn sigreturn(frame: &mut Frame, t: &Thread) -> SysResult {
     from_sigcontext(frame, &uc.uc_mcontext);
     frame.rflags = (flags & !USER_FLAGS) | (uc.uc_mcontext.eflags & USER_FLAGS);
     frame.orig_rax = u64::MAX;
+    // The whole context comes back, flags included, whichever way sigreturn was called.
+    frame.entry = crate::arch::entry::ENTRY_UPCALL;
     t.signals.lock().mask = uc.uc_sigmask & !UNBLOCKABLE;
     let st = uc.uc_stack;
     let _ = super::set_altstack(t, st.ss_sp as u64, st.ss_flags as u32, st.ss_size);

@@ -11,6 +11,7 @@ use crate::host;
 use crate::sched::{self, Thread};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
 use hx_abi::uapi;
 use spin::Mutex;
 
@@ -140,12 +141,14 @@ impl Pending {
         }
         self.set |= bit(q.sig);
         self.queue.push_back(q);
+        QUEUED.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Removes one instance of `sig`.
     fn take(&mut self, sig: u32) -> Option<Queued> {
         let i = self.queue.iter().position(|q| q.sig == sig)?;
         let q = self.queue.remove(i)?;
+        QUEUED.fetch_sub(1, Ordering::Relaxed);
         if !self.queue.iter().any(|q| q.sig == sig) {
             self.set &= !bit(sig);
         }
@@ -153,9 +156,20 @@ impl Pending {
     }
 
     fn discard(&mut self, sig: u32) {
+        let before = self.queue.len();
         self.queue.retain(|q| q.sig != sig);
+        QUEUED.fetch_sub((before - self.queue.len()) as u64, Ordering::Relaxed);
         self.set &= !bit(sig);
     }
+}
+
+/// Signals queued anywhere (any thread's or the process's): while none is,
+/// the way back to the program skips every signal check.
+static QUEUED: AtomicU64 = AtomicU64::new(0);
+
+/// Whether any signal is queued at all (a cheap first check).
+pub fn any_queued() -> bool {
+    QUEUED.load(Ordering::Relaxed) != 0
 }
 
 /// What each thread keeps.
@@ -247,6 +261,9 @@ pub fn pending() -> bool {
 /// SIGTERM, SIGHUP) become process signals, sent by "the outside" (pid 0).
 pub fn take_host_signals() {
     let bits = sched::take_host_signals();
+    if bits == 0 {
+        return;
+    }
     for sig in 1..=NSIG as u32 {
         if bits & bit(sig) != 0 {
             send_process(Queued::new(sig, SI_USER));

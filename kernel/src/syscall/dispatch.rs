@@ -6,7 +6,7 @@ use crate::errno::ENOSYS;
 use crate::{host, mm, sched, signal, stats};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use hx_abi::boot::FLAG_STRACE;
+use hx_abi::boot::{FLAG_STATS, FLAG_STRACE};
 use hx_abi::hypercall::{PATH_TRAP, PATH_VECTOR};
 use hx_abi::percpu::WORK_RESCHED;
 use hx_abi::syscalls::{self, MAX_SYSCALLS};
@@ -19,10 +19,17 @@ pub fn init(flags: u64) {
     FLAGS.store(flags, Ordering::Relaxed);
 }
 
+/// Syscalls are counted only for `--stats` (a shared counter costs a locked
+/// add on every call, a good part of a vector call).
+#[inline]
+fn counting() -> bool {
+    FLAGS.load(Ordering::Relaxed) & FLAG_STATS != 0
+}
+
 /// Called by the trap-path entry with the program's registers.
 pub extern "C" fn from_trap(frame: &mut Frame) {
     let nr = frame.orig_rax;
-    if (nr as usize) < MAX_SYSCALLS {
+    if (nr as usize) < MAX_SYSCALLS && counting() {
         stats::count_trap(nr as usize);
     }
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
@@ -33,7 +40,7 @@ pub extern "C" fn from_trap(frame: &mut Frame) {
 /// Called by the vector's entry: the same, for a C call.
 pub extern "C" fn from_vector(frame: &mut Frame) {
     let nr = frame.orig_rax;
-    if (nr as usize) < MAX_SYSCALLS {
+    if (nr as usize) < MAX_SYSCALLS && counting() {
         stats::count_vector(nr as usize);
     }
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
@@ -46,6 +53,11 @@ pub extern "C" fn from_vector(frame: &mut Frame) {
 pub fn exit_work(frame: &mut Frame) {
     let mut interrupted = false;
     signal::take_host_signals();
+    // The common case, on every syscall: nothing to do.
+    let restartable = (-(frame.rax as i64)) as u64 & !0xf == 512 && frame.orig_rax != u64::MAX;
+    if !signal::any_queued() && !restartable && percpu::work().load(Ordering::Relaxed) == 0 && !sched::timers_due() {
+        return;
+    }
     loop {
         let work = percpu::take_work();
         if work & WORK_RESCHED != 0 || sched::timers_due() {

@@ -140,7 +140,7 @@ hx_vector_common:
     lea 8(%r11), %r10
     push %r10               /* rsp once returned */
     pushq (%r11)            /* rip: the return address */
-    pushfq
+    pushq $0x202            /* rflags: a C call keeps none (pushfq is slow) */
     push %r11
     push %rcx
     push %rbx
@@ -192,6 +192,10 @@ hx_thread_start:
     /* rsp = a Frame: restore it exactly and jump back into the program. */
     .globl hx_return_to_user
 hx_return_to_user:
+    /* A C call (the vector) keeps neither vector registers nor flags: skip
+       their restore (and popfq, which is slow on virtualised hosts). */
+    cmpq ${entry_vector}, {entry_at}(%rsp)
+    je 2f
     movdqa 0x00(%rsp), %xmm0
     movdqa 0x10(%rsp), %xmm1
     movdqa 0x20(%rsp), %xmm2
@@ -208,7 +212,7 @@ hx_return_to_user:
     movdqa 0xd0(%rsp), %xmm13
     movdqa 0xe0(%rsp), %xmm14
     movdqa 0xf0(%rsp), %xmm15
-    add $256, %rsp
+2:  add $256, %rsp
     pop %rax
     add $8, %rsp            /* orig_rax */
     pop %rdi
@@ -225,7 +229,13 @@ hx_return_to_user:
     pop %rbx
     pop %rcx
     pop %r11
+    cmpq ${entry_vector}, 24(%rsp)   /* the frame's `entry`, past rflags, rip, rsp */
+    je 1f
     popfq
+    popq %gs:{scratch_rip}
+    pop %rsp
+    jmp *%gs:{scratch_rip}
+1:  add $8, %rsp
     popq %gs:{scratch_rip}
     pop %rsp
     jmp *%gs:{scratch_rip}
@@ -294,6 +304,7 @@ hx_cpl0_saved_rip: .quad 0
     entry_vector = const ENTRY_VECTOR,
     entry_upcall = const ENTRY_UPCALL,
     max = const hx_abi::syscalls::MAX_SYSCALLS,
+    entry_at = const core::mem::offset_of!(Frame, entry),
     options(att_syntax)
 );
 
