@@ -27,13 +27,6 @@ pub fn read_fs_base() -> u64 {
     v
 }
 
-#[inline]
-pub fn read_gs_base() -> u64 {
-    let v: u64;
-    // SAFETY: rdgsbase only reads the GS base.
-    unsafe { core::arch::asm!("rdgsbase {}", out(reg) v, options(nostack, nomem, preserves_flags)) }
-    v
-}
 
 /// Saves every enabled piece of the vector/FPU state to `area` (64-byte aligned).
 #[inline]
