@@ -27,7 +27,6 @@ pub fn read_fs_base() -> u64 {
     v
 }
 
-
 /// Saves every enabled piece of the vector/FPU state to `area` (64-byte aligned).
 #[inline]
 pub fn xsave(area: u64) {
