@@ -12,7 +12,7 @@ mod rng;
 
 use hx_abi::hypercall::{op, PollEntry, Request, Segment, MAX_SEGMENTS, NO_HANDLE};
 use hx_vmm::host::files::Files;
-use hx_vmm::host::{Host, Outcome};
+use hx_vmm::host::{Host, Outcome, Prepared};
 use hx_vmm::memory::GuestRam;
 use hx_vmm::report::Report;
 use hx_vmm::sandbox::Sandbox;
@@ -373,7 +373,16 @@ fn run_fuzz(seed: u64, iterations: u64) -> u64 {
         // Tests run in parallel threads and share the counter: the bound is
         // checked against everything the process allocated meanwhile.
         let base = heap::reset();
-        let served = host.serve(REQ_AT);
+        // Both ways the vCPU loop serves requests: whole, or reads and writes
+        // checked under the lock and run outside it.
+        let served = if rng.chance(2) {
+            host.serve(REQ_AT)
+        } else {
+            host.serve_or_prepare(REQ_AT).and_then(|p| match p {
+                Prepared::Done(outcome) => Ok(outcome),
+                Prepared::Io(io, req) => hx_vmm::host::finish_io(&mem, REQ_AT, req, io).map(|_| Outcome::Resume),
+            })
+        };
         let used = heap::peak().saturating_sub(base);
         assert!(used <= MAX_REQUEST_HEAP, "op {} allocated {used} bytes", req.op);
         match served {

@@ -110,3 +110,39 @@ fn cpus_accepts_one_or_two_and_refuses_zero_or_too_many_in_one_line() {
         assert!(out.stdout.is_empty(), "--cpus {n}: the program ran: {}", text(&out.stdout));
     }
 }
+
+/// A thread blocked reading a host pipe (stdin) does not hold up another
+/// thread's writes on another vCPU: the lines arrive while stdin stays open.
+/// (With one vCPU the blocked read holds that vCPU until host requests stop
+/// needing an exit.)
+#[test]
+fn a_thread_blocked_in_a_host_read_does_not_stall_another_threads_output() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let prog = build("blocked_reader", Flavor::GlibcStatic, &["-pthread"]);
+    let native = native(&prog, &[], &[]);
+    for cpus in ["2"] {
+        let mut child = Command::new(HX_RUN)
+            .args(["--cpus", cpus])
+            .arg(&prog)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read every line with stdin still open: a stalled write would hang here.
+        let stdin = child.stdin.take();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let lines: Vec<String> = BufReader::new(stdout).lines().map_while(Result::ok).collect();
+            let _ = tx.send(lines);
+        });
+        let lines = rx.recv_timeout(std::time::Duration::from_secs(20));
+        drop(stdin);
+        let _ = child.kill();
+        let _ = child.wait();
+        let lines = lines.unwrap_or_else(|_| panic!("--cpus {cpus}: the output stalled behind the blocked read"));
+        assert_eq!(lines.join("\n") + "\n", text(&native.stdout), "--cpus {cpus}");
+    }
+}

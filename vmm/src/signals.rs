@@ -44,10 +44,17 @@ pub fn catch_interrupts(immediate_exit: *mut u8) {
     }
 }
 
-/// Whether a signal arrived: a host call that returns EINTR is not retried
-/// (the guest gets EINTR and takes the signal).
+/// Whether a signal arrived, or the VM is ending: a host call that returns
+/// EINTR is not retried (the guest gets EINTR and takes the signal).
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    INTERRUPTED.load(Ordering::SeqCst) || STOPPING.load(Ordering::SeqCst)
+}
+
+/// The VM is ending: host calls that block for a vCPU give up (see `smp::Smp::stop_all`).
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+pub fn stopping() {
+    STOPPING.store(true, Ordering::SeqCst);
 }
 
 /// Signals received since the last call (bit n-1 for signal n).

@@ -220,6 +220,9 @@ impl Smp {
     /// Ends the VM: every vCPU thread returns.
     pub fn stop_all(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        // A vCPU blocked in a host call (a terminal read) is stopped by the
+        // signal below; its call must then give up instead of retrying.
+        crate::signals::stopping();
         *self.timer_stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.timer_wake.notify_all();
         for i in 0..self.vcpus.len() {

@@ -5,7 +5,7 @@
 use crate::arch::regs;
 use crate::fault::{self, Binary};
 use crate::host::files::Files;
-use crate::host::{Host, Outcome};
+use crate::host::{Host, Outcome, Prepared};
 use crate::kernel_image::KernelImage;
 use crate::memory::GuestRam;
 use crate::report::Report;
@@ -277,7 +277,16 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<i32>> {
     let mut guard = m.host.lock().unwrap_or_else(|e| e.into_inner());
     let (report, files) = &mut *guard;
     let mut host = Host { mem: m.mem, report, files };
-    match host.serve(addr).context("a host request")? {
+    let outcome = match host.serve_or_prepare(addr).context("a host request")? {
+        Prepared::Done(outcome) => outcome,
+        Prepared::Io(io, req) => {
+            // Reads and writes run without the lock: one may block (a terminal).
+            drop(guard);
+            crate::host::finish_io(m.mem, addr, req, io).context("a host request")?;
+            Outcome::Resume
+        }
+    };
+    match outcome {
         Outcome::Resume => Ok(None),
         Outcome::Exit(status) => Ok(Some(status)),
         Outcome::KernelPanic => bail!("the guest kernel panicked (message above)"),

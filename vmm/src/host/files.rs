@@ -43,6 +43,34 @@ pub fn sys(mut f: impl FnMut() -> isize) -> Result<i64, Errno> {
     }
 }
 
+/// A read or write on a host file, checked under the monitor's lock and run
+/// without it (see `Files::prepare_io`).
+pub struct StreamIo {
+    fd: std::sync::Arc<OwnedFd>,
+    iovs: Vec<libc::iovec>,
+    offset: Option<i64>,
+    write: bool,
+}
+
+impl StreamIo {
+    /// Runs the transfer: bytes moved, or the host's errno.
+    pub fn run(&self) -> Result<i64, Errno> {
+        let fd = self.fd.as_raw_fd();
+        let n = self.iovs.len() as i32;
+        let iovs = self.iovs.as_ptr();
+        // SAFETY: the iovecs point into guest RAM, checked by `Segs`; the host
+        // reads or writes only there, and `fd` stays open while `self` lives.
+        sys(|| unsafe {
+            match (self.offset, self.write) {
+                (None, false) => libc::readv(fd, iovs, n),
+                (None, true) => libc::writev(fd, iovs, n),
+                (Some(o), false) => libc::preadv(fd, iovs, n, o),
+                (Some(o), true) => libc::pwritev(fd, iovs, n, o),
+            }
+        })
+    }
+}
+
 /// The struct stat of a directory that exists only above mount points.
 fn virtual_dir_stat() -> libc::stat {
     // SAFETY: an all-zero stat is valid.
@@ -197,20 +225,28 @@ impl Files {
     }
 
     fn rw(&mut self, segs: &Segs, handle: u64, offset: Option<u64>, write: bool) -> Result<i64, Errno> {
-        let fd = self.handles.fd(handle)?;
+        self.prepare_rw(segs, handle, offset, write)?.run()
+    }
+
+    /// A read or write request, checked, ready to run without the monitor's
+    /// lock (it may block: a terminal, a pipe from the host). `None` for
+    /// any other request.
+    pub fn prepare_io(&self, req: &Request, segs: &Segs) -> Option<Result<StreamIo, Errno>> {
+        let a = req.args;
+        match req.op {
+            op::READ => Some(self.prepare_rw(segs, a[0], None, false)),
+            op::WRITE => Some(self.prepare_rw(segs, a[0], None, true)),
+            op::PREAD => Some(self.prepare_rw(segs, a[0], Some(a[1]), false)),
+            op::PWRITE => Some(self.prepare_rw(segs, a[0], Some(a[1]), true)),
+            _ => None,
+        }
+    }
+
+    fn prepare_rw(&self, segs: &Segs, handle: u64, offset: Option<u64>, write: bool) -> Result<StreamIo, Errno> {
+        let fd = self.handles.shared_fd(handle)?;
         let iovs = segs.iovecs()?;
-        let n = iovs.len() as i32;
         let offset = offset.map(i64::try_from).transpose().map_err(|_| libc::EINVAL)?;
-        // SAFETY: the iovecs point into guest RAM, checked by `Segs`; the host
-        // reads or writes only there.
-        sys(|| unsafe {
-            match (offset, write) {
-                (None, false) => libc::readv(fd, iovs.as_ptr(), n),
-                (None, true) => libc::writev(fd, iovs.as_ptr(), n),
-                (Some(o), false) => libc::preadv(fd, iovs.as_ptr(), n, o),
-                (Some(o), true) => libc::pwritev(fd, iovs.as_ptr(), n, o),
-            }
-        })
+        Ok(StreamIo { fd, iovs, offset, write })
     }
 
     fn lseek(&self, handle: u64, offset: u64, whence: u64) -> Result<i64, Errno> {
@@ -237,7 +273,7 @@ impl Files {
             let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
             if acc == libc::O_RDONLY && MUSL_LIBC_NAMES.contains(&name) && self.sandbox.resolve(path, true).is_ok() {
                 let f = std::fs::File::open(libc_so).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-                let h = self.handles.insert(Handle::Host { fd: f.into(), metadata: false })?;
+                let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(f.into()), metadata: false })?;
                 return Ok((h, path.to_vec()));
             }
         }
@@ -267,7 +303,7 @@ impl Files {
                 // SAFETY: openat of a single name in a directory we hold, never following a symlink.
                 let fd = sys(|| unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), host_flags, mode) } as isize)?;
                 let metadata = self.sandbox.writable(object_mount);
-                let h = self.handles.insert(Handle::Host { fd: owned(fd), metadata })?;
+                let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(owned(fd)), metadata })?;
                 Ok((h, guest))
             }
         }

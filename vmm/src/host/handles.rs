@@ -4,6 +4,7 @@
 //! exhaust the host's descriptors.
 use crate::sandbox::Errno;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
 
 /// Default bound on handles one guest may hold (the guest kernel's own
 /// descriptor limit is 1024: this leaves room for the monitor's own).
@@ -11,8 +12,10 @@ pub const DEFAULT_LIMIT: usize = 4096;
 
 pub enum Handle {
     /// `metadata`: whether the guest may change the file's mode, times or
-    /// size — only for files opened in a read-write mount.
-    Host { fd: OwnedFd, metadata: bool },
+    /// size — only for files opened in a read-write mount. Shared so that a
+    /// read or write can run outside the monitor's lock while a `CLOSE` from
+    /// another vCPU only drops the table's reference.
+    Host { fd: Arc<OwnedFd>, metadata: bool },
     /// A directory that exists only above mount points: its guest path and
     /// how many of its entries were already read.
     Virtual { guest: Vec<u8>, offset: usize },
@@ -27,7 +30,8 @@ impl Handles {
     /// The table with `streams` as handles 0–2 (the guest's standard streams).
     pub fn new(limit: usize, streams: [Option<OwnedFd>; 3]) -> Self {
         // The streams are the user's: the guest may read and write them, never chmod them.
-        let slots = streams.into_iter().map(|s| s.map(|fd| Handle::Host { fd, metadata: false })).collect();
+        let slots =
+            streams.into_iter().map(|s| s.map(|fd| Handle::Host { fd: Arc::new(fd), metadata: false })).collect();
         Self { slots, limit: limit.max(3) }
     }
 
@@ -75,6 +79,14 @@ impl Handles {
 
     pub fn get_mut(&mut self, handle: u64) -> Result<&mut Handle, Errno> {
         usize::try_from(handle).ok().and_then(|i| self.slots.get_mut(i)).and_then(Option::as_mut).ok_or(libc::EBADF)
+    }
+
+    /// The host file behind `handle`, kept open for as long as the caller holds it.
+    pub fn shared_fd(&self, handle: u64) -> Result<Arc<OwnedFd>, Errno> {
+        match self.get(handle)? {
+            Handle::Host { fd, .. } => Ok(fd.clone()),
+            Handle::Virtual { .. } => Err(libc::EISDIR),
+        }
     }
 
     /// The host descriptor behind `handle`.

@@ -27,6 +27,16 @@ pub enum Outcome {
     KernelPanic,
 }
 
+/// What `Host::serve_or_prepare` did with a request.
+pub enum Prepared {
+    /// Served (or refused): the outcome.
+    Done(Outcome),
+    /// A checked read or write for the caller to run without the monitor's
+    /// lock (`finish_io`), so that one blocked on a terminal or a host pipe
+    /// does not hold up every other vCPU's requests.
+    Io(files::StreamIo, Request),
+}
+
 pub struct Host<'a> {
     pub mem: &'a GuestRam,
     pub report: &'a mut Report,
@@ -44,6 +54,27 @@ impl Host<'_> {
             self.mem.write_obj(addr, req)?;
         }
         Ok(outcome)
+    }
+
+    /// Like `serve`, but a read or write request is only checked and
+    /// returned for the caller to run (then `finish_io`).
+    pub fn serve_or_prepare(&mut self, addr: u64) -> Result<Prepared> {
+        let mut req: Request = self.mem.read_obj(addr)?;
+        if !matches!(req.op, op::READ | op::WRITE | op::PREAD | op::PWRITE) {
+            return self.serve(addr).map(Prepared::Done);
+        }
+        self.report.count_request(req.op);
+        let shape = req;
+        let prepared = Segs::of(self.mem, &shape)
+            .and_then(|segs| self.files.prepare_io(&shape, &segs).unwrap_or(Err(libc::ENOSYS)));
+        match prepared {
+            Ok(io) => Ok(Prepared::Io(io, req)),
+            Err(e) => {
+                req.ret = -(e as i64);
+                self.mem.write_obj(addr, req)?;
+                Ok(Prepared::Done(Outcome::Resume))
+            }
+        }
     }
 
     fn dispatch(&mut self, req: &mut Request) -> Outcome {
@@ -111,4 +142,13 @@ fn discard(segs: &Segs) -> i64 {
         }
     }
     0
+}
+
+/// Runs a read or write `serve_or_prepare` returned and answers the request at `addr`.
+pub fn finish_io(mem: &GuestRam, addr: u64, mut req: Request, io: files::StreamIo) -> Result<()> {
+    req.ret = match io.run() {
+        Ok(n) => n,
+        Err(e) => -(e as i64),
+    };
+    mem.write_obj(addr, req)
 }
