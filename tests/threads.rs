@@ -121,7 +121,8 @@ fn a_thread_blocked_in_a_host_read_does_not_stall_another_threads_output() {
     use std::process::{Command, Stdio};
     let prog = build("blocked_reader", Flavor::GlibcStatic, &["-pthread"]);
     let native = native(&prog, &[], &[]);
-    for cpus in ["2"] {
+    let cpus = "2";
+    {
         let mut child = Command::new(HX_RUN)
             .args(["--cpus", cpus])
             .arg(&prog)

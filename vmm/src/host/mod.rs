@@ -34,7 +34,7 @@ pub enum Prepared {
     /// A checked read or write for the caller to run without the monitor's
     /// lock (`finish_io`), so that one blocked on a terminal or a host pipe
     /// does not hold up every other vCPU's requests.
-    Io(files::StreamIo, Request),
+    Io(files::StreamIo, Box<Request>),
 }
 
 pub struct Host<'a> {
@@ -68,7 +68,7 @@ impl Host<'_> {
         let prepared = Segs::of(self.mem, &shape)
             .and_then(|segs| self.files.prepare_io(&shape, &segs).unwrap_or(Err(libc::ENOSYS)));
         match prepared {
-            Ok(io) => Ok(Prepared::Io(io, req)),
+            Ok(io) => Ok(Prepared::Io(io, Box::new(req))),
             Err(e) => {
                 req.ret = -(e as i64);
                 self.mem.write_obj(addr, req)?;
@@ -145,10 +145,10 @@ fn discard(segs: &Segs) -> i64 {
 }
 
 /// Runs a read or write `serve_or_prepare` returned and answers the request at `addr`.
-pub fn finish_io(mem: &GuestRam, addr: u64, mut req: Request, io: files::StreamIo) -> Result<()> {
+pub fn finish_io(mem: &GuestRam, addr: u64, mut req: Box<Request>, io: files::StreamIo) -> Result<()> {
     req.ret = match io.run() {
         Ok(n) => n,
         Err(e) => -(e as i64),
     };
-    mem.write_obj(addr, req)
+    mem.write_obj(addr, *req)
 }
