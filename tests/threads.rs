@@ -111,7 +111,7 @@ fn cpus_accepts_one_or_two_and_refuses_zero_or_too_many_in_one_line() {
     }
 }
 
-/// A thread blocked reading a host pipe (stdin) does not hold up another
+/// A thread blocked reading (or polling) a host pipe (stdin) does not hold up another
 /// thread's writes on another vCPU: the lines arrive while stdin stays open.
 /// (With one vCPU the blocked read holds that vCPU until host requests stop
 /// needing an exit.)
@@ -122,10 +122,11 @@ fn a_thread_blocked_in_a_host_read_does_not_stall_another_threads_output() {
     let prog = build("blocked_reader", Flavor::GlibcStatic, &["-pthread"]);
     let native = native(&prog, &[], &[]);
     let cpus = "2";
-    {
+    for how in ["read", "poll"] {
         let mut child = Command::new(HX_RUN)
             .args(["--cpus", cpus])
             .arg(&prog)
+            .arg(how)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -143,7 +144,7 @@ fn a_thread_blocked_in_a_host_read_does_not_stall_another_threads_output() {
         drop(stdin);
         let _ = child.kill();
         let _ = child.wait();
-        let lines = lines.unwrap_or_else(|_| panic!("--cpus {cpus}: the output stalled behind the blocked read"));
-        assert_eq!(lines.join("\n") + "\n", text(&native.stdout), "--cpus {cpus}");
+        let lines = lines.unwrap_or_else(|_| panic!("--cpus {cpus}: the output stalled behind the blocked {how}"));
+        assert_eq!(lines.join("\n") + "\n", text(&native.stdout), "--cpus {cpus}, {how}");
     }
 }

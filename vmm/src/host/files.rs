@@ -43,31 +43,57 @@ pub fn sys(mut f: impl FnMut() -> isize) -> Result<i64, Errno> {
     }
 }
 
-/// A read or write on a host file, checked under the monitor's lock and run
-/// without it (see `Files::prepare_io`).
-pub struct StreamIo {
-    fd: std::sync::Arc<OwnedFd>,
-    iovs: Vec<libc::iovec>,
-    offset: Option<i64>,
-    write: bool,
+/// A host call that may block, checked under the monitor's lock and run
+/// without it (see `Files::prepare_io`). The host files it uses stay open
+/// while it lives, whatever another vCPU closes meanwhile.
+pub enum BlockingCall {
+    /// A read or write on a host file.
+    Rw { fd: std::sync::Arc<OwnedFd>, iovs: Vec<libc::iovec>, offset: Option<i64>, write: bool },
+    /// A poll on host files (`None`: a handle the guest does not hold); the
+    /// `revents` go back to the guest-physical array at `at`.
+    Poll { fds: Vec<Option<std::sync::Arc<OwnedFd>>>, entries: Vec<PollEntry>, at: u64, timeout: i32 },
 }
 
-impl StreamIo {
-    /// Runs the transfer: bytes moved, or the host's errno.
-    pub fn run(&self) -> Result<i64, Errno> {
-        let fd = self.fd.as_raw_fd();
-        let n = self.iovs.len() as i32;
-        let iovs = self.iovs.as_ptr();
-        // SAFETY: the iovecs point into guest RAM, checked by `Segs`; the host
-        // reads or writes only there, and `fd` stays open while `self` lives.
-        sys(|| unsafe {
-            match (self.offset, self.write) {
-                (None, false) => libc::readv(fd, iovs, n),
-                (None, true) => libc::writev(fd, iovs, n),
-                (Some(o), false) => libc::preadv(fd, iovs, n, o),
-                (Some(o), true) => libc::pwritev(fd, iovs, n, o),
+impl BlockingCall {
+    /// Runs the call: bytes moved or descriptors ready, or the host's errno.
+    pub fn run(&mut self, mem: &crate::memory::GuestRam) -> Result<i64, Errno> {
+        match self {
+            BlockingCall::Rw { fd, iovs, offset, write } => {
+                let fd = fd.as_raw_fd();
+                let n = iovs.len() as i32;
+                let iovs = iovs.as_ptr();
+                // SAFETY: the iovecs point into guest RAM, checked by `Segs`; the
+                // host reads or writes only there, and `fd` stays open meanwhile.
+                sys(|| unsafe {
+                    match (*offset, *write) {
+                        (None, false) => libc::readv(fd, iovs, n),
+                        (None, true) => libc::writev(fd, iovs, n),
+                        (Some(o), false) => libc::preadv(fd, iovs, n, o),
+                        (Some(o), true) => libc::pwritev(fd, iovs, n, o),
+                    }
+                })
             }
-        })
+            BlockingCall::Poll { fds, entries, at, timeout } => {
+                let mut polled: Vec<libc::pollfd> = entries
+                    .iter()
+                    .zip(fds.iter())
+                    .map(|(e, f)| libc::pollfd {
+                        fd: f.as_ref().map_or(-1, |f| f.as_raw_fd()),
+                        events: e.events,
+                        revents: 0,
+                    })
+                    .collect();
+                let timeout = *timeout;
+                // SAFETY: poll on descriptors we hold (or -1, which poll skips).
+                let ready = sys(|| unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as u64, timeout) } as isize)?;
+                let size = std::mem::size_of::<PollEntry>() as u64;
+                for (i, (e, p)) in entries.iter_mut().zip(&polled).enumerate() {
+                    e.revents = if p.fd < 0 { libc::POLLNVAL } else { p.revents };
+                    mem.write_obj(*at + i as u64 * size, *e).map_err(|_| libc::EFAULT)?;
+                }
+                Ok(ready)
+            }
+        }
     }
 }
 
@@ -225,28 +251,45 @@ impl Files {
     }
 
     fn rw(&mut self, segs: &Segs, handle: u64, offset: Option<u64>, write: bool) -> Result<i64, Errno> {
-        self.prepare_rw(segs, handle, offset, write)?.run()
+        self.prepare_rw(segs, handle, offset, write)?.run(segs.mem())
     }
 
-    /// A read or write request, checked, ready to run without the monitor's
-    /// lock (it may block: a terminal, a pipe from the host). `None` for
-    /// any other request.
-    pub fn prepare_io(&self, req: &Request, segs: &Segs) -> Option<Result<StreamIo, Errno>> {
+    /// A request that may block (a read or write — a terminal, a pipe from
+    /// the host — or a poll), checked, ready to run without the monitor's
+    /// lock. `None` for any other request.
+    pub fn prepare_io(&self, req: &Request, segs: &Segs) -> Option<Result<BlockingCall, Errno>> {
         let a = req.args;
         match req.op {
             op::READ => Some(self.prepare_rw(segs, a[0], None, false)),
             op::WRITE => Some(self.prepare_rw(segs, a[0], None, true)),
             op::PREAD => Some(self.prepare_rw(segs, a[0], Some(a[1]), false)),
             op::PWRITE => Some(self.prepare_rw(segs, a[0], Some(a[1]), true)),
+            op::POLL => Some(self.prepare_poll(segs, a[0] as i64)),
             _ => None,
         }
     }
 
-    fn prepare_rw(&self, segs: &Segs, handle: u64, offset: Option<u64>, write: bool) -> Result<StreamIo, Errno> {
+    fn prepare_rw(&self, segs: &Segs, handle: u64, offset: Option<u64>, write: bool) -> Result<BlockingCall, Errno> {
         let fd = self.handles.shared_fd(handle)?;
         let iovs = segs.iovecs()?;
         let offset = offset.map(i64::try_from).transpose().map_err(|_| libc::EINVAL)?;
-        Ok(StreamIo { fd, iovs, offset, write })
+        Ok(BlockingCall::Rw { fd, iovs, offset, write })
+    }
+
+    fn prepare_poll(&self, segs: &Segs, timeout_ms: i64) -> Result<BlockingCall, Errno> {
+        let seg = segs.get(0).ok_or(libc::EINVAL)?;
+        let size = std::mem::size_of::<PollEntry>();
+        let n = usize::try_from(seg.len).map_err(|_| libc::EINVAL)? / size;
+        if n > MAX_POLL {
+            return Err(libc::EINVAL);
+        }
+        let mut entries: Vec<PollEntry> = Vec::with_capacity(n);
+        for i in 0..n {
+            entries.push(segs.mem().read_obj(seg.phys + (i * size) as u64).map_err(|_| libc::EFAULT)?);
+        }
+        let fds = entries.iter().map(|e| self.handles.shared_fd(e.handle).ok()).collect();
+        let timeout = if timeout_ms < 0 { -1 } else { timeout_ms.min(i32::MAX as i64) as i32 };
+        Ok(BlockingCall::Poll { fds, entries, at: seg.phys, timeout })
     }
 
     fn lseek(&self, handle: u64, offset: u64, whence: u64) -> Result<i64, Errno> {
@@ -529,29 +572,7 @@ impl Files {
     }
 
     fn poll(&self, segs: &Segs, timeout_ms: i64) -> Result<i64, Errno> {
-        let seg = segs.get(0).ok_or(libc::EINVAL)?;
-        let size = std::mem::size_of::<PollEntry>();
-        let n = usize::try_from(seg.len).map_err(|_| libc::EINVAL)? / size;
-        if n > MAX_POLL {
-            return Err(libc::EINVAL);
-        }
-        let at = |i: usize| seg.phys + (i * size) as u64;
-        let mut entries: Vec<PollEntry> = Vec::with_capacity(n);
-        for i in 0..n {
-            entries.push(segs.mem().read_obj(at(i)).map_err(|_| libc::EFAULT)?);
-        }
-        let mut fds: Vec<libc::pollfd> = entries
-            .iter()
-            .map(|e| libc::pollfd { fd: self.handles.fd(e.handle).unwrap_or(-1), events: e.events, revents: 0 })
-            .collect();
-        let timeout = if timeout_ms < 0 { -1 } else { timeout_ms.min(i32::MAX as i64) as i32 };
-        // SAFETY: poll on descriptors we hold (or -1, which poll skips).
-        let ready = sys(|| unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as u64, timeout) } as isize)?;
-        for (i, (e, f)) in entries.iter_mut().zip(&fds).enumerate() {
-            e.revents = if f.fd < 0 { libc::POLLNVAL } else { f.revents };
-            segs.mem().write_obj(at(i), *e).map_err(|_| libc::EFAULT)?;
-        }
-        Ok(ready)
+        self.prepare_poll(segs, timeout_ms)?.run(segs.mem())
     }
 
     fn tty_ioctl(&self, segs: &Segs, handle: u64, cmd: u64) -> Result<i64, Errno> {

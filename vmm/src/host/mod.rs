@@ -31,10 +31,10 @@ pub enum Outcome {
 pub enum Prepared {
     /// Served (or refused): the outcome.
     Done(Outcome),
-    /// A checked read or write for the caller to run without the monitor's
-    /// lock (`finish_io`), so that one blocked on a terminal or a host pipe
-    /// does not hold up every other vCPU's requests.
-    Io(files::StreamIo, Box<Request>),
+    /// A checked read, write or poll for the caller to run without the
+    /// monitor's lock (`finish_io`), so that one blocked on a terminal or a
+    /// host pipe does not hold up every other vCPU's requests.
+    Io(files::BlockingCall, Box<Request>),
 }
 
 pub struct Host<'a> {
@@ -56,11 +56,11 @@ impl Host<'_> {
         Ok(outcome)
     }
 
-    /// Like `serve`, but a read or write request is only checked and
+    /// Like `serve`, but a read, write or poll request is only checked and
     /// returned for the caller to run (then `finish_io`).
     pub fn serve_or_prepare(&mut self, addr: u64) -> Result<Prepared> {
         let mut req: Request = self.mem.read_obj(addr)?;
-        if !matches!(req.op, op::READ | op::WRITE | op::PREAD | op::PWRITE) {
+        if !matches!(req.op, op::READ | op::WRITE | op::PREAD | op::PWRITE | op::POLL) {
             return self.serve(addr).map(Prepared::Done);
         }
         self.report.count_request(req.op);
@@ -145,8 +145,8 @@ fn discard(segs: &Segs) -> i64 {
 }
 
 /// Runs a read or write `serve_or_prepare` returned and answers the request at `addr`.
-pub fn finish_io(mem: &GuestRam, addr: u64, mut req: Box<Request>, io: files::StreamIo) -> Result<()> {
-    req.ret = match io.run() {
+pub fn finish_io(mem: &GuestRam, addr: u64, mut req: Box<Request>, mut io: files::BlockingCall) -> Result<()> {
+    req.ret = match io.run(mem) {
         Ok(n) => n,
         Err(e) => -(e as i64),
     };
