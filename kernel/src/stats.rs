@@ -17,13 +17,14 @@ fn bump(counter: impl FnOnce(*mut Stats) -> *mut u64) {
     unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::Relaxed);
 }
 
-pub fn count_trap(nr: usize) {
-    // SAFETY (all four): a field of the static counters; the caller bounds `nr`.
-    bump(|s| unsafe { core::ptr::addr_of_mut!((*s).trap[nr]) });
-}
-
-pub fn count_vector(nr: usize) {
-    bump(|s| unsafe { core::ptr::addr_of_mut!((*s).vector[nr]) });
+/// Syscall `nr` arrived by `path` (`PATH_TRAP` or `PATH_VECTOR`).
+pub fn count(nr: usize, path: u64) {
+    // SAFETY (all three): a field of the static counters; the caller bounds `nr`.
+    if path == hx_abi::hypercall::PATH_VECTOR {
+        bump(|s| unsafe { core::ptr::addr_of_mut!((*s).vector[nr]) });
+    } else {
+        bump(|s| unsafe { core::ptr::addr_of_mut!((*s).trap[nr]) });
+    }
 }
 
 pub fn count_cpl0() {

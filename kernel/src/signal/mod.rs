@@ -271,11 +271,6 @@ pub fn take_host_signals() {
     }
 }
 
-/// Whether the current thread has a signal to take now (cheap when none is pending).
-pub fn has_deliverable() -> bool {
-    pending()
-}
-
 pub fn process_pending() -> u64 {
     PROCESS_PENDING.lock().set
 }
@@ -483,26 +478,20 @@ pub fn deliver(frame: &mut Frame) -> bool {
 /// A fault in program code that has a handler (the monitor checked): the
 /// signal Linux sends for it, delivered at once.
 pub fn fault(frame: &mut Frame, vector: u64, error: u64, addr: u64) {
-    const SEGV_MAPERR: i32 = 1;
-    const SEGV_ACCERR: i32 = 2;
-    const ILL_ILLOPN: i32 = 2;
-    const FPE_INTDIV: i32 = 1;
-    const BUS_ADRALN: i32 = 1;
-    const TRAP_BRKPT: i32 = 1;
+    use uapi::{BUS_ADRALN, BUS_ADRERR, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, TRAP_TRACE};
     let (sig, code, at) = match vector {
-        0 => (SIGFPE, FPE_INTDIV, frame.rip),
-        1 => (SIGTRAP, 2, frame.rip), // TRAP_TRACE
+        0 => (SIGFPE, FPE_INTDIV as i32, frame.rip),
+        1 => (SIGTRAP, TRAP_TRACE as i32, frame.rip),
         3 => (SIGTRAP, SI_KERNEL, 0),
-        6 => (SIGILL, ILL_ILLOPN, frame.rip),
-        14 if crate::syscall::mm::past_eof(addr) => (SIGBUS, 2, addr), // BUS_ADRERR
+        6 => (SIGILL, ILL_ILLOPN as i32, frame.rip),
+        14 if crate::syscall::mm::past_eof(addr) => (SIGBUS, BUS_ADRERR as i32, addr),
         // Not present, and no mapping there (a PROT_NONE mapping is present to Linux).
-        14 if error & 1 == 0 && !crate::mm::with_space(|s| s.is_mapped(addr)) => (SIGSEGV, SEGV_MAPERR, addr),
-        14 => (SIGSEGV, SEGV_ACCERR, addr),
+        14 if error & 1 == 0 && !crate::mm::with_space(|s| s.is_mapped(addr)) => (SIGSEGV, SEGV_MAPERR as i32, addr),
+        14 => (SIGSEGV, SEGV_ACCERR as i32, addr),
         16 | 19 => (SIGFPE, 0, frame.rip),
-        17 => (SIGBUS, BUS_ADRALN, addr),
+        17 => (SIGBUS, BUS_ADRALN as i32, addr),
         _ => (SIGSEGV, SI_KERNEL, 0),
     };
-    let _ = TRAP_BRKPT;
     let mut q = Queued::new(sig, code);
     q.set_addr(at);
     q.fault = [vector, error, addr];

@@ -1,6 +1,6 @@
 //! From a trapped `syscall` to its handler and back, with `--strace`/`--stats`.
 use super::{table, Args};
-use crate::arch::entry::Frame;
+use crate::arch::entry::{Frame, ENTRY_VECTOR};
 use crate::arch::percpu;
 use crate::errno::ENOSYS;
 use crate::{host, mm, sched, signal, stats};
@@ -26,26 +26,29 @@ fn counting() -> bool {
     FLAGS.load(Ordering::Relaxed) & FLAG_STATS != 0
 }
 
-/// Called by the trap-path entry with the program's registers.
-pub extern "C" fn from_trap(frame: &mut Frame) {
+/// Called by the trap-path and the vector entries with the program's
+/// registers (the frame's `entry` says which way it came).
+pub extern "C" fn from_program(frame: &mut Frame) {
     let nr = frame.orig_rax;
+    let path = if frame.entry == ENTRY_VECTOR { PATH_VECTOR } else { PATH_TRAP };
     if (nr as usize) < MAX_SYSCALLS && counting() {
-        stats::count_trap(nr as usize);
+        stats::count(nr as usize, path);
     }
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
-    frame.rax = invoke(nr, table::handler(nr), args, PATH_TRAP) as u64;
+    frame.rax = invoke(nr, table::handler(nr), args, path) as u64;
+    // What Linux answers in the vDSO never enters its kernel, so never takes
+    // a signal there: a vector call for it must not either (Python reads the
+    // clock right before it sleeps; a SIGINT taken in that read would be
+    // missed by the sleep that follows).
+    if path == PATH_VECTOR && answered_by_vdso(nr) {
+        return;
+    }
     exit_work(frame);
 }
 
-/// Called by the vector's entry: the same, for a C call.
-pub extern "C" fn from_vector(frame: &mut Frame) {
-    let nr = frame.orig_rax;
-    if (nr as usize) < MAX_SYSCALLS && counting() {
-        stats::count_vector(nr as usize);
-    }
-    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
-    frame.rax = invoke(nr, table::handler(nr), args, PATH_VECTOR) as u64;
-    exit_work(frame);
+/// `clock_gettime`, `gettimeofday`, `time`, `getcpu`: Linux's vDSO calls.
+fn answered_by_vdso(nr: u64) -> bool {
+    matches!(nr, 96 | 201 | 228 | 309)
 }
 
 /// What must happen before the program runs again: another thread's turn
@@ -64,7 +67,7 @@ pub fn exit_work(frame: &mut Frame) {
             sched::yield_now();
             interrupted = true;
         }
-        if interrupted || signal::has_deliverable() {
+        if interrupted || signal::pending() {
             super::thread::rseq_fixup(sched::current(), frame);
             interrupted = false;
         }

@@ -17,9 +17,7 @@ const EPOLL_CTL_ADD: u64 = 1;
 const EPOLL_CTL_DEL: u64 = 2;
 const EPOLL_CTL_MOD: u64 = 3;
 const EPOLLONESHOT: u32 = 1 << 30;
-const EPOLLET: u32 = 1 << 31;
 const EPOLLEXCLUSIVE: u32 = 1 << 28;
-const EPOLLWAKEUP: u32 = 1 << 29;
 /// The readiness bits epoll and poll share (IN, PRI, OUT, ERR, HUP, RDNORM.., RDHUP).
 const EVENT_BITS: u32 = 0x3fff;
 const EPOLLERR: u32 = 0x8;
@@ -152,7 +150,6 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
         out.extend_from_slice(&i.data.to_le_bytes());
     }
     drop(interest);
-    let _ = (EPOLLET, EPOLLWAKEUP);
     mm::copy_to_user(events, &out)?;
     Ok(out.len() as u64 / 12)
 }

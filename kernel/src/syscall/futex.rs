@@ -13,22 +13,27 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 
-const FUTEX_WAIT: u64 = 0;
-const FUTEX_WAKE: u64 = 1;
-const FUTEX_REQUEUE: u64 = 3;
-const FUTEX_CMP_REQUEUE: u64 = 4;
-const FUTEX_WAKE_OP: u64 = 5;
-const FUTEX_LOCK_PI: u64 = 6;
-const FUTEX_WAIT_BITSET: u64 = 9;
-const FUTEX_WAKE_BITSET: u64 = 10;
-const FUTEX_LOCK_PI2: u64 = 13;
-const FUTEX_PRIVATE: u64 = 128;
-const FUTEX_CLOCK_REALTIME: u64 = 256;
+use hx_abi::uapi::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
+
+/// A wait or wake that matches every bitset (linux/futex.h's, a cast bindgen cannot evaluate).
 const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
-pub const FUTEX_WAITERS: u32 = 0x8000_0000;
-pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+// The operations, as the syscall's `u64` argument compares them.
+const FUTEX_WAIT: u64 = hx_abi::uapi::FUTEX_WAIT as u64;
+const FUTEX_WAKE: u64 = hx_abi::uapi::FUTEX_WAKE as u64;
+const FUTEX_REQUEUE: u64 = hx_abi::uapi::FUTEX_REQUEUE as u64;
+const FUTEX_CMP_REQUEUE: u64 = hx_abi::uapi::FUTEX_CMP_REQUEUE as u64;
+const FUTEX_WAKE_OP: u64 = hx_abi::uapi::FUTEX_WAKE_OP as u64;
+const FUTEX_LOCK_PI: u64 = hx_abi::uapi::FUTEX_LOCK_PI as u64;
+const FUTEX_UNLOCK_PI: u64 = hx_abi::uapi::FUTEX_UNLOCK_PI as u64;
+const FUTEX_TRYLOCK_PI: u64 = hx_abi::uapi::FUTEX_TRYLOCK_PI as u64;
+const FUTEX_WAIT_BITSET: u64 = hx_abi::uapi::FUTEX_WAIT_BITSET as u64;
+const FUTEX_WAKE_BITSET: u64 = hx_abi::uapi::FUTEX_WAKE_BITSET as u64;
+const FUTEX_WAIT_REQUEUE_PI: u64 = hx_abi::uapi::FUTEX_WAIT_REQUEUE_PI as u64;
+const FUTEX_CMP_REQUEUE_PI: u64 = hx_abi::uapi::FUTEX_CMP_REQUEUE_PI as u64;
+const FUTEX_LOCK_PI2: u64 = hx_abi::uapi::FUTEX_LOCK_PI2 as u64;
+const FUTEX_PRIVATE: u64 = hx_abi::uapi::FUTEX_PRIVATE_FLAG as u64;
+const FUTEX_CLOCK_REALTIME: u64 = hx_abi::uapi::FUTEX_CLOCK_REALTIME as u64;
 
 struct Waiter {
     thread: Arc<Thread>,
@@ -253,7 +258,9 @@ fn deadline(cmd: u64, op: u64, timeout: u64) -> Result<Option<u64>, Errno> {
 
 pub fn futex([uaddr, op, val, timeout, uaddr2, val3]: Args) -> SysResult {
     let cmd = op & !(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
-    if op & FUTEX_CLOCK_REALTIME != 0 && !matches!(cmd, FUTEX_WAIT | FUTEX_WAIT_BITSET | 11 | FUTEX_LOCK_PI2) {
+    if op & FUTEX_CLOCK_REALTIME != 0
+        && !matches!(cmd, FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2)
+    {
         return Err(ENOSYS);
     }
     if uaddr % 4 != 0 {
@@ -270,7 +277,12 @@ pub fn futex([uaddr, op, val, timeout, uaddr2, val3]: Args) -> SysResult {
         FUTEX_WAKE_OP => wake_op(uaddr, val, timeout.min(i32::MAX as u64), uaddr2, val3 as u32),
         // glibc probes for these when a PI mutex is made, and reports ENOTSUP:
         // the answer is the report (see docs/design.md), not a warning.
-        FUTEX_LOCK_PI..=8 | 11 | 12 | FUTEX_LOCK_PI2 => Err(ENOSYS),
+        FUTEX_LOCK_PI
+        | FUTEX_UNLOCK_PI
+        | FUTEX_TRYLOCK_PI
+        | FUTEX_WAIT_REQUEUE_PI
+        | FUTEX_CMP_REQUEUE_PI
+        | FUTEX_LOCK_PI2 => Err(ENOSYS),
         _ => Err(ENOSYS),
     }
 }

@@ -1,6 +1,7 @@
 //! Signal syscalls: actions, masks, waiting for signals, sending them, and
 //! the timers that send them. The machinery is in `crate::signal`.
 use super::process::PID;
+use super::time::{read_timespec, timespec_ns};
 use super::Args;
 use crate::errno::{SysResult, EAGAIN, EINTR, EINVAL, ERESTARTNOHAND, ESRCH};
 use crate::signal::timers::{self, Notify, Timer, ITIMER_REAL_ID, MAX_TIMERS};
@@ -240,17 +241,6 @@ fn user_queued(sig: u64, info: u64) -> Result<Queued, crate::errno::Errno> {
     Ok(q)
 }
 
-fn timespec_ns(ts: uapi::timespec) -> Result<u64, crate::errno::Errno> {
-    if ts.tv_sec < 0 || !(0..NS as i64).contains(&ts.tv_nsec) {
-        return Err(EINVAL);
-    }
-    Ok((ts.tv_sec as u64).saturating_mul(NS).saturating_add(ts.tv_nsec as u64))
-}
-
-fn read_timespec(ptr: u64) -> Result<u64, crate::errno::Errno> {
-    timespec_ns(mm::read_user(ptr)?)
-}
-
 fn timespec(ns: u64) -> uapi::timespec {
     uapi::timespec { tv_sec: (ns / NS) as i64, tv_nsec: (ns % NS) as i64 }
 }
@@ -276,13 +266,9 @@ fn itimer(which: u64) -> Result<i32, crate::errno::Errno> {
     Ok(id)
 }
 
-fn ensure_itimer_real() {
-    let _ = itimer(0);
-}
-
 pub fn alarm([secs, ..]: Args) -> SysResult {
-    ensure_itimer_real();
-    let (left, _) = timers::set(ITIMER_REAL_ID, secs.min(u32::MAX as u64) * NS, 0).unwrap_or((0, 0));
+    let id = itimer(0)?;
+    let (left, _) = timers::set(id, secs.min(u32::MAX as u64) * NS, 0).unwrap_or((0, 0));
     // Rounded to the nearest second, at least 1 if armed (as Linux).
     Ok(if left == 0 { 0 } else { left.div_ceil(NS).max(1) })
 }

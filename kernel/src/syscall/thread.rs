@@ -1,31 +1,16 @@
 //! Threads: `clone`/`clone3` for threads, thread exit with its wake-ups, and
 //! the per-thread registrations (`set_tid_address`, robust futex lists).
-use super::process::PID;
 use super::{futex, Args};
 use crate::errno::{Errno, SysResult, EAGAIN, EINVAL, ENOSYS};
 use crate::sched::{self, Thread};
 use crate::signal::ThreadSignals;
 use crate::{arch, host, mm};
 use core::sync::atomic::Ordering;
-use hx_abi::uapi;
+use hx_abi::uapi::{
+    self, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID,
+    CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED, CLONE_VM,
+};
 
-const CLONE_VM: u64 = 0x100;
-const CLONE_FS: u64 = 0x200;
-const CLONE_FILES: u64 = 0x400;
-const CLONE_SIGHAND: u64 = 0x800;
-const CLONE_PIDFD: u64 = 0x1000;
-const CLONE_PTRACE: u64 = 0x2000;
-const CLONE_VFORK: u64 = 0x4000;
-const CLONE_PARENT: u64 = 0x8000;
-const CLONE_THREAD: u64 = 0x10000;
-const CLONE_NEWNS: u64 = 0x20000;
-const CLONE_SYSVSEM: u64 = 0x40000;
-const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x100000;
-const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-const CLONE_DETACHED: u64 = 0x400000;
-const CLONE_UNTRACED: u64 = 0x800000;
-const CLONE_CHILD_SETTID: u64 = 0x1000000;
 const CSIGNAL: u64 = 0xff;
 
 /// Threads a program may have at once (Linux's default `threads-max` is far higher;
@@ -53,7 +38,6 @@ fn clone_thread(a: CloneArgs) -> SysResult {
     }
     if a.flags & THREAD != THREAD || a.flags & !HANDLED & !CSIGNAL != 0 {
         // A new process (fork, vfork, posix_spawn's clone) or namespaces: not yet.
-        let _ = (CLONE_VFORK, CLONE_PARENT, CLONE_NEWNS, CLONE_PIDFD);
         host::log(b"clone: only threads are supported (a new process returns ENOSYS)");
         return Err(ENOSYS);
     }
@@ -206,7 +190,6 @@ pub fn exit([status, ..]: Args) -> SysResult {
 
 /// `exit_group`: the whole program ends.
 pub fn exit_group([status, ..]: Args) -> SysResult {
-    let _ = PID;
     host::exit(status & 0xff)
 }
 

@@ -49,13 +49,17 @@ pub fn time([tloc, ..]: Args) -> SysResult {
     Ok(secs)
 }
 
-/// Reads a `timespec`, rejecting what Linux rejects.
-fn read_timespec(ptr: u64) -> Result<u64, Errno> {
-    let [sec, nsec]: [i64; 2] = mm::read_user(ptr)?;
-    if sec < 0 || !(0..NS as i64).contains(&nsec) {
+/// A `timespec` in ns, rejecting what Linux rejects.
+pub fn timespec_ns(ts: hx_abi::uapi::timespec) -> Result<u64, Errno> {
+    if ts.tv_sec < 0 || !(0..NS as i64).contains(&ts.tv_nsec) {
         return Err(EINVAL);
     }
-    Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
+    Ok((ts.tv_sec as u64).saturating_mul(NS).saturating_add(ts.tv_nsec as u64))
+}
+
+/// Reads a `timespec` from the program, in ns.
+pub fn read_timespec(ptr: u64) -> Result<u64, Errno> {
+    timespec_ns(mm::read_user(ptr)?)
 }
 
 /// Sleeps until `deadline` (monotonic ns) unless a signal comes first;

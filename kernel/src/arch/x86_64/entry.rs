@@ -121,7 +121,7 @@ hx_syscall_entry:
     hx_save_xmm
     cld
     mov %rsp, %rdi
-    call {from_trap}
+    call {from_program}
     jmp hx_return_to_user
 
     /* Hardware KVM: the CPL0 stub (cpl0.rs) sysrets here with the program's rip parked. */
@@ -160,7 +160,7 @@ hx_vector_common:
     sub $256, %rsp          /* vector registers are the caller's to save */
     cld
     mov %rsp, %rdi
-    call {from_vector}
+    call {from_program}
     jmp hx_return_to_user
 
     /* The monitor stopped the program (preemption, a fault, a signal): it
@@ -290,8 +290,7 @@ hx_cpl0_saved_rip: .quad 0
     .text
 "#,
     kmain = sym crate::kmain,
-    from_trap = sym crate::syscall::dispatch::from_trap,
-    from_vector = sym crate::syscall::dispatch::from_vector,
+    from_program = sym crate::syscall::dispatch::from_program,
     from_upcall = sym crate::sched::upcall::from_upcall,
     thread_start = sym crate::sched::thread_start,
     scratch_rsp = const OFF_SCRATCH_RSP,
