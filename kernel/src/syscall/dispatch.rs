@@ -36,19 +36,7 @@ pub extern "C" fn from_program(frame: &mut Frame) {
     }
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     frame.rax = invoke(nr, table::handler(nr), args, path) as u64;
-    // What Linux answers in the vDSO never enters its kernel, so never takes
-    // a signal there: a vector call for it must not either (Python reads the
-    // clock right before it sleeps; a SIGINT taken in that read would be
-    // missed by the sleep that follows).
-    if path == PATH_VECTOR && answered_by_vdso(nr) {
-        return;
-    }
     exit_work(frame);
-}
-
-/// `clock_gettime`, `gettimeofday`, `time`, `getcpu`: Linux's vDSO calls.
-fn answered_by_vdso(nr: u64) -> bool {
-    matches!(nr, 96 | 201 | 228 | 309)
 }
 
 /// What must happen before the program runs again: another thread's turn
