@@ -1,6 +1,7 @@
 //! Generates `uapi.rs` in OUT_DIR: the Linux user-API structures and constants
-//! that hx's signal, thread and timer code shares with applications, taken by
-//! bindgen from the installed kernel headers (`uapi.h`), never copied by hand.
+//! that hx's signal, thread, timer and credentials code shares with
+//! applications, taken by bindgen from the installed kernel headers
+//! (`uapi.h`), never copied by hand.
 //! bindgen needs libclang (Debian's libclang-dev; `.ci/setup` installs it).
 use bindgen::callbacks::{IntKind, ParseCallbacks};
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ const TYPES: &[&str] = &[
     "rseq_flags",
     "rseq_cs_flags_bit",
     "rseq_cs_flags",
+    "__user_cap_header_struct",
+    "__user_cap_data_struct",
 ];
 
 /// The constant families, as regular expressions over macro names.
@@ -44,6 +47,9 @@ const CONSTANTS: &[&str] = &[
     "FUTEX_[A-Z0-9_]+",
     "ROBUST_LIST_LIMIT",
     "CLONE_[A-Z_]+",
+    "CAP_[A-Z_]+",
+    "_LINUX_CAPABILITY_[A-Z0-9_]+",
+    "NGROUPS_MAX",
 ];
 
 /// C function-pointer types that are user addresses to the kernel (`SIG_DFL`

@@ -1,8 +1,8 @@
 /*
  * The Linux user-API headers (Debian's linux-libc-dev) that hx's signal,
- * thread and timer code follows. build.rs runs bindgen over this file; the
- * layout test compiles it with the C compiler. Kernel headers only: glibc's
- * struct sigaction, sigset_t and siginfo_t are not the kernel's.
+ * thread, timer and credentials code follows. build.rs runs bindgen over this
+ * file; the layout test compiles it with the C compiler. Kernel headers only:
+ * glibc's struct sigaction, sigset_t and siginfo_t are not the kernel's.
  *
  * struct sigaction: asm/signal.h's x86-64 definition, {sa_handler, sa_flags,
  * sa_restorer, sa_mask} with an 8-byte sigset_t, is exactly what the kernel's
@@ -20,3 +20,5 @@
 #include <linux/futex.h>
 #include <linux/sched.h>
 #include <linux/rseq.h>
+#include <linux/capability.h>
+#include <linux/limits.h>

@@ -6,6 +6,8 @@ pub struct Errno(pub i64);
 
 pub const EPERM: Errno = Errno(1);
 pub const ENOENT: Errno = Errno(2);
+pub const E2BIG: Errno = Errno(7);
+pub const ECHILD: Errno = Errno(10);
 pub const ESRCH: Errno = Errno(3);
 pub const EINTR: Errno = Errno(4);
 pub const EIO: Errno = Errno(5);

@@ -252,24 +252,26 @@ pub fn log(msg: &[u8]) {
 }
 
 pub fn exit(status: u64) -> ! {
-    exit_request(status, 0)
+    exit_request(status, 0, 0)
 }
 
-/// The program dies of signal `sig` (the status a shell shows: 128 + sig).
+/// The program dies of signal `sig` (the status a shell shows: 128 + sig;
+/// a parent process sees the signal).
 pub fn exit_signaled(sig: u64) -> ! {
-    exit_request(128 + sig, 0)
+    exit_request(128 + sig, 0, sig)
 }
 
 /// Ends the VM after a kernel bug (the message went out through [`log`] first).
 pub fn exit_panic() -> ! {
-    exit_request(0, 1)
+    exit_request(0, 1, 0)
 }
 
-fn exit_request(status: u64, panicked: u64) -> ! {
+fn exit_request(status: u64, panicked: u64, signal: u64) -> ! {
     let mut req = Request::new(op::EXIT);
     req.args[0] = status;
     req.args[1] = stats::phys_addr();
     req.args[2] = panicked;
+    req.args[3] = signal;
     call(&mut req);
     // The monitor never resumes the vCPU after an exit request.
     loop {

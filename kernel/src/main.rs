@@ -38,7 +38,9 @@ pub fn exe_path() -> &'static [u8] {
 /// the kernel up and makes the program's first thread; the others only run
 /// once the monitor starts them, after that.
 extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
-    if cpu != 0 {
+    // In a forked child the kernel is set up already (its memory is a copy):
+    // every vCPU but the one that resumed the forking thread only idles.
+    if cpu != 0 || BOOT.is_completed() {
         sched::idle_loop();
     }
     if boot.magic != BOOT_MAGIC {
@@ -47,7 +49,8 @@ extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
     }
     BOOT.call_once(|| boot);
     mm::init(boot);
-    fs::table::init();
+    fs::table::init(&boot.exec);
+    syscall::process::set_identity(boot.exec.pid, boot.exec.ppid);
     let cwd = &boot.cwd[..(boot.cwd_len as usize).min(boot.cwd.len())];
     fs::path::init(cwd);
     syscall::path::init_umask(boot.umask);
@@ -55,9 +58,10 @@ extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
     syscall::dispatch::init(boot.flags);
     sched::init(boot.ncpus, boot.cpu_areas_phys);
     let frame = arch::entry::initial_frame(boot.user_entry, boot.user_sp);
-    let main = sched::Thread::new(syscall::process::PID as u32, &frame, 0, signal::ThreadSignals::initial())
+    let main = sched::Thread::new(boot.exec.pid as u32, &frame, 0, signal::ThreadSignals::initial())
         .expect("guest RAM too small for the first thread");
-    sched::spawn(main);
+    let main = sched::spawn(main);
+    signal::init_from_exec(&main, boot.exec.sig_ignored, boot.exec.sigmask, boot.exec.sig_pending);
     sched::idle_loop()
 }
 

@@ -20,6 +20,7 @@ pub fn signal_of(vector: u64) -> i32 {
 }
 
 /// A loaded ELF the monitor can name addresses in.
+#[derive(Clone)]
 pub struct Binary {
     pub path: String,
     pub bytes: Vec<u8>,

@@ -8,6 +8,7 @@ pub mod loader;
 pub mod lockdown;
 pub mod memory;
 pub mod platform;
+pub mod process;
 pub mod report;
 pub mod sandbox;
 pub mod signals;

@@ -62,6 +62,7 @@ fn op_name(op: u32) -> &'static str {
         op::SHOOTDOWN => "shootdown",
         op::INTERRUPT => "interrupt",
         op::DISCARD => "discard",
+        op::CHOWN => "chown",
         _ => "unknown",
     }
 }

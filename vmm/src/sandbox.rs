@@ -475,6 +475,39 @@ impl Sandbox {
         Ok(bytes)
     }
 
+    /// A program file for `execve`, with Linux's errors: a directory or a
+    /// file without execute permission is `EACCES`.
+    pub fn read_executable(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        use std::io::Read;
+        let (parent, name) = match self.resolve(path, true)? {
+            Resolved::Host { parent, name: Some(name), .. } => (parent, name),
+            _ => return Err(libc::EACCES),
+        };
+        // SAFETY: openat of a single name in a directory we hold, never following a symlink.
+        let fd = unsafe {
+            libc::openat(
+                parent.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            )
+        };
+        if fd < 0 {
+            return Err(match last_errno() {
+                libc::EISDIR => libc::EACCES,
+                e => e,
+            });
+        }
+        // SAFETY: just opened, ours.
+        let f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let st = fstat_fd(f.as_raw_fd())?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_mode & 0o111 == 0 {
+            return Err(libc::EACCES);
+        }
+        let mut bytes = Vec::new();
+        f.take(MAX_LOADED_FILE).read_to_end(&mut bytes).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        Ok(bytes)
+    }
+
     pub fn writable(&self, mount: usize) -> bool {
         self.mounts.get(mount).is_some_and(|m| m.writable)
     }

@@ -1,47 +1,87 @@
-//! SIGINT, SIGTERM and SIGHUP to hx-run go to the program, as they would to
-//! a native process: the handler records them and stops vCPU 0 wherever it
-//! is (in `KVM_RUN`, or blocked in a host call, which returns `EINTR` and is
-//! not retried once a signal arrived), and the vCPU threads pass them on to
-//! the guest kernel, which takes the program's action for them.
+//! Host signals that reach the guest program: SIGINT, SIGTERM and SIGHUP to
+//! hx-run (as they would reach a native process), SIGCHLD when a child
+//! process's monitor ends, and [`GUEST_SIGNAL`], by which another guest
+//! process's monitor says "signals for you are in the process table". The
+//! handlers record them and stop the forwarding vCPU wherever it is (in
+//! `KVM_RUN`, idle, or blocked in a host call, which returns `EINTR` and is
+//! not retried once a signal arrived); the vCPU threads pass them on to the
+//! guest kernel, which takes the program's action for them.
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+
+/// Sent by one monitor to another: guest signals wait in the receiver's
+/// process-table entry.
+pub const GUEST_SIGNAL: libc::c_int = libc::SIGUSR2;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// Signals received and not yet passed on (bit n-1 for signal n).
 static PENDING: AtomicU64 = AtomicU64::new(0);
-/// vCPU 0's `immediate_exit` byte and thread, so a signal can stop it.
+/// The forwarding vCPU's `immediate_exit` byte, idle futex and thread.
 static IMMEDIATE_EXIT: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+static WAKE_SEQ: AtomicPtr<std::sync::atomic::AtomicU32> = AtomicPtr::new(std::ptr::null_mut());
 static VCPU_THREAD: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn on_signal(sig: libc::c_int) {
-    PENDING.fetch_or(1 << (sig - 1), Ordering::SeqCst);
-    INTERRUPTED.store(true, Ordering::SeqCst);
+/// Stops the forwarding vCPU so that it passes `PENDING` on.
+fn poke_forwarder() {
     let p = IMMEDIATE_EXIT.load(Ordering::SeqCst);
     if !p.is_null() {
-        // SAFETY: points into vCPU 0's kvm_run mapping, alive while the run loop runs.
+        // SAFETY: points into the vCPU's kvm_run mapping, alive while the run loop runs.
         unsafe { p.write_volatile(1) };
+    }
+    let w = WAKE_SEQ.load(Ordering::SeqCst);
+    if !w.is_null() {
+        // SAFETY: the vCPU's idle futex, alive while its VM runs.
+        crate::smp::wake_futex(unsafe { &*w });
     }
     let thread = VCPU_THREAD.load(Ordering::SeqCst);
     // SAFETY: pthread_self/pthread_kill are async-signal-safe; the thread is
-    // vCPU 0's, alive while the VM runs.
+    // the vCPU's, alive while the VM runs.
     if thread != 0 && thread != unsafe { libc::pthread_self() } as u64 {
         unsafe { libc::pthread_kill(thread as libc::pthread_t, crate::smp::KICK_SIGNAL) };
     }
 }
 
-/// Installs the handlers; `immediate_exit` is vCPU 0's byte, and the caller is its thread.
-pub fn catch_interrupts(immediate_exit: *mut u8) {
-    IMMEDIATE_EXIT.store(immediate_exit, Ordering::SeqCst);
-    // SAFETY: pthread_self cannot fail.
-    VCPU_THREAD.store(unsafe { libc::pthread_self() } as u64, Ordering::SeqCst);
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: installs an async-signal-safe handler (atomics and
-        // pthread_kill only), without SA_RESTART so a blocked host call returns EINTR.
+extern "C" fn on_signal(sig: libc::c_int) {
+    let bits = if sig == GUEST_SIGNAL {
+        crate::process::table::me().map_or(0, |e| e.signals.swap(0, Ordering::SeqCst))
+    } else {
+        1 << (sig - 1)
+    };
+    if bits == 0 {
+        return;
+    }
+    PENDING.fetch_or(bits, Ordering::SeqCst);
+    // A child's end must not cut a blocked host call short: the guest restarts
+    // nothing for a signal it ignores (SIGCHLD's default).
+    if sig != libc::SIGCHLD {
+        INTERRUPTED.store(true, Ordering::SeqCst);
+    }
+    poke_forwarder();
+}
+
+/// Installs the handlers (before any vCPU runs).
+pub fn catch_interrupts() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGCHLD, GUEST_SIGNAL] {
+        // SAFETY: installs an async-signal-safe handler (atomics, futex wake
+        // and pthread_kill only); without SA_RESTART so a blocked host call
+        // returns EINTR (SIGCHLD's restarts it).
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as usize;
+            if sig == libc::SIGCHLD {
+                sa.sa_flags = libc::SA_RESTART | libc::SA_NOCLDSTOP;
+            }
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
     }
+}
+
+/// The calling thread runs the vCPU that passes signals on: `immediate_exit`
+/// is its byte, `wake_seq` its idle futex.
+pub fn forward_through(immediate_exit: *mut u8, wake_seq: &std::sync::atomic::AtomicU32) {
+    IMMEDIATE_EXIT.store(immediate_exit, Ordering::SeqCst);
+    WAKE_SEQ.store(wake_seq as *const _ as *mut _, Ordering::SeqCst);
+    // SAFETY: pthread_self cannot fail.
+    VCPU_THREAD.store(unsafe { libc::pthread_self() } as u64, Ordering::SeqCst);
 }
 
 /// Whether a signal arrived, or the VM is ending: a host call that returns
@@ -57,6 +97,12 @@ pub fn stopping() {
     STOPPING.store(true, Ordering::SeqCst);
 }
 
+/// A new VM runs (after `execve`, or in a forked monitor): host calls block again.
+pub fn restarting() {
+    STOPPING.store(false, Ordering::SeqCst);
+    release();
+}
+
 /// Signals received since the last call (bit n-1 for signal n).
 pub fn take_pending() -> u64 {
     if PENDING.load(Ordering::Relaxed) == 0 {
@@ -68,6 +114,7 @@ pub fn take_pending() -> u64 {
 /// The vCPUs are gone: a late signal must not touch their mappings.
 pub fn release() {
     IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
+    WAKE_SEQ.store(std::ptr::null_mut(), Ordering::SeqCst);
     VCPU_THREAD.store(0, Ordering::SeqCst);
 }
 

@@ -10,7 +10,7 @@
 
 use crate::memory::GuestRam;
 use hx_abi::percpu::{Shared, CPU_AREA_SIZE, SHARED_OFFSET, WORK_RESCHED};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,8 +36,10 @@ pub struct Vcpu {
     pub requests: AtomicU64,
     /// TLB generation this vCPU has flushed up to.
     pub flushed: AtomicU64,
-    kicked: Mutex<bool>,
-    wake: Condvar,
+    /// Set by a kick; `wake_seq` is the futex an idle vCPU sleeps on (a
+    /// signal handler can wake it too, which a condition variable cannot).
+    kicked: AtomicBool,
+    wake_seq: AtomicU32,
     /// The vCPU's `kvm_run.immediate_exit` byte and its host thread, once running.
     immediate_exit: AtomicU64,
     thread: AtomicU64,
@@ -53,6 +55,9 @@ pub struct Smp {
     pub areas_phys: u64,
     /// The first vCPU's thread starts at once; the others on their first kick.
     started: Vec<AtomicBool>,
+    /// The vCPU that runs first (0, or the one a forked child resumes on);
+    /// signals to hx-run are passed to the guest through it.
+    pub first: usize,
     /// Wakes the timer thread when the VM ends.
     timer_stop: Mutex<bool>,
     timer_wake: Condvar,
@@ -75,15 +80,16 @@ pub fn install_kick_handler() {
 }
 
 impl Smp {
-    pub fn new(n: usize, areas_phys: u64) -> Smp {
+    pub fn new(n: usize, areas_phys: u64, resumed: Option<usize>) -> Smp {
+        let first = resumed.unwrap_or(0).min(n.saturating_sub(1));
         Smp {
             vcpus: (0..n)
                 .map(|_| Vcpu {
                     state: AtomicU8::new(IN_MONITOR),
                     requests: AtomicU64::new(0),
                     flushed: AtomicU64::new(0),
-                    kicked: Mutex::new(false),
-                    wake: Condvar::new(),
+                    kicked: AtomicBool::new(false),
+                    wake_seq: AtomicU32::new(0),
                     immediate_exit: AtomicU64::new(0),
                     thread: AtomicU64::new(0),
                 })
@@ -91,7 +97,8 @@ impl Smp {
             stop: AtomicBool::new(false),
             tlb_generation: AtomicU64::new(0),
             areas_phys,
-            started: (0..n).map(|i| AtomicBool::new(i == 0)).collect(),
+            started: (0..n).map(|i| AtomicBool::new(i == first)).collect(),
+            first,
             timer_stop: Mutex::new(false),
             timer_wake: Condvar::new(),
         }
@@ -103,6 +110,9 @@ impl Smp {
             v.immediate_exit.store(immediate_exit as u64, Ordering::SeqCst);
             // SAFETY: pthread_self cannot fail.
             v.thread.store(unsafe { libc::pthread_self() } as u64, Ordering::SeqCst);
+            if i == self.first {
+                crate::signals::forward_through(immediate_exit, &v.wake_seq);
+            }
         }
     }
 
@@ -138,23 +148,30 @@ impl Smp {
         if let Some(s) = self.started.get(i) {
             s.store(true, Ordering::SeqCst);
         }
-        let mut k = v.kicked.lock().unwrap_or_else(|e| e.into_inner());
-        *k = true;
-        v.wake.notify_one();
+        v.kicked.store(true, Ordering::SeqCst);
+        wake_futex(&v.wake_seq);
     }
 
     /// `IDLE`: blocks vCPU `i` until a kick, `deadline` (host CLOCK_MONOTONIC
-    /// ns, 0: none) or the end of the VM.
+    /// ns, 0: none), a signal to hx-run (`watch_signals`) or the end of the VM.
     pub fn idle(&self, i: usize, deadline_ns: u64) {
+        self.idle_until(i, deadline_ns, true)
+    }
+
+    fn idle_until(&self, i: usize, deadline_ns: u64, watch_signals: bool) {
         let Some(v) = self.vcpus.get(i) else { return };
         v.state.store(IDLE, Ordering::SeqCst);
-        let mut k = v.kicked.lock().unwrap_or_else(|e| e.into_inner());
-        while !*k
-            && !self.stop.load(Ordering::SeqCst)
-            && v.requests.load(Ordering::SeqCst) == 0
-            && !crate::signals::has_pending()
-        {
-            // A signal to hx-run cannot notify this wait: look again now and then.
+        loop {
+            let seen = v.wake_seq.load(Ordering::SeqCst);
+            if v.kicked.load(Ordering::SeqCst)
+                || self.stop.load(Ordering::SeqCst)
+                || v.requests.load(Ordering::SeqCst) != 0
+                || (watch_signals && crate::signals::has_pending())
+            {
+                break;
+            }
+            // The futex wait is cut short by kicks and by hx-run's signal
+            // handlers; the poll interval only bounds a wake-up missed between them.
             let wait = if deadline_ns == 0 {
                 HOST_SIGNAL_POLL
             } else {
@@ -164,16 +181,16 @@ impl Smp {
                 }
                 Duration::from_nanos(deadline_ns - now).min(HOST_SIGNAL_POLL)
             };
-            k = v.wake.wait_timeout(k, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+            wait_futex(&v.wake_seq, seen, wait);
         }
-        *k = false;
+        v.kicked.store(false, Ordering::SeqCst);
         v.state.store(IN_MONITOR, Ordering::SeqCst);
     }
 
     /// Blocks a vCPU that has not been started until its first kick.
     pub fn wait_for_start(&self, i: usize) {
         while !self.started.get(i).is_some_and(|s| s.load(Ordering::SeqCst)) && !self.stop.load(Ordering::SeqCst) {
-            self.idle(i, 0);
+            self.idle_until(i, 0, false);
         }
     }
 
@@ -281,4 +298,20 @@ pub fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime writes the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Wakes the thread sleeping on `word` (async-signal-safe: one atomic add and one syscall).
+pub fn wake_futex(word: &AtomicU32) {
+    word.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: FUTEX_WAKE on a word we own; no memory is written.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1) };
+}
+
+/// Sleeps while `word` still holds `seen`, at most `timeout`.
+fn wait_futex(word: &AtomicU32, seen: u32, timeout: Duration) {
+    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+    // SAFETY: FUTEX_WAIT on a word we own with a timeout we own; it only sleeps.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, seen, &ts)
+    };
 }

@@ -19,8 +19,19 @@ use kvm_ioctls::{VcpuExit, VcpuFd};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
+/// How a VM's run ended.
+pub enum Ended {
+    /// The program exited with this status (or died of a signal: 128 + n).
+    Exit(i32),
+    /// It died of signal n (a child process's monitor dies of it too).
+    Killed(i32),
+    /// It called `execve`: boot this image next.
+    Exec(Box<crate::vm::Launch>),
+}
+
 /// What every vCPU thread shares.
 pub struct Machine<'a> {
+    pub world: &'a crate::vm::World<'a>,
     pub mem: &'a GuestRam,
     pub smp: Smp,
     /// Host requests are served one at a time (they are short; IDLE and the
@@ -34,12 +45,15 @@ pub struct Machine<'a> {
 
 /// Runs every vCPU on its own thread (vCPU 0 on this one) until the program
 /// ends; returns its exit status.
-pub fn run(vcpus: &mut [VcpuFd], m: &Machine) -> Result<i32> {
-    let result: Mutex<Option<Result<i32>>> = Mutex::new(None);
+pub fn run(vcpus: &mut [VcpuFd], m: &Machine) -> Result<Ended> {
+    let result: Mutex<Option<Result<Ended>>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        let mut iter = vcpus.iter_mut().enumerate();
-        let first = iter.next();
-        for (i, vcpu) in iter {
+        let mut first = None;
+        for (i, vcpu) in vcpus.iter_mut().enumerate() {
+            if i == m.smp.first {
+                first = Some((i, vcpu));
+                continue;
+            }
             let result = &result;
             scope.spawn(move || finish(m, result, run_one(i, vcpu, m)));
         }
@@ -50,11 +64,12 @@ pub fn run(vcpus: &mut [VcpuFd], m: &Machine) -> Result<i32> {
             finish(m, &result, run_one(i, vcpu, m));
         }
     });
-    result.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or(Ok(0))
+    crate::signals::release();
+    result.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or(Ok(Ended::Exit(0)))
 }
 
 /// Records the first vCPU's outcome and stops the others.
-fn finish(m: &Machine, result: &Mutex<Option<Result<i32>>>, r: Result<Option<i32>>) {
+fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<Ended>>) {
     let r = match r {
         Ok(None) => return, // stopped because another vCPU ended the VM
         Ok(Some(status)) => Ok(status),
@@ -166,13 +181,13 @@ fn forward_host_signals(m: &Machine) -> Result<()> {
         + hx_abi::percpu::SHARED_OFFSET
         + std::mem::offset_of!(hx_abi::percpu::Shared, host_signals) as u64;
     m.mem.atomic_u64(at)?.fetch_or(bits, Ordering::SeqCst);
-    m.smp.request(0, REQ_WAKE);
+    m.smp.request(m.smp.first, REQ_WAKE);
     Ok(())
 }
 
 /// One vCPU's loop. `Ok(Some(status))`: the program ended; `Ok(None)`:
 /// another vCPU ended the VM.
-fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<i32>> {
+fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<Ended>> {
     m.smp.attach(i, &mut vcpu.get_kvm_run().immediate_exit);
     m.smp.wait_for_start(i);
     let me = m.smp.vcpus.get(i).context("vCPU index")?;
@@ -211,8 +226,14 @@ fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<i32>> {
                 let mut word = [0u8; 4];
                 word.copy_from_slice(data);
                 let addr = u32::from_le_bytes(word) as u64;
-                if let Some(status) = hypercall(m, i, addr)? {
-                    return Ok(Some(status));
+                let op = m.mem.read_obj::<u32>(addr).context("a host request")?;
+                let ended = match op {
+                    op::FORK => crate::process::fork::serve(m, i, vcpu, addr).map(|()| None)?,
+                    op::EXEC => crate::process::exec::serve(m, addr)?.map(Ended::Exec),
+                    _ => hypercall(m, i, addr)?,
+                };
+                if ended.is_some() {
+                    return Ok(ended);
                 }
             }
             VcpuExit::IoOut(FAULT_PORT, _) => {
@@ -221,7 +242,7 @@ fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<i32>> {
                 }
                 let mut host = m.host.lock().unwrap_or_else(|e| e.into_inner());
                 host.0.count_exit("fault");
-                return fault::report(vcpu, m.mem, m.program, m.kernel).map(Some);
+                return fault::report(vcpu, m.mem, m.program, m.kernel).map(|s| Some(Ended::Exit(s)));
             }
             VcpuExit::IoOut(port, _) | VcpuExit::IoIn(port, _) => {
                 bail!("guest used I/O port {port:#x}, which hx does not serve")
@@ -245,7 +266,7 @@ fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<i32>> {
 
 /// Serves the request at guest-physical `addr` from vCPU `i`; `Some(status)`
 /// when the program ended.
-fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<i32>> {
+fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<Ended>> {
     let mut req: Request = m.mem.read_obj(addr).context("a host request")?;
     let scheduling = match req.op {
         op::IDLE => {
@@ -288,7 +309,8 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<i32>> {
     };
     match outcome {
         Outcome::Resume => Ok(None),
-        Outcome::Exit(status) => Ok(Some(status)),
+        Outcome::Exit(status) => Ok(Some(Ended::Exit(status))),
+        Outcome::Killed(sig) => Ok(Some(Ended::Killed(sig))),
         Outcome::KernelPanic => bail!("the guest kernel panicked (message above)"),
     }
 }

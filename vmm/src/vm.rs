@@ -76,7 +76,7 @@ fn fast_libc_path(cfg: &Config) -> Result<PathBuf> {
 }
 
 /// Whether `interp` is musl's dynamic loader (which is musl's libc.so).
-fn is_musl_loader(interp: &str) -> bool {
+pub fn is_musl_loader(interp: &str) -> bool {
     interp.rsplit('/').next().is_some_and(|n| n.starts_with("ld-musl-"))
 }
 
@@ -151,34 +151,47 @@ impl std::fmt::Display for Rejected {
 
 impl std::error::Error for Rejected {}
 
-fn rejected(status: i32, message: impl Into<String>) -> anyhow::Error {
+pub fn rejected(status: i32, message: impl Into<String>) -> anyhow::Error {
     Rejected { status, message: message.into() }.into()
 }
 
 /// Smallest guest that holds the boot structures, kernel, stack and kernel heap.
 pub const MIN_MEMORY: u64 = 32 << 20;
 
+/// A program about to boot: its image and what its process carries into it.
+pub struct Launch {
+    /// How messages name it.
+    pub name: String,
+    /// Its path in the guest (`/proc/self/exe`).
+    pub guest_path: Vec<u8>,
+    /// The name it was started by (`AT_EXECFN`).
+    pub execfn: Vec<u8>,
+    pub bytes: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    /// What survives `execve`: identity, descriptors, signal state.
+    pub state: hx_abi::boot::ExecState,
+    pub cwd: Vec<u8>,
+    pub umask: u32,
+}
+
+/// What every VM of this monitor process is built from (a forked monitor
+/// builds a fresh VM from its copy of the same).
+pub struct World<'a> {
+    pub cfg: &'a Config,
+    pub kvm: &'a Kvm,
+    pub mem: &'a GuestRam,
+    pub kernel: &'a KernelImage,
+    pub cpuid: &'a kvm_bindings::CpuId,
+    pub platform: Platform,
+}
+
 pub fn run(cfg: &Config) -> Result<i32> {
-    let name = cfg.program.display().to_string();
-    let bytes = std::fs::read(&cfg.program).map_err(|e| {
-        let status = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
-        let text = e.to_string();
-        let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-        rejected(status, format!("{name}: {text}"))
-    })?;
-    let (kind, elf) = classify(&name, &bytes).map_err(|e| rejected(126, format!("{e:#}")))?;
-    let (bias, interp_path) = match kind {
-        Kind::Static => (0, None),
-        Kind::StaticPie => (PIE_BASE, None),
-        Kind::Dynamic { interp, pie } => (if pie { PIE_BASE } else { 0 }, Some(interp)),
-    };
-    let image = plan(&name, &elf, bias).map_err(|e| rejected(126, format!("{e:#}")))?;
-    drop(elf);
     if cfg.memory < MIN_MEMORY {
         return Err(rejected(2, format!("--memory must be at least {} MiB", MIN_MEMORY >> 20)));
     }
-    let exe = std::fs::canonicalize(&cfg.program).unwrap_or_else(|_| cfg.program.clone());
-    let (sandbox, guest_exe, guest_cwd) = sandbox(cfg, &exe)?;
+    let found = crate::process::exec::find_first(cfg)?;
+    let (sandbox, guest_exe, guest_cwd) = sandbox(cfg, &found.host_path)?;
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
     let kvm = open_kvm(&cfg.kvm_device)?;
     raise_file_limit(cfg.max_open_files);
@@ -186,31 +199,128 @@ pub fn run(cfg: &Config) -> Result<i32> {
     if let Some(user) = cfg.user {
         lockdown::drop_to(user).map_err(|e| rejected(125, format!("{e:#}")))?;
     }
-    let fast_libc = if cfg.fast_libc {
-        match &interp_path {
-            Some(i) if is_musl_loader(i) => Some(fast_libc_path(cfg)?),
-            Some(i) => {
-                eprintln!(
-                    "hx-run: --fast-libc needs a musl-linked binary; {name} uses {i}: running it on the trap path"
-                );
-                None
-            }
-            None => {
-                eprintln!("hx-run: --fast-libc needs a dynamically linked musl binary; {name} is static: running it on the trap path");
-                None
+    let fast_libc = if cfg.fast_libc { Some(fast_libc_path(cfg)?) } else { None };
+    let mut files = Files::new(sandbox, fast_libc, cfg.max_open_files);
+    let argv: Vec<Vec<u8>> = std::iter::once(cfg.program.as_os_str())
+        .chain(cfg.args.iter().map(|a| a.as_os_str()))
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
+    let envp: Vec<Vec<u8>> = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+    let mut state = hx_abi::boot::ExecState::default();
+    for fd in 0..3u32 {
+        state.fds[fd as usize] = hx_abi::boot::InheritedFd { fd, status: 2, handle: fd as u64 };
+    }
+    state.nfds = 3;
+    // The guest's umask applies in the guest; the host must not apply it again.
+    // SAFETY: umask only swaps this process's creation mask.
+    let umask = unsafe { libc::umask(0) };
+    let execfn = argv[0].clone();
+    let first = Launch { name: found.name, guest_path: guest_exe, execfn, bytes: found.bytes, argv, envp, state, cwd: guest_cwd, umask };
+    let launch = crate::process::exec::interpret(&files, first, true).map_err(|e| match e {
+        crate::process::exec::Refused::Errno(n, msg) => rejected(if n == libc::ENOENT { 127 } else { 126 }, msg),
+        crate::process::exec::Refused::Other(e) => e,
+    })?;
+
+    let vm = kvm.create_vm().context("KVM_CREATE_VM")?;
+    let mem = GuestRam::new(cfg.memory)?;
+    register_memory(&vm, &mem)?;
+    let kernel = KernelImage::parse()?;
+    let cpuid = cpuid::supported(&kvm)?;
+    let mut vcpus = Vec::with_capacity(cfg.cpus);
+    for i in 0..cfg.cpus {
+        vcpus.push(vm.create_vcpu(i as u64).with_context(|| format!("KVM_CREATE_VCPU {i}"))?);
+    }
+    let world = World { cfg, kvm: &kvm, mem: &mem, kernel: &kernel, cpuid: &cpuid, platform };
+    let mut report = Report::new(cfg.stats, platform.name());
+    crate::process::table::init().context("the process table")?;
+    crate::smp::install_kick_handler();
+    signals::catch_interrupts();
+    // The C library sets up its thread signals at the first thread it
+    // starts: do that now, while the seccomp filter does not yet forbid it.
+    let _ = std::thread::spawn(|| {}).join();
+    lock_down(cfg, &files)?;
+    let program = Binary { path: launch.name.clone(), bytes: Vec::new(), bias: 0 };
+    let end = serve(&world, &mut vcpus, &mut report, &mut files, Some(launch), None, program);
+    signals::release();
+    crate::process::end_of_tree();
+    match end? {
+        crate::process::End::Exit(status) => Ok(status),
+        crate::process::End::Killed(sig) => Ok(128 + sig),
+    }
+}
+
+/// Boots `launch` (if given; else the vCPUs hold a forked child's state,
+/// with vCPU `resumed` running) and serves the VM until the program ends,
+/// booting each image it `execve`s in turn.
+pub fn serve(
+    w: &World,
+    vcpus: &mut [VcpuFd],
+    report: &mut Report,
+    files: &mut Files,
+    mut launch: Option<Launch>,
+    mut resumed: Option<usize>,
+    mut program: Binary,
+) -> Result<crate::process::End> {
+    let areas = cpu_areas_phys(w);
+    // vCPUs that never ran take their CPUID; KVM refuses to change it later.
+    let mut fresh = resumed.is_none();
+    loop {
+        if let Some(l) = launch.take() {
+            w.mem.discard_all()?;
+            program = boot(w, files, &l, vcpus, fresh)?;
+            fresh = false;
+        }
+        let machine = crate::vcpu::Machine {
+            world: w,
+            mem: w.mem,
+            smp: crate::smp::Smp::new(w.cfg.cpus, areas, resumed.take()),
+            host: std::sync::Mutex::new((&mut *report, &mut *files)),
+            program: &program,
+            kernel: w.kernel,
+            upcall_entry: w.kernel.symbol("hx_upcall_entry")?,
+        };
+        let ended = crate::vcpu::run(vcpus, &machine)?;
+        drop(machine);
+        match ended {
+            crate::vcpu::Ended::Exit(status) => return Ok(crate::process::End::Exit(status)),
+            crate::vcpu::Ended::Killed(sig) => return Ok(crate::process::End::Killed(sig)),
+            crate::vcpu::Ended::Exec(next) => {
+                signals::restarting();
+                launch = Some(*next);
             }
         }
-    } else {
-        None
+    }
+}
+
+/// Where the per-vCPU blocks go: right after the kernel, every boot the same.
+fn cpu_areas_phys(w: &World) -> u64 {
+    align_up(w.kernel.phys_end, HUGE_PAGE_SIZE)
+}
+
+/// Writes everything `launch` needs into (empty) guest RAM and sets every
+/// vCPU to its boot state. Returns the program, for fault reports.
+fn boot(w: &World, files: &Files, l: &Launch, vcpus: &[VcpuFd], fresh: bool) -> Result<Binary> {
+    let (cfg, mem, kernel) = (w.cfg, w.mem, w.kernel);
+    let name = l.name.clone();
+    let (kind, elf) = classify(&name, &l.bytes).map_err(|e| rejected(126, format!("{e:#}")))?;
+    let (bias, interp_path) = match kind {
+        Kind::Static => (0, None),
+        Kind::StaticPie => (PIE_BASE, None),
+        Kind::Dynamic { interp, pie } => (if pie { PIE_BASE } else { 0 }, Some(interp)),
+    };
+    let image = plan(&name, &elf, bias).map_err(|e| rejected(126, format!("{e:#}")))?;
+    drop(elf);
+    let fast_libc = match (files.fast_libc(), &interp_path) {
+        (Some(lib), Some(i)) if is_musl_loader(i) => Some(lib.to_path_buf()),
+        _ => None,
     };
     // The dynamic loader comes from the guest's file system, as on Linux
     // (with --fast-libc, musl's comes from the patched sysroot).
     let interp = match &interp_path {
         Some(path) => {
-            let from_sysroot = fast_libc.as_ref().map(std::fs::read);
-            let ibytes = match from_sysroot {
-                Some(r) => r.with_context(|| format!("reading {}", fast_libc.as_ref().unwrap().display()))?,
-                None => sandbox.read_file(path.as_bytes()).map_err(|e| {
+            let ibytes = match &fast_libc {
+                Some(lib) => std::fs::read(lib).with_context(|| format!("reading {}", lib.display()))?,
+                None => files.sandbox.read_file(path.as_bytes()).map_err(|e| {
                     let why = std::io::Error::from_raw_os_error(e).to_string();
                     let why = why.split(" (os error").next().unwrap_or(&why).to_string();
                     rejected(127, format!("{name}: cannot execute: its interpreter {path} is not in the guest ({why})"))
@@ -227,38 +337,31 @@ pub fn run(cfg: &Config) -> Result<i32> {
         None => None,
     };
 
-    let vm = kvm.create_vm().context("KVM_CREATE_VM")?;
-    let mem = GuestRam::new(cfg.memory)?;
-    register_memory(&vm, &mem)?;
-    let kernel = KernelImage::parse()?;
-    kernel.load(&mem)?;
-    let cpuid = cpuid::supported(&kvm)?;
-
-    let stubs: [u64; 32] = kernel.read_words(&mem, "hx_exception_stubs")?;
-    gdt::write_idt(&mem, &stubs)?;
-
-    let mut pt = PageTables::new(&mem);
+    kernel.load(mem)?;
+    let stubs: [u64; 32] = kernel.read_words(mem, "hx_exception_stubs")?;
+    gdt::write_idt(mem, &stubs)?;
+    let mut pt = PageTables::new(mem);
     let kernel_flags = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
-    let direct = if cpuid::has_giant_pages(&cpuid) { PageSize::Giant } else { PageSize::Huge };
+    let direct = if cpuid::has_giant_pages(w.cpuid) { PageSize::Giant } else { PageSize::Huge };
     pt.map_range(DIRECT_MAP, 0, mem.size(), direct, kernel_flags | PTE_NX)?;
     pt.map_range(KERNEL_WINDOW, 0, align_up(kernel.phys_end, HUGE_PAGE_SIZE), PageSize::Huge, kernel_flags)?;
 
-    let mut phys = PhysAlloc { next: align_up(kernel.phys_end, HUGE_PAGE_SIZE), end: mem.size() };
-    let areas = write_cpu_areas(&mem, &mut phys, cfg.cpus)?;
-    gdt::write_gdt(&mem, direct_virt(areas + TSS_OFFSET))?;
-    let mut regions = loader::load_image(&mem, &mut pt, &mut phys, &image, &bytes)?;
+    let mut phys = PhysAlloc { next: cpu_areas_phys(w), end: mem.size() };
+    let areas = write_cpu_areas(mem, &mut phys, cfg.cpus)?;
+    gdt::write_gdt(mem, direct_virt(areas + TSS_OFFSET))?;
+    let mut regions = loader::load_image(mem, &mut pt, &mut phys, &image, &l.bytes)?;
     if let Some((iimage, ibytes)) = &interp {
-        regions.extend(loader::load_image(&mem, &mut pt, &mut phys, iimage, ibytes)?);
+        regions.extend(loader::load_image(mem, &mut pt, &mut phys, iimage, ibytes)?);
     }
     let interp_base = interp.as_ref().map_or(0, |(i, _)| i.bias);
     let vector = kernel.symbol("HX_SYSCALL_VECTOR")?;
-    regions.extend(load_vdso(&mem, &mut pt, &mut phys, vector)?);
-    let stack = initial_stack(cfg, &image, interp_base, vector)?;
-    regions.push(loader::load_stack(&mem, &mut pt, &mut phys, &stack.bytes)?);
+    regions.extend(load_vdso(mem, &mut pt, &mut phys, vector)?);
+    let stack = initial_stack(l, &image, interp_base, vector)?;
+    regions.push(loader::load_stack(mem, &mut pt, &mut phys, &stack.bytes)?);
     anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{name}: too many segments");
 
     let mut boot = BootInfo {
-        flags: platform.boot_flags()
+        flags: w.platform.boot_flags()
             | if cfg.strace { FLAG_STRACE } else { 0 }
             | if cfg.stats { FLAG_STATS } else { 0 },
         mem_size: mem.size(),
@@ -273,45 +376,29 @@ pub fn run(cfg: &Config) -> Result<i32> {
         ncpus: cfg.cpus as u64,
         cpu_areas_phys: areas,
         xsave_size: xsave_size(),
+        exec: l.state,
+        umask: l.umask,
         ..Default::default()
     };
     boot.regions[..regions.len()].copy_from_slice(&regions);
-    boot.exe_path_len = copy_path(&mut boot.exe_path, &guest_exe);
-    boot.cwd_len = copy_path(&mut boot.cwd, &guest_cwd);
-    // The guest's umask applies in the guest; the host must not apply it again.
-    // SAFETY: umask only swaps this process's creation mask.
-    boot.umask = unsafe { libc::umask(0) };
-    let mut files = Files::new(sandbox, fast_libc, cfg.max_open_files);
-
-    let mut vcpus = Vec::with_capacity(cfg.cpus);
-    for i in 0..cfg.cpus {
-        vcpus.push(vm.create_vcpu(i as u64).with_context(|| format!("KVM_CREATE_VCPU {i}"))?);
-    }
-    boot.tsc_khz = vcpus[0].get_tsc_khz().map(u64::from).unwrap_or_else(|_| host_tsc_khz());
+    boot.exe_path_len = copy_path(&mut boot.exe_path, &l.guest_path);
+    boot.cwd_len = copy_path(&mut boot.cwd, &l.cwd);
+    boot.tsc_khz = vcpus.first().and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
     mem.write_obj(BOOT_INFO_PHYS, boot)?;
-    for (i, vcpu) in vcpus.iter().enumerate() {
-        setup_vcpu(vcpu, &cpuid, &kernel, platform, i as u64, areas + i as u64 * CPU_AREA_SIZE)?;
-    }
+    setup_vcpus(w, vcpus, fresh)?;
+    Ok(Binary { path: name, bytes: l.bytes.clone(), bias })
+}
 
-    let mut report = Report::new(cfg.stats, platform.name());
-    let program = Binary { path: name, bytes, bias };
-    signals::catch_interrupts(&mut vcpus[0].get_kvm_run().immediate_exit);
-    crate::smp::install_kick_handler();
-    // The C library sets up its thread signals at the first thread it
-    // starts: do that now, while the seccomp filter does not yet forbid it.
-    let _ = std::thread::spawn(|| {}).join();
-    lock_down(cfg, &files)?;
-    let machine = crate::vcpu::Machine {
-        mem: &mem,
-        smp: crate::smp::Smp::new(cfg.cpus, areas),
-        host: std::sync::Mutex::new((&mut report, &mut files)),
-        program: &program,
-        kernel: &kernel,
-        upcall_entry: kernel.symbol("hx_upcall_entry")?,
-    };
-    let status = crate::vcpu::run(&mut vcpus, &machine);
-    signals::release();
-    status
+/// Every vCPU to its boot state (vCPU 0 sets the kernel up, the others idle).
+pub fn setup_vcpus(w: &World, vcpus: &[VcpuFd], fresh: bool) -> Result<()> {
+    let areas = cpu_areas_phys(w);
+    for (i, vcpu) in vcpus.iter().enumerate() {
+        if fresh {
+            vcpu.set_cpuid2(w.cpuid).context("KVM_SET_CPUID2")?;
+        }
+        setup_vcpu(vcpu, w, i as u64, areas + i as u64 * CPU_AREA_SIZE)?;
+    }
+    Ok(())
 }
 
 /// Each vCPU's block: its `PerCpu`, its TSS (RSP0 = its CPL0 stack) and its
@@ -399,7 +486,7 @@ fn open_kvm(device: &std::path::Path) -> Result<Kvm> {
     Ok(unsafe { Kvm::from_raw_fd(fd) })
 }
 
-fn register_memory(vm: &VmFd, mem: &GuestRam) -> Result<()> {
+pub fn register_memory(vm: &VmFd, mem: &GuestRam) -> Result<()> {
     let region = kvm_userspace_memory_region {
         slot: 0,
         flags: 0,
@@ -412,18 +499,11 @@ fn register_memory(vm: &VmFd, mem: &GuestRam) -> Result<()> {
 }
 
 /// vCPU `index`'s boot state; `area` is its block (physical).
-fn setup_vcpu(
-    vcpu: &VcpuFd,
-    cpuid: &kvm_bindings::CpuId,
-    kernel: &KernelImage,
-    platform: Platform,
-    index: u64,
-    area: u64,
-) -> Result<()> {
-    vcpu.set_cpuid2(cpuid).context("KVM_SET_CPUID2")?;
+fn setup_vcpu(vcpu: &VcpuFd, w: &World, index: u64, area: u64) -> Result<()> {
+    let kernel = w.kernel;
     regs::set_sregs(vcpu, direct_virt(area + TSS_OFFSET), direct_virt(area))?;
-    regs::set_msrs(vcpu, kernel.symbol(platform.syscall_entry_symbol())?)?;
-    let xcr0 = cpuid::xcr0(cpuid);
+    regs::set_msrs(vcpu, kernel.symbol(w.platform.syscall_entry_symbol())?)?;
+    let xcr0 = cpuid::xcr0(w.cpuid);
     regs::set_xcr0(vcpu, xcr0).or_else(|_| regs::set_xcr0(vcpu, 0x7))?;
     regs::set_fpu(vcpu)?;
     regs::set_entry(vcpu, kernel.entry(), kernel_virt(BOOT_INFO_PHYS), index, direct_virt(area + IDLE_STACK_TOP_OFFSET))
@@ -483,16 +563,12 @@ fn host_auxv() -> Vec<(u64, u64)> {
 
 /// argv, the environment and the auxv a Linux kernel would give the program.
 fn initial_stack(
-    cfg: &Config,
+    l: &Launch,
     image: &ld_loader::Image,
     interp_base: u64,
     vector: u64,
 ) -> Result<ld_loader::StackImage> {
-    let argv: Vec<Vec<u8>> = std::iter::once(cfg.program.as_os_str())
-        .chain(cfg.args.iter().map(|a| a.as_os_str()))
-        .map(|a| a.as_bytes().to_vec())
-        .collect();
-    let envp: Vec<Vec<u8>> = cfg.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+    let (argv, envp) = (&l.argv, &l.envp);
     // The host kernel's own values, as it gave them to hx-run (glibc's
     // getauxval(AT_HWCAP) would return glibc's rewritten bits instead).
     let host_aux = host_auxv();
@@ -525,6 +601,6 @@ fn initial_stack(
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), 16, 0) };
     Ok(build_stack(
         STACK_TOP,
-        &StackInput { argv: &argv, envp: &envp, auxv: &auxv, execfn: argv[0].as_slice(), random },
+        &StackInput { argv, envp, auxv: &auxv, execfn: l.execfn.as_slice(), random },
     ))
 }

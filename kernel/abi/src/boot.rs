@@ -1,6 +1,6 @@
 //! What the monitor tells the kernel at boot: one `BootInfo` at `BOOT_INFO_PHYS`.
 
-pub const BOOT_MAGIC: u64 = 0x6878_626f_6f74_0002; // "hxboot", version 2
+pub const BOOT_MAGIC: u64 = 0x6878_626f_6f74_0003; // "hxboot", version 3
 pub const MAX_USER_REGIONS: usize = 24;
 
 /// Boot flags.
@@ -68,6 +68,46 @@ pub struct BootInfo {
     pub cpu_areas_phys: u64,
     /// Bytes `xsave` writes for the features XCR0 enables (CPUID 0xD).
     pub xsave_size: u64,
+    /// What the process keeps across `execve` (its identity, descriptors,
+    /// signal state); the first process's comes from the monitor.
+    pub exec: ExecState,
+}
+
+/// Descriptors an `execve` can pass on.
+pub const MAX_INHERITED_FDS: usize = 256;
+
+/// An inherited descriptor: `handle` is a monitor handle, or
+/// `DEVICE_HANDLE + n` for the kernel's own device `n`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct InheritedFd {
+    pub fd: u32,
+    /// Access mode and status flags.
+    pub status: u32,
+    pub handle: u64,
+}
+
+/// Marks an `InheritedFd` that is one of the kernel's devices.
+pub const DEVICE_HANDLE: u64 = 1 << 62;
+
+/// The process state that survives `execve` (Linux's rules: ignored signals
+/// stay ignored, caught ones revert to default, the mask and pending signals stay).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExecState {
+    pub pid: u64,
+    pub ppid: u64,
+    pub sigmask: u64,
+    pub sig_ignored: u64,
+    pub sig_pending: u64,
+    pub nfds: u64,
+    pub fds: [InheritedFd; MAX_INHERITED_FDS],
+}
+
+impl Default for ExecState {
+    fn default() -> Self {
+        Self { pid: 1, ppid: 0, sigmask: 0, sig_ignored: 0, sig_pending: 0, nfds: 0, fds: [InheritedFd::default(); MAX_INHERITED_FDS] }
+    }
 }
 
 pub const EXE_PATH_MAX: usize = 1024;
@@ -96,6 +136,10 @@ impl Default for BootInfo {
             ncpus: 1,
             cpu_areas_phys: 0,
             xsave_size: 0,
+            exec: ExecState::default(),
         }
     }
 }
+
+// The boot block must fit between BOOT_INFO_PHYS and the CPL0 stack.
+const _: () = assert!(core::mem::size_of::<BootInfo>() as u64 <= crate::layout::CPL0_STACK_BOTTOM_PHYS - crate::layout::BOOT_INFO_PHYS);

@@ -127,10 +127,52 @@ pub mod op {
     /// The guest no longer needs the contents of `segs` (whole pages): the
     /// host drops them, and they read back as zero (`madvise(MADV_DONTNEED)`).
     pub const DISCARD: u32 = 37;
+
+    // Processes: one VM per guest process, each served by its own monitor process.
+
+    /// `fork`: the monitor forks itself; the child runs a fresh VM over its
+    /// copy of guest RAM with this vCPU's state. `ret` = the child's pid in the
+    /// parent; in the child `ret` = 0, `args[0]` = its own pid, `args[1]` = its parent's.
+    pub const FORK: u32 = 38;
+    /// `execve`: `segs[0]` = the guest path (absolute, resolved by the kernel),
+    /// `segs[1]` = argv, `segs[2]` = envp (each a run of NUL-terminated strings,
+    /// `args[0]`/`args[1]` strings), `segs[3]` = the `ExecState` the new image's
+    /// kernel starts from. `ret` = `-errno` if the image cannot run; else never returns.
+    pub const EXEC: u32 = 39;
+    /// `wait4`: child `args[0]` (as `i64`: > 0 a pid, -1 any, 0 or < -1 a group)
+    /// with options `args[1]`; `ret` = the pid reaped (0: none ready with
+    /// WNOHANG), `args[2]` = its wait status, `segs[0]` (optional) receives a
+    /// Linux `struct rusage`.
+    pub const WAIT: u32 = 40;
+    /// `kill(args[0] as i64, args[1])` to other guest processes (> 0 a pid,
+    /// 0 / < -1 a group, -1 every process but the caller).
+    pub const KILL: u32 = 41;
+    /// A host pipe: `ret` = 0 and `args[0]`, `args[1]` = read and write handles
+    /// (`args[2]` = `O_NONBLOCK` or 0), shared with the processes that inherit them.
+    pub const PIPE: u32 = 42;
+    /// Process groups and sessions: `args[0]` = `PGRP_*`, `args[1]` = pid, `args[2]` = pgid.
+    pub const PGRP: u32 = 43;
+
+    // Credentials. 38–44 are reserved for the process requests above.
+
+    /// `chown` of path `segs[0]`, or of handle `args[0]` with no path, to owner
+    /// `args[1]` and group `args[2]` (`u32::MAX`, C's `-1`: unchanged);
+    /// `args[3]` = 1: do not follow a final symlink. Set-user-ID and
+    /// set-group-ID bits of a non-directory are cleared, as Linux does.
+    pub const CHOWN: u32 = 45;
 }
 
+/// `PGRP` operations.
+pub const PGRP_GET: u64 = 0;
+pub const PGRP_SET: u64 = 1;
+pub const PGRP_GETSID: u64 = 2;
+pub const PGRP_SETSID: u64 = 3;
+/// The caller's parent now (1 once its parent ended).
+pub const PGRP_GETPPID: u64 = 4;
+
 /// The last request number (the fuzzers cover 1..=LAST_OP).
-pub const LAST_OP: u32 = op::DISCARD;
+/// (38–44 are reserved for the process requests.)
+pub const LAST_OP: u32 = op::CHOWN;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -206,6 +206,8 @@ fn records() -> Vec<Record> {
         }),
         record!(rseq_cs { version, flags, start_ip, post_commit_offset, abort_ip }),
         record!(rseq { cpu_id_start, cpu_id, rseq_cs, flags }),
+        record!(__user_cap_header_struct { version, pid }),
+        record!(__user_cap_data_struct { effective, permitted, inheritable }),
     ]
 }
 

@@ -10,6 +10,22 @@ pub enum Device {
     Random,
 }
 
+impl Device {
+    /// A small number naming the device across `execve`.
+    pub fn code(self) -> u64 {
+        match self {
+            Device::Null => 0,
+            Device::Zero => 1,
+            Device::Full => 2,
+            Device::Random => 3,
+        }
+    }
+
+    pub fn from_code(code: u64) -> Option<Self> {
+        [Device::Null, Device::Zero, Device::Full, Device::Random].get(code as usize).copied()
+    }
+}
+
 /// The device at guest path `path` (already tidied), if it is one of ours.
 pub fn lookup(path: &[u8]) -> Option<Device> {
     match path {

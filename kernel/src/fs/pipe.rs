@@ -100,3 +100,67 @@ pub fn readiness(p: &Shared) -> (bool, bool, bool) {
     let pipe = p.lock();
     (!pipe.buf.is_empty(), pipe.buf.len() < CAPACITY && pipe.readers > 0, pipe.writers == 0)
 }
+
+/// Before a `fork` or an `execve`: every pipe the kernel keeps becomes a host
+/// pipe, so that another process (another VM) shares it. Buffered bytes move
+/// into the host pipe first; an end no descriptor holds is closed, so EOF and
+/// EPIPE stay right. Descriptors sharing an open file description still do.
+pub fn move_to_host() -> Result<(), Errno> {
+    use super::{table, Kind, OpenFile, O_NONBLOCK};
+    use hx_abi::hypercall::op;
+    let mut moved_files: Vec<(*const OpenFile, Arc<OpenFile>)> = Vec::new();
+    // Per pipe: (identity, read handle, write handle, read end used, write end used).
+    let mut pipes: Vec<(*const Mutex<Pipe>, u64, u64, bool, bool)> = Vec::new();
+    for (fd, entry) in table::snapshot() {
+        let (p, reading) = match &entry.file.kind {
+            Kind::PipeRead(p) => (p.clone(), true),
+            Kind::PipeWrite(p) => (p.clone(), false),
+            _ => continue,
+        };
+        let old = Arc::as_ptr(&entry.file);
+        let file = match moved_files.iter().find(|(o, _)| *o == old) {
+            Some((_, f)) => f.clone(),
+            None => {
+                let key = Arc::as_ptr(&p);
+                let slot = match pipes.iter().position(|x| x.0 == key) {
+                    Some(i) => i,
+                    None => {
+                        let (r, args) = crate::host::path_request(op::PIPE, &[0, 0, 0], &[], &mut []);
+                        r?;
+                        let data: Vec<u8> = p.lock().buf.drain(..).collect();
+                        if !data.is_empty() {
+                            crate::host::path_request(op::WRITE, &[args[1]], &[&data], &mut []).0?;
+                        }
+                        pipes.push((key, args[0], args[1], false, false));
+                        pipes.len() - 1
+                    }
+                };
+                let (_, rh, wh, used_r, used_w) = &mut pipes[slot];
+                let handle = if reading {
+                    *used_r = true;
+                    *rh
+                } else {
+                    *used_w = true;
+                    *wh
+                };
+                let status = entry.file.status();
+                if status & O_NONBLOCK != 0 {
+                    let _ = crate::host::simple(op::SETFL, &[handle, O_NONBLOCK as u64]);
+                }
+                let f = Arc::new(OpenFile::new(Kind::Host(handle), status, entry.file.path.clone()));
+                moved_files.push((old, f.clone()));
+                f
+            }
+        };
+        table::swap_file(fd, file);
+    }
+    for (_, rh, wh, used_r, used_w) in pipes {
+        if !used_r {
+            crate::host::close(rh);
+        }
+        if !used_w {
+            crate::host::close(wh);
+        }
+    }
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! The descriptor table: descriptor number → open file description + CLOEXEC.
-use super::{Kind, OpenFile, O_RDWR};
+use super::{dev, Kind, OpenFile};
+use hx_abi::boot::{ExecState, InheritedFd, DEVICE_HANDLE};
 use crate::errno::{Errno, EBADF, EINVAL, EMFILE};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -16,15 +17,50 @@ static TABLE: Mutex<Vec<Option<Entry>>> = Mutex::new(Vec::new());
 /// Descriptors a process may have (RLIMIT_NOFILE's default soft limit).
 pub const MAX_FDS: usize = 1024;
 
-/// The standard streams, connected to hx-run's own (monitor handles 0–2).
-pub fn init() {
+/// The descriptors the process starts with: for the first process the
+/// standard streams (monitor handles 0–2), after `execve` what it passed on.
+pub fn init(exec: &ExecState) {
     let mut t = TABLE.lock();
     t.clear();
-    // The shell opened the streams with the access it chose and the host
-    // enforces it, so the guest's view of them is read-write.
-    for h in 0..3 {
-        t.push(Some(Entry { file: Arc::new(OpenFile::new(Kind::Host(h), O_RDWR, Vec::new())), cloexec: false }));
+    for f in exec.fds.iter().take((exec.nfds as usize).min(exec.fds.len())) {
+        let kind = if f.handle & DEVICE_HANDLE != 0 {
+            match dev::Device::from_code(f.handle - DEVICE_HANDLE) {
+                Some(d) => Kind::Device(d),
+                None => continue,
+            }
+        } else {
+            Kind::Host(f.handle)
+        };
+        let fd = f.fd as usize;
+        if fd >= MAX_FDS {
+            continue;
+        }
+        if t.len() <= fd {
+            t.resize(fd + 1, None);
+        }
+        // The shell opened the standard streams with the access it chose and
+        // the host enforces it, so the guest's view of them is read-write.
+        t[fd] = Some(Entry { file: Arc::new(OpenFile::new(kind, f.status, Vec::new())), cloexec: false });
     }
+}
+
+/// What an `execve` passes on: descriptors without close-on-exec that the
+/// next image's kernel can rebuild (host files and devices; the kernel's
+/// own pipes, epoll instances and generated files cannot travel).
+pub fn inheritable() -> Vec<InheritedFd> {
+    let t = TABLE.lock();
+    t.iter()
+        .enumerate()
+        .filter_map(|(fd, e)| {
+            let e = e.as_ref().filter(|e| !e.cloexec)?;
+            let handle = match &e.file.kind {
+                Kind::Host(h) => *h,
+                Kind::Device(d) => DEVICE_HANDLE + d.code(),
+                _ => return None,
+            };
+            Some(InheritedFd { fd: fd as u32, status: e.file.status(), handle })
+        })
+        .collect()
 }
 
 pub fn get(fd: u64) -> Result<Arc<OpenFile>, Errno> {
@@ -95,4 +131,23 @@ pub fn set_cloexec(fd: u64, cloexec: bool) -> Result<(), Errno> {
         }
         None => Err(EBADF),
     }
+}
+
+/// Held across a `fork`'s copy, so the child's table is not caught mid-change.
+pub fn lock_for_fork() -> spin::MutexGuard<'static, Vec<Option<Entry>>> {
+    TABLE.lock()
+}
+
+/// Every open descriptor, as it is now.
+pub fn snapshot() -> Vec<(u64, Entry)> {
+    TABLE.lock().iter().enumerate().filter_map(|(fd, e)| e.clone().map(|e| (fd as u64, e))).collect()
+}
+
+/// Points descriptor `fd` at `file` (its close-on-exec flag stays).
+pub fn swap_file(fd: u64, file: Arc<OpenFile>) {
+    let old = {
+        let mut t = TABLE.lock();
+        t.get_mut(fd as usize).and_then(|e| e.as_mut()).map(|e| core::mem::replace(&mut e.file, file))
+    };
+    drop(old); // closes outside the lock
 }

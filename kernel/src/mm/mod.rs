@@ -109,3 +109,12 @@ pub fn read_cstr(addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         at = page_end;
     }
 }
+
+/// Runs `f` with the address space's and the kernel heap's locks held, so a
+/// `fork` copies both consistent (another vCPU cannot be half-way through an
+/// allocation). `f` must not allocate.
+pub fn with_memory_locked<R>(f: impl FnOnce() -> R) -> R {
+    let _space = SPACE.lock();
+    let _heap = HEAP.lock();
+    f()
+}

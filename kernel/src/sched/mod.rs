@@ -447,3 +447,35 @@ pub fn running_on(t: &Thread) -> Option<usize> {
         current == t as *const Thread as u64
     })
 }
+
+/// In a forked child: only the thread that called `fork` goes on, now with
+/// tid `tid` (the child's pid). The others' structures stay reachable from
+/// wait queues, so they are marked dead: a late wake-up finds nothing to run.
+/// The caller holds no scheduler lock; the other vCPUs have not started yet.
+pub fn after_fork(tid: u32) {
+    let cur = current_arc();
+    let others: Vec<Arc<Thread>> = {
+        let mut all = THREADS.lock();
+        let others = all.values().filter(|t| !Arc::ptr_eq(t, &cur)).cloned().collect();
+        all.clear();
+        // SAFETY: no other thread of this process runs (the child has one), so
+        // nothing reads the tid while it changes.
+        unsafe { (*(Arc::as_ptr(&cur) as *mut Thread)).tid = tid };
+        all.insert(tid, cur.clone());
+        others
+    };
+    LIVE.store(1, Ordering::Relaxed);
+    let s = SCHED.lock();
+    for t in &others {
+        // SAFETY: the lock is held.
+        unsafe { t.sched() }.state = RunState::Dead;
+    }
+    s.runq.clear();
+    s.timers.clear();
+    s.idle_cpus = 0;
+    for z in s.zombies.iter_mut() {
+        *z = None;
+    }
+    publish(s);
+    SCHED.unlock();
+}

@@ -94,8 +94,10 @@ impl Queued {
     /// From another process or thread (`kill`): `si_pid`, `si_uid`.
     pub fn from_user(sig: u32, code: i32) -> Self {
         let mut q = Self::new(sig, code);
-        q.fields()._kill =
-            uapi::__sifields__bindgen_ty_1 { _pid: crate::syscall::process::PID as i32, _uid: crate::boot_info().uid };
+        q.fields()._kill = uapi::__sifields__bindgen_ty_1 {
+            _pid: crate::syscall::process::pid() as i32,
+            _uid: crate::syscall::cred::real_uid(),
+        };
         q
     }
 
@@ -196,6 +198,53 @@ impl ThreadSignals {
 static ACTIONS: Mutex<[Action; NSIG]> = Mutex::new([Action { handler: 0, flags: 0, restorer: 0, mask: 0 }; NSIG]);
 static PROCESS_PENDING: Mutex<Pending> = Mutex::new(Pending { set: 0, queue: VecDeque::new() });
 
+/// Held across a `fork`'s copy (see `syscall::fork`).
+pub fn lock_for_fork() -> (spin::MutexGuard<'static, [Action; NSIG]>, spin::MutexGuard<'static, Pending>) {
+    (ACTIONS.lock(), PROCESS_PENDING.lock())
+}
+
+/// In a forked child (Linux): nothing pending, no timers; actions and the mask are inherited.
+pub fn after_fork() {
+    *PROCESS_PENDING.lock() = Pending { set: 0, queue: VecDeque::new() };
+    sched::current().signals.lock().pending = Pending { set: 0, queue: VecDeque::new() };
+    timers::TIMERS.lock().clear();
+    timers::rearm();
+}
+
+/// The current thread's signal mask.
+pub fn current_mask() -> u64 {
+    sched::current().signals.lock().mask
+}
+
+/// What `execve` keeps: the ignored signals (caught ones revert to default).
+pub fn ignored_set() -> u64 {
+    let a = ACTIONS.lock();
+    (1..=NSIG as u32).filter(|&s| a[s as usize - 1].handler == SIG_IGN).fold(0u64, |m, s| m | bit(s))
+}
+
+/// The pending signals a new image inherits (the process's and this thread's).
+pub fn pending_set() -> u64 {
+    PROCESS_PENDING.lock().set | sched::current().signals.lock().pending.set
+}
+
+/// A new image starts with the ignored signals, the mask and the pending
+/// signals `execve` passed on (`main`: its first thread).
+pub fn init_from_exec(main: &Thread, ignored: u64, mask: u64, pending: u64) {
+    let mut a = ACTIONS.lock();
+    for sig in 1..=NSIG as u32 {
+        if ignored & bit(sig) != 0 && sig != SIGKILL && sig != SIGSTOP {
+            a[sig as usize - 1].handler = SIG_IGN;
+        }
+    }
+    drop(a);
+    main.signals.lock().mask = mask & !UNBLOCKABLE;
+    for sig in 1..=NSIG as u32 {
+        if pending & bit(sig) != 0 {
+            PROCESS_PENDING.lock().add(Queued::new(sig, SI_USER));
+        }
+    }
+}
+
 pub fn action(sig: u32) -> Action {
     ACTIONS.lock()[sig as usize - 1]
 }
@@ -264,6 +313,9 @@ pub fn take_host_signals() {
     if bits == 0 {
         return;
     }
+    if bits & bit(SIGCHLD) != 0 {
+        crate::syscall::fork::child_changed();
+    }
     for sig in 1..=NSIG as u32 {
         if bits & bit(sig) != 0 {
             send_process(Queued::new(sig, SI_USER));
@@ -288,7 +340,7 @@ fn notify(t: &Arc<Thread>) {
 pub fn send_process(q: Queued) {
     let sig = q.sig;
     if sig == SIGKILL {
-        host::exit(128 + SIGKILL as u64);
+        host::exit_signaled(SIGKILL as u64);
     }
     if ignored(sig, &action(sig)) {
         return;
@@ -312,7 +364,7 @@ pub fn send_process(q: Queued) {
 pub fn send_thread(t: &Arc<Thread>, q: Queued) {
     let sig = q.sig;
     if sig == SIGKILL {
-        host::exit(128 + SIGKILL as u64);
+        host::exit_signaled(SIGKILL as u64);
     }
     if ignored(sig, &action(sig)) {
         return;
@@ -355,7 +407,9 @@ fn default_action(sig: u32) {
         host::log(b"a stop signal arrived: hx has no job control, the program continues");
         return;
     }
-    if dumps_core(sig) {
+    // The first process's death is reported (no shell will say it); a
+    // child's goes to its parent, whose shell reports it as on Linux.
+    if dumps_core(sig) && crate::syscall::process::pid() == 1 {
         let mut msg = alloc::vec::Vec::new();
         msg.extend_from_slice(b"the program was killed by ");
         msg.extend_from_slice(name(sig).as_bytes());

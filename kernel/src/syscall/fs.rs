@@ -1,6 +1,6 @@
 //! Descriptor syscalls: I/O, seeking, duplication, fcntl, ioctl, fstat,
 //! directory listing, truncation and sync.
-use super::Args;
+use super::{cred, Args};
 use crate::errno::{Errno, SysResult, EBADF, EINVAL, ENOSPC, ENOTDIR, ENOTTY, EPIPE, ESPIPE};
 use crate::fs::dev::{self, Device};
 use crate::fs::stat::Stat;
@@ -11,6 +11,7 @@ const SIGPIPE: u32 = 13;
 use crate::{host, mm};
 use alloc::vec::Vec;
 use hx_abi::hypercall::op;
+use hx_abi::uapi::CAP_CHOWN;
 
 const TCGETS: u64 = 0x5401;
 const TIOCGWINSZ: u64 = 0x5413;
@@ -328,6 +329,18 @@ pub fn fchmod([fd, mode, ..]: Args) -> SysResult {
         Kind::Host(h) => host::path_request(op::CHMOD, &[h, mode & 0o7777], &[], &mut []).0,
         _ => Ok(0),
     }
+}
+
+/// `fchown`: as `fchownat` on the open file. Only host files change; the
+/// kernel's own (pipes, devices) keep their owner.
+pub fn fchown([fd, owner, group, ..]: Args) -> SysResult {
+    let file = table::get(fd)?;
+    let Kind::Host(h) = file.kind else { return Ok(0) };
+    let (uid, gid) = (owner as u32, group as u32);
+    if !cred::capable(CAP_CHOWN) {
+        cred::may_chown(&stat_of(&file)?, uid, gid).map_err(|e| super::path::chown_refused(&file.path, true, e))?;
+    }
+    host::path_request(op::CHOWN, &[h, uid as u64, gid as u64, 0], &[], &mut []).0
 }
 
 pub fn fadvise64([fd, _offset, _len, advice, ..]: Args) -> SysResult {

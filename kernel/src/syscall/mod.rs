@@ -1,7 +1,10 @@
 //! The Linux syscall ABI. `table.rs` maps numbers to handlers; the other files
 //! hold the handlers, grouped by subsystem.
+pub mod cred;
 pub mod dispatch;
 pub mod epoll;
+pub mod exec;
+pub mod fork;
 pub mod fs;
 pub mod futex;
 pub mod mm;

@@ -1,10 +1,10 @@
 //! Syscalls that name files by path: open, stat, access, readlink, unlink,
-//! mkdir, rename, link, symlink, chdir, getcwd, utimensat, chmod, truncate,
-//! statfs, umask. Paths become absolute guest paths here; the monitor
+//! mkdir, rename, link, symlink, chdir, getcwd, utimensat, chmod, chown,
+//! truncate, statfs, umask. Paths become absolute guest paths here; the monitor
 //! resolves them inside its mounts.
 use super::fs::stat_of;
-use super::Args;
-use crate::errno::{Errno, SysResult, EINVAL, ENOENT, ENOTDIR, ERANGE};
+use super::{cred, Args};
+use crate::errno::{Errno, SysResult, EINVAL, ENOENT, ENOTDIR, ERANGE, EROFS};
 use crate::fs::path::{self, AT_FDCWD, PATH_MAX};
 use crate::fs::stat::{to_statx, Stat, S_IFDIR, S_IFMT};
 use crate::fs::{dev, table, Kind, OpenFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK};
@@ -13,6 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use hx_abi::hypercall::{op, NO_HANDLE};
+use hx_abi::uapi::CAP_CHOWN;
 
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_REMOVEDIR: u64 = 0x200;
@@ -26,6 +27,11 @@ static UMASK: AtomicU32 = AtomicU32::new(0o022);
 
 pub fn init_umask(mask: u32) {
     UMASK.store(mask & 0o777, Ordering::Relaxed);
+}
+
+/// The current mask (for `execve`, which keeps it).
+pub fn current_umask() -> u32 {
+    UMASK.load(Ordering::Relaxed)
 }
 
 pub fn umask([mask, ..]: Args) -> SysResult {
@@ -296,6 +302,47 @@ pub fn chmod([path, mode, ..]: Args) -> SysResult {
 pub fn fchmodat([dirfd, path, mode, ..]: Args) -> SysResult {
     let abs = path::at(dirfd, path)?;
     host::path_request(op::CHMOD, &[NO_HANDLE, mode & 0o7777], &[&abs], &mut []).0
+}
+
+pub fn chown([path, owner, group, ..]: Args) -> SysResult {
+    fchownat([AT_FDCWD, path, owner, group, 0, 0])
+}
+
+pub fn lchown([path, owner, group, ..]: Args) -> SysResult {
+    fchownat([AT_FDCWD, path, owner, group, AT_SYMLINK_NOFOLLOW, 0])
+}
+
+/// `fchownat`: the guest's credentials must allow the change (Linux's rules,
+/// `cred::may_chown`), then the monitor makes it on the host file, where the
+/// host lets the user hx-run runs as (as in a rootless container).
+pub fn fchownat([dirfd, path, owner, group, flags, _]: Args) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let name = path::read(path)?;
+    let empty = name.is_empty() && flags & AT_EMPTY_PATH != 0;
+    if empty && dirfd != AT_FDCWD {
+        return super::fs::fchown([dirfd, owner, group, 0, 0, 0]);
+    }
+    let abs = if empty { path::cwd() } else { path::absolute(dirfd, &name)? };
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    let (uid, gid) = (owner as u32, group as u32);
+    if !cred::capable(CAP_CHOWN) {
+        let st = stat_path(&abs, follow)?;
+        cred::may_chown(&st, uid, gid).map_err(|e| chown_refused(&abs, follow, e))?;
+    }
+    let nofollow = !follow as u64;
+    host::path_request(op::CHOWN, &[NO_HANDLE, uid as u64, gid as u64, nofollow], &[&abs], &mut []).0
+}
+
+/// The error for a chown of `abs` the credentials refuse (`e`): a read-only
+/// file system refuses before the permission check, as on Linux.
+pub(super) fn chown_refused(abs: &[u8], follow: bool, e: Errno) -> Errno {
+    const W_OK: u64 = 2;
+    match host::path_request(op::ACCESS, &[W_OK, follow as u64], &[abs], &mut []).0 {
+        Err(EROFS) => EROFS,
+        _ => e,
+    }
 }
 
 pub fn truncate([path, length, ..]: Args) -> SysResult {

@@ -4,17 +4,33 @@ use crate::errno::{SysResult, EINVAL, EPERM, ESRCH};
 use crate::{arch, host, mm};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
-/// The program is the only process: it is pid 1, like init in a container.
-pub const PID: u64 = 1;
+/// This process's pid and its parent's: the first process is pid 1 (its
+/// parent 0), like init in a container; a forked child learns its own from the monitor.
+static PID: AtomicU64 = AtomicU64::new(1);
+static PPID: AtomicU64 = AtomicU64::new(0);
 
-pub fn getpid(_: Args) -> SysResult {
-    Ok(PID)
+pub fn pid() -> u64 {
+    PID.load(Ordering::Relaxed)
 }
 
+pub fn set_identity(pid: u64, ppid: u64) {
+    PID.store(pid, Ordering::Relaxed);
+    PPID.store(ppid, Ordering::Relaxed);
+}
+
+pub fn getpid(_: Args) -> SysResult {
+    Ok(pid())
+}
+
+/// The parent may have ended since (its children then belong to pid 1): the monitor knows.
 pub fn getppid(_: Args) -> SysResult {
-    Ok(0)
+    match host::simple(hx_abi::hypercall::op::PGRP, &[hx_abi::hypercall::PGRP_GETPPID, 0, 0]) {
+        Ok(p) => Ok(p),
+        Err(_) => Ok(PPID.load(Ordering::Relaxed)),
+    }
 }
 
 pub fn getuid(_: Args) -> SysResult {
@@ -92,7 +108,7 @@ pub fn setrlimit([resource, new, ..]: Args) -> SysResult {
 }
 
 pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
-    if pid != 0 && pid != PID {
+    if pid != 0 && pid != self::pid() {
         return Err(ESRCH);
     }
     let mut limits = RLIMITS.lock();
@@ -112,6 +128,12 @@ pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
         mm::write_user(old, &[previous.0, previous.1])?;
     }
     Ok(0)
+}
+
+/// A forked child draws fresh randomness (its copy of the generator would
+/// repeat the parent's).
+pub fn reseed_after_fork() {
+    *RNG.lock() = None;
 }
 
 /// A ChaCha20 generator seeded once from the host.
@@ -136,27 +158,33 @@ pub fn getrandom([buf, len, flags, ..]: Args) -> SysResult {
     Ok(len)
 }
 
-/// Process groups and sessions: the program leads its own, as pid 1.
+/// Process groups and sessions live in the monitors' process table (another
+/// process may change a group, `setpgid` on a child).
+fn pgrp(what: u64, pid: u64, pgid: u64) -> SysResult {
+    host::simple(hx_abi::hypercall::op::PGRP, &[what, pid, pgid])
+}
+
 pub fn getpgrp(_: Args) -> SysResult {
-    Ok(PID)
+    pgrp(hx_abi::hypercall::PGRP_GET, 0, 0)
 }
 
 pub fn getpgid([pid, ..]: Args) -> SysResult {
-    if pid != 0 && pid != PID {
-        return Err(ESRCH);
-    }
-    Ok(PID)
+    pgrp(hx_abi::hypercall::PGRP_GET, pid, 0)
 }
 
-pub fn getsid(a: Args) -> SysResult {
-    getpgid(a)
+pub fn getsid([pid, ..]: Args) -> SysResult {
+    pgrp(hx_abi::hypercall::PGRP_GETSID, pid, 0)
 }
 
 pub fn setpgid([pid, pgid, ..]: Args) -> SysResult {
-    if (pid != 0 && pid != PID) || (pgid != 0 && pgid != PID) {
-        return Err(if pid != 0 && pid != PID { ESRCH } else { EPERM });
+    if (pgid as i64) < 0 {
+        return Err(EINVAL);
     }
-    Ok(0)
+    pgrp(hx_abi::hypercall::PGRP_SET, pid, pgid)
+}
+
+pub fn setsid(_: Args) -> SysResult {
+    pgrp(hx_abi::hypercall::PGRP_SETSID, 0, 0)
 }
 
 /// No supplementary groups.
@@ -168,7 +196,7 @@ pub fn getgroups(_: Args) -> SysResult {
 fn target(pid: u64) -> Result<alloc::sync::Arc<crate::sched::Thread>, crate::errno::Errno> {
     match pid {
         0 => Ok(crate::sched::current_arc()),
-        PID => crate::sched::thread(PID as u32).or_else(|| crate::sched::threads().into_iter().next()).ok_or(ESRCH),
+        p if p == self::pid() => crate::sched::thread(p as u32).or_else(|| crate::sched::threads().into_iter().next()).ok_or(ESRCH),
         p => crate::sched::thread(p as u32).ok_or(ESRCH),
     }
 }

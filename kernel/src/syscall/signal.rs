@@ -1,6 +1,6 @@
 //! Signal syscalls: actions, masks, waiting for signals, sending them, and
 //! the timers that send them. The machinery is in `crate::signal`.
-use super::process::PID;
+use super::process::pid;
 use super::time::{read_timespec, timespec_ns};
 use super::Args;
 use crate::errno::{SysResult, EAGAIN, EINTR, EINVAL, ERESTARTNOHAND, ESRCH};
@@ -171,17 +171,36 @@ pub fn sigaltstack([ss, old, ..]: Args) -> SysResult {
     Ok(0)
 }
 
-pub fn kill([pid, sig, ..]: Args) -> SysResult {
-    match pid as i64 {
-        0 | -1 => {}
-        p if p as u64 == PID => {}
-        p if p < -1 && (-p) as u64 == PID => {}
-        _ => return Err(ESRCH),
+/// `kill`: this process is signalled here; others (a pid, a group, or every
+/// process for -1) through the monitors.
+pub fn kill([target, sig, ..]: Args) -> SysResult {
+    let target = target as i32 as i64;
+    let me = pid() as i64;
+    if sig > 64 {
+        return Err(EINVAL);
     }
-    if sig == 0 {
-        return Ok(0);
+    let local = match target {
+        p if p == me => true,
+        0 => true,
+        -1 => false,
+        p if p < -1 => super::process::getpgrp([0; 6]).is_ok_and(|g| g as i64 == -p),
+        _ => false,
+    };
+    let remote = target != me;
+    let mut found = local;
+    if remote {
+        match crate::host::simple(hx_abi::hypercall::op::KILL, &[target as u64, sig]) {
+            Ok(_) => found = true,
+            Err(e) if !local => return Err(e),
+            Err(_) => {}
+        }
     }
-    signal::send_process(Queued::from_user(valid_signal(sig)?, SI_USER));
+    if !found {
+        return Err(ESRCH);
+    }
+    if local && sig != 0 {
+        signal::send_process(Queued::from_user(valid_signal(sig)?, SI_USER));
+    }
     Ok(0)
 }
 
@@ -205,7 +224,7 @@ pub fn tgkill([tgid, tid, sig, ..]: Args) -> SysResult {
     if (tid as i64) <= 0 || (tgid as i64) <= 0 {
         return Err(EINVAL);
     }
-    if tgid != PID {
+    if tgid != pid() {
         return Err(ESRCH);
     }
     tkill([tid, sig, 0, 0, 0, 0])
@@ -213,7 +232,7 @@ pub fn tgkill([tgid, tid, sig, ..]: Args) -> SysResult {
 
 /// `rt_sigqueueinfo`: a signal with the caller's `siginfo` (its code must not pose as the kernel's).
 pub fn rt_sigqueueinfo([tgid, sig, info, ..]: Args) -> SysResult {
-    if tgid != PID {
+    if tgid != pid() {
         return Err(ESRCH);
     }
     let q = user_queued(sig, info)?;
@@ -222,7 +241,7 @@ pub fn rt_sigqueueinfo([tgid, sig, info, ..]: Args) -> SysResult {
 }
 
 pub fn rt_tgsigqueueinfo([tgid, tid, sig, info, ..]: Args) -> SysResult {
-    if tgid != PID {
+    if tgid != pid() {
         return Err(ESRCH);
     }
     let q = user_queued(sig, info)?;

@@ -8,7 +8,7 @@ use crate::{arch, host, mm};
 use core::sync::atomic::Ordering;
 use hx_abi::uapi::{
     self, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID,
-    CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED, CLONE_VM,
+    CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED, CLONE_VFORK, CLONE_VM,
 };
 
 const CSIGNAL: u64 = 0xff;
@@ -36,9 +36,16 @@ fn clone_thread(a: CloneArgs) -> SysResult {
     {
         return Err(EINVAL);
     }
+    // A new process: fork, vfork, posix_spawn's CLONE_VM|CLONE_VFORK (a copy
+    // here, as each process is its own VM; see syscall::fork).
+    const PROCESS: u64 = CLONE_VM | CLONE_VFORK | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | IGNORED;
+    if a.flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS) == 0 && a.flags & !PROCESS & !CSIGNAL == 0 {
+        let f = super::fork::ForkArgs { flags: a.flags, stack: a.stack, parent_tid: a.parent_tid, child_tid: a.child_tid, tls: a.tls };
+        return super::fork::fork_process(f);
+    }
     if a.flags & THREAD != THREAD || a.flags & !HANDLED & !CSIGNAL != 0 {
-        // A new process (fork, vfork, posix_spawn's clone) or namespaces: not yet.
-        host::log(b"clone: only threads are supported (a new process returns ENOSYS)");
+        // Namespaces, or sharing only some of what a thread shares.
+        host::log(b"clone: this combination of flags (namespaces, or a partly shared process) is not supported: ENOSYS");
         return Err(ENOSYS);
     }
     if sched::threads().len() >= MAX_THREADS {

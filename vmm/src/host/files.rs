@@ -142,6 +142,32 @@ pub fn chmod_at(dir: &OwnedFd, name: &CStr, mode: u32) -> Result<i64, Errno> {
     sys(|| unsafe { libc::chmod(proc.as_ptr(), mode) } as isize)
 }
 
+/// The mode a file must have after its owner changed, if it keeps a bit
+/// Linux clears then: on a non-directory, set-user-ID, and set-group-ID with
+/// group execute (without it the bit marks mandatory locking, not a
+/// privilege: `execve` ignores it). The host kernel clears them itself;
+/// this makes sure of it whatever the host file system does.
+fn cleared_by_chown(mode: u32) -> Option<u32> {
+    let kind = mode & libc::S_IFMT;
+    if kind == libc::S_IFDIR || kind == libc::S_IFLNK {
+        return None;
+    }
+    let kill = libc::S_ISUID | if mode & libc::S_IXGRP != 0 { libc::S_ISGID } else { 0 };
+    (mode & kill != 0).then_some(mode & 0o7777 & !kill)
+}
+
+/// `chown` of exactly the file `name` names in `dir` (a symlink itself,
+/// never its target), to `uid` and `gid` (`u32::MAX`: unchanged); a
+/// non-directory loses the set-id bits Linux clears.
+pub fn chown_at(dir: &OwnedFd, name: &CStr, uid: u32, gid: u32) -> Result<i64, Errno> {
+    // SAFETY: fchownat of one name in a directory we hold, not following a symlink.
+    sys(|| unsafe { libc::fchownat(dir.as_raw_fd(), name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) } as isize)?;
+    if let Some(mode) = cleared_by_chown(lstat_at(dir, name)?.st_mode) {
+        chmod_at(dir, name, mode)?;
+    }
+    Ok(0)
+}
+
 impl Files {
     pub fn new(sandbox: Sandbox, fast_libc: Option<std::path::PathBuf>, max_handles: usize) -> Self {
         Self::with_streams(sandbox, fast_libc, max_handles, Handles::std_streams())
@@ -168,6 +194,49 @@ impl Files {
     }
 
     /// Serves file request `req`; returns its result (`-errno` on failure).
+    /// `PIPE`: a host pipe (processes that inherit its ends share it).
+    pub fn pipe(&mut self, req: &mut Request) -> i64 {
+        let nonblock = req.args[2] & libc::O_NONBLOCK as u64 != 0;
+        if req.args[2] & !(libc::O_NONBLOCK as u64) != 0 {
+            return -(libc::EINVAL as i64);
+        }
+        if let Err(e) = self.handles.room() {
+            return -(e as i64);
+        }
+        let mut fds = [0i32; 2];
+        let flags = libc::O_CLOEXEC | if nonblock { libc::O_NONBLOCK } else { 0 };
+        // SAFETY: pipe2 writes two descriptors into the array we own.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } != 0 {
+            return -(errno() as i64);
+        }
+        let [r, w] = fds.map(|fd| owned(fd as i64));
+        let r = match self.handles.insert(Handle::Host { fd: std::sync::Arc::new(r), metadata: false }) {
+            Ok(h) => h,
+            Err(e) => return -(e as i64),
+        };
+        match self.handles.insert(Handle::Host { fd: std::sync::Arc::new(w), metadata: false }) {
+            Ok(h) => {
+                req.args[0] = r;
+                req.args[1] = h;
+                0
+            }
+            Err(e) => {
+                let _ = self.handles.close(r);
+                -(e as i64)
+            }
+        }
+    }
+
+    /// After `execve`: only the handles the new image inherits stay open.
+    pub fn keep_only(&mut self, keep: &[u64]) {
+        self.handles.retain(|h| keep.contains(&h));
+    }
+
+    /// Whether `handle` is open.
+    pub fn holds(&self, handle: u64) -> bool {
+        self.handles.get(handle).is_ok()
+    }
+
     pub fn serve(&mut self, req: &mut Request, segs: &Segs) -> i64 {
         let a = req.args;
         let r = match req.op {
@@ -243,6 +312,7 @@ impl Files {
             }),
             op::UTIMENS => self.utimens(segs, a[0], a[1] != 0),
             op::CHMOD => self.chmod(segs, a[0], flags::mode(a[1])),
+            op::CHOWN => self.chown(segs, a[0], [a[1], a[2]], a[3]),
             op::STATFS => self.statfs(segs, a[0]),
             op::POLL => self.poll(segs, a[0] as i64),
             _ => Err(libc::ENOSYS),
@@ -536,6 +606,24 @@ impl Files {
         }
         let path = segs.path(0)?;
         self.change(&path, true, |parent, name| chmod_at(parent, name, mode))
+    }
+
+    /// `chown` of a path, or of a handle when there is no path, as the host
+    /// allows it to the user hx-run runs as.
+    fn chown(&self, segs: &Segs, handle: u64, [uid, gid]: [u64; 2], nofollow: u64) -> Result<i64, Errno> {
+        let (uid, gid, follow) = (flags::owner(uid)?, flags::owner(gid)?, flags::follows(nofollow)?);
+        if segs.is_empty() {
+            let fd = self.handles.fd_for_metadata(handle)?;
+            // SAFETY: fchown on a descriptor we hold.
+            sys(|| unsafe { libc::fchown(fd, uid, gid) } as isize)?;
+            if let Some(mode) = cleared_by_chown(fstat(fd)?.st_mode) {
+                // SAFETY: fchmod on a descriptor we hold, clearing bits only.
+                sys(|| unsafe { libc::fchmod(fd, mode) } as isize)?;
+            }
+            return Ok(0);
+        }
+        let path = segs.path(0)?;
+        self.change(&path, follow, |parent, name| chown_at(parent, name, uid, gid))
     }
 
     fn statfs(&self, segs: &Segs, handle: u64) -> Result<i64, Errno> {

@@ -46,6 +46,21 @@ pub fn mode(mode: u64) -> u32 {
     mode as u32 & MODE_BITS
 }
 
+/// A user or group id for `chown`: 32 bits, `u32::MAX` (C's `-1`) for "unchanged".
+pub fn owner(id: u64) -> Result<u32, Errno> {
+    u32::try_from(id).map_err(|_| libc::EINVAL)
+}
+
+/// Whether a request that takes a "do not follow" argument (`CHOWN`) follows
+/// a final symlink: 0 follows, 1 does not.
+pub fn follows(nofollow: u64) -> Result<bool, Errno> {
+    match nofollow {
+        0 => Ok(true),
+        1 => Ok(false),
+        _ => Err(libc::EINVAL),
+    }
+}
+
 /// `renameat2` flags: `RENAME_NOREPLACE` or `RENAME_EXCHANGE`. `RENAME_WHITEOUT`
 /// creates a device node, which an unprivileged process may not.
 pub fn rename(flags: u64) -> Result<u32, Errno> {

@@ -110,4 +110,13 @@ impl Handles {
         let slot = usize::try_from(handle).ok().and_then(|i| self.slots.get_mut(i)).ok_or(libc::EBADF)?;
         slot.take().map(drop).ok_or(libc::EBADF)
     }
+
+    /// Closes every handle `keep` rejects.
+    pub fn retain(&mut self, keep: impl Fn(u64) -> bool) {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if !keep(i as u64) {
+                *slot = None;
+            }
+        }
+    }
 }

@@ -11,8 +11,9 @@
 mod clock;
 pub mod files;
 mod flags;
-mod guest;
+pub mod guest;
 pub mod handles;
+mod process;
 
 use crate::memory::GuestRam;
 use crate::report::Report;
@@ -23,6 +24,8 @@ use hx_abi::hypercall::{op, Request};
 pub enum Outcome {
     Resume,
     Exit(i32),
+    /// The program died of this signal.
+    Killed(i32),
     /// The guest kernel reported its own panic (the message went out as a log line).
     KernelPanic,
 }
@@ -88,7 +91,7 @@ impl Host<'_> {
             }
         };
         let ret = match req.op {
-            op::WRITE | op::READ | op::FSTAT | op::TTY_IOCTL | op::OPEN..=op::POLL if req.op != op::SLEEP => {
+            op::WRITE | op::READ | op::FSTAT | op::TTY_IOCTL | op::OPEN..=op::POLL | op::CHOWN if req.op != op::SLEEP => {
                 self.files.serve(req, &segs)
             }
             op::SLEEP => clock::sleep(req.args[0]),
@@ -100,6 +103,10 @@ impl Host<'_> {
             }
             op::RANDOM => clock::random(&segs),
             op::DISCARD => discard(&segs),
+            op::WAIT => process::wait(req, &segs),
+            op::KILL => process::kill(req),
+            op::PGRP => process::pgrp(req),
+            op::PIPE => self.files.pipe(req),
             op::UNSUPPORTED => {
                 self.report.unsupported(req.args[0]);
                 0
@@ -117,6 +124,9 @@ impl Host<'_> {
                 self.report.exit_stats(self.mem, req.args[1]);
                 if req.args[2] != 0 {
                     return Outcome::KernelPanic;
+                }
+                if (1..=64).contains(&req.args[3]) {
+                    return Outcome::Killed(req.args[3] as i32);
                 }
                 return Outcome::Exit(req.args[0] as i32 & 0xff);
             }

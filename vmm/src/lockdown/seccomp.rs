@@ -42,6 +42,7 @@ const ALLOWED: &[i64] = &[
     libc::SYS_fchmodat,
     libc::SYS_fchmodat2,
     libc::SYS_chmod,
+    libc::SYS_fchown,
     libc::SYS_utimensat,
     libc::SYS_fstatfs,
     libc::SYS_poll,
@@ -78,16 +79,46 @@ const ALLOWED: &[i64] = &[
     libc::SYS_set_robust_list,
     libc::SYS_clone3, // turned into ENOSYS by the second filter
     libc::SYS_sched_getaffinity,
+    // Booting an image after `execve` (ids for the auxv and boot info) and
+    // processes: a forked monitor's wait for its children, signals to the
+    // monitors of its own tree (pids from the process table), host pipes, and
+    // a monitor dying of its program's signal.
+    libc::SYS_getuid,
+    libc::SYS_getgid,
+    libc::SYS_geteuid,
+    libc::SYS_getegid,
+    libc::SYS_waitid,
+    libc::SYS_wait4,
+    libc::SYS_kill,
+    libc::SYS_pipe2,
+    libc::SYS_setrlimit,
+    libc::SYS_prlimit64,
+    libc::SYS_rt_sigaction,
 ];
 
 /// `ioctl` requests allowed: running the vCPU, reading its registers for a
-/// fault report, and the two terminal queries the guest may forward.
+/// fault report, building a VM for a forked process or an `execve`d image,
+/// and the two terminal queries the guest may forward.
 const IOCTLS: &[u64] = &[
     kvm_ioctls_numbers::KVM_RUN,
     kvm_ioctls_numbers::KVM_GET_REGS,
     kvm_ioctls_numbers::KVM_GET_SREGS,
     kvm_ioctls_numbers::KVM_SET_REGS,
     kvm_ioctls_numbers::KVM_SET_SREGS,
+    kvm_ioctls_numbers::KVM_CREATE_VM,
+    kvm_ioctls_numbers::KVM_CHECK_EXTENSION,
+    kvm_ioctls_numbers::KVM_GET_VCPU_MMAP_SIZE,
+    kvm_ioctls_numbers::KVM_CREATE_VCPU,
+    kvm_ioctls_numbers::KVM_SET_USER_MEMORY_REGION,
+    kvm_ioctls_numbers::KVM_GET_MSRS,
+    kvm_ioctls_numbers::KVM_SET_MSRS,
+    kvm_ioctls_numbers::KVM_SET_FPU,
+    kvm_ioctls_numbers::KVM_SET_CPUID2,
+    kvm_ioctls_numbers::KVM_GET_TSC_KHZ,
+    kvm_ioctls_numbers::KVM_GET_XSAVE,
+    kvm_ioctls_numbers::KVM_SET_XSAVE,
+    kvm_ioctls_numbers::KVM_GET_XCRS,
+    kvm_ioctls_numbers::KVM_SET_XCRS,
     libc::TCGETS,
     libc::TIOCGWINSZ,
 ];
@@ -109,6 +140,25 @@ mod kvm_ioctls_numbers {
     }
     pub const KVM_SET_REGS: u64 = iow(0x82, std::mem::size_of::<kvm_bindings::kvm_regs>() as u64);
     pub const KVM_SET_SREGS: u64 = iow(0x84, std::mem::size_of::<kvm_bindings::kvm_sregs>() as u64);
+    const fn iowr(nr: u64, size: u64) -> u64 {
+        (3 << 30) | (size << 16) | (KVMIO << 8) | nr
+    }
+    // A fresh VM for a forked process, and every vCPU's boot state after `execve`.
+    pub const KVM_CREATE_VM: u64 = io(0x01);
+    pub const KVM_CHECK_EXTENSION: u64 = io(0x03);
+    pub const KVM_GET_VCPU_MMAP_SIZE: u64 = io(0x04);
+    pub const KVM_CREATE_VCPU: u64 = io(0x41);
+    pub const KVM_SET_USER_MEMORY_REGION: u64 =
+        iow(0x46, std::mem::size_of::<kvm_bindings::kvm_userspace_memory_region>() as u64);
+    pub const KVM_GET_MSRS: u64 = iowr(0x88, std::mem::size_of::<kvm_bindings::kvm_msrs>() as u64);
+    pub const KVM_SET_MSRS: u64 = iow(0x89, std::mem::size_of::<kvm_bindings::kvm_msrs>() as u64);
+    pub const KVM_SET_FPU: u64 = iow(0x8d, std::mem::size_of::<kvm_bindings::kvm_fpu>() as u64);
+    pub const KVM_SET_CPUID2: u64 = iow(0x90, std::mem::size_of::<kvm_bindings::kvm_cpuid2>() as u64);
+    pub const KVM_GET_TSC_KHZ: u64 = io(0xa3);
+    pub const KVM_GET_XSAVE: u64 = ior(0xa4, std::mem::size_of::<kvm_bindings::kvm_xsave>() as u64);
+    pub const KVM_SET_XSAVE: u64 = iow(0xa5, std::mem::size_of::<kvm_bindings::kvm_xsave>() as u64);
+    pub const KVM_GET_XCRS: u64 = ior(0xa6, std::mem::size_of::<kvm_bindings::kvm_xcrs>() as u64);
+    pub const KVM_SET_XCRS: u64 = iow(0xa7, std::mem::size_of::<kvm_bindings::kvm_xcrs>() as u64);
 }
 
 fn filter() -> Result<BpfProgram> {
@@ -118,15 +168,30 @@ fn filter() -> Result<BpfProgram> {
         .map(|&req| SeccompRule::new(vec![SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, req)?]))
         .collect::<Result<Vec<_>, _>>()?;
     rules.insert(libc::SYS_ioctl, ioctl);
-    // New threads only: never a new process.
+    // New threads, or a copy of the monitor for a guest `fork` (no shared
+    // memory: a process clone without CLONE_VM).
     let thread = libc::CLONE_THREAD as u64;
+    let vm = (libc::CLONE_VM | libc::CLONE_THREAD) as u64;
     rules.insert(
         libc::SYS_clone,
+        vec![
+            SeccompRule::new(vec![SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Qword,
+                SeccompCmpOp::MaskedEq(thread),
+                thread,
+            )?])?,
+            SeccompRule::new(vec![SeccompCondition::new(0, SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(vm), 0)?])?,
+        ],
+    );
+    // chown of one name in a held directory, never through a symlink.
+    rules.insert(
+        libc::SYS_fchownat,
         vec![SeccompRule::new(vec![SeccompCondition::new(
-            0,
-            SeccompCmpArgLen::Qword,
-            SeccompCmpOp::MaskedEq(thread),
-            thread,
+            4,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            libc::AT_SYMLINK_NOFOLLOW as u64,
         )?])?],
     );
     // Naming a new thread (the Rust runtime does).

@@ -1,0 +1,95 @@
+//! `execve`/`execveat`: the monitor boots the new image in a fresh VM of the
+//! same process; what Linux keeps across the call (pid, descriptors without
+//! close-on-exec, ignored signals, the mask, pending signals, working
+//! directory, umask) travels in an `ExecState`.
+use super::{process, Args};
+use crate::errno::{Errno, SysResult, E2BIG, EFAULT, ENOENT};
+use crate::{fs, host, mm, signal};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use hx_abi::boot::{ExecState, MAX_INHERITED_FDS};
+use hx_abi::hypercall::{op, Request, Segment};
+
+const AT_FDCWD: u64 = -100i64 as u64;
+const AT_EMPTY_PATH: u64 = 0x1000;
+/// Linux's limits: one string, and argv + environment together.
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+const MAX_ARG_BYTES: usize = 2 << 20;
+
+pub fn execve([path, argv, envp, ..]: Args) -> SysResult {
+    execveat([AT_FDCWD, path, argv, envp, 0, 0])
+}
+
+/// The strings of a NULL-terminated array of pointers, packed with their NULs.
+fn pack(array: u64, budget: &mut usize) -> Result<(Vec<u8>, u64), Errno> {
+    let mut blob = Vec::new();
+    let mut count = 0u64;
+    if array == 0 {
+        return Ok((blob, 0));
+    }
+    loop {
+        let p: u64 = mm::read_user(array + 8 * count).map_err(|_| EFAULT)?;
+        if p == 0 {
+            return Ok((blob, count));
+        }
+        let s = mm::read_cstr(p, MAX_ARG_STRLEN).map_err(|e| if e == EFAULT { EFAULT } else { E2BIG })?;
+        *budget = budget.checked_sub(s.len() + 1 + 8).ok_or(E2BIG)?;
+        blob.extend_from_slice(&s);
+        blob.push(0);
+        count += 1;
+    }
+}
+
+fn segment_of(bytes: &[u8]) -> Segment {
+    if bytes.is_empty() {
+        return Segment { phys: 0, len: 0 };
+    }
+    Segment { phys: host::phys_of(bytes.as_ptr() as u64), len: bytes.len() as u64 }
+}
+
+pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
+    let given = fs::path::read(path)?;
+    if given.is_empty() {
+        // AT_EMPTY_PATH: the program is the file `dirfd` is open on.
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(ENOENT);
+        }
+    }
+    let abs = if given.is_empty() { fs::table::get(dirfd)?.path.clone() } else { fs::path::absolute(dirfd, &given)? };
+    let mut budget = MAX_ARG_BYTES;
+    let (args, argc) = pack(argv, &mut budget)?;
+    let (env, envc) = pack(envp, &mut budget)?;
+    let mut state = Box::new(ExecState {
+        pid: process::pid(),
+        ppid: 0,
+        sigmask: signal::current_mask(),
+        sig_ignored: signal::ignored_set(),
+        sig_pending: signal::pending_set(),
+        ..Default::default()
+    });
+    fs::pipe::move_to_host()?;
+    let fds = fs::table::inheritable();
+    if fds.len() > MAX_INHERITED_FDS {
+        host::log(b"execve: more open descriptors than hx passes on; the highest are closed");
+    }
+    let n = fds.len().min(MAX_INHERITED_FDS);
+    state.fds[..n].copy_from_slice(&fds[..n]);
+    state.nfds = n as u64;
+    let cwd = fs::path::cwd();
+    // SAFETY: ExecState is plain integers; its bytes are what the monitor reads.
+    let state_bytes = unsafe {
+        core::slice::from_raw_parts(&*state as *const ExecState as *const u8, core::mem::size_of::<ExecState>())
+    };
+    let execfn = if given.is_empty() { abs.clone() } else { given };
+    let mut req = Request::new(op::EXEC);
+    req.args[0] = argc;
+    req.args[1] = envc;
+    req.args[2] = super::path::current_umask() as u64;
+    for (i, b) in [&abs[..], &args, &env, state_bytes, &execfn, &cwd].into_iter().enumerate() {
+        req.segs[i] = segment_of(b);
+    }
+    req.nsegs = 6;
+    let ret = host::call(&mut req);
+    // Only a refusal comes back: a new image never returns here.
+    Err(Errno(-ret.min(-1)))
+}

@@ -1,0 +1,230 @@
+//! Processes: `fork`/`vfork`/`clone` of a new process and `wait4`/`waitid`.
+//! Each guest process is its own VM with its own monitor process: `fork`
+//! asks the monitor to fork itself, and the child resumes here, alone, in a
+//! fresh VM over a copy-on-write copy of this one's memory. Waiting is the
+//! monitors' business too (a guest child is a host child of its parent's
+//! monitor); the guest only blocks until a child changes state.
+use super::{process, Args};
+use crate::errno::{Errno, SysResult, EFAULT, EINVAL, ERESTARTSYS};
+use crate::sched::{self, Thread};
+use crate::{arch, host, mm, signal, time};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use hx_abi::hypercall::{op, Request, Segment};
+use hx_abi::uapi::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS};
+use spin::Mutex;
+
+/// What a new process needs from `fork`, `vfork`, `clone` or `clone3`.
+pub struct ForkArgs {
+    pub flags: u64,
+    pub stack: u64,
+    pub parent_tid: u64,
+    pub child_tid: u64,
+    pub tls: u64,
+}
+
+pub fn fork(_: Args) -> SysResult {
+    fork_process(ForkArgs { flags: 17, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 })
+}
+
+/// `vfork`: a copy like `fork` (the processes are separate VMs); the parent
+/// does not wait for the child's `exec`, which nothing observable needs as
+/// the child cannot write the parent's memory.
+pub fn vfork(a: Args) -> SysResult {
+    fork(a)
+}
+
+/// A new process; in the child it returns 0 on `stack` (if given) with the
+/// caller's registers otherwise.
+pub fn fork_process(a: ForkArgs) -> SysResult {
+    if a.flags & CLONE_SETTLS != 0 && a.tls >= hx_abi::layout::USER_END {
+        return Err(crate::errno::EPERM);
+    }
+    // Pipes the kernel keeps become host pipes, shared with the child.
+    crate::fs::pipe::move_to_host()?;
+    let mut req = Request::new(op::FORK);
+    // The child's copy of kernel memory must not hold a lock another vCPU
+    // had at that instant: the fd table, the address space and the heap are
+    // held across the copy (the scheduler's lock is never held across a host call).
+    let ret = {
+        let _fds = crate::fs::table::lock_for_fork();
+        let _signals = signal::lock_for_fork();
+        mm::with_memory_locked(|| host::call(&mut req))
+    };
+    if ret < 0 {
+        return Err(Errno(-ret));
+    }
+    if ret > 0 {
+        if a.flags & CLONE_PARENT_SETTID != 0 {
+            mm::write_user(a.parent_tid, &(ret as u32))?;
+        }
+        return Ok(ret as u64);
+    }
+    // The child: this thread alone, with the pid the monitor gave.
+    let (pid, ppid) = (req.args[0], req.args[1]);
+    process::set_identity(pid, ppid);
+    time::reanchor();
+    process::reseed_after_fork();
+    sched::after_fork(pid as u32);
+    signal::after_fork();
+    let cur: &Thread = sched::current();
+    if a.stack != 0 {
+        // SAFETY: the current thread's entry frame, at its kernel stack top.
+        unsafe { (*cur.frame()).rsp = a.stack };
+    }
+    if a.flags & CLONE_SETTLS != 0 {
+        arch::write_fs_base(a.tls);
+    }
+    if a.flags & CLONE_CHILD_SETTID != 0 {
+        mm::write_user(a.child_tid, &(pid as u32))?;
+    }
+    if a.flags & CLONE_CHILD_CLEARTID != 0 {
+        cur.clear_child_tid.store(a.child_tid, Ordering::Relaxed);
+    }
+    Ok(0)
+}
+
+/// Child state changes seen (host SIGCHLDs forwarded), and the threads waiting for one.
+struct ChildEvents {
+    generation: u64,
+    waiters: Vec<Arc<Thread>>,
+}
+
+static EVENTS: Mutex<ChildEvents> = Mutex::new(ChildEvents { generation: 0, waiters: Vec::new() });
+
+/// The monitor forwarded a SIGCHLD: a child may have changed state.
+pub fn child_changed() {
+    let waiters = {
+        let mut e = EVENTS.lock();
+        e.generation += 1;
+        core::mem::take(&mut e.waiters)
+    };
+    for t in waiters {
+        sched::wake(&t);
+    }
+}
+
+fn generation() -> u64 {
+    EVENTS.lock().generation
+}
+
+/// Blocks until a child changes state after `seen`, or a signal arrives.
+fn wait_for_child(seen: u64) -> Result<(), Errno> {
+    {
+        let mut e = EVENTS.lock();
+        if e.generation != seen {
+            return Ok(());
+        }
+        e.waiters.push(sched::current_arc());
+    }
+    if signal::pending() {
+        return Err(ERESTARTSYS);
+    }
+    sched::block(None);
+    if signal::pending() {
+        return Err(ERESTARTSYS);
+    }
+    Ok(())
+}
+
+const WNOHANG: u64 = 1;
+const WSTOPPED: u64 = 2;
+const WEXITED: u64 = 4;
+const WCONTINUED: u64 = 8;
+const WNOWAIT: u64 = 0x0100_0000;
+const WNOTHREAD: u64 = 0x2000_0000;
+const WALL: u64 = 0x4000_0000;
+const WCLONE: u64 = 0x8000_0000;
+
+/// What one reaped (or observed) child reported.
+struct Reaped {
+    pid: u64,
+    status: u32,
+    code: u32,
+    value: u32,
+    rusage: [u64; 18],
+}
+
+/// Waits as `waitid` does, with `options` in its form; `None`: WNOHANG and nothing ready.
+fn wait_child(pid: i64, options: u64) -> Result<Option<Reaped>, Errno> {
+    loop {
+        let seen = generation();
+        let mut rusage = [0u64; 18];
+        let mut req = Request::new(op::WAIT);
+        req.args[0] = pid as u64;
+        req.args[1] = options | WNOHANG;
+        req.segs[0] = Segment { phys: host::phys_of(rusage.as_mut_ptr() as u64), len: 144 };
+        req.nsegs = 1;
+        let ret = host::call(&mut req);
+        if ret < 0 {
+            return Err(Errno(-ret));
+        }
+        if ret > 0 {
+            let (status, code, value) = (req.args[2] as u32, req.args[3] as u32, req.args[4] as u32);
+            return Ok(Some(Reaped { pid: ret as u64, status, code, value, rusage }));
+        }
+        if options & WNOHANG != 0 {
+            return Ok(None);
+        }
+        wait_for_child(seen)?;
+    }
+}
+
+pub fn wait4([pid, status, options, rusage, ..]: Args) -> SysResult {
+    const WUNTRACED: u64 = 2;
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+        return Err(EINVAL);
+    }
+    let pid = pid as i64 as i32 as i64;
+    if pid == i32::MIN as i64 {
+        return Err(crate::errno::ESRCH);
+    }
+    let mut wanted = WEXITED | (options & (WNOHANG | WCONTINUED));
+    if options & WUNTRACED != 0 {
+        wanted |= WSTOPPED;
+    }
+    let Some(r) = wait_child(pid, wanted)? else { return Ok(0) };
+    if status != 0 {
+        mm::write_user(status, &r.status).map_err(|_| EFAULT)?;
+    }
+    if rusage != 0 {
+        mm::write_user(rusage, &r.rusage)?;
+    }
+    Ok(r.pid)
+}
+
+pub fn waitid([idtype, id, infop, options, rusage, _]: Args) -> SysResult {
+    const P_ALL: u64 = 0;
+    const P_PID: u64 = 1;
+    const P_PGID: u64 = 2;
+    if options & !(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE) != 0
+        || options & (WSTOPPED | WEXITED | WCONTINUED) == 0
+    {
+        return Err(EINVAL);
+    }
+    let pid = match idtype {
+        P_ALL => -1,
+        P_PID if (id as i32) > 0 => id as i32 as i64,
+        P_PGID if (id as i32) >= 0 => -(id as i32 as i64),
+        _ => return Err(EINVAL),
+    };
+    let pid = if pid == 0 { 0 } else { pid };
+    let reaped = wait_child(pid, options & (WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT))?;
+    if infop != 0 {
+        // siginfo_t: signo, errno, code, then pid, uid, status (128 bytes).
+        let mut info = [0u32; 32];
+        if let Some(r) = &reaped {
+            info[0] = 17; // SIGCHLD
+            info[2] = r.code;
+            info[4] = r.pid as u32;
+            info[5] = crate::boot_info().uid;
+            info[6] = r.value;
+        }
+        mm::write_user(infop, &info)?;
+    }
+    if let (Some(r), true) = (&reaped, rusage != 0) {
+        mm::write_user(rusage, &r.rusage)?;
+    }
+    Ok(0)
+}

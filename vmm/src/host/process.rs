@@ -1,0 +1,189 @@
+//! Requests about other guest processes: `WAIT`, `KILL`, `PGRP`. Guest pids
+//! are looked up in the monitors' shared process table
+//! (`crate::process::table`); a guest can only name processes of its own
+//! `hx-run` tree, and only wait for its own children.
+use super::guest::Segs;
+use crate::process::table::{self, Entry};
+use crate::sandbox::Errno;
+use hx_abi::hypercall::{Request, PGRP_GET, PGRP_GETPPID, PGRP_GETSID, PGRP_SET, PGRP_SETSID};
+use std::sync::atomic::Ordering;
+
+fn me() -> Result<&'static Entry, Errno> {
+    table::me().ok_or(libc::ESRCH)
+}
+
+fn pid_of(e: &Entry) -> i32 {
+    e.pid.load(Ordering::SeqCst)
+}
+
+/// `WAIT`: `waitid` on the host for the child monitor(s), always without
+/// blocking (the guest blocks its thread until the next SIGCHLD instead).
+pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
+    const ALLOWED: u64 = (libc::WNOHANG | libc::WSTOPPED | libc::WEXITED | libc::WCONTINUED | libc::WNOWAIT) as u64;
+    let options = req.args[1];
+    if options & !ALLOWED != 0 || options & (libc::WSTOPPED | libc::WEXITED | libc::WCONTINUED) as u64 == 0 {
+        return -(libc::EINVAL as i64);
+    }
+    let Ok(me) = me() else { return -(libc::ECHILD as i64) };
+    let my_pid = pid_of(me);
+    let pid = req.args[0] as i64;
+    let (idtype, id) = if pid > 0 {
+        let child = table::by_pid(i32::try_from(pid).unwrap_or(0));
+        match child {
+            Some(c) if c.ppid.load(Ordering::SeqCst) == my_pid && c.host_pid.load(Ordering::SeqCst) > 0 => {
+                (libc::P_PID, c.host_pid.load(Ordering::SeqCst) as libc::id_t)
+            }
+            _ => return -(libc::ECHILD as i64),
+        }
+    } else {
+        // A group (0 or < -1) is approximated by any child (the guest's groups are not host groups).
+        (libc::P_ALL, 0)
+    };
+    if !table::entries().any(|e| e.ppid.load(Ordering::SeqCst) == my_pid && e.host_pid.load(Ordering::SeqCst) > 0) {
+        return -(libc::ECHILD as i64);
+    }
+    // SAFETY: zeroed siginfo and rusage are valid outputs for waitid to fill.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let flags = (options | libc::WNOHANG as u64) as libc::c_int;
+    // SAFETY: raw waitid (its fifth argument, the child's rusage, is not in libc's wrapper) into our buffers.
+    let r = unsafe { libc::syscall(libc::SYS_waitid, idtype, id, &mut info, flags, &mut usage) };
+    if r < 0 {
+        return -(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ECHILD) as i64);
+    }
+    // SAFETY: waitid filled `info` (a zero si_pid means no child was ready).
+    let (host_pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if host_pid == 0 {
+        return 0;
+    }
+    let code = info.si_code;
+    let Some(child) = table::by_host_pid(host_pid) else { return -(libc::ECHILD as i64) };
+    let guest_pid = pid_of(child);
+    // The wait status wait4 reports.
+    let wstatus: u32 = match code {
+        libc::CLD_EXITED => ((status as u32) & 0xff) << 8,
+        libc::CLD_KILLED => status as u32 & 0x7f,
+        libc::CLD_DUMPED => (status as u32 & 0x7f) | 0x80,
+        libc::CLD_STOPPED | libc::CLD_TRAPPED => ((status as u32 & 0xff) << 8) | 0x7f,
+        libc::CLD_CONTINUED => 0xffff,
+        _ => 0,
+    };
+    let reaped = matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED) && options & libc::WNOWAIT as u64 == 0;
+    if reaped {
+        table::orphan_children_of(guest_pid);
+        table::release(child);
+    }
+    req.args[2] = wstatus as u64;
+    req.args[3] = code as u64;
+    req.args[4] = status as u32 as u64;
+    // Linux's struct rusage is libc's on x86-64.
+    // SAFETY: rusage is plain data.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(&usage as *const libc::rusage as *const u8, std::mem::size_of::<libc::rusage>())
+    };
+    let _ = segs.write(0, bytes);
+    guest_pid as i64
+}
+
+/// Sends guest signal `sig` to the process of `e` (0: only check it exists).
+fn signal(e: &Entry, sig: u64) -> Result<(), Errno> {
+    let host_pid = e.host_pid.load(Ordering::SeqCst);
+    if host_pid <= 0 {
+        return Err(libc::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(());
+    }
+    if sig == libc::SIGKILL as u64 {
+        // SAFETY: kill of a monitor of this tree (from the table).
+        unsafe { libc::kill(host_pid, libc::SIGKILL) };
+        return Ok(());
+    }
+    e.signals.fetch_or(1 << (sig - 1), Ordering::SeqCst);
+    // SAFETY: as above; the monitor's handler passes the table's bits to its guest.
+    unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
+    Ok(())
+}
+
+/// `KILL` to other processes (the kernel handles its own process itself).
+pub fn kill(req: &Request) -> i64 {
+    let (pid, sig) = (req.args[0] as i64, req.args[1]);
+    if sig > 64 {
+        return -(libc::EINVAL as i64);
+    }
+    let Ok(me) = me() else { return -(libc::ESRCH as i64) };
+    let my_pid = pid_of(me);
+    let targets: Vec<&Entry> = match pid {
+        p if p > 0 => table::by_pid(i32::try_from(p).unwrap_or(0)).into_iter().collect(),
+        -1 => table::entries().filter(|e| pid_of(e) != my_pid && pid_of(e) != 1).collect(),
+        p => {
+            let group = if p == 0 { me.pgid.load(Ordering::SeqCst) } else { i32::try_from(-p).unwrap_or(0) };
+            table::entries().filter(|e| e.pgid.load(Ordering::SeqCst) == group && pid_of(e) != my_pid).collect()
+        }
+    };
+    let mut sent = 0;
+    for e in targets.iter().filter(|e| pid_of(e) != my_pid) {
+        if signal(e, sig).is_ok() {
+            sent += 1;
+        }
+    }
+    // A group the caller is in counts as found even if it is alone there.
+    if sent == 0 && !(pid == 0 || (pid < -1 && me.pgid.load(Ordering::SeqCst) as i64 == -pid)) {
+        return -(libc::ESRCH as i64);
+    }
+    0
+}
+
+/// `PGRP`: process groups and sessions, with Linux's rules.
+pub fn pgrp(req: &Request) -> i64 {
+    let Ok(me) = me() else { return -(libc::ESRCH as i64) };
+    let my_pid = pid_of(me);
+    let target = |pid: u64| -> Result<&'static Entry, Errno> {
+        match pid {
+            0 => Ok(me),
+            p => table::by_pid(i32::try_from(p).map_err(|_| libc::ESRCH)?).ok_or(libc::ESRCH),
+        }
+    };
+    let r = match req.args[0] {
+        PGRP_GET => target(req.args[1]).map(|e| e.pgid.load(Ordering::SeqCst) as i64),
+        PGRP_GETSID => target(req.args[1]).map(|e| e.sid.load(Ordering::SeqCst) as i64),
+        PGRP_GETPPID => Ok(me.ppid.load(Ordering::SeqCst) as i64),
+        PGRP_SETSID => {
+            let leads = table::entries().any(|e| e.pgid.load(Ordering::SeqCst) == my_pid);
+            if leads {
+                Err(libc::EPERM)
+            } else {
+                me.pgid.store(my_pid, Ordering::SeqCst);
+                me.sid.store(my_pid, Ordering::SeqCst);
+                Ok(my_pid as i64)
+            }
+        }
+        PGRP_SET => target(req.args[1]).and_then(|e| {
+            let is_self = std::ptr::eq(e, me);
+            if !is_self && e.ppid.load(Ordering::SeqCst) != my_pid {
+                return Err(libc::ESRCH);
+            }
+            if e.sid.load(Ordering::SeqCst) != me.sid.load(Ordering::SeqCst) {
+                return Err(libc::EPERM);
+            }
+            if e.sid.load(Ordering::SeqCst) == pid_of(e) {
+                return Err(libc::EPERM); // a session leader
+            }
+            let pgid = match req.args[2] {
+                0 => pid_of(e),
+                g => i32::try_from(g).map_err(|_| libc::EINVAL)?,
+            };
+            let exists = pgid == pid_of(e)
+                || table::entries().any(|x| {
+                    x.pgid.load(Ordering::SeqCst) == pgid && x.sid.load(Ordering::SeqCst) == me.sid.load(Ordering::SeqCst)
+                });
+            if !exists {
+                return Err(libc::EPERM);
+            }
+            e.pgid.store(pgid, Ordering::SeqCst);
+            Ok(0)
+        }),
+        _ => Err(libc::EINVAL),
+    };
+    r.unwrap_or_else(|e| -(e as i64))
+}

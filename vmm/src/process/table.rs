@@ -1,0 +1,115 @@
+//! The process table every monitor of one `hx-run` tree shares: guest pid →
+//! host pid, parent, process group and session. It lives in one
+//! `MAP_SHARED` mapping made before the first fork, so each forked monitor
+//! sees every other's entries; guests never see it (it is monitor memory,
+//! not guest RAM). Its size is the guest's process limit: a fork bomb ends
+//! with `EAGAIN` when it is full, and the host sees at most that many monitors.
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+
+/// Guest processes alive (or zombies) at once in one `hx-run` tree.
+pub const MAX_PROCESSES: usize = 512;
+
+/// One slot; `host_pid` 0 means free.
+#[repr(C)]
+pub struct Entry {
+    pub host_pid: AtomicI32,
+    pub pid: AtomicI32,
+    pub ppid: AtomicI32,
+    pub pgid: AtomicI32,
+    pub sid: AtomicI32,
+    /// Guest signals sent to this process and not yet passed to its guest (bit n-1 for n).
+    pub signals: AtomicU64,
+}
+
+#[repr(C)]
+struct Table {
+    next_pid: AtomicI32,
+    entries: [Entry; MAX_PROCESSES],
+}
+
+static TABLE: std::sync::OnceLock<&'static Table> = std::sync::OnceLock::new();
+
+/// Maps the table and enters the first process as pid 1 (its own group and
+/// session, like init in a container).
+pub fn init() -> std::io::Result<()> {
+    let size = std::mem::size_of::<Table>();
+    // SAFETY: a fresh shared anonymous mapping, zero-filled, never unmapped:
+    // all-zero bytes are a valid `Table` (atomics).
+    let table = unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        &*(p as *const Table)
+    };
+    table.next_pid.store(2, Ordering::SeqCst);
+    let first = &table.entries[0];
+    first.pid.store(1, Ordering::SeqCst);
+    first.pgid.store(1, Ordering::SeqCst);
+    first.sid.store(1, Ordering::SeqCst);
+    // SAFETY: getpid cannot fail.
+    first.host_pid.store(unsafe { libc::getpid() }, Ordering::SeqCst);
+    let _ = TABLE.set(table);
+    Ok(())
+}
+
+fn table() -> Option<&'static Table> {
+    TABLE.get().copied()
+}
+
+/// Every live entry.
+pub fn entries() -> impl Iterator<Item = &'static Entry> {
+    table().into_iter().flat_map(|t| t.entries.iter()).filter(|e| e.host_pid.load(Ordering::SeqCst) != 0)
+}
+
+pub fn by_pid(pid: i32) -> Option<&'static Entry> {
+    entries().find(|e| e.pid.load(Ordering::SeqCst) == pid)
+}
+
+pub fn by_host_pid(host_pid: i32) -> Option<&'static Entry> {
+    entries().find(|e| e.host_pid.load(Ordering::SeqCst) == host_pid)
+}
+
+/// This monitor's own entry.
+pub fn me() -> Option<&'static Entry> {
+    // SAFETY: getpid cannot fail.
+    by_host_pid(unsafe { libc::getpid() })
+}
+
+/// Reserves a slot for a child of `parent` (filled in by `claim` once the
+/// host fork told its host pid). `None`: the table is full (EAGAIN).
+pub fn reserve(parent: &Entry) -> Option<(&'static Entry, i32)> {
+    let t = table()?;
+    let pid = t.next_pid.fetch_add(1, Ordering::SeqCst);
+    // A reserved slot holds host pid -1 until the fork returns.
+    let slot = t.entries.iter().find(|e| e.host_pid.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst).is_ok())?;
+    slot.pid.store(pid, Ordering::SeqCst);
+    slot.ppid.store(parent.pid.load(Ordering::SeqCst), Ordering::SeqCst);
+    slot.pgid.store(parent.pgid.load(Ordering::SeqCst), Ordering::SeqCst);
+    slot.sid.store(parent.sid.load(Ordering::SeqCst), Ordering::SeqCst);
+    slot.signals.store(0, Ordering::SeqCst);
+    Some((slot, pid))
+}
+
+/// Frees a slot (a reaped child, or a fork that failed).
+pub fn release(e: &Entry) {
+    e.signals.store(0, Ordering::SeqCst);
+    e.host_pid.store(0, Ordering::SeqCst);
+}
+
+/// Children of guest `pid` are given to pid 1 when `pid` ends (Linux reparents
+/// orphans to init; on the host, the first monitor is their subreaper).
+pub fn orphan_children_of(pid: i32) {
+    for e in entries() {
+        if e.ppid.load(Ordering::SeqCst) == pid {
+            e.ppid.store(1, Ordering::SeqCst);
+        }
+    }
+}
