@@ -261,6 +261,9 @@ fn forged_requests_from_the_guest_never_crash_the_monitor() {
     let ram = 64u64 << 20;
     let rw = format!("{}:/work:rw", work.display());
     let ro = format!("{}:/work/ro:ro", work.join("ro").display());
+    let owner = |p: &Path| std::fs::symlink_metadata(p).map(|m| (m.uid(), m.gid(), m.mode())).unwrap();
+    let protected = [outside.join("secret"), outside.clone(), work.join("ro/r.txt"), work.join("ro")];
+    let before: Vec<_> = protected.iter().map(|p| owner(p)).collect();
     for seed in 1..=seeds {
         let out = hx_in(
             &work,
@@ -281,6 +284,8 @@ fn forged_requests_from_the_guest_never_crash_the_monitor() {
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
     assert_eq!(std::fs::read_to_string(work.join("ro/r.txt")).unwrap(), "read-only");
     assert_eq!(std::fs::read_dir(work.join("ro")).unwrap().count(), 1);
+    let after: Vec<_> = protected.iter().map(|p| owner(p)).collect();
+    assert_eq!(after, before, "a forged request changed the owner or mode of a protected file");
 }
 
 #[test]

@@ -104,6 +104,9 @@ struct Tree {
     dir: tempfile::TempDir,
 }
 
+/// What `Tree::snapshot` records of each entry, by path.
+type Snapshot = BTreeMap<String, (u32, u64, Vec<u8>, (u32, u32))>;
+
 impl Tree {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -137,8 +140,8 @@ impl Tree {
         sb
     }
 
-    /// Every entry under `dir` with its kind, mode, size and contents.
-    fn snapshot(dir: &Path) -> BTreeMap<String, (u32, u64, Vec<u8>)> {
+    /// Every entry under `dir` with its kind and mode, size, contents and owner.
+    fn snapshot(dir: &Path) -> Snapshot {
         let mut out = BTreeMap::new();
         let mut todo = vec![dir.to_path_buf()];
         while let Some(d) = todo.pop() {
@@ -149,7 +152,7 @@ impl Tree {
                 if md.is_dir() {
                     todo.push(path.clone());
                 }
-                out.insert(path.display().to_string(), (md.mode(), md.len(), content));
+                out.insert(path.display().to_string(), (md.mode(), md.len(), content, (md.uid(), md.gid())));
             }
         }
         out
@@ -277,15 +280,22 @@ const OPS: &[u32] = &[
     op::SYMLINK,
     op::LINK,
     op::POLL,
+    op::WAIT,
+    op::KILL,
+    op::PIPE,
+    op::PGRP,
+    op::CHOWN,
     // Served by the vCPU loop, not `Host` (which must still refuse them cleanly).
     op::IDLE,
     op::KICK,
     op::SHOOTDOWN,
     op::INTERRUPT,
     op::DISCARD,
+    op::FORK,
+    op::EXEC,
     op::EXIT,
     0,
-    38,
+    44,
     1000,
     u32::MAX,
 ];
@@ -308,6 +318,11 @@ fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
     match req.op {
         // The guest may sleep or wait as long as it likes; the fuzzer must not.
         op::SLEEP => req.args[0] %= 1000,
+        // A guest reading its own empty pipe blocks, as on Linux: the fuzzer's
+        // pipes never block (the guest could ask for that too).
+        op::PIPE => req.args[2] = libc::O_NONBLOCK as u64,
+        // Mostly a valid "do not follow" flag, so that the ids and paths get tried.
+        op::CHOWN if !rng.chance(4) => req.args[3] = rng.below(2),
         op::POLL => {
             req.args[0] = 0;
             if rng.chance(2) {
@@ -335,13 +350,13 @@ fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
     req
 }
 
-fn check_tree(tree: &Tree, before_ro: &BTreeMap<String, (u32, u64, Vec<u8>)>) {
+fn check_tree(tree: &Tree, before_ro: &Snapshot) {
     let p = tree.dir.path();
     let mut ro_now = Tree::snapshot(&p.join("ro"));
     ro_now.extend(Tree::snapshot(&p.join("outside")));
     ro_now.extend(Tree::snapshot(&p.join("rw/nested")));
     assert_eq!(&ro_now, before_ro, "a file outside the read-write mount changed");
-    for (path, (mode, _, _)) in Tree::snapshot(&p.join("rw")) {
+    for (path, (mode, ..)) in Tree::snapshot(&p.join("rw")) {
         assert_eq!(mode & 0o6000, 0, "{path}: set-id bit {mode:o} on a host file");
         let kind = mode & libc::S_IFMT;
         assert!(
@@ -392,7 +407,7 @@ fn run_fuzz(seed: u64, iterations: u64) -> u64 {
                     handles.push(back.ret as u64);
                 }
             }
-            Ok(Outcome::Exit(_) | Outcome::KernelPanic) => {}
+            Ok(Outcome::Exit(_) | Outcome::Killed(_) | Outcome::KernelPanic) => {}
             Err(e) => panic!("a request inside guest RAM ended the VM: {e:#}"),
         }
         assert!(files.open_handles() <= LIMIT, "the handle limit did not hold");
@@ -486,6 +501,78 @@ fn metadata_changes_act_on_the_checked_file_not_a_swapped_in_symlink() {
     assert_eq!(r, Err(libc::EOPNOTSUPP));
     let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o600, "chmod followed the symlink to the host file");
+    // chown changes the symlink itself (where the host allows it), never its target.
+    let owner = |p: &Path| std::fs::symlink_metadata(p).map(|m| (m.uid(), m.gid())).unwrap();
+    let victim_owner = owner(&victim);
+    let (uid, gid) = (victim_owner.0 + 1, victim_owner.1 + 1);
+    match hx_vmm::host::files::chown_at(&fd, c"name", uid, gid) {
+        Ok(_) => assert_eq!(owner(&shared.join("name")), (uid, gid), "the symlink's owner did not change"),
+        Err(e) => assert_eq!(e, libc::EPERM, "chown of the symlink: {e}"),
+    }
+    assert_eq!(owner(&victim), victim_owner, "chown followed the symlink to the host file");
+}
+
+/// Serves `req` with `paths` as its first segments; returns it answered.
+fn serve_one(files: &mut Files, mut req: Request, paths: &[&[u8]]) -> Request {
+    let mem = GuestRam::new(RAM).unwrap();
+    let mut report = Report::new(false, "fuzz");
+    report.set_quiet();
+    for (i, path) in paths.iter().enumerate() {
+        let at = DATA + i as u64 * 8192;
+        mem.write(at, path).unwrap();
+        req.segs[i] = Segment { phys: at, len: path.len() as u64 };
+    }
+    req.nsegs = paths.len() as u32;
+    mem.write_obj(REQ_AT, req).unwrap();
+    let mut host = Host { mem: &mem, report: &mut report, files };
+    assert!(matches!(host.serve(REQ_AT), Ok(Outcome::Resume)));
+    mem.read_obj(REQ_AT).unwrap()
+}
+
+/// `CHOWN` of `path` (or of `handle` with no path) to `uid` and `gid`: its result.
+fn chown(files: &mut Files, path: Option<&[u8]>, handle: u64, uid: u64, gid: u64) -> i64 {
+    let mut req = Request::new(op::CHOWN);
+    req.args[..4].copy_from_slice(&[handle, uid, gid, 0]);
+    serve_one(files, req, path.as_slice()).ret
+}
+
+#[test]
+fn chown_leaves_no_set_id_bit_and_no_trace_in_a_read_only_mount() {
+    let tree = Tree::new();
+    let p = tree.dir.path();
+    let mut files = Files::with_streams(tree.sandbox(), None, LIMIT, [None, None, None]);
+    let set_mode =
+        |path: &str, mode: u32| std::fs::set_permissions(p.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
+    let mode = |path: &str| std::fs::metadata(p.join(path)).unwrap().mode() & 0o7777;
+    let meta = std::fs::metadata(p.join("rw/f.txt")).unwrap();
+    let (uid, gid) = (meta.uid() as u64, meta.gid() as u64);
+    let unchanged = u32::MAX as u64;
+    // By path, to the owner it has: the set-id bits go, as on Linux.
+    set_mode("rw/f.txt", 0o6755);
+    assert_eq!(chown(&mut files, Some(b"/rw/f.txt"), NO_HANDLE, unchanged, unchanged), 0);
+    assert_eq!(mode("rw/f.txt"), 0o755);
+    // Through a handle.
+    set_mode("rw/f.txt", 0o4711);
+    let handle = serve_one(&mut files, Request::new(op::OPEN), &[b"/rw/f.txt"]).ret;
+    assert!(handle >= 0, "open: {handle}");
+    assert_eq!(chown(&mut files, None, handle as u64, uid, gid), 0);
+    assert_eq!(mode("rw/f.txt"), 0o711);
+    // A directory keeps its set-group-ID bit (Linux's rule).
+    set_mode("rw/dir", 0o2755);
+    assert_eq!(chown(&mut files, Some(b"/rw/dir"), NO_HANDLE, uid, gid), 0);
+    assert_eq!(mode("rw/dir"), 0o2755);
+    set_mode("rw/dir", 0o755);
+    // Ids beyond 32 bits are refused; read-only mounts are EROFS, whoever asks.
+    assert_eq!(chown(&mut files, Some(b"/rw/f.txt"), NO_HANDLE, 1 << 32, gid), -(libc::EINVAL as i64));
+    let mut before = Tree::snapshot(&p.join("ro"));
+    before.extend(Tree::snapshot(&p.join("rw/nested")));
+    for path in [&b"/ro/a.txt"[..], b"/ro/link", b"/rw/nested/n.txt", b"/ro", b"/"] {
+        let r = chown(&mut files, Some(path), NO_HANDLE, uid + 1, gid + 1);
+        assert_eq!(r, -(libc::EROFS as i64), "{}", String::from_utf8_lossy(path));
+    }
+    let mut after = Tree::snapshot(&p.join("ro"));
+    after.extend(Tree::snapshot(&p.join("rw/nested")));
+    assert_eq!(after, before, "a chown changed a read-only mount");
 }
 
 /// Every request the ABI defines must be fuzzed, here and by the guest-side

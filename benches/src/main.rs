@@ -93,12 +93,13 @@ fn main() -> Result<()> {
     let hello = b.compile("gcc", &["-static"], &root.join("tests/programs/hello.c"), "hello")?;
     let thr_g = b.compile("gcc", &["-static", "-pthread"], &prog("threads.c"), "threads-gcc-static")?;
     let thr_m = b.compile("musl-gcc", &[], &prog("threads.c"), "threads-musl")?;
+    let procs = b.compile("gcc", &["-static"], &prog("processes.c"), "processes")?;
     let libc_so = root.join("sysroot/lib/libc.so");
     let fast = libc_so.is_file();
     let musl_lua = root.join("target/musl-lua/lua");
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let (lat_g, lat_m, work, compute, boot, hello) = (s(&lat_g), s(&lat_m), s(&work), s(&compute), s(&boot), s(&hello));
-    let (thr_g, thr_m) = (s(&thr_g), s(&thr_m));
+    let (thr_g, thr_m, procs) = (s(&thr_g), s(&thr_m), s(&procs));
     let big: &[&str] = &["--memory", "1G"];
 
     let (_, _, _, platform) = b.stats(&[], &[&hello])?;
@@ -383,6 +384,39 @@ fn main() -> Result<()> {
             f.map_or("–".into(), |f| ratio(&nm, &f))
         ));
     }
+    r.line("");
+
+    // 8. Processes.
+    r.line("## 8. Processes (`benches/programs/processes.c`, the child a static hello)");
+    r.line("");
+    r.line("Each guest process is its own VM served by its own monitor process: `fork` forks the monitor and");
+    r.line("builds a fresh VM over the copy-on-write guest RAM; `exec` boots the new image in a fresh VM of the same monitor.");
+    r.line("");
+    r.table(&["per operation (µs)", "native", "hx", "hx / native"]);
+    let n = if quick { "20" } else { "100" };
+    for (label, what) in
+        [("fork + exit + wait", "fork"), ("posix_spawn + exec + wait", "spawn"), ("vfork + exec + wait", "vfork")]
+    {
+        let nat = b.timed(None, &[&procs, what, n, &hello])?;
+        let h = b.timed(Some(&[]), &[&procs, what, n, &hello])?;
+        r.line(format!("| {label} | {} | {} | {} |", nat.show("", 1e3), h.show("", 1e3), ratio(&nat, &h)));
+    }
+    let (nb, _) = b.process(None, &["/bin/bash", "-c", "true"])?;
+    let (hb, _) = b.process(Some(&[]), &["/bin/bash", "-c", "true"])?;
+    r.line(format!(
+        "| `bash -c true` (launch to exit) | {} | {} | {} |",
+        nb.show("", 1e3),
+        hb.show("", 1e3),
+        ratio(&nb, &hb)
+    ));
+    let (np, _) = b.process(None, &["/bin/bash", "-c", "/bin/true; /bin/true"])?;
+    let (hp, _) = b.process(Some(&[]), &["/bin/bash", "-c", "/bin/true; /bin/true"])?;
+    r.line(format!(
+        "| `bash -c '/bin/true; /bin/true'` (two fork + exec) | {} | {} | {} |",
+        np.show("", 1e3),
+        hp.show("", 1e3),
+        ratio(&np, &hp)
+    ));
     r.line("");
 
     if let Some(path) = &cli.output {

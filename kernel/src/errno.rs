@@ -32,6 +32,7 @@ pub const ENAMETOOLONG: Errno = Errno(36);
 pub const ENOSYS: Errno = Errno(38);
 
 pub type SysResult = Result<u64, Errno>;
+pub const ENOTSOCK: Errno = Errno(88);
 pub const ETIMEDOUT: Errno = Errno(110);
 
 // Never seen by the program: a syscall a signal interrupted, restarted or

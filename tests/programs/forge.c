@@ -24,8 +24,12 @@
 #define OP_EXIT 1
 #define OP_SLEEP 27
 #define OP_POLL 32
-#define LAST_OP 37
+/* CHOWN; 38-44 are reserved for the process requests. */
+#define LAST_OP 45
 #define OP_IDLE 33
+#define OP_CHOWN 45
+#define OP_FORK 38
+#define OP_RESERVED_END 44
 
 struct segment { uint64_t phys, len; };
 struct request {
@@ -107,7 +111,7 @@ static struct segment segment(uint32_t op, uint64_t *cursor) {
 static int takes_handle(uint32_t op) {
     switch (op) {
     case 2: case 3: case 4: case 5: case 12: case 13: case 14: case 15:
-    case 19: case 23: case 24: case 25: case 26: case 28: case 29: return 1;
+    case 19: case 23: case 24: case 25: case 26: case 28: case 29: case 45: return 1;
     default: return 0;
     }
 }
@@ -137,6 +141,10 @@ int main(int argc, char **argv) {
     uint64_t sent = 0, errors = 0;
     for (uint32_t op = 0; op <= LAST_OP + 2; op++) {
         if (op == OP_EXIT || (only && op != (uint32_t)only)) continue;
+        /* The process requests are not forged here: a forged FORK forks the
+         * forger, whose copy goes on forging (EXEC, WAIT, KILL, PIPE, PGRP
+         * come with it). */
+        if (op >= OP_FORK && op <= OP_RESERVED_END) continue;
         for (uint64_t i = 0; i < iterations; i++) {
             volatile struct request *r = (volatile struct request *)phys(REQ_PHYS);
             struct request q;
@@ -155,6 +163,8 @@ int main(int argc, char **argv) {
              * takes any deadline; a guest that idles forever only stops itself). */
             if (q.op == OP_IDLE) q.args[0] = 1;
             if (q.op == OP_POLL) q.args[0] = 0;
+            /* CHOWN: mostly a valid "do not follow" flag, so that the ids and paths get tried. */
+            if (q.op == OP_CHOWN && below(4)) q.args[3] = below(2);
             q.nsegs = below(20) == 0 ? (uint32_t)value() : (uint32_t)below(MAX_SEGMENTS + 1);
             uint64_t cursor = 0;
             for (uint32_t s = 0; s < MAX_SEGMENTS && s < q.nsegs; s++) q.segs[s] = segment(q.op, &cursor);

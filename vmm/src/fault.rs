@@ -97,8 +97,10 @@ fn locate(addr: u64, program: &Binary, kernel: &KernelImage) -> String {
     }
 }
 
-/// Reports the fault the CPL0 stub announced and returns the exit status.
-pub fn report(vcpu: &VcpuFd, mem: &GuestRam, program: &Binary, kernel: &KernelImage) -> Result<i32> {
+/// Reports the fault the CPL0 stub announced and returns the signal that
+/// ends the program. `quiet`: a child process, whose parent (a shell) reports
+/// its death as on Linux.
+pub fn report(vcpu: &VcpuFd, mem: &GuestRam, program: &Binary, kernel: &KernelImage, quiet: bool) -> Result<i32> {
     let regs = vcpu.get_regs()?;
     let sregs = vcpu.get_sregs()?;
     // The stub's frame on the CPL0 stack: rax, vector, error code, then what the CPU pushed.
@@ -109,6 +111,9 @@ pub fn report(vcpu: &VcpuFd, mem: &GuestRam, program: &Binary, kernel: &KernelIm
     }
     let [_rax, vector, error, rip, _cs, _rflags, rsp, _ss] = frame;
     let (what, signal, signame) = exception(vector);
+    if quiet {
+        return Ok(signal);
+    }
     let mut msg = format!("hx-run: guest fault: {what}");
     if vector == 14 {
         msg += &format!(" ({}) at address {:#x}", page_fault_detail(error), sregs.cr2);
@@ -117,5 +122,5 @@ pub fn report(vcpu: &VcpuFd, mem: &GuestRam, program: &Binary, kernel: &KernelIm
     }
     msg += &format!(", rip {rip:#x} ({}), rsp {rsp:#x}; killed by {signame}", locate(rip, program, kernel));
     eprintln!("{msg}");
-    Ok(128 + signal)
+    Ok(signal)
 }

@@ -142,7 +142,8 @@ impl GuestRam {
     pub fn discard_all(&self) -> Result<()> {
         // SAFETY: our own private anonymous mapping; MADV_DONTNEED only makes
         // its pages read back as zero. No vCPU runs while the image is replaced.
-        let r = unsafe { libc::madvise(self.host_base() as *mut libc::c_void, self.size as usize, libc::MADV_DONTNEED) };
+        let r =
+            unsafe { libc::madvise(self.host_base() as *mut libc::c_void, self.size as usize, libc::MADV_DONTNEED) };
         anyhow::ensure!(r == 0, "discarding guest RAM: {}", std::io::Error::last_os_error());
         Ok(())
     }

@@ -21,7 +21,7 @@ use ld_loader::stack::at;
 use ld_loader::{build_stack, classify, plan, Kind, StackInput};
 use std::ffi::OsString;
 use std::os::fd::FromRawFd;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 pub struct Config {
@@ -93,8 +93,9 @@ pub struct MountSpec {
 const DEFAULT_READ_ONLY: [&str; 6] = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"];
 
 /// The guest's file namespace: defaults first, so `--mount` can override them.
-fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<(Sandbox, Vec<u8>, Vec<u8>)> {
+fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<(Sandbox, Vec<u8>, Vec<u8>, Option<PrivateTmp>)> {
     let mut sb = Sandbox::new();
+    let mut tmp = None;
     let cwd = std::env::current_dir().context("the current directory")?;
     if cfg.default_mounts {
         for dir in DEFAULT_READ_ONLY {
@@ -111,6 +112,10 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<(Sandbox, Vec<u8>, Vec
                 sb.mount(dir, dir.as_os_str().as_bytes(), false)?;
             }
         }
+        // A private, empty /tmp (as a container's), removed when hx-run ends.
+        let t = PrivateTmp::new()?;
+        sb.mount(&t.path, b"/tmp", true)?;
+        tmp = Some(t);
         sb.mount(&cwd, cwd.as_os_str().as_bytes(), true)?;
     }
     for m in &cfg.mounts {
@@ -133,7 +138,65 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<(Sandbox, Vec<u8>, Vec
     };
     let guest_exe = guest_of(exe).unwrap_or_else(|| exe.as_os_str().as_bytes().to_vec());
     let guest_cwd = guest_of(&cwd).unwrap_or_else(|| b"/".to_vec());
-    Ok((sb, guest_exe, guest_cwd))
+    Ok((sb, guest_exe, guest_cwd, tmp))
+}
+
+/// The guest's private /tmp: a fresh host directory, removed with its
+/// contents once every monitor of the tree has ended. The removal needs a
+/// right the lockdown takes away (removing a directory of the host's /tmp),
+/// so a small process forked before it waits for the end and does it.
+pub struct PrivateTmp {
+    path: std::path::PathBuf,
+    /// The cleaner's pipe: it sees EOF when the last monitor holding this ends.
+    _alive: std::os::fd::OwnedFd,
+}
+
+impl PrivateTmp {
+    fn new() -> Result<Self> {
+        use std::os::fd::FromRawFd;
+        let mut template = std::env::temp_dir().join("hx-tmp-XXXXXX").into_os_string().into_vec();
+        template.push(0);
+        // SAFETY: mkdtemp fills in the NUL-terminated template we own.
+        let p = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
+        anyhow::ensure!(!p.is_null(), "creating the guest's /tmp: {}", std::io::Error::last_os_error());
+        template.pop();
+        let path = std::path::PathBuf::from(OsString::from_vec(template));
+        let mut fds = [0i32; 2];
+        // SAFETY: pipe2 writes two descriptors into the array we own.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            let _ = std::fs::remove_dir(&path);
+            anyhow::bail!("creating the guest's /tmp: {}", std::io::Error::last_os_error());
+        }
+        // SAFETY: fork while hx-run has one thread; the child only waits on
+        // the pipe, removes the directory and exits.
+        match unsafe { libc::fork() } {
+            0 => {
+                // SAFETY: the child's own signal dispositions and descriptors.
+                unsafe {
+                    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                        libc::signal(sig, libc::SIG_IGN);
+                    }
+                    libc::close(fds[1]);
+                    let mut b = 0u8;
+                    // EOF once every monitor holding the write end has exited.
+                    while libc::read(fds[0], (&mut b as *mut u8).cast(), 1) != 0 {}
+                }
+                let _ = std::fs::remove_dir_all(&path);
+                // SAFETY: ends the cleaner without running the parent's atexit handlers.
+                unsafe { libc::_exit(0) }
+            }
+            -1 => {
+                let _ = std::fs::remove_dir(&path);
+                anyhow::bail!("creating the guest's /tmp: {}", std::io::Error::last_os_error())
+            }
+            _ => {
+                // SAFETY: both ends are ours; the write end stays open (and is
+                // inherited by forked monitors) until the tree ends.
+                unsafe { libc::close(fds[0]) };
+                Ok(Self { path, _alive: unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[1]) } })
+            }
+        }
+    }
 }
 
 /// An error that is the user's to fix, with the exit status to report it by.
@@ -191,7 +254,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
         return Err(rejected(2, format!("--memory must be at least {} MiB", MIN_MEMORY >> 20)));
     }
     let found = crate::process::exec::find_first(cfg)?;
-    let (sandbox, guest_exe, guest_cwd) = sandbox(cfg, &found.host_path)?;
+    let (sandbox, guest_exe, guest_cwd, _private_tmp) = sandbox(cfg, &found.host_path)?;
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
     let kvm = open_kvm(&cfg.kvm_device)?;
     raise_file_limit(cfg.max_open_files);
@@ -215,7 +278,17 @@ pub fn run(cfg: &Config) -> Result<i32> {
     // SAFETY: umask only swaps this process's creation mask.
     let umask = unsafe { libc::umask(0) };
     let execfn = argv[0].clone();
-    let first = Launch { name: found.name, guest_path: guest_exe, execfn, bytes: found.bytes, argv, envp, state, cwd: guest_cwd, umask };
+    let first = Launch {
+        name: found.name,
+        guest_path: guest_exe,
+        execfn,
+        bytes: found.bytes,
+        argv,
+        envp,
+        state,
+        cwd: guest_cwd,
+        umask,
+    };
     let launch = crate::process::exec::interpret(&files, first, true).map_err(|e| match e {
         crate::process::exec::Refused::Errno(n, msg) => rejected(if n == libc::ENOENT { 127 } else { 126 }, msg),
         crate::process::exec::Refused::Other(e) => e,
@@ -232,6 +305,9 @@ pub fn run(cfg: &Config) -> Result<i32> {
     }
     let world = World { cfg, kvm: &kvm, mem: &mem, kernel: &kernel, cpuid: &cpuid, platform };
     let mut report = Report::new(cfg.stats, platform.name());
+    // What later boots need from /proc, read while it is still visible.
+    host_auxv();
+    host_tsc_khz();
     crate::process::table::init().context("the process table")?;
     crate::smp::install_kick_handler();
     signals::catch_interrupts();
@@ -509,8 +585,14 @@ fn setup_vcpu(vcpu: &VcpuFd, w: &World, index: u64, area: u64) -> Result<()> {
     regs::set_entry(vcpu, kernel.entry(), kernel_virt(BOOT_INFO_PHYS), index, direct_virt(area + IDLE_STACK_TOP_OFFSET))
 }
 
-/// The TSC rate when KVM cannot say: the host kernel's calibration.
+/// The TSC rate when KVM cannot say: the host kernel's calibration (read
+/// once, before the lockdown).
 fn host_tsc_khz() -> u64 {
+    static KHZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *KHZ.get_or_init(host_tsc_khz_uncached)
+}
+
+fn host_tsc_khz_uncached() -> u64 {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -552,22 +634,21 @@ fn load_vdso(
     loader::load_image(mem, pt, phys, &plan, &image)
 }
 
-/// hx-run's auxiliary vector as the host kernel built it.
-fn host_auxv() -> Vec<(u64, u64)> {
-    let raw = std::fs::read("/proc/self/auxv").unwrap_or_default();
-    raw.chunks_exact(16)
-        .map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap())))
-        .take_while(|&(k, _)| k != 0)
-        .collect()
+/// hx-run's auxiliary vector as the host kernel built it (read once, before
+/// the lockdown hides /proc; every image booted later reuses it).
+fn host_auxv() -> &'static [(u64, u64)] {
+    static AUXV: std::sync::OnceLock<Vec<(u64, u64)>> = std::sync::OnceLock::new();
+    AUXV.get_or_init(|| {
+        let raw = std::fs::read("/proc/self/auxv").unwrap_or_default();
+        raw.chunks_exact(16)
+            .map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap())))
+            .take_while(|&(k, _)| k != 0)
+            .collect()
+    })
 }
 
 /// argv, the environment and the auxv a Linux kernel would give the program.
-fn initial_stack(
-    l: &Launch,
-    image: &ld_loader::Image,
-    interp_base: u64,
-    vector: u64,
-) -> Result<ld_loader::StackImage> {
+fn initial_stack(l: &Launch, image: &ld_loader::Image, interp_base: u64, vector: u64) -> Result<ld_loader::StackImage> {
     let (argv, envp) = (&l.argv, &l.envp);
     // The host kernel's own values, as it gave them to hx-run (glibc's
     // getauxval(AT_HWCAP) would return glibc's rewritten bits instead).
@@ -599,8 +680,5 @@ fn initial_stack(
     let mut random = [0u8; 16];
     // SAFETY: getrandom fills the 16-byte buffer we own.
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), 16, 0) };
-    Ok(build_stack(
-        STACK_TOP,
-        &StackInput { argv, envp, auxv: &auxv, execfn: l.execfn.as_slice(), random },
-    ))
+    Ok(build_stack(STACK_TOP, &StackInput { argv, envp, auxv: &auxv, execfn: l.execfn.as_slice(), random }))
 }

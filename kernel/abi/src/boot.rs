@@ -106,7 +106,15 @@ pub struct ExecState {
 
 impl Default for ExecState {
     fn default() -> Self {
-        Self { pid: 1, ppid: 0, sigmask: 0, sig_ignored: 0, sig_pending: 0, nfds: 0, fds: [InheritedFd::default(); MAX_INHERITED_FDS] }
+        Self {
+            pid: 1,
+            ppid: 0,
+            sigmask: 0,
+            sig_ignored: 0,
+            sig_pending: 0,
+            nfds: 0,
+            fds: [InheritedFd::default(); MAX_INHERITED_FDS],
+        }
     }
 }
 
@@ -142,4 +150,6 @@ impl Default for BootInfo {
 }
 
 // The boot block must fit between BOOT_INFO_PHYS and the CPL0 stack.
-const _: () = assert!(core::mem::size_of::<BootInfo>() as u64 <= crate::layout::CPL0_STACK_BOTTOM_PHYS - crate::layout::BOOT_INFO_PHYS);
+const _: () = assert!(
+    core::mem::size_of::<BootInfo>() as u64 <= crate::layout::CPL0_STACK_BOTTOM_PHYS - crate::layout::BOOT_INFO_PHYS
+);

@@ -472,7 +472,10 @@ pub fn after_fork(tid: u32) {
     }
     s.runq.clear();
     s.timers.clear();
-    s.idle_cpus = 0;
+    // The other vCPUs of the new VM wait, unstarted, for their first kick:
+    // counting them idle makes the next runnable thread start one.
+    let all = if ncpus() >= 64 { u64::MAX } else { (1u64 << ncpus()) - 1 };
+    s.idle_cpus = all & !(1 << percpu::cpu());
     for z in s.zombies.iter_mut() {
         *z = None;
     }

@@ -114,6 +114,7 @@ impl Credentials {
         }
     }
 
+    /// Whether capability `c` (a `CAP_*` number) is in the effective set.
     pub fn capable(&self, c: u32) -> bool {
         self.effective & cap(c) != 0
     }
@@ -198,9 +199,9 @@ pub fn real_uid() -> u32 {
     with(|c| c.user.real)
 }
 
-/// Whether the process has capability `c` in its effective set.
-pub fn capable(c: u32) -> bool {
-    with(|c2| c2.capable(c))
+/// Whether the process has capability `which` (a `CAP_*` number) in its effective set.
+pub fn capable(which: u32) -> bool {
+    with(|c| c.capable(which))
 }
 
 /// An id argument: uid_t and gid_t are 32 bits; the upper half is ignored, as by Linux.

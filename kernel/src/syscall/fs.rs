@@ -187,6 +187,26 @@ pub fn close([fd, ..]: Args) -> SysResult {
     table::close(fd).map(|_| 0)
 }
 
+/// `close_range`: closes (or with CLOSE_RANGE_CLOEXEC marks) every open
+/// descriptor from `first` to `last`; CLOSE_RANGE_UNSHARE has nothing to
+/// unshare (the table is the process's own).
+pub fn close_range([first, last, flags, ..]: Args) -> SysResult {
+    const CLOSE_RANGE_UNSHARE: u64 = 2;
+    const CLOSE_RANGE_CLOEXEC: u64 = 4;
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(EINVAL);
+    }
+    let last = (last as u32 as u64).min(table::MAX_FDS as u64 - 1);
+    for (fd, _) in table::snapshot().into_iter().filter(|(fd, _)| (first..=last).contains(fd)) {
+        if flags & CLOSE_RANGE_CLOEXEC != 0 {
+            table::set_cloexec(fd, true)?;
+        } else {
+            let _ = table::close(fd);
+        }
+    }
+    Ok(0)
+}
+
 pub fn dup([fd, ..]: Args) -> SysResult {
     table::install(table::get(fd)?, false)
 }
@@ -387,4 +407,12 @@ pub fn pipe2([fds, flags, ..]: Args) -> SysResult {
 
 pub fn pipe([fds, ..]: Args) -> SysResult {
     pipe2([fds, 0, 0, 0, 0, 0])
+}
+
+/// Socket calls on a descriptor: hx has no sockets yet (issue: networking),
+/// so every open descriptor is not a socket, as Linux says of a file or pipe
+/// (`getpeername` on standard input is how bash asks whether it runs from sshd).
+pub fn not_a_socket([fd, ..]: Args) -> SysResult {
+    table::get(fd)?;
+    Err(crate::errno::ENOTSOCK)
 }

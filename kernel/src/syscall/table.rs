@@ -66,6 +66,9 @@ table! {
     37 => signal::alarm,
     38 => signal::setitimer,
     39 => process::getpid,
+    51 => fs::not_a_socket,
+    52 => fs::not_a_socket,
+    55 => fs::not_a_socket,
     56 => thread::clone,
     57 => fork::fork,
     58 => fork::vfork,
@@ -195,6 +198,7 @@ table! {
     332 => path::statx,
     334 => thread::rseq,
     435 => thread::clone3,
+    436 => fs::close_range,
     439 => path::faccessat2,
     441 => epoll::epoll_pwait2,
 }

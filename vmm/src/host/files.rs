@@ -699,3 +699,21 @@ fn virtual_dents(names: &[Vec<u8>], offset: &mut usize, buf: &mut [u8]) -> Resul
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cleared_by_chown;
+
+    #[test]
+    fn chown_clears_set_user_id_and_executable_set_group_id_of_non_directories() {
+        assert_eq!(cleared_by_chown(libc::S_IFREG | 0o4755), Some(0o755));
+        assert_eq!(cleared_by_chown(libc::S_IFREG | 0o6755), Some(0o755));
+        assert_eq!(cleared_by_chown(libc::S_IFREG | 0o2755), Some(0o755));
+        assert_eq!(cleared_by_chown(libc::S_IFREG | 0o6745), Some(0o2745));
+        // Without group execute set-group-ID only marks mandatory locking.
+        assert_eq!(cleared_by_chown(libc::S_IFREG | 0o2745), None);
+        assert_eq!(cleared_by_chown(libc::S_IFREG | 0o1755), None);
+        assert_eq!(cleared_by_chown(libc::S_IFDIR | 0o2755), None);
+        assert_eq!(cleared_by_chown(libc::S_IFLNK | 0o777), None);
+    }
+}

@@ -68,7 +68,8 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
         libc::CLD_CONTINUED => 0xffff,
         _ => 0,
     };
-    let reaped = matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED) && options & libc::WNOWAIT as u64 == 0;
+    let reaped =
+        matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED) && options & libc::WNOWAIT as u64 == 0;
     if reaped {
         table::orphan_children_of(guest_pid);
         table::release(child);
@@ -175,7 +176,8 @@ pub fn pgrp(req: &Request) -> i64 {
             };
             let exists = pgid == pid_of(e)
                 || table::entries().any(|x| {
-                    x.pgid.load(Ordering::SeqCst) == pgid && x.sid.load(Ordering::SeqCst) == me.sid.load(Ordering::SeqCst)
+                    x.pgid.load(Ordering::SeqCst) == pgid
+                        && x.sid.load(Ordering::SeqCst) == me.sid.load(Ordering::SeqCst)
                 });
             if !exists {
                 return Err(libc::EPERM);

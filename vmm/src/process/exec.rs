@@ -97,6 +97,9 @@ fn parse_shebang(bytes: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
 
 /// Resolves `#!` scripts in `l` until an ELF image remains.
 pub fn interpret(files: &Files, mut l: Launch, first: bool) -> std::result::Result<Launch, Refused> {
+    // The name of the file being interpreted, as the caller named it: the
+    // script argument its interpreter gets.
+    let mut current = l.execfn.clone();
     for _ in 0..=MAX_SCRIPT_DEPTH {
         if l.bytes.starts_with(b"\x7fELF") {
             if first {
@@ -122,15 +125,15 @@ pub fn interpret(files: &Files, mut l: Launch, first: bool) -> std::result::Resu
             p
         };
         let shown = String::from_utf8_lossy(&interp).into_owned();
-        let bytes = files.sandbox.read_executable(&abs).map_err(|e| {
-            Refused::Errno(e, format!("{}: bad interpreter {shown}: {}", l.name, why(e)))
-        })?;
-        let script = std::mem::take(&mut l.execfn);
+        let bytes = files
+            .sandbox
+            .read_executable(&abs)
+            .map_err(|e| Refused::Errno(e, format!("{}: bad interpreter {shown}: {}", l.name, why(e))))?;
         let mut argv = vec![interp.clone()];
         argv.extend(arg);
-        argv.push(script.clone());
+        argv.push(std::mem::replace(&mut current, interp.clone()));
         argv.extend(l.argv.iter().skip(1).cloned());
-        l = Launch { name: shown, guest_path: abs, execfn: script, bytes, argv, ..l };
+        l = Launch { name: shown, guest_path: abs, bytes, argv, ..l };
     }
     Err(Refused::Errno(libc::ELOOP, format!("{}: #! interpreters nested too deep", l.name)))
 }
@@ -201,7 +204,8 @@ fn prepare(m: &Machine, files: &mut Files, req: &Request) -> std::result::Result
     let n = (state.nfds as usize).min(MAX_INHERITED_FDS);
     let mut kept = Vec::with_capacity(n);
     for f in state.fds.iter().take(n) {
-        let valid = f.fd < 1024 && (f.handle & DEVICE_HANDLE != 0 && f.handle < DEVICE_HANDLE + 16 || files.holds(f.handle));
+        let valid =
+            f.fd < 1024 && (f.handle & DEVICE_HANDLE != 0 && f.handle < DEVICE_HANDLE + 16 || files.holds(f.handle));
         if valid {
             kept.push(*f);
         }

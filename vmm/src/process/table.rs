@@ -57,6 +57,10 @@ pub fn init() -> std::io::Result<()> {
     // SAFETY: getpid cannot fail.
     first.host_pid.store(unsafe { libc::getpid() }, Ordering::SeqCst);
     let _ = TABLE.set(table);
+    // Orphaned guest processes become host children of the first monitor, as
+    // Linux gives orphans to init (pid 1, the first guest process).
+    // SAFETY: prctl on this process only.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     Ok(())
 }
 
@@ -89,7 +93,8 @@ pub fn reserve(parent: &Entry) -> Option<(&'static Entry, i32)> {
     let t = table()?;
     let pid = t.next_pid.fetch_add(1, Ordering::SeqCst);
     // A reserved slot holds host pid -1 until the fork returns.
-    let slot = t.entries.iter().find(|e| e.host_pid.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst).is_ok())?;
+    let slot =
+        t.entries.iter().find(|e| e.host_pid.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst).is_ok())?;
     slot.pid.store(pid, Ordering::SeqCst);
     slot.ppid.store(parent.pid.load(Ordering::SeqCst), Ordering::SeqCst);
     slot.pgid.store(parent.pgid.load(Ordering::SeqCst), Ordering::SeqCst);

@@ -1,0 +1,278 @@
+//! Credentials as a process attribute: tests/programs/credentials.c, built for
+//! glibc and musl, runs each sub-test natively and under hx-run, each in a
+//! fresh working directory; stdout, stderr and the exit status must match.
+//! CI runs as root, so the programs take root's paths and give root up
+//! themselves to check an unprivileged process's; run as root, the tests
+//! also start hx-run with `--user` next to a native run as that user.
+//! Ownership changes reach the host through the monitor, which never leaves a
+//! set-id file and never changes a read-only mount.
+mod common;
+
+use common::{assert_same, build, status_code, text, Flavor, HX_RUN};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The user and group `--user` runs as, which the program's own ids avoid.
+const USER: u32 = 40_010;
+const GROUP: u32 = 50_010;
+
+fn program(flavor: Flavor) -> PathBuf {
+    build("credentials", flavor, &["-pthread"])
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A fresh working directory anyone may search (a program that gave up root
+/// still reaches its files), with `prepare` run on it.
+fn workdir(prepare: &dyn Fn(&Path)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    prepare(dir.path());
+    dir
+}
+
+fn output(mut cmd: Command, dir: &Path) -> Output {
+    cmd.current_dir(dir).stdin(Stdio::null()).output().unwrap()
+}
+
+fn native(prog: &Path, args: &[&str], dir: &Path) -> Output {
+    let mut cmd = Command::new(prog);
+    cmd.args(args);
+    output(cmd, dir)
+}
+
+fn hx(flags: &[&str], prog: &Path, args: &[&str], dir: &Path) -> Output {
+    let mut cmd = Command::new(HX_RUN);
+    cmd.args(flags).arg(prog).args(args);
+    output(cmd, dir)
+}
+
+/// Runs `credentials sub_test` natively and under hx-run in every flavour,
+/// each in its own directory `prepare` fills; the runs must agree. Returns
+/// the native output (the same for every flavour).
+fn matches_native(sub_test: &str, prepare: &dyn Fn(&Path)) -> String {
+    let mut first: Option<String> = None;
+    for flavor in Flavor::ALL {
+        let prog = program(flavor);
+        let (dn, dh) = (workdir(prepare), workdir(prepare));
+        let n = native(&prog, &[sub_test], dn.path());
+        assert_eq!(status_code(&n), 0, "{sub_test} ({flavor:?}) natively:\n{}{}", text(&n.stdout), text(&n.stderr));
+        let h = hx(&[], &prog, &[sub_test], dh.path());
+        assert_same(&format!("{sub_test} ({flavor:?})"), &n, &h);
+        let stdout = text(&n.stdout);
+        if let Some(f) = &first {
+            assert_eq!(&stdout, f, "{sub_test}: glibc and musl disagree natively");
+        }
+        first = Some(stdout);
+    }
+    first.unwrap_or_default()
+}
+
+/// Asserts the native run printed `line`: the sub-test took the path it is
+/// meant to check (a program that printed nothing would match hx trivially).
+fn assert_printed(stdout: &str, line: &str) {
+    assert!(stdout.lines().any(|l| l == line), "expected the line {line:?} in:\n{stdout}");
+}
+
+fn nothing(_: &Path) {}
+
+#[test]
+fn the_program_starts_with_the_ids_and_capabilities_of_the_user_hx_run_runs_as() {
+    let out = matches_native("start", &nothing);
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    assert_printed(&out, &format!("start: uid {uid} {uid} {uid} fsuid {uid}, gid {gid} {gid} {gid} fsgid {gid}"));
+    if is_root() {
+        assert!(out.contains("start: caps effective 0 1 3 5 6 7 8"), "root without its capabilities:\n{out}");
+    }
+}
+
+#[test]
+fn root_switches_ids_freely_and_its_capabilities_follow_the_effective_uid() {
+    let out = matches_native("root", &nothing);
+    if is_root() {
+        assert_printed(&out, "setfsuid: caps effective 5 6 7 8, permitted 0 1 3 5 6 7 8 27, effective within permitted, inheritable empty");
+        assert_printed(&out, "setreuid both: uid 0 40002 40002 fsuid 40002, gid 50002 50002 50002 fsgid 50003");
+        assert_printed(&out, "setuid: caps effective, permitted, effective = permitted, inheritable empty");
+        assert_printed(&out, "setuid(0) = -1 EPERM");
+    }
+}
+
+#[test]
+fn an_unprivileged_process_only_switches_among_its_real_effective_and_saved_ids() {
+    let out = matches_native("unprivileged", &nothing);
+    assert_printed(&out, "setuid(0) = -1 EPERM");
+    assert_printed(&out, "setgroups(0, NULL) = -1 EPERM");
+    if is_root() {
+        assert_printed(&out, "rotated uids: uid 40003 40001 40002 fsuid 40001, gid 50001 50002 50003 fsgid 50002");
+    }
+}
+
+#[test]
+fn supplementary_groups_need_cap_setgid_and_come_back_sorted() {
+    let out = matches_native("groups", &nothing);
+    if is_root() {
+        assert_printed(&out, "groups (6): 0 7 50001 50001 50002 50003");
+        assert_printed(&out, "setgroups(1, (gid_t *)8) = -1 EFAULT");
+    }
+}
+
+#[test]
+fn capget_and_capset_follow_linuxs_rules() {
+    let out = matches_native("capabilities", &nothing);
+    assert_printed(&out, "preferred version 0x20080522");
+    if is_root() {
+        assert_printed(&out, "fchown(fd, U1, -1) = -1 EPERM");
+        assert_printed(&out, "capset_v3(1 << CAP_KILL, 1 << CAP_KILL, 0) = -1 EPERM");
+    }
+}
+
+#[test]
+fn chown_changes_owners_where_the_host_allows_it() {
+    let out = matches_native("chown", &nothing);
+    assert_printed(&out, "fchownat(AT_FDCWD, \"f\", -1, -1, 0x8000) = -1 EINVAL");
+    if is_root() {
+        assert_printed(&out, "chown to another user: owner 40001 group mine=0 mode 644");
+        assert_printed(&out, "fchownat AT_SYMLINK_NOFOLLOW: the link: owner 40002 group 50002 mode 777");
+        assert_printed(&out, "fchownat AT_SYMLINK_NOFOLLOW: the file: owner me=0 group mine=0 mode 644");
+    } else {
+        assert_printed(&out, "chown(\"f\", U1, -1) = -1 EPERM");
+    }
+}
+
+#[test]
+fn once_root_is_given_up_chown_is_checked_against_the_guests_own_ids() {
+    let out = matches_native("dropped-chown", &nothing);
+    if is_root() {
+        assert_printed(&out, "to a supplementary group: owner me=40001 group 50002 mode 644");
+        assert_printed(&out, "chown(\"roots\", U1, -1) = -1 EPERM");
+        assert_printed(&out, "fchown(fd, U1, -1) = -1 EPERM");
+    }
+}
+
+/// Files with set-id bits, as a host user may have left them in the working directory.
+fn set_id_files(dir: &Path) {
+    for (name, mode) in [("suid", 0o4755), ("sgid", 0o2755), ("sgid-noexec", 0o2745), ("both", 0o6755)] {
+        std::fs::write(dir.join(name), "").unwrap();
+        std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::fs::create_dir(dir.join("sgid-dir")).unwrap();
+    std::fs::set_permissions(dir.join("sgid-dir"), std::fs::Permissions::from_mode(0o2755)).unwrap();
+}
+
+#[test]
+fn chown_clears_set_user_id_and_executable_set_group_id_as_linux_does() {
+    let out = matches_native("setid-chown", &set_id_files);
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    for (file, mode) in [("suid", 755), ("sgid", 755), ("sgid-noexec", 2745), ("both", 755), ("sgid-dir", 2755)] {
+        assert_printed(&out, &format!("{file}: owner me={uid} group mine={gid} mode {mode}"));
+    }
+}
+
+/// Every file under `dir` with a set-user-ID or set-group-ID bit.
+fn set_id_files_in(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.mode() & 0o6000 != 0 {
+            found.push(format!("{} {:o}", path.display(), meta.mode() & 0o7777));
+        }
+        if meta.is_dir() {
+            found.extend(set_id_files_in(&path));
+        }
+    }
+    found
+}
+
+#[test]
+fn hx_run_never_leaves_a_set_id_file_on_the_host() {
+    for flavor in Flavor::ALL {
+        let prog = program(flavor);
+        let dh = workdir(&nothing);
+        let h = hx(&[], &prog, &["make-setid"], dh.path());
+        assert_eq!(status_code(&h), 0, "{}{}", text(&h.stdout), text(&h.stderr));
+        let found = set_id_files_in(dh.path());
+        assert!(found.is_empty(), "hx-run left set-id files ({flavor:?}):\n{}", found.join("\n"));
+        // Natively (as root, or as the files' owner) the same calls leave them:
+        // the program does try.
+        let dn = workdir(&nothing);
+        native(&prog, &["make-setid"], dn.path());
+        assert!(!set_id_files_in(dn.path()).is_empty(), "natively the program made no set-id file");
+    }
+}
+
+#[test]
+fn a_chown_in_a_read_only_mount_is_erofs_and_changes_nothing_on_the_host() {
+    let ro = tempfile::tempdir().unwrap();
+    let file = ro.path().join("file");
+    std::fs::write(&file, "host file").unwrap();
+    let before = std::fs::metadata(&file).unwrap();
+    let mount = format!("{}:/ro:ro", ro.path().display());
+    let dh = workdir(&nothing);
+    for flavor in Flavor::ALL {
+        let h = hx(&["--mount", &mount], &program(flavor), &["chown-at", "/ro/file"], dh.path());
+        let out = text(&h.stdout);
+        assert_eq!(status_code(&h), 0, "{out}{}", text(&h.stderr));
+        let refused = out.lines().filter(|l| l.ends_with("= -1 EROFS")).count();
+        assert_eq!(refused, 5, "every chown of the read-only file is EROFS ({flavor:?}):\n{out}");
+        let after = std::fs::metadata(&file).unwrap();
+        assert_eq!((after.uid(), after.gid(), after.mode()), (before.uid(), before.gid(), before.mode()));
+    }
+}
+
+#[test]
+fn threads_change_their_ids_together() {
+    let out = matches_native("threads", &nothing);
+    if is_root() {
+        assert_printed(&out, "other thread: euid 40001 egid 50001");
+    }
+}
+
+/// A copy of `prog` another user may run.
+fn runnable_by_anyone(prog: &Path, dir: &Path) -> PathBuf {
+    let copy = dir.join(prog.file_name().unwrap());
+    std::fs::copy(prog, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy
+}
+
+#[test]
+fn hx_run_as_another_user_gives_the_program_that_users_ids_and_no_capabilities() {
+    if !is_root() {
+        eprintln!("skipped: --user needs the tests to run as root");
+        return;
+    }
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_user = |dir: &Path| std::os::unix::fs::chown(dir, Some(USER), Some(GROUP)).unwrap();
+    let user = format!("{USER}:{GROUP}");
+    for flavor in Flavor::ALL {
+        let prog = runnable_by_anyone(&program(flavor), bin.path());
+        for sub_test in ["start", "unprivileged", "groups", "capabilities", "chown"] {
+            let (dn, dh) = (workdir(&as_user), workdir(&as_user));
+            let mut cmd = Command::new(&prog);
+            cmd.arg(sub_test).uid(USER).gid(GROUP);
+            let n = output(cmd, dn.path());
+            let h = hx(&["--user", &user], &prog, &[sub_test], dh.path());
+            assert_eq!(status_code(&n), 0, "{sub_test} natively as {user}: {}", text(&n.stderr));
+            assert_same(&format!("{sub_test} as {user} ({flavor:?})"), &n, &h);
+            let out = text(&n.stdout);
+            match sub_test {
+                "start" => assert_printed(
+                    &out,
+                    &format!("start: uid {USER} {USER} {USER} fsuid {USER}, gid {GROUP} {GROUP} {GROUP} fsgid {GROUP}"),
+                ),
+                "chown" => assert_printed(&out, "chown(\"f\", U1, -1) = -1 EPERM"),
+                "groups" => assert_printed(&out, "setgroups(1, &g) = -1 EPERM"),
+                _ => {}
+            }
+        }
+    }
+}
