@@ -52,21 +52,21 @@ fn hx(flags: &[&str], prog: &Path, args: &[&str], dir: &Path) -> Output {
     output(cmd, dir)
 }
 
-/// Runs `credentials sub_test` natively and under hx-run in every flavour,
+/// Runs `credentials args` natively and under hx-run in every flavour,
 /// each in its own directory `prepare` fills; the runs must agree. Returns
 /// the native output (the same for every flavour).
-fn matches_native(sub_test: &str, prepare: &dyn Fn(&Path)) -> String {
+fn matches_native(args: &[&str], prepare: &dyn Fn(&Path)) -> String {
     let mut first: Option<String> = None;
     for flavor in Flavor::ALL {
         let prog = program(flavor);
         let (dn, dh) = (workdir(prepare), workdir(prepare));
-        let n = native(&prog, &[sub_test], dn.path());
-        assert_eq!(status_code(&n), 0, "{sub_test} ({flavor:?}) natively:\n{}{}", text(&n.stdout), text(&n.stderr));
-        let h = hx(&[], &prog, &[sub_test], dh.path());
-        assert_same(&format!("{sub_test} ({flavor:?})"), &n, &h);
+        let n = native(&prog, args, dn.path());
+        assert_eq!(status_code(&n), 0, "{args:?} ({flavor:?}) natively:\n{}{}", text(&n.stdout), text(&n.stderr));
+        let h = hx(&[], &prog, args, dh.path());
+        assert_same(&format!("{args:?} ({flavor:?})"), &n, &h);
         let stdout = text(&n.stdout);
         if let Some(f) = &first {
-            assert_eq!(&stdout, f, "{sub_test}: glibc and musl disagree natively");
+            assert_eq!(&stdout, f, "{args:?}: glibc and musl disagree natively");
         }
         first = Some(stdout);
     }
@@ -83,7 +83,7 @@ fn nothing(_: &Path) {}
 
 #[test]
 fn the_program_starts_with_the_ids_and_capabilities_of_the_user_hx_run_runs_as() {
-    let out = matches_native("start", &nothing);
+    let out = matches_native(&["start"], &nothing);
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     assert_printed(&out, &format!("start: uid {uid} {uid} {uid} fsuid {uid}, gid {gid} {gid} {gid} fsgid {gid}"));
@@ -94,7 +94,7 @@ fn the_program_starts_with_the_ids_and_capabilities_of_the_user_hx_run_runs_as()
 
 #[test]
 fn root_switches_ids_freely_and_its_capabilities_follow_the_effective_uid() {
-    let out = matches_native("root", &nothing);
+    let out = matches_native(&["root"], &nothing);
     if is_root() {
         assert_printed(&out, "setfsuid: caps effective 5 6 7 8, permitted 0 1 3 5 6 7 8 27, effective within permitted, inheritable empty");
         assert_printed(&out, "setreuid both: uid 0 40002 40002 fsuid 40002, gid 50002 50002 50002 fsgid 50003");
@@ -105,7 +105,7 @@ fn root_switches_ids_freely_and_its_capabilities_follow_the_effective_uid() {
 
 #[test]
 fn an_unprivileged_process_only_switches_among_its_real_effective_and_saved_ids() {
-    let out = matches_native("unprivileged", &nothing);
+    let out = matches_native(&["unprivileged"], &nothing);
     assert_printed(&out, "setuid(0) = -1 EPERM");
     assert_printed(&out, "setgroups(0, NULL) = -1 EPERM");
     if is_root() {
@@ -115,7 +115,7 @@ fn an_unprivileged_process_only_switches_among_its_real_effective_and_saved_ids(
 
 #[test]
 fn supplementary_groups_need_cap_setgid_and_come_back_sorted() {
-    let out = matches_native("groups", &nothing);
+    let out = matches_native(&["groups"], &nothing);
     if is_root() {
         assert_printed(&out, "groups (6): 0 7 50001 50001 50002 50003");
         assert_printed(&out, "setgroups(1, (gid_t *)8) = -1 EFAULT");
@@ -124,7 +124,7 @@ fn supplementary_groups_need_cap_setgid_and_come_back_sorted() {
 
 #[test]
 fn capget_and_capset_follow_linuxs_rules() {
-    let out = matches_native("capabilities", &nothing);
+    let out = matches_native(&["capabilities"], &nothing);
     assert_printed(&out, "preferred version 0x20080522");
     if is_root() {
         assert_printed(&out, "fchown(fd, U1, -1) = -1 EPERM");
@@ -134,7 +134,7 @@ fn capget_and_capset_follow_linuxs_rules() {
 
 #[test]
 fn chown_changes_owners_where_the_host_allows_it() {
-    let out = matches_native("chown", &nothing);
+    let out = matches_native(&["chown"], &nothing);
     assert_printed(&out, "fchownat(AT_FDCWD, \"f\", -1, -1, 0x8000) = -1 EINVAL");
     if is_root() {
         assert_printed(&out, "chown to another user: owner 40001 group mine=0 mode 644");
@@ -147,7 +147,7 @@ fn chown_changes_owners_where_the_host_allows_it() {
 
 #[test]
 fn once_root_is_given_up_chown_is_checked_against_the_guests_own_ids() {
-    let out = matches_native("dropped-chown", &nothing);
+    let out = matches_native(&["dropped-chown"], &nothing);
     if is_root() {
         assert_printed(&out, "to a supplementary group: owner me=40001 group 50002 mode 644");
         assert_printed(&out, "chown(\"roots\", U1, -1) = -1 EPERM");
@@ -167,7 +167,7 @@ fn set_id_files(dir: &Path) {
 
 #[test]
 fn chown_clears_set_user_id_and_executable_set_group_id_as_linux_does() {
-    let out = matches_native("setid-chown", &set_id_files);
+    let out = matches_native(&["setid-chown"], &set_id_files);
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     for (file, mode) in [("suid", 755), ("sgid", 755), ("sgid-noexec", 2745), ("both", 755), ("sgid-dir", 2755)] {
@@ -228,8 +228,51 @@ fn a_chown_in_a_read_only_mount_is_erofs_and_changes_nothing_on_the_host() {
 }
 
 #[test]
+fn execve_keeps_ids_and_groups_and_recomputes_capabilities_as_linux_does() {
+    let cases = [
+        (
+            "euid",
+            "uid 0 40001 40001 fsuid 40001",
+            "caps effective, permitted 0 1 3 5 6 7 8 27, effective within permitted, inheritable empty",
+        ),
+        (
+            "dropped",
+            "uid 40001 40002 40002 fsuid 40002",
+            "caps effective, permitted, effective = permitted, inheritable empty",
+        ),
+        (
+            "capset",
+            "uid 0 0 0 fsuid 0",
+            "caps effective 0 1 3 5 6 7 8 27, permitted 0 1 3 5 6 7 8 27, effective = permitted, inheritable set",
+        ),
+        (
+            "fsuid",
+            "uid 0 0 0 fsuid 0",
+            "caps effective 0 1 3 5 6 7 8 27, permitted 0 1 3 5 6 7 8 27, effective = permitted, inheritable empty",
+        ),
+    ];
+    for (how, ids, caps) in cases {
+        let out = matches_native(&["exec", how], &nothing);
+        if is_root() {
+            assert_printed(&out, &format!("after exec: {ids}, gid 50001 50002 50002 fsgid 50002"));
+            assert_printed(&out, &format!("after exec: {caps}"));
+            assert_printed(&out, "after exec: groups (2): 50001 50002");
+        }
+    }
+}
+
+#[test]
+fn a_forked_child_has_its_parents_credentials_and_changes_only_its_own() {
+    let out = matches_native(&["fork"], &nothing);
+    if is_root() {
+        assert_printed(&out, "child: uid 0 40002 40003 fsuid 40002, gid 50001 50002 50003 fsgid 50002");
+        assert_printed(&out, "parent: uid 0 40002 40003 fsuid 40002, gid 50001 50002 50003 fsgid 50002");
+    }
+}
+
+#[test]
 fn threads_change_their_ids_together() {
-    let out = matches_native("threads", &nothing);
+    let out = matches_native(&["threads"], &nothing);
     if is_root() {
         assert_printed(&out, "other thread: euid 40001 egid 50001");
     }

@@ -319,8 +319,10 @@ fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
         // The guest may sleep or wait as long as it likes; the fuzzer must not.
         op::SLEEP => req.args[0] %= 1000,
         // A guest reading its own empty pipe blocks, as on Linux: the fuzzer's
-        // pipes never block (the guest could ask for that too).
+        // pipes never block (the guest could ask for that too), nor does an
+        // F_SETFL take that away.
         op::PIPE => req.args[2] = libc::O_NONBLOCK as u64,
+        op::SETFL => req.args[1] |= libc::O_NONBLOCK as u64,
         // Mostly a valid "do not follow" flag, so that the ids and paths get tried.
         op::CHOWN if !rng.chance(4) => req.args[3] = rng.below(2),
         op::POLL => {

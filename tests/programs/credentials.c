@@ -15,6 +15,7 @@
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* linux/capability.h (not in musl's headers). */
@@ -473,14 +474,81 @@ static void threads(void) {
     ids("after");
 }
 
+/* What execve keeps and changes: the ids (the saved ones become the
+ * effective ones), the groups, and the capabilities Linux recomputes (root
+ * gets its permitted set back; the effective set follows the effective uid). */
+static void after_exec(void) {
+    ids("after exec");
+    caps("after exec");
+    gid_t got[16];
+    int n = getgroups(16, got);
+    printf("after exec: groups (%d):", n);
+    for (int i = 0; i < n; i++) printf(" %u", got[i]);
+    printf("\n");
+}
+
+static void exec_after(const char *self, const char *how) {
+    if (!root()) return;
+    gid_t groups[] = {G2, G1};
+    SHOW(setgroups(2, groups));
+    SHOW(setresgid(G1, G2, G3));
+    if (!strcmp(how, "euid")) SHOW(seteuid(U1));
+    if (!strcmp(how, "dropped")) SHOW(setresuid(U1, U2, U3));
+    if (!strcmp(how, "capset")) {
+        uint64_t eff, perm, inh;
+        sets(&eff, &perm, &inh);
+        uint64_t keep = ~(1ull << CAP_CHOWN);
+        SHOW(capset_v3(eff & keep, perm & keep, 1ull << CAP_KILL));
+        caps("before exec");
+    }
+    if (!strcmp(how, "fsuid")) SHOW(setfsuid(U1));
+    fflush(stdout);
+    execl(self, self, "after-exec", (char *)NULL);
+    printf("execl: %s\n", err_name(errno));
+}
+
+/* A child has its parent's credentials, and changes only its own. */
+static void forked(void) {
+    if (!root()) return;
+    gid_t groups[] = {G3};
+    SHOW(setgroups(1, groups));
+    SHOW(setresgid(G1, G2, G3));
+    SHOW(setresuid(0, U2, U3));
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        ids("child");
+        caps("child");
+        SHOW(setresuid(U3, U3, U3));
+        ids("child changed");
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("child exited %d\n", WEXITSTATUS(status));
+    ids("parent");
+    caps("parent");
+    SHOW(seteuid(0));
+    caps("parent back to root");
+}
+
 int main(int argc, char **argv) {
     static const struct { const char *name; void (*run)(void); } tests[] = {
         {"start", start},         {"root", as_root},          {"unprivileged", unprivileged},
         {"groups", groups},       {"capabilities", capabilities}, {"chown", chowns},
         {"dropped-chown", dropped_chowns}, {"setid-chown", setid_chowns}, {"make-setid", make_setid},
-        {"threads", threads},
+        {"threads", threads},     {"fork", forked},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 3 && !strcmp(argv[1], "exec")) {
+        exec_after(argv[0], argv[2]);
+        return 0;
+    }
+    if (argc == 2 && !strcmp(argv[1], "after-exec")) {
+        after_exec();
+        return 0;
+    }
     if (argc == 3 && !strcmp(argv[1], "chown-at")) {
         chown_at(argv[2]);
         return 0;
@@ -492,6 +560,6 @@ int main(int argc, char **argv) {
         }
     }
     fprintf(stderr, "usage: credentials start|root|unprivileged|groups|capabilities|chown|dropped-chown|"
-                    "setid-chown|make-setid|threads | credentials chown-at PATH\n");
+                    "setid-chown|make-setid|threads|fork | credentials chown-at PATH | credentials exec euid|dropped|capset|fsuid\n");
     return 2;
 }

@@ -1,6 +1,6 @@
 //! What the monitor tells the kernel at boot: one `BootInfo` at `BOOT_INFO_PHYS`.
 
-pub const BOOT_MAGIC: u64 = 0x6878_626f_6f74_0003; // "hxboot", version 3
+pub const BOOT_MAGIC: u64 = 0x6878_626f_6f74_0004; // "hxboot", version 4
 pub const MAX_USER_REGIONS: usize = 24;
 
 /// Boot flags.
@@ -102,6 +102,34 @@ pub struct ExecState {
     pub sig_pending: u64,
     pub nfds: u64,
     pub fds: [InheritedFd; MAX_INHERITED_FDS],
+    pub creds: ExecCredentials,
+}
+
+/// Supplementary groups an `execve` passes on (a process rarely has more
+/// than a few dozen; Linux allows 65536).
+pub const MAX_EXEC_GROUPS: usize = 256;
+
+/// The credentials a new image starts with, as `execve` computed them
+/// (kernel/src/syscall/cred.rs); the monitor passes them through.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExecCredentials {
+    /// 0 for the first image, which starts as the user hx-run runs as
+    /// (`BootInfo::uid`/`gid`): the rest is then unused.
+    pub present: u32,
+    pub ngroups: u32,
+    /// Real, effective, saved and filesystem ids.
+    pub uids: [u32; 4],
+    pub gids: [u32; 4],
+    /// Capability sets: effective, permitted, inheritable, bounding, ambient.
+    pub caps: [u64; 5],
+    pub groups: [u32; MAX_EXEC_GROUPS],
+}
+
+impl Default for ExecCredentials {
+    fn default() -> Self {
+        Self { present: 0, ngroups: 0, uids: [0; 4], gids: [0; 4], caps: [0; 5], groups: [0; MAX_EXEC_GROUPS] }
+    }
 }
 
 impl Default for ExecState {
@@ -114,6 +142,7 @@ impl Default for ExecState {
             sig_pending: 0,
             nfds: 0,
             fds: [InheritedFd::default(); MAX_INHERITED_FDS],
+            creds: ExecCredentials::default(),
         }
     }
 }

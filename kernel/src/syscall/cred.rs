@@ -12,13 +12,15 @@
 //!
 //! Linux keeps credentials per thread, but glibc and musl change every
 //! thread's together; hx keeps one state for the process, behind one lock, in
-//! guest memory (so a forked copy of the VM has its parent's). [`current`] and
-//! [`replace`] let process code carry it elsewhere.
+//! guest memory (so a forked copy of the VM has its parent's). `execve` passes
+//! them to the new image in its `ExecState` ([`for_exec`]), changed as Linux
+//! changes them; hx's mounts act as `nosuid`: a set-id file gives no ids.
 use super::Args;
 use crate::errno::{Errno, SysResult, EINVAL, EPERM, ESRCH};
 use crate::fs::stat::Stat;
-use crate::mm;
+use crate::{host, mm};
 use alloc::vec::Vec;
+use hx_abi::boot::{ExecCredentials, MAX_EXEC_GROUPS};
 use hx_abi::uapi::{self, __user_cap_data_struct as CapData};
 use spin::Mutex;
 
@@ -114,6 +116,33 @@ impl Credentials {
         }
     }
 
+    /// What the image `execve` starts keeps (Linux's `cap_bprm_creds_from_file`
+    /// for a file without set-id bits or file capabilities): the saved and
+    /// filesystem ids become the effective ones; root (real or effective) is
+    /// permitted its bounding and inheritable sets, and has them in effect
+    /// only with effective uid 0; anyone else keeps only its ambient set.
+    fn after_exec(&self) -> Self {
+        let mut new = self.clone();
+        for ids in [&mut new.user, &mut new.group] {
+            ids.saved = ids.effective;
+            ids.fs = ids.effective;
+        }
+        let root = new.user.effective == ROOT || new.user.real == ROOT;
+        new.permitted = if root { self.bounding | self.inheritable } else { 0 } | self.ambient;
+        new.effective = if new.user.effective == ROOT { new.permitted } else { self.ambient };
+        new
+    }
+
+    /// The credentials an `execve` passed in `e` (written by [`for_exec`] in
+    /// the old image: only this process's own data).
+    fn from_exec(e: &ExecCredentials) -> Self {
+        let ids = |v: [u32; 4]| Ids { real: v[0], effective: v[1], saved: v[2], fs: v[3] };
+        let mut groups = e.groups[..(e.ngroups as usize).min(MAX_EXEC_GROUPS)].to_vec();
+        groups.sort_unstable();
+        let [effective, permitted, inheritable, bounding, ambient] = e.caps.map(|c| c & CAP_FULL);
+        Self { user: ids(e.uids), group: ids(e.gids), groups, effective, permitted, inheritable, bounding, ambient }
+    }
+
     /// Whether capability `c` (a `CAP_*` number) is in the effective set.
     pub fn capable(&self, c: u32) -> bool {
         self.effective & cap(c) != 0
@@ -172,12 +201,17 @@ impl Credentials {
 
 static CREDENTIALS: Mutex<Option<Credentials>> = Mutex::new(None);
 
-/// Runs `f` on the process's credentials (the boot user's until changed).
+/// Runs `f` on the process's credentials: at first those `execve` passed
+/// on, or the boot user's.
 fn with<R>(f: impl FnOnce(&mut Credentials) -> R) -> R {
     let mut creds = CREDENTIALS.lock();
     let creds = creds.get_or_insert_with(|| {
         let boot = crate::boot_info();
-        Credentials::new(boot.uid, boot.gid)
+        if boot.exec.creds.present != 0 {
+            Credentials::from_exec(&boot.exec.creds)
+        } else {
+            Credentials::new(boot.uid, boot.gid)
+        }
     });
     f(creds)
 }
@@ -187,11 +221,24 @@ pub fn current() -> Credentials {
     with(|c| c.clone())
 }
 
-/// Makes `creds` the process's credentials (a new image after `execve`
-/// keeps its process's).
-#[allow(dead_code)] // until execve carries credentials across
-pub fn replace(creds: Credentials) {
-    *CREDENTIALS.lock() = Some(creds);
+/// The credentials a new image starts with, for `execve` to pass on.
+pub fn for_exec() -> ExecCredentials {
+    let c = with(|c| c.after_exec());
+    if c.groups.len() > MAX_EXEC_GROUPS {
+        host::log(b"execve: more supplementary groups than hx passes on; the highest are dropped");
+    }
+    let n = c.groups.len().min(MAX_EXEC_GROUPS);
+    let ids = |i: Ids| [i.real, i.effective, i.saved, i.fs];
+    let mut e = ExecCredentials {
+        present: 1,
+        ngroups: n as u32,
+        uids: ids(c.user),
+        gids: ids(c.group),
+        caps: [c.effective, c.permitted, c.inheritable, c.bounding, c.ambient],
+        ..Default::default()
+    };
+    e.groups[..n].copy_from_slice(&c.groups[..n]);
+    e
 }
 
 /// The real user id (what `si_uid` reports to a signal's receiver).

@@ -1,7 +1,7 @@
 //! `execve`/`execveat`: the monitor boots the new image in a fresh VM of the
 //! same process; what Linux keeps across the call (pid, descriptors without
 //! close-on-exec, ignored signals, the mask, pending signals, working
-//! directory, umask) travels in an `ExecState`.
+//! directory, umask, credentials) travels in an `ExecState`.
 use super::{process, Args};
 use crate::errno::{Errno, SysResult, E2BIG, EFAULT, ENOENT};
 use crate::{fs, host, mm, signal};
@@ -65,6 +65,7 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
         sigmask: signal::current_mask(),
         sig_ignored: signal::ignored_set(),
         sig_pending: signal::pending_set(),
+        creds: super::cred::for_exec(),
         ..Default::default()
     });
     fs::pipe::move_to_host()?;

@@ -1,7 +1,7 @@
 //! Syscall number → handler. Names and argument formats live in
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
-use super::{cred, exec, fork, epoll, fs, futex, mm, path, poll, process, signal, thread, time, Args};
+use super::{cred, epoll, exec, fork, fs, futex, mm, path, poll, process, signal, thread, time, Args};
 use crate::errno::SysResult;
 use hx_abi::syscalls::MAX_SYSCALLS;
 
