@@ -221,6 +221,12 @@ pub fn current() -> Credentials {
     with(|c| c.clone())
 }
 
+/// Held across a `fork`'s copy (see `syscall::fork`), so that the child's
+/// copy is never one another vCPU was changing.
+pub fn lock_for_fork() -> spin::MutexGuard<'static, Option<Credentials>> {
+    CREDENTIALS.lock()
+}
+
 /// The credentials a new image starts with, for `execve` to pass on.
 pub fn for_exec() -> ExecCredentials {
     let c = with(|c| c.after_exec());

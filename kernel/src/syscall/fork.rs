@@ -45,11 +45,13 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     crate::fs::pipe::move_to_host()?;
     let mut req = Request::new(op::FORK);
     // The child's copy of kernel memory must not hold a lock another vCPU
-    // had at that instant: the fd table, the address space and the heap are
-    // held across the copy (the scheduler's lock is never held across a host call).
+    // had at that instant: the fd table, signals, credentials, the address
+    // space and the heap are held across the copy (the scheduler's lock is
+    // never held across a host call).
     let ret = {
         let _fds = crate::fs::table::lock_for_fork();
         let _signals = signal::lock_for_fork();
+        let _creds = super::cred::lock_for_fork();
         mm::with_memory_locked(|| host::call(&mut req))
     };
     if ret < 0 {
