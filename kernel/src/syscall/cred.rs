@@ -271,9 +271,8 @@ fn valid(id: u32) -> Result<u32, Errno> {
     }
 }
 
-/// `setuid`/`setgid`: with the capability, every id but the filesystem one
-/// becomes `id`; without it, only the effective one may switch to the real
-/// or saved id.
+/// `setuid`/`setgid`: with the capability, all four ids become `id`; without
+/// it, only the effective and filesystem ones, and only to the real or saved id.
 fn set_id(family: Family, id: u32) -> SysResult {
     let id = valid(id)?;
     with(|c| {
