@@ -92,8 +92,17 @@ pub struct MountSpec {
 /// guest paths; the working directory is mounted read-write.
 const DEFAULT_READ_ONLY: [&str; 6] = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"];
 
-/// The guest's file namespace: defaults first, so `--mount` can override them.
-fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<(Sandbox, Vec<u8>, Vec<u8>, Option<PrivateTmp>)> {
+/// The guest's file namespace, where the program and the working directory
+/// appear in it, and its private /tmp.
+struct Namespace {
+    sandbox: Sandbox,
+    guest_exe: Vec<u8>,
+    guest_cwd: Vec<u8>,
+    tmp: Option<PrivateTmp>,
+}
+
+/// Builds the namespace: defaults first, so `--mount` can override them.
+fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<Namespace> {
     let mut sb = Sandbox::new();
     let mut tmp = None;
     let cwd = std::env::current_dir().context("the current directory")?;
@@ -138,7 +147,7 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<(Sandbox, Vec<u8>, Vec
     };
     let guest_exe = guest_of(exe).unwrap_or_else(|| exe.as_os_str().as_bytes().to_vec());
     let guest_cwd = guest_of(&cwd).unwrap_or_else(|| b"/".to_vec());
-    Ok((sb, guest_exe, guest_cwd, tmp))
+    Ok(Namespace { sandbox: sb, guest_exe, guest_cwd, tmp })
 }
 
 /// The guest's private /tmp: a fresh host directory, removed with its
@@ -254,7 +263,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
         return Err(rejected(2, format!("--memory must be at least {} MiB", MIN_MEMORY >> 20)));
     }
     let found = crate::process::exec::find_first(cfg)?;
-    let (sandbox, guest_exe, guest_cwd, _private_tmp) = sandbox(cfg, &found.host_path)?;
+    let Namespace { sandbox, guest_exe, guest_cwd, tmp: _private_tmp } = sandbox(cfg, &found.host_path)?;
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
     let kvm = open_kvm(&cfg.kvm_device)?;
     raise_file_limit(cfg.max_open_files);

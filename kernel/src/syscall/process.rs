@@ -33,22 +33,6 @@ pub fn getppid(_: Args) -> SysResult {
     }
 }
 
-pub fn getuid(_: Args) -> SysResult {
-    Ok(crate::boot_info().uid as u64)
-}
-
-pub fn geteuid(a: Args) -> SysResult {
-    getuid(a)
-}
-
-pub fn getgid(_: Args) -> SysResult {
-    Ok(crate::boot_info().gid as u64)
-}
-
-pub fn getegid(a: Args) -> SysResult {
-    getgid(a)
-}
-
 pub fn sched_yield(_: Args) -> SysResult {
     crate::sched::yield_now();
     Ok(0)
@@ -185,11 +169,6 @@ pub fn setpgid([pid, pgid, ..]: Args) -> SysResult {
 
 pub fn setsid(_: Args) -> SysResult {
     pgrp(hx_abi::hypercall::PGRP_SETSID, 0, 0)
-}
-
-/// No supplementary groups.
-pub fn getgroups(_: Args) -> SysResult {
-    Ok(0)
 }
 
 /// A thread of this process by pid/tid (0: the caller).
