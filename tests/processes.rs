@@ -99,6 +99,16 @@ fn an_orphan_gets_a_new_parent() {
 }
 
 #[test]
+fn ignored_sigchld_leaves_no_zombies() {
+    sub_test("nocldwait");
+}
+
+#[test]
+fn pr_set_pdeathsig_signals_a_child_when_its_parent_ends() {
+    sub_test("pdeathsig");
+}
+
+#[test]
 fn bash_pipelines_and_lists() {
     bash("pipeline", "seq 1000 | sort -rn | head -3");
     bash("and/or lists", "true && echo yes || echo no; false && echo yes || echo no");

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -245,6 +246,54 @@ static int orphan(void) {
     return 0;
 }
 
+static int nocldwait(void) {
+    /* SIGCHLD ignored: children leave no zombie; wait blocks until they are
+     * all gone, then ECHILD. */
+    signal(SIGCHLD, SIG_IGN);
+    for (int i = 0; i < 3; i++)
+        if (fork() == 0) { usleep(20000 * (i + 1)); _exit(i); }
+    int st;
+    pid_t r = wait(&st);
+    printf("wait with SIGCHLD ignored: %d %s\n", (int)r, strerror(errno));
+    return 0;
+}
+
+static int pdeathsig(void) {
+    int p[2];
+    pipe(p);
+    pid_t c = fork();
+    if (c == 0) {
+        /* The middle process asks for SIGUSR1... in its own child, then ends. */
+        pid_t g = fork();
+        if (g == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGUSR1);
+            int sig = 0;
+            prctl(PR_GET_PDEATHSIG, &sig);
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGUSR1);
+            sigprocmask(SIG_BLOCK, &set, NULL);
+            write(p[1], "r", 1);
+            int got = 0;
+            sigwait(&set, &got);
+            char msg[64];
+            int n = snprintf(msg, sizeof msg, "asked for %d, got %d\n", sig, got);
+            write(p[1], msg, n);
+            _exit(0);
+        }
+        char b;
+        read(p[0], &b, 1);
+        _exit(0);
+    }
+    close(p[1]);
+    waitpid(c, NULL, 0);
+    char buf[64] = {0};
+    ssize_t n = 0, k;
+    while ((k = read(p[0], buf + n, sizeof buf - 1 - n)) > 0) n += k;
+    printf("grandchild: %s", buf + (buf[0] == 'r'));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) return 2;
@@ -258,5 +307,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "sigchld")) return sigchld();
     if (!strcmp(t, "groups")) return groups();
     if (!strcmp(t, "orphan")) return orphan();
+    if (!strcmp(t, "nocldwait")) return nocldwait();
+    if (!strcmp(t, "pdeathsig")) return pdeathsig();
     return 2;
 }

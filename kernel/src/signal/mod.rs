@@ -314,6 +314,12 @@ pub fn take_host_signals() {
         return;
     }
     if bits & bit(SIGCHLD) != 0 {
+        // SIGCHLD ignored or SA_NOCLDWAIT: children leave no zombie (Linux).
+        let a = action(SIGCHLD);
+        const SA_NOCLDWAIT: u64 = 2;
+        if a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0 {
+            crate::syscall::fork::reap_all();
+        }
         crate::syscall::fork::child_changed();
     }
     for sig in 1..=NSIG as u32 {

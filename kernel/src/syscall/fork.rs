@@ -107,6 +107,11 @@ pub fn child_changed() {
     }
 }
 
+/// Reaps every child that has ended (SIGCHLD ignored: no zombies stay).
+pub fn reap_all() {
+    while let Ok(Some(_)) = wait_child(-1, WEXITED | WNOHANG) {}
+}
+
 fn generation() -> u64 {
     EVENTS.lock().generation
 }

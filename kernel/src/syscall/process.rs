@@ -277,3 +277,74 @@ pub fn sysinfo([info, ..]: Args) -> SysResult {
     mm::copy_to_user(info, &s)?;
     Ok(0)
 }
+
+/// Thread names (`PR_SET_NAME`) that differ from the program's: by tid.
+static THREAD_NAMES: Mutex<alloc::collections::BTreeMap<u32, [u8; 16]>> = Mutex::new(alloc::collections::BTreeMap::new());
+/// `PR_SET_DUMPABLE`, `PR_SET_NO_NEW_PRIVS`, `PR_SET_TIMERSLACK`.
+static DUMPABLE: AtomicU64 = AtomicU64::new(1);
+static NO_NEW_PRIVS: AtomicU64 = AtomicU64::new(0);
+static TIMER_SLACK: AtomicU64 = AtomicU64::new(50_000);
+
+/// The calling thread's name: as set, else the program's file name (Linux's `comm`).
+pub fn thread_name() -> [u8; 16] {
+    let tid = crate::sched::current().tid;
+    if let Some(n) = THREAD_NAMES.lock().get(&tid) {
+        return *n;
+    }
+    let exe = crate::exe_path();
+    let base = exe.rsplit(|&b| b == b'/').next().unwrap_or(exe);
+    let mut n = [0u8; 16];
+    let len = base.len().min(15);
+    n[..len].copy_from_slice(&base[..len]);
+    n
+}
+
+pub fn prctl([option, arg2, ..]: Args) -> SysResult {
+    const PR_SET_PDEATHSIG: u64 = 1;
+    const PR_GET_PDEATHSIG: u64 = 2;
+    const PR_GET_DUMPABLE: u64 = 3;
+    const PR_SET_DUMPABLE: u64 = 4;
+    const PR_SET_NAME: u64 = 15;
+    const PR_GET_NAME: u64 = 16;
+    const PR_SET_TIMERSLACK: u64 = 29;
+    const PR_GET_TIMERSLACK: u64 = 30;
+    const PR_SET_NO_NEW_PRIVS: u64 = 38;
+    const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    use hx_abi::hypercall::{op, PGRP_GET_PDEATHSIG, PGRP_SET_PDEATHSIG};
+    match option {
+        PR_SET_PDEATHSIG if arg2 <= 64 => host::simple(op::PGRP, &[PGRP_SET_PDEATHSIG, arg2, 0]).map(|_| 0),
+        PR_SET_PDEATHSIG => Err(EINVAL),
+        PR_GET_PDEATHSIG => {
+            let sig = host::simple(op::PGRP, &[PGRP_GET_PDEATHSIG, 0, 0])? as i32;
+            mm::write_user(arg2, &sig).map(|_| 0)
+        }
+        PR_GET_DUMPABLE => Ok(DUMPABLE.load(Ordering::Relaxed)),
+        PR_SET_DUMPABLE if arg2 <= 1 => {
+            DUMPABLE.store(arg2, Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_SET_NAME => {
+            let name = mm::read_cstr(arg2, 4096)?;
+            let mut n = [0u8; 16];
+            let len = name.len().min(15);
+            n[..len].copy_from_slice(&name[..len]);
+            THREAD_NAMES.lock().insert(crate::sched::current().tid, n);
+            Ok(0)
+        }
+        PR_GET_NAME => mm::write_user(arg2, &thread_name()).map(|_| 0),
+        PR_SET_TIMERSLACK => {
+            TIMER_SLACK.store(if arg2 == 0 { 50_000 } else { arg2 }, Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_GET_TIMERSLACK => Ok(TIMER_SLACK.load(Ordering::Relaxed)),
+        PR_SET_NO_NEW_PRIVS if arg2 == 1 => {
+            NO_NEW_PRIVS.store(1, Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_GET_NO_NEW_PRIVS => Ok(NO_NEW_PRIVS.load(Ordering::Relaxed)),
+        _ => {
+            host::log(b"prctl: an option hx does not implement: EINVAL");
+            Err(EINVAL)
+        }
+    }
+}

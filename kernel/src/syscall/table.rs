@@ -135,6 +135,7 @@ table! {
     131 => signal::sigaltstack,
     137 => path::statfs,
     138 => path::fstatfs,
+    157 => process::prctl,
     158 => process::arch_prctl,
     160 => process::setrlimit,
     186 => thread::gettid,

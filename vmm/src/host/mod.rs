@@ -13,7 +13,7 @@ pub mod files;
 mod flags;
 pub mod guest;
 pub mod handles;
-mod process;
+pub mod process;
 
 use crate::memory::GuestRam;
 use crate::report::Report;

@@ -5,7 +5,9 @@
 use super::guest::Segs;
 use crate::process::table::{self, Entry};
 use crate::sandbox::Errno;
-use hx_abi::hypercall::{Request, PGRP_GET, PGRP_GETPPID, PGRP_GETSID, PGRP_SET, PGRP_SETSID};
+use hx_abi::hypercall::{
+    Request, PGRP_GET, PGRP_GETPPID, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_SET, PGRP_SETSID, PGRP_SET_PDEATHSIG,
+};
 use std::sync::atomic::Ordering;
 
 fn me() -> Result<&'static Entry, Errno> {
@@ -86,6 +88,11 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
     guest_pid as i64
 }
 
+/// Sends guest signal `sig` to the process of `e`, ignoring failure (it may have ended).
+pub fn signal_entry(e: &Entry, sig: u64) {
+    let _ = signal(e, sig);
+}
+
 /// Sends guest signal `sig` to the process of `e` (0: only check it exists).
 fn signal(e: &Entry, sig: u64) -> Result<(), Errno> {
     let host_pid = e.host_pid.load(Ordering::SeqCst);
@@ -149,6 +156,11 @@ pub fn pgrp(req: &Request) -> i64 {
         PGRP_GET => target(req.args[1]).map(|e| e.pgid.load(Ordering::SeqCst) as i64),
         PGRP_GETSID => target(req.args[1]).map(|e| e.sid.load(Ordering::SeqCst) as i64),
         PGRP_GETPPID => Ok(me.ppid.load(Ordering::SeqCst) as i64),
+        PGRP_SET_PDEATHSIG if req.args[1] <= 64 => {
+            me.pdeathsig.store(req.args[1] as i32, Ordering::SeqCst);
+            Ok(0)
+        }
+        PGRP_GET_PDEATHSIG => Ok(me.pdeathsig.load(Ordering::SeqCst) as i64),
         PGRP_SETSID => {
             let leads = table::entries().any(|e| e.pgid.load(Ordering::SeqCst) == my_pid);
             if leads {

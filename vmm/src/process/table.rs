@@ -19,6 +19,8 @@ pub struct Entry {
     pub sid: AtomicI32,
     /// Guest signals sent to this process and not yet passed to its guest (bit n-1 for n).
     pub signals: AtomicU64,
+    /// `PR_SET_PDEATHSIG`: the signal this process gets when its parent ends (0: none).
+    pub pdeathsig: AtomicI32,
 }
 
 #[repr(C)]
@@ -100,6 +102,7 @@ pub fn reserve(parent: &Entry) -> Option<(&'static Entry, i32)> {
     slot.pgid.store(parent.pgid.load(Ordering::SeqCst), Ordering::SeqCst);
     slot.sid.store(parent.sid.load(Ordering::SeqCst), Ordering::SeqCst);
     slot.signals.store(0, Ordering::SeqCst);
+    slot.pdeathsig.store(0, Ordering::SeqCst);
     Some((slot, pid))
 }
 
@@ -110,11 +113,16 @@ pub fn release(e: &Entry) {
 }
 
 /// Children of guest `pid` are given to pid 1 when `pid` ends (Linux reparents
-/// orphans to init; on the host, the first monitor is their subreaper).
+/// orphans to init; on the host, the first monitor is their subreaper); the
+/// ones that asked for a signal at their parent's death get it.
 pub fn orphan_children_of(pid: i32) {
     for e in entries() {
         if e.ppid.load(Ordering::SeqCst) == pid {
             e.ppid.store(1, Ordering::SeqCst);
+            let sig = e.pdeathsig.load(Ordering::SeqCst);
+            if (1..=64).contains(&sig) {
+                crate::host::process::signal_entry(e, sig as u64);
+            }
         }
     }
 }
