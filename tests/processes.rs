@@ -243,3 +243,26 @@ fn gcc_compiles_and_links_inside_hx() {
     assert_eq!(text(&native.stdout), "compiled inside hx\n");
     let _ = Path::new("");
 }
+
+#[test]
+fn fast_libc_applies_to_a_musl_image_execd_inside() {
+    let libc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sysroot/lib/libc.so");
+    assert!(libc.is_file(), "{} is missing: run musl-patch/build.sh (.ci/setup does)", libc.display());
+    let launcher = build("execv", Flavor::MuslDynamic, &[]);
+    let hello = build("hello", Flavor::MuslDynamic, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(HX_RUN)
+        .args(["--fast-libc", "--stats"])
+        .arg(&launcher)
+        .arg(&hello)
+        .arg("x")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(text(&out.stdout), "hello, world\nargv[1] = x\nHX_TEST_VAR = (unset)\n", "{err}");
+    assert_eq!(status_code(&out), 2, "hello exits with its argc");
+    // The statistics are the last image's: the exec'd hello made no trap-path syscall.
+    let total = err.lines().find(|l| l.split_whitespace().next() == Some("total")).unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(total.split_whitespace().nth(1), Some("0"), "the exec'd image must use the fast libc:\n{err}");
+}
