@@ -130,6 +130,18 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<Namespace> {
     for m in &cfg.mounts {
         sb.mount(&m.host, &m.guest, m.writable).map_err(|e| rejected(2, format!("--mount: {e:#}")))?;
     }
+    // Mount points below /tmp (the working directory, often) get their
+    // directories in the private /tmp, so that walks and listings reach them.
+    if let Some(t) = &tmp {
+        for m in sb.mounts() {
+            if let Some((first, rest)) = m.guest.split_first() {
+                if first.as_slice() == b"tmp" && !rest.is_empty() {
+                    let below: std::path::PathBuf = rest.iter().map(|c| std::ffi::OsStr::from_bytes(c)).collect();
+                    let _ = std::fs::create_dir_all(t.path.join(below));
+                }
+            }
+        }
+    }
     // Where the program and the working directory appear in the guest.
     let guest_of = |host: &std::path::Path| -> Option<Vec<u8>> {
         sb.mounts().iter().filter(|m| host.starts_with(&m.host)).max_by_key(|m| m.host.as_os_str().len()).map(|m| {
