@@ -188,7 +188,8 @@ static int sigchld(void) {
     printf("kill: %d\n", kill(c, SIGKILL));
     waitpid(c, &st, 0);
     report("killed child", st);
-    printf("kill of a reaped child: %d %s\n", kill(c, 0), strerror(errno));
+    int r = kill(c, 0);
+    printf("kill of a reaped child: %d %s\n", r, strerror(errno));
     return 0;
 }
 
