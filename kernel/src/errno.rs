@@ -30,6 +30,7 @@ pub const EPIPE: Errno = Errno(32);
 pub const ERANGE: Errno = Errno(34);
 pub const ENAMETOOLONG: Errno = Errno(36);
 pub const ENOSYS: Errno = Errno(38);
+pub const ELOOP: Errno = Errno(40);
 
 pub type SysResult = Result<u64, Errno>;
 pub const ENOTSOCK: Errno = Errno(88);

@@ -49,6 +49,7 @@ extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
     }
     BOOT.call_once(|| boot);
     mm::init(boot);
+    fs::proc::init(boot);
     fs::table::init(&boot.exec);
     syscall::process::set_identity(boot.exec.pid, boot.exec.ppid);
     let cwd = &boot.cwd[..(boot.cwd_len as usize).min(boot.cwd.len())];

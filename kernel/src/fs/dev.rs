@@ -24,6 +24,16 @@ impl Device {
     pub fn from_code(code: u64) -> Option<Self> {
         [Device::Null, Device::Zero, Device::Full, Device::Random].get(code as usize).copied()
     }
+
+    /// The path Linux names it by (`/proc/self/fd`).
+    pub fn path(self) -> &'static [u8] {
+        match self {
+            Device::Null => b"/dev/null",
+            Device::Zero => b"/dev/zero",
+            Device::Full => b"/dev/full",
+            Device::Random => b"/dev/urandom",
+        }
+    }
 }
 
 /// The device at guest path `path` (already tidied), if it is one of ours.

@@ -5,6 +5,7 @@ pub mod dev;
 pub mod generated;
 pub mod path;
 pub mod pipe;
+pub mod proc;
 pub mod stat;
 pub mod table;
 
@@ -30,7 +31,7 @@ pub enum Kind {
     /// The two ends of a pipe the kernel keeps.
     PipeRead(pipe::Shared),
     PipeWrite(pipe::Shared),
-    /// A read-only file whose text the kernel made (sysfs CPU lists).
+    /// A file or directory the kernel makes (sysfs CPU lists, `/proc`).
     Generated(alloc::sync::Arc<generated::Generated>),
     /// An epoll instance.
     Epoll(alloc::sync::Arc<crate::syscall::epoll::Epoll>),

@@ -5,12 +5,15 @@ use crate::sched::{self, Thread};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
 /// Linux's default pipe capacity.
 pub const CAPACITY: usize = 64 * 1024;
 
 pub struct Pipe {
+    /// Its number (`fstat`'s inode, `pipe:[N]` in `/proc/self/fd`).
+    id: u64,
     buf: VecDeque<u8>,
     pub readers: usize,
     pub writers: usize,
@@ -21,7 +24,13 @@ pub struct Pipe {
 pub type Shared = Arc<Mutex<Pipe>>;
 
 pub fn new() -> Shared {
-    Arc::new(Mutex::new(Pipe { buf: VecDeque::new(), readers: 1, writers: 1, waiters: Vec::new() }))
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    Arc::new(Mutex::new(Pipe { id, buf: VecDeque::new(), readers: 1, writers: 1, waiters: Vec::new() }))
+}
+
+pub fn id(p: &Shared) -> u64 {
+    p.lock().id
 }
 
 /// Blocks until the pipe changes; the caller holds the pipe's lock in `pipe`

@@ -49,6 +49,11 @@ impl Frames {
         self.bump(size, PAGE_SIZE)
     }
 
+    /// Bytes not handed out (fresh or given back): `/proc/meminfo`'s MemFree.
+    pub fn free_bytes(&self) -> u64 {
+        self.top.saturating_sub(self.next) + self.dirty.len() as u64 * PAGE_SIZE
+    }
+
     pub fn free(&mut self, frame: u64) {
         self.dirty.push(frame);
     }

@@ -351,6 +351,16 @@ impl AddressSpace {
         Ok(start)
     }
 
+    /// Every mapping, in address order (for `/proc/self/maps`).
+    pub fn vmas(&self) -> Vec<Vma> {
+        self.vmas.values().copied().collect()
+    }
+
+    /// The program break: where the heap starts and where it ends now.
+    pub fn heap(&self) -> (u64, u64) {
+        (self.brk_start, self.brk)
+    }
+
     /// Bytes mapped to the program (every mapping is backed: no demand paging).
     pub fn resident_bytes(&self) -> u64 {
         self.vmas.values().filter(|v| v.prot != 0).map(|v| v.end - v.start).sum()

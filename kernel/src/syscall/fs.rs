@@ -64,7 +64,7 @@ fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> Sys
         (Kind::Host(h), None) => host::write(*h, buf, count),
         (Kind::Host(h), Some(o)) => host::pwrite(*h, buf, count, o),
         (Kind::Device(d), _) => device_write(*d, count),
-        (Kind::Generated(_), _) => Err(EBADF),
+        (Kind::Generated(g), _) => g.write(),
         (Kind::Epoll(_), _) => Err(EINVAL),
         (Kind::PipeWrite(p), None) => match pipe::write(p, buf, count, file.status() & O_NONBLOCK != 0) {
             Err(EPIPE) => {
@@ -297,8 +297,8 @@ pub fn stat_of(file: &OpenFile) -> Result<Stat, Errno> {
         Kind::Device(d) => Ok(dev::stat(*d)),
         Kind::Generated(g) => g.stat(),
         Kind::Epoll(_) => Ok(Stat { mode: 0o600, nlink: 1, blksize: 4096, ino: 4000, ..Default::default() }),
-        Kind::PipeRead(_) | Kind::PipeWrite(_) => {
-            Ok(Stat { mode: 0o010600, nlink: 1, blksize: 4096, ino: 2000, ..Default::default() })
+        Kind::PipeRead(p) | Kind::PipeWrite(p) => {
+            Ok(Stat { mode: 0o010600, nlink: 1, blksize: 4096, ino: pipe::id(p), ..Default::default() })
         }
     }
 }
@@ -312,6 +312,7 @@ pub fn fstat([fd, statbuf, ..]: Args) -> SysResult {
 pub fn getdents64([fd, buf, count, ..]: Args) -> SysResult {
     match table::get(fd)?.kind {
         Kind::Host(h) => host::getdents(h, buf, count),
+        Kind::Generated(ref g) => g.getdents(buf, count),
         _ => Err(ENOTDIR),
     }
 }

@@ -7,7 +7,7 @@ use super::{cred, Args};
 use crate::errno::{Errno, SysResult, EINVAL, ENOENT, ENOTDIR, ERANGE, EROFS};
 use crate::fs::path::{self, AT_FDCWD, PATH_MAX};
 use crate::fs::stat::{to_statx, Stat, S_IFDIR, S_IFMT};
-use crate::fs::{dev, table, Kind, OpenFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK};
+use crate::fs::{dev, proc, table, Kind, OpenFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK};
 use crate::{host, mm};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -51,9 +51,9 @@ pub fn creat([path, mode, ..]: Args) -> SysResult {
 }
 
 pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
-    let abs = path::at(dirfd, path)?;
     let status = flags as u32 & (O_ACCMODE | O_APPEND | O_NONBLOCK);
     let cloexec = flags as u32 & O_CLOEXEC != 0;
+    let abs = proc::or_host!(proc::open(path::at(dirfd, path)?, flags, status, cloexec));
     if let Some(d) = dev::lookup(&path::tidy(&abs)) {
         let file = OpenFile::new(Kind::Device(d), status, path::tidy(&abs));
         return table::install(Arc::new(file), cloexec);
@@ -89,6 +89,7 @@ fn stat_at(dirfd: u64, path_ptr: u64, flags: u64) -> Result<Stat, Errno> {
 }
 
 fn stat_path(abs: &[u8], follow: bool) -> Result<Stat, Errno> {
+    let abs = &proc::or_host!(proc::stat(abs.to_vec(), follow));
     if let Some(d) = dev::lookup(&path::tidy(abs)) {
         return Ok(dev::stat(d));
     }
@@ -143,10 +144,11 @@ pub fn faccessat2([dirfd, path, mode, flags, ..]: Args) -> SysResult {
     } else {
         path::absolute(dirfd, &name)?
     };
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    let abs = proc::or_host!(proc::access(abs, mode, follow));
     if dev::lookup(&path::tidy(&abs)).is_some() {
         return Ok(0);
     }
-    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     host::path_request(op::ACCESS, &[mode, follow as u64], &[&abs], &mut []).0
 }
 
@@ -158,18 +160,14 @@ pub fn readlinkat([dirfd, path, buf, size, ..]: Args) -> SysResult {
     if size as i64 <= 0 {
         return Err(EINVAL);
     }
-    let abs = path::at(dirfd, path)?;
-    let tidy = path::tidy(&abs);
-    let target: Vec<u8> = if tidy == b"/proc/self/exe" {
-        crate::exe_path().to_vec()
-    } else if let Some(fd) = tidy.strip_prefix(b"/proc/self/fd/") {
-        let n = core::str::from_utf8(fd).ok().and_then(|s| s.parse::<u64>().ok()).ok_or(ENOENT)?;
-        table::get(n).map_err(|_| ENOENT)?.path.clone()
-    } else {
-        let mut out = alloc::vec![0u8; PATH_MAX];
-        let n = host::path_request(op::READLINK, &[], &[&abs], &mut [&mut out]).0?;
-        out.truncate(n as usize);
-        out
+    let target: Vec<u8> = match proc::readlink(path::at(dirfd, path)?) {
+        proc::Then::Done(r) => r?,
+        proc::Then::Host(abs) => {
+            let mut out = alloc::vec![0u8; PATH_MAX];
+            let n = host::path_request(op::READLINK, &[], &[&abs], &mut [&mut out]).0?;
+            out.truncate(n as usize);
+            out
+        }
     };
     let n = target.len().min(size as usize);
     mm::copy_to_user(buf, &target[..n])?;
@@ -188,7 +186,7 @@ pub fn unlinkat([dirfd, path, flags, ..]: Args) -> SysResult {
     if flags & !AT_REMOVEDIR != 0 {
         return Err(EINVAL);
     }
-    let abs = path::at(dirfd, path)?;
+    let abs = proc::or_host!(proc::change(path::at(dirfd, path)?, false, false));
     host::path_request(op::UNLINK, &[flags], &[&abs], &mut []).0
 }
 
@@ -197,7 +195,7 @@ pub fn mkdir([path, mode, ..]: Args) -> SysResult {
 }
 
 pub fn mkdirat([dirfd, path, mode, ..]: Args) -> SysResult {
-    let abs = path::at(dirfd, path)?;
+    let abs = proc::or_host!(proc::change(path::at(dirfd, path)?, false, true));
     host::path_request(op::MKDIR, &[apply_umask(mode)], &[&abs], &mut []).0
 }
 
@@ -210,7 +208,8 @@ pub fn renameat([olddir, old, newdir, new, ..]: Args) -> SysResult {
 }
 
 pub fn renameat2([olddir, old, newdir, new, flags, _]: Args) -> SysResult {
-    let (from, to) = (path::at(olddir, old)?, path::at(newdir, new)?);
+    let from = proc::or_host!(proc::change(path::at(olddir, old)?, false, false));
+    let to = proc::or_host!(proc::change(path::at(newdir, new)?, false, false));
     host::path_request(op::RENAME, &[flags], &[&from, &to], &mut []).0
 }
 
@@ -222,7 +221,8 @@ pub fn linkat([olddir, old, newdir, new, flags, _]: Args) -> SysResult {
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(EINVAL);
     }
-    let (from, to) = (path::at(olddir, old)?, path::at(newdir, new)?);
+    let from = proc::or_host!(proc::change(path::at(olddir, old)?, flags & AT_SYMLINK_FOLLOW != 0, false));
+    let to = proc::or_host!(proc::change(path::at(newdir, new)?, false, true));
     host::path_request(op::LINK, &[flags], &[&from, &to], &mut []).0
 }
 
@@ -235,12 +235,12 @@ pub fn symlinkat([target, newdir, linkpath, ..]: Args) -> SysResult {
     if target.is_empty() {
         return Err(ENOENT);
     }
-    let at = path::at(newdir, linkpath)?;
+    let at = proc::or_host!(proc::change(path::at(newdir, linkpath)?, false, true));
     host::path_request(op::SYMLINK, &[], &[&target, &at], &mut []).0
 }
 
 pub fn chdir([path, ..]: Args) -> SysResult {
-    let abs = path::at(AT_FDCWD, path)?;
+    let abs = proc::or_host!(proc::chdir(path::at(AT_FDCWD, path)?));
     let mut st = Stat::default();
     let mut resolved = alloc::vec![0u8; PATH_MAX];
     let (r, out) = host::path_request(op::STAT, &[1], &[&abs], &mut [st.as_bytes_mut(), &mut resolved]);
@@ -287,7 +287,7 @@ pub fn utimensat([dirfd, path, times, flags, ..]: Args) -> SysResult {
         }
         return host::path_request(op::UTIMENS, &[h, nofollow], &outs, &mut []).0;
     }
-    let abs = path::at(dirfd, path)?;
+    let abs = proc::or_host!(proc::change(path::at(dirfd, path)?, nofollow == 0, false));
     let mut ins: Vec<&[u8]> = alloc::vec![&abs];
     if times != 0 {
         ins.push(&t);
@@ -300,7 +300,7 @@ pub fn chmod([path, mode, ..]: Args) -> SysResult {
 }
 
 pub fn fchmodat([dirfd, path, mode, ..]: Args) -> SysResult {
-    let abs = path::at(dirfd, path)?;
+    let abs = proc::or_host!(proc::change(path::at(dirfd, path)?, true, false));
     host::path_request(op::CHMOD, &[NO_HANDLE, mode & 0o7777], &[&abs], &mut []).0
 }
 
@@ -326,6 +326,7 @@ pub fn fchownat([dirfd, path, owner, group, flags, _]: Args) -> SysResult {
     }
     let abs = if empty { path::cwd() } else { path::absolute(dirfd, &name)? };
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    let abs = proc::or_host!(proc::change(abs, follow, false));
     let (uid, gid) = (owner as u32, group as u32);
     if !cred::capable(CAP_CHOWN) {
         let st = stat_path(&abs, follow)?;
@@ -349,7 +350,7 @@ pub fn truncate([path, length, ..]: Args) -> SysResult {
     if (length as i64) < 0 {
         return Err(EINVAL);
     }
-    let abs = path::at(AT_FDCWD, path)?;
+    let abs = proc::or_host!(proc::change(path::at(AT_FDCWD, path)?, true, false));
     let mut resolved = alloc::vec![0u8; 1];
     let handle = host::path_request(op::OPEN, &[O_WRONLY, 0], &[&abs], &mut [&mut resolved]).0?;
     let r = host::simple(op::FTRUNCATE, &[handle, length]);
@@ -360,7 +361,10 @@ pub fn truncate([path, length, ..]: Args) -> SysResult {
 const STATFS_SIZE: usize = 120;
 
 pub fn statfs([path, buf, ..]: Args) -> SysResult {
-    let abs = path::at(AT_FDCWD, path)?;
+    let abs = match proc::statfs(path::at(AT_FDCWD, path)?) {
+        proc::Then::Done(r) => return mm::copy_to_user(buf, &r?).map(|_| 0),
+        proc::Then::Host(abs) => abs,
+    };
     let mut out = [0u8; STATFS_SIZE];
     host::path_request(op::STATFS, &[NO_HANDLE], &[&abs], &mut [&mut out]).0?;
     mm::copy_to_user(buf, &out)?;
@@ -368,7 +372,13 @@ pub fn statfs([path, buf, ..]: Args) -> SysResult {
 }
 
 pub fn fstatfs([fd, buf, ..]: Args) -> SysResult {
-    let Kind::Host(h) = table::get(fd)?.kind.clone() else { return Err(EINVAL) };
+    let file = table::get(fd)?;
+    let Kind::Host(h) = file.kind else {
+        if file.path.starts_with(b"/proc") {
+            return mm::copy_to_user(buf, &proc::statfs_bytes()).map(|_| 0);
+        }
+        return Err(EINVAL);
+    };
     let mut out = [0u8; STATFS_SIZE];
     host::path_request(op::STATFS, &[h], &[], &mut [&mut out]).0?;
     mm::copy_to_user(buf, &out)?;

@@ -12,6 +12,14 @@ pub fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
+/// `cpuid` leaf `leaf`, subleaf `sub`: (eax, ebx, ecx, edx) as the monitor set them.
+pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
+    #[allow(unused_unsafe)]
+    // SAFETY: cpuid only reads the CPU's identification into registers.
+    let r = unsafe { core::arch::x86_64::__cpuid_count(leaf, sub) };
+    [r.eax, r.ebx, r.ecx, r.edx]
+}
+
 /// Sets the FS base (TLS) without a CPL0 transition: CR4.FSGSBASE is on.
 #[inline]
 pub fn write_fs_base(value: u64) {

@@ -1,0 +1,516 @@
+//! The files of `/proc/<pid>` (and of `/proc/<pid>/task/<tid>`), in
+//! Linux's formats, from the kernel's own state: the descriptor table, the
+//! address space, the threads, the credentials and signal dispositions, and
+//! what the process started with (`startup`). What hx does not track
+//! (faults, context switches, nice values...) reads as 0.
+use super::startup::{self, Image, Startup};
+use super::text::Text;
+use super::TaskFile;
+use crate::fs::stat::{major, minor, Stat};
+use crate::fs::{pipe, table, Kind, OpenFile};
+use crate::mm::{self, Kind as VmaKind};
+use crate::sched::{self, Thread};
+use crate::signal;
+use crate::syscall::{cred, process};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use hx_abi::boot::{PROT_EXEC, PROT_READ, PROT_WRITE};
+use hx_abi::hypercall::op;
+use hx_abi::layout::{align_down, align_up, PAGE_SIZE};
+use spin::Once;
+
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, `AT_CLKTCK`).
+pub const USER_HZ: u64 = 100;
+
+pub fn text(tid: Option<u32>, f: TaskFile) -> Vec<u8> {
+    let thread = tid.and_then(sched::thread).unwrap_or_else(sched::current_arc);
+    match f {
+        TaskFile::Auxv => auxv(),
+        TaskFile::Cmdline => {
+            let s = startup::get();
+            user_bytes(s.arg_start, s.arg_end)
+        }
+        TaskFile::Comm => {
+            let mut t = Text::new();
+            t.s(&startup::get().comm).nl();
+            t.into_bytes()
+        }
+        TaskFile::Environ => {
+            let s = startup::get();
+            user_bytes(s.env_start, s.env_end)
+        }
+        TaskFile::Maps => maps(),
+        TaskFile::Stat => stat(&thread, tid.is_some()),
+        TaskFile::Statm => statm(),
+        TaskFile::Status => status(&thread),
+    }
+}
+
+/// Program memory `[start, end)` as it is now (Linux reads argv and the
+/// environment live, so a program that rewrites them is seen doing so).
+fn user_bytes(start: u64, end: u64) -> Vec<u8> {
+    let len = end.saturating_sub(start).min(1 << 20) as usize;
+    let mut out = alloc::vec![0u8; len];
+    match mm::copy_from_user(start, &mut out) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
+}
+
+fn auxv() -> Vec<u8> {
+    startup::get().auxv.iter().flat_map(|&(k, v)| k.to_le_bytes().into_iter().chain(v.to_le_bytes())).collect()
+}
+
+/// What `readlink("/proc/<pid>/fd/N")` says of `file`, as Linux names it.
+pub fn fd_name(file: &OpenFile) -> Vec<u8> {
+    let mut t = Text::new();
+    match &file.kind {
+        Kind::PipeRead(p) | Kind::PipeWrite(p) => {
+            t.s(b"pipe:[").u(pipe::id(p)).c(b']');
+        }
+        Kind::Epoll(_) => {
+            t.s(b"anon_inode:[eventpoll]");
+        }
+        Kind::Device(d) if file.path.is_empty() => {
+            t.s(d.path());
+        }
+        Kind::Device(_) | Kind::Generated(_) => {
+            t.s(&file.path);
+        }
+        Kind::Host(_) if file.path.starts_with(b"/") => {
+            t.s(&file.path);
+        }
+        // A host descriptor the guest did not open by name (a standard
+        // stream, a pipe moved to the host, what an execve passed on).
+        Kind::Host(h) => {
+            let mut st = Stat::default();
+            let _ = crate::host::fstat(*h, st.as_bytes_mut());
+            host_name(&mut t, &st);
+        }
+    }
+    t.into_bytes()
+}
+
+fn host_name(t: &mut Text, st: &Stat) {
+    const S_IFMT: u32 = 0o170000;
+    const S_IFIFO: u32 = 0o010000;
+    const S_IFCHR: u32 = 0o020000;
+    const S_IFSOCK: u32 = 0o140000;
+    match st.mode & S_IFMT {
+        S_IFIFO => {
+            t.s(b"pipe:[").u(st.ino).c(b']');
+        }
+        S_IFSOCK => {
+            t.s(b"socket:[").u(st.ino).c(b']');
+        }
+        S_IFCHR => {
+            let (ma, mi) = (major(st.rdev), minor(st.rdev));
+            match (ma, mi) {
+                (1, 3) => t.s(b"/dev/null"),
+                (1, 5) => t.s(b"/dev/zero"),
+                (1, 7) => t.s(b"/dev/full"),
+                (1, 8) => t.s(b"/dev/random"),
+                (1, 9) => t.s(b"/dev/urandom"),
+                (5, 0) => t.s(b"/dev/tty"),
+                (5, 1) => t.s(b"/dev/console"),
+                (5, 2) => t.s(b"/dev/ptmx"),
+                (4, n) if n < 64 => t.s(b"/dev/tty").u(n as u64),
+                (4, n) => t.s(b"/dev/ttyS").u(n as u64 - 64),
+                (136..=143, n) => t.s(b"/dev/pts/").u((ma as u64 - 136) * 256 + n as u64),
+                _ => t.s(b"/dev/char/").u(ma as u64).c(b':').u(mi as u64),
+            };
+        }
+        // A file or directory outside the guest's view: no guest path.
+        _ => {
+            t.s(b"host:[").u(st.ino).c(b']');
+        }
+    }
+}
+
+/// Sizes Linux derives from the address space, in bytes.
+#[derive(Default)]
+struct Usage {
+    size: u64,
+    rss: u64,
+    file_rss: u64,
+    data: u64,
+    stack: u64,
+    exec: u64,
+    text: u64,
+}
+
+fn usage() -> Usage {
+    let s = startup::get();
+    let mut u = Usage::default();
+    for v in mm::with_space(|sp| sp.vmas()) {
+        let len = v.end - v.start;
+        u.size += len;
+        if v.prot != 0 {
+            u.rss += len;
+            if v.kind == VmaKind::Image {
+                u.file_rss += len;
+            }
+        }
+        if v.kind == VmaKind::Stack {
+            u.stack += len;
+        } else if v.prot & PROT_WRITE != 0 {
+            u.data += len;
+        } else if v.prot & PROT_EXEC != 0 {
+            u.exec += len;
+        }
+    }
+    if s.exe.end_code > s.exe.start_code {
+        u.text = align_up(s.exe.end_code, PAGE_SIZE) - align_down(s.exe.start_code, PAGE_SIZE);
+    }
+    u
+}
+
+fn status(thread: &Arc<Thread>) -> Vec<u8> {
+    let s = startup::get();
+    let c = cred::current();
+    let pid = process::pid();
+    let mut t = Text::new();
+    t.field(b"Name").s(&s.comm).nl();
+    let umask = crate::syscall::path::current_umask();
+    t.field(b"Umask");
+    for shift in [9, 6, 3, 0] {
+        t.c(b'0' + ((umask >> shift) & 7) as u8);
+    }
+    t.nl();
+    t.field(b"State").s(state(thread).1).nl();
+    t.field(b"Tgid").u(pid).nl();
+    t.field(b"Ngid").u(0).nl();
+    t.field(b"Pid").u(thread.tid as u64).nl();
+    t.field(b"PPid").u(ppid()).nl();
+    t.field(b"TracerPid").u(0).nl();
+    for (name, ids) in [(&b"Uid"[..], c.user), (b"Gid", c.group)] {
+        t.field(name).u(ids.real as u64).c(b'\t').u(ids.effective as u64).c(b'\t').u(ids.saved as u64);
+        t.c(b'\t').u(ids.fs as u64).nl();
+    }
+    let fds = table::snapshot().last().map_or(0, |(fd, _)| *fd as usize + 1);
+    t.field(b"FDSize").u(fds.max(64).next_power_of_two() as u64).nl();
+    t.field(b"Groups");
+    for (i, g) in c.groups.iter().enumerate() {
+        if i > 0 {
+            t.c(b' ');
+        }
+        t.u(*g as u64);
+    }
+    t.s(b" \n");
+    t.field(b"NStgid").u(pid).nl();
+    t.field(b"NSpid").u(thread.tid as u64).nl();
+    t.field(b"NSpgid").u(pgrp()).nl();
+    t.field(b"NSsid").u(session()).nl();
+    let u = usage();
+    let kb = |t: &mut Text, name: &[u8], bytes: u64| {
+        t.field(name).u_width(bytes / 1024, 8).s(b" kB\n");
+    };
+    kb(&mut t, b"VmPeak", u.size);
+    kb(&mut t, b"VmSize", u.size);
+    kb(&mut t, b"VmLck", 0);
+    kb(&mut t, b"VmPin", 0);
+    kb(&mut t, b"VmHWM", u.rss);
+    kb(&mut t, b"VmRSS", u.rss);
+    kb(&mut t, b"RssAnon", u.rss - u.file_rss);
+    kb(&mut t, b"RssFile", u.file_rss);
+    kb(&mut t, b"RssShmem", 0);
+    kb(&mut t, b"VmData", u.data);
+    kb(&mut t, b"VmStk", u.stack);
+    kb(&mut t, b"VmExe", u.text);
+    kb(&mut t, b"VmLib", u.exec.saturating_sub(u.text));
+    kb(&mut t, b"VmPTE", 0);
+    kb(&mut t, b"VmSwap", 0);
+    t.field(b"HugetlbPages").u_width(0, 8).s(b" kB\n");
+    t.field(b"CoreDumping").u(0).nl();
+    t.field(b"THP_enabled").u(1).nl();
+    t.field(b"Threads").u(sched::threads().len() as u64).nl();
+    t.field(b"SigQ").u(0).c(b'/').u(super::system::threads_max() / 2).nl();
+    let sigs = Signals::now(thread);
+    for (name, set) in [
+        (&b"SigPnd"[..], sigs.thread_pending),
+        (b"ShdPnd", sigs.process_pending),
+        (b"SigBlk", sigs.blocked),
+        (b"SigIgn", sigs.ignored),
+        (b"SigCgt", sigs.caught),
+        (b"CapInh", c.inheritable),
+        (b"CapPrm", c.permitted),
+        (b"CapEff", c.effective),
+        (b"CapBnd", c.bounding),
+        (b"CapAmb", c.ambient),
+    ] {
+        t.field(name).hex(set, 16).nl();
+    }
+    t.field(b"NoNewPrivs").u(0).nl();
+    t.field(b"Seccomp").u(0).nl();
+    t.field(b"Seccomp_filters").u(0).nl();
+    let cpus = thread.affinity.load(core::sync::atomic::Ordering::Relaxed) & online_mask();
+    t.field(b"Cpus_allowed").hex(cpus, 1).nl();
+    t.field(b"Cpus_allowed_list");
+    cpu_list(&mut t, cpus);
+    t.nl();
+    t.field(b"Mems_allowed").hex(1, 8).nl();
+    t.field(b"Mems_allowed_list").u(0).nl();
+    t.field(b"voluntary_ctxt_switches").u(0).nl();
+    t.field(b"nonvoluntary_ctxt_switches").u(0).nl();
+    t.into_bytes()
+}
+
+fn online_mask() -> u64 {
+    match sched::ncpus() {
+        n if n >= 64 => u64::MAX,
+        n => (1 << n) - 1,
+    }
+}
+
+/// Linux's list format for a CPU mask: `0-1,3`.
+fn cpu_list(t: &mut Text, mask: u64) {
+    let mut first = true;
+    let mut cpu = 0;
+    while cpu < 64 {
+        if mask & (1 << cpu) == 0 {
+            cpu += 1;
+            continue;
+        }
+        let start = cpu;
+        while cpu + 1 < 64 && mask & (1 << (cpu + 1)) != 0 {
+            cpu += 1;
+        }
+        if !first {
+            t.c(b',');
+        }
+        first = false;
+        t.u(start);
+        if cpu > start {
+            t.c(b'-').u(cpu);
+        }
+        cpu += 1;
+    }
+}
+
+struct Signals {
+    thread_pending: u64,
+    process_pending: u64,
+    blocked: u64,
+    ignored: u64,
+    caught: u64,
+}
+
+impl Signals {
+    fn now(thread: &Thread) -> Self {
+        let (thread_pending, blocked) = {
+            let s = thread.signals.lock();
+            (s.pending.set, s.mask)
+        };
+        let caught = (1..=signal::NSIG as u32)
+            .filter(|&s| signal::action(s).handler > signal::SIG_IGN)
+            .fold(0, |m, s| m | signal::bit(s));
+        Signals {
+            thread_pending,
+            process_pending: signal::process_pending(),
+            blocked,
+            ignored: signal::ignored_set(),
+            caught,
+        }
+    }
+}
+
+/// The thread's state letter and `status` text: the reader runs; the
+/// others wait for it or for something else.
+fn state(thread: &Thread) -> (u8, &'static [u8]) {
+    if thread.tid == sched::current().tid {
+        (b'R', b"R (running)")
+    } else {
+        (b'S', b"S (sleeping)")
+    }
+}
+
+fn ppid() -> u64 {
+    process::getppid([0; 6]).unwrap_or(0)
+}
+
+fn pgrp() -> u64 {
+    process::getpgrp([0; 6]).unwrap_or(0)
+}
+
+fn session() -> u64 {
+    process::getsid([0; 6]).unwrap_or(0)
+}
+
+/// Ticks since boot: the guest's boot is the monotonic clock's zero, as
+/// `/proc/uptime` and `sysinfo` count it.
+fn ticks(ns: u64) -> u64 {
+    ns / (1_000_000_000 / USER_HZ)
+}
+
+/// `/proc/<pid>/stat` (52 fields; `thread_only`: a `task/<tid>/stat`, whose
+/// times are the thread's).
+fn stat(thread: &Thread, thread_only: bool) -> Vec<u8> {
+    let s = startup::get();
+    let u = usage();
+    let sigs = Signals::now(thread);
+    let cpu_ns = if thread_only { thread.cpu_time() } else { sched::process_cpu_ns() };
+    let processor = if thread.tid == sched::current().tid {
+        crate::arch::percpu::cpu()
+    } else {
+        sched::running_on(thread).unwrap_or(0)
+    };
+    let (start_brk, _) = mm::with_space(|sp| sp.heap());
+    let mut t = Text::new();
+    t.u(thread.tid as u64).s(b" (").s(&s.comm).s(b") ").c(state(thread).0);
+    let fields: [i64; 49] = [
+        ppid() as i64,
+        pgrp() as i64,
+        session() as i64,
+        0,  // tty_nr
+        -1, // tpgid
+        0,  // flags
+        0,  // minflt
+        0,  // cminflt
+        0,  // majflt
+        0,  // cmajflt
+        ticks(cpu_ns) as i64,
+        0, // stime
+        0, // cutime
+        0, // cstime
+        20,
+        0, // nice
+        sched::threads().len() as i64,
+        0, // itrealvalue
+        ticks(startup::started_ns()) as i64,
+        u.size as i64,
+        (u.rss / PAGE_SIZE) as i64,
+        -1, // rsslim: RLIMIT_RSS, unlimited
+        s.exe.start_code as i64,
+        s.exe.end_code as i64,
+        s.stack_start as i64,
+        0, // kstkesp
+        0, // kstkeip
+        (sigs.thread_pending | sigs.process_pending) as i64,
+        sigs.blocked as i64,
+        sigs.ignored as i64,
+        sigs.caught as i64,
+        0,  // wchan
+        0,  // nswap
+        0,  // cnswap
+        17, // exit_signal: SIGCHLD
+        processor as i64,
+        0, // rt_priority
+        0, // policy
+        0, // delayacct_blkio_ticks
+        0, // guest_time
+        0, // cguest_time
+        s.exe.start_data as i64,
+        s.exe.end_data as i64,
+        start_brk as i64,
+        s.arg_start as i64,
+        s.arg_end as i64,
+        s.env_start as i64,
+        s.env_end as i64,
+        0, // exit_code
+    ];
+    for (i, v) in fields.iter().enumerate() {
+        t.c(b' ');
+        // rsslim, the masks and addresses are unsigned in Linux's output.
+        if *v < 0 && i != 4 {
+            t.u(*v as u64);
+        } else {
+            t.i(*v);
+        }
+    }
+    t.nl();
+    t.into_bytes()
+}
+
+fn statm() -> Vec<u8> {
+    let u = usage();
+    let pages = |b: u64| b / PAGE_SIZE;
+    let mut t = Text::new();
+    t.u(pages(u.size)).c(b' ').u(pages(u.rss)).c(b' ').u(pages(u.file_rss)).c(b' ').u(pages(u.text));
+    t.s(b" 0 ").u(pages(u.data + u.stack)).s(b" 0\n");
+    t.into_bytes()
+}
+
+/// The device and inode of the program and of its interpreter (asked of
+/// the monitor once, the first time `maps` is read).
+fn file_ids(s: &Startup) -> &'static [(u64, u64); 2] {
+    static IDS: Once<[(u64, u64); 2]> = Once::new();
+    IDS.call_once(|| {
+        let id = |path: &[u8]| {
+            let mut st = Stat::default();
+            match crate::host::path_request(op::STAT, &[1], &[path], &mut [st.as_bytes_mut()]).0 {
+                Ok(_) => (st.dev, st.ino),
+                Err(_) => (0, 0),
+            }
+        };
+        [id(crate::exe_path()), s.interp.as_ref().map_or((0, 0), |(_, name)| id(name))]
+    })
+}
+
+/// What a piece of an image mapping is: (name, file offset, dev, inode), or
+/// `None` for zero fill past the file's bytes.
+fn image_piece<'a>(s: &'a Startup, ids: &[(u64, u64); 2], addr: u64) -> Option<(&'a [u8], u64, u64, u64)> {
+    let named: [(&Image, &[u8], (u64, u64)); 2] = [
+        (&s.exe, crate::exe_path(), ids[0]),
+        match &s.interp {
+            Some((img, name)) => (img, name.as_slice(), ids[1]),
+            None => (&s.exe, crate::exe_path(), ids[0]),
+        },
+    ];
+    for (img, name, (dev, ino)) in named {
+        if let Some(l) = img.loads.iter().find(|l| (l.start..l.end).contains(&addr)) {
+            return (addr < l.file_end).then_some((name, l.offset + (addr - l.start), dev, ino));
+        }
+    }
+    if s.vdso.contains(addr) {
+        return Some((b"[vdso]", 0, 0, 0));
+    }
+    None
+}
+
+/// `/proc/<pid>/maps`: one line per mapping, image mappings split where
+/// Linux's would be (per segment, file bytes apart from zero fill).
+fn maps() -> Vec<u8> {
+    let s = startup::get();
+    let ids = file_ids(s);
+    let vmas = mm::with_space(|sp| sp.vmas());
+    let mut cuts: Vec<u64> = Vec::new();
+    for img in [Some(&s.exe), s.interp.as_ref().map(|(i, _)| i), Some(&s.vdso)].into_iter().flatten() {
+        for l in &img.loads {
+            cuts.extend([l.start, l.file_end, l.end]);
+        }
+    }
+    cuts.sort_unstable();
+    let mut t = Text::new();
+    for v in vmas {
+        let mut at = v.start;
+        while at < v.end {
+            let end = match v.kind {
+                VmaKind::Image => cuts.iter().copied().find(|&c| c > at).unwrap_or(v.end).min(v.end),
+                _ => v.end,
+            };
+            let (name, offset, dev, ino): (&[u8], u64, u64, u64) = match v.kind {
+                VmaKind::Image => image_piece(s, ids, at).unwrap_or((b"", 0, 0, 0)),
+                VmaKind::Stack => (b"[stack]", 0, 0, 0),
+                VmaKind::Heap => (b"[heap]", 0, 0, 0),
+                VmaKind::Anon => (b"", 0, 0, 0),
+            };
+            map_line(&mut t, at, end, v.prot, offset, dev, ino, name);
+            at = end;
+        }
+    }
+    t.into_bytes()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn map_line(t: &mut Text, start: u64, end: u64, prot: u32, offset: u64, dev: u64, ino: u64, name: &[u8]) {
+    t.hex(start, 8).c(b'-').hex(end, 8).c(b' ');
+    t.c(if prot & PROT_READ != 0 { b'r' } else { b'-' });
+    t.c(if prot & PROT_WRITE != 0 { b'w' } else { b'-' });
+    t.c(if prot & PROT_EXEC != 0 { b'x' } else { b'-' });
+    t.s(b"p ").hex(offset, 8).c(b' ');
+    t.hex(major(dev) as u64, 2).c(b':').hex(minor(dev) as u64, 2).c(b' ').u(ino).c(b' ');
+    if !name.is_empty() {
+        t.pad_to(72, 0).c(b' ').s(name);
+    }
+    t.nl();
+}
