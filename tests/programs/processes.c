@@ -97,7 +97,8 @@ static int pipe_between(void) {
     close(p[0]);
     waitpid(c, NULL, 0);
     signal(SIGPIPE, SIG_IGN);
-    printf("write without reader: %zd %s\n", write(p[1], "x", 1), strerror(errno));
+    ssize_t w = write(p[1], "x", 1);
+    printf("write without reader: %zd %s\n", w, strerror(errno));
     return 0;
 }
 
@@ -144,9 +145,9 @@ static int spawn(void) {
     pid_t c;
     char *argv[] = {"sh", "-c", "echo spawned; exit 4", NULL};
     int r = posix_spawn(&c, "/bin/sh", NULL, NULL, argv, environ);
-    printf("posix_spawn: %d\n", r);
     int st;
-    waitpid(c, &st, 0);
+    waitpid(c, &st, 0); /* before printing: the child's line races with ours */
+    printf("posix_spawn: %d\n", r);
     report("spawned", st);
     char *argv2[] = {"true", NULL};
     r = posix_spawnp(&c, "true", NULL, NULL, argv2, environ);
@@ -243,7 +244,8 @@ static int orphan(void) {
     close(p[1]);
     waitpid(c, NULL, 0);
     char b = 0;
-    printf("grandchild saw its parent change: %zd %c\n", read(p[0], &b, 1), b);
+    ssize_t got = read(p[0], &b, 1);
+    printf("grandchild saw its parent change: %zd %c\n", got, b);
     return 0;
 }
 
