@@ -51,7 +51,7 @@ extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
     mm::init(boot);
     fs::proc::init(boot);
     fs::table::init(&boot.exec);
-    syscall::process::set_identity(boot.exec.pid, boot.exec.ppid);
+    syscall::process::set_identity(boot.exec.pid);
     let cwd = &boot.cwd[..(boot.cwd_len as usize).min(boot.cwd.len())];
     fs::path::init(cwd);
     syscall::path::init_umask(boot.umask);

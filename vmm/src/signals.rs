@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 pub const GUEST_SIGNAL: libc::c_int = libc::SIGUSR2;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Another monitor changed this process's table entry (its parent ended).
+static ENTRY_CHANGED: AtomicBool = AtomicBool::new(false);
 /// Signals received and not yet passed on (bit n-1 for signal n).
 static PENDING: AtomicU64 = AtomicU64::new(0);
 /// The forwarding vCPU's `immediate_exit` byte, idle futex and thread.
@@ -42,11 +44,13 @@ fn poke_forwarder() {
 
 extern "C" fn on_signal(sig: libc::c_int) {
     let bits = if sig == GUEST_SIGNAL {
+        ENTRY_CHANGED.store(true, Ordering::SeqCst);
         crate::process::table::me().map_or(0, |e| e.signals.swap(0, Ordering::SeqCst))
     } else {
         1 << (sig - 1)
     };
     if bits == 0 {
+        poke_forwarder();
         return;
     }
     PENDING.fetch_or(bits, Ordering::SeqCst);
@@ -120,5 +124,10 @@ pub fn release() {
 
 /// Whether signals wait to be passed on.
 pub fn has_pending() -> bool {
-    PENDING.load(Ordering::Relaxed) != 0
+    PENDING.load(Ordering::Relaxed) != 0 || ENTRY_CHANGED.load(Ordering::Relaxed)
+}
+
+/// Whether this process's table entry changed since the last call.
+pub fn take_entry_changed() -> bool {
+    ENTRY_CHANGED.load(Ordering::Relaxed) && ENTRY_CHANGED.swap(false, Ordering::SeqCst)
 }

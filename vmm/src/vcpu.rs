@@ -46,6 +46,7 @@ pub struct Machine<'a> {
 /// Runs every vCPU on its own thread (vCPU 0 on this one) until the program
 /// ends; returns its exit status.
 pub fn run(vcpus: &mut [VcpuFd], m: &Machine) -> Result<Ended> {
+    publish_ppid(m)?;
     let result: Mutex<Option<Result<Ended>>> = Mutex::new(None);
     std::thread::scope(|scope| {
         let mut first = None;
@@ -171,8 +172,20 @@ fn fault_to_program(m: &Machine, i: usize, vcpu: &VcpuFd) -> Result<bool> {
     Ok(true)
 }
 
+/// Tells the guest kernel its parent's pid (which changes when the parent ends).
+pub fn publish_ppid(m: &Machine) -> Result<()> {
+    let ppid = crate::process::table::me().map_or(0, |e| e.ppid.load(Ordering::SeqCst));
+    let at =
+        m.smp.areas_phys + hx_abi::percpu::SHARED_OFFSET + std::mem::offset_of!(hx_abi::percpu::Shared, ppid) as u64;
+    m.mem.atomic_u64(at)?.store(ppid.max(0) as u64, Ordering::SeqCst);
+    Ok(())
+}
+
 /// Passes SIGINT/SIGTERM/SIGHUP that hx-run received on to the program.
 fn forward_host_signals(m: &Machine) -> Result<()> {
+    if signals::take_entry_changed() {
+        publish_ppid(m)?;
+    }
     let bits = signals::take_pending();
     if bits == 0 {
         return Ok(());

@@ -70,6 +70,9 @@ pub struct Shared {
     /// Signals sent to hx-run (SIGINT, SIGTERM, SIGHUP) for the program
     /// (bit n-1 for signal n), set by the monitor, taken by the kernel.
     pub host_signals: u64,
+    /// The process's parent (it becomes 1 when the parent ends), kept by the
+    /// monitor so that `getppid` costs no exit.
+    pub ppid: u64,
 }
 
 pub const SHARED_OFFSET: u64 = 0x200;

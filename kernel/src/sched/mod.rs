@@ -166,6 +166,12 @@ pub fn publish_caught(mask: u64) {
     percpu::shared_field(&shared.caught).store(mask, Ordering::Relaxed);
 }
 
+/// The parent's pid as the monitor last published it.
+pub fn parent_pid() -> u64 {
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    percpu::shared_field(&shared.ppid).load(Ordering::Relaxed)
+}
+
 /// Signals the monitor forwarded (cheap when there are none).
 pub fn take_host_signals() -> u64 {
     let shared = percpu::shared(AREAS.load(Ordering::Relaxed));

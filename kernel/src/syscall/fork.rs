@@ -64,8 +64,8 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
         return Ok(ret as u64);
     }
     // The child: this thread alone, with the pid the monitor gave.
-    let (pid, ppid) = (req.args[0], req.args[1]);
-    process::set_identity(pid, ppid);
+    let pid = req.args[0];
+    process::set_identity(pid);
     time::reanchor();
     process::reseed_after_fork();
     sched::after_fork(pid as u32);

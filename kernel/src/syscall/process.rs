@@ -10,27 +10,23 @@ use spin::Mutex;
 /// This process's pid and its parent's: the first process is pid 1 (its
 /// parent 0), like init in a container; a forked child learns its own from the monitor.
 static PID: AtomicU64 = AtomicU64::new(1);
-static PPID: AtomicU64 = AtomicU64::new(0);
 
 pub fn pid() -> u64 {
     PID.load(Ordering::Relaxed)
 }
 
-pub fn set_identity(pid: u64, ppid: u64) {
+pub fn set_identity(pid: u64) {
     PID.store(pid, Ordering::Relaxed);
-    PPID.store(ppid, Ordering::Relaxed);
 }
 
 pub fn getpid(_: Args) -> SysResult {
     Ok(pid())
 }
 
-/// The parent may have ended since (its children then belong to pid 1): the monitor knows.
+/// The parent may have ended since (its children then belong to pid 1): the
+/// monitor keeps the answer in guest memory, so this costs no exit.
 pub fn getppid(_: Args) -> SysResult {
-    match host::simple(hx_abi::hypercall::op::PGRP, &[hx_abi::hypercall::PGRP_GETPPID, 0, 0]) {
-        Ok(p) => Ok(p),
-        Err(_) => Ok(PPID.load(Ordering::Relaxed)),
-    }
+    Ok(crate::sched::parent_pid())
 }
 
 pub fn sched_yield(_: Args) -> SysResult {

@@ -88,8 +88,17 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
     guest_pid as i64
 }
 
-/// Sends guest signal `sig` to the process of `e`, ignoring failure (it may have ended).
+/// Sends guest signal `sig` (0: none, only "your entry changed") to the
+/// process of `e`, ignoring failure (it may have ended).
 pub fn signal_entry(e: &Entry, sig: u64) {
+    if sig == 0 {
+        let host_pid = e.host_pid.load(Ordering::SeqCst);
+        if host_pid > 0 {
+            // SAFETY: a monitor of this tree (from the table).
+            unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
+        }
+        return;
+    }
     let _ = signal(e, sig);
 }
 

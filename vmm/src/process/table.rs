@@ -120,9 +120,8 @@ pub fn orphan_children_of(pid: i32) {
         if e.ppid.load(Ordering::SeqCst) == pid {
             e.ppid.store(1, Ordering::SeqCst);
             let sig = e.pdeathsig.load(Ordering::SeqCst);
-            if (1..=64).contains(&sig) {
-                crate::host::process::signal_entry(e, sig as u64);
-            }
+            // The child's monitor re-reads its entry (and passes a signal on).
+            crate::host::process::signal_entry(e, if (1..=64).contains(&sig) { sig as u64 } else { 0 });
         }
     }
 }
