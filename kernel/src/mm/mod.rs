@@ -1,6 +1,7 @@
 //! Memory: physical frames, page tables, the program's address space, and
 //! checked access to program memory.
 pub mod frames;
+pub mod names;
 pub mod paging;
 pub mod space;
 
@@ -12,7 +13,7 @@ use hx_abi::layout::{direct_virt, HUGE_PAGE_SIZE, PML4_PHYS};
 use linked_list_allocator::LockedHeap;
 use spin::Mutex;
 
-pub use space::{AddressSpace, Kind};
+pub use space::{AddressSpace, Backing, Kind};
 
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();

@@ -23,12 +23,40 @@ pub enum Kind {
     Anon,
 }
 
+/// The file a mapping holds the bytes of (for `/proc/self/maps`): its
+/// path (a `names` number), the file offset at the mapping's start, and
+/// whether it was mapped shared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backing {
+    pub name: u32,
+    pub offset: u64,
+    pub shared: bool,
+}
+
+impl Backing {
+    /// The same file `delta` bytes further in.
+    fn at(self, delta: u64) -> Self {
+        Self { offset: self.offset + delta, ..self }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Vma {
     pub start: u64,
     pub end: u64,
     pub prot: u32,
     pub kind: Kind,
+    pub file: Option<Backing>,
+}
+
+impl Vma {
+    /// Whether `next`, which starts where this ends, continues it.
+    fn continued_by(&self, next: &Vma) -> bool {
+        self.end == next.start
+            && self.prot == next.prot
+            && self.kind == next.kind
+            && self.file.map(|f| f.at(self.end - self.start)) == next.file
+    }
 }
 
 pub struct AddressSpace {
@@ -79,20 +107,21 @@ impl AddressSpace {
 
     /// Records a region the monitor already mapped at boot.
     pub fn adopt(&mut self, start: u64, end: u64, prot: u32, kind: Kind) {
-        self.insert(Vma { start, end, prot, kind });
+        self.insert(Vma { start, end, prot, kind, file: None });
     }
 
     fn insert(&mut self, mut vma: Vma) {
         // Merge with neighbours of the same kind and protection, as Linux does,
         // so long-lived programs do not accumulate fragments.
         if let Some((_, prev)) = self.vmas.range(..vma.start).next_back() {
-            if prev.end == vma.start && prev.prot == vma.prot && prev.kind == vma.kind {
+            if prev.continued_by(&vma) {
                 vma.start = prev.start;
+                vma.file = prev.file;
                 self.vmas.remove(&prev.start.clone());
             }
         }
         if let Some(next) = self.vmas.get(&vma.end).copied() {
-            if next.prot == vma.prot && next.kind == vma.kind {
+            if vma.continued_by(&next) {
                 vma.end = next.end;
                 self.vmas.remove(&next.start);
             }
@@ -142,7 +171,7 @@ impl AddressSpace {
         let v = *v;
         if v.end > addr {
             self.vmas.insert(v.start, Vma { end: addr, ..v });
-            self.vmas.insert(addr, Vma { start: addr, ..v });
+            self.vmas.insert(addr, Vma { start: addr, file: v.file.map(|f| f.at(addr - v.start)), ..v });
         }
     }
 
@@ -202,8 +231,18 @@ impl AddressSpace {
                 return Err(e);
             }
         }
-        self.insert(Vma { start, end, prot, kind });
+        self.insert(Vma { start, end, prot, kind, file: None });
         Ok(())
+    }
+
+    /// Records that `[start, end)` (mapped) holds the bytes of `file`.
+    pub fn set_backing(&mut self, start: u64, end: u64, file: Backing) {
+        self.split_at(start);
+        self.split_at(end);
+        for v in self.overlapping(start, end) {
+            self.vmas.remove(&v.start);
+            self.insert(Vma { file: Some(file.at(v.start - start)), ..v });
+        }
     }
 
     /// Removes every mapping in `[start, end)`.
@@ -420,6 +459,9 @@ impl AddressSpace {
             let tail = (old + old_len, old + new_len);
             if tail.1 <= USER_END && self.is_free(tail.0, tail.1) {
                 self.map_new(tail.0, tail.1, v.prot, v.kind)?;
+                if let Some(f) = v.file {
+                    self.set_backing(tail.0, tail.1, f.at(tail.0 - v.start));
+                }
                 return Ok(old);
             }
             if flags & MAYMOVE == 0 {
@@ -443,6 +485,9 @@ impl AddressSpace {
             self.find_free(new_len, MMAP_TOP, align).ok_or(ENOMEM)?
         };
         self.map_new(dest, dest + new_len, v.prot, Kind::Anon)?;
+        if let Some(f) = v.file {
+            self.set_backing(dest, dest + new_len, f.at(old - v.start));
+        }
         self.copy_pages(old, dest, old_len.min(new_len));
         if flags & DONTUNMAP == 0 {
             self.unmap(old, old + old_len)?;

@@ -3,7 +3,7 @@ use super::Args;
 use crate::errno::{SysResult, EACCES, EINVAL, ENODEV, ENOMEM};
 use crate::fs::dev::Device;
 use crate::fs::{table, Kind, O_ACCMODE, O_RDWR, O_WRONLY};
-use crate::mm::with_space;
+use crate::mm::{with_space, Backing};
 use hx_abi::hypercall::{op, Request};
 use hx_abi::layout::{align_up, PAGE_SIZE, USER_END};
 
@@ -58,6 +58,8 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
             return Err(e);
         }
     };
+    let backing = Backing { name: crate::mm::names::intern(&file.path), offset, shared: flags & MAP_SHARED != 0 };
+    with_space(|s| s.set_backing(start, start + align_up(len, PAGE_SIZE), backing));
     // Whole pages past the end of the file: touching them is SIGBUS, as on Linux.
     let eof_page = start + align_up(filled, PAGE_SIZE);
     let end = start + align_up(len, PAGE_SIZE);

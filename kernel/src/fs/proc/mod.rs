@@ -147,6 +147,8 @@ enum Node {
     Tasks,
     Fds,
     Fd(u64),
+    /// `/dev/fd`, `/dev/stdin`, ...: Linux's links into `/proc/self/fd`.
+    DevLink(&'static [u8]),
 }
 
 /// What a path names.
@@ -259,7 +261,7 @@ fn is_dir(node: Node) -> bool {
 }
 
 fn is_link(node: Node) -> bool {
-    matches!(node, Node::SelfLink | Node::ThreadSelfLink | Node::TaskLink(_) | Node::Fd(_))
+    matches!(node, Node::SelfLink | Node::ThreadSelfLink | Node::TaskLink(_) | Node::Fd(_) | Node::DevLink(_))
 }
 
 fn current_tid() -> u32 {
@@ -276,10 +278,11 @@ fn link_text(node: Node) -> Result<Vec<u8>, Errno> {
         Node::ThreadSelfLink => {
             t.u(pid()).s(b"/task/").u(current_tid() as u64);
         }
-        Node::TaskLink(TaskLink::Exe) => return Ok(crate::exe_path().to_vec()),
+        Node::TaskLink(TaskLink::Exe) => return Ok(process::exe()),
         Node::TaskLink(TaskLink::Cwd) => return Ok(super::path::cwd()),
         Node::TaskLink(TaskLink::Root) => return Ok(b"/".to_vec()),
         Node::Fd(fd) => return Ok(process::fd_name(&*table::get(fd).map_err(|_| ENOENT)?)),
+        Node::DevLink(target) => return Ok(target.to_vec()),
         _ => return Err(EINVAL),
     }
     Ok(t.into_bytes())
@@ -332,19 +335,17 @@ fn step(path: &[u8], follow: bool) -> Result<Step, Errno> {
     let follow = follow || names_dir(path);
     let comps: Vec<&[u8]> = components(path).collect();
     if comps.first() == Some(&&b"dev"[..]) {
-        let fd: &[u8] = match comps.get(1).copied() {
-            Some(b"fd") => b"",
-            Some(b"stdin") => b"0",
-            Some(b"stdout") => b"1",
-            Some(b"stderr") => b"2",
+        let target: &'static [u8] = match comps.get(1).copied() {
+            Some(b"fd") => b"/proc/self/fd",
+            Some(b"stdin") => b"/proc/self/fd/0",
+            Some(b"stdout") => b"/proc/self/fd/1",
+            Some(b"stderr") => b"/proc/self/fd/2",
             _ => return Ok(Step::Done(Found::Host(path.to_vec()))),
         };
-        let mut to = b"/proc/self/fd".to_vec();
-        if !fd.is_empty() {
-            to.push(b'/');
-            to.extend_from_slice(fd);
+        if comps.len() == 2 && !follow {
+            return Ok(Step::Done(Found::Node(Node::DevLink(target), join(b"/dev".to_vec(), &comps[1..]))));
         }
-        return Ok(Step::Again(join_like(path, to, &comps[2..])));
+        return Ok(Step::Again(join_like(path, target.to_vec(), &comps[2..])));
     }
     if comps.first() != Some(&&b"proc"[..]) {
         return Ok(Step::Done(Found::Host(path.to_vec())));
@@ -355,7 +356,7 @@ fn step(path: &[u8], follow: bool) -> Result<Step, Errno> {
         let rest = &comps[i + 1..];
         if c == b".." {
             if nodes.pop().is_none() || nodes.is_empty() {
-                return Ok(Step::Done(Found::Host(join_like(path, Vec::new(), rest))));
+                return Ok(Step::Again(join_like(path, Vec::new(), rest)));
             }
             names.pop();
             continue;
@@ -418,11 +419,14 @@ fn is_sysctl_writable(node: Node) -> bool {
     matches!(node, Node::File(Domainname | Hostname | PidMax | ThreadsMax | MaxMapCount | OvercommitMemory))
 }
 
+/// Whether `node` belongs to the process (owned by its effective ids).
+fn per_task(node: Node) -> bool {
+    matches!(node, Node::Task(_) | Node::TaskFile(..) | Node::TaskLink(_) | Node::Tasks | Node::Fds | Node::Fd(_))
+}
+
 fn stat_node(node: Node, canon: &[u8]) -> Stat {
     const S_IFREG: u32 = 0o100000;
     const S_IFLNK: u32 = 0o120000;
-    let per_task =
-        matches!(node, Node::Task(_) | Node::TaskFile(..) | Node::TaskLink(_) | Node::Tasks | Node::Fds | Node::Fd(_));
     let mode = match node {
         Node::Fds => S_IFDIR | 0o500,
         _ if is_dir(node) => S_IFDIR | 0o555,
@@ -439,7 +443,7 @@ fn stat_node(node: Node, canon: &[u8]) -> Stat {
         _ if is_sysctl_writable(node) => S_IFREG | 0o644,
         _ => S_IFREG | 0o444,
     };
-    let (uid, gid) = if per_task {
+    let (uid, gid) = if per_task(node) {
         let c = cred::current();
         (c.user.effective, c.group.effective)
     } else {
@@ -670,7 +674,9 @@ pub fn chdir(abs: Vec<u8>) -> Then<u64> {
 
 /// A call that would change `abs` (unlink, mkdir, rename, chmod, ...):
 /// `/proc` refuses as Linux does (`creating`: the call makes `abs`, which
-/// then exists already); a path that leads out goes on to the monitor.
+/// then exists already): EPERM, or EACCES where the permission check on
+/// the root-owned directory comes first. A path that leads out goes on to
+/// the monitor.
 pub fn change(abs: Vec<u8>, follow: bool, creating: bool) -> Then<u64> {
     match resolve(abs, follow) {
         Ok(Found::Host(p)) => Then::Host(p),
@@ -679,7 +685,9 @@ pub fn change(abs: Vec<u8>, follow: bool, creating: bool) -> Then<u64> {
             None => Then::Done(Err(EPERM)),
         },
         Ok(Found::Node(..)) if creating => Then::Done(Err(EEXIST)),
-        Ok(Found::Node(..)) if cred::capable(hx_abi::uapi::CAP_DAC_OVERRIDE) => Then::Done(Err(EPERM)),
+        Ok(Found::Node(node, _)) if per_task(node) || cred::capable(hx_abi::uapi::CAP_DAC_OVERRIDE) => {
+            Then::Done(Err(EPERM))
+        }
         Ok(Found::Node(..)) => Then::Done(Err(EACCES)),
         Err(e) => Then::Done(Err(e)),
     }

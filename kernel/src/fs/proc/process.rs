@@ -3,12 +3,12 @@
 //! address space, the threads, the credentials and signal dispositions, and
 //! what the process started with (`startup`). What hx does not track
 //! (faults, context switches, nice values...) reads as 0.
-use super::startup::{self, Image, Startup};
+use super::startup::{self, Startup};
 use super::text::Text;
 use super::TaskFile;
 use crate::fs::stat::{major, minor, Stat};
 use crate::fs::{pipe, table, Kind, OpenFile};
-use crate::mm::{self, Kind as VmaKind};
+use crate::mm::{self, names, Kind as VmaKind};
 use crate::sched::{self, Thread};
 use crate::signal;
 use crate::syscall::{cred, process};
@@ -147,7 +147,7 @@ fn usage() -> Usage {
         u.size += len;
         if v.prot != 0 {
             u.rss += len;
-            if v.kind == VmaKind::Image {
+            if v.kind == VmaKind::Image || v.file.is_some() {
                 u.file_rss += len;
             }
         }
@@ -430,36 +430,54 @@ fn statm() -> Vec<u8> {
     t.into_bytes()
 }
 
-/// The device and inode of the program and of its interpreter (asked of
-/// the monitor once, the first time `maps` is read).
-fn file_ids(s: &Startup) -> &'static [(u64, u64); 2] {
-    static IDS: Once<[(u64, u64); 2]> = Once::new();
+/// A file the monitor holds: its guest path with links resolved (as
+/// Linux's `d_path` gives it), device and inode.
+pub struct Identity {
+    pub path: Vec<u8>,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// What the monitor says of the file at `path` (the path itself and no
+/// numbers if it cannot open it).
+fn identify(path: &[u8]) -> Identity {
+    let mut resolved = alloc::vec![0u8; crate::fs::path::PATH_MAX];
+    let (r, out) = crate::host::path_request(op::OPEN, &[0, 0], &[path], &mut [&mut resolved]);
+    let Ok(handle) = r else { return Identity { path: path.to_vec(), dev: 0, ino: 0 } };
+    resolved.truncate(out[2] as usize);
+    let mut st = Stat::default();
+    let _ = crate::host::fstat(handle, st.as_bytes_mut());
+    crate::host::close(handle);
+    Identity { path: resolved, dev: st.dev, ino: st.ino }
+}
+
+/// The program's file and its interpreter's, asked of the monitor the
+/// first time they are needed.
+fn images() -> &'static [Identity; 2] {
+    static IDS: Once<[Identity; 2]> = Once::new();
     IDS.call_once(|| {
-        let id = |path: &[u8]| {
-            let mut st = Stat::default();
-            match crate::host::path_request(op::STAT, &[1], &[path], &mut [st.as_bytes_mut()]).0 {
-                Ok(_) => (st.dev, st.ino),
-                Err(_) => (0, 0),
-            }
+        let interp = match &startup::get().interp {
+            Some((_, name)) => identify(name),
+            None => Identity { path: Vec::new(), dev: 0, ino: 0 },
         };
-        [id(crate::exe_path()), s.interp.as_ref().map_or((0, 0), |(_, name)| id(name))]
+        [identify(crate::exe_path()), interp]
     })
+}
+
+/// `/proc/<pid>/exe`'s target.
+pub fn exe() -> Vec<u8> {
+    images()[0].path.clone()
 }
 
 /// What a piece of an image mapping is: (name, file offset, dev, inode), or
 /// `None` for zero fill past the file's bytes.
-fn image_piece<'a>(s: &'a Startup, ids: &[(u64, u64); 2], addr: u64) -> Option<(&'a [u8], u64, u64, u64)> {
-    let named: [(&Image, &[u8], (u64, u64)); 2] = [
-        (&s.exe, crate::exe_path(), ids[0]),
-        match &s.interp {
-            Some((img, name)) => (img, name.as_slice(), ids[1]),
-            None => (&s.exe, crate::exe_path(), ids[0]),
-        },
-    ];
-    for (img, name, (dev, ino)) in named {
-        if let Some(l) = img.loads.iter().find(|l| (l.start..l.end).contains(&addr)) {
-            return (addr < l.file_end).then_some((name, l.offset + (addr - l.start), dev, ino));
-        }
+fn image_piece<'a>(s: &Startup, ids: &'a [Identity; 2], addr: u64) -> Option<(&'a [u8], u64, u64, u64)> {
+    let interp = s.interp.as_ref().map(|(img, _)| img);
+    for (img, id) in [Some(&s.exe), interp].into_iter().zip(ids) {
+        let Some(l) = img.and_then(|img| img.loads.iter().find(|l| (l.start..l.end).contains(&addr))) else {
+            continue;
+        };
+        return (addr < l.file_end).then_some((id.path.as_slice(), l.offset + (addr - l.start), id.dev, id.ino));
     }
     if s.vdso.contains(addr) {
         return Some((b"[vdso]", 0, 0, 0));
@@ -467,11 +485,20 @@ fn image_piece<'a>(s: &'a Startup, ids: &[(u64, u64); 2], addr: u64) -> Option<(
     None
 }
 
+/// The device and inode of the file at `path` (0s if it is gone).
+fn stat_ids(path: &[u8]) -> (u64, u64) {
+    let mut st = Stat::default();
+    match crate::host::path_request(op::STAT, &[1], &[path], &mut [st.as_bytes_mut()]).0 {
+        Ok(_) => (st.dev, st.ino),
+        Err(_) => (0, 0),
+    }
+}
+
 /// `/proc/<pid>/maps`: one line per mapping, image mappings split where
 /// Linux's would be (per segment, file bytes apart from zero fill).
 fn maps() -> Vec<u8> {
     let s = startup::get();
-    let ids = file_ids(s);
+    let ids = images();
     let vmas = mm::with_space(|sp| sp.vmas());
     let mut cuts: Vec<u64> = Vec::new();
     for img in [Some(&s.exe), s.interp.as_ref().map(|(i, _)| i), Some(&s.vdso)].into_iter().flatten() {
@@ -488,13 +515,20 @@ fn maps() -> Vec<u8> {
                 VmaKind::Image => cuts.iter().copied().find(|&c| c > at).unwrap_or(v.end).min(v.end),
                 _ => v.end,
             };
-            let (name, offset, dev, ino): (&[u8], u64, u64, u64) = match v.kind {
-                VmaKind::Image => image_piece(s, ids, at).unwrap_or((b"", 0, 0, 0)),
-                VmaKind::Stack => (b"[stack]", 0, 0, 0),
-                VmaKind::Heap => (b"[heap]", 0, 0, 0),
-                VmaKind::Anon => (b"", 0, 0, 0),
+            let file_name;
+            let (name, offset, dev, ino): (&[u8], u64, u64, u64) = match (v.kind, v.file) {
+                (VmaKind::Image, _) => image_piece(s, ids, at).unwrap_or((b"", 0, 0, 0)),
+                (VmaKind::Stack, _) => (b"[stack]", 0, 0, 0),
+                (VmaKind::Heap, _) => (b"[heap]", 0, 0, 0),
+                (VmaKind::Anon, Some(f)) => {
+                    file_name = names::path(f.name);
+                    let (dev, ino) = names::ids(f.name, stat_ids);
+                    (&file_name, f.offset, dev, ino)
+                }
+                (VmaKind::Anon, None) => (b"", 0, 0, 0),
             };
-            map_line(&mut t, at, end, v.prot, offset, dev, ino, name);
+            let shared = v.file.is_some_and(|f| f.shared);
+            map_line(&mut t, at, end, v.prot, shared, offset, dev, ino, name);
             at = end;
         }
     }
@@ -502,12 +536,12 @@ fn maps() -> Vec<u8> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn map_line(t: &mut Text, start: u64, end: u64, prot: u32, offset: u64, dev: u64, ino: u64, name: &[u8]) {
+fn map_line(t: &mut Text, start: u64, end: u64, prot: u32, shared: bool, offset: u64, dev: u64, ino: u64, name: &[u8]) {
     t.hex(start, 8).c(b'-').hex(end, 8).c(b' ');
     t.c(if prot & PROT_READ != 0 { b'r' } else { b'-' });
     t.c(if prot & PROT_WRITE != 0 { b'w' } else { b'-' });
     t.c(if prot & PROT_EXEC != 0 { b'x' } else { b'-' });
-    t.s(b"p ").hex(offset, 8).c(b' ');
+    t.c(if shared { b's' } else { b'p' }).c(b' ').hex(offset, 8).c(b' ');
     t.hex(major(dev) as u64, 2).c(b':').hex(minor(dev) as u64, 2).c(b' ').u(ino).c(b' ');
     if !name.is_empty() {
         t.pad_to(72, 0).c(b' ').s(name);

@@ -93,7 +93,7 @@ fn meminfo() -> Vec<u8> {
     let used = crate::mm::with_space(|s| s.resident_bytes());
     let kernel_stacks = sched::threads().len() as u64 * crate::sched::thread::KSTACK_SIZE;
     let mut t = Text::new();
-    let lines: [(&[u8], u64); 50] = [
+    let lines: [(&[u8], u64); 49] = [
         (b"MemTotal", total),
         (b"MemFree", free),
         (b"MemAvailable", free),
@@ -133,7 +133,6 @@ fn meminfo() -> Vec<u8> {
         (b"VmallocUsed", 0),
         (b"VmallocChunk", 0),
         (b"Percpu", 0),
-        (b"HardwareCorrupted", 0),
         (b"AnonHugePages", 0),
         (b"ShmemHugePages", 0),
         (b"ShmemPmdMapped", 0),
