@@ -1,9 +1,9 @@
 //! The descriptor table: descriptor number → open file description + CLOEXEC.
 use super::{dev, Kind, OpenFile};
-use hx_abi::boot::{ExecState, InheritedFd, DEVICE_HANDLE};
 use crate::errno::{Errno, EBADF, EINVAL, EMFILE};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use hx_abi::boot::{ExecState, InheritedFd, DEVICE_HANDLE};
 use spin::Mutex;
 
 #[derive(Clone)]

@@ -2,9 +2,9 @@
 use super::Args;
 use crate::errno::{SysResult, EINVAL, EPERM, ESRCH};
 use crate::{arch, host, mm};
+use core::sync::atomic::{AtomicU64, Ordering};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
 /// This process's pid and its parent's: the first process is pid 1 (its
@@ -171,7 +171,9 @@ pub fn setsid(_: Args) -> SysResult {
 fn target(pid: u64) -> Result<alloc::sync::Arc<crate::sched::Thread>, crate::errno::Errno> {
     match pid {
         0 => Ok(crate::sched::current_arc()),
-        p if p == self::pid() => crate::sched::thread(p as u32).or_else(|| crate::sched::threads().into_iter().next()).ok_or(ESRCH),
+        p if p == self::pid() => {
+            crate::sched::thread(p as u32).or_else(|| crate::sched::threads().into_iter().next()).ok_or(ESRCH)
+        }
         p => crate::sched::thread(p as u32).ok_or(ESRCH),
     }
 }
@@ -275,7 +277,8 @@ pub fn sysinfo([info, ..]: Args) -> SysResult {
 }
 
 /// Thread names (`PR_SET_NAME`) that differ from the program's: by tid.
-static THREAD_NAMES: Mutex<alloc::collections::BTreeMap<u32, [u8; 16]>> = Mutex::new(alloc::collections::BTreeMap::new());
+static THREAD_NAMES: Mutex<alloc::collections::BTreeMap<u32, [u8; 16]>> =
+    Mutex::new(alloc::collections::BTreeMap::new());
 /// `PR_SET_DUMPABLE`, `PR_SET_NO_NEW_PRIVS`, `PR_SET_TIMERSLACK`.
 static DUMPABLE: AtomicU64 = AtomicU64::new(1);
 static NO_NEW_PRIVS: AtomicU64 = AtomicU64::new(0);

@@ -38,14 +38,28 @@ fn clone_thread(a: CloneArgs) -> SysResult {
     }
     // A new process: fork, vfork, posix_spawn's CLONE_VM|CLONE_VFORK (a copy
     // here, as each process is its own VM; see syscall::fork).
-    const PROCESS: u64 = CLONE_VM | CLONE_VFORK | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | IGNORED;
+    const PROCESS: u64 = CLONE_VM
+        | CLONE_VFORK
+        | CLONE_SETTLS
+        | CLONE_PARENT_SETTID
+        | CLONE_CHILD_CLEARTID
+        | CLONE_CHILD_SETTID
+        | IGNORED;
     if a.flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS) == 0 && a.flags & !PROCESS & !CSIGNAL == 0 {
-        let f = super::fork::ForkArgs { flags: a.flags, stack: a.stack, parent_tid: a.parent_tid, child_tid: a.child_tid, tls: a.tls };
+        let f = super::fork::ForkArgs {
+            flags: a.flags,
+            stack: a.stack,
+            parent_tid: a.parent_tid,
+            child_tid: a.child_tid,
+            tls: a.tls,
+        };
         return super::fork::fork_process(f);
     }
     if a.flags & THREAD != THREAD || a.flags & !HANDLED & !CSIGNAL != 0 {
         // Namespaces, or sharing only some of what a thread shares.
-        host::log(b"clone: this combination of flags (namespaces, or a partly shared process) is not supported: ENOSYS");
+        host::log(
+            b"clone: this combination of flags (namespaces, or a partly shared process) is not supported: ENOSYS",
+        );
         return Err(ENOSYS);
     }
     if sched::threads().len() >= MAX_THREADS {
