@@ -288,11 +288,12 @@ fn link_text(node: Node) -> Result<Vec<u8>, Errno> {
     Ok(t.into_bytes())
 }
 
-/// Whether `/proc/<pid>/fd/N` for `file` can be followed as a path (a file
-/// the monitor can open again by name).
-fn path_of(file: &OpenFile) -> Option<&[u8]> {
+/// The path `/proc/<pid>/fd/N` for `file` can be followed as: a file the
+/// monitor or the kernel opens again by name. Pipes, epoll instances and
+/// the descriptors the guest did not open by name have none.
+fn path_of(file: &OpenFile) -> Option<Vec<u8>> {
     match &file.kind {
-        Kind::Host(_) | Kind::Device(_) if file.path.starts_with(b"/") => Some(&file.path),
+        Kind::Host(_) | Kind::Device(_) | Kind::Generated(_) if file.path.starts_with(b"/") => Some(file.path.clone()),
         _ => None,
     }
 }
@@ -367,7 +368,7 @@ fn step(path: &[u8], follow: bool) -> Result<Step, Errno> {
                 let file = table::get(fd).map_err(|_| ENOENT)?;
                 return match path_of(&file) {
                     _ if rest.is_empty() => Ok(Step::Done(Found::File(file))),
-                    Some(p) => Ok(Step::Again(join_like(path, p.to_vec(), rest))),
+                    Some(p) => Ok(Step::Again(join_like(path, p, rest))),
                     None => Err(ENOTDIR),
                 };
             }
@@ -582,7 +583,7 @@ pub fn open(abs: Vec<u8>, flags: u64, status: u32, cloexec: bool) -> Then<u64> {
         // Opening a descriptor's link opens its file again: by its name when
         // the monitor has one, else as another descriptor of the same description.
         Found::File(f) => match path_of(&f) {
-            Some(p) => return Then::Host(p.to_vec()),
+            Some(p) => return open(p, flags, status, cloexec),
             None if flags & O_DIRECTORY != 0 && !matches!(&f.kind, Kind::Generated(g) if g.is_dir()) => Err(ENOTDIR),
             None => table::install(f, cloexec),
         },
@@ -634,7 +635,7 @@ pub fn access(abs: Vec<u8>, mode: u64, follow: bool) -> Then<u64> {
     match resolve(abs, follow) {
         Ok(Found::Host(p)) => Then::Host(p),
         Ok(Found::File(f)) => match path_of(&f) {
-            Some(p) => Then::Host(p.to_vec()),
+            Some(p) => access(p, mode, follow),
             None => Then::Done(Ok(0)),
         },
         Ok(Found::Node(node, canon)) => {
@@ -660,7 +661,7 @@ pub fn chdir(abs: Vec<u8>) -> Then<u64> {
     match resolve(abs, true) {
         Ok(Found::Host(p)) => Then::Host(p),
         Ok(Found::File(f)) => match path_of(&f) {
-            Some(p) => Then::Host(p.to_vec()),
+            Some(p) => chdir(p),
             None => Then::Done(Err(ENOTDIR)),
         },
         Ok(Found::Node(node, canon)) if is_dir(node) => {
@@ -681,7 +682,7 @@ pub fn change(abs: Vec<u8>, follow: bool, creating: bool) -> Then<u64> {
     match resolve(abs, follow) {
         Ok(Found::Host(p)) => Then::Host(p),
         Ok(Found::File(f)) => match path_of(&f) {
-            Some(p) => Then::Host(p.to_vec()),
+            Some(p) => change(p, follow, creating),
             None => Then::Done(Err(EPERM)),
         },
         Ok(Found::Node(..)) if creating => Then::Done(Err(EEXIST)),
@@ -714,7 +715,7 @@ pub fn statfs(abs: Vec<u8>) -> Then<[u8; 120]> {
     match resolve(abs, true) {
         Ok(Found::Host(p)) => Then::Host(p),
         Ok(Found::File(f)) => match path_of(&f) {
-            Some(p) => Then::Host(p.to_vec()),
+            Some(p) => statfs(p),
             None => Then::Done(Ok(statfs_bytes())),
         },
         Ok(Found::Node(..)) => Then::Done(Ok(statfs_bytes())),
