@@ -23,7 +23,10 @@ use spin::Once;
 pub const USER_HZ: u64 = 100;
 
 pub fn text(tid: Option<u32>, f: TaskFile) -> Vec<u8> {
-    let thread = tid.and_then(sched::thread).unwrap_or_else(sched::current_arc);
+    // `/proc/<pid>` shows the main thread (whose tid is the pid), as Linux
+    // shows the thread group leader; the caller if it has exited.
+    let main = process::pid() as u32;
+    let thread = sched::thread(tid.unwrap_or(main)).unwrap_or_else(sched::current_arc);
     match f {
         TaskFile::Auxv => auxv(),
         TaskFile::Cmdline => {
