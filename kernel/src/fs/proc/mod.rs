@@ -278,7 +278,7 @@ fn link_text(node: Node) -> Result<Vec<u8>, Errno> {
         Node::ThreadSelfLink => {
             t.u(pid()).s(b"/task/").u(current_tid() as u64);
         }
-        Node::TaskLink(TaskLink::Exe) => return Ok(process::exe()),
+        Node::TaskLink(TaskLink::Exe) => return Ok(crate::exe_path().to_vec()),
         Node::TaskLink(TaskLink::Cwd) => return Ok(super::path::cwd()),
         Node::TaskLink(TaskLink::Root) => return Ok(b"/".to_vec()),
         Node::Fd(fd) => return Ok(process::fd_name(&*table::get(fd).map_err(|_| ENOENT)?)),

@@ -441,21 +441,23 @@ pub struct Identity {
     pub ino: u64,
 }
 
-/// What the monitor says of the file at `path` (the path itself and no
-/// numbers if it cannot open it).
+/// What the monitor says of the file at `path` (one request; the path
+/// itself and no numbers if it is gone).
 fn identify(path: &[u8]) -> Identity {
     let mut resolved = alloc::vec![0u8; crate::fs::path::PATH_MAX];
-    let (r, out) = crate::host::path_request(op::OPEN, &[0, 0], &[path], &mut [&mut resolved]);
-    let Ok(handle) = r else { return Identity { path: path.to_vec(), dev: 0, ino: 0 } };
-    resolved.truncate(out[2] as usize);
     let mut st = Stat::default();
-    let _ = crate::host::fstat(handle, st.as_bytes_mut());
-    crate::host::close(handle);
+    let (r, out) = crate::host::path_request(op::STAT, &[1], &[path], &mut [st.as_bytes_mut(), &mut resolved]);
+    if r.is_err() {
+        return Identity { path: path.to_vec(), dev: 0, ino: 0 };
+    }
+    resolved.truncate(out[2] as usize);
     Identity { path: resolved, dev: st.dev, ino: st.ino }
 }
 
 /// The program's file and its interpreter's, asked of the monitor the
-/// first time they are needed.
+/// first time `maps` shows them. The program goes by the path `exe` gives
+/// (the monitor's, which costs no request: static glibc reads `exe` at every
+/// start), the interpreter by the file its `PT_INTERP` path leads to.
 fn images() -> &'static [Identity; 2] {
     static IDS: Once<[Identity; 2]> = Once::new();
     IDS.call_once(|| {
@@ -463,13 +465,8 @@ fn images() -> &'static [Identity; 2] {
             Some((_, name)) => identify(name),
             None => Identity { path: Vec::new(), dev: 0, ino: 0 },
         };
-        [identify(crate::exe_path()), interp]
+        [Identity { path: crate::exe_path().to_vec(), ..identify(crate::exe_path()) }, interp]
     })
-}
-
-/// `/proc/<pid>/exe`'s target.
-pub fn exe() -> Vec<u8> {
-    images()[0].path.clone()
 }
 
 /// What a piece of an image mapping is: (name, file offset, dev, inode), or
