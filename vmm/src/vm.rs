@@ -182,6 +182,11 @@ impl PrivateTmp {
         anyhow::ensure!(!p.is_null(), "creating the guest's /tmp: {}", std::io::Error::last_os_error());
         template.pop();
         let path = std::path::PathBuf::from(OsString::from_vec(template));
+        // World-writable and sticky, as /tmp is: mkdtemp made it 0700 for the
+        // user hx-run started as, which --user may not be.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o1777))
+            .with_context(|| format!("creating the guest's /tmp ({})", path.display()))?;
         let mut fds = [0i32; 2];
         // SAFETY: pipe2 writes two descriptors into the array we own.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
