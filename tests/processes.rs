@@ -79,6 +79,11 @@ fn exec_keeps_the_pid_inherited_descriptors_and_ignored_signals() {
 }
 
 #[test]
+fn a_program_runs_itself_again_through_proc_self_exe() {
+    sub_test("selfexec");
+}
+
+#[test]
 fn posix_spawn_and_vfork_start_programs() {
     sub_test("spawn");
 }

@@ -311,6 +311,14 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "groups")) return groups();
     if (!strcmp(t, "orphan")) return orphan();
     if (!strcmp(t, "nocldwait")) return nocldwait();
+    if (!strcmp(t, "selfexec")) {
+        /* Runs itself again through /proc/self/exe. */
+        if (argc > 2) { printf("again with %s\n", argv[2]); return 0; }
+        char *again[] = {argv[0], "selfexec", "second", NULL};
+        execv("/proc/self/exe", again);
+        perror("execv /proc/self/exe");
+        return 1;
+    }
     if (!strcmp(t, "pdeathsig")) return pdeathsig();
     return 2;
 }

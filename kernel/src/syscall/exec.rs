@@ -56,6 +56,7 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
         }
     }
     let abs = if given.is_empty() { fs::table::get(dirfd)?.path.clone() } else { fs::path::absolute(dirfd, &given)? };
+    let abs = fs::proc::exec_path(abs)?;
     let mut budget = MAX_ARG_BYTES;
     let (args, argc) = pack(argv, &mut budget)?;
     let (env, envc) = pack(envp, &mut budget)?;

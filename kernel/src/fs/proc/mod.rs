@@ -656,6 +656,20 @@ pub fn readlink(abs: Vec<u8>) -> Then<Vec<u8>> {
     }
 }
 
+/// The file `execve(abs)` runs: a path through `/proc` (`/proc/self/exe`,
+/// `/dev/fd/N`) becomes the guest path it leads to; `/proc`'s own files
+/// cannot be run (EACCES, as Linux says of a file without execute permission).
+pub fn exec_path(abs: Vec<u8>) -> Result<Vec<u8>, Errno> {
+    if !ours(&abs) {
+        return Ok(abs);
+    }
+    match resolve(abs, true)? {
+        Found::Host(p) => Ok(p),
+        Found::File(f) => path_of(&f).ok_or(EACCES),
+        Found::Node(..) => Err(EACCES),
+    }
+}
+
 /// `chdir` to `abs`: a `/proc` directory becomes the working directory.
 pub fn chdir(abs: Vec<u8>) -> Then<u64> {
     match resolve(abs, true) {
