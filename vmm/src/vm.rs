@@ -202,7 +202,11 @@ impl PrivateTmp {
                     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
                         libc::signal(sig, libc::SIG_IGN);
                     }
-                    libc::close(fds[1]);
+                    // Only the pipe stays open: hx-run's own streams must
+                    // reach EOF when hx-run ends, not when the cleaner does.
+                    libc::dup2(fds[0], 0);
+                    libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32);
+                    fds[0] = 0;
                     let mut b = 0u8;
                     // EOF once every monitor holding the write end has exited.
                     while libc::read(fds[0], (&mut b as *mut u8).cast(), 1) != 0 {}
@@ -368,7 +372,10 @@ pub fn serve(
     let mut fresh = resumed.is_none();
     loop {
         if let Some(l) = launch.take() {
-            w.mem.discard_all()?;
+            // Fresh RAM reads as zero already; an exec's old image must go.
+            if !fresh {
+                w.mem.discard_all()?;
+            }
             program = boot(w, files, &l, vcpus, fresh)?;
             fresh = false;
         }
