@@ -37,7 +37,18 @@ fn workdir(prepare: &dyn Fn(&Path)) -> tempfile::TempDir {
 }
 
 fn output(mut cmd: Command, dir: &Path) -> Output {
-    cmd.current_dir(dir).stdin(Stdio::null()).output().unwrap()
+    cmd.current_dir(dir).stdin(Stdio::null());
+    // A program copied just before may still be open for writing in a child
+    // another test thread is forking (until its exec): ETXTBSY, briefly.
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            r => return r.unwrap(),
+        }
+    }
+    panic!("{cmd:?}: the program stayed busy (ETXTBSY)")
 }
 
 fn native(prog: &Path, args: &[&str], dir: &Path) -> Output {
