@@ -401,22 +401,14 @@ fn main() -> Result<()> {
         let h = b.timed(Some(&[]), &[&procs, what, n, &hello])?;
         r.line(format!("| {label} | {} | {} | {} |", nat.show("", 1e3), h.show("", 1e3), ratio(&nat, &h)));
     }
-    let (nb, _) = b.process(None, &["/bin/bash", "-c", "true"])?;
-    let (hb, _) = b.process(Some(&[]), &["/bin/bash", "-c", "true"])?;
-    r.line(format!(
-        "| `bash -c true` (launch to exit) | {} | {} | {} |",
-        nb.show("", 1e3),
-        hb.show("", 1e3),
-        ratio(&nb, &hb)
-    ));
-    let (np, _) = b.process(None, &["/bin/bash", "-c", "/bin/true; /bin/true"])?;
-    let (hp, _) = b.process(Some(&[]), &["/bin/bash", "-c", "/bin/true; /bin/true"])?;
-    r.line(format!(
-        "| `bash -c '/bin/true; /bin/true'` (two fork + exec) | {} | {} | {} |",
-        np.show("", 1e3),
-        hp.show("", 1e3),
-        ratio(&np, &hp)
-    ));
+    for (label, script) in [
+        ("`bash -c true` (launch to exit)", "true"),
+        ("`bash -c '/bin/true; /bin/true'` (two fork + exec)", "/bin/true; /bin/true"),
+    ] {
+        let (n, _) = b.process(None, &["/bin/bash", "-c", script])?;
+        let (h, _) = b.process(Some(&[]), &["/bin/bash", "-c", script])?;
+        r.line(format!("| {label} | {} | {} | {} |", n.show("", 1e3), h.show("", 1e3), ratio(&n, &h)));
+    }
     r.line("");
 
     if let Some(path) = &cli.output {

@@ -50,6 +50,10 @@ const CONSTANTS: &[&str] = &[
     "CAP_[A-Z_]+",
     "_LINUX_CAPABILITY_[A-Z0-9_]+",
     "NGROUPS_MAX",
+    "W(NOHANG|UNTRACED|STOPPED|EXITED|CONTINUED|NOWAIT)",
+    "__W(NOTHREAD|ALL|CLONE)",
+    "P_(ALL|PID|PGID)",
+    "PR_(SET|GET)_[A-Z_]+",
 ];
 
 /// C function-pointer types that are user addresses to the kernel (`SIG_DFL`

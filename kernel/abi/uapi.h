@@ -22,3 +22,5 @@
 #include <linux/rseq.h>
 #include <linux/capability.h>
 #include <linux/limits.h>
+#include <linux/wait.h>
+#include <linux/prctl.h>

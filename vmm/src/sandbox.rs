@@ -449,9 +449,9 @@ impl Sandbox {
         })
     }
 
-    /// The whole contents of guest file `path` (for the monitor's own loading).
-    pub fn read_file(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        use std::io::Read;
+    /// Opens guest file `path` read-only, following a final symlink in the
+    /// guest's namespace, the host call never following one.
+    fn open_file(&self, path: &[u8]) -> Result<std::fs::File, Errno> {
         let (parent, name) = match self.resolve(path, true)? {
             Resolved::Host { parent, name: Some(name), .. } => (parent, name),
             _ => return Err(libc::EISDIR),
@@ -468,44 +468,36 @@ impl Sandbox {
             return Err(last_errno());
         }
         // SAFETY: just opened, ours.
-        let f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// A file's whole contents, up to what the monitor ever loads itself.
+    fn read_all(f: std::fs::File) -> Result<Vec<u8>, Errno> {
+        use std::io::Read;
         let mut bytes = Vec::new();
-        // A file the monitor loads itself (an interpreter) is never larger than this.
         f.take(MAX_LOADED_FILE).read_to_end(&mut bytes).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
         Ok(bytes)
     }
 
-    /// A program file for `execve`, with Linux's errors: a directory or a
-    /// file without execute permission is `EACCES`.
-    pub fn read_executable(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        use std::io::Read;
-        let (parent, name) = match self.resolve(path, true)? {
-            Resolved::Host { parent, name: Some(name), .. } => (parent, name),
-            _ => return Err(libc::EACCES),
-        };
-        // SAFETY: openat of a single name in a directory we hold, never following a symlink.
-        let fd = unsafe {
-            libc::openat(
-                parent.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
-            )
-        };
-        if fd < 0 {
-            return Err(match last_errno() {
-                libc::EISDIR => libc::EACCES,
-                e => e,
-            });
-        }
-        // SAFETY: just opened, ours.
-        let f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    /// The whole contents of guest file `path` (for the monitor's own loading).
+    pub fn read_file(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        Self::read_all(self.open_file(path)?)
+    }
+
+    /// A program file for `execve`, opened, with Linux's errors: a directory
+    /// or a file without execute permission is `EACCES`.
+    pub fn open_executable(&self, path: &[u8]) -> Result<std::fs::File, Errno> {
+        let f = self.open_file(path).map_err(|e| if e == libc::EISDIR { libc::EACCES } else { e })?;
         let st = fstat_fd(f.as_raw_fd())?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_mode & 0o111 == 0 {
             return Err(libc::EACCES);
         }
-        let mut bytes = Vec::new();
-        f.take(MAX_LOADED_FILE).read_to_end(&mut bytes).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-        Ok(bytes)
+        Ok(f)
+    }
+
+    /// The contents of a program file for `execve` (see `open_executable`).
+    pub fn read_executable(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        Self::read_all(self.open_executable(path)?)
     }
 
     pub fn writable(&self, mount: usize) -> bool {

@@ -96,7 +96,6 @@ pub const DEVICE_HANDLE: u64 = 1 << 62;
 #[derive(Clone, Copy, Debug)]
 pub struct ExecState {
     pub pid: u64,
-    pub ppid: u64,
     pub sigmask: u64,
     pub sig_ignored: u64,
     pub sig_pending: u64,
@@ -136,7 +135,6 @@ impl Default for ExecState {
     fn default() -> Self {
         Self {
             pid: 1,
-            ppid: 0,
             sigmask: 0,
             sig_ignored: 0,
             sig_pending: 0,

@@ -167,8 +167,6 @@ pub const PGRP_GET: u64 = 0;
 pub const PGRP_SET: u64 = 1;
 pub const PGRP_GETSID: u64 = 2;
 pub const PGRP_SETSID: u64 = 3;
-/// The caller's parent now (1 once its parent ended).
-pub const PGRP_GETPPID: u64 = 4;
 /// `PR_SET_PDEATHSIG`/`PR_GET_PDEATHSIG`: the signal the caller gets when its parent ends.
 pub const PGRP_SET_PDEATHSIG: u64 = 5;
 pub const PGRP_GET_PDEATHSIG: u64 = 6;

@@ -62,7 +62,6 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
     let (env, envc) = pack(envp, &mut budget)?;
     let mut state = Box::new(ExecState {
         pid: process::pid(),
-        ppid: 0,
         sigmask: signal::current_mask(),
         sig_ignored: signal::ignored_set(),
         sig_pending: signal::pending_set(),

@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use hx_abi::hypercall::{op, Request, Segment};
-use hx_abi::uapi::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS};
+use hx_abi::uapi::{self, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS};
 use spin::Mutex;
 
 /// What a new process needs from `fork`, `vfork`, `clone` or `clone3`.
@@ -135,14 +135,14 @@ fn wait_for_child(seen: u64) -> Result<(), Errno> {
     Ok(())
 }
 
-const WNOHANG: u64 = 1;
-const WSTOPPED: u64 = 2;
-const WEXITED: u64 = 4;
-const WCONTINUED: u64 = 8;
-const WNOWAIT: u64 = 0x0100_0000;
-const WNOTHREAD: u64 = 0x2000_0000;
-const WALL: u64 = 0x4000_0000;
-const WCLONE: u64 = 0x8000_0000;
+const WNOHANG: u64 = uapi::WNOHANG as u64;
+const WSTOPPED: u64 = uapi::WSTOPPED as u64;
+const WEXITED: u64 = uapi::WEXITED as u64;
+const WCONTINUED: u64 = uapi::WCONTINUED as u64;
+const WNOWAIT: u64 = uapi::WNOWAIT as u64;
+const WNOTHREAD: u64 = uapi::__WNOTHREAD as u64;
+const WALL: u64 = uapi::__WALL as u64;
+const WCLONE: u64 = uapi::__WCLONE as u64;
 
 /// What one reaped (or observed) child reported.
 struct Reaped {
@@ -179,7 +179,7 @@ fn wait_child(pid: i64, options: u64) -> Result<Option<Reaped>, Errno> {
 }
 
 pub fn wait4([pid, status, options, rusage, ..]: Args) -> SysResult {
-    const WUNTRACED: u64 = 2;
+    const WUNTRACED: u64 = uapi::WUNTRACED as u64;
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(EINVAL);
     }
@@ -202,9 +202,9 @@ pub fn wait4([pid, status, options, rusage, ..]: Args) -> SysResult {
 }
 
 pub fn waitid([idtype, id, infop, options, rusage, _]: Args) -> SysResult {
-    const P_ALL: u64 = 0;
-    const P_PID: u64 = 1;
-    const P_PGID: u64 = 2;
+    const P_ALL: u64 = uapi::P_ALL as u64;
+    const P_PID: u64 = uapi::P_PID as u64;
+    const P_PGID: u64 = uapi::P_PGID as u64;
     if options & !(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE) != 0
         || options & (WSTOPPED | WEXITED | WCONTINUED) == 0
     {

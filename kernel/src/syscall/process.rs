@@ -299,16 +299,17 @@ pub fn thread_name() -> [u8; 16] {
 }
 
 pub fn prctl([option, arg2, ..]: Args) -> SysResult {
-    const PR_SET_PDEATHSIG: u64 = 1;
-    const PR_GET_PDEATHSIG: u64 = 2;
-    const PR_GET_DUMPABLE: u64 = 3;
-    const PR_SET_DUMPABLE: u64 = 4;
-    const PR_SET_NAME: u64 = 15;
-    const PR_GET_NAME: u64 = 16;
-    const PR_SET_TIMERSLACK: u64 = 29;
-    const PR_GET_TIMERSLACK: u64 = 30;
-    const PR_SET_NO_NEW_PRIVS: u64 = 38;
-    const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    use hx_abi::uapi;
+    const PR_SET_PDEATHSIG: u64 = uapi::PR_SET_PDEATHSIG as u64;
+    const PR_GET_PDEATHSIG: u64 = uapi::PR_GET_PDEATHSIG as u64;
+    const PR_GET_DUMPABLE: u64 = uapi::PR_GET_DUMPABLE as u64;
+    const PR_SET_DUMPABLE: u64 = uapi::PR_SET_DUMPABLE as u64;
+    const PR_SET_NAME: u64 = uapi::PR_SET_NAME as u64;
+    const PR_GET_NAME: u64 = uapi::PR_GET_NAME as u64;
+    const PR_SET_TIMERSLACK: u64 = uapi::PR_SET_TIMERSLACK as u64;
+    const PR_GET_TIMERSLACK: u64 = uapi::PR_GET_TIMERSLACK as u64;
+    const PR_SET_NO_NEW_PRIVS: u64 = uapi::PR_SET_NO_NEW_PRIVS as u64;
+    const PR_GET_NO_NEW_PRIVS: u64 = uapi::PR_GET_NO_NEW_PRIVS as u64;
     use hx_abi::hypercall::{op, PGRP_GET_PDEATHSIG, PGRP_SET_PDEATHSIG};
     match option {
         PR_SET_PDEATHSIG if arg2 <= 64 => host::simple(op::PGRP, &[PGRP_SET_PDEATHSIG, arg2, 0]).map(|_| 0),

@@ -6,7 +6,7 @@ use super::guest::Segs;
 use crate::process::table::{self, Entry};
 use crate::sandbox::Errno;
 use hx_abi::hypercall::{
-    Request, PGRP_GET, PGRP_GETPPID, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_SET, PGRP_SETSID, PGRP_SET_PDEATHSIG,
+    Request, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_SET, PGRP_SETSID, PGRP_SET_PDEATHSIG,
 };
 use std::sync::atomic::Ordering;
 
@@ -164,7 +164,6 @@ pub fn pgrp(req: &Request) -> i64 {
     let r = match req.args[0] {
         PGRP_GET => target(req.args[1]).map(|e| e.pgid.load(Ordering::SeqCst) as i64),
         PGRP_GETSID => target(req.args[1]).map(|e| e.sid.load(Ordering::SeqCst) as i64),
-        PGRP_GETPPID => Ok(me.ppid.load(Ordering::SeqCst) as i64),
         PGRP_SET_PDEATHSIG if req.args[1] <= 64 => {
             me.pdeathsig.store(req.args[1] as i32, Ordering::SeqCst);
             Ok(0)

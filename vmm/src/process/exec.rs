@@ -229,7 +229,7 @@ fn check_image(files: &Files, l: &Launch) -> std::result::Result<(), i32> {
     if let ld_loader::Kind::Dynamic { interp, .. } = kind {
         let musl_fast = files.fast_libc().is_some() && crate::vm::is_musl_loader(&interp);
         if !musl_fast {
-            files.sandbox.read_executable(interp.as_bytes()).map(drop).or_else(|e| match e {
+            files.sandbox.open_executable(interp.as_bytes()).map(drop).or_else(|e| match e {
                 libc::EACCES => Ok(()),
                 e => Err(e),
             })?;

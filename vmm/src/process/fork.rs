@@ -67,6 +67,7 @@ pub fn serve(m: &Machine, i: usize, vcpu: &VcpuFd, addr: u64) -> Result<()> {
     // The child.
     // SAFETY: getpid cannot fail.
     slot.host_pid.store(unsafe { libc::getpid() }, Ordering::SeqCst);
+    table::became(slot);
     let mut child = req;
     child.args[0] = pid as u64;
     child.args[1] = me.pid.load(Ordering::SeqCst) as u64;

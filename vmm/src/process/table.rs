@@ -58,6 +58,7 @@ pub fn init() -> std::io::Result<()> {
     first.sid.store(1, Ordering::SeqCst);
     // SAFETY: getpid cannot fail.
     first.host_pid.store(unsafe { libc::getpid() }, Ordering::SeqCst);
+    became(first);
     let _ = TABLE.set(table);
     // Orphaned guest processes become host children of the first monitor, as
     // Linux gives orphans to init (pid 1, the first guest process).
@@ -83,14 +84,22 @@ pub fn by_host_pid(host_pid: i32) -> Option<&'static Entry> {
     entries().find(|e| e.host_pid.load(Ordering::SeqCst) == host_pid)
 }
 
-/// This monitor's own entry.
+/// This monitor's own entry (set by `init` and in a forked monitor by
+/// `became`; async-signal-safe, so the signal handlers use it).
+static ME: std::sync::atomic::AtomicPtr<Entry> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
 pub fn me() -> Option<&'static Entry> {
-    // SAFETY: getpid cannot fail.
-    by_host_pid(unsafe { libc::getpid() })
+    // SAFETY: null or an entry of the table, which is never unmapped.
+    unsafe { ME.load(Ordering::SeqCst).as_ref() }
 }
 
-/// Reserves a slot for a child of `parent` (filled in by `claim` once the
-/// host fork told its host pid). `None`: the table is full (EAGAIN).
+/// The calling (forked) monitor is the process of `e`.
+pub fn became(e: &'static Entry) {
+    ME.store(e as *const Entry as *mut Entry, Ordering::SeqCst);
+}
+
+/// Reserves a slot for a child of `parent` (its host pid is stored once the
+/// host fork returns). `None`: the table is full (EAGAIN).
 pub fn reserve(parent: &Entry) -> Option<(&'static Entry, i32)> {
     let t = table()?;
     let pid = t.next_pid.fetch_add(1, Ordering::SeqCst);
