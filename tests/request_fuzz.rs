@@ -397,7 +397,9 @@ fn run_fuzz(seed: u64, iterations: u64) -> u64 {
         } else {
             host.serve_or_prepare(REQ_AT).and_then(|p| match p {
                 Prepared::Done(outcome) => Ok(outcome),
-                Prepared::Io(io, req) => hx_vmm::host::finish_io(&mem, REQ_AT, req, io).map(|_| Outcome::Resume),
+                Prepared::Io(io, req) => {
+                    hx_vmm::host::finish_io(&mem, REQ_AT, req, io, |f| f(&mut *host.files)).map(|_| Outcome::Resume)
+                }
             })
         };
         let used = heap::peak().saturating_sub(base);

@@ -33,7 +33,7 @@ pub fn call(req: &mut Request) -> i64 {
     req.ret
 }
 
-fn result(ret: i64) -> SysResult {
+pub fn result(ret: i64) -> SysResult {
     if ret < 0 {
         Err(Errno(-ret))
     } else {
@@ -42,7 +42,7 @@ fn result(ret: i64) -> SysResult {
 }
 
 /// One segment for a kernel buffer (kernel memory is physically contiguous).
-fn kernel_segment(ptr: u64, len: usize) -> Segment {
+pub fn kernel_segment(ptr: u64, len: usize) -> Segment {
     if len == 0 {
         // An empty slice's pointer is dangling: it names no memory.
         return Segment { phys: 0, len: 0 };

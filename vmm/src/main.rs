@@ -59,6 +59,15 @@ struct Cli {
     /// permissions apply to the guest's files as to that user.
     #[arg(long, value_name = "USER[:GROUP]", value_parser = hx_vmm::lockdown::parse_user)]
     user: Option<hx_vmm::lockdown::User>,
+    /// Network: `default` (the host's network for outgoing traffic; listening
+    /// only on ports published with -p), `none` (only AF_UNIX sockets) or
+    /// `host` (the host's network without limits).
+    #[arg(long, value_name = "MODE", default_value = "default")]
+    net: hx_vmm::host::net::policy::Mode,
+    /// Publish guest port GUEST_PORT at host port HOST_PORT (on HOST_IP, else
+    /// on the address the guest binds). Repeatable.
+    #[arg(short = 'p', long = "publish", value_name = "[HOST_IP:]HOST_PORT:GUEST_PORT[/udp]")]
+    publish: Vec<hx_vmm::host::net::policy::Publish>,
     /// For hx's own tests: `seccomp` (make a forbidden host call) or `open:PATH`.
     #[arg(long, hide = true, value_parser = parse_self_test)]
     self_test: Option<vm::SelfTest>,
@@ -190,6 +199,7 @@ fn main() {
         max_open_files: cli.max_open_files,
         user: cli.user,
         self_test: cli.self_test,
+        net: hx_vmm::host::net::policy::Policy { mode: cli.net, published: cli.publish },
         cpus: match cli.cpus.as_deref().map(parse_cpus) {
             None => host_cpus(),
             Some(Ok(n)) => n,

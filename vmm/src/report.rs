@@ -18,6 +18,8 @@ pub struct Report {
     warned_enough: bool,
     /// No guest-driven output at all (the fuzz harness).
     quiet: bool,
+    /// Hints printed (see `hint`).
+    hinted: Vec<String>,
 }
 
 /// Distinct unimplemented syscalls named in warnings.
@@ -63,6 +65,7 @@ fn op_name(op: u32) -> &'static str {
         op::INTERRUPT => "interrupt",
         op::DISCARD => "discard",
         op::CHOWN => "chown",
+        op::NET => "net",
         _ => "unknown",
     }
 }
@@ -124,7 +127,15 @@ fn quote(bytes: &[u8], out: &mut String) {
 
 impl Report {
     pub fn new(stats: bool, platform: &'static str) -> Self {
-        Self { stats, platform, exits: BTreeMap::new(), warned: HashSet::new(), warned_enough: false, quiet: false }
+        Self {
+            stats,
+            platform,
+            exits: BTreeMap::new(),
+            warned: HashSet::new(),
+            warned_enough: false,
+            quiet: false,
+            hinted: Vec::new(),
+        }
     }
 
     /// Distinct syscall numbers warned about (bounded by `MAX_WARNED`).
@@ -151,6 +162,17 @@ impl Report {
 
     pub fn count_request(&mut self, op: u32) {
         self.count_exit(op_name(op));
+    }
+
+    /// A one-line hint for the user (why a policy refused a call), each text
+    /// once, up to `MAX_WARNED` distinct texts.
+    pub fn hint(&mut self, text: String) {
+        if self.hinted.len() < MAX_WARNED && !self.hinted.contains(&text) {
+            if !self.quiet {
+                eprintln!("hx-run: {text}");
+            }
+            self.hinted.push(text);
+        }
     }
 
     /// Warns once per syscall number; after `MAX_WARNED` distinct numbers (a

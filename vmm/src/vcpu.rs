@@ -317,7 +317,11 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<Ended>> {
         Prepared::Io(io, req) => {
             // Reads and writes run without the lock: one may block (a terminal).
             drop(guard);
-            crate::host::finish_io(m.mem, addr, req, io).context("a host request")?;
+            crate::host::finish_io(m.mem, addr, req, io, |f| {
+                let mut guard = m.host.lock().unwrap_or_else(|e| e.into_inner());
+                f(guard.1)
+            })
+            .context("a host request")?;
             Outcome::Resume
         }
     };

@@ -45,6 +45,8 @@ pub struct Config {
     pub self_test: Option<SelfTest>,
     /// vCPUs (`--cpus`).
     pub cpus: usize,
+    /// The network policy (`--net`, `-p`).
+    pub net: crate::host::net::policy::Policy,
 }
 
 /// The patched musl `libc.so` for `--fast-libc`.
@@ -293,7 +295,9 @@ pub fn run(cfg: &Config) -> Result<i32> {
         lockdown::drop_to(user).map_err(|e| rejected(125, format!("{e:#}")))?;
     }
     let fast_libc = if cfg.fast_libc { Some(fast_libc_path(cfg)?) } else { None };
+    cfg.net.check_free().map_err(|e| rejected(125, format!("{e:#}")))?;
     let mut files = Files::new(sandbox, fast_libc, cfg.max_open_files);
+    files.net = crate::host::net::Net::new(cfg.net.clone());
     let argv: Vec<Vec<u8>> = std::iter::once(cfg.program.as_os_str())
         .chain(cfg.args.iter().map(|a| a.as_os_str()))
         .map(|a| a.as_bytes().to_vec())
@@ -549,7 +553,7 @@ fn raise_file_limit(guest_files: usize) {
 fn lock_down(cfg: &Config, files: &Files) -> Result<()> {
     let extra: Vec<&std::path::Path> = files.fast_libc().into_iter().collect();
     let landlock = lockdown::restrict_files(&files.sandbox, &extra).context("Landlock")?;
-    lockdown::confine_syscalls()?;
+    lockdown::confine_syscalls(files.net.policy.mode != crate::host::net::policy::Mode::None)?;
     if cfg.stats {
         eprintln!("hx-run: stats: lockdown: seccomp filter on, Landlock {landlock:?}");
     }

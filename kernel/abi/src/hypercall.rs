@@ -160,7 +160,51 @@ pub mod op {
     /// `args[3]` = 1: do not follow a final symlink. Set-user-ID and
     /// set-group-ID bits of a non-directory are cleared, as Linux does.
     pub const CHOWN: u32 = 45;
+
+    /// Sockets, served on host sockets under the network policy (`--net`,
+    /// `-p`): `args[0]` = `NET_*`, the rest as each operation says.
+    pub const NET: u32 = 46;
 }
+
+// `NET` operations. Socket addresses travel as Linux `struct sockaddr` bytes
+// (at most `MAX_SOCKADDR`), in the guest's own terms: the monitor translates
+// published ports and socket paths both ways.
+
+/// `socket(args[1], args[2], args[3])` (type without `SOCK_CLOEXEC`): `ret` = a handle.
+pub const NET_SOCKET: u64 = 0;
+/// `socketpair(args[1], args[2], args[3])`: `ret` = 0, `args[1]`, `args[2]` = the handles.
+pub const NET_SOCKETPAIR: u64 = 1;
+/// `bind(handle args[1], address segs[0])`.
+pub const NET_BIND: u64 = 2;
+/// `listen(handle args[1], backlog args[2])`.
+pub const NET_LISTEN: u64 = 3;
+/// `connect(handle args[1], address segs[0])`; may block.
+pub const NET_CONNECT: u64 = 4;
+/// `accept4(handle args[1], flags args[2] (`SOCK_NONBLOCK` or 0))`; may block.
+/// `ret` = the new handle, the peer's address into `segs[0]`, its length in `args[3]`.
+pub const NET_ACCEPT: u64 = 5;
+/// `sendmsg(handle args[1], flags args[2])`: `segs[0]` = the destination
+/// (empty: none), `segs[1]` = handles to pass (`u64` each, `SCM_RIGHTS`),
+/// `segs[2..]` = the data. `ret` = bytes sent; may block.
+pub const NET_SEND: u64 = 6;
+/// `recvmsg(handle args[1], flags args[2])`, accepting up to `args[3]`
+/// passed descriptors: `segs[0]` receives the source address (its length in
+/// `args[4]`), `segs[1]` the new handles (`u64` each, their count in
+/// `args[6]`), `segs[2..]` the data; `args[5]` = the message's flags.
+/// `ret` = bytes received; may block.
+pub const NET_RECV: u64 = 7;
+/// `shutdown(handle args[1], how args[2])`.
+pub const NET_SHUTDOWN: u64 = 8;
+/// The socket's own address (`args[2]` = 0) or its peer's (1) into `segs[0]`: `ret` = its length.
+pub const NET_NAME: u64 = 9;
+/// `getsockopt(handle args[1], level args[2], name args[3])` into `segs[0]`: `ret` = the value's length.
+pub const NET_GETOPT: u64 = 10;
+/// `setsockopt(handle args[1], level args[2], name args[3], value segs[0])`.
+pub const NET_SETOPT: u64 = 11;
+/// Largest socket address (Linux's `struct sockaddr_storage`).
+pub const MAX_SOCKADDR: usize = 128;
+/// Most descriptors one message passes (Linux's `SCM_MAX_FD`).
+pub const MAX_PASSED_FDS: usize = 253;
 
 /// `PGRP` operations.
 pub const PGRP_GET: u64 = 0;
@@ -173,7 +217,7 @@ pub const PGRP_GET_PDEATHSIG: u64 = 6;
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::CHOWN;
+pub const LAST_OP: u32 = op::NET;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

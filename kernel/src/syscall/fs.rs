@@ -409,11 +409,3 @@ pub fn pipe2([fds, flags, ..]: Args) -> SysResult {
 pub fn pipe([fds, ..]: Args) -> SysResult {
     pipe2([fds, 0, 0, 0, 0, 0])
 }
-
-/// Socket calls on a descriptor: hx has no sockets yet (issue: networking),
-/// so every open descriptor is not a socket, as Linux says of a file or pipe
-/// (`getpeername` on standard input is how bash asks whether it runs from sshd).
-pub fn not_a_socket([fd, ..]: Args) -> SysResult {
-    table::get(fd)?;
-    Err(crate::errno::ENOTSOCK)
-}

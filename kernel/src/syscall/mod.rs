@@ -8,6 +8,7 @@ pub mod fork;
 pub mod fs;
 pub mod futex;
 pub mod mm;
+pub mod net;
 pub mod path;
 pub mod poll;
 pub mod process;

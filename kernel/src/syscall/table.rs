@@ -1,7 +1,7 @@
 //! Syscall number → handler. Names and argument formats live in
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
-use super::{cred, epoll, exec, fork, fs, futex, mm, path, poll, process, signal, thread, time, Args};
+use super::{cred, epoll, exec, fork, fs, futex, mm, net, path, poll, process, signal, thread, time, Args};
 use crate::errno::SysResult;
 use hx_abi::syscalls::MAX_SYSCALLS;
 
@@ -66,9 +66,21 @@ table! {
     37 => signal::alarm,
     38 => signal::setitimer,
     39 => process::getpid,
-    51 => fs::not_a_socket,
-    52 => fs::not_a_socket,
-    55 => fs::not_a_socket,
+    41 => net::socket,
+    42 => net::connect,
+    43 => net::accept,
+    44 => net::sendto,
+    45 => net::recvfrom,
+    46 => net::sendmsg,
+    47 => net::recvmsg,
+    48 => net::shutdown,
+    49 => net::bind,
+    50 => net::listen,
+    51 => net::getsockname,
+    52 => net::getpeername,
+    53 => net::socketpair,
+    54 => net::setsockopt,
+    55 => net::getsockopt,
     56 => thread::clone,
     57 => fork::fork,
     58 => fork::vfork,
@@ -184,13 +196,16 @@ table! {
     274 => thread::get_robust_list,
     280 => path::utimensat,
     281 => epoll::epoll_pwait,
+    288 => net::accept4,
     291 => epoll::epoll_create1,
     292 => fs::dup3,
     293 => fs::pipe2,
     295 => fs::preadv,
     297 => signal::rt_tgsigqueueinfo,
     296 => fs::pwritev,
+    299 => net::recvmmsg,
     302 => process::prlimit64,
+    307 => net::sendmmsg,
     316 => path::renameat2,
     309 => process::getcpu,
     318 => process::getrandom,

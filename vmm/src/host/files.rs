@@ -16,7 +16,8 @@ const MAX_POLL: usize = 4096;
 
 pub struct Files {
     pub sandbox: Sandbox,
-    handles: Handles,
+    pub(super) handles: Handles,
+    pub net: super::net::Net,
     /// With --fast-libc: the patched libc.so that replaces musl's everywhere.
     fast_libc: Option<std::path::PathBuf>,
 }
@@ -52,6 +53,8 @@ pub enum BlockingCall {
     /// A poll on host files (`None`: a handle the guest does not hold); the
     /// `revents` go back to the guest-physical array at `at`.
     Poll { fds: Vec<Option<std::sync::Arc<OwnedFd>>>, entries: Vec<PollEntry>, at: u64, timeout: i32 },
+    /// A socket call; its results are installed under the lock again (`net::Blocking::finish`).
+    Net(Box<super::net::Blocking>),
 }
 
 impl BlockingCall {
@@ -93,6 +96,7 @@ impl BlockingCall {
                 }
                 Ok(ready)
             }
+            BlockingCall::Net(call) => call.run(),
         }
     }
 }
@@ -180,7 +184,7 @@ impl Files {
         max_handles: usize,
         streams: [Option<OwnedFd>; 3],
     ) -> Self {
-        Self { sandbox, handles: Handles::new(max_handles, streams), fast_libc }
+        Self { sandbox, handles: Handles::new(max_handles, streams), fast_libc, net: Default::default() }
     }
 
     /// The patched libc.so served for musl's under --fast-libc.
@@ -335,6 +339,7 @@ impl Files {
             op::PREAD => Some(self.prepare_rw(segs, a[0], Some(a[1]), false)),
             op::PWRITE => Some(self.prepare_rw(segs, a[0], Some(a[1]), true)),
             op::POLL => Some(self.prepare_poll(segs, a[0] as i64)),
+            op::NET => super::net::Net::prepare(self, req, segs).map(|r| r.map(|b| BlockingCall::Net(Box::new(b)))),
             _ => None,
         }
     }
@@ -372,7 +377,7 @@ impl Files {
     fn fstat(&self, segs: &Segs, handle: u64) -> Result<i64, Errno> {
         let st = match self.handles.get(handle)? {
             Handle::Virtual { .. } => virtual_dir_stat(),
-            Handle::Host { fd, .. } => fstat(fd.as_raw_fd())?,
+            Handle::Host { fd, .. } | Handle::Socket { fd, .. } => fstat(fd.as_raw_fd())?,
         };
         segs.write(0, bytes_of(&st))?;
         Ok(0)
@@ -565,6 +570,7 @@ impl Files {
                 names.extend(self.sandbox.virtual_entries(guest));
                 virtual_dents(&names, offset, &mut buf)?
             }
+            Handle::Socket { .. } => return Err(libc::ENOTDIR),
         };
         segs.write(0, buf.get(..n).ok_or(libc::EIO)?)?;
         Ok(n as i64)

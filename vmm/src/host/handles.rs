@@ -19,6 +19,16 @@ pub enum Handle {
     /// A directory that exists only above mount points: its guest path and
     /// how many of its entries were already read.
     Virtual { guest: Vec<u8>, offset: usize },
+    /// A host socket, with the guest's names for it where the host's differ
+    /// (a socket path is bound and reached through the monitor's own handles).
+    Socket { fd: Arc<OwnedFd>, names: SocketNames },
+}
+
+/// A socket's addresses as the guest gave them (`struct sockaddr` bytes).
+#[derive(Clone, Default)]
+pub struct SocketNames {
+    pub own: Option<Vec<u8>>,
+    pub peer: Option<Vec<u8>>,
 }
 
 pub struct Handles {
@@ -84,7 +94,7 @@ impl Handles {
     /// The host file behind `handle`, kept open for as long as the caller holds it.
     pub fn shared_fd(&self, handle: u64) -> Result<Arc<OwnedFd>, Errno> {
         match self.get(handle)? {
-            Handle::Host { fd, .. } => Ok(fd.clone()),
+            Handle::Host { fd, .. } | Handle::Socket { fd, .. } => Ok(fd.clone()),
             Handle::Virtual { .. } => Err(libc::EISDIR),
         }
     }
@@ -92,7 +102,7 @@ impl Handles {
     /// The host descriptor behind `handle`.
     pub fn fd(&self, handle: u64) -> Result<i32, Errno> {
         match self.get(handle)? {
-            Handle::Host { fd, .. } => Ok(fd.as_raw_fd()),
+            Handle::Host { fd, .. } | Handle::Socket { fd, .. } => Ok(fd.as_raw_fd()),
             Handle::Virtual { .. } => Err(libc::EISDIR),
         }
     }
@@ -102,7 +112,7 @@ impl Handles {
     pub fn fd_for_metadata(&self, handle: u64) -> Result<i32, Errno> {
         match self.get(handle)? {
             Handle::Host { fd, metadata: true } => Ok(fd.as_raw_fd()),
-            Handle::Host { .. } | Handle::Virtual { .. } => Err(libc::EROFS),
+            Handle::Host { .. } | Handle::Virtual { .. } | Handle::Socket { .. } => Err(libc::EROFS),
         }
     }
 

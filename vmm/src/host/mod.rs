@@ -13,6 +13,7 @@ pub mod files;
 mod flags;
 pub mod guest;
 pub mod handles;
+pub mod net;
 pub mod process;
 
 use crate::memory::GuestRam;
@@ -63,13 +64,20 @@ impl Host<'_> {
     /// returned for the caller to run (then `finish_io`).
     pub fn serve_or_prepare(&mut self, addr: u64) -> Result<Prepared> {
         let mut req: Request = self.mem.read_obj(addr)?;
-        if !matches!(req.op, op::READ | op::WRITE | op::PREAD | op::PWRITE | op::POLL) {
+        if !matches!(req.op, op::READ | op::WRITE | op::PREAD | op::PWRITE | op::POLL | op::NET) {
             return self.serve(addr).map(Prepared::Done);
         }
-        self.report.count_request(req.op);
         let shape = req;
-        let prepared = Segs::of(self.mem, &shape)
-            .and_then(|segs| self.files.prepare_io(&shape, &segs).unwrap_or(Err(libc::ENOSYS)));
+        let prepared = match Segs::of(self.mem, &shape) {
+            Ok(segs) => self.files.prepare_io(&shape, &segs),
+            Err(e) => Some(Err(e)),
+        };
+        let Some(prepared) = prepared else {
+            // A socket request that cannot block: served here.
+            return self.serve(addr).map(Prepared::Done);
+        };
+        self.report.count_request(req.op);
+        self.print_hint();
         match prepared {
             Ok(io) => Ok(Prepared::Io(io, Box::new(req))),
             Err(e) => {
@@ -108,6 +116,11 @@ impl Host<'_> {
             op::KILL => process::kill(req),
             op::PGRP => process::pgrp(req),
             op::PIPE => self.files.pipe(req),
+            op::NET => {
+                let r = net::Net::serve(self.files, req, &segs).unwrap_or_else(|e| -(e as i64));
+                self.print_hint();
+                r
+            }
             op::UNSUPPORTED => {
                 self.report.unsupported(req.args[0]);
                 0
@@ -138,6 +151,15 @@ impl Host<'_> {
     }
 }
 
+impl Host<'_> {
+    /// Tells the user once why the network policy refused a call.
+    fn print_hint(&mut self) {
+        if let Some(hint) = self.files.net.hint.take() {
+            self.report.hint(hint);
+        }
+    }
+}
+
 /// `DISCARD`: drops whole pages of guest RAM; they read back as zero.
 fn discard(segs: &Segs) -> i64 {
     const PAGE: u64 = 4096;
@@ -155,11 +177,28 @@ fn discard(segs: &Segs) -> i64 {
     0
 }
 
-/// Runs a read or write `serve_or_prepare` returned and answers the request at `addr`.
-pub fn finish_io(mem: &GuestRam, addr: u64, mut req: Box<Request>, mut io: files::BlockingCall) -> Result<()> {
+/// Runs a call `serve_or_prepare` returned and answers the request at
+/// `addr`; a socket call's results are installed through `with_files`,
+/// which lends the files under the monitor's lock again.
+pub fn finish_io(
+    mem: &GuestRam,
+    addr: u64,
+    mut req: Box<Request>,
+    mut io: files::BlockingCall,
+    with_files: impl FnOnce(&mut dyn FnMut(&mut files::Files)),
+) -> Result<()> {
     req.ret = match io.run(mem) {
         Ok(n) => n,
         Err(e) => -(e as i64),
     };
+    if let files::BlockingCall::Net(call) = io {
+        let mut call = Some(call);
+        with_files(&mut |files| {
+            if let Some(call) = call.take() {
+                let ret = req.ret;
+                req.ret = (*call).finish(files, mem, &mut req, ret);
+            }
+        });
+    }
     mem.write_obj(addr, *req)
 }

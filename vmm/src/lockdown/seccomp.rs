@@ -94,6 +94,18 @@ const ALLOWED: &[i64] = &[
     libc::SYS_setrlimit,
     libc::SYS_prlimit64,
     libc::SYS_rt_sigaction,
+    // The guest's sockets (created only as the rules in `filter` allow).
+    libc::SYS_bind,
+    libc::SYS_listen,
+    libc::SYS_accept4,
+    libc::SYS_connect,
+    libc::SYS_sendmsg,
+    libc::SYS_recvmsg,
+    libc::SYS_shutdown,
+    libc::SYS_getsockname,
+    libc::SYS_getpeername,
+    libc::SYS_setsockopt,
+    libc::SYS_getsockopt,
 ];
 
 /// `ioctl` requests allowed: running the vCPU, reading its registers for a
@@ -161,7 +173,7 @@ mod kvm_ioctls_numbers {
     pub const KVM_SET_XCRS: u64 = iow(0xa7, std::mem::size_of::<kvm_bindings::kvm_xcrs>() as u64);
 }
 
-fn filter() -> Result<BpfProgram> {
+fn filter(inet: bool) -> Result<BpfProgram> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|&nr| (nr, Vec::new())).collect();
     let ioctl = IOCTLS
         .iter()
@@ -204,6 +216,24 @@ fn filter() -> Result<BpfProgram> {
             libc::PR_SET_NAME as u64,
         )?])?],
     );
+    // Sockets of the families the network policy allows: AF_UNIX, and the
+    // IP families unless the guest has no network.
+    let families: &[i32] = if inet { &[libc::AF_UNIX, libc::AF_INET, libc::AF_INET6] } else { &[libc::AF_UNIX] };
+    let family_rules = |families: &[i32]| -> Result<Vec<SeccompRule>> {
+        families
+            .iter()
+            .map(|&f| {
+                Ok(SeccompRule::new(vec![SeccompCondition::new(
+                    0,
+                    SeccompCmpArgLen::Dword,
+                    SeccompCmpOp::Eq,
+                    f as u64,
+                )?])?)
+            })
+            .collect()
+    };
+    rules.insert(libc::SYS_socket, family_rules(families)?);
+    rules.insert(libc::SYS_socketpair, family_rules(&[libc::AF_UNIX])?);
     let filter = SeccompFilter::new(rules, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64)?;
     Ok(filter.try_into()?)
 }
@@ -264,9 +294,10 @@ extern "C" fn on_forbidden(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut l
     }
 }
 
-/// Installs the filter on every thread of hx-run (and `no_new_privs`).
-pub fn confine_syscalls() -> Result<()> {
-    let program = filter().context("building the seccomp filter")?;
+/// Installs the filter on every thread of hx-run (and `no_new_privs`);
+/// `inet`: the guest may have IP sockets.
+pub fn confine_syscalls(inet: bool) -> Result<()> {
+    let program = filter(inet).context("building the seccomp filter")?;
     // SAFETY: installs a SIGSYS handler that only writes to stderr and exits.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -280,8 +311,8 @@ pub fn confine_syscalls() -> Result<()> {
     seccompiler::apply_filter_all_threads(&program).context("installing the seccomp filter")
 }
 
-/// For the self-test: a host call no request needs (`socket`), which the filter must stop.
+/// For the self-test: a host call no request needs (a netlink `socket`), which the filter must stop.
 pub fn forbidden_call_for_test() {
     // SAFETY: creating a socket has no effect on memory; the filter stops it.
-    unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, 0) };
 }

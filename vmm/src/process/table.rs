@@ -54,10 +54,15 @@ pub fn init() -> std::io::Result<()> {
     table.next_pid.store(2, Ordering::SeqCst);
     let first = &table.entries[0];
     first.pid.store(1, Ordering::SeqCst);
-    first.pgid.store(1, Ordering::SeqCst);
-    first.sid.store(1, Ordering::SeqCst);
-    // SAFETY: getpid cannot fail.
-    first.host_pid.store(unsafe { libc::getpid() }, Ordering::SeqCst);
+    // The first guest process stays in hx-run's process group and session, as
+    // the first process of a new pid namespace does. When hx-run does not lead
+    // them, their leader is outside the guest's namespace and Linux reports
+    // such ids as 0; when it does, the guest (hx-run's stand-in) leads them.
+    // SAFETY: getpid/getpgrp/getsid(0) only read this process's ids.
+    let (host_pid, host_pgid, host_sid) = unsafe { (libc::getpid(), libc::getpgrp(), libc::getsid(0)) };
+    first.pgid.store(i32::from(host_pgid == host_pid), Ordering::SeqCst);
+    first.sid.store(i32::from(host_sid == host_pid), Ordering::SeqCst);
+    first.host_pid.store(host_pid, Ordering::SeqCst);
     became(first);
     let _ = TABLE.set(table);
     // Orphaned guest processes become host children of the first monitor, as
