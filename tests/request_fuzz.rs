@@ -285,6 +285,9 @@ const OPS: &[u32] = &[
     op::PIPE,
     op::PGRP,
     op::CHOWN,
+    op::NET,
+    op::NET,
+    op::NET,
     // Served by the vCPU loop, not `Host` (which must still refuse them cleanly).
     op::IDLE,
     op::KICK,
@@ -325,6 +328,29 @@ fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
         op::SETFL => req.args[1] |= libc::O_NONBLOCK as u64,
         // Mostly a valid "do not follow" flag, so that the ids and paths get tried.
         op::CHOWN if !rng.chance(4) => req.args[3] = rng.below(2),
+        // Sockets: mostly a real operation on a handle the guest has, with the
+        // families and types hx serves. Nothing may block the fuzzer: its
+        // sockets are non-blocking and its sends and receives do not wait.
+        op::NET => {
+            if !rng.chance(8) {
+                req.args[0] = rng.below(hx_abi::hypercall::NET_SETOPT + 1);
+            }
+            if !handles.is_empty() && !rng.chance(4) {
+                req.args[1] = *rng.pick(handles);
+            }
+            match req.args[0] {
+                hx_abi::hypercall::NET_SOCKET | hx_abi::hypercall::NET_SOCKETPAIR => {
+                    if !rng.chance(4) {
+                        req.args[1] = *rng.pick(&[1, 2, 10, 16, 17]);
+                        req.args[2] = rng.below(6);
+                    }
+                    req.args[2] |= libc::SOCK_NONBLOCK as u64;
+                }
+                hx_abi::hypercall::NET_ACCEPT => req.args[2] = libc::SOCK_NONBLOCK as u64,
+                hx_abi::hypercall::NET_SEND | hx_abi::hypercall::NET_RECV => req.args[2] |= libc::MSG_DONTWAIT as u64,
+                _ => {}
+            }
+        }
         op::POLL => {
             req.args[0] = 0;
             if rng.chance(2) {

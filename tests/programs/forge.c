@@ -24,10 +24,11 @@
 #define OP_EXIT 1
 #define OP_SLEEP 27
 #define OP_POLL 32
-/* The last request (CHOWN). */
-#define LAST_OP 45
+/* The last request (NET). */
+#define LAST_OP 46
 #define OP_IDLE 33
 #define OP_CHOWN 45
+#define OP_NET 46
 /* A forged FORK forks (each copy would go on forging); KILL may name -1,
  * which is every process of the tree: both are left to tests/processes.rs. */
 #define OP_FORK 38
@@ -167,6 +168,19 @@ int main(int argc, char **argv) {
             if (q.op == OP_POLL) q.args[0] = 0;
             /* CHOWN: mostly a valid "do not follow" flag, so that the ids and paths get tried. */
             if (q.op == OP_CHOWN && below(4)) q.args[3] = below(2);
+            /* Sockets: mostly a real operation (args[0]) on a handle (args[1]) other than the
+             * streams; never one that waits (non-blocking sockets, sends and receives). */
+            if (q.op == OP_NET) {
+                if (below(8)) q.args[0] = below(12);
+                if (below(8) && q.args[1] < 3) q.args[1] = 3 + below(8);
+                if (q.args[0] <= 1) { /* SOCKET, SOCKETPAIR */
+                    if (below(4)) { const uint64_t fam[] = {1, 2, 10, 16}; q.args[1] = fam[below(4)]; q.args[2] = below(6); }
+                    q.args[2] |= 04000; /* SOCK_NONBLOCK */
+                }
+                if (q.args[0] == 5) q.args[2] = 04000;       /* ACCEPT: SOCK_NONBLOCK */
+                if (q.args[0] == 6 || q.args[0] == 7) q.args[2] |= 0x40; /* MSG_DONTWAIT */
+                if (q.args[1] < 3 && q.args[0] >= 2) q.args[1] = 3 + below(8);
+            }
             q.nsegs = below(20) == 0 ? (uint32_t)value() : (uint32_t)below(MAX_SEGMENTS + 1);
             uint64_t cursor = 0;
             for (uint32_t s = 0; s < MAX_SEGMENTS && s < q.nsegs; s++) q.segs[s] = segment(q.op, &cursor);
