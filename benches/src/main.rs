@@ -5,6 +5,7 @@
 //!     cargo build --release && target/release/hx-bench --output docs/benchmarks.md
 mod charts;
 mod measure;
+mod network;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -94,6 +95,7 @@ fn main() -> Result<()> {
     let thr_g = b.compile("gcc", &["-static", "-pthread"], &prog("threads.c"), "threads-gcc-static")?;
     let thr_m = b.compile("musl-gcc", &[], &prog("threads.c"), "threads-musl")?;
     let procs = b.compile("gcc", &["-static"], &prog("processes.c"), "processes")?;
+    let net = b.compile("gcc", &["-O2"], &prog("net.c"), "net")?;
     let libc_so = root.join("sysroot/lib/libc.so");
     let fast = libc_so.is_file();
     let musl_lua = root.join("target/musl-lua/lua");
@@ -410,6 +412,11 @@ fn main() -> Result<()> {
         r.line(format!("| {label} | {} | {} | {} |", n.show("", 1e3), h.show("", 1e3), ratio(&n, &h)));
     }
     r.line("");
+
+    // 9. Network.
+    for l in network::section(&b, net.to_str().unwrap(), quick)? {
+        r.line(l);
+    }
 
     if let Some(path) = &cli.output {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));

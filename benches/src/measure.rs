@@ -91,13 +91,13 @@ impl Bench {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    fn hx(&self, hx_flags: &[&str], argv: &[&str]) -> Command {
+    pub fn hx(&self, hx_flags: &[&str], argv: &[&str]) -> Command {
         let mut c = Command::new(&self.hx_run);
         c.args(hx_flags).args(argv);
         c
     }
 
-    fn native(&self, argv: &[&str]) -> Command {
+    pub fn native(&self, argv: &[&str]) -> Command {
         let mut c = Command::new(argv[0]);
         c.args(&argv[1..]);
         c
