@@ -32,6 +32,7 @@ const TYPES: &[&str] = &[
     "rseq_cs_flags",
     "__user_cap_header_struct",
     "__user_cap_data_struct",
+    "signalfd_siginfo",
 ];
 
 /// The constant families, as regular expressions over macro names.
@@ -54,6 +55,10 @@ const CONSTANTS: &[&str] = &[
     "__W(NOTHREAD|ALL|CLONE)",
     "P_(ALL|PID|PGID)",
     "PR_(SET|GET)_[A-Z_]+",
+    // The last si_code of each signal's own codes (which `siginfo` layout a code means).
+    "NSIG(ILL|FPE|SEGV|BUS|TRAP|CHLD|POLL|SYS)",
+    "SFD_(CLOEXEC|NONBLOCK)",
+    "TFD_(TIMER_ABSTIME|TIMER_CANCEL_ON_SET|CLOEXEC|NONBLOCK)",
 ];
 
 /// C function-pointer types that are user addresses to the kernel (`SIG_DFL`

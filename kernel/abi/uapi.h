@@ -24,3 +24,5 @@
 #include <linux/limits.h>
 #include <linux/wait.h>
 #include <linux/prctl.h>
+#include <linux/signalfd.h>
+#include <linux/timerfd.h>

@@ -1,13 +1,17 @@
 //! Files as the program sees them: open file descriptions, the descriptor
 //! table, path resolution against the working directory, and the devices the
 //! kernel serves itself (`/dev/null`, `/dev/zero`, `/dev/urandom`, ...).
+pub mod anon;
 pub mod dev;
+pub mod eventfd;
 pub mod generated;
 pub mod path;
 pub mod pipe;
 pub mod proc;
+pub mod signalfd;
 pub mod stat;
 pub mod table;
+pub mod timerfd;
 
 use crate::errno::{Errno, EBADF};
 use crate::host;
@@ -35,6 +39,8 @@ pub enum Kind {
     Generated(alloc::sync::Arc<generated::Generated>),
     /// An epoll instance.
     Epoll(alloc::sync::Arc<crate::syscall::epoll::Epoll>),
+    /// An eventfd, timerfd or signalfd.
+    Anon(anon::Anon),
 }
 
 /// An open file description: shared by descriptors made with dup().
@@ -88,7 +94,7 @@ impl Drop for OpenFile {
                 pipe.writers -= 1;
                 pipe::changed(pipe);
             }
-            Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) => {}
+            Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) | Kind::Anon(_) => {}
         }
     }
 }

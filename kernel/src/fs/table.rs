@@ -46,7 +46,8 @@ pub fn init(exec: &ExecState) {
 
 /// What an `execve` passes on: descriptors without close-on-exec that the
 /// next image's kernel can rebuild (host files and devices; the kernel's
-/// own pipes, epoll instances and generated files cannot travel).
+/// own pipes, epoll instances, eventfds, timerfds, signalfds and generated
+/// files cannot travel).
 pub fn inheritable() -> Vec<InheritedFd> {
     let t = TABLE.lock();
     t.iter()

@@ -348,10 +348,14 @@ pub fn send_process(q: Queued) {
     if sig == SIGKILL {
         host::exit_signaled(SIGKILL as u64);
     }
-    if ignored(sig, &action(sig)) {
+    // Blocked signals are never ignored (Linux): their action may change
+    // before they are unblocked, and sigwaitinfo or a signalfd may take them.
+    let blocked = || sched::threads().iter().any(|t| t.signals.lock().mask & bit(sig) != 0);
+    if ignored(sig, &action(sig)) && !blocked() {
         return;
     }
     PROCESS_PENDING.lock().add(q);
+    crate::fs::signalfd::signal_arrived();
     // The thread to take it: the current one if it does not block it, else any that does not.
     let cur = sched::current();
     if !cur.is_idle() && cur.signals.lock().mask & bit(sig) == 0 {
@@ -372,10 +376,11 @@ pub fn send_thread(t: &Arc<Thread>, q: Queued) {
     if sig == SIGKILL {
         host::exit_signaled(SIGKILL as u64);
     }
-    if ignored(sig, &action(sig)) {
+    if ignored(sig, &action(sig)) && t.signals.lock().mask & bit(sig) == 0 {
         return;
     }
     t.signals.lock().pending.add(q);
+    crate::fs::signalfd::signal_arrived();
     if !core::ptr::eq(Arc::as_ptr(t), sched::current()) {
         notify(t);
     }

@@ -57,7 +57,8 @@ pub fn rearm() {
             _ => t.deadline,
         })
         .min();
-    sched::set_signal_timer_deadline(next.unwrap_or(u64::MAX));
+    // timerfds wake their readers and pollers through the same deadline.
+    sched::set_signal_timer_deadline(next.unwrap_or(u64::MAX).min(crate::fs::timerfd::next_deadline()));
 }
 
 /// Fires every timer that is due.
@@ -81,6 +82,7 @@ pub fn run_due() {
             fired.push((id, t.notify, t.overrun));
         }
     }
+    crate::fs::timerfd::run_due(wall);
     rearm();
     if fired.is_empty() {
         return;

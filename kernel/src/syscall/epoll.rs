@@ -1,9 +1,11 @@
 //! epoll over the same readiness `poll` sees (pipes and devices in the
 //! guest, host files through the monitor). Interest is kept by descriptor;
 //! edge-triggered interest is served level-triggered (a reader that drains
-//! to EAGAIN, as edge-triggered users must, sees the same events), and
-//! EPOLLONESHOT disables an entry once reported.
-use super::poll::{poll_core, PollFd};
+//! to EAGAIN, as edge-triggered users must, sees the same events) except on
+//! eventfds, timerfds and signalfds, which count their events: there an
+//! edge-triggered entry reports once per new event, as on Linux. EPOLLONESHOT
+//! disables an entry once reported.
+use super::poll::{poll_filtered, PollFd};
 use super::Args;
 use crate::errno::{Errno, SysResult, EEXIST, EINVAL, ENOENT};
 use crate::fs::{table, Kind, OpenFile, O_RDWR};
@@ -18,6 +20,7 @@ const EPOLL_CTL_DEL: u64 = 2;
 const EPOLL_CTL_MOD: u64 = 3;
 const EPOLLONESHOT: u32 = 1 << 30;
 const EPOLLEXCLUSIVE: u32 = 1 << 28;
+const EPOLLET: u32 = 1 << 31;
 /// The readiness bits epoll and poll share (IN, PRI, OUT, ERR, HUP, RDNORM.., RDHUP).
 const EVENT_BITS: u32 = 0x3fff;
 const EPOLLERR: u32 = 0x8;
@@ -32,6 +35,9 @@ struct Interest {
     data: u64,
     /// EPOLLONESHOT fired: reported nothing more until EPOLL_CTL_MOD.
     disabled: bool,
+    /// Edge-triggered on an eventfd, timerfd or signalfd: its event count
+    /// when last reported.
+    edge_seen: Option<u64>,
 }
 
 #[derive(Default)]
@@ -81,7 +87,7 @@ pub fn epoll_ctl([epfd, op, fd, event, ..]: Args) -> SysResult {
         if events & EPOLLEXCLUSIVE != 0 && events & EPOLLONESHOT != 0 {
             return Err(EINVAL);
         }
-        Ok(Interest { events, data, disabled: false })
+        Ok(Interest { events, data, disabled: false, edge_seen: None })
     };
     let mut interest = ep.interest.lock();
     let fd = fd as i32;
@@ -119,6 +125,28 @@ fn is_regular_host_file(file: &OpenFile) -> bool {
     super::fs::stat_of(file).map(|st| st.mode & 0o170000 == 0o100000).unwrap_or(false)
 }
 
+/// Clears the readiness of edge-triggered entries on eventfds, timerfds and
+/// signalfds that had no event since they were last reported; `edges` gets
+/// the event count of the others.
+fn edge_filter<'a>(watched: &'a [(i32, Interest)], edges: &'a mut [Option<u64>]) -> impl FnMut(&mut [PollFd]) + 'a {
+    move |fds| {
+        for (k, p) in fds.iter_mut().enumerate() {
+            let (fd, i) = watched[k];
+            if i.events & EPOLLET == 0 || p.revents == 0 {
+                continue;
+            }
+            let Ok(file) = table::get(fd as u64) else { continue };
+            let Kind::Anon(a) = &file.kind else { continue };
+            let n = a.edges(i.events);
+            if i.edge_seen == Some(n) {
+                p.revents = 0;
+            } else {
+                edges[k] = Some(n);
+            }
+        }
+    }
+}
+
 fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
     if max == 0 || max > MAX_EVENTS {
         return Err(EINVAL);
@@ -128,10 +156,11 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
         ep.interest.lock().iter().filter(|(_, i)| !i.disabled).map(|(&fd, &i)| (fd, i)).collect();
     let mut fds: Vec<PollFd> =
         watched.iter().map(|&(fd, i)| PollFd { fd, events: (i.events & EVENT_BITS) as i16, revents: 0 }).collect();
-    poll_core(&mut fds, timeout_ms)?;
+    let mut edges = alloc::vec![None; watched.len()];
+    poll_filtered(&mut fds, timeout_ms, &mut edge_filter(&watched, &mut edges))?;
     let mut out = Vec::new();
     let mut interest = ep.interest.lock();
-    for (p, (fd, i)) in fds.iter().zip(&watched) {
+    for (k, (p, (fd, i))) in fds.iter().zip(&watched).enumerate() {
         let ready = p.revents as u16 as u32 & ((i.events & EVENT_BITS) | EPOLLERR | EPOLLHUP);
         // POLLNVAL: the descriptor was closed, which removes it from the set.
         if p.revents as u16 & 0x20 != 0 {
@@ -141,10 +170,9 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
         if ready == 0 || out.len() as u64 >= max * 12 {
             continue;
         }
-        if i.events & EPOLLONESHOT != 0 {
-            if let Some(slot) = interest.get_mut(fd) {
-                slot.disabled = true;
-            }
+        if let Some(slot) = interest.get_mut(fd) {
+            slot.disabled |= i.events & EPOLLONESHOT != 0;
+            slot.edge_seen = edges[k].or(slot.edge_seen);
         }
         out.extend_from_slice(&ready.to_le_bytes());
         out.extend_from_slice(&i.data.to_le_bytes());
@@ -170,12 +198,18 @@ pub fn epoll_pwait2([epfd, events, max, timeout, mask, size]: Args) -> SysResult
 
 /// An epoll descriptor polled or epolled itself: readable when one of its entries is ready.
 pub fn readiness(ep: &Epoll) -> bool {
-    let watched: Vec<(i32, Interest)> =
-        ep.interest.lock().iter().filter(|(_, i)| !i.disabled).map(|(&fd, &i)| (fd, i)).collect();
-    let mut fds: Vec<PollFd> = watched
+    let watched: Vec<(i32, Interest)> = ep
+        .interest
+        .lock()
         .iter()
-        .filter(|(fd, _)| !matches!(table::get(*fd as u64).map(|f| matches!(f.kind, Kind::Epoll(_))), Ok(true)))
-        .map(|&(fd, i)| PollFd { fd, events: (i.events & EVENT_BITS) as i16, revents: 0 })
+        .filter(|(fd, i)| {
+            !i.disabled && !matches!(table::get(**fd as u64).map(|f| matches!(f.kind, Kind::Epoll(_))), Ok(true))
+        })
+        .map(|(&fd, &i)| (fd, i))
         .collect();
-    poll_core(&mut fds, 0).map(|n| n > 0).unwrap_or(false)
+    let mut fds: Vec<PollFd> =
+        watched.iter().map(|&(fd, i)| PollFd { fd, events: (i.events & EVENT_BITS) as i16, revents: 0 }).collect();
+    let mut edges = alloc::vec![None; watched.len()];
+    let ready = poll_filtered(&mut fds, 0, &mut edge_filter(&watched, &mut edges));
+    ready.is_ok_and(|n| n > 0)
 }

@@ -52,6 +52,8 @@ fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysR
         (Kind::Device(d), _) => device_read(*d, buf, count),
         (Kind::Generated(g), at) => g.read(buf, count, at),
         (Kind::Epoll(_), _) => Err(EINVAL),
+        (Kind::Anon(a), None) => a.read(buf, count, file.status() & O_NONBLOCK != 0),
+        (Kind::Anon(_), Some(_)) => Err(ESPIPE),
         (Kind::PipeRead(p), None) => pipe::read(p, buf, count, file.status() & O_NONBLOCK != 0),
         (Kind::PipeRead(_) | Kind::PipeWrite(_), Some(_)) => Err(ESPIPE),
         (Kind::PipeWrite(_), None) => Err(EBADF),
@@ -66,6 +68,8 @@ fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> Sys
         (Kind::Device(d), _) => device_write(*d, count),
         (Kind::Generated(g), _) => g.write(),
         (Kind::Epoll(_), _) => Err(EINVAL),
+        (Kind::Anon(a), None) => a.write(buf, count, file.status() & O_NONBLOCK != 0),
+        (Kind::Anon(_), Some(_)) => Err(ESPIPE),
         (Kind::PipeWrite(p), None) => match pipe::write(p, buf, count, file.status() & O_NONBLOCK != 0) {
             Err(EPIPE) => {
                 super::signal::raise(SIGPIPE);
@@ -179,6 +183,7 @@ pub fn lseek([fd, offset, whence, ..]: Args) -> SysResult {
         Kind::Device(_) => Err(EINVAL),
         Kind::Generated(ref g) => g.seek(offset, whence),
         Kind::Epoll(_) => Err(ESPIPE),
+        Kind::Anon(_) => Ok(0), // Linux's noop_llseek
         Kind::PipeRead(_) | Kind::PipeWrite(_) => Err(ESPIPE),
     }
 }
@@ -297,6 +302,7 @@ pub fn stat_of(file: &OpenFile) -> Result<Stat, Errno> {
         Kind::Device(d) => Ok(dev::stat(*d)),
         Kind::Generated(g) => g.stat(),
         Kind::Epoll(_) => Ok(Stat { mode: 0o600, nlink: 1, blksize: 4096, ino: 4000, ..Default::default() }),
+        Kind::Anon(_) => Ok(crate::fs::anon::stat()),
         Kind::PipeRead(p) | Kind::PipeWrite(p) => {
             Ok(Stat { mode: 0o010600, nlink: 1, blksize: 4096, ino: pipe::id(p), ..Default::default() })
         }

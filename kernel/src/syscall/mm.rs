@@ -34,7 +34,7 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
         Kind::PipeRead(_) | Kind::PipeWrite(_) => return Err(ENODEV),
         // A private mapping of /dev/zero is anonymous memory.
         Kind::Device(Device::Zero) => return with_space(|s| s.mmap(addr, len, prot as u32, flags | MAP_ANONYMOUS)),
-        Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) => return Err(ENODEV),
+        Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) | Kind::Anon(_) => return Err(ENODEV),
     };
     if flags & MAP_SHARED != 0 && prot & PROT_WRITE != 0 {
         // Writes would have to reach the file: not supported (yet), and said so.

@@ -32,13 +32,24 @@ pub fn wake_pollers() {
 
 /// Fills every `revents`, waiting up to `timeout_ms` (negative: forever); returns how many are ready.
 pub fn poll_core(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
+    poll_filtered(fds, timeout_ms, &mut |_| {})
+}
+
+/// As [`poll_core`], with `filter` run over the readiness found in the guest
+/// at every look, before it counts (epoll's edge-triggered entries clear
+/// what they reported already).
+pub fn poll_filtered(
+    fds: &mut [PollFd],
+    timeout_ms: i64,
+    filter: &mut dyn FnMut(&mut [PollFd]),
+) -> Result<usize, Errno> {
     let deadline = (timeout_ms >= 0).then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
     loop {
         // Registered before looking, so a change in between is not missed.
         if timeout_ms != 0 {
             POLLERS.lock().push(crate::sched::current_arc());
         }
-        match poll_once(fds, timeout_ms)? {
+        match poll_once(fds, timeout_ms, filter)? {
             Some(n) => return Ok(n),
             None => {
                 if crate::signal::pending() {
@@ -54,7 +65,11 @@ pub fn poll_core(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
 
 /// One look: `Some(ready)` when done (something ready, host files polled,
 /// or no timeout), `None` to wait for a pipe to change.
-fn poll_once(fds: &mut [PollFd], timeout_ms: i64) -> Result<Option<usize>, Errno> {
+fn poll_once(
+    fds: &mut [PollFd],
+    timeout_ms: i64,
+    filter: &mut dyn FnMut(&mut [PollFd]),
+) -> Result<Option<usize>, Errno> {
     let mut host_entries: Vec<(usize, PollEntry)> = Vec::new();
     for (i, p) in fds.iter_mut().enumerate() {
         p.revents = 0;
@@ -75,6 +90,7 @@ fn poll_once(fds: &mut [PollFd], timeout_ms: i64) -> Result<Option<usize>, Errno
                     0
                 }
             }
+            Kind::Anon(a) => a.readiness() & wanted,
             Kind::PipeRead(pp) | Kind::PipeWrite(pp) => {
                 let (r, w, hup) = pipe::readiness(pp);
                 let is_read = matches!(file.kind, Kind::PipeRead(_));
@@ -96,6 +112,7 @@ fn poll_once(fds: &mut [PollFd], timeout_ms: i64) -> Result<Option<usize>, Errno
             }
         };
     }
+    filter(fds);
     let local_ready = fds.iter().filter(|p| p.revents != 0).count();
     if !host_entries.is_empty() {
         let mut entries: Vec<PollEntry> = host_entries.iter().map(|(_, e)| *e).collect();

@@ -3,6 +3,7 @@
 //! returns `-ENOSYS` and the monitor names it in a warning.
 use super::{cred, epoll, exec, fork, fs, futex, mm, net, path, poll, process, signal, thread, time, Args};
 use crate::errno::SysResult;
+use crate::fs::{eventfd, signalfd, timerfd};
 use hx_abi::syscalls::MAX_SYSCALLS;
 
 pub type Handler = fn(Args) -> SysResult;
@@ -196,7 +197,14 @@ table! {
     274 => thread::get_robust_list,
     280 => path::utimensat,
     281 => epoll::epoll_pwait,
+    282 => signalfd::signalfd,
+    283 => timerfd::timerfd_create,
+    284 => eventfd::eventfd,
+    286 => timerfd::timerfd_settime,
+    287 => timerfd::timerfd_gettime,
     288 => net::accept4,
+    289 => signalfd::signalfd4,
+    290 => eventfd::eventfd2,
     291 => epoll::epoll_create1,
     292 => fs::dup3,
     293 => fs::pipe2,

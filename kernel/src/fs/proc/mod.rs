@@ -585,6 +585,8 @@ pub fn open(abs: Vec<u8>, flags: u64, status: u32, cloexec: bool) -> Then<u64> {
         Found::File(f) => match path_of(&f) {
             Some(p) => return open(p, flags, status, cloexec),
             None if flags & O_DIRECTORY != 0 && !matches!(&f.kind, Kind::Generated(g) if g.is_dir()) => Err(ENOTDIR),
+            // Linux's anonymous inodes (eventfd, timerfd, signalfd) cannot be opened again.
+            None if matches!(f.kind, Kind::Anon(_)) => Err(crate::errno::Errno(6)), // ENXIO
             None => table::install(f, cloexec),
         },
         Found::Node(node, canon) => open_node(node, canon, flags, status, cloexec),

@@ -74,6 +74,9 @@ pub fn fd_name(file: &OpenFile) -> Vec<u8> {
         Kind::Epoll(_) => {
             t.s(b"anon_inode:[eventpoll]");
         }
+        Kind::Anon(a) => {
+            t.s(a.name());
+        }
         Kind::Device(d) if file.path.is_empty() => {
             t.s(d.path());
         }

@@ -1,0 +1,118 @@
+//! eventfd: a 64-bit counter as a descriptor. A write adds to it, a read
+//! takes it all (or one, with EFD_SEMAPHORE) and blocks while it is 0; a
+//! write that would take it past 0xffff_ffff_ffff_fffe blocks until a read
+//! makes room.
+use super::anon::{self, Anon, POLLIN, POLLOUT};
+use super::{O_CLOEXEC, O_NONBLOCK};
+use crate::errno::{SysResult, EAGAIN, EINVAL};
+use crate::mm;
+use crate::sched::Thread;
+use crate::syscall::Args;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use spin::Mutex;
+
+/// `<sys/eventfd.h>`'s EFD_SEMAPHORE (Linux has no UAPI header for the eventfd
+/// flags; EFD_CLOEXEC and EFD_NONBLOCK are O_CLOEXEC and O_NONBLOCK).
+const EFD_SEMAPHORE: u64 = 1;
+/// The largest value the counter holds.
+const MAX: u64 = u64::MAX - 1;
+
+pub struct EventFd {
+    semaphore: bool,
+    state: Mutex<State>,
+}
+
+struct State {
+    count: u64,
+    /// Writes and reads so far: the wake-ups Linux sends (EPOLLIN, EPOLLOUT).
+    writes: u64,
+    reads: u64,
+    waiters: Vec<Arc<Thread>>,
+}
+
+fn waiters(s: &mut State) -> &mut Vec<Arc<Thread>> {
+    &mut s.waiters
+}
+
+impl EventFd {
+    pub fn read(&self, buf: u64, count: u64, nonblock: bool) -> SysResult {
+        if count < 8 {
+            return Err(EINVAL);
+        }
+        anon::writable(buf, 8)?;
+        let mut s = self.state.lock();
+        while s.count == 0 {
+            if nonblock {
+                return Err(EAGAIN);
+            }
+            anon::wait(s, waiters, None)?;
+            s = self.state.lock();
+        }
+        let value = if self.semaphore { 1 } else { s.count };
+        s.count -= value;
+        s.reads += 1;
+        let woken = core::mem::take(&mut s.waiters);
+        drop(s);
+        anon::wake(woken);
+        mm::copy_to_user(buf, &value.to_ne_bytes())?;
+        Ok(8)
+    }
+
+    pub fn write(&self, buf: u64, count: u64, nonblock: bool) -> SysResult {
+        if count < 8 {
+            return Err(EINVAL);
+        }
+        let value: u64 = mm::read_user(buf)?;
+        if value == u64::MAX {
+            return Err(EINVAL);
+        }
+        let mut s = self.state.lock();
+        while MAX - s.count < value {
+            if nonblock {
+                return Err(EAGAIN);
+            }
+            anon::wait(s, waiters, None)?;
+            s = self.state.lock();
+        }
+        s.count += value;
+        s.writes += 1;
+        let woken = core::mem::take(&mut s.waiters);
+        drop(s);
+        anon::wake(woken);
+        Ok(8)
+    }
+
+    pub fn readiness(&self) -> i16 {
+        let s = self.state.lock();
+        let mut ev = 0;
+        if s.count > 0 {
+            ev |= POLLIN;
+        }
+        if s.count < MAX {
+            ev |= POLLOUT;
+        }
+        ev
+    }
+
+    /// (writes, reads): what makes it readable, what makes it writable.
+    pub fn edges(&self) -> (u64, u64) {
+        let s = self.state.lock();
+        (s.writes, s.reads)
+    }
+}
+
+/// `eventfd2(initval, flags)`.
+pub fn eventfd2([initval, flags, ..]: Args) -> SysResult {
+    if flags & !(EFD_SEMAPHORE | (O_CLOEXEC | O_NONBLOCK) as u64) != 0 {
+        return Err(EINVAL);
+    }
+    let state = State { count: initval as u32 as u64, writes: 0, reads: 0, waiters: Vec::new() };
+    let e = EventFd { semaphore: flags & EFD_SEMAPHORE != 0, state: Mutex::new(state) };
+    anon::install(Anon::Event(Arc::new(e)), flags)
+}
+
+/// `eventfd(initval)`: eventfd2 without flags.
+pub fn eventfd([initval, ..]: Args) -> SysResult {
+    eventfd2([initval, 0, 0, 0, 0, 0])
+}

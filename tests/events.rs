@@ -1,0 +1,89 @@
+//! eventfd, timerfd and signalfd in hx: tests/programs/events.c, built for
+//! glibc (dynamic) and musl (static), prints and exits under hx on one and
+//! on two vCPUs exactly as natively — one test per sub-test. The program
+//! checks blocking, waking across threads, poll, select and epoll (level
+//! and edge triggered) itself and prints what it saw.
+mod common;
+mod vcpus;
+
+use common::{build, status_code, text, Flavor};
+use vcpus::{run_at, Place};
+
+fn sub_test(name: &str) {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let prog = build("events", flavor, &["-pthread"]);
+        let n = run_at(&prog, &[name], Place::Native);
+        let native = text(&n.stdout);
+        assert_eq!(status_code(&n), 0, "events {name} ({flavor:?}) natively:\n{native}{}", text(&n.stderr));
+        assert!(native.ends_with(&format!("{name}: ok\n")), "events {name} ({flavor:?}) natively:\n{native}");
+        for cpus in [1, 2] {
+            let h = run_at(&prog, &[name], Place::Hx { cpus, fast_libc: false });
+            let what = format!("events {name} ({flavor:?}, {cpus} vCPUs)");
+            let err = text(&h.stderr);
+            assert_eq!(text(&h.stdout), native, "{what}: stdout differs; hx stderr:\n{err}");
+            assert_eq!(status_code(&h), status_code(&n), "{what}: exit status differs; hx stderr:\n{err}");
+        }
+    }
+}
+
+/// Counting, EFD_SEMAPHORE, EFD_NONBLOCK/EFD_CLOEXEC, short buffers
+/// (EINVAL), writing 2^64-1 (EINVAL), the 0xfffffffffffffffe limit (EAGAIN,
+/// no POLLOUT), pread (ESPIPE), the old eventfd call, the /proc/self/fd name.
+#[test]
+fn eventfd_counts_and_refuses_what_linux_refuses() {
+    sub_test("eventfd");
+}
+
+/// A read blocked on 0 wakes when another thread writes; a write blocked on
+/// a full counter wakes when another thread reads; a handler interrupts a
+/// blocked read (EINTR) or restarts it (SA_RESTART).
+#[test]
+fn eventfd_blocked_readers_and_writers_wake() {
+    sub_test("eventfd-block");
+}
+
+/// poll, ppoll, select and pselect see an eventfd's readiness and wake when
+/// another thread writes.
+#[test]
+fn eventfd_wakes_poll_and_select() {
+    sub_test("eventfd-poll");
+}
+
+/// epoll: level-triggered entries report until read; edge-triggered ones
+/// once per write (EPOLLIN) or read (EPOLLOUT), again after EPOLL_CTL_MOD;
+/// a blocked epoll_wait wakes; an epoll descriptor polls readable.
+#[test]
+fn eventfd_in_epoll_level_and_edge_triggered() {
+    sub_test("eventfd-epoll");
+}
+
+/// One-shot, interval (expirations counted), absolute (monotonic, in the
+/// past, realtime with TFD_TIMER_CANCEL_ON_SET), CLOCK_BOOTTIME; gettime
+/// and the old value; disarming; the errors of create, settime, read, write.
+#[test]
+fn timerfd_counts_expirations() {
+    sub_test("timerfd");
+}
+
+/// poll, select and epoll wake when a timer expires; edge-triggered epoll
+/// reports an interval timer again only after a read; a blocked read costs
+/// no CPU time.
+#[test]
+fn timerfd_wakes_poll_select_and_epoll() {
+    sub_test("timerfd-poll");
+}
+
+/// Blocked signals read with their siginfo (kill, raise, sigqueue), several
+/// at once in order, a new mask on the same descriptor, blocked signals whose
+/// default is to be ignored, the errors.
+#[test]
+fn signalfd_reads_blocked_signals() {
+    sub_test("signalfd");
+}
+
+/// A blocked read, poll and epoll (level and edge triggered) wake for a
+/// signal from another thread, to this thread, and from ITIMER_REAL.
+#[test]
+fn signalfd_wakes_for_signals_from_threads_and_timers() {
+    sub_test("signalfd-block");
+}
