@@ -296,6 +296,8 @@ const OPS: &[u32] = &[
     op::DISCARD,
     op::FORK,
     op::EXEC,
+    op::RING,
+    op::RING_WAKE,
     op::EXIT,
     0,
     44,
@@ -416,10 +418,13 @@ fn run_fuzz(seed: u64, iterations: u64) -> u64 {
         // Tests run in parallel threads and share the counter: the bound is
         // checked against everything the process allocated meanwhile.
         let base = heap::reset();
-        // Both ways the vCPU loop serves requests: whole, or reads and writes
-        // checked under the lock and run outside it.
-        let served = if rng.chance(2) {
+        // The three ways requests are served: whole, as the poller serves a
+        // posted one, or reads and writes checked under the lock and run outside it.
+        let served = if rng.chance(3) {
             host.serve(REQ_AT)
+        } else if rng.chance(2) {
+            // As the poller serves a request posted without an exit.
+            host.serve_polled(REQ_AT).map(|()| Outcome::Resume)
         } else {
             host.serve_or_prepare(REQ_AT).and_then(|p| match p {
                 Prepared::Done(outcome) => Ok(outcome),

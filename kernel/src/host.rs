@@ -17,8 +17,39 @@ pub fn phys_of(virt: u64) -> u64 {
     }
 }
 
-/// Sends `req` to the monitor and returns its `ret`.
+/// Sends `req` to the monitor and returns its `ret`: through the ring
+/// while the monitor polls it, else through an exit.
 pub fn call(req: &mut Request) -> i64 {
+    call_via(req, Via::Any)
+}
+
+/// How a request may travel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The ring if the poller runs, else an exit.
+    Any,
+    /// An exit: the request may block (a read of a pipe, a socket or a
+    /// terminal without O_NONBLOCK), which the poller never does.
+    Exit,
+}
+
+pub fn call_via(req: &mut Request, via: Via) -> i64 {
+    if via == Via::Any {
+        if let Some(ret) = crate::ring::try_call(req) {
+            return ret;
+        }
+    }
+    doorbell(req)
+}
+
+/// Sends a request with `args` through an exit, never the ring.
+pub fn exit_call(req: &mut Request, args: &[u64]) -> i64 {
+    req.args[..args.len()].copy_from_slice(args);
+    doorbell(req)
+}
+
+/// An exit: the monitor serves `req` before the vCPU resumes.
+fn doorbell(req: &mut Request) -> i64 {
     stats::count_hypercall();
     let phys = phys_of(req as *mut Request as u64);
     debug_assert!(phys < u32::MAX as u64);
@@ -53,7 +84,7 @@ pub fn kernel_segment(ptr: u64, len: usize) -> Segment {
 /// Runs `op` over the user buffer `[addr, addr+len)` in as many requests as its
 /// physical pieces need; stops early on a short transfer, like Linux's
 /// `read`/`write`. `writes_user` says whether the host writes into the buffer.
-fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool, offset: Option<u64>) -> SysResult {
+fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool, offset: Option<u64>, via: Via) -> SysResult {
     let mut done = 0u64;
     while done < len {
         let mut req = Request::new(op);
@@ -66,7 +97,7 @@ fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool, offse
             Err(_) => break,
         };
         req.nsegs = nsegs as u32;
-        match result(call(&mut req)) {
+        match result(call_via(&mut req, via)) {
             Ok(n) => {
                 done += n;
                 if n < covered {
@@ -80,20 +111,20 @@ fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool, offse
     Ok(done)
 }
 
-pub fn write(handle: u64, addr: u64, len: u64) -> SysResult {
-    user_transfer(op::WRITE, handle, addr, len, false, None)
+pub fn write(handle: u64, addr: u64, len: u64, via: Via) -> SysResult {
+    user_transfer(op::WRITE, handle, addr, len, false, None, via)
 }
 
-pub fn pwrite(handle: u64, addr: u64, len: u64, offset: u64) -> SysResult {
-    user_transfer(op::PWRITE, handle, addr, len, false, Some(offset))
+pub fn pwrite(handle: u64, addr: u64, len: u64, offset: u64, via: Via) -> SysResult {
+    user_transfer(op::PWRITE, handle, addr, len, false, Some(offset), via)
 }
 
-pub fn pread(handle: u64, addr: u64, len: u64, offset: u64) -> SysResult {
-    user_read(op::PREAD, handle, addr, len, offset)
+pub fn pread(handle: u64, addr: u64, len: u64, offset: u64, via: Via) -> SysResult {
+    user_read(op::PREAD, handle, addr, len, offset, via)
 }
 
 /// `writev`: gathers the pieces of every buffer into as few requests as fit.
-pub fn write_iov(fd: u64, iovs: &[(u64, u64)]) -> SysResult {
+pub fn write_iov(fd: u64, iovs: &[(u64, u64)], via: Via) -> SysResult {
     let mut done = 0u64;
     let mut req = Request::new(op::WRITE);
     req.args[0] = fd;
@@ -103,7 +134,7 @@ pub fn write_iov(fd: u64, iovs: &[(u64, u64)]) -> SysResult {
         if req.nsegs == 0 {
             return Ok(true);
         }
-        let ret = call(req);
+        let ret = call_via(req, via);
         req.nsegs = 0;
         let expected = core::mem::take(pending);
         match result(ret) {
@@ -142,18 +173,18 @@ pub fn write_iov(fd: u64, iovs: &[(u64, u64)]) -> SysResult {
     Ok(done)
 }
 
-pub fn read(handle: u64, addr: u64, len: u64) -> SysResult {
-    user_read(op::READ, handle, addr, len, 0)
+pub fn read(handle: u64, addr: u64, len: u64, via: Via) -> SysResult {
+    user_read(op::READ, handle, addr, len, 0, via)
 }
 
 /// One request at most: a read returns what is there, it does not wait for more.
-fn user_read(op: u32, handle: u64, addr: u64, len: u64, offset: u64) -> SysResult {
+fn user_read(op: u32, handle: u64, addr: u64, len: u64, offset: u64, via: Via) -> SysResult {
     let mut req = Request::new(op);
     req.args[0] = handle;
     req.args[1] = offset;
     let (nsegs, _) = mm::user_segments(addr, len, true, &mut req.segs).map_err(|_| EFAULT)?;
     req.nsegs = nsegs as u32;
-    result(call(&mut req))
+    result(call_via(&mut req, via))
 }
 
 /// Directory entries of `handle` into the program's buffer.

@@ -12,6 +12,7 @@ mod fs;
 mod host;
 mod mem;
 mod mm;
+mod ring;
 mod sched;
 mod signal;
 mod stats;
@@ -58,6 +59,7 @@ extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
     time::init(boot.tsc_khz);
     syscall::dispatch::init(boot.flags);
     sched::init(boot.ncpus, boot.cpu_areas_phys);
+    ring::init();
     let frame = arch::entry::initial_frame(boot.user_entry, boot.user_sp);
     let main = sched::Thread::new(boot.exec.pid as u32, &frame, 0, signal::ThreadSignals::initial())
         .expect("guest RAM too small for the first thread");

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod platform;
 pub mod process;
 pub mod report;
+pub mod ring;
 pub mod sandbox;
 pub mod signals;
 pub mod smp;

@@ -14,6 +14,8 @@ pub struct Report {
     platform: &'static str,
     /// VM exits by reason.
     exits: BTreeMap<&'static str, u64>,
+    /// Requests the poller served without an exit, by request.
+    polled: BTreeMap<&'static str, u64>,
     warned: HashSet<u64>,
     warned_enough: bool,
     /// No guest-driven output at all (the fuzz harness).
@@ -64,8 +66,16 @@ fn op_name(op: u32) -> &'static str {
         op::SHOOTDOWN => "shootdown",
         op::INTERRUPT => "interrupt",
         op::DISCARD => "discard",
+        op::FORK => "fork",
+        op::EXEC => "exec",
+        op::WAIT => "wait",
+        op::KILL => "kill",
+        op::PIPE => "pipe",
+        op::PGRP => "pgrp",
         op::CHOWN => "chown",
         op::NET => "net",
+        op::RING => "ring",
+        op::RING_WAKE => "ring-wake",
         _ => "unknown",
     }
 }
@@ -131,6 +141,7 @@ impl Report {
             stats,
             platform,
             exits: BTreeMap::new(),
+            polled: BTreeMap::new(),
             warned: HashSet::new(),
             warned_enough: false,
             quiet: false,
@@ -158,6 +169,11 @@ impl Report {
 
     pub fn count_exit(&mut self, reason: &'static str) {
         *self.exits.entry(reason).or_default() += 1;
+    }
+
+    /// A request the poller served without an exit.
+    pub fn count_polled(&mut self, op: u32) {
+        *self.polled.entry(op_name(op)).or_default() += 1;
     }
 
     pub fn count_request(&mut self, op: u32) {
@@ -273,6 +289,9 @@ impl Report {
         let total: u64 = self.exits.values().sum();
         let reasons: Vec<String> = self.exits.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "hx-run: stats: exits to the host: {total} ({})", reasons.join(", "));
+        let polled: u64 = self.polled.values().sum();
+        let reasons: Vec<String> = self.polled.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(out, "hx-run: stats: requests served without an exit: {polled} ({})", reasons.join(", "));
         let _ =
             writeln!(out, "hx-run: stats: hypercalls: {}, CPL0 stub entries: {}", stats.hypercalls, stats.cpl0_entries);
         let _ = writeln!(out, "hx-run: stats: guest RAM touched: {} KiB", mem.touched_bytes() / 1024);

@@ -41,6 +41,8 @@ pub struct Machine<'a> {
     pub kernel: &'a KernelImage,
     /// The kernel's `hx_upcall_entry`.
     pub upcall_entry: u64,
+    /// Requests posted without exits, and the thread that serves them.
+    pub ring: crate::ring::Ring,
 }
 
 /// Runs every vCPU on its own thread (vCPU 0 on this one) until the program
@@ -61,6 +63,7 @@ pub fn run(vcpus: &mut [VcpuFd], m: &Machine) -> Result<Ended> {
         // Time slices and timers due while every vCPU runs program code
         // need the timer thread, one vCPU or many.
         scope.spawn(|| m.smp.run_timers(m.mem));
+        scope.spawn(|| m.ring.run(m.mem, &m.host));
         if let Some((i, vcpu)) = first {
             finish(m, &result, run_one(i, vcpu, m));
         }
@@ -82,6 +85,7 @@ fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<E
     }
     drop(slot);
     m.smp.stop_all();
+    m.ring.stop();
 }
 
 fn area(m: &Machine, i: usize) -> u64 {
@@ -299,6 +303,18 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<Ended>> {
             m.smp.request(req.args[0].min(usize::MAX as u64) as usize, REQ_WAKE);
             true
         }
+        op::RING => {
+            req.ret = m.ring.register(m.mem, req.args[0]);
+            m.mem.write_obj(addr, req)?;
+            m.host.lock().unwrap_or_else(|e| e.into_inner()).0.count_request(req.op);
+            return Ok(None);
+        }
+        op::RING_WAKE => {
+            m.host.lock().unwrap_or_else(|e| e.into_inner()).0.count_request(req.op);
+            req.ret = m.ring.wake_for(m.mem, req.args[0], &m.host);
+            m.mem.write_obj(addr, req)?;
+            return Ok(None);
+        }
         _ => false,
     };
     if scheduling {
@@ -326,7 +342,11 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<Ended>> {
         }
     };
     match outcome {
-        Outcome::Resume => Ok(None),
+        Outcome::Resume => {
+            // A program that made one host request is likely to make more: poll for them.
+            m.ring.nudge();
+            Ok(None)
+        }
         Outcome::Exit(status) => Ok(Some(Ended::Exit(status))),
         Outcome::Killed(sig) => Ok(Some(Ended::Killed(sig))),
         Outcome::KernelPanic => bail!("the guest kernel panicked (message above)"),

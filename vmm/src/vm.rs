@@ -295,6 +295,9 @@ pub fn run(cfg: &Config) -> Result<i32> {
         lockdown::drop_to(user).map_err(|e| rejected(125, format!("{e:#}")))?;
     }
     let fast_libc = if cfg.fast_libc { Some(fast_libc_path(cfg)?) } else { None };
+    if cfg.net.mode == crate::host::net::policy::Mode::None && !cfg.net.published.is_empty() {
+        return Err(rejected(2, "-p publishes a port of the guest's network, and --net none gives it none"));
+    }
     cfg.net.check_free().map_err(|e| rejected(125, format!("{e:#}")))?;
     let mut files = Files::new(sandbox, fast_libc, cfg.max_open_files);
     files.net = crate::host::net::Net::new(cfg.net.clone());
@@ -391,6 +394,7 @@ pub fn serve(
             program: &program,
             kernel: w.kernel,
             upcall_entry: w.kernel.symbol("hx_upcall_entry")?,
+            ring: Default::default(),
         };
         let ended = crate::vcpu::run(vcpus, &machine)?;
         drop(machine);

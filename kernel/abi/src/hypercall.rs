@@ -164,6 +164,13 @@ pub mod op {
     /// Sockets, served on host sockets under the network policy (`--net`,
     /// `-p`): `args[0]` = `NET_*`, the rest as each operation says.
     pub const NET: u32 = 46;
+
+    /// The page where requests are posted without exits (`crate::ring`):
+    /// `args[0]` = its physical address (page-aligned). Once per VM (`EBUSY` after).
+    pub const RING: u32 = 47;
+    /// The kernel posted a request into slot `args[0]` and found the poller
+    /// asleep: the monitor makes sure it is served before this returns.
+    pub const RING_WAKE: u32 = 48;
 }
 
 // `NET` operations. Socket addresses travel as Linux `struct sockaddr` bytes
@@ -217,7 +224,7 @@ pub const PGRP_GET_PDEATHSIG: u64 = 6;
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::NET;
+pub const LAST_OP: u32 = op::RING_WAKE;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

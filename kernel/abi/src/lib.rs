@@ -9,6 +9,7 @@ pub mod boot;
 pub mod hypercall;
 pub mod layout;
 pub mod percpu;
+pub mod ring;
 pub mod stats;
 pub mod syscalls;
 pub mod uapi;

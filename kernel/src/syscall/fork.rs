@@ -65,6 +65,8 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     }
     // The child: this thread alone, with the pid the monitor gave.
     let pid = req.args[0];
+    // First: the parent's poller did not come along (its page says it runs).
+    crate::ring::after_fork();
     process::set_identity(pid);
     time::reanchor();
     process::reseed_after_fork();

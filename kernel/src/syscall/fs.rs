@@ -44,11 +44,23 @@ fn device_write(d: Device, count: u64) -> SysResult {
     }
 }
 
+/// How a read or write of a host file may travel: a file opened by path
+/// (regular, mostly) or one in non-blocking mode never blocks, so the ring
+/// may carry it; a stream (a pipe, a socket, a terminal) in blocking mode
+/// may wait, which only an exit does.
+pub fn via(file: &OpenFile) -> host::Via {
+    if file.status() & O_NONBLOCK != 0 || file.path.starts_with(b"/") {
+        host::Via::Any
+    } else {
+        host::Via::Exit
+    }
+}
+
 fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
     file.readable()?;
     match (&file.kind, offset) {
-        (Kind::Host(h), None) => host::read(*h, buf, count),
-        (Kind::Host(h), Some(o)) => host::pread(*h, buf, count, o),
+        (Kind::Host(h), None) => host::read(*h, buf, count, via(file)),
+        (Kind::Host(h), Some(o)) => host::pread(*h, buf, count, o, via(file)),
         (Kind::Device(d), _) => device_read(*d, buf, count),
         (Kind::Generated(g), at) => g.read(buf, count, at),
         (Kind::Epoll(_), _) => Err(EINVAL),
@@ -63,8 +75,8 @@ fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysR
 fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
     file.writable()?;
     match (&file.kind, offset) {
-        (Kind::Host(h), None) => host::write(*h, buf, count),
-        (Kind::Host(h), Some(o)) => host::pwrite(*h, buf, count, o),
+        (Kind::Host(h), None) => host::write(*h, buf, count, via(file)),
+        (Kind::Host(h), Some(o)) => host::pwrite(*h, buf, count, o, via(file)),
         (Kind::Device(d), _) => device_write(*d, count),
         (Kind::Generated(g), _) => g.write(),
         (Kind::Epoll(_), _) => Err(EINVAL),
@@ -145,7 +157,7 @@ pub fn writev([fd, iov, count, ..]: Args) -> SysResult {
     file.writable()?;
     match file.kind {
         // Gathered into as few host requests as fit.
-        Kind::Host(h) => host::write_iov(h, &iovs),
+        Kind::Host(h) => host::write_iov(h, &iovs, via(&file)),
         _ => vectored(&iovs, |b, l| write_file(&file, b, l, None)),
     }
 }

@@ -145,6 +145,27 @@ pub fn munmap([addr, len, ..]: Args) -> SysResult {
     })
 }
 
+/// Memory protection keys: the guest's CPU has none (CPUID shows no OSPKE),
+/// so these answer as Linux does on such a CPU: no key can be allocated,
+/// and `pkey_mprotect` with key -1 is `mprotect`.
+pub fn pkey_alloc([flags, access, ..]: Args) -> SysResult {
+    if flags != 0 || access & !3 != 0 {
+        return Err(EINVAL);
+    }
+    Err(crate::errno::ENOSPC)
+}
+
+pub fn pkey_free(_: Args) -> SysResult {
+    Err(EINVAL)
+}
+
+pub fn pkey_mprotect([addr, len, prot, pkey, ..]: Args) -> SysResult {
+    if pkey as i32 != -1 {
+        return Err(EINVAL);
+    }
+    mprotect([addr, len, prot, 0, 0, 0])
+}
+
 pub fn mprotect([addr, len, prot, ..]: Args) -> SysResult {
     // PROT_GROWSDOWN/PROT_GROWSUP are accepted and mean nothing for a fully mapped stack.
     let prot = prot & !0x0300_0000;

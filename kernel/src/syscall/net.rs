@@ -29,8 +29,16 @@ const MAX_OPTION: usize = 256;
 
 /// The monitor's handle for socket `fd`.
 fn handle(fd: u64) -> Result<u64, Errno> {
-    match table::get(fd)?.kind {
-        Kind::Host(h) => Ok(h),
+    Ok(handle_via(fd, 0)?.0)
+}
+
+/// The handle for socket `fd`, and how a call on it that may wait travels:
+/// through the ring only if it cannot wait (`O_NONBLOCK`, `MSG_DONTWAIT`).
+fn handle_via(fd: u64, flags: u64) -> Result<(u64, host::Via), Errno> {
+    let file = table::get(fd)?;
+    match file.kind {
+        Kind::Host(h) if flags & MSG_DONTWAIT != 0 => Ok((h, host::Via::Any)),
+        Kind::Host(h) => Ok((h, super::fs::via(&file))),
         _ => Err(ENOTSOCK),
     }
 }
@@ -109,12 +117,12 @@ fn read_addr(ptr: u64, len: u64) -> Result<(Vec<u8>, Vec<u8>), Errno> {
 }
 
 fn address_request(sub: u64, fd: u64, addr: u64, len: u64) -> SysResult {
-    let h = handle(fd)?;
+    let (h, via) = handle_via(fd, 0)?;
     let (a, resolved) = read_addr(addr, len)?;
     let mut req = request(sub, &[h]);
     push(&mut req, kernel_seg(&a));
     push(&mut req, kernel_seg(&resolved));
-    host::result(host::call(&mut req))
+    host::result(host::call_via(&mut req, via))
 }
 
 pub fn bind([fd, addr, len, ..]: Args) -> SysResult {
@@ -156,7 +164,7 @@ pub fn accept4([fd, addr, lenp, flags, ..]: Args) -> SysResult {
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(EINVAL);
     }
-    let h = handle(fd)?;
+    let (h, via) = handle_via(fd, 0)?;
     if addr != 0 {
         let room: i32 = mm::read_user(lenp)?;
         if room < 0 {
@@ -166,7 +174,7 @@ pub fn accept4([fd, addr, lenp, flags, ..]: Args) -> SysResult {
     let mut buf = [0u8; MAX_SOCKADDR];
     let mut req = request(NET_ACCEPT, &[h, flags & SOCK_NONBLOCK]);
     push(&mut req, out_seg(&mut buf));
-    let new = host::result(host::call(&mut req))?;
+    let new = host::result(host::call_via(&mut req, via))?;
     let n = (req.args[3] as usize).min(buf.len());
     let fd = install(new, flags & SOCK_NONBLOCK != 0, flags & SOCK_CLOEXEC != 0)?;
     if let Err(e) = write_addr(addr, lenp, &buf[..n]) {
@@ -312,7 +320,7 @@ fn host_handle(fd: u64) -> Result<u64, Errno> {
 }
 
 fn send_core(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> SysResult {
-    let h = handle(fd)?;
+    let (h, via) = handle_via(fd, flags)?;
     let (addr, resolved) = if msg.name != 0 && msg.namelen != 0 {
         read_addr(msg.name, msg.namelen as u64)?
     } else {
@@ -332,7 +340,7 @@ fn send_core(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> SysResul
     };
     let mut req = new_request();
     let r = if user_data(&mut req, iovs, false)? {
-        host::result(host::call(&mut req))
+        host::result(host::call_via(&mut req, via))
     } else {
         // In more pieces than a request holds: through a kernel buffer, in
         // chunks (a datagram up to BOUNCE_MAX is still one message).
@@ -345,7 +353,7 @@ fn send_core(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> SysResul
                 req.segs[2].len = 0; // descriptors go with the first chunk only
             }
             push(&mut req, kernel_seg(&chunk));
-            match host::result(host::call(&mut req)) {
+            match host::result(host::call_via(&mut req, via)) {
                 Ok(n) => {
                     done += n;
                     result = Ok(done);
@@ -411,7 +419,7 @@ fn recv_core(
     flags: u64,
     name_out: &mut [u8; MAX_SOCKADDR],
 ) -> SysResult {
-    let h = handle(fd)?;
+    let (h, via) = handle_via(fd, flags)?;
     let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
     let max_fds = if msg.control != 0 { msg.controllen.saturating_sub(CMSG_HDR as u64) / 4 } else { 0 };
     let mut name = [0u8; MAX_SOCKADDR];
@@ -426,7 +434,7 @@ fn recv_core(
         bounce = alloc::vec![0u8; (total as usize).min(BOUNCE_MAX)];
         push(&mut req, out_seg(&mut bounce));
     }
-    let n = host::result(host::call(&mut req))?;
+    let n = host::result(host::call_via(&mut req, via))?;
     if !bounce.is_empty() {
         scatter(iovs, &bounce[..(n as usize).min(bounce.len())])?;
     }

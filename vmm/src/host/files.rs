@@ -236,6 +236,21 @@ impl Files {
         self.handles.retain(|h| keep.contains(&h));
     }
 
+    /// Whether reading or writing `handle` returns at once: a regular file
+    /// or directory, or a descriptor in non-blocking mode (the guest's
+    /// `O_NONBLOCK` is the host descriptor's). A handle the guest does not
+    /// hold fails at once too.
+    pub fn never_blocks(&self, handle: u64) -> bool {
+        let Ok(fd) = self.handles.fd(handle) else { return true };
+        let Ok(st) = fstat(fd) else { return true };
+        if matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK) {
+            return true;
+        }
+        // SAFETY: F_GETFL on a descriptor we hold.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        flags >= 0 && flags & libc::O_NONBLOCK != 0
+    }
+
     /// Whether `handle` is open.
     pub fn holds(&self, handle: u64) -> bool {
         self.handles.get(handle).is_ok()

@@ -20,7 +20,8 @@ use crate::memory::GuestRam;
 use crate::report::Report;
 use anyhow::Result;
 use guest::{Segs, MAX_TEXT};
-use hx_abi::hypercall::{op, Request};
+use hx_abi::hypercall::{op, Request, NET_ACCEPT, NET_CONNECT, NET_RECV, NET_SEND};
+use hx_abi::ring;
 
 pub enum Outcome {
     Resume,
@@ -152,6 +153,64 @@ impl Host<'_> {
 }
 
 impl Host<'_> {
+    /// Serves the request at `addr` for the poller (`crate::ring`), which
+    /// must never block: a request that could (a blocking read, a poll that
+    /// must wait, a sleep, a process request) gets `ring::RETRY` and comes
+    /// again through an exit. An error means the request lies outside guest RAM.
+    pub fn serve_polled(&mut self, addr: u64) -> Result<()> {
+        let mut req: Request = self.mem.read_obj(addr)?;
+        let a = req.args;
+        let blocking_net = req.op == op::NET
+            && matches!(a[0], NET_CONNECT | NET_ACCEPT | NET_SEND | NET_RECV)
+            && !(matches!(a[0], NET_SEND | NET_RECV) && a[2] & libc::MSG_DONTWAIT as u64 != 0);
+        let retry = match req.op {
+            op::READ | op::WRITE | op::PREAD | op::PWRITE => !self.files.never_blocks(a[0]),
+            op::NET if blocking_net => !self.files.never_blocks(a[1]),
+            op::NET | op::POLL => false,
+            op::EXIT | op::FORK | op::EXEC | op::IDLE | op::KICK | op::SHOOTDOWN | op::INTERRUPT | op::SLEEP => true,
+            op::WAIT | op::KILL | op::PGRP | op::RING | op::RING_WAKE => true,
+            _ => false,
+        };
+        if retry {
+            req.ret = ring::RETRY;
+            return self.mem.write_obj(addr, req);
+        }
+        self.report.count_polled(req.op);
+        let waits = req.op == op::POLL && req.args[0] != 0;
+        if req.op == op::POLL {
+            req.args[0] = 0; // look, never wait
+        }
+        let shape = req;
+        let prepared = match Segs::of(self.mem, &shape) {
+            Ok(segs) => self.files.prepare_io(&shape, &segs),
+            Err(e) => Some(Err(e)),
+        };
+        match prepared {
+            None => {
+                let outcome = self.dispatch(&mut req);
+                self.print_hint();
+                debug_assert!(matches!(outcome, Outcome::Resume));
+            }
+            Some(Err(e)) => req.ret = -(e as i64),
+            Some(Ok(mut io)) => {
+                req.ret = match io.run(self.mem) {
+                    Ok(n) => n,
+                    Err(e) => -(e as i64),
+                };
+                if let files::BlockingCall::Net(call) = io {
+                    let ret = req.ret;
+                    req.ret = (*call).finish(self.files, self.mem, &mut req, ret);
+                }
+                self.print_hint();
+            }
+        }
+        if waits && req.ret == 0 {
+            req.ret = ring::RETRY; // nothing ready yet: the exit waits
+            req.args[0] = shape.args[0];
+        }
+        self.mem.write_obj(addr, req)
+    }
+
     /// Tells the user once why the network policy refused a call.
     fn print_hint(&mut self) {
         if let Some(hint) = self.files.net.hint.take() {
