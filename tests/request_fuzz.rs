@@ -298,12 +298,19 @@ const OPS: &[u32] = &[
     op::EXEC,
     op::RING,
     op::RING_WAKE,
+    op::WATCH,
     op::EXIT,
     0,
     44,
     1000,
     u32::MAX,
 ];
+
+/// A watcher for `WATCH` requests (its thread never runs here: registering is what is fuzzed).
+fn watcher() -> &'static hx_vmm::watch::Watcher {
+    static W: std::sync::OnceLock<hx_vmm::watch::Watcher> = std::sync::OnceLock::new();
+    W.get_or_init(|| hx_vmm::watch::Watcher::new().unwrap())
+}
 
 fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
     let mut req = Request::new(*rng.pick(OPS));
@@ -414,7 +421,7 @@ fn run_fuzz(seed: u64, iterations: u64) -> u64 {
     while done < count && deadline.is_none_or(|d| std::time::Instant::now() < d) {
         let req = forge(&mut rng, &mem, &handles);
         mem.write_obj(REQ_AT, req).unwrap();
-        let mut host = Host { mem: &mem, report: &mut report, files: &mut files };
+        let mut host = Host { mem: &mem, report: &mut report, files: &mut files, watch: Some(watcher()) };
         // Tests run in parallel threads and share the counter: the bound is
         // checked against everything the process allocated meanwhile.
         let base = heap::reset();
@@ -454,7 +461,7 @@ fn run_fuzz(seed: u64, iterations: u64) -> u64 {
     check_tree(&tree, &before);
     assert!(report.warned_count() <= 256, "the set of warned-about syscalls grew without bound");
     // A request outside guest RAM cannot be answered: an error, not a panic.
-    let mut host = Host { mem: &mem, report: &mut report, files: &mut files };
+    let mut host = Host { mem: &mem, report: &mut report, files: &mut files, watch: Some(watcher()) };
     assert!(host.serve(RAM - 8).is_err());
     done
 }
@@ -490,7 +497,7 @@ fn oversized_lengths_get_an_errno_not_an_allocation() {
             *s = seg;
         }
         mem.write_obj(REQ_AT, req).unwrap();
-        let mut host = Host { mem: &mem, report: &mut report, files: &mut files };
+        let mut host = Host { mem: &mem, report: &mut report, files: &mut files, watch: Some(watcher()) };
         assert!(matches!(host.serve(REQ_AT), Ok(Outcome::Resume)), "op {op}");
         let back: Request = mem.read_obj(REQ_AT).unwrap();
         assert!(back.ret < 0 || op == op::STRACE || op == op::LOG, "op {op}: {}", back.ret);
@@ -559,7 +566,7 @@ fn serve_one(files: &mut Files, mut req: Request, paths: &[&[u8]]) -> Request {
     }
     req.nsegs = paths.len() as u32;
     mem.write_obj(REQ_AT, req).unwrap();
-    let mut host = Host { mem: &mem, report: &mut report, files };
+    let mut host = Host { mem: &mem, report: &mut report, files, watch: Some(watcher()) };
     assert!(matches!(host.serve(REQ_AT), Ok(Outcome::Resume)));
     mem.read_obj(REQ_AT).unwrap()
 }

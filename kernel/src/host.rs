@@ -31,10 +31,13 @@ pub enum Via {
     /// An exit: the request may block (a read of a pipe, a socket or a
     /// terminal without O_NONBLOCK), which the poller never does.
     Exit,
+    /// A read or write that must not wait (`RW_NOWAIT`: `EAGAIN` instead),
+    /// so the ring may carry it: the caller waits with `WATCH` if it must.
+    NoWait,
 }
 
 pub fn call_via(req: &mut Request, via: Via) -> i64 {
-    if via == Via::Any {
+    if via != Via::Exit {
         if let Some(ret) = crate::ring::try_call(req) {
             return ret;
         }
@@ -46,6 +49,14 @@ pub fn call_via(req: &mut Request, via: Via) -> i64 {
 pub fn exit_call(req: &mut Request, args: &[u64]) -> i64 {
     req.args[..args.len()].copy_from_slice(args);
     doorbell(req)
+}
+
+fn nowait_flag(via: Via) -> u64 {
+    if via == Via::NoWait {
+        hx_abi::hypercall::RW_NOWAIT
+    } else {
+        0
+    }
 }
 
 /// An exit: the monitor serves `req` before the vCPU resumes.
@@ -90,6 +101,7 @@ fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool, offse
         let mut req = Request::new(op);
         req.args[0] = fd;
         req.args[1] = offset.map_or(0, |o| o + done);
+        req.args[2] = nowait_flag(via);
         let covered = mm::user_segments(addr + done, len - done, writes_user, &mut req.segs).map_err(|_| EFAULT);
         let (nsegs, covered) = match covered {
             Ok(v) => v,
@@ -128,6 +140,7 @@ pub fn write_iov(fd: u64, iovs: &[(u64, u64)], via: Via) -> SysResult {
     let mut done = 0u64;
     let mut req = Request::new(op::WRITE);
     req.args[0] = fd;
+    req.args[2] = nowait_flag(via);
     let mut pending = 0u64;
     // Sends what `req` holds; false when the transfer ends here (short or failed).
     let send = |req: &mut Request, pending: &mut u64, done: &mut u64| -> Result<bool, Errno> {
@@ -182,6 +195,7 @@ fn user_read(op: u32, handle: u64, addr: u64, len: u64, offset: u64, via: Via) -
     let mut req = Request::new(op);
     req.args[0] = handle;
     req.args[1] = offset;
+    req.args[2] = nowait_flag(via);
     let (nsegs, _) = mm::user_segments(addr, len, true, &mut req.segs).map_err(|_| EFAULT)?;
     req.nsegs = nsegs as u32;
     result(call_via(&mut req, via))

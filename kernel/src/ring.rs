@@ -53,6 +53,12 @@ pub fn after_fork() {
     register(page);
 }
 
+/// Whether the monitor's poller runs (a request now would travel without an exit).
+pub fn polling() -> bool {
+    let page = PAGE.load(Ordering::Relaxed);
+    page != 0 && word(page, OFF_ACTIVE).load(Ordering::Relaxed) != 0 && SKIP.load(Ordering::Relaxed) == 0
+}
+
 /// Requests to send through exits before trying the ring again, after the
 /// poller was late (it had no host CPU: waiting for it costs more than an
 /// exit). Doubles while it stays late, up to `MAX_BACKOFF`; 0 once it is on time.
@@ -81,26 +87,9 @@ fn must_exit(o: u32) -> bool {
     )
 }
 
-/// How long a poll that finds nothing ready keeps looking through the ring
-/// before it waits in the host through an exit: an event loop under load
-/// (a server between two requests) finds its next event within this, for
-/// less than one exit costs.
-const POLL_SPIN_NS: u64 = 30_000;
-
 /// Serves `req` without an exit if the poller runs and takes it: `Some(ret)`.
 pub fn try_call(req: &mut Request) -> Option<i64> {
-    let mut first = None;
-    loop {
-        let ret = post(req)?;
-        if ret != ring::RETRY {
-            return Some(ret);
-        }
-        let now = crate::time::tsc_ns();
-        if req.op != op::POLL || now - *first.get_or_insert(now) > POLL_SPIN_NS {
-            return None;
-        }
-        core::hint::spin_loop();
-    }
+    post(req).filter(|&ret| ret != ring::RETRY)
 }
 
 /// One trip through the ring: the request's `ret` (maybe `RETRY`), or

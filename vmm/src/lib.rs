@@ -16,3 +16,4 @@ pub mod signals;
 pub mod smp;
 pub mod vcpu;
 pub mod vm;
+pub mod watch;

@@ -14,6 +14,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::watch::Watcher;
+
+/// The monitor's request state, as the vCPU threads share it.
+type HostLock<'a> = Mutex<(&'a mut crate::report::Report, &'a mut crate::host::files::Files)>;
+
 /// How long the poller keeps polling after the last request. An exit costs
 /// 30–70 µs on this machine kind; a program between two requests rarely
 /// computes longer than this, and an idle one stops the polling soon.
@@ -64,7 +69,7 @@ impl Ring {
     }
 
     /// The poller thread's loop, until `stop`.
-    pub fn run(&self, mem: &GuestRam, host: &Mutex<(&mut crate::report::Report, &mut crate::host::files::Files)>) {
+    pub fn run(&self, mem: &GuestRam, host: &HostLock, watch: &Watcher) {
         loop {
             self.asleep.store(true, Ordering::SeqCst);
             {
@@ -84,7 +89,7 @@ impl Ring {
             let mut last = Instant::now();
             let mut empty = 0u32;
             loop {
-                if self.scan(mem, page, host) {
+                if self.scan(mem, page, host, watch) {
                     last = Instant::now();
                     empty = 0;
                     continue;
@@ -97,7 +102,7 @@ impl Ring {
                     // Asleep from here on; one more look catches a request
                     // posted before the kernel could see that.
                     active.store(0, Ordering::SeqCst);
-                    self.scan(mem, page, host);
+                    self.scan(mem, page, host, watch);
                     break;
                 }
                 empty += 1;
@@ -111,12 +116,7 @@ impl Ring {
     }
 
     /// Serves every posted request once; whether there was any.
-    fn scan(
-        &self,
-        mem: &GuestRam,
-        page: u64,
-        host: &Mutex<(&mut crate::report::Report, &mut crate::host::files::Files)>,
-    ) -> bool {
+    fn scan(&self, mem: &GuestRam, page: u64, host: &HostLock, watch: &Watcher) -> bool {
         let mut any = false;
         for i in 0..SLOTS {
             let at = page + ring::slot(i);
@@ -124,7 +124,7 @@ impl Ring {
             if state.load(Ordering::Acquire) == POSTED
                 && state.compare_exchange(POSTED, TAKEN, Ordering::AcqRel, Ordering::Relaxed).is_ok()
             {
-                serve_slot(mem, at, host);
+                serve_slot(mem, at, host, watch);
                 any = true;
             }
         }
@@ -133,19 +133,14 @@ impl Ring {
 
     /// `RING_WAKE` for slot `i`: serves it on this vCPU's thread unless the
     /// poller took it first, then waits until it is done; and polls again.
-    pub fn wake_for(
-        &self,
-        mem: &GuestRam,
-        i: u64,
-        host: &Mutex<(&mut crate::report::Report, &mut crate::host::files::Files)>,
-    ) -> i64 {
+    pub fn wake_for(&self, mem: &GuestRam, i: u64, host: &HostLock, watch: &Watcher) -> i64 {
         let page = self.page.load(Ordering::SeqCst);
         let Some(at) = usize::try_from(i).ok().filter(|&i| i < SLOTS && page != 0).map(|i| page + ring::slot(i)) else {
             return -(libc::EINVAL as i64);
         };
         let Ok(state) = mem.atomic_u64(at + OFF_STATE) else { return -(libc::EINVAL as i64) };
         if state.compare_exchange(POSTED, TAKEN, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-            serve_slot(mem, at, host);
+            serve_slot(mem, at, host, watch);
         } else {
             // Taken by the poller (or never posted: a forged wake): wait briefly for it.
             let start = Instant::now();
@@ -159,12 +154,12 @@ impl Ring {
 }
 
 /// Serves the request a slot names and marks the slot done.
-fn serve_slot(mem: &GuestRam, at: u64, host: &Mutex<(&mut crate::report::Report, &mut crate::host::files::Files)>) {
+fn serve_slot(mem: &GuestRam, at: u64, host: &HostLock, watch: &Watcher) {
     let req_at = mem.atomic_u64(at + OFF_REQ).map(|r| r.load(Ordering::Acquire)).unwrap_or(u64::MAX);
     {
         let mut guard = host.lock().unwrap_or_else(|e| e.into_inner());
         let (report, files) = &mut *guard;
-        let mut h = Host { mem, report, files };
+        let mut h = Host { mem, report, files, watch: Some(watch) };
         // A request outside guest RAM cannot be answered; the slot still ends.
         let _ = h.serve_polled(req_at);
     }

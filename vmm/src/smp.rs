@@ -142,6 +142,17 @@ impl Smp {
         }
     }
 
+    /// Gets the guest kernel to look at what the monitor published: an idle
+    /// vCPU is kicked; otherwise one running the program is interrupted.
+    pub fn wake_any(&self) {
+        if let Some(i) = self.vcpus.iter().position(|v| v.state.load(Ordering::SeqCst) == IDLE) {
+            self.kick(i);
+            return;
+        }
+        let i = self.vcpus.iter().position(|v| v.state.load(Ordering::SeqCst) == IN_GUEST).unwrap_or(self.first);
+        self.request(i, REQ_WAKE);
+    }
+
     /// `KICK`: wakes vCPU `i` from `IDLE` (or makes its next `IDLE` return at once).
     pub fn kick(&self, i: usize) {
         let Some(v) = self.vcpus.get(i) else { return };

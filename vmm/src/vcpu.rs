@@ -43,6 +43,8 @@ pub struct Machine<'a> {
     pub upcall_entry: u64,
     /// Requests posted without exits, and the thread that serves them.
     pub ring: crate::ring::Ring,
+    /// Host files guest threads wait for, and the thread that watches them.
+    pub watch: crate::watch::Watcher,
 }
 
 /// Runs every vCPU on its own thread (vCPU 0 on this one) until the program
@@ -63,9 +65,18 @@ pub fn run(vcpus: &mut [VcpuFd], m: &Machine) -> Result<Ended> {
         // Time slices and timers due while every vCPU runs program code
         // need the timer thread, one vCPU or many.
         scope.spawn(|| m.smp.run_timers(m.mem));
-        scope.spawn(|| m.ring.run(m.mem, &m.host));
+        scope.spawn(|| m.ring.run(m.mem, &m.host, &m.watch));
+        let events_at = m.smp.areas_phys
+            + hx_abi::percpu::SHARED_OFFSET
+            + std::mem::offset_of!(hx_abi::percpu::Shared, host_events) as u64;
+        let result = &result;
+        scope.spawn(move || {
+            if let Err(e) = m.watch.run(m.mem, &m.smp, events_at) {
+                finish(m, result, Err(e));
+            }
+        });
         if let Some((i, vcpu)) = first {
-            finish(m, &result, run_one(i, vcpu, m));
+            finish(m, result, run_one(i, vcpu, m));
         }
     });
     crate::signals::release();
@@ -86,6 +97,7 @@ fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<E
     drop(slot);
     m.smp.stop_all();
     m.ring.stop();
+    m.watch.stop();
 }
 
 fn area(m: &Machine, i: usize) -> u64 {
@@ -311,7 +323,7 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<Ended>> {
         }
         op::RING_WAKE => {
             m.host.lock().unwrap_or_else(|e| e.into_inner()).0.count_request(req.op);
-            req.ret = m.ring.wake_for(m.mem, req.args[0], &m.host);
+            req.ret = m.ring.wake_for(m.mem, req.args[0], &m.host, &m.watch);
             m.mem.write_obj(addr, req)?;
             return Ok(None);
         }
@@ -327,7 +339,7 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<Ended>> {
     }
     let mut guard = m.host.lock().unwrap_or_else(|e| e.into_inner());
     let (report, files) = &mut *guard;
-    let mut host = Host { mem: m.mem, report, files };
+    let mut host = Host { mem: m.mem, report, files, watch: Some(&m.watch) };
     let outcome = match host.serve_or_prepare(addr).context("a host request")? {
         Prepared::Done(outcome) => outcome,
         Prepared::Io(io, req) => {

@@ -351,7 +351,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     // The C library sets up its thread signals at the first thread it
     // starts: do that now, while the seccomp filter does not yet forbid it.
     let _ = std::thread::spawn(|| {}).join();
-    lock_down(cfg, &files)?;
+    lock_down(cfg, &mut files)?;
     let program = Binary { path: launch.name.clone(), bytes: Vec::new(), bias: 0 };
     let end = serve(&world, &mut vcpus, &mut report, &mut files, Some(launch), None, program);
     signals::release();
@@ -395,6 +395,7 @@ pub fn serve(
             kernel: w.kernel,
             upcall_entry: w.kernel.symbol("hx_upcall_entry")?,
             ring: Default::default(),
+            watch: crate::watch::Watcher::new()?,
         };
         let ended = crate::vcpu::run(vcpus, &machine)?;
         drop(machine);
@@ -554,9 +555,11 @@ fn raise_file_limit(guest_files: usize) {
 }
 
 /// Landlock and seccomp, then the self-tests that show they hold.
-fn lock_down(cfg: &Config, files: &Files) -> Result<()> {
+fn lock_down(cfg: &Config, files: &mut Files) -> Result<()> {
     let extra: Vec<&std::path::Path> = files.fast_libc().into_iter().collect();
     let landlock = lockdown::restrict_files(&files.sandbox, &extra).context("Landlock")?;
+    // Socket paths bound by host path only where Landlock keeps socket creation in the writable mounts.
+    files.net.direct_paths = landlock == lockdown::FileRestriction::Full;
     lockdown::confine_syscalls(files.net.policy.mode != crate::host::net::policy::Mode::None)?;
     if cfg.stats {
         eprintln!("hx-run: stats: lockdown: seccomp filter on, Landlock {landlock:?}");

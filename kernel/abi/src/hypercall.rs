@@ -171,7 +171,17 @@ pub mod op {
     /// The kernel posted a request into slot `args[0]` and found the poller
     /// asleep: the monitor makes sure it is served before this returns.
     pub const RING_WAKE: u32 = 48;
+
+    /// Tell the guest when any of the host files in `segs[0]` (`PollEntry`s:
+    /// handle and events) becomes ready: the monitor bumps
+    /// `Shared::host_events` and interrupts a vCPU, once per `WATCH`. Returns
+    /// at once, so a thread waits for a host file without holding its vCPU.
+    pub const WATCH: u32 = 49;
 }
+
+/// `READ` with `args[2]` = `RW_NOWAIT`: `-EAGAIN` instead of waiting when
+/// nothing is there to read (the guest then waits with `WATCH`).
+pub const RW_NOWAIT: u64 = 1;
 
 // `NET` operations. Socket addresses travel as Linux `struct sockaddr` bytes
 // (at most `MAX_SOCKADDR`), in the guest's own terms: the monitor translates
@@ -181,18 +191,20 @@ pub mod op {
 pub const NET_SOCKET: u64 = 0;
 /// `socketpair(args[1], args[2], args[3])`: `ret` = 0, `args[1]`, `args[2]` = the handles.
 pub const NET_SOCKETPAIR: u64 = 1;
-/// `bind(handle args[1], address segs[0])`.
+/// `bind(handle args[1], address segs[0])`; `segs[1]` = a socket path's absolute guest form.
 pub const NET_BIND: u64 = 2;
 /// `listen(handle args[1], backlog args[2])`.
 pub const NET_LISTEN: u64 = 3;
-/// `connect(handle args[1], address segs[0])`; may block.
+/// `connect(handle args[1], address segs[0])` (`segs[1]` as for `NET_BIND`); may block.
 pub const NET_CONNECT: u64 = 4;
 /// `accept4(handle args[1], flags args[2] (`SOCK_NONBLOCK` or 0))`; may block.
 /// `ret` = the new handle, the peer's address into `segs[0]`, its length in `args[3]`.
 pub const NET_ACCEPT: u64 = 5;
 /// `sendmsg(handle args[1], flags args[2])`: `segs[0]` = the destination
-/// (empty: none), `segs[1]` = handles to pass (`u64` each, `SCM_RIGHTS`),
-/// `segs[2..]` = the data. `ret` = bytes sent; may block.
+/// (empty: none), `segs[1]` = its absolute guest path for a socket path,
+/// `segs[2]` = handles to pass (`u64` each, `SCM_RIGHTS`), `segs[3..]` = the
+/// data. `ret` = bytes sent; may block. On `-EPIPE`, `args[3]` = 1 if Linux
+/// raises SIGPIPE (a stream socket).
 pub const NET_SEND: u64 = 6;
 /// `recvmsg(handle args[1], flags args[2])`, accepting up to `args[3]`
 /// passed descriptors: `segs[0]` receives the source address (its length in
@@ -224,7 +236,7 @@ pub const PGRP_GET_PDEATHSIG: u64 = 6;
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::RING_WAKE;
+pub const LAST_OP: u32 = op::WATCH;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -73,6 +73,9 @@ pub struct Shared {
     /// The process's parent (it becomes 1 when the parent ends), kept by the
     /// monitor so that `getppid` costs no exit.
     pub ppid: u64,
+    /// Bumped by the monitor each time a host file a `WATCH` named became
+    /// ready: threads waiting for host files look again.
+    pub host_events: u64,
 }
 
 pub const SHARED_OFFSET: u64 = 0x200;

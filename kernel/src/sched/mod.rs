@@ -172,6 +172,12 @@ pub fn parent_pid() -> u64 {
     percpu::shared_field(&shared.ppid).load(Ordering::Relaxed)
 }
 
+/// How many times the monitor saw a watched host file become ready.
+pub fn host_events() -> u64 {
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    percpu::shared_field(&shared.host_events).load(Ordering::Acquire)
+}
+
 /// Signals the monitor forwarded (cheap when there are none).
 pub fn take_host_signals() -> u64 {
     let shared = percpu::shared(AREAS.load(Ordering::Relaxed));

@@ -309,6 +309,7 @@ pub fn pending() -> bool {
 /// Signals the monitor forwarded from hx-run's own (SIGINT from a terminal,
 /// SIGTERM, SIGHUP) become process signals, sent by "the outside" (pid 0).
 pub fn take_host_signals() {
+    crate::syscall::poll::take_host_events();
     let bits = sched::take_host_signals();
     if bits == 0 {
         return;

@@ -43,6 +43,11 @@ struct Interest {
 #[derive(Default)]
 pub struct Epoll {
     interest: Mutex<BTreeMap<i32, Interest>>,
+    /// Where the next wait starts looking (0, or after the last descriptor
+    /// reported when `maxevents` cut a wait short), so every ready
+    /// descriptor gets its turn (Linux moves reported entries to the back of
+    /// its ready list).
+    resume_from: core::sync::atomic::AtomicI32,
 }
 
 fn create(flags: u64) -> SysResult {
@@ -160,7 +165,12 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
     poll_filtered(&mut fds, timeout_ms, &mut edge_filter(&watched, &mut edges))?;
     let mut out = Vec::new();
     let mut interest = ep.interest.lock();
-    for (k, (p, (fd, i))) in fds.iter().zip(&watched).enumerate() {
+    let from = ep.resume_from.load(core::sync::atomic::Ordering::Relaxed);
+    let start = watched.iter().position(|(fd, _)| *fd >= from).unwrap_or(0);
+    let order = (start..watched.len()).chain(0..start);
+    let mut last = None;
+    for k in order {
+        let (p, (fd, i)) = (&fds[k], &watched[k]);
         let ready = p.revents as u16 as u32 & ((i.events & EVENT_BITS) | EPOLLERR | EPOLLHUP);
         // POLLNVAL: the descriptor was closed, which removes it from the set.
         if p.revents as u16 & 0x20 != 0 {
@@ -176,8 +186,12 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
         }
         out.extend_from_slice(&ready.to_le_bytes());
         out.extend_from_slice(&i.data.to_le_bytes());
+        last = Some(*fd);
     }
     drop(interest);
+    let full = out.len() as u64 >= max * 12;
+    let next = if full { last.map_or(0, |fd| fd + 1) } else { 0 };
+    ep.resume_from.store(next, core::sync::atomic::Ordering::Relaxed);
     mm::copy_to_user(events, &out)?;
     Ok(out.len() as u64 / 12)
 }

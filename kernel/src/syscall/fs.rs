@@ -56,9 +56,55 @@ pub fn via(file: &OpenFile) -> host::Via {
     }
 }
 
+/// A blocking read of a host stream (a pipe, a socket, a terminal): the
+/// thread waits for data without holding its vCPU, so other threads run.
+fn stream_read(h: u64, buf: u64, count: u64) -> SysResult {
+    if count == 0 {
+        return Ok(0);
+    }
+    loop {
+        match host::read(h, buf, count, host::Via::NoWait) {
+            Err(crate::errno::EAGAIN) => super::poll::wait_host(h, POLLIN)?,
+            r => return r,
+        }
+    }
+}
+
+/// A blocking write of a host stream: all of it, waiting for room without
+/// holding the vCPU; a signal ends it early (with what was written, if any).
+fn stream_write(h: u64, buf: u64, count: u64) -> SysResult {
+    let mut done = 0;
+    loop {
+        match host::write(h, buf + done, count - done, host::Via::NoWait) {
+            Ok(n) => {
+                done += n;
+                if done >= count || n == 0 {
+                    return Ok(done);
+                }
+            }
+            Err(crate::errno::EAGAIN) => {}
+            Err(EPIPE) if done == 0 => {
+                if super::net::epipe_raises_sigpipe(h) {
+                    super::signal::raise(SIGPIPE);
+                }
+                return Err(EPIPE);
+            }
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
+        }
+        if let Err(e) = super::poll::wait_host(h, POLLOUT) {
+            return if done > 0 { Ok(done) } else { Err(e) };
+        }
+    }
+}
+
+const POLLIN: i16 = 1;
+const POLLOUT: i16 = 4;
+
 fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
     file.readable()?;
     match (&file.kind, offset) {
+        (Kind::Host(h), None) if via(file) == host::Via::Exit => stream_read(*h, buf, count),
         (Kind::Host(h), None) => host::read(*h, buf, count, via(file)),
         (Kind::Host(h), Some(o)) => host::pread(*h, buf, count, o, via(file)),
         (Kind::Device(d), _) => device_read(*d, buf, count),
@@ -75,7 +121,16 @@ fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysR
 fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
     file.writable()?;
     match (&file.kind, offset) {
-        (Kind::Host(h), None) => host::write(*h, buf, count, via(file)),
+        (Kind::Host(h), None) if via(file) == host::Via::Exit => stream_write(*h, buf, count),
+        (Kind::Host(h), None) => match host::write(*h, buf, count, via(file)) {
+            Err(EPIPE) => {
+                if super::net::epipe_raises_sigpipe(*h) {
+                    super::signal::raise(SIGPIPE);
+                }
+                Err(EPIPE)
+            }
+            r => r,
+        },
         (Kind::Host(h), Some(o)) => host::pwrite(*h, buf, count, o, via(file)),
         (Kind::Device(d), _) => device_write(*d, count),
         (Kind::Generated(g), _) => g.write(),
@@ -157,7 +212,7 @@ pub fn writev([fd, iov, count, ..]: Args) -> SysResult {
     file.writable()?;
     match file.kind {
         // Gathered into as few host requests as fit.
-        Kind::Host(h) => host::write_iov(h, &iovs, via(&file)),
+        Kind::Host(h) if via(&file) != host::Via::Exit => host::write_iov(h, &iovs, via(&file)),
         _ => vectored(&iovs, |b, l| write_file(&file, b, l, None)),
     }
 }

@@ -65,6 +65,30 @@ fn out_seg(buf: &mut [u8]) -> Segment {
     host::kernel_segment(buf.as_mut_ptr() as u64, buf.len())
 }
 
+const POLLIN: i16 = 1;
+const POLLOUT: i16 = 4;
+
+/// Sends a send or receive request; on a blocking socket (`via` = Exit) it
+/// does not wait in the host but with `MSG_DONTWAIT` and, while the socket
+/// is not ready for `events`, waits in the guest without holding the vCPU.
+/// A stream send that moved part of its data returns that part.
+fn blocking_call(req: &mut Request, h: u64, via: host::Via, events: i16) -> SysResult {
+    if via != host::Via::Exit {
+        return host::result(host::call_via(req, via));
+    }
+    req.args[2] |= MSG_DONTWAIT;
+    let shape = *req;
+    loop {
+        match host::result(host::call_via(req, host::Via::Any)) {
+            Err(crate::errno::EAGAIN) => {
+                super::poll::wait_host(h, events)?;
+                *req = shape;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// A new descriptor for socket handle `h` (the handle is closed if there is no room).
 fn install(h: u64, nonblock: bool, cloexec: bool) -> SysResult {
     let status = O_RDWR | if nonblock { O_NONBLOCK } else { 0 };
@@ -174,6 +198,12 @@ pub fn accept4([fd, addr, lenp, flags, ..]: Args) -> SysResult {
     let mut buf = [0u8; MAX_SOCKADDR];
     let mut req = request(NET_ACCEPT, &[h, flags & SOCK_NONBLOCK]);
     push(&mut req, out_seg(&mut buf));
+    if via == host::Via::Exit {
+        // Waits for a connection without holding the vCPU; the accept itself then returns at once.
+        while !super::poll::host_ready(h, POLLIN)? {
+            super::poll::wait_host(h, POLLIN)?;
+        }
+    }
     let new = host::result(host::call_via(&mut req, via))?;
     let n = (req.args[3] as usize).min(buf.len());
     let fd = install(new, flags & SOCK_NONBLOCK != 0, flags & SOCK_CLOEXEC != 0)?;
@@ -340,7 +370,7 @@ fn send_core(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> SysResul
     };
     let mut req = new_request();
     let r = if user_data(&mut req, iovs, false)? {
-        host::result(host::call_via(&mut req, via))
+        blocking_call(&mut req, h, via, POLLOUT)
     } else {
         // In more pieces than a request holds: through a kernel buffer, in
         // chunks (a datagram up to BOUNCE_MAX is still one message).
@@ -348,12 +378,12 @@ fn send_core(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> SysResul
         let mut result = Ok(0);
         while done < total {
             let chunk = gather(iovs, done, BOUNCE_MAX)?;
-            let mut req = new_request();
+            req = new_request();
             if done > 0 {
                 req.segs[2].len = 0; // descriptors go with the first chunk only
             }
             push(&mut req, kernel_seg(&chunk));
-            match host::result(host::call_via(&mut req, via)) {
+            match blocking_call(&mut req, h, via, POLLOUT) {
                 Ok(n) => {
                     done += n;
                     result = Ok(done);
@@ -371,10 +401,51 @@ fn send_core(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> SysResul
         }
         result
     };
-    if r == Err(EPIPE) && flags & MSG_NOSIGNAL == 0 {
+    if r == Err(EPIPE) && flags & MSG_NOSIGNAL == 0 && req_sigpipe(&req) {
         super::signal::raise(SIGPIPE);
     }
+    // A blocking stream send moves all its data (a datagram is never cut):
+    // the rest goes on until done or an error, which then ends it early.
+    if let Ok(n) = r {
+        if via == host::Via::Exit && n > 0 && n < total {
+            let rest = skip(iovs, n);
+            return Ok(n + send_core(fd, &MsgHdr::default(), &rest, flags).unwrap_or(0));
+        }
+    }
     r
+}
+
+/// Whether an `EPIPE` from writing host file `h` raises SIGPIPE: for a pipe
+/// or a stream socket, not for a datagram or seqpacket socket (Linux).
+pub fn epipe_raises_sigpipe(h: u64) -> bool {
+    const SO_TYPE: u64 = 3;
+    const SOCK_STREAM: i32 = 1;
+    let mut v = [0u8; 4];
+    let mut req = request(NET_GETOPT, &[h, SOL_SOCKET as u64, SO_TYPE]);
+    push(&mut req, out_seg(&mut v));
+    match host::result(host::call(&mut req)) {
+        Ok(4) => i32::from_le_bytes(v) == SOCK_STREAM,
+        _ => true, // not a socket: a pipe
+    }
+}
+
+/// Whether the monitor said an `EPIPE` send raises SIGPIPE (a stream socket).
+fn req_sigpipe(req: &Request) -> bool {
+    req.args[3] != 0
+}
+
+/// The buffers `iovs` describe after their first `n` bytes.
+fn skip(iovs: &[(u64, u64)], mut n: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for &(base, len) in iovs {
+        if n >= len {
+            n -= len;
+            continue;
+        }
+        out.push((base + n, len - n));
+        n = 0;
+    }
+    out
 }
 
 /// Up to `max` bytes of the program's buffers from offset `skip` on, copied.
@@ -434,7 +505,7 @@ fn recv_core(
         bounce = alloc::vec![0u8; (total as usize).min(BOUNCE_MAX)];
         push(&mut req, out_seg(&mut bounce));
     }
-    let n = host::result(host::call_via(&mut req, via))?;
+    let n = blocking_call(&mut req, h, via, POLLIN)?;
     if !bounce.is_empty() {
         scatter(iovs, &bounce[..(n as usize).min(bounce.len())])?;
     }
@@ -464,8 +535,10 @@ fn recv_core(
         for fd in &fds {
             c.extend_from_slice(&fd.to_le_bytes());
         }
-        mm::copy_to_user(msg.control, &c)?;
-        msg.controllen = ((len + 7) & !7) as u64;
+        // Linux reports the message's aligned space, but never more than the room given.
+        let n = c.len().min(msg.controllen as usize);
+        mm::copy_to_user(msg.control, &c[..n])?;
+        msg.controllen = (((len + 7) & !7) as u64).min(msg.controllen);
     }
     msg.flags = msg_flags;
     Ok(n)

@@ -116,24 +116,99 @@ fn poll_once(
     let local_ready = fds.iter().filter(|p| p.revents != 0).count();
     if !host_entries.is_empty() {
         let mut entries: Vec<PollEntry> = host_entries.iter().map(|(_, e)| *e).collect();
-        let mut req = Request::new(op::POLL);
-        req.args[0] = if local_ready > 0 { 0 } else { timeout_ms as u64 };
-        req.segs[0] = Segment {
-            phys: host::phys_of(entries.as_mut_ptr() as u64),
-            len: (entries.len() * core::mem::size_of::<PollEntry>()) as u64,
-        };
-        req.nsegs = 1;
-        let r = host::call(&mut req);
-        if r < 0 {
-            return Err(Errno(-r));
+        // The host files are only looked at, never waited for in the host:
+        // a thread waits (below) without holding its vCPU.
+        let mut host_ready = host_poll(&mut entries)?;
+        if host_ready == 0 && local_ready == 0 && timeout_ms != 0 {
+            // An event loop under load finds its next event within a few µs:
+            // look again through the ring (no exit) before going to sleep.
+            let start = crate::time::tsc_ns();
+            while host_ready == 0 && crate::ring::polling() && crate::time::tsc_ns() - start < HOST_SPIN_NS {
+                host_ready = host_poll(&mut entries)?;
+            }
         }
         for ((i, _), e) in host_entries.iter().zip(&entries) {
             fds[*i].revents = e.revents;
+        }
+        if host_ready == 0 && local_ready == 0 && timeout_ms != 0 {
+            watch(&mut entries)?;
+            return Ok(None);
         }
     } else if local_ready == 0 && timeout_ms != 0 {
         return Ok(None);
     }
     Ok(Some(fds.iter().filter(|p| p.revents != 0).count()))
+}
+
+/// How long a poll that found nothing ready keeps looking through the ring.
+const HOST_SPIN_NS: u64 = 30_000;
+
+/// One look at host files (no waiting): how many are ready; fills `revents`.
+fn host_poll(entries: &mut [PollEntry]) -> Result<usize, Errno> {
+    let mut req = Request::new(op::POLL);
+    req.args[0] = 0;
+    req.segs[0] =
+        Segment { phys: host::phys_of(entries.as_mut_ptr() as u64), len: core::mem::size_of_val(entries) as u64 };
+    req.nsegs = 1;
+    let r = host::call(&mut req);
+    if r < 0 {
+        return Err(Errno(-r));
+    }
+    // SAFETY: the monitor wrote `revents` into `entries` (another thread, as far as the compiler knows).
+    for e in entries.iter_mut() {
+        *e = unsafe { core::ptr::read_volatile(e) };
+    }
+    Ok(r as usize)
+}
+
+/// Asks the monitor to tell the guest when any of `entries` is ready
+/// (`Shared::host_events`, then [`take_host_events`] wakes the pollers).
+fn watch(entries: &mut [PollEntry]) -> Result<(), Errno> {
+    let mut req = Request::new(op::WATCH);
+    req.segs[0] =
+        Segment { phys: host::phys_of(entries.as_mut_ptr() as u64), len: core::mem::size_of_val(entries) as u64 };
+    req.nsegs = 1;
+    let r = host::call(&mut req);
+    if r < 0 {
+        return Err(Errno(-r));
+    }
+    Ok(())
+}
+
+/// The `host_events` count last seen.
+static HOST_EVENTS_SEEN: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// A host file the guest watches became ready: every thread waiting for
+/// host files (or pipes) looks again. Cheap when nothing changed.
+pub fn take_host_events() {
+    use core::sync::atomic::Ordering;
+    let now = crate::sched::host_events();
+    if HOST_EVENTS_SEEN.load(Ordering::Relaxed) != now && HOST_EVENTS_SEEN.swap(now, Ordering::AcqRel) != now {
+        wake_pollers();
+    }
+}
+
+/// Whether host file `handle` has `events` now.
+pub fn host_ready(handle: u64, events: i16) -> Result<bool, Errno> {
+    let mut entries = [PollEntry { handle, events, ..Default::default() }];
+    Ok(host_poll(&mut entries)? > 0)
+}
+
+/// Waits (without holding the vCPU) until host file `handle` may have
+/// `events`, a signal arrives, or something else wakes the thread; the
+/// caller tries again. `ERESTARTSYS` when a signal is pending.
+pub fn wait_host(handle: u64, events: i16) -> Result<(), Errno> {
+    POLLERS.lock().push(crate::sched::current_arc());
+    let mut entries = [PollEntry { handle, events, ..Default::default() }];
+    watch(&mut entries)?;
+    if crate::signal::pending() {
+        return Err(crate::errno::ERESTARTSYS);
+    }
+    crate::sched::block(None);
+    if crate::signal::pending() {
+        return Err(crate::errno::ERESTARTSYS);
+    }
+    Ok(())
 }
 
 fn read_pollfds(ptr: u64, n: u64) -> Result<Vec<PollFd>, Errno> {

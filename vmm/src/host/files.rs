@@ -5,7 +5,7 @@ use super::flags;
 use super::guest::Segs;
 use super::handles::{Handle, Handles};
 use crate::sandbox::{self, fstat_fd as fstat, lstat_at, Errno, Resolved, Sandbox};
-use hx_abi::hypercall::{op, PollEntry, Request, NO_HANDLE};
+use hx_abi::hypercall::{op, PollEntry, Request, NO_HANDLE, RW_NOWAIT};
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -49,7 +49,9 @@ pub fn sys(mut f: impl FnMut() -> isize) -> Result<i64, Errno> {
 /// while it lives, whatever another vCPU closes meanwhile.
 pub enum BlockingCall {
     /// A read or write on a host file.
-    Rw { fd: std::sync::Arc<OwnedFd>, iovs: Vec<libc::iovec>, offset: Option<i64>, write: bool },
+    /// `nowait`: `EAGAIN` rather than waiting for data or room (the guest
+    /// waits with `WATCH`, without holding its vCPU).
+    Rw { fd: std::sync::Arc<OwnedFd>, iovs: Vec<libc::iovec>, offset: Option<i64>, write: bool, nowait: bool },
     /// A poll on host files (`None`: a handle the guest does not hold); the
     /// `revents` go back to the guest-physical array at `at`.
     Poll { fds: Vec<Option<std::sync::Arc<OwnedFd>>>, entries: Vec<PollEntry>, at: u64, timeout: i32 },
@@ -61,8 +63,23 @@ impl BlockingCall {
     /// Runs the call: bytes moved or descriptors ready, or the host's errno.
     pub fn run(&mut self, mem: &crate::memory::GuestRam) -> Result<i64, Errno> {
         match self {
-            BlockingCall::Rw { fd, iovs, offset, write } => {
+            BlockingCall::Rw { fd, iovs, offset, write, nowait } => {
                 let fd = fd.as_raw_fd();
+                if *nowait && !ready_now(fd, if *write { libc::POLLOUT } else { libc::POLLIN }) {
+                    return Err(libc::EAGAIN);
+                }
+                if *nowait && *write && offset.is_none() {
+                    // A socket takes what fits and says EAGAIN for the rest.
+                    // SAFETY: an all-zero msghdr is valid; the iovecs point into guest RAM (checked by `Segs`).
+                    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+                    msg.msg_iov = iovs.as_mut_ptr();
+                    msg.msg_iovlen = iovs.len();
+                    // SAFETY: as above; `fd` stays open meanwhile.
+                    match sys(|| unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) }) {
+                        Err(libc::ENOTSOCK) => {}
+                        r => return r,
+                    }
+                }
                 let n = iovs.len() as i32;
                 let iovs = iovs.as_ptr();
                 // SAFETY: the iovecs point into guest RAM, checked by `Segs`; the
@@ -99,6 +116,14 @@ impl BlockingCall {
             BlockingCall::Net(call) => call.run(),
         }
     }
+}
+
+/// Whether `fd` has `events` now (a poll that does not wait).
+fn ready_now(fd: i32, events: i16) -> bool {
+    let mut p = libc::pollfd { fd, events, revents: 0 };
+    // SAFETY: poll on one descriptor we hold, without waiting.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents != 0
 }
 
 /// The struct stat of a directory that exists only above mount points.
@@ -251,6 +276,24 @@ impl Files {
         flags >= 0 && flags & libc::O_NONBLOCK != 0
     }
 
+    /// `WATCH`: the host files of the `PollEntry`s in segment 0 join the
+    /// watcher, which tells the guest once any of them is ready.
+    pub fn watch(&self, watcher: &crate::watch::Watcher, segs: &Segs) -> Result<(), Errno> {
+        let seg = segs.get(0).ok_or(libc::EINVAL)?;
+        let size = std::mem::size_of::<PollEntry>();
+        let n = usize::try_from(seg.len).map_err(|_| libc::EINVAL)? / size;
+        if n > MAX_POLL {
+            return Err(libc::EINVAL);
+        }
+        for i in 0..n {
+            let e: PollEntry = segs.mem().read_obj(seg.phys + (i * size) as u64).map_err(|_| libc::EFAULT)?;
+            if let Ok(fd) = self.handles.fd(e.handle) {
+                watcher.watch(fd, e.events)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `handle` is open.
     pub fn holds(&self, handle: u64) -> bool {
         self.handles.get(handle).is_ok()
@@ -259,10 +302,10 @@ impl Files {
     pub fn serve(&mut self, req: &mut Request, segs: &Segs) -> i64 {
         let a = req.args;
         let r = match req.op {
-            op::READ => self.rw(segs, a[0], None, false),
-            op::WRITE => self.rw(segs, a[0], None, true),
-            op::PREAD => self.rw(segs, a[0], Some(a[1]), false),
-            op::PWRITE => self.rw(segs, a[0], Some(a[1]), true),
+            op::READ => self.rw(segs, a[0], None, false, a[2] & RW_NOWAIT != 0),
+            op::WRITE => self.rw(segs, a[0], None, true, a[2] & RW_NOWAIT != 0),
+            op::PREAD => self.rw(segs, a[0], Some(a[1]), false, false),
+            op::PWRITE => self.rw(segs, a[0], Some(a[1]), true, false),
             op::OPEN => segs.path(0).and_then(|path| {
                 let (h, guest) = self.open(&path, a[0] as i32, flags::mode(a[1]))?;
                 match segs.write(1, &guest) {
@@ -339,8 +382,8 @@ impl Files {
         r.unwrap_or_else(|e| -(e as i64))
     }
 
-    fn rw(&mut self, segs: &Segs, handle: u64, offset: Option<u64>, write: bool) -> Result<i64, Errno> {
-        self.prepare_rw(segs, handle, offset, write)?.run(segs.mem())
+    fn rw(&mut self, segs: &Segs, handle: u64, offset: Option<u64>, write: bool, nowait: bool) -> Result<i64, Errno> {
+        self.prepare_rw(segs, handle, offset, write, nowait)?.run(segs.mem())
     }
 
     /// A request that may block (a read or write — a terminal, a pipe from
@@ -349,21 +392,28 @@ impl Files {
     pub fn prepare_io(&self, req: &Request, segs: &Segs) -> Option<Result<BlockingCall, Errno>> {
         let a = req.args;
         match req.op {
-            op::READ => Some(self.prepare_rw(segs, a[0], None, false)),
-            op::WRITE => Some(self.prepare_rw(segs, a[0], None, true)),
-            op::PREAD => Some(self.prepare_rw(segs, a[0], Some(a[1]), false)),
-            op::PWRITE => Some(self.prepare_rw(segs, a[0], Some(a[1]), true)),
+            op::READ => Some(self.prepare_rw(segs, a[0], None, false, a[2] & RW_NOWAIT != 0)),
+            op::WRITE => Some(self.prepare_rw(segs, a[0], None, true, a[2] & RW_NOWAIT != 0)),
+            op::PREAD => Some(self.prepare_rw(segs, a[0], Some(a[1]), false, false)),
+            op::PWRITE => Some(self.prepare_rw(segs, a[0], Some(a[1]), true, false)),
             op::POLL => Some(self.prepare_poll(segs, a[0] as i64)),
             op::NET => super::net::Net::prepare(self, req, segs).map(|r| r.map(|b| BlockingCall::Net(Box::new(b)))),
             _ => None,
         }
     }
 
-    fn prepare_rw(&self, segs: &Segs, handle: u64, offset: Option<u64>, write: bool) -> Result<BlockingCall, Errno> {
+    fn prepare_rw(
+        &self,
+        segs: &Segs,
+        handle: u64,
+        offset: Option<u64>,
+        write: bool,
+        nowait: bool,
+    ) -> Result<BlockingCall, Errno> {
         let fd = self.handles.shared_fd(handle)?;
         let iovs = segs.iovecs()?;
         let offset = offset.map(i64::try_from).transpose().map_err(|_| libc::EINVAL)?;
-        Ok(BlockingCall::Rw { fd, iovs, offset, write })
+        Ok(BlockingCall::Rw { fd, iovs, offset, write, nowait })
     }
 
     fn prepare_poll(&self, segs: &Segs, timeout_ms: i64) -> Result<BlockingCall, Errno> {

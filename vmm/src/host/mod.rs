@@ -20,7 +20,7 @@ use crate::memory::GuestRam;
 use crate::report::Report;
 use anyhow::Result;
 use guest::{Segs, MAX_TEXT};
-use hx_abi::hypercall::{op, Request, NET_ACCEPT, NET_CONNECT, NET_RECV, NET_SEND};
+use hx_abi::hypercall::{op, Request, NET_ACCEPT, NET_CONNECT, NET_RECV, NET_SEND, RW_NOWAIT};
 use hx_abi::ring;
 
 pub enum Outcome {
@@ -46,6 +46,8 @@ pub struct Host<'a> {
     pub mem: &'a GuestRam,
     pub report: &'a mut Report,
     pub files: &'a mut files::Files,
+    /// Where `WATCH` registers host files (None: the fuzz harness).
+    pub watch: Option<&'a crate::watch::Watcher>,
 }
 
 impl Host<'_> {
@@ -117,6 +119,10 @@ impl Host<'_> {
             op::KILL => process::kill(req),
             op::PGRP => process::pgrp(req),
             op::PIPE => self.files.pipe(req),
+            op::WATCH => match self.watch {
+                Some(w) => self.files.watch(w, &segs).map_or_else(|e| -(e as i64), |()| 0),
+                None => -(libc::ENOSYS as i64),
+            },
             op::NET => {
                 let r = net::Net::serve(self.files, req, &segs).unwrap_or_else(|e| -(e as i64));
                 self.print_hint();
@@ -164,6 +170,7 @@ impl Host<'_> {
             && matches!(a[0], NET_CONNECT | NET_ACCEPT | NET_SEND | NET_RECV)
             && !(matches!(a[0], NET_SEND | NET_RECV) && a[2] & libc::MSG_DONTWAIT as u64 != 0);
         let retry = match req.op {
+            op::READ | op::WRITE if a[2] & RW_NOWAIT != 0 => false,
             op::READ | op::WRITE | op::PREAD | op::PWRITE => !self.files.never_blocks(a[0]),
             op::NET if blocking_net => !self.files.never_blocks(a[1]),
             op::NET | op::POLL => false,

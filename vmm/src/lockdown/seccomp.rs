@@ -94,6 +94,12 @@ const ALLOWED: &[i64] = &[
     libc::SYS_setrlimit,
     libc::SYS_prlimit64,
     libc::SYS_rt_sigaction,
+    // The watcher of host files guest threads wait for (vmm/src/watch.rs).
+    libc::SYS_epoll_create1,
+    libc::SYS_epoll_ctl,
+    libc::SYS_epoll_wait,
+    libc::SYS_epoll_pwait,
+    libc::SYS_eventfd2,
     // The guest's sockets (created only as the rules in `filter` allow).
     libc::SYS_bind,
     libc::SYS_listen,

@@ -210,13 +210,22 @@ pub fn abstract_addr(prefix: &[u8], name: &[u8]) -> Result<HostAddr, Errno> {
 }
 
 /// The host address to `bind` a socket at guest path `resolved` (absolute,
-/// from the kernel): the name in its directory handle, in a writable mount.
+/// from the kernel), in a writable mount. With `direct` (Landlock confines
+/// socket creation to the writable mounts, so a directory swapped for a
+/// symlink meanwhile leads nowhere else) it is the host path, which peers
+/// see and the monitor maps back to the guest path; else the name in the
+/// monitor's directory handle, through `/proc/self/fd` (peers see no name).
 /// Returns the directory handle too, which must stay open until the bind.
-pub fn path_for_bind(sandbox: &Sandbox, resolved: &[u8]) -> Result<(HostAddr, OwnedFd), Errno> {
+pub fn path_for_bind(sandbox: &Sandbox, resolved: &[u8], direct: bool) -> Result<(HostAddr, OwnedFd), Errno> {
     match sandbox.resolve(resolved, false)? {
-        Resolved::Host { mount, parent, name: Some(name), .. } => {
+        Resolved::Host { mount, parent, name: Some(name), guest, .. } => {
             if !sandbox.writable(mount) {
                 return Err(libc::EROFS);
+            }
+            if direct {
+                if let Some(host) = host_path(sandbox, mount, &guest).filter(|p| p.len() < SUN_PATH_MAX) {
+                    return Ok((unix_addr(&host, None)?, parent));
+                }
             }
             let mut path = format!("/proc/self/fd/{}/", parent.as_raw_fd()).into_bytes();
             path.extend_from_slice(name.to_bytes());
@@ -224,6 +233,48 @@ pub fn path_for_bind(sandbox: &Sandbox, resolved: &[u8]) -> Result<(HostAddr, Ow
         }
         Resolved::Host { name: None, .. } | Resolved::Virtual { .. } => Err(libc::EADDRINUSE),
     }
+}
+
+/// The host path of guest path `guest` (resolved) in mount `mount`.
+fn host_path(sandbox: &Sandbox, mount: usize, guest: &[u8]) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let m = sandbox.mounts().get(mount)?;
+    let mut rest: Vec<&[u8]> = guest.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+    for c in &m.guest {
+        if rest.first() != Some(&c.as_slice()) {
+            return None;
+        }
+        rest.remove(0);
+    }
+    let mut p = m.host.as_os_str().as_bytes().to_vec();
+    for c in rest {
+        p.push(b'/');
+        p.extend_from_slice(c);
+    }
+    Some(p)
+}
+
+/// The guest path of host path `host`, if it lies in a mount.
+fn guest_path(sandbox: &Sandbox, host: &[u8]) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let (m, rest) = sandbox
+        .mounts()
+        .iter()
+        .filter_map(|m| {
+            let rest = host.strip_prefix(m.host.as_os_str().as_bytes())?;
+            (rest.is_empty() || rest.first() == Some(&b'/')).then_some((m, rest))
+        })
+        .max_by_key(|(m, _)| m.host.as_os_str().len())?;
+    let mut g: Vec<u8> = Vec::new();
+    for c in &m.guest {
+        g.push(b'/');
+        g.extend_from_slice(c);
+    }
+    g.extend_from_slice(rest);
+    if g.is_empty() {
+        g.push(b'/');
+    }
+    Some(g)
 }
 
 /// The host address to reach the socket at guest path `resolved`: only a
@@ -252,14 +303,22 @@ pub fn path_for_connect(sandbox: &Sandbox, resolved: &[u8]) -> Result<HostAddr, 
 }
 
 /// A host `AF_UNIX` address as the guest sees it: the tree's abstract names
-/// without their prefix; a path, which names the host's view, as unnamed.
-pub fn unix_to_guest(prefix: &[u8], host: &[u8]) -> Vec<u8> {
+/// without their prefix; a host path inside a mount as its guest path; any
+/// other path (a `/proc/self/fd` name, the host's own) as unnamed.
+pub fn unix_to_guest(prefix: &[u8], host: &[u8], sandbox: Option<&Sandbox>) -> Vec<u8> {
     let family = host.get(..SUN_PATH_AT).unwrap_or_default();
     match host.get(SUN_PATH_AT..) {
         Some([0, rest @ ..]) => match rest.strip_prefix(prefix) {
             Some(name) => [family, &[0], name].concat(),
             None => host.to_vec(),
         },
+        Some(path) if path.first() == Some(&b'/') => {
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            match sandbox.and_then(|sb| guest_path(sb, path.get(..end).unwrap_or_default())) {
+                Some(g) if !g.starts_with(b"/proc/") => [family, &g, &[0]].concat(),
+                _ => family.to_vec(),
+            }
+        }
         _ => family.to_vec(),
     }
 }
@@ -299,10 +358,10 @@ mod tests {
         assert_eq!(a.len as usize, 2 + 1 + 4 + 4);
         let mut host = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
         host.extend_from_slice(b"\0hx1.name");
-        let guest = unix_to_guest(b"hx1.", &host);
+        let guest = unix_to_guest(b"hx1.", &host, None);
         assert_eq!(&guest[2..], b"\0name");
         let mut path = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
         path.extend_from_slice(b"/proc/self/fd/7/s\0");
-        assert_eq!(unix_to_guest(b"hx1.", &path).len(), 2);
+        assert_eq!(unix_to_guest(b"hx1.", &path, None).len(), 2);
     }
 }

@@ -45,6 +45,9 @@ pub struct Net {
     abstract_prefix: Vec<u8>,
     /// Why a call was refused, for the user (the caller prints it once).
     pub hint: Option<String>,
+    /// Socket paths are bound by their host path (Landlock confines socket
+    /// creation to the writable mounts): peers then see a name.
+    pub direct_paths: bool,
 }
 
 impl Default for Net {
@@ -57,7 +60,7 @@ impl Net {
     pub fn new(policy: Policy) -> Self {
         // SAFETY: getpid cannot fail. (Forked monitors inherit the prefix: one per tree.)
         let pid = unsafe { libc::getpid() };
-        Self { policy, abstract_prefix: format!("hx{pid}.").into_bytes(), hint: None }
+        Self { policy, abstract_prefix: format!("hx{pid}.").into_bytes(), hint: None, direct_paths: false }
     }
 }
 
@@ -202,7 +205,7 @@ impl Net {
                 UnixName::Abstract(name) => (addr::abstract_addr(&net.abstract_prefix, name)?, None),
                 UnixName::Path(_) => {
                     let path = segs.path(SEG_PATH)?;
-                    let (to, dir) = addr::path_for_bind(&files.sandbox, &path)?;
+                    let (to, dir) = addr::path_for_bind(&files.sandbox, &path, net.direct_paths)?;
                     (to, Some(dir))
                 }
             },
@@ -258,7 +261,9 @@ impl Net {
         let host = host_name(fd, peer)?;
         let known = if peer { &names.peer } else { &names.own };
         let guest = match addr::family(&host)? {
-            libc::AF_UNIX => known.clone().unwrap_or_else(|| addr::unix_to_guest(&files.net.abstract_prefix, &host)),
+            libc::AF_UNIX => known
+                .clone()
+                .unwrap_or_else(|| addr::unix_to_guest(&files.net.abstract_prefix, &host, Some(&files.sandbox))),
             libc::AF_INET | libc::AF_INET6 => addr::inet_to_guest(&files.net.policy, proto_of(fd), &host, !peer),
             _ => host,
         };
@@ -549,7 +554,13 @@ impl Blocking {
                 req.args[6] = handles.len() as u64;
                 ret
             }
-            Blocking::Accept { .. } | Blocking::Recv { .. } | Blocking::Send { .. } => ret,
+            Blocking::Send { fd, .. } => {
+                // Linux raises SIGPIPE for a closed peer of a stream socket only.
+                let stream = int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TYPE) == Ok(libc::SOCK_STREAM);
+                req.args[3] = u64::from(ret == -(libc::EPIPE as i64) && stream);
+                ret
+            }
+            Blocking::Accept { .. } | Blocking::Recv { .. } => ret,
         }
     }
 }
@@ -557,7 +568,7 @@ impl Blocking {
 /// A peer's host address as the guest sees it.
 fn to_guest(files: &Files, fd: i32, host: &[u8], peer: bool) -> Vec<u8> {
     match addr::family(host) {
-        Ok(libc::AF_UNIX) => addr::unix_to_guest(&files.net.abstract_prefix, host),
+        Ok(libc::AF_UNIX) => addr::unix_to_guest(&files.net.abstract_prefix, host, Some(&files.sandbox)),
         Ok(libc::AF_INET | libc::AF_INET6) => addr::inet_to_guest(&files.net.policy, proto_of(fd), host, !peer),
         _ => host.to_vec(),
     }

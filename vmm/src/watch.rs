@@ -1,0 +1,93 @@
+//! The watcher: lets a guest thread wait for a host file (a socket, a pipe,
+//! a terminal) without holding its vCPU. `WATCH` adds the files to an epoll
+//! instance (one-shot); when one is ready the watcher thread bumps
+//! `Shared::host_events` and interrupts a vCPU, whose kernel wakes the
+//! threads waiting for host files, and they look again.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use crate::memory::GuestRam;
+use crate::sandbox::Errno;
+use crate::smp::Smp;
+use anyhow::{Context, Result};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::Ordering;
+
+/// The epoll key of the descriptor that stops the watcher.
+const STOP_KEY: u64 = u64::MAX;
+
+pub struct Watcher {
+    epoll: OwnedFd,
+    /// An eventfd: written when the VM ends.
+    stop: OwnedFd,
+}
+
+fn errno() -> Errno {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+impl Watcher {
+    pub fn new() -> Result<Self> {
+        // SAFETY: creates new descriptors we own.
+        let (epoll, stop) = unsafe { (libc::epoll_create1(libc::EPOLL_CLOEXEC), libc::eventfd(0, libc::EFD_CLOEXEC)) };
+        anyhow::ensure!(epoll >= 0 && stop >= 0, "creating the host-file watcher: {}", std::io::Error::last_os_error());
+        // SAFETY: both were just created and are ours.
+        let (epoll, stop) = unsafe { (OwnedFd::from_raw_fd(epoll), OwnedFd::from_raw_fd(stop)) };
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: STOP_KEY };
+        // SAFETY: adds our eventfd to our epoll instance.
+        let r = unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, stop.as_raw_fd(), &mut ev) };
+        anyhow::ensure!(r == 0, "creating the host-file watcher: {}", std::io::Error::last_os_error());
+        Ok(Self { epoll, stop })
+    }
+
+    /// Watches `fd` for `events` (poll bits) once.
+    pub fn watch(&self, fd: RawFd, events: i16) -> Result<(), Errno> {
+        let wanted =
+            (events as u16 as u32) & (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLPRI | libc::EPOLLRDHUP) as u32;
+        let mut ev = libc::epoll_event { events: wanted | libc::EPOLLONESHOT as u32, u64: fd as u64 };
+        // SAFETY: re-arms or adds a descriptor we hold in our epoll instance.
+        let r = unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) };
+        if r == 0 {
+            return Ok(());
+        }
+        // SAFETY: as above.
+        let r = unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        match r {
+            0 => Ok(()),
+            // A regular file is always ready: the guest looks again at once.
+            _ if errno() == libc::EPERM => Ok(()),
+            _ => Err(errno()),
+        }
+    }
+
+    /// The VM is ending: the watcher thread returns.
+    pub fn stop(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes to our eventfd.
+        unsafe { libc::write(self.stop.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    /// The watcher thread: until `stop`, each time a watched file is ready,
+    /// bumps `host_events` at `events_at` and interrupts a vCPU.
+    pub fn run(&self, mem: &GuestRam, smp: &Smp, events_at: u64) -> Result<()> {
+        let counter = mem.atomic_u64(events_at).context("host_events")?;
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        loop {
+            // SAFETY: epoll_wait fills at most 64 entries of our array.
+            let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), 64, -1) };
+            if n < 0 {
+                if errno() == libc::EINTR {
+                    continue;
+                }
+                anyhow::bail!("the host-file watcher: {}", std::io::Error::last_os_error());
+            }
+            let ready = events.get(..n as usize).unwrap_or_default();
+            if ready.iter().any(|e| e.u64 == STOP_KEY) || smp.stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            if !ready.is_empty() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                smp.wake_any();
+            }
+        }
+    }
+}
