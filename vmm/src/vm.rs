@@ -557,12 +557,19 @@ fn raise_file_limit(guest_files: usize) {
 /// Landlock and seccomp, then the self-tests that show they hold.
 fn lock_down(cfg: &Config, files: &mut Files) -> Result<()> {
     let extra: Vec<&std::path::Path> = files.fast_libc().into_iter().collect();
+    let start = std::time::Instant::now();
     let landlock = lockdown::restrict_files(&files.sandbox, &extra).context("Landlock")?;
+    let landlock_time = start.elapsed();
     // Socket paths bound by host path only where Landlock keeps socket creation in the writable mounts.
     files.net.direct_paths = landlock == lockdown::FileRestriction::Full;
     lockdown::confine_syscalls(files.net.policy.mode != crate::host::net::policy::Mode::None)?;
     if cfg.stats {
-        eprintln!("hx-run: stats: lockdown: seccomp filter on, Landlock {landlock:?}");
+        let seccomp_time = start.elapsed() - landlock_time;
+        eprintln!(
+            "hx-run: stats: lockdown: seccomp filter on ({} µs), Landlock {landlock:?} ({} µs)",
+            seccomp_time.as_micros(),
+            landlock_time.as_micros()
+        );
     }
     match &cfg.self_test {
         Some(SelfTest::Seccomp) => lockdown::forbidden_call_for_test(),
