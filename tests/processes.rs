@@ -196,11 +196,17 @@ os.wait()
 }
 
 #[test]
-#[ignore = "multiprocessing's locks are POSIX semaphores in a MAP_SHARED /dev/shm file, which needs memory shared between two VMs (host file pages mapped into guest-physical memory): not built yet"]
 fn multiprocessing_pool_maps_over_two_workers() {
+    // Its locks are POSIX semaphores in a MAP_SHARED /dev/shm file, shared
+    // by the forked workers; Value and Array live in shared anonymous memory.
     let script = "import multiprocessing as mp\n\
                   def sq(x):\n    return x * x\n\
-                  if __name__ == '__main__':\n    with mp.Pool(2) as p:\n        print(p.map(sq, range(10)))\n";
+                  def add(v, a):\n    with v.get_lock():\n        v.value += 1\n    a[0] += 10\n\
+                  if __name__ == '__main__':\n    with mp.Pool(2) as p:\n        print(p.map(sq, range(10)))\n\
+                  \x20   v, a = mp.Value('i', 0), mp.Array('i', [1, 2])\n\
+                  \x20   ps = [mp.Process(target=add, args=(v, a)) for _ in range(3)]\n\
+                  \x20   [p.start() for p in ps]\n    [p.join() for p in ps]\n\
+                  \x20   print(v.value, a[:])\n";
     same("multiprocessing", &["/usr/bin/python3", "m.py"], &[("m.py", script, 0o644)], &[]);
 }
 

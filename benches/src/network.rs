@@ -77,7 +77,8 @@ pub fn section(b: &Bench, net: &str, quick: bool) -> Result<Vec<String>> {
     let mut lines = vec![
         "## 9. Network (servers over loopback, native clients)".to_string(),
         String::new(),
-        "Every guest socket is a host socket the monitor holds; a socket call travels through the request ring while".to_string(),
+        "Every guest socket is a host socket the monitor holds; a socket call travels through the request ring while"
+            .to_string(),
         "the monitor's poller runs, else through an exit (the last column counts those exits).".to_string(),
         "The server runs natively or in hx (`-p PORT:PORT`); the client always runs natively.".to_string(),
         String::new(),

@@ -76,6 +76,10 @@ fn op_name(op: u32) -> &'static str {
         op::NET => "net",
         op::RING => "ring",
         op::RING_WAKE => "ring-wake",
+        op::WATCH => "watch",
+        op::MAP_SHARED => "map-shared",
+        op::UNMAP_SHARED => "unmap-shared",
+        op::SYNC_SHARED => "sync-shared",
         _ => "unknown",
     }
 }

@@ -123,9 +123,10 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<Namespace> {
                 sb.mount(dir, dir.as_os_str().as_bytes(), false)?;
             }
         }
-        // A private, empty /tmp (as a container's), removed when hx-run ends.
+        // A private, empty /tmp and /dev/shm (as a container's), removed when hx-run ends.
         let t = PrivateTmp::new()?;
-        sb.mount(&t.path, b"/tmp", true)?;
+        sb.mount(&t.tmp(), b"/tmp", true)?;
+        sb.mount(&t.shm(), b"/dev/shm", true)?;
         tmp = Some(t);
         sb.mount(&cwd, cwd.as_os_str().as_bytes(), true)?;
     }
@@ -139,7 +140,7 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<Namespace> {
             if let Some((first, rest)) = m.guest.split_first() {
                 if first.as_slice() == b"tmp" && !rest.is_empty() {
                     let below: std::path::PathBuf = rest.iter().map(|c| std::ffi::OsStr::from_bytes(c)).collect();
-                    let _ = std::fs::create_dir_all(t.path.join(below));
+                    let _ = std::fs::create_dir_all(t.tmp().join(below));
                 }
             }
         }
@@ -164,8 +165,8 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<Namespace> {
     Ok(Namespace { sandbox: sb, guest_exe, guest_cwd, tmp })
 }
 
-/// The guest's private /tmp: a fresh host directory, removed with its
-/// contents once every monitor of the tree has ended. The removal needs a
+/// The guest's private /tmp and /dev/shm: two directories in a fresh host
+/// directory, removed with their contents once every monitor of the tree has ended. The removal needs a
 /// right the lockdown takes away (removing a directory of the host's /tmp),
 /// so a small process forked before it waits for the end and does it.
 pub struct PrivateTmp {
@@ -175,6 +176,14 @@ pub struct PrivateTmp {
 }
 
 impl PrivateTmp {
+    fn tmp(&self) -> std::path::PathBuf {
+        self.path.join("tmp")
+    }
+
+    fn shm(&self) -> std::path::PathBuf {
+        self.path.join("shm")
+    }
+
     fn new() -> Result<Self> {
         use std::os::fd::FromRawFd;
         let mut template = std::env::temp_dir().join("hx-tmp-XXXXXX").into_os_string().into_vec();
@@ -184,11 +193,18 @@ impl PrivateTmp {
         anyhow::ensure!(!p.is_null(), "creating the guest's /tmp: {}", std::io::Error::last_os_error());
         template.pop();
         let path = std::path::PathBuf::from(OsString::from_vec(template));
-        // World-writable and sticky, as /tmp is: mkdtemp made it 0700 for the
-        // user hx-run started as, which --user may not be.
+        // World-writable and sticky, as /tmp and /dev/shm are: mkdtemp made
+        // the root 0700 for the user hx-run started as, which --user may not be.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o1777))
-            .with_context(|| format!("creating the guest's /tmp ({})", path.display()))?;
+        let made = (|| -> std::io::Result<()> {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+            for dir in ["tmp", "shm"] {
+                std::fs::create_dir(path.join(dir))?;
+                std::fs::set_permissions(path.join(dir), std::fs::Permissions::from_mode(0o1777))?;
+            }
+            Ok(())
+        })();
+        made.with_context(|| format!("creating the guest's /tmp ({})", path.display()))?;
         let mut fds = [0i32; 2];
         // SAFETY: pipe2 writes two descriptors into the array we own.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -333,6 +349,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
 
     let vm = kvm.create_vm().context("KVM_CREATE_VM")?;
     let mem = GuestRam::new(cfg.memory)?;
+    crate::host::shared::guard_against_truncated_files(&mem);
     register_memory(&vm, &mem)?;
     let kernel = KernelImage::parse()?;
     let cpuid = cpuid::supported(&kvm)?;
@@ -381,6 +398,9 @@ pub fn serve(
         if let Some(l) = launch.take() {
             // Fresh RAM reads as zero already; an exec's old image must go.
             if !fresh {
+                // Shared mappings first: discarding them would only drop
+                // their pages, and the new image's writes would reach the files.
+                files.shared.clear(w.mem);
                 w.mem.discard_all()?;
             }
             program = boot(w, files, &l, vcpus, fresh)?;

@@ -177,6 +177,19 @@ pub mod op {
     /// `Shared::host_events` and interrupts a vCPU, once per `WATCH`. Returns
     /// at once, so a thread waits for a host file without holding its vCPU.
     pub const WATCH: u32 = 49;
+
+    /// Shared mappings: the guest pages in `segs` (page-aligned, in order)
+    /// become the host file `args[0]`'s pages from offset `args[1]` on
+    /// (`NO_HANDLE`: fresh shared memory, for `MAP_SHARED|MAP_ANONYMOUS`),
+    /// writable if `args[2]` = 1. Processes forked later share them, and
+    /// every process mapping the file sees the same bytes as the host.
+    pub const MAP_SHARED: u32 = 50;
+    /// The guest pages in `segs` are private, zeroed memory again (after
+    /// `munmap` of a shared mapping, before the kernel reuses them).
+    pub const UNMAP_SHARED: u32 = 51;
+    /// `msync(MS_SYNC)`: the file pages behind the guest pages in `segs` are
+    /// written back to storage.
+    pub const SYNC_SHARED: u32 = 52;
 }
 
 /// `READ` with `args[2]` = `RW_NOWAIT`: `-EAGAIN` instead of waiting when
@@ -236,7 +249,7 @@ pub const PGRP_GET_PDEATHSIG: u64 = 6;
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::WATCH;
+pub const LAST_OP: u32 = op::SYNC_SHARED;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -21,6 +21,10 @@ pub enum Kind {
     Heap,
     /// Anonymous `mmap`.
     Anon,
+    /// `MAP_SHARED`: pages whose memory the monitor shares (a host file's,
+    /// or shared memory processes forked later see too). Never zeroed or
+    /// reused before the monitor makes them private again.
+    Shared,
 }
 
 /// The file a mapping holds the bytes of (for `/proc/self/maps`): its
@@ -84,6 +88,18 @@ const LOW_2G: u64 = 0x8000_0000;
 const DISCARD_MIN: u64 = 64 * 1024;
 
 /// Sends the pages in `batch` back to the host (they read back as zero) and empties it.
+/// Makes the guest pages of `batch` private memory again (`UNMAP_SHARED`).
+fn unshare_frames(batch: &mut Vec<Segment>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut req = hx_abi::hypercall::Request::new(hx_abi::hypercall::op::UNMAP_SHARED);
+    req.nsegs = batch.len() as u32;
+    req.segs[..batch.len()].copy_from_slice(batch);
+    crate::host::call(&mut req);
+    batch.clear();
+}
+
 fn discard_frames(batch: &mut Vec<Segment>) {
     if batch.is_empty() {
         return;
@@ -249,10 +265,94 @@ impl AddressSpace {
     pub fn unmap(&mut self, start: u64, end: u64) -> Result<(), Errno> {
         self.split_at(start);
         self.split_at(end);
-        for v in self.overlapping(start, end) {
+        let vmas = self.overlapping(start, end);
+        // Shared pages become private memory before their frames are freed.
+        for v in vmas.iter().filter(|v| v.kind == Kind::Shared) {
+            self.unshare(v.start.max(start), v.end.min(end));
+        }
+        for v in vmas {
             self.vmas.remove(&v.start);
         }
         self.depopulate(start, end)
+    }
+
+    /// Tells the monitor the frames behind `[start, end)` are private again.
+    fn unshare(&mut self, start: u64, end: u64) {
+        let mut batch: Vec<Segment> = Vec::new();
+        let mut va = start;
+        while va < end {
+            if let Some(leaf) = self.pt.leaf(va).filter(|l| l.is_backed() && !l.huge) {
+                let phys = leaf.frame();
+                match batch.last_mut() {
+                    Some(last) if last.phys + last.len == phys => last.len += PAGE_SIZE,
+                    _ => {
+                        if batch.len() == hx_abi::hypercall::MAX_SEGMENTS {
+                            unshare_frames(&mut batch);
+                        }
+                        batch.push(Segment { phys, len: PAGE_SIZE });
+                    }
+                }
+            }
+            va += PAGE_SIZE;
+        }
+        unshare_frames(&mut batch);
+    }
+
+    /// Backs the first `backed` bytes of the fresh `PROT_NONE` mapping at
+    /// `start` with contiguous frames mapped with `prot`, as a shared
+    /// mapping; returns their physical address (for the monitor to share).
+    pub fn back_shared(&mut self, start: u64, backed: u64, prot: u32) -> Result<u64, Errno> {
+        let phys = self.frames.alloc_run(backed).ok_or(ENOMEM)?;
+        let flags = pte_flags(prot);
+        let mut off = 0;
+        while off < backed {
+            self.pt.map_page(&mut self.frames, start + off, phys + off, flags)?;
+            off += PAGE_SIZE;
+        }
+        self.split_at(start);
+        self.split_at(start + backed);
+        for v in self.overlapping(start, start + backed) {
+            self.vmas.remove(&v.start);
+            self.insert(Vma { kind: Kind::Shared, prot, ..v });
+        }
+        self.mark_stale(start, start + backed);
+        self.flush();
+        Ok(phys)
+    }
+
+    /// The physical pieces of the shared pages in `[start, end)`; `ENOMEM` if
+    /// part of the range is unmapped (as Linux's `msync`).
+    pub fn shared_segments(&self, start: u64, end: u64) -> Result<Vec<Segment>, Errno> {
+        let mut cursor = start;
+        let mut out: Vec<Segment> = Vec::new();
+        for v in self.overlapping(start, end) {
+            if v.start > cursor {
+                return Err(ENOMEM);
+            }
+            cursor = v.end;
+            if v.kind != Kind::Shared {
+                continue;
+            }
+            let mut va = v.start.max(start);
+            while va < v.end.min(end) {
+                if let Some(leaf) = self.pt.leaf(va).filter(|l| l.is_backed() && !l.huge) {
+                    match out.last_mut() {
+                        Some(last) if last.phys + last.len == leaf.frame() => last.len += PAGE_SIZE,
+                        _ => out.push(Segment { phys: leaf.frame(), len: PAGE_SIZE }),
+                    }
+                }
+                va += PAGE_SIZE;
+            }
+        }
+        if cursor < end {
+            return Err(ENOMEM);
+        }
+        Ok(out)
+    }
+
+    /// What kind of mapping covers `addr`.
+    pub fn kind_at(&self, addr: u64) -> Option<Kind> {
+        self.overlapping(addr, addr + 1).first().map(|v| v.kind)
     }
 
     /// Changes the protection of `[start, end)`; `ENOMEM` if part of it is unmapped.
@@ -317,7 +417,15 @@ impl AddressSpace {
         let discard = end - start >= DISCARD_MIN;
         let mut batch: Vec<Segment> = Vec::new();
         let mut va = start;
+        // Shared pages keep their bytes (a file's, or memory shared with other
+        // processes): Linux reads them back from there too.
+        let shared: Vec<(u64, u64)> =
+            self.overlapping(start, end).iter().filter(|v| v.kind == Kind::Shared).map(|v| (v.start, v.end)).collect();
         while va < end {
+            if let Some(&(_, e)) = shared.iter().find(|(s, e)| (*s..*e).contains(&va)) {
+                va = e;
+                continue;
+            }
             match self.pt.leaf(va) {
                 Some(leaf) if leaf.is_backed() => {
                     let page = leaf.size();
@@ -437,6 +545,10 @@ impl AddressSpace {
         const MAYMOVE: u64 = 1;
         const FIXED: u64 = 2;
         const DONTUNMAP: u64 = 4;
+        // Moving or growing a shared mapping is not built: said, not faked.
+        if self.overlapping(old, old.saturating_add(old_len.max(1))).iter().any(|v| v.kind == Kind::Shared) {
+            return Err(EINVAL);
+        }
         if !old.is_multiple_of(PAGE_SIZE) || new_len == 0 || flags & !(MAYMOVE | FIXED | DONTUNMAP) != 0 {
             return Err(EINVAL);
         }

@@ -57,6 +57,9 @@ fn word(uaddr: u64, write: bool) -> Result<&'static AtomicU32, Errno> {
     Ok(unsafe { AtomicU32::from_ptr(uaddr as *mut u32) })
 }
 
+/// How often a waiter on a shared mapping looks at its word.
+const SHARED_LOOK_NS: u64 = 1_000_000;
+
 fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> SysResult {
     if bitset == 0 {
         return Err(EINVAL);
@@ -76,15 +79,34 @@ fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> SysResult {
         }
         queues.entry(uaddr).or_default().push_back(me.clone());
     }
+    // A word in a shared mapping may be changed and woken by another guest
+    // process (another VM): its wake-up never reaches this queue, so the
+    // waiter also looks at the word every millisecond.
+    let shared = super::mm::in_shared_mapping(uaddr);
     loop {
         if me.woken.load(Ordering::Acquire) {
             return Ok(0);
         }
         let interrupted = signal::pending();
-        let timed_out = !interrupted && sched::block(deadline) == Wake::TimedOut;
+        let slice = if shared {
+            let next = crate::time::monotonic_ns() + SHARED_LOOK_NS;
+            Some(deadline.map_or(next, |d| d.min(next)))
+        } else {
+            deadline
+        };
+        let timed_out = !interrupted && sched::block(slice) == Wake::TimedOut;
         if me.woken.load(Ordering::Acquire) {
             return Ok(0);
         }
+        let really_timed_out = timed_out && deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
+        if shared && timed_out && !really_timed_out && !interrupted && !signal::pending() {
+            if word(uaddr, false)?.load(Ordering::SeqCst) != val {
+                remove(&me);
+                return Ok(0); // changed elsewhere: as if woken
+            }
+            continue;
+        }
+        let timed_out = if shared { really_timed_out } else { timed_out };
         if interrupted || timed_out || signal::pending() {
             if !remove(&me) {
                 return Ok(0); // woken while giving up: the wake-up counts

@@ -20,6 +20,11 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
     if !offset.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
+    let shared = matches!(flags & MAP_TYPE, 0x01 | 0x03); // MAP_SHARED, MAP_SHARED_VALIDATE
+    if flags & MAP_ANONYMOUS != 0 && shared && len != 0 {
+        // Shared with the processes forked later: memory the monitor shares.
+        return mmap_shared(addr, len, prot, flags, None, 0, align_up(len, PAGE_SIZE));
+    }
     if flags & MAP_ANONYMOUS != 0 {
         let start = with_space(|s| s.mmap(addr, len, prot as u32, flags))?;
         forget_past_eof(start, start + align_up(len, PAGE_SIZE));
@@ -36,13 +41,16 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
         Kind::Device(Device::Zero) => return with_space(|s| s.mmap(addr, len, prot as u32, flags | MAP_ANONYMOUS)),
         Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) | Kind::Anon(_) => return Err(ENODEV),
     };
-    if flags & MAP_SHARED != 0 && prot & PROT_WRITE != 0 {
-        // Writes would have to reach the file: not supported (yet), and said so.
-        if file.status() & O_ACCMODE != O_RDWR {
-            return Err(EACCES);
-        }
-        crate::host::log(b"shared writable file mappings are not supported: mmap returns ENODEV");
-        return Err(ENODEV);
+    if flags & MAP_SHARED != 0 && prot & PROT_WRITE != 0 && file.status() & O_ACCMODE != O_RDWR {
+        return Err(EACCES);
+    }
+    if shared && len != 0 {
+        // The file's own pages (the host's page cache), as far as the file
+        // goes: writes reach it, other processes see the same bytes.
+        let size = super::fs::stat_of(&file)?.size.max(0) as u64;
+        let in_file = align_up(size, PAGE_SIZE).saturating_sub(offset).min(align_up(len, PAGE_SIZE));
+        let rw = file.status() & O_ACCMODE == O_RDWR;
+        return mmap_shared(addr, len, prot, flags, Some((handle, &file.path, rw)), offset, in_file);
     }
     // The file's bytes are copied in when mapped (a private snapshot; a shared
     // read-only mapping sees the file as it was then).
@@ -92,6 +100,89 @@ pub fn past_eof(addr: u64) -> bool {
 /// `[start, end)` was unmapped or mapped afresh.
 fn forget_past_eof(start: u64, end: u64) {
     PAST_EOF.lock().retain(|&(s, e)| e <= start || s >= end);
+}
+
+const MAP_TYPE: u64 = 0x0f;
+
+/// A `MAP_SHARED` mapping of `len` bytes: its first `shared` bytes are
+/// pages the monitor shares (file `handle` from `offset`, or fresh shared
+/// memory); the rest lies past the end of the file (SIGBUS, as on Linux).
+fn mmap_shared(
+    addr: u64,
+    len: u64,
+    prot: u64,
+    flags: u64,
+    file: Option<(u64, &[u8], bool)>,
+    offset: u64,
+    shared: u64,
+) -> SysResult {
+    let flags = (flags & !MAP_TYPE) | MAP_ANONYMOUS | 0x02; // chosen like a private PROT_NONE mapping first
+    let start = with_space(|s| s.mmap(addr, len, 0, flags))?;
+    let end = start + align_up(len, PAGE_SIZE);
+    forget_past_eof(start, end);
+    let fail = |e| {
+        with_space(|s| {
+            let _ = s.unmap(start, end);
+            s.flush();
+        });
+        Err(e)
+    };
+    if shared > 0 {
+        let phys = match with_space(|s| s.back_shared(start, shared, prot as u32)) {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        };
+        let mut req = Request::new(op::MAP_SHARED);
+        req.args[0] = file.map_or(hx_abi::hypercall::NO_HANDLE, |(h, _, _)| h);
+        req.args[1] = offset;
+        // Shared (writes reach the file and other processes) whenever the
+        // file may be written, so a later mprotect(PROT_WRITE) shares too.
+        req.args[2] = u64::from(file.is_none_or(|(_, _, rw)| rw));
+        req.segs[0] = hx_abi::hypercall::Segment { phys, len: shared };
+        req.nsegs = 1;
+        let r = crate::host::call(&mut req);
+        if r < 0 {
+            return fail(crate::errno::Errno(-r));
+        }
+    }
+    if let Some((_, path, _)) = file {
+        let backing = Backing { name: crate::mm::names::intern(path), offset, shared: true };
+        with_space(|s| s.set_backing(start, end, backing));
+    }
+    if start + shared < end {
+        PAST_EOF.lock().push((start + shared, end));
+    }
+    Ok(start)
+}
+
+/// `msync`: shared file pages reach the file at once here (they are the
+/// host's page cache); `MS_SYNC` also writes them back to storage.
+pub fn msync([addr, len, flags, ..]: Args) -> SysResult {
+    const MS_ASYNC: u64 = 1;
+    const MS_INVALIDATE: u64 = 2;
+    const MS_SYNC: u64 = 4;
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+        return Err(EINVAL);
+    }
+    let (start, end) = range(addr, len)?;
+    let segs = with_space(|s| s.shared_segments(start, end))?;
+    if flags & MS_SYNC != 0 {
+        for chunk in segs.chunks(hx_abi::hypercall::MAX_SEGMENTS) {
+            let mut req = Request::new(op::SYNC_SHARED);
+            req.segs[..chunk.len()].copy_from_slice(chunk);
+            req.nsegs = chunk.len() as u32;
+            let r = crate::host::call(&mut req);
+            if r < 0 {
+                return Err(crate::errno::Errno(-r));
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Whether `addr` lies in a shared mapping (`MAP_SHARED`).
+pub fn in_shared_mapping(addr: u64) -> bool {
+    with_space(|s| s.kind_at(addr)) == Some(crate::mm::space::Kind::Shared)
 }
 
 /// Reads the file behind `handle` from `offset` into the fresh mapping at

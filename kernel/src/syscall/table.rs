@@ -58,6 +58,7 @@ table! {
     23 => poll::select,
     24 => process::sched_yield,
     25 => mm::mremap,
+    26 => mm::msync,
     28 => mm::madvise,
     32 => fs::dup,
     33 => fs::dup2,

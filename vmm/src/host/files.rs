@@ -18,6 +18,8 @@ pub struct Files {
     pub sandbox: Sandbox,
     pub(super) handles: Handles,
     pub net: super::net::Net,
+    /// Guest pages backed by shared memory (`MAP_SHARED`).
+    pub shared: super::shared::SharedRanges,
     /// With --fast-libc: the patched libc.so that replaces musl's everywhere.
     fast_libc: Option<std::path::PathBuf>,
 }
@@ -209,7 +211,13 @@ impl Files {
         max_handles: usize,
         streams: [Option<OwnedFd>; 3],
     ) -> Self {
-        Self { sandbox, handles: Handles::new(max_handles, streams), fast_libc, net: Default::default() }
+        Self {
+            sandbox,
+            handles: Handles::new(max_handles, streams),
+            fast_libc,
+            net: Default::default(),
+            shared: Default::default(),
+        }
     }
 
     /// The patched libc.so served for musl's under --fast-libc.
@@ -292,6 +300,12 @@ impl Files {
             }
         }
         Ok(())
+    }
+
+    /// `MAP_SHARED`: the pages of `segs` become file `handle`'s (or fresh shared memory).
+    pub fn map_shared(&mut self, segs: &Segs, handle: u64, offset: u64, writable: bool) -> Result<i64, Errno> {
+        let file = if handle == NO_HANDLE { None } else { Some(self.handles.shared_fd(handle)?) };
+        self.shared.map(segs, file.as_deref(), offset, writable)
     }
 
     /// Whether `handle` is open.

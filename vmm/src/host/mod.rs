@@ -15,6 +15,7 @@ pub mod guest;
 pub mod handles;
 pub mod net;
 pub mod process;
+pub mod shared;
 
 use crate::memory::GuestRam;
 use crate::report::Report;
@@ -119,6 +120,11 @@ impl Host<'_> {
             op::KILL => process::kill(req),
             op::PGRP => process::pgrp(req),
             op::PIPE => self.files.pipe(req),
+            op::MAP_SHARED => {
+                self.files.map_shared(&segs, req.args[0], req.args[1], req.args[2] != 0).unwrap_or_else(|e| -(e as i64))
+            }
+            op::UNMAP_SHARED => self.files.shared.unmap(&segs).unwrap_or_else(|e| -(e as i64)),
+            op::SYNC_SHARED => self.files.shared.sync(&segs).unwrap_or_else(|e| -(e as i64)),
             op::WATCH => match self.watch {
                 Some(w) => self.files.watch(w, &segs).map_or_else(|e| -(e as i64), |()| 0),
                 None => -(libc::ENOSYS as i64),

@@ -100,6 +100,9 @@ const ALLOWED: &[i64] = &[
     libc::SYS_epoll_wait,
     libc::SYS_epoll_pwait,
     libc::SYS_eventfd2,
+    // Fresh shared memory for MAP_SHARED|MAP_ANONYMOUS (vmm/src/host/shared.rs).
+    libc::SYS_memfd_create,
+    libc::SYS_msync,
     // The guest's sockets (created only as the rules in `filter` allow).
     libc::SYS_bind,
     libc::SYS_listen,

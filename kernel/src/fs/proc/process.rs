@@ -523,14 +523,16 @@ fn maps() -> Vec<u8> {
                 (VmaKind::Image, _) => image_piece(s, ids, at).unwrap_or((b"", 0, 0, 0)),
                 (VmaKind::Stack, _) => (b"[stack]", 0, 0, 0),
                 (VmaKind::Heap, _) => (b"[heap]", 0, 0, 0),
-                (VmaKind::Anon, Some(f)) => {
+                (VmaKind::Anon | VmaKind::Shared, Some(f)) => {
                     file_name = names::path(f.name);
                     let (dev, ino) = names::ids(f.name, stat_ids);
                     (&file_name, f.offset, dev, ino)
                 }
                 (VmaKind::Anon, None) => (b"", 0, 0, 0),
+                // Shared anonymous memory: Linux names it after its shmem file.
+                (VmaKind::Shared, None) => (b"/dev/zero (deleted)", 0, 0, 0),
             };
-            let shared = v.file.is_some_and(|f| f.shared);
+            let shared = v.file.is_some_and(|f| f.shared) || v.kind == VmaKind::Shared;
             map_line(&mut t, at, end, v.prot, shared, offset, dev, ino, name);
             at = end;
         }

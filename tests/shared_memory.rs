@@ -1,0 +1,32 @@
+//! Shared mappings (`MAP_SHARED`): anonymous shared memory and file
+//! mappings shared by forked processes, coherent with the file (reads,
+//! writes, `msync`, a second mapping), SIGBUS past the end of the file,
+//! process-shared mutexes and semaphores across processes, and POSIX shared
+//! memory opened by name in /dev/shm — each compared with a native run.
+mod common;
+
+use common::{build, status_code, text, Flavor, HX_RUN};
+use std::process::Command;
+
+#[test]
+fn shared_mappings_behave_as_on_linux() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("shmap", flavor, &["-pthread"]);
+        let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let n = Command::new(&exe).arg(".").current_dir(nd.path()).output().unwrap();
+        let h = Command::new(HX_RUN).arg(&exe).arg(".").current_dir(hd.path()).output().unwrap();
+        assert_eq!(
+            text(&h.stdout),
+            text(&n.stdout),
+            "{flavor:?}: stdout differs (stderr under hx: {})",
+            text(&h.stderr)
+        );
+        assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
+        assert!(text(&n.stdout).contains("counter from three processes: 6000"));
+        // The file the guest wrote through its mapping is the host's file.
+        assert_eq!(
+            std::fs::read(hd.path().join("shared.bin")).unwrap(),
+            std::fs::read(nd.path().join("shared.bin")).unwrap()
+        );
+    }
+}
