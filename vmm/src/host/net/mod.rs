@@ -428,12 +428,23 @@ impl Blocking {
             Blocking::Connect { fd, to, .. } => {
                 // SAFETY: connect of a socket we hold to a checked address.
                 let r = unsafe { libc::connect(fd.as_raw_fd(), to.ptr(), to.len) };
-                if r < 0 {
-                    // Not retried after EINTR: the connection goes on in the
-                    // background, and a second connect would say EALREADY.
-                    return Err(errno());
+                if r == 0 {
+                    return Ok(0);
                 }
-                Ok(0)
+                let e = errno();
+                if e != libc::EINTR || crate::signals::interrupted() {
+                    return Err(e);
+                }
+                // The monitor's own wake-up signal (not the guest's) cut the
+                // wait short; the connection goes on in the background (a
+                // second connect would say EALREADY): wait for its outcome.
+                let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+                // SAFETY: poll on one descriptor we hold.
+                sys(|| unsafe { libc::poll(&mut p, 1, -1) } as isize)?;
+                match int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ERROR)? {
+                    0 => Ok(0),
+                    err => Err(err),
+                }
             }
             Blocking::Accept { fd, flags, got, .. } => {
                 // SAFETY: an all-zero sockaddr_storage is valid.
