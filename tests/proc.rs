@@ -155,12 +155,13 @@ fn no_host_proc_data_reaches_the_guest() {
     assert_eq!(hx_procfs(&[], &["pids"]), "1\n");
     let missing = hx_procfs(&[], &["print", "/proc/kallsyms", "/proc/self/mountinfo", "/proc/2/status"]);
     assert_eq!(missing, "/proc/kallsyms: ENOENT\n/proc/self/mountinfo: ENOENT\n/proc/2/status: ENOENT\n");
-    // A forked child sees itself; other processes (its parent) are not
-    // there (yet): ENOENT rather than anything of the host's.
+    // A forked child sees itself, and its parent's ids, name and command
+    // line (each process is its own VM: the others' memory, environment and
+    // files are not there — ENOENT, never anything of the host's).
     let fork = hx_procfs(&[], &["fork"]);
     assert_eq!(
         fork,
-        "child Pid is getpid(): yes\nchild PPid is the parent: yes\nthe parent's status: ENOENT\n\
+        "child Pid is getpid(): yes\nchild PPid is the parent: yes\nthe parent's status: 0\n\
          /proc/1/environ: ENOENT\nself: yes\n"
     );
     let expected = if is_root() { "EROFS" } else { "EACCES" };
@@ -208,7 +209,7 @@ fn ps_and_ls_read_the_guests_proc() {
     assert_eq!(table(&out), [["PID", "COMMAND"], ["1", "ps"]]);
     let out = hx_run(&[], &["/bin/sh", "-c", "ps -o pid,ppid,stat,comm"]);
     assert_eq!(status_code(&out), 0, "{}", text(&out.stderr));
-    assert_eq!(table(&out), [["PID", "PPID", "STAT", "COMMAND"], ["2", "1", "R", "ps"]]);
+    assert_eq!(table(&out), [["PID", "PPID", "STAT", "COMMAND"], ["1", "0", "S", "sh"], ["2", "1", "R", "ps"]]);
     let out = hx_run(&[], &["/bin/ls", "-l", "/proc/self/fd/"]);
     let listing = text(&out.stdout);
     for link in [" 0 -> /dev/null\n", " 1 -> pipe:[", " 2 -> pipe:[", " 3 -> /proc/1/fd\n"] {

@@ -277,3 +277,23 @@ fn fast_libc_applies_to_a_musl_image_execd_inside() {
     let total = err.lines().find(|l| l.split_whitespace().next() == Some("total")).unwrap_or_else(|| panic!("{err}"));
     assert_eq!(total.split_whitespace().nth(1), Some("0"), "the exec'd image must use the fast libc:\n{err}");
 }
+
+#[test]
+fn other_processes_appear_in_proc_and_ps() {
+    // Each process is its own VM: /proc/<pid> of the others comes from the
+    // monitors' process table (ids, name, command line).
+    let script = "sleep 5 & p=$!; ps -o pid=,ppid=,comm=; tr '\\0' ' ' < /proc/$p/cmdline; echo; \
+                  grep -E '^(Name|PPid)' /proc/$p/status; ls /proc | grep -c '^[0-9]*$'; kill $p";
+    let out = run_in_dir(true, &["/bin/sh", "-c", script], &[], &[]);
+    let got = text(&out.stdout);
+    let rows: Vec<Vec<String>> =
+        got.lines().take(3).map(|l| l.split_whitespace().map(str::to_string).collect()).collect();
+    assert_eq!(rows[0], ["1", "0", "sh"], "{got}");
+    assert_eq!(rows[1], ["2", "1", "sleep"], "{got}");
+    assert_eq!(rows[2][1..], ["1", "ps"], "{got}");
+    assert!(got.contains("\nsleep 5 \n"), "{got}");
+    assert!(got.contains("Name:\tsleep\nPPid:\t1\n"), "{got}");
+    // sh, sleep, and the pipeline's ls and grep.
+    assert!(got.lines().last().is_some_and(|n| n.trim().parse::<u32>().is_ok_and(|n| n >= 3)), "{got}");
+    assert_eq!(status_code(&out), 0, "{}", text(&out.stderr));
+}

@@ -302,6 +302,7 @@ const OPS: &[u32] = &[
     op::MAP_SHARED,
     op::UNMAP_SHARED,
     op::SYNC_SHARED,
+    op::MEMFD,
     op::EXIT,
     0,
     44,

@@ -55,6 +55,8 @@ const CONSTANTS: &[&str] = &[
     "__W(NOTHREAD|ALL|CLONE)",
     "P_(ALL|PID|PGID)",
     "PR_(SET|GET)_[A-Z_]+",
+    "PR_CAPBSET_(READ|DROP)",
+    "MPOL_[A-Z_]+",
     // The last si_code of each signal's own codes (which `siginfo` layout a code means).
     "NSIG(ILL|FPE|SEGV|BUS|TRAP|CHLD|POLL|SYS)",
     "SFD_(CLOEXEC|NONBLOCK)",

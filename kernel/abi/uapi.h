@@ -24,5 +24,6 @@
 #include <linux/limits.h>
 #include <linux/wait.h>
 #include <linux/prctl.h>
+#include <linux/mempolicy.h>
 #include <linux/signalfd.h>
 #include <linux/timerfd.h>

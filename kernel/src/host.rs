@@ -226,6 +226,15 @@ pub fn path_request(op: u32, args: &[u64], ins: &[&[u8]], outs: &mut [&mut [u8]]
     (r, req.args)
 }
 
+/// A fresh host memory file holding `bytes`, its offset at `offset`: its handle.
+pub fn memfd(bytes: &[u8], offset: u64) -> SysResult {
+    let mut req = Request::new(op::MEMFD);
+    req.args[0] = offset;
+    req.segs[0] = kernel_segment(bytes.as_ptr() as u64, bytes.len());
+    req.nsegs = 1;
+    result(call(&mut req))
+}
+
 pub fn close(handle: u64) {
     let mut req = Request::new(op::CLOSE);
     req.args[0] = handle;

@@ -80,6 +80,7 @@ fn op_name(op: u32) -> &'static str {
         op::MAP_SHARED => "map-shared",
         op::UNMAP_SHARED => "unmap-shared",
         op::SYNC_SHARED => "sync-shared",
+        op::MEMFD => "memfd",
         _ => "unknown",
     }
 }

@@ -439,6 +439,12 @@ fn cpu_areas_phys(w: &World) -> u64 {
 /// vCPU to its boot state. Returns the program, for fault reports.
 fn boot(w: &World, files: &Files, l: &Launch, vcpus: &[VcpuFd], fresh: bool) -> Result<Binary> {
     let (cfg, mem, kernel) = (w.cfg, w.mem, w.kernel);
+    // What the tree's other processes see of this one in their /proc.
+    let creds = &l.state.creds;
+    // SAFETY: geteuid/getegid cannot fail.
+    let (uid, gid) =
+        if creds.present != 0 { (creds.uids[1], creds.gids[1]) } else { unsafe { (libc::geteuid(), libc::getegid()) } };
+    crate::process::table::publish_identity(&l.execfn, &l.argv, uid, gid);
     let name = l.name.clone();
     let (kind, elf) = classify(&name, &l.bytes).map_err(|e| rejected(126, format!("{e:#}")))?;
     let (bias, interp_path) = match kind {

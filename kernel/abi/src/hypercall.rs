@@ -190,6 +190,9 @@ pub mod op {
     /// `msync(MS_SYNC)`: the file pages behind the guest pages in `segs` are
     /// written back to storage.
     pub const SYNC_SHARED: u32 = 52;
+    /// A fresh host memory file (`memfd_create`) holding the bytes of
+    /// `segs[0]` (may be empty), its offset at `args[0]`: `ret` = its handle.
+    pub const MEMFD: u32 = 53;
 }
 
 /// `READ` with `args[2]` = `RW_NOWAIT`: `-EAGAIN` instead of waiting when
@@ -246,10 +249,49 @@ pub const PGRP_SETSID: u64 = 3;
 /// `PR_SET_PDEATHSIG`/`PR_GET_PDEATHSIG`: the signal the caller gets when its parent ends.
 pub const PGRP_SET_PDEATHSIG: u64 = 5;
 pub const PGRP_GET_PDEATHSIG: u64 = 6;
+/// What other processes' `/proc/<pid>` shows of the caller: `segs[0]` = its
+/// `ProcIdentity` (name, command line, ids).
+pub const PGRP_SET_IDENTITY: u64 = 7;
+/// The guest pids of every process of the tree into `segs[0]` (`u32` each): `ret` = how many.
+pub const PGRP_LIST: u64 = 8;
+/// Process `args[1]` as `/proc/<pid>` shows it: a `ProcInfo` into `segs[0]`.
+pub const PGRP_INFO: u64 = 9;
+
+/// Longest command line another process's `/proc/<pid>/cmdline` shows.
+pub const PROC_CMDLINE_MAX: usize = 448;
+
+/// What a process publishes of itself for the others' `/proc`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ProcIdentity {
+    pub uid: u32,
+    pub gid: u32,
+    pub cmdline_len: u32,
+    pub _pad: u32,
+    pub comm: [u8; 16],
+    pub cmdline: [u8; PROC_CMDLINE_MAX],
+}
+
+impl Default for ProcIdentity {
+    fn default() -> Self {
+        Self { uid: 0, gid: 0, cmdline_len: 0, _pad: 0, comm: [0; 16], cmdline: [0; PROC_CMDLINE_MAX] }
+    }
+}
+
+/// Another process, as `PGRP_INFO` reports it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcInfo {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub identity: ProcIdentity,
+}
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::SYNC_SHARED;
+pub const LAST_OP: u32 = op::MEMFD;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -23,6 +23,8 @@ mod host_impls {
     unsafe impl vm_memory::ByteValued for crate::hypercall::Request {}
     unsafe impl vm_memory::ByteValued for crate::hypercall::Segment {}
     unsafe impl vm_memory::ByteValued for crate::hypercall::PollEntry {}
+    unsafe impl vm_memory::ByteValued for crate::hypercall::ProcIdentity {}
+    unsafe impl vm_memory::ByteValued for crate::hypercall::ProcInfo {}
     unsafe impl vm_memory::ByteValued for crate::stats::Stats {}
     unsafe impl vm_memory::ByteValued for crate::percpu::PerCpu {}
     unsafe impl vm_memory::ByteValued for crate::percpu::Shared {}

@@ -108,6 +108,16 @@ impl Generated {
         Err(self.write_error)
     }
 
+    /// A text file's bytes and the read offset (for `execve`, which passes
+    /// it on as a host memory file); `None` for a directory.
+    pub fn snapshot(&self) -> Option<(Vec<u8>, u64)> {
+        let mut state = self.state.lock();
+        let (offset, made) = &mut *state;
+        let at = *offset;
+        let text = self.text_at(made, at).ok()?.to_vec();
+        Some((text, at))
+    }
+
     pub fn seek(&self, off: u64, whence: u64) -> SysResult {
         let mut state = self.state.lock();
         let new = match whence {

@@ -49,14 +49,19 @@ pub fn init(exec: &ExecState) {
 /// own pipes, epoll instances, eventfds, timerfds, signalfds and generated
 /// files cannot travel).
 pub fn inheritable() -> Vec<InheritedFd> {
-    let t = TABLE.lock();
-    t.iter()
-        .enumerate()
+    // A generated file (`cmd < /proc/cpuinfo`) travels as a host memory
+    // file holding its text, at its offset: made outside the table's lock.
+    let open: Vec<(u64, Entry)> = snapshot();
+    open.into_iter()
+        .filter(|(_, e)| !e.cloexec)
         .filter_map(|(fd, e)| {
-            let e = e.as_ref().filter(|e| !e.cloexec)?;
             let handle = match &e.file.kind {
                 Kind::Host(h) => *h,
                 Kind::Device(d) => DEVICE_HANDLE + d.code(),
+                Kind::Generated(g) => {
+                    let (text, offset) = g.snapshot()?;
+                    crate::host::memfd(&text, offset).ok()?
+                }
                 _ => return None,
             };
             Some(InheritedFd { fd: fd as u32, status: e.file.status(), handle })

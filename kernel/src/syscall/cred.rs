@@ -216,6 +216,22 @@ fn with<R>(f: impl FnOnce(&mut Credentials) -> R) -> R {
     f(creds)
 }
 
+/// `PR_CAPBSET_READ`: whether capability `cap` is in the bounding set.
+pub fn in_bounding_set(cap: u32) -> bool {
+    with(|c| c.bounding & (1 << cap) != 0)
+}
+
+/// `PR_CAPBSET_DROP`: takes `cap` out of the bounding set (needs CAP_SETPCAP).
+pub fn drop_from_bounding_set(cap: u32) -> Result<(), crate::errno::Errno> {
+    with(|c| {
+        if !c.capable(hx_abi::uapi::CAP_SETPCAP) {
+            return Err(crate::errno::EPERM);
+        }
+        c.bounding &= !(1 << cap);
+        Ok(())
+    })
+}
+
 /// A copy of the process's credentials.
 pub fn current() -> Credentials {
     with(|c| c.clone())

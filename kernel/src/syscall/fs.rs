@@ -56,6 +56,26 @@ pub fn via(file: &OpenFile) -> host::Via {
     }
 }
 
+/// `memfd_create`: an anonymous file in memory — a host memory file the
+/// monitor holds (`/proc/self/fd` shows `/memfd:NAME (deleted)`, as Linux).
+pub fn memfd_create([name, flags, ..]: Args) -> SysResult {
+    const MFD_CLOEXEC: u64 = 1;
+    const MFD_ALLOW_SEALING: u64 = 2;
+    const MFD_NOEXEC_SEAL: u64 = 8;
+    const MFD_EXEC: u64 = 0x10;
+    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC) != 0 {
+        // MFD_HUGETLB and its sizes: the guest has no hugetlbfs.
+        return Err(EINVAL);
+    }
+    let name = crate::mm::read_cstr(name, 249).map_err(|e| if e == crate::errno::ENAMETOOLONG { EINVAL } else { e })?;
+    let h = host::memfd(&[], 0)?;
+    let mut path = b"/memfd:".to_vec();
+    path.extend_from_slice(&name);
+    path.extend_from_slice(b" (deleted)");
+    let file = alloc::sync::Arc::new(OpenFile::new(Kind::Host(h), crate::fs::O_RDWR, path));
+    table::install(file, flags & MFD_CLOEXEC != 0)
+}
+
 /// A blocking read of a host stream (a pipe, a socket, a terminal): the
 /// thread waits for data without holding its vCPU, so other threads run.
 fn stream_read(h: u64, buf: u64, count: u64) -> SysResult {

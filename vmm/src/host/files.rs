@@ -302,6 +302,34 @@ impl Files {
         Ok(())
     }
 
+    /// `MEMFD`: a fresh host memory file holding segment 0's bytes, at `offset`.
+    pub fn memfd(&mut self, segs: &Segs, offset: u64) -> Result<i64, Errno> {
+        self.handles.room()?;
+        // SAFETY: a new anonymous memory file we own.
+        let fd = sys(|| unsafe { libc::memfd_create(c"hx-memfd".as_ptr(), libc::MFD_CLOEXEC) } as isize)?;
+        let fd = owned(fd);
+        if let Some(seg) = segs.get(0).filter(|s| s.len > 0) {
+            let iov = segs.mem().iovecs(std::slice::from_ref(seg)).map_err(|_| libc::EFAULT)?;
+            let mut done = 0usize;
+            let total = seg.len as usize;
+            while done < total {
+                let Some(v) = iov.first() else { break };
+                // SAFETY: writes from guest RAM (checked by `Segs`) to our memory file.
+                let n = sys(|| unsafe {
+                    libc::pwrite(fd.as_raw_fd(), v.iov_base.cast::<u8>().add(done).cast(), total - done, done as i64)
+                } as isize)?;
+                if n == 0 {
+                    break;
+                }
+                done += n as usize;
+            }
+        }
+        let offset = i64::try_from(offset).map_err(|_| libc::EINVAL)?;
+        // SAFETY: lseek on our own memory file.
+        sys(|| unsafe { libc::lseek(fd.as_raw_fd(), offset, libc::SEEK_SET) } as isize)?;
+        self.handles.insert(Handle::Host { fd: std::sync::Arc::new(fd), metadata: true }).map(|h| h as i64)
+    }
+
     /// `MAP_SHARED`: the pages of `segs` become file `handle`'s (or fresh shared memory).
     pub fn map_shared(&mut self, segs: &Segs, handle: u64, offset: u64, writable: bool) -> Result<i64, Errno> {
         let file = if handle == NO_HANDLE { None } else { Some(self.handles.shared_fd(handle)?) };

@@ -118,13 +118,14 @@ impl Host<'_> {
             op::DISCARD => discard(&segs),
             op::WAIT => process::wait(req, &segs),
             op::KILL => process::kill(req),
-            op::PGRP => process::pgrp(req),
+            op::PGRP => process::pgrp(req, &segs),
             op::PIPE => self.files.pipe(req),
             op::MAP_SHARED => {
                 self.files.map_shared(&segs, req.args[0], req.args[1], req.args[2] != 0).unwrap_or_else(|e| -(e as i64))
             }
             op::UNMAP_SHARED => self.files.shared.unmap(&segs).unwrap_or_else(|e| -(e as i64)),
             op::SYNC_SHARED => self.files.shared.sync(&segs).unwrap_or_else(|e| -(e as i64)),
+            op::MEMFD => self.files.memfd(&segs, req.args[0]).unwrap_or_else(|e| -(e as i64)),
             op::WATCH => match self.watch {
                 Some(w) => self.files.watch(w, &segs).map_or_else(|e| -(e as i64), |()| 0),
                 None => -(libc::ENOSYS as i64),

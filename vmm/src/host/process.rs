@@ -6,7 +6,8 @@ use super::guest::Segs;
 use crate::process::table::{self, Entry};
 use crate::sandbox::Errno;
 use hx_abi::hypercall::{
-    Request, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_SET, PGRP_SETSID, PGRP_SET_PDEATHSIG,
+    ProcIdentity, ProcInfo, Request, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_INFO, PGRP_LIST, PGRP_SET,
+    PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG,
 };
 use std::sync::atomic::Ordering;
 
@@ -151,8 +152,23 @@ pub fn kill(req: &Request) -> i64 {
     0
 }
 
+/// `PGRP_SET_IDENTITY`: the caller's name and command line for the others' `/proc`.
+fn set_identity(me: &Entry, segs: &Segs) -> Result<i64, Errno> {
+    let size = std::mem::size_of::<ProcIdentity>();
+    let bytes = segs.bytes(0, size, libc::EINVAL)?;
+    if bytes.len() != size {
+        return Err(libc::EINVAL);
+    }
+    for (w, chunk) in me.identity.iter().zip(bytes.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        w.store(u64::from_le_bytes(b), Ordering::Relaxed);
+    }
+    Ok(0)
+}
+
 /// `PGRP`: process groups and sessions, with Linux's rules.
-pub fn pgrp(req: &Request) -> i64 {
+pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
     let Ok(me) = me() else { return -(libc::ESRCH as i64) };
     let my_pid = pid_of(me);
     let target = |pid: u64| -> Result<&'static Entry, Errno> {
@@ -169,6 +185,31 @@ pub fn pgrp(req: &Request) -> i64 {
             Ok(0)
         }
         PGRP_GET_PDEATHSIG => Ok(me.pdeathsig.load(Ordering::SeqCst) as i64),
+        PGRP_SET_IDENTITY => set_identity(me, segs),
+        PGRP_LIST => {
+            let pids: Vec<u8> = table::entries()
+                .filter(|e| e.host_pid.load(Ordering::SeqCst) > 0)
+                .flat_map(|e| (pid_of(e) as u32).to_le_bytes())
+                .collect();
+            let room = segs.get(0).map_or(0, |s| s.len as usize);
+            segs.write(0, pids.get(..room.min(pids.len())).unwrap_or_default()).map(|_| (pids.len() / 4) as i64)
+        }
+        PGRP_INFO => target(req.args[1]).and_then(|e| {
+            let mut words = [0u64; table::IDENTITY_WORDS];
+            for (w, a) in words.iter_mut().zip(e.identity.iter()) {
+                *w = a.load(Ordering::Relaxed);
+            }
+            let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let identity: ProcIdentity = vm_memory::ByteValued::from_slice(&bytes).copied().ok_or(libc::EINVAL)?;
+            let info = ProcInfo {
+                pid: pid_of(e),
+                ppid: e.ppid.load(Ordering::SeqCst),
+                pgid: e.pgid.load(Ordering::SeqCst),
+                sid: e.sid.load(Ordering::SeqCst),
+                identity,
+            };
+            segs.write(0, vm_memory::ByteValued::as_slice(&info)).map(|_| 0)
+        }),
         PGRP_SETSID => {
             let leads = table::entries().any(|e| e.pgid.load(Ordering::SeqCst) == my_pid);
             if leads {

@@ -21,7 +21,13 @@ pub struct Entry {
     pub signals: AtomicU64,
     /// `PR_SET_PDEATHSIG`: the signal this process gets when its parent ends (0: none).
     pub pdeathsig: AtomicI32,
+    /// Its `hx_abi::hypercall::ProcIdentity`, as the others' `/proc` shows it
+    /// (written by its own monitor only, word by word).
+    pub identity: [AtomicU64; IDENTITY_WORDS],
 }
+
+/// `ProcIdentity` in words.
+pub const IDENTITY_WORDS: usize = std::mem::size_of::<hx_abi::hypercall::ProcIdentity>() / 8;
 
 #[repr(C)]
 struct Table {
@@ -117,7 +123,38 @@ pub fn reserve(parent: &Entry) -> Option<(&'static Entry, i32)> {
     slot.sid.store(parent.sid.load(Ordering::SeqCst), Ordering::SeqCst);
     slot.signals.store(0, Ordering::SeqCst);
     slot.pdeathsig.store(0, Ordering::SeqCst);
+    // A forked child shows its parent's name and command line until it execs.
+    for (w, p) in slot.identity.iter().zip(parent.identity.iter()) {
+        w.store(p.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
     Some((slot, pid))
+}
+
+/// What the others' `/proc/<pid>` shows of this process from now on: the
+/// image it runs (`comm`: the last component of the name it was started
+/// by, 15 bytes at most, as Linux), its arguments and its effective ids.
+pub fn publish_identity(execfn: &[u8], argv: &[Vec<u8>], uid: u32, gid: u32) {
+    let Some(me) = me() else { return };
+    let mut id = hx_abi::hypercall::ProcIdentity { uid, gid, ..Default::default() };
+    let base = execfn.rsplit(|&b| b == b'/').next().unwrap_or_default();
+    let n = base.len().min(15);
+    id.comm[..n].copy_from_slice(&base[..n]);
+    let mut len = 0;
+    for a in argv {
+        for &b in a.iter().chain(std::iter::once(&0)) {
+            if len < id.cmdline.len() {
+                id.cmdline[len] = b;
+                len += 1;
+            }
+        }
+    }
+    id.cmdline_len = len as u32;
+    let bytes = vm_memory::ByteValued::as_slice(&id);
+    for (w, chunk) in me.identity.iter().zip(bytes.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        w.store(u64::from_le_bytes(b), Ordering::Relaxed);
+    }
 }
 
 /// Frees a slot (a reaped child, or a fork that failed).

@@ -9,9 +9,11 @@
 //! it became. Files are `Kind::Generated` (see `fs::generated`): their text
 //! is made when they are read from the start.
 //!
-//! Only the calling process is there: `/proc/<pid>` exists for its own pid
-//! (and its threads' ids), other pids are ENOENT.
+//! The calling process is there in full (its pid and its threads' ids); the
+//! tree's other processes, each its own VM, with what the monitors' process
+//! table knows of them (`others`): `stat`, `status`, `cmdline`, `comm`.
 mod cpuinfo;
+mod others;
 mod process;
 pub mod startup;
 mod system;
@@ -149,6 +151,9 @@ enum Node {
     Fd(u64),
     /// `/dev/fd`, `/dev/stdin`, ...: Linux's links into `/proc/self/fd`.
     DevLink(&'static [u8]),
+    /// `/proc/<pid>` of another process of the tree, and a file in it.
+    Other(u32),
+    OtherFile(u32, TaskFile),
 }
 
 /// What a path names.
@@ -229,6 +234,7 @@ fn child(node: Node, name: &[u8]) -> Result<Node, Errno> {
                 Some(n) if n == pid() => Ok(Node::Task(None)),
                 // A thread's id names it too (not listed), as on Linux.
                 Some(n) if live_thread(n) => Ok(Node::Task(Some(n as u32))),
+                Some(n) if n <= i32::MAX as u64 && others::info(n as u32).is_some() => Ok(Node::Other(n as u32)),
                 Some(_) => Err(ENOENT),
                 None => table_entry(ROOT).ok_or(ENOENT),
             },
@@ -244,6 +250,9 @@ fn child(node: Node, name: &[u8]) -> Result<Node, Errno> {
                 TaskEntry::Tasks => Err(ENOENT),
             }
         }
+        Node::Other(pid) => {
+            others::FILES.iter().find(|(n, _)| *n == name).map(|(_, f)| Node::OtherFile(pid, *f)).ok_or(ENOENT)
+        }
         Node::Tasks => match number(name) {
             Some(n) if live_thread(n) => Ok(Node::Task(Some(n as u32))),
             _ => Err(ENOENT),
@@ -257,7 +266,7 @@ fn child(node: Node, name: &[u8]) -> Result<Node, Errno> {
 }
 
 fn is_dir(node: Node) -> bool {
-    matches!(node, Node::Root | Node::Dir(_) | Node::Task(_) | Node::Tasks | Node::Fds)
+    matches!(node, Node::Root | Node::Dir(_) | Node::Task(_) | Node::Tasks | Node::Fds | Node::Other(_))
 }
 
 fn is_link(node: Node) -> bool {
@@ -444,11 +453,15 @@ fn stat_node(node: Node, canon: &[u8]) -> Stat {
         _ if is_sysctl_writable(node) => S_IFREG | 0o644,
         _ => S_IFREG | 0o444,
     };
-    let (uid, gid) = if per_task(node) {
-        let c = cred::current();
-        (c.user.effective, c.group.effective)
-    } else {
-        (0, 0)
+    let (uid, gid) = match node {
+        Node::Other(pid) | Node::OtherFile(pid, _) => {
+            others::info(pid).map_or((0, 0), |i| (i.identity.uid, i.identity.gid))
+        }
+        _ if per_task(node) => {
+            let c = cred::current();
+            (c.user.effective, c.group.effective)
+        }
+        _ => (0, 0),
     };
     let nlink =
         if is_dir(node) { 2 + entries(node, canon).iter().filter(|e| e.kind == DT_DIR).count() as u64 - 2 } else { 1 };
@@ -495,7 +508,19 @@ fn entries(node: Node, canon: &[u8]) -> Vec<DirEntry> {
             }
             add(b"self", DT_LNK);
             add(b"thread-self", DT_LNK);
-            add(Text::new().u(pid()).0.as_slice(), DT_DIR);
+            // Every process of the tree, in pid order as Linux lists them.
+            let mut pids: Vec<u64> = others::list().into_iter().map(u64::from).collect();
+            pids.push(pid());
+            pids.sort_unstable();
+            pids.dedup();
+            for p in pids {
+                add(Text::new().u(p).0.as_slice(), DT_DIR);
+            }
+        }
+        Node::Other(_) => {
+            for (name, _) in others::FILES {
+                add(name, DT_REG);
+            }
         }
         Node::Dir(t) => {
             for (name, e) in t {
@@ -558,6 +583,7 @@ fn generated(node: Node, canon: &[u8], st: Stat) -> Generated {
         Body::Text(Box::new(move || match node {
             Node::File(g) => system::text(g),
             Node::TaskFile(tid, f) => process::text(tid, f),
+            Node::OtherFile(pid, f) => others::text(pid, f),
             _ => Vec::new(),
         }))
     };
