@@ -30,3 +30,24 @@ fn shared_mappings_behave_as_on_linux() {
         );
     }
 }
+
+#[test]
+fn memfd_create_is_a_file_in_memory() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("memfd", flavor, &[]);
+        let n = Command::new(&exe).output().unwrap();
+        let h = Command::new(HX_RUN).arg(&exe).output().unwrap();
+        assert_eq!(text(&h.stdout), text(&n.stdout), "{flavor:?} (stderr under hx: {})", text(&h.stderr));
+        assert_eq!(status_code(&h), status_code(&n));
+    }
+}
+
+#[test]
+fn a_proc_file_redirected_into_an_execd_program_keeps_its_text() {
+    // The shell opens /proc/cpuinfo (a file the guest kernel makes) and execs
+    // grep with it as stdin: it crosses execve as a memory file.
+    let script = "a=$(grep -c ^processor < /proc/cpuinfo); b=$(grep -c ^processor /proc/cpuinfo); \
+                  [ \"$a\" = \"$b\" ] && [ \"$a\" -ge 1 ] && echo same: $a";
+    let h = Command::new(HX_RUN).args(["/bin/sh", "-c", script]).output().unwrap();
+    assert!(text(&h.stdout).starts_with("same: "), "{} {}", text(&h.stdout), text(&h.stderr));
+}
