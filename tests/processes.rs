@@ -297,3 +297,14 @@ fn other_processes_appear_in_proc_and_ps() {
     assert!(got.lines().last().is_some_and(|n| n.trim().parse::<u32>().is_ok_and(|n| n >= 3)), "{got}");
     assert_eq!(status_code(&out), 0, "{}", text(&out.stderr));
 }
+
+#[test]
+fn fifos_connect_a_reader_and_a_writer_whichever_opens_first() {
+    // mkfifo in the working directory (a read-write mount); a blocking open
+    // waits for the other end, whichever side comes first.
+    bash(
+        "fifo",
+        "mkfifo f && ls -l f | cut -c1 && (sleep 0.3; echo first > f) & sleep 0.1; cat f; \
+         (sleep 0.3; cat f) & echo second > f; wait; mknod g p && ls -l g | cut -c1",
+    );
+}

@@ -84,7 +84,8 @@ pub mod op {
     pub const GETDENTS: u32 = 19;
     /// Remove `segs[0]`; `args[0]` = `AT_REMOVEDIR` for a directory.
     pub const UNLINK: u32 = 20;
-    /// `mkdir(segs[0], mode args[0])`.
+    /// `mkdir(segs[0], mode args[0])`; with `args[1]` = `S_IFIFO` or
+    /// `S_IFREG`, `mknod` of a FIFO or an empty regular file instead.
     pub const MKDIR: u32 = 21;
     /// `renameat2(segs[0], segs[1], flags args[0])`.
     pub const RENAME: u32 = 22;

@@ -4,7 +4,7 @@
 //! resolves them inside its mounts.
 use super::fs::stat_of;
 use super::{cred, Args};
-use crate::errno::{Errno, SysResult, EINVAL, ENOENT, ENOTDIR, ERANGE, EROFS};
+use crate::errno::{Errno, SysResult, EINVAL, ENOENT, ENOTDIR, ENXIO, ERANGE, EROFS};
 use crate::fs::path::{self, AT_FDCWD, PATH_MAX};
 use crate::fs::stat::{to_statx, Stat, S_IFDIR, S_IFMT};
 use crate::fs::{dev, proc, table, Kind, OpenFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK};
@@ -67,12 +67,58 @@ pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
     }
     let mode = if flags & O_CREAT != 0 { apply_umask(mode) } else { 0 };
     let mut resolved = alloc::vec![0u8; PATH_MAX];
-    let (r, out) = host::path_request(op::OPEN, &[flags, mode], &[&abs], &mut [&mut resolved]);
-    let handle = r?;
+    let mut wait_ms = 1;
+    let (handle, out) = loop {
+        let (r, out) = host::path_request(op::OPEN, &[flags, mode], &[&abs], &mut [&mut resolved]);
+        match r {
+            // A FIFO opened for writing before any reader: the monitor never
+            // waits at open, so a blocking open waits here (Linux's wait).
+            Err(ENXIO) if status & O_NONBLOCK == 0 && status & O_ACCMODE == crate::fs::O_WRONLY && is_fifo(&abs) => {
+                if crate::signal::pending() {
+                    return Err(crate::errno::ERESTARTSYS);
+                }
+                crate::sched::block(Some(crate::time::monotonic_ns() + wait_ms * 1_000_000));
+                wait_ms = (wait_ms * 2).min(20);
+            }
+            r => break (r?, out),
+        }
+    };
     resolved.truncate(out[2] as usize);
     // From here the handle is owned by the open file: dropping it closes it.
     let file = Arc::new(OpenFile::new(Kind::Host(handle), status, resolved));
-    table::install(file, cloexec)
+    let fd = table::install(file, cloexec)?;
+    // A FIFO opened to read waits, blocking, for a writer (its data or its close).
+    if out[3] != 0 && status & O_NONBLOCK == 0 && status & O_ACCMODE == crate::fs::O_RDONLY {
+        if let Err(e) = super::poll::wait_host(handle, 1 /* POLLIN */) {
+            let _ = table::close(fd);
+            return Err(e);
+        }
+    }
+    Ok(fd)
+}
+
+/// Whether `abs` names a FIFO.
+fn is_fifo(abs: &[u8]) -> bool {
+    stat_path(abs, true).is_ok_and(|st| st.mode & 0o170000 == 0o010000)
+}
+
+pub fn mknod([path, mode, dev, ..]: Args) -> SysResult {
+    mknodat([AT_FDCWD, path, mode, dev, 0, 0])
+}
+
+/// `mknod`: FIFOs and empty regular files (in read-write mounts); device
+/// nodes need a privilege the guest never has on the host (EPERM).
+pub fn mknodat([dirfd, path, mode, _dev, ..]: Args) -> SysResult {
+    const S_IFMT: u64 = 0o170000;
+    let kind = match mode & S_IFMT {
+        0 | 0o100000 => 0o100000,
+        0o010000 => 0o010000,
+        0o020000 | 0o060000 => return Err(crate::errno::EPERM),
+        0o140000 => return Err(crate::errno::EPERM),
+        _ => return Err(crate::errno::EINVAL),
+    };
+    let abs = proc::or_host!(proc::change(path::at(dirfd, path)?, false, true));
+    host::path_request(op::MKDIR, &[apply_umask(mode & 0o7777), kind], &[&abs], &mut []).0
 }
 
 /// The stat of `path` relative to `dirfd` (`flags`: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH).

@@ -350,6 +350,9 @@ impl Files {
             op::PWRITE => self.rw(segs, a[0], Some(a[1]), true, false),
             op::OPEN => segs.path(0).and_then(|path| {
                 let (h, guest) = self.open(&path, a[0] as i32, flags::mode(a[1]))?;
+                // A FIFO is a stream: the kernel waits for its other end itself.
+                let fifo = self.handles.fd(h).ok().and_then(|fd| fstat(fd).ok()).map(|st| st.st_mode & libc::S_IFMT);
+                req.args[3] = u64::from(fifo == Some(libc::S_IFIFO));
                 match segs.write(1, &guest) {
                     Ok(n) => {
                         req.args[2] = n as u64;
@@ -385,9 +388,26 @@ impl Files {
             }),
             op::MKDIR => segs.path(0).and_then(|path| {
                 let mode = flags::mode(a[0]);
+                let kind = a[1] as u32;
+                if kind != 0 && kind != libc::S_IFIFO && kind != libc::S_IFREG {
+                    return Err(libc::EINVAL);
+                }
                 self.modify(&path, true, |parent, name| {
-                    // SAFETY: mkdirat of a single name in a directory we hold.
-                    sys(|| unsafe { libc::mkdirat(parent.as_raw_fd(), name.as_ptr(), mode) } as isize)
+                    let dir = parent.as_raw_fd();
+                    match kind {
+                        // SAFETY: mkfifoat of a single name in a directory we hold.
+                        libc::S_IFIFO => sys(|| unsafe { libc::mkfifoat(dir, name.as_ptr(), mode) } as isize),
+                        libc::S_IFREG => {
+                            let flags =
+                                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+                            // SAFETY: creates a single name in a directory we hold.
+                            let fd = sys(|| unsafe { libc::openat(dir, name.as_ptr(), flags, mode) } as isize)?;
+                            drop(owned(fd));
+                            Ok(0)
+                        }
+                        // SAFETY: mkdirat of a single name in a directory we hold.
+                        _ => sys(|| unsafe { libc::mkdirat(dir, name.as_ptr(), mode) } as isize),
+                    }
                 })
             }),
             op::SYMLINK => self.symlink(segs),
@@ -525,8 +545,18 @@ impl Files {
                 }
                 // Past the limit, nothing is opened or created.
                 self.handles.room()?;
+                // Never waiting at open (a FIFO without its other end would
+                // hold the monitor): O_NONBLOCK, taken off after if the guest
+                // did not ask for it; the guest kernel waits for a FIFO's peer.
+                let opened = host_flags | libc::O_NONBLOCK;
                 // SAFETY: openat of a single name in a directory we hold, never following a symlink.
-                let fd = sys(|| unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), host_flags, mode) } as isize)?;
+                let fd = sys(|| unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), opened, mode) } as isize)?;
+                if host_flags & libc::O_NONBLOCK == 0 {
+                    // SAFETY: fcntl on the descriptor just opened.
+                    unsafe {
+                        libc::fcntl(fd as i32, libc::F_SETFL, libc::fcntl(fd as i32, libc::F_GETFL) & !libc::O_NONBLOCK)
+                    };
+                }
                 let metadata = self.sandbox.writable(object_mount);
                 let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(owned(fd)), metadata })?;
                 Ok((h, guest))

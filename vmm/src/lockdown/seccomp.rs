@@ -215,6 +215,16 @@ fn filter(inet: bool) -> Result<BpfProgram> {
             libc::AT_SYMLINK_NOFOLLOW as u64,
         )?])?],
     );
+    // mknod of FIFOs only (`mkfifoat`): never a device node.
+    rules.insert(
+        libc::SYS_mknodat,
+        vec![SeccompRule::new(vec![SeccompCondition::new(
+            2,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(libc::S_IFMT as u64),
+            libc::S_IFIFO as u64,
+        )?])?],
+    );
     // Naming a new thread (the Rust runtime does).
     rules.insert(
         libc::SYS_prctl,
