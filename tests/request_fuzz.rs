@@ -303,6 +303,7 @@ const OPS: &[u32] = &[
     op::UNMAP_SHARED,
     op::SYNC_SHARED,
     op::MEMFD,
+    op::LOCK,
     op::EXIT,
     0,
     44,

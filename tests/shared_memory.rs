@@ -51,3 +51,16 @@ fn a_proc_file_redirected_into_an_execd_program_keeps_its_text() {
     let h = Command::new(HX_RUN).args(["/bin/sh", "-c", script]).output().unwrap();
     assert!(text(&h.stdout).starts_with("same: "), "{} {}", text(&h.stdout), text(&h.stderr));
 }
+
+#[test]
+fn record_locks_and_flock_conflict_between_processes() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("locks", flavor, &[]);
+        let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let n = Command::new(&exe).current_dir(nd.path()).output().unwrap();
+        let h = Command::new(HX_RUN).arg(&exe).current_dir(hd.path()).output().unwrap();
+        assert_eq!(text(&h.stdout), text(&n.stdout), "{flavor:?} (stderr under hx: {})", text(&h.stderr));
+        assert!(text(&n.stdout).contains("child setlk: -1"), "{}", text(&n.stdout));
+        assert_eq!(status_code(&h), status_code(&n));
+    }
+}

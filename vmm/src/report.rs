@@ -81,6 +81,7 @@ fn op_name(op: u32) -> &'static str {
         op::UNMAP_SHARED => "unmap-shared",
         op::SYNC_SHARED => "sync-shared",
         op::MEMFD => "memfd",
+        op::LOCK => "lock",
         _ => "unknown",
     }
 }

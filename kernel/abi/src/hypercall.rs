@@ -101,6 +101,8 @@ pub mod op {
     /// Sleep `args[0]` nanoseconds on the host.
     pub const SLEEP: u32 = 27;
     /// `fcntl(F_SETFL)`: status flags `args[1]` (O_APPEND, O_NONBLOCK) of handle `args[0]`.
+    /// With `SETFL_PIPE_SIZE` set in `args[1]`: a host pipe's size instead
+    /// (`args[2]` = `F_GETPIPE_SZ`, or `F_SETPIPE_SZ` to the low 32 bits).
     pub const SETFL: u32 = 28;
     /// `chmod` of path `segs[0]`, or of handle `args[0]` with no path, to `args[1]`.
     pub const CHMOD: u32 = 29;
@@ -194,7 +196,18 @@ pub mod op {
     /// A fresh host memory file (`memfd_create`) holding the bytes of
     /// `segs[0]` (may be empty), its offset at `args[0]`: `ret` = its handle.
     pub const MEMFD: u32 = 53;
+    /// Locks on host file `args[0]`, never waiting: `args[1]` = `F_GETLK`,
+    /// `F_SETLK`, `F_OFD_GETLK` or `F_OFD_SETLK` with a Linux `struct flock`
+    /// in `segs[0]` (read and written back), or `LOCK_FLOCK` with the
+    /// `flock` operation in `args[2]`.
+    pub const LOCK: u32 = 54;
 }
+
+/// `op::LOCK`'s `flock` form.
+pub const LOCK_FLOCK: u64 = u64::MAX;
+
+/// See `op::SETFL`.
+pub const SETFL_PIPE_SIZE: u64 = 1 << 40;
 
 /// `READ` with `args[2]` = `RW_NOWAIT`: `-EAGAIN` instead of waiting when
 /// nothing is there to read (the guest then waits with `WATCH`).
@@ -292,7 +305,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::MEMFD;
+pub const LAST_OP: u32 = op::LOCK;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

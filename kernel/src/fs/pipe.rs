@@ -8,8 +8,10 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
-/// Linux's default pipe capacity.
+/// Linux's default pipe capacity, and the most an unprivileged
+/// `F_SETPIPE_SZ` may ask for (`/proc/sys/fs/pipe-max-size`).
 pub const CAPACITY: usize = 64 * 1024;
+pub const MAX_CAPACITY: usize = 1024 * 1024;
 
 pub struct Pipe {
     /// Its number (`fstat`'s inode, `pipe:[N]` in `/proc/self/fd`).
@@ -19,6 +21,8 @@ pub struct Pipe {
     pub writers: usize,
     /// Threads blocked on this pipe (readers waiting for data, writers for room).
     waiters: Vec<Arc<Thread>>,
+    /// Bytes it holds at most (`F_SETPIPE_SZ`).
+    capacity: usize,
 }
 
 pub type Shared = Arc<Mutex<Pipe>>;
@@ -26,7 +30,14 @@ pub type Shared = Arc<Mutex<Pipe>>;
 pub fn new() -> Shared {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    Arc::new(Mutex::new(Pipe { id, buf: VecDeque::new(), readers: 1, writers: 1, waiters: Vec::new() }))
+    Arc::new(Mutex::new(Pipe {
+        id,
+        buf: VecDeque::new(),
+        readers: 1,
+        writers: 1,
+        waiters: Vec::new(),
+        capacity: CAPACITY,
+    }))
 }
 
 pub fn id(p: &Shared) -> u64 {
@@ -86,7 +97,7 @@ pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Er
         if pipe.readers == 0 {
             return Err(crate::errno::EPIPE);
         }
-        if pipe.buf.len() < CAPACITY || count == 0 {
+        if pipe.buf.len() < pipe.capacity || count == 0 {
             break;
         }
         if nonblock {
@@ -95,7 +106,7 @@ pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Er
         wait(pipe)?;
         pipe = p.lock();
     }
-    let room = CAPACITY - pipe.buf.len();
+    let room = pipe.capacity - pipe.buf.len();
     let n = (count as usize).min(room);
     let mut chunk = alloc::vec![0u8; n];
     mm::copy_from_user(buf, &mut chunk)?;
@@ -107,7 +118,36 @@ pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Er
 /// poll(2) readiness: (readable, writable, hung up).
 pub fn readiness(p: &Shared) -> (bool, bool, bool) {
     let pipe = p.lock();
-    (!pipe.buf.is_empty(), pipe.buf.len() < CAPACITY && pipe.readers > 0, pipe.writers == 0)
+    (!pipe.buf.is_empty(), pipe.buf.len() < pipe.capacity, pipe.writers == 0)
+}
+
+/// `F_GETPIPE_SZ`.
+pub fn capacity(p: &Shared) -> u64 {
+    p.lock().capacity as u64
+}
+
+/// `F_SETPIPE_SZ`: a power of two pages, at least one page, at most
+/// `MAX_CAPACITY` without CAP_SYS_RESOURCE; never below what it holds.
+pub fn set_capacity(p: &Shared, want: u64) -> SysResult {
+    let size = (want.max(4096) as usize).checked_next_power_of_two().ok_or(crate::errno::EINVAL)?;
+    // Beyond pipe-max-size: EPERM (the per-user pipe limits say the same
+    // to root on Linux for sizes this large).
+    if size > MAX_CAPACITY {
+        return Err(crate::errno::EPERM);
+    }
+    let mut pipe = p.lock();
+    if pipe.buf.len() > size {
+        return Err(crate::errno::Errno(16)); // EBUSY
+    }
+    pipe.capacity = size;
+    changed(pipe);
+    Ok(size as u64)
+}
+
+/// Whether the pipe's read end is closed everywhere (its write end then
+/// polls as an error, as on Linux).
+pub fn no_readers(p: &Shared) -> bool {
+    p.lock().readers == 0
 }
 
 /// Before a `fork` or an `execve`: every pipe the kernel keeps becomes a host
@@ -136,7 +176,14 @@ pub fn move_to_host() -> Result<(), Errno> {
                     None => {
                         let (r, args) = crate::host::path_request(op::PIPE, &[0, 0, 0], &[], &mut []);
                         r?;
-                        let data: Vec<u8> = p.lock().buf.drain(..).collect();
+                        let (data, capacity): (Vec<u8>, usize) = {
+                            let mut pipe = p.lock();
+                            (pipe.buf.drain(..).collect(), pipe.capacity)
+                        };
+                        if capacity != CAPACITY {
+                            let size = hx_abi::hypercall::SETFL_PIPE_SIZE | capacity as u64;
+                            let _ = crate::host::simple(op::SETFL, &[args[1], size, 1031]);
+                        }
                         if !data.is_empty() {
                             crate::host::path_request(op::WRITE, &[args[1]], &[&data], &mut []).0?;
                         }

@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 const SIGPIPE: u32 = 13;
 use crate::{host, mm};
 use alloc::vec::Vec;
-use hx_abi::hypercall::op;
+use hx_abi::hypercall::{op, Request};
 use hx_abi::uapi::CAP_CHOWN;
 
 const TCGETS: u64 = 0x5401;
@@ -74,6 +74,46 @@ pub fn memfd_create([name, flags, ..]: Args) -> SysResult {
     path.extend_from_slice(b" (deleted)");
     let file = alloc::sync::Arc::new(OpenFile::new(Kind::Host(h), crate::fs::O_RDWR, path));
     table::install(file, flags & MFD_CLOEXEC != 0)
+}
+
+/// Runs a lock attempt; while `waits` and the lock is held elsewhere
+/// (EAGAIN/EACCES), sleeps and tries again, until a signal (EINTR, as
+/// Linux's F_SETLKW and flock).
+fn retry_while_locked<T>(waits: bool, mut attempt: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
+    let mut sleep_ms = 1;
+    loop {
+        match attempt() {
+            Err(crate::errno::EAGAIN | crate::errno::EACCES) if waits => {
+                if crate::signal::pending() {
+                    return Err(crate::errno::EINTR);
+                }
+                crate::sched::block(Some(crate::time::monotonic_ns() + sleep_ms * 1_000_000));
+                sleep_ms = (sleep_ms * 2).min(20);
+            }
+            r => return r,
+        }
+    }
+}
+
+/// `flock`: on a host file, the monitor's host lock (shared with every
+/// process that opened the same file description, conflicting with the
+/// others); on the kernel's own files no other holder can exist.
+pub fn flock([fd, operation, ..]: Args) -> SysResult {
+    const LOCK_SH: u64 = 1;
+    const LOCK_EX: u64 = 2;
+    const LOCK_NB: u64 = 4;
+    const LOCK_UN: u64 = 8;
+    let file = table::get(fd)?;
+    let kind = operation & !LOCK_NB;
+    if !matches!(kind, LOCK_SH | LOCK_EX | LOCK_UN) {
+        return Err(EINVAL);
+    }
+    let Kind::Host(h) = file.kind else { return Ok(0) };
+    retry_while_locked(operation & LOCK_NB == 0 && kind != LOCK_UN, || {
+        let r = host::simple(op::LOCK, &[h, hx_abi::hypercall::LOCK_FLOCK, kind | LOCK_NB]);
+        // flock says EWOULDBLOCK (= EAGAIN) when held.
+        r
+    })
 }
 
 /// A blocking read of a host stream (a pipe, a socket, a terminal): the
@@ -331,6 +371,8 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
     const F_OFD_SETLK: u64 = 37;
     const F_OFD_SETLKW: u64 = 38;
     const F_DUPFD_CLOEXEC: u64 = 1030;
+    const F_SETPIPE_SZ: u64 = 1031;
+    const F_GETPIPE_SZ: u64 = 1032;
     const F_UNLCK: i16 = 2;
     let entry = table::entry(fd)?;
     match cmd {
@@ -348,7 +390,47 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
             entry.file.set_status(status);
             Ok(0)
         }
-        // One process: no other lock holder can ever conflict.
+        F_SETPIPE_SZ | F_GETPIPE_SZ => match &entry.file.kind {
+            Kind::PipeRead(p) | Kind::PipeWrite(p) if cmd == F_GETPIPE_SZ => Ok(pipe::capacity(p)),
+            Kind::PipeRead(p) | Kind::PipeWrite(p) => pipe::set_capacity(p, arg as u32 as u64),
+            // A host pipe: the host's own size.
+            Kind::Host(h) => {
+                host::simple(op::SETFL, &[*h, hx_abi::hypercall::SETFL_PIPE_SIZE | (arg as u32 as u64), cmd])
+            }
+            _ => Err(EBADF),
+        },
+        // A host file: the monitor holds the lock on the host, where other
+        // processes (guest or host) meet it; a waiting lock retries here.
+        F_GETLK | F_OFD_GETLK | F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW
+            if matches!(entry.file.kind, Kind::Host(_)) =>
+        {
+            let Kind::Host(h) = entry.file.kind else { return Err(EBADF) };
+            let waits = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+            let base = match cmd {
+                F_SETLKW => F_SETLK,
+                F_OFD_SETLKW => F_OFD_SETLK,
+                c => c,
+            };
+            let mut fl = [0u8; 32];
+            mm::copy_from_user(arg, &mut fl)?;
+            let r = retry_while_locked(waits, || {
+                let mut req = Request::new(op::LOCK);
+                req.args[0] = h;
+                req.args[1] = base;
+                let mut out = fl;
+                req.segs[0] = host::kernel_segment(out.as_mut_ptr() as u64, out.len());
+                req.nsegs = 1;
+                let r = host::result(host::call(&mut req));
+                // SAFETY: the monitor wrote the struct back (read it as memory).
+                r.map(|_| unsafe { core::ptr::read_volatile(&out) })
+            })?;
+            if base == F_GETLK || base == F_OFD_GETLK {
+                mm::copy_to_user(arg, &r)?;
+            }
+            Ok(0)
+        }
+        // The kernel's own files (pipes, /proc): one process holds them, so
+        // no other lock holder can ever conflict.
         F_GETLK | F_OFD_GETLK => mm::write_user(arg, &F_UNLCK).map(|_| 0),
         F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
         _ => Err(EINVAL),

@@ -65,6 +65,10 @@ pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
         let file = OpenFile::new(Kind::Generated(Arc::new(g)), status, path::tidy(&abs));
         return table::install(Arc::new(file), cloexec);
     }
+    // A name ending in '/' is a directory's: O_CREAT cannot make one (Linux).
+    if flags & O_CREAT != 0 && abs.ends_with(b"/") {
+        return Err(crate::errno::EISDIR);
+    }
     let mode = if flags & O_CREAT != 0 { apply_umask(mode) } else { 0 };
     let mut resolved = alloc::vec![0u8; PATH_MAX];
     let mut wait_ms = 1;

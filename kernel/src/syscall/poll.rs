@@ -47,20 +47,43 @@ pub fn poll_filtered(
     loop {
         // Registered before looking, so a change in between is not missed.
         if timeout_ms != 0 {
-            POLLERS.lock().push(crate::sched::current_arc());
+            register_poller();
         }
-        match poll_once(fds, timeout_ms, filter)? {
-            Some(n) => return Ok(n),
-            None => {
-                if crate::signal::pending() {
-                    return Err(crate::errno::ERESTARTNOHAND);
-                }
-                if crate::sched::block(deadline) == crate::sched::Wake::TimedOut {
-                    return Ok(0);
-                }
+        match poll_once(fds, timeout_ms, filter) {
+            Ok(Some(n)) => {
+                unregister_poller();
+                return Ok(n);
             }
+            Err(e) => {
+                unregister_poller();
+                return Err(e);
+            }
+            Ok(None) => {}
+        }
+        if crate::signal::pending() {
+            unregister_poller();
+            return Err(crate::errno::ERESTARTNOHAND);
+        }
+        if crate::sched::block(deadline) == crate::sched::Wake::TimedOut {
+            unregister_poller();
+            return Ok(0);
         }
     }
+}
+
+/// Puts the current thread among the pollers (once).
+fn register_poller() {
+    let me = crate::sched::current_arc();
+    let mut p = POLLERS.lock();
+    if !p.iter().any(|t| alloc::sync::Arc::ptr_eq(t, &me)) {
+        p.push(me);
+    }
+}
+
+/// Takes the current thread out of the pollers (its wait is over).
+fn unregister_poller() {
+    let me = crate::sched::current();
+    POLLERS.lock().retain(|t| !core::ptr::eq(alloc::sync::Arc::as_ptr(t), me));
 }
 
 /// One look: `Some(ready)` when done (something ready, host files polled,
@@ -104,7 +127,10 @@ fn poll_once(
                 if is_read && hup {
                     ev |= POLLHUP;
                 }
-                ev & wanted
+                if !is_read && pipe::no_readers(pp) {
+                    ev |= 0x8; // POLLERR, always reported
+                }
+                ev & (wanted | 0x8)
             }
             Kind::Host(h) => {
                 host_entries.push((i, PollEntry { handle: *h, events: p.events, ..Default::default() }));
@@ -198,17 +224,20 @@ pub fn host_ready(handle: u64, events: i16) -> Result<bool, Errno> {
 /// `events`, a signal arrives, or something else wakes the thread; the
 /// caller tries again. `ERESTARTSYS` when a signal is pending.
 pub fn wait_host(handle: u64, events: i16) -> Result<(), Errno> {
-    POLLERS.lock().push(crate::sched::current_arc());
+    register_poller();
     let mut entries = [PollEntry { handle, events, ..Default::default() }];
-    watch(&mut entries)?;
-    if crate::signal::pending() {
-        return Err(crate::errno::ERESTARTSYS);
-    }
-    crate::sched::block(None);
-    if crate::signal::pending() {
-        return Err(crate::errno::ERESTARTSYS);
-    }
-    Ok(())
+    let r = watch(&mut entries).and_then(|()| {
+        if crate::signal::pending() {
+            return Err(crate::errno::ERESTARTSYS);
+        }
+        crate::sched::block(None);
+        if crate::signal::pending() {
+            return Err(crate::errno::ERESTARTSYS);
+        }
+        Ok(())
+    });
+    unregister_poller();
+    r
 }
 
 fn read_pollfds(ptr: u64, n: u64) -> Result<Vec<PollFd>, Errno> {
@@ -327,7 +356,9 @@ fn select_core(nfds: u64, sets: [u64; 3], timeout_ms: i64) -> SysResult {
     let mut count = 0;
     for p in &fds {
         let fd = p.fd as usize;
-        for (k, mask) in [(0, POLLIN | POLLHUP), (1, POLLOUT), (2, 0x2)] {
+        // Linux's sets: an error makes a descriptor readable and writable.
+        const POLLERR: i16 = 0x8;
+        for (k, mask) in [(0, POLLIN | POLLHUP | POLLERR), (1, POLLOUT | POLLERR), (2, 0x2)] {
             if p.events & (if k == 0 { POLLIN } else { mask }) != 0 && p.revents & mask != 0 {
                 out[k][fd / 64] |= 1 << (fd % 64);
                 count += 1;

@@ -92,6 +92,7 @@ table! {
     62 => signal::kill,
     63 => process::uname,
     72 => fs::fcntl,
+    73 => fs::flock,
     74 => fs::fsync,
     75 => fs::fdatasync,
     76 => path::truncate,

@@ -5,7 +5,7 @@ use super::flags;
 use super::guest::Segs;
 use super::handles::{Handle, Handles};
 use crate::sandbox::{self, fstat_fd as fstat, lstat_at, Errno, Resolved, Sandbox};
-use hx_abi::hypercall::{op, PollEntry, Request, NO_HANDLE, RW_NOWAIT};
+use hx_abi::hypercall::{op, PollEntry, Request, NO_HANDLE, RW_NOWAIT, SETFL_PIPE_SIZE};
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -302,6 +302,48 @@ impl Files {
         Ok(())
     }
 
+    /// `LOCK`: record locks (`fcntl`) and `flock` on a host file, held by
+    /// this monitor for its guest process, so they conflict with other
+    /// processes' — guest or host — as on Linux. Never waits: the guest's
+    /// kernel retries a waiting lock.
+    pub fn lock(&self, segs: &Segs, handle: u64, cmd: u64, op: u64) -> Result<i64, Errno> {
+        let fd = self.handles.fd(handle)?;
+        if cmd == hx_abi::hypercall::LOCK_FLOCK {
+            let op = i32::try_from(op).map_err(|_| libc::EINVAL)?;
+            if op & !(libc::LOCK_SH | libc::LOCK_EX | libc::LOCK_UN | libc::LOCK_NB) != 0 {
+                return Err(libc::EINVAL);
+            }
+            // SAFETY: flock on a descriptor we hold, never waiting.
+            return sys(|| unsafe { libc::flock(fd, op | libc::LOCK_NB) } as isize);
+        }
+        let cmd = match cmd {
+            5 => libc::F_GETLK,
+            6 => libc::F_SETLK,
+            36 => libc::F_OFD_GETLK,
+            37 => libc::F_OFD_SETLK,
+            _ => return Err(libc::EINVAL),
+        };
+        let raw = segs.bytes(0, std::mem::size_of::<libc::flock>(), libc::EINVAL)?;
+        if raw.len() != std::mem::size_of::<libc::flock>() {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: a plain C struct read from exactly its size of bytes.
+        let mut fl: libc::flock = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast()) };
+        // SAFETY: fcntl with a flock we own.
+        sys(|| unsafe { libc::fcntl(fd, cmd, &mut fl) } as isize)?;
+        if (cmd == libc::F_GETLK || cmd == libc::F_OFD_GETLK) && fl.l_type != libc::F_UNLCK as i16 && fl.l_pid > 0 {
+            // The holder as the guest names it: a process of its tree, or
+            // one outside its namespace (0), as Linux reports.
+            fl.l_pid = crate::process::table::by_host_pid(fl.l_pid)
+                .map_or(0, |e| e.pid.load(std::sync::atomic::Ordering::SeqCst));
+        }
+        // SAFETY: views the struct as its bytes.
+        let out =
+            unsafe { std::slice::from_raw_parts((&fl as *const libc::flock).cast::<u8>(), std::mem::size_of_val(&fl)) };
+        segs.write(0, out)?;
+        Ok(0)
+    }
+
     /// `MEMFD`: a fresh host memory file holding segment 0's bytes, at `offset`.
     pub fn memfd(&mut self, segs: &Segs, offset: u64) -> Result<i64, Errno> {
         self.handles.room()?;
@@ -428,6 +470,12 @@ impl Files {
                         libc::fsync(fd)
                     }
                 } as isize)
+            }),
+            op::SETFL if a[1] & SETFL_PIPE_SIZE != 0 => self.handles.fd(a[0]).and_then(|fd| {
+                let cmd = if a[2] == libc::F_GETPIPE_SZ as u64 { libc::F_GETPIPE_SZ } else { libc::F_SETPIPE_SZ };
+                let size = (a[1] & 0xffff_ffff) as i32;
+                // SAFETY: the pipe size of a descriptor we hold (the host limits it as for any process).
+                sys(|| unsafe { libc::fcntl(fd, cmd, size) } as isize)
             }),
             op::SETFL => self.handles.fd(a[0]).and_then(|fd| {
                 let status = flags::status(a[1]);

@@ -103,6 +103,8 @@ const ALLOWED: &[i64] = &[
     // Fresh shared memory for MAP_SHARED|MAP_ANONYMOUS (vmm/src/host/shared.rs).
     libc::SYS_memfd_create,
     libc::SYS_msync,
+    // Record locks and flock on held files, never waiting (F_SETLK, LOCK_NB).
+    libc::SYS_flock,
     // The guest's sockets (created only as the rules in `filter` allow).
     libc::SYS_bind,
     libc::SYS_listen,
