@@ -308,3 +308,15 @@ fn fifos_connect_a_reader_and_a_writer_whichever_opens_first() {
          (sleep 0.3; cat f) & echo second > f; wait; mknod g p && ls -l g | cut -c1",
     );
 }
+
+#[test]
+fn scheduling_priority_and_child_usage_calls_answer_as_linux() {
+    let script = "import os, time, resource, subprocess\n\
+        print(os.sched_get_priority_min(os.SCHED_RR), os.sched_get_priority_max(os.SCHED_RR), os.sched_getscheduler(0))\n\
+        print(os.getpriority(os.PRIO_PROCESS, 0)); os.setpriority(os.PRIO_PROCESS, 0, 5); print(os.getpriority(os.PRIO_PROCESS, 0))\n\
+        try:\n    time.clock_settime(time.CLOCK_MONOTONIC, 0)\nexcept OSError as e:\n    print('settime', e.errno)\n\
+        subprocess.run(['/bin/true'])\n\
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)\nprint(r.ru_utime >= 0, r.ru_maxrss > 0)\n\
+        print(os.sched_rr_get_interval(0))\n";
+    same("scheduling", &["/usr/bin/python3", "s.py"], &[("s.py", script, 0o644)], &[]);
+}

@@ -171,6 +171,11 @@ fn wait_child(pid: i64, options: u64) -> Result<Option<Reaped>, Errno> {
         }
         if ret > 0 {
             let (status, code, value) = (req.args[2] as u32, req.args[3] as u32, req.args[4] as u32);
+            // SAFETY: the monitor wrote the rusage (read it back as memory).
+            let rusage = unsafe { core::ptr::read_volatile(&rusage) };
+            if options & WNOWAIT == 0 {
+                super::process::add_children_usage(&rusage);
+            }
             return Ok(Some(Reaped { pid: ret as u64, status, code, value, rusage }));
         }
         if options & WNOHANG != 0 {

@@ -29,6 +29,117 @@ pub fn getppid(_: Args) -> SysResult {
     Ok(crate::sched::parent_pid())
 }
 
+/// Scheduling policies: every guest thread is `SCHED_OTHER` (the guest
+/// scheduler has no real-time class, so asking for one is refused as Linux
+/// refuses an unprivileged process: EPERM).
+const SCHED_OTHER: u64 = 0;
+const SCHED_FIFO: u64 = 1;
+const SCHED_RR: u64 = 2;
+const SCHED_BATCH: u64 = 3;
+const SCHED_IDLE: u64 = 5;
+
+/// Whether `pid` (0: the caller) names this process or one of its threads.
+fn sched_target(pid: u64) -> Result<(), crate::errno::Errno> {
+    match pid as i32 {
+        p if p < 0 => Err(EINVAL),
+        0 => Ok(()),
+        p if p as u64 == self::pid() || crate::sched::thread(p as u32).is_some() => Ok(()),
+        _ => Err(crate::errno::ESRCH),
+    }
+}
+
+pub fn sched_get_priority_max([policy, ..]: Args) -> SysResult {
+    match policy {
+        SCHED_FIFO | SCHED_RR => Ok(99),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        _ => Err(EINVAL),
+    }
+}
+
+pub fn sched_get_priority_min([policy, ..]: Args) -> SysResult {
+    match policy {
+        SCHED_FIFO | SCHED_RR => Ok(1),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        _ => Err(EINVAL),
+    }
+}
+
+pub fn sched_getscheduler([pid, ..]: Args) -> SysResult {
+    sched_target(pid).map(|()| SCHED_OTHER)
+}
+
+pub fn sched_setscheduler([pid, policy, param, ..]: Args) -> SysResult {
+    sched_target(pid)?;
+    let prio: i32 = mm::read_user(param)?;
+    match policy & !0x4000_0000 /* SCHED_RESET_ON_FORK */ {
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE if prio == 0 => Ok(0),
+        SCHED_FIFO | SCHED_RR if (1..=99).contains(&prio) => Err(crate::errno::EPERM),
+        _ => Err(EINVAL),
+    }
+}
+
+pub fn sched_getparam([pid, param, ..]: Args) -> SysResult {
+    sched_target(pid)?;
+    mm::write_user(param, &0i32).map(|_| 0)
+}
+
+pub fn sched_setparam([pid, param, ..]: Args) -> SysResult {
+    sched_target(pid)?;
+    let prio: i32 = mm::read_user(param)?;
+    if prio != 0 {
+        return Err(EINVAL);
+    }
+    Ok(0)
+}
+
+/// `sched_rr_get_interval`: 0 — the round-robin quantum only means
+/// something for SCHED_RR, which no guest thread has (what Linux reports
+/// for a SCHED_OTHER task on an idle run queue too).
+pub fn sched_rr_get_interval([pid, tp, ..]: Args) -> SysResult {
+    sched_target(pid)?;
+    mm::write_user(tp, &[0i64, 0]).map(|_| 0)
+}
+
+/// The process's nice value (every thread's: hx keeps one per process). The
+/// guest scheduler runs threads round-robin whatever it is.
+static NICE: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(0);
+
+const PRIO_PROCESS: u64 = 0;
+const PRIO_PGRP: u64 = 1;
+const PRIO_USER: u64 = 2;
+
+/// Whether `getpriority`/`setpriority`'s target is this process.
+fn priority_target(which: u64, who: u64) -> Result<(), crate::errno::Errno> {
+    let who = who as u32 as u64;
+    let ours = match which {
+        PRIO_PROCESS => who == 0 || who == pid() || crate::sched::thread(who as u32).is_some(),
+        PRIO_PGRP => who == 0 || who == pgrp(0, 0, 0).unwrap_or(0),
+        PRIO_USER => who == 0 || who == super::cred::current().user.effective as u64,
+        _ => return Err(EINVAL),
+    };
+    if ours {
+        Ok(())
+    } else {
+        Err(crate::errno::ESRCH)
+    }
+}
+
+/// `getpriority`: as the raw syscall, 20 - nice.
+pub fn getpriority([which, who, ..]: Args) -> SysResult {
+    priority_target(which, who)?;
+    Ok((20 - NICE.load(core::sync::atomic::Ordering::Relaxed)) as u64)
+}
+
+pub fn setpriority([which, who, prio, ..]: Args) -> SysResult {
+    priority_target(which, who)?;
+    let nice = (prio as i32).clamp(-20, 19);
+    if nice < NICE.load(core::sync::atomic::Ordering::Relaxed) && !super::cred::capable(hx_abi::uapi::CAP_SYS_NICE) {
+        return Err(crate::errno::EACCES);
+    }
+    NICE.store(nice, core::sync::atomic::Ordering::Relaxed);
+    Ok(0)
+}
+
 pub fn sched_yield(_: Args) -> SysResult {
     crate::sched::yield_now();
     Ok(0)
@@ -229,14 +340,31 @@ pub fn getcpu([cpu, node, ..]: Args) -> SysResult {
 }
 
 /// `struct rusage` (144 bytes): user time is the time the program has run.
+/// What the reaped children used (`RUSAGE_CHILDREN`): times summed, the
+/// largest peak size, as Linux adds a child's usage when it is waited for.
+static CHILDREN: spin::Mutex<[u64; 18]> = spin::Mutex::new([0; 18]);
+
+pub fn add_children_usage(r: &[u64; 18]) {
+    let mut c = CHILDREN.lock();
+    for (sec, usec) in [(0, 1), (2, 3)] {
+        let total = (c[sec] + r[sec]) * 1_000_000 + c[usec] + r[usec];
+        c[sec] = total / 1_000_000;
+        c[usec] = total % 1_000_000;
+    }
+    c[4] = c[4].max(r[4]);
+    for i in 5..18 {
+        c[i] = c[i].wrapping_add(r[i]);
+    }
+}
+
 pub fn getrusage([who, usage, ..]: Args) -> SysResult {
     const RUSAGE_SELF: i64 = 0;
     const RUSAGE_CHILDREN: i64 = -1;
     const RUSAGE_THREAD: i64 = 1;
     let mut r = [0u64; 18];
-    match who as i64 {
+    match who as i32 as i64 {
         RUSAGE_SELF | RUSAGE_THREAD => {
-            let ns = if who as i64 == RUSAGE_THREAD {
+            let ns = if who as i32 as i64 == RUSAGE_THREAD {
                 crate::sched::current().cpu_time()
             } else {
                 crate::sched::process_cpu_ns()
@@ -245,7 +373,7 @@ pub fn getrusage([who, usage, ..]: Args) -> SysResult {
             r[1] = (ns % 1_000_000_000) / 1000;
             r[4] = mm::with_space(|s| s.resident_bytes()) / 1024; // ru_maxrss, KiB
         }
-        RUSAGE_CHILDREN => {}
+        RUSAGE_CHILDREN => r = *CHILDREN.lock(),
         _ => return Err(EINVAL),
     }
     mm::write_user(usage, &r)?;

@@ -22,6 +22,19 @@ pub fn clock_gettime([clock, ts, ..]: Args) -> SysResult {
     Ok(0)
 }
 
+/// `clock_settime`: the guest's clocks follow the host's and cannot be set
+/// (EPERM, as for a process without CAP_SYS_TIME); clocks Linux never sets: EINVAL.
+pub fn clock_settime([clock, ts, ..]: Args) -> SysResult {
+    let [sec, nsec]: [i64; 2] = crate::mm::read_user(ts)?;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(crate::errno::EINVAL);
+    }
+    match clock {
+        0 /* CLOCK_REALTIME */ => Err(crate::errno::EPERM),
+        _ => Err(crate::errno::EINVAL),
+    }
+}
+
 pub fn clock_getres([clock, res, ..]: Args) -> SysResult {
     clock_ns(clock)?;
     if res != 0 {
