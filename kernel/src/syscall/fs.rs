@@ -56,6 +56,62 @@ pub fn via(file: &OpenFile) -> host::Via {
     }
 }
 
+/// `sendfile`: from a host file to a host file, pipe or socket, through a
+/// kernel buffer (the program's memory is never touched); `offset` given,
+/// the input's own position stays where it was.
+pub fn sendfile([out_fd, in_fd, offset, count, ..]: Args) -> SysResult {
+    const CHUNK: usize = 64 * 1024;
+    let (input, output) = (table::get(in_fd)?, table::get(out_fd)?);
+    input.readable()?;
+    output.writable()?;
+    let (Kind::Host(hin), Kind::Host(hout)) = (&input.kind, &output.kind) else { return Err(EINVAL) };
+    let mut at: Option<u64> = if offset != 0 { Some(mm::read_user::<u64>(offset)?) } else { None };
+    if at.is_some_and(|a| (a as i64) < 0) {
+        return Err(EINVAL);
+    }
+    let mut buf = alloc::vec![0u8; CHUNK.min(count as usize).max(1)];
+    let mut done = 0u64;
+    while done < count {
+        let want = ((count - done) as usize).min(buf.len());
+        let got = match at {
+            Some(a) => host::path_request(op::PREAD, &[*hin, a], &[], &mut [&mut buf[..want]]).0,
+            None => host::path_request(op::READ, &[*hin], &[], &mut [&mut buf[..want]]).0,
+        };
+        let got = match got {
+            Ok(0) => break,
+            Ok(n) => n as usize,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        // SAFETY: the monitor filled the buffer (read it back as memory).
+        let chunk: Vec<u8> = buf[..got].iter().map(|b| unsafe { core::ptr::read_volatile(b) }).collect();
+        let mut sent = 0;
+        while sent < got {
+            match host::path_request(op::WRITE, &[*hout], &[&chunk[sent..]], &mut []).0 {
+                Ok(0) => break,
+                Ok(n) => sent += n as usize,
+                Err(EPIPE) if done == 0 && sent == 0 => {
+                    super::signal::raise(SIGPIPE);
+                    return Err(EPIPE);
+                }
+                Err(e) if done == 0 && sent == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        done += sent as u64;
+        if let Some(a) = at.as_mut() {
+            *a += sent as u64;
+        }
+        if sent < got {
+            break;
+        }
+    }
+    if let Some(a) = at {
+        mm::write_user(offset, &a)?;
+    }
+    Ok(done)
+}
+
 /// `memfd_create`: an anonymous file in memory — a host memory file the
 /// monitor holds (`/proc/self/fd` shows `/memfd:NAME (deleted)`, as Linux).
 pub fn memfd_create([name, flags, ..]: Args) -> SysResult {

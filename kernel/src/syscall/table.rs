@@ -68,6 +68,7 @@ table! {
     37 => signal::alarm,
     38 => signal::setitimer,
     39 => process::getpid,
+    40 => fs::sendfile,
     41 => net::socket,
     42 => net::connect,
     43 => net::accept,

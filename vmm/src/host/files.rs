@@ -570,6 +570,10 @@ impl Files {
                 return Ok((h, path.to_vec()));
             }
         }
+        // O_PATH: a handle on the name only; Linux ignores O_CREAT, O_TRUNC and the access mode.
+        let flags =
+            if flags & libc::O_PATH != 0 { flags & !(libc::O_CREAT | libc::O_TRUNC | libc::O_ACCMODE) } else { flags };
+        let acc = if flags & libc::O_PATH != 0 { libc::O_RDONLY } else { acc };
         let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         let follow = flags & libc::O_NOFOLLOW == 0;
         match self.sandbox.resolve(path, follow)? {
@@ -596,10 +600,10 @@ impl Files {
                 // Never waiting at open (a FIFO without its other end would
                 // hold the monitor): O_NONBLOCK, taken off after if the guest
                 // did not ask for it; the guest kernel waits for a FIFO's peer.
-                let opened = host_flags | libc::O_NONBLOCK;
+                let opened = if host_flags & libc::O_PATH != 0 { host_flags } else { host_flags | libc::O_NONBLOCK };
                 // SAFETY: openat of a single name in a directory we hold, never following a symlink.
                 let fd = sys(|| unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), opened, mode) } as isize)?;
-                if host_flags & libc::O_NONBLOCK == 0 {
+                if opened & libc::O_NONBLOCK != 0 && host_flags & libc::O_NONBLOCK == 0 {
                     // SAFETY: fcntl on the descriptor just opened.
                     unsafe {
                         libc::fcntl(fd as i32, libc::F_SETFL, libc::fcntl(fd as i32, libc::F_GETFL) & !libc::O_NONBLOCK)

@@ -17,7 +17,8 @@ const OPEN_FLAGS: i32 = libc::O_ACCMODE
     | libc::O_NOFOLLOW
     | libc::O_LARGEFILE
     | libc::O_NOATIME
-    | libc::O_DIRECT;
+    | libc::O_DIRECT
+    | libc::O_PATH;
 
 /// Status flags `fcntl(F_SETFL)` may change (Linux's set, without `O_ASYNC`).
 const STATUS_FLAGS: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_DIRECT | libc::O_NOATIME;
@@ -34,6 +35,11 @@ pub fn open(flags: i32) -> Result<i32, Errno> {
     }
     if flags & libc::O_ACCMODE == libc::O_ACCMODE {
         return Err(libc::EINVAL);
+    }
+    if flags & libc::O_PATH != 0 {
+        // A handle on the name only (Linux ignores the other flags): no
+        // access to the file's bytes, nothing created or truncated.
+        return Ok(libc::O_PATH | (flags & libc::O_DIRECTORY) | libc::O_NOFOLLOW | libc::O_CLOEXEC);
     }
     Ok(flags & OPEN_FLAGS | libc::O_NOFOLLOW | libc::O_CLOEXEC)
 }
