@@ -79,3 +79,14 @@ fn sendfile_copies_between_files_and_to_a_socket() {
          print(os.sendfile(o if False else a.fileno(), i, 256000, 10))\n",
     );
 }
+
+#[test]
+fn per_thread_and_per_process_cpu_clocks() {
+    same(
+        "cpu clocks",
+        "import time, threading, os\n\
+         c = time.pthread_getcpuclockid(threading.get_ident())\nsum(range(200000))\n\
+         print(time.clock_gettime(c) > 0, time.clock_gettime(time.clock_getcpuclockid(0)) > 0)\n\
+         try:\n    time.clock_gettime(time.clock_getcpuclockid(os.getpid()) | 3)\nexcept OSError as e:\n    print(e.errno)\n",
+    );
+}
