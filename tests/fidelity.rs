@@ -90,3 +90,16 @@ fn per_thread_and_per_process_cpu_clocks() {
          try:\n    time.clock_gettime(time.clock_getcpuclockid(os.getpid()) | 3)\nexcept OSError as e:\n    print(e.errno)\n",
     );
 }
+
+#[test]
+fn fallocate_reserves_space_and_refuses_what_linux_refuses() {
+    same(
+        "fallocate",
+        "import os\nfd = os.open('f', os.O_RDWR | os.O_CREAT, 0o600)\nos.posix_fallocate(fd, 0, 10000)\n\
+         print(os.fstat(fd).st_size)\n\
+         try:\n    os.posix_fallocate(-42, 0, 10)\nexcept OSError as e:\n    print('bad fd', e.errno)\n\
+         ro = os.open('f', os.O_RDONLY)\n\
+         try:\n    os.posix_fallocate(ro, 0, 10)\nexcept OSError as e:\n    print('read-only', e.errno)\n\
+         try:\n    os.posix_fallocate(fd, 0, 0)\nexcept OSError as e:\n    print('zero length', e.errno)\n",
+    );
+}

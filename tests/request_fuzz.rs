@@ -304,6 +304,7 @@ const OPS: &[u32] = &[
     op::SYNC_SHARED,
     op::MEMFD,
     op::LOCK,
+    op::FALLOCATE,
     op::EXIT,
     0,
     44,

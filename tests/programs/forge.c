@@ -24,8 +24,8 @@
 #define OP_EXIT 1
 #define OP_SLEEP 27
 #define OP_POLL 32
-/* The last request (LOCK). */
-#define LAST_OP 54
+/* The last request (FALLOCATE). */
+#define LAST_OP 55
 #define OP_IDLE 33
 #define OP_CHOWN 45
 #define OP_NET 46

@@ -82,6 +82,7 @@ fn op_name(op: u32) -> &'static str {
         op::SYNC_SHARED => "sync-shared",
         op::MEMFD => "memfd",
         op::LOCK => "lock",
+        op::FALLOCATE => "fallocate",
         _ => "unknown",
     }
 }

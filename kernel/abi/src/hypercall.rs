@@ -201,6 +201,8 @@ pub mod op {
     /// in `segs[0]` (read and written back), or `LOCK_FLOCK` with the
     /// `flock` operation in `args[2]`.
     pub const LOCK: u32 = 54;
+    /// `fallocate(handle args[0], mode args[1], offset args[2], len args[3])`.
+    pub const FALLOCATE: u32 = 55;
 }
 
 /// `op::LOCK`'s `flock` form.
@@ -305,7 +307,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::LOCK;
+pub const LAST_OP: u32 = op::FALLOCATE;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

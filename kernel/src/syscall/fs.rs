@@ -112,6 +112,25 @@ pub fn sendfile([out_fd, in_fd, offset, count, ..]: Args) -> SysResult {
     Ok(done)
 }
 
+/// `fallocate`: on a host file, the host's (space reserved, holes punched);
+/// the kernel's own files take none.
+pub fn fallocate([fd, mode, offset, len, ..]: Args) -> SysResult {
+    let file = table::get(fd)?;
+    if (offset as i64) < 0 || (len as i64) <= 0 {
+        return Err(EINVAL);
+    }
+    match file.kind {
+        Kind::Host(h) => {
+            if file.status() & O_ACCMODE == O_RDONLY {
+                return Err(EBADF);
+            }
+            host::simple(op::FALLOCATE, &[h, mode as u32 as u64, offset, len])
+        }
+        Kind::PipeRead(_) | Kind::PipeWrite(_) => Err(ESPIPE),
+        _ => Err(crate::errno::ENODEV),
+    }
+}
+
 /// `memfd_create`: an anonymous file in memory — a host memory file the
 /// monitor holds (`/proc/self/fd` shows `/memfd:NAME (deleted)`, as Linux).
 pub fn memfd_create([name, flags, ..]: Args) -> SysResult {

@@ -217,6 +217,7 @@ table! {
     282 => signalfd::signalfd,
     283 => timerfd::timerfd_create,
     284 => eventfd::eventfd,
+    285 => fs::fallocate,
     286 => timerfd::timerfd_settime,
     287 => timerfd::timerfd_gettime,
     288 => net::accept4,

@@ -344,6 +344,28 @@ impl Files {
         Ok(0)
     }
 
+    /// `FALLOCATE`: space for (or holes in) a host file; only the modes
+    /// Linux's common file systems take, and only in a read-write mount (a
+    /// file of a read-only mount is `EBADF` or `EROFS`, as for a write).
+    pub fn fallocate(&self, handle: u64, mode: u64, offset: u64, len: u64) -> Result<i64, Errno> {
+        const MODES: i32 = libc::FALLOC_FL_KEEP_SIZE
+            | libc::FALLOC_FL_PUNCH_HOLE
+            | libc::FALLOC_FL_ZERO_RANGE
+            | libc::FALLOC_FL_COLLAPSE_RANGE
+            | libc::FALLOC_FL_INSERT_RANGE;
+        let mode = i32::try_from(mode).ok().filter(|m| m & !MODES == 0).ok_or(libc::EOPNOTSUPP)?;
+        let offset = i64::try_from(offset).map_err(|_| libc::EINVAL)?;
+        let len = i64::try_from(len).map_err(|_| libc::EINVAL)?;
+        let fd = self.handles.fd_for_metadata(handle).or_else(|e| match self.handles.fd(handle) {
+            // Open but in a read-only mount: as Linux for a file not open for writing.
+            Ok(_) if e == libc::EROFS => Err(libc::EBADF),
+            Ok(_) => Err(e),
+            Err(e) => Err(e),
+        })?;
+        // SAFETY: fallocate on a descriptor we hold, with allow-listed modes.
+        sys(|| unsafe { libc::fallocate(fd, mode, offset, len) } as isize)
+    }
+
     /// `MEMFD`: a fresh host memory file holding segment 0's bytes, at `offset`.
     pub fn memfd(&mut self, segs: &Segs, offset: u64) -> Result<i64, Errno> {
         self.handles.room()?;

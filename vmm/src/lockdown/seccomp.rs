@@ -105,6 +105,7 @@ const ALLOWED: &[i64] = &[
     libc::SYS_msync,
     // Record locks and flock on held files, never waiting (F_SETLK, LOCK_NB).
     libc::SYS_flock,
+    libc::SYS_fallocate,
     // The guest's sockets (created only as the rules in `filter` allow).
     libc::SYS_bind,
     libc::SYS_listen,
