@@ -356,11 +356,11 @@ impl Files {
         let mode = i32::try_from(mode).ok().filter(|m| m & !MODES == 0).ok_or(libc::EOPNOTSUPP)?;
         let offset = i64::try_from(offset).map_err(|_| libc::EINVAL)?;
         let len = i64::try_from(len).map_err(|_| libc::EINVAL)?;
-        let fd = self.handles.fd_for_metadata(handle).or_else(|e| match self.handles.fd(handle) {
+        let fd = self.handles.fd_for_metadata(handle).map_err(|e| match self.handles.fd(handle) {
             // Open but in a read-only mount: as Linux for a file not open for writing.
-            Ok(_) if e == libc::EROFS => Err(libc::EBADF),
-            Ok(_) => Err(e),
-            Err(e) => Err(e),
+            Ok(_) if e == libc::EROFS => libc::EBADF,
+            Ok(_) => e,
+            Err(e) => e,
         })?;
         // SAFETY: fallocate on a descriptor we hold, with allow-listed modes.
         sys(|| unsafe { libc::fallocate(fd, mode, offset, len) } as isize)
