@@ -171,15 +171,7 @@ const HOST_SPIN_NS: u64 = 30_000;
 
 /// One look at host files (no waiting): how many are ready; fills `revents`.
 fn host_poll(entries: &mut [PollEntry]) -> Result<usize, Errno> {
-    let mut req = Request::new(op::POLL);
-    req.args[0] = 0;
-    req.segs[0] =
-        Segment { phys: host::phys_of(entries.as_mut_ptr() as u64), len: core::mem::size_of_val(entries) as u64 };
-    req.nsegs = 1;
-    let r = host::call(&mut req);
-    if r < 0 {
-        return Err(Errno(-r));
-    }
+    let r = entries_request(op::POLL, entries)?;
     // SAFETY: the monitor wrote `revents` into `entries` (another thread, as far as the compiler knows).
     for e in entries.iter_mut() {
         *e = unsafe { core::ptr::read_volatile(e) };
@@ -190,7 +182,12 @@ fn host_poll(entries: &mut [PollEntry]) -> Result<usize, Errno> {
 /// Asks the monitor to tell the guest when any of `entries` is ready
 /// (`Shared::host_events`, then [`take_host_events`] wakes the pollers).
 fn watch(entries: &mut [PollEntry]) -> Result<(), Errno> {
-    let mut req = Request::new(op::WATCH);
+    entries_request(op::WATCH, entries).map(|_| ())
+}
+
+/// A `POLL` (timeout 0: never waiting) or `WATCH` request over `entries`.
+fn entries_request(o: u32, entries: &mut [PollEntry]) -> Result<u64, Errno> {
+    let mut req = Request::new(o);
     req.segs[0] =
         Segment { phys: host::phys_of(entries.as_mut_ptr() as u64), len: core::mem::size_of_val(entries) as u64 };
     req.nsegs = 1;
@@ -198,7 +195,7 @@ fn watch(entries: &mut [PollEntry]) -> Result<(), Errno> {
     if r < 0 {
         return Err(Errno(-r));
     }
-    Ok(())
+    Ok(r as u64)
 }
 
 /// The `host_events` count last seen.

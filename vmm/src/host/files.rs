@@ -413,10 +413,9 @@ impl Files {
             op::PREAD => self.rw(segs, a[0], Some(a[1]), false, false),
             op::PWRITE => self.rw(segs, a[0], Some(a[1]), true, false),
             op::OPEN => segs.path(0).and_then(|path| {
-                let (h, guest) = self.open(&path, a[0] as i32, flags::mode(a[1]))?;
+                let (h, guest, kind) = self.open(&path, a[0] as i32, flags::mode(a[1]))?;
                 // A FIFO is a stream: the kernel waits for its other end itself.
-                let fifo = self.handles.fd(h).ok().and_then(|fd| fstat(fd).ok()).map(|st| st.st_mode & libc::S_IFMT);
-                req.args[3] = u64::from(fifo == Some(libc::S_IFIFO));
+                req.args[3] = u64::from(kind == libc::S_IFIFO);
                 match segs.write(1, &guest) {
                     Ok(n) => {
                         req.args[2] = n as u64;
@@ -580,7 +579,9 @@ impl Files {
         Ok(0)
     }
 
-    fn open(&mut self, path: &[u8], flags: i32, mode: u32) -> Result<(u64, Vec<u8>), Errno> {
+    /// Opens `path`: the handle, the guest path it resolved to, and the
+    /// file's type (`S_IFMT` bits as the walk saw it; 0 for a new file).
+    fn open(&mut self, path: &[u8], flags: i32, mode: u32) -> Result<(u64, Vec<u8>, u32), Errno> {
         let host_flags = flags::open(flags)?;
         let acc = flags & libc::O_ACCMODE;
         // --fast-libc: every musl libc the program opens is the patched one.
@@ -589,7 +590,7 @@ impl Files {
             if acc == libc::O_RDONLY && MUSL_LIBC_NAMES.contains(&name) && self.sandbox.resolve(path, true).is_ok() {
                 let f = std::fs::File::open(libc_so).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
                 let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(f.into()), metadata: false })?;
-                return Ok((h, path.to_vec()));
+                return Ok((h, path.to_vec(), libc::S_IFREG));
             }
         }
         // O_PATH: a handle on the name only; Linux ignores O_CREAT, O_TRUNC and the access mode.
@@ -604,11 +605,13 @@ impl Files {
                     return Err(libc::EISDIR);
                 }
                 let h = self.handles.insert(Handle::Virtual { guest: guest.clone(), offset: 0 })?;
-                Ok((h, guest))
+                Ok((h, guest, libc::S_IFDIR))
             }
             Resolved::Host { mount, object_mount, parent, name, guest } => {
                 let name = name.unwrap_or_else(|| c".".to_owned());
-                let exists = lstat_at(&parent, &name).is_ok();
+                let kind = lstat_at(&parent, &name).ok().map(|st| st.st_mode & libc::S_IFMT);
+                let exists = kind.is_some();
+                let kind = kind.unwrap_or(0);
                 if !exists && flags & libc::O_CREAT == 0 {
                     return Err(libc::ENOENT);
                 }
@@ -620,9 +623,14 @@ impl Files {
                 // Past the limit, nothing is opened or created.
                 self.handles.room()?;
                 // Never waiting at open (a FIFO without its other end would
-                // hold the monitor): O_NONBLOCK, taken off after if the guest
+                // hold the monitor): a file that is not regular or a
+                // directory opens O_NONBLOCK, taken off after if the guest
                 // did not ask for it; the guest kernel waits for a FIFO's peer.
-                let opened = if host_flags & libc::O_PATH != 0 { host_flags } else { host_flags | libc::O_NONBLOCK };
+                // (A regular file swapped for a FIFO after the look above
+                // stalls only this guest's own monitor; Ctrl-C still ends it.)
+                let may_wait =
+                    host_flags & libc::O_PATH == 0 && exists && kind != libc::S_IFREG && kind != libc::S_IFDIR;
+                let opened = if may_wait { host_flags | libc::O_NONBLOCK } else { host_flags };
                 // SAFETY: openat of a single name in a directory we hold, never following a symlink.
                 let fd = sys(|| unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), opened, mode) } as isize)?;
                 if opened & libc::O_NONBLOCK != 0 && host_flags & libc::O_NONBLOCK == 0 {
@@ -633,7 +641,7 @@ impl Files {
                 }
                 let metadata = self.sandbox.writable(object_mount);
                 let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(owned(fd)), metadata })?;
-                Ok((h, guest))
+                Ok((h, guest, kind))
             }
         }
     }
