@@ -190,6 +190,27 @@ fn ctrl_c_reaches_a_runaway_program() {
 }
 
 #[test]
+fn timeout_stops_the_whole_tree_and_names_what_still_ran() {
+    // A shell whose child never ends: both are stopped, listed, and nothing
+    // is left on the host; the status is timeout(1)'s.
+    let start = Instant::now();
+    let out =
+        Command::new(HX_RUN).args(["--timeout", "1s", "/bin/sh", "-c", "/bin/sleep 3600 & wait"]).output().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(status_code(&out), 124, "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("did not end within --timeout 1s"), "{err}");
+    assert!(err.contains("pid 1 (parent 0): sh") && err.contains("pid 2 (parent 1): sleep"), "{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let left = Command::new("pgrep").args(["-f", "hx-run --timeout 1s"]).output().unwrap();
+    assert!(left.stdout.is_empty(), "monitors left behind: {}", text(&left.stdout));
+    // A program that ends in time is not affected.
+    let prog = build("hello", Flavor::MuslStatic, &[]);
+    let out = Command::new(HX_RUN).args(["--timeout", "60"]).arg(&prog).output().unwrap();
+    assert_same("hello within its timeout", &native(&prog, &[], &[]), &out);
+}
+
+#[test]
 fn cpl0_stubs_contain_no_sse_or_avx_instructions() {
     use goblin::elf::Elf;
     use iced_x86::{Decoder, DecoderOptions, Instruction, OpKind};

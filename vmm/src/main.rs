@@ -68,6 +68,11 @@ struct Cli {
     /// on the address the guest binds). Repeatable.
     #[arg(short = 'p', long = "publish", value_name = "[HOST_IP:]HOST_PORT:GUEST_PORT[/udp]")]
     publish: Vec<hx_vmm::host::net::policy::Publish>,
+    /// Stop the program (and every process it started) if it has not ended
+    /// after this long (`90`, `90s`, `5m`, `1h`): hx-run then lists the
+    /// guest's processes and exits with status 124, as timeout(1) does.
+    #[arg(long, value_name = "DURATION", env = "HX_RUN_TIMEOUT", value_parser = parse_duration)]
+    timeout: Option<std::time::Duration>,
     /// For hx's own tests: `seccomp` (make a forbidden host call) or `open:PATH`.
     #[arg(long, hide = true, value_parser = parse_self_test)]
     self_test: Option<vm::SelfTest>,
@@ -130,6 +135,19 @@ fn host_cpus() -> usize {
         }
     };
     n.clamp(1, hx_abi::percpu::MAX_CPUS)
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (digits, unit) = match s.as_bytes().last() {
+        Some(b's') => (&s[..s.len() - 1], 1),
+        Some(b'm') => (&s[..s.len() - 1], 60),
+        Some(b'h') => (&s[..s.len() - 1], 3600),
+        _ => (s, 1),
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n.saturating_mul(unit))),
+        _ => Err(format!("expected a positive number of seconds, optionally with s, m or h: {s}")),
+    }
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -200,6 +218,7 @@ fn main() {
         user: cli.user,
         self_test: cli.self_test,
         net: hx_vmm::host::net::policy::Policy { mode: cli.net, published: cli.publish },
+        timeout: cli.timeout,
         cpus: match cli.cpus.as_deref().map(parse_cpus) {
             None => host_cpus(),
             Some(Ok(n)) => n,

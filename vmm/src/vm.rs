@@ -47,6 +47,8 @@ pub struct Config {
     pub cpus: usize,
     /// The network policy (`--net`, `-p`).
     pub net: crate::host::net::policy::Policy,
+    /// `--timeout`: how long the program may run.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// The patched musl `libc.so` for `--fast-libc`.
@@ -363,6 +365,9 @@ pub fn run(cfg: &Config) -> Result<i32> {
     host_auxv();
     host_tsc_khz();
     crate::process::table::init().context("the process table")?;
+    if let Some(limit) = cfg.timeout {
+        crate::process::stop_tree_after(limit);
+    }
     crate::smp::install_kick_handler();
     signals::catch_interrupts();
     // The C library sets up its thread signals at the first thread it

@@ -195,12 +195,7 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
             segs.write(0, pids.get(..room.min(pids.len())).unwrap_or_default()).map(|_| (pids.len() / 4) as i64)
         }
         PGRP_INFO => target(req.args[1]).and_then(|e| {
-            let mut words = [0u64; table::IDENTITY_WORDS];
-            for (w, a) in words.iter_mut().zip(e.identity.iter()) {
-                *w = a.load(Ordering::Relaxed);
-            }
-            let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-            let identity: ProcIdentity = vm_memory::ByteValued::from_slice(&bytes).copied().ok_or(libc::EINVAL)?;
+            let identity = table::identity_of(e);
             let info = ProcInfo {
                 pid: pid_of(e),
                 ppid: e.ppid.load(Ordering::SeqCst),

@@ -29,6 +29,31 @@ pub fn end_of_tree() {
     }
 }
 
+/// `--timeout`: after `limit`, lists the guest's processes (what was still
+/// running is what a hung run needs to show), ends the tree and exits with
+/// timeout(1)'s status. Started in the first monitor only: a forked monitor
+/// keeps none of its parent's threads.
+pub fn stop_tree_after(limit: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        let mut msg = format!("hx-run: the program did not end within --timeout {}s; stopped it", limit.as_secs());
+        for e in table::entries() {
+            let comm = table::identity_of(e).comm;
+            let len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+            msg.push_str(&format!(
+                "\nhx-run:   still running: pid {} (parent {}): {}",
+                e.pid.load(Ordering::SeqCst),
+                e.ppid.load(Ordering::SeqCst),
+                String::from_utf8_lossy(&comm[..len])
+            ));
+        }
+        eprintln!("{msg}");
+        end_of_tree();
+        // SAFETY: ends this monitor at once, vCPU threads included.
+        unsafe { libc::_exit(124) }
+    });
+}
+
 /// A child process's monitor ends as its program did: the parent's wait
 /// sees the same status (or signal) as for a native process.
 pub fn exit_child(end: End) -> ! {

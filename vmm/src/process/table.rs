@@ -95,6 +95,13 @@ pub fn by_host_pid(host_pid: i32) -> Option<&'static Entry> {
     entries().find(|e| e.host_pid.load(Ordering::SeqCst) == host_pid)
 }
 
+/// What `e`'s monitor last published about its program (read word by word:
+/// a racing update may mix two, as a racing read of Linux's /proc may).
+pub fn identity_of(e: &Entry) -> hx_abi::hypercall::ProcIdentity {
+    let bytes: Vec<u8> = e.identity.iter().flat_map(|w| w.load(Ordering::Relaxed).to_le_bytes()).collect();
+    vm_memory::ByteValued::from_slice(&bytes).copied().unwrap_or_default()
+}
+
 /// This monitor's own entry (set by `init` and in a forked monitor by
 /// `became`; async-signal-safe, so the signal handlers use it).
 static ME: std::sync::atomic::AtomicPtr<Entry> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
