@@ -320,3 +320,17 @@ fn scheduling_priority_and_child_usage_calls_answer_as_linux() {
         print(os.sched_rr_get_interval(0))\n";
     same("scheduling", &["/usr/bin/python3", "s.py"], &[("s.py", script, 0o644)], &[]);
 }
+
+#[test]
+fn fork_while_other_threads_are_busy_in_the_kernel() {
+    // The child's copy of kernel memory is taken while two threads create,
+    // join and sleep on the other vCPU: no lock of theirs, wait-queue entry
+    // or queued thread may reach the child, and its thread ids must not
+    // collide with any pid (each child creates a thread and exits with 7).
+    for (flavor, forks) in [(Flavor::GlibcDynamic, "300"), (Flavor::MuslStatic, "200")] {
+        let exe = build("fork_busy", flavor, &[]);
+        let native = common::native(&exe, &[forks], &[]);
+        let hx = common::hx(&["--cpus", "2"], &exe, &[forks], &[]);
+        common::assert_same(&format!("fork_busy ({flavor:?})"), &native, &hx);
+    }
+}

@@ -271,8 +271,11 @@ fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<Ended>> {
                 }
                 let mut host = m.host.lock().unwrap_or_else(|e| e.into_inner());
                 host.0.count_exit("fault");
+                // A child's death is its parent's to report (as a shell does),
+                // unless --strace asks for every detail.
                 let first = crate::process::table::me().is_none_or(|e| e.pid.load(Ordering::SeqCst) == 1);
-                return fault::report(vcpu, m.mem, m.program, m.kernel, !first).map(|s| Some(Ended::Killed(s)));
+                let quiet = !first && !m.world.cfg.strace;
+                return fault::report(vcpu, m.mem, m.program, m.kernel, quiet).map(|s| Some(Ended::Killed(s)));
             }
             VcpuExit::IoOut(port, _) | VcpuExit::IoIn(port, _) => {
                 bail!("guest used I/O port {port:#x}, which hx does not serve")

@@ -273,6 +273,11 @@ pub const PGRP_LIST: u64 = 8;
 /// Process `args[1]` as `/proc/<pid>` shows it: a `ProcInfo` into `segs[0]`.
 pub const PGRP_INFO: u64 = 9;
 
+/// Reserves `args[2]` (1..=[`MAX_TID_BLOCK`]) ids for new threads, from the
+/// tree's pid space (Linux's tids and pids are one namespace): `ret` = the first.
+pub const PGRP_TIDS: u64 = 10;
+pub const MAX_TID_BLOCK: u64 = 64;
+
 /// Longest command line another process's `/proc/<pid>/cmdline` shows.
 pub const PROC_CMDLINE_MAX: usize = 448;
 

@@ -8,6 +8,7 @@
 //! The monitor's timer thread reads [`Shared`](hx_abi::percpu::Shared) and
 //! preempts a vCPU when a timer is due or threads wait for a vCPU.
 pub mod lock;
+pub mod quiesce;
 pub mod thread;
 pub mod upcall;
 
@@ -17,7 +18,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use hx_abi::hypercall::op;
+use hx_abi::hypercall::{op, MAX_TID_BLOCK};
 use hx_abi::layout::direct_virt;
 use hx_abi::percpu::{CPU_AREA_SIZE, IDLE_STACK_TOP_OFFSET};
 use lock::HandoffLock;
@@ -45,7 +46,8 @@ static SCHED: HandoffLock<Sched> = HandoffLock::new(Sched {
 static THREADS: Mutex<BTreeMap<u32, Arc<Thread>>> = Mutex::new(BTreeMap::new());
 /// Live program threads (a cheap "is the program multi-threaded").
 static LIVE: AtomicU32 = AtomicU32::new(0);
-static NEXT_TID: AtomicU32 = AtomicU32::new(2);
+/// Thread ids reserved from the tree's pid space and not yet used: [next, end).
+static TIDS: Mutex<(u32, u32)> = Mutex::new((0, 0));
 static IDLE: Once<Vec<Arc<Thread>>> = Once::new();
 static NCPUS: AtomicU64 = AtomicU64::new(1);
 /// Kernel-virtual address of the vCPUs' blocks.
@@ -102,8 +104,23 @@ pub fn threads() -> Vec<Arc<Thread>> {
     THREADS.lock().values().cloned().collect()
 }
 
-pub fn alloc_tid() -> u32 {
-    NEXT_TID.fetch_add(1, Ordering::Relaxed)
+/// An id for a new thread, unique among the tree's pids and tids as on
+/// Linux (a tid equal to another process's pid would confuse `kill`,
+/// `/proc` and robust futexes; equal to this process's own, the thread table).
+/// Taken in blocks: one host request per [`MAX_TID_BLOCK`] threads.
+pub fn alloc_tid() -> Option<u32> {
+    {
+        let mut ids = TIDS.lock();
+        if ids.0 < ids.1 {
+            ids.0 += 1;
+            return Some(ids.0 - 1);
+        }
+    }
+    let first = host::simple(op::PGRP, &[hx_abi::hypercall::PGRP_TIDS, 0, MAX_TID_BLOCK]).ok()? as u32;
+    let mut ids = TIDS.lock();
+    // Another thread may have refilled it meanwhile: the newer block wins.
+    *ids = (first + 1, first + MAX_TID_BLOCK as u32);
+    Some(first)
 }
 
 /// Makes a new thread runnable.
@@ -415,6 +432,7 @@ pub fn idle_loop() -> ! {
     let cpu = percpu::cpu();
     let me = idle_thread(cpu).clone();
     percpu::set_current(Arc::as_ptr(&me) as u64, me.kstack_top);
+    quiesce::leave_safe();
     loop {
         run_signal_timers();
         crate::signal::take_host_signals();
@@ -431,7 +449,9 @@ pub fn idle_loop() -> ! {
         };
         publish(s);
         SCHED.unlock();
+        quiesce::enter_safe();
         let _ = host::simple(op::IDLE, &[deadline]);
+        quiesce::leave_safe();
         let s = SCHED.lock();
         s.idle_cpus &= !(1 << cpu);
         SCHED.unlock();
@@ -477,6 +497,8 @@ pub fn after_fork(tid: u32) {
         others
     };
     LIVE.store(1, Ordering::Relaxed);
+    // The parent's unused ids stay the parent's.
+    *TIDS.lock() = (0, 0);
     let s = SCHED.lock();
     for t in &others {
         // SAFETY: the lock is held.

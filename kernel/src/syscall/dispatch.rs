@@ -42,6 +42,7 @@ pub extern "C" fn from_program(frame: &mut Frame) {
 /// What must happen before the program runs again: another thread's turn
 /// (time slice over, a timer due), then signals.
 pub fn exit_work(frame: &mut Frame) {
+    sched::quiesce::stop_here_if_forking();
     let mut interrupted = false;
     signal::take_host_signals();
     // The common case, on every syscall: nothing to do.

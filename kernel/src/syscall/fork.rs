@@ -44,6 +44,8 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     // Pipes the kernel keeps become host pipes, shared with the child.
     crate::fs::pipe::move_to_host()?;
     let mut req = Request::new(op::FORK);
+    // No other vCPU may hold a kernel lock at the instant of the copy.
+    let stopped = sched::quiesce::stop_others();
     // The child's copy of kernel memory must not hold a lock another vCPU
     // had at that instant: the fd table, signals, credentials, the address
     // space and the heap are held across the copy (the scheduler's lock is
@@ -55,9 +57,11 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
         mm::with_memory_locked(|| host::call(&mut req))
     };
     if ret < 0 {
+        drop(stopped);
         return Err(Errno(-ret));
     }
     if ret > 0 {
+        drop(stopped);
         if a.flags & CLONE_PARENT_SETTID != 0 {
             mm::write_user(a.parent_tid, &(ret as u32))?;
         }
@@ -67,11 +71,18 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     let pid = req.args[0];
     // First: the parent's poller did not come along (its page says it runs).
     crate::ring::after_fork();
+    // Then, before anything may block and switch: the parent's other threads
+    // (in the run queue, in wait queues) must never run here.
+    sched::after_fork(pid as u32);
+    super::futex::after_fork();
     process::set_identity(pid);
     time::reanchor();
     process::reseed_after_fork();
-    sched::after_fork(pid as u32);
     signal::after_fork();
+    // Only now may the child's other vCPUs run (the monitor may have started
+    // one already, for a timer the parent had set): nothing of the parent's
+    // threads is left for them to pick.
+    sched::quiesce::after_fork(stopped);
     let cur: &Thread = sched::current();
     if a.stack != 0 {
         // SAFETY: the current thread's entry frame, at its kernel stack top.

@@ -122,6 +122,13 @@ fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> SysResult {
     }
 }
 
+/// In a forked child: the waiters were the parent's other threads, which
+/// the child does not have. Left queued, they would take wake-ups meant for
+/// the child's own threads (a `pthread_join` in the child would never end).
+pub fn after_fork() {
+    QUEUES.lock().clear();
+}
+
 /// Takes `w` out of its queue; false if a waker already took it.
 fn remove(w: &Arc<Waiter>) -> bool {
     let mut queues = QUEUES.lock();

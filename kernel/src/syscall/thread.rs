@@ -81,7 +81,7 @@ fn clone_thread(a: CloneArgs) -> SysResult {
     } else {
         arch::read_fs_base()
     };
-    let tid = sched::alloc_tid();
+    let tid = sched::alloc_tid().ok_or(EAGAIN)?;
     // Linux: the new thread inherits the mask, has nothing pending, no alternate stack.
     let signals = ThreadSignals { mask: parent.signals.lock().mask, altstack: (0, 2, 0), ..Default::default() };
     let child = Thread::new(tid, &frame, tls, signals).ok_or(EAGAIN)?;

@@ -6,8 +6,8 @@ use super::guest::Segs;
 use crate::process::table::{self, Entry};
 use crate::sandbox::Errno;
 use hx_abi::hypercall::{
-    ProcIdentity, ProcInfo, Request, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_INFO, PGRP_LIST, PGRP_SET,
-    PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG,
+    ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_INFO, PGRP_LIST,
+    PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG, PGRP_TIDS,
 };
 use std::sync::atomic::Ordering;
 
@@ -185,6 +185,9 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
             Ok(0)
         }
         PGRP_GET_PDEATHSIG => Ok(me.pdeathsig.load(Ordering::SeqCst) as i64),
+        PGRP_TIDS if (1..=MAX_TID_BLOCK).contains(&req.args[2]) => {
+            table::reserve_tids(req.args[2] as i32).map(i64::from).ok_or(libc::EAGAIN)
+        }
         PGRP_SET_IDENTITY => set_identity(me, segs),
         PGRP_LIST => {
             let pids: Vec<u8> = table::entries()

@@ -116,11 +116,25 @@ pub fn became(e: &'static Entry) {
     ME.store(e as *const Entry as *mut Entry, Ordering::SeqCst);
 }
 
+/// Ids stay below this (they are never reused: the space is not recycled).
+const MAX_ID: i32 = i32::MAX - (1 << 20);
+
+/// Takes `n` consecutive ids from the tree's pid space; `None` when it is used up.
+fn take_ids(t: &Table, n: i32) -> Option<i32> {
+    let first = t.next_pid.fetch_add(n, Ordering::SeqCst);
+    (first > 0 && first <= MAX_ID - n).then_some(first)
+}
+
+/// Ids for `n` new threads of the caller (guest tids share the pid space).
+pub fn reserve_tids(n: i32) -> Option<i32> {
+    take_ids(table()?, n)
+}
+
 /// Reserves a slot for a child of `parent` (its host pid is stored once the
 /// host fork returns). `None`: the table is full (EAGAIN).
 pub fn reserve(parent: &Entry) -> Option<(&'static Entry, i32)> {
     let t = table()?;
-    let pid = t.next_pid.fetch_add(1, Ordering::SeqCst);
+    let pid = take_ids(t, 1)?;
     // A reserved slot holds host pid -1 until the fork returns.
     let slot =
         t.entries.iter().find(|e| e.host_pid.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst).is_ok())?;
