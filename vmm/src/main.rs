@@ -77,7 +77,7 @@ struct Cli {
     #[arg(long, hide = true, value_parser = parse_self_test)]
     self_test: Option<vm::SelfTest>,
     /// Print the syscall coverage table (markdown) and exit.
-    #[arg(long, exclusive = true)]
+    #[arg(long, conflicts_with = "command")]
     syscalls: bool,
     /// The Linux binary to run, then its arguments (everything after the
     /// binary belongs to it, options included).
