@@ -178,7 +178,19 @@ fn stats_count_syscalls_and_exits() {
 #[test]
 fn ctrl_c_reaches_a_runaway_program() {
     let prog = build("spin", Flavor::MuslStatic, &[]);
-    let child = Command::new(HX_RUN).arg(&prog).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut cmd = Command::new(HX_RUN);
+    cmd.arg(&prog).stderr(std::process::Stdio::piped());
+    // As from an interactive shell: SIGINT at its default even when the tests
+    // run where it is ignored (a background job), which the program inherits.
+    // SAFETY: signal() is async-signal-safe, called in the child before exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: sends SIGINT to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -187,6 +199,34 @@ fn ctrl_c_reaches_a_runaway_program() {
     assert!(start.elapsed() < Duration::from_secs(5));
     // The program takes SIGINT's default action, as natively: it dies of it.
     assert_eq!(status_code(&out), 130, "{}", text(&out.stderr));
+}
+
+#[test]
+fn ignored_signals_and_the_signal_mask_are_inherited_as_across_exec() {
+    // `nohup` and shells' background jobs start programs with signals
+    // ignored; a blocked mask is inherited too. hx-run passes both on.
+    let prog = build("signal_state", Flavor::GlibcStatic, &[]);
+    let start = |cmd: &mut Command| {
+        // SAFETY: async-signal-safe calls in the child before exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGUSR1);
+                libc::sigaddset(&mut set, libc::SIGTERM);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+        cmd.output().unwrap()
+    };
+    let native = start(&mut Command::new(&prog));
+    let hx = start(Command::new(HX_RUN).arg(&prog));
+    assert_same("inherited signal state", &native, &hx);
+    assert_eq!(text(&hx.stdout), "ignored 1\nignored 2\nblocked 10\nblocked 15\n");
 }
 
 #[test]

@@ -62,6 +62,42 @@ extern "C" fn on_signal(sig: libc::c_int) {
     poke_forwarder();
 }
 
+/// What the program inherits from hx-run's own start, as across `execve`:
+/// the signals ignored (`nohup` ignores SIGHUP; a shell's background job,
+/// SIGINT and SIGQUIT) and the blocked mask, as bit sets (bit n-1 for n).
+/// SIGPIPE is left out: Rust's runtime ignores it in hx-run before `main`,
+/// so its inherited disposition is unknown (the default is Linux's usual one).
+/// Read before [`catch_interrupts`] installs hx-run's handlers.
+pub fn inherited() -> (u64, u64) {
+    let mut ignored = 0u64;
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || sig == libc::SIGPIPE {
+            continue;
+        }
+        // SAFETY: queries the disposition into a sigaction we own.
+        let old = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            (libc::sigaction(sig, std::ptr::null(), &mut old) == 0).then_some(old)
+        };
+        if old.is_some_and(|o| o.sa_sigaction == libc::SIG_IGN) {
+            ignored |= 1 << (sig - 1);
+        }
+    }
+    let mut mask = 0u64;
+    // SAFETY: reads this thread's mask into a sigset_t we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        if libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set) == 0 {
+            for sig in 1..=64 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP && libc::sigismember(&set, sig) == 1 {
+                    mask |= 1 << (sig - 1);
+                }
+            }
+        }
+    }
+    (ignored, mask)
+}
+
 /// Installs the handlers (before any vCPU runs).
 pub fn catch_interrupts() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGCHLD, GUEST_SIGNAL] {

@@ -329,6 +329,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
         state.fds[fd as usize] = hx_abi::boot::InheritedFd { fd, status: 2, handle: fd as u64 };
     }
     state.nfds = 3;
+    (state.sig_ignored, state.sigmask) = signals::inherited();
     // The guest's umask applies in the guest; the host must not apply it again.
     // SAFETY: umask only swaps this process's creation mask.
     let umask = unsafe { libc::umask(0) };
