@@ -211,13 +211,20 @@ fn ignored_signals_and_the_signal_mask_are_inherited_as_across_exec() {
         unsafe {
             use std::os::unix::process::CommandExt;
             cmd.pre_exec(|| {
+                // Whatever the tests inherited (a background job has SIGINT
+                // and SIGQUIT ignored), then exactly these.
+                for sig in 1..32 {
+                    if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                        libc::signal(sig, libc::SIG_DFL);
+                    }
+                }
                 libc::signal(libc::SIGHUP, libc::SIG_IGN);
                 libc::signal(libc::SIGINT, libc::SIG_IGN);
                 let mut set: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut set);
                 libc::sigaddset(&mut set, libc::SIGUSR1);
                 libc::sigaddset(&mut set, libc::SIGTERM);
-                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
                 Ok(())
             });
         }
