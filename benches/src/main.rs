@@ -217,6 +217,20 @@ fn main() -> Result<()> {
         hr.show("MiB", 1024.0)
     ));
     r.line(format!("| guest RAM actually touched, hello world | – | {touched} KiB |"));
+    // An idle guest must not keep a host CPU busy: its vCPUs block in the monitor.
+    let (idle_s, idle_runs) = if quick { ("0.5", 1) } else { ("5", 3) };
+    let idle = ["/bin/sleep", idle_s];
+    let nidle = b.cpu_time(None, &idle, idle_runs)?;
+    let hidle = b.cpu_time(Some(&[]), &idle, idle_runs)?;
+    let share =
+        |s: &measure::Stat| format!("{:.2} % of a core", s.median / (idle_s.parse::<f64>().unwrap_or(1.0) * 1e7));
+    r.line(format!(
+        "| host CPU time of `sleep {idle_s}` (start-up included) | {} ({}) | {} ({}) |",
+        nidle.show("ms", 1e6),
+        share(&nidle),
+        hidle.show("ms", 1e6),
+        share(&hidle)
+    ));
     r.line(format!("| `hx-run` on disk (monitor + embedded kernel) | – | {} |", size_mib(&hx_run)));
     r.line(format!("| patched musl `libc.so` on disk | – | {} |", size_mib(&libc_so)));
     r.line("");

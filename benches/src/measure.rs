@@ -143,6 +143,28 @@ impl Bench {
         Ok((stat(wall), stat(rss)))
     }
 
+    /// Host CPU time (user + system, ns) of whole runs: all the monitor's
+    /// threads and, for a guest that forks, its child monitors.
+    pub fn cpu_time(&self, hx_flags: Option<&[&str]>, argv: &[&str], runs: usize) -> Result<Stat> {
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            let mut cmd = match hx_flags {
+                None => self.native(argv),
+                Some(f) => self.hx(f, argv),
+            };
+            let child = cmd.current_dir(self.dir.path()).stdout(Stdio::null()).spawn().context("spawning")?;
+            let mut status = 0;
+            // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+            anyhow::ensure!(r > 0 && status == 0, "{argv:?} failed");
+            let ns = |t: libc::timeval| t.tv_sec as f64 * 1e9 + t.tv_usec as f64 * 1e3;
+            v.push(ns(usage.ru_utime) + ns(usage.ru_stime));
+        }
+        Ok(stat(v))
+    }
+
     /// Time from spawn to the program's first line of main (the boot program
     /// prints CLOCK_MONOTONIC there; hx's guest clock follows the host's).
     pub fn time_to_main(&self, hx_flags: Option<&[&str]>, prog: &Path) -> Result<Stat> {

@@ -26,10 +26,15 @@ pub const REQ_WAKE: u64 = 1 << 2;
 
 /// The time slice while threads wait for a vCPU.
 pub const TIME_SLICE: Duration = Duration::from_millis(4);
-/// How often an idle vCPU looks for signals sent to hx-run.
-const HOST_SIGNAL_POLL: Duration = Duration::from_millis(20);
+/// How often an idle vCPU looks for signals sent to hx-run and kicks: only a
+/// safety net, as both wake its futex (an idle guest must cost the host
+/// nothing: each wake-up is tens of µs of host CPU on this machine kind).
+const HOST_SIGNAL_POLL: Duration = Duration::from_millis(250);
 /// How often the timer thread looks at the guest's timers when nothing is due.
 const TIMER_POLL: Duration = Duration::from_millis(10);
+/// Its longest sleep while every vCPU idles (a safety net: a vCPU leaving
+/// its idle state wakes it).
+const REST: Duration = Duration::from_secs(1);
 
 pub struct Vcpu {
     pub state: AtomicU8,
@@ -58,9 +63,11 @@ pub struct Smp {
     /// The vCPU that runs first (0, or the one a forked child resumes on);
     /// signals to hx-run are passed to the guest through it.
     pub first: usize,
-    /// Wakes the timer thread when the VM ends.
+    /// Wakes the timer thread when the VM ends, or when a vCPU leaves its
+    /// idle state while the timer thread sleeps for good (`timer_resting`).
     timer_stop: Mutex<bool>,
     timer_wake: Condvar,
+    timer_resting: AtomicBool,
 }
 
 /// The host signal that forces a vCPU thread out of `KVM_RUN`.
@@ -101,6 +108,7 @@ impl Smp {
             first,
             timer_stop: Mutex::new(false),
             timer_wake: Condvar::new(),
+            timer_resting: AtomicBool::new(false),
         }
     }
 
@@ -196,6 +204,12 @@ impl Smp {
         }
         v.kicked.store(false, Ordering::SeqCst);
         v.state.store(IN_MONITOR, Ordering::SeqCst);
+        if self.timer_resting.load(Ordering::SeqCst) {
+            // Under the lock: the timer thread is either not yet waiting
+            // (and then sees this vCPU busy) or waiting (and then woken).
+            let _stopped = self.timer_stop.lock().unwrap_or_else(|e| e.into_inner());
+            self.timer_wake.notify_all();
+        }
     }
 
     /// Blocks a vCPU that has not been started until its first kick.
@@ -297,9 +311,19 @@ impl Smp {
             }
             // A wait the end of the VM cuts short (hx-run must not linger at exit).
             let stopped = self.timer_stop.lock().unwrap_or_else(|e| e.into_inner());
+            // With every vCPU idle in the monitor nothing runs to preempt, and
+            // each idle vCPU wakes itself for its deadline: rest until one
+            // leaves its idle state (it notifies under this lock).
+            self.timer_resting.store(true, Ordering::SeqCst);
+            if self.vcpus.iter().all(|v| v.state.load(Ordering::SeqCst) == IDLE) {
+                sleep = REST;
+            } else {
+                self.timer_resting.store(false, Ordering::SeqCst);
+            }
             if !*stopped {
                 let _ = self.timer_wake.wait_timeout(stopped, sleep.max(Duration::from_micros(100)));
             }
+            self.timer_resting.store(false, Ordering::SeqCst);
         }
     }
 }
