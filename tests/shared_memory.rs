@@ -32,6 +32,26 @@ fn shared_mappings_behave_as_on_linux() {
 }
 
 #[test]
+fn private_file_mappings_are_copy_on_write_as_on_linux() {
+    // hx maps the file's pages copy-on-write rather than copying them in:
+    // privacy of writes, fork, the end of the file and reuse of the memory
+    // must stay Linux's.
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("private_map", flavor, &[]);
+        let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let n = Command::new(&exe).arg(".").current_dir(nd.path()).output().unwrap();
+        let h = Command::new(HX_RUN).arg(&exe).arg(".").current_dir(hd.path()).output().unwrap();
+        assert_eq!(text(&h.stdout), text(&n.stdout), "{flavor:?} (stderr under hx: {})", text(&h.stderr));
+        assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
+        assert!(text(&n.stdout).contains("fresh anonymous memory reads zero: 1"));
+        assert_eq!(
+            std::fs::read(hd.path().join("private.bin")).unwrap(),
+            std::fs::read(nd.path().join("private.bin")).unwrap()
+        );
+    }
+}
+
+#[test]
 fn memfd_create_is_a_file_in_memory() {
     for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
         let exe = build("memfd", flavor, &[]);

@@ -355,6 +355,14 @@ impl AddressSpace {
         self.overlapping(addr, addr + 1).first().map(|v| v.kind)
     }
 
+    /// Whether `addr` lies in memory other processes may share (`MAP_SHARED`;
+    /// a private file mapping the monitor made copy-on-write is not).
+    pub fn shared_at(&self, addr: u64) -> bool {
+        self.overlapping(addr, addr + 1)
+            .first()
+            .is_some_and(|v| v.kind == Kind::Shared && v.file.is_none_or(|f| f.shared))
+    }
+
     /// Changes the protection of `[start, end)`; `ENOMEM` if part of it is unmapped.
     pub fn protect(&mut self, start: u64, end: u64, prot: u32) -> Result<(), Errno> {
         let vmas = self.overlapping(start, end);

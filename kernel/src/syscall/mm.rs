@@ -50,10 +50,25 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
         let size = super::fs::stat_of(&file)?.size.max(0) as u64;
         let in_file = align_up(size, PAGE_SIZE).saturating_sub(offset).min(align_up(len, PAGE_SIZE));
         let rw = file.status() & O_ACCMODE == O_RDWR;
-        return mmap_shared(addr, len, prot, flags, Some((handle, &file.path, rw)), offset, in_file);
+        let mapped = Mapped { handle, path: &file.path, writes_reach_file: rw, shared: true };
+        return mmap_shared(addr, len, prot, flags, Some(mapped), offset, in_file);
     }
-    // The file's bytes are copied in when mapped (a private snapshot; a shared
-    // read-only mapping sees the file as it was then).
+    if len != 0 {
+        // A private mapping: the file's pages, copy-on-write, mapped over the
+        // guest's frames by the monitor (the host's page cache, shared by
+        // every VM that maps the file: nothing is read or copied until a page
+        // is touched, as on Linux). Where it cannot be (no run of frames that
+        // long, the monitor's mapping limit), the bytes are copied instead.
+        let size = super::fs::stat_of(&file)?.size.max(0) as u64;
+        let in_file = align_up(size, PAGE_SIZE).saturating_sub(offset).min(align_up(len, PAGE_SIZE));
+        if in_file > 0 {
+            let mapped = Mapped { handle, path: &file.path, writes_reach_file: false, shared: false };
+            if let Ok(start) = mmap_shared(addr, len, prot, flags, Some(mapped), offset, in_file) {
+                return Ok(start);
+            }
+        }
+    }
+    // The file's bytes are copied in when mapped (a private snapshot).
     let start = with_space(|s| s.mmap(addr, len, (prot | PROT_READ) as u32, flags | MAP_ANONYMOUS))?;
     forget_past_eof(start, start + align_up(len, PAGE_SIZE));
     let filled = match fill_from_file(start, align_up(len, PAGE_SIZE), handle, offset) {
@@ -104,7 +119,17 @@ fn forget_past_eof(start: u64, end: u64) {
 
 const MAP_TYPE: u64 = 0x0f;
 
-/// A `MAP_SHARED` mapping of `len` bytes: its first `shared` bytes are
+/// The file behind a mapping the monitor makes.
+struct Mapped<'a> {
+    handle: u64,
+    path: &'a [u8],
+    /// A shared mapping of a file open for writing: writes reach the file.
+    writes_reach_file: bool,
+    /// `MAP_SHARED` (else a private, copy-on-write mapping).
+    shared: bool,
+}
+
+/// A `MAP_SHARED` mapping (or a private one of a file, copy-on-write) of `len` bytes: its first `shared` bytes are
 /// pages the monitor shares (file `handle` from `offset`, or fresh shared
 /// memory); the rest lies past the end of the file (SIGBUS, as on Linux).
 fn mmap_shared(
@@ -112,7 +137,7 @@ fn mmap_shared(
     len: u64,
     prot: u64,
     flags: u64,
-    file: Option<(u64, &[u8], bool)>,
+    file: Option<Mapped>,
     offset: u64,
     shared: u64,
 ) -> SysResult {
@@ -133,11 +158,11 @@ fn mmap_shared(
             Err(e) => return fail(e),
         };
         let mut req = Request::new(op::MAP_SHARED);
-        req.args[0] = file.map_or(hx_abi::hypercall::NO_HANDLE, |(h, _, _)| h);
+        req.args[0] = file.as_ref().map_or(hx_abi::hypercall::NO_HANDLE, |f| f.handle);
         req.args[1] = offset;
         // Shared (writes reach the file and other processes) whenever the
         // file may be written, so a later mprotect(PROT_WRITE) shares too.
-        req.args[2] = u64::from(file.is_none_or(|(_, _, rw)| rw));
+        req.args[2] = u64::from(file.as_ref().is_none_or(|f| f.writes_reach_file));
         req.segs[0] = hx_abi::hypercall::Segment { phys, len: shared };
         req.nsegs = 1;
         let r = crate::host::call(&mut req);
@@ -145,8 +170,8 @@ fn mmap_shared(
             return fail(crate::errno::Errno(-r));
         }
     }
-    if let Some((_, path, _)) = file {
-        let backing = Backing { name: crate::mm::names::intern(path), offset, shared: true };
+    if let Some(f) = file {
+        let backing = Backing { name: crate::mm::names::intern(f.path), offset, shared: f.shared };
         with_space(|s| s.set_backing(start, end, backing));
     }
     if start + shared < end {
@@ -182,7 +207,7 @@ pub fn msync([addr, len, flags, ..]: Args) -> SysResult {
 
 /// Whether `addr` lies in a shared mapping (`MAP_SHARED`).
 pub fn in_shared_mapping(addr: u64) -> bool {
-    with_space(|s| s.kind_at(addr)) == Some(crate::mm::space::Kind::Shared)
+    with_space(|s| s.shared_at(addr))
 }
 
 /// Reads the file behind `handle` from `offset` into the fresh mapping at
