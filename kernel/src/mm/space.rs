@@ -350,11 +350,6 @@ impl AddressSpace {
         Ok(out)
     }
 
-    /// What kind of mapping covers `addr`.
-    pub fn kind_at(&self, addr: u64) -> Option<Kind> {
-        self.overlapping(addr, addr + 1).first().map(|v| v.kind)
-    }
-
     /// Whether `addr` lies in memory other processes may share (`MAP_SHARED`;
     /// a private file mapping the monitor made copy-on-write is not).
     pub fn shared_at(&self, addr: u64) -> bool {
