@@ -1,8 +1,9 @@
 //! Linux's answers at the edges, each checked against a native run of the
-//! same Python snippet (bugs CPython's own test suite found in hx).
+//! same Python snippet (bugs CPython's own test suite found in hx), or of
+//! the same C program.
 mod common;
 
-use common::{status_code, text, HX_RUN};
+use common::{build, status_code, text, Flavor, HX_RUN};
 use std::process::{Command, Stdio};
 
 /// Runs `script` with Debian's python3 in a fresh directory, natively and in hx.
@@ -102,4 +103,18 @@ fn fallocate_reserves_space_and_refuses_what_linux_refuses() {
          try:\n    os.posix_fallocate(ro, 0, 10)\nexcept OSError as e:\n    print('read-only', e.errno)\n\
          try:\n    os.posix_fallocate(fd, 0, 0)\nexcept OSError as e:\n    print('zero length', e.errno)\n",
     );
+}
+
+#[test]
+fn memory_locking_mincore_vectored_io_v2_file_times_and_personality_answer_as_linux() {
+    // musl has no preadv2/pwritev2 wrappers: glibc builds only.
+    for flavor in [Flavor::GlibcDynamic, Flavor::GlibcStatic] {
+        let exe = build("misc_calls", flavor, &[]);
+        let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let n = Command::new(&exe).arg(".").current_dir(nd.path()).output().unwrap();
+        let h = Command::new(HX_RUN).arg(&exe).arg(".").current_dir(hd.path()).output().unwrap();
+        assert_eq!(text(&h.stdout), text(&n.stdout), "{flavor:?} (stderr under hx: {})", text(&h.stderr));
+        assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
+        assert!(text(&n.stdout).contains("personality query = 262144"), "{}", text(&n.stdout));
+    }
 }

@@ -34,6 +34,7 @@ pub const ELOOP: Errno = Errno(40);
 
 pub type SysResult = Result<u64, Errno>;
 pub const ENOTSOCK: Errno = Errno(88);
+pub const EOPNOTSUPP: Errno = Errno(95);
 pub const ENXIO: Errno = Errno(6);
 pub const ETIMEDOUT: Errno = Errno(110);
 

@@ -350,6 +350,28 @@ impl AddressSpace {
         Ok(out)
     }
 
+    /// Whether every page of `[start, end)` is mapped (any protection).
+    pub fn covered(&self, start: u64, end: u64) -> bool {
+        let mut cursor = start;
+        for v in self.overlapping(start, end) {
+            if v.start > cursor {
+                return false;
+            }
+            cursor = v.end;
+        }
+        cursor >= end
+    }
+
+    /// Bytes mapped in all (what `mlockall(MCL_CURRENT)` would lock).
+    pub fn mapped_bytes(&self) -> u64 {
+        self.vmas.values().map(|v| v.end - v.start).sum()
+    }
+
+    /// Whether the page at `va` is in memory (`mincore`).
+    pub fn resident(&self, va: u64) -> bool {
+        self.pt.leaf(va).is_some_and(|l| l.is_backed())
+    }
+
     /// Whether `addr` lies in memory other processes may share (`MAP_SHARED`;
     /// a private file mapping the monitor made copy-on-write is not).
     pub fn shared_at(&self, addr: u64) -> bool {

@@ -378,6 +378,52 @@ pub fn pwritev([fd, iov, count, offset, ..]: Args) -> SysResult {
     vectored_at(fd, iov, count, offset, true)
 }
 
+/// `RWF_*` flags `preadv2`/`pwritev2` honour: a polling hint (no effect on
+/// what the program sees) and synchronous writes. Others (`RWF_NOWAIT`,
+/// `RWF_APPEND`, …) are `EOPNOTSUPP`, as on a file system without them.
+const RWF_HIPRI: u64 = 1;
+const RWF_DSYNC: u64 = 2;
+const RWF_SYNC: u64 = 4;
+
+/// `preadv2`/`pwritev2`: `offset` -1 reads or writes at the file position,
+/// as `readv`/`writev`.
+fn vectored2([fd, iov, count, offset, _, flags]: Args, write: bool) -> SysResult {
+    if flags & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC) != 0 {
+        return Err(crate::errno::EOPNOTSUPP);
+    }
+    let n = match (offset as i64, write) {
+        (-1, false) => readv([fd, iov, count, 0, 0, 0])?,
+        (-1, true) => writev([fd, iov, count, 0, 0, 0])?,
+        (o, _) if o < 0 => return Err(EINVAL),
+        (_, w) => vectored_at(fd, iov, count, offset, w)?,
+    };
+    if write && flags & (RWF_DSYNC | RWF_SYNC) != 0 && n > 0 {
+        if let Kind::Host(h) = table::get(fd)?.kind {
+            host::simple(op::FSYNC, &[h, u64::from(flags & RWF_SYNC == 0)])?;
+        }
+    }
+    Ok(n)
+}
+
+pub fn preadv2(a: Args) -> SysResult {
+    vectored2(a, false)
+}
+
+pub fn pwritev2(a: Args) -> SysResult {
+    vectored2(a, true)
+}
+
+/// `readahead`: a hint for a regular file open for reading.
+pub fn readahead([fd, ..]: Args) -> SysResult {
+    let file = table::get(fd)?;
+    file.readable()?;
+    let st = stat_of(&file).map_err(|_| EINVAL)?;
+    if st.mode & 0o170000 != 0o100000 {
+        return Err(EINVAL);
+    }
+    Ok(0)
+}
+
 pub fn lseek([fd, offset, whence, ..]: Args) -> SysResult {
     match table::get(fd)?.kind {
         Kind::Host(h) => host::simple(op::LSEEK, &[h, offset, whence]),

@@ -310,3 +310,89 @@ pub fn madvise([addr, len, advice, ..]: Args) -> SysResult {
         _ => Err(EINVAL),
     }
 }
+
+/// `mlock`/`mlock2`/`munlock`: the range must be mapped (`ENOMEM`). hx never
+/// pages guest memory out, so every mapped page stays resident anyway;
+/// without `CAP_IPC_LOCK` a range beyond `RLIMIT_MEMLOCK` is refused as Linux
+/// refuses it (`EPERM` when the limit is 0).
+fn lock_range(addr: u64, len: u64) -> SysResult {
+    let start = addr & !(PAGE_SIZE - 1);
+    let end = addr.checked_add(len).map(|e| align_up(e, PAGE_SIZE)).ok_or(ENOMEM)?;
+    if end > USER_END {
+        return Err(ENOMEM);
+    }
+    if !with_space(|s| s.covered(start, end)) {
+        return Err(ENOMEM);
+    }
+    Ok(end - start)
+}
+
+fn within_memlock_limit(bytes: u64) -> SysResult {
+    if super::cred::capable(CAP_IPC_LOCK) {
+        return Ok(0);
+    }
+    let limit = super::process::soft_limit(RLIMIT_MEMLOCK);
+    if limit == 0 {
+        return Err(crate::errno::EPERM);
+    }
+    if bytes > limit {
+        return Err(ENOMEM);
+    }
+    Ok(0)
+}
+
+const CAP_IPC_LOCK: u32 = 14;
+const RLIMIT_MEMLOCK: usize = 8;
+
+pub fn mlock([addr, len, ..]: Args) -> SysResult {
+    let bytes = lock_range(addr, len)?;
+    within_memlock_limit(bytes)
+}
+
+pub fn mlock2([addr, len, flags, ..]: Args) -> SysResult {
+    const MLOCK_ONFAULT: u64 = 1;
+    if flags & !MLOCK_ONFAULT != 0 {
+        return Err(EINVAL);
+    }
+    mlock([addr, len, 0, 0, 0, 0])
+}
+
+pub fn munlock([addr, len, ..]: Args) -> SysResult {
+    lock_range(addr, len).map(|_| 0)
+}
+
+pub fn mlockall([flags, ..]: Args) -> SysResult {
+    const MCL_CURRENT: u64 = 1;
+    const MCL_FUTURE: u64 = 2;
+    const MCL_ONFAULT: u64 = 4;
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT {
+        return Err(EINVAL);
+    }
+    let current = if flags & MCL_CURRENT != 0 { with_space(|s| s.mapped_bytes()) } else { 0 };
+    within_memlock_limit(current)
+}
+
+pub fn munlockall(_: Args) -> SysResult {
+    Ok(0)
+}
+
+/// `mincore`: one byte per page, 1 where the page is in memory (backed in
+/// the guest's page tables); the range must be mapped.
+pub fn mincore([addr, len, vec, ..]: Args) -> SysResult {
+    if !addr.is_multiple_of(PAGE_SIZE) {
+        return Err(EINVAL);
+    }
+    let end = addr.checked_add(len).map(|e| align_up(e, PAGE_SIZE)).ok_or(ENOMEM)?;
+    if end > USER_END || !with_space(|s| s.covered(addr, end)) {
+        return Err(ENOMEM);
+    }
+    let pages = ((end - addr) / PAGE_SIZE) as usize;
+    let mut out = alloc::vec![0u8; pages];
+    with_space(|s| {
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from(s.resident(addr + i as u64 * PAGE_SIZE));
+        }
+    });
+    crate::mm::copy_to_user(vec, &out)?;
+    Ok(0)
+}

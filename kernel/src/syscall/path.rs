@@ -324,22 +324,63 @@ pub fn getcwd([buf, size, ..]: Args) -> SysResult {
 
 pub fn utimensat([dirfd, path, times, flags, ..]: Args) -> SysResult {
     let mut t = [0u8; 32];
-    let mut outs: Vec<&[u8]> = Vec::new();
     if times != 0 {
         mm::copy_from_user(times, &mut t)?;
     }
+    set_times(dirfd, path, (times != 0).then_some(t), flags)
+}
+
+/// `futimesat`/`utimes`: times as two `timeval`s (microseconds; `EINVAL`
+/// beyond a second), or now.
+pub fn futimesat([dirfd, path, tv, ..]: Args) -> SysResult {
+    if tv == 0 {
+        return set_times(dirfd, path, None, 0);
+    }
+    let v: [i64; 4] = mm::read_user(tv)?;
+    if [v[1], v[3]].iter().any(|&us| !(0..1_000_000).contains(&us)) {
+        return Err(crate::errno::EINVAL);
+    }
+    set_times(dirfd, path, Some(timespecs([v[0], v[1] * 1000, v[2], v[3] * 1000])), 0)
+}
+
+pub fn utimes([path, tv, ..]: Args) -> SysResult {
+    futimesat([AT_FDCWD, path, tv, 0, 0, 0])
+}
+
+/// `utime`: access and modification times in whole seconds (`utimbuf`), or now.
+pub fn utime([path, buf, ..]: Args) -> SysResult {
+    if buf == 0 {
+        return set_times(AT_FDCWD, path, None, 0);
+    }
+    let [atime, mtime]: [i64; 2] = mm::read_user(buf)?;
+    set_times(AT_FDCWD, path, Some(timespecs([atime, 0, mtime, 0])), 0)
+}
+
+/// Two `timespec`s as `utimensat` takes them.
+fn timespecs(v: [i64; 4]) -> [u8; 32] {
+    let mut t = [0u8; 32];
+    for (chunk, x) in t.chunks_exact_mut(8).zip(v) {
+        chunk.copy_from_slice(&x.to_ne_bytes());
+    }
+    t
+}
+
+/// Sets a file's times (`None`: now), as `utimensat` does.
+fn set_times(dirfd: u64, path: u64, times: Option<[u8; 32]>, flags: u64) -> SysResult {
+    let mut outs: Vec<&[u8]> = Vec::new();
+    let t = times.unwrap_or([0; 32]);
     let nofollow = (flags & AT_SYMLINK_NOFOLLOW != 0) as u64;
     if path == 0 {
         // futimens(fd, times)
         let Kind::Host(h) = table::get(dirfd)?.kind.clone() else { return Ok(0) };
-        if times != 0 {
+        if times.is_some() {
             outs.push(&t);
         }
         return host::path_request(op::UTIMENS, &[h, nofollow], &outs, &mut []).0;
     }
     let abs = proc::or_host!(proc::change(path::at(dirfd, path)?, nofollow == 0, false));
     let mut ins: Vec<&[u8]> = alloc::vec![&abs];
-    if times != 0 {
+    if times.is_some() {
         ins.push(&t);
     }
     host::path_request(op::UTIMENS, &[NO_HANDLE, nofollow], &ins, &mut []).0

@@ -194,6 +194,26 @@ pub fn getrlimit([resource, old, ..]: Args) -> SysResult {
     prlimit64([0, resource, 0, old, 0, 0])
 }
 
+/// The soft limit of `resource` (`RLIM_INFINITY`: none).
+pub fn soft_limit(resource: usize) -> u64 {
+    RLIMITS.lock().get(resource).map_or(u64::MAX, |l| l.0)
+}
+
+/// The execution domain (`personality`): Linux's (`PER_LINUX`) with any
+/// flags the program sets. hx's address-space layout is not randomized, so
+/// `ADDR_NO_RANDOMIZE` holds whatever it says.
+static PERSONALITY: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+pub fn personality([persona, ..]: Args) -> SysResult {
+    use core::sync::atomic::Ordering;
+    let old = PERSONALITY.load(Ordering::Relaxed);
+    let persona = persona as u32;
+    if persona != u32::MAX {
+        PERSONALITY.store(persona, Ordering::Relaxed);
+    }
+    Ok(old as u64)
+}
+
 pub fn setrlimit([resource, new, ..]: Args) -> SysResult {
     prlimit64([0, resource, new, 0, 0, 0])
 }

@@ -1,0 +1,93 @@
+/* Smaller calls, each printed with its result and errno: mlock family,
+ * mincore, preadv2/pwritev2, readahead, utime/utimes/futimesat,
+ * personality. Run in a scratch directory given as argv[1]. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <utime.h>
+
+#define SHOW(what, call)                                          \
+    do {                                                          \
+        errno = 0;                                                \
+        long r_ = (long)(call);                                   \
+        printf("%s = %ld (errno %d)\n", what, r_, r_ < 0 ? errno : 0); \
+    } while (0)
+
+static void show_times(const char *path) {
+    struct stat st;
+    stat(path, &st);
+    printf("  times: %ld.%09ld %ld.%09ld\n", (long)st.st_atime, st.st_atim.tv_nsec, (long)st.st_mtime,
+           st.st_mtim.tv_nsec);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || chdir(argv[1]) != 0) return 2;
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(0, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    m[0] = 1;
+    SHOW("mlock", mlock(m, 2 * page));
+    SHOW("munlock", munlock(m, 2 * page));
+    SHOW("mlock2 MLOCK_ONFAULT", mlock2(m, page, MLOCK_ONFAULT));
+    munmap(m + 2 * page, page);
+    SHOW("mlock over a hole", mlock(m, 4 * page));
+    SHOW("munlock over a hole", munlock(m, 4 * page));
+    SHOW("mlock2 bad flags", mlock2(m, page, 8));
+    SHOW("mlockall(0)", mlockall(0));
+    SHOW("mlockall(MCL_ONFAULT)", mlockall(MCL_ONFAULT));
+    SHOW("munlockall", munlockall());
+    unsigned char v[4] = {9, 9, 9, 9};
+    SHOW("mincore unaligned", mincore(m + 1, page, v));
+    SHOW("mincore over a hole", mincore(m, 4 * page, v));
+    SHOW("mincore of a touched page", mincore(m, page, v));
+    printf("  resident: %d\n", v[0] & 1);
+
+    int fd = open("misc.txt", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    struct iovec out[2] = {{"hello ", 6}, {"world\n", 6}};
+    SHOW("pwritev2 at -1", pwritev2(fd, out, 2, -1, 0));
+    SHOW("position", lseek(fd, 0, SEEK_CUR));
+    SHOW("pwritev2 at 0, RWF_DSYNC", pwritev2(fd, out, 1, 0, RWF_DSYNC));
+    SHOW("pwritev2 at 6, RWF_SYNC|RWF_HIPRI", pwritev2(fd, out + 1, 1, 6, RWF_SYNC | RWF_HIPRI));
+    char a[4] = {0}, b[8] = {0};
+    struct iovec in[2] = {{a, 3}, {b, 7}};
+    SHOW("preadv2 at 2", preadv2(fd, in, 2, 2, 0));
+    printf("  '%s' '%s'\n", a, b);
+    lseek(fd, 1, SEEK_SET);
+    SHOW("preadv2 at -1", preadv2(fd, in, 2, -1, 0));
+    SHOW("position", lseek(fd, 0, SEEK_CUR));
+    SHOW("preadv2 at -2", preadv2(fd, in, 2, -2, 0));
+    SHOW("readahead", readahead(fd, 0, 4096));
+    int p[2];
+    pipe(p);
+    SHOW("readahead of a pipe", readahead(p[0], 0, 10));
+    SHOW("readahead of a bad fd", readahead(99, 0, 10));
+    int wo = open("misc.txt", O_WRONLY);
+    SHOW("readahead of a write-only fd", readahead(wo, 0, 10));
+
+    struct utimbuf ub = {1000000000, 1100000000};
+    SHOW("utime", utime("misc.txt", &ub));
+    show_times("misc.txt");
+    struct timeval tv[2] = {{1200000000, 5}, {1300000000, 999999}};
+    SHOW("utimes", utimes("misc.txt", tv));
+    show_times("misc.txt");
+    tv[1].tv_sec = 1400000000;
+    SHOW("futimesat", futimesat(AT_FDCWD, "misc.txt", tv));
+    show_times("misc.txt");
+    tv[0].tv_usec = 1000000;
+    SHOW("utimes with 10^6 microseconds", utimes("misc.txt", tv));
+    SHOW("utime of a missing file", utime("missing.txt", &ub));
+    SHOW("utime to now", utime("misc.txt", NULL));
+
+    SHOW("personality query", personality(0xffffffff));
+    SHOW("personality ADDR_NO_RANDOMIZE", personality(ADDR_NO_RANDOMIZE));
+    SHOW("personality query", personality(0xffffffff));
+    SHOW("personality back to PER_LINUX", personality(PER_LINUX));
+    return 0;
+}
