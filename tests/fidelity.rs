@@ -106,7 +106,7 @@ fn fallocate_reserves_space_and_refuses_what_linux_refuses() {
 }
 
 #[test]
-fn memory_locking_mincore_vectored_io_v2_file_times_and_personality_answer_as_linux() {
+fn memory_locking_mincore_vectored_io_v2_file_times_copy_file_range_and_io_priority_answer_as_linux() {
     // musl has no preadv2/pwritev2 wrappers: glibc builds only.
     for flavor in [Flavor::GlibcDynamic, Flavor::GlibcStatic] {
         let exe = build("misc_calls", flavor, &[]);
@@ -116,5 +116,6 @@ fn memory_locking_mincore_vectored_io_v2_file_times_and_personality_answer_as_li
         assert_eq!(text(&h.stdout), text(&n.stdout), "{flavor:?} (stderr under hx: {})", text(&h.stderr));
         assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
         assert!(text(&n.stdout).contains("personality query = 262144"), "{}", text(&n.stdout));
+        assert!(text(&n.stdout).contains("'abcdefghij"), "{}", text(&n.stdout));
     }
 }

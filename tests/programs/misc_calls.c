@@ -1,6 +1,7 @@
 /* Smaller calls, each printed with its result and errno: mlock family,
  * mincore, preadv2/pwritev2, readahead, utime/utimes/futimesat,
- * personality. Run in a scratch directory given as argv[1]. */
+ * personality, copy_file_range, ioprio_get/ioprio_set. Run in a scratch
+ * directory given as argv[1]. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -89,5 +91,37 @@ int main(int argc, char **argv) {
     SHOW("personality ADDR_NO_RANDOMIZE", personality(ADDR_NO_RANDOMIZE));
     SHOW("personality query", personality(0xffffffff));
     SHOW("personality back to PER_LINUX", personality(PER_LINUX));
+
+    int src = open("src.txt", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    write(src, "0123456789abcdefghij", 20);
+    int dst = open("dst.txt", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    loff_t oi = 5, oo = 2;
+    SHOW("copy_file_range with offsets", copy_file_range(src, &oi, dst, &oo, 8, 0));
+    printf("  offsets now %ld %ld\n", (long)oi, (long)oo);
+    lseek(src, 10, SEEK_SET);
+    SHOW("copy_file_range at the positions", copy_file_range(src, NULL, dst, NULL, 100, 0));
+    SHOW("  source position", lseek(src, 0, SEEK_CUR));
+    SHOW("  destination position", lseek(dst, 0, SEEK_CUR));
+    char got[32] = {0};
+    SHOW("  destination bytes", pread(dst, got, sizeof got - 1, 0));
+    for (int i = 0; i < 31; i++) if (got[i] == 0) got[i] = '.';
+    printf("  '%s'\n", got);
+    SHOW("copy_file_range at the end", copy_file_range(src, NULL, dst, NULL, 100, 0));
+    SHOW("copy_file_range flags 1", copy_file_range(src, NULL, dst, NULL, 1, 1));
+    oi = 0; oo = 4;
+    SHOW("copy_file_range overlapping", copy_file_range(src, &oi, src, &oo, 8, 0));
+    SHOW("copy_file_range to a pipe", copy_file_range(src, NULL, p[1], NULL, 1, 0));
+    int app = open("dst.txt", O_WRONLY | O_APPEND);
+    SHOW("copy_file_range to O_APPEND", copy_file_range(src, &oi, app, NULL, 1, 0));
+
+    SHOW("ioprio_get", syscall(SYS_ioprio_get, 1, 0));
+    SHOW("ioprio_set idle", syscall(SYS_ioprio_set, 1, 0, 3 << 13));
+    SHOW("ioprio_get", syscall(SYS_ioprio_get, 1, 0));
+    SHOW("ioprio_set best-effort 7", syscall(SYS_ioprio_set, 1, 0, (2 << 13) | 7));
+    SHOW("ioprio_get", syscall(SYS_ioprio_get, 1, 0));
+    SHOW("ioprio_set best-effort 8", syscall(SYS_ioprio_set, 1, 0, (2 << 13) | 8));
+    SHOW("ioprio_set class 5", syscall(SYS_ioprio_set, 1, 0, 5 << 13));
+    SHOW("ioprio_set none, level 1", syscall(SYS_ioprio_set, 1, 0, 1));
+    SHOW("ioprio_get bad which", syscall(SYS_ioprio_get, 7, 0));
     return 0;
 }

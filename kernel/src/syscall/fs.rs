@@ -378,6 +378,104 @@ pub fn pwritev([fd, iov, count, offset, ..]: Args) -> SysResult {
     vectored_at(fd, iov, count, offset, true)
 }
 
+/// `copy_file_range`: bytes from one regular file to another through a
+/// kernel buffer, at the given offsets (updated) or the files' positions.
+pub fn copy_file_range([fd_in, off_in, fd_out, off_out, len, flags]: Args) -> SysResult {
+    const CHUNK: usize = 64 * 1024;
+    if flags != 0 {
+        return Err(EINVAL);
+    }
+    let (input, output) = (table::get(fd_in)?, table::get(fd_out)?);
+    input.readable()?;
+    output.writable()?;
+    if output.status() & crate::fs::O_APPEND != 0 {
+        return Err(EBADF);
+    }
+    let (Kind::Host(hin), Kind::Host(hout)) = (&input.kind, &output.kind) else { return Err(EINVAL) };
+    let (sin, sout) = (stat_of(&input)?, stat_of(&output)?);
+    for st in [&sin, &sout] {
+        match st.mode & 0o170000 {
+            0o100000 => {}
+            0o040000 => return Err(crate::errno::EISDIR),
+            _ => return Err(EINVAL),
+        }
+    }
+    let read_at = |p: u64| -> Result<Option<u64>, Errno> {
+        if p == 0 {
+            return Ok(None);
+        }
+        let v: i64 = mm::read_user(p)?;
+        if v < 0 {
+            return Err(EINVAL);
+        }
+        Ok(Some(v as u64))
+    };
+    let (mut at_in, mut at_out) = (read_at(off_in)?, read_at(off_out)?);
+    if sin.dev == sout.dev && sin.ino == sout.ino {
+        // The same file: overlapping ranges are refused, as Linux refuses them.
+        let pos = |h: u64| host::simple(op::LSEEK, &[h, 0, 1]);
+        let a = match at_in {
+            Some(a) => a,
+            None => pos(*hin)?,
+        };
+        let b = match at_out {
+            Some(b) => b,
+            None => pos(*hout)?,
+        };
+        if a < b.saturating_add(len) && b < a.saturating_add(len) {
+            return Err(EINVAL);
+        }
+    }
+    let mut buf = alloc::vec![0u8; CHUNK.min(len as usize).max(1)];
+    let mut done = 0u64;
+    while done < len {
+        let want = ((len - done) as usize).min(buf.len());
+        let got = match at_in {
+            Some(a) => host::path_request(op::PREAD, &[*hin, a], &[], &mut [&mut buf[..want]]).0,
+            None => host::path_request(op::READ, &[*hin], &[], &mut [&mut buf[..want]]).0,
+        };
+        let got = match got {
+            Ok(0) => break,
+            Ok(n) => n as usize,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        // SAFETY: the monitor filled the buffer (read it back as memory).
+        let chunk: Vec<u8> = buf[..got].iter().map(|b| unsafe { core::ptr::read_volatile(b) }).collect();
+        let put = match at_out {
+            Some(b) => host::path_request(op::PWRITE, &[*hout, b], &[&chunk], &mut []).0,
+            None => host::path_request(op::WRITE, &[*hout], &[&chunk], &mut []).0,
+        };
+        let put = match put {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += put;
+        if let Some(a) = at_in.as_mut() {
+            *a += put;
+        }
+        if let Some(b) = at_out.as_mut() {
+            *b += put;
+        }
+        if (put as usize) < got {
+            // Part of what was read was not written: give the input position back.
+            if at_in.is_none() {
+                let back = (got as u64 - put) as i64;
+                host::simple(op::LSEEK, &[*hin, (-back) as u64, 1])?;
+            }
+            break;
+        }
+    }
+    if let Some(a) = at_in {
+        mm::write_user(off_in, &a)?;
+    }
+    if let Some(b) = at_out {
+        mm::write_user(off_out, &b)?;
+    }
+    Ok(done)
+}
+
 /// `RWF_*` flags `preadv2`/`pwritev2` honour: a polling hint (no effect on
 /// what the program sees) and synchronous writes. Others (`RWF_NOWAIT`,
 /// `RWF_APPEND`, …) are `EOPNOTSUPP`, as on a file system without them.

@@ -140,6 +140,43 @@ pub fn setpriority([which, who, prio, ..]: Args) -> SysResult {
     Ok(0)
 }
 
+/// The process's I/O priority as `ioprio_set` gave it (0: none set, as
+/// Linux reports it). hx does no I/O scheduling of its own; the host's
+/// applies to the monitor.
+static IOPRIO: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+const IOPRIO_CLASS_SHIFT: u32 = 13;
+const IOPRIO_CLASS_NONE: u32 = 0;
+const IOPRIO_CLASS_RT: u32 = 1;
+const IOPRIO_CLASS_BE: u32 = 2;
+const IOPRIO_CLASS_IDLE: u32 = 3;
+
+pub fn ioprio_get([which, who, ..]: Args) -> SysResult {
+    priority_target(which.wrapping_sub(1), who)?;
+    Ok(u64::from(IOPRIO.load(core::sync::atomic::Ordering::Relaxed)))
+}
+
+pub fn ioprio_set([which, who, ioprio, ..]: Args) -> SysResult {
+    let ioprio = ioprio as u32;
+    let (class, level) = (ioprio >> IOPRIO_CLASS_SHIFT, ioprio & 7);
+    match class {
+        IOPRIO_CLASS_RT | IOPRIO_CLASS_BE => {
+            if class == IOPRIO_CLASS_RT
+                && !super::cred::capable(hx_abi::uapi::CAP_SYS_NICE)
+                && !super::cred::capable(hx_abi::uapi::CAP_SYS_ADMIN)
+            {
+                return Err(crate::errno::EPERM);
+            }
+        }
+        IOPRIO_CLASS_IDLE => {}
+        IOPRIO_CLASS_NONE if level == 0 => {}
+        _ => return Err(EINVAL),
+    }
+    priority_target(which.wrapping_sub(1), who)?;
+    IOPRIO.store(ioprio, core::sync::atomic::Ordering::Relaxed);
+    Ok(0)
+}
+
 pub fn sched_yield(_: Args) -> SysResult {
     crate::sched::yield_now();
     Ok(0)
