@@ -119,3 +119,15 @@ fn memory_locking_mincore_vectored_io_v2_file_times_copy_file_range_and_io_prior
         assert!(text(&n.stdout).contains("'abcdefghij"), "{}", text(&n.stdout));
     }
 }
+
+#[test]
+fn sched_getattr_and_sched_setattr_and_the_time_sharing_policies_answer_as_linux() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("sched_attr", flavor, &[]);
+        let n = Command::new(&exe).output().unwrap();
+        let h = Command::new(HX_RUN).arg(&exe).output().unwrap();
+        assert_eq!(text(&h.stdout), text(&n.stdout), "{flavor:?} (stderr under hx: {})", text(&h.stderr));
+        assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
+        assert!(text(&n.stdout).contains("setattr SCHED_BATCH nice 5 = 0"), "{}", text(&n.stdout));
+    }
+}

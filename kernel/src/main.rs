@@ -53,6 +53,7 @@ extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
     fs::proc::init(boot);
     fs::table::init(&boot.exec);
     syscall::process::set_identity(boot.exec.pid);
+    syscall::process::sched_from_exec(&boot.exec.sched);
     let cwd = &boot.cwd[..(boot.cwd_len as usize).min(boot.cwd.len())];
     fs::path::init(cwd);
     syscall::path::init_umask(boot.umask);

@@ -330,6 +330,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     }
     state.nfds = 3;
     (state.sig_ignored, state.sigmask) = signals::inherited();
+    state.sched = inherited_sched();
     // The guest's umask applies in the guest; the host must not apply it again.
     // SAFETY: umask only swaps this process's creation mask.
     let umask = unsafe { libc::umask(0) };
@@ -627,6 +628,26 @@ fn copy_path(dest: &mut [u8; EXE_PATH_MAX], path: &[u8]) -> u64 {
     let n = path.len().min(EXE_PATH_MAX);
     dest[..n].copy_from_slice(&path[..n]);
     n as u64
+}
+
+/// The scheduling attributes hx-run itself runs with, which the program
+/// inherits as across `execve` (`nice -n 10 hx-run …`). A real-time policy
+/// is not passed on: the guest scheduler has none.
+fn inherited_sched() -> hx_abi::boot::SchedState {
+    // SAFETY: these calls only read this process's own attributes.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let nice = libc::getpriority(libc::PRIO_PROCESS, 0);
+        let nice = if *libc::__errno_location() == 0 { nice } else { 0 };
+        let policy = libc::sched_getscheduler(0);
+        let policy = match policy & !libc::SCHED_RESET_ON_FORK {
+            libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => policy as u64,
+            _ => 0,
+        };
+        let ioprio = libc::syscall(libc::SYS_ioprio_get, 1, 0).max(0) as u64;
+        let personality = libc::personality(0xffff_ffff).max(0) as u64;
+        hx_abi::boot::SchedState { nice: i64::from(nice), policy, ioprio, personality }
+    }
 }
 
 fn open_kvm(device: &std::path::Path) -> Result<Kvm> {

@@ -102,6 +102,19 @@ pub struct ExecState {
     pub nfds: u64,
     pub fds: [InheritedFd; MAX_INHERITED_FDS],
     pub creds: ExecCredentials,
+    /// Scheduling attributes that survive `execve` as on Linux: the nice
+    /// value, the policy (`SCHED_OTHER`/`BATCH`/`IDLE`, with
+    /// `SCHED_RESET_ON_FORK`), the I/O priority and the personality.
+    pub sched: SchedState,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SchedState {
+    pub nice: i64,
+    pub policy: u64,
+    pub ioprio: u64,
+    pub personality: u64,
 }
 
 /// Supplementary groups an `execve` passes on (a process rarely has more
@@ -141,6 +154,7 @@ impl Default for ExecState {
             nfds: 0,
             fds: [InheritedFd::default(); MAX_INHERITED_FDS],
             creds: ExecCredentials::default(),
+            sched: SchedState::default(),
         }
     }
 }

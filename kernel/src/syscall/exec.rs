@@ -66,6 +66,7 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
         sig_ignored: signal::ignored_set(),
         sig_pending: signal::pending_set(),
         creds: super::cred::for_exec(),
+        sched: process::sched_for_exec(),
         ..Default::default()
     });
     fs::pipe::move_to_host()?;

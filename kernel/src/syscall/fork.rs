@@ -78,6 +78,7 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     process::set_identity(pid);
     time::reanchor();
     process::reseed_after_fork();
+    process::policy_after_fork();
     signal::after_fork();
     // Only now may the child's other vCPUs run (the monitor may have started
     // one already, for a timer the parent had set): nothing of the parent's

@@ -64,18 +64,172 @@ pub fn sched_get_priority_min([policy, ..]: Args) -> SysResult {
     }
 }
 
+/// The process's policy as the program set it (`SCHED_OTHER`, `SCHED_BATCH`
+/// or `SCHED_IDLE`, with `SCHED_RESET_ON_FORK`); the guest scheduler treats
+/// every thread alike whatever it is, as those policies only tune a
+/// time-sharing scheduler.
+static POLICY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(SCHED_OTHER);
+const SCHED_RESET_ON_FORK: u64 = 0x4000_0000;
+const SCHED_DEADLINE: u64 = 6;
+
 pub fn sched_getscheduler([pid, ..]: Args) -> SysResult {
-    sched_target(pid).map(|()| SCHED_OTHER)
+    sched_target(pid).map(|()| POLICY.load(core::sync::atomic::Ordering::Relaxed))
+}
+
+/// Sets a time-sharing policy; real-time ones are refused as for an
+/// unprivileged process.
+fn set_policy(policy: u64, prio: i64) -> SysResult {
+    match policy & !SCHED_RESET_ON_FORK {
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE if prio == 0 => {
+            POLICY.store(policy, core::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
+        SCHED_FIFO | SCHED_RR if (1..=99).contains(&prio) => Err(crate::errno::EPERM),
+        SCHED_DEADLINE => Err(crate::errno::EPERM),
+        _ => Err(EINVAL),
+    }
 }
 
 pub fn sched_setscheduler([pid, policy, param, ..]: Args) -> SysResult {
     sched_target(pid)?;
     let prio: i32 = mm::read_user(param)?;
-    match policy & !0x4000_0000 /* SCHED_RESET_ON_FORK */ {
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE if prio == 0 => Ok(0),
-        SCHED_FIFO | SCHED_RR if (1..=99).contains(&prio) => Err(crate::errno::EPERM),
-        _ => Err(EINVAL),
+    set_policy(policy, prio as i64)
+}
+
+/// In a forked child, `SCHED_RESET_ON_FORK` is cleared and takes back what
+/// it covers: a negative nice value (real-time policies never get here);
+/// `SCHED_BATCH` and `SCHED_IDLE` stay, as on Linux.
+pub fn policy_after_fork() {
+    use core::sync::atomic::Ordering;
+    let policy = POLICY.load(Ordering::Relaxed);
+    if policy & SCHED_RESET_ON_FORK != 0 {
+        POLICY.store(policy & !SCHED_RESET_ON_FORK, Ordering::Relaxed);
+        if NICE.load(Ordering::Relaxed) < 0 {
+            NICE.store(0, Ordering::Relaxed);
+        }
     }
+}
+
+/// What `execve` passes on of the scheduling attributes.
+pub fn sched_for_exec() -> hx_abi::boot::SchedState {
+    use core::sync::atomic::Ordering;
+    hx_abi::boot::SchedState {
+        nice: NICE.load(Ordering::Relaxed) as i64,
+        policy: POLICY.load(Ordering::Relaxed),
+        ioprio: u64::from(IOPRIO.load(Ordering::Relaxed)),
+        personality: u64::from(PERSONALITY.load(Ordering::Relaxed)),
+    }
+}
+
+/// The attributes a new image starts with (from the monitor: checked, as
+/// anything it passes through).
+pub fn sched_from_exec(s: &hx_abi::boot::SchedState) {
+    use core::sync::atomic::Ordering;
+    NICE.store(s.nice.clamp(-20, 19) as i32, Ordering::Relaxed);
+    let policy = match s.policy & !SCHED_RESET_ON_FORK {
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => s.policy & (SCHED_RESET_ON_FORK | 7),
+        _ => SCHED_OTHER,
+    };
+    POLICY.store(policy, Ordering::Relaxed);
+    IOPRIO.store(s.ioprio as u16 as u32, Ordering::Relaxed);
+    PERSONALITY.store(s.personality as u32, Ordering::Relaxed);
+}
+
+/// `struct sched_attr` (its first version, 48 bytes; the kernel's is 56).
+const SCHED_ATTR_SIZE_VER0: u32 = 48;
+const SCHED_ATTR_SIZE: u32 = 56;
+const SCHED_FLAG_RESET_ON_FORK: u64 = 1;
+const SCHED_FLAG_KEEP_POLICY: u64 = 8;
+const SCHED_FLAG_KEEP_PARAMS: u64 = 0x10;
+const SCHED_FLAG_UTIL_CLAMP: u64 = 0x60;
+
+pub fn sched_getattr([pid, attr, size, flags, ..]: Args) -> SysResult {
+    if attr == 0 || flags != 0 || size < SCHED_ATTR_SIZE_VER0 as u64 || size > 4096 {
+        return Err(EINVAL);
+    }
+    sched_target(pid)?;
+    let policy = POLICY.load(core::sync::atomic::Ordering::Relaxed);
+    let mut a = [0u8; SCHED_ATTR_SIZE as usize];
+    let size_out = (size as u32).min(SCHED_ATTR_SIZE);
+    a[0..4].copy_from_slice(&size_out.to_ne_bytes());
+    a[4..8].copy_from_slice(&((policy & !SCHED_RESET_ON_FORK) as u32).to_ne_bytes());
+    let flags = if policy & SCHED_RESET_ON_FORK != 0 { SCHED_FLAG_RESET_ON_FORK } else { 0 };
+    a[8..16].copy_from_slice(&flags.to_ne_bytes());
+    a[16..20].copy_from_slice(&NICE.load(core::sync::atomic::Ordering::Relaxed).to_ne_bytes());
+    // util_max: the largest utilization (no clamp).
+    a[52..56].copy_from_slice(&1024u32.to_ne_bytes());
+    mm::copy_to_user(attr, &a[..size_out as usize])?;
+    Ok(0)
+}
+
+pub fn sched_setattr([pid, attr, flags, ..]: Args) -> SysResult {
+    if attr == 0 || flags != 0 {
+        return Err(EINVAL);
+    }
+    sched_target(pid)?;
+    let mut size: u32 = mm::read_user(attr)?;
+    if size == 0 {
+        size = SCHED_ATTR_SIZE_VER0;
+    }
+    if !(SCHED_ATTR_SIZE_VER0..=4096).contains(&size) {
+        mm::write_user(attr, &SCHED_ATTR_SIZE)?;
+        return Err(crate::errno::E2BIG);
+    }
+    let mut a = [0u8; SCHED_ATTR_SIZE as usize];
+    let known = size.min(SCHED_ATTR_SIZE) as usize;
+    mm::copy_from_user(attr, &mut a[..known])?;
+    // A newer structure's extra bytes must be zero (Linux's rule for growing ABIs).
+    let mut extra = [0u8; 64];
+    let mut at = attr + SCHED_ATTR_SIZE as u64;
+    while at < attr + size as u64 {
+        let n = ((attr + size as u64 - at) as usize).min(extra.len());
+        mm::copy_from_user(at, &mut extra[..n])?;
+        if extra[..n].iter().any(|&b| b != 0) {
+            mm::write_user(attr, &SCHED_ATTR_SIZE)?;
+            return Err(crate::errno::E2BIG);
+        }
+        at += n as u64;
+    }
+    let word = |r: core::ops::Range<usize>| -> u64 {
+        let mut b = [0u8; 8];
+        b[..r.len()].copy_from_slice(&a[r]);
+        u64::from_ne_bytes(b)
+    };
+    let policy = word(4..8);
+    let sched_flags = word(8..16);
+    let nice = word(16..20) as u32 as i32;
+    let prio = word(20..24) as u32 as i32;
+    if sched_flags
+        & !(SCHED_FLAG_RESET_ON_FORK | SCHED_FLAG_KEEP_POLICY | SCHED_FLAG_KEEP_PARAMS | SCHED_FLAG_UTIL_CLAMP | 6)
+        != 0
+    {
+        return Err(EINVAL);
+    }
+    if sched_flags & SCHED_FLAG_UTIL_CLAMP != 0 {
+        return Err(crate::errno::EOPNOTSUPP);
+    }
+    let policy = if sched_flags & SCHED_FLAG_KEEP_POLICY != 0 {
+        POLICY.load(core::sync::atomic::Ordering::Relaxed) & !SCHED_RESET_ON_FORK
+    } else {
+        policy
+    };
+    let reset = if sched_flags & SCHED_FLAG_RESET_ON_FORK != 0 { SCHED_RESET_ON_FORK } else { 0 };
+    if matches!(policy, SCHED_OTHER | SCHED_BATCH | SCHED_IDLE) {
+        if prio != 0 {
+            return Err(EINVAL);
+        }
+        // The nice value belongs to the fair policies (SCHED_IDLE has none).
+        if policy != SCHED_IDLE && sched_flags & SCHED_FLAG_KEEP_PARAMS == 0 {
+            let nice = nice.clamp(-20, 19);
+            if nice < NICE.load(core::sync::atomic::Ordering::Relaxed)
+                && !super::cred::capable(hx_abi::uapi::CAP_SYS_NICE)
+            {
+                return Err(crate::errno::EPERM);
+            }
+            NICE.store(nice, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    set_policy(policy | reset, prio as i64)
 }
 
 pub fn sched_getparam([pid, param, ..]: Args) -> SysResult {

@@ -244,6 +244,8 @@ table! {
     299 => net::recvmmsg,
     302 => process::prlimit64,
     307 => net::sendmmsg,
+    314 => process::sched_setattr,
+    315 => process::sched_getattr,
     316 => path::renameat2,
     309 => process::getcpu,
     318 => process::getrandom,

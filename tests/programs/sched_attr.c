@@ -1,0 +1,85 @@
+/* sched_getattr/sched_setattr and the time-sharing policies, each printed
+ * with its result and errno (no real-time policy: that needs privileges). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct attr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+    uint32_t util_min, util_max;
+    char tail[16];
+};
+
+#define SHOW(what, call)                                                   \
+    do {                                                                   \
+        errno = 0;                                                         \
+        long r_ = (long)(call);                                            \
+        printf("%s = %ld (errno %d)\n", what, r_, r_ < 0 ? errno : 0);     \
+    } while (0)
+
+static void get(const char *what, unsigned size) {
+    struct attr a;
+    memset(&a, 0x55, sizeof a);
+    errno = 0;
+    long r = syscall(SYS_sched_getattr, 0, &a, size, 0);
+    printf("%s = %ld (errno %d)", what, r, r < 0 ? errno : 0);
+    if (r == 0) printf(": size %u policy %u flags %llu nice %d priority %u", a.size, a.policy, (unsigned long long)a.flags, a.nice, a.priority);
+    printf("\n");
+}
+
+int main(void) {
+    get("getattr, 48 bytes", 48);
+    get("getattr, 56 bytes", 56);
+    get("getattr, 40 bytes", 40);
+    struct attr a = {.size = 48, .policy = SCHED_BATCH, .nice = 5};
+    SHOW("setattr SCHED_BATCH nice 5", syscall(SYS_sched_setattr, 0, &a, 0));
+    SHOW("getscheduler", sched_getscheduler(0));
+    get("getattr", 48);
+    SHOW("getpriority", getpriority(0, 0));
+    a = (struct attr){.size = 48, .policy = SCHED_IDLE, .flags = 1 /* RESET_ON_FORK */, .nice = 7};
+    SHOW("setattr SCHED_IDLE, reset on fork", syscall(SYS_sched_setattr, 0, &a, 0));
+    SHOW("getscheduler", sched_getscheduler(0));
+    get("getattr", 48);
+    pid_t child = fork();
+    if (child == 0) {
+        printf("child: getscheduler = %d\n", sched_getscheduler(0));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(child, 0, 0);
+    a = (struct attr){.size = 48, .policy = SCHED_OTHER, .priority = 1};
+    SHOW("setattr SCHED_OTHER priority 1", syscall(SYS_sched_setattr, 0, &a, 0));
+    a = (struct attr){.size = 32, .policy = SCHED_OTHER};
+    SHOW("setattr size 32", syscall(SYS_sched_setattr, 0, &a, 0));
+    printf("  size written back: %u\n", a.size);
+    a = (struct attr){.size = sizeof a, .policy = SCHED_OTHER};
+    a.tail[3] = 1;
+    SHOW("setattr, non-zero bytes past the known structure", syscall(SYS_sched_setattr, 0, &a, 0));
+    printf("  size written back: %u\n", a.size);
+    a = (struct attr){.size = sizeof a, .policy = SCHED_BATCH, .nice = 8};
+    SHOW("setattr SCHED_BATCH nice 8, a longer structure", syscall(SYS_sched_setattr, 0, &a, 0));
+    get("getattr", 56);
+    a = (struct attr){.size = 48, .policy = 42};
+    SHOW("setattr policy 42", syscall(SYS_sched_setattr, 0, &a, 0));
+    a = (struct attr){.size = 48, .policy = SCHED_OTHER, .flags = 0x1000};
+    SHOW("setattr unknown flag", syscall(SYS_sched_setattr, 0, &a, 0));
+    SHOW("setattr flags argument 1", syscall(SYS_sched_setattr, 0, &a, 1));
+    SHOW("getattr of a missing pid", syscall(SYS_sched_getattr, 999999, &a, 48, 0));
+    struct sched_param sp = {0};
+    SHOW("setscheduler SCHED_BATCH", sched_setscheduler(0, SCHED_BATCH, &sp));
+    SHOW("getscheduler", sched_getscheduler(0));
+    SHOW("setscheduler SCHED_OTHER", sched_setscheduler(0, SCHED_OTHER, &sp));
+    SHOW("getscheduler", sched_getscheduler(0));
+    return 0;
+}
