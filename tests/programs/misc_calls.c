@@ -1,6 +1,6 @@
 /* Smaller calls, each printed with its result and errno: mlock family,
  * mincore, preadv2/pwritev2, readahead, utime/utimes/futimesat,
- * personality, copy_file_range, ioprio_get/ioprio_set. Run in a scratch
+ * personality, copy_file_range, ioprio_get/ioprio_set, sync/syncfs. Run in a scratch
  * directory given as argv[1]. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -123,5 +123,11 @@ int main(int argc, char **argv) {
     SHOW("ioprio_set class 5", syscall(SYS_ioprio_set, 1, 0, 5 << 13));
     SHOW("ioprio_set none, level 1", syscall(SYS_ioprio_set, 1, 0, 1));
     SHOW("ioprio_get bad which", syscall(SYS_ioprio_get, 7, 0));
+
+    sync();
+    printf("sync returned\n");
+    SHOW("syncfs of a file", syncfs(fd));
+    SHOW("syncfs of a pipe", syncfs(p[0]));
+    SHOW("syncfs of a bad fd", syncfs(99));
     return 0;
 }

@@ -257,6 +257,13 @@ pub const MAX_SOCKADDR: usize = 128;
 /// Most descriptors one message passes (Linux's `SCM_MAX_FD`).
 pub const MAX_PASSED_FDS: usize = 253;
 
+/// `FSYNC` modes (`args[1]`): `fsync`, `fdatasync`, `syncfs` of the file
+/// system of handle `args[0]`, and `sync` of every read-write mount.
+pub const FSYNC_FILE: u64 = 0;
+pub const FSYNC_DATA: u64 = 1;
+pub const FSYNC_FS: u64 = 2;
+pub const FSYNC_ALL: u64 = 3;
+
 /// `PGRP` operations.
 pub const PGRP_GET: u64 = 0;
 pub const PGRP_SET: u64 = 1;

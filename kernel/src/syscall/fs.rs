@@ -732,6 +732,21 @@ pub fn fsync([fd, ..]: Args) -> SysResult {
     }
 }
 
+/// `syncfs`: the file system of a host file; in-guest objects (pipes,
+/// devices, event files) have nothing to write back.
+pub fn syncfs([fd, ..]: Args) -> SysResult {
+    match table::get(fd)?.kind {
+        Kind::Host(h) => host::simple(op::FSYNC, &[h, hx_abi::hypercall::FSYNC_FS]),
+        _ => Ok(0),
+    }
+}
+
+/// `sync`: every file system the guest can have written to.
+pub fn sync(_: Args) -> SysResult {
+    let _ = host::simple(op::FSYNC, &[hx_abi::hypercall::NO_HANDLE, hx_abi::hypercall::FSYNC_ALL]);
+    Ok(0)
+}
+
 pub fn fdatasync([fd, ..]: Args) -> SysResult {
     match table::get(fd)?.kind {
         Kind::Host(h) => host::simple(op::FSYNC, &[h, 1]),

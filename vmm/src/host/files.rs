@@ -5,7 +5,9 @@ use super::flags;
 use super::guest::Segs;
 use super::handles::{Handle, Handles};
 use crate::sandbox::{self, fstat_fd as fstat, lstat_at, Errno, Resolved, Sandbox};
-use hx_abi::hypercall::{op, PollEntry, Request, NO_HANDLE, RW_NOWAIT, SETFL_PIPE_SIZE};
+use hx_abi::hypercall::{
+    op, PollEntry, Request, FSYNC_ALL, FSYNC_DATA, FSYNC_FS, NO_HANDLE, RW_NOWAIT, SETFL_PIPE_SIZE,
+};
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -482,16 +484,19 @@ impl Files {
                 // SAFETY: ftruncate on a descriptor we hold.
                 sys(|| unsafe { libc::ftruncate(fd, len) } as isize)
             }),
-            op::FSYNC => self.handles.fd(a[0]).and_then(|fd| {
-                // SAFETY: fsync/fdatasync on a descriptor we hold.
+            // `sync`: every file system the guest can have written to (its read-write mounts).
+            op::FSYNC if a[1] == FSYNC_ALL => Ok(self.sandbox.sync_writable()),
+            op::FSYNC if a[1] <= FSYNC_FS => self.handles.fd(a[0]).and_then(|fd| {
+                // SAFETY: fsync/fdatasync/syncfs on a descriptor we hold.
                 sys(|| unsafe {
-                    if a[1] != 0 {
-                        libc::fdatasync(fd)
-                    } else {
-                        libc::fsync(fd)
+                    match a[1] {
+                        FSYNC_DATA => libc::fdatasync(fd),
+                        FSYNC_FS => libc::syncfs(fd),
+                        _ => libc::fsync(fd),
                     }
                 } as isize)
             }),
+            op::FSYNC => Err(libc::EINVAL),
             op::SETFL if a[1] & SETFL_PIPE_SIZE != 0 => self.handles.fd(a[0]).and_then(|fd| {
                 let cmd = if a[2] == libc::F_GETPIPE_SZ as u64 { libc::F_GETPIPE_SZ } else { libc::F_SETPIPE_SZ };
                 let size = (a[1] & 0xffff_ffff) as i32;

@@ -37,6 +37,7 @@ const ALLOWED: &[i64] = &[
     libc::SYS_ftruncate,
     libc::SYS_fsync,
     libc::SYS_fdatasync,
+    libc::SYS_syncfs,
     libc::SYS_fcntl,
     libc::SYS_fchmod,
     libc::SYS_fchmodat,
