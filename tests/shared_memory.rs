@@ -8,26 +8,30 @@ mod common;
 use common::{build, status_code, text, Flavor, HX_RUN};
 use std::process::Command;
 
+/// Runs `exe .` natively and in hx, each in a fresh directory; asserts the
+/// same stdout and status, and that `file`, which the program wrote there,
+/// ends the same. Returns the native stdout.
+fn same_with_file(exe: &std::path::Path, file: &str) -> String {
+    let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let n = Command::new(exe).arg(".").current_dir(nd.path()).output().unwrap();
+    let h = Command::new(HX_RUN).arg(exe).arg(".").current_dir(hd.path()).output().unwrap();
+    let what = exe.display();
+    assert_eq!(text(&h.stdout), text(&n.stdout), "{what}: stdout differs (stderr under hx: {})", text(&h.stderr));
+    assert_eq!(status_code(&h), status_code(&n), "{what}");
+    assert_eq!(
+        std::fs::read(hd.path().join(file)).unwrap(),
+        std::fs::read(nd.path().join(file)).unwrap(),
+        "{what}: {file}"
+    );
+    text(&n.stdout)
+}
+
 #[test]
 fn shared_mappings_behave_as_on_linux() {
     for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
-        let exe = build("shmap", flavor, &["-pthread"]);
-        let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let n = Command::new(&exe).arg(".").current_dir(nd.path()).output().unwrap();
-        let h = Command::new(HX_RUN).arg(&exe).arg(".").current_dir(hd.path()).output().unwrap();
-        assert_eq!(
-            text(&h.stdout),
-            text(&n.stdout),
-            "{flavor:?}: stdout differs (stderr under hx: {})",
-            text(&h.stderr)
-        );
-        assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
-        assert!(text(&n.stdout).contains("counter from three processes: 6000"));
         // The file the guest wrote through its mapping is the host's file.
-        assert_eq!(
-            std::fs::read(hd.path().join("shared.bin")).unwrap(),
-            std::fs::read(nd.path().join("shared.bin")).unwrap()
-        );
+        let out = same_with_file(&build("shmap", flavor, &["-pthread"]), "shared.bin");
+        assert!(out.contains("counter from three processes: 6000"));
     }
 }
 
@@ -37,17 +41,8 @@ fn private_file_mappings_are_copy_on_write_as_on_linux() {
     // privacy of writes, fork, the end of the file and reuse of the memory
     // must stay Linux's.
     for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
-        let exe = build("private_map", flavor, &[]);
-        let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let n = Command::new(&exe).arg(".").current_dir(nd.path()).output().unwrap();
-        let h = Command::new(HX_RUN).arg(&exe).arg(".").current_dir(hd.path()).output().unwrap();
-        assert_eq!(text(&h.stdout), text(&n.stdout), "{flavor:?} (stderr under hx: {})", text(&h.stderr));
-        assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
-        assert!(text(&n.stdout).contains("fresh anonymous memory reads zero: 1"));
-        assert_eq!(
-            std::fs::read(hd.path().join("private.bin")).unwrap(),
-            std::fs::read(nd.path().join("private.bin")).unwrap()
-        );
+        let out = same_with_file(&build("private_map", flavor, &[]), "private.bin");
+        assert!(out.contains("fresh anonymous memory reads zero: 1"));
     }
 }
 

@@ -14,14 +14,10 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "show.h"
 #include <utime.h>
 
-#define SHOW(what, call)                                          \
-    do {                                                          \
-        errno = 0;                                                \
-        long r_ = (long)(call);                                   \
-        printf("%s = %ld (errno %d)\n", what, r_, r_ < 0 ? errno : 0); \
-    } while (0)
 
 static void show_times(const char *path) {
     struct stat st;

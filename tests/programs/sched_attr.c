@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "show.h"
+
 struct attr {
     uint32_t size, policy;
     uint64_t flags;
@@ -21,12 +23,6 @@ struct attr {
     char tail[16];
 };
 
-#define SHOW(what, call)                                                   \
-    do {                                                                   \
-        errno = 0;                                                         \
-        long r_ = (long)(call);                                            \
-        printf("%s = %ld (errno %d)\n", what, r_, r_ < 0 ? errno : 0);     \
-    } while (0)
 
 static void get(const char *what, unsigned size) {
     struct attr a;

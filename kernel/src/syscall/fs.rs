@@ -73,18 +73,13 @@ pub fn sendfile([out_fd, in_fd, offset, count, ..]: Args) -> SysResult {
     let mut done = 0u64;
     while done < count {
         let want = ((count - done) as usize).min(buf.len());
-        let got = match at {
-            Some(a) => host::path_request(op::PREAD, &[*hin, a], &[], &mut [&mut buf[..want]]).0,
-            None => host::path_request(op::READ, &[*hin], &[], &mut [&mut buf[..want]]).0,
-        };
-        let got = match got {
-            Ok(0) => break,
-            Ok(n) => n as usize,
+        let chunk = match read_chunk(*hin, at, &mut buf[..want]) {
+            Ok(c) if c.is_empty() => break,
+            Ok(c) => c,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        // SAFETY: the monitor filled the buffer (read it back as memory).
-        let chunk: Vec<u8> = buf[..got].iter().map(|b| unsafe { core::ptr::read_volatile(b) }).collect();
+        let got = chunk.len();
         let mut sent = 0;
         while sent < got {
             match host::path_request(op::WRITE, &[*hout], &[&chunk[sent..]], &mut []).0 {
@@ -378,6 +373,17 @@ pub fn pwritev([fd, iov, count, offset, ..]: Args) -> SysResult {
     vectored_at(fd, iov, count, offset, true)
 }
 
+/// One read of host file `h` (at `at`, or at its position) into the kernel
+/// buffer `buf`; the bytes read (none at the end of the file).
+fn read_chunk(h: u64, at: Option<u64>, buf: &mut [u8]) -> Result<Vec<u8>, Errno> {
+    let got = match at {
+        Some(a) => host::path_request(op::PREAD, &[h, a], &[], &mut [&mut *buf]).0,
+        None => host::path_request(op::READ, &[h], &[], &mut [&mut *buf]).0,
+    }? as usize;
+    // SAFETY: the monitor filled the buffer (read it back as memory).
+    Ok(buf[..got.min(buf.len())].iter().map(|b| unsafe { core::ptr::read_volatile(b) }).collect())
+}
+
 /// `copy_file_range`: bytes from one regular file to another through a
 /// kernel buffer, at the given offsets (updated) or the files' positions.
 pub fn copy_file_range([fd_in, off_in, fd_out, off_out, len, flags]: Args) -> SysResult {
@@ -430,18 +436,13 @@ pub fn copy_file_range([fd_in, off_in, fd_out, off_out, len, flags]: Args) -> Sy
     let mut done = 0u64;
     while done < len {
         let want = ((len - done) as usize).min(buf.len());
-        let got = match at_in {
-            Some(a) => host::path_request(op::PREAD, &[*hin, a], &[], &mut [&mut buf[..want]]).0,
-            None => host::path_request(op::READ, &[*hin], &[], &mut [&mut buf[..want]]).0,
-        };
-        let got = match got {
-            Ok(0) => break,
-            Ok(n) => n as usize,
+        let chunk = match read_chunk(*hin, at_in, &mut buf[..want]) {
+            Ok(c) if c.is_empty() => break,
+            Ok(c) => c,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        // SAFETY: the monitor filled the buffer (read it back as memory).
-        let chunk: Vec<u8> = buf[..got].iter().map(|b| unsafe { core::ptr::read_volatile(b) }).collect();
+        let got = chunk.len();
         let put = match at_out {
             Some(b) => host::path_request(op::PWRITE, &[*hout, b], &[&chunk], &mut []).0,
             None => host::path_request(op::WRITE, &[*hout], &[&chunk], &mut []).0,

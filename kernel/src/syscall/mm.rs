@@ -328,7 +328,7 @@ fn lock_range(addr: u64, len: u64) -> SysResult {
 }
 
 fn within_memlock_limit(bytes: u64) -> SysResult {
-    if super::cred::capable(CAP_IPC_LOCK) {
+    if super::cred::capable(hx_abi::uapi::CAP_IPC_LOCK) {
         return Ok(0);
     }
     let limit = super::process::soft_limit(RLIMIT_MEMLOCK);
@@ -341,7 +341,6 @@ fn within_memlock_limit(bytes: u64) -> SysResult {
     Ok(0)
 }
 
-const CAP_IPC_LOCK: u32 = 14;
 const RLIMIT_MEMLOCK: usize = 8;
 
 pub fn mlock([addr, len, ..]: Args) -> SysResult {
@@ -386,13 +385,19 @@ pub fn mincore([addr, len, vec, ..]: Args) -> SysResult {
     if end > USER_END || !with_space(|s| s.covered(addr, end)) {
         return Err(ENOMEM);
     }
-    let pages = ((end - addr) / PAGE_SIZE) as usize;
-    let mut out = alloc::vec![0u8; pages];
-    with_space(|s| {
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from(s.resident(addr + i as u64 * PAGE_SIZE));
-        }
-    });
-    crate::mm::copy_to_user(vec, &out)?;
+    // In pieces: a mapped range may be far larger than the kernel's heap.
+    const PIECE: u64 = 4096;
+    let mut out = [0u8; PIECE as usize];
+    let mut va = addr;
+    while va < end {
+        let n = ((end - va) / PAGE_SIZE).min(PIECE) as usize;
+        with_space(|s| {
+            for (i, b) in out[..n].iter_mut().enumerate() {
+                *b = u8::from(s.resident(va + i as u64 * PAGE_SIZE));
+            }
+        });
+        crate::mm::copy_to_user(vec + (va - addr) / PAGE_SIZE, &out[..n])?;
+        va += n as u64 * PAGE_SIZE;
+    }
     Ok(0)
 }

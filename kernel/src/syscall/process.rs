@@ -142,6 +142,9 @@ const SCHED_FLAG_RESET_ON_FORK: u64 = 1;
 const SCHED_FLAG_KEEP_POLICY: u64 = 8;
 const SCHED_FLAG_KEEP_PARAMS: u64 = 0x10;
 const SCHED_FLAG_UTIL_CLAMP: u64 = 0x60;
+/// `SCHED_FLAG_RECLAIM | SCHED_FLAG_DL_OVERRUN`: deadline-only, accepted and
+/// then refused with the policy (EPERM).
+const SCHED_FLAG_DEADLINE: u64 = 6;
 
 pub fn sched_getattr([pid, attr, size, flags, ..]: Args) -> SysResult {
     if attr == 0 || flags != 0 || size < SCHED_ATTR_SIZE_VER0 as u64 || size > 4096 {
@@ -200,7 +203,11 @@ pub fn sched_setattr([pid, attr, flags, ..]: Args) -> SysResult {
     let nice = word(16..20) as u32 as i32;
     let prio = word(20..24) as u32 as i32;
     if sched_flags
-        & !(SCHED_FLAG_RESET_ON_FORK | SCHED_FLAG_KEEP_POLICY | SCHED_FLAG_KEEP_PARAMS | SCHED_FLAG_UTIL_CLAMP | 6)
+        & !(SCHED_FLAG_RESET_ON_FORK
+            | SCHED_FLAG_KEEP_POLICY
+            | SCHED_FLAG_KEEP_PARAMS
+            | SCHED_FLAG_UTIL_CLAMP
+            | SCHED_FLAG_DEADLINE)
         != 0
     {
         return Err(EINVAL);
@@ -220,13 +227,7 @@ pub fn sched_setattr([pid, attr, flags, ..]: Args) -> SysResult {
         }
         // The nice value belongs to the fair policies (SCHED_IDLE has none).
         if policy != SCHED_IDLE && sched_flags & SCHED_FLAG_KEEP_PARAMS == 0 {
-            let nice = nice.clamp(-20, 19);
-            if nice < NICE.load(core::sync::atomic::Ordering::Relaxed)
-                && !super::cred::capable(hx_abi::uapi::CAP_SYS_NICE)
-            {
-                return Err(crate::errno::EPERM);
-            }
-            NICE.store(nice, core::sync::atomic::Ordering::Relaxed);
+            set_nice(nice, crate::errno::EPERM)?;
         }
     }
     set_policy(policy | reset, prio as i64)
@@ -286,12 +287,19 @@ pub fn getpriority([which, who, ..]: Args) -> SysResult {
 
 pub fn setpriority([which, who, prio, ..]: Args) -> SysResult {
     priority_target(which, who)?;
-    let nice = (prio as i32).clamp(-20, 19);
+    set_nice(prio as i32, crate::errno::EACCES).map(|()| 0)
+}
+
+/// Sets the nice value (clamped to -20..=19); lowering it needs
+/// `CAP_SYS_NICE`, else `refused` (`setpriority` says EACCES,
+/// `sched_setattr` EPERM).
+fn set_nice(nice: i32, refused: crate::errno::Errno) -> Result<(), crate::errno::Errno> {
+    let nice = nice.clamp(-20, 19);
     if nice < NICE.load(core::sync::atomic::Ordering::Relaxed) && !super::cred::capable(hx_abi::uapi::CAP_SYS_NICE) {
-        return Err(crate::errno::EACCES);
+        return Err(refused);
     }
     NICE.store(nice, core::sync::atomic::Ordering::Relaxed);
-    Ok(0)
+    Ok(())
 }
 
 /// The process's I/O priority as `ioprio_set` gave it (0: none set, as

@@ -121,8 +121,10 @@ const MAX_ID: i32 = i32::MAX - (1 << 20);
 
 /// Takes `n` consecutive ids from the tree's pid space; `None` when it is used up.
 fn take_ids(t: &Table, n: i32) -> Option<i32> {
-    let first = t.next_pid.fetch_add(n, Ordering::SeqCst);
-    (first > 0 && first <= MAX_ID - n).then_some(first)
+    // Never past the limit: a guest asking forever must not wrap the counter.
+    t.next_pid
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |next| (next > 0 && next <= MAX_ID - n).then_some(next + n))
+        .ok()
 }
 
 /// Ids for `n` new threads of the caller (guest tids share the pid space).
