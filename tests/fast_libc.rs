@@ -12,13 +12,6 @@ fn patched_libc() -> PathBuf {
     p
 }
 
-/// The trap-path total from `--stats`.
-fn trap_total(stderr: &str) -> u64 {
-    let line =
-        stderr.lines().find(|l| l.split_whitespace().next() == Some("total")).unwrap_or_else(|| panic!("{stderr}"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 const PROGRAMS: [&str; 8] = ["hello", "args_env", "files", "memory", "tls", "clock", "pipes", "vector"];
 
 #[test]
@@ -36,7 +29,7 @@ fn musl_programs_under_fast_libc_match_native_with_no_trap_path_syscall() {
             .output()
             .unwrap();
         let err = text(&out.stderr);
-        assert_eq!(trap_total(&err), 0, "{name}: every syscall must go through the vector:\n{err}");
+        assert_eq!(trap_path_total(&err), 0, "{name}: every syscall must go through the vector:\n{err}");
     }
     let input = b"through the fast libc\n".repeat(50);
     compare_in_dirs(&build("stdin_pipe", Flavor::MuslDynamic, &[]), &[], Some(&input), &["--fast-libc"]);
@@ -85,5 +78,5 @@ fn lua_built_with_musl_runs_the_lua_script_through_the_vector_only() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert_eq!(trap_total(&text(&out.stderr)), 0, "{}", text(&out.stderr));
+    assert_eq!(trap_path_total(&text(&out.stderr)), 0, "{}", text(&out.stderr));
 }

@@ -3,7 +3,7 @@
 //! each compared with the same command run natively (stdout, stderr, status).
 mod common;
 
-use common::{build, status_code, text, Flavor, HX_RUN};
+use common::{build, status_code, text, trap_path_total, Flavor, HX_RUN};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -50,6 +50,24 @@ fn sub_test(name: &str) {
         let exe = build("processes", flavor, &[]);
         let exe = exe.to_str().unwrap();
         same(&format!("{name} ({flavor:?})"), &[exe, name], &[], &[]);
+    }
+}
+
+/// musl's own assembly (vfork, posix_spawn's clone, a child's exit) and its C
+/// wrappers (fork, wait4, kill) go through the kernel's vector on the fast
+/// libc: the same output as natively and no trap-path syscall of its own.
+#[test]
+fn fork_vfork_and_posix_spawn_on_the_fast_libc_make_no_trap_path_syscall() {
+    let exe = build("processes", Flavor::MuslDynamic, &[]);
+    let exe = exe.to_str().unwrap();
+    for name in ["spawn", "fork_wait", "sigchld", "pipe"] {
+        let what = format!("{name} (musl, --fast-libc)");
+        let n = run_in_dir(false, &[exe, name], &[], &[]);
+        let h = run_in_dir(true, &["--fast-libc", "--stats", exe, name], &[], &[]);
+        let err = text(&h.stderr);
+        assert_eq!(text(&h.stdout), text(&n.stdout), "{what}: stdout differs (stderr under hx: {err})");
+        assert_eq!(status_code(&h), status_code(&n), "{what}: exit status differs");
+        assert_eq!(trap_path_total(&err), 0, "{what}: every syscall must go through the vector:\n{err}");
     }
 }
 
@@ -274,8 +292,7 @@ fn fast_libc_applies_to_a_musl_image_execd_inside() {
     assert_eq!(text(&out.stdout), "hello, world\nargv[1] = x\nHX_TEST_VAR = (unset)\n", "{err}");
     assert_eq!(status_code(&out), 2, "hello exits with its argc");
     // The statistics are the last image's: the exec'd hello made no trap-path syscall.
-    let total = err.lines().find(|l| l.split_whitespace().next() == Some("total")).unwrap_or_else(|| panic!("{err}"));
-    assert_eq!(total.split_whitespace().nth(1), Some("0"), "the exec'd image must use the fast libc:\n{err}");
+    assert_eq!(trap_path_total(&err), 0, "the exec'd image must use the fast libc:\n{err}");
 }
 
 #[test]

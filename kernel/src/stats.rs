@@ -7,6 +7,9 @@ struct Counters(UnsafeCell<Stats>);
 // SAFETY: every counter is only ever updated atomically (see `bump`).
 unsafe impl Sync for Counters {}
 
+/// Named so that the monitor finds the counters of a program that dies of a
+/// fault too (it never makes its exit request).
+#[export_name = "HX_STATS"]
 static COUNTERS: Counters = Counters(UnsafeCell::new(Stats::new()));
 
 /// Adds one to a counter; several vCPUs may count at once.

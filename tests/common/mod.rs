@@ -115,6 +115,27 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The rows of `--stats`' syscall table in hx-run's `stderr` (`name  trap /
+/// vector`, and `total`): each syscall's trap-path count. Each process of
+/// the guest prints its table when it ends: these are the last one's, the
+/// first process's when it waits for its children.
+pub fn trap_path_rows(stderr: &str) -> Vec<(String, u64)> {
+    let last_table = stderr.rfind("syscalls (trap path / vector):").map_or("", |at| &stderr[at..]);
+    last_table
+        .lines()
+        .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+            [name, trap, "/", vector] if vector.parse::<u64>().is_ok() => Some((name.to_string(), trap.parse().ok()?)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The trap-path total of `--stats` in hx-run's `stderr`.
+pub fn trap_path_total(stderr: &str) -> u64 {
+    let rows = trap_path_rows(stderr);
+    rows.iter().find(|(name, _)| name == "total").unwrap_or_else(|| panic!("no --stats table:\n{stderr}")).1
+}
+
 /// Asserts hx-run's stdout, stderr and status equal the native run's.
 pub fn assert_same(what: &str, native: &Output, hx: &Output) {
     assert_eq!(text(&hx.stdout), text(&native.stdout), "{what}: stdout differs");

@@ -4,7 +4,7 @@
 //! its stdout and exit status must be the native ones.
 #![allow(dead_code)]
 
-use crate::common::{build, status_code, text, Flavor, HX_RUN};
+use crate::common::{build, status_code, text, trap_path_rows, Flavor, HX_RUN};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -55,7 +55,8 @@ pub fn run_at(program: &Path, args: &[&str], place: Place) -> Output {
         Place::Hx { cpus, fast_libc } => {
             let mut cmd = Command::new(HX_RUN);
             if fast_libc {
-                cmd.arg("--fast-libc");
+                // --stats: the fast-libc run must show no trap-path syscall of the libc's own.
+                cmd.args(["--fast-libc", "--stats"]);
             }
             cmd.args(["--cpus", &cpus.to_string()]).arg(program);
             (cmd, cpus)
@@ -142,7 +143,30 @@ pub fn matches_native(name: &str, args: &[&str], native_status: i32) {
             let err = text(&h.stderr);
             assert_eq!(text(&h.stdout), native_stdout, "{what}: stdout differs; hx stderr:\n{err}");
             assert_eq!(status_code(&h), status_code(&n), "{what}: exit status differs; hx stderr:\n{err}");
+            if let Place::Hx { fast_libc: true, .. } = place {
+                assert_only_own_traps(name, &what, &err);
+            }
         }
+    }
+}
+
+/// Syscalls a test program issues with the `syscall` instruction itself
+/// (inline assembly), which no libc can route: on the fast libc, the only
+/// trap-path rows `--stats` may show.
+const OWN_SYSCALL_INSTRUCTIONS: &[(&str, &str)] = &[("signals", "tgkill")];
+
+/// On the fast libc every syscall of the libc, its assembly entries included
+/// (`clone`, a thread's `exit`, `__unmapself`'s `munmap`, `rt_sigreturn`,
+/// `vfork`), goes through the kernel's vector: `--stats` (in `stderr`) shows
+/// trap-path calls only for what the program issues itself.
+fn assert_only_own_traps(name: &str, what: &str, stderr: &str) {
+    let rows = trap_path_rows(stderr);
+    assert!(rows.iter().any(|(row, _)| row == "total"), "{what}: no --stats table:\n{stderr}");
+    for (row, traps) in rows.iter().filter(|(row, traps)| row != "total" && *traps > 0) {
+        assert!(
+            OWN_SYSCALL_INSTRUCTIONS.contains(&(name, row.as_str())),
+            "{what}: {traps} {row} call(s) on the trap path under --fast-libc:\n{stderr}"
+        );
     }
 }
 

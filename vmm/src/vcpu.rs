@@ -275,7 +275,12 @@ fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<Ended>> {
                 // unless --strace asks for every detail.
                 let first = crate::process::table::me().is_none_or(|e| e.pid.load(Ordering::SeqCst) == 1);
                 let quiet = !first && !m.world.cfg.strace;
-                return fault::report(vcpu, m.mem, m.program, m.kernel, quiet).map(|s| Some(Ended::Killed(s)));
+                let signal = fault::report(vcpu, m.mem, m.program, m.kernel, quiet)?;
+                // --stats, as at an exit: the counters are at their symbol.
+                if let Some(phys) = m.kernel.symbol("HX_STATS").ok().and_then(crate::kernel_image::window_phys) {
+                    host.0.exit_stats(m.mem, phys);
+                }
+                return Ok(Some(Ended::Killed(signal)));
             }
             VcpuExit::IoOut(port, _) | VcpuExit::IoIn(port, _) => {
                 bail!("guest used I/O port {port:#x}, which hx does not serve")
