@@ -70,6 +70,10 @@ sub_tests! {
     /// munmap on one thread while another reads the page: the reader gets
     /// SIGSEGV at once (other vCPUs drop their stale TLB entries).
     munmap_on_one_thread_faults_a_reader_on_another => "munmap";
+    /// futex_waitv: Linux's EINVAL/EAGAIN cases, absolute timeouts on both
+    /// clocks, the index of the word woken; a finished wait's other words
+    /// take no wake-up meant for a plain waiter.
+    futex_waitv_waits_on_several_words_and_names_the_one_woken => "waitv";
 }
 
 #[test]

@@ -21,6 +21,7 @@ const TYPES: &[&str] = &[
     "itimerval",
     "__kernel_timespec",
     "robust_list_head",
+    "futex_waitv",
     "clone_args",
     "stat",
     "rseq",

@@ -2,7 +2,7 @@
  * (glibc or musl): creation and join, mutexes, condition variables, rwlocks,
  * barriers, semaphores, thread-local storage and key destructors,
  * cancellation, detached threads, a producer/consumer stress, timed waits,
- * pthread_kill, priority-inheritance mutexes and the CPU count.
+ * pthread_kill, priority-inheritance mutexes, futex_waitv and the CPU count.
  *
  *   threads [SUB-TEST]
  *
@@ -1028,6 +1028,111 @@ static void exercise_mutex(pthread_mutex_t *m) {
     CHECK(pi_counter == 20000, "counter %ld", pi_counter);
 }
 
+/* ---- waitv: futex_waitv waits on several words and says which woke ---- */
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+struct waitv_entry { /* linux/futex.h's struct futex_waitv */
+    uint64_t val, uaddr;
+    uint32_t flags, reserved;
+};
+#define WAITV_U32 2
+#define WAITV_PRIVATE 128
+#define WAIT_PRIVATE 128 /* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */
+#define WAKE_PRIVATE 129 /* FUTEX_WAKE | FUTEX_PRIVATE_FLAG */
+static _Alignas(8) atomic_uint waitv_words[3];
+static atomic_uint waitv_plain;
+
+static long waitv(struct waitv_entry *w, unsigned n, unsigned flags, struct timespec *ts, int clock) {
+    long r = syscall(SYS_futex_waitv, w, n, flags, ts, clock);
+    return r < 0 ? -errno : r;
+}
+
+static void waitv_fill(struct waitv_entry *w) {
+    for (int i = 0; i < 3; i++) w[i] = (struct waitv_entry){0, (uintptr_t)&waitv_words[i], WAITV_U32 | WAITV_PRIVATE, 0};
+}
+
+static void *waitv_waker(void *arg) {
+    int i = (int)(intptr_t)arg;
+    sleep_ms(30);
+    atomic_store(&waitv_words[i], 1);
+    syscall(SYS_futex, &waitv_words[i], WAKE_PRIVATE, 1, NULL, NULL, 0);
+    return NULL;
+}
+
+static void *waitv_plain_waiter(void *arg) {
+    (void)arg;
+    long r = syscall(SYS_futex, &waitv_plain, WAIT_PRIVATE, 0, NULL, NULL, 0);
+    return (void *)(intptr_t)(r == 0 ? 0 : -errno);
+}
+
+static void t_waitv(void) {
+    struct waitv_entry w[3];
+    struct timespec ts;
+    waitv_fill(w);
+    CHECK(waitv(w, 3, 1, NULL, CLOCK_MONOTONIC) == -EINVAL, "flags");
+    CHECK(waitv(w, 0, 0, NULL, CLOCK_MONOTONIC) == -EINVAL, "no futexes");
+    CHECK(waitv(w, 129, 0, NULL, CLOCK_MONOTONIC) == -EINVAL, "129 futexes");
+    CHECK(waitv(NULL, 1, 0, NULL, CLOCK_MONOTONIC) == -EINVAL, "NULL");
+    w[1].flags = WAITV_PRIVATE;
+    CHECK(waitv(w, 3, 0, NULL, CLOCK_MONOTONIC) == -EINVAL, "no size flag");
+    waitv_fill(w);
+    w[2].reserved = 1;
+    CHECK(waitv(w, 3, 0, NULL, CLOCK_MONOTONIC) == -EINVAL, "reserved field");
+    waitv_fill(w);
+    w[0].uaddr += 1;
+    CHECK(waitv(w, 3, 0, NULL, CLOCK_MONOTONIC) == -EINVAL, "misaligned word");
+    waitv_fill(w);
+    w[1].val = 7;
+    CHECK(waitv(w, 3, 0, NULL, CLOCK_MONOTONIC) == -EAGAIN, "a word with another value");
+    waitv_fill(w);
+    ts = deadline(CLOCK_MONOTONIC, 10);
+    CHECK(waitv(w, 3, 0, &ts, CLOCK_PROCESS_CPUTIME_ID) == -EINVAL, "clock");
+    ts.tv_nsec = 1000000000L;
+    CHECK(waitv(w, 3, 0, &ts, CLOCK_MONOTONIC) == -EINVAL, "tv_nsec");
+
+    /* Absolute timeouts on both clocks. */
+    double t0 = mono_now();
+    ts = deadline(CLOCK_MONOTONIC, TIMEOUT_MS);
+    CHECK(waitv(w, 3, 0, &ts, CLOCK_MONOTONIC) == -ETIMEDOUT, "monotonic timeout");
+    check_elapsed("futex_waitv (CLOCK_MONOTONIC)", t0, TIMEOUT_MS, 0);
+    t0 = mono_now();
+    ts = deadline(CLOCK_REALTIME, TIMEOUT_MS);
+    CHECK(waitv(w, 3, 0, &ts, CLOCK_REALTIME) == -ETIMEDOUT, "realtime timeout");
+    check_elapsed("futex_waitv (CLOCK_REALTIME)", t0, TIMEOUT_MS, 0.005);
+    ts = deadline(CLOCK_MONOTONIC, 0);
+    ts.tv_sec -= 1;
+    CHECK(waitv(w, 3, 0, &ts, CLOCK_MONOTONIC) == -ETIMEDOUT, "a past deadline");
+
+    /* A wake-up on any of the words ends the wait with its index. */
+    for (int i = 2; i >= 0; i -= 2) {
+        for (int j = 0; j < 3; j++) atomic_store(&waitv_words[j], 0);
+        pthread_t t = spawn(waitv_waker, (void *)(intptr_t)i);
+        ts = deadline(CLOCK_MONOTONIC, 5000);
+        long r = waitv(w, 3, 0, &ts, CLOCK_MONOTONIC);
+        CHECK(r == i, "woken on word %d: returned %ld", i, r);
+        join(t);
+    }
+
+    /* Once the wait ended, its other words take no wake-up from a plain waiter. */
+    for (int j = 0; j < 3; j++) atomic_store(&waitv_words[j], 0);
+    atomic_store(&waitv_plain, 0);
+    struct waitv_entry two[2] = {{0, (uintptr_t)&waitv_plain, WAITV_U32, 0}, w[1]};
+    pthread_t plain = spawn(waitv_plain_waiter, NULL);
+    pthread_t waker = spawn(waitv_waker, (void *)(intptr_t)1);
+    ts = deadline(CLOCK_MONOTONIC, 5000);
+    long r = waitv(two, 2, 0, &ts, CLOCK_MONOTONIC);
+    CHECK(r == 1, "woken on the second word: returned %ld", r);
+    join(waker);
+    long woke = 0;
+    for (int tries = 0; tries < 500 && woke == 0; tries++) {
+        woke = syscall(SYS_futex, &waitv_plain, WAKE_PRIVATE, 1, NULL, NULL, 0);
+        if (woke == 0) sleep_ms(2); /* the plain waiter is not queued yet */
+    }
+    CHECK(woke == 1, "the plain waiter was not woken (%ld)", woke);
+    CHECK(join(plain) == NULL, "the plain waiter's wait failed");
+}
+
 static void t_pi(void) {
     pthread_mutexattr_t a;
     pthread_mutex_t m;
@@ -1203,7 +1308,7 @@ static const struct {
     {"barrier", t_barrier, 1}, {"semaphore", t_semaphore, 1}, {"tls", t_tls, 1},         {"tsd", t_tsd, 1},
     {"cancel", t_cancel, 1},   {"detach", t_detach, 1},       {"prodcons", t_prodcons, 1}, {"atomic", t_atomic, 1},
     {"timed", t_timed, 1},     {"kill", t_kill, 1},           {"pi", t_pi, 1},           {"cpus", t_cpus, 1},
-    {"munmap", t_munmap, 1},
+    {"munmap", t_munmap, 1},   {"waitv", t_waitv, 1},
     {"exit", t_exit, 0},       {"main-exit", t_main_exit, 0}, {"fault", t_fault, 0},
 };
 

@@ -171,6 +171,7 @@ fn records() -> Vec<Record> {
         record!(itimerval { it_interval, it_value }),
         record!(robust_list { next }),
         record!(robust_list_head { list, futex_offset, list_op_pending }),
+        record!(futex_waitv { val, uaddr, flags, __reserved }),
         record!(clone_args {
             flags,
             pidfd,

@@ -1,8 +1,9 @@
 //! `futex`: wait queues keyed by the futex word's address (one process, so
 //! private and shared futexes are the same), with Linux's operations:
 //! WAIT/WAKE (and their BITSET forms), REQUEUE/CMP_REQUEUE, WAKE_OP, and
-//! timeouts on either clock. Priority-inheritance operations return ENOSYS,
-//! which glibc and musl turn into "PI mutexes not supported".
+//! timeouts on either clock, and `futex_waitv` (a wait on up to 128 words at
+//! once). Priority-inheritance operations return ENOSYS, which glibc and musl
+//! turn into "PI mutexes not supported".
 use super::Args;
 use crate::errno::{Errno, SysResult, EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, ERESTARTSYS, ETIMEDOUT};
 use crate::sched::{self, Thread, Wake};
@@ -10,7 +11,7 @@ use crate::{mm, signal, time};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 
 use hx_abi::uapi::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
@@ -40,7 +41,17 @@ struct Waiter {
     /// The futex it waits on (changes on requeue).
     key: AtomicU64,
     bitset: u32,
-    woken: AtomicBool,
+    /// Its place in its thread's wait (0 but for `futex_waitv`).
+    index: u64,
+    /// Shared by every entry of one wait: 1 + the index of the first entry
+    /// woken, 0 while none is.
+    woken: Arc<AtomicU64>,
+}
+
+impl Waiter {
+    fn is_woken(&self) -> bool {
+        self.woken.load(Ordering::Acquire) != 0
+    }
 }
 
 /// Waiters by futex address, in arrival order.
@@ -64,28 +75,58 @@ fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> SysResult {
     if bitset == 0 {
         return Err(EINVAL);
     }
-    let me = Arc::new(Waiter {
-        thread: sched::current_arc(),
-        key: AtomicU64::new(uaddr),
-        bitset,
-        woken: AtomicBool::new(false),
-    });
+    wait_on(&[(uaddr, val)], deadline, bitset)
+}
+
+/// Waits until a wake-up on one of the `words` (address, expected value),
+/// the `deadline` or a signal; returns the index of the word woken. EAGAIN
+/// at once if a word does not hold its value.
+fn wait_on(words: &[(u64, u32)], deadline: Option<u64>, bitset: u32) -> SysResult {
+    let thread = sched::current_arc();
+    let woken = Arc::new(AtomicU64::new(0));
+    let entries: Vec<Arc<Waiter>> = (0..words.len() as u64)
+        .map(|index| {
+            Arc::new(Waiter {
+                thread: thread.clone(),
+                key: AtomicU64::new(words[index as usize].0),
+                bitset,
+                index,
+                woken: woken.clone(),
+            })
+        })
+        .collect();
     {
         let mut queues = QUEUES.lock();
         // Read under the queue lock: a waker that changed the word and then
         // woke takes the same lock, so the wake-up cannot be missed.
-        if word(uaddr, false)?.load(Ordering::SeqCst) != val {
-            return Err(EAGAIN);
+        for &(uaddr, val) in words {
+            if word(uaddr, false)?.load(Ordering::SeqCst) != val {
+                return Err(EAGAIN);
+            }
         }
-        queues.entry(uaddr).or_default().push_back(me.clone());
+        for e in &entries {
+            queues.entry(e.key.load(Ordering::Relaxed)).or_default().push_back(e.clone());
+        }
     }
+    // Takes every entry out of its queue: the index woken, if any was. An
+    // entry a waker already took counts as woken even if the waker has not
+    // marked it yet (it takes under the lock and marks after).
+    let leave = || {
+        let mut taken = None;
+        for e in &entries {
+            if !remove(e) && taken.is_none() {
+                taken = Some(e.index);
+            }
+        }
+        woken.load(Ordering::Acquire).checked_sub(1).or(taken)
+    };
     // A word in a shared mapping may be changed and woken by another guest
     // process (another VM): its wake-up never reaches this queue, so the
     // waiter also looks at the word every millisecond.
-    let shared = super::mm::in_shared_mapping(uaddr);
+    let shared = words.iter().any(|&(uaddr, _)| super::mm::in_shared_mapping(uaddr));
     loop {
-        if me.woken.load(Ordering::Acquire) {
-            return Ok(0);
+        if woken.load(Ordering::Acquire) != 0 {
+            return Ok(leave().unwrap_or(0));
         }
         let interrupted = signal::pending();
         let slice = if shared {
@@ -95,21 +136,24 @@ fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> SysResult {
             deadline
         };
         let timed_out = !interrupted && sched::block(slice) == Wake::TimedOut;
-        if me.woken.load(Ordering::Acquire) {
-            return Ok(0);
+        if woken.load(Ordering::Acquire) != 0 {
+            return Ok(leave().unwrap_or(0));
         }
         let really_timed_out = timed_out && deadline.is_some_and(|d| crate::time::monotonic_ns() >= d);
         if shared && timed_out && !really_timed_out && !interrupted && !signal::pending() {
-            if word(uaddr, false)?.load(Ordering::SeqCst) != val {
-                remove(&me);
-                return Ok(0); // changed elsewhere: as if woken
+            // Changed elsewhere: as if woken.
+            if let Some(i) = words
+                .iter()
+                .position(|&(uaddr, val)| word(uaddr, false).map_or(true, |w| w.load(Ordering::SeqCst) != val))
+            {
+                return Ok(leave().unwrap_or(i as u64));
             }
             continue;
         }
         let timed_out = if shared { really_timed_out } else { timed_out };
         if interrupted || timed_out || signal::pending() {
-            if !remove(&me) {
-                return Ok(0); // woken while giving up: the wake-up counts
+            if let Some(i) = leave() {
+                return Ok(i); // woken while giving up: the wake-up counts
             }
             return Err(if timed_out {
                 ETIMEDOUT
@@ -148,7 +192,11 @@ fn take(queues: &mut BTreeMap<u64, VecDeque<Arc<Waiter>>>, uaddr: u64, n: u64, b
     if let Some(q) = queues.get_mut(&uaddr) {
         let mut i = 0;
         while i < q.len() && (out.len() as u64) < n {
-            if q[i].bitset & bitset != 0 {
+            if q[i].is_woken() {
+                // A `futex_waitv` entry whose wait another word already ended:
+                // not a waiter any more, so it takes no wake-up from others.
+                q.remove(i);
+            } else if q[i].bitset & bitset != 0 {
                 if let Some(w) = q.remove(i) {
                     out.push(w);
                 }
@@ -166,7 +214,7 @@ fn take(queues: &mut BTreeMap<u64, VecDeque<Arc<Waiter>>>, uaddr: u64, n: u64, b
 fn wake_all(woken: Vec<Arc<Waiter>>) -> u64 {
     let n = woken.len() as u64;
     for w in woken {
-        w.woken.store(true, Ordering::Release);
+        let _ = w.woken.compare_exchange(0, w.index + 1, Ordering::AcqRel, Ordering::Relaxed);
         sched::wake(&w.thread);
     }
     n
@@ -314,4 +362,47 @@ pub fn futex([uaddr, op, val, timeout, uaddr2, val3]: Args) -> SysResult {
         | FUTEX_LOCK_PI2 => Err(ENOSYS),
         _ => Err(ENOSYS),
     }
+}
+
+/// `futex_waitv(waiters, nr_futexes, flags, timeout, clockid)`: waits on up
+/// to 128 32-bit futexes at once and returns the index of one woken; the
+/// timeout is absolute, on CLOCK_MONOTONIC or CLOCK_REALTIME.
+pub fn futex_waitv([waiters, count, flags, timeout, clockid, _]: Args) -> SysResult {
+    const FUTEX2_SIZE_U32: u32 = hx_abi::uapi::FUTEX_32;
+    const FUTEX2_VALID: u32 = hx_abi::uapi::FUTEX_32 | hx_abi::uapi::FUTEX_PRIVATE_FLAG;
+    const MAX: u64 = hx_abi::uapi::FUTEX_WAITV_MAX as u64;
+    if flags != 0 || count == 0 || count > MAX || waiters == 0 {
+        return Err(EINVAL);
+    }
+    let deadline = match timeout {
+        0 => None,
+        t => {
+            let realtime = match clockid {
+                0 => true,  // CLOCK_REALTIME
+                1 => false, // CLOCK_MONOTONIC
+                _ => return Err(EINVAL),
+            };
+            let ts: hx_abi::uapi::__kernel_timespec = mm::read_user(t)?;
+            if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+                return Err(EINVAL);
+            }
+            let at = (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64);
+            let now = time::monotonic_ns();
+            Some(if realtime { now.saturating_add(at.saturating_sub(time::realtime_ns())) } else { at })
+        }
+    };
+    let mut words = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let w: hx_abi::uapi::futex_waitv =
+            mm::read_user(waiters + i * core::mem::size_of::<hx_abi::uapi::futex_waitv>() as u64)?;
+        if w.flags & !FUTEX2_VALID != 0 || w.flags & FUTEX2_SIZE_U32 == 0 || w.__reserved != 0 {
+            return Err(EINVAL);
+        }
+        // A 32-bit futex's value must fit its word; the word must be aligned.
+        if w.val > u64::from(u32::MAX) || !w.uaddr.is_multiple_of(4) {
+            return Err(EINVAL);
+        }
+        words.push((w.uaddr, w.val as u32));
+    }
+    wait_on(&words, deadline, FUTEX_BITSET_MATCH_ANY)
 }

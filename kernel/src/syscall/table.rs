@@ -267,6 +267,7 @@ table! {
     436 => fs::close_range,
     439 => path::faccessat2,
     441 => epoll::epoll_pwait2,
+    449 => futex::futex_waitv,
 }
 
 /// The handler for syscall `nr`, if hx implements it.
