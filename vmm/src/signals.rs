@@ -1,5 +1,6 @@
-//! Host signals that reach the guest program: SIGINT, SIGTERM and SIGHUP to
-//! hx-run (as they would reach a native process), SIGCHLD when a child
+//! Host signals that reach the guest program: SIGINT, SIGQUIT, SIGTERM and
+//! SIGHUP to hx-run (as they would reach a native process; a terminal's keys
+//! only to its foreground process group), SIGCHLD when a child
 //! process's monitor ends, and [`GUEST_SIGNAL`], by which another guest
 //! process's monitor says "signals for you are in the process table". The
 //! handlers record them and stop the forwarding vCPU wherever it is (in
@@ -42,7 +43,35 @@ fn poke_forwarder() {
     }
 }
 
-extern "C" fn on_signal(sig: libc::c_int) {
+/// A terminal's Ctrl-C or Ctrl-\\ (the kernel's `SI_KERNEL`) reaches every
+/// monitor of the tree, as they all sit in hx-run's host process group; on
+/// Linux it reaches the terminal's foreground process group only. The first
+/// monitor (guest pid 1, whose group is the foreground one) passes it to the
+/// guest processes still in that group; the others leave it to it. Returns
+/// whether this monitor's own guest process takes it.
+fn route_terminal_signal(sig: libc::c_int) -> bool {
+    let Some(me) = crate::process::table::me() else { return true };
+    if me.pid.load(Ordering::SeqCst) != 1 {
+        return false;
+    }
+    let foreground = me.pgid.load(Ordering::SeqCst);
+    for e in crate::process::table::entries() {
+        if e.host_pid.load(Ordering::SeqCst) > 0
+            && e.pid.load(Ordering::SeqCst) != 1
+            && e.pgid.load(Ordering::SeqCst) == foreground
+        {
+            crate::host::process::signal_entry(e, sig as u64);
+        }
+    }
+    true
+}
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let from_terminal = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
+    if from_terminal && (sig == libc::SIGINT || sig == libc::SIGQUIT) && !route_terminal_signal(sig) {
+        return;
+    }
     let bits = if sig == GUEST_SIGNAL {
         ENTRY_CHANGED.store(true, Ordering::SeqCst);
         crate::process::table::me().map_or(0, |e| e.signals.swap(0, Ordering::SeqCst))
@@ -100,15 +129,16 @@ pub fn inherited() -> (u64, u64) {
 
 /// Installs the handlers (before any vCPU runs).
 pub fn catch_interrupts() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGCHLD, GUEST_SIGNAL] {
+    for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGCHLD, GUEST_SIGNAL] {
         // SAFETY: installs an async-signal-safe handler (atomics, futex wake
         // and pthread_kill only); without SA_RESTART so a blocked host call
         // returns EINTR (SIGCHLD's restarts it).
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO;
             if sig == libc::SIGCHLD {
-                sa.sa_flags = libc::SA_RESTART | libc::SA_NOCLDSTOP;
+                sa.sa_flags |= libc::SA_RESTART | libc::SA_NOCLDSTOP;
             }
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }

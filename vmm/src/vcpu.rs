@@ -197,7 +197,7 @@ pub fn publish_ppid(m: &Machine) -> Result<()> {
     Ok(())
 }
 
-/// Passes SIGINT/SIGTERM/SIGHUP that hx-run received on to the program.
+/// Passes SIGINT/SIGQUIT/SIGTERM/SIGHUP that hx-run received on to the program.
 fn forward_host_signals(m: &Machine) -> Result<()> {
     if signals::take_entry_changed() {
         publish_ppid(m)?;
