@@ -1,8 +1,10 @@
-//! eventfd, timerfd and signalfd in hx: tests/programs/events.c, built for
-//! glibc (dynamic) and musl (static), prints and exits under hx on one and
-//! on two vCPUs exactly as natively — one test per sub-test. The program
-//! checks blocking, waking across threads, poll, select and epoll (level
-//! and edge triggered) itself and prints what it saw.
+//! eventfd, timerfd and signalfd in hx, and epoll's one-shot, exclusive,
+//! epoll_pwait2 and strict edge-triggered behaviour on pipes and sockets:
+//! tests/programs/events.c, built for glibc (dynamic) and musl (static),
+//! prints and exits under hx on one and on two vCPUs exactly as natively —
+//! one test per sub-test. The program checks blocking, waking across
+//! threads, poll, select and epoll (level and edge triggered) itself and
+//! prints what it saw.
 mod common;
 mod vcpus;
 
@@ -86,4 +88,40 @@ fn signalfd_reads_blocked_signals() {
 #[test]
 fn signalfd_wakes_for_signals_from_threads_and_timers() {
     sub_test("signalfd-block");
+}
+
+/// EPOLLONESHOT on a pipe, AF_UNIX stream and datagram pairs and a TCP
+/// connection: one event, then none (even for new data) until EPOLL_CTL_MOD
+/// re-arms it; with EPOLLET too; a disarmed entry is deleted and added
+/// again; a blocked wait wakes once.
+#[test]
+fn epoll_oneshot_reports_once_until_rearmed() {
+    sub_test("epoll-oneshot");
+}
+
+/// EPOLLEXCLUSIVE: accepted by EPOLL_CTL_ADD (with EPOLLIN, EPOLLOUT,
+/// EPOLLET), EINVAL for EPOLL_CTL_MOD of an exclusive entry or to one, with
+/// EPOLLONESHOT, EPOLLRDHUP or EPOLLPRI, and for an epoll descriptor; two
+/// waiters on one pipe: a write wakes at least one.
+#[test]
+fn epoll_exclusive_is_accepted_on_add_and_refused_where_linux_refuses_it() {
+    sub_test("epoll-exclusive");
+}
+
+/// epoll_pwait2 on a pipe and on sockets: a 50 ms timespec times out with
+/// no event, a zero one returns at once, a ready descriptor returns at once,
+/// no timeout waits for a thread's write; a bad timespec, maxevents or
+/// sigsetsize is EINVAL; its signal mask lets a blocked signal interrupt it.
+#[test]
+fn epoll_pwait2_times_out_wakes_and_takes_a_signal_mask() {
+    sub_test("epoll-pwait2");
+}
+
+/// Strict edge triggering on a pipe, AF_UNIX stream and datagram pairs and
+/// a TCP connection: an edge is reported once; a second epoll_wait with no
+/// read and no new data reports nothing (nor after a partial read); each
+/// write is a new edge; EPOLLOUT|EPOLLET on the write end once.
+#[test]
+fn epoll_edge_triggered_reports_each_edge_once_on_pipes_and_sockets() {
+    sub_test("epoll-edge");
 }

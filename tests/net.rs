@@ -444,6 +444,134 @@ fn socket_options_and_so_error_after_a_refused_nonblocking_connect() {
     same(Flavor::MuslStatic, &["sockopt"], &[]);
 }
 
+// ---- sendmmsg/recvmmsg, SO_REUSEPORT, IPV6_V6ONLY, name resolution ----
+
+#[test]
+fn sendmmsg_and_recvmmsg_between_udp_sockets_on_loopback() {
+    // Counts, contents, truncation, MSG_DONTWAIT with fewer queued than
+    // asked for, MSG_WAITFORONE, a bad address in the second message.
+    sub_test(&["mmsg_udp"]);
+}
+
+#[test]
+fn sendmmsg_and_recvmmsg_on_unix_datagram_and_seqpacket_pairs() {
+    sub_test(&["mmsg_unix"]);
+}
+
+/// Two loopback ports free now for TCP and UDP, different from each other.
+fn two_free_ports() -> (u16, u16) {
+    let a = free_udp_port();
+    loop {
+        let b = free_udp_port();
+        if b != a {
+            return (a, b);
+        }
+    }
+}
+
+/// `net NAME PORT` natively on a free PORT, in hx on guest port PORT
+/// published at another host port (TCP, and UDP with `udp`), and in hx
+/// with `--net host`: the same stdout and status each time.
+fn same_on_a_published_port(flavor: Flavor, name: &str, udp: bool) {
+    let exe = net(flavor);
+    let (guest, host) = two_free_ports();
+    let g = guest.to_string();
+    let (tcp_spec, udp_spec) = (format!("{host}:{guest}"), format!("{host}:{guest}/udp"));
+    let mut flags = vec!["-p", tcp_spec.as_str()];
+    if udp {
+        flags.extend(["-p", udp_spec.as_str()]);
+    }
+    let n = run(None, &exe, &[name, &g]);
+    let h = run(Some(&flags), &exe, &[name, &g]);
+    assert_same(&format!("{name} behind -p ({flavor:?})"), &n, &h);
+    let h = run(Some(&["--net", "host"]), &exe, &[name, &g]);
+    assert_same(&format!("{name} with --net host ({flavor:?})"), &n, &h);
+}
+
+#[test]
+fn so_reuseport_lets_two_sockets_share_a_port_and_without_it_eaddrinuse() {
+    for flavor in FLAVORS {
+        same_on_a_published_port(flavor, "reuseport", true);
+    }
+}
+
+#[test]
+fn ipv6_v6only_decides_whether_ipv4_clients_reach_a_listener_on_the_any_address() {
+    for flavor in FLAVORS {
+        same_on_a_published_port(flavor, "v6only", false);
+    }
+}
+
+#[test]
+fn getaddrinfo_and_getnameinfo_resolve_localhost_and_numeric_addresses() {
+    // From the guest's /etc/hosts (the host's, mounted read-only); nothing
+    // reaches DNS.
+    sub_test(&["resolve"]);
+}
+
+// ---- Read-only mounts, publishing on a host address ----
+
+#[test]
+fn binding_a_unix_socket_in_a_read_only_mount_fails_with_erofs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ro, rw) = (format!("{}:/ro:ro", dir.path().display()), format!("{}:/rw:rw", dir.path().display()));
+    let erofs = "bind stream: EROFS\nbind dgram: EROFS\nbind seqpacket: EROFS\nthe path exists: ENOENT\n";
+    let ok = "bind stream: ok\nbind dgram: ok\nbind seqpacket: ok\nthe path exists: ENOENT\n";
+    for flavor in FLAVORS {
+        let exe = net(flavor);
+        let out = run(Some(&["--mount", &ro]), &exe, &["unix_bind", "/ro/sock"]);
+        assert_eq!(lines(&out), (erofs.into(), String::new(), 0), "{flavor:?}");
+        // The program's own directory is mounted read-only by default.
+        let beside = exe.with_file_name("sock");
+        let out = run(Some(&[]), &exe, &["unix_bind", beside.to_str().unwrap()]);
+        assert_eq!(lines(&out), (erofs.into(), String::new(), 0), "{flavor:?}, beside the program");
+        // The same directory mounted read-write, and natively.
+        let out = run(Some(&["--mount", &rw]), &exe, &["unix_bind", "/rw/sock"]);
+        assert_eq!(lines(&out), (ok.into(), String::new(), 0), "{flavor:?}, read-write");
+        let out = run(None, &exe, &["unix_bind", dir.path().join("sock").to_str().unwrap()]);
+        assert_eq!(lines(&out), (ok.into(), String::new(), 0), "{flavor:?}, natively");
+    }
+    assert!(dir.path().read_dir().unwrap().next().is_none(), "a socket file was left behind");
+}
+
+/// `tcp_server IP GUEST 2` natively (clients at GUEST) and in hx with
+/// `-p 127.0.0.1:HOST:GUEST` (native clients at 127.0.0.1:HOST); asserts
+/// the echoes and the same output.
+fn served_behind_a_loopback_publish(flavor: Flavor, ip: &str) {
+    let exe = net(flavor);
+    let (guest, host) = (free_port(), free_port());
+    let g = guest.to_string();
+    let publish = format!("127.0.0.1:{host}:{guest}");
+    let args = ["tcp_server", ip, &g, "2"];
+    let mut outs = Vec::new();
+    for (hx, port) in [(None, guest), (Some(&["-p", publish.as_str()][..]), host)] {
+        let server = Server::start(hx, &exe, &args);
+        for (i, size) in [10, 200_000].into_iter().enumerate() {
+            let data = pattern(size, i as u32);
+            let back = echo_through(("127.0.0.1", port), data.clone());
+            assert!(back == data, "{ip}, connection {i} (hx: {}): the echo differs", hx.is_some());
+        }
+        outs.push(server.finish());
+    }
+    assert_same(&format!("tcp_server on {ip} behind -p {publish} ({flavor:?})"), &outs[0], &outs[1]);
+}
+
+#[test]
+fn a_port_published_on_127_0_0_1_reaches_a_guest_server_from_a_native_client() {
+    for flavor in FLAVORS {
+        served_behind_a_loopback_publish(flavor, "127.0.0.1");
+    }
+}
+
+#[test]
+fn a_guest_server_on_0_0_0_0_published_on_127_0_0_1_sees_the_address_it_bound() {
+    // As in a container: the server binds every address; the host publishes
+    // the port on loopback only; getsockname is still the address bound.
+    for flavor in FLAVORS {
+        served_behind_a_loopback_publish(flavor, "0.0.0.0");
+    }
+}
+
 // ---- The network policy ----
 
 fn hx_net(flags: &[&str], args: &[&str]) -> Output {

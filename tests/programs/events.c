@@ -1,7 +1,8 @@
 /* eventfd, timerfd and signalfd as a program sees them through its libc
  * (glibc or musl): reads, writes and their errors, blocking and waking
  * across threads, poll, ppoll, select and epoll (level and edge
- * triggered), and the /proc/self/fd names.
+ * triggered), and the /proc/self/fd names; epoll's EPOLLONESHOT,
+ * EPOLLEXCLUSIVE, epoll_pwait2 and edge triggering on pipes and sockets.
  *
  *   events [SUB-TEST]
  *
@@ -12,6 +13,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +27,7 @@
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
@@ -791,6 +795,328 @@ static void t_signalfd_block(void) {
     alarm(30);
 }
 
+/* ---- epoll: one-shot, exclusive, epoll_pwait2, strict edge triggering,
+ * on a pipe and on sockets ---- */
+
+enum { K_PIPE, K_UNIX, K_UDGRAM, K_TCP, KINDS };
+static const char *const kind_names[KINDS] = {"pipe", "unix stream", "unix dgram", "tcp"};
+
+/* A non-blocking channel of `kind`: data written to `wr` is read from `rd`. */
+static void make_pair(int kind, int *rd, int *wr) {
+    int fds[2] = {-1, -1};
+    if (kind == K_PIPE) {
+        CHECK(pipe2(fds, O_NONBLOCK) == 0, "pipe2: %s", strerror(errno));
+    } else if (kind == K_UNIX || kind == K_UDGRAM) {
+        int type = (kind == K_UNIX ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK;
+        CHECK(socketpair(AF_UNIX, type, 0, fds) == 0, "socketpair: %s", strerror(errno));
+    } else {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        int ls = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(ls >= 0 && bind(ls, (struct sockaddr *)&a, sizeof a) == 0 && listen(ls, 1) == 0 &&
+                  getsockname(ls, (struct sockaddr *)&a, &len) == 0,
+              "listener: %s", strerror(errno));
+        fds[1] = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(connect(fds[1], (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
+        fds[0] = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+        CHECK(fds[0] >= 0, "accept: %s", strerror(errno));
+        fcntl(fds[1], F_SETFL, O_NONBLOCK);
+        int one = 1;
+        setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        close(ls);
+    }
+    *rd = fds[0];
+    *wr = fds[1];
+}
+
+static void put(int fd, const char *s) {
+    ssize_t n = write(fd, s, strlen(s));
+    CHECK(n == (ssize_t)strlen(s), "write '%s': %zd (%s)", s, n, strerror(errno));
+}
+
+/* Reads what is there (all of it, or one read of `max` bytes); returns the count. */
+static size_t take(int fd, size_t max, int all) {
+    char buf[256];
+    size_t total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, max < sizeof buf ? max : sizeof buf)) > 0) {
+        total += (size_t)n;
+        if (!all) break;
+    }
+    return total;
+}
+
+/* One epoll_wait, printed as "SUBTEST: KIND: WHAT: N events[: E...]". */
+static int show_wait(const char *kind, const char *what, int ep, int timeout_ms) {
+    unsigned ev[8];
+    int n = wait_events(ep, timeout_ms, ev, 8);
+    printf("%s: %s: %s: %d event%s", current, kind, what, n, n == 1 ? "" : "s");
+    for (int i = 0; i < n; i++) printf("%s%#x", i ? " " : ": ", ev[i]);
+    printf("\n");
+    return n;
+}
+
+static int ctl(int ep, int op, int fd, unsigned events, unsigned data) {
+    struct epoll_event e = {.events = events, .data.u32 = data};
+    return epoll_ctl(ep, op, fd, &e);
+}
+
+static void t_epoll_oneshot(void) {
+    for (int k = 0; k < KINDS; k++) {
+        const char *kn = kind_names[k];
+        int rd, wr, ep = epoll_create1(0);
+        make_pair(k, &rd, &wr);
+        CHECK(ctl(ep, EPOLL_CTL_ADD, rd, EPOLLIN | EPOLLONESHOT, 1) == 0, "ADD: %s", strerror(errno));
+        show_wait(kn, "nothing written", ep, 0);
+        put(wr, "a");
+        show_wait(kn, "after a write", ep, 1000);
+        show_wait(kn, "again, unread", ep, 100);
+        put(wr, "b");
+        show_wait(kn, "after another write", ep, 100);
+        CHECK(ctl(ep, EPOLL_CTL_MOD, rd, EPOLLIN | EPOLLONESHOT, 2) == 0, "MOD: %s", strerror(errno));
+        show_wait(kn, "re-armed by EPOLL_CTL_MOD", ep, 0);
+        show_wait(kn, "again", ep, 0);
+        FAILS(ctl(ep, EPOLL_CTL_ADD, rd, EPOLLIN, 9), EEXIST);
+        CHECK(ctl(ep, EPOLL_CTL_MOD, rd, EPOLLIN, 3) == 0, "MOD: %s", strerror(errno));
+        show_wait(kn, "level-triggered after MOD", ep, 0);
+        show_wait(kn, "level-triggered again", ep, 0);
+        take(rd, 256, 1);
+        /* One-shot and edge-triggered. */
+        CHECK(ctl(ep, EPOLL_CTL_MOD, rd, EPOLLIN | EPOLLET | EPOLLONESHOT, 4) == 0, "MOD: %s", strerror(errno));
+        show_wait(kn, "EPOLLET|EPOLLONESHOT, drained", ep, 0);
+        put(wr, "c");
+        show_wait(kn, "EPOLLET|EPOLLONESHOT, after a write", ep, 1000);
+        put(wr, "d");
+        show_wait(kn, "EPOLLET|EPOLLONESHOT, after another write", ep, 100);
+        take(rd, 256, 1);
+        /* A disarmed entry is deleted and added again; a blocked wait wakes once. */
+        CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, rd, NULL) == 0, "DEL: %s", strerror(errno));
+        CHECK(ctl(ep, EPOLL_CTL_ADD, rd, EPOLLIN | EPOLLONESHOT, 5) == 0, "ADD: %s", strerror(errno));
+        shared_fd = wr;
+        double t0 = mono_now();
+        pthread_t t = spawn(write_later, (void *)1);
+        show_wait(kn, "a blocked wait, written to by a thread", ep, 5000);
+        check_elapsed("blocked epoll_wait", t0, 100);
+        join(t);
+        show_wait(kn, "then", ep, 100);
+        close(rd);
+        close(wr);
+        close(ep);
+    }
+}
+
+static pthread_barrier_t exclusive_ready;
+
+static void *exclusive_waiter(void *arg) {
+    int ep = (int)(intptr_t)arg;
+    struct epoll_event e;
+    pthread_barrier_wait(&exclusive_ready);
+    return (void *)(intptr_t)epoll_wait(ep, &e, 1, 1000);
+}
+
+/* Prints an epoll_ctl's result; an entry added by mistake is deleted again. */
+static int show_ctl(const char *what, int ep, int op, int fd, unsigned events, unsigned data) {
+    int r = ctl(ep, op, fd, events, data);
+    int e = errno;
+    printf("%s: %s: %s\n", current, what,
+           r == 0 ? "ok" : e == EINVAL ? "EINVAL" : e == EEXIST ? "EEXIST" : e == ENOENT ? "ENOENT" : strerror(e));
+    return r;
+}
+
+static void add_refused(const char *what, int ep, int fd, unsigned events) {
+    if (show_ctl(what, ep, EPOLL_CTL_ADD, fd, events, 9) == 0) epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static void t_epoll_exclusive(void) {
+    int p[2], sv[2];
+    CHECK(pipe2(p, O_NONBLOCK) == 0, "pipe2: %s", strerror(errno));
+    int ep = epoll_create1(0);
+    show_ctl("ADD EPOLLIN|EPOLLEXCLUSIVE", ep, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLEXCLUSIVE, 1);
+    show_ctl("MOD of an exclusive entry to EPOLLIN", ep, EPOLL_CTL_MOD, p[0], EPOLLIN, 2);
+    show_ctl("MOD of an exclusive entry to EPOLLIN|EPOLLEXCLUSIVE", ep, EPOLL_CTL_MOD, p[0],
+             EPOLLIN | EPOLLEXCLUSIVE, 2);
+    show_wait("pipe", "nothing written", ep, 0);
+    put(p[1], "x");
+    show_wait("pipe", "after a write", ep, 1000);
+    show_wait("pipe", "level-triggered, again", ep, 0);
+    take(p[0], 256, 1);
+    show_ctl("DEL", ep, EPOLL_CTL_DEL, p[0], 0, 0);
+    show_ctl("ADD EPOLLIN", ep, EPOLL_CTL_ADD, p[0], EPOLLIN, 3);
+    show_ctl("MOD of a plain entry to EPOLLIN|EPOLLEXCLUSIVE", ep, EPOLL_CTL_MOD, p[0], EPOLLIN | EPOLLEXCLUSIVE, 3);
+    show_ctl("DEL", ep, EPOLL_CTL_DEL, p[0], 0, 0);
+    add_refused("ADD EPOLLIN|EPOLLEXCLUSIVE|EPOLLONESHOT", ep, p[0], EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT);
+    add_refused("ADD EPOLLIN|EPOLLEXCLUSIVE|EPOLLRDHUP", ep, p[0], EPOLLIN | EPOLLEXCLUSIVE | EPOLLRDHUP);
+    add_refused("ADD EPOLLPRI|EPOLLEXCLUSIVE", ep, p[0], EPOLLPRI | EPOLLEXCLUSIVE);
+    add_refused("ADD EPOLLIN|EPOLLET|EPOLLEXCLUSIVE", ep, p[0], EPOLLIN | EPOLLET | EPOLLEXCLUSIVE);
+    show_ctl("ADD EPOLLOUT|EPOLLEXCLUSIVE of the write end", ep, EPOLL_CTL_ADD, p[1], EPOLLOUT | EPOLLEXCLUSIVE, 6);
+    show_wait("pipe", "the write end", ep, 0);
+    int inner = epoll_create1(0);
+    add_refused("ADD an epoll descriptor with EPOLLEXCLUSIVE", ep, inner, EPOLLIN | EPOLLEXCLUSIVE);
+    close(inner);
+    close(ep);
+
+    /* A socket. */
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0, "socketpair: %s", strerror(errno));
+    ep = epoll_create1(0);
+    show_ctl("socket: ADD EPOLLIN|EPOLLOUT|EPOLLEXCLUSIVE", ep, EPOLL_CTL_ADD, sv[0],
+             EPOLLIN | EPOLLOUT | EPOLLEXCLUSIVE, 1);
+    show_ctl("socket: MOD of the exclusive entry", ep, EPOLL_CTL_MOD, sv[0], EPOLLIN, 2);
+    show_wait("unix stream", "nothing written", ep, 0);
+    put(sv[1], "x");
+    show_wait("unix stream", "after a write", ep, 1000);
+    close(ep);
+
+    /* Two epoll instances with exclusive entries for one pipe, a thread
+     * blocked on each: a write wakes one or more of them. */
+    int e1 = epoll_create1(0), e2 = epoll_create1(0);
+    take(p[0], 256, 1);
+    CHECK(ctl(e1, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLEXCLUSIVE, 1) == 0, "ADD: %s", strerror(errno));
+    CHECK(ctl(e2, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLEXCLUSIVE, 2) == 0, "ADD: %s", strerror(errno));
+    pthread_barrier_init(&exclusive_ready, NULL, 3);
+    pthread_t t1 = spawn(exclusive_waiter, (void *)(intptr_t)e1), t2 = spawn(exclusive_waiter, (void *)(intptr_t)e2);
+    pthread_barrier_wait(&exclusive_ready);
+    sleep_ms(100);
+    put(p[1], "y");
+    void *r1, *r2;
+    pthread_join(t1, &r1);
+    pthread_join(t2, &r2);
+    CHECK((intptr_t)r1 >= 0 && (intptr_t)r2 >= 0, "epoll_wait: %ld %ld", (long)(intptr_t)r1, (long)(intptr_t)r2);
+    printf("epoll-exclusive: two blocked waiters, one write: at least one woke %d\n",
+           (intptr_t)r1 + (intptr_t)r2 >= 1);
+    pthread_barrier_destroy(&exclusive_ready);
+    close(e1);
+    close(e2);
+    close(p[0]);
+    close(p[1]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+#ifndef SYS_epoll_pwait2
+#define SYS_epoll_pwait2 441
+#endif
+
+static int pwait2(int ep, int max, const struct timespec *ts, const sigset_t *mask, size_t masklen) {
+    struct epoll_event ev[8];
+    return (int)syscall(SYS_epoll_pwait2, ep, ev, max, ts, mask, masklen);
+}
+
+static void t_epoll_pwait2(void) {
+    for (int k = 0; k < KINDS; k++) {
+        const char *kn = kind_names[k];
+        int rd, wr, ep = epoll_create1(0);
+        make_pair(k, &rd, &wr);
+        add(ep, rd, EPOLLIN, 1);
+        struct timespec ts = {0, 50000000};
+        double t0 = mono_now();
+        int n = pwait2(ep, 8, &ts, NULL, 8);
+        printf("epoll-pwait2: %s: 50 ms timeout: %d\n", kn, n);
+        check_elapsed("a 50 ms timeout", t0, 50);
+        ts = (struct timespec){0, 0};
+        t0 = mono_now();
+        n = pwait2(ep, 8, &ts, NULL, 8);
+        printf("epoll-pwait2: %s: zero timeout: %d\n", kn, n);
+        CHECK(mono_now() - t0 < 0.04, "a zero timeout took %.3f s", mono_now() - t0);
+        put(wr, "x");
+        ts = (struct timespec){5, 0};
+        t0 = mono_now();
+        n = pwait2(ep, 8, &ts, NULL, 8);
+        printf("epoll-pwait2: %s: ready, 5 s timeout: %d\n", kn, n);
+        CHECK(mono_now() - t0 < 1, "a ready descriptor took %.3f s", mono_now() - t0);
+        take(rd, 256, 1);
+        shared_fd = wr;
+        t0 = mono_now();
+        pthread_t t = spawn(write_later, (void *)1);
+        n = pwait2(ep, 8, NULL, NULL, 8);
+        printf("epoll-pwait2: %s: no timeout, written to by a thread: %d\n", kn, n);
+        check_elapsed("no timeout", t0, 100);
+        join(t);
+        close(rd);
+        close(wr);
+        close(ep);
+    }
+    int ep = epoll_create1(0), p[2];
+    CHECK(pipe(p) == 0, "pipe: %s", strerror(errno));
+    add(ep, p[0], EPOLLIN, 1);
+    struct timespec bad = {0, 1000000000};
+    FAILS(pwait2(ep, 8, &bad, NULL, 8), EINVAL);
+    bad = (struct timespec){-1, 0};
+    FAILS(pwait2(ep, 8, &bad, NULL, 8), EINVAL);
+    struct timespec ts = {0, 0};
+    FAILS(pwait2(ep, 0, &ts, NULL, 8), EINVAL);
+    sigset_t none;
+    sigemptyset(&none);
+    FAILS(pwait2(ep, 8, &ts, &none, 4), EINVAL);
+    FAILS(pwait2(p[0], 8, &ts, NULL, 8), EINVAL);
+    FAILS(pwait2(-1, 8, &ts, NULL, 8), EBADF);
+
+    /* The mask is in force only during the wait: a blocked signal interrupts it. */
+    block_signals(SIGUSR1, 0);
+    main_thread = pthread_self();
+    handled = 0;
+    set_action(SIGUSR1, on_usr1, 0);
+    ts = (struct timespec){5, 0};
+    pthread_t t = spawn(signal_then_write, NULL);
+    double t0 = mono_now();
+    FAILS(pwait2(ep, 8, &ts, &none, 8), EINTR);
+    CHECK(mono_now() - t0 < 2, "interrupted after %.3f s", mono_now() - t0);
+    join(t);
+    sigset_t now;
+    pthread_sigmask(SIG_BLOCK, NULL, &now);
+    printf("epoll-pwait2: interrupted by a signal: handlers ran %d, blocked again %d\n", (int)handled,
+           sigismember(&now, SIGUSR1));
+    set_action(SIGUSR1, SIG_DFL, 0);
+    close(p[0]);
+    close(p[1]);
+    close(ep);
+}
+
+/* Edge-triggered: an edge is reported once; waiting again without reading
+ * and without new data reports nothing (Linux's semantics). */
+static void t_epoll_edge(void) {
+    for (int k = 0; k < KINDS; k++) {
+        const char *kn = kind_names[k];
+        int rd, wr, ep = epoll_create1(0);
+        make_pair(k, &rd, &wr);
+        put(wr, "x");
+        add(ep, rd, EPOLLIN | EPOLLET, 1);
+        show_wait(kn, "unread data when added", ep, 1000);
+        show_wait(kn, "again, nothing read, nothing new", ep, 100);
+        show_wait(kn, "a third time", ep, 0);
+        put(wr, "y");
+        show_wait(kn, "after a write", ep, 1000);
+        show_wait(kn, "again", ep, 100);
+        printf("epoll-edge: %s: read %zu byte\n", kn, take(rd, 1, 0));
+        show_wait(kn, "after reading part", ep, 100);
+        put(wr, "z");
+        show_wait(kn, "after another write", ep, 1000);
+        size_t n = take(rd, 256, 1);
+        printf("epoll-edge: %s: drained %zu bytes\n", kn, n);
+        show_wait(kn, "drained", ep, 100);
+        /* Level-triggered, for contrast. */
+        CHECK(ctl(ep, EPOLL_CTL_MOD, rd, EPOLLIN, 2) == 0, "MOD: %s", strerror(errno));
+        put(wr, "w");
+        show_wait(kn, "level-triggered", ep, 1000);
+        show_wait(kn, "level-triggered again", ep, 0);
+        /* Both directions, edge-triggered, re-armed by MOD. */
+        CHECK(ctl(ep, EPOLL_CTL_MOD, rd, EPOLLIN | EPOLLOUT | EPOLLET, 3) == 0, "MOD: %s", strerror(errno));
+        show_wait(kn, "EPOLLIN|EPOLLOUT|EPOLLET", ep, 0);
+        show_wait(kn, "again", ep, 100);
+        put(wr, "v");
+        show_wait(kn, "after a write", ep, 1000);
+        show_wait(kn, "again", ep, 100);
+        /* The write end, EPOLLOUT|EPOLLET: once, not again while nothing changes. */
+        int ew = epoll_create1(0);
+        add(ew, wr, EPOLLOUT | EPOLLET, 4);
+        show_wait(kn, "write end, EPOLLOUT|EPOLLET", ew, 0);
+        show_wait(kn, "write end, again", ew, 100);
+        close(ew);
+        close(rd);
+        close(wr);
+        close(ep);
+    }
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
@@ -803,6 +1129,10 @@ static const struct {
     {"timerfd-poll", t_timerfd_poll},
     {"signalfd", t_signalfd},
     {"signalfd-block", t_signalfd_block},
+    {"epoll-oneshot", t_epoll_oneshot},
+    {"epoll-exclusive", t_epoll_exclusive},
+    {"epoll-pwait2", t_epoll_pwait2},
+    {"epoll-edge", t_epoll_edge},
 };
 
 int main(int argc, char **argv) {

@@ -1,6 +1,8 @@
 /* Sockets: TCP and UDP over loopback, AF_UNIX (pairs, paths, abstract
  * names), descriptor passing, non-blocking connect with an edge-triggered
- * epoll loop, socket options, and what the network policy refuses.
+ * epoll loop, socket options, sendmmsg/recvmmsg, SO_REUSEPORT and
+ * IPV6_V6ONLY, name resolution from /etc/hosts, and what the network
+ * policy and read-only mounts refuse.
  * `net NAME [ARGS...]` runs one sub-test. Output names errors by their
  * symbols and never prints a pid, an ephemeral port or a temporary path, so
  * that it can be compared with a native run. Every sub-test ends itself
@@ -9,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -1404,6 +1407,424 @@ static int sockopt(void) {
     return 0;
 }
 
+/* ---- sendmmsg and recvmmsg ---- */
+
+/* Prints what recvmmsg filled in: each message's length, text, MSG_TRUNC
+ * and, for an inet socket, whether it came from port `from_port`. */
+static void show_mmsgs(const char *what, int n, struct mmsghdr *m, int from_port) {
+    if (n < 0) {
+        printf("%s: %s\n", what, ename(errno));
+        return;
+    }
+    printf("%s: %d\n", what, n);
+    for (int i = 0; i < n; i++) {
+        struct iovec *iv = m[i].msg_hdr.msg_iov;
+        printf("  [%d] len %u '%.*s' MSG_TRUNC %d", i, m[i].msg_len, (int)m[i].msg_len, (char *)iv->iov_base,
+               !!(m[i].msg_hdr.msg_flags & MSG_TRUNC));
+        if (from_port)
+            printf(" namelen %u from the sender %d", m[i].msg_hdr.msg_namelen,
+                   port_of(m[i].msg_hdr.msg_name) == from_port);
+        else
+            printf(" namelen %u", m[i].msg_hdr.msg_namelen);
+        printf("\n");
+    }
+}
+
+#define MM 8
+static char mm_bufs[MM][16];
+static struct iovec mm_iov[MM];
+static struct sockaddr_storage mm_from[MM];
+static struct mmsghdr mm_in[MM];
+
+/* Fresh receive headers: 16 bytes each, room for a source address. */
+static struct mmsghdr *mm_reset(void) {
+    memset(mm_in, 0, sizeof mm_in);
+    memset(mm_bufs, 0, sizeof mm_bufs);
+    for (int i = 0; i < MM; i++) {
+        mm_iov[i] = (struct iovec){mm_bufs[i], sizeof mm_bufs[i]};
+        mm_in[i].msg_hdr.msg_iov = &mm_iov[i];
+        mm_in[i].msg_hdr.msg_iovlen = 1;
+        mm_in[i].msg_hdr.msg_name = &mm_from[i];
+        mm_in[i].msg_hdr.msg_namelen = sizeof mm_from[i];
+    }
+    return mm_in;
+}
+
+/* Fills `out` with `n` one-piece messages (`texts`) to `to` (NULL: none). */
+static void mm_out(struct mmsghdr *out, struct iovec *iv, const char **texts, int n, void *to, socklen_t tolen) {
+    memset(out, 0, sizeof *out * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        iv[i] = (struct iovec){(void *)texts[i], strlen(texts[i])};
+        out[i].msg_hdr.msg_iov = &iv[i];
+        out[i].msg_hdr.msg_iovlen = 1;
+        out[i].msg_hdr.msg_name = to;
+        out[i].msg_hdr.msg_namelen = tolen;
+    }
+}
+
+static void show_sent(const char *what, int n, struct mmsghdr *out, int count) {
+    if (n < 0) {
+        printf("%s: %s\n", what, ename(errno));
+        return;
+    }
+    printf("%s: %d, lengths", what, n);
+    for (int i = 0; i < count; i++) printf(" %u", out[i].msg_len);
+    printf("\n");
+}
+
+/* `mmsg_udp`: sendmmsg/recvmmsg between two UDP sockets on loopback. */
+static int mmsg_udp(void) {
+    int r = TRY(socket(AF_INET, SOCK_DGRAM, 0)), s = TRY(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in a = in4("127.0.0.1", 0);
+    TRY(bind(r, (struct sockaddr *)&a, sizeof a));
+    TRY(bind(s, (struct sockaddr *)&a, sizeof a));
+    struct sockaddr_in to = in4("127.0.0.1", local_port(r));
+    int sport = local_port(s);
+
+    /* Four messages, one in two pieces, one empty, one longer than 16 bytes. */
+    struct mmsghdr out[4];
+    struct iovec iv[5];
+    const char *texts[] = {"alpha", "", "gamma", "a longer fourth message"};
+    mm_out(out, iv, texts, 4, &to, sizeof to);
+    iv[4] = (struct iovec){" delta", 6};
+    struct iovec two[2] = {iv[2], iv[4]};
+    out[2].msg_hdr.msg_iov = two;
+    out[2].msg_hdr.msg_iovlen = 2;
+    show_sent("sendmmsg of 4", (int)sendmmsg(s, out, 4, 0), out, 4);
+    show_mmsgs("recvmmsg of up to 8, MSG_DONTWAIT", recvmmsg(r, mm_reset(), MM, MSG_DONTWAIT, NULL), mm_in, sport);
+    show_mmsgs("again, nothing queued", recvmmsg(r, mm_reset(), MM, MSG_DONTWAIT, NULL), mm_in, sport);
+
+    /* Fewer slots than messages: the rest stays queued. */
+    const char *three[] = {"one", "two", "three"};
+    mm_out(out, iv, three, 3, &to, sizeof to);
+    show_sent("sendmmsg of 3", (int)sendmmsg(s, out, 3, 0), out, 3);
+    show_mmsgs("recvmmsg of 2, blocking", recvmmsg(r, mm_reset(), 2, 0, NULL), mm_in, sport);
+    show_mmsgs("recvmmsg of up to 8, MSG_DONTWAIT", recvmmsg(r, mm_reset(), MM, MSG_DONTWAIT, NULL), mm_in, sport);
+
+    /* MSG_WAITFORONE: blocks for the first only. */
+    mm_out(out, iv, three, 2, &to, sizeof to);
+    show_sent("sendmmsg of 2", (int)sendmmsg(s, out, 2, 0), out, 2);
+    show_mmsgs("recvmmsg of up to 8, MSG_WAITFORONE", recvmmsg(r, mm_reset(), MM, MSG_WAITFORONE, NULL), mm_in,
+               sport);
+
+    /* A bad address in the second message: the first is sent and counted. */
+    mm_out(out, iv, three, 2, &to, sizeof to);
+    out[1].msg_hdr.msg_namelen = 3;
+    show_sent("sendmmsg with a bad second address", (int)sendmmsg(s, out, 2, 0), out, 1);
+    show_sent("sendmmsg with only the bad one", (int)sendmmsg(s, out + 1, 1, 0), out + 1, 0);
+    show_mmsgs("what arrived", recvmmsg(r, mm_reset(), MM, MSG_DONTWAIT, NULL), mm_in, sport);
+
+    /* Connected: no addresses. */
+    TRY(connect(s, (struct sockaddr *)&to, sizeof to));
+    mm_out(out, iv, three, 3, NULL, 0);
+    show_sent("connected sendmmsg of 3", (int)sendmmsg(s, out, 3, 0), out, 3);
+    show_mmsgs("recvmmsg of up to 8, MSG_DONTWAIT", recvmmsg(r, mm_reset(), MM, MSG_DONTWAIT, NULL), mm_in, sport);
+    show_sent("sendmmsg of 0", (int)sendmmsg(s, out, 0, 0), out, 0);
+    TRY(fcntl(r, F_SETFL, O_NONBLOCK));
+    show_mmsgs("recvmmsg on a non-blocking socket", recvmmsg(r, mm_reset(), MM, 0, NULL), mm_in, sport);
+    int p[2];
+    TRY(pipe(p));
+    show_sent("sendmmsg on a pipe", (int)sendmmsg(p[1], out, 1, 0), out, 0);
+    show_mmsgs("recvmmsg on a pipe", recvmmsg(p[0], mm_reset(), 1, MSG_DONTWAIT, NULL), mm_in, 0);
+    close(r);
+    close(s);
+    return 0;
+}
+
+/* `mmsg_unix`: sendmmsg/recvmmsg on AF_UNIX datagram and seqpacket pairs. */
+static int mmsg_unix(void) {
+    for (int i = 1; i < 3; i++) {
+        int t = unix_types[i], sv[2];
+        printf("-- %s\n", type_name(t));
+        TRY(socketpair(AF_UNIX, t, 0, sv));
+        struct mmsghdr out[5];
+        struct iovec iv[5];
+        const char *texts[] = {"first", "second", "", "the fourth, truncated", "fifth"};
+        mm_out(out, iv, texts, 5, NULL, 0);
+        show_sent("sendmmsg of 5", (int)sendmmsg(sv[0], out, 5, 0), out, 5);
+        show_mmsgs("recvmmsg of 2", recvmmsg(sv[1], mm_reset(), 2, 0, NULL), mm_in, 0);
+        show_mmsgs("recvmmsg of up to 8, MSG_DONTWAIT", recvmmsg(sv[1], mm_reset(), MM, MSG_DONTWAIT, NULL), mm_in, 0);
+        show_mmsgs("again, nothing queued", recvmmsg(sv[1], mm_reset(), MM, MSG_DONTWAIT, NULL), mm_in, 0);
+        /* The other way, MSG_WAITFORONE. */
+        mm_out(out, iv, texts, 2, NULL, 0);
+        show_sent("back: sendmmsg of 2", (int)sendmmsg(sv[1], out, 2, 0), out, 2);
+        show_mmsgs("recvmmsg MSG_WAITFORONE", recvmmsg(sv[0], mm_reset(), MM, MSG_WAITFORONE, NULL), mm_in, 0);
+        /* After the peer closes: what was queued, then end of file. */
+        mm_out(out, iv, texts, 1, NULL, 0);
+        TRY(sendmmsg(sv[0], out, 1, 0));
+        close(sv[0]);
+        show_mmsgs("after the peer closed", recvmmsg(sv[1], mm_reset(), MM, MSG_DONTWAIT, NULL), mm_in, 0);
+        show_mmsgs("and again", recvmmsg(sv[1], mm_reset(), MM, MSG_DONTWAIT, NULL), mm_in, 0);
+        show_sent("sendmmsg to the closed peer", (int)sendmmsg(sv[1], out, 1, MSG_NOSIGNAL), out, 0);
+        close(sv[1]);
+    }
+    return 0;
+}
+
+/* ---- SO_REUSEPORT and IPV6_V6ONLY (on a port the test publishes) ---- */
+
+/* `reuseport PORT`: two sockets on 127.0.0.1:PORT with SO_REUSEPORT, TCP
+ * and UDP; without it on either side, EADDRINUSE. */
+static int reuseport(char **argv) {
+    int port = atoi(argv[2]);
+    struct sockaddr_in a = in4("127.0.0.1", port);
+    for (int udp = 0; udp < 2; udp++) {
+        int type = udp ? SOCK_DGRAM : SOCK_STREAM;
+        printf("-- %s\n", udp ? "udp" : "tcp");
+        /* The first without it, the second with it. */
+        int x = TRY(socket(AF_INET, type, 0)), y = TRY(socket(AF_INET, type, 0));
+        say("bind without SO_REUSEPORT", bind(x, (struct sockaddr *)&a, sizeof a));
+        if (!udp) say("listen", listen(x, 4));
+        SET(y, SOL_SOCKET, SO_REUSEPORT, 1);
+        say("then bind with it", bind(y, (struct sockaddr *)&a, sizeof a));
+        close(x);
+        close(y);
+
+        /* Both with it. */
+        int s1 = TRY(socket(AF_INET, type, 0)), s2 = TRY(socket(AF_INET, type, 0));
+        GET(s1, SOL_SOCKET, SO_REUSEPORT);
+        SET(s1, SOL_SOCKET, SO_REUSEPORT, 1);
+        GET(s1, SOL_SOCKET, SO_REUSEPORT);
+        SET(s2, SOL_SOCKET, SO_REUSEPORT, 1);
+        say("bind the first", bind(s1, (struct sockaddr *)&a, sizeof a));
+        if (!udp) say("listen on the first", listen(s1, 4));
+        say("bind the second", bind(s2, (struct sockaddr *)&a, sizeof a));
+        if (!udp) say("listen on the second", listen(s2, 4));
+        int s3 = TRY(socket(AF_INET, type, 0));
+        say("bind a third without it", bind(s3, (struct sockaddr *)&a, sizeof a));
+        close(s3);
+        struct sockaddr_storage me;
+        socklen_t len = sizeof me;
+        TRY(getsockname(s2, (struct sockaddr *)&me, &len));
+        printf("the second's name: %s\n", show((struct sockaddr_storage *)&me));
+
+        /* Traffic reaches one of them. A connection is left unaccepted (the
+         * listener's close resets it), so that no TIME_WAIT holds the port. */
+        int c = TRY(socket(AF_INET, type, 0));
+        int got = 0, by[2] = {0, 0};
+        if (udp) {
+            for (int i = 0; i < 3; i++) TRY(sendto(c, "d", 1, 0, (struct sockaddr *)&a, sizeof a));
+        } else {
+            say("connect", connect(c, (struct sockaddr *)&a, sizeof a));
+        }
+        for (;;) {
+            struct pollfd pf[2] = {{s1, POLLIN, 0}, {s2, POLLIN, 0}};
+            if (TRY(poll(pf, 2, got ? 200 : 5000)) == 0) break;
+            for (int i = 0; i < 2; i++) {
+                if (!(pf[i].revents & POLLIN)) continue;
+                char ch;
+                if (udp)
+                    TRY(recv(pf[i].fd, &ch, 1, 0));
+                else
+                    pf[i].fd = -1;
+                got++;
+                by[i]++;
+            }
+            if (!udp) break;
+        }
+        printf("%s %d in all, all by one socket: %d\n", udp ? "received" : "ready to accept", got,
+               !by[0] || !by[1]);
+        close(c);
+        close(s1);
+        close(s2);
+    }
+    int u = TRY(socket(AF_UNIX, SOCK_STREAM, 0));
+    SET(u, SOL_SOCKET, SO_REUSEPORT, 1);
+    close(u);
+    return 0;
+}
+
+/* The address part of "IP:PORT" / "[IP]:PORT". */
+static const char *ip_only(const struct sockaddr_storage *ss) {
+    static char out[80];
+    snprintf(out, sizeof out, "%s", show(ss));
+    *strrchr(out, ':') = 0;
+    return out;
+}
+
+/* Connects a new socket of `family` to `ip`:`port`; returns it or -1. */
+static int connect_to(const char *what, const char *ip, int port) {
+    struct sockaddr_storage a;
+    socklen_t alen = inet_addr_of(ip, port, &a);
+    int k = TRY(socket(a.ss_family, SOCK_STREAM, 0));
+    if (say(what, connect(k, (struct sockaddr *)&a, alen)) < 0) {
+        close(k);
+        return -1;
+    }
+    return k;
+}
+
+/* Accepts the connection of client `k` on `s` and prints its peer's and its
+ * own address; the client closes first (no TIME_WAIT holds the port). */
+static void accept_one(int s, int k, int port) {
+    struct sockaddr_storage peer, local;
+    socklen_t plen = sizeof peer, llen = sizeof local;
+    int a = TRY(accept(s, (struct sockaddr *)&peer, &plen));
+    TRY(getsockname(a, (struct sockaddr *)&local, &llen));
+    printf("  accepted from %s (len %u), local %s (len %u), local port is the port: %d\n", ip_only(&peer), plen,
+           ip_only(&local), llen, port_of(&local) == port);
+    close(k);
+    char c;
+    TRY(read(a, &c, 1));
+    close(a);
+}
+
+/* `v6only PORT`: IPV6_V6ONLY's default, and what it lets a listener on [::]:PORT accept. */
+static int v6only(char **argv) {
+    int port = atoi(argv[2]);
+    struct sockaddr_in6 any = in6("::", port);
+    struct sockaddr_in any4 = in4("0.0.0.0", port);
+    int one = 1;
+    for (int only = 1; only >= 0; only--) {
+        printf("-- IPV6_V6ONLY %d\n", only);
+        int s = TRY(socket(AF_INET6, SOCK_STREAM, 0));
+        GET(s, IPPROTO_IPV6, IPV6_V6ONLY);
+        SET(s, IPPROTO_IPV6, IPV6_V6ONLY, only);
+        GET(s, IPPROTO_IPV6, IPV6_V6ONLY);
+        TRY(setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+        say("bind [::]", bind(s, (struct sockaddr *)&any, sizeof any));
+        say("listen", listen(s, 4));
+        SET(s, IPPROTO_IPV6, IPV6_V6ONLY, !only);
+        GET(s, IPPROTO_IPV6, IPV6_V6ONLY);
+        int k = connect_to("IPv4 client to 127.0.0.1", "127.0.0.1", port);
+        if (k >= 0) accept_one(s, k, port);
+        k = connect_to("IPv6 client to ::1", "::1", port);
+        if (k >= 0) accept_one(s, k, port);
+        k = connect_to("client to ::ffff:127.0.0.1", "::ffff:127.0.0.1", port);
+        if (k >= 0) accept_one(s, k, port);
+        int four = TRY(socket(AF_INET, SOCK_STREAM, 0));
+        TRY(setsockopt(four, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+        if (say("an IPv4 socket binds 0.0.0.0 on the same port", bind(four, (struct sockaddr *)&any4, sizeof any4)) >= 0)
+            say("and listens", listen(four, 4));
+        close(four);
+        close(s);
+    }
+    int four = TRY(socket(AF_INET, SOCK_STREAM, 0));
+    GET(four, IPPROTO_IPV6, IPV6_V6ONLY);
+    SET(four, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    close(four);
+    return 0;
+}
+
+/* ---- Name resolution from /etc/hosts and numeric addresses ---- */
+
+static const char *gai_name(int e) {
+    switch (e) {
+#define G(x) \
+    case x: return #x;
+        G(EAI_AGAIN) G(EAI_BADFLAGS) G(EAI_FAIL) G(EAI_FAMILY) G(EAI_MEMORY) G(EAI_NONAME) G(EAI_SERVICE)
+        G(EAI_SOCKTYPE) G(EAI_SYSTEM) G(EAI_OVERFLOW)
+#ifdef EAI_ADDRFAMILY
+        G(EAI_ADDRFAMILY)
+#endif
+#undef G
+    }
+    static char buf[32];
+    snprintf(buf, sizeof buf, "error %d", e);
+    return buf;
+}
+
+static const char *family_name(int f) {
+    return f == AF_INET ? "AF_INET" : f == AF_INET6 ? "AF_INET6" : f == AF_UNSPEC ? "AF_UNSPEC" : "other";
+}
+
+static const char *socktype_name(int t) {
+    return t == SOCK_STREAM ? "SOCK_STREAM" : t == SOCK_DGRAM ? "SOCK_DGRAM" : t == SOCK_RAW ? "SOCK_RAW" : "0";
+}
+
+static void lookup(const char *host, const char *serv, int family, int socktype, int flags) {
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = socktype, .ai_flags = flags}, *res;
+    printf("getaddrinfo(%s, %s, %s, %s, %#x): ", host ? host : "NULL", serv ? serv : "NULL", family_name(family),
+           socktype_name(socktype), flags);
+    int r = getaddrinfo(host, serv, &hints, &res);
+    if (r) {
+        printf("%s\n", gai_name(r));
+        return;
+    }
+    printf("\n");
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        printf("  %s %s protocol %d: %s (len %u)\n", family_name(ai->ai_family), socktype_name(ai->ai_socktype),
+               ai->ai_protocol, show(&ss), ai->ai_addrlen);
+    }
+    freeaddrinfo(res);
+}
+
+static void reverse(const char *ip, int port, size_t hostlen, int flags) {
+    struct sockaddr_storage ss;
+    socklen_t len = inet_addr_of(ip, port, &ss);
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    int r = getnameinfo((struct sockaddr *)&ss, len, host, (socklen_t)hostlen, serv, sizeof serv, flags);
+    printf("getnameinfo(%s, host room %zu, %#x): ", show(&ss), hostlen, flags);
+    if (r)
+        printf("%s\n", gai_name(r));
+    else
+        printf("'%s' '%s'\n", host, serv);
+}
+
+/* `resolve`: getaddrinfo of localhost (from /etc/hosts) and of numeric
+ * addresses, getnameinfo with numeric results. Nothing here may fall
+ * through to DNS (musl compares host names case-sensitively). */
+static int resolve(void) {
+    lookup("localhost", "80", AF_INET, SOCK_STREAM, 0);
+    lookup("localhost", "53", AF_INET, SOCK_DGRAM, 0);
+    lookup("localhost", "80", AF_UNSPEC, SOCK_STREAM, 0);
+    lookup("localhost", NULL, AF_INET, SOCK_STREAM, AI_CANONNAME);
+    lookup("localhost", "80", AF_INET, SOCK_STREAM, AI_NUMERICHOST);
+    lookup("127.0.0.1", NULL, AF_UNSPEC, SOCK_STREAM, 0);
+    lookup("127.0.0.1", "8080", AF_INET, SOCK_DGRAM, AI_NUMERICHOST | AI_NUMERICSERV);
+    lookup("127.0.0.1", "8080", AF_INET6, SOCK_STREAM, AI_NUMERICHOST);
+    lookup("::1", "443", AF_UNSPEC, SOCK_STREAM, AI_NUMERICHOST);
+    lookup("::ffff:127.0.0.1", "443", AF_INET6, SOCK_STREAM, AI_NUMERICHOST);
+    lookup("127.0.0.1", "not-a-port", AF_INET, SOCK_STREAM, AI_NUMERICSERV);
+    lookup(NULL, "9000", AF_INET, SOCK_STREAM, AI_PASSIVE);
+    lookup(NULL, "9000", AF_INET6, SOCK_STREAM, AI_PASSIVE);
+    lookup(NULL, "9000", AF_INET, SOCK_DGRAM, 0);
+    lookup(NULL, NULL, AF_INET, SOCK_STREAM, 0);
+    lookup("127.0.0.1", "80", AF_INET, SOCK_STREAM, 0x4000);
+    reverse("127.0.0.1", 80, NI_MAXHOST, NI_NUMERICHOST | NI_NUMERICSERV);
+    reverse("127.0.0.1", 8080, NI_MAXHOST, NI_NUMERICHOST | NI_NUMERICSERV | NI_DGRAM);
+    reverse("::1", 443, NI_MAXHOST, NI_NUMERICHOST | NI_NUMERICSERV);
+    reverse("::ffff:127.0.0.1", 22, NI_MAXHOST, NI_NUMERICHOST | NI_NUMERICSERV);
+    reverse("127.0.0.1", 80, 4, NI_NUMERICHOST | NI_NUMERICSERV);
+    /* Resolved and used: a UDP datagram to localhost:PORT of its own socket. */
+    int u = TRY(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in a = in4("127.0.0.1", 0);
+    TRY(bind(u, (struct sockaddr *)&a, sizeof a));
+    char port[16];
+    snprintf(port, sizeof port, "%d", local_port(u));
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *res;
+    int r = getaddrinfo("localhost", port, &hints, &res);
+    if (r) {
+        printf("getaddrinfo of its own port: %s\n", gai_name(r));
+        return 0;
+    }
+    TRY(sendto(u, "to myself", 9, 0, res->ai_addr, res->ai_addrlen));
+    char buf[16];
+    ssize_t n = TRY(recv(u, buf, sizeof buf, 0));
+    printf("sent to localhost and got '%.*s'\n", (int)n, buf);
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* `unix_bind PATH`: binds a socket of each AF_UNIX type at PATH (removing it after). */
+static int unix_bind(char **argv) {
+    struct sockaddr_un un;
+    socklen_t len = un_path(&un, argv[2]);
+    for (int i = 0; i < 3; i++) {
+        int s = TRY(socket(AF_UNIX, unix_types[i], 0));
+        char what[32];
+        snprintf(what, sizeof what, "bind %s", type_name(unix_types[i]));
+        if (say(what, bind(s, (struct sockaddr *)&un, len)) == 0) TRY(unlink(argv[2]));
+        close(s);
+    }
+    struct stat st;
+    say("the path exists", stat(argv[2], &st));
+    return 0;
+}
+
 /* ---- The network policy (outputs differ from native runs on purpose) ---- */
 
 /* `bind_port tcp|udp IP PORT`: binds (and for TCP listens). */
@@ -1479,6 +1900,7 @@ int main(int argc, char **argv) {
                        !strcmp(t, "threads_echo") || !strcmp(t, "connect_out")
                    ? 4
                : !strcmp(t, "bind_port")                                             ? 5
+               : !strcmp(t, "reuseport") || !strcmp(t, "v6only") || !strcmp(t, "unix_bind") ? 3
                : !strcmp(t, "epoll_echo") || !strcmp(t, "unix_connect_abstract") || !strcmp(t, "blocked_readers") ||
                        !strcmp(t, "unix_serve_path")
                    ? 3
@@ -1509,6 +1931,12 @@ int main(int argc, char **argv) {
             : !strcmp(t, "listen_policy")         ? listen_policy()
             : !strcmp(t, "families")              ? families()
             : !strcmp(t, "connect_out")           ? connect_out(argv)
+            : !strcmp(t, "mmsg_udp")              ? mmsg_udp()
+            : !strcmp(t, "mmsg_unix")             ? mmsg_unix()
+            : !strcmp(t, "reuseport")             ? reuseport(argv)
+            : !strcmp(t, "v6only")                ? v6only(argv)
+            : !strcmp(t, "resolve")               ? resolve()
+            : !strcmp(t, "unix_bind")             ? unix_bind(argv)
                                                   : (fprintf(stderr, "net: no sub-test %s\n", t), 2);
     fflush(stdout);
     return r;

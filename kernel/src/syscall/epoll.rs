@@ -25,6 +25,11 @@ const EPOLLET: u32 = 1 << 31;
 const EVENT_BITS: u32 = 0x3fff;
 const EPOLLERR: u32 = 0x8;
 const EPOLLHUP: u32 = 0x10;
+const EPOLLIN: u32 = 0x1;
+const EPOLLOUT: u32 = 0x4;
+const EPOLLWAKEUP: u32 = 1 << 29;
+/// What may go with EPOLLEXCLUSIVE (Linux's EPOLLEXCLUSIVE_OK_BITS).
+const EXCLUSIVE_OK: u32 = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
 const O_CLOEXEC: u64 = 0o2000000;
 /// Events one `epoll_wait` may return (Linux: INT_MAX / sizeof(struct epoll_event)).
 const MAX_EVENTS: u64 = (i32::MAX / 12) as u64;
@@ -89,10 +94,15 @@ pub fn epoll_ctl([epfd, op, fd, event, ..]: Args) -> SysResult {
         let raw: [u8; 12] = read_bytes(event)?;
         let events = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
         let data = u64::from_le_bytes(raw[4..12].try_into().unwrap_or_default());
-        if events & EPOLLEXCLUSIVE != 0 && events & EPOLLONESHOT != 0 {
+        // Linux: EPOLLEXCLUSIVE only at EPOLL_CTL_ADD, with in/out and the
+        // bits that go with them, and never on another epoll instance.
+        if events & EPOLLEXCLUSIVE != 0
+            && (op == EPOLL_CTL_MOD || matches!(target.kind, Kind::Epoll(_)) || events & !EXCLUSIVE_OK != 0)
+        {
             return Err(EINVAL);
         }
-        Ok(Interest { events, data, disabled: false, edge_seen: None })
+        // Errors and hang-ups are always reported.
+        Ok(Interest { events: events | EPOLLERR | EPOLLHUP, data, disabled: false, edge_seen: None })
     };
     let mut interest = ep.interest.lock();
     let fd = fd as i32;
@@ -107,6 +117,10 @@ pub fn epoll_ctl([epfd, op, fd, event, ..]: Args) -> SysResult {
         EPOLL_CTL_MOD => {
             let i = read_event()?;
             let slot = interest.get_mut(&fd).ok_or(ENOENT)?;
+            // An exclusive entry cannot be modified (Linux: EINVAL).
+            if slot.events & EPOLLEXCLUSIVE != 0 {
+                return Err(EINVAL);
+            }
             *slot = i;
         }
         EPOLL_CTL_DEL => {
