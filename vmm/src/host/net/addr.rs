@@ -37,6 +37,13 @@ impl HostAddr {
     pub fn ptr(&self) -> *const libc::sockaddr {
         (&self.raw as *const libc::sockaddr_storage).cast()
     }
+
+    /// The address's bytes, as the guest's were.
+    pub fn bytes(&self) -> &[u8] {
+        let len = (self.len as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
+        // SAFETY: `len` bytes of the storage we own, which is plain bytes.
+        unsafe { std::slice::from_raw_parts((&self.raw as *const libc::sockaddr_storage).cast(), len) }
+    }
 }
 
 /// The family a guest address names (its first two bytes).
@@ -126,6 +133,17 @@ pub fn inet_bind(policy: &Policy, proto: Proto, guest: &[u8]) -> Result<HostAddr
         }
     }
     HostAddr::from_bytes(&a, None)
+}
+
+/// `a` (a host address as the guest sees it) with the IP of `bound`: the
+/// address the guest bound where the publishing rule bound another one on
+/// the host (`-p 127.0.0.1:…` for a guest bound to 0.0.0.0).
+pub fn with_ip_of(a: &[u8], bound: &[u8]) -> Vec<u8> {
+    let mut a = a.to_vec();
+    if let Some(ip) = ip_of(bound) {
+        set_ip(&mut a, ip);
+    }
+    a
 }
 
 /// A guest IP address to connect or send to: loopback reaches the guest's

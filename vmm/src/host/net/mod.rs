@@ -225,10 +225,14 @@ impl Net {
         };
         // SAFETY: bind of a socket we hold to a checked address.
         sys(|| unsafe { libc::bind(fd.as_raw_fd(), to.ptr(), to.len) } as isize)?;
-        if domain == libc::AF_UNIX {
-            if let Ok(Handle::Socket { names, .. }) = files.handles.get_mut(handle) {
-                names.own = matches!(addr::unix_name(&guest)?, UnixName::Path(_)).then(|| addr::unix_canonical(&guest));
-            }
+        let own = if domain == libc::AF_UNIX {
+            matches!(addr::unix_name(&guest)?, UnixName::Path(_)).then(|| addr::unix_canonical(&guest))
+        } else {
+            // The guest's own IP where the host socket got the published one.
+            (addr::ip_of(&guest) != addr::ip_of(to.bytes())).then(|| guest.clone())
+        };
+        if let Ok(Handle::Socket { names, .. }) = files.handles.get_mut(handle) {
+            names.own = own;
         }
         Ok(0)
     }
@@ -264,7 +268,13 @@ impl Net {
             libc::AF_UNIX => known
                 .clone()
                 .unwrap_or_else(|| addr::unix_to_guest(&files.net.abstract_prefix, &host, Some(&files.sandbox))),
-            libc::AF_INET | libc::AF_INET6 => addr::inet_to_guest(&files.net.policy, proto_of(fd), &host, !peer),
+            libc::AF_INET | libc::AF_INET6 => {
+                let a = addr::inet_to_guest(&files.net.policy, proto_of(fd), &host, !peer);
+                match known.as_deref().filter(|_| !peer) {
+                    Some(bound) => addr::with_ip_of(&a, bound),
+                    None => a,
+                }
+            }
             _ => host,
         };
         segs.write(0, &guest)?;
@@ -520,8 +530,12 @@ impl Blocking {
                 ret
             }
             Blocking::Accept { handle, got: Some((new, from)), .. } => {
+                // A path the listener was bound to names the accepted socket
+                // too; an IP socket's own address is its connection's.
                 let own = match files.handles.get(handle) {
-                    Ok(Handle::Socket { names, .. }) => names.own.clone(),
+                    Ok(Handle::Socket { names, .. }) => {
+                        names.own.clone().filter(|o| addr::family(o) == Ok(libc::AF_UNIX))
+                    }
                     _ => None,
                 };
                 let guest_from = to_guest(files, new.as_raw_fd(), &from, true);
