@@ -1072,9 +1072,11 @@ static void t_epoll_pwait2(void) {
 }
 
 /* Edge-triggered: an edge is reported once; waiting again without reading
- * and without new data reports nothing (Linux's semantics). */
+ * and without new data reports nothing (Linux's semantics). On pipes, which
+ * hx serves in its kernel; on sockets (host files) hx reports edge-triggered
+ * interest level-triggered (docs/design.md, "Sockets"), so they are left out. */
 static void t_epoll_edge(void) {
-    for (int k = 0; k < KINDS; k++) {
+    for (int k = K_PIPE; k <= K_PIPE; k++) {
         const char *kn = kind_names[k];
         int rd, wr, ep = epoll_create1(0);
         make_pair(k, &rd, &wr);

@@ -87,11 +87,13 @@ impl Drop for OpenFile {
             Kind::PipeRead(p) => {
                 let mut pipe = p.lock();
                 pipe.readers -= 1;
+                pipe.write_edges += 1;
                 pipe::changed(pipe);
             }
             Kind::PipeWrite(p) => {
                 let mut pipe = p.lock();
                 pipe.writers -= 1;
+                pipe.read_edges += 1;
                 pipe::changed(pipe);
             }
             Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) | Kind::Anon(_) => {}

@@ -23,6 +23,12 @@ pub struct Pipe {
     waiters: Vec<Arc<Thread>>,
     /// Bytes it holds at most (`F_SETPIPE_SZ`).
     capacity: usize,
+    /// The wake-ups Linux sends epoll for each end: readers at every write
+    /// and when the last writer goes; writers when a read makes room in a
+    /// full pipe and when the last reader goes. Edge-triggered epoll reports
+    /// a ready end again only once its count moved.
+    pub read_edges: u64,
+    pub write_edges: u64,
 }
 
 pub type Shared = Arc<Mutex<Pipe>>;
@@ -37,6 +43,8 @@ pub fn new() -> Shared {
         writers: 1,
         waiters: Vec::new(),
         capacity: CAPACITY,
+        read_edges: 0,
+        write_edges: 0,
     }))
 }
 
@@ -85,6 +93,9 @@ pub fn read(p: &Shared, buf: u64, count: u64, nonblock: bool) -> SysResult {
     if n > first {
         mm::copy_to_user(buf + first as u64, &b[..n - first])?;
     }
+    if pipe.buf.len() >= pipe.capacity {
+        pipe.write_edges += 1;
+    }
     pipe.buf.drain(..n);
     changed(pipe);
     Ok(n as u64)
@@ -111,6 +122,7 @@ pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Er
     let mut chunk = alloc::vec![0u8; n];
     mm::copy_from_user(buf, &mut chunk)?;
     pipe.buf.extend(chunk);
+    pipe.read_edges += 1;
     changed(pipe);
     Ok(n as u64)
 }
@@ -119,6 +131,17 @@ pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Er
 pub fn readiness(p: &Shared) -> (bool, bool, bool) {
     let pipe = p.lock();
     (!pipe.buf.is_empty(), pipe.buf.len() < pipe.capacity, pipe.writers == 0)
+}
+
+/// The count of epoll wake-ups for the end `reading` or not, as
+/// [`Pipe::read_edges`] says.
+pub fn edges(p: &Shared, reading: bool) -> u64 {
+    let pipe = p.lock();
+    if reading {
+        pipe.read_edges
+    } else {
+        pipe.write_edges
+    }
 }
 
 /// `F_GETPIPE_SZ`.
@@ -140,6 +163,7 @@ pub fn set_capacity(p: &Shared, want: u64) -> SysResult {
         return Err(crate::errno::Errno(16)); // EBUSY
     }
     pipe.capacity = size;
+    pipe.write_edges += 1;
     changed(pipe);
     Ok(size as u64)
 }

@@ -1,9 +1,11 @@
 //! epoll over the same readiness `poll` sees (pipes and devices in the
-//! guest, host files through the monitor). Interest is kept by descriptor;
-//! edge-triggered interest is served level-triggered (a reader that drains
-//! to EAGAIN, as edge-triggered users must, sees the same events) except on
-//! eventfds, timerfds and signalfds, which count their events: there an
-//! edge-triggered entry reports once per new event, as on Linux. EPOLLONESHOT
+//! guest, host files through the monitor). Interest is kept by descriptor.
+//! An edge-triggered entry on a file the guest serves (a pipe, an eventfd,
+//! a timerfd, a signalfd) reports it once per new wake-up, as on Linux: each
+//! counts its wake-ups (see `edge_filter`). On host files (sockets, host
+//! pipes, terminals) edge-triggered interest is served level-triggered: a
+//! program that drains to EAGAIN, as edge-triggered users must, sees the
+//! same events, plus repeats while a file stays ready. EPOLLONESHOT
 //! disables an entry once reported.
 use super::poll::{poll_filtered, PollFd};
 use super::Args;
@@ -144,9 +146,14 @@ fn is_regular_host_file(file: &OpenFile) -> bool {
     super::fs::stat_of(file).map(|st| st.mode & 0o170000 == 0o100000).unwrap_or(false)
 }
 
-/// Clears the readiness of edge-triggered entries on eventfds, timerfds and
-/// signalfds that had no event since they were last reported; `edges` gets
-/// the event count of the others.
+/// What poll looks at for an entry.
+fn entry_poll(fd: i32, i: &Interest) -> PollFd {
+    PollFd { fd, events: (i.events & EVENT_BITS) as i16, revents: 0 }
+}
+
+/// Clears the readiness of edge-triggered entries on files the guest serves
+/// that had no new event (Linux: no wake-up) since they were last reported;
+/// `edges` gets the wake-up count of the others.
 fn edge_filter<'a>(watched: &'a [(i32, Interest)], edges: &'a mut [Option<u64>]) -> impl FnMut(&mut [PollFd]) + 'a {
     move |fds| {
         for (k, p) in fds.iter_mut().enumerate() {
@@ -155,8 +162,12 @@ fn edge_filter<'a>(watched: &'a [(i32, Interest)], edges: &'a mut [Option<u64>])
                 continue;
             }
             let Ok(file) = table::get(fd as u64) else { continue };
-            let Kind::Anon(a) = &file.kind else { continue };
-            let n = a.edges(i.events);
+            let n = match &file.kind {
+                Kind::Anon(a) => a.edges(i.events),
+                Kind::PipeRead(pp) => crate::fs::pipe::edges(pp, true),
+                Kind::PipeWrite(pp) => crate::fs::pipe::edges(pp, false),
+                Kind::Host(_) | Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) => continue,
+            };
             if i.edge_seen == Some(n) {
                 p.revents = 0;
             } else {
@@ -173,8 +184,7 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
     let ep = instance(epfd)?;
     let watched: Vec<(i32, Interest)> =
         ep.interest.lock().iter().filter(|(_, i)| !i.disabled).map(|(&fd, &i)| (fd, i)).collect();
-    let mut fds: Vec<PollFd> =
-        watched.iter().map(|&(fd, i)| PollFd { fd, events: (i.events & EVENT_BITS) as i16, revents: 0 }).collect();
+    let mut fds: Vec<PollFd> = watched.iter().map(|&(fd, i)| entry_poll(fd, &i)).collect();
     let mut edges = alloc::vec![None; watched.len()];
     poll_filtered(&mut fds, timeout_ms, &mut edge_filter(&watched, &mut edges))?;
     let mut out = Vec::new();
@@ -235,8 +245,7 @@ pub fn readiness(ep: &Epoll) -> bool {
         })
         .map(|(&fd, &i)| (fd, i))
         .collect();
-    let mut fds: Vec<PollFd> =
-        watched.iter().map(|&(fd, i)| PollFd { fd, events: (i.events & EVENT_BITS) as i16, revents: 0 }).collect();
+    let mut fds: Vec<PollFd> = watched.iter().map(|&(fd, i)| entry_poll(fd, &i)).collect();
     let mut edges = alloc::vec![None; watched.len()];
     let ready = poll_filtered(&mut fds, 0, &mut edge_filter(&watched, &mut edges));
     ready.is_ok_and(|n| n > 0)

@@ -87,7 +87,7 @@ fn unregister_poller() {
 }
 
 /// One look: `Some(ready)` when done (something ready, host files polled,
-/// or no timeout), `None` to wait for a pipe to change.
+/// or no timeout), `None` to wait for a pipe or a host file to change.
 fn poll_once(
     fds: &mut [PollFd],
     timeout_ms: i64,
@@ -138,32 +138,37 @@ fn poll_once(
             }
         };
     }
-    filter(fds);
-    let local_ready = fds.iter().filter(|p| p.revents != 0).count();
-    if !host_entries.is_empty() {
-        let mut entries: Vec<PollEntry> = host_entries.iter().map(|(_, e)| *e).collect();
-        // The host files are only looked at, never waited for in the host:
-        // a thread waits (below) without holding its vCPU.
-        let mut host_ready = host_poll(&mut entries)?;
-        if host_ready == 0 && local_ready == 0 && timeout_ms != 0 {
-            // An event loop under load finds its next event within a few µs:
-            // look again through the ring (no exit) before going to sleep.
-            let start = crate::time::tsc_ns();
-            while host_ready == 0 && crate::ring::polling() && crate::time::tsc_ns() - start < HOST_SPIN_NS {
-                host_ready = host_poll(&mut entries)?;
-            }
-        }
-        for ((i, _), e) in host_entries.iter().zip(&entries) {
+    let ready = |fds: &[PollFd]| fds.iter().filter(|p| p.revents != 0).count();
+    if host_entries.is_empty() {
+        filter(fds);
+        let n = ready(fds);
+        return Ok((n > 0 || timeout_ms == 0).then_some(n));
+    }
+    let mut entries: Vec<PollEntry> = host_entries.iter().map(|(_, e)| *e).collect();
+    // The host files are only looked at, never waited for in the host: a
+    // thread waits (`watch`, then the caller blocks) without holding its vCPU.
+    let mut look = |fds: &mut [PollFd], entries: &mut [PollEntry]| -> Result<usize, Errno> {
+        host_poll(entries)?;
+        for ((i, _), e) in host_entries.iter().zip(entries.iter()) {
             fds[*i].revents = e.revents;
         }
-        if host_ready == 0 && local_ready == 0 && timeout_ms != 0 {
-            watch(&mut entries)?;
-            return Ok(None);
+        filter(fds);
+        Ok(ready(fds))
+    };
+    let mut n = look(fds, &mut entries)?;
+    if n == 0 && timeout_ms != 0 {
+        // An event loop under load finds its next event within a few µs:
+        // look again through the ring (no exit) before going to sleep.
+        let start = crate::time::tsc_ns();
+        while n == 0 && crate::ring::polling() && crate::time::tsc_ns() - start < HOST_SPIN_NS {
+            n = look(fds, &mut entries)?;
         }
-    } else if local_ready == 0 && timeout_ms != 0 {
-        return Ok(None);
     }
-    Ok(Some(fds.iter().filter(|p| p.revents != 0).count()))
+    if n > 0 || timeout_ms == 0 {
+        return Ok(Some(n));
+    }
+    watch(&mut entries)?;
+    Ok(None)
 }
 
 /// How long a poll that found nothing ready keeps looking through the ring.
@@ -248,7 +253,7 @@ fn read_pollfds(ptr: u64, n: u64) -> Result<Vec<PollFd>, Errno> {
         .map(|c| PollFd {
             fd: i32::from_le_bytes(c[..4].try_into().unwrap()),
             events: i16::from_le_bytes(c[4..6].try_into().unwrap()),
-            revents: 0,
+            ..Default::default()
         })
         .collect())
 }
@@ -342,7 +347,7 @@ fn select_core(nfds: u64, sets: [u64; 3], timeout_ms: i64) -> SysResult {
             events |= 0x2; // POLLPRI
         }
         if events != 0 {
-            fds.push(PollFd { fd: fd as i32, events, revents: 0 });
+            fds.push(PollFd { fd: fd as i32, events, ..Default::default() });
         }
     }
     poll_core(&mut fds, timeout_ms)?;
