@@ -132,6 +132,84 @@ fn pr_set_pdeathsig_signals_a_child_when_its_parent_ends() {
 }
 
 #[test]
+fn waitid_reports_exits_and_signals_by_pid_or_any_and_wnowait_leaves_the_child() {
+    sub_test("waitid");
+}
+
+#[test]
+fn waitid_by_process_group_reaps_only_that_groups_children() {
+    sub_test("waitid_pgid");
+}
+
+#[test]
+fn wait4_fills_the_childs_resource_usage() {
+    sub_test("rusage");
+}
+
+#[test]
+fn sa_nocldwait_reaps_new_children_and_the_handler_still_runs() {
+    sub_test("sa_nocldwait");
+}
+
+#[test]
+fn a_signal_sent_right_after_fork_reaches_the_child() {
+    sub_test("kill_new_children");
+}
+
+#[test]
+fn kill_of_a_process_group_reaches_its_members_only() {
+    sub_test("kill_group");
+}
+
+/// kill(-1) signals every process the caller may: natively that is only
+/// safe as the init of a pid namespace of its own (the program refuses to
+/// call it unless it is pid 1); under hx the program is pid 1 of its guest.
+#[test]
+fn kill_minus_one_reaches_every_other_process_but_not_the_caller() {
+    let expected = "kill(-1, SIGTERM): 0\nchild in our group: killed by Terminated\n\
+                    child in its own group: killed by Terminated\ncaller survives\n\
+                    kill(-1, 0) with nobody else: -1 No such process\n";
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("processes", flavor, &[]);
+        let exe = exe.to_str().unwrap();
+        let n = run_in_dir(false, &["unshare", "--pid", "--fork", "--kill-child", exe, "kill_all"], &[], &[]);
+        if n.status.success() {
+            assert_eq!(text(&n.stdout), expected, "kill_all ({flavor:?}) natively in a pid namespace");
+        } else {
+            eprintln!("no pid namespace natively ({}): hx compared with the expected text only", text(&n.stderr));
+        }
+        let h = run_in_dir(true, &[exe, "kill_all"], &[], &[]);
+        assert_eq!(text(&h.stdout), expected, "kill_all ({flavor:?}) under hx: {}", text(&h.stderr));
+        assert_eq!(status_code(&h), 0);
+    }
+}
+
+#[test]
+fn fexecve_and_execveat_run_a_program_from_a_descriptor_or_a_directory() {
+    sub_test("exec_at");
+}
+
+#[test]
+fn exec_at_edges_nofollow_unknown_flag_directory_and_a_close_on_exec_script() {
+    sub_test("exec_at_edges");
+}
+
+#[test]
+fn raw_clone_and_clone3_without_clone_vm_act_like_fork() {
+    sub_test("clone_fork");
+}
+
+#[test]
+fn a_forked_child_shares_the_file_offset_with_its_parent() {
+    sub_test("shared_offset");
+}
+
+#[test]
+fn execve_of_scripts_passes_the_interpreter_argument_and_limits_nesting() {
+    sub_test("scripts");
+}
+
+#[test]
 fn bash_pipelines_and_lists() {
     bash("pipeline", "seq 1000 | sort -rn | head -3");
     bash("and/or lists", "true && echo yes || echo no; false && echo yes || echo no");

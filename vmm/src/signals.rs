@@ -145,6 +145,28 @@ pub fn catch_interrupts() {
     }
 }
 
+/// Blocks [`GUEST_SIGNAL`] in the calling thread until the guard is dropped
+/// (a pending one is taken then).
+pub fn block_guest_signal() -> GuestSignalBlocked {
+    // SAFETY: changes the calling thread's own mask with sets we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, GUEST_SIGNAL);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        GuestSignalBlocked(set)
+    }
+}
+
+pub struct GuestSignalBlocked(libc::sigset_t);
+
+impl Drop for GuestSignalBlocked {
+    fn drop(&mut self) {
+        // SAFETY: unblocks the signal this guard blocked, in the same thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &self.0, std::ptr::null_mut()) };
+    }
+}
+
 /// The calling thread runs the vCPU that passes signals on: `immediate_exit`
 /// is its byte, `wake_seq` its idle futex.
 pub fn forward_through(immediate_exit: *mut u8, wake_seq: &std::sync::atomic::AtomicU32) {

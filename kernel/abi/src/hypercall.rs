@@ -215,6 +215,11 @@ pub const SETFL_PIPE_SIZE: u64 = 1 << 40;
 /// nothing is there to read (the guest then waits with `WATCH`).
 pub const RW_NOWAIT: u64 = 1;
 
+/// `EXEC`'s `args[3]`: the program was named through a close-on-exec
+/// descriptor (`fexecve`, `execveat` with a relative path), so a `#!`
+/// interpreter could not open it: a script fails with ENOENT, as on Linux.
+pub const EXEC_PATH_INACCESSIBLE: u64 = 1;
+
 // `NET` operations. Socket addresses travel as Linux `struct sockaddr` bytes
 // (at most `MAX_SOCKADDR`), in the guest's own terms: the monitor translates
 // published ports and socket paths both ways.

@@ -12,6 +12,7 @@ use hx_abi::hypercall::{op, Request, Segment};
 
 const AT_FDCWD: u64 = -100i64 as u64;
 const AT_EMPTY_PATH: u64 = 0x1000;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 /// Linux's limits: one string, and argv + environment together.
 const MAX_ARG_STRLEN: usize = 32 * 4096;
 const MAX_ARG_BYTES: usize = 2 << 20;
@@ -48,6 +49,9 @@ fn segment_of(bytes: &[u8]) -> Segment {
 }
 
 pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(crate::errno::EINVAL);
+    }
     let given = fs::path::read(path)?;
     if given.is_empty() {
         // AT_EMPTY_PATH: the program is the file `dirfd` is open on.
@@ -56,6 +60,17 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
         }
     }
     let abs = if given.is_empty() { fs::table::get(dirfd)?.path.clone() } else { fs::path::absolute(dirfd, &given)? };
+    if flags & AT_SYMLINK_NOFOLLOW != 0 && !given.is_empty() {
+        const S_IFMT: u32 = 0o170000;
+        const S_IFLNK: u32 = 0o120000;
+        if super::path::stat_path(&abs, false).is_ok_and(|st| st.mode & S_IFMT == S_IFLNK) {
+            return Err(crate::errno::ELOOP);
+        }
+    }
+    // Linux names such a program /dev/fd/N[/path] for its interpreter, which
+    // a close-on-exec descriptor leaves unreachable.
+    let relative = given.is_empty() || given.first() != Some(&b'/');
+    let inaccessible = dirfd != AT_FDCWD && relative && fs::table::entry(dirfd).is_ok_and(|e| e.cloexec);
     let abs = fs::proc::exec_path(abs)?;
     let mut budget = MAX_ARG_BYTES;
     let (args, argc) = pack(argv, &mut budget)?;
@@ -87,6 +102,7 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
     req.args[0] = argc;
     req.args[1] = envc;
     req.args[2] = super::path::current_umask() as u64;
+    req.args[3] = if inaccessible { hx_abi::hypercall::EXEC_PATH_INACCESSIBLE } else { 0 };
     for (i, b) in [&abs[..], &args, &env, state_bytes, &execfn, &cwd].into_iter().enumerate() {
         req.segs[i] = segment_of(b);
     }

@@ -138,7 +138,7 @@ fn stat_at(dirfd: u64, path_ptr: u64, flags: u64) -> Result<Stat, Errno> {
     stat_path(&abs, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
-fn stat_path(abs: &[u8], follow: bool) -> Result<Stat, Errno> {
+pub(super) fn stat_path(abs: &[u8], follow: bool) -> Result<Stat, Errno> {
     let abs = &proc::or_host!(proc::stat(abs.to_vec(), follow));
     if let Some(d) = dev::lookup(&path::tidy(abs)) {
         return Ok(dev::stat(d));

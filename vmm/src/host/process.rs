@@ -30,31 +30,50 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
     let Ok(me) = me() else { return -(libc::ECHILD as i64) };
     let my_pid = pid_of(me);
     let pid = req.args[0] as i64;
-    let (idtype, id) = if pid > 0 {
+    let children = || {
+        table::entries()
+            .filter(move |e| e.ppid.load(Ordering::SeqCst) == my_pid && e.host_pid.load(Ordering::SeqCst) > 0)
+    };
+    let flags = (options | libc::WNOHANG as u64) as libc::c_int;
+    let waited = if pid > 0 {
         let child = table::by_pid(i32::try_from(pid).unwrap_or(0));
         match child {
             Some(c) if c.ppid.load(Ordering::SeqCst) == my_pid && c.host_pid.load(Ordering::SeqCst) > 0 => {
-                (libc::P_PID, c.host_pid.load(Ordering::SeqCst) as libc::id_t)
+                host_waitid(libc::P_PID, c.host_pid.load(Ordering::SeqCst) as libc::id_t, flags)
             }
             _ => return -(libc::ECHILD as i64),
         }
+    } else if pid == -1 {
+        if children().next().is_none() {
+            return -(libc::ECHILD as i64);
+        }
+        host_waitid(libc::P_ALL, 0, flags)
     } else {
-        // A group (0 or < -1) is approximated by any child (the guest's groups are not host groups).
-        (libc::P_ALL, 0)
+        // A process group (0: the caller's): the guest's groups are not host
+        // groups, so each child in it is asked in turn.
+        let group = if pid == 0 { me.pgid.load(Ordering::SeqCst) } else { i32::try_from(-pid).unwrap_or(0) };
+        let members: Vec<i32> = children()
+            .filter(|e| e.pgid.load(Ordering::SeqCst) == group)
+            .map(|e| e.host_pid.load(Ordering::SeqCst))
+            .collect();
+        if members.is_empty() {
+            return -(libc::ECHILD as i64);
+        }
+        let mut found = Ok(None);
+        for host in members {
+            found = host_waitid(libc::P_PID, host as libc::id_t, flags);
+            if !matches!(found, Ok(None)) {
+                break;
+            }
+        }
+        found
     };
-    if !table::entries().any(|e| e.ppid.load(Ordering::SeqCst) == my_pid && e.host_pid.load(Ordering::SeqCst) > 0) {
-        return -(libc::ECHILD as i64);
-    }
-    // SAFETY: zeroed siginfo and rusage are valid outputs for waitid to fill.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let flags = (options | libc::WNOHANG as u64) as libc::c_int;
-    // SAFETY: raw waitid (its fifth argument, the child's rusage, is not in libc's wrapper) into our buffers.
-    let r = unsafe { libc::syscall(libc::SYS_waitid, idtype, id, &mut info, flags, &mut usage) };
-    if r < 0 {
-        return -(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ECHILD) as i64);
-    }
-    // SAFETY: waitid filled `info` (a zero si_pid means no child was ready).
+    let (info, usage) = match waited {
+        Ok(Some(w)) => w,
+        Ok(None) => return 0,
+        Err(e) => return -(e as i64),
+    };
+    // SAFETY: waitid filled `info` for a child that changed state.
     let (host_pid, status) = unsafe { (info.si_pid(), info.si_status()) };
     if host_pid == 0 {
         return 0;
@@ -121,6 +140,25 @@ fn signal(e: &Entry, sig: u64) -> Result<(), Errno> {
     // SAFETY: as above; the monitor's handler passes the table's bits to its guest.
     unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
     Ok(())
+}
+
+/// A host `waitid` that never waits: the child's state change and resource
+/// use, or `None` when no child of `idtype`/`id` changed state.
+fn host_waitid(
+    idtype: libc::idtype_t,
+    id: libc::id_t,
+    flags: libc::c_int,
+) -> Result<Option<(libc::siginfo_t, libc::rusage)>, Errno> {
+    // SAFETY: zeroed siginfo and rusage are valid outputs for waitid to fill.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: raw waitid (its fifth argument, the child's rusage, is not in libc's wrapper) into our buffers.
+    let r = unsafe { libc::syscall(libc::SYS_waitid, idtype, id, &mut info, flags, &mut usage) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ECHILD));
+    }
+    // SAFETY: waitid filled `info`; a zero si_pid means no child was ready.
+    Ok((unsafe { info.si_pid() } != 0).then_some((info, usage)))
 }
 
 /// `KILL` to other processes (the kernel handles its own process itself).

@@ -192,6 +192,9 @@ fn prepare(m: &Machine, files: &mut Files, req: &Request) -> std::result::Result
         return Err(libc::EINVAL);
     }
     let bytes = files.sandbox.read_executable(&path)?;
+    if req.args[3] & hx_abi::hypercall::EXEC_PATH_INACCESSIBLE != 0 && bytes.starts_with(b"#!") {
+        return Err(libc::ENOENT);
+    }
     let name = String::from_utf8_lossy(&path).into_owned();
     let umask = (req.args[2] & 0o777) as u32;
     let l = Launch { name, guest_path: path, execfn, bytes, argv, envp, state, cwd, umask };

@@ -50,9 +50,16 @@ pub fn serve(m: &Machine, i: usize, vcpu: &VcpuFd, addr: u64) -> Result<()> {
     // report are not caught mid-change.
     let mut guard = m.host.lock().unwrap_or_else(|e| e.into_inner());
     guard.0.count_request(req.op);
+    // Another process may signal the child as soon as the parent answers;
+    // the child's monitor must not take that announcement before it knows
+    // its own table entry (it would read the parent's): blocked until then.
+    let mut announcements = Some(crate::signals::block_guest_signal());
     // SAFETY: fork of this process. The child only uses this thread: it
     // builds its own VM and threads and never returns into the parent's frames.
     let host_pid = unsafe { libc::fork() };
+    if host_pid != 0 {
+        announcements = None;
+    }
     if host_pid < 0 {
         let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
         table::release(slot);
@@ -72,7 +79,7 @@ pub fn serve(m: &Machine, i: usize, vcpu: &VcpuFd, addr: u64) -> Result<()> {
     child.args[0] = pid as u64;
     child.args[1] = me.pid.load(Ordering::SeqCst) as u64;
     let (report, files) = &mut *guard;
-    let end = answer(m, addr, child, 0).and_then(|()| run_child(m, i, &state, report, files));
+    let end = answer(m, addr, child, 0).and_then(|()| run_child(m, i, &state, report, files, announcements));
     match end {
         Ok(end) => super::exit_child(end),
         Err(e) => {
@@ -89,6 +96,7 @@ fn run_child(
     state: &VcpuState,
     report: &mut crate::report::Report,
     files: &mut crate::host::files::Files,
+    announcements: Option<crate::signals::GuestSignalBlocked>,
 ) -> Result<super::End> {
     crate::signals::restarting();
     let w = m.world;
@@ -100,5 +108,8 @@ fn run_child(
     }
     crate::vm::setup_vcpus(w, &vcpus, true)?;
     state.restore(vcpus.get(i).context("the forking vCPU")?)?;
+    // This monitor knows its own entry and its VM is built (no KVM call left
+    // for the announcement to interrupt): take signals posted meanwhile.
+    drop(announcements);
     crate::vm::serve(w, &mut vcpus, report, files, None, Some(i), m.program.clone())
 }
