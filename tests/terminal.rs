@@ -34,13 +34,22 @@ fn at_terminal(argv: &[&str], key: u8) -> (String, i32) {
     let fd = slave.as_raw_fd();
     let mut cmd = Command::new(argv[0]);
     cmd.args(&argv[1..]);
-    // SAFETY: between fork and exec: setsid and ioctl are async-signal-safe;
-    // the slave becomes the controlling terminal of the new session.
+    // SAFETY: between fork and exec: setsid, ioctl, signal and sigprocmask
+    // are async-signal-safe; the slave becomes the controlling terminal of
+    // the new session, and the keys' signals get their default actions (a
+    // test run in the background inherits them ignored).
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() < 0 || libc::ioctl(fd, libc::TIOCSCTTY, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGINT, libc::SIGQUIT] {
+                libc::signal(sig, libc::SIG_DFL);
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
             Ok(())
         });
     }
