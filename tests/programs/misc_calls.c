@@ -1,11 +1,13 @@
 /* Smaller calls, each printed with its result and errno: mlock family,
  * mincore, preadv2/pwritev2, readahead, utime/utimes/futimesat,
- * personality, copy_file_range, ioprio_get/ioprio_set, sync/syncfs. Run in a scratch
+ * personality, copy_file_range, ioprio_get/ioprio_set, sync/syncfs,
+ * sync_file_range, restart_syscall, the old getdents. Run in a scratch
  * directory given as argv[1]. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
@@ -24,6 +26,43 @@ static void show_times(const char *path) {
     stat(path, &st);
     printf("  times: %ld.%09ld %ld.%09ld\n", (long)st.st_atime, st.st_atim.tv_nsec, (long)st.st_mtime,
            st.st_mtim.tv_nsec);
+}
+
+/* The old getdents record: the name at offset 18, the type in the last byte. */
+struct old_dirent {
+    unsigned long d_ino, d_off;
+    unsigned short d_reclen;
+    char d_name[];
+};
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void show_old_getdents(void) {
+    mkdir("dents", 0755);
+    close(open("dents/a-file", O_CREAT | O_WRONLY, 0644));
+    mkdir("dents/a-dir", 0755);
+    symlink("a-file", "dents/a-link");
+    int d = open("dents", O_RDONLY | O_DIRECTORY);
+    char buf[4096];
+    char *lines[16];
+    int n = 0;
+    long got;
+    while ((got = syscall(SYS_getdents, d, buf, sizeof buf)) > 0) {
+        for (long at = 0; at < got && n < 16;) {
+            struct old_dirent *e = (struct old_dirent *)(buf + at);
+            char type = buf[at + e->d_reclen - 1];
+            lines[n] = malloc(300);
+            snprintf(lines[n], 300, "  %s type %d inode %s", e->d_name, type, e->d_ino ? "set" : "0");
+            n++;
+            at += e->d_reclen;
+        }
+    }
+    SHOW("getdents at the end", got);
+    qsort(lines, n, sizeof lines[0], by_name);
+    for (int i = 0; i < n; i++) printf("%s\n", lines[i]);
+    SHOW("getdents with a tiny buffer", (lseek(d, 0, SEEK_SET), syscall(SYS_getdents, d, buf, 8)));
+    SHOW("getdents of a file", syscall(SYS_getdents, open("dents/a-file", O_RDONLY), buf, sizeof buf));
+    close(d);
 }
 
 int main(int argc, char **argv) {
@@ -125,5 +164,16 @@ int main(int argc, char **argv) {
     SHOW("syncfs of a file", syncfs(fd));
     SHOW("syncfs of a pipe", syncfs(p[0]));
     SHOW("syncfs of a bad fd", syncfs(99));
+
+    SHOW("sync_file_range WRITE", sync_file_range(fd, 0, 6, SYNC_FILE_RANGE_WRITE));
+    SHOW("sync_file_range all three", sync_file_range(fd, 0, 0, 7));
+    SHOW("sync_file_range no flags", sync_file_range(fd, 2, 2, 0));
+    SHOW("sync_file_range bad flags", sync_file_range(fd, 0, 6, 8));
+    SHOW("sync_file_range negative offset", sync_file_range(fd, -1, 6, 1));
+    SHOW("sync_file_range negative length", sync_file_range(fd, 0, -6, 1));
+    SHOW("sync_file_range of a pipe", sync_file_range(p[1], 0, 6, 1));
+    SHOW("sync_file_range of a bad fd", sync_file_range(99, 0, 6, 1));
+    SHOW("restart_syscall", syscall(SYS_restart_syscall));
+    show_old_getdents();
     return 0;
 }

@@ -712,6 +712,51 @@ pub fn getdents64([fd, buf, count, ..]: Args) -> SysResult {
     }
 }
 
+/// `getdents`, the old record format (`linux_dirent`): the same records as
+/// `getdents64`'s, of the same sizes, with the name moved up a byte and the
+/// type in the record's last byte.
+pub fn getdents([fd, buf, count, ..]: Args) -> SysResult {
+    let n = getdents64([fd, buf, count, 0, 0, 0])?;
+    let mut records = alloc::vec![0u8; n as usize];
+    mm::copy_from_user(buf, &mut records)?;
+    let mut at = 0;
+    while at + 19 <= records.len() {
+        let reclen = usize::from(u16::from_le_bytes([records[at + 16], records[at + 17]]));
+        if reclen < 20 || at + reclen > records.len() {
+            break;
+        }
+        let d_type = records[at + 18];
+        records.copy_within(at + 19..at + reclen, at + 18);
+        records[at + reclen - 1] = d_type;
+        at += reclen;
+    }
+    mm::copy_to_user(buf, &records)?;
+    Ok(n)
+}
+
+/// `sync_file_range`: Linux's argument checks, then the file's data written
+/// back (all of it: more than the range, never less).
+pub fn sync_file_range([fd, offset, nbytes, flags, ..]: Args) -> SysResult {
+    const VALID: u64 = 1 | 2 | 4; // WAIT_BEFORE | WRITE | WAIT_AFTER
+    if flags & !VALID != 0 || (offset as i64) < 0 || (nbytes as i64) < 0 {
+        return Err(EINVAL);
+    }
+    if (offset as i64).checked_add(nbytes as i64).is_none() {
+        return Err(EINVAL);
+    }
+    let file = table::get(fd)?;
+    let Kind::Host(h) = file.kind else { return Err(ESPIPE) };
+    const S_IFMT: u32 = 0o170000;
+    let regular = stat_of(&file).map(|st| matches!(st.mode & S_IFMT, 0o100000 | 0o040000 | 0o060000 | 0o120000))?;
+    if !regular {
+        return Err(ESPIPE);
+    }
+    if flags == 0 {
+        return Ok(0);
+    }
+    host::simple(op::FSYNC, &[h, hx_abi::hypercall::FSYNC_DATA])
+}
+
 pub fn ftruncate([fd, length, ..]: Args) -> SysResult {
     if (length as i64) < 0 {
         return Err(EINVAL);

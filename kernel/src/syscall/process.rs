@@ -766,3 +766,9 @@ pub fn prctl([option, arg2, ..]: Args) -> SysResult {
         }
     }
 }
+
+/// `restart_syscall`: a program calling it itself has no interrupted call to
+/// resume (hx restarts calls by re-entering them), which Linux answers EINTR.
+pub fn restart_syscall(_: Args) -> SysResult {
+    Err(crate::errno::EINTR)
+}
