@@ -438,7 +438,9 @@ static int rusage_test(void) {
     printf("utime, stime well-formed: %d %d\n", ru.ru_utime.tv_sec >= 0 && ru.ru_utime.tv_usec >= 0 && ru.ru_utime.tv_usec < 1000000,
            ru.ru_stime.tv_sec >= 0 && ru.ru_stime.tv_usec >= 0 && ru.ru_stime.tv_usec < 1000000);
     long cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-    printf("child's user+system time at least 50 ms: %d\n", cpu_us >= 50000);
+    /* Above 0 only: under hx the child's own CPU clock runs while the host
+     * preempts its vCPU, which the host's accounting (this rusage) leaves out. */
+    printf("child's user+system time above 0: %d\n", cpu_us > 0);
     /* Above 0 only: how much of what it touched Linux counts varies between runs. */
     printf("child's maxrss above 0: %d\n", ru.ru_maxrss > 0);
     struct rusage all;
