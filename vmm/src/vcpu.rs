@@ -197,6 +197,15 @@ pub fn publish_ppid(m: &Machine) -> Result<()> {
     Ok(())
 }
 
+/// Whether the guest has forwarded signals or host-file events it has not
+/// taken yet (`seen`: the events count it last took).
+fn guest_has_news(m: &Machine, seen: u64) -> Result<bool> {
+    let shared = m.smp.areas_phys + hx_abi::percpu::SHARED_OFFSET;
+    let signals = m.mem.atomic_u64(shared + std::mem::offset_of!(hx_abi::percpu::Shared, host_signals) as u64)?;
+    let events = m.mem.atomic_u64(shared + std::mem::offset_of!(hx_abi::percpu::Shared, host_events) as u64)?;
+    Ok(signals.load(Ordering::SeqCst) != 0 || events.load(Ordering::SeqCst) != seen)
+}
+
 /// Passes SIGINT/SIGQUIT/SIGTERM/SIGHUP that hx-run received on to the program.
 fn forward_host_signals(m: &Machine) -> Result<()> {
     if signals::take_entry_changed() {
@@ -308,7 +317,13 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<Ended>> {
     let mut req: Request = m.mem.read_obj(addr).context("a host request")?;
     let scheduling = match req.op {
         op::IDLE => {
-            m.smp.idle(i, req.args[0]);
+            // A REQ_WAKE that found this vCPU in kernel code was dropped; the
+            // guest may have looked at its host signals and events just
+            // before. Sleep only if nothing waits there (args[1]: the host
+            // events count the guest has seen).
+            if !guest_has_news(m, req.args[1])? {
+                m.smp.idle(i, req.args[0]);
+            }
             true
         }
         op::KICK => {

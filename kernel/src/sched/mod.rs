@@ -450,7 +450,7 @@ pub fn idle_loop() -> ! {
         publish(s);
         SCHED.unlock();
         quiesce::enter_safe();
-        let _ = host::simple(op::IDLE, &[deadline]);
+        let _ = host::simple(op::IDLE, &[deadline, crate::syscall::poll::host_events_seen()]);
         quiesce::leave_safe();
         let s = SCHED.lock();
         s.idle_cpus &= !(1 << cpu);

@@ -206,6 +206,12 @@ fn entries_request(o: u32, entries: &mut [PollEntry]) -> Result<u64, Errno> {
 /// The `host_events` count last seen.
 static HOST_EVENTS_SEEN: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
+/// The `host_events` count the guest last took (the monitor's `IDLE` does
+/// not sleep while the count has moved past it).
+pub fn host_events_seen() -> u64 {
+    HOST_EVENTS_SEEN.load(core::sync::atomic::Ordering::Acquire)
+}
+
 /// A host file the guest watches became ready: every thread waiting for
 /// host files (or pipes) looks again. Cheap when nothing changed.
 pub fn take_host_events() {
