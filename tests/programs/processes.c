@@ -389,18 +389,25 @@ static int waitid_test(void) {
     return 0;
 }
 
+/* Three started children: `a` and `b` in a new group led by `a`, `o` left
+ * in ours; prints what the two setpgid calls returned. */
+static void three_children_two_in_a_group(int hold[2], int codes[3], pid_t *a, pid_t *b, pid_t *o) {
+    *a = started_child(hold, codes[0]);
+    *b = started_child(hold, codes[1]);
+    *o = started_child(hold, codes[2]);
+    int r1 = setpgid(*a, *a);
+    int r2 = setpgid(*b, *a);
+    printf("setpgid: %d %d\n", r1, r2);
+}
+
 static int waitid_pgid(void) {
     siginfo_t si;
     int r;
     /* P_PGID: two children in a group of their own, one in ours. */
     int q[2];
     pipe(q);
-    pid_t a = started_child(q, 10);
-    pid_t b = started_child(q, 11);
-    pid_t o = started_child(q, 12);
-    int r1 = setpgid(a, a);
-    int r2 = setpgid(b, a);
-    printf("setpgid: %d %d\n", r1, r2);
+    pid_t a, b, o;
+    three_children_two_in_a_group(q, (int[3]){10, 11, 12}, &a, &b, &o);
     close(q[1]); /* all three may end */
     int seen = 0;
     for (int i = 0; i < 2; i++) {
@@ -545,12 +552,8 @@ static int kill_group(void) {
     if (setpgid(0, 0)) return 1;
     int p[2];
     pipe(p);
-    pid_t a = started_child(p, 0);
-    pid_t b = started_child(p, 0);
-    pid_t o = started_child(p, 0);
-    int r1 = setpgid(a, a);
-    int r2 = setpgid(b, a);
-    printf("setpgid: %d %d\n", r1, r2);
+    pid_t a, b, o;
+    three_children_two_in_a_group(p, (int[3]){0, 0, 0}, &a, &b, &o);
     printf("kill(-group, SIGTERM): %d\n", kill(-a, SIGTERM));
     int st;
     waitpid(a, &st, 0);
