@@ -305,6 +305,7 @@ const OPS: &[u32] = &[
     op::MEMFD,
     op::LOCK,
     op::FALLOCATE,
+    op::MEMORY,
     op::EXIT,
     0,
     44,

@@ -98,6 +98,26 @@ fn a_guest_out_of_memory_gets_enomem() {
     }
 }
 
+/// Guest RAM reaches the vCPUs through KVM memory slots that grow as the
+/// kernel hands out frames (vmm/src/slots.rs): a program using most of RAM
+/// from the bottom (small allocations) and the top (2 MiB frames) until the
+/// two parts meet reads back every byte it wrote, as natively, after only a
+/// few `MEMORY` requests (the parts at least double each time).
+#[test]
+fn most_of_guest_ram_is_usable_from_both_ends() {
+    let prog = build("ram_use", Flavor::GlibcStatic, &["-O2"]);
+    let args = ["150", "300"];
+    let n = native(&prog, &args, &[]);
+    let h = hx(&["--memory", "512M", "--stats"], &prog, &args, &[]);
+    let stderr = text(&h.stderr);
+    assert_eq!(text(&n.stdout), text(&h.stdout), "{stderr}");
+    assert_eq!((status_code(&n), status_code(&h)), (0, 0), "{stderr}");
+    let exits = stderr.lines().find(|l| l.contains("exits to the host:")).expect(&stderr);
+    let requests: u64 =
+        exits.split(['(', ',', ')']).find_map(|part| part.trim().strip_prefix("memory ")?.parse().ok()).unwrap_or(0);
+    assert!((1..=16).contains(&requests), "{requests} MEMORY requests: {exits}");
+}
+
 #[test]
 fn writes_outside_a_read_write_mount_fail_with_erofs() {
     let prog = build("files", Flavor::GlibcStatic, &[]);

@@ -23,7 +23,8 @@ pub fn signal_of(vector: u64) -> i32 {
 #[derive(Clone)]
 pub struct Binary {
     pub path: String,
-    pub bytes: Vec<u8>,
+    /// Shared with the launch it came from: an image is never copied for this.
+    pub bytes: std::sync::Arc<crate::image::Image>,
     pub bias: u64,
 }
 

@@ -3,6 +3,7 @@
 pub mod arch;
 pub mod fault;
 pub mod host;
+pub mod image;
 pub mod kernel_image;
 pub mod loader;
 pub mod lockdown;
@@ -13,6 +14,7 @@ pub mod report;
 pub mod ring;
 pub mod sandbox;
 pub mod signals;
+pub mod slots;
 pub mod smp;
 pub mod vcpu;
 pub mod vm;

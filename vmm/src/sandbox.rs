@@ -492,17 +492,15 @@ impl Sandbox {
         Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    /// A file's whole contents, up to what the monitor ever loads itself.
-    fn read_all(f: std::fs::File) -> Result<Vec<u8>, Errno> {
-        use std::io::Read;
-        let mut bytes = Vec::new();
-        f.take(MAX_LOADED_FILE).read_to_end(&mut bytes).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-        Ok(bytes)
+    /// A file's contents for the monitor's own loading, mapped (`image`).
+    fn map_all(f: std::fs::File) -> Result<crate::image::Image, Errno> {
+        let size = fstat_fd(f.as_raw_fd())?.st_size as u64;
+        crate::image::Image::of(f, size.min(MAX_LOADED_FILE)).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
     }
 
     /// The whole contents of guest file `path` (for the monitor's own loading).
-    pub fn read_file(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        Self::read_all(self.open_file(path)?)
+    pub fn read_file(&self, path: &[u8]) -> Result<crate::image::Image, Errno> {
+        Self::map_all(self.open_file(path)?)
     }
 
     /// A program file for `execve`, opened, with Linux's errors: a directory
@@ -517,8 +515,8 @@ impl Sandbox {
     }
 
     /// The contents of a program file for `execve` (see `open_executable`).
-    pub fn read_executable(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        Self::read_all(self.open_executable(path)?)
+    pub fn read_executable(&self, path: &[u8]) -> Result<crate::image::Image, Errno> {
+        Self::map_all(self.open_executable(path)?)
     }
 
     pub fn writable(&self, mount: usize) -> bool {

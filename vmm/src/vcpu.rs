@@ -45,6 +45,8 @@ pub struct Machine<'a> {
     pub ring: crate::ring::Ring,
     /// Host files guest threads wait for, and the thread that watches them.
     pub watch: crate::watch::Watcher,
+    /// The VM and the guest RAM its vCPUs reach.
+    pub slots: &'a crate::slots::Slots,
 }
 
 /// Runs every vCPU on its own thread (vCPU 0 on this one) until the program
@@ -337,6 +339,23 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<Ended>> {
         op::INTERRUPT => {
             m.smp.request(req.args[0].min(usize::MAX as u64) as usize, REQ_WAKE);
             true
+        }
+        op::MEMORY => {
+            // Under the request lock: a fork copies the slots while holding it.
+            let mut host = m.host.lock().unwrap_or_else(|e| e.into_inner());
+            host.0.count_request(req.op);
+            match m.slots.reach(m.mem, req.args[0], req.args[1]) {
+                Ok((low, high)) => {
+                    (req.args[0], req.args[1], req.ret) = (low, high, 0);
+                }
+                Err(e) => {
+                    eprintln!("hx-run: could not give the guest more of its RAM: {e:#}");
+                    req.ret = -(libc::ENOMEM as i64);
+                }
+            }
+            drop(host);
+            m.mem.write_obj(addr, req)?;
+            return Ok(None);
         }
         op::RING => {
             req.ret = m.ring.register(m.mem, req.args[0]);

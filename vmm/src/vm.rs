@@ -15,8 +15,7 @@ use anyhow::{Context, Result};
 use hx_abi::boot::{BootInfo, EXE_PATH_MAX, FLAG_STATS, FLAG_STRACE, MAX_USER_REGIONS};
 use hx_abi::layout::*;
 use hx_abi::percpu::{PerCpu, CPL0_STACK_TOP_OFFSET, CPU_AREA_SIZE, IDLE_STACK_TOP_OFFSET, TSS_OFFSET};
-use kvm_bindings::kvm_userspace_memory_region;
-use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use kvm_ioctls::{Kvm, VcpuFd};
 use ld_loader::stack::at;
 use ld_loader::{build_stack, classify, plan, Kind, StackInput};
 use std::ffi::OsString;
@@ -279,7 +278,7 @@ pub struct Launch {
     pub guest_path: Vec<u8>,
     /// The name it was started by (`AT_EXECFN`).
     pub execfn: Vec<u8>,
-    pub bytes: Vec<u8>,
+    pub bytes: std::sync::Arc<crate::image::Image>,
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
     /// What survives `execve`: identity, descriptors, signal state.
@@ -303,6 +302,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     if cfg.memory < MIN_MEMORY {
         return Err(rejected(2, format!("--memory must be at least {} MiB", MIN_MEMORY >> 20)));
     }
+    crate::host::shared::catch_truncated_files();
     let found = crate::process::exec::find_first(cfg)?;
     let Namespace { sandbox, guest_exe, guest_cwd, tmp: _private_tmp } = sandbox(cfg, &found.host_path)?;
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
@@ -339,7 +339,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
         name: found.name,
         guest_path: guest_exe,
         execfn,
-        bytes: found.bytes,
+        bytes: std::sync::Arc::new(found.bytes),
         argv,
         envp,
         state,
@@ -354,12 +354,12 @@ pub fn run(cfg: &Config) -> Result<i32> {
     let vm = kvm.create_vm().context("KVM_CREATE_VM")?;
     let mem = GuestRam::new(cfg.memory)?;
     crate::host::shared::guard_against_truncated_files(&mem);
-    register_memory(&vm, &mem)?;
     let kernel = KernelImage::parse()?;
     let cpuid = cpuid::supported(&kvm)?;
+    let slots = crate::slots::Slots::new(vm, &mem, 0)?;
     let mut vcpus = Vec::with_capacity(cfg.cpus);
     for i in 0..cfg.cpus {
-        vcpus.push(vm.create_vcpu(i as u64).with_context(|| format!("KVM_CREATE_VCPU {i}"))?);
+        vcpus.push(slots.vm.create_vcpu(i as u64).with_context(|| format!("KVM_CREATE_VCPU {i}"))?);
     }
     let world = World { cfg, kvm: &kvm, mem: &mem, kernel: &kernel, cpuid: &cpuid, platform };
     let mut report = Report::new(cfg.stats, platform.name());
@@ -376,8 +376,8 @@ pub fn run(cfg: &Config) -> Result<i32> {
     // starts: do that now, while the seccomp filter does not yet forbid it.
     let _ = std::thread::spawn(|| {}).join();
     lock_down(cfg, &mut files)?;
-    let program = Binary { path: launch.name.clone(), bytes: Vec::new(), bias: 0 };
-    let end = serve(&world, &mut vcpus, &mut report, &mut files, Some(launch), None, program);
+    let program = Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
+    let end = serve(&world, &slots, &mut vcpus, &mut report, &mut files, Some(launch), None, program);
     signals::release();
     crate::process::end_of_tree();
     match end? {
@@ -389,8 +389,10 @@ pub fn run(cfg: &Config) -> Result<i32> {
 /// Boots `launch` (if given; else the vCPUs hold a forked child's state,
 /// with vCPU `resumed` running) and serves the VM until the program ends,
 /// booting each image it `execve`s in turn.
+#[allow(clippy::too_many_arguments)]
 pub fn serve(
     w: &World,
+    slots: &crate::slots::Slots,
     vcpus: &mut [VcpuFd],
     report: &mut Report,
     files: &mut Files,
@@ -410,7 +412,7 @@ pub fn serve(
                 files.shared.clear(w.mem);
                 w.mem.discard_all()?;
             }
-            program = boot(w, files, &l, vcpus, fresh)?;
+            program = boot(w, slots, files, &l, vcpus, fresh)?;
             fresh = false;
         }
         let machine = crate::vcpu::Machine {
@@ -423,6 +425,7 @@ pub fn serve(
             upcall_entry: w.kernel.symbol("hx_upcall_entry")?,
             ring: Default::default(),
             watch: crate::watch::Watcher::new()?,
+            slots,
         };
         let ended = crate::vcpu::run(vcpus, &machine)?;
         drop(machine);
@@ -444,7 +447,14 @@ fn cpu_areas_phys(w: &World) -> u64 {
 
 /// Writes everything `launch` needs into (empty) guest RAM and sets every
 /// vCPU to its boot state. Returns the program, for fault reports.
-fn boot(w: &World, files: &Files, l: &Launch, vcpus: &[VcpuFd], fresh: bool) -> Result<Binary> {
+fn boot(
+    w: &World,
+    slots: &crate::slots::Slots,
+    files: &mut Files,
+    l: &Launch,
+    vcpus: &[VcpuFd],
+    fresh: bool,
+) -> Result<Binary> {
     let (cfg, mem, kernel) = (w.cfg, w.mem, w.kernel);
     // What the tree's other processes see of this one in their /proc.
     let creds = &l.state.creds;
@@ -470,7 +480,12 @@ fn boot(w: &World, files: &Files, l: &Launch, vcpus: &[VcpuFd], fresh: bool) -> 
     let interp = match &interp_path {
         Some(path) => {
             let ibytes = match &fast_libc {
-                Some(lib) => std::fs::read(lib).with_context(|| format!("reading {}", lib.display()))?,
+                Some(lib) => std::fs::File::open(lib)
+                    .and_then(|f| {
+                        let len = f.metadata()?.len();
+                        crate::image::Image::of(f, len)
+                    })
+                    .with_context(|| format!("reading {}", lib.display()))?,
                 None => files.sandbox.read_file(path.as_bytes()).map_err(|e| {
                     let why = std::io::Error::from_raw_os_error(e).to_string();
                     let why = why.split(" (os error").next().unwrap_or(&why).to_string();
@@ -488,7 +503,7 @@ fn boot(w: &World, files: &Files, l: &Launch, vcpus: &[VcpuFd], fresh: bool) -> 
         None => None,
     };
 
-    kernel.load(mem)?;
+    kernel.load(mem, &mut files.shared)?;
     let stubs: [u64; 32] = kernel.read_words(mem, "hx_exception_stubs")?;
     gdt::write_idt(mem, &stubs)?;
     let mut pt = PageTables::new(mem);
@@ -500,9 +515,11 @@ fn boot(w: &World, files: &Files, l: &Launch, vcpus: &[VcpuFd], fresh: bool) -> 
     let mut phys = PhysAlloc { next: cpu_areas_phys(w), end: mem.size() };
     let areas = write_cpu_areas(mem, &mut phys, cfg.cpus)?;
     gdt::write_gdt(mem, direct_virt(areas + TSS_OFFSET))?;
-    let mut regions = loader::load_image(mem, &mut pt, &mut phys, &image, &l.bytes)?;
+    let src = l.bytes.file().map(|fd| loader::Source { fd, shared: &mut files.shared });
+    let mut regions = loader::load_image(mem, &mut pt, &mut phys, &image, &l.bytes, src)?;
     if let Some((iimage, ibytes)) = &interp {
-        regions.extend(loader::load_image(mem, &mut pt, &mut phys, iimage, ibytes)?);
+        let src = ibytes.file().map(|fd| loader::Source { fd, shared: &mut files.shared });
+        regions.extend(loader::load_image(mem, &mut pt, &mut phys, iimage, ibytes, src)?);
     }
     let interp_base = interp.as_ref().map_or(0, |(i, _)| i.bias);
     let vector = kernel.symbol("HX_SYSCALL_VECTOR")?;
@@ -511,12 +528,18 @@ fn boot(w: &World, files: &Files, l: &Launch, vcpus: &[VcpuFd], fresh: bool) -> 
     regions.push(loader::load_stack(mem, &mut pt, &mut phys, &stack.bytes)?);
     anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{name}: too many segments");
 
+    // What the monitor wrote, the kernel's heap and a small program's frames
+    // are reachable; the kernel asks for more as it goes.
+    let heap_end = align_up(phys.next, HUGE_PAGE_SIZE) + hx_abi::layout::kernel_heap_size(mem.size()) + (16 << 20);
+    let (ram_low, ram_high) = slots.reach(mem, heap_end, mem.size().saturating_sub(crate::slots::FIRST_HIGH))?;
     let mut boot = BootInfo {
         flags: w.platform.boot_flags()
             | if cfg.strace { FLAG_STRACE } else { 0 }
             | if cfg.stats { FLAG_STATS } else { 0 },
         mem_size: mem.size(),
         phys_free: phys.next,
+        ram_low,
+        ram_high,
         user_entry: interp.as_ref().map_or(image.entry, |(i, _)| i.entry),
         user_sp: stack.sp,
         brk_start: image.end,
@@ -537,7 +560,7 @@ fn boot(w: &World, files: &Files, l: &Launch, vcpus: &[VcpuFd], fresh: bool) -> 
     boot.tsc_khz = vcpus.first().and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
     mem.write_obj(BOOT_INFO_PHYS, boot)?;
     setup_vcpus(w, vcpus, fresh)?;
-    Ok(Binary { path: name, bytes: l.bytes.clone(), bias })
+    Ok(Binary { path: name, bytes: std::sync::Arc::clone(&l.bytes), bias })
 }
 
 /// Every vCPU to its boot state (vCPU 0 sets the kernel up, the others idle).
@@ -666,18 +689,6 @@ fn open_kvm(device: &std::path::Path) -> Result<Kvm> {
     Ok(unsafe { Kvm::from_raw_fd(fd) })
 }
 
-pub fn register_memory(vm: &VmFd, mem: &GuestRam) -> Result<()> {
-    let region = kvm_userspace_memory_region {
-        slot: 0,
-        flags: 0,
-        guest_phys_addr: 0,
-        memory_size: mem.size(),
-        userspace_addr: mem.host_base(),
-    };
-    // SAFETY: the region is guest RAM, mapped for as long as the VM exists.
-    unsafe { vm.set_user_memory_region(region) }.context("KVM_SET_USER_MEMORY_REGION")
-}
-
 /// vCPU `index`'s boot state; `area` is its block (physical).
 fn setup_vcpu(vcpu: &VcpuFd, w: &World, index: u64, area: u64) -> Result<()> {
     let kernel = w.kernel;
@@ -735,7 +746,7 @@ fn load_vdso(
     let mut image = VDSO.to_vec();
     image[at..at + 8].copy_from_slice(&vector.to_le_bytes());
     let plan = ld_loader::plan("vdso", &elf, VDSO_BASE)?;
-    loader::load_image(mem, pt, phys, &plan, &image)
+    loader::load_image(mem, pt, phys, &plan, &image, None)
 }
 
 /// hx-run's auxiliary vector as the host kernel built it (read once, before

@@ -41,6 +41,10 @@ pub struct BootInfo {
     pub mem_size: u64,
     /// First physical byte the kernel may hand out as a frame.
     pub phys_free: u64,
+    /// Guest RAM reachable at boot: `[0, ram_low)` and `[ram_high, mem_size)`
+    /// (`op::MEMORY` reaches more).
+    pub ram_low: u64,
+    pub ram_high: u64,
     /// Where the program (or its interpreter) starts, and its initial stack.
     pub user_entry: u64,
     pub user_sp: u64,
@@ -168,6 +172,8 @@ impl Default for BootInfo {
             flags: 0,
             mem_size: 0,
             phys_free: 0,
+            ram_low: 0,
+            ram_high: 0,
             user_entry: 0,
             user_sp: 0,
             brk_start: 0,

@@ -203,6 +203,13 @@ pub mod op {
     pub const LOCK: u32 = 54;
     /// `fallocate(handle args[0], mode args[1], offset args[2], len args[3])`.
     pub const FALLOCATE: u32 = 55;
+    /// Guest RAM the guest may use is reachable in two parts, `[0, low)`
+    /// and `[high, size)` (KVM memory slots, grown as the frame allocator
+    /// reaches them: a slot costs KVM metadata in proportion to its size).
+    /// The guest is about to use memory below `args[0]` or from `args[1]`
+    /// up; the answer (always an exit) leaves the parts in `args[0]` and
+    /// `args[1]`, at least that large.
+    pub const MEMORY: u32 = 56;
 }
 
 /// `op::LOCK`'s `flock` form.

@@ -11,6 +11,20 @@
 
 pub const PAGE_SIZE: u64 = 4096;
 pub const HUGE_PAGE_SIZE: u64 = 2 << 20;
+
+/// The kernel heap's size for `mem_size` bytes of guest RAM (its first
+/// frames after the boot image; untouched heap pages cost the host nothing).
+pub const fn kernel_heap_size(mem_size: u64) -> u64 {
+    let size = mem_size / 32;
+    let size = if size < 4 << 20 {
+        4 << 20
+    } else if size > 64 << 20 {
+        64 << 20
+    } else {
+        size
+    };
+    size & !(HUGE_PAGE_SIZE - 1)
+}
 pub const GIGA_PAGE_SIZE: u64 = 1 << 30;
 
 // --- physical: boot structures (all below 1 MiB) ---

@@ -12,11 +12,35 @@ pub struct Frames {
     top: u64,
     /// Frames that were used and freed: they must be zeroed before reuse.
     dirty: Vec<u64>,
+    /// The guest RAM the vCPUs can reach: `[0, low)` and `[high, end)`
+    /// (`op::MEMORY`); `next` stays below `low` and `top` above `high`.
+    low: u64,
+    high: u64,
 }
 
 impl Frames {
-    pub fn new(start: u64, end: u64) -> Self {
-        Self { next: align_up(start, PAGE_SIZE), top: end & !(PAGE_SIZE - 1), dirty: Vec::new() }
+    /// Frames of `[start, end)`, of which `[0, low)` and `[high, end)` are reachable.
+    pub fn new(start: u64, end: u64, low: u64, high: u64) -> Self {
+        Self { next: align_up(start, PAGE_SIZE), top: end & !(PAGE_SIZE - 1), dirty: Vec::new(), low, high }
+    }
+
+    /// Asks the monitor to make guest RAM below `low` and from `high` up
+    /// reachable; false if it could not.
+    fn reach(&mut self, low: u64, high: u64) -> bool {
+        let mut req = hx_abi::hypercall::Request::new(hx_abi::hypercall::op::MEMORY);
+        if crate::host::exit_call(&mut req, &[low, high]) < 0 {
+            return false;
+        }
+        // Never less than before: the monitor only adds memory slots.
+        self.low = self.low.max(req.args[0]);
+        self.high = self.high.min(req.args[1]);
+        self.low >= self.high || self.low >= low && self.high <= high
+    }
+
+    /// Whether the vCPUs reach all of `[start, end)` (all of RAM once the
+    /// two parts meet).
+    fn reachable(&self, start: u64, end: u64) -> bool {
+        self.low >= self.high || end <= self.low || start >= self.high
     }
 
     /// A zero-filled 4 KiB frame.
@@ -32,7 +56,7 @@ impl Frames {
     /// fragmentation never forces a 2 MiB memset).
     pub fn alloc_huge(&mut self) -> Option<u64> {
         let start = (self.top & !(HUGE_PAGE_SIZE - 1)).checked_sub(HUGE_PAGE_SIZE)?;
-        if start < self.next {
+        if start < self.next || !self.reachable(start, start + HUGE_PAGE_SIZE) && !self.reach(self.low, start) {
             return None;
         }
         self.top = start;
@@ -65,7 +89,7 @@ impl Frames {
     fn bump(&mut self, size: u64, align: u64) -> Option<u64> {
         let start = align_up(self.next, align);
         let end = start.checked_add(size)?;
-        if end > self.top {
+        if end > self.top || !self.reachable(start, end) && !self.reach(end, self.high) {
             return None;
         }
         self.next = end;

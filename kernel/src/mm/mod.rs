@@ -9,7 +9,7 @@ use crate::errno::{Errno, EFAULT, ENAMETOOLONG};
 use alloc::vec::Vec;
 use hx_abi::boot::{BootInfo, REGION_STACK};
 use hx_abi::hypercall::Segment;
-use hx_abi::layout::{direct_virt, HUGE_PAGE_SIZE, PML4_PHYS};
+use hx_abi::layout::{direct_virt, PML4_PHYS};
 use linked_list_allocator::LockedHeap;
 use spin::Mutex;
 
@@ -22,9 +22,8 @@ static SPACE: Mutex<Option<AddressSpace>> = Mutex::new(None);
 
 /// Sets up the kernel heap and adopts the regions the monitor mapped.
 pub fn init(boot: &BootInfo) {
-    let mut frames = frames::Frames::new(boot.phys_free, boot.mem_size);
-    // The heap is sized from RAM; untouched heap pages cost the host nothing.
-    let heap_size = (boot.mem_size / 32).clamp(4 << 20, 64 << 20) & !(HUGE_PAGE_SIZE - 1);
+    let mut frames = frames::Frames::new(boot.phys_free, boot.mem_size, boot.ram_low, boot.ram_high);
+    let heap_size = hx_abi::layout::kernel_heap_size(boot.mem_size);
     let heap = frames.alloc_contiguous(heap_size).expect("guest RAM too small for the kernel heap");
     // SAFETY: the range is fresh RAM, reached through the direct map, used by nothing else.
     unsafe { HEAP.lock().init(direct_virt(heap) as *mut u8, heap_size as usize) };

@@ -115,7 +115,7 @@ impl Host<'_> {
                 0
             }
             op::RANDOM => clock::random(&segs),
-            op::DISCARD => discard(&segs),
+            op::DISCARD => discard(&segs, &mut self.files.shared),
             op::WAIT => process::wait(req, &segs),
             op::KILL => process::kill(req),
             op::PGRP => process::pgrp(req, &segs),
@@ -186,6 +186,7 @@ impl Host<'_> {
             op::NET if blocking_net => !self.files.never_blocks(a[1]),
             op::NET | op::POLL => false,
             op::EXIT | op::FORK | op::EXEC | op::IDLE | op::KICK | op::SHOOTDOWN | op::INTERRUPT | op::SLEEP => true,
+            op::MEMORY => true,
             op::WAIT | op::KILL | op::PGRP | op::RING | op::RING_WAKE => true,
             _ => false,
         };
@@ -238,10 +239,16 @@ impl Host<'_> {
 }
 
 /// `DISCARD`: drops whole pages of guest RAM; they read back as zero.
-fn discard(segs: &Segs) -> i64 {
+fn discard(segs: &Segs, shared: &mut shared::SharedRanges) -> i64 {
     const PAGE: u64 = 4096;
     if segs.all().iter().any(|s| s.phys % PAGE != 0 || s.len % PAGE != 0) {
         return -(libc::EINVAL as i64);
+    }
+    // Pages of a loaded image map its file: zero memory must replace them.
+    for s in segs.all() {
+        if let Err(e) = shared.unshare(segs.mem(), s.phys, s.len) {
+            return -(e as i64);
+        }
     }
     let Ok(iovecs) = segs.iovecs() else { return -(libc::EFAULT as i64) };
     for v in iovecs {

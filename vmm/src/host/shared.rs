@@ -155,6 +155,50 @@ impl SharedRanges {
         }
     }
 
+    /// Backs `[phys, phys + len)` with `fd`'s pages from `offset`, copy-on-write:
+    /// the monitor's own loading (the kernel, a program's segments), so a
+    /// page the guest only reads is the host page cache's, shared by every VM.
+    pub fn map_private(
+        &mut self,
+        mem: &crate::memory::GuestRam,
+        phys: u64,
+        len: u64,
+        fd: i32,
+        offset: u64,
+    ) -> Result<(), Errno> {
+        let aligned = [phys, len, offset].iter().all(|v| v.is_multiple_of(PAGE));
+        if !aligned || len == 0 || phys.checked_add(len).is_none_or(|end| end > mem.size()) {
+            return Err(libc::EINVAL);
+        }
+        if self.ranges.len() >= MAX_RANGES {
+            return Err(libc::ENOMEM);
+        }
+        map_over(mem.host_base(), phys, len, Some(fd), offset, false)?;
+        self.forget(phys, phys + len);
+        self.ranges.insert(phys, len);
+        Ok(())
+    }
+
+    /// Pages of `[phys, phys + len)` that map a file become private zero
+    /// memory again (before they are discarded: a file page would read back
+    /// as the file's bytes, not as zeros).
+    pub fn unshare(&mut self, mem: &crate::memory::GuestRam, phys: u64, len: u64) -> Result<(), Errno> {
+        let end = phys.saturating_add(len);
+        let overlapping: Vec<(u64, u64)> =
+            self.ranges.range(..end).filter(|(&p, &l)| p + l > phys).map(|(&p, &l)| (p, l)).collect();
+        for (p, l) in overlapping {
+            let (start, stop) = (p.max(phys), (p + l).min(end));
+            map_over(mem.host_base(), start, stop - start, None, 0, true)?;
+            self.forget(start, stop);
+        }
+        Ok(())
+    }
+
+    /// Whether no guest page maps a file or shared memory.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
     /// A new image (`execve`): every shared range becomes private memory again.
     pub fn clear(&mut self, mem: &crate::memory::GuestRam) {
         let base = mem.host_base();
@@ -173,10 +217,16 @@ static RAM_END: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 /// SIGBUS when the monitor touches it: the page becomes a zero page of
 /// private memory instead, and the monitor goes on (the guest lost a page
 /// of a file it shortened itself). Any other SIGBUS is a monitor bug.
+/// This records guest RAM's range for the handler (`catch_truncated_files`).
 pub fn guard_against_truncated_files(mem: &crate::memory::GuestRam) {
     use std::sync::atomic::Ordering;
     RAM_START.store(mem.host_base(), Ordering::SeqCst);
     RAM_END.store(mem.host_base() + mem.size(), Ordering::SeqCst);
+}
+
+/// Installs the SIGBUS handler (for guest RAM once it is known, and for the
+/// images the monitor maps, `crate::image`, from the start).
+pub fn catch_truncated_files() {
     // SAFETY: installs a handler that only makes one mmap call or restores the default.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -191,7 +241,7 @@ extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     // SAFETY: the kernel passes a valid siginfo for SIGBUS with SA_SIGINFO.
     let addr = unsafe { (*info).si_addr() } as u64;
     let (start, end) = (RAM_START.load(Ordering::SeqCst), RAM_END.load(Ordering::SeqCst));
-    if addr >= start && addr < end {
+    if addr >= start && addr < end || crate::image::guarded(addr) {
         let page = addr & !(PAGE - 1);
         // SAFETY: replaces one page of guest RAM with a private zero page (async-signal-safe).
         let p = unsafe {

@@ -25,7 +25,7 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/bin:/usr/bin:/bin";
 pub struct Found {
     pub name: String,
     pub host_path: PathBuf,
-    pub bytes: Vec<u8>,
+    pub bytes: crate::image::Image,
 }
 
 /// Why an image cannot run: an errno for the guest (and a line for the user).
@@ -60,7 +60,11 @@ pub fn find_first(cfg: &Config) -> Result<Found> {
         });
         found.ok_or_else(|| rejected(127, format!("{name}: command not found (searched PATH)")))?
     };
-    let bytes = std::fs::read(&host_path).map_err(|e| {
+    let bytes = std::fs::File::open(&host_path).and_then(|f| {
+        let len = f.metadata()?.len();
+        crate::image::Image::of(f, len)
+    });
+    let bytes = bytes.map_err(|e| {
         let status = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
         let text = e.to_string();
         let text = text.split(" (os error").next().unwrap_or(&text).to_string();
@@ -133,7 +137,7 @@ pub fn interpret(files: &Files, mut l: Launch, first: bool) -> std::result::Resu
         argv.extend(arg);
         argv.push(std::mem::replace(&mut current, interp.clone()));
         argv.extend(l.argv.iter().skip(1).cloned());
-        l = Launch { name: shown, guest_path: abs, bytes, argv, ..l };
+        l = Launch { name: shown, guest_path: abs, bytes: bytes.into(), argv, ..l };
     }
     Err(Refused::Errno(libc::ELOOP, format!("{}: #! interpreters nested too deep", l.name)))
 }
@@ -197,7 +201,7 @@ fn prepare(m: &Machine, files: &mut Files, req: &Request) -> std::result::Result
     }
     let name = String::from_utf8_lossy(&path).into_owned();
     let umask = (req.args[2] & 0o777) as u32;
-    let l = Launch { name, guest_path: path, execfn, bytes, argv, envp, state, cwd, umask };
+    let l = Launch { name, guest_path: path, execfn, bytes: bytes.into(), argv, envp, state, cwd, umask };
     let l = interpret(files, l, false).map_err(|r| match r {
         Refused::Errno(e, _) => e,
         Refused::Other(_) => libc::EIO,

@@ -101,15 +101,15 @@ fn run_child(
     crate::signals::restarting();
     let w = m.world;
     let vm = w.kvm.create_vm().context("KVM_CREATE_VM")?;
-    crate::vm::register_memory(&vm, w.mem)?;
+    let slots = crate::slots::Slots::copy_of(m.slots, vm, w.mem)?;
     let mut vcpus = Vec::with_capacity(w.cfg.cpus);
     for k in 0..w.cfg.cpus {
-        vcpus.push(vm.create_vcpu(k as u64).with_context(|| format!("KVM_CREATE_VCPU {k}"))?);
+        vcpus.push(slots.vm.create_vcpu(k as u64).with_context(|| format!("KVM_CREATE_VCPU {k}"))?);
     }
     crate::vm::setup_vcpus(w, &vcpus, true)?;
     state.restore(vcpus.get(i).context("the forking vCPU")?)?;
     // This monitor knows its own entry and its VM is built (no KVM call left
     // for the announcement to interrupt): take signals posted meanwhile.
     drop(announcements);
-    crate::vm::serve(w, &mut vcpus, report, files, None, Some(i), m.program.clone())
+    crate::vm::serve(w, &slots, &mut vcpus, report, files, None, Some(i), m.program.clone())
 }
