@@ -371,7 +371,7 @@ fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
             req.args[0] = 0;
             if rng.chance(2) {
                 let entries: Vec<PollEntry> = (0..rng.below(8))
-                    .map(|_| PollEntry { handle: value(rng), events: rng.next() as i16, revents: 0, _pad: 0 })
+                    .map(|_| PollEntry { handle: value(rng), events: rng.next() as i16, revents: 0, edges: 0 })
                     .collect();
                 for (i, e) in entries.iter().enumerate() {
                     mem.write_obj(DATA + (i * 16) as u64, *e).unwrap();

@@ -1073,10 +1073,10 @@ static void t_epoll_pwait2(void) {
 
 /* Edge-triggered: an edge is reported once; waiting again without reading
  * and without new data reports nothing (Linux's semantics). On pipes, which
- * hx serves in its kernel; on sockets (host files) hx reports edge-triggered
- * interest level-triggered (docs/design.md, "Sockets"), so they are left out. */
+ * hx serves in its kernel, and on sockets, host files whose wake-ups the
+ * monitor counts. */
 static void t_epoll_edge(void) {
-    for (int k = K_PIPE; k <= K_PIPE; k++) {
+    for (int k = K_PIPE; k < KINDS; k++) {
         const char *kn = kind_names[k];
         int rd, wr, ep = epoll_create1(0);
         make_pair(k, &rd, &wr);
@@ -1119,6 +1119,41 @@ static void t_epoll_edge(void) {
     }
 }
 
+/* A descriptor closed while in an epoll set leaves it (Linux: when its file
+ * is released): a wait with nothing else ready then waits its whole timeout
+ * and reports nothing, and a new file at the same descriptor number can be
+ * added. On every kind of file, edge and level triggered. */
+static void t_epoll_closed(void) {
+    for (int k = K_PIPE; k < KINDS; k++) {
+        for (int et = 0; et < 2; et++) {
+            const char *kn = kind_names[k];
+            int rd, wr, ep = epoll_create1(0);
+            make_pair(k, &rd, &wr);
+            put(wr, "x");
+            add(ep, rd, EPOLLIN | (et ? EPOLLET : 0), 1);
+            show_wait(kn, et ? "edge-triggered, data" : "level-triggered, data", ep, 1000);
+            close(rd);
+            double t0 = mono_now();
+            struct epoll_event ev[4];
+            int n = epoll_wait(ep, ev, 4, 300);
+            double waited = mono_now() - t0;
+            printf("epoll-closed: %s: after close: %d events, waited the timeout: %d\n", kn, n, waited > 0.25);
+            int again, other;
+            make_pair(k, &again, &other);
+            int moved = again == rd ? again : dup2(again, rd);
+            if (moved != again) close(again);
+            printf("epoll-closed: %s: a new file at the same number: ADD %s\n", kn,
+                   ctl(ep, EPOLL_CTL_ADD, rd, EPOLLIN, 2) == 0 ? "ok" : strerror(errno));
+            put(other, "y");
+            show_wait(kn, "the new file", ep, 1000);
+            close(rd);
+            close(other);
+            close(wr);
+            close(ep);
+        }
+    }
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
@@ -1135,6 +1170,7 @@ static const struct {
     {"epoll-exclusive", t_epoll_exclusive},
     {"epoll-pwait2", t_epoll_pwait2},
     {"epoll-edge", t_epoll_edge},
+    {"epoll-closed", t_epoll_closed},
 };
 
 int main(int argc, char **argv) {

@@ -179,6 +179,8 @@ pub mod op {
     /// handle and events) becomes ready: the monitor bumps
     /// `Shared::host_events` and interrupts a vCPU, once per `WATCH`. Returns
     /// at once, so a thread waits for a host file without holding its vCPU.
+    /// Entries with `POLL_EDGES` wait for a new edge; `ret` = 1 when one of
+    /// them had an edge since the look that gave its `edges` (look again).
     pub const WATCH: u32 = 49;
 
     /// Shared mappings: the guest pages in `segs` (page-aligned, in order)
@@ -352,5 +354,12 @@ pub struct PollEntry {
     pub handle: u64,
     pub events: i16,
     pub revents: i16,
-    pub _pad: u32,
+    /// With `POLL_EDGES` in `events`: how many times the file woke up (new
+    /// data, room, a connection, a hang-up) in the directions of `events`
+    /// since its edges were first asked for (wrapping). For `WATCH`, the
+    /// flag means: wait for a new edge, not for the file to be ready.
+    pub edges: u32,
 }
+
+/// `PollEntry::events`: count this file's edges (edge-triggered epoll).
+pub const POLL_EDGES: i16 = 0x4000;

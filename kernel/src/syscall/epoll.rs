@@ -2,11 +2,11 @@
 //! guest, host files through the monitor). Interest is kept by descriptor.
 //! An edge-triggered entry on a file the guest serves (a pipe, an eventfd,
 //! a timerfd, a signalfd) reports it once per new wake-up, as on Linux: each
-//! counts its wake-ups (see `edge_filter`). On host files (sockets, host
-//! pipes, terminals) edge-triggered interest is served level-triggered: a
-//! program that drains to EAGAIN, as edge-triggered users must, sees the
-//! same events, plus repeats while a file stays ready. EPOLLONESHOT
-//! disables an entry once reported.
+//! counts its wake-ups (see `edge_filter`). A host file (a socket, a host
+//! pipe, a terminal) has its wake-ups counted by the monitor
+//! (`vmm/src/host/edges.rs`), and an edge-triggered wait for it waits for
+//! its next wake-up, not for readiness. EPOLLONESHOT disables an entry once
+//! reported.
 use super::poll::{poll_filtered, PollFd};
 use super::Args;
 use crate::errno::{Errno, SysResult, EEXIST, EINVAL, ENOENT};
@@ -30,6 +30,7 @@ const EPOLLHUP: u32 = 0x10;
 const EPOLLIN: u32 = 0x1;
 const EPOLLOUT: u32 = 0x4;
 const EPOLLWAKEUP: u32 = 1 << 29;
+const POLLNVAL: i16 = 0x20;
 /// What may go with EPOLLEXCLUSIVE (Linux's EPOLLEXCLUSIVE_OK_BITS).
 const EXCLUSIVE_OK: u32 = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
 const O_CLOEXEC: u64 = 0o2000000;
@@ -42,9 +43,23 @@ struct Interest {
     data: u64,
     /// EPOLLONESHOT fired: reported nothing more until EPOLL_CTL_MOD.
     disabled: bool,
-    /// Edge-triggered on an eventfd, timerfd or signalfd: its event count
-    /// when last reported.
+    /// Edge-triggered: its file's wake-up count when last reported.
     edge_seen: Option<u64>,
+    /// The open file it was added for: a descriptor closed (and maybe
+    /// reused for another file) leaves the set, as on Linux.
+    file: usize,
+}
+
+/// The identity of the open file at `fd`, if any.
+fn file_at(fd: i32) -> Option<usize> {
+    table::get(fd as u64).ok().map(|f| Arc::as_ptr(&f) as usize)
+}
+
+/// The entries of `ep` that are still their descriptors' (the others leave the set).
+fn live_entries(ep: &Epoll) -> Vec<(i32, Interest)> {
+    let mut interest = ep.interest.lock();
+    interest.retain(|&fd, i| file_at(fd) == Some(i.file));
+    interest.iter().filter(|(_, i)| !i.disabled).map(|(&fd, &i)| (fd, i)).collect()
 }
 
 #[derive(Default)]
@@ -104,10 +119,15 @@ pub fn epoll_ctl([epfd, op, fd, event, ..]: Args) -> SysResult {
             return Err(EINVAL);
         }
         // Errors and hang-ups are always reported.
-        Ok(Interest { events: events | EPOLLERR | EPOLLHUP, data, disabled: false, edge_seen: None })
+        let file = Arc::as_ptr(&target) as usize;
+        Ok(Interest { events: events | EPOLLERR | EPOLLHUP, data, disabled: false, edge_seen: None, file })
     };
     let mut interest = ep.interest.lock();
     let fd = fd as i32;
+    // An entry left by a descriptor since closed is gone.
+    if interest.get(&fd).is_some_and(|i| i.file != Arc::as_ptr(&target) as usize) {
+        interest.remove(&fd);
+    }
     match op {
         EPOLL_CTL_ADD => {
             let i = read_event()?;
@@ -148,16 +168,22 @@ fn is_regular_host_file(file: &OpenFile) -> bool {
 
 /// What poll looks at for an entry.
 fn entry_poll(fd: i32, i: &Interest) -> PollFd {
-    PollFd { fd, events: (i.events & EVENT_BITS) as i16, revents: 0 }
+    PollFd { fd, events: (i.events & EVENT_BITS) as i16, want_edges: i.events & EPOLLET != 0, ..Default::default() }
 }
 
-/// Clears the readiness of edge-triggered entries on files the guest serves
-/// that had no new event (Linux: no wake-up) since they were last reported;
+/// Clears the readiness of edge-triggered entries whose file had no new
+/// event (Linux: no wake-up) since they were last reported;
 /// `edges` gets the wake-up count of the others.
+/// A closed descriptor (`POLLNVAL`) is not ready either: it leaves the set
+/// after the wait, and must not end a wait early with nothing to report.
 fn edge_filter<'a>(watched: &'a [(i32, Interest)], edges: &'a mut [Option<u64>]) -> impl FnMut(&mut [PollFd]) + 'a {
     move |fds| {
         for (k, p) in fds.iter_mut().enumerate() {
             let (fd, i) = watched[k];
+            if p.revents & POLLNVAL != 0 {
+                p.revents = 0;
+                continue;
+            }
             if i.events & EPOLLET == 0 || p.revents == 0 {
                 continue;
             }
@@ -166,7 +192,11 @@ fn edge_filter<'a>(watched: &'a [(i32, Interest)], edges: &'a mut [Option<u64>])
                 Kind::Anon(a) => a.edges(i.events),
                 Kind::PipeRead(pp) => crate::fs::pipe::edges(pp, true),
                 Kind::PipeWrite(pp) => crate::fs::pipe::edges(pp, false),
-                Kind::Host(_) | Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) => continue,
+                Kind::Host(_) => match p.edges {
+                    Some(n) => n as u64,
+                    None => continue,
+                },
+                Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) => continue,
             };
             if i.edge_seen == Some(n) {
                 p.revents = 0;
@@ -182,13 +212,14 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
         return Err(EINVAL);
     }
     let ep = instance(epfd)?;
-    let watched: Vec<(i32, Interest)> =
-        ep.interest.lock().iter().filter(|(_, i)| !i.disabled).map(|(&fd, &i)| (fd, i)).collect();
+    let watched = live_entries(&ep);
     let mut fds: Vec<PollFd> = watched.iter().map(|&(fd, i)| entry_poll(fd, &i)).collect();
     let mut edges = alloc::vec![None; watched.len()];
     poll_filtered(&mut fds, timeout_ms, &mut edge_filter(&watched, &mut edges))?;
     let mut out = Vec::new();
     let mut interest = ep.interest.lock();
+    // Descriptors closed during the wait leave the set.
+    interest.retain(|&fd, i| file_at(fd) == Some(i.file));
     let from = ep.resume_from.load(core::sync::atomic::Ordering::Relaxed);
     let start = watched.iter().position(|(fd, _)| *fd >= from).unwrap_or(0);
     let order = (start..watched.len()).chain(0..start);
@@ -196,18 +227,12 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
     for k in order {
         let (p, (fd, i)) = (&fds[k], &watched[k]);
         let ready = p.revents as u16 as u32 & ((i.events & EVENT_BITS) | EPOLLERR | EPOLLHUP);
-        // POLLNVAL: the descriptor was closed, which removes it from the set.
-        if p.revents as u16 & 0x20 != 0 {
-            interest.remove(fd);
-            continue;
-        }
         if ready == 0 || out.len() as u64 >= max * 12 {
             continue;
         }
-        if let Some(slot) = interest.get_mut(fd) {
-            slot.disabled |= i.events & EPOLLONESHOT != 0;
-            slot.edge_seen = edges[k].or(slot.edge_seen);
-        }
+        let Some(slot) = interest.get_mut(fd) else { continue };
+        slot.disabled |= i.events & EPOLLONESHOT != 0;
+        slot.edge_seen = edges[k].or(slot.edge_seen);
         out.extend_from_slice(&ready.to_le_bytes());
         out.extend_from_slice(&i.data.to_le_bytes());
         last = Some(*fd);
@@ -236,14 +261,9 @@ pub fn epoll_pwait2([epfd, events, max, timeout, mask, size]: Args) -> SysResult
 
 /// An epoll descriptor polled or epolled itself: readable when one of its entries is ready.
 pub fn readiness(ep: &Epoll) -> bool {
-    let watched: Vec<(i32, Interest)> = ep
-        .interest
-        .lock()
-        .iter()
-        .filter(|(fd, i)| {
-            !i.disabled && !matches!(table::get(**fd as u64).map(|f| matches!(f.kind, Kind::Epoll(_))), Ok(true))
-        })
-        .map(|(&fd, &i)| (fd, i))
+    let watched: Vec<(i32, Interest)> = live_entries(ep)
+        .into_iter()
+        .filter(|(fd, _)| !matches!(table::get(*fd as u64).map(|f| matches!(f.kind, Kind::Epoll(_))), Ok(true)))
         .collect();
     let mut fds: Vec<PollFd> = watched.iter().map(|&(fd, i)| entry_poll(fd, &i)).collect();
     let mut edges = alloc::vec![None; watched.len()];

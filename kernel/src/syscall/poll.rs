@@ -17,6 +17,10 @@ pub struct PollFd {
     pub fd: i32,
     pub events: i16,
     pub revents: i16,
+    /// Edge-triggered epoll on a host file: set `want_edges`, and each look
+    /// leaves the file's edge count (`PollEntry::edges`) in `edges`.
+    pub want_edges: bool,
+    pub edges: Option<u32>,
 }
 
 /// Threads in `poll` waiting for a pipe to change.
@@ -133,7 +137,8 @@ fn poll_once(
                 ev & (wanted | 0x8)
             }
             Kind::Host(h) => {
-                host_entries.push((i, PollEntry { handle: *h, events: p.events, ..Default::default() }));
+                let events = p.events | if p.want_edges { hx_abi::hypercall::POLL_EDGES } else { 0 };
+                host_entries.push((i, PollEntry { handle: *h, events, ..Default::default() }));
                 0
             }
         };
@@ -151,6 +156,7 @@ fn poll_once(
         host_poll(entries)?;
         for ((i, _), e) in host_entries.iter().zip(entries.iter()) {
             fds[*i].revents = e.revents;
+            fds[*i].edges = fds[*i].want_edges.then_some(e.edges);
         }
         filter(fds);
         Ok(ready(fds))
@@ -167,7 +173,11 @@ fn poll_once(
     if n > 0 || timeout_ms == 0 {
         return Ok(Some(n));
     }
-    watch(&mut entries)?;
+    if watch(&mut entries)? {
+        // An edge came in meanwhile (another request may have counted it):
+        // look again instead of waiting for one.
+        crate::sched::wake(&crate::sched::current_arc());
+    }
     Ok(None)
 }
 
@@ -185,9 +195,10 @@ fn host_poll(entries: &mut [PollEntry]) -> Result<usize, Errno> {
 }
 
 /// Asks the monitor to tell the guest when any of `entries` is ready
-/// (`Shared::host_events`, then [`take_host_events`] wakes the pollers).
-fn watch(entries: &mut [PollEntry]) -> Result<(), Errno> {
-    entries_request(op::WATCH, entries).map(|_| ())
+/// (`Shared::host_events`, then [`take_host_events`] wakes the pollers);
+/// true when an edge-counting entry already had a new edge (nothing armed).
+fn watch(entries: &mut [PollEntry]) -> Result<bool, Errno> {
+    entries_request(op::WATCH, entries).map(|r| r > 0)
 }
 
 /// A `POLL` (timeout 0: never waiting) or `WATCH` request over `entries`.
@@ -234,7 +245,7 @@ pub fn host_ready(handle: u64, events: i16) -> Result<bool, Errno> {
 pub fn wait_host(handle: u64, events: i16) -> Result<(), Errno> {
     register_poller();
     let mut entries = [PollEntry { handle, events, ..Default::default() }];
-    let r = watch(&mut entries).and_then(|()| {
+    let r = watch(&mut entries).and_then(|_| {
         if crate::signal::pending() {
             return Err(crate::errno::ERESTARTSYS);
         }

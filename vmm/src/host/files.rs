@@ -6,7 +6,7 @@ use super::guest::Segs;
 use super::handles::{Handle, Handles};
 use crate::sandbox::{self, fstat_fd as fstat, lstat_at, Errno, Resolved, Sandbox};
 use hx_abi::hypercall::{
-    op, PollEntry, Request, FSYNC_ALL, FSYNC_DATA, FSYNC_FS, NO_HANDLE, RW_NOWAIT, SETFL_PIPE_SIZE,
+    op, PollEntry, Request, FSYNC_ALL, FSYNC_DATA, FSYNC_FS, NO_HANDLE, POLL_EDGES, RW_NOWAIT, SETFL_PIPE_SIZE,
 };
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -103,7 +103,7 @@ impl BlockingCall {
                     .zip(fds.iter())
                     .map(|(e, f)| libc::pollfd {
                         fd: f.as_ref().map_or(-1, |f| f.as_raw_fd()),
-                        events: e.events,
+                        events: e.events & !POLL_EDGES,
                         revents: 0,
                     })
                     .collect();
@@ -288,20 +288,39 @@ impl Files {
 
     /// `WATCH`: the host files of the `PollEntry`s in segment 0 join the
     /// watcher, which tells the guest once any of them is ready.
-    pub fn watch(&self, watcher: &crate::watch::Watcher, segs: &Segs) -> Result<(), Errno> {
+    /// `WATCH`; `Ok(true)`: an entry counting edges has had one since the
+    /// guest looked (its `edges` differs), so nothing is armed and the guest
+    /// looks again at once (another request may have taken that edge in).
+    pub fn watch(&self, watcher: &crate::watch::Watcher, segs: &Segs) -> Result<bool, Errno> {
         let seg = segs.get(0).ok_or(libc::EINVAL)?;
         let size = std::mem::size_of::<PollEntry>();
         let n = usize::try_from(seg.len).map_err(|_| libc::EINVAL)? / size;
         if n > MAX_POLL {
             return Err(libc::EINVAL);
         }
+        let mut counted = Vec::new();
         for i in 0..n {
             let e: PollEntry = segs.mem().read_obj(seg.phys + (i * size) as u64).map_err(|_| libc::EFAULT)?;
-            if let Ok(fd) = self.handles.fd(e.handle) {
+            if e.events & POLL_EDGES != 0 {
+                if let Ok(fd) = self.handles.shared_fd(e.handle) {
+                    counted.push((e, fd));
+                }
+            } else if let Ok(fd) = self.handles.fd(e.handle) {
                 watcher.watch(fd, e.events)?;
             }
         }
-        Ok(())
+        if counted.is_empty() {
+            return Ok(false);
+        }
+        // Edge-triggered: the next edge of any counted file, not readiness.
+        let files: Vec<_> = counted.iter().map(|(e, fd)| (e.handle, fd, e.events & !POLL_EDGES)).collect();
+        let mut edges = self.handles.edges.lock().unwrap_or_else(|e| e.into_inner());
+        let counts = edges.counts(&files)?;
+        if counted.iter().zip(&counts).any(|((e, _), &n)| e.edges != n) {
+            return Ok(true);
+        }
+        watcher.watch(edges.pending_fd()?, libc::POLLIN)?;
+        Ok(false)
     }
 
     /// `LOCK`: record locks (`fcntl`) and `flock` on a host file, held by
@@ -563,7 +582,26 @@ impl Files {
         for i in 0..n {
             entries.push(segs.mem().read_obj(seg.phys + (i * size) as u64).map_err(|_| libc::EFAULT)?);
         }
-        let fds = entries.iter().map(|e| self.handles.shared_fd(e.handle).ok()).collect();
+        let fds: Vec<_> = entries.iter().map(|e| self.handles.shared_fd(e.handle).ok()).collect();
+        // Edges are counted before the look at readiness: an edge in between
+        // shows as readiness now, and as a count at the next look.
+        type Counted<'a> = (usize, (u64, &'a std::sync::Arc<OwnedFd>, i16));
+        let counted: Vec<Counted> = entries
+            .iter()
+            .zip(&fds)
+            .enumerate()
+            .filter(|(_, (e, _))| e.events & POLL_EDGES != 0)
+            .filter_map(|(i, (e, fd))| Some((i, (e.handle, fd.as_ref()?, e.events & !POLL_EDGES))))
+            .collect();
+        if !counted.is_empty() {
+            let files: Vec<_> = counted.iter().map(|&(_, f)| f).collect();
+            let counts = self.handles.edges.lock().unwrap_or_else(|e| e.into_inner()).counts(&files)?;
+            for (&(i, _), n) in counted.iter().zip(counts) {
+                if let Some(e) = entries.get_mut(i) {
+                    e.edges = n;
+                }
+            }
+        }
         let timeout = if timeout_ms < 0 { -1 } else { timeout_ms.min(i32::MAX as i64) as i32 };
         Ok(BlockingCall::Poll { fds, entries, at: seg.phys, timeout })
     }

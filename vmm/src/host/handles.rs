@@ -34,6 +34,8 @@ pub struct SocketNames {
 pub struct Handles {
     slots: Vec<Option<Handle>>,
     limit: usize,
+    /// Edge counts of the handles the guest's edge-triggered epoll watches.
+    pub edges: std::sync::Mutex<super::edges::Edges>,
 }
 
 impl Handles {
@@ -42,7 +44,7 @@ impl Handles {
         // The streams are the user's: the guest may read and write them, never chmod them.
         let slots =
             streams.into_iter().map(|s| s.map(|fd| Handle::Host { fd: Arc::new(fd), metadata: false })).collect();
-        Self { slots, limit: limit.max(3) }
+        Self { slots, limit: limit.max(3), edges: Default::default() }
     }
 
     /// Duplicates of hx-run's own standard streams: the guest's close(1)
@@ -118,14 +120,18 @@ impl Handles {
 
     pub fn close(&mut self, handle: u64) -> Result<(), Errno> {
         let slot = usize::try_from(handle).ok().and_then(|i| self.slots.get_mut(i)).ok_or(libc::EBADF)?;
-        slot.take().map(drop).ok_or(libc::EBADF)
+        let closed = slot.take().map(drop).ok_or(libc::EBADF);
+        self.edges.lock().unwrap_or_else(|e| e.into_inner()).forget(handle);
+        closed
     }
 
     /// Closes every handle `keep` rejects.
     pub fn retain(&mut self, keep: impl Fn(u64) -> bool) {
+        let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if !keep(i as u64) {
                 *slot = None;
+                edges.forget(i as u64);
             }
         }
     }

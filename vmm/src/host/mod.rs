@@ -9,6 +9,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod clock;
+pub mod edges;
 pub mod files;
 mod flags;
 pub mod guest;
@@ -131,7 +132,7 @@ impl Host<'_> {
                 self.files.fallocate(req.args[0], req.args[1], req.args[2], req.args[3]).unwrap_or_else(|e| -(e as i64))
             }
             op::WATCH => match self.watch {
-                Some(w) => self.files.watch(w, &segs).map_or_else(|e| -(e as i64), |()| 0),
+                Some(w) => self.files.watch(w, &segs).map_or_else(|e| -(e as i64), i64::from),
                 None => -(libc::ENOSYS as i64),
             },
             op::NET => {
