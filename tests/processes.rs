@@ -146,6 +146,14 @@ fn wait4_fills_the_childs_resource_usage() {
     sub_test("rusage");
 }
 
+/// A SIGCHLD handler with SA_SIGINFO is told which child changed state and
+/// how: CLD_EXITED with the exit status, CLD_KILLED with the signal (hx told
+/// SI_USER from pid 0, as for a signal from the outside).
+#[test]
+fn sigchld_tells_a_siginfo_handler_the_child_and_how_it_ended() {
+    sub_test("sigchld_info");
+}
+
 #[test]
 fn sa_nocldwait_reaps_new_children_and_the_handler_still_runs() {
     sub_test("sa_nocldwait");

@@ -507,6 +507,50 @@ static int sa_nocldwait(void) {
     return 0;
 }
 
+/* What a SIGCHLD handler with SA_SIGINFO is told: the child, how it
+ * changed state (CLD_EXITED with its status, CLD_KILLED with the signal). */
+static volatile sig_atomic_t chld_code, chld_status, chld_is_child, chld_signo, chld_count;
+static volatile pid_t chld_expect;
+static void on_chld_info(int s, siginfo_t *si, void *u) {
+    (void)s;
+    (void)u;
+    chld_signo = si->si_signo;
+    chld_code = si->si_code;
+    chld_status = si->si_status;
+    chld_is_child = si->si_pid == chld_expect;
+    chld_count++;
+}
+
+static int sigchld_info(void) {
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_chld_info;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    for (int round = 0; round < 2; round++) {
+        sigprocmask(SIG_BLOCK, &chld, &old);
+        chld_count = 0;
+        pid_t c = fork();
+        if (c == 0) {
+            if (round == 1) pause();
+            _exit(3);
+        }
+        chld_expect = c;
+        if (round == 1) kill(c, SIGTERM);
+        while (!chld_count) sigsuspend(&old);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        const char *code = chld_code == CLD_EXITED ? "CLD_EXITED" : chld_code == CLD_KILLED ? "CLD_KILLED" : "other";
+        printf("SIGCHLD %d: signo %d, code %s, from the child %d, status %d\n", round, chld_signo, code, chld_is_child,
+               chld_status);
+        int st;
+        printf("reaped: %d\n", waitpid(c, &st, 0) == c);
+    }
+    return 0;
+}
+
 static volatile sig_atomic_t got_usr2;
 static void on_usr2(int s) { (void)s; got_usr2++; }
 
@@ -840,6 +884,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "exec_keeps")) return exec_keeps();
     if (!strcmp(t, "spawn")) return spawn();
     if (!strcmp(t, "sigchld")) return sigchld();
+    if (!strcmp(t, "sigchld_info")) return sigchld_info();
     if (!strcmp(t, "groups")) return groups();
     if (!strcmp(t, "orphan")) return orphan();
     if (!strcmp(t, "nocldwait")) return nocldwait();

@@ -101,6 +101,12 @@ impl Queued {
         q
     }
 
+    /// A child's state change (`SIGCHLD`): `si_pid`, `si_uid`, `si_status`.
+    pub fn set_child(&mut self, pid: i32, uid: u32, status: i32) {
+        self.fields()._sigchld =
+            uapi::__sifields__bindgen_ty_4 { _pid: pid, _uid: uid, _status: status, _utime: 0, _stime: 0 };
+    }
+
     /// A fault at `addr` (`si_addr`).
     pub fn set_addr(&mut self, addr: u64) {
         self.fields()._sigfault._addr = addr as *mut core::ffi::c_void;
@@ -324,10 +330,34 @@ pub fn take_host_signals() {
         crate::syscall::fork::child_changed();
     }
     for sig in 1..=NSIG as u32 {
-        if bits & bit(sig) != 0 {
+        if bits & bit(sig) == 0 {
+            continue;
+        }
+        if sig == SIGCHLD {
+            send_sigchld();
+        } else {
             send_process(Queued::new(sig, SI_USER));
         }
     }
+}
+
+/// The SIGCHLD of a child's state change, with the child, how it changed
+/// and its status, as Linux sends it (the monitor only says that one did:
+/// a child that can be waited for is looked at without reaping it).
+fn send_sigchld() {
+    const CLD_STOPPED: u32 = 5;
+    const CLD_CONTINUED: u32 = 6;
+    const SA_NOCLDSTOP: u64 = 1;
+    let Some((pid, code, status)) = crate::syscall::fork::peek_child() else {
+        send_process(Queued::new(SIGCHLD, SI_USER));
+        return;
+    };
+    if matches!(code, CLD_STOPPED | CLD_CONTINUED) && action(SIGCHLD).flags & SA_NOCLDSTOP != 0 {
+        return;
+    }
+    let mut q = Queued::new(SIGCHLD, code as i32);
+    q.set_child(pid as i32, crate::boot_info().uid, status as i32);
+    send_process(q);
 }
 
 pub fn process_pending() -> u64 {

@@ -121,6 +121,13 @@ pub fn child_changed() {
     }
 }
 
+/// A child that can be waited for (`waitid` without reaping it): its pid,
+/// `si_code` and status — what a SIGCHLD for it tells.
+pub fn peek_child() -> Option<(u64, u32, u32)> {
+    let r = wait_child(-1, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT).ok()??;
+    Some((r.pid, r.code, r.value))
+}
+
 /// Reaps every child that has ended (SIGCHLD ignored: no zombies stay).
 pub fn reap_all() {
     while let Ok(Some(_)) = wait_child(-1, WEXITED | WNOHANG) {}

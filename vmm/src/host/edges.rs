@@ -113,7 +113,9 @@ impl Edges {
                 if self.tracked.len() >= MAX_TRACKED {
                     return Err(libc::ENOMEM);
                 }
-                register(epoll, handle, fd.as_raw_fd())?;
+                // A file epoll cannot watch (a directory) has no edges: its
+                // count stays 0, so it is reported once, as a ready file is.
+                let _ = register(epoll, handle, fd.as_raw_fd());
                 self.tracked.insert(handle, Tracked { fd: fd.clone(), inward: 0, outward: 0 });
             }
         }
