@@ -85,11 +85,19 @@ impl Ring {
             }
             let page = self.page.load(Ordering::SeqCst);
             let Ok(active) = mem.atomic_u64(page + OFF_ACTIVE) else { continue };
+            // The slots' state words, found once: the spin below reads them
+            // thousands of times.
+            let Ok(states) = (0..SLOTS)
+                .map(|i| mem.atomic_u64(page + ring::slot(i) + OFF_STATE))
+                .collect::<anyhow::Result<Vec<_>>>()
+            else {
+                continue;
+            };
             active.store(1, Ordering::SeqCst);
             let mut last = Instant::now();
             let mut empty = 0u32;
             loop {
-                if self.scan(mem, page, host, watch) {
+                if self.scan(mem, page, &states, host, watch) {
                     last = Instant::now();
                     empty = 0;
                     continue;
@@ -102,7 +110,7 @@ impl Ring {
                     // Asleep from here on; one more look catches a request
                     // posted before the kernel could see that.
                     active.store(0, Ordering::SeqCst);
-                    self.scan(mem, page, host, watch);
+                    self.scan(mem, page, &states, host, watch);
                     break;
                 }
                 empty += 1;
@@ -116,11 +124,10 @@ impl Ring {
     }
 
     /// Serves every posted request once; whether there was any.
-    fn scan(&self, mem: &GuestRam, page: u64, host: &HostLock, watch: &Watcher) -> bool {
+    fn scan(&self, mem: &GuestRam, page: u64, states: &[&AtomicU64], host: &HostLock, watch: &Watcher) -> bool {
         let mut any = false;
-        for i in 0..SLOTS {
+        for (i, state) in states.iter().enumerate() {
             let at = page + ring::slot(i);
-            let Ok(state) = mem.atomic_u64(at + OFF_STATE) else { return any };
             if state.load(Ordering::Acquire) == POSTED
                 && state.compare_exchange(POSTED, TAKEN, Ordering::AcqRel, Ordering::Relaxed).is_ok()
             {
