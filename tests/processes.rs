@@ -154,6 +154,15 @@ fn sigchld_tells_a_siginfo_handler_the_child_and_how_it_ended() {
     sub_test("sigchld_info");
 }
 
+/// `clone` with an exit signal other than SIGCHLD: the child's end sends
+/// that signal (none for 0), plain waits do not see it (ECHILD, or only the
+/// plain children), `__WCLONE` and `__WALL` do — as on Linux (hx gave every
+/// child SIGCHLD and let every wait take it).
+#[test]
+fn clone_children_send_their_exit_signal_and_need_wclone_or_wall() {
+    sub_test("clone_exit_signal");
+}
+
 #[test]
 fn sa_nocldwait_reaps_new_children_and_the_handler_still_runs() {
     sub_test("sa_nocldwait");

@@ -551,6 +551,58 @@ static int sigchld_info(void) {
     return 0;
 }
 
+/* A child made by clone with an exit signal other than SIGCHLD (a "clone
+ * child"): its end sends that signal (or none), and only __WCLONE or __WALL
+ * waits see it. */
+static volatile sig_atomic_t got_usr1_from_child, got_chld_plain;
+static void on_usr1_child(int s) { (void)s; got_usr1_from_child++; }
+static void on_chld_plain(int s) { (void)s; got_chld_plain++; }
+
+static pid_t clone_with(int exit_signal, int status) {
+    pid_t c = syscall(SYS_clone, exit_signal, 0, 0, 0, 0);
+    if (c == 0) _exit(status);
+    return c;
+}
+
+static int clone_exit_signal(void) {
+    signal(SIGUSR1, on_usr1_child);
+    signal(SIGCHLD, on_chld_plain);
+    sigset_t both, old;
+    sigemptyset(&both);
+    sigaddset(&both, SIGUSR1);
+    sigaddset(&both, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &both, &old);
+    pid_t c = clone_with(SIGUSR1, 7);
+    while (!got_usr1_from_child) sigsuspend(&old);
+    printf("SIGUSR1 at its end: %d, SIGCHLD: %d\n", got_usr1_from_child, got_chld_plain);
+    int st = 0;
+    pid_t r = waitpid(c, &st, WNOHANG);
+    printf("waitpid without __WCLONE: %d %s\n", r == c ? 1 : (int)r, r < 0 ? strerror(errno) : "");
+    r = waitpid(-1, &st, WNOHANG);
+    printf("waitpid(-1) without __WCLONE: %d %s\n", r == c ? 1 : (int)r, r < 0 ? strerror(errno) : "");
+    r = waitpid(c, &st, __WCLONE);
+    printf("waitpid with __WCLONE: %d, exit %d\n", r == c, WEXITSTATUS(st));
+    /* Exit signal 0: no signal at all; __WALL sees it. */
+    c = clone_with(0, 8);
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    siginfo_t si;
+    int got = sigtimedwait(&both, &si, &ts);
+    printf("a signal from the exit-signal-0 child: %d\n", got > 0);
+    r = waitpid(c, &st, __WALL);
+    printf("waitpid with __WALL: %d, exit %d\n", r == c, WEXITSTATUS(st));
+    /* A plain child and a clone child: a plain wait takes the plain one only. */
+    pid_t plain = clone_with(SIGCHLD, 9);
+    pid_t other = clone_with(SIGUSR1, 10);
+    r = wait(&st);
+    printf("wait: the plain child %d, exit %d\n", r == plain, WEXITSTATUS(st));
+    r = waitpid(-1, &st, WNOHANG);
+    printf("then: %d %s\n", (int)r, r < 0 ? strerror(errno) : "");
+    r = waitpid(other, &st, __WCLONE);
+    printf("the clone child with __WCLONE: %d, exit %d\n", r == other, WEXITSTATUS(st));
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}
+
 static volatile sig_atomic_t got_usr2;
 static void on_usr2(int s) { (void)s; got_usr2++; }
 
@@ -885,6 +937,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "spawn")) return spawn();
     if (!strcmp(t, "sigchld")) return sigchld();
     if (!strcmp(t, "sigchld_info")) return sigchld_info();
+    if (!strcmp(t, "clone_exit_signal")) return clone_exit_signal();
     if (!strcmp(t, "groups")) return groups();
     if (!strcmp(t, "orphan")) return orphan();
     if (!strcmp(t, "nocldwait")) return nocldwait();

@@ -333,7 +333,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::FALLOCATE;
+pub const LAST_OP: u32 = op::MEMORY;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

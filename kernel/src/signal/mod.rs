@@ -341,21 +341,25 @@ pub fn take_host_signals() {
     }
 }
 
-/// The SIGCHLD of a child's state change, with the child, how it changed
-/// and its status, as Linux sends it (the monitor only says that one did:
-/// a child that can be waited for is looked at without reaping it).
+/// The signal of a child's state change (SIGCHLD, or the exit signal a
+/// `clone` chose, or none), with the child, how it changed and its status,
+/// as Linux sends it (the monitor only says that one did: a child that can
+/// be waited for is looked at without reaping it).
 fn send_sigchld() {
     const CLD_STOPPED: u32 = 5;
     const CLD_CONTINUED: u32 = 6;
     const SA_NOCLDSTOP: u64 = 1;
-    let Some((pid, code, status)) = crate::syscall::fork::peek_child() else {
+    let Some((pid, code, status, exit_signal)) = crate::syscall::fork::peek_child() else {
         send_process(Queued::new(SIGCHLD, SI_USER));
         return;
     };
-    if matches!(code, CLD_STOPPED | CLD_CONTINUED) && action(SIGCHLD).flags & SA_NOCLDSTOP != 0 {
+    let stopped = matches!(code, CLD_STOPPED | CLD_CONTINUED);
+    // Stops and continues always say SIGCHLD; an end says the exit signal.
+    let sig = if stopped { SIGCHLD } else { exit_signal };
+    if sig == 0 || sig > NSIG as u32 || stopped && action(SIGCHLD).flags & SA_NOCLDSTOP != 0 {
         return;
     }
-    let mut q = Queued::new(SIGCHLD, code as i32);
+    let mut q = Queued::new(sig, code as i32);
     q.set_child(pid as i32, crate::boot_info().uid, status as i32);
     send_process(q);
 }

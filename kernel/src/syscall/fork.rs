@@ -41,9 +41,15 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     if a.flags & CLONE_SETTLS != 0 && a.tls >= hx_abi::layout::USER_END {
         return Err(crate::errno::EPERM);
     }
+    // The signal the parent gets when the child ends (CSIGNAL).
+    let exit_signal = a.flags & 0xff;
+    if exit_signal > 64 {
+        return Err(EINVAL);
+    }
     // Pipes the kernel keeps become host pipes, shared with the child.
     crate::fs::pipe::move_to_host()?;
     let mut req = Request::new(op::FORK);
+    req.args[0] = exit_signal;
     // No other vCPU may hold a kernel lock at the instant of the copy.
     let stopped = sched::quiesce::stop_others();
     // The child's copy of kernel memory must not hold a lock another vCPU
@@ -121,11 +127,12 @@ pub fn child_changed() {
     }
 }
 
-/// A child that can be waited for (`waitid` without reaping it): its pid,
-/// `si_code` and status — what a SIGCHLD for it tells.
-pub fn peek_child() -> Option<(u64, u32, u32)> {
-    let r = wait_child(-1, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT).ok()??;
-    Some((r.pid, r.code, r.value))
+/// A child that can be waited for (`waitid` without reaping it, any kind
+/// of child): its pid, `si_code`, status and exit signal — what the signal
+/// it sends its parent tells.
+pub fn peek_child() -> Option<(u64, u32, u32, u32)> {
+    let r = wait_child(-1, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT | WALL).ok()??;
+    Some((r.pid, r.code, r.value, r.exit_signal))
 }
 
 /// Reaps every child that has ended (SIGCHLD ignored: no zombies stay).
@@ -172,6 +179,8 @@ struct Reaped {
     code: u32,
     value: u32,
     rusage: [u64; 18],
+    /// The signal it sends its parent when it ends (0: none).
+    exit_signal: u32,
 }
 
 /// Waits as `waitid` does, with `options` in its form; `None`: WNOHANG and nothing ready.
@@ -190,12 +199,13 @@ fn wait_child(pid: i64, options: u64) -> Result<Option<Reaped>, Errno> {
         }
         if ret > 0 {
             let (status, code, value) = (req.args[2] as u32, req.args[3] as u32, req.args[4] as u32);
+            let exit_signal = req.args[5] as u32;
             // SAFETY: the monitor wrote the rusage (read it back as memory).
             let rusage = unsafe { core::ptr::read_volatile(&rusage) };
             if options & WNOWAIT == 0 {
                 super::process::add_children_usage(&rusage);
             }
-            return Ok(Some(Reaped { pid: ret as u64, status, code, value, rusage }));
+            return Ok(Some(Reaped { pid: ret as u64, status, code, value, rusage, exit_signal }));
         }
         if options & WNOHANG != 0 {
             return Ok(None);
@@ -206,6 +216,8 @@ fn wait_child(pid: i64, options: u64) -> Result<Option<Reaped>, Errno> {
 
 pub fn wait4([pid, status, options, rusage, ..]: Args) -> SysResult {
     const WUNTRACED: u64 = uapi::WUNTRACED as u64;
+    // An int: a C library may pass __WCLONE sign-extended.
+    let options = options as u32 as u64;
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(EINVAL);
     }
@@ -217,7 +229,7 @@ pub fn wait4([pid, status, options, rusage, ..]: Args) -> SysResult {
     if options & WUNTRACED != 0 {
         wanted |= WSTOPPED;
     }
-    let Some(r) = wait_child(pid, wanted)? else { return Ok(0) };
+    let Some(r) = wait_child(pid, wanted | (options & (WALL | WCLONE)))? else { return Ok(0) };
     if status != 0 {
         mm::write_user(status, &r.status).map_err(|_| EFAULT)?;
     }
@@ -228,6 +240,7 @@ pub fn wait4([pid, status, options, rusage, ..]: Args) -> SysResult {
 }
 
 pub fn waitid([idtype, id, infop, options, rusage, _]: Args) -> SysResult {
+    let options = options as u32 as u64;
     const P_ALL: u64 = uapi::P_ALL as u64;
     const P_PID: u64 = uapi::P_PID as u64;
     const P_PGID: u64 = uapi::P_PGID as u64;
@@ -243,7 +256,7 @@ pub fn waitid([idtype, id, infop, options, rusage, _]: Args) -> SysResult {
         _ => return Err(EINVAL),
     };
     let pid = if pid == 0 { 0 } else { pid };
-    let reaped = wait_child(pid, options & (WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT))?;
+    let reaped = wait_child(pid, options & (WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WALL | WCLONE))?;
     if infop != 0 {
         // siginfo_t: signo, errno, code, then pid, uid, status (128 bytes).
         let mut info = [0u32; 32];

@@ -22,7 +22,10 @@ fn pid_of(e: &Entry) -> i32 {
 /// `WAIT`: `waitid` on the host for the child monitor(s), always without
 /// blocking (the guest blocks its thread until the next SIGCHLD instead).
 pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
-    const ALLOWED: u64 = (libc::WNOHANG | libc::WSTOPPED | libc::WEXITED | libc::WCONTINUED | libc::WNOWAIT) as u64;
+    const WALL: u64 = libc::__WALL as u32 as u64;
+    const WCLONE: u64 = libc::__WCLONE as u32 as u64;
+    const ALLOWED: u64 =
+        (libc::WNOHANG | libc::WSTOPPED | libc::WEXITED | libc::WCONTINUED | libc::WNOWAIT) as u64 | WALL | WCLONE;
     let options = req.args[1];
     if options & !ALLOWED != 0 || options & (libc::WSTOPPED | libc::WEXITED | libc::WCONTINUED) as u64 == 0 {
         return -(libc::EINVAL as i64);
@@ -30,24 +33,47 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
     let Ok(me) = me() else { return -(libc::ECHILD as i64) };
     let my_pid = pid_of(me);
     let pid = req.args[0] as i64;
-    let children = || {
+    // Which children this wait sees: by default those that signal SIGCHLD
+    // when they end, with __WCLONE the others, with __WALL all (Linux).
+    let eligible = move |e: &Entry| {
+        let clone_child = e.exit_signal.load(Ordering::SeqCst) != libc::SIGCHLD;
+        options & WALL != 0 || (options & WCLONE != 0) == clone_child
+    };
+    let all_children = || {
         table::entries()
             .filter(move |e| e.ppid.load(Ordering::SeqCst) == my_pid && e.host_pid.load(Ordering::SeqCst) > 0)
     };
-    let flags = (options | libc::WNOHANG as u64) as libc::c_int;
+    let children = move || all_children().filter(move |e| eligible(e));
+    // The host's waitid knows nothing of exit signals: its options without them.
+    let flags = ((options & !(WALL | WCLONE)) | libc::WNOHANG as u64) as libc::c_int;
     let waited = if pid > 0 {
         let child = table::by_pid(i32::try_from(pid).unwrap_or(0));
         match child {
-            Some(c) if c.ppid.load(Ordering::SeqCst) == my_pid && c.host_pid.load(Ordering::SeqCst) > 0 => {
+            Some(c)
+                if c.ppid.load(Ordering::SeqCst) == my_pid && c.host_pid.load(Ordering::SeqCst) > 0 && eligible(c) =>
+            {
                 host_waitid(libc::P_PID, c.host_pid.load(Ordering::SeqCst) as libc::id_t, flags)
             }
             _ => return -(libc::ECHILD as i64),
         }
     } else if pid == -1 {
-        if children().next().is_none() {
+        let wanted: Vec<i32> = children().map(|e| e.host_pid.load(Ordering::SeqCst)).collect();
+        if wanted.is_empty() {
             return -(libc::ECHILD as i64);
         }
-        host_waitid(libc::P_ALL, 0, flags)
+        if wanted.len() == all_children().count() {
+            host_waitid(libc::P_ALL, 0, flags)
+        } else {
+            // Some children are not this wait's: each of the others in turn.
+            let mut found = Ok(None);
+            for host in wanted {
+                found = host_waitid(libc::P_PID, host as libc::id_t, flags);
+                if !matches!(found, Ok(None)) {
+                    break;
+                }
+            }
+            found
+        }
     } else {
         // A process group (0: the caller's): the guest's groups are not host
         // groups, so each child in it is asked in turn.
@@ -99,6 +125,7 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
     req.args[2] = wstatus as u64;
     req.args[3] = code as u64;
     req.args[4] = status as u32 as u64;
+    req.args[5] = child.exit_signal.load(Ordering::SeqCst) as u32 as u64;
     // Linux's struct rusage is libc's on x86-64.
     // SAFETY: rusage is plain data.
     let bytes = unsafe {

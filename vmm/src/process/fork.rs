@@ -43,8 +43,14 @@ fn answer(m: &Machine, addr: u64, mut req: Request, ret: i64) -> Result<()> {
 /// Serves `FORK` from vCPU `i`. Returns in the parent; the child never returns.
 pub fn serve(m: &Machine, i: usize, vcpu: &VcpuFd, addr: u64) -> Result<()> {
     let req: Request = m.mem.read_obj(addr)?;
+    // The exit signal (`clone`'s CSIGNAL bits): a signal number or 0.
+    let Some(exit_signal) = i32::try_from(req.args[0]).ok().filter(|s| (0..=64).contains(s)) else {
+        return answer(m, addr, req, -(libc::EINVAL as i64));
+    };
     let Some(me) = table::me() else { return answer(m, addr, req, -(libc::EAGAIN as i64)) };
-    let Some((slot, pid)) = table::reserve(me) else { return answer(m, addr, req, -(libc::EAGAIN as i64)) };
+    let Some((slot, pid)) = table::reserve(me, exit_signal) else {
+        return answer(m, addr, req, -(libc::EAGAIN as i64));
+    };
     let state = VcpuState::save(vcpu)?;
     // The request lock is held across the copy, so the child's handles and
     // report are not caught mid-change.

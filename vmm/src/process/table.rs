@@ -21,6 +21,10 @@ pub struct Entry {
     pub signals: AtomicU64,
     /// `PR_SET_PDEATHSIG`: the signal this process gets when its parent ends (0: none).
     pub pdeathsig: AtomicI32,
+    /// The signal its parent gets when it ends (`clone`'s exit signal; 0:
+    /// none). A child whose exit signal is not SIGCHLD is a "clone child":
+    /// only `__WCLONE` or `__WALL` waits see it, as on Linux.
+    pub exit_signal: AtomicI32,
     /// Its `hx_abi::hypercall::ProcIdentity`, as the others' `/proc` shows it
     /// (written by its own monitor only, word by word).
     pub identity: [AtomicU64; IDENTITY_WORDS],
@@ -134,7 +138,7 @@ pub fn reserve_tids(n: i32) -> Option<i32> {
 
 /// Reserves a slot for a child of `parent` (its host pid is stored once the
 /// host fork returns). `None`: the table is full (EAGAIN).
-pub fn reserve(parent: &Entry) -> Option<(&'static Entry, i32)> {
+pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)> {
     let t = table()?;
     let pid = take_ids(t, 1)?;
     // A reserved slot holds host pid -1 until the fork returns.
@@ -146,6 +150,7 @@ pub fn reserve(parent: &Entry) -> Option<(&'static Entry, i32)> {
     slot.sid.store(parent.sid.load(Ordering::SeqCst), Ordering::SeqCst);
     slot.signals.store(0, Ordering::SeqCst);
     slot.pdeathsig.store(0, Ordering::SeqCst);
+    slot.exit_signal.store(exit_signal, Ordering::SeqCst);
     // A forked child shows its parent's name and command line until it execs.
     for (w, p) in slot.identity.iter().zip(parent.identity.iter()) {
         w.store(p.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -193,6 +198,8 @@ pub fn orphan_children_of(pid: i32) {
     for e in entries() {
         if e.ppid.load(Ordering::SeqCst) == pid {
             e.ppid.store(1, Ordering::SeqCst);
+            // An orphan signals its new parent with SIGCHLD (Linux resets it).
+            e.exit_signal.store(libc::SIGCHLD, Ordering::SeqCst);
             let sig = e.pdeathsig.load(Ordering::SeqCst);
             // The child's monitor re-reads its entry (and passes a signal on).
             crate::host::process::signal_entry(e, if (1..=64).contains(&sig) { sig as u64 } else { 0 });
