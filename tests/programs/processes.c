@@ -588,6 +588,13 @@ static int clone_exit_signal(void) {
     siginfo_t si;
     int got = sigtimedwait(&both, &si, &ts);
     printf("a signal from the exit-signal-0 child: %d\n", got > 0);
+    /* With that zombie still there, a plain child's end is still signalled. */
+    pid_t p = clone_with(SIGCHLD, 11);
+    struct timespec two = {2, 0};
+    got = sigtimedwait(&both, &si, &two);
+    printf("then a plain child's end: %s, from it %d\n", got == SIGCHLD ? "SIGCHLD" : "other", si.si_pid == p);
+    r = waitpid(p, &st, 0);
+    printf("waitpid of it: %d, exit %d\n", r == p, WEXITSTATUS(st));
     r = waitpid(c, &st, __WALL);
     printf("waitpid with __WALL: %d, exit %d\n", r == c, WEXITSTATUS(st));
     /* A plain child and a clone child: a plain wait takes the plain one only. */

@@ -341,27 +341,45 @@ pub fn take_host_signals() {
     }
 }
 
+/// Clone children (exit signal not SIGCHLD) whose end was already
+/// signalled: a zombie not yet waited for must not be signalled again at
+/// every later child's change.
+static CLONE_SIGNALLED: spin::Mutex<VecDeque<u64>> = spin::Mutex::new(VecDeque::new());
+
 /// The signal of a child's state change (SIGCHLD, or the exit signal a
 /// `clone` chose, or none), with the child, how it changed and its status,
-/// as Linux sends it (the monitor only says that one did: a child that can
-/// be waited for is looked at without reaping it).
+/// as Linux sends it. The monitor only says that a child changed: one that
+/// can be waited for is looked at without reaping it — among the children
+/// that signal SIGCHLD (the first one waitable: Linux names the newest),
+/// then among the clone children not yet signalled.
 fn send_sigchld() {
     const CLD_STOPPED: u32 = 5;
     const CLD_CONTINUED: u32 = 6;
     const SA_NOCLDSTOP: u64 = 1;
-    let Some((pid, code, status, exit_signal)) = crate::syscall::fork::peek_child() else {
+    let plain = crate::syscall::fork::peek_child(false);
+    let clone = crate::syscall::fork::peek_child(true).filter(|c| !CLONE_SIGNALLED.lock().contains(&c.0));
+    if plain.is_none() && clone.is_none() {
         send_process(Queued::new(SIGCHLD, SI_USER));
         return;
-    };
-    let stopped = matches!(code, CLD_STOPPED | CLD_CONTINUED);
-    // Stops and continues always say SIGCHLD; an end says the exit signal.
-    let sig = if stopped { SIGCHLD } else { exit_signal };
-    if sig == 0 || sig > NSIG as u32 || stopped && action(SIGCHLD).flags & SA_NOCLDSTOP != 0 {
-        return;
     }
-    let mut q = Queued::new(sig, code as i32);
-    q.set_child(pid as i32, crate::boot_info().uid, status as i32);
-    send_process(q);
+    for (pid, code, status, exit_signal) in plain.into_iter().chain(clone) {
+        let stopped = matches!(code, CLD_STOPPED | CLD_CONTINUED);
+        if !stopped && exit_signal != SIGCHLD {
+            let mut seen = CLONE_SIGNALLED.lock();
+            if seen.len() >= 64 {
+                seen.pop_front();
+            }
+            seen.push_back(pid);
+        }
+        // Stops and continues always say SIGCHLD; an end says the exit signal.
+        let sig = if stopped { SIGCHLD } else { exit_signal };
+        if sig == 0 || sig > NSIG as u32 || stopped && action(SIGCHLD).flags & SA_NOCLDSTOP != 0 {
+            continue;
+        }
+        let mut q = Queued::new(sig, code as i32);
+        q.set_child(pid as i32, crate::boot_info().uid, status as i32);
+        send_process(q);
+    }
 }
 
 pub fn process_pending() -> u64 {

@@ -127,11 +127,13 @@ pub fn child_changed() {
     }
 }
 
-/// A child that can be waited for (`waitid` without reaping it, any kind
-/// of child): its pid, `si_code`, status and exit signal — what the signal
-/// it sends its parent tells.
-pub fn peek_child() -> Option<(u64, u32, u32, u32)> {
-    let r = wait_child(-1, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT | WALL).ok()??;
+/// A child that can be waited for (`waitid` without reaping it): a child
+/// that signals SIGCHLD, or with `clone_child` one that signals another
+/// signal or none. Its pid, `si_code`, status and exit signal — what the
+/// signal it sends its parent tells.
+pub fn peek_child(clone_child: bool) -> Option<(u64, u32, u32, u32)> {
+    let kind = if clone_child { WCLONE } else { 0 };
+    let r = wait_child(-1, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT | kind).ok()??;
     Some((r.pid, r.code, r.value, r.exit_signal))
 }
 
