@@ -163,6 +163,9 @@ fn clone_children_send_their_exit_signal_and_need_wclone_or_wall() {
     sub_test("clone_exit_signal");
 }
 
+/// SA_NOCLDWAIT: children that end afterwards leave no zombie and the
+/// handler still runs; a zombie from before the flag stays waitable (hx
+/// reaped it too).
 #[test]
 fn sa_nocldwait_reaps_new_children_and_the_handler_still_runs() {
     sub_test("sa_nocldwait");

@@ -267,6 +267,12 @@ pub fn set_action(sig: u32, new: Option<Action>) -> Action {
         }
     }
     if let Some(n) = new {
+        // Children that end from now on leave no zombie; those that did keep theirs.
+        const SA_NOCLDWAIT: u64 = 2;
+        let reaps = |a: &Action| a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0;
+        if sig == SIGCHLD && reaps(&n) && !reaps(&old) {
+            crate::syscall::fork::keep_current_zombies();
+        }
         if ignored(sig, &n) {
             PROCESS_PENDING.lock().discard(sig);
             for t in sched::threads() {

@@ -137,9 +137,41 @@ pub fn peek_child(clone_child: bool) -> Option<(u64, u32, u32, u32)> {
     Some((r.pid, r.code, r.value, r.exit_signal))
 }
 
-/// Reaps every child that has ended (SIGCHLD ignored: no zombies stay).
+/// Children that were zombies already when SIGCHLD came to be ignored (or
+/// got SA_NOCLDWAIT): Linux keeps them for a wait; only later ones go.
+static KEPT: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// This process's children (from the tree's process table).
+fn children() -> Vec<u64> {
+    let me = process::pid() as i32;
+    crate::fs::proc::others::list()
+        .into_iter()
+        .filter(|&pid| crate::fs::proc::others::info(pid).is_some_and(|i| i.ppid == me))
+        .map(u64::from)
+        .collect()
+}
+
+/// SIGCHLD is now ignored or has SA_NOCLDWAIT: the children that ended
+/// before stay waitable.
+pub fn keep_current_zombies() {
+    let zombies: Vec<u64> = children()
+        .into_iter()
+        .filter(|&pid| matches!(wait_child(pid as i64, WEXITED | WNOHANG | WNOWAIT), Ok(Some(_))))
+        .collect();
+    *KEPT.lock() = zombies;
+}
+
+/// Reaps every child that has ended (SIGCHLD ignored: no zombies stay)
+/// but those kept from before.
 pub fn reap_all() {
-    while let Ok(Some(_)) = wait_child(-1, WEXITED | WNOHANG) {}
+    let kept = KEPT.lock().clone();
+    if kept.is_empty() {
+        while let Ok(Some(_)) = wait_child(-1, WEXITED | WNOHANG) {}
+        return;
+    }
+    for pid in children().into_iter().filter(|p| !kept.contains(p)) {
+        let _ = wait_child(pid as i64, WEXITED | WNOHANG);
+    }
 }
 
 fn generation() -> u64 {
@@ -206,6 +238,7 @@ fn wait_child(pid: i64, options: u64) -> Result<Option<Reaped>, Errno> {
             let rusage = unsafe { core::ptr::read_volatile(&rusage) };
             if options & WNOWAIT == 0 {
                 super::process::add_children_usage(&rusage);
+                KEPT.lock().retain(|&p| p != ret as u64);
             }
             return Ok(Some(Reaped { pid: ret as u64, status, code, value, rusage, exit_signal }));
         }

@@ -13,7 +13,7 @@
 //! tree's other processes, each its own VM, with what the monitors' process
 //! table knows of them (`others`): `stat`, `status`, `cmdline`, `comm`.
 mod cpuinfo;
-mod others;
+pub mod others;
 mod process;
 pub mod startup;
 mod system;
