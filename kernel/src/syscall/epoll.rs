@@ -218,8 +218,6 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
     poll_filtered(&mut fds, timeout_ms, &mut edge_filter(&watched, &mut edges))?;
     let mut out = Vec::new();
     let mut interest = ep.interest.lock();
-    // Descriptors closed during the wait leave the set.
-    interest.retain(|&fd, i| file_at(fd) == Some(i.file));
     let from = ep.resume_from.load(core::sync::atomic::Ordering::Relaxed);
     let start = watched.iter().position(|(fd, _)| *fd >= from).unwrap_or(0);
     let order = (start..watched.len()).chain(0..start);
@@ -228,6 +226,11 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
         let (p, (fd, i)) = (&fds[k], &watched[k]);
         let ready = p.revents as u16 as u32 & ((i.events & EVENT_BITS) | EPOLLERR | EPOLLHUP);
         if ready == 0 || out.len() as u64 >= max * 12 {
+            continue;
+        }
+        // A descriptor closed (and its number reused) during the wait is not
+        // this entry's any more: it leaves the set at the next wait.
+        if file_at(*fd) != Some(i.file) {
             continue;
         }
         let Some(slot) = interest.get_mut(fd) else { continue };

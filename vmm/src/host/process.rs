@@ -65,14 +65,7 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
             host_waitid(libc::P_ALL, 0, flags)
         } else {
             // Some children are not this wait's: each of the others in turn.
-            let mut found = Ok(None);
-            for host in wanted {
-                found = host_waitid(libc::P_PID, host as libc::id_t, flags);
-                if !matches!(found, Ok(None)) {
-                    break;
-                }
-            }
-            found
+            first_change(wanted, flags)
         }
     } else {
         // A process group (0: the caller's): the guest's groups are not host
@@ -85,14 +78,7 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
         if members.is_empty() {
             return -(libc::ECHILD as i64);
         }
-        let mut found = Ok(None);
-        for host in members {
-            found = host_waitid(libc::P_PID, host as libc::id_t, flags);
-            if !matches!(found, Ok(None)) {
-                break;
-            }
-        }
-        found
+        first_change(members, flags)
     };
     let (info, usage) = match waited {
         Ok(Some(w)) => w,
@@ -167,6 +153,18 @@ fn signal(e: &Entry, sig: u64) -> Result<(), Errno> {
     // SAFETY: as above; the monitor's handler passes the table's bits to its guest.
     unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
     Ok(())
+}
+
+/// The first of the host children `hosts` with a state change (asked one
+/// by one), or the first error.
+fn first_change(hosts: Vec<i32>, flags: libc::c_int) -> Result<Option<(libc::siginfo_t, libc::rusage)>, Errno> {
+    for host in hosts {
+        let found = host_waitid(libc::P_PID, host as libc::id_t, flags);
+        if !matches!(found, Ok(None)) {
+            return found;
+        }
+    }
+    Ok(None)
 }
 
 /// A host `waitid` that never waits: the child's state change and resource
