@@ -83,6 +83,14 @@ impl Image {
         Ok(Image::Mapped { ptr: p as *const u8, len, slot, file })
     }
 
+    /// The whole of the host file at `path` (one the monitor opens itself:
+    /// the first program, the fast libc; guest files go through the sandbox).
+    pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
+        let f = std::fs::File::open(path)?;
+        let len = f.metadata()?.len();
+        Self::of(f, len)
+    }
+
     /// The file the bytes are (for mapping its pages), if they are mapped.
     pub fn file(&self) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;

@@ -480,12 +480,7 @@ fn boot(
     let interp = match &interp_path {
         Some(path) => {
             let ibytes = match &fast_libc {
-                Some(lib) => std::fs::File::open(lib)
-                    .and_then(|f| {
-                        let len = f.metadata()?.len();
-                        crate::image::Image::of(f, len)
-                    })
-                    .with_context(|| format!("reading {}", lib.display()))?,
+                Some(lib) => crate::image::Image::open(lib).with_context(|| format!("reading {}", lib.display()))?,
                 None => files.sandbox.read_file(path.as_bytes()).map_err(|e| {
                     let why = std::io::Error::from_raw_os_error(e).to_string();
                     let why = why.split(" (os error").next().unwrap_or(&why).to_string();

@@ -60,11 +60,7 @@ pub fn find_first(cfg: &Config) -> Result<Found> {
         });
         found.ok_or_else(|| rejected(127, format!("{name}: command not found (searched PATH)")))?
     };
-    let bytes = std::fs::File::open(&host_path).and_then(|f| {
-        let len = f.metadata()?.len();
-        crate::image::Image::of(f, len)
-    });
-    let bytes = bytes.map_err(|e| {
+    let bytes = crate::image::Image::open(&host_path).map_err(|e| {
         let status = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
         let text = e.to_string();
         let text = text.split(" (os error").next().unwrap_or(&text).to_string();
