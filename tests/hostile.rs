@@ -101,6 +101,28 @@ fn rename_flags_are_allow_listed() {
     }
 }
 
+/// Memory files are host memory: together they may hold as much as the
+/// guest's RAM and no more (a guest could otherwise exhaust the host's).
+#[test]
+fn memory_files_cannot_grow_past_the_guests_ram() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = build("hostile", Flavor::GlibcStatic, &[]);
+    let out = hx_in(dir.path(), &["--memory", "256M"], &prog, &["memfd"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("fallocate past RAM: No space left on device"), "{stdout}");
+    assert!(stdout.contains("ftruncate (sparse): ok"), "{stdout}");
+    let mib: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("writes stopped at "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!((200..=256).contains(&mib), "memory files held {mib} MiB with 256 MiB of guest RAM:\n{stdout}");
+    assert!(stdout.contains("writes stopped at") && stdout.contains("No space left on device"), "{stdout}");
+    assert!(stdout.contains("a small write still works: ok"), "{stdout}");
+    assert_eq!(status_code(&out), 0);
+}
+
 #[test]
 fn a_guest_opening_files_forever_gets_emfile_and_the_host_survives() {
     let dir = tempfile::tempdir().unwrap();

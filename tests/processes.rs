@@ -106,6 +106,14 @@ fn posix_spawn_and_vfork_start_programs() {
     sub_test("spawn");
 }
 
+/// A vfork child runs in its parent's VM until it execs: its writes are the
+/// parent's, its descriptors, signal actions, umask and working directory
+/// its own; its end, a failed exec and a fatal signal come back as on Linux.
+#[test]
+fn a_vfork_child_shares_memory_but_keeps_its_own_process_state() {
+    sub_test("vfork");
+}
+
 #[test]
 fn sigchld_arrives_and_kill_reaches_a_child() {
     sub_test("sigchld");

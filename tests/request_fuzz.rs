@@ -306,6 +306,7 @@ const OPS: &[u32] = &[
     op::LOCK,
     op::FALLOCATE,
     op::MEMORY,
+    op::VFORK,
     op::EXIT,
     0,
     44,

@@ -321,6 +321,10 @@ pub fn exit_panic() -> ! {
 }
 
 fn exit_request(status: u64, panicked: u64, signal: u64) -> ! {
+    if panicked == 0 && crate::syscall::vfork::active() {
+        // A vfork child's fatal signal ends the child, not its parent.
+        crate::syscall::vfork::ended(status, signal);
+    }
     let mut req = Request::new(op::EXIT);
     req.args[0] = status;
     req.args[1] = stats::phys_addr();

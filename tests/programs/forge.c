@@ -25,7 +25,7 @@
 #define OP_SLEEP 27
 #define OP_POLL 32
 /* The last request (FALLOCATE). */
-#define LAST_OP 56
+#define LAST_OP 57
 #define OP_IDLE 33
 #define OP_CHOWN 45
 #define OP_NET 46
@@ -33,6 +33,7 @@
  * which is every process of the tree: both are left to tests/processes.rs. */
 #define OP_FORK 38
 #define OP_KILL 41
+#define OP_VFORK 57
 
 struct segment { uint64_t phys, len; };
 struct request {
@@ -147,7 +148,7 @@ int main(int argc, char **argv) {
         /* The process requests are not forged here: a forged FORK forks the
          * forger, whose copy goes on forging (EXEC, WAIT, KILL, PIPE, PGRP
          * come with it). */
-        if (op == OP_FORK || op == OP_KILL) continue;
+        if (op == OP_FORK || op == OP_KILL || op == OP_VFORK) continue;
         for (uint64_t i = 0; i < iterations; i++) {
             volatile struct request *r = (volatile struct request *)phys(REQ_PHYS);
             struct request q;

@@ -4,6 +4,7 @@
  *   setid DIR         create and chmod files and directories with set-id bits
  *   whiteout DIR      renameat2(RENAME_WHITEOUT), which makes a device node
  *   emfile FILE       open FILE until it fails
+ *   memfd             grow memory files past any guest's RAM
  *   stdin             block reading stdin
  *   poll              block in poll on stdin */
 #define _GNU_SOURCE
@@ -79,6 +80,23 @@ int main(int argc, char **argv) {
         while (open(arg, O_RDONLY) >= 0) n++;
         printf("opened %s %d times, then: %s\n", arg, n >= 1000 ? 1000 : n, strerror(errno));
         printf("at least 60: %d\n", n >= 60);
+    } else if (!strcmp(what, "memfd")) {
+        /* Far more than the guest's RAM: a host with that much would run out. */
+        const off_t huge = (off_t)1 << 50;
+        int a = syscall(SYS_memfd_create, "a", 0), b = syscall(SYS_memfd_create, "b", 0);
+        printf("fallocate past RAM: %s\n", res(fallocate(a, 0, 0, huge)));
+        printf("ftruncate (sparse): %s\n", res(ftruncate(a, huge)));
+        static char chunk[1 << 20];
+        memset(chunk, 7, sizeof chunk);
+        long written = 0;
+        /* Two files, so the limit is on what they hold together. */
+        for (int i = 0; i < 4096; i++) {
+            int fd = i % 2 ? a : b;
+            if (pwrite(fd, chunk, sizeof chunk, (off_t)(i / 2) << 20) != (ssize_t)sizeof chunk) break;
+            written += sizeof chunk;
+        }
+        printf("writes stopped at %ld MiB: %s\n", written >> 20, strerror(errno));
+        printf("a small write still works: %s\n", res(pwrite(b, "x", 1, 0)));
     } else if (!strcmp(what, "stdin")) {
         char c;
         printf("blocking\n");

@@ -166,6 +166,81 @@ static int spawn(void) {
     return 0;
 }
 
+static void on_usr1(int s) { (void)s; }
+
+/* A vfork child shares its parent's memory until it execs or ends, and
+ * has its own descriptors, signal actions, umask and working directory:
+ * what it changes there stays its own. */
+static int vfork_semantics(void) {
+    static volatile int shared_word;
+    int st;
+    signal(SIGUSR1, on_usr1);
+    umask(022);
+    pid_t parent = getpid();
+    int fd = open("/dev/null", O_WRONLY);
+    pid_t v = vfork();
+    if (v == 0) {
+        shared_word = 42;
+        int own_pid = getpid() != parent && getppid() == parent;
+        signal(SIGUSR1, SIG_IGN);
+        umask(077);
+        close(fd);
+        dup2(1, 9);
+        chdir("/");
+        _exit(own_pid ? 5 : 6);
+    }
+    waitpid(v, &st, 0);
+    report("vfork child that ends", st);
+    printf("child's write seen: %d\n", shared_word == 42);
+    struct sigaction sa;
+    sigaction(SIGUSR1, NULL, &sa);
+    printf("handler kept: %d\n", sa.sa_handler == on_usr1);
+    mode_t m = umask(022);
+    printf("umask kept: %03o\n", (unsigned)m);
+    printf("descriptor kept: %d, child's dup gone: %d\n", fcntl(fd, F_GETFD) >= 0, fcntl(9, F_GETFD) < 0);
+    char cwd[256];
+    printf("cwd kept: %d\n", getcwd(cwd, sizeof cwd) && strcmp(cwd, "/") != 0);
+    /* An exec that fails leaves its errno in shared memory, as posix_spawn's does. */
+    static volatile int exec_errno;
+    v = vfork();
+    if (v == 0) {
+        execl("/nonexistent/program", "x", (char *)NULL);
+        exec_errno = errno;
+        _exit(127);
+    }
+    waitpid(v, &st, 0);
+    report("failed exec", st);
+    printf("exec errno: %s\n", strerror(exec_errno));
+    /* A child killed by a signal before it execs. */
+    v = vfork();
+    if (v == 0) {
+        /* Not raise(): musl's targets the thread id it cached, the parent's. */
+        signal(SIGTERM, SIG_DFL);
+        kill(getpid(), SIGTERM);
+        _exit(1);
+    }
+    waitpid(v, &st, 0);
+    report("raised", st);
+    /* The exec'd child gets the descriptors the vfork child arranged. */
+    int p[2];
+    pipe(p);
+    v = vfork();
+    if (v == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        close(p[1]);
+        execl("/bin/sh", "sh", "-c", "echo through the pipe", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[64] = {0};
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    waitpid(v, &st, 0);
+    printf("read %zd: %s", n, buf);
+    report("piped child", st);
+    return 0;
+}
+
 static volatile sig_atomic_t got_chld;
 static void on_chld(int s) { (void)s; got_chld++; }
 
@@ -947,6 +1022,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "exec_errors")) return exec_errors();
     if (!strcmp(t, "exec_keeps")) return exec_keeps();
     if (!strcmp(t, "spawn")) return spawn();
+    if (!strcmp(t, "vfork")) return vfork_semantics();
     if (!strcmp(t, "sigchld")) return sigchld();
     if (!strcmp(t, "sigchld_info")) return sigchld_info();
     if (!strcmp(t, "clone_exit_signal")) return clone_exit_signal();

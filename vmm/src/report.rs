@@ -67,6 +67,7 @@ fn op_name(op: u32) -> &'static str {
         op::INTERRUPT => "interrupt",
         op::DISCARD => "discard",
         op::FORK => "fork",
+        op::VFORK => "vfork",
         op::EXEC => "exec",
         op::MEMORY => "memory",
         op::WAIT => "wait",

@@ -269,7 +269,11 @@ fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<Ended>> {
                 let op = m.mem.read_obj::<u32>(addr).context("a host request")?;
                 let ended = match op {
                     op::FORK => crate::process::fork::serve(m, i, vcpu, addr).map(|()| None)?,
+                    op::EXEC if crate::process::spawn::reserved().is_some() => {
+                        crate::process::spawn::serve_exec(m, addr).map(|()| None)?
+                    }
                     op::EXEC => crate::process::exec::serve(m, addr)?.map(Ended::Exec),
+                    op::VFORK => crate::process::spawn::serve(m, addr).map(|()| None)?,
                     _ => hypercall(m, i, addr)?,
                 };
                 if ended.is_some() {

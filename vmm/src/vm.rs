@@ -319,6 +319,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     cfg.net.check_free().map_err(|e| rejected(125, format!("{e:#}")))?;
     let mut files = Files::new(sandbox, fast_libc, cfg.max_open_files);
     files.net = crate::host::net::Net::new(cfg.net.clone());
+    files.memory_budget = cfg.memory;
     let argv: Vec<Vec<u8>> = std::iter::once(cfg.program.as_os_str())
         .chain(cfg.args.iter().map(|a| a.as_os_str()))
         .map(|a| a.as_bytes().to_vec())

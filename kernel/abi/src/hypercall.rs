@@ -212,7 +212,21 @@ pub mod op {
     /// up; the answer (always an exit) leaves the parts in `args[0]` and
     /// `args[1]`, at least that large.
     pub const MEMORY: u32 = 56;
+    /// A child that shares the caller's memory until it execs (`vfork`,
+    /// posix_spawn's `CLONE_VM|CLONE_VFORK`) runs in the caller's VM; the
+    /// monitor only holds its pid. `args[0]` = `VFORK_START` with the exit
+    /// signal in `args[1]`: reserves the child's pid (`ret`) and makes this
+    /// monitor answer process requests (`PGRP`, `KILL`, `WAIT`) as that
+    /// child until the reservation ends. While it holds, `EXEC` starts the
+    /// child process with the image (the caller's VM goes on: `ret` = 0), and
+    /// `VFORK_END` says the child ended without one (`args[1]` = exit status,
+    /// `args[2]` = the signal that killed it or 0): `ret` = the child's pid.
+    pub const VFORK: u32 = 57;
 }
+
+/// `VFORK` operations.
+pub const VFORK_START: u64 = 0;
+pub const VFORK_END: u64 = 1;
 
 /// `op::LOCK`'s `flock` form.
 pub const LOCK_FLOCK: u64 = u64::MAX;
@@ -333,7 +347,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::MEMORY;
+pub const LAST_OP: u32 = op::VFORK;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

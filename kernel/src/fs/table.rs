@@ -48,11 +48,15 @@ pub fn init(exec: &ExecState) {
 /// next image's kernel can rebuild (host files and devices; the kernel's
 /// own pipes, epoll instances, eventfds, timerfds, signalfds and generated
 /// files cannot travel).
-pub fn inheritable() -> Vec<InheritedFd> {
+/// Returns them and the host handles made for them here (generated files'
+/// memory files), which the caller closes unless a new image took them.
+pub fn inheritable() -> (Vec<InheritedFd>, Vec<u64>) {
     // A generated file (`cmd < /proc/cpuinfo`) travels as a host memory
     // file holding its text, at its offset: made outside the table's lock.
     let open: Vec<(u64, Entry)> = snapshot();
-    open.into_iter()
+    let mut made = Vec::new();
+    let fds = open
+        .into_iter()
         .filter(|(_, e)| !e.cloexec)
         .filter_map(|(fd, e)| {
             let handle = match &e.file.kind {
@@ -60,13 +64,16 @@ pub fn inheritable() -> Vec<InheritedFd> {
                 Kind::Device(d) => DEVICE_HANDLE + d.code(),
                 Kind::Generated(g) => {
                     let (text, offset) = g.snapshot()?;
-                    crate::host::memfd(&text, offset).ok()?
+                    let h = crate::host::memfd(&text, offset).ok()?;
+                    made.push(h);
+                    h
                 }
                 _ => return None,
             };
             Some(InheritedFd { fd: fd as u32, status: e.file.status(), handle })
         })
-        .collect()
+        .collect();
+    (fds, made)
 }
 
 pub fn get(fd: u64) -> Result<Arc<OpenFile>, Errno> {
@@ -142,6 +149,20 @@ pub fn set_cloexec(fd: u64, cloexec: bool) -> Result<(), Errno> {
 /// Held across a `fork`'s copy, so the child's table is not caught mid-change.
 pub fn lock_for_fork() -> spin::MutexGuard<'static, Vec<Option<Entry>>> {
     TABLE.lock()
+}
+
+/// A whole table, put aside while a vfork child uses a copy (`syscall::vfork`).
+pub struct Saved(Vec<Option<Entry>>);
+
+/// A copy of the table (the same open files) to put back with [`restore`].
+pub fn save() -> Saved {
+    Saved(TABLE.lock().clone())
+}
+
+/// Puts a saved table back; the files only the replaced one held are closed.
+pub fn restore(saved: Saved) {
+    let replaced = core::mem::replace(&mut *TABLE.lock(), saved.0);
+    drop(replaced); // closes outside the lock
 }
 
 /// Every open descriptor, as it is now.

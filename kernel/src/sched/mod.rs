@@ -236,12 +236,39 @@ pub fn timers_due() -> bool {
     next != u64::MAX && time::monotonic_ns() >= next
 }
 
+/// While a vfork child runs on a thread of the parent (`syscall::vfork`),
+/// that thread is the only one that may run (0: any).
+static EXCLUSIVE: AtomicU32 = AtomicU32::new(0);
+
+pub fn set_exclusive(tid: u32) {
+    EXCLUSIVE.store(tid, Ordering::SeqCst);
+}
+
+/// Takes the next thread to run from the run queue.
+fn next_runnable(s: &mut Sched) -> Option<Arc<Thread>> {
+    match EXCLUSIVE.load(Ordering::Relaxed) {
+        0 => s.runq.pop_front(),
+        only => {
+            let at = s.runq.iter().position(|t| t.tid == only)?;
+            s.runq.remove(at)
+        }
+    }
+}
+
+/// Whether a thread waits that [`next_runnable`] would give.
+fn has_runnable(s: &Sched) -> bool {
+    match EXCLUSIVE.load(Ordering::Relaxed) {
+        0 => !s.runq.is_empty(),
+        only => s.runq.iter().any(|t| t.tid == only),
+    }
+}
+
 /// Switches this vCPU away from `cur` (whose state the caller set) to the
 /// next runnable thread, or to the vCPU's idle thread. Called with the lock
 /// held; returns with it released, once `cur` runs again.
 fn switch_away(s: &mut Sched, cur: &Thread) {
     let cpu = percpu::cpu();
-    let next = match s.runq.pop_front() {
+    let next = match next_runnable(s) {
         Some(t) => t,
         None if cur.is_idle() => {
             SCHED.unlock();
@@ -393,7 +420,7 @@ pub fn yield_now() {
     let cur = current();
     let s = SCHED.lock();
     expire(s, time::monotonic_ns());
-    if s.runq.is_empty() {
+    if !has_runnable(s) {
         publish(s);
         SCHED.unlock();
         return;
@@ -438,7 +465,7 @@ pub fn idle_loop() -> ! {
         crate::signal::take_host_signals();
         let s = SCHED.lock();
         expire(s, time::monotonic_ns());
-        if !s.runq.is_empty() {
+        if has_runnable(s) {
             switch_away(s, &me);
             continue;
         }

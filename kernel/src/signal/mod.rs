@@ -217,6 +217,36 @@ pub fn after_fork() {
     timers::rearm();
 }
 
+/// Signal actions put aside while a vfork child may change its copy.
+pub struct SavedActions([Action; NSIG]);
+
+pub fn save_actions() -> SavedActions {
+    SavedActions(*ACTIONS.lock())
+}
+
+pub fn restore_actions(saved: SavedActions) {
+    *ACTIONS.lock() = saved.0;
+}
+
+/// The process's and the current thread's pending signals, put aside while
+/// a vfork child runs on the thread: they are the parent's, the child
+/// starts with none (see `syscall::vfork`).
+pub struct SavedPending(Pending, Pending, Option<u64>);
+
+pub fn take_pending_for_vfork() -> SavedPending {
+    let process = core::mem::take(&mut *PROCESS_PENDING.lock());
+    let mut s = sched::current().signals.lock();
+    SavedPending(process, core::mem::take(&mut s.pending), s.saved_mask.take())
+}
+
+/// Puts the parent's pending signals back (the child's left are dropped).
+pub fn restore_pending(saved: SavedPending) {
+    *PROCESS_PENDING.lock() = saved.0;
+    let mut s = sched::current().signals.lock();
+    s.pending = saved.1;
+    s.saved_mask = saved.2;
+}
+
 /// The current thread's signal mask.
 pub fn current_mask() -> u64 {
     sched::current().signals.lock().mask
@@ -322,6 +352,11 @@ pub fn pending() -> bool {
 /// SIGTERM, SIGHUP) become process signals, sent by "the outside" (pid 0).
 pub fn take_host_signals() {
     crate::syscall::poll::take_host_events();
+    // Signals the monitor forwards are the parent's: they wait while its
+    // vfork child runs on its thread.
+    if crate::syscall::vfork::active() {
+        return;
+    }
     let bits = sched::take_host_signals();
     if bits == 0 {
         return;

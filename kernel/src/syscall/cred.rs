@@ -237,6 +237,17 @@ pub fn current() -> Credentials {
     with(|c| c.clone())
 }
 
+/// The credentials, put aside while a vfork child may change its copy.
+pub struct Saved(Option<Credentials>);
+
+pub fn save() -> Saved {
+    Saved(CREDENTIALS.lock().clone())
+}
+
+pub fn restore(saved: Saved) {
+    *CREDENTIALS.lock() = saved.0;
+}
+
 /// Held across a `fork`'s copy (see `syscall::fork`), so that the child's
 /// copy is never one another vCPU was changing.
 pub fn lock_for_fork() -> spin::MutexGuard<'static, Option<Credentials>> {

@@ -85,7 +85,7 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
         ..Default::default()
     });
     fs::pipe::move_to_host()?;
-    let fds = fs::table::inheritable();
+    let (fds, made) = fs::table::inheritable();
     if fds.len() > MAX_INHERITED_FDS {
         host::log(b"execve: more open descriptors than hx passes on; the highest are closed");
     }
@@ -108,6 +108,17 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
     }
     req.nsegs = 6;
     let ret = host::call(&mut req);
+    // The memory files made for generated files stay with this monitor
+    // unless it booted the new image itself.
+    if ret < 0 || super::vfork::active() {
+        for h in made {
+            host::close(h);
+        }
+    }
+    if super::vfork::active() && ret == 0 {
+        // A vfork child's image runs in a process of its own now.
+        return super::vfork::execed();
+    }
     // Only a refusal comes back: a new image never returns here.
     Err(Errno(-ret.min(-1)))
 }

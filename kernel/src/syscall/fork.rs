@@ -31,8 +31,14 @@ pub fn fork(_: Args) -> SysResult {
 /// `vfork`: a copy like `fork` (the processes are separate VMs); the parent
 /// does not wait for the child's `exec`, which nothing observable needs as
 /// the child cannot write the parent's memory.
-pub fn vfork(a: Args) -> SysResult {
-    fork(a)
+pub fn vfork(_: Args) -> SysResult {
+    fork_process(ForkArgs {
+        flags: uapi::CLONE_VM | uapi::CLONE_VFORK | 17,
+        stack: 0,
+        parent_tid: 0,
+        child_tid: 0,
+        tls: 0,
+    })
 }
 
 /// A new process; in the child it returns 0 on `stack` (if given) with the
@@ -45,6 +51,13 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     let exit_signal = a.flags & 0xff;
     if exit_signal > 64 {
         return Err(EINVAL);
+    }
+    if super::vfork::active() {
+        return Err(crate::errno::EAGAIN);
+    }
+    // A child sharing the caller's memory until it execs runs in this VM.
+    if a.flags & (uapi::CLONE_VM | uapi::CLONE_VFORK) == uapi::CLONE_VM | uapi::CLONE_VFORK {
+        return super::vfork::start(&a, exit_signal);
     }
     // Pipes the kernel keeps become host pipes, shared with the child.
     crate::fs::pipe::move_to_host()?;

@@ -16,6 +16,7 @@ pub mod signal;
 pub mod table;
 pub mod thread;
 pub mod time;
+pub mod vfork;
 
 /// The six raw arguments of a syscall.
 pub type Args = [u64; 6];

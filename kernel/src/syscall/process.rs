@@ -26,6 +26,9 @@ pub fn getpid(_: Args) -> SysResult {
 /// The parent may have ended since (its children then belong to pid 1): the
 /// monitor keeps the answer in guest memory, so this costs no exit.
 pub fn getppid(_: Args) -> SysResult {
+    if let Some(parent) = super::vfork::parent_pid() {
+        return Ok(parent);
+    }
     Ok(crate::sched::parent_pid())
 }
 

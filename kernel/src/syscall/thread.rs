@@ -62,7 +62,7 @@ fn clone_thread(a: CloneArgs) -> SysResult {
         );
         return Err(ENOSYS);
     }
-    if sched::threads().len() >= MAX_THREADS {
+    if sched::threads().len() >= MAX_THREADS || super::vfork::active() {
         return Err(EAGAIN);
     }
     let parent = sched::current();
@@ -204,6 +204,9 @@ fn release_robust_list(tid: u32, head: u64) -> Result<(), Errno> {
 
 /// `exit`: this thread ends; the last one ends the program.
 pub fn exit([status, ..]: Args) -> SysResult {
+    if super::vfork::active() {
+        return super::vfork::exited(status);
+    }
     let t = sched::current();
     exit_bookkeeping(t);
     sched::exit_thread(status & 0xff)
@@ -211,6 +214,9 @@ pub fn exit([status, ..]: Args) -> SysResult {
 
 /// `exit_group`: the whole program ends.
 pub fn exit_group([status, ..]: Args) -> SysResult {
+    if super::vfork::active() {
+        return super::vfork::exited(status);
+    }
     host::exit(status & 0xff)
 }
 

@@ -24,7 +24,12 @@ pub struct Files {
     pub shared: super::shared::SharedRanges,
     /// With --fast-libc: the patched libc.so that replaces musl's everywhere.
     fast_libc: Option<std::path::PathBuf>,
+    /// What the guest's memory files may hold together (its RAM size).
+    pub memory_budget: u64,
 }
+
+/// `Files::memory_budget` until the VM's RAM size is known.
+const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
 
 /// File names under which a program may look for musl's libc.
 const MUSL_LIBC_NAMES: [&[u8]; 3] = [b"libc.so", b"libc.musl-x86_64.so.1", b"ld-musl-x86_64.so.1"];
@@ -219,6 +224,7 @@ impl Files {
             fast_libc,
             net: Default::default(),
             shared: Default::default(),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 
@@ -383,8 +389,33 @@ impl Files {
             Ok(_) => e,
             Err(e) => e,
         })?;
+        if mode & (libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_COLLAPSE_RANGE) == 0 {
+            self.memory_allows(handle, Some(offset), len as u64)?;
+        }
         // SAFETY: fallocate on a descriptor we hold, with allow-listed modes.
         sys(|| unsafe { libc::fallocate(fd, mode, offset, len) } as isize)
+    }
+
+    /// Host memory files may hold as much as guest RAM, all together (they
+    /// are memory the guest uses, as Linux charges them to the process):
+    /// `ENOSPC`, as a full tmpfs says, when `more` bytes would pass that.
+    /// `[offset, offset + len)` (`offset` `None`: from the file position) is
+    /// what a write or an allocation covers; pages it holds already cost nothing.
+    fn memory_allows(&self, handle: u64, offset: Option<i64>, len: u64) -> Result<(), Errno> {
+        if !self.handles.is_memory(handle) || len == 0 {
+            return Ok(());
+        }
+        let fd = self.handles.fd(handle)?;
+        // SAFETY: lseek on a descriptor we hold (SEEK_CUR with 0 only reads the position).
+        let start = offset.unwrap_or_else(|| unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) }).max(0);
+        // SAFETY: as above; SEEK_HOLE finds the first hole at or after `start` (or the end).
+        let hole = unsafe { libc::lseek(fd, start, libc::SEEK_HOLE) };
+        let allocated = hole >= 0 && (hole as u64).saturating_sub(start as u64) >= len;
+        let more = if allocated { 0 } else { len };
+        match self.handles.memory_in_use().checked_add(more) {
+            Some(total) if total <= self.memory_budget => Ok(()),
+            _ => Err(libc::ENOSPC),
+        }
     }
 
     /// `MEMFD`: a fresh host memory file holding segment 0's bytes, at `offset`.
@@ -412,7 +443,7 @@ impl Files {
         let offset = i64::try_from(offset).map_err(|_| libc::EINVAL)?;
         // SAFETY: lseek on our own memory file.
         sys(|| unsafe { libc::lseek(fd.as_raw_fd(), offset, libc::SEEK_SET) } as isize)?;
-        self.handles.insert(Handle::Host { fd: std::sync::Arc::new(fd), metadata: true }).map(|h| h as i64)
+        self.handles.insert_memory(fd).map(|h| h as i64)
     }
 
     /// `MAP_SHARED`: the pages of `segs` become file `handle`'s (or fresh shared memory).
@@ -568,6 +599,9 @@ impl Files {
         let fd = self.handles.shared_fd(handle)?;
         let iovs = segs.iovecs()?;
         let offset = offset.map(i64::try_from).transpose().map_err(|_| libc::EINVAL)?;
+        if write {
+            self.memory_allows(handle, offset, iovs.iter().map(|v| v.iov_len as u64).sum())?;
+        }
         Ok(BlockingCall::Rw { fd, iovs, offset, write, nowait })
     }
 

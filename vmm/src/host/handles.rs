@@ -34,6 +34,9 @@ pub struct SocketNames {
 pub struct Handles {
     slots: Vec<Option<Handle>>,
     limit: usize,
+    /// Handles of host memory files (`memfd_create`): their pages are host
+    /// memory the guest could otherwise grow without bound.
+    memory: Vec<u64>,
     /// Edge counts of the handles the guest's edge-triggered epoll watches.
     pub edges: std::sync::Mutex<super::edges::Edges>,
 }
@@ -44,7 +47,7 @@ impl Handles {
         // The streams are the user's: the guest may read and write them, never chmod them.
         let slots =
             streams.into_iter().map(|s| s.map(|fd| Handle::Host { fd: Arc::new(fd), metadata: false })).collect();
-        Self { slots, limit: limit.max(3), edges: Default::default() }
+        Self { slots, limit: limit.max(3), memory: Vec::new(), edges: Default::default() }
     }
 
     /// Duplicates of hx-run's own standard streams: the guest's close(1)
@@ -85,6 +88,28 @@ impl Handles {
         Ok(self.slots.len() as u64 - 1)
     }
 
+    /// Stores a host memory file (see [`Handles::memory_in_use`]).
+    pub fn insert_memory(&mut self, fd: OwnedFd) -> Result<u64, Errno> {
+        let h = self.insert(Handle::Host { fd: Arc::new(fd), metadata: true })?;
+        self.memory.push(h);
+        Ok(h)
+    }
+
+    pub fn is_memory(&self, handle: u64) -> bool {
+        self.memory.contains(&handle)
+    }
+
+    /// Bytes of host memory the guest's memory files hold.
+    pub fn memory_in_use(&self) -> u64 {
+        let blocks = |h: &u64| {
+            let fd = self.fd(*h).ok()?;
+            // SAFETY: fstat into a zeroed struct we own, on a descriptor we hold.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_blocks as u64 * 512)
+        };
+        self.memory.iter().filter_map(blocks).sum()
+    }
+
     pub fn get(&self, handle: u64) -> Result<&Handle, Errno> {
         usize::try_from(handle).ok().and_then(|i| self.slots.get(i)).and_then(Option::as_ref).ok_or(libc::EBADF)
     }
@@ -121,12 +146,14 @@ impl Handles {
     pub fn close(&mut self, handle: u64) -> Result<(), Errno> {
         let slot = usize::try_from(handle).ok().and_then(|i| self.slots.get_mut(i)).ok_or(libc::EBADF)?;
         let closed = slot.take().map(drop).ok_or(libc::EBADF);
+        self.memory.retain(|&h| h != handle);
         self.edges.lock().unwrap_or_else(|e| e.into_inner()).forget(handle);
         closed
     }
 
     /// Closes every handle `keep` rejects.
     pub fn retain(&mut self, keep: impl Fn(u64) -> bool) {
+        self.memory.retain(|&h| keep(h));
         let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if !keep(i as u64) {

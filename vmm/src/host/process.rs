@@ -11,8 +11,10 @@ use hx_abi::hypercall::{
 };
 use std::sync::atomic::Ordering;
 
+/// The process asking: this monitor's, or the child running in its VM
+/// until it execs (`crate::process::spawn`).
 fn me() -> Result<&'static Entry, Errno> {
-    table::me().ok_or(libc::ESRCH)
+    crate::process::spawn::reserved().or_else(table::me).ok_or(libc::ESRCH)
 }
 
 fn pid_of(e: &Entry) -> i32 {

@@ -172,7 +172,7 @@ fn strings(blob: &[u8], count: u64) -> Option<Vec<Vec<u8>>> {
 }
 
 /// Reads and checks an `EXEC` request: the image to boot, or an errno.
-fn prepare(m: &Machine, files: &mut Files, req: &Request) -> std::result::Result<Launch, i32> {
+pub fn prepare(m: &Machine, files: &Files, req: &Request) -> std::result::Result<Launch, i32> {
     let segs = crate::host::guest::Segs::of(m.mem, req)?;
     let path = segs.path(0)?;
     if path.first() != Some(&b'/') {
@@ -215,9 +215,15 @@ fn prepare(m: &Machine, files: &mut Files, req: &Request) -> std::result::Result
     }
     state.nfds = kept.len() as u64;
     state.fds[..kept.len()].copy_from_slice(&kept);
-    let handles: Vec<u64> = kept.iter().filter(|f| f.handle & DEVICE_HANDLE == 0).map(|f| f.handle).collect();
-    files.keep_only(&handles);
     Ok(Launch { state, ..l })
+}
+
+/// The process that boots `l` keeps exactly the host handles it inherits.
+pub fn keep_inherited(files: &mut Files, l: &Launch) {
+    let n = (l.state.nfds as usize).min(MAX_INHERITED_FDS);
+    let handles: Vec<u64> =
+        l.state.fds.iter().take(n).filter(|f| f.handle & DEVICE_HANDLE == 0).map(|f| f.handle).collect();
+    files.keep_only(&handles);
 }
 
 /// Errors Linux's `execve` reports before the old image is gone: a corrupt
@@ -249,7 +255,10 @@ pub fn serve(m: &Machine, addr: u64) -> Result<Option<Box<Launch>>> {
     let (report, files) = &mut *guard;
     report.count_request(req.op);
     match prepare(m, files, &req) {
-        Ok(l) => Ok(Some(Box::new(l))),
+        Ok(l) => {
+            keep_inherited(files, &l);
+            Ok(Some(Box::new(l)))
+        }
         Err(e) => {
             req.ret = -(e as i64);
             m.mem.write_obj(addr, req)?;

@@ -5,6 +5,7 @@
 //! groups and signals between them.
 pub mod exec;
 pub mod fork;
+pub mod spawn;
 pub mod table;
 
 use std::sync::atomic::Ordering;

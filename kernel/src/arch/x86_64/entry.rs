@@ -189,6 +189,13 @@ hx_thread_start:
     call {thread_start}
     jmp hx_return_to_user
 
+    /* hx_resume(frame): the thread's frame at its kernel stack top, from
+       any depth of kernel calls (what they left on the stack is dropped). */
+    .globl hx_resume
+hx_resume:
+    mov %rdi, %rsp
+    jmp hx_return_to_user
+
     /* rsp = a Frame: restore it exactly and jump back into the program. */
     .globl hx_return_to_user
 hx_return_to_user:
@@ -308,9 +315,20 @@ hx_cpl0_saved_rip: .quad 0
 );
 
 extern "C" {
+    fn hx_resume(frame: *mut Frame) -> !;
     fn hx_switch(prev_rsp: *mut u64, next_rsp: u64);
     fn hx_thread_start();
     static hx_vector_stubs: u8;
+}
+
+/// Returns to the program with `frame`, abandoning the kernel calls below.
+///
+/// # Safety
+/// `frame` must be the current thread's frame at its kernel stack top, and
+/// nothing on the stack below it may still be needed (no lock held there).
+pub unsafe fn resume(frame: *mut Frame) -> ! {
+    // SAFETY: see the function's contract.
+    unsafe { hx_resume(frame) }
 }
 
 /// Switches kernel stacks: saves the callee-saved registers and `rsp` into
