@@ -114,6 +114,13 @@ fn a_vfork_child_shares_memory_but_keeps_its_own_process_state() {
     sub_test("vfork");
 }
 
+/// A child's monitor tells the parent of the end before it tears its VM
+/// down; the host's SIGCHLD when that monitor ends is not a second one.
+#[test]
+fn each_child_end_sends_one_sigchld() {
+    sub_test("one_sigchld");
+}
+
 #[test]
 fn sigchld_arrives_and_kill_reaches_a_child() {
     sub_test("sigchld");

@@ -271,6 +271,23 @@ static int sigchld(void) {
     return 0;
 }
 
+/* One SIGCHLD per child's end, however its monitor ends later. */
+static int one_sigchld_each(void) {
+    signal(SIGCHLD, on_chld);
+    for (int i = 0; i < 3; i++) {
+        got_chld = 0;
+        pid_t c = fork();
+        if (c == 0) _exit(i);
+        while (!got_chld) pause();
+        int st;
+        waitpid(c, &st, 0);
+        struct timespec settle = {0, 200 * 1000 * 1000};
+        while (nanosleep(&settle, &settle) && errno == EINTR) {}
+        printf("child %d: exited %d, SIGCHLDs: %d\n", i, WEXITSTATUS(st), (int)got_chld);
+    }
+    return 0;
+}
+
 static int groups(void) {
     /* Absolute ids depend on who started the test (a container's session
      * leader is outside its pid namespace: getsid reports 0); relations do not. */
@@ -1024,6 +1041,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "spawn")) return spawn();
     if (!strcmp(t, "vfork")) return vfork_semantics();
     if (!strcmp(t, "sigchld")) return sigchld();
+    if (!strcmp(t, "one_sigchld")) return one_sigchld_each();
     if (!strcmp(t, "sigchld_info")) return sigchld_info();
     if (!strcmp(t, "clone_exit_signal")) return clone_exit_signal();
     if (!strcmp(t, "groups")) return groups();

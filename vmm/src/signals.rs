@@ -72,6 +72,10 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _context: 
     if from_terminal && (sig == libc::SIGINT || sig == libc::SIGQUIT) && !route_terminal_signal(sig) {
         return;
     }
+    // SAFETY: as above.
+    if sig == libc::SIGCHLD && !info.is_null() && !crate::process::table::sigchld_is_news(unsafe { (*info).si_pid() }) {
+        return;
+    }
     let bits = if sig == GUEST_SIGNAL {
         ENTRY_CHANGED.store(true, Ordering::SeqCst);
         crate::process::table::me().map_or(0, |e| e.signals.swap(0, Ordering::SeqCst))

@@ -93,6 +93,11 @@ fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<E
         Err(e) => Err(e),
     };
     let mut slot = result.lock().unwrap_or_else(|e| e.into_inner());
+    let end = match (&r, slot.is_none()) {
+        (Ok(Ended::Exit(status)), true) => Some(crate::process::End::Exit(*status)),
+        (Ok(Ended::Killed(sig)), true) => Some(crate::process::End::Killed(*sig)),
+        _ => None,
+    };
     if slot.is_none() {
         *slot = Some(r);
     }
@@ -100,6 +105,10 @@ fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<E
     m.smp.stop_all();
     m.ring.stop();
     m.watch.stop();
+    if let Some(end) = end {
+        // The parent may reap the child now, not after this VM's teardown.
+        crate::process::table::publish_end(&end);
+    }
 }
 
 fn area(m: &Machine, i: usize) -> u64 {

@@ -21,8 +21,10 @@ fn pid_of(e: &Entry) -> i32 {
     e.pid.load(Ordering::SeqCst)
 }
 
-/// `WAIT`: `waitid` on the host for the child monitor(s), always without
-/// blocking (the guest blocks its thread until the next SIGCHLD instead).
+/// `WAIT`: a child whose monitor published its end (it may still be tearing
+/// its VM down), else a `waitid` on the host for the child monitor(s),
+/// always without blocking (the guest blocks its thread until the next
+/// SIGCHLD instead).
 pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
     const WALL: u64 = libc::__WALL as u32 as u64;
     const WCLONE: u64 = libc::__WCLONE as u32 as u64;
@@ -34,6 +36,7 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
     }
     let Ok(me) = me() else { return -(libc::ECHILD as i64) };
     let my_pid = pid_of(me);
+    table::reap_finished(my_pid);
     let pid = req.args[0] as i64;
     // Which children this wait sees: by default those that signal SIGCHLD
     // when they end, with __WCLONE the others, with __WALL all (Linux).
@@ -45,55 +48,58 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
         table::entries()
             .filter(move |e| e.ppid.load(Ordering::SeqCst) == my_pid && e.host_pid.load(Ordering::SeqCst) > 0)
     };
-    let children = move || all_children().filter(move |e| eligible(e));
-    // The host's waitid knows nothing of exit signals: its options without them.
-    let flags = ((options & !(WALL | WCLONE)) | libc::WNOHANG as u64) as libc::c_int;
-    let waited = if pid > 0 {
-        let child = table::by_pid(i32::try_from(pid).unwrap_or(0));
-        match child {
+    let candidates: Vec<&'static Entry> = if pid > 0 {
+        match table::by_pid(i32::try_from(pid).unwrap_or(0)) {
             Some(c)
                 if c.ppid.load(Ordering::SeqCst) == my_pid && c.host_pid.load(Ordering::SeqCst) > 0 && eligible(c) =>
             {
-                host_waitid(libc::P_PID, c.host_pid.load(Ordering::SeqCst) as libc::id_t, flags)
+                vec![c]
             }
             _ => return -(libc::ECHILD as i64),
         }
     } else if pid == -1 {
-        let wanted: Vec<i32> = children().map(|e| e.host_pid.load(Ordering::SeqCst)).collect();
-        if wanted.is_empty() {
-            return -(libc::ECHILD as i64);
-        }
-        if wanted.len() == all_children().count() {
-            host_waitid(libc::P_ALL, 0, flags)
-        } else {
-            // Some children are not this wait's: each of the others in turn.
-            first_change(wanted, flags)
-        }
+        all_children().filter(|e| eligible(e)).collect()
     } else {
         // A process group (0: the caller's): the guest's groups are not host
         // groups, so each child in it is asked in turn.
         let group = if pid == 0 { me.pgid.load(Ordering::SeqCst) } else { i32::try_from(-pid).unwrap_or(0) };
-        let members: Vec<i32> = children()
-            .filter(|e| e.pgid.load(Ordering::SeqCst) == group)
-            .map(|e| e.host_pid.load(Ordering::SeqCst))
-            .collect();
-        if members.is_empty() {
-            return -(libc::ECHILD as i64);
-        }
-        first_change(members, flags)
+        all_children().filter(|e| eligible(e) && e.pgid.load(Ordering::SeqCst) == group).collect()
     };
-    let (info, usage) = match waited {
-        Ok(Some(w)) => w,
-        Ok(None) => return 0,
-        Err(e) => return -(e as i64),
-    };
-    // SAFETY: waitid filled `info` for a child that changed state.
-    let (host_pid, status) = unsafe { (info.si_pid(), info.si_status()) };
-    if host_pid == 0 {
-        return 0;
+    if candidates.is_empty() {
+        return -(libc::ECHILD as i64);
     }
-    let code = info.si_code;
-    let Some(child) = table::by_host_pid(host_pid) else { return -(libc::ECHILD as i64) };
+    let published = (options & libc::WEXITED as u64 != 0)
+        .then(|| candidates.iter().copied().find(|c| table::end_of(c).is_some()))
+        .flatten();
+    // The host's waitid knows nothing of exit signals: its options without them.
+    let flags = ((options & !(WALL | WCLONE)) | libc::WNOHANG as u64) as libc::c_int;
+    let (child, code, status, usage, host_reaped) = if let Some(c) = published {
+        let (code, status) = table::end_of(c).unwrap_or_default();
+        (c, code, status, table::usage_of(c), false)
+    } else {
+        // One waitid for them all when they are all this wait's children and
+        // no reaped child's monitor is still ending (it would answer).
+        let ending =
+            table::all_entries().any(|e| e.reaped.load(Ordering::SeqCst) && e.ppid.load(Ordering::SeqCst) == my_pid);
+        let waited = if pid == -1 && !ending && candidates.len() == all_children().count() {
+            host_waitid(libc::P_ALL, 0, flags)
+        } else {
+            first_change(candidates.iter().map(|e| e.host_pid.load(Ordering::SeqCst)).collect(), flags)
+        };
+        let (info, usage) = match waited {
+            Ok(Some(w)) => w,
+            Ok(None) => return 0,
+            Err(e) => return -(e as i64),
+        };
+        // SAFETY: waitid filled `info` for a child that changed state.
+        let (host_pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        let Some(child) = table::by_host_pid(host_pid).filter(|c| !c.reaped.load(Ordering::SeqCst)) else {
+            return 0;
+        };
+        // What its monitor published wins over how the monitor itself ended.
+        let (code, status) = table::end_of(child).unwrap_or((info.si_code, status));
+        (child, code, status, usage, true)
+    };
     let guest_pid = pid_of(child);
     // The wait status wait4 reports.
     let wstatus: u32 = match code {
@@ -108,7 +114,13 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
         matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED) && options & libc::WNOWAIT as u64 == 0;
     if reaped {
         table::orphan_children_of(guest_pid);
-        table::release(child);
+        if host_reaped {
+            table::release(child);
+        } else {
+            // Gone for the guest; its monitor may still be ending.
+            child.reaped.store(true, Ordering::SeqCst);
+            table::reap_finished(my_pid);
+        }
     }
     req.args[2] = wstatus as u64;
     req.args[3] = code as u64;
@@ -143,7 +155,8 @@ fn signal(e: &Entry, sig: u64) -> Result<(), Errno> {
     if host_pid <= 0 {
         return Err(libc::ESRCH);
     }
-    if sig == 0 {
+    // A zombie (its monitor may still be ending) takes signals and ignores them.
+    if sig == 0 || table::end_of(e).is_some() {
         return Ok(());
     }
     if sig == libc::SIGKILL as u64 {

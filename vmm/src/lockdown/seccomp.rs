@@ -69,6 +69,9 @@ const ALLOWED: &[i64] = &[
     libc::SYS_sigaltstack,
     libc::SYS_restart_syscall,
     libc::SYS_getpid,
+    // A child monitor publishes its end and resource use to its parent (process::table).
+    libc::SYS_getrusage,
+    libc::SYS_getppid,
     libc::SYS_gettid,
     libc::SYS_tgkill,
     libc::SYS_exit,

@@ -21,7 +21,7 @@ pub enum End {
 pub fn end_of_tree() {
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() };
-    for e in table::entries() {
+    for e in table::all_entries() {
         let pid = e.host_pid.load(Ordering::SeqCst);
         if pid > 0 && pid != me {
             // SAFETY: a monitor of this tree, from the table.

@@ -4,7 +4,7 @@
 //! sees every other's entries; guests never see it (it is monitor memory,
 //! not guest RAM). Its size is the guest's process limit: a fork bomb ends
 //! with `EAGAIN` when it is full, and the host sees at most that many monitors.
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 /// Guest processes alive (or zombies) at once in one `hx-run` tree.
 pub const MAX_PROCESSES: usize = 512;
@@ -28,7 +28,21 @@ pub struct Entry {
     /// Its `hx_abi::hypercall::ProcIdentity`, as the others' `/proc` shows it
     /// (written by its own monitor only, word by word).
     pub identity: [AtomicU64; IDENTITY_WORDS],
+    /// How its program ended, published by its monitor before that monitor
+    /// tears its VM down (see [`publish_end`]): 0 while it runs.
+    pub end: AtomicU64,
+    /// Its resource use at that point (µs of user and system time, KiB of
+    /// peak resident memory), for the parent's `wait4`.
+    pub usage: [AtomicU64; 3],
+    /// The parent's monitor has told its guest of the end (once per child).
+    pub announced: AtomicBool,
+    /// The guest parent has reaped it: no guest sees it any more; the slot
+    /// stays taken until its host process is reaped too.
+    pub reaped: AtomicBool,
 }
+
+/// `Entry::end`: set, with the `si_code` and status a `waitid` reports.
+const ENDED: u64 = 1 << 63;
 
 /// `ProcIdentity` in words.
 pub const IDENTITY_WORDS: usize = std::mem::size_of::<hx_abi::hypercall::ProcIdentity>() / 8;
@@ -86,8 +100,14 @@ fn table() -> Option<&'static Table> {
     TABLE.get().copied()
 }
 
-/// Every live entry.
+/// Every process a guest can see: running, or a zombie not yet reaped.
 pub fn entries() -> impl Iterator<Item = &'static Entry> {
+    all_entries().filter(|e| !e.reaped.load(Ordering::SeqCst))
+}
+
+/// Every taken slot, with the processes reaped by their guest parent whose
+/// monitor has not ended yet (the host's business only).
+pub fn all_entries() -> impl Iterator<Item = &'static Entry> {
     table().into_iter().flat_map(|t| t.entries.iter()).filter(|e| e.host_pid.load(Ordering::SeqCst) != 0)
 }
 
@@ -96,7 +116,106 @@ pub fn by_pid(pid: i32) -> Option<&'static Entry> {
 }
 
 pub fn by_host_pid(host_pid: i32) -> Option<&'static Entry> {
-    entries().find(|e| e.host_pid.load(Ordering::SeqCst) == host_pid)
+    all_entries().find(|e| e.host_pid.load(Ordering::SeqCst) == host_pid)
+}
+
+/// How a child's program ended, from its monitor: (`si_code`, status).
+pub fn end_of(e: &Entry) -> Option<(i32, i32)> {
+    let end = e.end.load(Ordering::SeqCst);
+    (end & ENDED != 0).then_some(((end >> 32) as u8 as i32, end as u32 as i32))
+}
+
+/// This monitor's program ended (and it is some guest process's child): the
+/// parent may reap it now, while this monitor still tears its VM down,
+/// which takes milliseconds here. Its monitor then ends the same way.
+pub fn publish_end(end: &super::End) {
+    let Some(me) = me() else { return };
+    if me.ppid.load(Ordering::SeqCst) == 0 {
+        return; // The first process: its parent is outside the guest.
+    }
+    let (code, status) = match *end {
+        super::End::Exit(status) => (libc::CLD_EXITED, status & 0xff),
+        super::End::Killed(sig) => (libc::CLD_KILLED, sig),
+    };
+    // What the host's waitid would report of this monitor and its reaped children.
+    let usage = |who| {
+        // SAFETY: getrusage into a zeroed struct we own.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut r) };
+        r
+    };
+    let (own, children) = (usage(libc::RUSAGE_SELF), usage(libc::RUSAGE_CHILDREN));
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    me.usage[0].store(us(own.ru_utime) + us(children.ru_utime), Ordering::SeqCst);
+    me.usage[1].store(us(own.ru_stime) + us(children.ru_stime), Ordering::SeqCst);
+    me.usage[2].store(own.ru_maxrss.max(children.ru_maxrss) as u64, Ordering::SeqCst);
+    orphan_children_of(me.pid.load(Ordering::SeqCst));
+    me.end.store(ENDED | (code as u64) << 32 | status as u32 as u64, Ordering::SeqCst);
+    // SAFETY: getppid cannot fail; the host parent is the guest parent's
+    // monitor (or, for an orphan, the first monitor: guest pid 1).
+    unsafe { libc::kill(libc::getppid(), libc::SIGCHLD) };
+}
+
+/// The resource use published with the end, as a `struct rusage`.
+pub fn usage_of(e: &Entry) -> libc::rusage {
+    // SAFETY: all-zero is a valid rusage.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    let tv = |us: u64| libc::timeval { tv_sec: (us / 1_000_000) as i64, tv_usec: (us % 1_000_000) as i64 };
+    r.ru_utime = tv(e.usage[0].load(Ordering::SeqCst));
+    r.ru_stime = tv(e.usage[1].load(Ordering::SeqCst));
+    r.ru_maxrss = e.usage[2].load(Ordering::SeqCst) as i64;
+    r
+}
+
+/// Whether a host SIGCHLD sent by host process `from` is news for the
+/// guest (async-signal-safe). A child's end reaches the guest once: when
+/// its monitor publishes it, or (a monitor killed outright) when the host
+/// reports it; the SIGCHLD of a monitor ending after it published is not.
+/// A SIGCHLD from outside the tree reaches the guest as on Linux.
+pub fn sigchld_is_news(from: i32) -> bool {
+    let Some(me) = me() else { return true };
+    let my_pid = me.pid.load(Ordering::SeqCst);
+    let mine = |e: &Entry| e.ppid.load(Ordering::SeqCst) == my_pid;
+    let from_child = all_entries().any(|e| e.host_pid.load(Ordering::SeqCst) == from && mine(e));
+    reap_finished(my_pid);
+    if !from_child {
+        return true;
+    }
+    let mut news = false;
+    // Coalesced SIGCHLDs name one sender: every child is looked at.
+    for e in entries().filter(|e| mine(e)) {
+        let host = e.host_pid.load(Ordering::SeqCst);
+        let ended = end_of(e).is_some()
+            || host > 0 && {
+                // SAFETY: a non-blocking look (nothing reaped) at one host child.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+                let r = unsafe { libc::waitid(libc::P_PID, host as libc::id_t, &mut info, flags) };
+                // SAFETY: waitid filled `info` (si_pid 0: still running).
+                r == 0 && unsafe { info.si_pid() } == host
+            };
+        if ended && !e.announced.swap(true, Ordering::SeqCst) {
+            news = true;
+        }
+    }
+    news
+}
+
+/// Reaps, without waiting, the host processes of this monitor's children
+/// that the guest already reaped, and frees their slots (async-signal-safe).
+pub fn reap_finished(my_pid: i32) {
+    for e in all_entries() {
+        if e.reaped.load(Ordering::SeqCst) && e.ppid.load(Ordering::SeqCst) == my_pid {
+            let host = e.host_pid.load(Ordering::SeqCst);
+            // SAFETY: a non-blocking waitid for one host child, into a struct we own.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let r = unsafe { libc::waitid(libc::P_PID, host as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG) };
+            // SAFETY: waitid filled `info` (si_pid 0: still running).
+            if r == 0 && unsafe { info.si_pid() } == host {
+                release(e);
+            }
+        }
+    }
 }
 
 /// What `e`'s monitor last published about its program (read word by word:
@@ -151,6 +270,9 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.signals.store(0, Ordering::SeqCst);
     slot.pdeathsig.store(0, Ordering::SeqCst);
     slot.exit_signal.store(exit_signal, Ordering::SeqCst);
+    slot.end.store(0, Ordering::SeqCst);
+    slot.announced.store(false, Ordering::SeqCst);
+    slot.reaped.store(false, Ordering::SeqCst);
     // A forked child shows its parent's name and command line until it execs.
     for (w, p) in slot.identity.iter().zip(parent.identity.iter()) {
         w.store(p.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -188,6 +310,8 @@ pub fn publish_identity(execfn: &[u8], argv: &[Vec<u8>], uid: u32, gid: u32) {
 /// Frees a slot (a reaped child, or a fork that failed).
 pub fn release(e: &Entry) {
     e.signals.store(0, Ordering::SeqCst);
+    e.reaped.store(false, Ordering::SeqCst);
+    e.end.store(0, Ordering::SeqCst);
     e.host_pid.store(0, Ordering::SeqCst);
 }
 
@@ -195,9 +319,15 @@ pub fn release(e: &Entry) {
 /// orphans to init; on the host, the first monitor is their subreaper); the
 /// ones that asked for a signal at their parent's death get it.
 pub fn orphan_children_of(pid: i32) {
-    for e in entries() {
+    for e in all_entries() {
         if e.ppid.load(Ordering::SeqCst) == pid {
             e.ppid.store(1, Ordering::SeqCst);
+            if e.reaped.load(Ordering::SeqCst) {
+                // Reaped, its monitor still ending: the subreaper reaps that.
+                continue;
+            }
+            // Its end, if it came already, is news for its new parent.
+            e.announced.store(false, Ordering::SeqCst);
             // An orphan signals its new parent with SIGCHLD (Linux resets it).
             e.exit_signal.store(libc::SIGCHLD, Ordering::SeqCst);
             let sig = e.pdeathsig.load(Ordering::SeqCst);
