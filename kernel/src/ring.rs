@@ -73,6 +73,7 @@ fn must_exit(o: u32) -> bool {
         o,
         op::EXIT
             | op::FORK
+            | op::VFORK
             | op::EXEC
             | op::IDLE
             | op::KICK

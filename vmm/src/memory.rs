@@ -44,13 +44,18 @@ fn map_aligned(size: usize) -> std::io::Result<*mut u8> {
         if tail > 0 {
             libc::munmap((aligned + size) as *mut libc::c_void, tail);
         }
-        // Only the upper half: the kernel takes 2 MiB frames from the top of
-        // RAM and 4 KiB frames from the bottom, so huge host pages back large
-        // mappings while small programs do not pay 2 MiB of RSS per page touched.
-        let half = (size / 2) & !(HOST_ALIGN - 1);
-        libc::madvise((aligned + half) as *mut libc::c_void, size - half, libc::MADV_HUGEPAGE);
     }
+    huge_pages_on_top(aligned, size);
     Ok(aligned as *mut u8)
+}
+
+/// Only the upper half: the kernel takes 2 MiB frames from the top of RAM
+/// and 4 KiB frames from the bottom, so huge host pages back large mappings
+/// while small programs do not pay 2 MiB of RSS per page touched.
+fn huge_pages_on_top(start: usize, size: usize) {
+    let half = (size / 2) & !(HOST_ALIGN - 1);
+    // SAFETY: madvise only changes the paging policy of our own mapping.
+    unsafe { libc::madvise((start + half) as *mut libc::c_void, size - half, libc::MADV_HUGEPAGE) };
 }
 
 impl GuestRam {
@@ -139,6 +144,31 @@ impl GuestRam {
 
 impl GuestRam {
     /// Drops every page (an `execve` starts from empty RAM): they read back as zero.
+    /// Whether a host `fork` leaves guest RAM out of the child (which then
+    /// has none there until [`GuestRam::remap_fresh`]): a child that boots a
+    /// new image needs none of the parent's, and a fork that copies no page
+    /// table of it is several times cheaper.
+    pub fn keep_from_fork(&self, keep: bool) -> Result<()> {
+        let advice = if keep { libc::MADV_DONTFORK } else { libc::MADV_DOFORK };
+        // SAFETY: madvise on our own mapping only changes what fork copies.
+        let r = unsafe { libc::madvise(self.host_base() as *mut libc::c_void, self.size as usize, advice) };
+        anyhow::ensure!(r == 0, "marking guest RAM for fork: {}", std::io::Error::last_os_error());
+        Ok(())
+    }
+
+    /// Fresh, zeroed guest RAM at the same host address (after a fork that
+    /// left it out, or instead of discarding an old image page by page).
+    pub fn remap_fresh(&self) -> Result<()> {
+        let flags = libc::MAP_ANONYMOUS | libc::MAP_PRIVATE | libc::MAP_NORESERVE | libc::MAP_FIXED;
+        let base = self.host_base() as *mut libc::c_void;
+        // SAFETY: replaces exactly our own guest-RAM range (MAP_FIXED), which
+        // no vCPU runs on while it is replaced; its accessors stay valid.
+        let p = unsafe { libc::mmap(base, self.size as usize, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) };
+        anyhow::ensure!(p == base, "remapping guest RAM: {}", std::io::Error::last_os_error());
+        huge_pages_on_top(base as usize, self.size as usize);
+        Ok(())
+    }
+
     pub fn discard_all(&self) -> Result<()> {
         // SAFETY: our own private anonymous mapping; MADV_DONTNEED only makes
         // its pages read back as zero. No vCPU runs while the image is replaced.

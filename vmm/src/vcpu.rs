@@ -106,8 +106,12 @@ fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<E
     m.ring.stop();
     m.watch.stop();
     if let Some(end) = end {
-        // The parent may reap the child now, not after this VM's teardown.
-        crate::process::table::publish_end(&end);
+        // The parent may reap the child now, not after this VM's teardown,
+        // and a child's monitor has nothing left to do but end the same way
+        // (its threads and VM go with the process).
+        if crate::process::table::publish_end(&end) {
+            crate::process::exit_child(end);
+        }
     }
 }
 

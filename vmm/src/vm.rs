@@ -585,9 +585,14 @@ fn write_cpu_areas(mem: &GuestRam, phys: &mut PhysAlloc, cpus: usize) -> Result<
 }
 
 /// Bytes `xsave` needs for every state component the CPU supports (CPUID 0xD).
+/// Once per tree: `cpuid` leaves the VM on this host kind (tens of µs),
+/// and every boot, each forked or spawned process's included, needs this.
 fn xsave_size() -> u64 {
-    let leaf = core::arch::x86_64::__cpuid_count(0xd, 0);
-    u64::from(leaf.ecx).max(576)
+    static SIZE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        let leaf = core::arch::x86_64::__cpuid_count(0xd, 0);
+        u64::from(leaf.ecx).max(576)
+    })
 }
 
 /// Lets hx-run hold the guest's host files plus its own (KVM, mounts, walks):

@@ -107,9 +107,17 @@ fn start(m: &Machine, child: impl FnOnce(&mut Report, &mut Files) -> super::End)
     // As for `fork`: the child's monitor takes no announcement before it
     // knows its own entry.
     let announcements = crate::signals::block_guest_signal();
+    // The child boots a new image or only ends: the parent's RAM stays out of it.
+    if let Err(e) = m.mem.keep_from_fork(true) {
+        eprintln!("hx-run: {e:#}");
+        return Err(libc::ENOMEM);
+    }
     // SAFETY: fork of this process; the child only uses this thread and
     // never returns into the parent's frames (`child` does not return).
     let host_pid = unsafe { libc::fork() };
+    if host_pid != 0 {
+        let _ = m.mem.keep_from_fork(false);
+    }
     if host_pid < 0 {
         return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN));
     }
@@ -133,9 +141,9 @@ fn boot_child(m: &Machine, report: &mut Report, files: &mut Files, launch: crate
     crate::signals::restarting();
     super::exec::keep_inherited(files, &launch);
     let w = m.world;
-    // The parent's memory, copied on write by the fork, is not the child's.
+    // Guest RAM was left out of the fork: fresh memory where it was.
+    w.mem.remap_fresh()?;
     files.shared.clear(w.mem);
-    w.mem.discard_all()?;
     let vm = w.kvm.create_vm().context("KVM_CREATE_VM")?;
     let slots = crate::slots::Slots::new(vm, w.mem, 0)?;
     let mut vcpus = Vec::with_capacity(w.cfg.cpus);

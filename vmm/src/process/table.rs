@@ -128,10 +128,12 @@ pub fn end_of(e: &Entry) -> Option<(i32, i32)> {
 /// This monitor's program ended (and it is some guest process's child): the
 /// parent may reap it now, while this monitor still tears its VM down,
 /// which takes milliseconds here. Its monitor then ends the same way.
-pub fn publish_end(end: &super::End) {
-    let Some(me) = me() else { return };
+/// Returns whether it published (not for the first process, whose parent
+/// is outside the guest).
+pub fn publish_end(end: &super::End) -> bool {
+    let Some(me) = me() else { return false };
     if me.ppid.load(Ordering::SeqCst) == 0 {
-        return; // The first process: its parent is outside the guest.
+        return false;
     }
     let (code, status) = match *end {
         super::End::Exit(status) => (libc::CLD_EXITED, status & 0xff),
@@ -154,6 +156,7 @@ pub fn publish_end(end: &super::End) {
     // SAFETY: getppid cannot fail; the host parent is the guest parent's
     // monitor (or, for an orphan, the first monitor: guest pid 1).
     unsafe { libc::kill(libc::getppid(), libc::SIGCHLD) };
+    true
 }
 
 /// The resource use published with the end, as a `struct rusage`.
