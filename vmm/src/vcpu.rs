@@ -51,7 +51,7 @@ pub struct Machine<'a> {
 
 /// Runs every vCPU on its own thread (vCPU 0 on this one) until the program
 /// ends; returns its exit status.
-pub fn run(vcpus: &mut [VcpuFd], m: &Machine) -> Result<Ended> {
+pub fn run(vcpus: &mut [Option<VcpuFd>], m: &Machine) -> Result<Ended> {
     publish_ppid(m)?;
     let result: Mutex<Option<Result<Ended>>> = Mutex::new(None);
     std::thread::scope(|scope| {
@@ -240,9 +240,16 @@ fn forward_host_signals(m: &Machine) -> Result<()> {
 
 /// One vCPU's loop. `Ok(Some(status))`: the program ended; `Ok(None)`:
 /// another vCPU ended the VM.
-fn run_one(i: usize, vcpu: &mut VcpuFd, m: &Machine) -> Result<Option<Ended>> {
-    m.smp.attach(i, &mut vcpu.get_kvm_run().immediate_exit);
+fn run_one(i: usize, vcpu: &mut Option<VcpuFd>, m: &Machine) -> Result<Option<Ended>> {
     m.smp.wait_for_start(i);
+    if m.smp.stop.load(Ordering::SeqCst) {
+        return Ok(None);
+    }
+    if vcpu.is_none() {
+        *vcpu = Some(crate::vm::late_vcpu(m.world, &m.slots.vm, i)?);
+    }
+    let vcpu = vcpu.as_mut().context("vCPU")?;
+    m.smp.attach(i, &mut vcpu.get_kvm_run().immediate_exit);
     let me = m.smp.vcpus.get(i).context("vCPU index")?;
     loop {
         if m.smp.stop.load(Ordering::SeqCst) {

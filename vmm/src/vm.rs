@@ -358,10 +358,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     let kernel = KernelImage::parse()?;
     let cpuid = cpuid::supported(&kvm)?;
     let slots = crate::slots::Slots::new(vm, &mem, 0)?;
-    let mut vcpus = Vec::with_capacity(cfg.cpus);
-    for i in 0..cfg.cpus {
-        vcpus.push(slots.vm.create_vcpu(i as u64).with_context(|| format!("KVM_CREATE_VCPU {i}"))?);
-    }
+    let mut vcpus = first_vcpu_only(&slots, cfg.cpus, 0)?;
     let world = World { cfg, kvm: &kvm, mem: &mem, kernel: &kernel, cpuid: &cpuid, platform };
     let mut report = Report::new(cfg.stats, platform.name());
     // What later boots need from /proc, read while it is still visible.
@@ -394,7 +391,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
 pub fn serve(
     w: &World,
     slots: &crate::slots::Slots,
-    vcpus: &mut [VcpuFd],
+    vcpus: &mut [Option<VcpuFd>],
     report: &mut Report,
     files: &mut Files,
     mut launch: Option<Launch>,
@@ -453,7 +450,7 @@ fn boot(
     slots: &crate::slots::Slots,
     files: &mut Files,
     l: &Launch,
-    vcpus: &[VcpuFd],
+    vcpus: &[Option<VcpuFd>],
     fresh: bool,
 ) -> Result<Binary> {
     let (cfg, mem, kernel) = (w.cfg, w.mem, w.kernel);
@@ -553,22 +550,45 @@ fn boot(
     boot.regions[..regions.len()].copy_from_slice(&regions);
     boot.exe_path_len = copy_path(&mut boot.exe_path, &l.guest_path);
     boot.cwd_len = copy_path(&mut boot.cwd, &l.cwd);
-    boot.tsc_khz = vcpus.first().and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
+    boot.tsc_khz =
+        vcpus.iter().flatten().next().and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
     mem.write_obj(BOOT_INFO_PHYS, boot)?;
     setup_vcpus(w, vcpus, fresh)?;
     Ok(Binary { path: name, bytes: std::sync::Arc::clone(&l.bytes), bias })
 }
 
-/// Every vCPU to its boot state (vCPU 0 sets the kernel up, the others idle).
-pub fn setup_vcpus(w: &World, vcpus: &[VcpuFd], fresh: bool) -> Result<()> {
+/// Every vCPU made so far to its boot state (vCPU 0 sets the kernel up,
+/// the others idle).
+pub fn setup_vcpus(w: &World, vcpus: &[Option<VcpuFd>], fresh: bool) -> Result<()> {
     let areas = cpu_areas_phys(w);
     for (i, vcpu) in vcpus.iter().enumerate() {
+        let Some(vcpu) = vcpu else { continue };
         if fresh {
             vcpu.set_cpuid2(w.cpuid).context("KVM_SET_CPUID2")?;
         }
         setup_vcpu(vcpu, w, i as u64, areas + i as u64 * CPU_AREA_SIZE)?;
     }
     Ok(())
+}
+
+/// `cpus` vCPU slots with only vCPU `first` made: the others are made when
+/// the guest first needs them (`late_vcpu`). Making a vCPU and giving it its
+/// CPUID costs a few hundred µs on this host kind, and a program that never
+/// runs two threads at once never needs a second.
+pub fn first_vcpu_only(slots: &crate::slots::Slots, cpus: usize, first: usize) -> Result<Vec<Option<VcpuFd>>> {
+    let mut vcpus: Vec<Option<VcpuFd>> = (0..cpus).map(|_| None).collect();
+    let slot = vcpus.get_mut(first).context("the first vCPU's index")?;
+    *slot = Some(slots.vm.create_vcpu(first as u64).with_context(|| format!("KVM_CREATE_VCPU {first}"))?);
+    Ok(vcpus)
+}
+
+/// vCPU `i`, made when the guest first kicks it: it enters the kernel's
+/// idle loop, as the vCPUs made at boot do.
+pub fn late_vcpu(w: &World, vm: &kvm_ioctls::VmFd, i: usize) -> Result<VcpuFd> {
+    let vcpu = vm.create_vcpu(i as u64).with_context(|| format!("KVM_CREATE_VCPU {i}"))?;
+    vcpu.set_cpuid2(w.cpuid).context("KVM_SET_CPUID2")?;
+    setup_vcpu(&vcpu, w, i as u64, cpu_areas_phys(w) + i as u64 * CPU_AREA_SIZE)?;
+    Ok(vcpu)
 }
 
 /// Each vCPU's block: its `PerCpu`, its TSS (RSP0 = its CPL0 stack) and its

@@ -108,12 +108,9 @@ fn run_child(
     let w = m.world;
     let vm = w.kvm.create_vm().context("KVM_CREATE_VM")?;
     let slots = crate::slots::Slots::copy_of(m.slots, vm, w.mem)?;
-    let mut vcpus = Vec::with_capacity(w.cfg.cpus);
-    for k in 0..w.cfg.cpus {
-        vcpus.push(slots.vm.create_vcpu(k as u64).with_context(|| format!("KVM_CREATE_VCPU {k}"))?);
-    }
+    let mut vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, i)?;
     crate::vm::setup_vcpus(w, &vcpus, true)?;
-    state.restore(vcpus.get(i).context("the forking vCPU")?)?;
+    state.restore(vcpus.get(i).and_then(Option::as_ref).context("the forking vCPU")?)?;
     // This monitor knows its own entry and its VM is built (no KVM call left
     // for the announcement to interrupt): take signals posted meanwhile.
     drop(announcements);

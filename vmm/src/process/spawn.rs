@@ -146,10 +146,7 @@ fn boot_child(m: &Machine, report: &mut Report, files: &mut Files, launch: crate
     files.shared.clear(w.mem);
     let vm = w.kvm.create_vm().context("KVM_CREATE_VM")?;
     let slots = crate::slots::Slots::new(vm, w.mem, 0)?;
-    let mut vcpus = Vec::with_capacity(w.cfg.cpus);
-    for k in 0..w.cfg.cpus {
-        vcpus.push(slots.vm.create_vcpu(k as u64).with_context(|| format!("KVM_CREATE_VCPU {k}"))?);
-    }
+    let mut vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, 0)?;
     let program = crate::fault::Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
     crate::vm::serve(w, &slots, &mut vcpus, report, files, Some(launch), None, program)
 }
