@@ -56,23 +56,29 @@ pub fn run(vcpus: &mut [Option<VcpuFd>], m: &Machine) -> Result<Ended> {
     let result: Mutex<Option<Result<Ended>>> = Mutex::new(None);
     std::thread::scope(|scope| {
         let mut first = None;
+        let mut others = Vec::new();
         for (i, vcpu) in vcpus.iter_mut().enumerate() {
             if i == m.smp.first {
                 first = Some((i, vcpu));
-                continue;
+            } else {
+                others.push((i, vcpu));
             }
-            let result = &result;
-            scope.spawn(move || finish(m, result, run_one(i, vcpu, m)));
         }
-        // Time slices and timers due while every vCPU runs program code
-        // need the timer thread, one vCPU or many.
-        scope.spawn(|| m.smp.run_timers(m.mem));
-        scope.spawn(|| m.ring.run(m.mem, &m.host, &m.watch));
-        let events_at = m.smp.areas_phys
-            + hx_abi::percpu::SHARED_OFFSET
-            + std::mem::offset_of!(hx_abi::percpu::Shared, host_events) as u64;
         let result = &result;
+        // The helper threads are started from another thread (a few hundred
+        // µs here), while this one runs the program at once. Each copes with
+        // a VM that ended before it started (it finds the stop already set).
         scope.spawn(move || {
+            for (i, vcpu) in others {
+                scope.spawn(move || finish(m, result, run_one(i, vcpu, m)));
+            }
+            // Time slices and timers due while every vCPU runs program code
+            // need the timer thread, one vCPU or many.
+            scope.spawn(|| m.smp.run_timers(m.mem));
+            scope.spawn(|| m.ring.run(m.mem, &m.host, &m.watch));
+            let events_at = m.smp.areas_phys
+                + hx_abi::percpu::SHARED_OFFSET
+                + std::mem::offset_of!(hx_abi::percpu::Shared, host_events) as u64;
             if let Err(e) = m.watch.run(m.mem, &m.smp, events_at) {
                 finish(m, result, Err(e));
             }
