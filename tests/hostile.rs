@@ -343,6 +343,23 @@ fn a_second_guest_swapping_in_a_symlink_cannot_redirect_a_chmod() {
     assert_eq!(mode(&victim), 0o600, "a chmod followed a swapped-in symlink to a host file");
 }
 
+/// `VFORK` forged out of order or out of range gets an errno; the one
+/// reservation a monitor holds ends once, in a child the guest can wait for.
+#[test]
+fn forged_vfork_requests_get_errnos_and_at_most_one_child() {
+    let prog = build("forge", Flavor::GlibcStatic, &[]);
+    let out = hx(&[], &prog, &["vfork"], &[]);
+    assert_eq!(
+        text(&out.stdout),
+        "end with nothing reserved: ECHILD\nstart, exit signal 65: EINVAL\nunknown operation: EINVAL\n\
+         start: a pid\nstart again: EBUSY\nend killed by signal 99: EINVAL\nend with status 3: a pid\n\
+         the same child: 1\nend again: ECHILD\nwaited: 1, exited 3\n",
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(status_code(&out), 0);
+}
+
 #[test]
 fn a_request_outside_guest_ram_ends_the_vm_in_one_line() {
     let prog = build("forge", Flavor::GlibcStatic, &[]);

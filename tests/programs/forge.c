@@ -4,6 +4,7 @@
  * kernel — and goes on until it has sent ITERATIONS requests of each op.
  *   forge RAM_BYTES ITERATIONS SEED [OP]
  *   forge outside ADDRESS       one request at a physical address beyond RAM
+ *   forge vfork                 VFORK requests out of order and out of range
  * Requests and the buffers they name live in a scratch megabyte of physical
  * memory nobody else uses (1-2 MiB: above the boot structures, below the
  * kernel image). Destinations the monitor may write are inside the scratch
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define DIRECT_MAP 0xffff888000000000ULL
 #define SCRATCH 0x100000ULL
@@ -127,7 +129,34 @@ static int64_t hypercall(void) {
     return ((volatile struct request *)phys(REQ_PHYS))->ret;
 }
 
+/* One VFORK request as a hostile program sends it; prints what came back. */
+static int64_t vfork_request(const char *what, uint64_t a0, uint64_t a1, uint64_t a2) {
+    volatile struct request *r = (volatile struct request *)phys(REQ_PHYS);
+    memset((void *)r, 0, sizeof *r);
+    r->op = OP_VFORK;
+    r->args[0] = a0, r->args[1] = a1, r->args[2] = a2;
+    int64_t ret = hypercall();
+    printf("%s: %s\n", what, ret > 0 ? "a pid" : ret == 0 ? "0" : ret == -22 ? "EINVAL" : ret == -16 ? "EBUSY" : ret == -10 ? "ECHILD" : "other error");
+    return ret;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "vfork")) {
+        vfork_request("end with nothing reserved", 1, 3, 0);
+        vfork_request("start, exit signal 65", 0, 65, 0);
+        vfork_request("unknown operation", 7, 0, 0);
+        int64_t pid = vfork_request("start", 0, 17, 0);
+        vfork_request("start again", 0, 17, 0);
+        vfork_request("end killed by signal 99", 1, 0, 99);
+        int64_t ended = vfork_request("end with status 3", 1, 3, 0);
+        printf("the same child: %d\n", ended == pid);
+        vfork_request("end again", 1, 3, 0);
+        /* The child the monitor started for the reservation is a real one. */
+        int status = 0;
+        int got = waitpid((int)pid, &status, 0);
+        printf("waited: %d, exited %d\n", got == pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 0;
+    }
     if (argc == 3 && !strcmp(argv[1], "outside")) {
         /* A request the monitor cannot even read: the VM must end, in one line. */
         ring((uint32_t)strtoull(argv[2], 0, 0));
