@@ -114,6 +114,13 @@ fn a_vfork_child_shares_memory_but_keeps_its_own_process_state() {
     sub_test("vfork");
 }
 
+/// The kernel's generator is seeded from the boot's seed: a forked child
+/// must not draw its parent's bytes (it asks the host for its own seed).
+#[test]
+fn a_forked_child_draws_other_random_bytes_than_its_parent() {
+    sub_test("fork_random");
+}
+
 /// A child's monitor tells the parent of the end before it tears its VM
 /// down; the host's SIGCHLD when that monitor ends is not a second one.
 #[test]

@@ -22,8 +22,14 @@ fn word(page: u64, offset: u64) -> &'static AtomicU64 {
     unsafe { &*((page + offset) as *const AtomicU64) }
 }
 
-/// Allocates the ring page and tells the monitor (one exit at boot).
+/// Takes the ring page the monitor registered at boot, or allocates one
+/// and tells the monitor (an exit).
 pub fn init() {
+    let given = crate::boot_info().ring_phys;
+    if given != 0 {
+        PAGE.store(hx_abi::layout::DIRECT_MAP + given, Ordering::SeqCst);
+        return;
+    }
     let layout = core::alloc::Layout::from_size_align(ring::PAGE as usize, ring::PAGE as usize).unwrap();
     // SAFETY: a non-zero-sized layout; the page is never freed.
     let page = unsafe { alloc::alloc::alloc_zeroed(layout) } as u64;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -268,6 +269,29 @@ static int sigchld(void) {
     report("killed child", st);
     int r = kill(c, 0);
     printf("kill of a reaped child: %d %s\n", r, strerror(errno));
+    return 0;
+}
+
+/* A forked child's random bytes are not its parent's, whether or not the
+ * parent drew any before the fork. */
+static int fork_random(void) {
+    for (int round = 0; round < 2; round++) {
+        unsigned char mine[16], theirs[16];
+        int p[2];
+        pipe(p);
+        pid_t c = fork();
+        if (c == 0) {
+            getrandom(mine, sizeof mine, 0);
+            write(p[1], mine, sizeof mine);
+            _exit(0);
+        }
+        getrandom(mine, sizeof mine, 0);
+        ssize_t n = read(p[0], theirs, sizeof theirs);
+        waitpid(c, NULL, 0);
+        printf("round %d: read %zd, differ: %d\n", round, n, memcmp(mine, theirs, sizeof mine) != 0);
+        close(p[0]);
+        close(p[1]);
+    }
     return 0;
 }
 
@@ -1042,6 +1066,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "vfork")) return vfork_semantics();
     if (!strcmp(t, "sigchld")) return sigchld();
     if (!strcmp(t, "one_sigchld")) return one_sigchld_each();
+    if (!strcmp(t, "fork_random")) return fork_random();
     if (!strcmp(t, "sigchld_info")) return sigchld_info();
     if (!strcmp(t, "clone_exit_signal")) return clone_exit_signal();
     if (!strcmp(t, "groups")) return groups();

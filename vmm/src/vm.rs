@@ -401,6 +401,7 @@ pub fn serve(
     let areas = cpu_areas_phys(w);
     // vCPUs that never ran take their CPUID; KVM refuses to change it later.
     let mut fresh = resumed.is_none();
+    let mut ring_phys = 0;
     loop {
         if let Some(l) = launch.take() {
             // Fresh RAM reads as zero already; an exec's old image must go.
@@ -410,7 +411,7 @@ pub fn serve(
                 files.shared.clear(w.mem);
                 w.mem.discard_all()?;
             }
-            program = boot(w, slots, files, &l, vcpus, fresh)?;
+            (program, ring_phys) = boot(w, slots, files, &l, vcpus, fresh)?;
             fresh = false;
         }
         let machine = crate::vcpu::Machine {
@@ -425,6 +426,11 @@ pub fn serve(
             watch: crate::watch::Watcher::new()?,
             slots,
         };
+        // The page a fresh boot gave the kernel; a forked kernel registers its own.
+        let given_ring = std::mem::take(&mut ring_phys);
+        if given_ring != 0 {
+            anyhow::ensure!(machine.ring.register(w.mem, given_ring) == 0, "registering the ring page");
+        }
         let ended = crate::vcpu::run(vcpus, &machine)?;
         drop(machine);
         match ended {
@@ -452,7 +458,7 @@ fn boot(
     l: &Launch,
     vcpus: &[Option<VcpuFd>],
     fresh: bool,
-) -> Result<Binary> {
+) -> Result<(Binary, u64)> {
     let (cfg, mem, kernel) = (w.cfg, w.mem, w.kernel);
     // What the tree's other processes see of this one in their /proc.
     let creds = &l.state.creds;
@@ -517,6 +523,8 @@ fn boot(
     let interp_base = interp.as_ref().map_or(0, |(i, _)| i.bias);
     let vector = kernel.symbol("HX_SYSCALL_VECTOR")?;
     regions.extend(load_vdso(mem, &mut pt, &mut phys, vector)?);
+    // The ring page the kernel starts with (registered with the Machine).
+    let ring_phys = phys.alloc(hx_abi::ring::PAGE, hx_abi::ring::PAGE)?;
     let stack = initial_stack(l, &image, interp_base, vector)?;
     regions.push(loader::load_stack(mem, &mut pt, &mut phys, &stack.bytes)?);
     anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{name}: too many segments");
@@ -545,6 +553,8 @@ fn boot(
         xsave_size: xsave_size(),
         exec: l.state,
         umask: l.umask,
+        ring_phys,
+        random_seed: random_seed(),
         ..Default::default()
     };
     boot.regions[..regions.len()].copy_from_slice(&regions);
@@ -554,7 +564,22 @@ fn boot(
         vcpus.iter().flatten().next().and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
     mem.write_obj(BOOT_INFO_PHYS, boot)?;
     setup_vcpus(w, vcpus, fresh)?;
-    Ok(Binary { path: name, bytes: std::sync::Arc::clone(&l.bytes), bias })
+    Ok((Binary { path: name, bytes: std::sync::Arc::clone(&l.bytes), bias }, ring_phys))
+}
+
+/// 32 bytes from the host's generator for the kernel's own.
+fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    let mut got = 0;
+    while got < seed.len() {
+        // SAFETY: getrandom writes at most the rest of our buffer.
+        let n = unsafe { libc::getrandom(seed[got..].as_mut_ptr().cast(), seed.len() - got, 0) };
+        if n <= 0 {
+            break;
+        }
+        got += n as usize;
+    }
+    seed
 }
 
 /// Every vCPU made so far to its boot state (vCPU 0 sets the kernel up,

@@ -75,6 +75,12 @@ pub struct BootInfo {
     /// What the process keeps across `execve` (its identity, descriptors,
     /// signal state); the first process's comes from the monitor.
     pub exec: ExecState,
+    /// The ring page (`crate::ring`), zeroed and already registered by the
+    /// monitor: the kernel starts without the `RING` exit (0: none given).
+    pub ring_phys: u64,
+    /// Seed for the kernel's random generator, so that the first
+    /// `getrandom` costs no `RANDOM` exit (a forked child asks the host).
+    pub random_seed: [u8; 32],
 }
 
 /// Descriptors an `execve` can pass on.
@@ -192,6 +198,8 @@ impl Default for BootInfo {
             cpu_areas_phys: 0,
             xsave_size: 0,
             exec: ExecState::default(),
+            ring_phys: 0,
+            random_seed: [0; 32],
         }
     }
 }

@@ -447,10 +447,15 @@ pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
 /// repeat the parent's).
 pub fn reseed_after_fork() {
     *RNG.lock() = None;
+    // The boot seed is the parent's too, used or not: the child asks the host.
+    BOOT_SEED_TAKEN.store(true, Ordering::Relaxed);
 }
 
-/// A ChaCha20 generator seeded once from the host.
+/// A ChaCha20 generator seeded once: from the seed the monitor gave at
+/// boot, or (a forked child, whose copy of that seed is its parent's) from
+/// the host.
 static RNG: Mutex<Option<ChaCha20Rng>> = Mutex::new(None);
+static BOOT_SEED_TAKEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 pub fn getrandom([buf, len, flags, ..]: Args) -> SysResult {
     const VALID: u64 = 0x1 | 0x2 | 0x4; // GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE
@@ -462,7 +467,11 @@ pub fn getrandom([buf, len, flags, ..]: Args) -> SysResult {
     let mut rng = RNG.lock();
     let rng = rng.get_or_insert_with(|| {
         let mut seed = [0u8; 32];
-        host::random(&mut seed);
+        if BOOT_SEED_TAKEN.swap(true, Ordering::Relaxed) {
+            host::random(&mut seed);
+        } else {
+            seed = crate::boot_info().random_seed;
+        }
         ChaCha20Rng::from_seed(seed)
     });
     // SAFETY: checked writable above.
