@@ -18,6 +18,10 @@ macro_rules! sub_tests {
 }
 
 sub_tests! {
+    /// A thread started 1.5 s after the process, spinning beside the main
+    /// thread (so on a second vCPU, made only then), reads the same
+    /// monotonic clock (KVM syncs the TSC only of vCPUs made within a second).
+    a_thread_on_a_vcpu_made_late_reads_the_same_clock => "late-clock";
     /// 200 threads (128 KiB stacks) and 4 with default attributes: each
     /// returns its value through pthread_join and has its own tid.
     two_hundred_threads_are_created_and_joined_with_their_results => "create";

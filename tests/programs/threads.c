@@ -1297,6 +1297,35 @@ static void *fault_fn(void *arg) {
 /* A fault in a second thread with no handler kills the whole process by SIGSEGV. */
 static void t_fault(void) { join(spawn(fault_fn, NULL)); }
 
+/* A second thread that starts long after the process (so its vCPU is
+ * made late) reads the same monotonic clock as the first. */
+static _Atomic double late_first, late_last;
+
+static void *late_clock_fn(void *arg) {
+    (void)arg;
+    double first = mono_now(), last = first;
+    while (last - first < 0.05) last = mono_now();
+    late_first = first;
+    late_last = last;
+    return NULL;
+}
+
+static void t_late_clock(void) {
+    struct timespec pause = {1, 500000000};
+    nanosleep(&pause, NULL);
+    double start = mono_now();
+    pthread_t t = spawn(late_clock_fn, NULL);
+    /* Both spin at once: the thread runs on another vCPU where there is one. */
+    double end = start;
+    while (end - start < 0.1) end = mono_now();
+    join(t);
+    double later = mono_now();
+    CHECK(late_first >= start - 0.001 && late_first <= later, "the thread's clock read %.6f, outside [%.6f, %.6f]",
+          (double)late_first, start, later);
+    CHECK(late_last >= late_first && late_last <= later, "the thread's clock ended at %.6f, after %.6f",
+          (double)late_last, later);
+}
+
 /* ---- driver ---- */
 
 static const struct {
@@ -1310,6 +1339,7 @@ static const struct {
     {"timed", t_timed, 1},     {"kill", t_kill, 1},           {"pi", t_pi, 1},           {"cpus", t_cpus, 1},
     {"munmap", t_munmap, 1},   {"waitv", t_waitv, 1},
     {"exit", t_exit, 0},       {"main-exit", t_main_exit, 0}, {"fault", t_fault, 0},
+    {"late-clock", t_late_clock, 0},
 };
 
 int main(int argc, char **argv) {

@@ -16,6 +16,7 @@ pub mod sandbox;
 pub mod signals;
 pub mod slots;
 pub mod smp;
+pub mod tsc;
 pub mod vcpu;
 pub mod vm;
 pub mod watch;

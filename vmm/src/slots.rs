@@ -27,6 +27,8 @@ const MAX_SLOTS: u32 = 64;
 
 pub struct Slots {
     pub vm: VmFd,
+    /// The TSC offset of the VM's first vCPU, for the vCPUs made later (`crate::tsc`).
+    pub tsc_offset: std::sync::OnceLock<u64>,
     size: u64,
     low: AtomicU64,
     high: AtomicU64,
@@ -39,7 +41,14 @@ fn align_up(v: u64) -> u64 {
 
 impl Slots {
     fn empty(vm: VmFd, size: u64) -> Self {
-        Self { vm, size, low: AtomicU64::new(0), high: AtomicU64::new(size), count: AtomicU32::new(0) }
+        Self {
+            vm,
+            tsc_offset: std::sync::OnceLock::new(),
+            size,
+            low: AtomicU64::new(0),
+            high: AtomicU64::new(size),
+            count: AtomicU32::new(0),
+        }
     }
 
     /// A new VM's slots: at least `[0, low)` reachable.

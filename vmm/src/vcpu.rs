@@ -252,7 +252,7 @@ fn run_one(i: usize, vcpu: &mut Option<VcpuFd>, m: &Machine) -> Result<Option<En
         return Ok(None);
     }
     if vcpu.is_none() {
-        *vcpu = Some(crate::vm::late_vcpu(m.world, &m.slots.vm, i)?);
+        *vcpu = Some(crate::vm::late_vcpu(m.world, m.slots, i)?);
     }
     let vcpu = vcpu.as_mut().context("vCPU")?;
     m.smp.attach(i, &mut vcpu.get_kvm_run().immediate_exit);

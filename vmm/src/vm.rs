@@ -603,14 +603,23 @@ pub fn setup_vcpus(w: &World, vcpus: &[Option<VcpuFd>], fresh: bool) -> Result<(
 pub fn first_vcpu_only(slots: &crate::slots::Slots, cpus: usize, first: usize) -> Result<Vec<Option<VcpuFd>>> {
     let mut vcpus: Vec<Option<VcpuFd>> = (0..cpus).map(|_| None).collect();
     let slot = vcpus.get_mut(first).context("the first vCPU's index")?;
-    *slot = Some(slots.vm.create_vcpu(first as u64).with_context(|| format!("KVM_CREATE_VCPU {first}"))?);
+    let vcpu = slots.vm.create_vcpu(first as u64).with_context(|| format!("KVM_CREATE_VCPU {first}"))?;
+    if let Some(offset) = crate::tsc::offset(&vcpu) {
+        let _ = slots.tsc_offset.set(offset);
+    }
+    *slot = Some(vcpu);
     Ok(vcpus)
 }
 
 /// vCPU `i`, made when the guest first kicks it: it enters the kernel's
 /// idle loop, as the vCPUs made at boot do.
-pub fn late_vcpu(w: &World, vm: &kvm_ioctls::VmFd, i: usize) -> Result<VcpuFd> {
-    let vcpu = vm.create_vcpu(i as u64).with_context(|| format!("KVM_CREATE_VCPU {i}"))?;
+pub fn late_vcpu(w: &World, slots: &crate::slots::Slots, i: usize) -> Result<VcpuFd> {
+    let vcpu = slots.vm.create_vcpu(i as u64).with_context(|| format!("KVM_CREATE_VCPU {i}"))?;
+    // Its TSC must agree with the first vCPU's: KVM syncs only vCPUs made
+    // within a second of each other.
+    if let Some(&offset) = slots.tsc_offset.get() {
+        crate::tsc::set_offset(&vcpu, offset)?;
+    }
     vcpu.set_cpuid2(w.cpuid).context("KVM_SET_CPUID2")?;
     setup_vcpu(&vcpu, w, i as u64, cpu_areas_phys(w) + i as u64 * CPU_AREA_SIZE)?;
     Ok(vcpu)
