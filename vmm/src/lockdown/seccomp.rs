@@ -147,8 +147,8 @@ const IOCTLS: &[u64] = &[
     kvm_ioctls_numbers::KVM_SET_XSAVE,
     kvm_ioctls_numbers::KVM_GET_XCRS,
     kvm_ioctls_numbers::KVM_SET_XCRS,
-    crate::tsc::KVM_GET_DEVICE_ATTR as u64,
-    crate::tsc::KVM_SET_DEVICE_ATTR as u64,
+    crate::tsc::KVM_GET_DEVICE_ATTR,
+    crate::tsc::KVM_SET_DEVICE_ATTR,
     libc::TCGETS,
     libc::TIOCGWINSZ,
 ];
