@@ -350,6 +350,13 @@ pub fn pending() -> bool {
 
 /// Signals the monitor forwarded from hx-run's own (SIGINT from a terminal,
 /// SIGTERM, SIGHUP) become process signals, sent by "the outside" (pid 0).
+/// SIGCHLD ignored or `SA_NOCLDWAIT`: children leave no zombie (Linux).
+pub fn children_reaped_at_exit() -> bool {
+    const SA_NOCLDWAIT: u64 = 2;
+    let a = action(SIGCHLD);
+    a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0
+}
+
 pub fn take_host_signals() {
     crate::syscall::poll::take_host_events();
     // Signals the monitor forwards are the parent's: they wait while its
@@ -362,10 +369,7 @@ pub fn take_host_signals() {
         return;
     }
     if bits & bit(SIGCHLD) != 0 {
-        // SIGCHLD ignored or SA_NOCLDWAIT: children leave no zombie (Linux).
-        let a = action(SIGCHLD);
-        const SA_NOCLDWAIT: u64 = 2;
-        if a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0 {
+        if children_reaped_at_exit() {
             crate::syscall::fork::reap_all();
         }
         crate::syscall::fork::child_changed();

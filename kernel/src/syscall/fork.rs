@@ -250,8 +250,21 @@ fn wait_child(pid: i64, options: u64) -> Result<Option<Reaped>, Errno> {
             // SAFETY: the monitor wrote the rusage (read it back as memory).
             let rusage = unsafe { core::ptr::read_volatile(&rusage) };
             if options & WNOWAIT == 0 {
+                let kept = {
+                    let mut k = KEPT.lock();
+                    let was = k.contains(&(ret as u64));
+                    k.retain(|&p| p != ret as u64);
+                    was
+                };
+                // SIGCHLD ignored or SA_NOCLDWAIT: Linux reaps such a child
+                // when it ends, so no wait ever returns it (its end can reach
+                // this wait before the SIGCHLD that would reap it does).
+                const CLD_EXITED: u32 = 1;
+                const CLD_DUMPED: u32 = 3;
+                if (CLD_EXITED..=CLD_DUMPED).contains(&code) && !kept && signal::children_reaped_at_exit() {
+                    continue;
+                }
                 super::process::add_children_usage(&rusage);
-                KEPT.lock().retain(|&p| p != ret as u64);
             }
             return Ok(Some(Reaped { pid: ret as u64, status, code, value, rusage, exit_signal }));
         }
