@@ -72,28 +72,6 @@ static BACKOFF: AtomicU64 = AtomicU64::new(0);
 static SKIP: AtomicU64 = AtomicU64::new(0);
 const MAX_BACKOFF: u64 = 64;
 
-/// Requests that always exit: they block, end or reshape the VM, or are
-/// the ring's own.
-fn must_exit(o: u32) -> bool {
-    matches!(
-        o,
-        op::EXIT
-            | op::FORK
-            | op::VFORK
-            | op::EXEC
-            | op::IDLE
-            | op::KICK
-            | op::SHOOTDOWN
-            | op::INTERRUPT
-            | op::SLEEP
-            | op::WAIT
-            | op::KILL
-            | op::PGRP
-            | op::RING
-            | op::RING_WAKE
-    )
-}
-
 /// Serves `req` without an exit if the poller runs and takes it: `Some(ret)`.
 pub fn try_call(req: &mut Request) -> Option<i64> {
     post(req).filter(|&ret| ret != ring::RETRY)
@@ -103,7 +81,7 @@ pub fn try_call(req: &mut Request) -> Option<i64> {
 /// `None` if it could not travel this way.
 fn post(req: &mut Request) -> Option<i64> {
     let page = PAGE.load(Ordering::Relaxed);
-    if page == 0 || must_exit(req.op) || word(page, OFF_ACTIVE).load(Ordering::Relaxed) == 0 {
+    if page == 0 || ring::exits_only(req.op) || word(page, OFF_ACTIVE).load(Ordering::Relaxed) == 0 {
         return None;
     }
     if SKIP.load(Ordering::Relaxed) > 0 {

@@ -40,3 +40,28 @@ pub const fn slot(i: usize) -> u64 {
 /// (a blocking read, a poll that must wait, an exit): the kernel sends it
 /// again through an exit. No errno is this large.
 pub const RETRY: i64 = -(1 << 40);
+
+/// Requests that never travel through the ring: they block, end or reshape
+/// the VM, fork the monitor, or are the ring's own. The kernel sends them
+/// through an exit; the poller answers `RETRY` to one posted anyway.
+pub fn exits_only(op: u32) -> bool {
+    use crate::hypercall::op;
+    matches!(
+        op,
+        op::EXIT
+            | op::FORK
+            | op::VFORK
+            | op::EXEC
+            | op::IDLE
+            | op::KICK
+            | op::SHOOTDOWN
+            | op::INTERRUPT
+            | op::SLEEP
+            | op::MEMORY
+            | op::WAIT
+            | op::KILL
+            | op::PGRP
+            | op::RING
+            | op::RING_WAKE
+    )
+}

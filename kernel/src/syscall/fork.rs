@@ -104,9 +104,19 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     // threads is left for them to pick.
     sched::quiesce::after_fork(stopped);
     let cur: &Thread = sched::current();
+    child_side(&a, pid)?;
+    if a.flags & CLONE_CHILD_CLEARTID != 0 {
+        cur.clear_child_tid.store(a.child_tid, Ordering::Relaxed);
+    }
+    Ok(0)
+}
+
+/// What `clone` asks of the new process on the calling thread: its stack,
+/// its TLS, its pid written for it (a forked child, or a vfork child).
+pub fn child_side(a: &ForkArgs, pid: u64) -> Result<(), Errno> {
     if a.stack != 0 {
         // SAFETY: the current thread's entry frame, at its kernel stack top.
-        unsafe { (*cur.frame()).rsp = a.stack };
+        unsafe { (*sched::current().frame()).rsp = a.stack };
     }
     if a.flags & CLONE_SETTLS != 0 {
         arch::write_fs_base(a.tls);
@@ -114,10 +124,7 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     if a.flags & CLONE_CHILD_SETTID != 0 {
         mm::write_user(a.child_tid, &(pid as u32))?;
     }
-    if a.flags & CLONE_CHILD_CLEARTID != 0 {
-        cur.clear_child_tid.store(a.child_tid, Ordering::Relaxed);
-    }
-    Ok(0)
+    Ok(())
 }
 
 /// Child state changes seen (host SIGCHLDs forwarded), and the threads waiting for one.

@@ -18,7 +18,7 @@ use crate::{fs, host, mm, signal};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use hx_abi::hypercall::{op, Request, VFORK_END, VFORK_START};
-use hx_abi::uapi::{CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS};
+use hx_abi::uapi::CLONE_PARENT_SETTID;
 use spin::Mutex;
 
 /// The parent while its child runs in its place.
@@ -92,16 +92,7 @@ pub fn start(a: &ForkArgs, exit_signal: u64) -> SysResult {
     if a.flags & CLONE_PARENT_SETTID != 0 {
         mm::write_user(a.parent_tid, &(child as u32))?;
     }
-    if a.stack != 0 {
-        // SAFETY: as above.
-        unsafe { (*cur.frame()).rsp = a.stack };
-    }
-    if a.flags & CLONE_SETTLS != 0 {
-        arch::write_fs_base(a.tls);
-    }
-    if a.flags & CLONE_CHILD_SETTID != 0 {
-        mm::write_user(a.child_tid, &(child as u32))?;
-    }
+    super::fork::child_side(a, child)?;
     Ok(0)
 }
 

@@ -186,18 +186,7 @@ impl Host<'_> {
             op::READ | op::WRITE | op::PREAD | op::PWRITE => !self.files.never_blocks(a[0]),
             op::NET if blocking_net => !self.files.never_blocks(a[1]),
             op::NET | op::POLL => false,
-            op::EXIT
-            | op::FORK
-            | op::VFORK
-            | op::EXEC
-            | op::IDLE
-            | op::KICK
-            | op::SHOOTDOWN
-            | op::INTERRUPT
-            | op::SLEEP => true,
-            op::MEMORY => true,
-            op::WAIT | op::KILL | op::PGRP | op::RING | op::RING_WAKE => true,
-            _ => false,
+            o => hx_abi::ring::exits_only(o),
         };
         if retry {
             req.ret = ring::RETRY;
