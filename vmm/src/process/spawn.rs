@@ -62,7 +62,14 @@ pub fn serve(m: &Machine, addr: u64) -> Result<()> {
             let pid = slot.pid.load(Ordering::SeqCst);
             match start(m, move |_, _| end) {
                 Ok(()) => answer(m, addr, req, pid as i64),
-                Err(e) => answer(m, addr, req, -(e as i64)),
+                Err(e) => {
+                    // No process can stand for the child: the reservation
+                    // goes (a later vfork would be EBUSY for ever).
+                    if let Some(slot) = take_reserved() {
+                        table::release(slot);
+                    }
+                    answer(m, addr, req, -(e as i64))
+                }
             }
         }
         _ => answer(m, addr, req, -(libc::EINVAL as i64)),
