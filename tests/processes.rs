@@ -106,6 +106,15 @@ fn posix_spawn_and_vfork_start_programs() {
     sub_test("spawn");
 }
 
+/// Spawns after the first find a monitor made ahead: it holds none of the
+/// parent's descriptors (a pipe's reader sees EOF), gets the child's file
+/// actions, argv, environment and directory, and takes a signal sent the
+/// moment the spawn returns.
+#[test]
+fn a_monitor_made_ahead_takes_each_spawned_child_as_a_fresh_one() {
+    sub_test("spare");
+}
+
 /// A vfork child runs in its parent's VM until it execs: its writes are the
 /// parent's, its descriptors, signal actions, umask and working directory
 /// its own; its end, a failed exec and a fatal signal come back as on Linux.

@@ -167,6 +167,56 @@ static int spawn(void) {
     return 0;
 }
 
+/* From the second spawn on, hx hands the child to a monitor made ahead:
+ * it must hold none of the parent's descriptors (the reader below sees
+ * EOF), take the file actions, argv, environment and directory it is
+ * given, and a signal sent right after the spawn must reach the child. */
+static int spare(void) {
+    alarm(30); /* a reader that never sees EOF ends the test, not the run */
+    int p[2], st;
+    pid_t c;
+    pipe(p);
+    char *t[] = {"true", NULL};
+    for (int i = 0; i < 3; i++) {
+        posix_spawnp(&c, "true", NULL, NULL, t, environ);
+        waitpid(c, &st, 0);
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_addclose(&fa, p[0]);
+    posix_spawn_file_actions_addclose(&fa, p[1]);
+    char *argv[] = {"sh", "-c", "echo \"$GREETING from $(pwd) with $1\"", "sh", "arg1", NULL};
+    char *env[] = {"GREETING=hello", "PATH=/usr/bin:/bin", NULL};
+    chdir("/");
+    posix_spawn(&c, "/bin/sh", &fa, NULL, argv, env);
+    close(p[1]);
+    char buf[256];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = read(p[0], buf + got, sizeof buf - 1 - got)) > 0) got += n;
+    buf[got] = 0;
+    waitpid(c, &st, 0);
+    printf("read: %s", buf);
+    report("writer", st);
+    for (int i = 0; i < 4; i++) {
+        char *slp[] = {"sleep", "5", NULL};
+        posix_spawnp(&c, "sleep", NULL, NULL, slp, environ);
+        kill(c, i % 2 ? SIGTERM : SIGKILL);
+        waitpid(c, &st, 0);
+        report("signalled right away", st);
+    }
+    for (int i = 0; i < 4; i++) {
+        char code[32];
+        snprintf(code, sizeof code, "exit %d", 10 + i);
+        char *ex[] = {"sh", "-c", code, NULL};
+        posix_spawn(&c, "/bin/sh", NULL, NULL, ex, environ);
+        waitpid(c, &st, 0);
+        report("status", st);
+    }
+    return 0;
+}
+
 static void on_usr1(int s) { (void)s; }
 
 /* A vfork child shares its parent's memory until it execs or ends, and
@@ -1063,6 +1113,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "exec_errors")) return exec_errors();
     if (!strcmp(t, "exec_keeps")) return exec_keeps();
     if (!strcmp(t, "spawn")) return spawn();
+    if (!strcmp(t, "spare")) return spare();
     if (!strcmp(t, "vfork")) return vfork_semantics();
     if (!strcmp(t, "sigchld")) return sigchld();
     if (!strcmp(t, "one_sigchld")) return one_sigchld_each();

@@ -17,6 +17,7 @@ pub struct KernelImage {
     /// (≈ 0.5 ms of host page faults per boot, and one copy in host memory
     /// for every VM of the tree).
     memfd: Option<OwnedFd>,
+    symbols: std::sync::OnceLock<std::collections::HashMap<&'static str, u64>>,
 }
 
 const PAGE: u64 = 4096;
@@ -31,7 +32,7 @@ impl KernelImage {
             .map(|p| p.p_paddr + p.p_memsz)
             .max()
             .context("the embedded kernel has no loadable segment")?;
-        let mut image = Self { elf, phys_end, memfd: None };
+        let mut image = Self { elf, phys_end, memfd: None, symbols: std::sync::OnceLock::new() };
         image.memfd = image.sealed_copy().ok();
         Ok(image)
     }
@@ -70,6 +71,11 @@ impl KernelImage {
         Ok(file.into())
     }
 
+    /// The sealed copy's descriptor, if there is one.
+    pub fn memfd(&self) -> Option<std::os::fd::RawFd> {
+        self.memfd.as_ref().map(|fd| fd.as_raw_fd())
+    }
+
     pub fn entry(&self) -> u64 {
         self.elf.header.e_entry
     }
@@ -97,13 +103,13 @@ impl KernelImage {
         Ok(())
     }
 
+    /// A symbol's address. Every boot looks up a few: the table is indexed
+    /// once per tree (forked monitors inherit it) rather than scanned each time.
     pub fn symbol(&self, name: &str) -> Result<u64> {
-        self.elf
-            .syms
-            .iter()
-            .find(|s| self.elf.strtab.get_at(s.st_name) == Some(name))
-            .map(|s| s.st_value)
-            .with_context(|| format!("the embedded kernel has no symbol {name}"))
+        let index = self.symbols.get_or_init(|| {
+            self.elf.syms.iter().filter_map(|s| Some((self.elf.strtab.get_at(s.st_name)?, s.st_value))).collect()
+        });
+        index.get(name).copied().with_context(|| format!("the embedded kernel has no symbol {name}"))
     }
 
     /// Reads `N` words at a kernel symbol from guest RAM (after `load`).

@@ -303,6 +303,12 @@ impl<'a> Walk<'a> {
 }
 
 impl Sandbox {
+    /// The descriptors the sandbox holds (its mounts' directories).
+    pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.mounts.iter().map(|m| m.dir.as_raw_fd()).collect()
+    }
+
     pub fn new() -> Self {
         Self::default()
     }

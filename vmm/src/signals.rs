@@ -199,6 +199,14 @@ pub fn restarting() {
     release();
 }
 
+/// Drops what the handlers noted so far: a spare monitor's signals were
+/// sent before it stood for any process (`process::spare`).
+pub fn forget_pending() {
+    PENDING.store(0, Ordering::SeqCst);
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    ENTRY_CHANGED.store(false, Ordering::SeqCst);
+}
+
 /// Signals received since the last call (bit n-1 for signal n).
 pub fn take_pending() -> u64 {
     if PENDING.load(Ordering::Relaxed) == 0 {

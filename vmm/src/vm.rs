@@ -375,7 +375,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     let _ = std::thread::spawn(|| {}).join();
     lock_down(cfg, &mut files)?;
     let program = Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
-    let end = serve(&world, &slots, &mut vcpus, &mut report, &mut files, Some(launch), None, program);
+    let end = serve(&world, &slots, &mut vcpus, &mut report, &mut files, Some(launch), None, program, None);
     signals::release();
     crate::process::end_of_tree();
     match end? {
@@ -397,6 +397,7 @@ pub fn serve(
     mut launch: Option<Launch>,
     mut resumed: Option<usize>,
     mut program: Binary,
+    mut ahead: Option<MachineReady>,
 ) -> Result<crate::process::End> {
     let areas = cpu_areas_phys(w);
     // vCPUs that never ran take their CPUID; KVM refuses to change it later.
@@ -411,7 +412,7 @@ pub fn serve(
                 files.shared.clear(w.mem);
                 w.mem.discard_all()?;
             }
-            (program, ring_phys) = boot(w, slots, files, &l, vcpus, fresh)?;
+            (program, ring_phys) = boot(w, slots, files, &l, vcpus, fresh, ahead.take())?;
             fresh = false;
         }
         let machine = crate::vcpu::Machine {
@@ -458,6 +459,7 @@ fn boot(
     l: &Launch,
     vcpus: &[Option<VcpuFd>],
     fresh: bool,
+    ahead: Option<MachineReady>,
 ) -> Result<(Binary, u64)> {
     let (cfg, mem, kernel) = (w.cfg, w.mem, w.kernel);
     // What the tree's other processes see of this one in their /proc.
@@ -502,18 +504,16 @@ fn boot(
         None => None,
     };
 
-    kernel.load(mem, &mut files.shared)?;
-    let stubs: [u64; 32] = kernel.read_words(mem, "hx_exception_stubs")?;
-    gdt::write_idt(mem, &stubs)?;
-    let mut pt = PageTables::new(mem);
-    let kernel_flags = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
-    let direct = if cpuid::has_giant_pages(w.cpuid) { PageSize::Giant } else { PageSize::Huge };
-    pt.map_range(DIRECT_MAP, 0, mem.size(), direct, kernel_flags | PTE_NX)?;
-    pt.map_range(KERNEL_WINDOW, 0, align_up(kernel.phys_end, HUGE_PAGE_SIZE), PageSize::Huge, kernel_flags)?;
-
-    let mut phys = PhysAlloc { next: cpu_areas_phys(w), end: mem.size() };
-    let areas = write_cpu_areas(mem, &mut phys, cfg.cpus)?;
-    gdt::write_gdt(mem, direct_virt(areas + TSS_OFFSET))?;
+    let ready = match ahead {
+        Some(ready) => ready,
+        None => {
+            let ready = write_machine(w, files)?;
+            setup_vcpus(w, vcpus, fresh)?;
+            ready
+        }
+    };
+    let mut pt = PageTables::resume(mem, ready.next_table);
+    let (mut phys, areas) = (ready.phys, ready.areas);
     let src = l.bytes.file().map(|fd| loader::Source { fd, shared: &mut files.shared });
     let mut regions = loader::load_image(mem, &mut pt, &mut phys, &image, &l.bytes, src)?;
     if let Some((iimage, ibytes)) = &interp {
@@ -529,10 +529,7 @@ fn boot(
     regions.push(loader::load_stack(mem, &mut pt, &mut phys, &stack.bytes)?);
     anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{name}: too many segments");
 
-    // What the monitor wrote, the kernel's heap and a small program's frames
-    // are reachable; the kernel asks for more as it goes.
-    let heap_end = align_up(phys.next, HUGE_PAGE_SIZE) + hx_abi::layout::kernel_heap_size(mem.size()) + (16 << 20);
-    let (ram_low, ram_high) = slots.reach(mem, heap_end, mem.size().saturating_sub(crate::slots::FIRST_HIGH))?;
+    let (ram_low, ram_high) = reach_for_boot(w, slots, phys.next)?;
     let mut boot = BootInfo {
         flags: w.platform.boot_flags()
             | if cfg.strace { FLAG_STRACE } else { 0 }
@@ -563,8 +560,47 @@ fn boot(
     boot.tsc_khz =
         vcpus.iter().flatten().next().and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
     mem.write_obj(BOOT_INFO_PHYS, boot)?;
-    setup_vcpus(w, vcpus, fresh)?;
     Ok((Binary { path: name, bytes: std::sync::Arc::clone(&l.bytes), bias }, ring_phys))
+}
+
+/// What a boot writes before the program: the kernel, its tables and the
+/// vCPUs' blocks. A spare monitor (`process::spare`) writes it ahead of
+/// the program it will run.
+pub struct MachineReady {
+    next_table: u64,
+    phys: PhysAlloc,
+    areas: u64,
+}
+
+/// Writes the kernel, its interrupt table, the page tables every program
+/// shares (direct map, kernel window) and the vCPUs' blocks into fresh RAM.
+pub fn write_machine(w: &World, files: &mut Files) -> Result<MachineReady> {
+    let (mem, kernel) = (w.mem, w.kernel);
+    kernel.load(mem, &mut files.shared)?;
+    let stubs: [u64; 32] = kernel.read_words(mem, "hx_exception_stubs")?;
+    gdt::write_idt(mem, &stubs)?;
+    let mut pt = PageTables::new(mem);
+    let kernel_flags = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
+    let direct = if cpuid::has_giant_pages(w.cpuid) { PageSize::Giant } else { PageSize::Huge };
+    pt.map_range(DIRECT_MAP, 0, mem.size(), direct, kernel_flags | PTE_NX)?;
+    pt.map_range(KERNEL_WINDOW, 0, align_up(kernel.phys_end, HUGE_PAGE_SIZE), PageSize::Huge, kernel_flags)?;
+    let mut phys = PhysAlloc { next: cpu_areas_phys(w), end: mem.size() };
+    let areas = write_cpu_areas(mem, &mut phys, w.cfg.cpus)?;
+    gdt::write_gdt(mem, direct_virt(areas + TSS_OFFSET))?;
+    Ok(MachineReady { next_table: pt.next_table(), phys, areas })
+}
+
+/// Makes what the monitor wrote (up to `phys_next`), the kernel's heap and a
+/// small program's frames reachable; the kernel asks for more as it goes.
+pub fn reach_for_boot(w: &World, slots: &crate::slots::Slots, phys_next: u64) -> Result<(u64, u64)> {
+    let size = w.mem.size();
+    let heap_end = align_up(phys_next, HUGE_PAGE_SIZE) + hx_abi::layout::kernel_heap_size(size) + (16 << 20);
+    slots.reach(w.mem, heap_end, size.saturating_sub(crate::slots::FIRST_HIGH))
+}
+
+/// Where the program's frames will start ([`reach_for_boot`] ahead of it).
+pub fn phys_next(ready: &MachineReady) -> u64 {
+    ready.phys.next
 }
 
 /// 32 bytes from the host's generator for the kernel's own.

@@ -19,6 +19,7 @@ mod host_impls {
     // SAFETY: every type below is `#[repr(C)]`, made only of integers and arrays
     // of integers, with explicit padding, so any byte pattern is a valid value.
     unsafe impl vm_memory::ByteValued for crate::boot::BootInfo {}
+    unsafe impl vm_memory::ByteValued for crate::boot::ExecState {}
     unsafe impl vm_memory::ByteValued for crate::boot::UserRegion {}
     unsafe impl vm_memory::ByteValued for crate::hypercall::Request {}
     unsafe impl vm_memory::ByteValued for crate::hypercall::Segment {}

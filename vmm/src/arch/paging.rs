@@ -41,6 +41,15 @@ impl<'a> PageTables<'a> {
         Self { mem, next_table: PT_POOL_PHYS }
     }
 
+    /// Goes on with tables already written (up to `next_table`, from [`Self::next_table`]).
+    pub fn resume(mem: &'a GuestRam, next_table: u64) -> Self {
+        Self { mem, next_table: next_table.clamp(PT_POOL_PHYS, PT_POOL_END_PHYS) }
+    }
+
+    pub fn next_table(&self) -> u64 {
+        self.next_table
+    }
+
     fn alloc_table(&mut self) -> Result<u64> {
         if self.next_table >= PT_POOL_END_PHYS {
             bail!("the program's initial mappings need more page tables than the boot pool holds");

@@ -273,6 +273,33 @@ impl Files {
     }
 
     /// After `execve`: only the handles the new image inherits stay open.
+    /// The handles another monitor process takes over (`process::spare`).
+    pub fn hand_over(&self, handle: u64) -> Option<(super::handles::HandedOver, Option<std::sync::Arc<OwnedFd>>)> {
+        self.handles.hand_over(handle)
+    }
+
+    pub fn take_over(
+        &mut self,
+        handle: u64,
+        what: super::handles::HandedOver,
+        fd: Option<OwnedFd>,
+    ) -> Result<(), Errno> {
+        self.handles.take_over(handle, what, fd)
+    }
+
+    /// Closes every handle, and their descriptors even where a copy of the
+    /// handle lives on elsewhere in this (forked) process: a spare monitor
+    /// must hold no end of its parent's pipes.
+    pub fn close_all(&mut self) {
+        let fds = self.handles.raw_fds();
+        self.handles.retain(|_| false);
+        for fd in fds {
+            // SAFETY: descriptors of the handles just dropped; an already
+            // closed one only gives EBADF (nothing opens meanwhile).
+            unsafe { libc::close(fd) };
+        }
+    }
+
     pub fn keep_only(&mut self, keep: &[u64]) {
         self.handles.retain(|h| keep.contains(&h));
     }

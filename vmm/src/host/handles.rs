@@ -31,6 +31,13 @@ pub struct SocketNames {
     pub peer: Option<Vec<u8>>,
 }
 
+/// What a handle is, without its descriptor (see [`Handles::hand_over`]).
+pub enum HandedOver {
+    Host { metadata: bool, memory: bool },
+    Virtual { guest: Vec<u8>, offset: usize },
+    Socket { names: SocketNames },
+}
+
 pub struct Handles {
     slots: Vec<Option<Handle>>,
     limit: usize,
@@ -152,6 +159,56 @@ impl Handles {
     }
 
     /// Closes every handle `keep` rejects.
+    /// Handle `handle` as another monitor process takes it over (a spare
+    /// monitor, `process::spare`): what it is, and its descriptor, which
+    /// travels apart (`SCM_RIGHTS`).
+    pub fn hand_over(&self, handle: u64) -> Option<(HandedOver, Option<Arc<OwnedFd>>)> {
+        Some(match self.get(handle).ok()? {
+            Handle::Host { fd, metadata } => {
+                (HandedOver::Host { metadata: *metadata, memory: self.is_memory(handle) }, Some(fd.clone()))
+            }
+            Handle::Virtual { guest, offset } => (HandedOver::Virtual { guest: guest.clone(), offset: *offset }, None),
+            Handle::Socket { fd, names } => (HandedOver::Socket { names: names.clone() }, Some(fd.clone())),
+        })
+    }
+
+    /// Puts a handle handed over by another monitor at its number (which
+    /// must be free and under the limit).
+    pub fn take_over(&mut self, handle: u64, what: HandedOver, fd: Option<OwnedFd>) -> Result<(), Errno> {
+        let i = usize::try_from(handle).ok().filter(|&i| i < self.limit).ok_or(libc::EMFILE)?;
+        if self.slots.get(i).is_some_and(Option::is_some) {
+            return Err(libc::EBUSY);
+        }
+        let h = match (what, fd) {
+            (HandedOver::Host { metadata, memory }, Some(fd)) => {
+                if memory {
+                    self.memory.push(handle);
+                }
+                Handle::Host { fd: Arc::new(fd), metadata }
+            }
+            (HandedOver::Virtual { guest, offset }, None) => Handle::Virtual { guest, offset },
+            (HandedOver::Socket { names }, Some(fd)) => Handle::Socket { fd: Arc::new(fd), names },
+            _ => return Err(libc::EINVAL),
+        };
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        *self.slots.get_mut(i).ok_or(libc::EMFILE)? = Some(h);
+        Ok(())
+    }
+
+    /// The descriptors of every handle held.
+    pub fn raw_fds(&self) -> Vec<i32> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter_map(|h| match h {
+                Handle::Host { fd, .. } | Handle::Socket { fd, .. } => Some(fd.as_raw_fd()),
+                Handle::Virtual { .. } => None,
+            })
+            .collect()
+    }
+
     pub fn retain(&mut self, keep: impl Fn(u64) -> bool) {
         self.memory.retain(|&h| keep(h));
         let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());

@@ -82,7 +82,19 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
         let ending =
             table::all_entries().any(|e| e.reaped.load(Ordering::SeqCst) && e.ppid.load(Ordering::SeqCst) == my_pid);
         let waited = if pid == -1 && !ending && candidates.len() == all_children().count() {
-            host_waitid(libc::P_ALL, 0, flags)
+            // A spare monitor (no process of the guest) that ended is
+            // reaped on the way.
+            let mut waited = host_waitid(libc::P_ALL, 0, flags);
+            // SAFETY: waitid filled `info` for the child it returns.
+            while let Ok(Some((info, _))) = &waited {
+                let host_pid = unsafe { info.si_pid() };
+                if !table::forget_spare(host_pid) {
+                    break;
+                }
+                let _ = host_waitid(libc::P_PID, host_pid as libc::id_t, libc::WEXITED | libc::WNOHANG);
+                waited = host_waitid(libc::P_ALL, 0, flags);
+            }
+            waited
         } else {
             first_change(candidates.iter().map(|e| e.host_pid.load(Ordering::SeqCst)).collect(), flags)
         };

@@ -23,6 +23,8 @@ const ALLOWED: &[i64] = &[
     libc::SYS_pwritev2,
     libc::SYS_openat,
     libc::SYS_close,
+    // A spare monitor drops its parent's descriptors (process/spare.rs).
+    libc::SYS_close_range,
     libc::SYS_fstat,
     libc::SYS_newfstatat,
     libc::SYS_statx,
@@ -234,16 +236,13 @@ fn filter(inet: bool) -> Result<BpfProgram> {
             libc::S_IFIFO as u64,
         )?])?],
     );
-    // Naming a new thread (the Rust runtime does).
-    rules.insert(
-        libc::SYS_prctl,
-        vec![SeccompRule::new(vec![SeccompCondition::new(
-            0,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::Eq,
-            libc::PR_SET_NAME as u64,
-        )?])?],
-    );
+    // Naming a new thread (the Rust runtime does), and a spare monitor's
+    // death with its parent (process/spare.rs).
+    let prctl_option = |option: i32| -> Result<SeccompRule> {
+        Ok(SeccompRule::new(vec![SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, option as u64)?])?)
+    };
+    rules.insert(libc::SYS_prctl, vec![prctl_option(libc::PR_SET_NAME)?, prctl_option(libc::PR_SET_PDEATHSIG)?]);
+
     // Sockets of the families the network policy allows: AF_UNIX, and the
     // IP families unless the guest has no network.
     let families: &[i32] = if inet { &[libc::AF_UNIX, libc::AF_INET, libc::AF_INET6] } else { &[libc::AF_UNIX] };

@@ -81,6 +81,7 @@ pub fn serve(m: &Machine, i: usize, vcpu: &VcpuFd, addr: u64) -> Result<()> {
     // SAFETY: getpid cannot fail.
     slot.host_pid.store(unsafe { libc::getpid() }, Ordering::SeqCst);
     table::became(slot);
+    super::spare::forget();
     let mut child = req;
     child.args[0] = pid as u64;
     child.args[1] = me.pid.load(Ordering::SeqCst) as u64;
@@ -114,5 +115,5 @@ fn run_child(
     // This monitor knows its own entry and its VM is built (no KVM call left
     // for the announcement to interrupt): take signals posted meanwhile.
     drop(announcements);
-    crate::vm::serve(w, &slots, &mut vcpus, report, files, None, Some(i), m.program.clone())
+    crate::vm::serve(w, &slots, &mut vcpus, report, files, None, Some(i), m.program.clone(), None)
 }

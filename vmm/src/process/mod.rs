@@ -5,6 +5,7 @@
 //! groups and signals between them.
 pub mod exec;
 pub mod fork;
+pub mod spare;
 pub mod spawn;
 pub mod table;
 

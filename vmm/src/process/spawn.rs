@@ -91,6 +91,21 @@ pub fn serve_exec(m: &Machine, addr: u64) -> Result<()> {
         Ok(l) => l,
         Err(e) => return answer(m, addr, req, -(e as i64)),
     };
+    super::spare::note_spawn();
+    // A spare monitor made ahead takes the image at once; else one is forked.
+    let launch = {
+        let guard = m.host.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(slot) = reserved() else { return answer(m, addr, req, -(libc::ECHILD as i64)) };
+        match super::spare::hand_over(guard.1, slot, Box::new(launch)) {
+            Ok(()) => {
+                take_reserved();
+                drop(guard);
+                super::spare::make(m);
+                return answer(m, addr, req, 0);
+            }
+            Err(launch) => *launch,
+        }
+    };
     let run = move |report: &mut Report, files: &mut Files| match boot_child(m, report, files, launch) {
         Ok(end) => end,
         Err(e) => {
@@ -99,7 +114,10 @@ pub fn serve_exec(m: &Machine, addr: u64) -> Result<()> {
         }
     };
     match start(m, run) {
-        Ok(()) => answer(m, addr, req, 0),
+        Ok(()) => {
+            super::spare::make(m);
+            answer(m, addr, req, 0)
+        }
         Err(e) => answer(m, addr, req, -(e as i64)),
     }
 }
@@ -138,6 +156,7 @@ fn start(m: &Machine, child: impl FnOnce(&mut Report, &mut Files) -> super::End)
     slot.host_pid.store(unsafe { libc::getpid() }, Ordering::SeqCst);
     table::became(slot);
     take_reserved();
+    super::spare::forget();
     drop(announcements);
     let (report, files) = &mut *guard;
     super::exit_child(child(report, files))
@@ -155,5 +174,5 @@ fn boot_child(m: &Machine, report: &mut Report, files: &mut Files, launch: crate
     let slots = crate::slots::Slots::new(vm, w.mem, 0)?;
     let mut vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, 0)?;
     let program = crate::fault::Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
-    crate::vm::serve(w, &slots, &mut vcpus, report, files, Some(launch), None, program)
+    crate::vm::serve(w, &slots, &mut vcpus, report, files, Some(launch), None, program, None)
 }

@@ -51,6 +51,10 @@ pub const IDENTITY_WORDS: usize = std::mem::size_of::<hx_abi::hypercall::ProcIde
 struct Table {
     next_pid: AtomicI32,
     entries: [Entry; MAX_PROCESSES],
+    /// Host pids of the spare monitors waiting for a program (at most one
+    /// per monitor, `process::spare`): not processes of the guest, so their
+    /// end is nobody's news.
+    spares: [AtomicI32; MAX_PROCESSES],
 }
 
 static TABLE: std::sync::OnceLock<&'static Table> = std::sync::OnceLock::new();
@@ -176,6 +180,13 @@ pub fn usage_of(e: &Entry) -> libc::rusage {
 /// reports it; the SIGCHLD of a monitor ending after it published is not.
 /// A SIGCHLD from outside the tree reaches the guest as on Linux.
 pub fn sigchld_is_news(from: i32) -> bool {
+    if from > 0 && forget_spare(from) {
+        // SAFETY: reaps that spare (ours, or an orphan handed to this
+        // subreaper) without waiting; async-signal-safe.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        unsafe { libc::waitid(libc::P_PID, from as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG) };
+        return false;
+    }
     let Some(me) = me() else { return true };
     let my_pid = me.pid.load(Ordering::SeqCst);
     let mine = |e: &Entry| e.ppid.load(Ordering::SeqCst) == my_pid;
@@ -226,6 +237,23 @@ pub fn reap_finished(my_pid: i32) {
 pub fn identity_of(e: &Entry) -> hx_abi::hypercall::ProcIdentity {
     let bytes: Vec<u8> = e.identity.iter().flat_map(|w| w.load(Ordering::Relaxed).to_le_bytes()).collect();
     vm_memory::ByteValued::from_slice(&bytes).copied().unwrap_or_default()
+}
+
+/// Records host process `host_pid` as a spare monitor.
+pub fn add_spare(host_pid: i32) -> bool {
+    let Some(t) = table() else { return false };
+    t.spares.iter().any(|s| s.compare_exchange(0, host_pid, Ordering::SeqCst, Ordering::SeqCst).is_ok())
+}
+
+/// Forgets spare `host_pid` (it became a process, or ended); whether it was one.
+pub fn forget_spare(host_pid: i32) -> bool {
+    let Some(t) = table() else { return false };
+    t.spares.iter().any(|s| s.compare_exchange(host_pid, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok())
+}
+
+/// A spare monitor stands for no process until it is given one.
+pub fn became_none() {
+    ME.store(std::ptr::null_mut(), Ordering::SeqCst);
 }
 
 /// This monitor's own entry (set by `init` and in a forked monitor by

@@ -1,0 +1,482 @@
+//! A spare monitor: forked ahead of this process's next `posix_spawn` (or
+//! `vfork` + `execve`), it makes its VM and writes the kernel into it, then
+//! waits. When the child execs, the parent hands it the image and the
+//! descriptors the image inherits over a socket, instead of forking a
+//! monitor that only then makes a VM and writes the kernel: those steps
+//! are off the child's way (about half of a spawn's cost on this host kind).
+//!
+//! A monitor makes one right after its program started a child this way (a
+//! shell, make, a test runner start many): the fork and the spare's VM
+//! overlap that child's run, and the monitor holds at most one. A spare holds none of the
+//! parent's guest descriptors (a pipe's write end held there would keep the
+//! reader from ever seeing EOF), dies with its parent (`PR_SET_PDEATHSIG`)
+//! and is listed in the process table, so its end is no guest's SIGCHLD.
+use super::table;
+use crate::host::files::Files;
+use crate::host::handles::{HandedOver, SocketNames};
+use crate::report::Report;
+use crate::vcpu::Machine;
+use crate::vm::{Launch, MachineReady, World};
+use anyhow::{bail, Context, Result};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// The spare's host pid and this monitor's end of its socket (0 and -1:
+/// none). Atomics rather than a lock: a forked monitor drops its copy.
+static PID: AtomicI32 = AtomicI32::new(0);
+static CHANNEL: AtomicI32 = AtomicI32::new(-1);
+/// This monitor's program has started a child in its own VM (`VFORK`).
+static SPAWNED: AtomicBool = AtomicBool::new(false);
+
+/// The most descriptors one hand-over carries (`SCM_MAX_FD` is 253).
+const MAX_FDS: usize = 250;
+/// The program size a spare makes room for ahead.
+const IMAGE_ROOM: u64 = 16 << 20;
+/// A hand-over's first word.
+const MAGIC: u64 = 0x6878_7370_6172_6501;
+
+/// The program started a child in its own VM: the next one may find a spare.
+pub fn note_spawn() {
+    SPAWNED.store(true, Ordering::Relaxed);
+}
+
+/// Whether a spare should be made now (see the module comment).
+pub fn wanted() -> bool {
+    SPAWNED.load(Ordering::Relaxed) && PID.load(Ordering::Relaxed) == 0
+}
+
+/// A forked monitor's copy of its parent's spare is not its own.
+pub fn forget() {
+    SPAWNED.store(false, Ordering::Relaxed);
+    PID.store(0, Ordering::SeqCst);
+    let fd = CHANNEL.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: this process's copy of the channel, which nothing else uses.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Forks a spare if one is wanted. It dies with the thread that forked it
+/// (`PR_SET_PDEATHSIG`): a vCPU thread ends with its VM, at the program's
+/// end or `execve`; a later hand-over then finds it gone and forks.
+pub fn make(m: &Machine) {
+    if !wanted() {
+        return;
+    }
+    let mut pair = [-1; 2];
+    // SAFETY: socketpair into an array of two we own.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, pair.as_mut_ptr()) } != 0 {
+        return;
+    }
+    // SAFETY: two fresh descriptors we own.
+    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
+    // As for a fork: the handles are not caught mid-change, and the spare
+    // takes no announcement before it stands for a process.
+    let mut guard = m.host.lock().unwrap_or_else(|e| e.into_inner());
+    let announcements = crate::signals::block_guest_signal();
+    if m.mem.keep_from_fork(true).is_err() {
+        return;
+    }
+    // SAFETY: getpid cannot fail.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: fork of this process; the child only uses this thread and
+    // never returns into the parent's frames (`wait_for_program` does not return).
+    let host_pid = unsafe { libc::fork() };
+    if host_pid != 0 {
+        let _ = m.mem.keep_from_fork(false);
+    }
+    if host_pid != 0 {
+        if host_pid > 0 {
+            table::add_spare(host_pid);
+            CHANNEL.store(ours.into_raw_fd(), Ordering::SeqCst);
+            PID.store(host_pid, Ordering::SeqCst);
+        }
+        return;
+    }
+    drop(ours);
+    let (report, files) = &mut *guard;
+    wait_for_program(m.world, report, files, theirs, parent, announcements)
+}
+
+/// The spare's side: makes the VM, then waits for the program (or for its
+/// parent's end, which kills it).
+fn wait_for_program(
+    w: &World,
+    report: &mut Report,
+    files: &mut Files,
+    channel: OwnedFd,
+    parent: i32,
+    announcements: crate::signals::GuestSignalBlocked,
+) -> ! {
+    // SAFETY: prctl and getppid on this process only.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != parent {
+            libc::_exit(0);
+        }
+    }
+    table::became_none();
+    forget();
+    // The guest's descriptors first (their handles go too), then every other
+    // copy of the parent's (its VM, its vCPUs, its watcher) but what a new VM needs.
+    files.close_all();
+    let mut keep = files.sandbox.raw_fds();
+    keep.extend([channel.as_raw_fd(), w.kvm.as_raw_fd()]);
+    keep.extend(w.kernel.memfd());
+    close_all_but(keep);
+    let ready = make_vm(w, files);
+    let mut channel = std::fs::File::from(channel);
+    let given = receive(&mut channel, files);
+    let (ready, (slot, launch)) = match (ready, given) {
+        (Ok(ready), Ok(given)) if channel.write_all(&[1]).is_ok() => (ready, given),
+        // A spare that cannot serve says so; the parent then forks as it
+        // would have without one. Nothing else ends a spare but its parent.
+        (ready, given) => {
+            if let Err(e) = ready.map(drop).and(given.map(drop)) {
+                if std::env::var_os("HX_DEBUG_SPARE").is_some() {
+                    eprintln!("hx-run: spare monitor: {e:#}");
+                }
+            }
+            let _ = channel.write_all(&[0]);
+            // SAFETY: ends this spare, which holds nothing of the guest's.
+            unsafe { libc::_exit(0) }
+        }
+    };
+    drop(channel);
+    // What the handlers saw so far was meant for no process of this one's.
+    crate::signals::forget_pending();
+    // SAFETY: getpid cannot fail.
+    slot.host_pid.store(unsafe { libc::getpid() }, Ordering::SeqCst);
+    table::became(slot);
+    // An announcement sent before this point is taken now.
+    drop(announcements);
+    crate::signals::restarting();
+    let (slots, mut vcpus, ready) = ready;
+    let program = crate::fault::Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
+    let end = crate::vm::serve(w, &slots, &mut vcpus, report, files, Some(launch), None, program, Some(ready));
+    super::exit_child(end.unwrap_or_else(|e| {
+        eprintln!("hx-run: spawned process: {e:#}");
+        super::End::Exit(125)
+    }))
+}
+
+/// Closes every descriptor from 3 up but `keep`'s.
+fn close_all_but(mut keep: Vec<RawFd>) {
+    keep.sort_unstable();
+    let mut from: u32 = 3;
+    for fd in keep.into_iter().filter_map(|fd| u32::try_from(fd).ok()).filter(|&fd| fd >= 3) {
+        if fd > from {
+            // SAFETY: closes descriptors of this process that nothing here uses any more.
+            unsafe { libc::syscall(libc::SYS_close_range, from, fd - 1, 0) };
+        }
+        from = fd + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
+}
+
+type Vm = (crate::slots::Slots, Vec<Option<kvm_ioctls::VcpuFd>>, MachineReady);
+
+/// What a spawned monitor makes before it knows its program.
+fn make_vm(w: &World, files: &mut Files) -> Result<Vm> {
+    w.mem.remap_fresh()?;
+    files.shared.clear(w.mem);
+    let vm = w.kvm.create_vm().context("KVM_CREATE_VM")?;
+    let slots = crate::slots::Slots::new(vm, w.mem, 0)?;
+    let vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, 0)?;
+    let ready = crate::vm::write_machine(w, files)?;
+    crate::vm::setup_vcpus(w, &vcpus, true)?;
+    // Memory for a program of a few MiB is reachable already (more is made so at boot).
+    crate::vm::reach_for_boot(w, &slots, crate::vm::phys_next(&ready) + IMAGE_ROOM)?;
+    Ok((slots, vcpus, ready))
+}
+
+/// Hands the reserved child `slot` and its image to the spare, if there is
+/// one that takes them; else gives the image back.
+pub fn hand_over(files: &Files, slot: &table::Entry, launch: Box<Launch>) -> std::result::Result<(), Box<Launch>> {
+    let host_pid = PID.load(Ordering::SeqCst);
+    let fd = CHANNEL.swap(-1, Ordering::SeqCst);
+    if host_pid <= 0 || fd < 0 {
+        return Err(launch);
+    }
+    PID.store(0, Ordering::SeqCst);
+    // SAFETY: our end of the spare's socket, taken out of `CHANNEL` above.
+    let mut channel = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // From here on the spare's end is the child's: its SIGCHLD is news.
+    table::forget_spare(host_pid);
+    slot.host_pid.store(host_pid, Ordering::SeqCst);
+    let taken = encode(files, slot, &launch)
+        .and_then(|(bytes, fds)| send(&channel, &bytes, &fds))
+        .and_then(|()| {
+            let mut answer = [0u8; 1];
+            channel.read_exact(&mut answer)?;
+            Ok(answer[0] == 1)
+        })
+        .unwrap_or(false);
+    if taken {
+        return Ok(());
+    }
+    // SAFETY: our own child, which failed us: ended and reaped.
+    unsafe {
+        libc::kill(host_pid, libc::SIGKILL);
+        libc::waitpid(host_pid, std::ptr::null_mut(), 0);
+    }
+    // Its end was no child's: the slot is reserved again, unannounced.
+    slot.host_pid.store(-1, Ordering::SeqCst);
+    slot.announced.store(false, Ordering::SeqCst);
+    Err(launch)
+}
+
+/// The hand-over's bytes and the descriptors that go with them.
+fn encode(files: &Files, slot: &table::Entry, l: &Launch) -> std::io::Result<(Vec<u8>, Vec<RawFd>)> {
+    let mut out = Writer(Vec::with_capacity(16 << 10));
+    let mut fds: Vec<RawFd> = Vec::new();
+    out.u64(MAGIC);
+    out.u64(slot.pid.load(Ordering::SeqCst) as u64);
+    out.bytes(l.name.as_bytes());
+    out.bytes(&l.guest_path);
+    out.bytes(&l.execfn);
+    match l.bytes.file() {
+        Some(fd) => {
+            out.u64(0);
+            out.u64(l.bytes.len() as u64);
+            fds.push(fd);
+        }
+        None => {
+            out.u64(1);
+            out.bytes(&l.bytes);
+        }
+    }
+    out.list(&l.argv);
+    out.list(&l.envp);
+    out.bytes(vm_memory::ByteValued::as_slice(&l.state));
+    out.bytes(&l.cwd);
+    out.u64(u64::from(l.umask));
+    let n = (l.state.nfds as usize).min(hx_abi::boot::MAX_INHERITED_FDS);
+    let mut handles: Vec<u64> =
+        l.state.fds[..n].iter().filter(|f| f.handle & hx_abi::boot::DEVICE_HANDLE == 0).map(|f| f.handle).collect();
+    handles.sort_unstable();
+    handles.dedup();
+    // The descriptors stay open: the caller holds `files` (and the request lock).
+    let parts: Vec<_> = handles.iter().filter_map(|&h| files.hand_over(h).map(|p| (h, p))).collect();
+    out.u64(parts.len() as u64);
+    for (handle, (what, fd)) in parts {
+        out.u64(handle);
+        match what {
+            HandedOver::Host { metadata, memory } => {
+                out.u64(0);
+                out.u64(u64::from(metadata) | u64::from(memory) << 1);
+            }
+            HandedOver::Virtual { guest, offset } => {
+                out.u64(1);
+                out.bytes(&guest);
+                out.u64(offset as u64);
+            }
+            HandedOver::Socket { names } => {
+                out.u64(2);
+                out.option(names.own.as_deref());
+                out.option(names.peer.as_deref());
+            }
+        }
+        if let Some(fd) = fd {
+            fds.push(fd.as_raw_fd());
+        }
+    }
+    if fds.len() > MAX_FDS {
+        return Err(std::io::Error::from_raw_os_error(libc::EMFILE));
+    }
+    Ok((out.0, fds))
+}
+
+/// Sends the length and descriptors in one message, then the bytes.
+fn send(channel: &std::fs::File, bytes: &[u8], fds: &[RawFd]) -> std::io::Result<()> {
+    let len = (bytes.len() as u64).to_le_bytes();
+    let mut iov = libc::iovec { iov_base: len.as_ptr() as *mut libc::c_void, iov_len: len.len() };
+    let fd_bytes = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !fds.is_empty() {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        // SAFETY: the control buffer holds one header with room for `fds`.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as usize;
+            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast::<RawFd>(), fds.len());
+        }
+    }
+    // SAFETY: sendmsg with the header built above; MSG_NOSIGNAL: a dead spare is EPIPE, not SIGPIPE.
+    let n = unsafe { libc::sendmsg(channel.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    if n != len.len() as isize {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SIGPIPE is ignored in hx-run (Rust's runtime): a dead spare is EPIPE.
+    let mut channel = channel;
+    channel.write_all(bytes)
+}
+
+/// The spare's side of `send`: the bytes and the descriptors.
+fn receive_raw(channel: &mut std::fs::File) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+    let mut len = [0u8; 8];
+    let mut iov = libc::iovec { iov_base: len.as_mut_ptr().cast(), iov_len: len.len() };
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    // SAFETY: a zeroed msghdr is valid; its pointers outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space;
+    let n = loop {
+        // SAFETY: recvmsg into the buffers above.
+        let n = unsafe { libc::recvmsg(channel.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_WAITALL) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        break n;
+    };
+    let mut fds = Vec::new();
+    // SAFETY: walks the control messages recvmsg filled in.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for i in 0..count {
+                    fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    if n != len.len() as isize {
+        bail!("no program came (the parent ended?)");
+    }
+    let len = u64::from_le_bytes(len);
+    anyhow::ensure!(len <= 1 << 30, "a hand-over of {len} bytes");
+    let mut bytes = vec![0u8; len as usize];
+    channel.read_exact(&mut bytes)?;
+    Ok((bytes, fds))
+}
+
+/// Takes the hand-over: the child's table slot and its image; its handles
+/// go into `files`.
+fn receive(channel: &mut std::fs::File, files: &mut Files) -> Result<(&'static table::Entry, Launch)> {
+    let (bytes, fds) = receive_raw(channel)?;
+    let mut fds: Vec<Option<OwnedFd>> = fds.into_iter().map(Some).collect();
+    let mut next_fd = 0;
+    let mut take_fd = || -> Result<OwnedFd> {
+        let fd = fds.get_mut(next_fd).and_then(Option::take).context("a descriptor is missing")?;
+        next_fd += 1;
+        Ok(fd)
+    };
+    let mut r = Reader(&bytes);
+    anyhow::ensure!(r.u64()? == MAGIC, "not a hand-over");
+    let pid = r.u64()? as i32;
+    let slot = table::all_entries().find(|e| e.pid.load(Ordering::SeqCst) == pid).context("the child's slot")?;
+    let name = String::from_utf8_lossy(r.bytes()?).into_owned();
+    let guest_path = r.bytes()?.to_vec();
+    let execfn = r.bytes()?.to_vec();
+    let image = match r.u64()? {
+        0 => {
+            let len = r.u64()?;
+            crate::image::Image::of(std::fs::File::from(take_fd()?), len)?
+        }
+        _ => crate::image::Image::from(r.bytes()?.to_vec()),
+    };
+    let argv = r.list()?;
+    let envp = r.list()?;
+    // Copied out: the bytes need not be aligned for the struct.
+    let mut state = hx_abi::boot::ExecState::default();
+    let raw = r.bytes()?;
+    let dest = vm_memory::ByteValued::as_mut_slice(&mut state);
+    anyhow::ensure!(raw.len() == dest.len(), "the image's process state");
+    dest.copy_from_slice(raw);
+    let cwd = r.bytes()?.to_vec();
+    let umask = r.u64()? as u32;
+    for _ in 0..r.u64()? {
+        let handle = r.u64()?;
+        let (what, fd) = match r.u64()? {
+            0 => {
+                let flags = r.u64()?;
+                (HandedOver::Host { metadata: flags & 1 != 0, memory: flags & 2 != 0 }, Some(take_fd()?))
+            }
+            1 => {
+                let guest = r.bytes()?.to_vec();
+                (HandedOver::Virtual { guest, offset: r.u64()? as usize }, None)
+            }
+            _ => {
+                let names = SocketNames { own: r.option()?, peer: r.option()? };
+                (HandedOver::Socket { names }, Some(take_fd()?))
+            }
+        };
+        files.take_over(handle, what, fd).map_err(|e| anyhow::anyhow!("handle {handle}: errno {e}"))?;
+    }
+    let launch = Launch { name, guest_path, execfn, bytes: std::sync::Arc::new(image), argv, envp, state, cwd, umask };
+    Ok((slot, launch))
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u64(b.len() as u64);
+        self.0.extend_from_slice(b);
+    }
+    fn list(&mut self, items: &[Vec<u8>]) {
+        self.u64(items.len() as u64);
+        for i in items {
+            self.bytes(i);
+        }
+    }
+    fn option(&mut self, b: Option<&[u8]>) {
+        match b {
+            Some(b) => {
+                self.u64(1);
+                self.bytes(b);
+            }
+            None => self.u64(0),
+        }
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        anyhow::ensure!(n <= self.0.len(), "the hand-over is cut short");
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into()?))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = usize::try_from(self.u64()?)?;
+        self.take(n)
+    }
+    fn list(&mut self) -> Result<Vec<Vec<u8>>> {
+        let n = self.u64()?;
+        (0..n).map(|_| self.bytes().map(<[u8]>::to_vec)).collect()
+    }
+    fn option(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(match self.u64()? {
+            0 => None,
+            _ => Some(self.bytes()?.to_vec()),
+        })
+    }
+}
