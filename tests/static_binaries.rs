@@ -65,6 +65,29 @@ fn clocks_are_monotonic_and_sleeps_last() {
     }
 }
 
+/// The kernel's clocks start from an anchor the monitor reads as it boots
+/// the VM (no exit): a program's first reads lie between the host's clocks
+/// read before and after the run.
+#[test]
+fn a_programs_first_clock_reads_are_the_hosts() {
+    let now = |clock| {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime into a timespec we own.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+    };
+    for prog in c_builds("clock") {
+        let (rt0, mono0) = (now(libc::CLOCK_REALTIME), now(libc::CLOCK_MONOTONIC));
+        let out = std::process::Command::new(HX_RUN).arg(&prog).arg("now").output().unwrap();
+        let (rt1, mono1) = (now(libc::CLOCK_REALTIME), now(libc::CLOCK_MONOTONIC));
+        let line = text(&out.stdout);
+        let read: Vec<i64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        assert_eq!(read.len(), 2, "{}: {line} {}", prog.display(), text(&out.stderr));
+        assert!((rt0..=rt1).contains(&read[0]), "realtime {} not within the run [{rt0}, {rt1}]", read[0]);
+        assert!((mono0..=mono1).contains(&read[1]), "monotonic {} not within the run [{mono0}, {mono1}]", read[1]);
+    }
+}
+
 #[test]
 fn cxx_exceptions_and_iostreams_match_native() {
     for flavor in [Flavor::CxxStatic, Flavor::CxxStaticPie] {

@@ -50,6 +50,7 @@ extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
     }
     BOOT.call_once(|| boot);
     mm::init(boot);
+    time::init(boot.tsc_khz, boot.clock_tsc, boot.clock_realtime_ns, boot.clock_monotonic_ns);
     fs::proc::init(boot);
     fs::table::init(&boot.exec);
     syscall::process::set_identity(boot.exec.pid);
@@ -57,7 +58,6 @@ extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
     let cwd = &boot.cwd[..(boot.cwd_len as usize).min(boot.cwd.len())];
     fs::path::init(cwd);
     syscall::path::init_umask(boot.umask);
-    time::init(boot.tsc_khz);
     syscall::dispatch::init(boot.flags);
     sched::init(boot.ncpus, boot.cpu_areas_phys);
     ring::init();

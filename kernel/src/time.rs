@@ -13,10 +13,17 @@ static ANCHOR_MONOTONIC: AtomicU64 = AtomicU64::new(0);
 static mut NS_PER_TICK_32: u64 = 0;
 static BOOT_TSC: Once<u64> = Once::new();
 
-pub fn init(tsc_khz: u64) {
+/// The TSC's rate, and the monitor's anchor if it gave one (`tsc` 0: none).
+pub fn init(tsc_khz: u64, tsc: u64, realtime_ns: u64, monotonic_ns: u64) {
     // SAFETY: written once at boot, before the program runs.
     unsafe { NS_PER_TICK_32 = (1_000_000u64 << 32) / tsc_khz.max(1) };
     BOOT_TSC.call_once(arch::rdtsc);
+    // Taken only if the TSC has not gone backwards from it (a wrong offset).
+    if tsc != 0 && tsc <= arch::rdtsc() {
+        ANCHOR_REALTIME.store(realtime_ns, Ordering::Relaxed);
+        ANCHOR_MONOTONIC.store(monotonic_ns, Ordering::Relaxed);
+        ANCHOR_TSC.store(tsc, Ordering::Release);
+    }
 }
 
 /// (tsc, realtime, monotonic) of the anchor, made on first use.

@@ -559,6 +559,7 @@ fn boot(
     boot.cwd_len = copy_path(&mut boot.cwd, &l.cwd);
     boot.tsc_khz =
         vcpus.iter().flatten().next().and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
+    (boot.clock_tsc, boot.clock_realtime_ns, boot.clock_monotonic_ns) = clock_anchor(slots);
     mem.write_obj(BOOT_INFO_PHYS, boot)?;
     Ok((Binary { path: name, bytes: std::sync::Arc::clone(&l.bytes), bias }, ring_phys))
 }
@@ -601,6 +602,25 @@ pub fn reach_for_boot(w: &World, slots: &crate::slots::Slots, phys_next: u64) ->
 /// Where the program's frames will start ([`reach_for_boot`] ahead of it).
 pub fn phys_next(ready: &MachineReady) -> u64 {
     ready.phys.next
+}
+
+/// The clocks' anchor for the boot block: the vCPUs' TSC now (the host's
+/// plus the offset KVM gave the first vCPU: hx never scales the TSC) and
+/// the host's clocks, read together. Zeros (the kernel then asks with a
+/// `CLOCK` exit) where KVM does not say the offset.
+fn clock_anchor(slots: &crate::slots::Slots) -> (u64, u64, u64) {
+    let Some(&offset) = slots.tsc_offset.get() else { return (0, 0, 0) };
+    let now = |clock| {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime into a timespec we own.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    };
+    let realtime = now(libc::CLOCK_REALTIME);
+    // SAFETY: rdtsc only reads the TSC.
+    let tsc = unsafe { core::arch::x86_64::_rdtsc() };
+    let monotonic = now(libc::CLOCK_MONOTONIC);
+    (tsc.wrapping_add(offset).max(1), realtime, monotonic)
 }
 
 /// 32 bytes from the host's generator for the kernel's own.

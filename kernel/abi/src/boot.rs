@@ -81,6 +81,13 @@ pub struct BootInfo {
     /// Seed for the kernel's random generator, so that the first
     /// `getrandom` costs no `RANDOM` exit (a forked child asks the host).
     pub random_seed: [u8; 32],
+    /// The clocks' anchor, read by the monitor as it booted the VM: the
+    /// vCPU's TSC and the host's realtime and monotonic clocks at that
+    /// moment, so reading a clock costs the kernel no `CLOCK` exit at start
+    /// (`clock_tsc` 0: none given, the kernel asks).
+    pub clock_tsc: u64,
+    pub clock_realtime_ns: u64,
+    pub clock_monotonic_ns: u64,
 }
 
 /// Descriptors an `execve` can pass on.
@@ -200,6 +207,9 @@ impl Default for BootInfo {
             exec: ExecState::default(),
             ring_phys: 0,
             random_seed: [0; 32],
+            clock_tsc: 0,
+            clock_realtime_ns: 0,
+            clock_monotonic_ns: 0,
         }
     }
 }
