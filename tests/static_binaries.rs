@@ -74,7 +74,7 @@ fn a_programs_first_clock_reads_are_the_hosts() {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // SAFETY: clock_gettime into a timespec we own.
         unsafe { libc::clock_gettime(clock, &mut ts) };
-        ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+        ts.tv_sec * 1_000_000_000 + ts.tv_nsec
     };
     for prog in c_builds("clock") {
         let (rt0, mono0) = (now(libc::CLOCK_REALTIME), now(libc::CLOCK_MONOTONIC));
