@@ -1,6 +1,7 @@
 /* Clocks move forward, sleeps take about as long as asked. Prints only
  * verdicts, so the output is the same wherever it runs. */
 #include <stdio.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -10,7 +11,7 @@ static double ms(struct timespec a, struct timespec b) {
 
 int main(int argc, char **argv) {
     struct timespec prev, now;
-    if (argc > 1) {
+    if (argc > 1 && !strcmp(argv[1], "now")) {
         /* The first reads, raw: the test compares them with the host's. */
         struct timespec r, m;
         clock_gettime(CLOCK_REALTIME, &r);

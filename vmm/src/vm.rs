@@ -370,9 +370,6 @@ pub fn run(cfg: &Config) -> Result<i32> {
     }
     crate::smp::install_kick_handler();
     signals::catch_interrupts();
-    // The C library sets up its thread signals at the first thread it
-    // starts: do that now, while the seccomp filter does not yet forbid it.
-    let _ = std::thread::spawn(|| {}).join();
     lock_down(cfg, &mut files)?;
     let program = Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
     let end = serve(&world, &slots, &mut vcpus, &mut report, &mut files, Some(launch), None, program, None);

@@ -123,7 +123,7 @@ fn wait_for_program(
     files.close_all();
     let mut keep = files.sandbox.raw_fds();
     keep.extend([channel.as_raw_fd(), w.kvm.as_raw_fd()]);
-    keep.extend(w.kernel.memfd());
+    keep.extend(w.kernel.source_fd());
     close_all_but(keep);
     let ready = make_vm(w, files);
     let mut channel = std::fs::File::from(channel);
