@@ -203,8 +203,12 @@ pub fn hand_over(files: &Files, slot: &table::Entry, launch: Box<Launch>) -> std
     PID.store(0, Ordering::SeqCst);
     // SAFETY: our end of the spare's socket, taken out of `CHANNEL` above.
     let mut channel = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    // From here on the spare's end is the child's: its SIGCHLD is news.
-    table::forget_spare(host_pid);
+    // From here on the spare's end is the child's: its SIGCHLD is news. A
+    // spare no longer listed ended and was reaped (its pid may be another
+    // process's by now): nothing is sent to it, nor killed.
+    if !table::forget_spare(host_pid) {
+        return Err(launch);
+    }
     slot.host_pid.store(host_pid, Ordering::SeqCst);
     let taken = encode(files, slot, &launch)
         .and_then(|(bytes, fds)| send(&channel, &bytes, &fds))
