@@ -3,11 +3,73 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+static char data[1 << 20];
+static long drained, drained_sum;
+
+static void *drain(void *arg) {
+    int fd = *(int *)arg;
+    char b[1000];
+    ssize_t n;
+    while ((n = read(fd, b, sizeof b)) > 0) {
+        for (ssize_t i = 0; i < n; i++) drained_sum += (unsigned char)b[i] * ((drained + i) % 251);
+        drained += n;
+    }
+    return NULL;
+}
+
+static void on_alarm(int s) { (void)s; }
+
+/* A blocking write larger than the pipe goes in whole while a reader
+ * drains it; one a signal interrupts returns what went in; non-blocking
+ * writes take what fits, and one of at most PIPE_BUF bytes all or nothing. */
+static void big_writes(void) {
+    long sum = 0;
+    for (size_t i = 0; i < sizeof data; i++) {
+        data[i] = (char)(i * 7);
+        sum += (unsigned char)data[i] * (long)(i % 251);
+    }
+    int p[2];
+    pipe(p);
+    pthread_t t;
+    pthread_create(&t, NULL, drain, &p[0]);
+    ssize_t w = write(p[1], data, sizeof data);
+    close(p[1]);
+    pthread_join(t, NULL);
+    printf("big write: %zd, drained %ld, same bytes %d\n", w, drained, drained_sum == sum);
+    close(p[0]);
+    pipe(p);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 0}, {0, 100000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    w = write(p[1], data, sizeof data);
+    printf("interrupted write: %zd\n", w);
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    w = write(p[1], data, 10);
+    printf("full pipe: %zd %s\n", w, strerror(errno));
+    char b[8192];
+    read(p[0], b, sizeof b);
+    w = write(p[1], data, 5000);
+    printf("non-blocking write with room: %zd\n", w);
+    w = write(p[1], data, 4096);
+    printf("atomic write without room: %zd %s\n", w, strerror(errno));
+    w = write(p[1], data, 0);
+    printf("empty write: %zd\n", w);
+    close(p[0]);
+    w = write(p[1], data, 0);
+    printf("empty write, no reader: %zd\n", w);
+    close(p[1]);
+}
 
 int main(void) {
     int p[2];
@@ -44,5 +106,6 @@ int main(void) {
     close(q[0]);
     r = write(q[1], "x", 1);
     printf("write with no reader: %zd %s\n", r, strerror(errno));
+    big_writes();
     return 0;
 }

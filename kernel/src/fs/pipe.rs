@@ -102,29 +102,50 @@ pub fn read(p: &Shared, buf: u64, count: u64, nonblock: bool) -> SysResult {
 }
 
 /// Writes; `Err(EPIPE)` (the caller raises SIGPIPE) when no reader is left.
+/// Writes up to `PIPE_BUF` bytes are atomic: never split by another writer's.
+pub const PIPE_BUF: u64 = 4096;
+
+/// Linux's pipe write: a blocking one returns once every byte is in (or a
+/// signal came after some were: their count), a non-blocking one writes
+/// what fits (`EAGAIN` if nothing does, or an atomic write does not fit
+/// whole); the readers gone, `EPIPE` unless some bytes went in first.
 pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Errno> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let atomic = count <= PIPE_BUF;
+    let mut done = 0u64;
     let mut pipe = p.lock();
     loop {
         if pipe.readers == 0 {
-            return Err(crate::errno::EPIPE);
+            return if done > 0 { Ok(done) } else { Err(crate::errno::EPIPE) };
         }
-        if pipe.buf.len() < pipe.capacity || count == 0 {
-            break;
+        let room = (pipe.capacity - pipe.buf.len()) as u64;
+        let left = count - done;
+        if room > 0 && (!atomic || room >= left) {
+            let n = left.min(room) as usize;
+            let mut chunk = alloc::vec![0u8; n];
+            if let Err(e) = mm::copy_from_user(buf + done, &mut chunk) {
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+            pipe.buf.extend(chunk);
+            pipe.read_edges += 1;
+            done += n as u64;
+            changed(pipe);
+            if done == count {
+                return Ok(done);
+            }
+            pipe = p.lock();
+            continue;
         }
         if nonblock {
-            return Err(EAGAIN);
+            return if done > 0 { Ok(done) } else { Err(EAGAIN) };
         }
-        wait(pipe)?;
+        if let Err(e) = wait(pipe) {
+            return if done > 0 { Ok(done) } else { Err(e) };
+        }
         pipe = p.lock();
     }
-    let room = pipe.capacity - pipe.buf.len();
-    let n = (count as usize).min(room);
-    let mut chunk = alloc::vec![0u8; n];
-    mm::copy_from_user(buf, &mut chunk)?;
-    pipe.buf.extend(chunk);
-    pipe.read_edges += 1;
-    changed(pipe);
-    Ok(n as u64)
 }
 
 /// poll(2) readiness: (readable, writable, hung up).
