@@ -143,6 +143,39 @@ static void shm_by_name(void) {
     shm_unlink("/hx-test-shm");
 }
 
+/* Shrinking a shared mapping in place (CPython's mmap.resize does): the
+ * head stays, shared; the tail is gone (touching it is SIGSEGV). */
+static void shrink(void) {
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    ftruncate(fd, 8192);
+    char *m = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    strcpy(m, "head");
+    strcpy(m + 4096, "tail");
+    char *s = mremap(m, 8192, 512, MREMAP_MAYMOVE);
+    printf("file mapping shrunk in place: %d, head kept: %s\n", s == m, s);
+    strcpy(s, "HEAD");
+    char back[8] = {0};
+    pread(fd, back, 4, 0);
+    printf("write after the shrink reaches the file: %s\n", back);
+    signal(SIGSEGV, on_bus);
+    int sig = sigsetjmp(jb, 1);
+    if (sig == 0) {
+        volatile char c = m[4096];
+        (void)c;
+        printf("the tail is still mapped\n");
+    } else {
+        printf("the tail is gone: signal %d\n", sig);
+    }
+    signal(SIGSEGV, SIG_DFL);
+    munmap(s, 512);
+    close(fd);
+    char *a = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    a[0] = 'a';
+    char *b = mremap(a, 8192, 4096, MREMAP_MAYMOVE);
+    printf("anonymous shared mapping shrunk in place: %d %c\n", b == a, b[0]);
+    munmap(b, 4096);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     setvbuf(stdout, 0, _IONBF, 0);
@@ -150,6 +183,7 @@ int main(int argc, char **argv) {
     anon_across_fork();
     file_coherence();
     past_eof();
+    shrink();
     process_shared_locks();
     shm_by_name();
     return 0;

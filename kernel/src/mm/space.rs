@@ -570,8 +570,13 @@ impl AddressSpace {
         const MAYMOVE: u64 = 1;
         const FIXED: u64 = 2;
         const DONTUNMAP: u64 = 4;
-        // Moving or growing a shared mapping is not built: said, not faked.
-        if self.overlapping(old, old.saturating_add(old_len.max(1))).iter().any(|v| v.kind == Kind::Shared) {
+        // Shrinking a shared mapping in place is unmapping its tail; moving
+        // or growing one is not built: said, not faked.
+        let shrinking =
+            flags & FIXED == 0 && new_len != 0 && align_up(new_len, PAGE_SIZE) <= align_up(old_len, PAGE_SIZE);
+        if !shrinking
+            && self.overlapping(old, old.saturating_add(old_len.max(1))).iter().any(|v| v.kind == Kind::Shared)
+        {
             return Err(EINVAL);
         }
         if !old.is_multiple_of(PAGE_SIZE) || new_len == 0 || flags & !(MAYMOVE | FIXED | DONTUNMAP) != 0 {

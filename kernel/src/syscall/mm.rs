@@ -245,7 +245,12 @@ fn range(addr: u64, len: u64) -> Result<(u64, u64), crate::errno::Errno> {
 }
 
 pub fn mremap([old, old_len, new_len, flags, new_addr, _]: Args) -> SysResult {
-    with_space(|s| s.mremap(old, old_len, new_len, flags, new_addr))
+    let r = with_space(|s| s.mremap(old, old_len, new_len, flags, new_addr));
+    if r == Ok(old) && new_len != 0 && new_len <= old_len {
+        // Shrunk in place: its tail is no longer a mapping past its file's end.
+        forget_past_eof(old + align_up(new_len, PAGE_SIZE), old + align_up(old_len, PAGE_SIZE));
+    }
+    r
 }
 
 pub fn munmap([addr, len, ..]: Args) -> SysResult {
