@@ -115,6 +115,14 @@ fn a_monitor_made_ahead_takes_each_spawned_child_as_a_fresh_one() {
     sub_test("spare");
 }
 
+/// A killed child whose monitor kept a spare (it had started children):
+/// the spare's end, which may come with the child's as one host SIGCHLD,
+/// must not hide the child's from its parent's wait.
+#[test]
+fn a_killed_child_that_spawned_is_reaped_at_once() {
+    sub_test("kill_spawner");
+}
+
 /// A vfork child runs in its parent's VM until it execs: its writes are the
 /// parent's, its descriptors, signal actions, umask and working directory
 /// its own; its end, a failed exec and a fatal signal come back as on Linux.

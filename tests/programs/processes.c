@@ -217,6 +217,33 @@ static int spare(void) {
     return 0;
 }
 
+/* A child that started children of its own (in hx its monitor then keeps
+ * a spare, which ends with it) is killed: the parent's wait returns at
+ * once, not when the grandchild ends. */
+static int kill_spawner(void) {
+    alarm(30);
+    pid_t c;
+    int st;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    char *argv[] = {"sh", "-c", "sleep 3; true", NULL};
+    for (int i = 0; i < 4; i++) {
+        posix_spawn(&c, "/bin/sh", &fa, NULL, argv, environ);
+        usleep(100000);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        kill(c, SIGKILL);
+        waitpid(c, &st, 0);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double took = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+        printf("killed spawner reaped within a second: %d\n", took < 1.0);
+        report("killed spawner", st);
+    }
+    return 0;
+}
+
 static void on_usr1(int s) { (void)s; }
 
 /* A vfork child shares its parent's memory until it execs or ends, and
@@ -1114,6 +1141,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "exec_keeps")) return exec_keeps();
     if (!strcmp(t, "spawn")) return spawn();
     if (!strcmp(t, "spare")) return spare();
+    if (!strcmp(t, "kill_spawner")) return kill_spawner();
     if (!strcmp(t, "vfork")) return vfork_semantics();
     if (!strcmp(t, "sigchld")) return sigchld();
     if (!strcmp(t, "one_sigchld")) return one_sigchld_each();

@@ -180,17 +180,20 @@ pub fn usage_of(e: &Entry) -> libc::rusage {
 /// reports it; the SIGCHLD of a monitor ending after it published is not.
 /// A SIGCHLD from outside the tree reaches the guest as on Linux.
 pub fn sigchld_is_news(from: i32) -> bool {
-    if from > 0 && forget_spare(from) {
-        // SAFETY: reaps that spare (ours, or an orphan handed to this
-        // subreaper) without waiting; async-signal-safe.
+    // A spare monitor's end (ours, or an orphan handed to this subreaper
+    // when its parent ended) is nobody's news; it is reaped here. Its
+    // SIGCHLD may stand for a child's too (they coalesce): the children
+    // are looked at all the same.
+    let from_spare = from > 0 && forget_spare(from);
+    if from_spare {
+        // SAFETY: a non-blocking waitid reaping that one host process; async-signal-safe.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         unsafe { libc::waitid(libc::P_PID, from as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG) };
-        return false;
     }
-    let Some(me) = me() else { return true };
+    let Some(me) = me() else { return !from_spare };
     let my_pid = me.pid.load(Ordering::SeqCst);
     let mine = |e: &Entry| e.ppid.load(Ordering::SeqCst) == my_pid;
-    let from_child = all_entries().any(|e| e.host_pid.load(Ordering::SeqCst) == from && mine(e));
+    let from_child = from_spare || all_entries().any(|e| e.host_pid.load(Ordering::SeqCst) == from && mine(e));
     reap_finished(my_pid);
     if !from_child {
         return true;
