@@ -73,7 +73,11 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _context: 
         return;
     }
     // SAFETY: as above.
-    if sig == libc::SIGCHLD && !info.is_null() && !crate::process::table::sigchld_is_news(unsafe { (*info).si_pid() }) {
+    // SAFETY: as above (si_code > 0: the host kernel reports a child's change).
+    if sig == libc::SIGCHLD
+        && !info.is_null()
+        && !crate::process::table::sigchld_is_news(unsafe { (*info).si_pid() }, unsafe { (*info).si_code } > 0)
+    {
         return;
     }
     let bits = if sig == GUEST_SIGNAL {

@@ -178,8 +178,10 @@ pub fn usage_of(e: &Entry) -> libc::rusage {
 /// guest (async-signal-safe). A child's end reaches the guest once: when
 /// its monitor publishes it, or (a monitor killed outright) when the host
 /// reports it; the SIGCHLD of a monitor ending after it published is not.
-/// A SIGCHLD from outside the tree reaches the guest as on Linux.
-pub fn sigchld_is_news(from: i32) -> bool {
+/// A SIGCHLD from outside the tree reaches the guest as on Linux; one the
+/// host kernel sends (`from_kernel`) is always about a host child of this
+/// monitor, even one whose slot is gone already (its end reaped by a wait).
+pub fn sigchld_is_news(from: i32, from_kernel: bool) -> bool {
     // A spare monitor's end (ours, or an orphan handed to this subreaper
     // when its parent ended) is nobody's news; it is reaped here. Its
     // SIGCHLD may stand for a child's too (they coalesce): the children
@@ -193,7 +195,8 @@ pub fn sigchld_is_news(from: i32) -> bool {
     let Some(me) = me() else { return !from_spare };
     let my_pid = me.pid.load(Ordering::SeqCst);
     let mine = |e: &Entry| e.ppid.load(Ordering::SeqCst) == my_pid;
-    let from_child = from_spare || all_entries().any(|e| e.host_pid.load(Ordering::SeqCst) == from && mine(e));
+    let from_child =
+        from_spare || from_kernel || all_entries().any(|e| e.host_pid.load(Ordering::SeqCst) == from && mine(e));
     reap_finished(my_pid);
     if !from_child {
         return true;
