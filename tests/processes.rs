@@ -123,6 +123,13 @@ fn a_killed_child_that_spawned_is_reaped_at_once() {
     sub_test("kill_spawner");
 }
 
+/// One blocking send of 16 MiB to a reader in another process moves it all
+/// (the kernel went on part after part by recursion, and overflowed its stack).
+#[test]
+fn a_big_blocking_send_to_another_process_moves_everything() {
+    sub_test("big_send");
+}
+
 /// A vfork child runs in its parent's VM until it execs: its writes are the
 /// parent's, its descriptors, signal actions, umask and working directory
 /// its own; its end, a failed exec and a fatal signal come back as on Linux.

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -241,6 +242,34 @@ static int kill_spawner(void) {
         printf("killed spawner reaped within a second: %d\n", took < 1.0);
         report("killed spawner", st);
     }
+    return 0;
+}
+
+/* A blocking send of 16 MiB to a socket whose reader (another process)
+ * starts late moves it all, in as many parts as the socket buffer takes. */
+static int big_send(void) {
+    alarm(60);
+    size_t total = 16u << 20;
+    char *data = malloc(total);
+    for (size_t i = 0; i < total; i++) data[i] = (char)(i * 13);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pid_t c = fork();
+    if (c == 0) {
+        close(sv[1]);
+        usleep(200000);
+        char *got = malloc(total);
+        size_t n = 0;
+        ssize_t r;
+        while (n < total && (r = read(sv[0], got + n, total - n)) > 0) n += r;
+        _exit(n == total && !memcmp(got, data, total) ? 0 : 1);
+    }
+    close(sv[0]);
+    ssize_t sent = send(sv[1], data, total, 0);
+    int st;
+    waitpid(c, &st, 0);
+    printf("one send moved %zd bytes\n", sent);
+    report("reader", st);
     return 0;
 }
 
@@ -1142,6 +1171,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "spawn")) return spawn();
     if (!strcmp(t, "spare")) return spare();
     if (!strcmp(t, "kill_spawner")) return kill_spawner();
+    if (!strcmp(t, "big_send")) return big_send();
     if (!strcmp(t, "vfork")) return vfork_semantics();
     if (!strcmp(t, "sigchld")) return sigchld();
     if (!strcmp(t, "one_sigchld")) return one_sigchld_each();

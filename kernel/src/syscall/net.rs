@@ -349,7 +349,44 @@ fn host_handle(fd: u64) -> Result<u64, Errno> {
     }
 }
 
+/// A send. A blocking stream send moves all its data (a datagram is never
+/// cut): after a part, the rest goes on until done or an error, which then
+/// ends it early with the count so far. A loop, not a recursion: a 16 MiB
+/// send in parts of a socket buffer's size overflowed the kernel stack.
 fn send_core(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> SysResult {
+    let mut sent = 0u64;
+    let mut rest: Vec<(u64, u64)> = iovs.to_vec();
+    let mut first = true;
+    loop {
+        let header = if first { *msg } else { MsgHdr::default() };
+        let (r, more) = send_part(fd, &header, &rest, flags);
+        first = false;
+        match r {
+            Ok(n) => {
+                sent += n;
+                if !more {
+                    return Ok(sent);
+                }
+                rest = skip(&rest, n);
+            }
+            Err(e) => return if sent > 0 { Ok(sent) } else { Err(e) },
+        }
+    }
+}
+
+/// One try at a send; with `true` when a blocking stream send moved only
+/// part of its data and goes on with the rest.
+fn send_part(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> (SysResult, bool) {
+    match send_once(fd, msg, iovs, flags) {
+        Ok((r, via, total)) => {
+            let more = matches!(r, Ok(n) if via == host::Via::Exit && n > 0 && n < total);
+            (r, more)
+        }
+        Err(e) => (Err(e), false),
+    }
+}
+
+fn send_once(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> Result<(SysResult, host::Via, u64), Errno> {
     let (h, via) = handle_via(fd, flags)?;
     let (addr, resolved) = if msg.name != 0 && msg.namelen != 0 {
         read_addr(msg.name, msg.namelen as u64)?
@@ -404,15 +441,7 @@ fn send_core(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> SysResul
     if r == Err(EPIPE) && flags & MSG_NOSIGNAL == 0 && req_sigpipe(&req) {
         super::signal::raise(SIGPIPE);
     }
-    // A blocking stream send moves all its data (a datagram is never cut):
-    // the rest goes on until done or an error, which then ends it early.
-    if let Ok(n) = r {
-        if via == host::Via::Exit && n > 0 && n < total {
-            let rest = skip(iovs, n);
-            return Ok(n + send_core(fd, &MsgHdr::default(), &rest, flags).unwrap_or(0));
-        }
-    }
-    r
+    Ok((r, via, total))
 }
 
 /// Whether an `EPIPE` from writing host file `h` raises SIGPIPE: for a pipe
