@@ -294,6 +294,9 @@ fn switch_away(s: &mut Sched, cur: &Thread) {
     let next_top = next.kstack_top;
     // THREADS, the idle list or the zombie slot keep `next` alive.
     drop(next);
+    if !cur.stack_intact() {
+        panic!("kernel stack overflow in thread {}", cur.tid);
+    }
     cur.save_user_state();
     account(cur, next_ptr);
     percpu::set_current(next_ptr as u64, next_top);

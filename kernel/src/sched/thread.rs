@@ -61,6 +61,9 @@ pub struct Thread {
 unsafe impl Sync for Thread {}
 unsafe impl Send for Thread {}
 
+/// Written at the bottom of each kernel stack (see [`Thread::stack_intact`]).
+const STACK_CANARY: u64 = 0x6878_5f73_7461_636b;
+
 /// Freed kernel-stack blocks, by size, reused before fresh memory.
 static STACK_CACHE: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
 
@@ -84,6 +87,8 @@ impl Thread {
             None => crate::mm::alloc_kernel_run(size)?,
         };
         let kstack_top = block + size;
+        // SAFETY: the lowest word of the stack part of a block we own.
+        unsafe { ((kstack_top - KSTACK_SIZE) as *mut u64).write_volatile(STACK_CANARY) };
         arch::xsave(block);
         let rsp = entry::new_context(kstack_top, frame);
         Some(Thread {
@@ -134,6 +139,17 @@ impl Thread {
             cpu_ns: AtomicU64::new(0),
             running_since: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the lowest word of its kernel stack still holds the canary
+    /// (a handler that went deeper than `KSTACK_SIZE` overwrote it, and
+    /// whatever lies below: that must stop the kernel, not corrupt it).
+    pub fn stack_intact(&self) -> bool {
+        if self.block == 0 {
+            return true;
+        }
+        // SAFETY: the lowest word of this thread's kernel stack, which it owns.
+        unsafe { ((self.kstack_top - KSTACK_SIZE) as *const u64).read_volatile() == STACK_CANARY }
     }
 
     /// The thread's xsave buffer, free for the kernel's use while the thread runs.
