@@ -130,6 +130,13 @@ fn a_big_blocking_send_to_another_process_moves_everything() {
     sub_test("big_send");
 }
 
+/// A fork moves the kernel's pipes to the host: an epoll set watching one
+/// keeps watching it (a SIGCHLD handler's self-pipe, as in Python's forkserver).
+#[test]
+fn epoll_keeps_watching_a_pipe_across_a_fork() {
+    sub_test("epoll_fork");
+}
+
 /// A vfork child runs in its parent's VM until it execs: its writes are the
 /// parent's, its descriptors, signal actions, umask and working directory
 /// its own; its end, a failed exec and a fatal signal come back as on Linux.

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -270,6 +271,47 @@ static int big_send(void) {
     waitpid(c, &st, 0);
     printf("one send moved %zd bytes\n", sent);
     report("reader", st);
+    return 0;
+}
+
+/* An epoll set keeps watching a pipe across a fork (hx moves the kernel's
+ * pipes to the host then): the self-pipe a SIGCHLD handler writes to is
+ * reported, as Python's forkserver relies on. */
+static int wake_fd;
+static void on_chld_write(int s) {
+    (void)s;
+    char c = 17;
+    write(wake_fd, &c, 1);
+}
+
+static int epoll_fork(void) {
+    alarm(20);
+    int p[2], sv[2];
+    pipe(p);
+    wake_fd = p[1];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int ep = epoll_create1(0);
+    struct epoll_event e = {.events = EPOLLIN, .data.fd = p[0]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &e);
+    e.data.fd = sv[0];
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &e);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_chld_write;
+    sigaction(SIGCHLD, &sa, NULL);
+    pid_t c = fork();
+    if (c == 0) {
+        usleep(100000);
+        _exit(0);
+    }
+    struct epoll_event out[4];
+    int n, tries = 0;
+    do {
+        n = epoll_wait(ep, out, 4, 3000);
+        tries++;
+    } while (n < 0 && errno == EINTR && tries < 5);
+    printf("epoll_wait after the child's end: %d, the pipe: %d\n", n, n > 0 && out[0].data.fd == p[0]);
+    waitpid(c, NULL, 0);
     return 0;
 }
 
@@ -1172,6 +1214,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "spare")) return spare();
     if (!strcmp(t, "kill_spawner")) return kill_spawner();
     if (!strcmp(t, "big_send")) return big_send();
+    if (!strcmp(t, "epoll_fork")) return epoll_fork();
     if (!strcmp(t, "vfork")) return vfork_semantics();
     if (!strcmp(t, "sigchld")) return sigchld();
     if (!strcmp(t, "one_sigchld")) return one_sigchld_each();

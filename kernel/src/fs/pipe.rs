@@ -255,6 +255,11 @@ pub fn move_to_host() -> Result<(), Errno> {
         };
         table::swap_file(fd, file);
     }
+    // Epoll entries follow their descriptors to the host pipes (they would
+    // otherwise look like entries of descriptors since closed, and leave).
+    let replaced: Vec<(usize, usize)> =
+        moved_files.iter().map(|(old, new)| (*old as usize, Arc::as_ptr(new) as usize)).collect();
+    crate::syscall::epoll::files_replaced(&replaced);
     for (_, rh, wh, used_r, used_w) in pipes {
         if !used_r {
             crate::host::close(rh);

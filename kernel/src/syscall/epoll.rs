@@ -55,6 +55,26 @@ fn file_at(fd: i32) -> Option<usize> {
     table::get(fd as u64).ok().map(|f| Arc::as_ptr(&f) as usize)
 }
 
+/// Open files replaced by others that stand for the same thing (a kernel
+/// pipe moved to the host before `fork` or `execve`): (old, new) as
+/// pointers. Every epoll instance's entries for them follow; an
+/// edge-triggered one reports its next readiness afresh (the edge count
+/// is the host file's now).
+pub fn files_replaced(replaced: &[(usize, usize)]) {
+    if replaced.is_empty() {
+        return;
+    }
+    for (_, entry) in table::snapshot() {
+        let Kind::Epoll(ep) = &entry.file.kind else { continue };
+        for i in ep.interest.lock().values_mut() {
+            if let Some(&(_, new)) = replaced.iter().find(|(old, _)| *old == i.file) {
+                i.file = new;
+                i.edge_seen = None;
+            }
+        }
+    }
+}
+
 /// The entries of `ep` that are still their descriptors' (the others leave the set).
 fn live_entries(ep: &Epoll) -> Vec<(i32, Interest)> {
     let mut interest = ep.interest.lock();
