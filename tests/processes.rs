@@ -137,6 +137,13 @@ fn epoll_keeps_watching_a_pipe_across_a_fork() {
     sub_test("epoll_fork");
 }
 
+/// A thread blocked reading a pipe while another thread forks (the pipe
+/// moves to the host then) reads what the child writes, not an early EOF.
+#[test]
+fn a_reader_blocked_on_a_pipe_across_another_threads_fork_gets_the_data() {
+    sub_test("fork_in_thread");
+}
+
 /// A vfork child runs in its parent's VM until it execs: its writes are the
 /// parent's, its descriptors, signal actions, umask and working directory
 /// its own; its end, a failed exec and a fatal signal come back as on Linux.

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -312,6 +313,38 @@ static int epoll_fork(void) {
     } while (n < 0 && errno == EINTR && tries < 5);
     printf("epoll_wait after the child's end: %d, the pipe: %d\n", n, n > 0 && out[0].data.fd == p[0]);
     waitpid(c, NULL, 0);
+    return 0;
+}
+
+/* One thread forks while another is blocked reading a pipe the child
+ * writes to (hx moves its pipes to the host at the fork): the reader gets
+ * the child's bytes, as CPython's test_thread checks. */
+static int fork_pipe[2];
+static pid_t forked;
+
+static void *forker(void *arg) {
+    (void)arg;
+    usleep(100000);
+    forked = fork();
+    if (forked == 0) {
+        write(fork_pipe[1], "OK", 2);
+        _exit(0);
+    }
+    return NULL;
+}
+
+static int fork_in_thread(void) {
+    alarm(20);
+    pipe(fork_pipe);
+    pthread_t t;
+    pthread_create(&t, NULL, forker, NULL);
+    char buf[3] = {0};
+    ssize_t n = read(fork_pipe[0], buf, 2);
+    pthread_join(t, NULL);
+    int st;
+    waitpid(forked, &st, 0);
+    printf("read while another thread forked: %zd %s\n", n, buf);
+    report("child", st);
     return 0;
 }
 
@@ -1215,6 +1248,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "kill_spawner")) return kill_spawner();
     if (!strcmp(t, "big_send")) return big_send();
     if (!strcmp(t, "epoll_fork")) return epoll_fork();
+    if (!strcmp(t, "fork_in_thread")) return fork_in_thread();
     if (!strcmp(t, "vfork")) return vfork_semantics();
     if (!strcmp(t, "sigchld")) return sigchld();
     if (!strcmp(t, "one_sigchld")) return one_sigchld_each();

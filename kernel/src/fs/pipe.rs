@@ -1,5 +1,5 @@
 //! Pipes, served in the guest: a write and a read cost no exit.
-use crate::errno::{Errno, SysResult, EAGAIN, ERESTARTSYS};
+use crate::errno::{Errno, SysResult, EAGAIN, ERESTARTNOINTR, ERESTARTSYS};
 use crate::mm;
 use crate::sched::{self, Thread};
 use alloc::collections::VecDeque;
@@ -29,6 +29,9 @@ pub struct Pipe {
     /// a ready end again only once its count moved.
     pub read_edges: u64,
     pub write_edges: u64,
+    /// Moved to the host (`move_to_host`): a thread still blocked on it
+    /// restarts its call, which then finds the host pipe.
+    moved: bool,
 }
 
 pub type Shared = Arc<Mutex<Pipe>>;
@@ -45,6 +48,7 @@ pub fn new() -> Shared {
         capacity: CAPACITY,
         read_edges: 0,
         write_edges: 0,
+        moved: false,
     }))
 }
 
@@ -76,6 +80,9 @@ pub fn changed(mut pipe: spin::MutexGuard<'_, Pipe>) {
 
 pub fn read(p: &Shared, buf: u64, count: u64, nonblock: bool) -> SysResult {
     let mut pipe = p.lock();
+    if pipe.moved {
+        return Err(ERESTARTNOINTR);
+    }
     while pipe.buf.is_empty() {
         if pipe.writers == 0 || count == 0 {
             return Ok(0);
@@ -85,6 +92,9 @@ pub fn read(p: &Shared, buf: u64, count: u64, nonblock: bool) -> SysResult {
         }
         wait(pipe)?;
         pipe = p.lock();
+        if pipe.moved {
+            return Err(ERESTARTNOINTR);
+        }
     }
     let n = (count as usize).min(pipe.buf.len());
     let (a, b) = pipe.buf.as_slices();
@@ -117,6 +127,9 @@ pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Er
     let mut done = 0u64;
     let mut pipe = p.lock();
     loop {
+        if pipe.moved {
+            return if done > 0 { Ok(done) } else { Err(ERESTARTNOINTR) };
+        }
         if pipe.readers == 0 {
             return if done > 0 { Ok(done) } else { Err(crate::errno::EPIPE) };
         }
@@ -223,8 +236,11 @@ pub fn move_to_host() -> Result<(), Errno> {
                         r?;
                         let (data, capacity): (Vec<u8>, usize) = {
                             let mut pipe = p.lock();
+                            pipe.moved = true;
                             (pipe.buf.drain(..).collect(), pipe.capacity)
                         };
+                        // Threads blocked on it start over on the host pipe.
+                        changed(p.lock());
                         if capacity != CAPACITY {
                             let size = hx_abi::hypercall::SETFL_PIPE_SIZE | capacity as u64;
                             let _ = crate::host::simple(op::SETFL, &[args[1], size, 1031]);
