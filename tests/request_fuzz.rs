@@ -307,6 +307,7 @@ const OPS: &[u32] = &[
     op::FALLOCATE,
     op::MEMORY,
     op::VFORK,
+    op::LAUNCH,
     op::EXIT,
     0,
     44,

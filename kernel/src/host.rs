@@ -320,6 +320,15 @@ pub fn exit_panic() -> ! {
     exit_request(0, 1, 0)
 }
 
+/// Waits for the program of a kernel booted ahead of it
+/// (`FLAG_AWAIT_PROGRAM`); a monitor that has none for it ends the VM.
+pub fn await_program() {
+    let mut req = Request::new(op::LAUNCH);
+    if exit_call(&mut req, &[]) != 0 {
+        exit_panic();
+    }
+}
+
 fn exit_request(status: u64, panicked: u64, signal: u64) -> ! {
     if panicked == 0 && crate::syscall::vfork::active() {
         // A vfork child's fatal signal ends the child, not its parent.

@@ -19,7 +19,7 @@ mod stats;
 mod syscall;
 mod time;
 
-use hx_abi::boot::{BootInfo, BOOT_MAGIC};
+use hx_abi::boot::{BootInfo, BOOT_MAGIC, FLAG_AWAIT_PROGRAM};
 use spin::Once;
 
 static BOOT: Once<&'static BootInfo> = Once::new();
@@ -38,7 +38,14 @@ pub fn exe_path() -> &'static [u8] {
 /// Rust entry, called by `_start` on each vCPU's idle stack. vCPU 0 sets
 /// the kernel up and makes the program's first thread; the others only run
 /// once the monitor starts them, after that.
-extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
+///
+/// `boot` is a raw pointer: with `FLAG_AWAIT_PROGRAM` the monitor writes the
+/// block while this function waits, which no reference argument may see.
+extern "C" fn kmain(boot_block: *const BootInfo, cpu: u64) -> ! {
+    // SAFETY: the monitor's boot block, in the direct map for good; it
+    // changes only inside `host::await_program` (a host call, which the
+    // compiler assumes may write any memory).
+    let boot: &'static BootInfo = unsafe { &*boot_block };
     // In a forked child the kernel is set up already (its memory is a copy):
     // every vCPU but the one that resumed the forking thread only idles.
     if cpu != 0 || BOOT.is_completed() {
@@ -49,18 +56,36 @@ extern "C" fn kmain(boot: &'static BootInfo, cpu: u64) -> ! {
         host::exit_panic();
     }
     BOOT.call_once(|| boot);
+    // The machine's part: what no program changes.
     mm::init(boot);
     time::init(boot.tsc_khz, boot.clock_tsc, boot.clock_realtime_ns, boot.clock_monotonic_ns);
+    syscall::dispatch::init(boot.flags);
+    sched::init(boot.ncpus, boot.cpu_areas_phys);
+    ring::init();
+    let room_end = if boot.flags & FLAG_AWAIT_PROGRAM != 0 {
+        let room_end = boot.phys_free;
+        host::await_program();
+        Some(room_end)
+    } else {
+        None
+    };
+    // SAFETY: as above; read afresh (`black_box`: nothing read before the
+    // launch is taken for what the block holds now).
+    let boot: &'static BootInfo = unsafe { &*core::hint::black_box(boot_block) };
+    if room_end.is_some() {
+        // The clocks' anchor is the launch's.
+        time::init(boot.tsc_khz, boot.clock_tsc, boot.clock_realtime_ns, boot.clock_monotonic_ns);
+    }
+    // The program's part.
+    mm::adopt_program(boot, room_end);
     fs::proc::init(boot);
     fs::table::init(&boot.exec);
     syscall::process::set_identity(boot.exec.pid);
     syscall::process::sched_from_exec(&boot.exec.sched);
+    syscall::fork::inherit_clone_children(boot.exec.clone_children != 0);
     let cwd = &boot.cwd[..(boot.cwd_len as usize).min(boot.cwd.len())];
     fs::path::init(cwd);
     syscall::path::init_umask(boot.umask);
-    syscall::dispatch::init(boot.flags);
-    sched::init(boot.ncpus, boot.cpu_areas_phys);
-    ring::init();
     let frame = arch::entry::initial_frame(boot.user_entry, boot.user_sp);
     let main = sched::Thread::new(boot.exec.pid as u32, &frame, 0, signal::ThreadSignals::initial())
         .expect("guest RAM too small for the first thread");

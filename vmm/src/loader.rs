@@ -129,11 +129,15 @@ fn map_whole_pages(
     }
 }
 
-/// Maps the stack (large pages: untouched, they cost nothing) and writes the
-/// initial stack contents that end at `STACK_TOP`.
-pub fn load_stack(mem: &GuestRam, pt: &mut PageTables, phys: &mut PhysAlloc, contents: &[u8]) -> Result<UserRegion> {
+/// The stack's frames (large pages: untouched, they cost nothing).
+pub fn stack_frames(phys: &mut PhysAlloc) -> Result<u64> {
+    phys.alloc(STACK_SIZE, HUGE_PAGE_SIZE)
+}
+
+/// Maps the stack at frames `pa` and writes the initial stack contents
+/// that end at `STACK_TOP`.
+pub fn load_stack(mem: &GuestRam, pt: &mut PageTables, pa: u64, contents: &[u8]) -> Result<UserRegion> {
     let start = STACK_TOP - STACK_SIZE;
-    let pa = phys.alloc(STACK_SIZE, HUGE_PAGE_SIZE)?;
     let prot = PROT_READ | PROT_WRITE;
     pt.map_range(start, pa, STACK_SIZE, PageSize::Huge, prot_flags(prot))?;
     if contents.len() as u64 > STACK_SIZE / 2 {

@@ -37,7 +37,8 @@ pub struct Machine<'a> {
     /// Host requests are served one at a time (they are short; IDLE and the
     /// other scheduling requests never take this lock).
     pub host: Mutex<(&'a mut Report, &'a mut Files)>,
-    pub program: &'a Binary,
+    /// The program, for fault reports (a spare monitor's comes at its launch).
+    pub program: Mutex<Binary>,
     pub kernel: &'a KernelImage,
     /// The kernel's `hx_upcall_entry`.
     pub upcall_entry: u64,
@@ -173,7 +174,7 @@ fn interrupt_program(m: &Machine, i: usize, vcpu: &VcpuFd, kind: u64) -> Result<
 
 /// Drops the vCPU's TLB: reloading its control registers makes KVM rebuild
 /// its view of the guest's page tables.
-fn flush_tlb(vcpu: &VcpuFd) -> Result<()> {
+pub fn flush_tlb(vcpu: &VcpuFd) -> Result<()> {
     let s = vcpu.get_sregs().context("KVM_GET_SREGS")?;
     vcpu.set_sregs(&s).context("KVM_SET_SREGS")
 }
@@ -295,6 +296,7 @@ fn run_one(i: usize, vcpu: &mut Option<VcpuFd>, m: &Machine) -> Result<Option<En
                 let op = m.mem.read_obj::<u32>(addr).context("a host request")?;
                 let ended = match op {
                     op::FORK => crate::process::fork::serve(m, i, vcpu, addr).map(|()| None)?,
+                    op::LAUNCH => crate::process::spare::serve_launch(m, vcpu, addr).map(|()| None)?,
                     op::EXEC if crate::process::spawn::reserved().is_some() => {
                         crate::process::spawn::serve_exec(m, addr).map(|()| None)?
                     }
@@ -316,7 +318,8 @@ fn run_one(i: usize, vcpu: &mut Option<VcpuFd>, m: &Machine) -> Result<Option<En
                 // unless --strace asks for every detail.
                 let first = crate::process::table::me().is_none_or(|e| e.pid.load(Ordering::SeqCst) == 1);
                 let quiet = !first && !m.world.cfg.strace;
-                let signal = fault::report(vcpu, m.mem, m.program, m.kernel, quiet)?;
+                let signal =
+                    fault::report(vcpu, m.mem, &m.program.lock().unwrap_or_else(|e| e.into_inner()), m.kernel, quiet)?;
                 // --stats, as at an exit: the counters are at their symbol.
                 if let Some(phys) = m.kernel.symbol("HX_STATS").ok().and_then(crate::kernel_image::window_phys) {
                     host.0.exit_stats(m.mem, phys);

@@ -12,7 +12,7 @@ use crate::report::Report;
 use crate::sandbox::Sandbox;
 use crate::{lockdown, signals};
 use anyhow::{Context, Result};
-use hx_abi::boot::{BootInfo, EXE_PATH_MAX, FLAG_STATS, FLAG_STRACE, MAX_USER_REGIONS};
+use hx_abi::boot::{BootInfo, EXE_PATH_MAX, FLAG_AWAIT_PROGRAM, FLAG_STATS, FLAG_STRACE, MAX_USER_REGIONS};
 use hx_abi::layout::*;
 use hx_abi::percpu::{PerCpu, CPL0_STACK_TOP_OFFSET, CPU_AREA_SIZE, IDLE_STACK_TOP_OFFSET, TSS_OFFSET};
 use kvm_ioctls::{Kvm, VcpuFd};
@@ -372,7 +372,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     signals::catch_interrupts();
     lock_down(cfg, &mut files)?;
     let program = Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
-    let end = serve(&world, &slots, &mut vcpus, &mut report, &mut files, Some(launch), None, program, None);
+    let end = serve(&world, &slots, &mut vcpus, &mut report, &mut files, Some(launch), None, program, 0);
     signals::release();
     crate::process::end_of_tree();
     match end? {
@@ -394,12 +394,11 @@ pub fn serve(
     mut launch: Option<Launch>,
     mut resumed: Option<usize>,
     mut program: Binary,
-    mut ahead: Option<MachineReady>,
+    mut ring_phys: u64,
 ) -> Result<crate::process::End> {
     let areas = cpu_areas_phys(w);
     // vCPUs that never ran take their CPUID; KVM refuses to change it later.
     let mut fresh = resumed.is_none();
-    let mut ring_phys = 0;
     loop {
         if let Some(l) = launch.take() {
             // Fresh RAM reads as zero already; an exec's old image must go.
@@ -409,7 +408,7 @@ pub fn serve(
                 files.shared.clear(w.mem);
                 w.mem.discard_all()?;
             }
-            (program, ring_phys) = boot(w, slots, files, &l, vcpus, fresh, ahead.take())?;
+            (program, ring_phys) = boot(w, slots, files, &l, vcpus, fresh)?;
             fresh = false;
         }
         let machine = crate::vcpu::Machine {
@@ -417,14 +416,14 @@ pub fn serve(
             mem: w.mem,
             smp: crate::smp::Smp::new(w.cfg.cpus, areas, resumed.take()),
             host: std::sync::Mutex::new((&mut *report, &mut *files)),
-            program: &program,
+            program: std::sync::Mutex::new(program.clone()),
             kernel: w.kernel,
             upcall_entry: w.kernel.symbol("hx_upcall_entry")?,
             ring: Default::default(),
             watch: crate::watch::Watcher::new()?,
             slots,
         };
-        // The page a fresh boot gave the kernel; a forked kernel registers its own.
+        // The page a fresh boot (or one ahead) gave the kernel; a forked kernel registers its own.
         let given_ring = std::mem::take(&mut ring_phys);
         if given_ring != 0 {
             anyhow::ensure!(machine.ring.register(w.mem, given_ring) == 0, "registering the ring page");
@@ -448,7 +447,8 @@ fn cpu_areas_phys(w: &World) -> u64 {
 }
 
 /// Writes everything `launch` needs into (empty) guest RAM and sets every
-/// vCPU to its boot state. Returns the program, for fault reports.
+/// vCPU to its boot state. Returns the program, for fault reports, and the
+/// ring page the kernel starts with.
 fn boot(
     w: &World,
     slots: &crate::slots::Slots,
@@ -456,9 +456,40 @@ fn boot(
     l: &Launch,
     vcpus: &[Option<VcpuFd>],
     fresh: bool,
-    ahead: Option<MachineReady>,
 ) -> Result<(Binary, u64)> {
-    let (cfg, mem, kernel) = (w.cfg, w.mem, w.kernel);
+    let planned = plan_program(files, l)?;
+    let ready = write_machine(w, files)?;
+    setup_vcpus(w, vcpus, fresh)?;
+    let (mut pt, mut phys) = (PageTables::resume(w.mem, ready.next_table), ready.phys);
+    let loaded = load_program(w, files, l, &planned, &mut pt, &mut phys, None)?;
+    // The ring page the kernel starts with (registered with the Machine).
+    let ring_phys = phys.alloc(hx_abi::ring::PAGE, hx_abi::ring::PAGE)?;
+    let ram = reach_for_boot(w, slots, phys.next)?;
+    let mut boot = machine_info(w, slots, vcpus.iter().flatten().next(), ready.areas, ring_phys, phys.next, ram);
+    program_info(&mut boot, l, &loaded);
+    w.mem.write_obj(BOOT_INFO_PHYS, boot)?;
+    Ok((planned.binary(l), ring_phys))
+}
+
+/// An image and its interpreter, checked and laid out, not loaded yet.
+struct Planned {
+    name: String,
+    image: ld_loader::Image,
+    bias: u64,
+    interp: Option<(ld_loader::Image, crate::image::Image)>,
+}
+
+impl Planned {
+    /// The program, for fault reports.
+    fn binary(&self, l: &Launch) -> Binary {
+        Binary { path: self.name.clone(), bytes: std::sync::Arc::clone(&l.bytes), bias: self.bias }
+    }
+}
+
+/// Checks `l`'s image and finds its interpreter (the dynamic loader comes
+/// from the guest's file system, as on Linux; with --fast-libc, musl's from
+/// the patched sysroot).
+fn plan_program(files: &Files, l: &Launch) -> Result<Planned> {
     // What the tree's other processes see of this one in their /proc.
     let creds = &l.state.creds;
     // SAFETY: geteuid/getegid cannot fail.
@@ -478,8 +509,6 @@ fn boot(
         (Some(lib), Some(i)) if is_musl_loader(i) => Some(lib.to_path_buf()),
         _ => None,
     };
-    // The dynamic loader comes from the guest's file system, as on Linux
-    // (with --fast-libc, musl's comes from the patched sysroot).
     let interp = match &interp_path {
         Some(path) => {
             let ibytes = match &fast_libc {
@@ -500,70 +529,100 @@ fn boot(
         }
         None => None,
     };
+    Ok(Planned { name, image, bias, interp })
+}
 
-    let ready = match ahead {
-        Some(ready) => ready,
-        None => {
-            let ready = write_machine(w, files)?;
-            setup_vcpus(w, vcpus, fresh)?;
-            ready
-        }
-    };
-    let mut pt = PageTables::resume(mem, ready.next_table);
-    let (mut phys, areas) = (ready.phys, ready.areas);
+/// What a loaded program tells the kernel.
+struct Loaded {
+    regions: Vec<hx_abi::boot::UserRegion>,
+    entry: u64,
+    sp: u64,
+    brk_start: u64,
+}
+
+/// Loads the image, its interpreter, the vDSO and the initial stack.
+fn load_program(
+    w: &World,
+    files: &mut Files,
+    l: &Launch,
+    p: &Planned,
+    pt: &mut PageTables,
+    phys: &mut PhysAlloc,
+    stack_pa: Option<u64>,
+) -> Result<Loaded> {
+    let mem = w.mem;
     let src = l.bytes.file().map(|fd| loader::Source { fd, shared: &mut files.shared });
-    let mut regions = loader::load_image(mem, &mut pt, &mut phys, &image, &l.bytes, src)?;
-    if let Some((iimage, ibytes)) = &interp {
+    let mut regions = loader::load_image(mem, pt, phys, &p.image, &l.bytes, src)?;
+    if let Some((iimage, ibytes)) = &p.interp {
         let src = ibytes.file().map(|fd| loader::Source { fd, shared: &mut files.shared });
-        regions.extend(loader::load_image(mem, &mut pt, &mut phys, iimage, ibytes, src)?);
+        regions.extend(loader::load_image(mem, pt, phys, iimage, ibytes, src)?);
     }
-    let interp_base = interp.as_ref().map_or(0, |(i, _)| i.bias);
-    let vector = kernel.symbol("HX_SYSCALL_VECTOR")?;
-    regions.extend(load_vdso(mem, &mut pt, &mut phys, vector)?);
-    // The ring page the kernel starts with (registered with the Machine).
-    let ring_phys = phys.alloc(hx_abi::ring::PAGE, hx_abi::ring::PAGE)?;
-    let stack = initial_stack(l, &image, interp_base, vector)?;
-    regions.push(loader::load_stack(mem, &mut pt, &mut phys, &stack.bytes)?);
-    anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{name}: too many segments");
+    let interp_base = p.interp.as_ref().map_or(0, |(i, _)| i.bias);
+    let vector = w.kernel.symbol("HX_SYSCALL_VECTOR")?;
+    regions.extend(load_vdso(mem, pt, phys, vector)?);
+    let stack = initial_stack(l, &p.image, interp_base, vector)?;
+    let stack_pa = match stack_pa {
+        Some(pa) => pa,
+        None => loader::stack_frames(phys)?,
+    };
+    regions.push(loader::load_stack(mem, pt, stack_pa, &stack.bytes)?);
+    anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{}: too many segments", p.name);
+    let entry = p.interp.as_ref().map_or(p.image.entry, |(i, _)| i.entry);
+    Ok(Loaded { regions, entry, sp: stack.sp, brk_start: p.image.end })
+}
 
-    let (ram_low, ram_high) = reach_for_boot(w, slots, phys.next)?;
+/// The boot block's machine part: what is the same for every program this
+/// VM could run (`phys_free`: where the kernel's frames start).
+fn machine_info(
+    w: &World,
+    slots: &crate::slots::Slots,
+    vcpu: Option<&VcpuFd>,
+    areas: u64,
+    ring_phys: u64,
+    phys_free: u64,
+    (ram_low, ram_high): (u64, u64),
+) -> BootInfo {
+    let cfg = w.cfg;
     let mut boot = BootInfo {
         flags: w.platform.boot_flags()
             | if cfg.strace { FLAG_STRACE } else { 0 }
             | if cfg.stats { FLAG_STATS } else { 0 },
-        mem_size: mem.size(),
-        phys_free: phys.next,
+        mem_size: w.mem.size(),
+        phys_free,
         ram_low,
         ram_high,
-        user_entry: interp.as_ref().map_or(image.entry, |(i, _)| i.entry),
-        user_sp: stack.sp,
-        brk_start: image.end,
-        nregions: regions.len() as u64,
         // SAFETY: getuid/getgid cannot fail.
         uid: unsafe { libc::getuid() },
         gid: unsafe { libc::getgid() },
         ncpus: cfg.cpus as u64,
         cpu_areas_phys: areas,
         xsave_size: xsave_size(),
-        exec: l.state,
-        umask: l.umask,
         ring_phys,
-        random_seed: random_seed(),
         ..Default::default()
     };
-    boot.regions[..regions.len()].copy_from_slice(&regions);
+    boot.tsc_khz = vcpu.and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
+    (boot.clock_tsc, boot.clock_realtime_ns, boot.clock_monotonic_ns) = clock_anchor(slots);
+    boot
+}
+
+/// The boot block's program part (and a fresh clock anchor and seed: a
+/// kernel booted ahead takes them at its launch).
+fn program_info(boot: &mut BootInfo, l: &Launch, loaded: &Loaded) {
+    boot.user_entry = loaded.entry;
+    boot.user_sp = loaded.sp;
+    boot.brk_start = loaded.brk_start;
+    boot.nregions = loaded.regions.len() as u64;
+    boot.regions[..loaded.regions.len()].copy_from_slice(&loaded.regions);
+    boot.exec = l.state;
+    boot.umask = l.umask;
+    boot.random_seed = random_seed();
     boot.exe_path_len = copy_path(&mut boot.exe_path, &l.guest_path);
     boot.cwd_len = copy_path(&mut boot.cwd, &l.cwd);
-    boot.tsc_khz =
-        vcpus.iter().flatten().next().and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
-    (boot.clock_tsc, boot.clock_realtime_ns, boot.clock_monotonic_ns) = clock_anchor(slots);
-    mem.write_obj(BOOT_INFO_PHYS, boot)?;
-    Ok((Binary { path: name, bytes: std::sync::Arc::clone(&l.bytes), bias }, ring_phys))
 }
 
 /// What a boot writes before the program: the kernel, its tables and the
-/// vCPUs' blocks. A spare monitor (`process::spare`) writes it ahead of
-/// the program it will run.
+/// vCPUs' blocks. A spare monitor (`process::spare`) writes it, and boots
+/// the kernel, ahead of the program it will run.
 pub struct MachineReady {
     next_table: u64,
     phys: PhysAlloc,
@@ -588,17 +647,80 @@ pub fn write_machine(w: &World, files: &mut Files) -> Result<MachineReady> {
     Ok(MachineReady { next_table: pt.next_table(), phys, areas })
 }
 
+/// A kernel booted before its program (`FLAG_AWAIT_PROGRAM`): the room its
+/// program's frames must fit in, and its ring page.
+pub struct BootedAhead {
+    ready: MachineReady,
+    stack_pa: u64,
+    room_end: u64,
+    pub ring_phys: u64,
+}
+
+/// The most guest RAM kept for a program loaded after its kernel's boot:
+/// the image, its interpreter and the vDSO (a larger program makes the
+/// spare step aside for a fork). The kernel takes what the program leaves
+/// of it. Each MiB the VM reaches at boot costs KVM a few µs.
+fn program_room(mem_size: u64) -> u64 {
+    (16u64 << 20).min(mem_size / 16)
+}
+
+/// Writes the boot block for a kernel that boots before its program: the
+/// machine part, with `phys_free` past the room kept for the program.
+pub fn boot_ahead(
+    w: &World,
+    slots: &crate::slots::Slots,
+    vcpus: &[Option<VcpuFd>],
+    mut ready: MachineReady,
+) -> Result<BootedAhead> {
+    let ring_phys = ready.phys.alloc(hx_abi::ring::PAGE, hx_abi::ring::PAGE)?;
+    let stack_pa = loader::stack_frames(&mut ready.phys)?;
+    let room_end = align_up(ready.phys.next, PAGE_SIZE) + program_room(w.mem.size());
+    anyhow::ensure!(room_end < w.mem.size(), "guest RAM too small to boot ahead");
+    let ram = reach_for_boot(w, slots, room_end)?;
+    let mut boot = machine_info(w, slots, vcpus.iter().flatten().next(), ready.areas, ring_phys, room_end, ram);
+    boot.flags |= FLAG_AWAIT_PROGRAM;
+    w.mem.write_obj(BOOT_INFO_PHYS, boot)?;
+    ready.phys.end = room_end;
+    Ok(BootedAhead { ready, stack_pa, room_end, ring_phys })
+}
+
+/// Loads `l` into the room a kernel booted ahead kept for it, and completes
+/// its boot block (its kernel waits in `op::LAUNCH` meanwhile). Fails,
+/// writing nothing the kernel reads, if the program does not fit.
+pub fn launch_ahead(
+    w: &World,
+    slots: &crate::slots::Slots,
+    vcpu: &VcpuFd,
+    files: &mut Files,
+    l: &Launch,
+    ahead: BootedAhead,
+) -> Result<Binary> {
+    let planned = plan_program(files, l)?;
+    let (mut pt, mut phys) = (PageTables::resume(w.mem, ahead.ready.next_table), ahead.ready.phys);
+    let loaded = load_program(w, files, l, &planned, &mut pt, &mut phys, Some(ahead.stack_pa))?;
+    let before: BootInfo = w.mem.read_obj(BOOT_INFO_PHYS)?;
+    let mut boot = machine_info(
+        w,
+        slots,
+        Some(vcpu),
+        ahead.ready.areas,
+        ahead.ring_phys,
+        phys.next,
+        (before.ram_low, before.ram_high),
+    );
+    boot.flags |= FLAG_AWAIT_PROGRAM;
+    program_info(&mut boot, l, &loaded);
+    debug_assert!(phys.next <= ahead.room_end);
+    w.mem.write_obj(BOOT_INFO_PHYS, boot)?;
+    Ok(planned.binary(l))
+}
+
 /// Makes what the monitor wrote (up to `phys_next`), the kernel's heap and a
 /// small program's frames reachable; the kernel asks for more as it goes.
 pub fn reach_for_boot(w: &World, slots: &crate::slots::Slots, phys_next: u64) -> Result<(u64, u64)> {
     let size = w.mem.size();
     let heap_end = align_up(phys_next, HUGE_PAGE_SIZE) + hx_abi::layout::kernel_heap_size(size) + (16 << 20);
     slots.reach(w.mem, heap_end, size.saturating_sub(crate::slots::FIRST_HIGH))
-}
-
-/// Where the program's frames will start ([`reach_for_boot`] ahead of it).
-pub fn phys_next(ready: &MachineReady) -> u64 {
-    ready.phys.next
 }
 
 /// The clocks' anchor for the boot block: the vCPUs' TSC now (the host's

@@ -8,6 +8,12 @@ pub const FLAG_STRACE: u64 = 1 << 0;
 pub const FLAG_STATS: u64 = 1 << 1;
 /// The host has hardware virtualization: `syscall` enters CPL0 at LSTAR.
 pub const FLAG_HW_KVM: u64 = 1 << 2;
+/// The kernel boots before its program is known (a spare monitor made it
+/// ahead): after its own set-up it asks `op::LAUNCH` and then reads the
+/// program's part of the `BootInfo`, which the monitor wrote meanwhile.
+/// `phys_free` at first is the end of the room kept for the program's
+/// frames; at launch, the end of what the program took of it.
+pub const FLAG_AWAIT_PROGRAM: u64 = 1 << 3;
 
 /// Private auxv tag: the address of the kernel's syscall vector (an array of
 /// `long f(long a1, ..., long a6)` indexed by syscall number), for a libc that
@@ -123,6 +129,10 @@ pub struct ExecState {
     /// value, the policy (`SCHED_OTHER`/`BATCH`/`IDLE`, with
     /// `SCHED_RESET_ON_FORK`), the I/O priority and the personality.
     pub sched: SchedState,
+    /// Nonzero: the image before made children that signal something else
+    /// than SIGCHLD at their end (`clone`'s exit signal), which the new
+    /// image inherits; else the kernel never asks the monitor about such children.
+    pub clone_children: u64,
 }
 
 #[repr(C)]
@@ -172,6 +182,7 @@ impl Default for ExecState {
             fds: [InheritedFd::default(); MAX_INHERITED_FDS],
             creds: ExecCredentials::default(),
             sched: SchedState::default(),
+            clone_children: 0,
         }
     }
 }

@@ -222,6 +222,10 @@ pub mod op {
     /// `VFORK_END` says the child ended without one (`args[1]` = exit status,
     /// `args[2]` = the signal that killed it or 0): `ret` = the child's pid.
     pub const VFORK: u32 = 57;
+    /// A kernel booted with `FLAG_AWAIT_PROGRAM` waits here for its program:
+    /// `ret` = 0 once the monitor wrote it and the rest of the `BootInfo`.
+    /// Refused (`EINVAL`) but once, in such a VM.
+    pub const LAUNCH: u32 = 58;
 }
 
 /// `VFORK` operations.

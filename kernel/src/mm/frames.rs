@@ -16,12 +16,40 @@ pub struct Frames {
     /// (`op::MEMORY`); `next` stays below `low` and `top` above `high`.
     low: u64,
     high: u64,
+    /// Fresh memory below `next` handed out first: what a program loaded
+    /// after the kernel's boot left of the room kept for it (`give_room`).
+    room: (u64, u64),
 }
 
 impl Frames {
     /// Frames of `[start, end)`, of which `[0, low)` and `[high, end)` are reachable.
     pub fn new(start: u64, end: u64, low: u64, high: u64) -> Self {
-        Self { next: align_up(start, PAGE_SIZE), top: end & !(PAGE_SIZE - 1), dirty: Vec::new(), low, high }
+        Self {
+            next: align_up(start, PAGE_SIZE),
+            top: end & !(PAGE_SIZE - 1),
+            dirty: Vec::new(),
+            low,
+            high,
+            room: (0, 0),
+        }
+    }
+
+    /// Fresh (never used) frames `[start, end)` below the bump pointer, all reachable.
+    pub fn give_room(&mut self, start: u64, end: u64) {
+        let (start, end) = (align_up(start, PAGE_SIZE), end & !(PAGE_SIZE - 1));
+        if start < end && end <= self.next && self.reachable(start, end) {
+            self.room = (start, end);
+        }
+    }
+
+    /// `size` bytes of the room, page aligned.
+    fn take_from_room(&mut self, size: u64) -> Option<u64> {
+        let (start, end) = self.room;
+        if end - start < size {
+            return None;
+        }
+        self.room.0 += size;
+        Some(start)
     }
 
     /// Asks the monitor to make guest RAM below `low` and from `high` up
@@ -49,7 +77,7 @@ impl Frames {
             zero(f, PAGE_SIZE);
             return Some(f);
         }
-        self.bump(PAGE_SIZE, PAGE_SIZE)
+        self.take_from_room(PAGE_SIZE).or_else(|| self.bump(PAGE_SIZE, PAGE_SIZE))
     }
 
     /// A zero-filled, 2 MiB aligned 2 MiB frame (only from fresh memory, so
@@ -70,12 +98,12 @@ impl Frames {
 
     /// `size` bytes of fresh contiguous memory, page aligned (kernel stacks).
     pub fn alloc_run(&mut self, size: u64) -> Option<u64> {
-        self.bump(size, PAGE_SIZE)
+        self.take_from_room(align_up(size, PAGE_SIZE)).or_else(|| self.bump(size, PAGE_SIZE))
     }
 
     /// Bytes not handed out (fresh or given back): `/proc/meminfo`'s MemFree.
     pub fn free_bytes(&self) -> u64 {
-        self.top.saturating_sub(self.next) + self.dirty.len() as u64 * PAGE_SIZE
+        self.top.saturating_sub(self.next) + (self.room.1 - self.room.0) + self.dirty.len() as u64 * PAGE_SIZE
     }
 
     pub fn free(&mut self, frame: u64) {

@@ -20,20 +20,31 @@ static HEAP: LockedHeap = LockedHeap::empty();
 
 static SPACE: Mutex<Option<AddressSpace>> = Mutex::new(None);
 
-/// Sets up the kernel heap and adopts the regions the monitor mapped.
+/// Sets up the frames and the kernel heap (all the program's frames lie
+/// below `boot.phys_free`).
 pub fn init(boot: &BootInfo) {
     let mut frames = frames::Frames::new(boot.phys_free, boot.mem_size, boot.ram_low, boot.ram_high);
     let heap_size = hx_abi::layout::kernel_heap_size(boot.mem_size);
     let heap = frames.alloc_contiguous(heap_size).expect("guest RAM too small for the kernel heap");
     // SAFETY: the range is fresh RAM, reached through the direct map, used by nothing else.
     unsafe { HEAP.lock().init(direct_virt(heap) as *mut u8, heap_size as usize) };
+    *SPACE.lock() = Some(AddressSpace::new(PML4_PHYS, frames, 0));
+}
 
-    let mut space = AddressSpace::new(PML4_PHYS, frames, boot.brk_start);
-    for r in &boot.regions[..boot.nregions as usize] {
-        let kind = if r.kind == REGION_STACK { Kind::Stack } else { Kind::Image };
-        space.adopt(r.start, r.end, r.prot, kind);
-    }
-    *SPACE.lock() = Some(space);
+/// Adopts the regions the monitor mapped for the program. A program loaded
+/// after the kernel's boot (`FLAG_AWAIT_PROGRAM`) took the start of the room
+/// kept for it, up to `boot.phys_free`; the rest, up to `room_end`, is fresh.
+pub fn adopt_program(boot: &BootInfo, room_end: Option<u64>) {
+    with_space(|space| {
+        space.set_brk_start(boot.brk_start);
+        for r in &boot.regions[..boot.nregions as usize] {
+            let kind = if r.kind == REGION_STACK { Kind::Stack } else { Kind::Image };
+            space.adopt(r.start, r.end, r.prot, kind);
+        }
+        if let Some(end) = room_end {
+            space.frames.give_room(boot.phys_free, end);
+        }
+    });
 }
 
 /// Runs `f` on the address space.

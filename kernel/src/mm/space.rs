@@ -121,6 +121,11 @@ impl AddressSpace {
         Self { pt: PageTable::new(root), frames, vmas: BTreeMap::new(), brk_start, brk: brk_start, stale: None }
     }
 
+    /// Where the program's break starts (its image's end).
+    pub fn set_brk_start(&mut self, brk_start: u64) {
+        (self.brk_start, self.brk) = (brk_start, brk_start);
+    }
+
     /// Records a region the monitor already mapped at boot.
     pub fn adopt(&mut self, start: u64, end: u64, prot: u32, kind: Kind) {
         self.insert(Vma { start, end, prot, kind, file: None });

@@ -401,10 +401,20 @@ fn send_sigchld() {
     const CLD_STOPPED: u32 = 5;
     const CLD_CONTINUED: u32 = 6;
     const SA_NOCLDSTOP: u64 = 1;
-    let plain = crate::syscall::fork::peek_child(false);
-    let clone = crate::syscall::fork::peek_child(true).filter(|c| !CLONE_SIGNALLED.lock().contains(&c.0));
+    // Each look is a host request: none where its signal would be dropped
+    // anyway (SIGCHLD at its default action, mostly), none for clone
+    // children where there are none.
+    let sigchld_dropped = discarded(SIGCHLD);
+    let plain = if sigchld_dropped { None } else { crate::syscall::fork::peek_child(false) };
+    let clone = if crate::syscall::fork::may_have_clone_children() {
+        crate::syscall::fork::peek_child(true).filter(|c| !CLONE_SIGNALLED.lock().contains(&c.0))
+    } else {
+        None
+    };
     if plain.is_none() && clone.is_none() {
-        send_process(Queued::new(SIGCHLD, SI_USER));
+        if !sigchld_dropped {
+            send_process(Queued::new(SIGCHLD, SI_USER));
+        }
         return;
     }
     for (pid, code, status, exit_signal) in plain.into_iter().chain(clone) {
@@ -440,6 +450,14 @@ fn notify(t: &Arc<Thread>) {
     }
 }
 
+/// Whether a signal for the whole process would be dropped as it comes:
+/// ignored, and blocked by no thread (Linux never ignores a blocked
+/// signal: its action may change before it is unblocked, and sigwaitinfo
+/// or a signalfd may take it).
+fn discarded(sig: u32) -> bool {
+    ignored(sig, &action(sig)) && !sched::threads().iter().any(|t| t.signals.lock().mask & bit(sig) != 0)
+}
+
 /// A signal for the whole process (`kill`, a timer, the monitor).
 pub fn send_process(q: Queued) {
     let sig = q.sig;
@@ -448,8 +466,7 @@ pub fn send_process(q: Queued) {
     }
     // Blocked signals are never ignored (Linux): their action may change
     // before they are unblocked, and sigwaitinfo or a signalfd may take them.
-    let blocked = || sched::threads().iter().any(|t| t.signals.lock().mask & bit(sig) != 0);
-    if ignored(sig, &action(sig)) && !blocked() {
+    if discarded(sig) {
         return;
     }
     PROCESS_PENDING.lock().add(q);

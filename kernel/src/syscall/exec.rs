@@ -82,6 +82,8 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
         sig_pending: signal::pending_set(),
         creds: super::cred::for_exec(),
         sched: process::sched_for_exec(),
+        // A vfork child execs here: it has no children of its own.
+        clone_children: u64::from(super::fork::may_have_clone_children() && !super::vfork::active()),
         ..Default::default()
     });
     fs::pipe::move_to_host()?;

@@ -10,7 +10,7 @@ use crate::sched::{self, Thread};
 use crate::{arch, host, mm, signal, time};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 use hx_abi::hypercall::{op, Request, Segment};
 use hx_abi::uapi::{self, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS};
 use spin::Mutex;
@@ -41,6 +41,20 @@ pub fn vfork(_: Args) -> SysResult {
     })
 }
 
+/// This process made (or its earlier image did) a child that signals
+/// another signal than SIGCHLD, or none, when it ends: a "clone child".
+static CLONE_CHILDREN: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process may have clone children (see `CLONE_CHILDREN`).
+pub fn may_have_clone_children() -> bool {
+    CLONE_CHILDREN.load(Ordering::Relaxed)
+}
+
+/// A new image starts knowing whether the image before made clone children.
+pub fn inherit_clone_children(made: bool) {
+    CLONE_CHILDREN.store(made, Ordering::Relaxed);
+}
+
 /// A new process; in the child it returns 0 on `stack` (if given) with the
 /// caller's registers otherwise.
 pub fn fork_process(a: ForkArgs) -> SysResult {
@@ -54,6 +68,9 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     }
     if super::vfork::active() {
         return Err(crate::errno::EAGAIN);
+    }
+    if exit_signal != u64::from(signal::SIGCHLD) {
+        CLONE_CHILDREN.store(true, Ordering::Relaxed);
     }
     // A child sharing the caller's memory until it execs runs in this VM.
     if a.flags & (uapi::CLONE_VM | uapi::CLONE_VFORK) == uapi::CLONE_VM | uapi::CLONE_VFORK {

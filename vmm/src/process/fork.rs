@@ -115,5 +115,6 @@ fn run_child(
     // This monitor knows its own entry and its VM is built (no KVM call left
     // for the announcement to interrupt): take signals posted meanwhile.
     drop(announcements);
-    crate::vm::serve(w, &slots, &mut vcpus, report, files, None, Some(i), m.program.clone(), None)
+    let program = m.program.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    crate::vm::serve(w, &slots, &mut vcpus, report, files, None, Some(i), program, 0)
 }

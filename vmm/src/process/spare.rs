@@ -16,7 +16,7 @@ use crate::host::files::Files;
 use crate::host::handles::{HandedOver, SocketNames};
 use crate::report::Report;
 use crate::vcpu::Machine;
-use crate::vm::{Launch, MachineReady, World};
+use crate::vm::{BootedAhead, Launch, World};
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -31,8 +31,6 @@ static SPAWNED: AtomicBool = AtomicBool::new(false);
 
 /// The most descriptors one hand-over carries (`SCM_MAX_FD` is 253).
 const MAX_FDS: usize = 250;
-/// The program size a spare makes room for ahead.
-const IMAGE_ROOM: u64 = 16 << 20;
 /// A hand-over's first word.
 const MAGIC: u64 = 0x6878_7370_6172_6501;
 
@@ -125,25 +123,90 @@ fn wait_for_program(
     keep.extend([channel.as_raw_fd(), w.kvm.as_raw_fd()]);
     keep.extend(w.kernel.source_fd());
     close_all_but(keep);
-    let ready = make_vm(w, files);
-    let mut channel = std::fs::File::from(channel);
-    let given = receive(&mut channel, files);
-    let (ready, (slot, launch)) = match (ready, given) {
-        (Ok(ready), Ok(given)) if channel.write_all(&[1]).is_ok() => (ready, given),
-        // A spare that cannot serve says so; the parent then forks as it
-        // would have without one. Nothing else ends a spare but its parent.
-        (ready, given) => {
-            if let Err(e) = ready.map(drop).and(given.map(drop)) {
-                if std::env::var_os("HX_DEBUG_SPARE").is_some() {
-                    eprintln!("hx-run: spare monitor: {e:#}");
-                }
+    let channel = std::fs::File::from(channel);
+    let (slots, mut vcpus, ahead) = match make_vm(w, files) {
+        Ok(vm) => vm,
+        Err(e) => step_aside(channel, e),
+    };
+    let ring_phys = ahead.ring_phys;
+    *AWAITING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Awaiting { channel, ahead, announcements });
+    crate::signals::restarting();
+    // The kernel boots now and waits in `op::LAUNCH` (`serve_launch`).
+    let placeholder = crate::fault::Binary { path: String::new(), bytes: Default::default(), bias: 0 };
+    let end = crate::vm::serve(w, &slots, &mut vcpus, report, files, None, None, placeholder, ring_phys);
+    if !LAUNCHED.load(Ordering::SeqCst) {
+        // The VM ended before any program came: nothing stood for a process.
+        let e = end.err().unwrap_or_else(|| anyhow::anyhow!("the kernel ended before its program came"));
+        let channel = AWAITING.lock().unwrap_or_else(|e| e.into_inner()).take().map(|a| a.channel);
+        match channel {
+            Some(channel) => step_aside(channel, e),
+            None => quiet_end(e),
+        }
+    }
+    super::exit_child(end.unwrap_or_else(|e| {
+        eprintln!("hx-run: spawned process: {e:#}");
+        super::End::Exit(125)
+    }))
+}
+
+/// What a spare's booted kernel waits for, until its program comes.
+struct Awaiting {
+    channel: std::fs::File,
+    ahead: BootedAhead,
+    /// Announcements wait until the spare stands for the child.
+    announcements: crate::signals::GuestSignalBlocked,
+}
+
+static AWAITING: std::sync::Mutex<Option<Awaiting>> = std::sync::Mutex::new(None);
+/// The spare took a program: it stands for a process now.
+static LAUNCHED: AtomicBool = AtomicBool::new(false);
+
+/// A spare that cannot serve says so (the parent then forks as it would
+/// have without one) and ends. Nothing else ends a spare but its parent.
+fn step_aside(mut channel: std::fs::File, e: anyhow::Error) -> ! {
+    let _ = channel.write_all(&[0]);
+    quiet_end(e)
+}
+
+fn quiet_end(e: anyhow::Error) -> ! {
+    if std::env::var_os("HX_DEBUG_SPARE").is_some() {
+        eprintln!("hx-run: spare monitor: {e:#}");
+    }
+    // SAFETY: ends this spare, which holds nothing of the guest's.
+    unsafe { libc::_exit(0) }
+}
+
+/// `LAUNCH`: the spare's kernel has booted and waits for its program. Takes
+/// the hand-over, loads the program and completes the boot block, then
+/// stands for the child. Refused but once, in a spare.
+pub fn serve_launch(m: &Machine, vcpu: &kvm_ioctls::VcpuFd, addr: u64) -> Result<()> {
+    let mut req: hx_abi::hypercall::Request = m.mem.read_obj(addr).context("a host request")?;
+    let Some(Awaiting { mut channel, ahead, announcements }) =
+        AWAITING.lock().unwrap_or_else(|e| e.into_inner()).take()
+    else {
+        req.ret = -(libc::EINVAL as i64);
+        return m.mem.write_obj(addr, req);
+    };
+    // Blocks until the next spawn (the request lock is not held meanwhile).
+    let given = receive_raw(&mut channel);
+    let slot = {
+        let mut guard = m.host.lock().unwrap_or_else(|e| e.into_inner());
+        let (report, files) = &mut *guard;
+        report.count_request(req.op);
+        let launched = given.and_then(|(bytes, fds)| take(&bytes, fds, files)).and_then(|(slot, launch)| {
+            let program = crate::vm::launch_ahead(m.world, m.slots, vcpu, files, &launch, ahead)?;
+            Ok((slot, program))
+        });
+        match launched {
+            Ok((slot, program)) if channel.write_all(&[1]).is_ok() => {
+                *m.program.lock().unwrap_or_else(|e| e.into_inner()) = program;
+                slot
             }
-            let _ = channel.write_all(&[0]);
-            // SAFETY: ends this spare, which holds nothing of the guest's.
-            unsafe { libc::_exit(0) }
+            Ok(_) => quiet_end(anyhow::anyhow!("the parent went away")),
+            Err(e) => step_aside(channel, e),
         }
     };
-    drop(channel);
+    LAUNCHED.store(true, Ordering::SeqCst);
     // What the handlers saw so far was meant for no process of this one's.
     crate::signals::forget_pending();
     // SAFETY: getpid cannot fail.
@@ -151,14 +214,11 @@ fn wait_for_program(
     table::became(slot);
     // An announcement sent before this point is taken now.
     drop(announcements);
-    crate::signals::restarting();
-    let (slots, mut vcpus, ready) = ready;
-    let program = crate::fault::Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
-    let end = crate::vm::serve(w, &slots, &mut vcpus, report, files, Some(launch), None, program, Some(ready));
-    super::exit_child(end.unwrap_or_else(|e| {
-        eprintln!("hx-run: spawned process: {e:#}");
-        super::End::Exit(125)
-    }))
+    crate::vcpu::publish_ppid(m)?;
+    // The kernel ran with the boot tables: the program's mappings are new to the vCPU.
+    crate::vcpu::flush_tlb(vcpu)?;
+    req.ret = 0;
+    m.mem.write_obj(addr, req)
 }
 
 /// Closes every descriptor from 3 up but `keep`'s.
@@ -176,9 +236,10 @@ fn close_all_but(mut keep: Vec<RawFd>) {
     unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
 }
 
-type Vm = (crate::slots::Slots, Vec<Option<kvm_ioctls::VcpuFd>>, MachineReady);
+type Vm = (crate::slots::Slots, Vec<Option<kvm_ioctls::VcpuFd>>, BootedAhead);
 
-/// What a spawned monitor makes before it knows its program.
+/// What a spawned monitor makes before it knows its program: the VM, its
+/// first vCPU, the kernel and the boot block's machine part.
 fn make_vm(w: &World, files: &mut Files) -> Result<Vm> {
     w.mem.remap_fresh()?;
     files.shared.clear(w.mem);
@@ -187,9 +248,8 @@ fn make_vm(w: &World, files: &mut Files) -> Result<Vm> {
     let vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, 0)?;
     let ready = crate::vm::write_machine(w, files)?;
     crate::vm::setup_vcpus(w, &vcpus, true)?;
-    // Memory for a program of a few MiB is reachable already (more is made so at boot).
-    crate::vm::reach_for_boot(w, &slots, crate::vm::phys_next(&ready) + IMAGE_ROOM)?;
-    Ok((slots, vcpus, ready))
+    let ahead = crate::vm::boot_ahead(w, &slots, &vcpus, ready)?;
+    Ok((slots, vcpus, ahead))
 }
 
 /// Hands the reserved child `slot` and its image to the spare, if there is
@@ -375,8 +435,7 @@ fn receive_raw(channel: &mut std::fs::File) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
 
 /// Takes the hand-over: the child's table slot and its image; its handles
 /// go into `files`.
-fn receive(channel: &mut std::fs::File, files: &mut Files) -> Result<(&'static table::Entry, Launch)> {
-    let (bytes, fds) = receive_raw(channel)?;
+fn take(bytes: &[u8], fds: Vec<OwnedFd>, files: &mut Files) -> Result<(&'static table::Entry, Launch)> {
     let mut fds: Vec<Option<OwnedFd>> = fds.into_iter().map(Some).collect();
     let mut next_fd = 0;
     let mut take_fd = || -> Result<OwnedFd> {
@@ -384,7 +443,7 @@ fn receive(channel: &mut std::fs::File, files: &mut Files) -> Result<(&'static t
         next_fd += 1;
         Ok(fd)
     };
-    let mut r = Reader(&bytes);
+    let mut r = Reader(bytes);
     anyhow::ensure!(r.u64()? == MAGIC, "not a hand-over");
     let pid = r.u64()? as i32;
     let slot = table::all_entries().find(|e| e.pid.load(Ordering::SeqCst) == pid).context("the child's slot")?;

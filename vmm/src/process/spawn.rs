@@ -174,5 +174,5 @@ fn boot_child(m: &Machine, report: &mut Report, files: &mut Files, launch: crate
     let slots = crate::slots::Slots::new(vm, w.mem, 0)?;
     let mut vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, 0)?;
     let program = crate::fault::Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
-    crate::vm::serve(w, &slots, &mut vcpus, report, files, Some(launch), None, program, None)
+    crate::vm::serve(w, &slots, &mut vcpus, report, files, Some(launch), None, program, 0)
 }
