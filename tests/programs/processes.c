@@ -217,6 +217,41 @@ static int spare(void) {
         waitpid(c, &st, 0);
         report("status", st);
     }
+    /* A program larger than the room a spare keeps for it (gcc's cc1: some
+     * 38 MB of segments), then a small one: hx's spare steps aside and the
+     * parent's monitor starts the child itself, then makes a new spare. */
+    int q[2];
+    pipe(q);
+    posix_spawn_file_actions_t pa;
+    posix_spawn_file_actions_init(&pa);
+    posix_spawn_file_actions_adddup2(&pa, q[1], 1);
+    posix_spawn_file_actions_addclose(&pa, q[0]);
+    posix_spawn_file_actions_addclose(&pa, q[1]);
+    char *gcc[] = {"gcc", "-print-prog-name=cc1", NULL};
+    posix_spawnp(&c, "gcc", &pa, NULL, gcc, environ);
+    close(q[1]);
+    char cc1[512];
+    got = 0;
+    while (got < sizeof cc1 - 1 && (n = read(q[0], cc1 + got, sizeof cc1 - 1 - got)) > 0) got += n;
+    cc1[got] = 0;
+    cc1[strcspn(cc1, "\n")] = 0;
+    waitpid(c, &st, 0);
+    report("gcc -print-prog-name", st);
+    posix_spawn_file_actions_t quiet;
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
+    for (int i = 0; i < 2; i++) {
+        char *big[] = {cc1, "-quiet", "-o", "/dev/null", NULL};
+        int e = posix_spawn(&c, cc1, &quiet, NULL, big, environ);
+        if (e == 0) waitpid(c, &st, 0);
+        printf("cc1: spawn %d, ", e);
+        report("status", st);
+        posix_spawnp(&c, "true", NULL, NULL, t, environ);
+        waitpid(c, &st, 0);
+        report("then true", st);
+    }
     return 0;
 }
 
