@@ -124,3 +124,15 @@ fn sched_getattr_and_sched_setattr_and_the_time_sharing_policies_answer_as_linux
         assert!(out.contains("setattr SCHED_BATCH nice 5 = 0"), "{out}");
     }
 }
+
+/// Native AIO (raw syscalls, as libaio makes them): limits, reads, writes,
+/// vectored ones, fsync, completions through io_getevents and an eventfd,
+/// each refusal's errno, and a forked child without its parent's contexts.
+#[test]
+fn native_aio_submits_completes_and_refuses_as_linux() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("aio", flavor, &[]);
+        let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
+        assert!(out.contains("read back 'first block second vector'"), "{out}");
+    }
+}

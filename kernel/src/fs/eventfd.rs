@@ -83,6 +83,17 @@ impl EventFd {
         Ok(8)
     }
 
+    /// Adds `n` from inside the kernel (an AIO completion), never blocking:
+    /// the count stops at its maximum, as Linux's `eventfd_signal`.
+    pub fn signal(&self, n: u64) {
+        let mut s = self.state.lock();
+        s.count = s.count.saturating_add(n).min(MAX);
+        s.writes += 1;
+        let woken = core::mem::take(&mut s.waiters);
+        drop(s);
+        anon::wake(woken);
+    }
+
     pub fn readiness(&self) -> i16 {
         let s = self.state.lock();
         let mut ev = 0;

@@ -116,6 +116,9 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     process::reseed_after_fork();
     process::policy_after_fork();
     signal::after_fork();
+    super::aio::after_fork();
+    // A new process has no children.
+    inherit_clone_children(false);
     // Only now may the child's other vCPUs run (the monitor may have started
     // one already, for a timer the parent had set): nothing of the parent's
     // threads is left for them to pick.

@@ -1,5 +1,6 @@
 //! The Linux syscall ABI. `table.rs` maps numbers to handlers; the other files
 //! hold the handlers, grouped by subsystem.
+pub mod aio;
 pub mod cred;
 pub mod dispatch;
 pub mod epoll;

@@ -1,7 +1,7 @@
 //! Syscall number → handler. Names and argument formats live in
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
-use super::{cred, epoll, exec, fork, fs, futex, mm, net, path, poll, process, signal, thread, time, Args};
+use super::{aio, cred, epoll, exec, fork, fs, futex, mm, net, path, poll, process, signal, thread, time, Args};
 use crate::errno::SysResult;
 use crate::fs::{eventfd, signalfd, timerfd};
 use hx_abi::syscalls::MAX_SYSCALLS;
@@ -191,6 +191,11 @@ table! {
     277 => fs::sync_file_range,
     218 => thread::set_tid_address,
     213 => epoll::epoll_create,
+    206 => aio::io_setup,
+    207 => aio::io_destroy,
+    208 => aio::io_getevents,
+    209 => aio::io_submit,
+    210 => aio::io_cancel,
     221 => fs::fadvise64,
     222 => signal::timer_create,
     223 => signal::timer_settime,
@@ -265,6 +270,7 @@ table! {
     330 => mm::pkey_alloc,
     331 => mm::pkey_free,
     332 => path::statx,
+    333 => aio::io_pgetevents,
     334 => thread::rseq,
     435 => thread::clone3,
     436 => fs::close_range,
