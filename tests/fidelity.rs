@@ -136,3 +136,15 @@ fn native_aio_submits_completes_and_refuses_as_linux() {
         assert!(out.contains("read back 'first block second vector'"), "{out}");
     }
 }
+
+/// Memory policies on one memory node: set_mempolicy/get_mempolicy, mbind
+/// ranges (kept until unmapped), the home node, migrate_pages and
+/// move_pages (a page not used yet is not present), each refusal's errno.
+#[test]
+fn memory_policies_answer_as_linux_on_one_node() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("numa", flavor, &[]);
+        let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
+        assert!(out.contains("page 1: mode 0x3 mask 0x1 0"), "{out}");
+    }
+}

@@ -46,12 +46,17 @@ impl Leaf {
     pub fn frame(&self) -> u64 {
         self.get() & PTE_ADDR_MASK & if self.huge { !(HUGE_PAGE_SIZE - 1) } else { !0 }
     }
-    /// Holds a frame, present or parked.
     /// Whether the CPU has written through this entry since it was made (the D bit).
     pub fn is_dirty(&self) -> bool {
         self.get() & (1 << 6) != 0
     }
 
+    /// Whether the CPU has used this entry since it was made (the A bit).
+    pub fn is_accessed(&self) -> bool {
+        self.get() & (1 << 5) != 0
+    }
+
+    /// Holds a frame, present or parked.
     pub fn is_backed(&self) -> bool {
         self.get() & (PTE_PRESENT | PTE_PARKED) != 0
     }

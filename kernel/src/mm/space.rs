@@ -152,6 +152,11 @@ impl AddressSpace {
 
     /// VMAs that overlap `[start, end)`.
     /// Whether a mapping (of any protection, even none) covers `addr`.
+    /// The mapping `addr` lies in.
+    pub fn vma_at(&self, addr: u64) -> Option<Vma> {
+        self.overlapping(addr, addr.saturating_add(1)).into_iter().next()
+    }
+
     pub fn is_mapped(&self, addr: u64) -> bool {
         addr < u64::MAX && !self.overlapping(addr, addr + 1).is_empty()
     }
@@ -278,6 +283,7 @@ impl AddressSpace {
         for v in vmas {
             self.vmas.remove(&v.start);
         }
+        crate::syscall::numa::forget(start, end);
         self.depopulate(start, end)
     }
 
@@ -375,6 +381,12 @@ impl AddressSpace {
     /// Whether the page at `va` is in memory (`mincore`).
     pub fn resident(&self, va: u64) -> bool {
         self.pt.leaf(va).is_some_and(|l| l.is_backed())
+    }
+
+    /// Whether the program has used the page at `va` (its frame may have
+    /// been mapped ahead of any use: Linux would have no page there yet).
+    pub fn touched(&self, va: u64) -> bool {
+        self.pt.leaf(va).is_some_and(|l| l.is_backed() && l.is_accessed())
     }
 
     /// Whether `addr` lies in memory other processes may share (`MAP_SHARED`;

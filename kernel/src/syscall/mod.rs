@@ -10,6 +10,7 @@ pub mod fs;
 pub mod futex;
 pub mod mm;
 pub mod net;
+pub mod numa;
 pub mod path;
 pub mod poll;
 pub mod process;

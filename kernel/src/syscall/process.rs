@@ -657,66 +657,6 @@ pub fn thread_name() -> [u8; 16] {
     n
 }
 
-/// `get_mempolicy`: the guest has one memory node and every policy is the
-/// default one (Linux's answer on a machine with one node).
-pub fn get_mempolicy([mode, nodemask, maxnode, addr, flags, _]: Args) -> SysResult {
-    use hx_abi::uapi;
-    const MPOL_F_NODE: u64 = uapi::MPOL_F_NODE as u64;
-    const MPOL_F_ADDR: u64 = uapi::MPOL_F_ADDR as u64;
-    const MPOL_F_MEMS_ALLOWED: u64 = uapi::MPOL_F_MEMS_ALLOWED as u64;
-    if flags & !(MPOL_F_NODE | MPOL_F_ADDR | MPOL_F_MEMS_ALLOWED) != 0 {
-        return Err(EINVAL);
-    }
-    if flags & MPOL_F_MEMS_ALLOWED != 0 && flags & (MPOL_F_NODE | MPOL_F_ADDR) != 0 {
-        return Err(EINVAL);
-    }
-    if flags & MPOL_F_ADDR == 0 && addr != 0 {
-        return Err(EINVAL);
-    }
-    if flags & MPOL_F_ADDR != 0 && !crate::mm::with_space(|s| s.is_mapped(addr)) {
-        return Err(crate::errno::EFAULT);
-    }
-    if mode != 0 {
-        // MPOL_F_NODE: the node (0); else the policy, MPOL_DEFAULT.
-        mm::write_user(mode, &0i32)?;
-    }
-    if nodemask != 0 {
-        if maxnode == 0 {
-            return Err(EINVAL);
-        }
-        // Node 0 only (a bitmask of maxnode bits, in longs).
-        let longs = maxnode.div_ceil(64).min(16) as usize;
-        let mut bits = alloc::vec![0u64; longs];
-        if flags & MPOL_F_MEMS_ALLOWED != 0 || flags & MPOL_F_NODE != 0 {
-            bits[0] = 1;
-        }
-        for (i, b) in bits.iter().enumerate() {
-            mm::write_user(nodemask + 8 * i as u64, b)?;
-        }
-    }
-    Ok(0)
-}
-
-/// `set_mempolicy`: any policy over node 0 is the policy there is.
-pub fn set_mempolicy([mode, nodemask, maxnode, ..]: Args) -> SysResult {
-    use hx_abi::uapi;
-    let base = mode & !((uapi::MPOL_F_STATIC_NODES | uapi::MPOL_F_RELATIVE_NODES | uapi::MPOL_F_NUMA_BALANCING) as u64);
-    if base >= uapi::MPOL_MAX as u64 {
-        return Err(EINVAL);
-    }
-    if base != uapi::MPOL_DEFAULT as u64 && base != uapi::MPOL_LOCAL as u64 {
-        if nodemask == 0 || maxnode == 0 {
-            return Err(EINVAL);
-        }
-        let first: u64 = mm::read_user(nodemask)?;
-        // Only node 0 exists.
-        if first & !1 != 0 || first == 0 {
-            return Err(EINVAL);
-        }
-    }
-    Ok(0)
-}
-
 pub fn prctl([option, arg2, ..]: Args) -> SysResult {
     use hx_abi::uapi;
     const PR_SET_PDEATHSIG: u64 = uapi::PR_SET_PDEATHSIG as u64;

@@ -1,7 +1,7 @@
 //! Syscall number → handler. Names and argument formats live in
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
-use super::{aio, cred, epoll, exec, fork, fs, futex, mm, net, path, poll, process, signal, thread, time, Args};
+use super::{aio, cred, epoll, exec, fork, fs, futex, mm, net, numa, path, poll, process, signal, thread, time, Args};
 use crate::errno::SysResult;
 use crate::fs::{eventfd, signalfd, timerfd};
 use hx_abi::syscalls::MAX_SYSCALLS;
@@ -211,8 +211,8 @@ table! {
     233 => epoll::epoll_ctl,
     234 => signal::tgkill,
     235 => path::utimes,
-    238 => process::set_mempolicy,
-    239 => process::get_mempolicy,
+    238 => numa::set_mempolicy,
+    239 => numa::get_mempolicy,
     247 => fork::waitid,
     251 => process::ioprio_set,
     252 => process::ioprio_get,
@@ -272,6 +272,10 @@ table! {
     332 => path::statx,
     333 => aio::io_pgetevents,
     334 => thread::rseq,
+    237 => numa::mbind,
+    256 => numa::migrate_pages,
+    279 => numa::move_pages,
+    450 => numa::set_mempolicy_home_node,
     435 => thread::clone3,
     436 => fs::close_range,
     439 => path::faccessat2,
