@@ -148,3 +148,15 @@ fn memory_policies_answer_as_linux_on_one_node() {
         assert!(out.contains("page 1: mode 0x3 mask 0x1 0"), "{out}");
     }
 }
+
+/// splice between a file (at an offset or its position), a socket, pipes
+/// (in-guest ones and a forked child's) and /dev/null, vmsplice both ways,
+/// and each refusal's errno.
+#[test]
+fn splice_and_vmsplice_move_bytes_and_refuse_as_linux() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("splice", flavor, &[]);
+        let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
+        assert!(out.contains("file: 'from the child'"), "{out}");
+    }
+}

@@ -120,6 +120,24 @@ pub const PIPE_BUF: u64 = 4096;
 /// what fits (`EAGAIN` if nothing does, or an atomic write does not fit
 /// whole); the readers gone, `EPIPE` unless some bytes went in first.
 pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Errno> {
+    write_from(p, count, nonblock, |done, chunk| mm::copy_from_user(buf + done, chunk))
+}
+
+/// [`write`] of bytes the kernel holds (`splice`).
+pub fn write_kernel(p: &Shared, data: &[u8], nonblock: bool) -> Result<u64, Errno> {
+    write_from(p, data.len() as u64, nonblock, |done, chunk| {
+        chunk.copy_from_slice(&data[done as usize..done as usize + chunk.len()]);
+        Ok(())
+    })
+}
+
+/// [`write`] of `count` bytes that `fill` copies in, `done` bytes on.
+fn write_from(
+    p: &Shared,
+    count: u64,
+    nonblock: bool,
+    fill: impl Fn(u64, &mut [u8]) -> Result<(), Errno>,
+) -> Result<u64, Errno> {
     if count == 0 {
         return Ok(0);
     }
@@ -138,7 +156,7 @@ pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Er
         if room > 0 && (!atomic || room >= left) {
             let n = left.min(room) as usize;
             let mut chunk = alloc::vec![0u8; n];
-            if let Err(e) = mm::copy_from_user(buf + done, &mut chunk) {
+            if let Err(e) = fill(done, &mut chunk) {
                 return if done > 0 { Ok(done) } else { Err(e) };
             }
             pipe.buf.extend(chunk);
@@ -157,6 +175,65 @@ pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Er
         if let Err(e) = wait(pipe) {
             return if done > 0 { Ok(done) } else { Err(e) };
         }
+        pipe = p.lock();
+    }
+}
+
+/// Up to `max` of the bytes the pipe holds, left in it (`splice` takes
+/// only what it could pass on, with [`consume`]); waits for some as a read
+/// does. Empty: no writer is left (the end of the data).
+pub fn peek(p: &Shared, max: usize, nonblock: bool) -> Result<Vec<u8>, Errno> {
+    let mut pipe = p.lock();
+    loop {
+        if pipe.moved {
+            return Err(ERESTARTNOINTR);
+        }
+        if !pipe.buf.is_empty() || pipe.writers == 0 {
+            break;
+        }
+        if nonblock {
+            return Err(EAGAIN);
+        }
+        wait(pipe)?;
+        pipe = p.lock();
+    }
+    let n = max.min(pipe.buf.len());
+    Ok(pipe.buf.iter().take(n).copied().collect())
+}
+
+/// Drops the first `n` bytes (after [`peek`]).
+pub fn consume(p: &Shared, n: usize) {
+    let mut pipe = p.lock();
+    let n = n.min(pipe.buf.len());
+    if n == 0 {
+        return;
+    }
+    if pipe.buf.len() >= pipe.capacity {
+        pipe.write_edges += 1;
+    }
+    pipe.buf.drain(..n);
+    changed(pipe);
+}
+
+/// Waits until the pipe has room for a byte, as a write does; the room.
+/// `EPIPE` when no reader is left.
+pub fn wait_for_room(p: &Shared, nonblock: bool) -> Result<usize, Errno> {
+    let mut pipe = p.lock();
+    loop {
+        if pipe.moved {
+            return Err(ERESTARTNOINTR);
+        }
+        if pipe.readers == 0 {
+            return Err(crate::errno::EPIPE);
+        }
+        let room = pipe.capacity - pipe.buf.len();
+        if room > 0 {
+            return Ok(room);
+        }
+        if nonblock {
+            return Err(EAGAIN);
+        }
+        wait(pipe)?;
         pipe = p.lock();
     }
 }

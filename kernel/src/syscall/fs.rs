@@ -7,7 +7,7 @@ use crate::fs::stat::Stat;
 use crate::fs::{pipe, table, Kind, OpenFile, O_ACCMODE, O_APPEND, O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY};
 use alloc::sync::Arc;
 
-const SIGPIPE: u32 = 13;
+pub const SIGPIPE: u32 = 13;
 use crate::{host, mm};
 use alloc::vec::Vec;
 use hx_abi::hypercall::{op, Request};
@@ -37,7 +37,7 @@ fn device_read(d: Device, buf: u64, count: u64) -> SysResult {
     }
 }
 
-fn device_write(d: Device, count: u64) -> SysResult {
+pub fn device_write(d: Device, count: u64) -> SysResult {
     match d {
         Device::Full => Err(ENOSPC),
         _ => Ok(count),

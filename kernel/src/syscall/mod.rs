@@ -15,6 +15,7 @@ pub mod path;
 pub mod poll;
 pub mod process;
 pub mod signal;
+pub mod splice;
 pub mod table;
 pub mod thread;
 pub mod time;

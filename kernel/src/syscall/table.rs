@@ -1,7 +1,9 @@
 //! Syscall number → handler. Names and argument formats live in
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
-use super::{aio, cred, epoll, exec, fork, fs, futex, mm, net, numa, path, poll, process, signal, thread, time, Args};
+use super::{
+    aio, cred, epoll, exec, fork, fs, futex, mm, net, numa, path, poll, process, signal, splice, thread, time, Args,
+};
 use crate::errno::SysResult;
 use crate::fs::{eventfd, signalfd, timerfd};
 use hx_abi::syscalls::MAX_SYSCALLS;
@@ -273,6 +275,8 @@ table! {
     333 => aio::io_pgetevents,
     334 => thread::rseq,
     237 => numa::mbind,
+    275 => splice::splice,
+    278 => splice::vmsplice,
     256 => numa::migrate_pages,
     279 => numa::move_pages,
     450 => numa::set_mempolicy_home_node,
