@@ -1,16 +1,19 @@
 //! A spare monitor: forked ahead of this process's next `posix_spawn` (or
-//! `vfork` + `execve`), it makes its VM and writes the kernel into it, then
-//! waits. When the child execs, the parent hands it the image and the
-//! descriptors the image inherits over a socket, instead of forking a
-//! monitor that only then makes a VM and writes the kernel: those steps
-//! are off the child's way (about half of a spawn's cost on this host kind).
+//! `vfork` + `execve`), it makes its VM, writes the kernel into it and
+//! boots it; the kernel waits in `LAUNCH`. When the child execs, the parent
+//! hands the spare the image and the descriptors the image inherits over a
+//! socket, instead of forking a monitor that only then makes a VM and boots
+//! the kernel: those steps are off the child's way (most of a spawn's cost
+//! on this host kind).
 //!
-//! A monitor makes one right after its program started a child this way (a
-//! shell, make, a test runner start many): the fork and the spare's VM
-//! overlap that child's run, and the monitor holds at most one. A spare holds none of the
-//! parent's guest descriptors (a pipe's write end held there would keep the
-//! reader from ever seeing EOF), dies with its parent (`PR_SET_PDEATHSIG`)
-//! and is listed in the process table, so its end is no guest's SIGCHLD.
+//! A monitor makes its spares right after its program started a child this
+//! way (a shell, make, a test runner start many): their making overlaps
+//! that child's run. It keeps two (`SPARES`): making one takes longer than
+//! a short child's run, so the next spawn takes the one made a spawn
+//! earlier, booted by now. A spare holds none of the parent's guest
+//! descriptors (a pipe's write end held there would keep the reader from
+//! ever seeing EOF), dies with its parent (`PR_SET_PDEATHSIG`) and is
+//! listed in the process table, so its end is no guest's SIGCHLD.
 use super::table;
 use crate::host::files::Files;
 use crate::host::handles::{HandedOver, SocketNames};
@@ -22,10 +25,15 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-/// The spare's host pid and this monitor's end of its socket (0 and -1:
-/// none). Atomics rather than a lock: a forked monitor drops its copy.
-static PID: AtomicI32 = AtomicI32::new(0);
-static CHANNEL: AtomicI32 = AtomicI32::new(-1);
+/// Spares a monitor keeps: two, so that back-to-back spawns find one that
+/// was made a spawn earlier and has booted by now (making one takes longer
+/// than a short child's run). Each slot: the spare's host pid and this
+/// monitor's end of its socket (0 and -1: none), the oldest first. Atomics
+/// rather than a lock: a forked monitor drops its copy. Only the thread
+/// that serves a `VFORK` child changes them.
+const SPARES: usize = 2;
+static PIDS: [AtomicI32; SPARES] = [const { AtomicI32::new(0) }; SPARES];
+static CHANNELS: [AtomicI32; SPARES] = [const { AtomicI32::new(-1) }; SPARES];
 /// This monitor's program has started a child in its own VM (`VFORK`).
 static SPAWNED: AtomicBool = AtomicBool::new(false);
 
@@ -39,33 +47,44 @@ pub fn note_spawn() {
     SPAWNED.store(true, Ordering::Relaxed);
 }
 
-/// Whether a spare should be made now (see the module comment).
-pub fn wanted() -> bool {
-    SPAWNED.load(Ordering::Relaxed) && PID.load(Ordering::Relaxed) == 0
+/// The first free slot, if a spare should be made now (see the module comment).
+fn wanted() -> Option<usize> {
+    if !SPAWNED.load(Ordering::Relaxed) {
+        return None;
+    }
+    PIDS.iter().position(|p| p.load(Ordering::Relaxed) == 0)
 }
 
-/// A forked monitor's copy of its parent's spare is not its own.
+/// A forked monitor's copies of its parent's spares are not its own.
 pub fn forget() {
     SPAWNED.store(false, Ordering::Relaxed);
-    PID.store(0, Ordering::SeqCst);
-    let fd = CHANNEL.swap(-1, Ordering::SeqCst);
-    if fd >= 0 {
-        // SAFETY: this process's copy of the channel, which nothing else uses.
-        unsafe { libc::close(fd) };
+    for (pid, channel) in PIDS.iter().zip(&CHANNELS) {
+        pid.store(0, Ordering::SeqCst);
+        let fd = channel.swap(-1, Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: this process's copy of the channel, which nothing else uses.
+            unsafe { libc::close(fd) };
+        }
     }
 }
 
-/// Forks a spare if one is wanted. It dies with the thread that forked it
-/// (`PR_SET_PDEATHSIG`): a vCPU thread ends with its VM, at the program's
-/// end or `execve`; a later hand-over then finds it gone and forks.
+/// Forks spares until the monitor holds its two. Each dies with the thread
+/// that forked it (`PR_SET_PDEATHSIG`): a vCPU thread ends with its VM, at
+/// the program's end or `execve`; a later hand-over then finds it gone and forks.
 pub fn make(m: &Machine) {
-    if !wanted() {
-        return;
+    while let Some(slot) = wanted() {
+        if !make_one(m, slot) {
+            return;
+        }
     }
+}
+
+/// Forks one spare into `slot`; false if it could not.
+fn make_one(m: &Machine, slot: usize) -> bool {
     let mut pair = [-1; 2];
     // SAFETY: socketpair into an array of two we own.
     if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, pair.as_mut_ptr()) } != 0 {
-        return;
+        return false;
     }
     // SAFETY: two fresh descriptors we own.
     let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
@@ -74,7 +93,7 @@ pub fn make(m: &Machine) {
     let mut guard = m.host.lock().unwrap_or_else(|e| e.into_inner());
     let announcements = crate::signals::block_guest_signal();
     if m.mem.keep_from_fork(true).is_err() {
-        return;
+        return false;
     }
     // SAFETY: getpid cannot fail.
     let parent = unsafe { libc::getpid() };
@@ -87,10 +106,10 @@ pub fn make(m: &Machine) {
     if host_pid != 0 {
         if host_pid > 0 {
             table::add_spare(host_pid);
-            CHANNEL.store(ours.into_raw_fd(), Ordering::SeqCst);
-            PID.store(host_pid, Ordering::SeqCst);
+            CHANNELS[slot].store(ours.into_raw_fd(), Ordering::SeqCst);
+            PIDS[slot].store(host_pid, Ordering::SeqCst);
         }
-        return;
+        return host_pid > 0;
     }
     drop(ours);
     let (report, files) = &mut *guard;
@@ -255,13 +274,17 @@ fn make_vm(w: &World, files: &mut Files) -> Result<Vm> {
 /// Hands the reserved child `slot` and its image to the spare, if there is
 /// one that takes them; else gives the image back.
 pub fn hand_over(files: &Files, slot: &table::Entry, launch: Box<Launch>) -> std::result::Result<(), Box<Launch>> {
-    let host_pid = PID.load(Ordering::SeqCst);
-    let fd = CHANNEL.swap(-1, Ordering::SeqCst);
+    // The oldest spare; the next moves up.
+    let host_pid = PIDS[0].load(Ordering::SeqCst);
+    let fd = CHANNELS[0].swap(-1, Ordering::SeqCst);
+    for i in 1..SPARES {
+        PIDS[i - 1].store(PIDS[i].swap(0, Ordering::SeqCst), Ordering::SeqCst);
+        CHANNELS[i - 1].store(CHANNELS[i].swap(-1, Ordering::SeqCst), Ordering::SeqCst);
+    }
     if host_pid <= 0 || fd < 0 {
         return Err(launch);
     }
-    PID.store(0, Ordering::SeqCst);
-    // SAFETY: our end of the spare's socket, taken out of `CHANNEL` above.
+    // SAFETY: our end of the spare's socket, taken out of `CHANNELS` above.
     let mut channel = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     // From here on the spare's end is the child's: its SIGCHLD is news. A
     // spare no longer listed ended and was reaped (its pid may be another
