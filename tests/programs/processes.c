@@ -217,6 +217,14 @@ static int spare(void) {
         waitpid(c, &st, 0);
         report("status", st);
     }
+    /* A child that execs another image (its monitor was a spare, whose
+     * kernel booted before the first image came). */
+    for (int i = 0; i < 3; i++) {
+        char *ex[] = {"sh", "-c", "exec sh -c 'exit 7'", NULL};
+        posix_spawn(&c, "/bin/sh", NULL, NULL, ex, environ);
+        waitpid(c, &st, 0);
+        report("exec in the child", st);
+    }
     /* A program larger than the room a spare keeps for it (gcc's cc1: some
      * 38 MB of segments), then a small one: hx's spare steps aside and the
      * parent's monitor starts the child itself, then makes a new spare. */

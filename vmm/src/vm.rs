@@ -398,7 +398,9 @@ pub fn serve(
 ) -> Result<crate::process::End> {
     let areas = cpu_areas_phys(w);
     // vCPUs that never ran take their CPUID; KVM refuses to change it later.
-    let mut fresh = resumed.is_none();
+    // A kernel booted ahead (its ring page given) runs before any image:
+    // its RAM and vCPUs are not fresh at the first `execve`.
+    let mut fresh = resumed.is_none() && ring_phys == 0;
     loop {
         if let Some(l) = launch.take() {
             // Fresh RAM reads as zero already; an exec's old image must go.
