@@ -23,7 +23,7 @@ use crate::vm::{BootedAhead, Launch, World};
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 /// Spares a monitor keeps: two, so that back-to-back spawns find one that
 /// was made a spawn earlier and has booted by now (making one takes longer
@@ -34,8 +34,10 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 const SPARES: usize = 2;
 static PIDS: [AtomicI32; SPARES] = [const { AtomicI32::new(0) }; SPARES];
 static CHANNELS: [AtomicI32; SPARES] = [const { AtomicI32::new(-1) }; SPARES];
-/// This monitor's program has started a child in its own VM (`VFORK`).
-static SPAWNED: AtomicBool = AtomicBool::new(false);
+/// Children this monitor's program started in their own VMs (`VFORK`),
+/// up to `SPARES`: one spare after the first, two from the second on (a
+/// program that starts one child wastes no second VM).
+static SPAWNED: AtomicUsize = AtomicUsize::new(0);
 
 /// The most descriptors one hand-over carries (`SCM_MAX_FD` is 253).
 const MAX_FDS: usize = 250;
@@ -44,20 +46,18 @@ const MAGIC: u64 = 0x6878_7370_6172_6501;
 
 /// The program started a child in its own VM: the next one may find a spare.
 pub fn note_spawn() {
-    SPAWNED.store(true, Ordering::Relaxed);
+    let _ = SPAWNED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < SPARES).then_some(n + 1));
 }
 
 /// The first free slot, if a spare should be made now (see the module comment).
 fn wanted() -> Option<usize> {
-    if !SPAWNED.load(Ordering::Relaxed) {
-        return None;
-    }
-    PIDS.iter().position(|p| p.load(Ordering::Relaxed) == 0)
+    let keep = SPAWNED.load(Ordering::Relaxed);
+    PIDS.iter().take(keep).position(|p| p.load(Ordering::Relaxed) == 0)
 }
 
 /// A forked monitor's copies of its parent's spares are not its own.
 pub fn forget() {
-    SPAWNED.store(false, Ordering::Relaxed);
+    SPAWNED.store(0, Ordering::Relaxed);
     for (pid, channel) in PIDS.iter().zip(&CHANNELS) {
         pid.store(0, Ordering::SeqCst);
         let fd = channel.swap(-1, Ordering::SeqCst);
