@@ -105,24 +105,32 @@ fn fallocate_reserves_space_and_refuses_what_linux_refuses() {
     );
 }
 
-#[test]
-fn memory_locking_mincore_vectored_io_v2_file_times_copy_file_range_and_io_priority_answer_as_linux() {
-    // musl has no preadv2/pwritev2 wrappers: glibc builds only.
-    for flavor in [Flavor::GlibcDynamic, Flavor::GlibcStatic] {
-        let exe = build("misc_calls", flavor, &[]);
-        let out = text(&compare_in_dirs(&exe, &["."], None, &[]).stdout);
-        assert!(out.contains("personality query = 262144"), "{out}");
-        assert!(out.contains("'abcdefghij"), "{out}");
+/// Runs `program` (built as each of `flavors`) natively and in hx, in
+/// scratch directories, compares the two, and checks hx's output holds `expect`.
+fn each_flavor(program: &str, flavors: [Flavor; 2], args: &[&str], expect: &[&str]) {
+    for flavor in flavors {
+        let exe = build(program, flavor, &[]);
+        let out = text(&compare_in_dirs(&exe, args, None, &[]).stdout);
+        for e in expect {
+            assert!(out.contains(e), "{out}");
+        }
     }
 }
 
 #[test]
+fn memory_locking_mincore_vectored_io_v2_file_times_copy_file_range_and_io_priority_answer_as_linux() {
+    // musl has no preadv2/pwritev2 wrappers: glibc builds only.
+    each_flavor(
+        "misc_calls",
+        [Flavor::GlibcDynamic, Flavor::GlibcStatic],
+        &["."],
+        &["personality query = 262144", "'abcdefghij"],
+    );
+}
+
+#[test]
 fn sched_getattr_and_sched_setattr_and_the_time_sharing_policies_answer_as_linux() {
-    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
-        let exe = build("sched_attr", flavor, &[]);
-        let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
-        assert!(out.contains("setattr SCHED_BATCH nice 5 = 0"), "{out}");
-    }
+    each_flavor("sched_attr", [Flavor::GlibcDynamic, Flavor::MuslStatic], &[], &["setattr SCHED_BATCH nice 5 = 0"]);
 }
 
 /// Native AIO (raw syscalls, as libaio makes them): limits, reads, writes,
@@ -130,11 +138,7 @@ fn sched_getattr_and_sched_setattr_and_the_time_sharing_policies_answer_as_linux
 /// each refusal's errno, and a forked child without its parent's contexts.
 #[test]
 fn native_aio_submits_completes_and_refuses_as_linux() {
-    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
-        let exe = build("aio", flavor, &[]);
-        let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
-        assert!(out.contains("read back 'first block second vector'"), "{out}");
-    }
+    each_flavor("aio", [Flavor::GlibcDynamic, Flavor::MuslStatic], &[], &["read back 'first block second vector'"]);
 }
 
 /// Memory policies on one memory node: set_mempolicy/get_mempolicy, mbind
@@ -142,11 +146,7 @@ fn native_aio_submits_completes_and_refuses_as_linux() {
 /// move_pages (a page not used yet is not present), each refusal's errno.
 #[test]
 fn memory_policies_answer_as_linux_on_one_node() {
-    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
-        let exe = build("numa", flavor, &[]);
-        let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
-        assert!(out.contains("page 1: mode 0x3 mask 0x1 0"), "{out}");
-    }
+    each_flavor("numa", [Flavor::GlibcDynamic, Flavor::MuslStatic], &[], &["page 1: mode 0x3 mask 0x1 0"]);
 }
 
 /// splice between a file (at an offset or its position), a socket, pipes
@@ -154,9 +154,5 @@ fn memory_policies_answer_as_linux_on_one_node() {
 /// and each refusal's errno.
 #[test]
 fn splice_and_vmsplice_move_bytes_and_refuse_as_linux() {
-    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
-        let exe = build("splice", flavor, &[]);
-        let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
-        assert!(out.contains("file: 'from the child'"), "{out}");
-    }
+    each_flavor("splice", [Flavor::GlibcDynamic, Flavor::MuslStatic], &[], &["file: 'from the child'"]);
 }

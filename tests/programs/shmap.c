@@ -75,21 +75,26 @@ static void file_coherence(void) {
 static sigjmp_buf jb;
 static void on_bus(int s) { siglongjmp(jb, s); }
 
+/* Reads *p with `sig` caught: the signal the read raised, or 0. */
+static int read_faults(volatile char *p, int sig) {
+    signal(sig, on_bus);
+    int s = sigsetjmp(jb, 1);
+    if (s == 0) {
+        volatile char c = *p;
+        (void)c;
+    }
+    signal(sig, SIG_DFL);
+    return s;
+}
+
 static void past_eof(void) {
     int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
     write(fd, "x", 1);
     char *m = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    signal(SIGBUS, on_bus);
     printf("first page: %c, rest of it zero: %d\n", m[0], m[4095]);
-    int s = sigsetjmp(jb, 1);
-    if (s == 0) {
-        volatile char c = m[4096];
-        (void)c;
-        printf("no signal past the end\n");
-    } else {
-        printf("past the end of the file: signal %d\n", s);
-    }
-    signal(SIGBUS, SIG_DFL);
+    int s = read_faults(m + 4096, SIGBUS);
+    if (s == 0) printf("no signal past the end\n");
+    else printf("past the end of the file: signal %d\n", s);
     munmap(m, 8192);
     close(fd);
 }
@@ -157,16 +162,9 @@ static void shrink(void) {
     char back[8] = {0};
     pread(fd, back, 4, 0);
     printf("write after the shrink reaches the file: %s\n", back);
-    signal(SIGSEGV, on_bus);
-    int sig = sigsetjmp(jb, 1);
-    if (sig == 0) {
-        volatile char c = m[4096];
-        (void)c;
-        printf("the tail is still mapped\n");
-    } else {
-        printf("the tail is gone: signal %d\n", sig);
-    }
-    signal(SIGSEGV, SIG_DFL);
+    int sig = read_faults(m + 4096, SIGSEGV);
+    if (sig == 0) printf("the tail is still mapped\n");
+    else printf("the tail is gone: signal %d\n", sig);
     munmap(s, 512);
     close(fd);
     char *a = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

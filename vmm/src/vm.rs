@@ -607,8 +607,8 @@ fn machine_info(
     boot
 }
 
-/// The boot block's program part (and a fresh clock anchor and seed: a
-/// kernel booted ahead takes them at its launch).
+/// The boot block's program part (and a fresh random seed: a kernel
+/// booted ahead takes it at its launch).
 fn program_info(boot: &mut BootInfo, l: &Launch, loaded: &Loaded) {
     boot.user_entry = loaded.entry;
     boot.user_sp = loaded.sp;
@@ -649,13 +649,20 @@ pub fn write_machine(w: &World, files: &mut Files) -> Result<MachineReady> {
     Ok(MachineReady { next_table: pt.next_table(), phys, areas })
 }
 
-/// A kernel booted before its program (`FLAG_AWAIT_PROGRAM`): the room its
-/// program's frames must fit in, and its ring page.
+/// A kernel booted before its program (`FLAG_AWAIT_PROGRAM`): the stack's
+/// frames, and the boot block it booted with (its `phys_free`: the end of
+/// the room the program's frames must fit in).
 pub struct BootedAhead {
     ready: MachineReady,
     stack_pa: u64,
-    room_end: u64,
-    pub ring_phys: u64,
+    machine: Box<BootInfo>,
+}
+
+impl BootedAhead {
+    /// The ring page the kernel started with.
+    pub fn ring_phys(&self) -> u64 {
+        self.machine.ring_phys
+    }
 }
 
 /// The most guest RAM kept for a program loaded after its kernel's boot:
@@ -679,11 +686,12 @@ pub fn boot_ahead(
     let room_end = align_up(ready.phys.next, PAGE_SIZE) + program_room(w.mem.size());
     anyhow::ensure!(room_end < w.mem.size(), "guest RAM too small to boot ahead");
     let ram = reach_for_boot(w, slots, room_end)?;
-    let mut boot = machine_info(w, slots, vcpus.iter().flatten().next(), ready.areas, ring_phys, room_end, ram);
-    boot.flags |= FLAG_AWAIT_PROGRAM;
-    w.mem.write_obj(BOOT_INFO_PHYS, boot)?;
+    let mut machine =
+        Box::new(machine_info(w, slots, vcpus.iter().flatten().next(), ready.areas, ring_phys, room_end, ram));
+    machine.flags |= FLAG_AWAIT_PROGRAM;
+    w.mem.write_obj(BOOT_INFO_PHYS, *machine)?;
     ready.phys.end = room_end;
-    Ok(BootedAhead { ready, stack_pa, room_end, ring_phys })
+    Ok(BootedAhead { ready, stack_pa, machine })
 }
 
 /// Loads `l` into the room a kernel booted ahead kept for it, and completes
@@ -692,7 +700,6 @@ pub fn boot_ahead(
 pub fn launch_ahead(
     w: &World,
     slots: &crate::slots::Slots,
-    vcpu: &VcpuFd,
     files: &mut Files,
     l: &Launch,
     ahead: BootedAhead,
@@ -700,19 +707,10 @@ pub fn launch_ahead(
     let planned = plan_program(files, l)?;
     let (mut pt, mut phys) = (PageTables::resume(w.mem, ahead.ready.next_table), ahead.ready.phys);
     let loaded = load_program(w, files, l, &planned, &mut pt, &mut phys, Some(ahead.stack_pa))?;
-    let before: BootInfo = w.mem.read_obj(BOOT_INFO_PHYS)?;
-    let mut boot = machine_info(
-        w,
-        slots,
-        Some(vcpu),
-        ahead.ready.areas,
-        ahead.ring_phys,
-        phys.next,
-        (before.ram_low, before.ram_high),
-    );
-    boot.flags |= FLAG_AWAIT_PROGRAM;
+    let mut boot = *ahead.machine;
+    boot.phys_free = phys.next;
+    (boot.clock_tsc, boot.clock_realtime_ns, boot.clock_monotonic_ns) = clock_anchor(slots);
     program_info(&mut boot, l, &loaded);
-    debug_assert!(phys.next <= ahead.room_end);
     w.mem.write_obj(BOOT_INFO_PHYS, boot)?;
     Ok(planned.binary(l))
 }

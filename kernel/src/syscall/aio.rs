@@ -191,10 +191,10 @@ fn submit_one(ctx: u64, user_iocb: u64) -> Result<(), Errno> {
     }
     let file = table::get(u64::from(iocb.fildes))?;
     let resfd = if iocb.flags & IOCB_FLAG_RESFD != 0 { Some(eventfd(iocb.resfd)?) } else { None };
+    // IOCB_FLAG_IOPRIO is taken: a priority has no effect in the guest.
     if iocb.flags & !(IOCB_FLAG_RESFD | IOCB_FLAG_IOPRIO) != 0 {
         return Err(EINVAL);
     }
-    let _ = iocb.flags & IOCB_FLAG_IOPRIO; // a priority has no effect in the guest
     mm::write_user(user_iocb + 8, &0u32)?; // aio_key: KIOCB_KEY
     let res = run(&file, &iocb)?;
     let event = Event { data: iocb.data, obj: user_iocb, res, res2: 0 };

@@ -375,7 +375,7 @@ pub fn pwritev([fd, iov, count, offset, ..]: Args) -> SysResult {
 
 /// One read of host file `h` (at `at`, or at its position) into the kernel
 /// buffer `buf`; the bytes read (none at the end of the file).
-fn read_chunk(h: u64, at: Option<u64>, buf: &mut [u8]) -> Result<Vec<u8>, Errno> {
+pub(super) fn read_chunk(h: u64, at: Option<u64>, buf: &mut [u8]) -> Result<Vec<u8>, Errno> {
     let got = match at {
         Some(a) => host::path_request(op::PREAD, &[h, a], &[], &mut [&mut *buf]).0,
         None => host::path_request(op::READ, &[h], &[], &mut [&mut *buf]).0,

@@ -152,14 +152,7 @@ fn fill(from: &End, to: &End, at: Option<u64>, len: usize, nonblock: bool) -> Re
 }
 
 fn read_host(h: u64, at: Option<u64>, len: usize) -> Result<Vec<u8>, Errno> {
-    let mut buf = alloc::vec![0u8; len];
-    let got = match at {
-        Some(a) => host::path_request(op::PREAD, &[h, a], &[], &mut [&mut buf]).0,
-        None => host::path_request(op::READ, &[h], &[], &mut [&mut buf]).0,
-    }? as usize;
-    buf.truncate(got.min(len));
-    // SAFETY: the monitor filled the buffer (read it back as memory).
-    Ok(buf.iter().map(|b| unsafe { core::ptr::read_volatile(b) }).collect())
+    super::fs::read_chunk(h, at, &mut alloc::vec![0u8; len])
 }
 
 /// Writes `data`: to a kernel pipe as a write does (all of it, or what

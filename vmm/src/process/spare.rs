@@ -147,7 +147,7 @@ fn wait_for_program(
         Ok(vm) => vm,
         Err(e) => step_aside(channel, e),
     };
-    let ring_phys = ahead.ring_phys;
+    let ring_phys = ahead.ring_phys();
     *AWAITING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Awaiting { channel, ahead, announcements });
     crate::signals::restarting();
     // The kernel boots now and waits in `op::LAUNCH` (`serve_launch`).
@@ -213,7 +213,7 @@ pub fn serve_launch(m: &Machine, vcpu: &kvm_ioctls::VcpuFd, addr: u64) -> Result
         let (report, files) = &mut *guard;
         report.count_request(req.op);
         let launched = given.and_then(|(bytes, fds)| take(&bytes, fds, files)).and_then(|(slot, launch)| {
-            let program = crate::vm::launch_ahead(m.world, m.slots, vcpu, files, &launch, ahead)?;
+            let program = crate::vm::launch_ahead(m.world, m.slots, files, &launch, ahead)?;
             Ok((slot, program))
         });
         match launched {
