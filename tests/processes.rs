@@ -115,6 +115,13 @@ fn a_monitor_made_ahead_takes_each_spawned_child_as_a_fresh_one() {
     sub_test("spare");
 }
 
+/// A spawner that ends first leaves its children running (orphans, as on
+/// Linux), even those whose monitors were made ahead of the spawn.
+#[test]
+fn children_spawned_from_spares_outlive_their_parent() {
+    sub_test("spawner_ends_first");
+}
+
 /// A killed child whose monitor kept a spare (it had started children):
 /// the spare's end, which may come with the child's as one host SIGCHLD,
 /// must not hide the child's from its parent's wait.

@@ -263,6 +263,48 @@ static int spare(void) {
     return 0;
 }
 
+/* A spawner ends before the children it started (in hx, monitors made
+ * ahead took them): they live on, as orphans do on Linux, and finish
+ * their work. The pipe reaches EOF once the last of them is gone. */
+static int spawner_ends_first(void) {
+    alarm(30);
+    int p[2], st;
+    pipe(p);
+    pid_t c = fork();
+    if (c == 0) {
+        close(p[0]);
+        char *t[] = {"true", NULL};
+        pid_t d;
+        for (int i = 0; i < 2; i++) {
+            posix_spawnp(&d, "true", NULL, NULL, t, environ);
+            waitpid(d, NULL, 0);
+        }
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+        for (int i = 0; i < 3; i++) {
+            char line[64];
+            snprintf(line, sizeof line, "sleep 0.3; echo orphan %d done", i);
+            char *argv[] = {"sh", "-c", line, NULL};
+            posix_spawn(&d, "/bin/sh", &fa, NULL, argv, environ);
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    waitpid(c, &st, 0);
+    report("spawner", st);
+    char buf[256];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = read(p[0], buf + got, sizeof buf - 1 - got)) > 0) got += n;
+    buf[got] = 0;
+    /* Their order is the scheduler's: count the lines. */
+    int lines = 0;
+    for (char *s = buf; (s = strstr(s, " done\n")); s++) lines++;
+    printf("orphans that finished: %d\n", lines);
+    return 0;
+}
+
 /* A child that started children of its own (in hx its monitor then keeps
  * a spare, which ends with it) is killed: the parent's wait returns at
  * once, not when the grandchild ends. */
@@ -1289,6 +1331,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "spawn")) return spawn();
     if (!strcmp(t, "spare")) return spare();
     if (!strcmp(t, "kill_spawner")) return kill_spawner();
+    if (!strcmp(t, "spawner_ends_first")) return spawner_ends_first();
     if (!strcmp(t, "big_send")) return big_send();
     if (!strcmp(t, "epoll_fork")) return epoll_fork();
     if (!strcmp(t, "fork_in_thread")) return fork_in_thread();

@@ -216,8 +216,13 @@ pub fn serve_launch(m: &Machine, vcpu: &kvm_ioctls::VcpuFd, addr: u64) -> Result
             let program = crate::vm::launch_ahead(m.world, m.slots, files, &launch, ahead)?;
             Ok((slot, program))
         });
+        // A process outlives its parent (it becomes an orphan): only a spare
+        // dies with the thread that made it. Cleared before the parent learns
+        // that the spare took the child.
+        // SAFETY: prctl on this process only.
+        let lives_on = launched.is_ok() && unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) } == 0;
         match launched {
-            Ok((slot, program)) if channel.write_all(&[1]).is_ok() => {
+            Ok((slot, program)) if lives_on && channel.write_all(&[1]).is_ok() => {
                 *m.program.lock().unwrap_or_else(|e| e.into_inner()) = program;
                 slot
             }
