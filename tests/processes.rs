@@ -122,6 +122,13 @@ fn children_spawned_from_spares_outlive_their_parent() {
     sub_test("spawner_ends_first");
 }
 
+/// Zombies whose monitors came back as spares keep their statuses, take a
+/// SIGKILL as zombies do, and report only their own CPU time.
+#[test]
+fn zombies_of_monitors_made_spares_again_stay_apart_from_newer_children() {
+    sub_test("spare_zombies");
+}
+
 /// A killed child whose monitor kept a spare (it had started children):
 /// the spare's end, which may come with the child's as one host SIGCHLD,
 /// must not hide the child's from its parent's wait.

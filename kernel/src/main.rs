@@ -64,6 +64,7 @@ extern "C" fn kmain(boot_block: *const BootInfo, cpu: u64) -> ! {
     ring::init();
     let room_end = if boot.flags & FLAG_AWAIT_PROGRAM != 0 {
         let room_end = boot.phys_free;
+        mm::warm_image();
         host::await_program();
         Some(room_end)
     } else {

@@ -305,6 +305,56 @@ static int spawner_ends_first(void) {
     return 0;
 }
 
+/* Children whose monitors came back as spares (hx) stay zombies until
+ * reaped, with their own statuses, while the same monitors run newer
+ * children: a SIGKILL to a zombie's pid is no kill of the newer child, and
+ * a quick child's CPU time is its own (not its monitor's earlier work). */
+static int spare_zombies(void) {
+    alarm(30);
+    char *t[] = {"true", NULL};
+    pid_t c;
+    int st;
+    for (int i = 0; i < 3; i++) {
+        posix_spawnp(&c, "true", NULL, NULL, t, environ);
+        waitpid(c, &st, 0);
+    }
+    for (int round = 0; round < 3; round++) {
+        pid_t quick[3], slow[3];
+        for (int i = 0; i < 3; i++) {
+            char *q[] = {"sh", "-c", "exit 3", NULL};
+            posix_spawn(&quick[i], "/bin/sh", NULL, NULL, q, environ);
+        }
+        usleep(150000);
+        for (int i = 0; i < 3; i++) {
+            char *w[] = {"sh", "-c", "sleep 0.2; exit 5", NULL};
+            posix_spawn(&slow[i], "/bin/sh", NULL, NULL, w, environ);
+        }
+        for (int i = 0; i < 3; i++) printf("kill of a zombie: %d\n", kill(quick[i], SIGKILL));
+        for (int i = 0; i < 3; i++) {
+            struct rusage ru;
+            wait4(slow[i], &st, 0, &ru);
+            report("slow child", st);
+        }
+        for (int i = 0; i < 3; i++) {
+            struct rusage ru;
+            wait4(quick[i], &st, 0, &ru);
+            report("zombie", st);
+            long us = ru.ru_utime.tv_sec * 1000000L + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1000000L +
+                      ru.ru_stime.tv_usec;
+            printf("its CPU time under 50 ms: %d\n", us < 50000);
+        }
+    }
+    /* More children than hx's process table holds, one after another:
+     * each slot is free again once its child is reaped. */
+    int failed = 0;
+    for (int i = 0; i < 1200; i++) {
+        if (posix_spawnp(&c, "true", NULL, NULL, t, environ) != 0) failed++;
+        else if (waitpid(c, &st, 0) != c || !WIFEXITED(st)) failed++;
+    }
+    printf("1200 more spawns, failed: %d\n", failed);
+    return 0;
+}
+
 /* A child that started children of its own (in hx its monitor then keeps
  * a spare, which ends with it) is killed: the parent's wait returns at
  * once, not when the grandchild ends. */
@@ -1332,6 +1382,7 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "spare")) return spare();
     if (!strcmp(t, "kill_spawner")) return kill_spawner();
     if (!strcmp(t, "spawner_ends_first")) return spawner_ends_first();
+    if (!strcmp(t, "spare_zombies")) return spare_zombies();
     if (!strcmp(t, "big_send")) return big_send();
     if (!strcmp(t, "epoll_fork")) return epoll_fork();
     if (!strcmp(t, "fork_in_thread")) return fork_in_thread();

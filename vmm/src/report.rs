@@ -159,6 +159,13 @@ impl Report {
         }
     }
 
+    /// A monitor that stands for another process from now on (a spare
+    /// made again, `process::spare`): that process's warnings and counts
+    /// start afresh.
+    pub fn restart(&mut self) {
+        *self = Self::new(self.stats, self.platform);
+    }
+
     /// Distinct syscall numbers warned about (bounded by `MAX_WARNED`).
     pub fn warned_count(&self) -> usize {
         self.warned.len()

@@ -115,8 +115,9 @@ fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<E
     if let Some(end) = end {
         // The parent may reap the child now, not after this VM's teardown,
         // and a child's monitor has nothing left to do but end the same way
-        // (its threads and VM go with the process).
-        if crate::process::table::publish_end(&end) {
+        // (its threads and VM go with the process), unless it becomes a
+        // spare again (then the vCPUs stop and `serve` returns).
+        if crate::process::table::publish_end(&end) && !crate::process::spare::comes_back() {
             crate::process::exit_child(end);
         }
     }

@@ -14,6 +14,14 @@
 //! descriptors (a pipe's write end held there would keep the reader from
 //! ever seeing EOF), dies with its parent (`PR_SET_PDEATHSIG`) and is
 //! listed in the process table, so its end is no guest's SIGCHLD.
+//!
+//! A spare's process may end and leave the monitor reusable: when the
+//! child ends (its end published), had no children of its own and its
+//! parent is still there, the monitor discards the guest's RAM, boots a new
+//! kernel in the same VM and comes back to its parent as a spare
+//! (`come_back`): no VM is made and none torn down, which is most of the
+//! host's work per spawn here (making a VM alone costs more host CPU than
+//! a native spawn takes).
 use super::table;
 use crate::host::files::Files;
 use crate::host::handles::{HandedOver, SocketNames};
@@ -23,7 +31,7 @@ use crate::vm::{BootedAhead, Launch, World};
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 /// Spares a monitor keeps: two, so that back-to-back spawns find one that
 /// was made a spawn earlier and has booted by now (making one takes longer
@@ -39,6 +47,40 @@ static CHANNELS: [AtomicI32; SPARES] = [const { AtomicI32::new(-1) }; SPARES];
 /// program that starts one child wastes no second VM).
 static SPAWNED: AtomicUsize = AtomicUsize::new(0);
 
+/// Spares lent to a child that may come back when it ends: host pid and
+/// this monitor's end of the socket (0 and -1: none), and whether it said
+/// it is on its way back. Changed only by the thread that serves `VFORK`.
+const LENT_MAX: usize = 4;
+static LENT_PIDS: [AtomicI32; LENT_MAX] = [const { AtomicI32::new(0) }; LENT_MAX];
+static LENT_CHANNELS: [AtomicI32; LENT_MAX] = [const { AtomicI32::new(-1) }; LENT_MAX];
+static LENT_RETURNING: [AtomicBool; LENT_MAX] = [const { AtomicBool::new(false) }; LENT_MAX];
+/// When each was lent (ms, monotonic clock).
+static LENT_AT: [AtomicU64; LENT_MAX] = [const { AtomicU64::new(0) }; LENT_MAX];
+/// A spare lent this recently may well come back before it is needed (its
+/// child is a short one, as most a shell or a build starts); one lent
+/// longer ago stands for a long-running child, and counts for nothing.
+const SOON_MS: u64 = 100;
+
+fn now_ms() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime into a timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+}
+
+/// What a spare says on its socket: it took the child, the child ended and
+/// it is being made again, it is ready again.
+const TOOK: u8 = 1;
+const RETURNING: u8 = 3;
+const BACK: u8 = 2;
+
+/// In a spare that took a child: its end of the socket (-1: none), kept to
+/// come back on, and the host pid of the monitor that made it.
+static RETURN_CHANNEL: AtomicI32 = AtomicI32::new(-1);
+static MAKER: AtomicI32 = AtomicI32::new(0);
+/// Set when the child's end is published and the monitor comes back.
+static COMING_BACK: AtomicBool = AtomicBool::new(false);
+
 /// The most descriptors one hand-over carries (`SCM_MAX_FD` is 253).
 const MAX_FDS: usize = 250;
 /// A hand-over's first word.
@@ -49,29 +91,120 @@ pub fn note_spawn() {
     let _ = SPAWNED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < SPARES).then_some(n + 1));
 }
 
-/// The first free slot, if a spare should be made now (see the module comment).
+/// The first free slot, if a spare should be made now (see the module
+/// comment): one on its way back, or lent just now, fills a slot too.
 fn wanted() -> Option<usize> {
     let keep = SPAWNED.load(Ordering::Relaxed);
-    PIDS.iter().take(keep).position(|p| p.load(Ordering::Relaxed) == 0)
+    let now = now_ms();
+    let coming = (0..LENT_MAX)
+        .filter(|&i| {
+            LENT_PIDS[i].load(Ordering::Relaxed) > 0
+                && (LENT_RETURNING[i].load(Ordering::Relaxed)
+                    || now.saturating_sub(LENT_AT[i].load(Ordering::Relaxed)) < SOON_MS)
+        })
+        .count();
+    let free = PIDS.iter().take(keep).filter(|p| p.load(Ordering::Relaxed) == 0).count();
+    (free > coming).then(|| PIDS.iter().position(|p| p.load(Ordering::Relaxed) == 0)).flatten()
 }
 
-/// A forked monitor's copies of its parent's spares are not its own.
+fn close_fd(fd: RawFd) {
+    if fd >= 0 {
+        // SAFETY: this process's own descriptor, which nothing else uses.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// A forked monitor's copies of its parent's spares (and of its parent's
+/// way back, if the parent was a spare) are not its own.
 pub fn forget() {
     SPAWNED.store(0, Ordering::Relaxed);
-    for (pid, channel) in PIDS.iter().zip(&CHANNELS) {
+    for (pid, channel) in PIDS.iter().zip(&CHANNELS).chain(LENT_PIDS.iter().zip(&LENT_CHANNELS)) {
         pid.store(0, Ordering::SeqCst);
-        let fd = channel.swap(-1, Ordering::SeqCst);
-        if fd >= 0 {
-            // SAFETY: this process's copy of the channel, which nothing else uses.
-            unsafe { libc::close(fd) };
+        close_fd(channel.swap(-1, Ordering::SeqCst));
+    }
+    for r in &LENT_RETURNING {
+        r.store(false, Ordering::SeqCst);
+    }
+    close_fd(RETURN_CHANNEL.swap(-1, Ordering::SeqCst));
+}
+
+/// Keeps the socket of a spare that took a child: it may come back.
+fn lend(host_pid: i32, channel: std::fs::File) {
+    if let Some(i) = LENT_PIDS.iter().position(|p| p.load(Ordering::SeqCst) == 0) {
+        LENT_RETURNING[i].store(false, Ordering::SeqCst);
+        LENT_AT[i].store(now_ms(), Ordering::SeqCst);
+        LENT_CHANNELS[i].store(channel.into_raw_fd(), Ordering::SeqCst);
+        LENT_PIDS[i].store(host_pid, Ordering::SeqCst);
+    }
+}
+
+/// Reads, without waiting, what the lent spares said: one that is back
+/// takes a free slot (or, with none free, is sent away: its socket closes),
+/// one that ended is forgotten.
+fn reclaim() {
+    for i in 0..LENT_MAX {
+        let fd = LENT_CHANNELS[i].load(Ordering::SeqCst);
+        if fd < 0 {
+            continue;
+        }
+        loop {
+            let mut byte = [0u8; 1];
+            let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+            // SAFETY: a zeroed msghdr is valid; its one iovec outlives the call.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            // SAFETY: a one-byte non-blocking read from our own socket into `byte`.
+            let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+            let e = std::io::Error::last_os_error().raw_os_error();
+            match (n, byte[0]) {
+                (1, RETURNING) => LENT_RETURNING[i].store(true, Ordering::SeqCst),
+                (1, BACK) => {
+                    let host_pid = LENT_PIDS[i].swap(0, Ordering::SeqCst);
+                    LENT_CHANNELS[i].store(-1, Ordering::SeqCst);
+                    LENT_RETURNING[i].store(false, Ordering::SeqCst);
+                    let keep = SPAWNED.load(Ordering::Relaxed);
+                    match PIDS.iter().take(keep).position(|p| p.load(Ordering::SeqCst) == 0) {
+                        Some(slot) => {
+                            CHANNELS[slot].store(fd, Ordering::SeqCst);
+                            PIDS[slot].store(host_pid, Ordering::SeqCst);
+                        }
+                        // Not needed: it sees its socket close, and ends.
+                        None => close_fd(fd),
+                    }
+                    break;
+                }
+                (-1, _) if e == Some(libc::EINTR) => {}
+                (-1, _) if e == Some(libc::EAGAIN) => break,
+                _ => {
+                    // It ended (or said something no spare says): forgotten.
+                    LENT_PIDS[i].store(0, Ordering::SeqCst);
+                    LENT_CHANNELS[i].store(-1, Ordering::SeqCst);
+                    LENT_RETURNING[i].store(false, Ordering::SeqCst);
+                    close_fd(fd);
+                    break;
+                }
+            }
         }
     }
+}
+
+/// With no spare ready but one on its way back: waits for it a little
+/// (making it again takes far less than making a new VM would).
+fn await_returning() {
+    let Some(i) = LENT_RETURNING.iter().position(|r| r.load(Ordering::SeqCst)) else { return };
+    let fd = LENT_CHANNELS[i].load(Ordering::SeqCst);
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: poll on one descriptor of ours, with a bounded wait.
+    unsafe { libc::poll(&mut p, 1, 20) };
+    reclaim();
 }
 
 /// Forks spares until the monitor holds its two. Each dies with the thread
 /// that forked it (`PR_SET_PDEATHSIG`): a vCPU thread ends with its VM, at
 /// the program's end or `execve`; a later hand-over then finds it gone and forks.
 pub fn make(m: &Machine) {
+    reclaim();
     while let Some(slot) = wanted() {
         if !make_one(m, slot) {
             return;
@@ -117,7 +250,7 @@ fn make_one(m: &Machine, slot: usize) -> bool {
 }
 
 /// The spare's side: makes the VM, then waits for the program (or for its
-/// parent's end, which kills it).
+/// parent's end, which kills it); comes back after the program if it can.
 fn wait_for_program(
     w: &World,
     report: &mut Report,
@@ -133,6 +266,7 @@ fn wait_for_program(
             libc::_exit(0);
         }
     }
+    MAKER.store(parent, Ordering::SeqCst);
     table::became_none();
     forget();
     // The guest's descriptors first (their handles go too), then every other
@@ -143,29 +277,117 @@ fn wait_for_program(
     keep.extend(w.kernel.source_fd());
     close_all_but(keep);
     let channel = std::fs::File::from(channel);
-    let (slots, mut vcpus, ahead) = match make_vm(w, files) {
+    let (slots, mut vcpus) = match make_vm(w, files) {
         Ok(vm) => vm,
         Err(e) => step_aside(channel, e),
     };
-    let ring_phys = ahead.ring_phys();
-    *AWAITING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Awaiting { channel, ahead, announcements });
-    crate::signals::restarting();
-    // The kernel boots now and waits in `op::LAUNCH` (`serve_launch`).
-    let placeholder = crate::fault::Binary { path: String::new(), bytes: Default::default(), bias: 0 };
-    let end = crate::vm::serve(w, &slots, &mut vcpus, report, files, None, None, placeholder, ring_phys);
-    if !LAUNCHED.load(Ordering::SeqCst) {
-        // The VM ended before any program came: nothing stood for a process.
-        let e = end.err().unwrap_or_else(|| anyhow::anyhow!("the kernel ended before its program came"));
-        let channel = AWAITING.lock().unwrap_or_else(|e| e.into_inner()).take().map(|a| a.channel);
-        match channel {
-            Some(channel) => step_aside(channel, e),
-            None => quiet_end(e),
+    let (mut channel, mut announcements, mut fresh) = (channel, announcements, true);
+    loop {
+        let ahead = match boot(w, files, &slots, &vcpus, fresh) {
+            Ok(ahead) => ahead,
+            Err(e) => step_aside(channel, e),
+        };
+        // One made again says it is ready: its parent lists it once more.
+        if !fresh && channel.write_all(&[BACK]).is_err() {
+            quiet_end(anyhow::anyhow!("the parent went away"));
         }
+        fresh = false;
+        let ring_phys = ahead.ring_phys();
+        *AWAITING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Awaiting { channel, ahead, announcements });
+        crate::signals::restarting();
+        // The kernel boots now and waits in `op::LAUNCH` (`serve_launch`).
+        let placeholder = crate::fault::Binary { path: String::new(), bytes: Default::default(), bias: 0 };
+        let end = crate::vm::serve(w, &slots, &mut vcpus, report, files, None, None, placeholder, ring_phys);
+        if !LAUNCHED.load(Ordering::SeqCst) {
+            // The VM ended before any program came: nothing stood for a process.
+            let e = end.err().unwrap_or_else(|| anyhow::anyhow!("the kernel ended before its program came"));
+            let channel = AWAITING.lock().unwrap_or_else(|e| e.into_inner()).take().map(|a| a.channel);
+            match channel {
+                Some(channel) => step_aside(channel, e),
+                None => quiet_end(e),
+            }
+        }
+        let end = end.unwrap_or_else(|e| {
+            eprintln!("hx-run: spawned process: {e:#}");
+            super::End::Exit(125)
+        });
+        if !COMING_BACK.load(Ordering::SeqCst) {
+            super::exit_child(end);
+        }
+        (channel, announcements) = match come_back(w, report, files, &slots, &vcpus) {
+            Ok(back) => back,
+            Err(e) => quiet_end(e),
+        };
     }
-    super::exit_child(end.unwrap_or_else(|e| {
-        eprintln!("hx-run: spawned process: {e:#}");
-        super::End::Exit(125)
-    }))
+}
+
+/// Whether this monitor, whose process just ended (its end published),
+/// comes back as a spare: it was one, its parent is still the monitor that
+/// made it, and it has no host children (the process never forked, or
+/// every child is gone).
+pub fn comes_back() -> bool {
+    let no_children = || {
+        // SAFETY: a non-blocking look (nothing reaped) at this process's children.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        let r = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, flags) };
+        r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+    };
+    // SAFETY: getppid cannot fail.
+    let back = LAUNCHED.load(Ordering::SeqCst)
+        && RETURN_CHANNEL.load(Ordering::SeqCst) >= 0
+        && unsafe { libc::getppid() } == MAKER.load(Ordering::SeqCst)
+        && no_children();
+    COMING_BACK.store(back, Ordering::SeqCst);
+    back
+}
+
+/// Makes the monitor a spare again after its process ended: it tells its
+/// parent, leaves the process's table slot (a zombie until reaped), drops
+/// every descriptor and all of guest RAM and resets the vCPUs' state; the
+/// loop in `wait_for_program` boots a new kernel in the same VM.
+fn come_back(
+    w: &World,
+    report: &mut Report,
+    files: &mut Files,
+    slots: &crate::slots::Slots,
+    vcpus: &[Option<kvm_ioctls::VcpuFd>],
+) -> Result<(std::fs::File, crate::signals::GuestSignalBlocked)> {
+    let announcements = crate::signals::block_guest_signal();
+    table::detach();
+    COMING_BACK.store(false, Ordering::SeqCst);
+    LAUNCHED.store(false, Ordering::SeqCst);
+    let fd = RETURN_CHANNEL.swap(-1, Ordering::SeqCst);
+    anyhow::ensure!(fd >= 0, "no way back");
+    // SAFETY: the socket kept at launch, taken out of `RETURN_CHANNEL` above.
+    let mut channel = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    channel.write_all(&[RETURNING])?;
+    // Dies with its parent again, as a spare does.
+    // SAFETY: prctl and getppid on this process only.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        anyhow::ensure!(libc::getppid() == MAKER.load(Ordering::SeqCst), "the parent went away");
+    }
+    files.close_all();
+    let mut keep = files.sandbox.raw_fds();
+    keep.extend([channel.as_raw_fd(), w.kvm.as_raw_fd()]);
+    keep.extend(w.kernel.source_fd());
+    keep.extend(vcpus.iter().flatten().map(|v| v.as_raw_fd()));
+    keep.push(slots.vm.as_raw_fd());
+    close_all_but(keep);
+    report.restart();
+    files.shared.clear(w.mem);
+    w.mem.discard_all()?;
+    // Nothing of the last program's registers reaches the next: every
+    // extended state component back to its initial state.
+    for vcpu in vcpus.iter().flatten() {
+        let mut xsave = vcpu.get_xsave().context("KVM_GET_XSAVE")?;
+        xsave.region.fill(0);
+        // SAFETY: an all-initial XSAVE image (empty header) for a vCPU of this CPUID.
+        unsafe { vcpu.set_xsave(&xsave) }.context("KVM_SET_XSAVE")?;
+    }
+    crate::signals::forget_pending();
+    Ok((channel, announcements))
 }
 
 /// What a spare's booted kernel waits for, until its program comes.
@@ -222,8 +444,10 @@ pub fn serve_launch(m: &Machine, vcpu: &kvm_ioctls::VcpuFd, addr: u64) -> Result
         // SAFETY: prctl on this process only.
         let lives_on = launched.is_ok() && unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) } == 0;
         match launched {
-            Ok((slot, program)) if lives_on && channel.write_all(&[1]).is_ok() => {
+            Ok((slot, program)) if lives_on && channel.write_all(&[TOOK]).is_ok() => {
                 *m.program.lock().unwrap_or_else(|e| e.into_inner()) = program;
+                // Its way back, when the child ends.
+                RETURN_CHANNEL.store(channel.into_raw_fd(), Ordering::SeqCst);
                 slot
             }
             Ok(_) => quiet_end(anyhow::anyhow!("the parent went away")),
@@ -231,6 +455,7 @@ pub fn serve_launch(m: &Machine, vcpu: &kvm_ioctls::VcpuFd, addr: u64) -> Result
         }
     };
     LAUNCHED.store(true, Ordering::SeqCst);
+    table::usage_starts_now();
     // What the handlers saw so far was meant for no process of this one's.
     crate::signals::forget_pending();
     // SAFETY: getpid cannot fail.
@@ -260,25 +485,40 @@ fn close_all_but(mut keep: Vec<RawFd>) {
     unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
 }
 
-type Vm = (crate::slots::Slots, Vec<Option<kvm_ioctls::VcpuFd>>, BootedAhead);
+type Vm = (crate::slots::Slots, Vec<Option<kvm_ioctls::VcpuFd>>);
 
-/// What a spawned monitor makes before it knows its program: the VM, its
-/// first vCPU, the kernel and the boot block's machine part.
+/// What a spawned monitor makes before it knows its program: fresh guest
+/// RAM, the VM and its first vCPU.
 fn make_vm(w: &World, files: &mut Files) -> Result<Vm> {
     w.mem.remap_fresh()?;
     files.shared.clear(w.mem);
     let vm = w.kvm.create_vm().context("KVM_CREATE_VM")?;
     let slots = crate::slots::Slots::new(vm, w.mem, 0)?;
     let vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, 0)?;
+    Ok((slots, vcpus))
+}
+
+/// The kernel and the boot block's machine part, in empty guest RAM, every
+/// vCPU at the kernel's entry (`fresh`: they never ran, and take their CPUID).
+fn boot(
+    w: &World,
+    files: &mut Files,
+    slots: &crate::slots::Slots,
+    vcpus: &[Option<kvm_ioctls::VcpuFd>],
+    fresh: bool,
+) -> Result<BootedAhead> {
     let ready = crate::vm::write_machine(w, files)?;
-    crate::vm::setup_vcpus(w, &vcpus, true)?;
-    let ahead = crate::vm::boot_ahead(w, &slots, &vcpus, ready)?;
-    Ok((slots, vcpus, ahead))
+    crate::vm::setup_vcpus(w, vcpus, fresh)?;
+    crate::vm::boot_ahead(w, slots, vcpus, ready)
 }
 
 /// Hands the reserved child `slot` and its image to the spare, if there is
 /// one that takes them; else gives the image back.
 pub fn hand_over(files: &Files, slot: &table::Entry, launch: Box<Launch>) -> std::result::Result<(), Box<Launch>> {
+    reclaim();
+    if PIDS[0].load(Ordering::SeqCst) == 0 {
+        await_returning();
+    }
     // The oldest spare; the next moves up.
     let host_pid = PIDS[0].load(Ordering::SeqCst);
     let fd = CHANNELS[0].swap(-1, Ordering::SeqCst);
@@ -303,10 +543,11 @@ pub fn hand_over(files: &Files, slot: &table::Entry, launch: Box<Launch>) -> std
         .and_then(|()| {
             let mut answer = [0u8; 1];
             channel.read_exact(&mut answer)?;
-            Ok(answer[0] == 1)
+            Ok(answer[0] == TOOK)
         })
         .unwrap_or(false);
     if taken {
+        lend(host_pid, channel);
         return Ok(());
     }
     // SAFETY: our own child, which failed us: ended and reaped.

@@ -39,6 +39,10 @@ pub struct Entry {
     /// The guest parent has reaped it: no guest sees it any more; the slot
     /// stays taken until its host process is reaped too.
     pub reaped: AtomicBool,
+    /// Its monitor stands for another process now (a spare made again,
+    /// `process::spare`): its `host_pid` is no longer this process's, and
+    /// the slot goes as soon as the guest reaps it.
+    pub detached: AtomicBool,
 }
 
 /// `Entry::end`: set, with the `si_code` and status a `waitid` reports.
@@ -120,7 +124,7 @@ pub fn by_pid(pid: i32) -> Option<&'static Entry> {
 }
 
 pub fn by_host_pid(host_pid: i32) -> Option<&'static Entry> {
-    all_entries().find(|e| e.host_pid.load(Ordering::SeqCst) == host_pid)
+    all_entries().find(|e| e.host_pid.load(Ordering::SeqCst) == host_pid && !e.detached.load(Ordering::SeqCst))
 }
 
 /// How a child's program ended, from its monitor: (`si_code`, status).
@@ -152,8 +156,10 @@ pub fn publish_end(end: &super::End) -> bool {
     };
     let (own, children) = (usage(libc::RUSAGE_SELF), usage(libc::RUSAGE_CHILDREN));
     let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    me.usage[0].store(us(own.ru_utime) + us(children.ru_utime), Ordering::SeqCst);
-    me.usage[1].store(us(own.ru_stime) + us(children.ru_stime), Ordering::SeqCst);
+    let [user, system] = [us(own.ru_utime) + us(children.ru_utime), us(own.ru_stime) + us(children.ru_stime)];
+    let [user_before, system_before] = USED_BEFORE.each_ref().map(|u| u.load(Ordering::SeqCst));
+    me.usage[0].store(user.saturating_sub(user_before), Ordering::SeqCst);
+    me.usage[1].store(system.saturating_sub(system_before), Ordering::SeqCst);
     me.usage[2].store(own.ru_maxrss.max(children.ru_maxrss) as u64, Ordering::SeqCst);
     orphan_children_of(me.pid.load(Ordering::SeqCst));
     me.end.store(ENDED | (code as u64) << 32 | status as u32 as u64, Ordering::SeqCst);
@@ -161,6 +167,36 @@ pub fn publish_end(end: &super::End) -> bool {
     // monitor (or, for an orphan, the first monitor: guest pid 1).
     unsafe { libc::kill(libc::getppid(), libc::SIGCHLD) };
     true
+}
+
+/// CPU time (µs of user and system time) this monitor used before its
+/// process started: a spare's boot, or the processes it stood for before.
+static USED_BEFORE: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+/// This monitor's process starts now: its `wait4` usage counts from here.
+pub fn usage_starts_now() {
+    let usage = |who| {
+        // SAFETY: getrusage into a zeroed struct we own.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut r) };
+        r
+    };
+    let (own, children) = (usage(libc::RUSAGE_SELF), usage(libc::RUSAGE_CHILDREN));
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    USED_BEFORE[0].store(us(own.ru_utime) + us(children.ru_utime), Ordering::SeqCst);
+    USED_BEFORE[1].store(us(own.ru_stime) + us(children.ru_stime), Ordering::SeqCst);
+}
+
+/// This monitor's process ended (its end is published) and the monitor
+/// becomes a spare again: the slot stays, a zombie, until the guest reaps
+/// it; this monitor is listed as a spare, standing for nobody.
+pub fn detach() {
+    if let Some(me) = me() {
+        me.detached.store(true, Ordering::SeqCst);
+    }
+    became_none();
+    // SAFETY: getpid cannot fail.
+    add_spare(unsafe { libc::getpid() });
 }
 
 /// The resource use published with the end, as a `struct rusage`.
@@ -226,6 +262,10 @@ pub fn sigchld_is_news(from: i32, from_kernel: bool) -> bool {
 pub fn reap_finished(my_pid: i32) {
     for e in all_entries() {
         if e.reaped.load(Ordering::SeqCst) && e.ppid.load(Ordering::SeqCst) == my_pid {
+            if e.detached.load(Ordering::SeqCst) {
+                release(e);
+                continue;
+            }
             let host = e.host_pid.load(Ordering::SeqCst);
             // SAFETY: a non-blocking waitid for one host child, into a struct we own.
             let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -310,6 +350,7 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.end.store(0, Ordering::SeqCst);
     slot.announced.store(false, Ordering::SeqCst);
     slot.reaped.store(false, Ordering::SeqCst);
+    slot.detached.store(false, Ordering::SeqCst);
     // A forked child shows its parent's name and command line until it execs.
     for (w, p) in slot.identity.iter().zip(parent.identity.iter()) {
         w.store(p.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -348,6 +389,7 @@ pub fn publish_identity(execfn: &[u8], argv: &[Vec<u8>], uid: u32, gid: u32) {
 pub fn release(e: &Entry) {
     e.signals.store(0, Ordering::SeqCst);
     e.reaped.store(false, Ordering::SeqCst);
+    e.detached.store(false, Ordering::SeqCst);
     e.end.store(0, Ordering::SeqCst);
     e.host_pid.store(0, Ordering::SeqCst);
 }
