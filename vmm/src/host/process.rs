@@ -152,7 +152,8 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
 pub fn signal_entry(e: &Entry, sig: u64) {
     if sig == 0 {
         let host_pid = e.host_pid.load(Ordering::SeqCst);
-        if host_pid > 0 {
+        // A detached zombie's monitor stands for another process now.
+        if host_pid > 0 && !e.detached.load(Ordering::SeqCst) {
             // SAFETY: a monitor of this tree (from the table).
             unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
         }
