@@ -129,6 +129,13 @@ fn zombies_of_monitors_made_spares_again_stay_apart_from_newer_children() {
     sub_test("spare_zombies");
 }
 
+/// Children that run threads on several vCPUs, then plain ones: a monitor
+/// that comes back as a spare after either boots the next child.
+#[test]
+fn spares_come_back_after_children_with_threads() {
+    sub_test("spare_threads");
+}
+
 /// A killed child whose monitor kept a spare (it had started children):
 /// the spare's end, which may come with the child's as one host SIGCHLD,
 /// must not hide the child's from its parent's wait.

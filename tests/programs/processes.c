@@ -355,6 +355,35 @@ static int spare_zombies(void) {
     return 0;
 }
 
+static void *busy_sum(void *arg) {
+    long *out = arg, s = 0;
+    for (long k = 0; k < 3000000; k++) s += k % 7;
+    *out = s;
+    return NULL;
+}
+
+/* Children that run threads at once (in hx: on more than one vCPU) and
+ * plain ones in turn: a monitor that comes back as a spare after a child
+ * with several vCPUs boots the next child as well. */
+static int spare_threads(const char *self) {
+    alarm(60);
+    for (int i = 0; i < 6; i++) {
+        pid_t c;
+        int st;
+        char *busy[] = {(char *)self, "busy_threads", NULL};
+        posix_spawn(&c, "/proc/self/exe", NULL, NULL, busy, environ);
+        waitpid(c, &st, 0);
+        report("threads", st);
+        char code[32];
+        snprintf(code, sizeof code, "exit %d", i);
+        char *sh[] = {"sh", "-c", code, NULL};
+        posix_spawn(&c, "/bin/sh", NULL, NULL, sh, environ);
+        waitpid(c, &st, 0);
+        report("plain", st);
+    }
+    return 0;
+}
+
 /* A child that started children of its own (in hx its monitor then keeps
  * a spare, which ends with it) is killed: the parent's wait returns at
  * once, not when the grandchild ends. */
@@ -1383,6 +1412,15 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "kill_spawner")) return kill_spawner();
     if (!strcmp(t, "spawner_ends_first")) return spawner_ends_first();
     if (!strcmp(t, "spare_zombies")) return spare_zombies();
+    if (!strcmp(t, "spare_threads")) return spare_threads(argv[0]);
+    if (!strcmp(t, "busy_threads")) {
+        pthread_t th[3];
+        long sums[3];
+        for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, busy_sum, &sums[i]);
+        for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+        printf("sums %ld %ld %ld\n", sums[0], sums[1], sums[2]);
+        return 3;
+    }
     if (!strcmp(t, "big_send")) return big_send();
     if (!strcmp(t, "epoll_fork")) return epoll_fork();
     if (!strcmp(t, "fork_in_thread")) return fork_in_thread();

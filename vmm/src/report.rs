@@ -163,7 +163,9 @@ impl Report {
     /// made again, `process::spare`): that process's warnings and counts
     /// start afresh.
     pub fn restart(&mut self) {
+        let quiet = self.quiet;
         *self = Self::new(self.stats, self.platform);
+        self.quiet = quiet;
     }
 
     /// Distinct syscall numbers warned about (bounded by `MAX_WARNED`).
