@@ -170,10 +170,15 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<Namespace> {
 /// directory, removed with their contents once every monitor of the tree has ended. The removal needs a
 /// right the lockdown takes away (removing a directory of the host's /tmp),
 /// so a small process forked before it waits for the end and does it.
+///
+/// The same process holds the first VM's descriptor (`outlive`): KVM then
+/// destroys that VM (about a millisecond of host work: its vCPUs, debugfs
+/// entries, shadow tables) there, after `hx-run` has ended, not on the way
+/// to `hx-run`'s exit status.
 pub struct PrivateTmp {
     path: std::path::PathBuf,
-    /// The cleaner's pipe: it sees EOF when the last monitor holding this ends.
-    _alive: std::os::fd::OwnedFd,
+    /// The cleaner's socket: it sees EOF when the last monitor holding this ends.
+    alive: std::os::fd::OwnedFd,
 }
 
 impl PrivateTmp {
@@ -183,6 +188,31 @@ impl PrivateTmp {
 
     fn shm(&self) -> std::path::PathBuf {
         self.path.join("shm")
+    }
+
+    /// Gives the cleaner a copy of `fd`, which it holds until the tree ends.
+    pub fn outlive(&self, fd: std::os::fd::RawFd) {
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+        // SAFETY: CMSG_SPACE only computes a size.
+        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+        let mut control = vec![0u64; space.div_ceil(8)];
+        // SAFETY: a zeroed msghdr is valid; the buffers set below outlive the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        // SAFETY: one SCM_RIGHTS header with room for one descriptor, in `control`.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as usize;
+            libc::CMSG_DATA(cmsg).cast::<i32>().write_unaligned(fd);
+            // A failure only leaves the VM's teardown on the way to the exit status.
+            libc::sendmsg(std::os::fd::AsRawFd::as_raw_fd(&self.alive), &msg, libc::MSG_NOSIGNAL);
+        }
     }
 
     fn new() -> Result<Self> {
@@ -207,8 +237,9 @@ impl PrivateTmp {
         })();
         made.with_context(|| format!("creating the guest's /tmp ({})", path.display()))?;
         let mut fds = [0i32; 2];
-        // SAFETY: pipe2 writes two descriptors into the array we own.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        // SAFETY: socketpair writes two descriptors into the array we own.
+        if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } != 0
+        {
             let _ = std::fs::remove_dir(&path);
             anyhow::bail!("creating the guest's /tmp: {}", std::io::Error::last_os_error());
         }
@@ -226,9 +257,23 @@ impl PrivateTmp {
                     libc::dup2(fds[0], 0);
                     libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32);
                     fds[0] = 0;
+                    // EOF once every monitor holding the other end has
+                    // exited; descriptors passed meanwhile stay open until then.
                     let mut b = 0u8;
-                    // EOF once every monitor holding the write end has exited.
-                    while libc::read(fds[0], (&mut b as *mut u8).cast(), 1) != 0 {}
+                    let mut control = [0u64; 8];
+                    loop {
+                        let mut iov = libc::iovec { iov_base: (&mut b as *mut u8).cast(), iov_len: 1 };
+                        let mut msg: libc::msghdr = std::mem::zeroed();
+                        msg.msg_iov = &mut iov;
+                        msg.msg_iovlen = 1;
+                        msg.msg_control = control.as_mut_ptr().cast();
+                        msg.msg_controllen = std::mem::size_of_val(&control);
+                        let n = libc::recvmsg(fds[0], &mut msg, 0);
+                        if n == 0 || n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+                        {
+                            break;
+                        }
+                    }
                 }
                 let _ = std::fs::remove_dir_all(&path);
                 // SAFETY: ends the cleaner without running the parent's atexit handlers.
@@ -242,7 +287,7 @@ impl PrivateTmp {
                 // SAFETY: both ends are ours; the write end stays open (and is
                 // inherited by forked monitors) until the tree ends.
                 unsafe { libc::close(fds[0]) };
-                Ok(Self { path, _alive: unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[1]) } })
+                Ok(Self { path, alive: unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[1]) } })
             }
         }
     }
@@ -304,7 +349,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     }
     crate::host::shared::catch_truncated_files();
     let found = crate::process::exec::find_first(cfg)?;
-    let Namespace { sandbox, guest_exe, guest_cwd, tmp: _private_tmp } = sandbox(cfg, &found.host_path)?;
+    let Namespace { sandbox, guest_exe, guest_cwd, tmp: private_tmp } = sandbox(cfg, &found.host_path)?;
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
     let kvm = open_kvm(&cfg.kvm_device)?;
     raise_file_limit(cfg.max_open_files);
@@ -353,6 +398,9 @@ pub fn run(cfg: &Config) -> Result<i32> {
     })?;
 
     let vm = kvm.create_vm().context("KVM_CREATE_VM")?;
+    if let Some(t) = &private_tmp {
+        t.outlive(std::os::fd::AsRawFd::as_raw_fd(&vm));
+    }
     let mem = GuestRam::new(cfg.memory)?;
     crate::host::shared::guard_against_truncated_files(&mem);
     let kernel = KernelImage::parse()?;

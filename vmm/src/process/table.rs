@@ -4,7 +4,7 @@
 //! sees every other's entries; guests never see it (it is monitor memory,
 //! not guest RAM). Its size is the guest's process limit: a fork bomb ends
 //! with `EAGAIN` when it is full, and the host sees at most that many monitors.
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 /// Guest processes alive (or zombies) at once in one `hx-run` tree.
 pub const MAX_PROCESSES: usize = 512;
@@ -54,6 +54,9 @@ pub const IDENTITY_WORDS: usize = std::mem::size_of::<hx_abi::hypercall::ProcIde
 #[repr(C)]
 struct Table {
     next_pid: AtomicI32,
+    /// Slots ever taken: `[0, used)`. Walks stop there, so the table's
+    /// untouched pages are never faulted in (ending a run walked all 512).
+    used: AtomicUsize,
     entries: [Entry; MAX_PROCESSES],
     /// Host pids of the spare monitors waiting for a program (at most one
     /// per monitor, `process::spare`): not processes of the guest, so their
@@ -95,6 +98,7 @@ pub fn init() -> std::io::Result<()> {
     first.pgid.store(i32::from(host_pgid == host_pid), Ordering::SeqCst);
     first.sid.store(i32::from(host_sid == host_pid), Ordering::SeqCst);
     first.host_pid.store(host_pid, Ordering::SeqCst);
+    table.used.store(1, Ordering::SeqCst);
     became(first);
     let _ = TABLE.set(table);
     // Orphaned guest processes become host children of the first monitor, as
@@ -116,7 +120,10 @@ pub fn entries() -> impl Iterator<Item = &'static Entry> {
 /// Every taken slot, with the processes reaped by their guest parent whose
 /// monitor has not ended yet (the host's business only).
 pub fn all_entries() -> impl Iterator<Item = &'static Entry> {
-    table().into_iter().flat_map(|t| t.entries.iter()).filter(|e| e.host_pid.load(Ordering::SeqCst) != 0)
+    table()
+        .into_iter()
+        .flat_map(|t| t.entries.iter().take(t.used.load(Ordering::SeqCst)))
+        .filter(|e| e.host_pid.load(Ordering::SeqCst) != 0)
 }
 
 pub fn by_pid(pid: i32) -> Option<&'static Entry> {
@@ -340,6 +347,8 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     // A reserved slot holds host pid -1 until the fork returns.
     let slot =
         t.entries.iter().find(|e| e.host_pid.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst).is_ok())?;
+    let index = (slot as *const Entry as usize - t.entries.as_ptr() as usize) / std::mem::size_of::<Entry>();
+    t.used.fetch_max(index + 1, Ordering::SeqCst);
     slot.pid.store(pid, Ordering::SeqCst);
     slot.ppid.store(parent.pid.load(Ordering::SeqCst), Ordering::SeqCst);
     slot.pgid.store(parent.pgid.load(Ordering::SeqCst), Ordering::SeqCst);
