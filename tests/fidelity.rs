@@ -156,3 +156,24 @@ fn memory_policies_answer_as_linux_on_one_node() {
 fn splice_and_vmsplice_move_bytes_and_refuse_as_linux() {
     each_flavor("splice", [Flavor::GlibcDynamic, Flavor::MuslStatic], &[], &["file: 'from the child'"]);
 }
+
+/// Calls Linux refuses to a process without the privileges they need, and
+/// ones Linux does not have: the same results in hx as natively for an
+/// unprivileged user (hx's guest never has those privileges), and no
+/// "unimplemented" warning for them.
+#[test]
+fn privileged_and_absent_syscalls_are_refused_as_linux_refuses_an_unprivileged_process() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::GlibcStatic] {
+        let exe = build("refusals", flavor, &[]);
+        let native = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(native.status.success(), "native run: {}", text(&native.stderr));
+        let hx = Command::new(HX_RUN).arg(&exe).stdin(Stdio::null()).output().unwrap();
+        assert_eq!(text(&hx.stdout), text(&native.stdout), "{flavor:?}: stderr under hx: {}", text(&hx.stderr));
+        assert!(!text(&hx.stderr).contains("unimplemented"), "{}", text(&hx.stderr));
+    }
+}

@@ -30,6 +30,102 @@ pub fn by_name(name: &str) -> Option<&'static SyscallInfo> {
     SYSCALLS.iter().find(|s| s.name == name)
 }
 
+/// A system call hx answers without doing it, as Linux answers a process
+/// without the privilege it needs (hx's guest never has it, as a container
+/// without that capability), or as a kernel built without the feature — a
+/// decision, not a gap: no warning names it.
+#[derive(Clone, Copy, Debug)]
+pub struct Refusal {
+    pub nr: u32,
+    /// The positive errno returned.
+    pub errno: i32,
+    pub why: &'static str,
+}
+
+const EPERM: i32 = 1;
+const EACCES: i32 = 13;
+const ENOSYS: i32 = 38;
+const EOPNOTSUPP: i32 = 95;
+
+const fn r(nr: u32, errno: i32, why: &'static str) -> Refusal {
+    Refusal { nr, errno, why }
+}
+
+const HOST_ONLY: &str = "needs a capability the guest never has (a container's answer)";
+const NOT_IN_LINUX: &str = "not in Linux either";
+const MODULES: &str = "a kernel without `CONFIG_MODULES` (hx's kernel has no modules)";
+const IO_PORTS: &str = "a kernel without `CONFIG_X86_IOPL_IOPERM` (no port I/O in the guest)";
+const KEXEC: &str = "a kernel without `CONFIG_KEXEC`";
+
+/// Every refusal, by number.
+pub static REFUSALS: &[Refusal] = &[
+    r(103, EPERM, "the kernel log is the host's (`dmesg_restrict`)"),
+    r(134, ENOSYS, "a kernel without `CONFIG_USELIB`"),
+    r(139, ENOSYS, "a kernel without `CONFIG_SYSFS_SYSCALL`"),
+    r(153, EPERM, HOST_ONLY),
+    r(154, ENOSYS, "a kernel without `CONFIG_MODIFY_LDT_SYSCALL`"),
+    r(155, EPERM, HOST_ONLY),
+    r(156, ENOSYS, "removed in Linux 5.5"),
+    r(161, EPERM, HOST_ONLY),
+    r(163, EPERM, HOST_ONLY),
+    r(164, EPERM, "the clock is the host's"),
+    r(165, EPERM, HOST_ONLY),
+    r(166, EPERM, HOST_ONLY),
+    r(167, EPERM, HOST_ONLY),
+    r(168, EPERM, HOST_ONLY),
+    r(169, EPERM, HOST_ONLY),
+    r(170, EPERM, HOST_ONLY),
+    r(171, EPERM, HOST_ONLY),
+    r(172, ENOSYS, IO_PORTS),
+    r(173, ENOSYS, IO_PORTS),
+    r(174, ENOSYS, NOT_IN_LINUX),
+    r(175, ENOSYS, MODULES),
+    r(176, ENOSYS, MODULES),
+    r(177, ENOSYS, NOT_IN_LINUX),
+    r(178, ENOSYS, NOT_IN_LINUX),
+    r(180, ENOSYS, NOT_IN_LINUX),
+    r(181, ENOSYS, NOT_IN_LINUX),
+    r(182, ENOSYS, NOT_IN_LINUX),
+    r(183, ENOSYS, NOT_IN_LINUX),
+    r(184, ENOSYS, NOT_IN_LINUX),
+    r(185, ENOSYS, NOT_IN_LINUX),
+    r(212, ENOSYS, "removed in Linux 6.10"),
+    r(214, ENOSYS, NOT_IN_LINUX),
+    r(215, ENOSYS, NOT_IN_LINUX),
+    r(236, ENOSYS, NOT_IN_LINUX),
+    r(246, ENOSYS, KEXEC),
+    r(248, ENOSYS, "a kernel without `CONFIG_KEYS`"),
+    r(249, ENOSYS, "a kernel without `CONFIG_KEYS`"),
+    r(250, ENOSYS, "a kernel without `CONFIG_KEYS`"),
+    r(298, EACCES, "the host's counters are not the guest's (`perf_event_paranoid`)"),
+    r(300, EPERM, HOST_ONLY),
+    r(303, EOPNOTSUPP, "the host's file handles are not the guest's"),
+    r(304, EPERM, HOST_ONLY),
+    r(313, ENOSYS, MODULES),
+    r(320, ENOSYS, KEXEC),
+    r(321, EPERM, "unprivileged BPF is off (`unprivileged_bpf_disabled`)"),
+    r(323, EPERM, "unprivileged userfaultfd is off (`vm.unprivileged_userfaultfd`)"),
+    r(425, ENOSYS, "a kernel without `CONFIG_IO_URING` (programs fall back to other I/O)"),
+    r(426, ENOSYS, "a kernel without `CONFIG_IO_URING` (programs fall back to other I/O)"),
+    r(427, ENOSYS, "a kernel without `CONFIG_IO_URING` (programs fall back to other I/O)"),
+    r(428, EPERM, HOST_ONLY),
+    r(429, EPERM, HOST_ONLY),
+    r(430, EPERM, HOST_ONLY),
+    r(431, EPERM, HOST_ONLY),
+    r(432, EPERM, HOST_ONLY),
+    r(433, EPERM, HOST_ONLY),
+    r(442, EPERM, HOST_ONLY),
+    r(444, EOPNOTSUPP, "Landlock is the monitor's, not the guest's (Linux's answer when it is off)"),
+    r(445, EOPNOTSUPP, "Landlock is the monitor's, not the guest's (Linux's answer when it is off)"),
+    r(446, EOPNOTSUPP, "Landlock is the monitor's, not the guest's (Linux's answer when it is off)"),
+    r(447, ENOSYS, "a kernel without secret memory (`secretmem.enable=0`, Linux's default)"),
+];
+
+/// The refusal for syscall `nr`, if hx refuses it.
+pub fn refusal(nr: u64) -> Option<&'static Refusal> {
+    REFUSALS.iter().find(|r| r.nr as u64 == nr)
+}
+
 pub static SYSCALLS: &[SyscallInfo] = &[
     s(0, "read", "fbu"),
     s(1, "write", "fwu"),

@@ -81,10 +81,14 @@ pub fn invoke(nr: u64, handler: Option<table::Handler>, args: Args, path: u64) -
             Ok(v) => v as i64,
             Err(e) => -e.0,
         },
-        None => {
-            report_unsupported(nr, &args);
-            -ENOSYS.0
-        }
+        // A refusal is Linux's own answer (docs/syscalls.md): nothing to report.
+        None => match syscalls::refusal(nr) {
+            Some(r) => -(r.errno as i64),
+            None => {
+                report_unsupported(nr, &args);
+                -ENOSYS.0
+            }
+        },
     };
     if tracing && !exits {
         trace(nr, &args, ret, path);
