@@ -149,9 +149,9 @@ fn no_permission_on_dev_kvm_says_how_to_fix_it() {
 fn unimplemented_syscall_fails_with_enosys_and_is_named_once() {
     let prog = build("nosys", Flavor::GlibcStatic, &[]);
     let out = hx(&[], &prog, &[], &[]);
-    assert_eq!(text(&out.stdout), "vhangup = -1, errno = ENOSYS\n".repeat(2));
+    assert_eq!(text(&out.stdout), "quotactl = -1, errno = ENOSYS\n".repeat(2));
     let err = text(&out.stderr);
-    assert_eq!(err.matches("unimplemented syscall vhangup (153)").count(), 1, "{err}");
+    assert_eq!(err.matches("unimplemented syscall quotactl (179)").count(), 1, "{err}");
     assert_eq!(status_code(&out), 0);
 }
 
@@ -306,7 +306,8 @@ fn syscall_coverage_page_is_generated_from_the_table() {
     assert!(out.status.success());
     let generated = text(&out.stdout);
     assert!(generated.contains("| 1 | `write` | implemented |"), "{generated}");
-    assert!(generated.contains("| 153 | `vhangup` | ENOSYS |"), "{generated}");
+    assert!(generated.contains("| 179 | `quotactl` | ENOSYS |"), "{generated}");
+    assert!(generated.contains("| 165 | `mount` | refused: EPERM"), "{generated}");
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/syscalls.md")).unwrap();
     assert!(
         committed == generated,

@@ -6,8 +6,8 @@
 
 int main(void) {
     for (int i = 0; i < 2; i++) {
-        long r = syscall(SYS_vhangup);
-        printf("vhangup = %ld, errno = %s\n", r, errno == ENOSYS ? "ENOSYS" : "other");
+        long r = syscall(SYS_quotactl, 0, NULL, 0, NULL);
+        printf("quotactl = %ld, errno = %s\n", r, errno == ENOSYS ? "ENOSYS" : "other");
     }
     return 0;
 }
