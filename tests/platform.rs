@@ -354,3 +354,23 @@ fn libc_time_calls_go_through_hxs_vdso_not_the_trap_path() {
         assert!(vector >= 1000, "{flavor:?}: {line}");
     }
 }
+
+/// `--hostname` names the guest for every process of it (`uname`, /proc,
+/// a child after `fork`, `exec` and a spawn); a name Linux would not take
+/// is refused before anything runs.
+#[test]
+fn hostname_option_names_the_guest_in_every_process() {
+    let out = Command::new(HX_RUN)
+        .args(["--hostname", "box.example", "/bin/sh", "-c"])
+        .arg("uname -n; cat /proc/sys/kernel/hostname; (uname -n); /usr/bin/python3 -c 'import socket; print(socket.gethostname())'")
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "box.example\n".repeat(4), "{}", text(&out.stderr));
+    let default = Command::new(HX_RUN).args(["/bin/uname", "-n"]).output().unwrap();
+    assert_eq!(text(&default.stdout), "hx\n");
+    for bad in [String::new(), "a".repeat(65)] {
+        let out = Command::new(HX_RUN).args(["--hostname", &bad, "/bin/true"]).output().unwrap();
+        assert_eq!(status_code(&out), 2, "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("a host name has 1 to 64 bytes"), "{}", text(&out.stderr));
+    }
+}

@@ -73,6 +73,10 @@ struct Cli {
     /// guest's processes and exits with status 124, as timeout(1) does.
     #[arg(long, value_name = "DURATION", env = "HX_RUN_TIMEOUT", value_parser = parse_duration)]
     timeout: Option<std::time::Duration>,
+    /// The guest's host name, as `uname -n` and `hostname` show it (as
+    /// `docker run --hostname`).
+    #[arg(long, value_name = "NAME", default_value = "hx", value_parser = parse_hostname)]
+    hostname: String,
     /// For hx's own tests: `seccomp` (make a forbidden host call) or `open:PATH`.
     #[arg(long, hide = true, value_parser = parse_self_test)]
     self_test: Option<vm::SelfTest>,
@@ -88,6 +92,15 @@ struct Cli {
         allow_hyphen_values = true
     )]
     command: Vec<OsString>,
+}
+
+/// A host name as Linux takes one: 1 to 64 bytes, none of them NUL.
+fn parse_hostname(s: &str) -> Result<String, String> {
+    let len = s.len();
+    if len == 0 || len > hx_abi::boot::HOSTNAME_MAX || s.contains('\0') {
+        return Err(format!("a host name has 1 to {} bytes, got {len}", hx_abi::boot::HOSTNAME_MAX));
+    }
+    Ok(s.to_string())
 }
 
 fn parse_mount(s: &str) -> Result<vm::MountSpec, String> {
@@ -219,6 +232,7 @@ fn main() {
         self_test: cli.self_test,
         net: hx_vmm::host::net::policy::Policy { mode: cli.net, published: cli.publish },
         timeout: cli.timeout,
+        hostname: cli.hostname.into_bytes(),
         cpus: match cli.cpus.as_deref().map(parse_cpus) {
             None => host_cpus(),
             Some(Ok(n)) => n,

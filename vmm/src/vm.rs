@@ -48,6 +48,8 @@ pub struct Config {
     pub net: crate::host::net::policy::Policy,
     /// `--timeout`: how long the program may run.
     pub timeout: Option<std::time::Duration>,
+    /// `--hostname`: the guest's host name (1 to 64 bytes).
+    pub hostname: Vec<u8>,
 }
 
 /// The patched musl `libc.so` for `--fast-libc`.
@@ -650,6 +652,9 @@ fn machine_info(
         ring_phys,
         ..Default::default()
     };
+    let name = &cfg.hostname[..cfg.hostname.len().min(hx_abi::boot::HOSTNAME_MAX)];
+    boot.hostname[..name.len()].copy_from_slice(name);
+    boot.hostname_len = name.len() as u64;
     boot.tsc_khz = vcpu.and_then(|v| v.get_tsc_khz().ok()).map(u64::from).unwrap_or_else(host_tsc_khz);
     (boot.clock_tsc, boot.clock_realtime_ns, boot.clock_monotonic_ns) = clock_anchor(slots);
     boot

@@ -94,7 +94,14 @@ pub struct BootInfo {
     pub clock_tsc: u64,
     pub clock_realtime_ns: u64,
     pub clock_monotonic_ns: u64,
+    /// The guest's host name (`--hostname`), `hostname_len` bytes: what
+    /// `uname` and /proc/sys/kernel/hostname show.
+    pub hostname_len: u64,
+    pub hostname: [u8; HOSTNAME_MAX],
 }
+
+/// The longest host name Linux takes (`__NEW_UTS_LEN`).
+pub const HOSTNAME_MAX: usize = 64;
 
 /// Descriptors an `execve` can pass on.
 pub const MAX_INHERITED_FDS: usize = 256;
@@ -221,6 +228,13 @@ impl Default for BootInfo {
             clock_tsc: 0,
             clock_realtime_ns: 0,
             clock_monotonic_ns: 0,
+            hostname_len: 2,
+            hostname: {
+                let mut h = [0; HOSTNAME_MAX];
+                h[0] = b'h';
+                h[1] = b'x';
+                h
+            },
         }
     }
 }

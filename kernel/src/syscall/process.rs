@@ -371,7 +371,8 @@ pub fn arch_prctl([code, addr, ..]: Args) -> SysResult {
 
 pub fn uname([buf, ..]: Args) -> SysResult {
     let mut u = [0u8; 6 * 65];
-    let fields: [&[u8]; 6] = [b"Linux", b"hx", b"6.1.0-hx", b"#1 SMP hx unikernel", b"x86_64", b"(none)"];
+    let host = crate::fs::proc::system::hostname();
+    let fields: [&[u8]; 6] = [b"Linux", host, b"6.1.0-hx", b"#1 SMP hx unikernel", b"x86_64", b"(none)"];
     for (i, f) in fields.iter().enumerate() {
         u[i * 65..i * 65 + f.len()].copy_from_slice(f);
     }

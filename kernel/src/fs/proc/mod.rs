@@ -16,7 +16,7 @@ mod cpuinfo;
 pub mod others;
 mod process;
 pub mod startup;
-mod system;
+pub mod system;
 pub mod text;
 
 use super::generated::{Body, DirEntry, Generated, DT_DIR, DT_LNK, DT_REG};

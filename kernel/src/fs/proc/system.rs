@@ -12,7 +12,11 @@ use alloc::vec::Vec;
 pub const OSTYPE: &[u8] = b"Linux";
 pub const OSRELEASE: &[u8] = b"6.1.0-hx";
 pub const VERSION: &[u8] = b"#1 SMP hx unikernel";
-pub const HOSTNAME: &[u8] = b"hx";
+/// The guest's host name, as the monitor gave it (`--hostname`).
+pub fn hostname() -> &'static [u8] {
+    let boot = crate::boot_info();
+    &boot.hostname[..(boot.hostname_len as usize).min(boot.hostname.len())]
+}
 pub const DOMAINNAME: &[u8] = b"(none)";
 
 /// Linux's highest pid on 64 bits (`PID_MAX_LIMIT`): hx's pids only grow.
@@ -42,7 +46,7 @@ pub fn text(g: Global) -> Vec<u8> {
             t.s(DOMAINNAME).nl();
         }
         Global::Hostname => {
-            t.s(HOSTNAME).nl();
+            t.s(hostname()).nl();
         }
         Global::NgroupsMax => {
             t.u(65536).nl();
