@@ -177,3 +177,15 @@ fn privileged_and_absent_syscalls_are_refused_as_linux_refuses_an_unprivileged_p
         assert!(!text(&hx.stderr).contains("unimplemented"), "{}", text(&hx.stderr));
     }
 }
+
+/// tee(2) between kernel pipes, host pipes (after a fork) and one of each,
+/// each refusal's errno and a tee that waits for its bytes, as Linux.
+#[test]
+fn tee_copies_between_pipes_and_refuses_as_linux() {
+    each_flavor(
+        "tee",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["kernel: source: 11 [hello world]", "new to old: copy: 5 [hello]", "waited copy: 4 [late]"],
+    );
+}

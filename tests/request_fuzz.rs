@@ -308,6 +308,7 @@ const OPS: &[u32] = &[
     op::MEMORY,
     op::VFORK,
     op::LAUNCH,
+    op::TEE,
     op::EXIT,
     0,
     44,

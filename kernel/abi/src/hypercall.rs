@@ -226,6 +226,9 @@ pub mod op {
     /// `ret` = 0 once the monitor wrote it and the rest of the `BootInfo`.
     /// Refused (`EINVAL`) but once, in such a VM.
     pub const LAUNCH: u32 = 58;
+    /// `tee` between two host pipes the guest holds (args: handle in,
+    /// handle out, length): never waits (`EAGAIN`: the kernel watches them).
+    pub const TEE: u32 = 59;
 }
 
 /// `VFORK` operations.

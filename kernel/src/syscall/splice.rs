@@ -1,11 +1,11 @@
-//! `splice` and `vmsplice`: bytes between a pipe and a file, socket or
-//! another pipe, and between a pipe and program memory, with Linux's
-//! checks. Linux moves page references; here the bytes pass through a
+//! `splice`, `tee` and `vmsplice`: bytes between a pipe and a file, socket
+//! or another pipe, copies from one pipe to another, and bytes between a
+//! pipe and program memory, with Linux's checks. Linux moves page references; here the bytes pass through a
 //! kernel buffer, at most 64 KiB (a pipe's default size) a call. A kernel
 //! pipe's bytes leave it only once the other side took them; a host pipe's
 //! (a pipe after a fork) are read first, then written whole.
 use super::Args;
-use crate::errno::{Errno, SysResult, EBADF, EFAULT, EINVAL, EPIPE, ESPIPE};
+use crate::errno::{Errno, SysResult, EAGAIN, EBADF, EFAULT, EINVAL, EPIPE, ERESTARTNOINTR, ESPIPE};
 use crate::fs::{pipe, table, Kind, OpenFile, O_APPEND, O_NONBLOCK};
 use crate::host;
 use crate::mm;
@@ -117,6 +117,60 @@ pub fn splice([fd_in, off_in, fd_out, off_out, len, flags]: Args) -> SysResult {
     }
     Ok(moved as u64)
 }
+
+/// `tee`: copies up to `len` bytes of what pipe `fd_in` holds into pipe
+/// `fd_out`, leaving them in `fd_in`; waits for bytes (0: no writer is
+/// left) and for room, as Linux does.
+pub fn tee([fd_in, fd_out, len, flags, ..]: Args) -> SysResult {
+    if flags & !SPLICE_F_ALL != 0 {
+        return Err(EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let (input, output) = (table::get(fd_in)?, table::get(fd_out)?);
+    input.readable().map_err(|_| EBADF)?;
+    output.writable().map_err(|_| EBADF)?;
+    let nonblock = flags & SPLICE_F_NONBLOCK != 0 || (input.status() | output.status()) & O_NONBLOCK != 0;
+    let len = len.min(CHUNK) as usize;
+    match (end_of(&input)?, end_of(&output)?) {
+        (End::Kernel(a), End::Kernel(b)) => {
+            if alloc::sync::Arc::ptr_eq(&a, &b) {
+                return Err(EINVAL);
+            }
+            let data = pipe::peek(&a, len, nonblock)?;
+            if data.is_empty() {
+                return Ok(0);
+            }
+            let room = pipe::wait_for_room(&b, nonblock).inspect_err(|e| raise_on_epipe(*e))?;
+            let n = pipe::write_kernel(&b, &data[..room.min(data.len())], true).inspect_err(|e| raise_on_epipe(*e))?;
+            Ok(n)
+        }
+        (End::HostPipe(a), End::HostPipe(b)) => loop {
+            match host::simple(op::TEE, &[a, b, len as u64]) {
+                Err(EAGAIN) if !nonblock => {
+                    // Nothing to copy, or no room: wait for whichever is missing.
+                    if super::poll::host_ready(a, POLLIN)? {
+                        super::poll::wait_host(b, POLLOUT)?;
+                    } else {
+                        super::poll::wait_host(a, POLLIN)?;
+                    }
+                }
+                r => return r.inspect_err(|e| raise_on_epipe(*e)),
+            }
+        },
+        // A kernel pipe and a host one (after a fork): every pipe moves to
+        // the host, and the call starts again with both there.
+        (End::Kernel(_), End::HostPipe(_)) | (End::HostPipe(_), End::Kernel(_)) => {
+            pipe::move_to_host()?;
+            Err(ERESTARTNOINTR)
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+const POLLIN: i16 = 0x1;
+const POLLOUT: i16 = 0x4;
 
 /// From a pipe to anything: what the pipe holds (waiting for some), up to `len`.
 fn pass(from: &End, to: &End, at: Option<u64>, len: usize, nonblock: bool) -> Result<usize, Errno> {

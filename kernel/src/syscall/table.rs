@@ -276,6 +276,7 @@ table! {
     334 => thread::rseq,
     237 => numa::mbind,
     275 => splice::splice,
+    276 => splice::tee,
     278 => splice::vmsplice,
     256 => numa::migrate_pages,
     279 => numa::move_pages,

@@ -125,6 +125,7 @@ impl Host<'_> {
                 self.files.map_shared(&segs, req.args[0], req.args[1], req.args[2] != 0).unwrap_or_else(|e| -(e as i64))
             }
             op::UNMAP_SHARED => self.files.shared.unmap(&segs).unwrap_or_else(|e| -(e as i64)),
+            op::TEE => self.files.tee(req.args[0], req.args[1], req.args[2]).unwrap_or_else(|e| -(e as i64)),
             op::SYNC_SHARED => self.files.shared.sync(&segs).unwrap_or_else(|e| -(e as i64)),
             op::MEMFD => self.files.memfd(&segs, req.args[0]).unwrap_or_else(|e| -(e as i64)),
             op::LOCK => self.files.lock(&segs, req.args[0], req.args[1], req.args[2]).unwrap_or_else(|e| -(e as i64)),
