@@ -189,3 +189,16 @@ fn tee_copies_between_pipes_and_refuses_as_linux() {
         &["kernel: source: 11 [hello world]", "new to old: copy: 5 [hello]", "waited copy: 4 [late]"],
     );
 }
+
+/// Resource limits: RLIMIT_NOFILE bounds descriptors (EMFILE, dup2's
+/// EBADF, F_DUPFD's and poll's EINVAL); limits survive execve and reach
+/// forked and spawned children; a vfork child's change stays its own.
+#[test]
+fn resource_limits_are_enforced_and_inherited_as_linux() {
+    each_flavor(
+        "rlimits",
+        [Flavor::GlibcDynamic, Flavor::GlibcStatic],
+        &[],
+        &["self: highest 39, then EMFILE", "after vfork: nofile 40/48", "exec'd: highest 39, then EMFILE"],
+    );
+}

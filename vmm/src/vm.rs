@@ -952,7 +952,8 @@ fn inherited_sched() -> hx_abi::boot::SchedState {
         };
         let ioprio = libc::syscall(libc::SYS_ioprio_get, 1, 0).max(0) as u64;
         let personality = libc::personality(0xffff_ffff).max(0) as u64;
-        hx_abi::boot::SchedState { nice: i64::from(nice), policy, ioprio, personality }
+        // Resource limits: Linux's defaults (`rlimits_set` 0).
+        hx_abi::boot::SchedState { nice: i64::from(nice), policy, ioprio, personality, ..Default::default() }
     }
 }
 

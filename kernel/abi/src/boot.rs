@@ -149,7 +149,14 @@ pub struct SchedState {
     pub policy: u64,
     pub ioprio: u64,
     pub personality: u64,
+    /// Resource limits (soft, hard) by resource, kept across `execve` as
+    /// on Linux; `rlimits_set` 0 (the first image): Linux's defaults.
+    pub rlimits_set: u64,
+    pub rlimits: [[u64; 2]; RLIMITS],
 }
+
+/// Resource limits Linux has (`RLIM_NLIMITS`).
+pub const RLIMITS: usize = 16;
 
 /// Supplementary groups an `execve` passes on (a process rarely has more
 /// than a few dozen; Linux allows 65536).

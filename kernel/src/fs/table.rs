@@ -84,9 +84,17 @@ pub fn entry(fd: u64) -> Result<Entry, Errno> {
     TABLE.lock().get(fd as usize).and_then(|e| e.clone()).ok_or(EBADF)
 }
 
+/// Descriptors a process may have: below `RLIMIT_NOFILE`'s soft limit
+/// (as on Linux), and below the table's size.
+pub fn limit() -> usize {
+    const RLIMIT_NOFILE: usize = 7;
+    usize::try_from(crate::syscall::process::soft_limit(RLIMIT_NOFILE)).unwrap_or(usize::MAX).min(MAX_FDS)
+}
+
 /// Installs `file` at the lowest free descriptor ≥ `min`.
 pub fn install_from(file: Arc<OpenFile>, cloexec: bool, min: usize) -> Result<u64, Errno> {
-    if min >= MAX_FDS {
+    let limit = limit();
+    if min >= limit {
         return Err(EINVAL);
     }
     let mut t = TABLE.lock();
@@ -94,7 +102,7 @@ pub fn install_from(file: Arc<OpenFile>, cloexec: bool, min: usize) -> Result<u6
         Some(i) => i,
         None => t.len().max(min),
     };
-    if fd >= MAX_FDS {
+    if fd >= limit {
         return Err(EMFILE);
     }
     if fd >= t.len() {
@@ -110,7 +118,7 @@ pub fn install(file: Arc<OpenFile>, cloexec: bool) -> Result<u64, Errno> {
 
 /// Puts `file` at exactly `fd`, closing what was there (dup2/dup3).
 pub fn install_at(fd: u64, file: Arc<OpenFile>, cloexec: bool) -> Result<u64, Errno> {
-    if fd as usize >= MAX_FDS {
+    if fd >= limit() as u64 {
         return Err(EBADF);
     }
     let old = {

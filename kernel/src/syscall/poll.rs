@@ -260,7 +260,8 @@ pub fn wait_host(handle: u64, events: i16) -> Result<(), Errno> {
 }
 
 fn read_pollfds(ptr: u64, n: u64) -> Result<Vec<PollFd>, Errno> {
-    if n > table::MAX_FDS as u64 {
+    // Linux: more entries than `RLIMIT_NOFILE` allows descriptors is EINVAL.
+    if n > table::limit() as u64 {
         return Err(EINVAL);
     }
     let mut raw = alloc::vec![0u8; n as usize * 8];

@@ -121,6 +121,8 @@ pub fn sched_for_exec() -> hx_abi::boot::SchedState {
         policy: POLICY.load(Ordering::Relaxed),
         ioprio: u64::from(IOPRIO.load(Ordering::Relaxed)),
         personality: u64::from(PERSONALITY.load(Ordering::Relaxed)),
+        rlimits_set: 1,
+        rlimits: RLIMITS.lock().map(|(soft, hard)| [soft, hard]),
     }
 }
 
@@ -136,6 +138,10 @@ pub fn sched_from_exec(s: &hx_abi::boot::SchedState) {
     POLICY.store(policy, Ordering::Relaxed);
     IOPRIO.store(s.ioprio as u16 as u32, Ordering::Relaxed);
     PERSONALITY.store(s.personality as u32, Ordering::Relaxed);
+    if s.rlimits_set != 0 {
+        // A pair out of order is the monitor's slip, not a limit: the soft one gives way.
+        *RLIMITS.lock() = s.rlimits.map(|[soft, hard]| (soft.min(hard), hard));
+    }
 }
 
 /// `struct sched_attr` (its first version, 48 bytes; the kernel's is 56).
@@ -381,9 +387,9 @@ pub fn uname([buf, ..]: Args) -> SysResult {
 }
 
 /// Resource limits, as Linux starts a process with them: (soft, hard).
-static RLIMITS: Mutex<[(u64, u64); 16]> = Mutex::new({
+static RLIMITS: Mutex<[(u64, u64); hx_abi::boot::RLIMITS]> = Mutex::new({
     const INF: u64 = u64::MAX;
-    let mut l = [(INF, INF); 16];
+    let mut l = [(INF, INF); hx_abi::boot::RLIMITS];
     l[3] = (8 << 20, INF); // RLIMIT_STACK
     l[4] = (0, INF); // RLIMIT_CORE
     l[7] = (1024, 4096); // RLIMIT_NOFILE
