@@ -202,3 +202,42 @@ fn resource_limits_are_enforced_and_inherited_as_linux() {
         &["self: highest 39, then EMFILE", "after vfork: nofile 40/48", "exec'd: highest 39, then EMFILE"],
     );
 }
+
+/// RLIMIT_FSIZE: a write crossing it is cut short, one past it is EFBIG
+/// and SIGXFSZ (ftruncate, truncate and pwrite too), children inherit it
+/// (fork, posix_spawn, execve) and SIGXFSZ's default action ends them.
+#[test]
+fn file_size_limit_cuts_writes_and_raises_sigxfsz_as_linux() {
+    each_flavor(
+        "fsize",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["write again: -1 errno 27, SIGXFSZ 1", "spawned: signal 25 core 0", "lower: 800 errno 0"],
+    );
+}
+
+/// A write to standard output, a regular file, crosses RLIMIT_FSIZE: the
+/// same file contents and death by SIGXFSZ as on Linux (no wait forever).
+#[test]
+fn a_write_to_a_stdout_file_past_the_size_limit_ends_the_program_as_linux() {
+    let exe = build("fsize_stdout", Flavor::GlibcStatic, &[]);
+    let run = |hx: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::fs::File::create(dir.path().join("out")).unwrap();
+        let mut cmd = if hx { Command::new(HX_RUN) } else { Command::new(&exe) };
+        if hx {
+            cmd.args(["--timeout", "20"]).arg(&exe);
+        }
+        let status = cmd.stdout(out).stderr(Stdio::null()).stdin(Stdio::null()).status().unwrap();
+        (
+            status.code(),
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            std::fs::read(dir.path().join("out")).unwrap().len(),
+        )
+    };
+    let (native, hx) = (run(false), run(true));
+    // Natively the process dies of SIGXFSZ; hx-run ends with 128 + 25.
+    assert_eq!(native.1, Some(libc::SIGXFSZ));
+    assert_eq!(hx.0, Some(128 + libc::SIGXFSZ));
+    assert_eq!(hx.2, native.2, "bytes written");
+}

@@ -39,22 +39,23 @@ impl Watcher {
         Ok(Self { epoll, stop })
     }
 
-    /// Watches `fd` for `events` (poll bits) once.
-    pub fn watch(&self, fd: RawFd, events: i16) -> Result<(), Errno> {
+    /// Watches `fd` for `events` (poll bits) once. `Ok(true)`: it is ready
+    /// now and always (a regular file, which epoll refuses).
+    pub fn watch(&self, fd: RawFd, events: i16) -> Result<bool, Errno> {
         let wanted =
             (events as u16 as u32) & (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLPRI | libc::EPOLLRDHUP) as u32;
         let mut ev = libc::epoll_event { events: wanted | libc::EPOLLONESHOT as u32, u64: fd as u64 };
         // SAFETY: re-arms or adds a descriptor we hold in our epoll instance.
         let r = unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) };
         if r == 0 {
-            return Ok(());
+            return Ok(false);
         }
         // SAFETY: as above.
         let r = unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
         match r {
-            0 => Ok(()),
+            0 => Ok(false),
             // A regular file is always ready: the guest looks again at once.
-            _ if errno() == libc::EPERM => Ok(()),
+            _ if errno() == libc::EPERM => Ok(true),
             _ => Err(errno()),
         }
     }

@@ -318,6 +318,9 @@ pub const PGRP_INFO: u64 = 9;
 /// Reserves `args[2]` (1..=[`MAX_TID_BLOCK`]) ids for new threads, from the
 /// tree's pid space (Linux's tids and pids are one namespace): `ret` = the first.
 pub const PGRP_TIDS: u64 = 10;
+/// `RLIMIT_FSIZE` changed to (`args[1]` soft, `args[2]` hard): the monitor,
+/// which makes the guest's file writes, keeps them within the soft one.
+pub const PGRP_SET_FSIZE: u64 = 11;
 pub const MAX_TID_BLOCK: u64 = 64;
 
 /// Longest command line another process's `/proc/<pid>/cmdline` shows.

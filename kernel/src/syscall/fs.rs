@@ -119,7 +119,7 @@ pub fn fallocate([fd, mode, offset, len, ..]: Args) -> SysResult {
             if file.status() & O_ACCMODE == O_RDONLY {
                 return Err(EBADF);
             }
-            host::simple(op::FALLOCATE, &[h, mode as u32 as u64, offset, len])
+            past_file_size_limit(host::simple(op::FALLOCATE, &[h, mode as u32 as u64, offset, len]))
         }
         Kind::PipeRead(_) | Kind::PipeWrite(_) => Err(ESPIPE),
         _ => Err(crate::errno::ENODEV),
@@ -250,6 +250,23 @@ fn read_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysR
 
 fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
     file.writable()?;
+    let r = write_file_as_is(file, buf, count, offset);
+    past_file_size_limit(r)
+}
+
+/// A write or size change refused for `RLIMIT_FSIZE` (`EFBIG` from the
+/// monitor's host call, made under the guest's limit) raises SIGXFSZ, as
+/// Linux does.
+pub fn past_file_size_limit(r: SysResult) -> SysResult {
+    if r == Err(crate::errno::EFBIG) {
+        super::signal::raise(SIGXFSZ);
+    }
+    r
+}
+
+const SIGXFSZ: u32 = 25;
+
+fn write_file_as_is(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> SysResult {
     match (&file.kind, offset) {
         (Kind::Host(h), None) if via(file) == host::Via::Exit => stream_write(*h, buf, count),
         (Kind::Host(h), None) => match host::write(*h, buf, count, via(file)) {
@@ -766,7 +783,7 @@ pub fn ftruncate([fd, length, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     match file.kind {
-        Kind::Host(h) => host::simple(op::FTRUNCATE, &[h, length]),
+        Kind::Host(h) => past_file_size_limit(host::simple(op::FTRUNCATE, &[h, length])),
         _ => Err(EINVAL),
     }
 }

@@ -444,7 +444,7 @@ pub fn truncate([path, length, ..]: Args) -> SysResult {
     let abs = proc::or_host!(proc::change(path::at(AT_FDCWD, path)?, true, false));
     let mut resolved = alloc::vec![0u8; 1];
     let handle = host::path_request(op::OPEN, &[O_WRONLY, 0], &[&abs], &mut [&mut resolved]).0?;
-    let r = host::simple(op::FTRUNCATE, &[handle, length]);
+    let r = super::fs::past_file_size_limit(host::simple(op::FTRUNCATE, &[handle, length]));
     host::close(handle);
     r
 }

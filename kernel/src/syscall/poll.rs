@@ -245,9 +245,13 @@ pub fn host_ready(handle: u64, events: i16) -> Result<bool, Errno> {
 pub fn wait_host(handle: u64, events: i16) -> Result<(), Errno> {
     register_poller();
     let mut entries = [PollEntry { handle, events, ..Default::default() }];
-    let r = watch(&mut entries).and_then(|_| {
+    let r = watch(&mut entries).and_then(|ready_now| {
         if crate::signal::pending() {
             return Err(crate::errno::ERESTARTSYS);
+        }
+        // Always ready (a regular file): the caller tries again at once.
+        if ready_now {
+            return Ok(());
         }
         crate::sched::block(None);
         if crate::signal::pending() {

@@ -399,6 +399,8 @@ static RLIMITS: Mutex<[(u64, u64); hx_abi::boot::RLIMITS]> = Mutex::new({
     l
 });
 
+const RLIMIT_FSIZE: u64 = 1;
+
 pub fn getrlimit([resource, old, ..]: Args) -> SysResult {
     prlimit64([0, resource, 0, old, 0, 0])
 }
@@ -443,6 +445,10 @@ pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
             return Err(EPERM);
         }
         *slot = (soft, hard);
+        if resource == RLIMIT_FSIZE && (soft, hard) != previous {
+            // The monitor writes the guest's files: its host limit is the guest's.
+            let _ = host::simple(hx_abi::hypercall::op::PGRP, &[hx_abi::hypercall::PGRP_SET_FSIZE, soft, hard]);
+        }
     }
     if old != 0 {
         mm::write_user(old, &[previous.0, previous.1])?;

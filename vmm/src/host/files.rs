@@ -26,6 +26,9 @@ pub struct Files {
     fast_libc: Option<std::path::PathBuf>,
     /// What the guest's memory files may hold together (its RAM size).
     pub memory_budget: u64,
+    /// The guest's `RLIMIT_FSIZE` (soft): no write or size change of a
+    /// regular file reaches past it (`u64::MAX`: none).
+    pub file_size_limit: u64,
 }
 
 /// `Files::memory_budget` until the VM's RAM size is known.
@@ -225,6 +228,7 @@ impl Files {
             net: Default::default(),
             shared: Default::default(),
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            file_size_limit: u64::MAX,
         }
     }
 
@@ -346,6 +350,7 @@ impl Files {
             return Err(libc::EINVAL);
         }
         let mut counted = Vec::new();
+        let mut ready_now = false;
         for i in 0..n {
             let e: PollEntry = segs.mem().read_obj(seg.phys + (i * size) as u64).map_err(|_| libc::EFAULT)?;
             if e.events & POLL_EDGES != 0 {
@@ -353,11 +358,11 @@ impl Files {
                     counted.push((e, fd));
                 }
             } else if let Ok(fd) = self.handles.fd(e.handle) {
-                watcher.watch(fd, e.events)?;
+                ready_now |= watcher.watch(fd, e.events)?;
             }
         }
-        if counted.is_empty() {
-            return Ok(false);
+        if ready_now || counted.is_empty() {
+            return Ok(ready_now);
         }
         // Edge-triggered: the next edge of any counted file, not readiness.
         let files: Vec<_> = counted.iter().map(|(e, fd)| (e.handle, fd, e.events & !POLL_EDGES)).collect();
@@ -366,8 +371,7 @@ impl Files {
         if counted.iter().zip(&counts).any(|((e, _), &n)| e.edges != n) {
             return Ok(true);
         }
-        watcher.watch(edges.pending_fd()?, libc::POLLIN)?;
-        Ok(false)
+        watcher.watch(edges.pending_fd()?, libc::POLLIN)
     }
 
     /// `LOCK`: record locks (`fcntl`) and `flock` on a host file, held by
@@ -433,6 +437,13 @@ impl Files {
         if mode & (libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_COLLAPSE_RANGE) == 0 {
             self.memory_allows(handle, Some(offset), len as u64)?;
         }
+        // A size it would grow the file to, past the file size limit: EFBIG.
+        if mode & libc::FALLOC_FL_INSERT_RANGE != 0 {
+            self.size_within_limit((fstat(fd)?.st_size as u64).saturating_add(len as u64))?;
+        } else if mode & (libc::FALLOC_FL_KEEP_SIZE | libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_COLLAPSE_RANGE) == 0
+        {
+            self.size_within_limit((offset as u64).saturating_add(len as u64))?;
+        }
         // SAFETY: fallocate on a descriptor we hold, with allow-listed modes.
         sys(|| unsafe { libc::fallocate(fd, mode, offset, len) } as isize)
     }
@@ -442,6 +453,46 @@ impl Files {
     /// `ENOSPC`, as a full tmpfs says, when `more` bytes would pass that.
     /// `[offset, offset + len)` (`offset` `None`: from the file position) is
     /// what a write or an allocation covers; pages it holds already cost nothing.
+    /// The file size limit a new image starts with (kept across `execve`,
+    /// handed to a spawned child); the first image has none.
+    pub fn take_file_size_limit(&mut self, sched: &hx_abi::boot::SchedState) {
+        const RLIMIT_FSIZE: usize = 1;
+        self.file_size_limit = if sched.rlimits_set != 0 { sched.rlimits[RLIMIT_FSIZE][0] } else { u64::MAX };
+    }
+
+    /// How many of `len` bytes a write to `fd` at `offset` (else its
+    /// position, or its end when appending) may put within the file size
+    /// limit: all for anything but a regular file; `EFBIG` when it starts at
+    /// or past the limit (the guest's kernel raises SIGXFSZ), as Linux.
+    fn within_file_size_limit(&self, fd: i32, offset: Option<i64>, len: u64) -> Result<u64, Errno> {
+        let limit = self.file_size_limit;
+        if limit == u64::MAX || len == 0 {
+            return Ok(len);
+        }
+        let st = fstat(fd)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Ok(len);
+        }
+        // SAFETY: F_GETFL and lseek(SEEK_CUR, 0) only read the descriptor's state.
+        let start = match offset {
+            Some(o) => o as u64,
+            None if unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_APPEND != 0 => st.st_size as u64,
+            None => unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) }.max(0) as u64,
+        };
+        if start >= limit {
+            return Err(libc::EFBIG);
+        }
+        Ok(len.min(limit - start))
+    }
+
+    /// A size change to `size`: `EFBIG` past the file size limit.
+    fn size_within_limit(&self, size: u64) -> Result<(), Errno> {
+        if size > self.file_size_limit {
+            return Err(libc::EFBIG);
+        }
+        Ok(())
+    }
+
     fn memory_allows(&self, handle: u64, offset: Option<i64>, len: u64) -> Result<(), Errno> {
         if !self.handles.is_memory(handle) || len == 0 {
             return Ok(());
@@ -572,6 +623,9 @@ impl Files {
             // open for writing, and nothing in a read-only mount is.
             op::FTRUNCATE => self.handles.fd(a[0]).and_then(|fd| {
                 let len = i64::try_from(a[1]).map_err(|_| libc::EINVAL)?;
+                if fstat(fd)?.st_mode & libc::S_IFMT == libc::S_IFREG {
+                    self.size_within_limit(a[1])?;
+                }
                 // SAFETY: ftruncate on a descriptor we hold.
                 sys(|| unsafe { libc::ftruncate(fd, len) } as isize)
             }),
@@ -638,10 +692,15 @@ impl Files {
         nowait: bool,
     ) -> Result<BlockingCall, Errno> {
         let fd = self.handles.shared_fd(handle)?;
-        let iovs = segs.iovecs()?;
+        let mut iovs = segs.iovecs()?;
         let offset = offset.map(i64::try_from).transpose().map_err(|_| libc::EINVAL)?;
         if write {
-            self.memory_allows(handle, offset, iovs.iter().map(|v| v.iov_len as u64).sum())?;
+            let len: u64 = iovs.iter().map(|v| v.iov_len as u64).sum();
+            let allowed = self.within_file_size_limit(fd.as_raw_fd(), offset, len)?;
+            if allowed < len {
+                trim_iovecs(&mut iovs, allowed);
+            }
+            self.memory_allows(handle, offset, allowed)?;
         }
         Ok(BlockingCall::Rw { fd, iovs, offset, write, nowait })
     }
@@ -1041,6 +1100,17 @@ fn virtual_dents(names: &[Vec<u8>], offset: &mut usize, buf: &mut [u8]) -> Resul
         *offset += 1;
     }
     Ok(n)
+}
+
+/// Cuts `iovs` to their first `keep` bytes.
+fn trim_iovecs(iovs: &mut Vec<libc::iovec>, keep: u64) {
+    let mut left = keep as usize;
+    iovs.retain_mut(|v| {
+        let take = v.iov_len.min(left);
+        v.iov_len = take;
+        left -= take;
+        take > 0
+    });
 }
 
 #[cfg(test)]
