@@ -255,10 +255,12 @@ fn write_file(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) -> Sys
 }
 
 /// A write or size change refused for `RLIMIT_FSIZE` (`EFBIG` from the
-/// monitor's host call, made under the guest's limit) raises SIGXFSZ, as
-/// Linux does.
+/// monitor, which applies the guest's limit) raises SIGXFSZ, as Linux does;
+/// without a limit, `EFBIG` is the file system's maximum size and raises
+/// nothing.
 pub fn past_file_size_limit(r: SysResult) -> SysResult {
-    if r == Err(crate::errno::EFBIG) {
+    const RLIMIT_FSIZE: usize = 1;
+    if r == Err(crate::errno::EFBIG) && super::process::soft_limit(RLIMIT_FSIZE) != u64::MAX {
         super::signal::raise(SIGXFSZ);
     }
     r
