@@ -639,6 +639,14 @@ static void system_files(void) {
     check("cap_last_cap is a number", atol(text("/proc/sys/kernel/cap_last_cap")) >= 36);
     long oc = atol(text("/proc/sys/vm/overcommit_memory"));
     check("overcommit_memory is a mode", oc >= 0 && oc <= 2);
+    long pipe_max = atol(text("/proc/sys/fs/pipe-max-size"));
+    int pp[2];
+    pipe(pp);
+    check("pipe-max-size is a size a pipe takes",
+          pipe_max >= 4096 && fcntl(pp[0], F_SETPIPE_SZ, (int)pipe_max) >= pipe_max);
+    close(pp[0]);
+    close(pp[1]);
+    check("nr_open bounds RLIMIT_NOFILE", atol(text("/proc/sys/fs/nr_open")) >= 1024);
     char u1[64] = "", u2[64] = "";
     sscanf(text("/proc/sys/kernel/random/uuid"), "%63s", u1);
     sscanf(text("/proc/sys/kernel/random/uuid"), "%63s", u2);

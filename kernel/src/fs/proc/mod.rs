@@ -52,6 +52,11 @@ pub enum Global {
     Uuid,
     MaxMapCount,
     OvercommitMemory,
+    FileMax,
+    NrOpen,
+    PipeMaxSize,
+    PipeUserPagesHard,
+    PipeUserPagesSoft,
 }
 
 /// A file of `/proc/<pid>` and `/proc/<pid>/task/<tid>`.
@@ -99,7 +104,14 @@ const SYS_VM: Table = &[
     (b"max_map_count", Entry::File(Global::MaxMapCount)),
     (b"overcommit_memory", Entry::File(Global::OvercommitMemory)),
 ];
-const SYS: Table = &[(b"kernel", Entry::Dir(SYS_KERNEL)), (b"vm", Entry::Dir(SYS_VM))];
+const SYS_FS: Table = &[
+    (b"file-max", Entry::File(Global::FileMax)),
+    (b"nr_open", Entry::File(Global::NrOpen)),
+    (b"pipe-max-size", Entry::File(Global::PipeMaxSize)),
+    (b"pipe-user-pages-hard", Entry::File(Global::PipeUserPagesHard)),
+    (b"pipe-user-pages-soft", Entry::File(Global::PipeUserPagesSoft)),
+];
+const SYS: Table = &[(b"fs", Entry::Dir(SYS_FS)), (b"kernel", Entry::Dir(SYS_KERNEL)), (b"vm", Entry::Dir(SYS_VM))];
 const ROOT: Table = &[
     (b"cpuinfo", Entry::File(Global::Cpuinfo)),
     (b"loadavg", Entry::File(Global::Loadavg)),

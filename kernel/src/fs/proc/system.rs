@@ -67,6 +67,23 @@ pub fn text(g: Global) -> Vec<u8> {
             t.s(VERSION).nl();
         }
         Global::Uuid => uuid(&mut t),
+        // Linux's defaults: the largest pipe an unprivileged process may ask
+        // for (F_SETPIPE_SZ), no per-user pipe page limit, the descriptor limits.
+        Global::PipeMaxSize => {
+            t.u(1 << 20).nl();
+        }
+        Global::PipeUserPagesHard => {
+            t.u(0).nl();
+        }
+        Global::PipeUserPagesSoft => {
+            t.u(16384).nl();
+        }
+        Global::NrOpen => {
+            t.u(1 << 20).nl();
+        }
+        Global::FileMax => {
+            t.u(i64::MAX as u64).nl();
+        }
         Global::MaxMapCount => {
             t.u(65530).nl();
         }
