@@ -241,3 +241,15 @@ fn a_write_to_a_stdout_file_past_the_size_limit_ends_the_program_as_linux() {
     assert_eq!(hx.0, Some(128 + libc::SIGXFSZ));
     assert_eq!(hx.2, native.2, "bytes written");
 }
+
+/// fcntl's file owner (F_SETOWN/F_GETOWN, F_SETOWN_EX/F_GETOWN_EX with each
+/// kind, F_SETSIG/F_GETSIG) and each refusal's errno, as Linux.
+#[test]
+fn file_owners_and_io_signals_answer_as_linux() {
+    each_flavor(
+        "fowner",
+        [Flavor::GlibcDynamic, Flavor::GlibcStatic],
+        &[],
+        &["setown no such pid: -1", "kind 0, is the thread 1", "getsig: 10"],
+    );
+}

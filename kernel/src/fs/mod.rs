@@ -50,11 +50,22 @@ pub struct OpenFile {
     status: AtomicU32,
     /// The guest path it was opened by (for *at() calls, fchdir, /proc/self/fd).
     pub path: Vec<u8>,
+    /// `F_SETOWN`/`F_SETOWN_EX`: the owner's kind (`F_OWNER_*`) in the high
+    /// half, its id in the low one (0: none).
+    pub owner: core::sync::atomic::AtomicU64,
+    /// `F_SETSIG`: the signal for I/O events (0: SIGIO).
+    pub io_signal: AtomicU32,
 }
 
 impl OpenFile {
     pub fn new(kind: Kind, status: u32, path: Vec<u8>) -> Self {
-        Self { kind, status: AtomicU32::new(status), path }
+        Self {
+            kind,
+            status: AtomicU32::new(status),
+            path,
+            owner: core::sync::atomic::AtomicU64::new(0),
+            io_signal: AtomicU32::new(0),
+        }
     }
 
     pub fn status(&self) -> u32 {

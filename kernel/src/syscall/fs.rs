@@ -613,8 +613,29 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
     const F_SETPIPE_SZ: u64 = 1031;
     const F_GETPIPE_SZ: u64 = 1032;
     const F_UNLCK: i16 = 2;
+    const F_SETOWN: u64 = 8;
+    const F_GETOWN: u64 = 9;
+    const F_SETSIG: u64 = 10;
+    const F_GETSIG: u64 = 11;
+    const F_SETOWN_EX: u64 = 15;
+    const F_GETOWN_EX: u64 = 16;
     let entry = table::entry(fd)?;
     match cmd {
+        F_SETOWN => set_owner(&entry.file, arg as i32),
+        F_GETOWN => Ok(owner_for_getown(&entry.file) as u64),
+        F_SETOWN_EX => {
+            let [kind, id]: [i32; 2] = mm::read_user(arg)?;
+            set_owner_ex(&entry.file, kind, id)
+        }
+        F_GETOWN_EX => {
+            let owner = entry.file.owner.load(core::sync::atomic::Ordering::Relaxed);
+            mm::write_user(arg, &[(owner >> 32) as i32, owner as u32 as i32]).map(|_| 0)
+        }
+        F_SETSIG if arg <= 64 => {
+            entry.file.io_signal.store(arg as u32, core::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
+        F_GETSIG => Ok(u64::from(entry.file.io_signal.load(core::sync::atomic::Ordering::Relaxed))),
         F_DUPFD | F_DUPFD_CLOEXEC => table::install_from(entry.file, cmd == F_DUPFD_CLOEXEC, arg as usize),
         F_GETFD => Ok(entry.cloexec as u64),
         F_SETFD => table::set_cloexec(fd, arg & 1 != 0).map(|_| 0),
@@ -673,6 +694,56 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
         F_GETLK | F_OFD_GETLK => mm::write_user(arg, &F_UNLCK).map(|_| 0),
         F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
         _ => Err(EINVAL),
+    }
+}
+
+const F_OWNER_TID: i32 = 0;
+const F_OWNER_PID: i32 = 1;
+const F_OWNER_PGRP: i32 = 2;
+
+/// `F_SETOWN`: a process (`who` > 0), a process group (`who` < 0) or none;
+/// one that does not exist is `ESRCH`, as Linux.
+fn set_owner(file: &OpenFile, who: i32) -> SysResult {
+    match who {
+        w if w >= 0 => set_owner_ex(file, F_OWNER_PID, w),
+        w => set_owner_ex(file, F_OWNER_PGRP, w.checked_neg().ok_or(EINVAL)?),
+    }
+}
+
+/// `F_SETOWN_EX`: the owner's kind and id, checked to exist.
+fn set_owner_ex(file: &OpenFile, kind: i32, id: i32) -> SysResult {
+    if !matches!(kind, F_OWNER_TID | F_OWNER_PID | F_OWNER_PGRP) {
+        return Err(EINVAL);
+    }
+    if id < 0 {
+        return Err(EINVAL);
+    }
+    if id > 0 {
+        // Whether it exists: signal 0 to the thread's process, the process or the group.
+        let target = if kind == F_OWNER_PGRP { -(id as i64) } else { id as i64 };
+        let exists = if kind == F_OWNER_TID && super::signal::tkill([id as u64, 0, 0, 0, 0, 0]).is_ok() {
+            Ok(0)
+        } else {
+            super::signal::kill([target as u64, 0, 0, 0, 0, 0])
+        };
+        match exists {
+            Ok(_) | Err(crate::errno::EPERM) => {}
+            Err(_) => return Err(crate::errno::ESRCH),
+        }
+    }
+    let packed = (kind as u32 as u64) << 32 | id as u32 as u64;
+    file.owner.store(packed, core::sync::atomic::Ordering::Relaxed);
+    Ok(0)
+}
+
+/// What `F_GETOWN` reports: a group as its negated id.
+fn owner_for_getown(file: &OpenFile) -> i64 {
+    let owner = file.owner.load(core::sync::atomic::Ordering::Relaxed);
+    let id = owner as u32 as i32 as i64;
+    if (owner >> 32) as i32 == F_OWNER_PGRP {
+        -id
+    } else {
+        id
     }
 }
 
