@@ -253,3 +253,15 @@ fn file_owners_and_io_signals_answer_as_linux() {
         &["setown no such pid: -1", "kind 0, is the thread 1", "getsig: 10"],
     );
 }
+
+/// futex's refusals: EFAULT for a shared futex on unmapped or PROT_NONE
+/// memory (not for a private one), EINVAL for a negative requeue count.
+#[test]
+fn futex_refuses_as_linux() {
+    each_flavor(
+        "futex_errors",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["wake, PROT_NONE: -1", "cmp_requeue, requeue -1: -1"],
+    );
+}

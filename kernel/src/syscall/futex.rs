@@ -343,6 +343,18 @@ pub fn futex([uaddr, op, val, timeout, uaddr2, val3]: Args) -> SysResult {
     if uaddr % 4 != 0 {
         return Err(EINVAL);
     }
+    // Requeue counts are ints: a negative one is EINVAL, as Linux.
+    if matches!(cmd, FUTEX_REQUEUE | FUTEX_CMP_REQUEUE) && ((val as u32 as i32) < 0 || (timeout as u32 as i32) < 0) {
+        return Err(EINVAL);
+    }
+    // A shared futex (no FUTEX_PRIVATE_FLAG) is found by its page, as
+    // Linux looks it up: unmapped or PROT_NONE memory is EFAULT.
+    if op & FUTEX_PRIVATE == 0 && matches!(cmd, FUTEX_WAKE | FUTEX_WAKE_BITSET | FUTEX_REQUEUE | FUTEX_CMP_REQUEUE) {
+        word(uaddr, false)?;
+        if matches!(cmd, FUTEX_REQUEUE | FUTEX_CMP_REQUEUE) {
+            word(uaddr2, false)?;
+        }
+    }
     match cmd {
         FUTEX_WAIT => wait(uaddr, val as u32, deadline(cmd, op, timeout)?, FUTEX_BITSET_MATCH_ANY),
         FUTEX_WAIT_BITSET => wait(uaddr, val as u32, deadline(cmd, op, timeout)?, val3 as u32),
