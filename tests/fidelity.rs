@@ -260,7 +260,7 @@ fn file_owners_and_io_signals_answer_as_linux() {
 fn futex_refuses_as_linux() {
     each_flavor(
         "futex_errors",
-        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        [Flavor::GlibcDynamic, Flavor::GlibcStatic],
         &[],
         &["wake, PROT_NONE: -1", "cmp_requeue, requeue -1: -1"],
     );
