@@ -136,6 +136,13 @@ fn spares_come_back_after_children_with_threads() {
     sub_test("spare_threads");
 }
 
+/// An image exec'd with an empty argv gets one empty argument, as Linux
+/// gives it (programs take argv[0] to be there).
+#[test]
+fn an_empty_argv_gets_one_empty_argument() {
+    sub_test("empty_argv");
+}
+
 /// A killed child whose monitor kept a spare (it had started children):
 /// the spare's end, which may come with the child's as one host SIGCHLD,
 /// must not hide the child's from its parent's wait.

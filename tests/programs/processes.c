@@ -1400,7 +1400,19 @@ static int scripts(void) {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (getenv("HX_EMPTY_ARGV")) {
+        /* Exec'd with an empty argv: Linux gives one empty argument. */
+        printf("argc %d, argv[0] \"%s\", argv[1] %s\n", argc, argc ? argv[0] : "?", argc && argv[1] ? "set" : "null");
+        return 0;
+    }
     if (argc < 2) return 2;
+    if (!strcmp(argv[1], "empty_argv")) {
+        setenv("HX_EMPTY_ARGV", "1", 1);
+        char *none[] = {NULL};
+        execve("/proc/self/exe", none, environ);
+        perror("execve");
+        return 1;
+    }
     const char *t = argv[1];
     if (!strcmp(t, "fork_wait")) return fork_wait();
     if (!strcmp(t, "memory")) return memory_is_copied();

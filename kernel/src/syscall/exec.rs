@@ -73,7 +73,13 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
     let inaccessible = dirfd != AT_FDCWD && relative && fs::table::entry(dirfd).is_ok_and(|e| e.cloexec);
     let abs = fs::proc::exec_path(abs)?;
     let mut budget = MAX_ARG_BYTES;
-    let (args, argc) = pack(argv, &mut budget)?;
+    let (mut args, mut argc) = pack(argv, &mut budget)?;
+    // An empty argv gets one empty argument, as Linux (5.18 on) gives it:
+    // programs take argv[0] to be there.
+    if argc == 0 {
+        args.push(0);
+        argc = 1;
+    }
     let (env, envc) = pack(envp, &mut budget)?;
     let mut state = Box::new(ExecState {
         pid: process::pid(),
