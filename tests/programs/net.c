@@ -316,6 +316,8 @@ static int udp_client(char **argv) {
     TRY(send(s, "", 0, 0));
     r = TRY(recv(s, buf, sizeof buf, 0));
     printf("empty datagram: %zd\n", r);
+    /* A datagram socket does not listen, whatever port it has. */
+    say("listen on a datagram socket", listen(s, 5));
     close(s);
     return 0;
 }

@@ -241,7 +241,9 @@ impl Net {
         let fd = socket_fd(files, handle)?;
         let fd = fd.as_raw_fd();
         let domain = int_option(fd, libc::SOL_SOCKET, libc::SO_DOMAIN)?;
-        if domain != libc::AF_UNIX {
+        // A datagram socket cannot listen (EOPNOTSUPP), whatever the policy says.
+        let kind = int_option(fd, libc::SOL_SOCKET, libc::SO_TYPE)?;
+        if domain != libc::AF_UNIX && kind == libc::SOCK_STREAM {
             let own = host_name(fd, false)?;
             let ip = addr::ip_of(&own).ok_or(libc::EINVAL)?;
             let port = u16::from_be_bytes([own.get(2).copied().unwrap_or(0), own.get(3).copied().unwrap_or(0)]);
