@@ -265,3 +265,19 @@ fn futex_refuses_as_linux() {
         &["wake, PROT_NONE: -1", "cmp_requeue, requeue -1: -1"],
     );
 }
+
+/// An O_PATH descriptor: F_GETFL shows O_PATH; read, ioctl, epoll and a
+/// socket call refuse it with EBADF; fstat and fchdir take it; epoll
+/// refuses a directory (EPERM), as Linux.
+#[test]
+fn o_path_descriptors_are_refused_where_linux_refuses_them() {
+    same(
+        "O_PATH calls",
+        "import os, fcntl, select, socket\nfd = os.open('.', os.O_PATH)\nprint(oct(fcntl.fcntl(fd, fcntl.F_GETFL)))\n\
+         def t(name, f):\n    try:\n        print(name, f())\n    except OSError as e:\n        print(name, e.errno)\n\
+         t('read', lambda: os.read(fd, 1))\nt('fstat is a dir', lambda: os.path.stat.S_ISDIR(os.fstat(fd).st_mode))\n\
+         t('ioctl', lambda: fcntl.ioctl(fd, 0x541B, b'    '))\nt('fchdir', lambda: os.fchdir(fd))\n\
+         ep = select.epoll()\nt('epoll', lambda: ep.register(fd))\nd = os.open('.', os.O_RDONLY)\nt('epoll dir', lambda: ep.register(d))\n\
+         t('accept', lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, os.dup(fd)).accept())\n",
+    );
+}

@@ -25,6 +25,8 @@ pub const O_RDWR: u32 = 2;
 pub const O_APPEND: u32 = 0o2000;
 pub const O_NONBLOCK: u32 = 0o4000;
 pub const O_CLOEXEC: u32 = 0o2000000;
+/// A handle on the name only: most calls on it are EBADF, as Linux.
+pub const O_PATH: u32 = 0o10000000;
 
 #[derive(Clone)]
 pub enum Kind {
@@ -76,7 +78,17 @@ impl OpenFile {
         self.status.store(flags, Ordering::Relaxed)
     }
 
+    /// EBADF for an `O_PATH` descriptor, which Linux lets only a few calls
+    /// use (`fstat`, `fchdir`, `dup`, `fcntl`, `close`, a `*at` call's directory).
+    pub fn usable(&self) -> Result<(), Errno> {
+        if self.status() & O_PATH != 0 {
+            return Err(EBADF);
+        }
+        Ok(())
+    }
+
     pub fn readable(&self) -> Result<(), Errno> {
+        self.usable()?;
         if self.status() & O_ACCMODE == O_WRONLY {
             return Err(EBADF);
         }
@@ -84,6 +96,7 @@ impl OpenFile {
     }
 
     pub fn writable(&self) -> Result<(), Errno> {
+        self.usable()?;
         if self.status() & O_ACCMODE == O_RDONLY {
             return Err(EBADF);
         }

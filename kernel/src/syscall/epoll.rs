@@ -121,6 +121,7 @@ fn instance(epfd: u64) -> Result<Arc<Epoll>, Errno> {
 pub fn epoll_ctl([epfd, op, fd, event, ..]: Args) -> SysResult {
     let ep = instance(epfd)?;
     let target = table::get(fd)?;
+    target.usable()?;
     if epfd == fd || matches!(target.kind, Kind::Epoll(_)) && Arc::ptr_eq(&instance(fd)?, &ep) {
         return Err(EINVAL);
     }
@@ -182,8 +183,9 @@ fn read_bytes<const N: usize>(ptr: u64) -> Result<[u8; N], Errno> {
     Ok(b)
 }
 
+/// A regular file or a directory: always ready, so epoll refuses it (EPERM).
 fn is_regular_host_file(file: &OpenFile) -> bool {
-    super::fs::stat_of(file).map(|st| st.mode & 0o170000 == 0o100000).unwrap_or(false)
+    super::fs::stat_of(file).map(|st| matches!(st.mode & 0o170000, 0o100000 | 0o040000)).unwrap_or(false)
 }
 
 /// What poll looks at for an entry.

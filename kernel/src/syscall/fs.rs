@@ -749,6 +749,7 @@ fn owner_for_getown(file: &OpenFile) -> i64 {
 
 pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
     let entry = table::entry(fd)?;
+    entry.file.usable()?;
     match cmd {
         FIOCLEX | FIONCLEX => return table::set_cloexec(fd, cmd == FIOCLEX).map(|_| 0),
         FIONBIO => {

@@ -36,6 +36,7 @@ fn handle(fd: u64) -> Result<u64, Errno> {
 /// through the ring only if it cannot wait (`O_NONBLOCK`, `MSG_DONTWAIT`).
 fn handle_via(fd: u64, flags: u64) -> Result<(u64, host::Via), Errno> {
     let file = table::get(fd)?;
+    file.usable()?;
     match file.kind {
         Kind::Host(h) if flags & MSG_DONTWAIT != 0 => Ok((h, host::Via::Any)),
         Kind::Host(h) => Ok((h, super::fs::via(&file))),

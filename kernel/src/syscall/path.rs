@@ -51,7 +51,12 @@ pub fn creat([path, mode, ..]: Args) -> SysResult {
 }
 
 pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
-    let status = flags as u32 & (O_ACCMODE | O_APPEND | O_NONBLOCK);
+    // An O_PATH descriptor keeps only that flag (F_GETFL shows it, as Linux).
+    let status = if flags as u32 & crate::fs::O_PATH != 0 {
+        crate::fs::O_PATH
+    } else {
+        flags as u32 & (O_ACCMODE | O_APPEND | O_NONBLOCK)
+    };
     let cloexec = flags as u32 & O_CLOEXEC != 0;
     let abs = proc::or_host!(proc::open(path::at(dirfd, path)?, flags, status, cloexec));
     if let Some(d) = dev::lookup(&path::tidy(&abs)) {
