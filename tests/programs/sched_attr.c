@@ -77,5 +77,11 @@ int main(void) {
     SHOW("getscheduler", sched_getscheduler(0));
     SHOW("setscheduler SCHED_OTHER", sched_setscheduler(0, SCHED_OTHER, &sp));
     SHOW("getscheduler", sched_getscheduler(0));
+    /* A null parameter or a negative pid: EINVAL before anything else. */
+    SHOW("getparam NULL", syscall(SYS_sched_getparam, 0, NULL));
+    SHOW("setparam NULL", syscall(SYS_sched_setparam, 0, NULL));
+    SHOW("setscheduler NULL", syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, NULL));
+    SHOW("setscheduler pid -1", syscall(SYS_sched_setscheduler, -1, SCHED_OTHER, &sp));
+    SHOW("getparam pid -1", syscall(SYS_sched_getparam, -1, &sp));
     return 0;
 }

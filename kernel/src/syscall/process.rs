@@ -94,8 +94,13 @@ fn set_policy(policy: u64, prio: i64) -> SysResult {
 }
 
 pub fn sched_setscheduler([pid, policy, param, ..]: Args) -> SysResult {
-    sched_target(pid)?;
+    // Linux's order: a null parameter or negative pid, the parameter's
+    // memory, then the process.
+    if param == 0 || (pid as i64) < 0 {
+        return Err(EINVAL);
+    }
     let prio: i32 = mm::read_user(param)?;
+    sched_target(pid)?;
     set_policy(policy, prio as i64)
 }
 
@@ -243,13 +248,19 @@ pub fn sched_setattr([pid, attr, flags, ..]: Args) -> SysResult {
 }
 
 pub fn sched_getparam([pid, param, ..]: Args) -> SysResult {
+    if param == 0 || (pid as i64) < 0 {
+        return Err(EINVAL);
+    }
     sched_target(pid)?;
     mm::write_user(param, &0i32).map(|_| 0)
 }
 
 pub fn sched_setparam([pid, param, ..]: Args) -> SysResult {
-    sched_target(pid)?;
+    if param == 0 || (pid as i64) < 0 {
+        return Err(EINVAL);
+    }
     let prio: i32 = mm::read_user(param)?;
+    sched_target(pid)?;
     if prio != 0 {
         return Err(EINVAL);
     }
