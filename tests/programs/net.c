@@ -318,6 +318,9 @@ static int udp_client(char **argv) {
     printf("empty datagram: %zd\n", r);
     /* A datagram socket does not listen, whatever port it has. */
     say("listen on a datagram socket", listen(s, 5));
+    /* getsockname and getpeername read the length first. */
+    say("getsockname without a length", getsockname(s, (struct sockaddr *)&from, NULL));
+    say("getpeername without a length", getpeername(s, (struct sockaddr *)&from, NULL));
     close(s);
     return 0;
 }

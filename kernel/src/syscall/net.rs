@@ -221,7 +221,8 @@ fn name(fd: u64, addr: u64, lenp: u64, peer: u64) -> SysResult {
     let mut req = request(NET_NAME, &[h, peer]);
     push(&mut req, out_seg(&mut buf));
     let n = host::result(host::call(&mut req))? as usize;
-    if addr == 0 {
+    // Linux reads the length first: no length (or no buffer) is EFAULT.
+    if addr == 0 || lenp == 0 {
         return Err(EFAULT);
     }
     write_addr(addr, lenp, &buf[..n.min(buf.len())])?;
