@@ -281,3 +281,18 @@ fn o_path_descriptors_are_refused_where_linux_refuses_them() {
          t('accept', lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, os.dup(fd)).accept())\n",
     );
 }
+
+/// mmap with MAP_SHARED_VALIDATE: an unknown flag, or MAP_SYNC (which needs
+/// DAX), is EOPNOTSUPP; known ones map, as Linux.
+#[test]
+fn map_shared_validate_refuses_unknown_flags_as_linux() {
+    same(
+        "MAP_SHARED_VALIDATE",
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.mmap.restype = ctypes.c_void_p\n\
+         libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n\
+         fd = os.open('f', os.O_RDWR | os.O_CREAT, 0o600)\nos.ftruncate(fd, 4096)\n\
+         for name, flags in [('unknown', 0x03 | 0x400), ('sync', 0x03 | 0x80000), ('populate', 0x03 | 0x8000)]:\n\
+         \x20   p = libc.mmap(None, 4096, 3, flags, fd, 0)\n\
+         \x20   print(name, 'failed' if p == ctypes.c_void_p(-1).value else 'mapped', ctypes.get_errno() if p == ctypes.c_void_p(-1).value else 0)\n",
+    );
+}

@@ -20,6 +20,28 @@ pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
     if !offset.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
+    // MAP_SHARED_VALIDATE: a flag Linux does not know (or MAP_SYNC, which
+    // needs DAX) is EOPNOTSUPP rather than ignored.
+    const MAP_SHARED_VALIDATE: u64 = 0x03;
+    const KNOWN: u64 = 0x0f
+        | 0x10
+        | 0x20
+        | 0x40
+        | 0x100
+        | 0x800
+        | 0x1000
+        | 0x2000
+        | 0x4000
+        | 0x8000
+        | 0x10000
+        | 0x20000
+        | 0x40000
+        | 0x100000
+        | 0x400_0000
+        | (0x3f << 26);
+    if flags & MAP_TYPE == MAP_SHARED_VALIDATE && flags & !KNOWN != 0 {
+        return Err(crate::errno::EOPNOTSUPP);
+    }
     let shared = matches!(flags & MAP_TYPE, 0x01 | 0x03); // MAP_SHARED, MAP_SHARED_VALIDATE
     if flags & MAP_ANONYMOUS != 0 && shared && len != 0 {
         // Shared with the processes forked later: memory the monitor shares.
