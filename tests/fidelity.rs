@@ -296,3 +296,18 @@ fn map_shared_validate_refuses_unknown_flags_as_linux() {
          \x20   print(name, 'failed' if p == ctypes.c_void_p(-1).value else 'mapped', ctypes.get_errno() if p == ctypes.c_void_p(-1).value else 0)\n",
     );
 }
+
+/// epoll refuses what cannot be polled (the kernel's devices, a process's
+/// /proc files) and takes /proc's own files; fgetxattr on an O_PATH
+/// descriptor is EBADF, as Linux.
+#[test]
+fn epoll_takes_and_refuses_devices_and_proc_files_as_linux() {
+    same(
+        "epoll of devices and /proc",
+        "import select, os\nep = select.epoll()\n\
+         for path in ['/dev/null', '/dev/zero', '/dev/urandom', '/proc/self/maps', '/proc/cpuinfo']:\n\
+         \x20   fd = os.open(path, os.O_RDONLY)\n\
+         \x20   try:\n        ep.register(fd)\n        print(path, 'ok')\n    except OSError as e:\n        print(path, e.errno)\n\
+         fd = os.open('/etc', os.O_PATH)\ntry:\n    os.getxattr(fd, 'user.x')\nexcept OSError as e:\n    print('fgetxattr O_PATH', e.errno)\n",
+    );
+}

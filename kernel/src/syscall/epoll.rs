@@ -125,8 +125,17 @@ pub fn epoll_ctl([epfd, op, fd, event, ..]: Args) -> SysResult {
     if epfd == fd || matches!(target.kind, Kind::Epoll(_)) && Arc::ptr_eq(&instance(fd)?, &ep) {
         return Err(EINVAL);
     }
-    if matches!(target.kind, Kind::Host(_)) && is_regular_host_file(&target) {
-        return Err(crate::errno::Errno(1)); // EPERM: regular files cannot be polled
+    // EPERM: files that cannot be polled (regular files, directories, the
+    // kernel's devices and generated /proc files), as Linux says of them.
+    let pollable = match target.kind {
+        Kind::Host(_) => !is_regular_host_file(&target),
+        Kind::Device(_) => false,
+        // Linux polls /proc's own files, not a process's nor a generated file elsewhere.
+        Kind::Generated(_) => is_global_proc_file(&target.path),
+        _ => true,
+    };
+    if !pollable {
+        return Err(crate::errno::Errno(1));
     }
     let read_event = || -> Result<Interest, Errno> {
         let raw: [u8; 12] = read_bytes(event)?;
@@ -181,6 +190,13 @@ fn read_bytes<const N: usize>(ptr: u64) -> Result<[u8; N], Errno> {
     let mut b = [0u8; N];
     mm::copy_from_user(ptr, &mut b)?;
     Ok(b)
+}
+
+/// A file of /proc that is not a process's (`/proc/cpuinfo`, /proc/sys).
+fn is_global_proc_file(path: &[u8]) -> bool {
+    let Some(rest) = path.strip_prefix(b"/proc/") else { return false };
+    let first = rest.split(|&b| b == b'/').next().unwrap_or_default();
+    !(first == b"self" || first == b"thread-self" || !first.is_empty() && first.iter().all(u8::is_ascii_digit))
 }
 
 /// A regular file or a directory: always ready, so epoll refuses it (EPERM).
