@@ -321,6 +321,13 @@ static int udp_client(char **argv) {
     /* getsockname and getpeername read the length first. */
     say("getsockname without a length", getsockname(s, (struct sockaddr *)&from, NULL));
     say("getpeername without a length", getpeername(s, (struct sockaddr *)&from, NULL));
+    /* Options: a level the protocol does not know, an unknown name at a known one. */
+    int ov;
+    socklen_t ol = sizeof ov;
+    say("getsockopt at level 500", getsockopt(s, 500, SO_OOBINLINE, &ov, &ol));
+    say("getsockopt of TCP's option on UDP", getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &ov, &ol));
+    say("getsockopt of IP option -1", getsockopt(s, IPPROTO_IP, -1, &ov, &ol));
+    say("setsockopt at level 500", setsockopt(s, 500, SO_OOBINLINE, &ov, sizeof ov));
     close(s);
     return 0;
 }

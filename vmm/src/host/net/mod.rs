@@ -287,7 +287,7 @@ impl Net {
         let fd = socket_fd(files, handle)?;
         let (level, name) = option_id(level, name)?;
         if !options::may_get(level, name) {
-            return Err(libc::ENOPROTOOPT);
+            return Err(refusal_errno(fd.as_raw_fd(), level, name));
         }
         let mut value = [0u8; options::MAX_VALUE];
         let want = segs.get(0).map_or(0, |s| s.len).min(options::MAX_VALUE as u64);
@@ -301,6 +301,8 @@ impl Net {
     fn setopt(files: &Files, handle: u64, level: u64, name: u64, segs: &Segs) -> Result<i64, Errno> {
         let fd = socket_fd(files, handle)?;
         let (level, name) = option_id(level, name)?;
+        // Linux's setsockopt answers ENOPROTOOPT for a level it does not
+        // know too (its getsockopt says EOPNOTSUPP, see `refusal_errno`).
         if !options::may_set(level, name) {
             return Err(libc::ENOPROTOOPT);
         }
@@ -404,6 +406,22 @@ fn socket_fd(files: &Files, handle: u64) -> Result<Arc<OwnedFd>, Errno> {
     match files.handles.get(handle)? {
         Handle::Socket { fd, .. } => Ok(fd.clone()),
         _ => Err(libc::ENOTSOCK),
+    }
+}
+
+/// The errno for an option the guest may not read: the host's own error for
+/// the pair when it has one (a level the socket's protocol does not know is
+/// EOPNOTSUPP, as Linux's getsockopt says), else ENOPROTOOPT. Only a
+/// `getsockopt` into a scratch buffer: nothing of the host's answer but
+/// the errno reaches the guest.
+fn refusal_errno(fd: i32, level: i32, name: i32) -> Errno {
+    let mut scratch = [0u8; options::MAX_VALUE];
+    let mut len = scratch.len() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into our scratch buffer.
+    let r = unsafe { libc::getsockopt(fd, level, name, scratch.as_mut_ptr().cast(), &mut len) };
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(e) if r < 0 && e == libc::EOPNOTSUPP => e,
+        _ => libc::ENOPROTOOPT,
     }
 }
 
