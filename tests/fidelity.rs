@@ -311,3 +311,14 @@ fn epoll_takes_and_refuses_devices_and_proc_files_as_linux() {
          fd = os.open('/etc', os.O_PATH)\ntry:\n    os.getxattr(fd, 'user.x')\nexcept OSError as e:\n    print('fgetxattr O_PATH', e.errno)\n",
     );
 }
+
+/// clock_nanosleep on a thread's CPU clock is EOPNOTSUPP (Linux has no
+/// sleep for it); on an unknown clock EINVAL; on CLOCK_MONOTONIC it sleeps.
+#[test]
+fn clock_nanosleep_refuses_clocks_as_linux() {
+    same(
+        "clock_nanosleep clocks",
+        "import ctypes\nlibc = ctypes.CDLL(None)\nclass TS(ctypes.Structure):\n    _fields_ = [('s', ctypes.c_long), ('ns', ctypes.c_long)]\n\
+         ts = TS(0, 1000)\nfor clock in [1, 3, 99]:\n    print(clock, libc.clock_nanosleep(clock, 0, ctypes.byref(ts), None))\n",
+    );
+}

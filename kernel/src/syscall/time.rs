@@ -121,8 +121,13 @@ pub fn nanosleep([req, rem, ..]: Args) -> SysResult {
 pub fn clock_nanosleep([clock, flags, req, rem, ..]: Args) -> SysResult {
     const TIMER_ABSTIME: u64 = 1;
     let now = clock_ns(clock)?;
-    if clock == 2 || clock == 3 {
-        return Err(EINVAL); // CPU-time clocks cannot be slept on
+    // A thread's CPU clock has no sleep in Linux (EOPNOTSUPP); the process's
+    // CPU clock would sleep until that much CPU time is used, which hx does not.
+    if clock == 3 {
+        return Err(crate::errno::EOPNOTSUPP);
+    }
+    if clock == 2 {
+        return Err(EINVAL);
     }
     let t = read_timespec(req)?;
     let ns = if flags & TIMER_ABSTIME != 0 { t.saturating_sub(now) } else { t };
