@@ -2,6 +2,7 @@
 //! which drives the request handlers without KVM).
 pub mod arch;
 pub mod fault;
+pub mod fdpass;
 pub mod host;
 pub mod image;
 pub mod kernel_image;

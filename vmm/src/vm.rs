@@ -194,27 +194,8 @@ impl PrivateTmp {
 
     /// Gives the cleaner a copy of `fd`, which it holds until the tree ends.
     pub fn outlive(&self, fd: std::os::fd::RawFd) {
-        let mut byte = [0u8; 1];
-        let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
-        // SAFETY: CMSG_SPACE only computes a size.
-        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
-        let mut control = vec![0u64; space.div_ceil(8)];
-        // SAFETY: a zeroed msghdr is valid; the buffers set below outlive the call.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        // SAFETY: one SCM_RIGHTS header with room for one descriptor, in `control`.
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as usize;
-            libc::CMSG_DATA(cmsg).cast::<i32>().write_unaligned(fd);
-            // A failure only leaves the VM's teardown on the way to the exit status.
-            libc::sendmsg(std::os::fd::AsRawFd::as_raw_fd(&self.alive), &msg, libc::MSG_NOSIGNAL);
-        }
+        // A failure only leaves the VM's teardown on the way to the exit status.
+        let _ = crate::fdpass::send(std::os::fd::AsRawFd::as_raw_fd(&self.alive), &[0], &[fd]);
     }
 
     fn new() -> Result<Self> {

@@ -625,31 +625,8 @@ fn encode(files: &Files, slot: &table::Entry, l: &Launch) -> std::io::Result<(Ve
 /// Sends the length and descriptors in one message, then the bytes.
 fn send(channel: &std::fs::File, bytes: &[u8], fds: &[RawFd]) -> std::io::Result<()> {
     let len = (bytes.len() as u64).to_le_bytes();
-    let mut iov = libc::iovec { iov_base: len.as_ptr() as *mut libc::c_void, iov_len: len.len() };
-    let fd_bytes = std::mem::size_of_val(fds);
-    // SAFETY: CMSG_SPACE only computes a size.
-    let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
-    let mut control = vec![0u64; space.div_ceil(8)];
-    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if !fds.is_empty() {
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        // SAFETY: the control buffer holds one header with room for `fds`.
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as usize;
-            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast::<RawFd>(), fds.len());
-        }
-    }
-    // SAFETY: sendmsg with the header built above; MSG_NOSIGNAL: a dead spare is EPIPE, not SIGPIPE.
-    let n = unsafe { libc::sendmsg(channel.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
-    if n != len.len() as isize {
-        return Err(std::io::Error::last_os_error());
+    if crate::fdpass::send(channel.as_raw_fd(), &len, fds)? != len.len() {
+        return Err(std::io::Error::from_raw_os_error(libc::EPIPE));
     }
     // SIGPIPE is ignored in hx-run (Rust's runtime): a dead spare is EPIPE.
     let mut channel = channel;
@@ -660,15 +637,12 @@ fn send(channel: &std::fs::File, bytes: &[u8], fds: &[RawFd]) -> std::io::Result
 fn receive_raw(channel: &mut std::fs::File) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
     let mut len = [0u8; 8];
     let mut iov = libc::iovec { iov_base: len.as_mut_ptr().cast(), iov_len: len.len() };
-    // SAFETY: CMSG_SPACE only computes a size.
-    let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
-    let mut control = vec![0u64; space.div_ceil(8)];
-    // SAFETY: a zeroed msghdr is valid; its pointers outlive the call.
+    let mut control = crate::fdpass::room(MAX_FDS);
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space;
+    msg.msg_controllen = control.len() * 8;
     let n = loop {
         // SAFETY: recvmsg into the buffers above.
         let n = unsafe { libc::recvmsg(channel.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_WAITALL) };
@@ -677,21 +651,7 @@ fn receive_raw(channel: &mut std::fs::File) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
         }
         break n;
     };
-    let mut fds = Vec::new();
-    // SAFETY: walks the control messages recvmsg filled in.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
-                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-                for i in 0..count {
-                    fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
+    let fds = crate::fdpass::received(&msg);
     if n != len.len() as isize {
         bail!("no program came (the parent ended?)");
     }

@@ -497,7 +497,7 @@ impl Blocking {
                 }
                 msg.msg_iov = iovs.as_mut_ptr();
                 msg.msg_iovlen = iovs.len();
-                let mut control = rights(passed);
+                let mut control = crate::fdpass::rights(&passed.iter().map(|f| f.as_raw_fd()).collect::<Vec<_>>());
                 if !control.is_empty() {
                     msg.msg_control = control.as_mut_ptr().cast();
                     msg.msg_controllen = control.len() * 8;
@@ -519,16 +519,14 @@ impl Blocking {
                 msg.msg_iovlen = iovs.len();
                 // Room for the descriptors the guest accepts (at least one
                 // cmsg, so that any passed to it are closed here, not leaked).
-                // SAFETY: CMSG_SPACE is arithmetic.
-                let space = unsafe { libc::CMSG_SPACE((4 * (*max_fds).max(1)) as u32) } as usize;
-                let mut control = vec![0u64; space.div_ceil(8)];
+                let mut control = crate::fdpass::room((*max_fds).max(1));
                 msg.msg_control = control.as_mut_ptr().cast();
-                msg.msg_controllen = space;
+                msg.msg_controllen = control.len() * 8;
                 let flags = *flags | libc::MSG_CMSG_CLOEXEC;
                 // SAFETY: the iovecs point into guest RAM (checked by `Segs`); the
                 // name and control buffers are ours and sized in `msg`.
                 let n = sys(|| unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) })?;
-                let fds = received_fds(&msg);
+                let fds = crate::fdpass::received(&msg);
                 *got = Some(Received { from: storage_bytes(&raw, msg.msg_namelen), fds, msg_flags: msg.msg_flags });
                 Ok(n)
             }
@@ -628,51 +626,4 @@ fn write_seg(mem: &GuestRam, req: &Request, i: usize, bytes: &[u8]) -> usize {
         }
     }
     bytes.len()
-}
-
-/// An `SCM_RIGHTS` control message passing `fds` (empty: none).
-fn rights(fds: &[Arc<OwnedFd>]) -> Vec<u64> {
-    if fds.is_empty() {
-        return Vec::new();
-    }
-    let data = (4 * fds.len()) as u32;
-    // SAFETY: CMSG_SPACE/CMSG_LEN are arithmetic.
-    let (space, len) = unsafe { (libc::CMSG_SPACE(data) as usize, libc::CMSG_LEN(data) as usize) };
-    let mut buf = vec![0u64; space.div_ceil(8)];
-    // SAFETY: an all-zero msghdr is valid; it only describes `buf` for the CMSG macros.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_control = buf.as_mut_ptr().cast();
-    msg.msg_controllen = space;
-    // SAFETY: `buf` holds CMSG_SPACE(data) bytes, so the first header and its data fit.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = len;
-        let p = libc::CMSG_DATA(c).cast::<i32>();
-        for (i, f) in fds.iter().enumerate() {
-            p.add(i).write_unaligned(f.as_raw_fd());
-        }
-    }
-    buf
-}
-
-/// The descriptors an `SCM_RIGHTS` message brought (now the monitor's).
-fn received_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
-    let mut fds = Vec::new();
-    // SAFETY: walks the control buffer recvmsg filled, within msg_controllen.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let n = ((*c).cmsg_len - libc::CMSG_LEN(0) as usize) / 4;
-                let p = libc::CMSG_DATA(c).cast::<i32>();
-                for i in 0..n {
-                    fds.push(OwnedFd::from_raw_fd(p.add(i).read_unaligned()));
-                }
-            }
-            c = libc::CMSG_NXTHDR(msg, c);
-        }
-    }
-    fds
 }
