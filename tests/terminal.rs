@@ -70,7 +70,9 @@ fn at_terminal(argv: &[&str], key: u8) -> (String, i32) {
             break;
         }
         out.extend_from_slice(&buf[..n]);
-        if !typed && String::from_utf8_lossy(&out).contains("ready") {
+        // The whole line first: the terminal drops output it has not passed
+        // on yet when it sends the signal (a newline still on its way was lost).
+        if !typed && String::from_utf8_lossy(&out).contains("ready\r\n") {
             master.write_all(&[key]).unwrap();
             typed = true;
         }
