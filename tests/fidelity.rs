@@ -133,6 +133,21 @@ fn sched_getattr_and_sched_setattr_and_the_time_sharing_policies_answer_as_linux
     each_flavor("sched_attr", [Flavor::GlibcDynamic, Flavor::MuslStatic], &[], &["setattr SCHED_BATCH nice 5 = 0"]);
 }
 
+/// Pseudo-terminals (`/dev/ptmx`, `/dev/pts/N`: host ptys the monitor
+/// opens for the guest) and terminal ioctls: names, canonical and raw
+/// modes, window size, FIONREAD, and forkpty's child leading a session
+/// whose controlling terminal is the pty (the musl build passes the high
+/// ioctl numbers sign-extended, as musl does).
+#[test]
+fn ptys_terminal_modes_and_controlling_terminals_answer_as_linux() {
+    each_flavor(
+        "pty",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["window size seen on the slave: 33x101", "child: foreground group is mine: 1", "child exit status: 7"],
+    );
+}
+
 /// Native AIO (raw syscalls, as libaio makes them): limits, reads, writes,
 /// vectored ones, fsync, completions through io_getevents and an eventfd,
 /// each refusal's errno, and a forked child without its parent's contexts.

@@ -252,7 +252,7 @@ const OPS: &[u32] = &[
     op::WRITE,
     op::READ,
     op::FSTAT,
-    op::TTY_IOCTL,
+    op::IOCTL,
     op::CLOCK,
     op::RANDOM,
     op::UNSUPPORTED,

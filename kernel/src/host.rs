@@ -261,8 +261,17 @@ pub fn fstat(handle: u64, out: &mut [u8]) -> SysResult {
     into_kernel(op::FSTAT, &[handle], out)
 }
 
-pub fn tty_ioctl(fd: u64, cmd: u64, out: &mut [u8]) -> SysResult {
-    into_kernel(op::TTY_IOCTL, &[fd, cmd], out)
+/// `ioctl` `cmd` on host file `handle`: `value` by value, or `arg` in or out
+/// (empty for a by-value command).
+pub fn ioctl(handle: u64, cmd: u64, value: u64, arg: &mut [u8]) -> SysResult {
+    let mut req = Request::new(op::IOCTL);
+    req.args[..3].copy_from_slice(&[handle, cmd, value]);
+    if !arg.is_empty() {
+        req.segs[0] = kernel_segment(arg.as_mut_ptr() as u64, arg.len());
+        req.nsegs = 1;
+    }
+    let via = if hx_abi::ioctl::may_wait(cmd) { Via::Exit } else { Via::Any };
+    result(call_via(&mut req, via))
 }
 
 pub fn random(out: &mut [u8]) {

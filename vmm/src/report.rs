@@ -33,7 +33,7 @@ fn op_name(op: u32) -> &'static str {
         op::WRITE => "write",
         op::READ => "read",
         op::FSTAT => "fstat",
-        op::TTY_IOCTL => "tty-ioctl",
+        op::IOCTL => "ioctl",
         op::CLOCK => "clock",
         op::RANDOM => "random",
         op::UNSUPPORTED => "unsupported-syscall",

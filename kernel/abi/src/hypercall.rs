@@ -44,8 +44,9 @@ pub mod op {
     pub const READ: u32 = 3;
     /// `fstat` of host stream `args[0]` into `segs[0]` (a Linux `struct stat`).
     pub const FSTAT: u32 = 4;
-    /// Terminal ioctl `args[1]` (TCGETS, TIOCGWINSZ) on host stream `args[0]`, result into `segs[0]`.
-    pub const TTY_IOCTL: u32 = 5;
+    /// `ioctl(args[1])` on host file `args[0]`, one of those `crate::ioctl`
+    /// lists: a by-value argument in `args[2]`, a structure in or out in `segs[0]`.
+    pub const IOCTL: u32 = 5;
     /// Host clocks now: `args[0]` = CLOCK_REALTIME ns, `args[1]` = CLOCK_MONOTONIC ns.
     pub const CLOCK: u32 = 6;
     /// Fill `segs` with random bytes from the host.

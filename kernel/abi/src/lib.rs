@@ -7,6 +7,7 @@
 
 pub mod boot;
 pub mod hypercall;
+pub mod ioctl;
 pub mod layout;
 pub mod percpu;
 pub mod ring;

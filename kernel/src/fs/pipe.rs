@@ -256,6 +256,11 @@ pub fn edges(p: &Shared, reading: bool) -> u64 {
 }
 
 /// `F_GETPIPE_SZ`.
+/// Bytes waiting to be read (`FIONREAD`).
+pub fn buffered(p: &Shared) -> usize {
+    p.lock().buf.len()
+}
+
 pub fn capacity(p: &Shared) -> u64 {
     p.lock().capacity as u64
 }

@@ -11,16 +11,13 @@ pub const SIGPIPE: u32 = 13;
 use crate::{host, mm};
 use alloc::vec::Vec;
 use hx_abi::hypercall::{op, Request};
+use hx_abi::ioctl;
 use hx_abi::uapi::CAP_CHOWN;
 
-const TCGETS: u64 = 0x5401;
-const TIOCGWINSZ: u64 = 0x5413;
 const FIONBIO: u64 = 0x5421;
 const FIONCLEX: u64 = 0x5450;
 const FIOCLEX: u64 = 0x5451;
 /// The kernel's `struct termios` (the ioctl ABI), not libc's larger one.
-const TERMIOS_SIZE: usize = 36;
-const WINSIZE_SIZE: usize = 8;
 const IOV_MAX: u64 = 1024;
 
 /// Reads from a device into the program's buffer.
@@ -748,6 +745,8 @@ fn owner_for_getown(file: &OpenFile) -> i64 {
 }
 
 pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
+    // The command is an `unsigned int`: musl passes the high ones sign-extended.
+    let cmd = cmd as u32 as u64;
     let entry = table::entry(fd)?;
     entry.file.usable()?;
     match cmd {
@@ -759,16 +758,29 @@ pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
         }
         _ => {}
     }
-    let Kind::Host(h) = entry.file.kind.clone() else { return Err(ENOTTY) };
-    let len = match cmd {
-        TCGETS => TERMIOS_SIZE,
-        TIOCGWINSZ => WINSIZE_SIZE,
+    let h = match &entry.file.kind {
+        Kind::Host(h) => *h,
+        Kind::PipeRead(p) if cmd == ioctl::FIONREAD => {
+            mm::write_user(arg, &(pipe::buffered(p) as i32))?;
+            return Ok(0);
+        }
         _ => return Err(ENOTTY),
     };
-    let mut out = [0u8; TERMIOS_SIZE];
-    host::tty_ioctl(h, cmd, &mut out[..len])?;
-    mm::copy_to_user(arg, &out[..len])?;
-    Ok(0)
+    // The monitor runs the commands of its table on the host file, which
+    // answers for itself (a pipe refuses a terminal's commands).
+    let mut buf = [0u8; ioctl::MAX_ARG];
+    match ioctl::arg_of(cmd).ok_or(ENOTTY)? {
+        ioctl::Arg::Value => host::ioctl(h, cmd, arg, &mut []),
+        ioctl::Arg::In(n) => {
+            mm::copy_from_user(arg, &mut buf[..n])?;
+            host::ioctl(h, cmd, 0, &mut buf[..n])
+        }
+        ioctl::Arg::Out(n) => {
+            let ret = host::ioctl(h, cmd, 0, &mut buf[..n])?;
+            mm::copy_to_user(arg, &buf[..n])?;
+            Ok(ret)
+        }
+    }
 }
 
 /// The stat of an open file.

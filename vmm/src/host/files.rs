@@ -8,6 +8,7 @@ use crate::sandbox::{self, fstat_fd as fstat, lstat_at, Errno, Resolved, Sandbox
 use hx_abi::hypercall::{
     op, PollEntry, Request, FSYNC_ALL, FSYNC_DATA, FSYNC_FS, NO_HANDLE, POLL_EDGES, RW_NOWAIT, SETFL_PIPE_SIZE,
 };
+use hx_abi::ioctl::Arg;
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -29,6 +30,8 @@ pub struct Files {
     /// The guest's `RLIMIT_FSIZE` (soft): no write or size change of a
     /// regular file reaches past it (`u64::MAX`: none).
     pub file_size_limit: u64,
+    /// The pseudo-terminals the guest made (`/dev/ptmx`, `/dev/pts/N`).
+    ptys: super::pty::Ptys,
 }
 
 /// `Files::memory_budget` until the VM's RAM size is known.
@@ -229,6 +232,7 @@ impl Files {
             shared: Default::default(),
             memory_budget: DEFAULT_MEMORY_BUDGET,
             file_size_limit: u64::MAX,
+            ptys: Default::default(),
         }
     }
 
@@ -574,7 +578,7 @@ impl Files {
             op::CLOSE => self.handles.close(a[0]).map(|_| 0),
             op::LSEEK => self.lseek(a[0], a[1], a[2]),
             op::FSTAT => self.fstat(segs, a[0]),
-            op::TTY_IOCTL => self.tty_ioctl(segs, a[0], a[1]),
+            op::IOCTL => self.ioctl(segs, a[0], a[1], a[2]),
             op::STAT => segs.path(0).and_then(|path| {
                 let (st, guest) = self.stat(&path, a[0] != 0)?;
                 segs.write(1, bytes_of(&st))?;
@@ -770,6 +774,11 @@ impl Files {
                 return Ok((h, path.to_vec(), libc::S_IFREG));
             }
         }
+        if let Some(pty) = super::pty::parse(path) {
+            let (fd, guest) = self.ptys.open(pty, flags)?;
+            let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(fd), metadata: false })?;
+            return Ok((h, guest, libc::S_IFCHR));
+        }
         // O_PATH: a handle on the name only; Linux ignores O_CREAT, O_TRUNC and the access mode.
         let flags =
             if flags & libc::O_PATH != 0 { flags & !(libc::O_CREAT | libc::O_TRUNC | libc::O_ACCMODE) } else { flags };
@@ -824,6 +833,9 @@ impl Files {
     }
 
     fn stat(&self, path: &[u8], follow: bool) -> Result<(libc::stat, Vec<u8>), Errno> {
+        if let Some(pty) = super::pty::parse(path) {
+            return self.ptys.stat(pty);
+        }
         match self.sandbox.resolve(path, follow)? {
             Resolved::Virtual { guest } => Ok((virtual_dir_stat(), guest)),
             Resolved::Host { parent, name: None, guest, .. } => Ok((fstat(parent.as_raw_fd())?, guest)),
@@ -1065,16 +1077,55 @@ impl Files {
         self.prepare_poll(segs, timeout_ms)?.run(segs.mem())
     }
 
-    fn tty_ioctl(&self, segs: &Segs, handle: u64, cmd: u64) -> Result<i64, Errno> {
-        let fd = self.handles.fd(handle)?;
-        if cmd != libc::TCGETS && cmd != libc::TIOCGWINSZ {
-            return Err(libc::ENOTTY);
+    /// A session command (`hx_abi::ioctl::is_session`) on a terminal: the
+    /// guest's sessions answer it, from the monitor's process table.
+    fn session_ioctl(&self, segs: &Segs, fd: std::os::fd::RawFd, cmd: u64, value: u64, arg: Arg) -> Result<i64, Errno> {
+        let mut termios = [0u8; 64];
+        // SAFETY: TCGETS writes a kernel termios (36 bytes) into the buffer we own.
+        sys(|| unsafe { libc::ioctl(fd, libc::TCGETS, termios.as_mut_ptr()) } as isize)?;
+        let rdev = fstat(fd)?.st_rdev;
+        let given = match arg {
+            Arg::In(4) => i32::from_le_bytes(segs.bytes(0, 4, libc::EFAULT)?.try_into().map_err(|_| libc::EFAULT)?),
+            _ => 0,
+        };
+        let (ret, out) = super::process::terminal(cmd, rdev, value, given)?;
+        if let Arg::Out(4) = arg {
+            segs.write(0, &out.to_le_bytes())?;
         }
-        let mut buf = [0u8; 64];
-        // SAFETY: TCGETS writes a kernel termios (36 bytes), TIOCGWINSZ a winsize (8) into `buf`.
-        sys(|| unsafe { libc::ioctl(fd, cmd, buf.as_mut_ptr()) } as isize)?;
-        segs.write(0, &buf)?;
-        Ok(0)
+        Ok(ret)
+    }
+
+    /// `IOCTL`: one of the commands `hx_abi::ioctl` lists, its argument
+    /// checked against the table (a structure of exactly its size, in or
+    /// out; an integer by value), run on the host file. The host answers
+    /// for the file: ENOTTY from a pipe asked for a terminal's settings.
+    fn ioctl(&self, segs: &Segs, handle: u64, cmd: u64, value: u64) -> Result<i64, Errno> {
+        let fd = self.handles.fd(handle)?;
+        let arg = hx_abi::ioctl::arg_of(cmd).ok_or(libc::ENOTTY)?;
+        if hx_abi::ioctl::is_session(cmd) {
+            return self.session_ioctl(segs, fd, cmd, value, arg);
+        }
+        let mut buf = [0u8; hx_abi::ioctl::MAX_ARG];
+        let size = match arg {
+            Arg::In(n) | Arg::Out(n) => n,
+            Arg::Value => 0,
+        };
+        if size > 0 && segs.get(0).map(|s| s.len) != Some(size as u64) {
+            return Err(libc::EFAULT);
+        }
+        if let Arg::In(n) = arg {
+            buf.get_mut(..n).ok_or(libc::EINVAL)?.copy_from_slice(&segs.bytes(0, n, libc::EFAULT)?);
+        }
+        let ret = match arg {
+            // SAFETY: a command whose argument is an integer, passed as one.
+            Arg::Value => sys(|| unsafe { libc::ioctl(fd, cmd, value as libc::c_ulong) } as isize)?,
+            // SAFETY: the command reads or writes at most `size` bytes, which `buf` holds.
+            Arg::In(_) | Arg::Out(_) => sys(|| unsafe { libc::ioctl(fd, cmd, buf.as_mut_ptr()) } as isize)?,
+        };
+        if let Arg::Out(n) = arg {
+            segs.write(0, buf.get(..n).ok_or(libc::EINVAL)?)?;
+        }
+        Ok(ret)
     }
 }
 

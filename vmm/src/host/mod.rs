@@ -16,6 +16,7 @@ pub mod guest;
 pub mod handles;
 pub mod net;
 pub mod process;
+mod pty;
 pub mod shared;
 
 use crate::memory::GuestRam;
@@ -104,7 +105,7 @@ impl Host<'_> {
             }
         };
         let ret = match req.op {
-            op::WRITE | op::READ | op::FSTAT | op::TTY_IOCTL | op::OPEN..=op::POLL if req.op != op::SLEEP => {
+            op::WRITE | op::READ | op::FSTAT | op::IOCTL | op::OPEN..=op::POLL if req.op != op::SLEEP => {
                 self.files.serve(req, &segs)
             }
             op::CHOWN => self.files.serve(req, &segs),
@@ -191,6 +192,7 @@ impl Host<'_> {
             op::READ | op::WRITE | op::PREAD | op::PWRITE => !self.files.never_blocks(a[0]),
             op::NET if blocking_net => !self.files.never_blocks(a[1]),
             op::NET | op::POLL => false,
+            op::IOCTL => hx_abi::ioctl::may_wait(a[1]),
             o => hx_abi::ring::exits_only(o),
         };
         if retry {

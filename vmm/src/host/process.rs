@@ -339,3 +339,71 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
     };
     r.unwrap_or_else(|e| -(e as i64))
 }
+
+/// A session command of `hx_abi::ioctl` on the terminal with host device
+/// number `rdev`, as Linux answers it for the caller's session: `value` is
+/// the by-value argument, `given` the one read from the program; returns
+/// the result and the value to write back (TIOCGPGRP, TIOCGSID).
+pub fn terminal(cmd: u64, rdev: u64, value: u64, given: i32) -> Result<(i64, i32), Errno> {
+    use hx_abi::ioctl::{TIOCGPGRP, TIOCGSID, TIOCNOTTY, TIOCSCTTY, TIOCSPGRP};
+    let me = me()?;
+    let my_pid = pid_of(me);
+    let sid = me.sid.load(Ordering::SeqCst);
+    // The session's leader, while it runs, holds the session's terminal.
+    let leader =
+        table::by_pid(sid).filter(|l| l.sid.load(Ordering::SeqCst) == sid && l.end.load(Ordering::SeqCst) == 0);
+    let tty = rdev + 1;
+    let ours = leader.filter(|l| l.ctty.load(Ordering::SeqCst) == tty);
+    match cmd {
+        TIOCSCTTY => {
+            let Some(l) = leader.filter(|_| sid == my_pid) else { return Err(libc::EPERM) };
+            match l.ctty.load(Ordering::SeqCst) {
+                t if t == tty => return Ok((0, 0)),
+                0 => {}
+                _ => return Err(libc::EPERM),
+            }
+            // Another session's terminal stays theirs (stealing it, with
+            // `value` 1, takes CAP_SYS_ADMIN, which the guest never has).
+            let held = table::entries().any(|e| {
+                e.ctty.load(Ordering::SeqCst) == tty && e.end.load(Ordering::SeqCst) == 0 && !std::ptr::eq(e, l)
+            });
+            if held {
+                return Err(libc::EPERM);
+            }
+            let _ = value;
+            l.foreground.store(me.pgid.load(Ordering::SeqCst), Ordering::SeqCst);
+            l.ctty.store(tty, Ordering::SeqCst);
+            Ok((0, 0))
+        }
+        TIOCNOTTY => {
+            let l = ours.ok_or(libc::ENOTTY)?;
+            if sid == my_pid {
+                l.ctty.store(0, Ordering::SeqCst);
+            }
+            Ok((0, 0))
+        }
+        TIOCGPGRP => Ok((0, ours.ok_or(libc::ENOTTY)?.foreground.load(Ordering::SeqCst))),
+        TIOCGSID => ours.map(|_| (0, sid)).ok_or(libc::ENOTTY),
+        TIOCSPGRP => {
+            let l = ours.ok_or(libc::ENOTTY)?;
+            if given < 0 {
+                return Err(libc::EINVAL);
+            }
+            let group = table::entries()
+                .filter(|e| e.pgid.load(Ordering::SeqCst) == given && e.end.load(Ordering::SeqCst) == 0);
+            let mut any = false;
+            for e in group {
+                if e.sid.load(Ordering::SeqCst) != sid {
+                    return Err(libc::EPERM);
+                }
+                any = true;
+            }
+            if !any {
+                return Err(libc::ESRCH);
+            }
+            l.foreground.store(given, Ordering::SeqCst);
+            Ok((0, 0))
+        }
+        _ => Err(libc::ENOTTY),
+    }
+}

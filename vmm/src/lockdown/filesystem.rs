@@ -26,6 +26,14 @@ pub fn restrict_files(sandbox: &Sandbox, extra_files: &[&Path]) -> Result<FileRe
         let access = if m.writable { AccessFs::from_all(ABI_WANTED) } else { AccessFs::from_read(ABI_WANTED) };
         ruleset = ruleset.add_rule(PathBeneath::new(m.dir(), access))?;
     }
+    // Pseudo-terminals (`host::pty`, which lets the guest reach only the
+    // ptys it made): open, read, write and terminal ioctls.
+    let tty = AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::IoctlDev;
+    for dev in ["/dev/ptmx", "/dev/pts"] {
+        if let Ok(fd) = PathFd::new(dev) {
+            ruleset = ruleset.add_rule(PathBeneath::new(fd, tty))?;
+        }
+    }
     for file in extra_files {
         let fd = PathFd::new(file)?;
         ruleset = ruleset.add_rule(PathBeneath::new(fd, AccessFs::ReadFile | AccessFs::Execute))?;

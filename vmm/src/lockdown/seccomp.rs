@@ -130,7 +130,7 @@ const ALLOWED: &[i64] = &[
 
 /// `ioctl` requests allowed: running the vCPU, reading its registers for a
 /// fault report, building a VM for a forked process or an `execve`d image,
-/// and the two terminal queries the guest may forward.
+/// and the commands the guest may run on its host files (`hx_abi::ioctl`).
 const IOCTLS: &[u64] = &[
     kvm_ioctls_numbers::KVM_RUN,
     kvm_ioctls_numbers::KVM_GET_REGS,
@@ -153,8 +153,6 @@ const IOCTLS: &[u64] = &[
     kvm_ioctls_numbers::KVM_SET_XCRS,
     crate::tsc::KVM_GET_DEVICE_ATTR,
     crate::tsc::KVM_SET_DEVICE_ATTR,
-    libc::TCGETS,
-    libc::TIOCGWINSZ,
 ];
 
 /// The KVM request numbers (`_IO`/`_IOR` encodings from linux/kvm.h).
@@ -199,6 +197,7 @@ fn filter(inet: bool) -> Result<BpfProgram> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|&nr| (nr, Vec::new())).collect();
     let ioctl = IOCTLS
         .iter()
+        .chain(hx_abi::ioctl::ALL)
         .map(|&req| SeccompRule::new(vec![SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, req)?]))
         .collect::<Result<Vec<_>, _>>()?;
     rules.insert(libc::SYS_ioctl, ioctl);

@@ -43,6 +43,10 @@ pub struct Entry {
     /// `process::spare`): its `host_pid` is no longer this process's, and
     /// the slot goes as soon as the guest reaps it.
     pub detached: AtomicBool,
+    /// In a session leader's entry: its session's controlling terminal
+    /// (the host device number + 1; 0: none) and foreground process group.
+    pub ctty: AtomicU64,
+    pub foreground: AtomicI32,
 }
 
 /// `Entry::end`: set, with the `si_code` and status a `waitid` reports.
@@ -360,6 +364,7 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.announced.store(false, Ordering::SeqCst);
     slot.reaped.store(false, Ordering::SeqCst);
     slot.detached.store(false, Ordering::SeqCst);
+    slot.ctty.store(0, Ordering::SeqCst);
     // A forked child shows its parent's name and command line until it execs.
     for (w, p) in slot.identity.iter().zip(parent.identity.iter()) {
         w.store(p.load(Ordering::Relaxed), Ordering::Relaxed);
