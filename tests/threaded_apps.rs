@@ -1,6 +1,6 @@
 //! Real multi-threaded applications under `hx-run --cpus N`, each compared
 //! with a native run: an OpenMP program (libgomp), Python's threading with
-//! signals and CPython's own thread tests, Ctrl-C reaching a Python program,
+//! signals, Ctrl-C reaching a Python program,
 //! zstd's worker threads, and a Go program (goroutines, timers, the garbage
 //! collector, panics from SIGSEGV and SIGFPE, preemption by SIGURG).
 //! Every tool comes from .ci/setup: a missing one fails the test, saying so.
@@ -113,85 +113,6 @@ fn python_threading_queues_pools_timers_and_signals_match_native() {
         compare_threaded(&["1", "2"], &[PYTHON, "threads.py", "."], &[&script], &[("PYTHONDONTWRITEBYTECODE", "1")]);
     let out = text(&n.stdout);
     assert!(out.contains("alarm handler: True\n") && out.contains("faulthandler: ok\n"), "{out}");
-}
-
-/// The tests of CPython's own suite that start a child process (fork, or
-/// subprocess running a fresh interpreter): hx runs one process, so they are
-/// left out of both runs. `test_forkinthread` would even hang (its parent
-/// waits on a pipe the failed child never writes). Found by running the three
-/// modules natively with fork, posix_spawn and subprocess failing with ENOSYS.
-/// Drop this list once hx runs processes.
-const CPYTHON_TESTS_NEEDING_PROCESSES: &[&str] = &[
-    "test.test_thread.TestForkInThread.test_forkinthread",
-    "test.test_threading.AtexitTests.test_atexit_after_shutdown",
-    "test.test_threading.AtexitTests.test_atexit_called_once",
-    "test.test_threading.AtexitTests.test_atexit_output",
-    "test.test_threading.SubinterpThreadingTests.test_daemon_threads_fatal_error",
-    "test.test_threading.ThreadJoinOnShutdown.test_1_join_on_shutdown",
-    "test.test_threading.ThreadJoinOnShutdown.test_2_join_in_forked_process",
-    "test.test_threading.ThreadJoinOnShutdown.test_3_join_in_forked_from_thread",
-    "test.test_threading.ThreadJoinOnShutdown.test_4_daemon_threads",
-    "test.test_threading.ThreadJoinOnShutdown.test_clear_threads_states_after_fork",
-    "test.test_threading.ThreadTests.test_dummy_thread_after_fork",
-    "test.test_threading.ThreadTests.test_finalization_shutdown",
-    "test.test_threading.ThreadTests.test_finalize_running_thread",
-    "test.test_threading.ThreadTests.test_finalize_with_trace",
-    "test.test_threading.ThreadTests.test_fork_at_exit",
-    "test.test_threading.ThreadTests.test_import_from_another_thread",
-    "test.test_threading.ThreadTests.test_is_alive_after_fork",
-    "test.test_threading.ThreadTests.test_join_nondaemon_on_shutdown",
-    "test.test_threading.ThreadTests.test_locals_at_exit",
-    "test.test_threading.ThreadTests.test_main_thread_after_fork",
-    "test.test_threading.ThreadTests.test_main_thread_after_fork_from_nonmain_thread",
-    "test.test_threading.ThreadTests.test_main_thread_during_shutdown",
-    "test.test_threading.ThreadingExceptionTests.test_print_exception",
-    "test.test_threading.ThreadingExceptionTests.test_print_exception_stderr_is_none_1",
-    "test.test_threading.ThreadingExceptionTests.test_print_exception_stderr_is_none_2",
-    "test.test_threading.ThreadingExceptionTests.test_recursion_limit",
-];
-
-/// Whether a regrtest run passed: its status and its summary line.
-fn regrtest_passed(out: &Output) -> bool {
-    out.status.success() && text(&out.stdout).contains("Tests result: SUCCESS")
-}
-
-/// CPython's test_threading, test_queue and test_thread (Debian's
-/// libpython3.11-testsuite; about 20 s natively, so all of them run): every
-/// module that passes natively passes under `hx-run --cpus 2`.
-#[test]
-fn cpython_thread_test_modules_that_pass_natively_pass_under_hx() {
-    let found = Command::new(PYTHON).args(["-c", "import test.libregrtest, test.test_threading"]).output().unwrap();
-    assert!(
-        found.status.success(),
-        "CPython's test package is missing: .ci/setup installs it (Debian package libpython3.11-testsuite)\n{}",
-        text(&found.stderr)
-    );
-    let mut passed_natively = 0;
-    for module in ["test_threading", "test_queue", "test_thread"] {
-        let mut argv = vec![PYTHON, "-m", "test", "-W"];
-        for t in CPYTHON_TESTS_NEEDING_PROCESSES {
-            argv.extend(["-i", *t]);
-        }
-        argv.push(module);
-        let dir = tempfile::tempdir().unwrap();
-        let tmp = dir.path().to_str().unwrap();
-        let env = [("PYTHONDONTWRITEBYTECODE", "1"), ("TMPDIR", tmp)];
-        let n = run_within(native_in(dir.path(), &argv, &env), Duration::from_secs(300));
-        if !regrtest_passed(&n) {
-            eprintln!("{module} fails natively: not required under hx\n{}", text(&n.stdout));
-            continue;
-        }
-        passed_natively += 1;
-        let h = run_within(hx_in(dir.path(), &["--cpus", "2"], &argv, &env), Duration::from_secs(900));
-        assert!(
-            regrtest_passed(&h),
-            "{module} passes natively but not under hx-run --cpus 2 (status {})\n--- stdout:\n{}\n--- stderr:\n{}",
-            status_code(&h),
-            text(&h.stdout),
-            text(&h.stderr)
-        );
-    }
-    assert!(passed_natively > 0, "no module of CPython's suite passed natively");
 }
 
 /// Starts `argv` (natively, or under hx-run with `hx_flags`), waits for its

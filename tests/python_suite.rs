@@ -1,0 +1,143 @@
+//! CPython's own regression tests inside hx: a representative set of
+//! modules of Debian's libpython3.11-testsuite (the language, text, binary
+//! data, numbers, files and directories, persistence, compression,
+//! concurrency, networking over loopback, the os/sys layer), each run on
+//! its own natively and under hx-run by `tests/scripts/python_suite.py`.
+//! Every module that passes natively must pass in hx. The full suite, module
+//! by module, is docs/python-tests.md (the same script, every module); the
+//! modules that differ there (test_fcntl: no dnotify, as a Linux built
+//! without it; test_mmap: a shared mapping of a file takes guest RAM for
+//! its whole length) are not in this list.
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+/// The modules CI runs (about 1.5 minutes natively, a few more in hx).
+const MODULES: &[&str] = &[
+    // The language.
+    "test_grammar",
+    "test_dict",
+    "test_list",
+    "test_set",
+    "test_exceptions",
+    "test_class",
+    "test_coroutines",
+    "test_scope",
+    "test_patma",
+    "test_with",
+    "test_types",
+    "test_builtin",
+    // Text.
+    "test_re",
+    "test_string",
+    "test_unicode",
+    "test_codecs",
+    "test_textwrap",
+    "test_difflib",
+    "test_fstring",
+    "test_unicodedata",
+    // Binary data.
+    "test_struct",
+    "test_bytes",
+    "test_array",
+    "test_memoryview",
+    "test_binascii",
+    "test_base64",
+    // Numbers.
+    "test_math",
+    "test_cmath",
+    "test_decimal",
+    "test_fractions",
+    "test_float",
+    "test_long",
+    "test_random",
+    "test_int",
+    // Files and directories.
+    "test_os",
+    "test_posixpath",
+    "test_shutil",
+    "test_tempfile",
+    "test_glob",
+    "test_fileio",
+    "test_pathlib",
+    "test_stat",
+    "test_fnmatch",
+    "test_fileinput",
+    "test_filecmp",
+    // Persistence.
+    "test_shelve",
+    "test_dbm",
+    "test_dbm_dumb",
+    "test_marshal",
+    "test_csv",
+    "test_plistlib",
+    "test_json",
+    // Compression.
+    "test_zlib",
+    "test_gzip",
+    "test_bz2",
+    "test_lzma",
+    "test_zipfile",
+    // Concurrency.
+    "test_threading",
+    "test_thread",
+    "test_queue",
+    "test_threading_local",
+    "test_sched",
+    "test_contextlib_async",
+    "test_asyncgen",
+    "test_select",
+    "test_epoll",
+    "test_signal",
+    // Networking over loopback.
+    "test_selectors",
+    "test_httplib",
+    "test_urllib2_localnet",
+    "test_httpservers",
+    "test_asynchat",
+    "test_asyncore",
+    "test_smtplib",
+    "test_docxmlrpc",
+    // The os/sys layer.
+    "test_posix",
+    "test_sys",
+    "test_time",
+    "test_resource",
+    "test_pwd",
+    "test_grp",
+    "test_file_eintr",
+    "test_tracemalloc",
+    "test_pty",
+    "test_openpty",
+    "test_errno",
+    "test_platform",
+    "test_sysconfig",
+    "test_getpass",
+    "test_syslog",
+    "test_locale",
+];
+
+#[test]
+fn cpython_test_modules_that_pass_natively_pass_in_hx() {
+    let found = Command::new("/usr/bin/python3").args(["-c", "import test.libregrtest.runtest"]).output().unwrap();
+    assert!(
+        found.status.success(),
+        "CPython's test package is missing: .ci/setup installs it (Debian package libpython3.11-testsuite)"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scripts/python_suite.py");
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.json");
+    let out = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args(["--hx", HX_RUN, "--jobs", "2", "--results"])
+        .arg(&results)
+        .args(MODULES)
+        .output()
+        .unwrap();
+    let log = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let passed_natively = log.lines().filter(|l| l.starts_with("native ") && l.contains(" pass ")).count();
+    assert!(passed_natively >= 60, "only {passed_natively} modules passed natively\n{log}");
+    assert!(out.status.success(), "modules that pass natively fail in hx:\n{log}");
+}
