@@ -148,6 +148,19 @@ fn ptys_terminal_modes_and_controlling_terminals_answer_as_linux() {
     );
 }
 
+/// pidfds: pidfd_open's checks, a child's pidfd polling readable (poll and
+/// epoll) only once it ended, waitid(P_PIDFD) blocking and non-blocking,
+/// pidfd_send_signal to a running child, a zombie and a reaped one.
+#[test]
+fn pidfds_open_poll_wait_and_signal_as_linux() {
+    each_flavor(
+        "pidfd",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["child readable once it ended: 1", "its status: 5"],
+    );
+}
+
 /// Native AIO (raw syscalls, as libaio makes them): limits, reads, writes,
 /// vectored ones, fsync, completions through io_getevents and an eventfd,
 /// each refusal's errno, and a forked child without its parent's contexts.

@@ -322,6 +322,9 @@ pub const PGRP_TIDS: u64 = 10;
 /// `RLIMIT_FSIZE` changed to (`args[1]` soft, `args[2]` hard): the monitor,
 /// which makes the guest's file writes, keeps them within the soft one.
 pub const PGRP_SET_FSIZE: u64 = 11;
+/// Whether process `args[1]` has ended (a pidfd's readiness): `ret` = 1 if
+/// it is a zombie, 0 while it runs, `-ESRCH` once reaped (or never there).
+pub const PGRP_ENDED: u64 = 12;
 pub const MAX_TID_BLOCK: u64 = 64;
 
 /// Longest command line another process's `/proc/<pid>/cmdline` shows.

@@ -1,5 +1,5 @@
 //! Descriptors on Linux's anonymous inode that the kernel serves itself:
-//! eventfd, timerfd and signalfd (epoll has its own kind). What they share:
+//! eventfd, timerfd, signalfd and pidfd (epoll has its own kind). What they share:
 //! reading and writing as one 8-byte or `signalfd_siginfo` record, their
 //! readiness for poll and epoll, the events edge-triggered epoll reports,
 //! their `/proc/self/fd` name, and blocking a thread on them.
@@ -11,7 +11,7 @@
 //! parent; a timerfd runs on in both; a signalfd reads the caller's signals
 //! in either process, as on Linux).
 use super::stat::Stat;
-use super::{eventfd, signalfd, table, timerfd, Kind, OpenFile, O_CLOEXEC, O_NONBLOCK, O_RDWR};
+use super::{eventfd, pidfd, signalfd, table, timerfd, Kind, OpenFile, O_CLOEXEC, O_NONBLOCK, O_RDWR};
 use crate::errno::{Errno, SysResult, ERESTARTSYS};
 use crate::sched::{self, Thread};
 use alloc::sync::Arc;
@@ -26,6 +26,7 @@ pub enum Anon {
     Event(Arc<eventfd::EventFd>),
     Timer(Arc<timerfd::TimerFd>),
     Signal(Arc<signalfd::SignalFd>),
+    Pid(Arc<pidfd::PidFd>),
 }
 
 impl Anon {
@@ -35,6 +36,7 @@ impl Anon {
             Anon::Event(_) => b"anon_inode:[eventfd]",
             Anon::Timer(_) => b"anon_inode:[timerfd]",
             Anon::Signal(_) => b"anon_inode:[signalfd]",
+            Anon::Pid(_) => b"anon_inode:[pidfd]",
         }
     }
 
@@ -43,6 +45,7 @@ impl Anon {
             Anon::Event(e) => e.read(buf, count, nonblock),
             Anon::Timer(t) => t.read(buf, count, nonblock),
             Anon::Signal(s) => s.read(buf, count, nonblock),
+            Anon::Pid(_) => Err(crate::errno::EINVAL),
         }
     }
 
@@ -50,7 +53,7 @@ impl Anon {
         match self {
             Anon::Event(e) => e.write(buf, count, nonblock),
             // Linux's timerfd and signalfd have no write.
-            Anon::Timer(_) | Anon::Signal(_) => Err(crate::errno::EINVAL),
+            Anon::Timer(_) | Anon::Signal(_) | Anon::Pid(_) => Err(crate::errno::EINVAL),
         }
     }
 
@@ -60,6 +63,7 @@ impl Anon {
             Anon::Event(e) => e.readiness(),
             Anon::Timer(t) => t.readiness(),
             Anon::Signal(s) => s.readiness(),
+            Anon::Pid(p) => p.readiness(),
         }
     }
 
@@ -71,6 +75,7 @@ impl Anon {
             Anon::Event(e) => e.edges(),
             Anon::Timer(t) => (t.edges(), 0),
             Anon::Signal(_) => (signalfd::edges(), 0),
+            Anon::Pid(p) => (p.edges(), 0),
         };
         let mut n = 0u64;
         if events & POLLIN as u32 != 0 {

@@ -6,6 +6,7 @@ pub mod dev;
 pub mod eventfd;
 pub mod generated;
 pub mod path;
+pub mod pidfd;
 pub mod pipe;
 pub mod proc;
 pub mod signalfd;

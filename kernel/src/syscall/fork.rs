@@ -157,6 +157,8 @@ static EVENTS: Mutex<ChildEvents> = Mutex::new(ChildEvents { generation: 0, wait
 
 /// The monitor forwarded a SIGCHLD: a child may have changed state.
 pub fn child_changed() {
+    // A pidfd of the child polls readable now.
+    super::poll::wake_pollers();
     let waiters = {
         let mut e = EVENTS.lock();
         e.generation += 1;
@@ -332,12 +334,25 @@ pub fn waitid([idtype, id, infop, options, rusage, _]: Args) -> SysResult {
     const P_ALL: u64 = uapi::P_ALL as u64;
     const P_PID: u64 = uapi::P_PID as u64;
     const P_PGID: u64 = uapi::P_PGID as u64;
+    const P_PIDFD: u64 = 3;
     if options & !(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE) != 0
         || options & (WSTOPPED | WEXITED | WCONTINUED) == 0
     {
         return Err(EINVAL);
     }
+    // A pidfd opened O_NONBLOCK makes the wait WNOHANG, and says EAGAIN
+    // rather than nothing when the child runs on.
+    let mut options = options;
+    let mut eagain = false;
     let pid = match idtype {
+        P_PIDFD => {
+            let (pid, nonblock) = crate::fs::pidfd::target(id)?;
+            if nonblock && options & WNOHANG == 0 {
+                options |= WNOHANG;
+                eagain = true;
+            }
+            pid as i64
+        }
         P_ALL => -1,
         P_PID if (id as i32) > 0 => id as i32 as i64,
         P_PGID if (id as i32) >= 0 => -(id as i32 as i64),
@@ -345,6 +360,9 @@ pub fn waitid([idtype, id, infop, options, rusage, _]: Args) -> SysResult {
     };
     let pid = if pid == 0 { 0 } else { pid };
     let reaped = wait_child(pid, options & (WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WALL | WCLONE))?;
+    if eagain && reaped.is_none() {
+        return Err(crate::errno::EAGAIN);
+    }
     if infop != 0 {
         // siginfo_t: signo, errno, code, then pid, uid, status (128 bytes).
         let mut info = [0u32; 32];

@@ -48,6 +48,9 @@ pub fn poll_filtered(
     filter: &mut dyn FnMut(&mut [PollFd]),
 ) -> Result<usize, Errno> {
     let deadline = (timeout_ms >= 0).then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
+    // Only a child's end wakes pollers: a pidfd of another process is
+    // looked at again every so often.
+    let relook = fds.iter().any(|f| crate::fs::pidfd::target(f.fd as u64).is_ok());
     loop {
         // Registered before looking, so a change in between is not missed.
         if timeout_ms != 0 {
@@ -68,7 +71,13 @@ pub fn poll_filtered(
             unregister_poller();
             return Err(crate::errno::ERESTARTNOHAND);
         }
-        if crate::sched::block(deadline) == crate::sched::Wake::TimedOut {
+        let now = crate::time::monotonic_ns();
+        let wake_at = match (deadline, relook) {
+            (d, false) => d,
+            (Some(d), true) => Some(d.min(now + crate::fs::pidfd::RELOOK_NS)),
+            (None, true) => Some(now + crate::fs::pidfd::RELOOK_NS),
+        };
+        if crate::sched::block(wake_at) == crate::sched::Wake::TimedOut && wake_at == deadline {
             unregister_poller();
             return Ok(0);
         }

@@ -5,7 +5,7 @@ use super::{
     aio, cred, epoll, exec, fork, fs, futex, mm, net, numa, path, poll, process, signal, splice, thread, time, Args,
 };
 use crate::errno::SysResult;
-use crate::fs::{eventfd, signalfd, timerfd};
+use crate::fs::{eventfd, pidfd, signalfd, timerfd};
 use hx_abi::syscalls::MAX_SYSCALLS;
 
 pub type Handler = fn(Args) -> SysResult;
@@ -281,6 +281,8 @@ table! {
     256 => numa::migrate_pages,
     279 => numa::move_pages,
     450 => numa::set_mempolicy_home_node,
+    424 => pidfd::pidfd_send_signal,
+    434 => pidfd::pidfd_open,
     435 => thread::clone3,
     436 => fs::close_range,
     439 => path::faccessat2,

@@ -6,8 +6,8 @@ use super::guest::Segs;
 use crate::process::table::{self, Entry};
 use crate::sandbox::Errno;
 use hx_abi::hypercall::{
-    ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_INFO, PGRP_LIST,
-    PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG, PGRP_TIDS,
+    ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_ENDED, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_INFO,
+    PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG, PGRP_TIDS,
 };
 use std::sync::atomic::Ordering;
 
@@ -271,6 +271,7 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
     let r = match req.args[0] {
         PGRP_GET => target(req.args[1]).map(|e| e.pgid.load(Ordering::SeqCst) as i64),
         PGRP_GETSID => target(req.args[1]).map(|e| e.sid.load(Ordering::SeqCst) as i64),
+        PGRP_ENDED => target(req.args[1]).map(|e| i64::from(table::end_of(e).is_some())),
         PGRP_SET_PDEATHSIG if req.args[1] <= 64 => {
             me.pdeathsig.store(req.args[1] as i32, Ordering::SeqCst);
             Ok(0)

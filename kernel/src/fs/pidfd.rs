@@ -1,0 +1,88 @@
+//! pidfds (`pidfd_open`): a descriptor naming a process of the tree. It
+//! polls readable once the process has ended, signals it
+//! (`pidfd_send_signal`) and waits for it (`waitid(P_PIDFD)`). Whether a
+//! process ended is the monitors' process table's to say (`PGRP_ENDED`);
+//! a child's end wakes pollers at once, another process's is seen by
+//! looking again every `RELOOK_NS` while a pidfd is polled.
+use super::anon::{self, Anon, POLLIN};
+use super::{table, Kind, O_CLOEXEC, O_NONBLOCK};
+use crate::errno::{Errno, SysResult, EBADF, EINVAL};
+use crate::host;
+use alloc::sync::Arc;
+use hx_abi::hypercall::{op, PGRP_ENDED, PGRP_GET};
+
+/// How often a poll that holds a pidfd looks again on its own.
+pub const RELOOK_NS: u64 = 10_000_000;
+
+pub struct PidFd {
+    pub pid: i32,
+}
+
+impl PidFd {
+    /// Whether the process has ended: a zombie, or reaped since.
+    pub fn ended(&self) -> bool {
+        if self.pid as u64 == crate::syscall::process::pid() {
+            return false;
+        }
+        !matches!(host::simple(op::PGRP, &[PGRP_ENDED, self.pid as u64]), Ok(0))
+    }
+
+    pub fn readiness(&self) -> i16 {
+        if self.ended() {
+            POLLIN
+        } else {
+            0
+        }
+    }
+
+    /// Edge-triggered epoll: the end is the one event.
+    pub fn edges(&self) -> u64 {
+        u64::from(self.ended())
+    }
+}
+
+/// `pidfd_open`: a running process or a zombie, named by its pid (a thread
+/// that is not its process's first is EINVAL, as on Linux without
+/// PIDFD_THREAD). Always close-on-exec.
+pub fn pidfd_open([pid, flags, ..]: crate::syscall::Args) -> SysResult {
+    let pid = pid as i64;
+    if flags & !(O_NONBLOCK as u64) != 0 || pid <= 0 || pid > i32::MAX as i64 {
+        return Err(EINVAL);
+    }
+    let me = crate::syscall::process::pid() as i64;
+    if pid != me {
+        if crate::sched::thread(pid as u32).is_some() {
+            return Err(EINVAL);
+        }
+        // The process group query fails with ESRCH for a pid no process has.
+        host::simple(op::PGRP, &[PGRP_GET, pid as u64])?;
+    }
+    anon::install(Anon::Pid(Arc::new(PidFd { pid: pid as i32 })), flags | O_CLOEXEC as u64)
+}
+
+/// The process pidfd `fd` names (EBADF for any other descriptor), and
+/// whether the descriptor is non-blocking.
+pub fn target(fd: u64) -> Result<(i32, bool), Errno> {
+    let file = table::get(fd)?;
+    match &file.kind {
+        Kind::Anon(Anon::Pid(p)) => Ok((p.pid, file.status() & O_NONBLOCK != 0)),
+        _ => Err(EBADF),
+    }
+}
+
+/// `pidfd_send_signal`: `kill` of the pidfd's process (a zombie takes it
+/// too; one reaped is ESRCH). A `siginfo` is delivered as
+/// `rt_sigqueueinfo` delivers one: to the caller itself only.
+pub fn pidfd_send_signal([fd, sig, info, flags, ..]: crate::syscall::Args) -> SysResult {
+    if flags != 0 {
+        return Err(EINVAL);
+    }
+    let (pid, _) = target(fd)?;
+    if pid as u64 != crate::syscall::process::pid() {
+        host::simple(op::PGRP, &[PGRP_ENDED, pid as u64])?;
+    }
+    if info != 0 {
+        return crate::syscall::signal::rt_sigqueueinfo([pid as u64, sig, info, 0, 0, 0]);
+    }
+    crate::syscall::signal::kill([pid as u64, sig, 0, 0, 0, 0])
+}
