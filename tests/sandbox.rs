@@ -114,3 +114,18 @@ fn read_only_mounts_refuse_every_kind_of_write() {
     assert!(stdout.contains("hard link out of the mount: Read-only file system"), "{stdout}");
     assert_eq!(std::fs::read_dir(&j.inside).unwrap().count(), 6, "nothing created");
 }
+
+/// A new name in a directory hx makes up (`/`, `/dev`, the levels above a
+/// mount) is EROFS, as Linux says on a read-only file system (Python's
+/// `os.makedirs` of a home directory that is not mounted stops there); a
+/// name under a directory that is missing stays ENOENT.
+#[test]
+fn new_names_in_made_up_directories_are_read_only() {
+    let script = "import os\n\
+        def errno(f):\n    try:\n        f()\n        return 0\n    except OSError as e:\n        return e.errno\n\
+        print(errno(lambda: os.makedirs('/hx-home/.local/lib')), errno(lambda: open('/new-file', 'w')),\n\
+        errno(lambda: os.mkdir('/dev/new-dir')), errno(lambda: os.mkfifo('/new-fifo')),\n\
+        errno(lambda: os.mkdir('/missing/new-dir')), errno(lambda: os.stat('/missing')))";
+    let out = Command::new(HX_RUN).args(["/usr/bin/python3", "-c", script]).output().unwrap();
+    assert_eq!(text(&out.stdout), "30 30 30 30 2 2\n", "{}", text(&out.stderr));
+}

@@ -46,7 +46,8 @@ def classify(status, out):
         return "skip" if re.search(r"^1 test skipped:", out, re.M) or " skipped -- " in out else "pass"
     if "Tests result: NO TESTS RAN" in out:
         return "skip"
-    if "Tests result: FAILURE" in out or "Tests result: ENV CHANGED" in out:
+    # NO TEST RUN: the module's setup failed before any test.
+    if any(f"Tests result: {r}" in out for r in ("FAILURE", "ENV CHANGED", "NO TEST RUN")):
         return "fail"
     return "crash"
 

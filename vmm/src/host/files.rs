@@ -785,7 +785,10 @@ impl Files {
         let acc = if flags & libc::O_PATH != 0 { libc::O_RDONLY } else { acc };
         let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         let follow = flags & libc::O_NOFOLLOW == 0;
-        match self.sandbox.resolve(path, follow)? {
+        let resolved = self.sandbox.resolve(path, follow);
+        let resolved =
+            if flags & libc::O_CREAT != 0 { self.no_new_names_in_virtual(path, resolved)? } else { resolved? };
+        match resolved {
             Resolved::Virtual { guest } => {
                 if writes || flags & libc::O_CREAT != 0 {
                     return Err(libc::EISDIR);
@@ -891,7 +894,8 @@ impl Files {
         creates: bool,
         f: impl FnOnce(&OwnedFd, &CStr) -> Result<i64, Errno>,
     ) -> Result<i64, Errno> {
-        let resolved = self.sandbox.resolve(path, false)?;
+        let resolved = self.sandbox.resolve(path, false);
+        let resolved = if creates { self.no_new_names_in_virtual(path, resolved)? } else { resolved? };
         let busy = if creates { libc::EEXIST } else { libc::EBUSY };
         if resolved.is_mount_root() {
             return Err(busy);
@@ -908,6 +912,26 @@ impl Files {
             return Err(libc::EROFS);
         }
         f(&parent, &name)
+    }
+
+    /// A name to create that is not there, in a directory hx makes up (`/`,
+    /// `/dev`, the levels above a mount): EROFS, as Linux says for a new
+    /// name on a read-only file system, not ENOENT (which says its
+    /// directory is missing: `os.makedirs` would climb forever).
+    fn no_new_names_in_virtual(&self, path: &[u8], r: Result<Resolved, Errno>) -> Result<Resolved, Errno> {
+        if r.as_ref().err() != Some(&libc::ENOENT) {
+            return r;
+        }
+        let trimmed = path.strip_suffix(b"/").unwrap_or(path);
+        let parent = match trimmed.iter().rposition(|&b| b == b'/') {
+            Some(0) => &b"/"[..],
+            Some(i) => trimmed.get(..i).unwrap_or(b"/"),
+            None => return r,
+        };
+        match self.sandbox.resolve(parent, true) {
+            Ok(Resolved::Virtual { .. }) => Err(libc::EROFS),
+            _ => r,
+        }
     }
 
     /// Runs `f(parent, name)` to change the metadata of the existing `path`.
