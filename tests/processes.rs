@@ -484,8 +484,9 @@ fn fast_libc_applies_to_a_musl_image_execd_inside() {
 #[test]
 fn other_processes_appear_in_proc_and_ps() {
     // Each process is its own VM: /proc/<pid> of the others comes from the
-    // monitors' process table (ids, name, command line).
-    let script = "sleep 5 & p=$!; ps -o pid=,ppid=,comm=; tr '\\0' ' ' < /proc/$p/cmdline; echo; \
+    // monitors' process table (ids, name, command line). The child shows
+    // as sh until its exec of sleep: wait for that (a loaded host is slow).
+    let script = "sleep 5 & p=$!; until grep -q '^Name:.sleep' /proc/$p/status; do :; done; ps -o pid=,ppid=,comm=; tr '\\0' ' ' < /proc/$p/cmdline; echo; \
                   grep -E '^(Name|PPid)' /proc/$p/status; ls /proc | grep -c '^[0-9]*$'; kill $p";
     let out = run_in_dir(true, &["/bin/sh", "-c", script], &[], &[]);
     let got = text(&out.stdout);
