@@ -1,7 +1,8 @@
 /* pidfds, compared with Linux: pidfd_open's checks, a child's pidfd polling
  * readable only once it ended (poll and epoll), waitid(P_PIDFD) with and
- * without O_NONBLOCK, pidfd_send_signal (a signal to a child, to a process
- * that ended: ESRCH, bad flags, a descriptor that is no pidfd), and its
+ * without O_NONBLOCK, pidfd_send_signal (a signal to a child, a zombie, a
+ * reaped one: ESRCH, bad flags, a descriptor that is no pidfd, a /proc/<pid>
+ * directory, which Linux takes as a pidfd here only), and its
  * /proc/self/fd name. Raw syscalls: musl has no wrappers. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,6 +50,10 @@ int main(void) {
     printf("send_signal(bad flags): %s\n", err(pidfd_send_signal(self, 0, NULL, 0x100)));
     printf("send_signal(not a pidfd): %s\n", err(pidfd_send_signal(1, 0, NULL, 0)));
     printf("send_signal(self, 0): %s\n", err(pidfd_send_signal(self, 0, NULL, 0)));
+    snprintf(path, sizeof path, "/proc/%d", getpid());
+    int dir = open(path, O_RDONLY | O_DIRECTORY);
+    printf("send_signal(/proc/<pid> directory, 0): %s\n", err(pidfd_send_signal(dir, 0, NULL, 0)));
+    printf("waitid(P_PIDFD, /proc/<pid> directory): %s\n", err(waitid(P_PIDFD, dir, NULL, WEXITED | WNOHANG)));
 
     /* A child that waits to be killed. */
     pid_t pid = fork();

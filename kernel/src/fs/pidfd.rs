@@ -70,6 +70,20 @@ pub fn target(fd: u64) -> Result<(i32, bool), Errno> {
     }
 }
 
+/// The process a `/proc/<pid>` directory descriptor names: Linux's
+/// `pidfd_send_signal` takes one as it takes a pidfd.
+fn proc_dir_pid(fd: u64) -> Option<i32> {
+    let file = table::get(fd).ok()?;
+    if !matches!(file.kind, Kind::Generated(_)) {
+        return None;
+    }
+    let digits = file.path.strip_prefix(b"/proc/")?;
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) || digits.len() > 9 {
+        return None;
+    }
+    Some(digits.iter().fold(0i32, |n, d| n * 10 + i32::from(d - b'0')))
+}
+
 /// `pidfd_send_signal`: `kill` of the pidfd's process (a zombie takes it
 /// too; one reaped is ESRCH). A `siginfo` is delivered as
 /// `rt_sigqueueinfo` delivers one: to the caller itself only.
@@ -77,7 +91,7 @@ pub fn pidfd_send_signal([fd, sig, info, flags, ..]: crate::syscall::Args) -> Sy
     if flags != 0 {
         return Err(EINVAL);
     }
-    let (pid, _) = target(fd)?;
+    let pid = target(fd).map(|(pid, _)| pid).or_else(|e| proc_dir_pid(fd).ok_or(e))?;
     if pid as u64 != crate::syscall::process::pid() {
         host::simple(op::PGRP, &[PGRP_ENDED, pid as u64])?;
     }
