@@ -77,6 +77,15 @@ int main(void) {
     printf("send_signal(reaped child): %s\n", err(pidfd_send_signal(fd, SIGTERM, NULL, 0)));
     printf("waitid(P_PIDFD, not a pidfd): %s\n", err(waitid(P_PIDFD, 1, &si, WEXITED)));
 
+    /* A child killed by SIGKILL: its pidfd polls readable before any wait. */
+    pid = fork();
+    if (pid == 0) { pause(); _exit(4); }
+    fd = pidfd_open(pid, 0);
+    kill(pid, SIGKILL);
+    printf("readable after SIGKILL: %d\n", readable(fd, 5000));
+    r = waitid(P_PIDFD, fd, &si, WEXITED);
+    printf("killed: code %d, signal %d\n", si.si_code, si.si_status);
+
     /* A child that ends on its own, waited for through poll alone. */
     pid = fork();
     if (pid == 0) { usleep(100000); _exit(5); }

@@ -195,6 +195,21 @@ fn first_change(hosts: Vec<i32>, flags: libc::c_int) -> Result<Option<(libc::sig
     Ok(None)
 }
 
+/// Whether the process of `e` has ended: its monitor published its end, or
+/// (killed on the host by SIGKILL, it could not) the host says so to its
+/// host parent, without reaping it (the guest parent's wait does that).
+fn has_ended(e: &Entry) -> bool {
+    if table::end_of(e).is_some() {
+        return true;
+    }
+    let host_pid = e.host_pid.load(Ordering::SeqCst);
+    if host_pid <= 0 || e.detached.load(Ordering::SeqCst) {
+        return false;
+    }
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    matches!(host_waitid(libc::P_PID, host_pid as libc::id_t, flags), Ok(Some(_)))
+}
+
 /// A host `waitid` that never waits: the child's state change and resource
 /// use, or `None` when no child of `idtype`/`id` changed state.
 fn host_waitid(
@@ -271,7 +286,7 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
     let r = match req.args[0] {
         PGRP_GET => target(req.args[1]).map(|e| e.pgid.load(Ordering::SeqCst) as i64),
         PGRP_GETSID => target(req.args[1]).map(|e| e.sid.load(Ordering::SeqCst) as i64),
-        PGRP_ENDED => target(req.args[1]).map(|e| i64::from(table::end_of(e).is_some())),
+        PGRP_ENDED => target(req.args[1]).map(|e| i64::from(has_ended(e))),
         PGRP_SET_PDEATHSIG if req.args[1] <= 64 => {
             me.pdeathsig.store(req.args[1] as i32, Ordering::SeqCst);
             Ok(0)
