@@ -147,6 +147,10 @@ mod tests {
             }
         }
         assert_eq!(arg_of(0x5412), None, "TIOCSTI must stay out");
+        // One that may wait runs without the monitor's lock and writes nothing back.
+        for &cmd in ALL.iter().filter(|&&c| may_wait(c)) {
+            assert!(!matches!(arg_of(cmd), Some(Arg::Out(_))), "{cmd:#x}");
+        }
         // The filter allows only `ALL`: a command the table runs but `ALL`
         // missed would stop the monitor.
         let more = [TCGETS2, TCSETS2, TCSETSW2, TCSETSF2, TIOCGPTN, TIOCSPTLCK, TIOCGPKT, TIOCGPTLCK];

@@ -72,6 +72,9 @@ pub enum BlockingCall {
     Poll { fds: Vec<Option<std::sync::Arc<OwnedFd>>>, entries: Vec<PollEntry>, at: u64, timeout: i32 },
     /// A socket call; its results are installed under the lock again (`net::Blocking::finish`).
     Net(Box<super::net::Blocking>),
+    /// An `ioctl` that may wait (`tcdrain`, `TCSETSW`, a break): it reads
+    /// its argument, writes nothing back.
+    Ioctl { fd: std::sync::Arc<OwnedFd>, call: super::ioctl::Ioctl },
 }
 
 impl BlockingCall {
@@ -129,6 +132,7 @@ impl BlockingCall {
                 Ok(ready)
             }
             BlockingCall::Net(call) => call.run(),
+            BlockingCall::Ioctl { fd, call } => call.run(fd.as_raw_fd()),
         }
     }
 }
@@ -682,6 +686,10 @@ impl Files {
             op::PREAD => Some(self.prepare_rw(segs, a[0], Some(a[1]), false, false)),
             op::PWRITE => Some(self.prepare_rw(segs, a[0], Some(a[1]), true, false)),
             op::POLL => Some(self.prepare_poll(segs, a[0] as i64)),
+            op::IOCTL if hx_abi::ioctl::may_wait(a[1]) && !hx_abi::ioctl::is_session(a[1]) => {
+                let call = super::ioctl::Ioctl::checked(segs, a[1], a[2]);
+                Some(call.and_then(|call| Ok(BlockingCall::Ioctl { fd: self.handles.shared_fd(a[0])?, call })))
+            }
             op::NET => super::net::Net::prepare(self, req, segs).map(|r| r.map(|b| BlockingCall::Net(Box::new(b)))),
             _ => None,
         }
@@ -1120,35 +1128,19 @@ impl Files {
     }
 
     /// `IOCTL`: one of the commands `hx_abi::ioctl` lists, its argument
-    /// checked against the table (a structure of exactly its size, in or
-    /// out; an integer by value), run on the host file. The host answers
-    /// for the file: ENOTTY from a pipe asked for a terminal's settings.
+    /// checked against the table (`super::ioctl::Ioctl`), run on the host
+    /// file. The host answers for the file: ENOTTY from a pipe asked for a
+    /// terminal's settings. One that may wait runs without the lock
+    /// (`prepare_io`).
     fn ioctl(&self, segs: &Segs, handle: u64, cmd: u64, value: u64) -> Result<i64, Errno> {
         let fd = self.handles.fd(handle)?;
         let arg = hx_abi::ioctl::arg_of(cmd).ok_or(libc::ENOTTY)?;
         if hx_abi::ioctl::is_session(cmd) {
             return self.session_ioctl(segs, fd, cmd, value, arg);
         }
-        let mut buf = [0u8; hx_abi::ioctl::MAX_ARG];
-        let size = match arg {
-            Arg::In(n) | Arg::Out(n) => n,
-            Arg::Value => 0,
-        };
-        if size > 0 && segs.get(0).map(|s| s.len) != Some(size as u64) {
-            return Err(libc::EFAULT);
-        }
-        if let Arg::In(n) = arg {
-            buf.get_mut(..n).ok_or(libc::EINVAL)?.copy_from_slice(&segs.bytes(0, n, libc::EFAULT)?);
-        }
-        let ret = match arg {
-            // SAFETY: a command whose argument is an integer, passed as one.
-            Arg::Value => sys(|| unsafe { libc::ioctl(fd, cmd, value as libc::c_ulong) } as isize)?,
-            // SAFETY: the command reads or writes at most `size` bytes, which `buf` holds.
-            Arg::In(_) | Arg::Out(_) => sys(|| unsafe { libc::ioctl(fd, cmd, buf.as_mut_ptr()) } as isize)?,
-        };
-        if let Arg::Out(n) = arg {
-            segs.write(0, buf.get(..n).ok_or(libc::EINVAL)?)?;
-        }
+        let mut call = super::ioctl::Ioctl::checked(segs, cmd, value)?;
+        let ret = call.run(fd)?;
+        call.write_back(segs)?;
         Ok(ret)
     }
 }

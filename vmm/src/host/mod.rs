@@ -14,6 +14,7 @@ pub mod files;
 mod flags;
 pub mod guest;
 pub mod handles;
+mod ioctl;
 pub mod net;
 pub mod process;
 mod pty;
@@ -70,7 +71,7 @@ impl Host<'_> {
     /// returned for the caller to run (then `finish_io`).
     pub fn serve_or_prepare(&mut self, addr: u64) -> Result<Prepared> {
         let mut req: Request = self.mem.read_obj(addr)?;
-        if !matches!(req.op, op::READ | op::WRITE | op::PREAD | op::PWRITE | op::POLL | op::NET) {
+        if !matches!(req.op, op::READ | op::WRITE | op::PREAD | op::PWRITE | op::POLL | op::NET | op::IOCTL) {
             return self.serve(addr).map(Prepared::Done);
         }
         let shape = req;
@@ -79,7 +80,7 @@ impl Host<'_> {
             Err(e) => Some(Err(e)),
         };
         let Some(prepared) = prepared else {
-            // A socket request that cannot block: served here.
+            // A socket request or an ioctl that cannot block: served here.
             return self.serve(addr).map(Prepared::Done);
         };
         self.report.count_request(req.op);
