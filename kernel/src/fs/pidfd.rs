@@ -9,6 +9,7 @@ use super::{table, Kind, O_CLOEXEC, O_NONBLOCK};
 use crate::errno::{Errno, SysResult, EBADF, EINVAL};
 use crate::host;
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use hx_abi::hypercall::{op, PGRP_ENDED, PGRP_GET};
 
 /// How often a poll that holds a pidfd looks again on its own.
@@ -18,7 +19,16 @@ pub struct PidFd {
     pub pid: i32,
 }
 
+/// pidfds the process holds: a poll looks for one among its descriptors
+/// only when there is any (the look is on every poll's path).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
 impl PidFd {
+    fn new(pid: i32) -> Self {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Self { pid }
+    }
+
     /// Whether the process has ended: a zombie, or reaped since.
     pub fn ended(&self) -> bool {
         if self.pid as u64 == crate::syscall::process::pid() {
@@ -41,6 +51,17 @@ impl PidFd {
     }
 }
 
+impl Drop for PidFd {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether `fds` hold a pidfd, which a poll must look at again on its own.
+pub fn among(fds: impl Iterator<Item = i32>) -> bool {
+    LIVE.load(Ordering::Relaxed) > 0 && fds.into_iter().any(|fd| target(fd as u64).is_ok())
+}
+
 /// `pidfd_open`: a running process or a zombie, named by its pid (a thread
 /// that is not its process's first is EINVAL, as on Linux without
 /// PIDFD_THREAD). Always close-on-exec.
@@ -57,7 +78,7 @@ pub fn pidfd_open([pid, flags, ..]: crate::syscall::Args) -> SysResult {
         // The process group query fails with ESRCH for a pid no process has.
         host::simple(op::PGRP, &[PGRP_GET, pid as u64])?;
     }
-    anon::install(Anon::Pid(Arc::new(PidFd { pid: pid as i32 })), flags | O_CLOEXEC as u64)
+    anon::install(Anon::Pid(Arc::new(PidFd::new(pid as i32))), flags | O_CLOEXEC as u64)
 }
 
 /// The process pidfd `fd` names (EBADF for any other descriptor), and

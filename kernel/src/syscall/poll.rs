@@ -50,7 +50,7 @@ pub fn poll_filtered(
     let deadline = (timeout_ms >= 0).then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
     // Only a child's end wakes pollers: a pidfd of another process is
     // looked at again every so often.
-    let relook = fds.iter().any(|f| crate::fs::pidfd::target(f.fd as u64).is_ok());
+    let relook = crate::fs::pidfd::among(fds.iter().map(|f| f.fd));
     loop {
         // Registered before looking, so a change in between is not missed.
         if timeout_ms != 0 {
