@@ -9,7 +9,7 @@
 //! every socket the test holds has a timeout: nothing here can hang.
 mod common;
 
-use common::{build, status_code, text, Flavor, HX_RUN};
+use common::{build, free_port, status_code, text, Flavor, HX_RUN};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::linux::net::SocketAddrExt;
@@ -25,22 +25,6 @@ const WAIT: Duration = Duration::from_secs(20);
 
 fn net(flavor: Flavor) -> PathBuf {
     build("net", flavor, &[])
-}
-
-/// A loopback TCP port free now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A loopback port free now for both TCP and UDP.
-fn free_udp_port() -> u16 {
-    loop {
-        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }
 
 /// `exe args` natively (`hx` None) or in hx-run with flags, under
@@ -291,7 +275,7 @@ fn udp_datagrams_from_hx_to_a_native_server_and_back() {
 fn a_udp_server_in_hx_on_a_published_port_answers_a_native_client() {
     for flavor in FLAVORS {
         let exe = net(flavor);
-        let port = free_udp_port();
+        let port = free_port();
         let publish = format!("{port}:{port}/udp");
         let p = port.to_string();
         let mut outs = Vec::new();
@@ -460,9 +444,9 @@ fn sendmmsg_and_recvmmsg_on_unix_datagram_and_seqpacket_pairs() {
 
 /// Two loopback ports free now for TCP and UDP, different from each other.
 fn two_free_ports() -> (u16, u16) {
-    let a = free_udp_port();
+    let a = free_port();
     loop {
-        let b = free_udp_port();
+        let b = free_port();
         if b != a {
             return (a, b);
         }
@@ -584,7 +568,7 @@ fn lines(out: &Output) -> (String, String, i32) {
 
 #[test]
 fn binding_an_unpublished_port_is_refused_with_a_hint() {
-    let port = free_udp_port();
+    let port = free_port();
     let p = port.to_string();
     let hint = |udp: &str| {
         format!(

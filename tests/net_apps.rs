@@ -6,16 +6,11 @@
 //! the same program does natively.
 mod common;
 
-use common::{status_code, text, HX_RUN};
+use common::{free_port, status_code, text, HX_RUN};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// A loopback port free now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// A server process killed when the test ends, whatever happens.
 struct Server(Child);

@@ -195,3 +195,25 @@ pub fn hx_with_stdin(hx_flags: &[&str], program: &Path, args: &[&str], stdin: &[
     cmd.args(hx_flags).arg(program).args(args);
     run(cmd, Some(stdin))
 }
+
+/// A loopback port free now for TCP and UDP, taken from below the kernel's
+/// ephemeral range: a port from that range (what binding port 0 returns)
+/// may become some connection's local port between this check and the
+/// test's use of it, as happened when 200-connection tests ran alongside.
+pub fn free_port() -> u16 {
+    use std::net::{TcpListener, UdpSocket};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, span) = (10_000u32, 22_000u32);
+    let start = std::process::id().wrapping_mul(7919)
+        + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    loop {
+        let port = (low + (start + NEXT.fetch_add(1, Ordering::Relaxed) * 389) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("0.0.0.0", port)).is_ok()
+            && UdpSocket::bind(("0.0.0.0", port)).is_ok()
+        {
+            return port;
+        }
+    }
+}
