@@ -122,6 +122,15 @@ fn children_spawned_from_spares_outlive_their_parent() {
     sub_test("spawner_ends_first");
 }
 
+/// A wait for any child, right after one is killed, finds it even when
+/// monitors made ahead of spawns came back and were sent away (host
+/// children that stand for no process; one found first hid the killed
+/// child from every `waitpid(-1, WNOHANG)`, and asyncio waited forever).
+#[test]
+fn a_wait_for_any_child_finds_a_killed_one_behind_ended_spares() {
+    sub_test("wait_any_killed");
+}
+
 /// Zombies whose monitors came back as spares keep their statuses, take a
 /// SIGKILL as zombies do, and report only their own CPU time.
 #[test]

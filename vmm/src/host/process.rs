@@ -82,19 +82,7 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
         let ending =
             table::all_entries().any(|e| e.reaped.load(Ordering::SeqCst) && e.ppid.load(Ordering::SeqCst) == my_pid);
         let waited = if pid == -1 && !ending && candidates.len() == all_children().count() {
-            // A spare monitor (no process of the guest) that ended is
-            // reaped on the way.
-            let mut waited = host_waitid(libc::P_ALL, 0, flags);
-            // SAFETY: waitid filled `info` for the child it returns.
-            while let Ok(Some((info, _))) = &waited {
-                let host_pid = unsafe { info.si_pid() };
-                if !table::forget_spare(host_pid) {
-                    break;
-                }
-                let _ = host_waitid(libc::P_PID, host_pid as libc::id_t, libc::WEXITED | libc::WNOHANG);
-                waited = host_waitid(libc::P_ALL, 0, flags);
-            }
-            waited
+            any_child_change(flags, &candidates)
         } else {
             first_change(candidates.iter().map(|e| e.host_pid.load(Ordering::SeqCst)).collect(), flags)
         };
@@ -181,6 +169,41 @@ fn signal(e: &Entry, sig: u64) -> Result<(), Errno> {
     // SAFETY: as above; the monitor's handler passes the table's bits to its guest.
     unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
     Ok(())
+}
+
+/// The first change among all of this monitor's host children, for a wait
+/// on every guest child (`candidates`): one `waitid` for them all. Host
+/// children that stand for no guest child — a spare monitor that ended, or
+/// one sent away after it came back — are reaped on the way: the host
+/// reports the first child that changed, and an ended spare ahead of a
+/// guest child would otherwise hide that child's end from every wait
+/// (asyncio's FastChildWatcher then waited forever for a killed child).
+fn any_child_change(
+    flags: libc::c_int,
+    candidates: &[&'static Entry],
+) -> Result<Option<(libc::siginfo_t, libc::rusage)>, Errno> {
+    // Looked at without reaping, then reaped as the guest asked if it is theirs.
+    let look = flags | libc::WNOWAIT;
+    for _ in 0..64 {
+        let found = host_waitid(libc::P_ALL, 0, look)?;
+        let Some((info, _)) = found else { return Ok(None) };
+        // SAFETY: waitid filled `info` for the child it returns.
+        let host_pid = unsafe { info.si_pid() };
+        let theirs = candidates.iter().any(|c| c.host_pid.load(Ordering::SeqCst) == host_pid);
+        if theirs {
+            return if flags & libc::WNOWAIT != 0 {
+                Ok(found)
+            } else {
+                host_waitid(libc::P_PID, host_pid as libc::id_t, flags)
+            };
+        }
+        table::forget_spare(host_pid);
+        if !matches!(host_waitid(libc::P_PID, host_pid as libc::id_t, libc::WEXITED | libc::WNOHANG), Ok(Some(_))) {
+            // Not an end (a stop, say) that would come first again: ask each child instead.
+            break;
+        }
+    }
+    first_change(candidates.iter().map(|e| e.host_pid.load(Ordering::SeqCst)).collect(), flags)
 }
 
 /// The first of the host children `hosts` with a state change (asked one
