@@ -634,11 +634,24 @@ static int vfork_semantics(void) {
 static volatile sig_atomic_t got_chld;
 static void on_chld(int s) { (void)s; got_chld++; }
 
+/* Waits for the SIGCHLD handler to have run. SIGCHLD stays blocked between
+ * the flag's check and the wait (sigsuspend): a handler that ran after the
+ * check but before a pause() would leave it waiting for good, on Linux as
+ * in hx. */
+static void await_sigchld(const sigset_t *unblocked) {
+    while (!got_chld) sigsuspend(unblocked);
+}
+
 static int sigchld(void) {
     signal(SIGCHLD, on_chld);
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
     pid_t c = fork();
     if (c == 0) _exit(0);
-    while (!got_chld) pause();
+    await_sigchld(&old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     printf("SIGCHLD handled: %d\n", got_chld >= 1);
     int st;
     printf("reaped: %d\n", waitpid(c, &st, 0) == c);
@@ -687,11 +700,16 @@ static int fork_random(void) {
 /* One SIGCHLD per child's end, however its monitor ends later. */
 static int one_sigchld_each(void) {
     signal(SIGCHLD, on_chld);
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
     for (int i = 0; i < 3; i++) {
         got_chld = 0;
+        sigprocmask(SIG_BLOCK, &chld, &old);
         pid_t c = fork();
         if (c == 0) _exit(i);
-        while (!got_chld) pause();
+        await_sigchld(&old);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         int st;
         waitpid(c, &st, 0);
         struct timespec settle = {0, 200 * 1000 * 1000};
