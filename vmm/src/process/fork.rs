@@ -81,6 +81,11 @@ pub fn serve(m: &Machine, i: usize, vcpu: &VcpuFd, addr: u64) -> Result<()> {
     // SAFETY: getpid cannot fail.
     slot.host_pid.store(unsafe { libc::getpid() }, Ordering::SeqCst);
     table::became(slot);
+    // Host signals the parent's monitor took and had not passed on yet are
+    // the parent's (its children's ends, a SIGTERM to it): a forked process
+    // starts with none pending (Linux). Signals sent to this child come
+    // through its entry, whose announcement stays blocked until its VM runs.
+    crate::signals::forget_pending();
     super::spare::forget();
     let mut child = req;
     child.args[0] = pid as u64;
