@@ -144,7 +144,14 @@ fn ptys_terminal_modes_and_controlling_terminals_answer_as_linux() {
         "pty",
         [Flavor::GlibcDynamic, Flavor::MuslStatic],
         &[],
-        &["window size seen on the slave: 33x101", "child: foreground group is mine: 1", "child exit status: 7"],
+        &[
+            "window size seen on the slave: 33x101",
+            "child: foreground group is mine: 1",
+            "child exit status: 7",
+            "child: /dev/tty is my terminal: 1",
+            "child: written through /dev/tty",
+            "/dev/tty: character device, device 5:0",
+        ],
     );
 }
 

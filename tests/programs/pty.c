@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -96,6 +97,12 @@ int main(void) {
     close(master);
     close(slave);
 
+    /* /dev/tty names the caller's controlling terminal: a character device 5:0 for anyone. */
+    struct stat dt;
+    int dt_ok = stat("/dev/tty", &dt) == 0 && S_ISCHR(dt.st_mode);
+    printf("/dev/tty: %s, device %u:%u\n", dt_ok ? "character device" : "missing", major(dt.st_rdev), minor(dt.st_rdev));
+    printf("access to /dev/tty and /dev/ptmx: %d %d\n", access("/dev/tty", R_OK | W_OK), access("/dev/ptmx", R_OK | W_OK));
+
     /* forkpty: the child leads a new session on the pty. */
     pid_t pid = forkpty(&master, NULL, NULL, NULL);
     if (pid < 0) { printf("forkpty: %s\n", strerror(errno)); return 1; }
@@ -111,6 +118,15 @@ int main(void) {
         printf("child: setsid again: %s\n", setsid() < 0 ? strerror(errno) : "succeeded");
         printf("child: tcsetpgrp to my group: %d\n", tcsetpgrp(1, getpgrp()));
         printf("child: tcsetpgrp to no group: %s\n", tcsetpgrp(1, 99999) < 0 ? strerror(errno) : "succeeded");
+        /* /dev/tty: the controlling terminal, whatever its name. */
+        int tty = open("/dev/tty", O_RDWR);
+        printf("child: /dev/tty opens: %d\n", tty >= 0);
+        printf("child: /dev/tty is my terminal: %d\n", tty >= 0 && isatty(tty) && tcgetsid(tty) == getsid(0));
+        if (tty >= 0) {
+            fflush(stdout);
+            dprintf(tty, "child: written through /dev/tty\n");
+            close(tty);
+        }
         fflush(stdout);
         _exit(7);
     }

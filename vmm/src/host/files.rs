@@ -855,6 +855,10 @@ impl Files {
     }
 
     fn access(&self, path: &[u8], mode: i32, follow: bool) -> Result<i64, Errno> {
+        if let Some(pty) = super::pty::parse(path) {
+            // Read and write for anyone: the guest's ptys are its own.
+            return self.ptys.stat(pty).map(|_| 0);
+        }
         match self.sandbox.resolve(path, follow)? {
             Resolved::Virtual { .. } if mode & libc::W_OK != 0 => Err(libc::EROFS),
             Resolved::Virtual { .. } => Ok(0),

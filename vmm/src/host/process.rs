@@ -379,6 +379,15 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
     r.unwrap_or_else(|e| -(e as i64))
 }
 
+/// The host device number of the caller's controlling terminal: the one
+/// its session's leader holds while it runs (`TIOCSCTTY`).
+pub fn controlling_terminal() -> Option<u64> {
+    let sid = me().ok()?.sid.load(Ordering::SeqCst);
+    let leader =
+        table::by_pid(sid).filter(|l| l.sid.load(Ordering::SeqCst) == sid && l.end.load(Ordering::SeqCst) == 0)?;
+    leader.ctty.load(Ordering::SeqCst).checked_sub(1)
+}
+
 /// A session command of `hx_abi::ioctl` on the terminal with host device
 /// number `rdev`, as Linux answers it for the caller's session: `value` is
 /// the by-value argument, `given` the one read from the program; returns

@@ -18,12 +18,17 @@ const MAX_MASTERS: usize = 256;
 pub enum PtyPath {
     Master,
     Slave(u32),
+    /// `/dev/tty`: the caller's controlling terminal.
+    Controlling,
 }
 
-/// `/dev/ptmx` or `/dev/pts/N` (N in decimal, no sign, no leading zero).
+/// `/dev/ptmx`, `/dev/pts/N` (N in decimal, no sign, no leading zero) or `/dev/tty`.
 pub fn parse(path: &[u8]) -> Option<PtyPath> {
     if path == b"/dev/ptmx" {
         return Some(PtyPath::Master);
+    }
+    if path == b"/dev/tty" {
+        return Some(PtyPath::Controlling);
     }
     let digits = path.strip_prefix(b"/dev/pts/")?;
     if digits.is_empty() || digits.len() > 9 || (digits.starts_with(b"0") && digits.len() > 1) {
@@ -72,6 +77,14 @@ impl Ptys {
                 let path = format!("/dev/pts/{n}").into_bytes();
                 Ok((open_host(&path, host_flags)?, path))
             }
+            PtyPath::Controlling => {
+                // The session's terminal if it is one of this monitor's
+                // ptys; a session without one (the host's terminal is never
+                // the guest's) gets ENXIO, as on Linux.
+                let slave = crate::host::process::controlling_terminal().and_then(slave_number).ok_or(libc::ENXIO)?;
+                let (fd, _) = self.open(PtyPath::Slave(slave), flags)?;
+                Ok((fd, b"/dev/tty".to_vec()))
+            }
         }
     }
 
@@ -81,6 +94,7 @@ impl Ptys {
             PtyPath::Master => b"/dev/ptmx".to_vec(),
             PtyPath::Slave(n) if self.made.contains(&n) => format!("/dev/pts/{n}").into_bytes(),
             PtyPath::Slave(_) => return Err(libc::ENOENT),
+            PtyPath::Controlling => return Ok((controlling_stat(), b"/dev/tty".to_vec())),
         };
         let c = CString::new(path.clone()).map_err(|_| libc::EINVAL)?;
         // SAFETY: an all-zero stat is valid; stat writes into it.
@@ -91,6 +105,26 @@ impl Ptys {
         }
         Ok((st, path))
     }
+}
+
+/// What Linux's `stat("/dev/tty")` reports, whoever asks: character device
+/// 5:0, readable and writable by all.
+fn controlling_stat() -> libc::stat {
+    // SAFETY: an all-zero stat is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    st.st_mode = libc::S_IFCHR | 0o666;
+    st.st_nlink = 1;
+    st.st_rdev = libc::makedev(5, 0);
+    st.st_blksize = 4096;
+    st.st_ino = 11;
+    st
+}
+
+/// The number N of `/dev/pts/N` for host device number `rdev`, if it is a
+/// Unix98 pty slave (majors 136–143).
+fn slave_number(rdev: u64) -> Option<u32> {
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    (136..=143).contains(&major).then(|| (major - 136) * 256 + minor)
 }
 
 fn open_host(path: &[u8], flags: i32) -> Result<OwnedFd, Errno> {
@@ -117,7 +151,8 @@ mod tests {
         assert_eq!(parse(b"/dev/ptmx"), Some(PtyPath::Master));
         assert_eq!(parse(b"/dev/pts/0"), Some(PtyPath::Slave(0)));
         assert_eq!(parse(b"/dev/pts/17"), Some(PtyPath::Slave(17)));
-        for no in [&b"/dev/pts/"[..], b"/dev/pts/01", b"/dev/pts/-1", b"/dev/pts/ptmx", b"/dev/pts/1/x", b"/dev/tty"] {
+        assert_eq!(parse(b"/dev/tty"), Some(PtyPath::Controlling));
+        for no in [&b"/dev/pts/"[..], b"/dev/pts/01", b"/dev/pts/-1", b"/dev/pts/ptmx", b"/dev/pts/1/x", b"/dev/tty0"] {
             assert_eq!(parse(no), None, "{}", String::from_utf8_lossy(no));
         }
     }
