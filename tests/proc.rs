@@ -134,6 +134,30 @@ fn system_files_describe_the_guest() {
     assert!(out.contains("\ncpu0 ") && out.contains("\ncpu1 ") && !out.contains("\ncpu2 "), "{out}");
 }
 
+/// /proc/config.gz, as a kernel built with CONFIG_IKCONFIG_PROC has it: a
+/// gzip file any gunzip reads (LTP reads it with zcat), naming as set what
+/// hx implements and as not set what it answers as a kernel without it.
+#[test]
+fn proc_config_gz_tells_which_features_the_guest_kernel_has() {
+    let out = hx_run(&[], &["/bin/sh", "-c", "gzip -t /proc/config.gz && zcat /proc/config.gz"]);
+    let config = text(&out.stdout);
+    assert_eq!(status_code(&out), 0, "{}{config}", text(&out.stderr));
+    for set in ["CONFIG_EVENTFD=y", "CONFIG_TIMERFD=y", "CONFIG_AIO=y", "CONFIG_INET=y", "CONFIG_IKCONFIG_PROC=y"] {
+        assert!(
+            config.lines().any(|l| l == set),
+            "{set} missing:
+{config}"
+        );
+    }
+    for unset in ["CONFIG_SYSVIPC", "CONFIG_INOTIFY_USER", "CONFIG_IO_URING", "CONFIG_USER_NS"] {
+        assert!(
+            config.lines().any(|l| l == format!("# {unset} is not set")),
+            "{unset}:
+{config}"
+        );
+    }
+}
+
 #[test]
 fn threads_have_their_own_entries_in_task() {
     let out = matches_native(&["threads"], &[Flavor::MuslStatic, Flavor::GlibcStatic, Flavor::GlibcDynamic], 7);

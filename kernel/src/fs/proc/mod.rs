@@ -12,6 +12,7 @@
 //! The calling process is there in full (its pid and its threads' ids); the
 //! tree's other processes, each its own VM, with what the monitors' process
 //! table knows of them (`others`): `stat`, `status`, `cmdline`, `comm`.
+mod config;
 mod cpuinfo;
 pub mod others;
 mod process;
@@ -34,6 +35,7 @@ pub use startup::init;
 /// A file of `/proc` or `/proc/sys` that is the same for every process.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Global {
+    ConfigGz,
     Cpuinfo,
     Loadavg,
     Meminfo,
@@ -113,6 +115,7 @@ const SYS_FS: Table = &[
 ];
 const SYS: Table = &[(b"fs", Entry::Dir(SYS_FS)), (b"kernel", Entry::Dir(SYS_KERNEL)), (b"vm", Entry::Dir(SYS_VM))];
 const ROOT: Table = &[
+    (b"config.gz", Entry::File(Global::ConfigGz)),
     (b"cpuinfo", Entry::File(Global::Cpuinfo)),
     (b"loadavg", Entry::File(Global::Loadavg)),
     (b"meminfo", Entry::File(Global::Meminfo)),

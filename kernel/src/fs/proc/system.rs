@@ -25,6 +25,7 @@ const PID_MAX: u64 = 4 * 1024 * 1024;
 pub fn text(g: Global) -> Vec<u8> {
     let mut t = Text::new();
     match g {
+        Global::ConfigGz => return super::config::gzipped(),
         Global::Cpuinfo => return super::cpuinfo::text(),
         Global::Meminfo => return meminfo(),
         Global::Stat => return stat(),
