@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -116,6 +117,19 @@ int main(void) {
     unsigned long long count = 0;
     show("eventfd read", read(efd, &count, 8));
     printf("eventfd count %llu\n", count);
+    /* A completion past the largest count a write may leave: the overflow,
+     * polled as POLLERR and read as UINT64_MAX (Linux's eventfd_signal). */
+    unsigned long long top = 0xfffffffffffffffeULL;
+    show("eventfd write of its maximum", write(efd, &top, 8));
+    show("submit onto a full eventfd", io_submit(ctx, 1, one));
+    struct io_event done1;
+    show("its completion", io_getevents(ctx, 1, 1, &done1, NULL));
+    struct pollfd pe = {efd, POLLIN, 0};
+    show("poll of the overflowed eventfd", poll(&pe, 1, 1000));
+    printf("revents: in %d err %d out %d\n", !!(pe.revents & POLLIN), !!(pe.revents & POLLERR), !!(pe.revents & POLLOUT));
+    count = 0;
+    show("eventfd read", read(efd, &count, 8));
+    printf("eventfd count is UINT64_MAX: %d\n", count == 0xffffffffffffffffULL);
     struct timespec zero = {0, 0};
     struct io_event ev[4];
     show("getevents without waiting", io_getevents(ctx, 0, 4, ev, &zero));

@@ -20,6 +20,7 @@ use spin::MutexGuard;
 
 pub const POLLIN: i16 = 0x1;
 pub const POLLOUT: i16 = 0x4;
+pub const POLLERR: i16 = 0x8;
 
 #[derive(Clone)]
 pub enum Anon {

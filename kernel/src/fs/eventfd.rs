@@ -1,8 +1,9 @@
 //! eventfd: a 64-bit counter as a descriptor. A write adds to it, a read
 //! takes it all (or one, with EFD_SEMAPHORE) and blocks while it is 0; a
 //! write that would take it past 0xffff_ffff_ffff_fffe blocks until a read
-//! makes room.
-use super::anon::{self, Anon, POLLIN, POLLOUT};
+//! makes room. Only the kernel's own signal (an AIO completion) may take it
+//! to 0xffff_ffff_ffff_ffff, the overflow Linux reports as POLLERR.
+use super::anon::{self, Anon, POLLERR, POLLIN, POLLOUT};
 use super::{O_CLOEXEC, O_NONBLOCK};
 use crate::errno::{SysResult, EAGAIN, EINVAL};
 use crate::mm;
@@ -68,7 +69,8 @@ impl EventFd {
             return Err(EINVAL);
         }
         let mut s = self.state.lock();
-        while MAX - s.count < value {
+        // Room for `value` below MAX (none at all once overflowed to u64::MAX).
+        while u64::MAX - s.count <= value {
             if nonblock {
                 return Err(EAGAIN);
             }
@@ -84,10 +86,11 @@ impl EventFd {
     }
 
     /// Adds `n` from inside the kernel (an AIO completion), never blocking:
-    /// the count stops at its maximum, as Linux's `eventfd_signal`.
+    /// as Linux's `eventfd_signal`, the count stops at u64::MAX, which a
+    /// write never reaches: the overflow, polled as POLLERR and read as such.
     pub fn signal(&self, n: u64) {
         let mut s = self.state.lock();
-        s.count = s.count.saturating_add(n).min(MAX);
+        s.count = s.count.saturating_add(n);
         s.writes += 1;
         let woken = core::mem::take(&mut s.waiters);
         drop(s);
@@ -102,6 +105,9 @@ impl EventFd {
         }
         if s.count < MAX {
             ev |= POLLOUT;
+        }
+        if s.count == u64::MAX {
+            ev |= POLLERR;
         }
         ev
     }

@@ -116,7 +116,7 @@ fn poll_once(
             p.revents = POLLNVAL;
             continue;
         };
-        let wanted = p.events | POLLHUP;
+        let wanted = p.events | POLLHUP | 0x8; // POLLERR, always reported
         p.revents = match &file.kind {
             Kind::Device(_) | Kind::Generated(_) => (POLLIN | POLLOUT) & wanted,
             Kind::Epoll(e) => {
