@@ -9,6 +9,7 @@ use hx_abi::hypercall::{op, PollEntry, Request, Segment};
 
 const POLLIN: i16 = 0x1;
 const POLLOUT: i16 = 0x4;
+const POLLERR: i16 = 0x8;
 const POLLHUP: i16 = 0x10;
 const POLLNVAL: i16 = 0x20;
 
@@ -116,7 +117,8 @@ fn poll_once(
             p.revents = POLLNVAL;
             continue;
         };
-        let wanted = p.events | POLLHUP | 0x8; // POLLERR, always reported
+        // POLLHUP and POLLERR are reported whether asked for or not.
+        let wanted = p.events | POLLHUP | POLLERR;
         p.revents = match &file.kind {
             Kind::Device(_) | Kind::Generated(_) => (POLLIN | POLLOUT) & wanted,
             Kind::Epoll(e) => {
@@ -141,9 +143,9 @@ fn poll_once(
                     ev |= POLLHUP;
                 }
                 if !is_read && pipe::no_readers(pp) {
-                    ev |= 0x8; // POLLERR, always reported
+                    ev |= POLLERR;
                 }
-                ev & (wanted | 0x8)
+                ev & wanted
             }
             Kind::Host(h) => {
                 let events = p.events | if p.want_edges { hx_abi::hypercall::POLL_EDGES } else { 0 };
@@ -390,7 +392,6 @@ fn select_core(nfds: u64, sets: [u64; 3], timeout_ms: i64) -> SysResult {
     for p in &fds {
         let fd = p.fd as usize;
         // Linux's sets: an error makes a descriptor readable and writable.
-        const POLLERR: i16 = 0x8;
         for (k, mask) in [(0, POLLIN | POLLHUP | POLLERR), (1, POLLOUT | POLLERR), (2, 0x2)] {
             if p.events & (if k == 0 { POLLIN } else { mask }) != 0 && p.revents & mask != 0 {
                 out[k][fd / 64] |= 1 << (fd % 64);

@@ -383,9 +383,12 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
 /// its session's leader holds while it runs (`TIOCSCTTY`).
 pub fn controlling_terminal() -> Option<u64> {
     let sid = me().ok()?.sid.load(Ordering::SeqCst);
-    let leader =
-        table::by_pid(sid).filter(|l| l.sid.load(Ordering::SeqCst) == sid && l.end.load(Ordering::SeqCst) == 0)?;
-    leader.ctty.load(Ordering::SeqCst).checked_sub(1)
+    session_leader(sid)?.ctty.load(Ordering::SeqCst).checked_sub(1)
+}
+
+/// The leader of session `sid` while it runs: it holds the session's terminal.
+fn session_leader(sid: i32) -> Option<&'static Entry> {
+    table::by_pid(sid).filter(|l| l.sid.load(Ordering::SeqCst) == sid && l.end.load(Ordering::SeqCst) == 0)
 }
 
 /// A session command of `hx_abi::ioctl` on the terminal with host device
@@ -397,9 +400,7 @@ pub fn terminal(cmd: u64, rdev: u64, value: u64, given: i32) -> Result<(i64, i32
     let me = me()?;
     let my_pid = pid_of(me);
     let sid = me.sid.load(Ordering::SeqCst);
-    // The session's leader, while it runs, holds the session's terminal.
-    let leader =
-        table::by_pid(sid).filter(|l| l.sid.load(Ordering::SeqCst) == sid && l.end.load(Ordering::SeqCst) == 0);
+    let leader = session_leader(sid);
     let tty = rdev + 1;
     let ours = leader.filter(|l| l.ctty.load(Ordering::SeqCst) == tty);
     match cmd {
