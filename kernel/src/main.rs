@@ -12,6 +12,7 @@ mod fs;
 mod host;
 mod mem;
 mod mm;
+mod rewrite;
 mod ring;
 mod sched;
 mod signal;
@@ -60,6 +61,7 @@ extern "C" fn kmain(boot_block: *const BootInfo, cpu: u64) -> ! {
     mm::init(boot);
     time::init(boot.tsc_khz, boot.clock_tsc, boot.clock_realtime_ns, boot.clock_monotonic_ns);
     syscall::dispatch::init(boot.flags);
+    rewrite::init(boot.flags);
     sched::init(boot.ncpus, boot.cpu_areas_phys);
     ring::init();
     let room_end = if boot.flags & FLAG_AWAIT_PROGRAM != 0 {

@@ -20,13 +20,14 @@ fn bump(counter: impl FnOnce(*mut Stats) -> *mut u64) {
     unsafe { AtomicU64::from_ptr(p) }.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Syscall `nr` arrived by `path` (`PATH_TRAP` or `PATH_VECTOR`).
+/// Syscall `nr` arrived by `path` (`PATH_TRAP`, `PATH_VECTOR` or `PATH_REWRITTEN`).
 pub fn count(nr: usize, path: u64) {
-    // SAFETY (all three): a field of the static counters; the caller bounds `nr`.
-    if path == hx_abi::hypercall::PATH_VECTOR {
-        bump(|s| unsafe { core::ptr::addr_of_mut!((*s).vector[nr]) });
-    } else {
-        bump(|s| unsafe { core::ptr::addr_of_mut!((*s).trap[nr]) });
+    use hx_abi::hypercall::{PATH_REWRITTEN, PATH_VECTOR};
+    // SAFETY (all four): a field of the static counters; the caller bounds `nr`.
+    match path {
+        PATH_VECTOR => bump(|s| unsafe { core::ptr::addr_of_mut!((*s).vector[nr]) }),
+        PATH_REWRITTEN => bump(|s| unsafe { core::ptr::addr_of_mut!((*s).rewritten[nr]) }),
+        _ => bump(|s| unsafe { core::ptr::addr_of_mut!((*s).trap[nr]) }),
     }
 }
 

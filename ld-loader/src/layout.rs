@@ -26,6 +26,10 @@ pub struct Image {
     pub phent: u64,
     /// First page after the highest segment (where the program break starts).
     pub end: u64,
+    /// The `.eh_frame` section in memory (address, length; 0 when absent):
+    /// the guest kernel's list of the image's functions when no
+    /// `PT_GNU_EH_FRAME` indexes it (static executables).
+    pub eh_frame: (u64, u64),
 }
 
 /// Places `elf` (named `name` in errors) at `bias` (0 for `ET_EXEC`).
@@ -78,5 +82,36 @@ pub fn plan(name: &str, elf: &Elf, bias: u64) -> Result<Image> {
             .unwrap_or(0),
     };
     let entry = elf.header.e_entry.wrapping_add(bias);
-    Ok(Image { bias, entry, segments, phdr, phnum, phent, end: align_up(end, PAGE_SIZE) })
+    Ok(Image { bias, entry, segments, phdr, phnum, phent, end: align_up(end, PAGE_SIZE), eh_frame: (0, 0) })
+}
+
+/// Where `.eh_frame` lands (address, length) in an image placed at `bias`,
+/// when no `PT_GNU_EH_FRAME` indexes it: only the section headers and their
+/// names are read. (0, 0) if there is none or the table is corrupt.
+pub fn unindexed_eh_frame(bytes: &[u8], elf: &Elf, bias: u64) -> (u64, u64) {
+    use goblin::elf::section_header::SectionHeader;
+    if elf.program_headers.iter().any(|p| p.p_type == ph::PT_GNU_EH_FRAME) {
+        return (0, 0);
+    }
+    let h = &elf.header;
+    let count = h.e_shnum as usize;
+    let fits = (h.e_shoff as usize).checked_add(count.saturating_mul(64)).is_some_and(|end| end <= bytes.len());
+    if count == 0 || count > 4096 || h.e_shentsize != 64 || !fits {
+        return (0, 0);
+    }
+    let Ok(sections) = SectionHeader::parse(bytes, h.e_shoff as usize, count, goblin::container::Ctx::default()) else {
+        return (0, 0);
+    };
+    let Some(names) = sections.get(h.e_shstrndx as usize) else {
+        return (0, 0);
+    };
+    let name_of = |s: &SectionHeader| {
+        let at = (names.sh_offset as usize).checked_add(s.sh_name)?;
+        let rest = bytes.get(at..)?;
+        Some(&rest[..rest.iter().position(|&b| b == 0)?])
+    };
+    sections
+        .iter()
+        .find(|s| s.sh_addr != 0 && name_of(s) == Some(b".eh_frame".as_slice()))
+        .map_or((0, 0), |s| (s.sh_addr.wrapping_add(bias), s.sh_size))
 }

@@ -116,18 +116,25 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 /// The rows of `--stats`' syscall table in hx-run's `stderr` (`name  trap /
-/// vector`, and `total`): each syscall's trap-path count. Each process of
-/// the guest prints its table when it ends: these are the last one's, the
-/// first process's when it waits for its children.
-pub fn trap_path_rows(stderr: &str) -> Vec<(String, u64)> {
-    let last_table = stderr.rfind("syscalls (trap path / vector):").map_or("", |at| &stderr[at..]);
+/// vector / rewritten`, and `total`): each syscall's counts by path. Each
+/// process of the guest prints its table when it ends: these are the last
+/// one's, the first process's when it waits for its children.
+pub fn stats_rows(stderr: &str) -> Vec<(String, [u64; 3])> {
+    let last_table = stderr.rfind("syscalls (trap path / vector / rewritten):").map_or("", |at| &stderr[at..]);
     last_table
         .lines()
         .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
-            [name, trap, "/", vector] if vector.parse::<u64>().is_ok() => Some((name.to_string(), trap.parse().ok()?)),
+            [name, trap, "/", vector, "/", rewritten] => {
+                Some((name.to_string(), [trap.parse().ok()?, vector.parse().ok()?, rewritten.parse().ok()?]))
+            }
             _ => None,
         })
         .collect()
+}
+
+/// Each syscall's trap-path count in `--stats` (see [`stats_rows`]).
+pub fn trap_path_rows(stderr: &str) -> Vec<(String, u64)> {
+    stats_rows(stderr).into_iter().map(|(name, counts)| (name, counts[0])).collect()
 }
 
 /// The trap-path total of `--stats` in hx-run's `stderr`.

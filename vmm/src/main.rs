@@ -45,6 +45,12 @@ struct Cli {
     /// every syscall becomes a function call into the kernel.
     #[arg(long)]
     fast_libc: bool,
+    /// Function-call syscalls for any binary: the guest kernel replaces each
+    /// `syscall` instruction it traps from (in code it can decode from a
+    /// function's start) with a jump to a stub that enters it without a trap.
+    /// Nothing changes on disk.
+    #[arg(long)]
+    rewrite_syscalls: bool,
     /// Where the patched musl lives (default: $HX_SYSROOT, else the sysroot next
     /// to hx-run or in its source tree).
     #[arg(long, value_name = "DIR")]
@@ -225,6 +231,7 @@ fn main() {
         stats: cli.stats,
         mounts: cli.mounts,
         fast_libc: cli.fast_libc,
+        rewrite_syscalls: cli.rewrite_syscalls,
         sysroot: cli.sysroot,
         default_mounts: !cli.no_default_mounts,
         max_open_files: cli.max_open_files,

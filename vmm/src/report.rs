@@ -3,7 +3,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use crate::memory::GuestRam;
-use hx_abi::hypercall::{op, Request, PATH_VECTOR};
+use hx_abi::hypercall::{op, Request, PATH_REWRITTEN, PATH_VECTOR};
 use hx_abi::stats::Stats;
 use hx_abi::syscalls;
 use std::collections::{BTreeMap, HashSet};
@@ -231,7 +231,11 @@ impl Report {
         let nr = req.args[0];
         let fmt = syscalls::info(nr).map_or("xxxxxx", |s| s.args);
         let mut line = String::new();
-        let path = if req.args[7] == PATH_VECTOR { "vector" } else { "trap" };
+        let path = match req.args[7] {
+            PATH_VECTOR => "vector",
+            PATH_REWRITTEN => "rewritten",
+            _ => "trap",
+        };
         let _ = write!(line, "[{path}] {}(", syscall_name(nr));
         let mut strings = strings.iter();
         for (i, c) in fmt.chars().enumerate().take(6) {
@@ -294,18 +298,21 @@ impl Report {
                 return;
             }
         };
-        let mut out =
-            format!("hx-run: stats: platform: {}\nhx-run: stats: syscalls (trap path / vector):\n", self.platform);
-        let (mut trap, mut vector) = (0, 0);
+        let mut out = format!(
+            "hx-run: stats: platform: {}\nhx-run: stats: syscalls (trap path / vector / rewritten):\n",
+            self.platform
+        );
+        let (mut trap, mut vector, mut rewritten) = (0, 0, 0);
         // The counters live in guest memory: any value, so no arithmetic that could overflow.
-        for (nr, (&t, &v)) in stats.trap.iter().zip(stats.vector.iter()).enumerate() {
-            if t != 0 || v != 0 {
-                let _ = writeln!(out, "  {:<24} {t:>8} / {v}", syscall_name(nr as u64));
+        for (nr, ((&t, &v), &r)) in stats.trap.iter().zip(stats.vector.iter()).zip(stats.rewritten.iter()).enumerate() {
+            if t != 0 || v != 0 || r != 0 {
+                let _ = writeln!(out, "  {:<24} {t:>8} / {v} / {r}", syscall_name(nr as u64));
                 trap = u64::saturating_add(trap, t);
                 vector = u64::saturating_add(vector, v);
+                rewritten = u64::saturating_add(rewritten, r);
             }
         }
-        let _ = writeln!(out, "  {:<24} {trap:>8} / {vector}", "total");
+        let _ = writeln!(out, "  {:<24} {trap:>8} / {vector} / {rewritten}", "total");
         let total: u64 = self.exits.values().sum();
         let reasons: Vec<String> = self.exits.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "hx-run: stats: exits to the host: {total} ({})", reasons.join(", "));

@@ -12,7 +12,9 @@ use crate::report::Report;
 use crate::sandbox::Sandbox;
 use crate::{lockdown, signals};
 use anyhow::{Context, Result};
-use hx_abi::boot::{BootInfo, EXE_PATH_MAX, FLAG_AWAIT_PROGRAM, FLAG_STATS, FLAG_STRACE, MAX_USER_REGIONS};
+use hx_abi::boot::{
+    BootInfo, EXE_PATH_MAX, FLAG_AWAIT_PROGRAM, FLAG_REWRITE, FLAG_STATS, FLAG_STRACE, MAX_USER_REGIONS,
+};
 use hx_abi::layout::*;
 use hx_abi::percpu::{PerCpu, CPL0_STACK_TOP_OFFSET, CPU_AREA_SIZE, IDLE_STACK_TOP_OFFSET, TSS_OFFSET};
 use kvm_ioctls::{Kvm, VcpuFd};
@@ -36,6 +38,8 @@ pub struct Config {
     pub mounts: Vec<MountSpec>,
     pub default_mounts: bool,
     pub fast_libc: bool,
+    /// `--rewrite-syscalls`.
+    pub rewrite_syscalls: bool,
     pub sysroot: Option<PathBuf>,
     /// Host files the guest may hold open at once.
     pub max_open_files: usize,
@@ -573,7 +577,8 @@ fn plan_program(files: &Files, l: &Launch) -> Result<Planned> {
         Kind::StaticPie => (PIE_BASE, None),
         Kind::Dynamic { interp, pie } => (if pie { PIE_BASE } else { 0 }, Some(interp)),
     };
-    let image = plan(&name, &elf, bias).map_err(|e| rejected(126, format!("{e:#}")))?;
+    let mut image = plan(&name, &elf, bias).map_err(|e| rejected(126, format!("{e:#}")))?;
+    image.eh_frame = ld_loader::unindexed_eh_frame(&l.bytes, &elf, bias);
     drop(elf);
     let fast_libc = match (files.fast_libc(), &interp_path) {
         (Some(lib), Some(i)) if is_musl_loader(i) => Some(lib.to_path_buf()),
@@ -593,7 +598,8 @@ fn plan_program(files: &Files, l: &Launch) -> Result<Planned> {
             if !matches!(ikind, Kind::StaticPie) {
                 return Err(rejected(126, format!("{name}: interpreter {path} is not a self-relocating ELF")));
             }
-            let iimage = plan(path, &ielf, INTERP_BASE).map_err(|e| rejected(126, format!("{e:#}")))?;
+            let mut iimage = plan(path, &ielf, INTERP_BASE).map_err(|e| rejected(126, format!("{e:#}")))?;
+            iimage.eh_frame = ld_loader::unindexed_eh_frame(&ibytes, &ielf, INTERP_BASE);
             drop(ielf);
             Some((iimage, ibytes))
         }
@@ -608,6 +614,7 @@ struct Loaded {
     entry: u64,
     sp: u64,
     brk_start: u64,
+    eh_frames: [(u64, u64); 2],
 }
 
 /// Loads the image, its interpreter, the vDSO and the initial stack.
@@ -638,7 +645,8 @@ fn load_program(
     regions.push(loader::load_stack(mem, pt, stack_pa, &stack.bytes)?);
     anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{}: too many segments", p.name);
     let entry = p.interp.as_ref().map_or(p.image.entry, |(i, _)| i.entry);
-    Ok(Loaded { regions, entry, sp: stack.sp, brk_start: p.image.end })
+    let eh_frames = [p.image.eh_frame, p.interp.as_ref().map_or((0, 0), |(i, _)| i.eh_frame)];
+    Ok(Loaded { regions, entry, sp: stack.sp, brk_start: p.image.end, eh_frames })
 }
 
 /// The boot block's machine part: what is the same for every program this
@@ -656,7 +664,8 @@ fn machine_info(
     let mut boot = BootInfo {
         flags: w.platform.boot_flags()
             | if cfg.strace { FLAG_STRACE } else { 0 }
-            | if cfg.stats { FLAG_STATS } else { 0 },
+            | if cfg.stats { FLAG_STATS } else { 0 }
+            | if cfg.rewrite_syscalls { FLAG_REWRITE } else { 0 },
         mem_size: w.mem.size(),
         phys_free,
         ram_low,
@@ -684,6 +693,7 @@ fn program_info(boot: &mut BootInfo, l: &Launch, loaded: &Loaded) {
     boot.user_entry = loaded.entry;
     boot.user_sp = loaded.sp;
     boot.brk_start = loaded.brk_start;
+    boot.eh_frames = loaded.eh_frames;
     boot.nregions = loaded.regions.len() as u64;
     boot.regions[..loaded.regions.len()].copy_from_slice(&loaded.regions);
     boot.exec = l.state;

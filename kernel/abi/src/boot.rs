@@ -1,6 +1,6 @@
 //! What the monitor tells the kernel at boot: one `BootInfo` at `BOOT_INFO_PHYS`.
 
-pub const BOOT_MAGIC: u64 = 0x6878_626f_6f74_0004; // "hxboot", version 4
+pub const BOOT_MAGIC: u64 = 0x6878_626f_6f74_0005; // "hxboot", version 5
 pub const MAX_USER_REGIONS: usize = 24;
 
 /// Boot flags.
@@ -14,6 +14,9 @@ pub const FLAG_HW_KVM: u64 = 1 << 2;
 /// `phys_free` at first is the end of the room kept for the program's
 /// frames; at launch, the end of what the program took of it.
 pub const FLAG_AWAIT_PROGRAM: u64 = 1 << 3;
+/// `--rewrite-syscalls`: the kernel replaces the `syscall` instructions it
+/// traps from with jumps to stubs that enter it without a trap (`rewrite`).
+pub const FLAG_REWRITE: u64 = 1 << 4;
 
 /// Private auxv tag: the address of the kernel's syscall vector (an array of
 /// `long f(long a1, ..., long a6)` indexed by syscall number), for a libc that
@@ -98,6 +101,11 @@ pub struct BootInfo {
     /// `uname` and /proc/sys/kernel/hostname show.
     pub hostname_len: u64,
     pub hostname: [u8; HOSTNAME_MAX],
+    /// The `.eh_frame` sections (address, length) of the program and of its
+    /// interpreter, as loaded (0: none): what lists a static executable's
+    /// functions for `--rewrite-syscalls` (an untrusted hint: the kernel
+    /// reads it as the program's memory).
+    pub eh_frames: [(u64, u64); 2],
 }
 
 /// The longest host name Linux takes (`__NEW_UTS_LEN`).
@@ -242,6 +250,7 @@ impl Default for BootInfo {
                 h[1] = b'x';
                 h
             },
+            eh_frames: [(0, 0); 2],
         }
     }
 }

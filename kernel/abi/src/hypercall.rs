@@ -369,6 +369,8 @@ pub const NO_HANDLE: u64 = u64::MAX;
 /// How a syscall reached the kernel (for `--strace`/`--stats`).
 pub const PATH_TRAP: u64 = 0;
 pub const PATH_VECTOR: u64 = 1;
+/// A `syscall` instruction the kernel rewrote into a jump to its stub.
+pub const PATH_REWRITTEN: u64 = 2;
 
 /// Host streams the guest's descriptors 0, 1, 2 start out connected to.
 pub const HOST_STDIN: u64 = 0;

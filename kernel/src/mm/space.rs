@@ -540,6 +540,26 @@ impl AddressSpace {
         Ok(start)
     }
 
+    /// Maps `len` bytes of fresh read+execute memory within `reach` bytes
+    /// of `near` (below it if there is room, else above): where the
+    /// syscall rewriter puts its stubs, which `near`'s code jumps to.
+    pub fn map_near(&mut self, near: u64, len: u64, reach: u64) -> Option<u64> {
+        let below = self.find_free(len, near, PAGE_SIZE).filter(|&s| near - s <= reach);
+        let above = || {
+            let top = near.saturating_add(reach).min(MMAP_TOP);
+            self.find_free(len, top, PAGE_SIZE).filter(|&s| s >= near)
+        };
+        let start = below.or_else(above)?;
+        self.map_new(start, start + len, PROT_READ | hx_abi::boot::PROT_EXEC, Kind::Anon).ok()?;
+        Some(start)
+    }
+
+    /// The physical address behind program address `va`, whatever its protection.
+    pub fn phys_at(&self, va: u64) -> Option<u64> {
+        let leaf = self.pt.leaf(va).filter(|l| l.is_backed())?;
+        Some(leaf.frame() + (va & (leaf.size() - 1)))
+    }
+
     /// Every mapping, in address order (for `/proc/self/maps`).
     pub fn vmas(&self) -> Vec<Vma> {
         self.vmas.values().copied().collect()

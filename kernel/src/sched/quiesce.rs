@@ -85,6 +85,11 @@ impl Drop for Stopped {
     }
 }
 
+/// Whether this vCPU has the other vCPUs stopped (a `vfork` child runs).
+pub fn held_here() -> bool {
+    GATE.load(Ordering::Relaxed) == percpu::cpu() as u32 + 1
+}
+
 /// Brings every other vCPU to a point where it holds no lock. The caller
 /// holds none either (a vCPU may wait for it).
 pub fn stop_others() -> Stopped {

@@ -168,6 +168,7 @@ pub fn sigreturn(frame: &mut Frame, t: &Thread) -> SysResult {
     frame.orig_rax = u64::MAX;
     // The whole context comes back, flags included, whichever way sigreturn was called.
     frame.entry = crate::arch::entry::ENTRY_UPCALL;
+    crate::rewrite::handler_returned();
     t.signals.lock().mask = uc.uc_sigmask & !UNBLOCKABLE;
     let st = uc.uc_stack;
     let _ = super::set_altstack(t, st.ss_sp as u64, st.ss_flags as u32, st.ss_size);

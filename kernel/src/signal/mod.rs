@@ -611,6 +611,10 @@ fn restart_syscall(frame: &mut Frame) {
         // Back to the vector entry's stub, the return address still on the stack.
         frame.rip = crate::arch::entry::vector_stub(nr);
         frame.rsp -= 8;
+    } else if let Some(stub) = crate::rewrite::restart_point(frame.rip) {
+        // The `syscall` was rewritten (maybe since this call began): its
+        // stub does what the instruction did.
+        frame.rip = stub;
     } else {
         frame.rip -= 2; // the `syscall` instruction
     }
@@ -645,6 +649,7 @@ pub fn deliver(frame: &mut Frame) -> bool {
         // No room for the frame: Linux kills the process with SIGSEGV.
         host::exit_signaled(SIGSEGV as u64);
     }
+    crate::rewrite::handler_pushed();
     let mut s = t.signals.lock();
     s.mask |= a.mask | if a.flags & SA_NODEFER == 0 { bit(q.sig) } else { 0 };
     s.mask &= !UNBLOCKABLE;

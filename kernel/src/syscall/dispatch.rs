@@ -1,13 +1,13 @@
 //! From a trapped `syscall` to its handler and back, with `--strace`/`--stats`.
 use super::{table, Args};
-use crate::arch::entry::{Frame, ENTRY_VECTOR};
+use crate::arch::entry::{Frame, ENTRY_REWRITE, ENTRY_TRAP, ENTRY_VECTOR};
 use crate::arch::percpu;
 use crate::errno::ENOSYS;
 use crate::{host, mm, sched, signal, stats};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use hx_abi::boot::{FLAG_STATS, FLAG_STRACE};
-use hx_abi::hypercall::{PATH_TRAP, PATH_VECTOR};
+use hx_abi::hypercall::{PATH_REWRITTEN, PATH_TRAP, PATH_VECTOR};
 use hx_abi::percpu::WORK_RESCHED;
 use hx_abi::syscalls::{self, MAX_SYSCALLS};
 
@@ -30,12 +30,21 @@ fn counting() -> bool {
 /// registers (the frame's `entry` says which way it came).
 pub extern "C" fn from_program(frame: &mut Frame) {
     let nr = frame.orig_rax;
-    let path = if frame.entry == ENTRY_VECTOR { PATH_VECTOR } else { PATH_TRAP };
+    let path = match frame.entry {
+        ENTRY_VECTOR => PATH_VECTOR,
+        ENTRY_REWRITE => PATH_REWRITTEN,
+        _ => PATH_TRAP,
+    };
     if (nr as usize) < MAX_SYSCALLS && counting() {
         stats::count(nr as usize, path);
     }
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
+    let site_end = frame.rip;
     frame.rax = invoke(nr, table::handler(nr), args, path) as u64;
+    // Still the same context (not a new image, not a signal frame restored).
+    if frame.entry == ENTRY_TRAP && frame.rip == site_end {
+        crate::rewrite::after_trap(site_end, frame.rax);
+    }
     exit_work(frame);
 }
 

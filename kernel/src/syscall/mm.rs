@@ -16,7 +16,14 @@ const MAP_ANONYMOUS: u64 = 0x20;
 const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
 
-pub fn mmap([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
+pub fn mmap(args: Args) -> SysResult {
+    let start = map(args)?;
+    // What the range held before is gone: so is any rewritten code there.
+    crate::rewrite::forget(start, start.saturating_add(align_up(args[1], PAGE_SIZE)));
+    Ok(start)
+}
+
+fn map([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
     if !offset.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
@@ -268,6 +275,10 @@ fn range(addr: u64, len: u64) -> Result<(u64, u64), crate::errno::Errno> {
 
 pub fn mremap([old, old_len, new_len, flags, new_addr, _]: Args) -> SysResult {
     let r = with_space(|s| s.mremap(old, old_len, new_len, flags, new_addr));
+    if let Ok(at) = r {
+        crate::rewrite::forget(old, old.saturating_add(old_len));
+        crate::rewrite::forget(at, at.saturating_add(new_len));
+    }
     if r == Ok(old) && new_len != 0 && new_len <= old_len {
         // Shrunk in place: its tail is no longer a mapping past its file's end.
         forget_past_eof(old + align_up(new_len, PAGE_SIZE), old + align_up(old_len, PAGE_SIZE));
@@ -281,6 +292,7 @@ pub fn munmap([addr, len, ..]: Args) -> SysResult {
     }
     let (start, end) = range(addr, len)?;
     forget_past_eof(start, end);
+    crate::rewrite::forget(start, end);
     with_space(|s| {
         let r = s.unmap(start, end);
         s.flush();

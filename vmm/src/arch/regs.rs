@@ -66,14 +66,17 @@ pub fn set_sregs(vcpu: &VcpuFd, tss: u64, gs_base: u64) -> Result<()> {
     vcpu.set_sregs(&s).context("KVM_SET_SREGS")
 }
 
-/// `syscall` lands at `lstar`. IF stays out of SFMASK: once cleared, CPL3 could not set it again.
+/// Flags `syscall` clears on the way into the kernel, as Linux's SFMASK does:
+/// the kernel runs at CPL3 too, so a program's alignment check (AC), trap
+/// (TF) or direction (DF) flag would otherwise apply to the kernel's own
+/// code. IF stays out: once cleared, CPL3 could not set it again.
+const SYSCALL_FLAG_MASK: u64 = 0x100 | 0x400 | 0x4000 | 0x4_0000;
+
+/// `syscall` lands at `lstar`.
 pub fn set_msrs(vcpu: &VcpuFd, lstar: u64) -> Result<()> {
     let star = ((USER32_CS as u64) << 48) | ((KERNEL_CS as u64) << 32);
-    let entries = [(MSR_LSTAR, lstar), (MSR_STAR, star), (MSR_SFMASK, 0)].map(|(index, data)| kvm_msr_entry {
-        index,
-        data,
-        ..Default::default()
-    });
+    let entries = [(MSR_LSTAR, lstar), (MSR_STAR, star), (MSR_SFMASK, SYSCALL_FLAG_MASK)]
+        .map(|(index, data)| kvm_msr_entry { index, data, ..Default::default() });
     let msrs = Msrs::from_entries(&entries).context("MSR list")?;
     let n = vcpu.set_msrs(&msrs).context("KVM_SET_MSRS")?;
     anyhow::ensure!(n == entries.len(), "KVM_SET_MSRS set {n} of {} MSRs", entries.len());

@@ -22,6 +22,9 @@ use hx_abi::percpu::{
 pub const ENTRY_TRAP: u64 = 0;
 pub const ENTRY_VECTOR: u64 = 1;
 pub const ENTRY_UPCALL: u64 = 2;
+/// From a rewritten `syscall` instruction's stub (`crate::rewrite`): in
+/// every other respect a trap-path entry.
+pub const ENTRY_REWRITE: u64 = 3;
 
 /// The program's registers, as every entry saves them, lowest address first.
 #[repr(C)]
@@ -112,6 +115,7 @@ hx_syscall_entry:
     mov %rsp, %gs:{scratch_rsp}
     mov %gs:{kstack_top}, %rsp
     pushq ${entry_trap}
+hx_syscall_save:
     pushq %gs:{scratch_rsp}
     push %rcx
     push %r11
@@ -123,6 +127,19 @@ hx_syscall_entry:
     mov %rsp, %rdi
     call {from_program}
     jmp hx_return_to_user
+
+    /* A rewritten `syscall`'s stub jumps here with what the instruction
+       leaves: rcx = the program's rip after it, r11 = its rflags, rsp = its
+       rsp. The flags `syscall` would clear (SFMASK) are cleared here. */
+    .globl hx_rewrite_entry
+    .balign 16
+hx_rewrite_entry:
+    mov %rsp, %gs:{scratch_rsp}
+    mov %gs:{kstack_top}, %rsp
+    pushq $0x202
+    popfq
+    pushq ${entry_rewrite}
+    jmp hx_syscall_save
 
     /* Hardware KVM: the CPL0 stub (cpl0.rs) sysrets here with the program's rip parked. */
     .globl hx_syscall_from_cpl0
@@ -309,6 +326,7 @@ hx_cpl0_saved_rip: .quad 0
     entry_trap = const ENTRY_TRAP,
     entry_vector = const ENTRY_VECTOR,
     entry_upcall = const ENTRY_UPCALL,
+    entry_rewrite = const ENTRY_REWRITE,
     max = const hx_abi::syscalls::MAX_SYSCALLS,
     entry_at = const core::mem::offset_of!(Frame, entry),
     options(att_syntax)

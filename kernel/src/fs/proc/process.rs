@@ -532,7 +532,8 @@ fn maps() -> Vec<u8> {
                 // Shared anonymous memory: Linux names it after its shmem file.
                 (VmaKind::Shared, None) => (b"/dev/zero (deleted)", 0, 0, 0),
             };
-            let shared = v.file.is_some_and(|f| f.shared) || v.kind == VmaKind::Shared;
+            // A private file mapping is host-shared memory underneath, private to the program.
+            let shared = v.file.map_or(v.kind == VmaKind::Shared, |f| f.shared);
             map_line(&mut t, at, end, v.prot, shared, offset, dev, ino, name);
             at = end;
         }

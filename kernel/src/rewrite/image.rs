@@ -1,0 +1,209 @@
+//! Which function an address belongs to: the ELF image mapped around it and
+//! that image's unwind table (`PT_GNU_EH_FRAME`, a sorted table of every
+//! function's start), read in place from the program's memory.
+use crate::mm::{self, Kind};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use gimli::{BaseAddresses, CieOrFde, EhFrame, EhFrameHdr, NativeEndian, Pointer, UnwindSection};
+use hx_abi::boot::{PROT_EXEC, PROT_READ, PROT_WRITE};
+
+/// Functions longer than this are not decoded (none of a libc's syscall wrappers is).
+const MAX_FUNCTION: u64 = 256 * 1024;
+/// Bound on the unwind data read for one lookup.
+const MAX_EH_FRAME: u64 = 64 << 20;
+
+const PT_LOAD: u32 = 1;
+const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
+const PF_X: u32 = 1;
+const EM_X86_64: u16 = 62;
+
+pub struct Function {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Functions of images without an index (signal trampolines left out, as
+/// in [`indexed_lookup`]), by their `.eh_frame`'s address:
+/// (start, end), sorted, listed once per image.
+pub type Listed = BTreeMap<u64, Vec<(u64, u64)>>;
+
+/// The function holding `addr`, if `addr` lies in private, read-only code
+/// of an ELF image whose unwind table lists it.
+pub fn function_at(addr: u64, listed: &mut Listed) -> Option<Function> {
+    let base = image_base(addr)?;
+    let (start, end) = match unwind_table(base, addr)? {
+        Table::Indexed(hdr, len) => indexed_lookup(hdr, len, addr)?,
+        Table::Plain(at, len) => {
+            let functions = listed.entry(at).or_insert_with(|| list_functions(at, len));
+            let i = functions.partition_point(|&(start, _)| start <= addr).checked_sub(1)?;
+            functions[i]
+        }
+    };
+    (start <= addr && addr < end && end - start <= MAX_FUNCTION).then_some(Function { start, end })
+}
+
+/// Every function an `.eh_frame` section describes, sorted by start.
+fn list_functions(at: u64, len: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let Some(bytes) = user_bytes(at, len.min(MAX_EH_FRAME)) else {
+        return out;
+    };
+    let section = EhFrame::new(bytes, NativeEndian);
+    let bases = BaseAddresses::default().set_eh_frame(at);
+    let mut entries = section.entries(&bases);
+    while let Ok(Some(entry)) = entries.next() {
+        if let CieOrFde::Fde(partial) = entry {
+            match partial.parse(EhFrame::cie_from_offset) {
+                Ok(fde) if !fde.is_signal_trampoline() => out.push((fde.initial_address(), fde.end_address())),
+                _ => {}
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Looks `addr` up in a `PT_GNU_EH_FRAME` index: the function's (start, end).
+fn indexed_lookup(hdr: u64, hdr_len: u64, addr: u64) -> Option<(u64, u64)> {
+    let bases = BaseAddresses::default().set_eh_frame_hdr(hdr);
+    let parsed = EhFrameHdr::new(user_bytes(hdr, hdr_len)?, NativeEndian).parse(&bases, 8).ok()?;
+    let Pointer::Direct(eh_frame) = parsed.eh_frame_ptr() else {
+        return None;
+    };
+    let eh_len = readable_run(eh_frame, MAX_EH_FRAME);
+    let section = EhFrame::new(user_bytes(eh_frame, eh_len)?, NativeEndian);
+    let bases = bases.set_eh_frame(eh_frame);
+    let fde = parsed.table()?.fde_for_address(&section, &bases, addr, EhFrame::cie_from_offset).ok()?;
+    // A signal trampoline's entry starts a byte early (unwinders look up the
+    // return address minus one): not an instruction boundary to decode from.
+    (!fde.is_signal_trampoline()).then(|| (fde.initial_address(), fde.end_address()))
+}
+
+/// A copy of the function's code, if all of it is private, read-only code.
+pub fn code(f: &Function) -> Option<Vec<u8>> {
+    if !mm::with_space(|s| (f.start..f.end).step_by(4096).chain([f.end - 1]).all(|a| rewritable(s.vma_at(a)))) {
+        return None;
+    }
+    let mut bytes = alloc::vec![0u8; (f.end - f.start) as usize];
+    mm::copy_from_user(f.start, &mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// Code the rewriter may change: executable, not writable by the program
+/// (no JIT), and private (nothing reaches a file or another process). A
+/// private file mapping's pages are the host's copy-on-write mapping of the
+/// file (`Kind::Shared` with a private backing): a write makes them the
+/// process's own.
+fn rewritable(vma: Option<mm::space::Vma>) -> bool {
+    vma.is_some_and(|v| {
+        let private = match v.kind {
+            Kind::Image | Kind::Anon => v.file.is_none_or(|f| !f.shared),
+            Kind::Shared => v.file.is_some_and(|f| !f.shared),
+            _ => false,
+        };
+        private && v.prot & PROT_EXEC != 0 && v.prot & PROT_WRITE == 0
+    })
+}
+
+/// Where the ELF image holding `addr` starts (its header): the mapping of
+/// the same file at offset 0, or for an image the monitor loaded, the
+/// nearest such mapping below that starts with an ELF header.
+fn image_base(addr: u64) -> Option<u64> {
+    mm::with_space(|s| {
+        let v = s.vma_at(addr).filter(|v| rewritable(Some(*v)))?;
+        let below = s.vmas().into_iter().rev().filter(|w| w.start <= v.start);
+        match v.file {
+            Some(f) => below.into_iter().find(|w| w.file.is_some_and(|g| g.name == f.name && g.offset == 0)),
+            None => {
+                below.take_while(|w| w.kind == Kind::Image).find(|w| w.prot & PROT_READ != 0 && starts_elf(w.start))
+            }
+        }
+        .map(|w| w.start)
+    })
+}
+
+fn starts_elf(at: u64) -> bool {
+    let mut magic = [0u8; 4];
+    // SAFETY: the caller holds the address space: `at` starts a readable mapping.
+    unsafe { core::ptr::copy_nonoverlapping(at as *const u8, magic.as_mut_ptr(), 4) };
+    magic == *b"\x7fELF"
+}
+
+fn read_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn read_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+fn read_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+enum Table {
+    /// `PT_GNU_EH_FRAME`: an index sorted by function (address, length).
+    Indexed(u64, u64),
+    /// Only `.eh_frame`, where the monitor found it when it loaded the image.
+    Plain(u64, u64),
+}
+
+/// The image's unwind table, if `addr` lies in one of its executable segments.
+fn unwind_table(base: u64, addr: u64) -> Option<Table> {
+    let mut eh = [0u8; 64];
+    mm::copy_from_user(base, &mut eh).ok()?;
+    if eh[4] != 2 || eh[5] != 1 || read_u16(&eh, 18) != EM_X86_64 || read_u16(&eh, 54) != 56 {
+        return None;
+    }
+    let (phoff, phnum) = (read_u64(&eh, 32), read_u16(&eh, 56) as usize);
+    if phnum == 0 || phnum > 64 {
+        return None;
+    }
+    let mut ph = alloc::vec![0u8; phnum * 56];
+    mm::copy_from_user(base.checked_add(phoff)?, &mut ph).ok()?;
+    let headers: Vec<(u32, u32, u64, u64, u64)> = ph
+        .chunks(56)
+        .map(|p| (read_u32(p, 0), read_u32(p, 4), read_u64(p, 8), read_u64(p, 16), read_u64(p, 40)))
+        .collect();
+    // The segment mapped at the base holds the header: file offset 0.
+    let first = headers.iter().find(|h| h.0 == PT_LOAD && h.2 == 0)?;
+    let bias = base.wrapping_sub(first.3 & !0xfff);
+    let in_code = headers.iter().any(|&(kind, flags, _, vaddr, memsz)| {
+        let start = bias.wrapping_add(vaddr);
+        kind == PT_LOAD && flags & PF_X != 0 && start <= addr && addr - start < memsz
+    });
+    if !in_code {
+        return None;
+    }
+    if let Some(&(_, _, _, vaddr, memsz)) = headers.iter().find(|h| h.0 == PT_GNU_EH_FRAME) {
+        return Some(Table::Indexed(bias.wrapping_add(vaddr), memsz));
+    }
+    let inside = |at: u64| {
+        headers.iter().any(|&(kind, _, _, vaddr, memsz)| {
+            let start = bias.wrapping_add(vaddr);
+            kind == PT_LOAD && start <= at && at - start < memsz
+        })
+    };
+    let boot = crate::boot_info();
+    boot.eh_frames.iter().find(|&&(at, len)| len != 0 && inside(at)).map(|&(at, len)| Table::Plain(at, len))
+}
+
+/// How many bytes from `at` on (at most `max`) are mapped readable.
+fn readable_run(at: u64, max: u64) -> u64 {
+    mm::with_space(|s| {
+        let mut end = at;
+        while end - at < max {
+            match s.vma_at(end).filter(|v| v.prot & PROT_READ != 0) {
+                Some(v) => end = v.end,
+                None => break,
+            }
+        }
+        (end - at).min(max)
+    })
+}
+
+/// The program's bytes at `[at, at + len)`, read in place.
+fn user_bytes(at: u64, len: u64) -> Option<&'static [u8]> {
+    mm::with_space(|s| s.check(at, len, false)).ok()?;
+    // SAFETY: checked mapped and readable; the program has one thread and is
+    // inside a syscall, so nothing unmaps it while the slice is used.
+    Some(unsafe { core::slice::from_raw_parts(at as *const u8, len as usize) })
+}

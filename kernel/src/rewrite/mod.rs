@@ -1,0 +1,160 @@
+//! Function-call syscalls for unmodified binaries (`--rewrite-syscalls`).
+//!
+//! A `syscall` instruction costs a trap here (the host intercepts it); a jump
+//! costs nothing. When a trap-path syscall returns, the kernel finds the
+//! function it came from in its image's unwind table (`image`), decodes the
+//! function from its first byte (`plan`), and replaces each `syscall` in it,
+//! together with the instructions just before it, by a jump to a stub of
+//! its own (`stubs`). The stub runs the moved instructions and enters the
+//! kernel exactly as the instruction would (`rcx` = the address after it,
+//! `r11` = the flags, the stack untouched, red zone included), so the call
+//! behaves as through the trap path, restarts and signals included.
+//!
+//! Code is rewritten only where no saved context points inside a window
+//! being replaced: no signal handler is running (an interrupted context on
+//! a signal stack could be anywhere), and the process's other threads are
+//! stopped (`quiesce`, as for `fork`) with their saved registers looked at:
+//! a window one of them is inside stays as it is. A syscall about to be
+//! restarted at a `syscall` instruction that a window has replaced since
+//! starts again at the window's stub instead (`restart_point`), which does
+//! the same.
+//! Writable and shared mappings are never rewritten (JIT code stays on the
+//! trap path), and nothing reaches the file: a mapping's pages are private.
+mod image;
+mod plan;
+mod stubs;
+
+use crate::sched::quiesce;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use spin::Mutex;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Signal frames pushed and not yet returned from (`rt_sigreturn`). A
+/// handler left by `longjmp` keeps it above zero: rewriting then stops,
+/// which is always safe.
+static HANDLERS: AtomicI64 = AtomicI64::new(0);
+
+/// Sites and functions looked at are remembered so that each costs one look;
+/// past these many, new ones are no longer looked at.
+const MAX_REMEMBERED: usize = 16 * 1024;
+
+struct State {
+    /// Return addresses of `syscall` instructions already considered.
+    sites: BTreeSet<u64>,
+    /// Starts of functions already decoded.
+    functions: BTreeSet<u64>,
+    /// For each rewritten site (the address after its `syscall`), where its
+    /// stub enters the kernel: a restarted syscall starts there again.
+    restarts: BTreeMap<u64, u64>,
+    areas: Vec<stubs::Area>,
+    listed: image::Listed,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    sites: BTreeSet::new(),
+    functions: BTreeSet::new(),
+    restarts: BTreeMap::new(),
+    areas: Vec::new(),
+    listed: BTreeMap::new(),
+});
+
+pub fn init(flags: u64) {
+    ENABLED.store(flags & hx_abi::boot::FLAG_REWRITE != 0, Ordering::Relaxed);
+}
+
+pub fn handler_pushed() {
+    HANDLERS.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn handler_returned() {
+    let _ = HANDLERS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some((n - 1).max(0)));
+}
+
+/// A trap-path syscall whose `syscall` instruction ends at `site_end`
+/// returned `ret` to the program: rewrite its function if that is safe now.
+pub fn after_trap(site_end: u64, ret: u64) {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
+    // A syscall about to restart goes back to its `syscall` instruction.
+    let restarting = (-(ret as i64)) as u64 & !0xf == 512;
+    if restarting || HANDLERS.load(Ordering::Relaxed) != 0 || quiesce::held_here() {
+        return;
+    }
+    {
+        let state = STATE.lock();
+        if state.sites.len() >= MAX_REMEMBERED || state.sites.contains(&site_end) {
+            return;
+        }
+    }
+    // No lock is held here, as stopping the other vCPUs requires.
+    let _stopped = crate::sched::multi_threaded().then(quiesce::stop_others);
+    if HANDLERS.load(Ordering::Relaxed) != 0 {
+        return;
+    }
+    let mut state = STATE.lock();
+    if !state.sites.insert(site_end) {
+        return;
+    }
+    let Some(function) = image::function_at(site_end - 2, &mut state.listed) else {
+        return;
+    };
+    if !state.functions.insert(function.start) {
+        return;
+    }
+    let Some(code) = image::code(&function) else {
+        return;
+    };
+    let elsewhere = other_threads_rips();
+    for window in plan::windows(&code, function.start) {
+        if elsewhere.iter().any(|&rip| window.start < rip && rip < window.end()) {
+            continue;
+        }
+        let State { areas, restarts, .. } = &mut *state;
+        if let Some(restart) = stubs::install(areas, &window) {
+            restarts.insert(window.end(), restart);
+        }
+    }
+}
+
+/// `[start, end)` was unmapped or mapped anew: its sites, functions and
+/// stub areas are no longer what was looked at.
+pub fn forget(start: u64, end: u64) {
+    if !ENABLED.load(Ordering::Relaxed) || start >= end {
+        return;
+    }
+    let mut state = STATE.lock();
+    // Every mmap and munmap comes here: only the ranges touched are walked.
+    let sites: Vec<u64> = state.sites.range(start..end).copied().collect();
+    sites.iter().for_each(|s| _ = state.sites.remove(s));
+    let functions: Vec<u64> = state.functions.range(start..end).copied().collect();
+    functions.iter().for_each(|f| _ = state.functions.remove(f));
+    if state.areas.iter().any(|a| a.overlaps(start, end)) {
+        state.areas.retain(|a| !a.overlaps(start, end));
+        state.restarts.retain(|_, &mut stub| !(start..end).contains(&stub));
+    }
+    let restarts: Vec<u64> = state.restarts.range(start..end).map(|(&s, _)| s).collect();
+    restarts.iter().for_each(|s| _ = state.restarts.remove(s));
+}
+
+/// Where the process's other threads (all stopped) will resume the program.
+fn other_threads_rips() -> Vec<u64> {
+    let me = crate::sched::current().tid;
+    let threads = crate::sched::threads();
+    threads
+        .iter()
+        .filter(|t| t.tid != me)
+        // SAFETY: a stopped thread's registers are the frame at its kernel
+        // stack top (saved at its last entry); it changes only when it runs.
+        .map(|t| unsafe { (*crate::arch::entry::frame_at(t.kstack_top)).rip })
+        .collect()
+}
+
+/// Where a syscall that came from a rewritten site ending at `site_end`
+/// starts again (its stub's way into the kernel).
+pub fn restart_point(site_end: u64) -> Option<u64> {
+    STATE.lock().restarts.get(&site_end).copied()
+}

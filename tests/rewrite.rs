@@ -1,0 +1,106 @@
+//! `--rewrite-syscalls`: the kernel replaces the `syscall` instructions of
+//! unmodified binaries with jumps to stubs that enter it without a trap.
+//! Each program's output and status must equal its native run, and the
+//! calls must really take the rewritten path (`--stats`).
+mod common;
+use common::*;
+
+const REWRITE: &[&str] = &["--rewrite-syscalls"];
+
+/// `--stats`' totals in hx-run's stderr: [trap path, vector, rewritten].
+fn totals(stderr: &str) -> [u64; 3] {
+    stats_rows(stderr).into_iter().find(|(name, _)| name == "total").unwrap_or_else(|| panic!("{stderr}")).1
+}
+
+/// Runs `prog` natively and in hx with `--rewrite-syscalls --stats`:
+/// stdout and status must match; returns hx's totals.
+fn matches_native_rewritten(prog: &std::path::Path, args: &[&str]) -> [u64; 3] {
+    let native = native(prog, args, &[]);
+    let flags = [REWRITE, &["--stats"]].concat();
+    let out = hx(&flags, prog, args, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(text(&out.stdout), text(&native.stdout), "{}: stdout differs; hx stderr:\n{stderr}", prog.display());
+    assert_eq!(status_code(&out), status_code(&native), "{}: status differs; hx stderr:\n{stderr}", prog.display());
+    totals(&stderr)
+}
+
+/// Registers, vector state, flags, the red zone, and `rcx`/`r11` as Linux
+/// leaves them, through a site the first call rewrote.
+#[test]
+fn rewritten_syscalls_keep_registers_flags_and_the_red_zone() {
+    for flavor in [Flavor::GlibcStatic, Flavor::GlibcStaticPie, Flavor::GlibcDynamic, Flavor::GlibcDynamicNoPie] {
+        let prog = build("registers", flavor, &[]);
+        let out = hx(&[REWRITE, &["--stats"]].concat(), &prog, &[], &[]);
+        assert_eq!(text(&out.stdout), "registers preserved\n", "{flavor:?}: {}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        let rows = stats_rows(&stderr);
+        let getrandom = rows.iter().find(|(n, _)| n == "getrandom").unwrap_or_else(|| panic!("{stderr}")).1;
+        assert!(getrandom[2] >= 1, "{flavor:?}: the second getrandom did not go through its stub:\n{stderr}");
+    }
+}
+
+/// Loops of common calls, two threads at once, a blocking read restarted
+/// after a signal handler (SA_RESTART) through a rewritten site, and a
+/// read through NULL that must still be SIGSEGV: as natively, with almost
+/// every call through a stub for glibc programs, static or dynamic.
+#[test]
+fn glibc_programs_make_almost_every_syscall_through_a_stub() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::GlibcStatic, Flavor::GlibcStaticPie] {
+        let prog = build("rewrite", flavor, &["-pthread"]);
+        let [trap, vector, rewritten] = matches_native_rewritten(&prog, &["null"]);
+        let share = (vector + rewritten) as f64 / (trap + vector + rewritten) as f64;
+        assert!(share >= 0.95, "{flavor:?}: only {:.1} % of calls avoided the trap ({trap} trapped)", share * 100.0);
+    }
+    // musl's static wrappers have no unwind table: nothing is rewritten, all still works.
+    let prog = build("rewrite", Flavor::MuslStatic, &[]);
+    let [_, _, rewritten] = matches_native_rewritten(&prog, &["null"]);
+    assert_eq!(rewritten, 0);
+}
+
+/// Without the flag nothing is rewritten.
+#[test]
+fn without_the_flag_every_syscall_traps() {
+    let prog = build("rewrite", Flavor::GlibcDynamic, &["-pthread"]);
+    let out = hx(&["--stats"], &prog, &[], &[]);
+    assert_eq!(totals(&text(&out.stderr))[2], 0);
+}
+
+/// Programs that fork, exec, wait, take signals and use threads, with
+/// every site they reach rewritten along the way.
+#[test]
+fn processes_signals_and_threads_behave_as_natively() {
+    let events = build("events", Flavor::GlibcDynamic, &["-pthread"]);
+    for sub in ["eventfd-block", "signalfd", "timerfd"] {
+        matches_native_rewritten(&events, &[sub]);
+    }
+    let processes = build("processes", Flavor::GlibcDynamic, &[]);
+    for sub in ["wait_any_killed", "sigchld"] {
+        matches_native_rewritten(&processes, &[sub]);
+    }
+}
+
+/// Debian's python3 on its exercise script: identical, mostly rewritten.
+#[test]
+fn python_runs_its_exercise_script_identically() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scripts/exercise.py");
+    let (dn, dh) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let run_in = |dir: &std::path::Path, hx_flags: Option<&[&str]>| {
+        std::fs::copy(&script, dir.join("exercise.py")).unwrap();
+        let mut cmd = match hx_flags {
+            Some(flags) => {
+                let mut c = std::process::Command::new(HX_RUN);
+                c.args(flags).arg("/usr/bin/python3");
+                c
+            }
+            None => std::process::Command::new("/usr/bin/python3"),
+        };
+        cmd.args(["exercise.py", "."]).current_dir(dir).env("PYTHONDONTWRITEBYTECODE", "1");
+        cmd.output().unwrap()
+    };
+    let native = run_in(dn.path(), None);
+    let out = run_in(dh.path(), Some(&[REWRITE, &["--stats"]].concat()));
+    assert_eq!(text(&out.stdout), text(&native.stdout), "{}", text(&out.stderr));
+    assert_eq!(status_code(&out), status_code(&native));
+    let [trap, vector, rewritten] = totals(&text(&out.stderr));
+    assert!(rewritten > trap + vector, "{trap} trapped, {rewritten} rewritten");
+}
