@@ -25,6 +25,18 @@ fn syscall_preserves_registers_vector_state_and_red_zone() {
     }
 }
 
+/// A program's alignment-check flag does not reach the kernel's code (which
+/// runs at CPL3 beside it): Linux clears it on entry, and so does `syscall`
+/// here (SFMASK). Before, the kernel died of its first misaligned access.
+#[test]
+fn the_alignment_check_flag_stays_the_programs() {
+    for flavor in [Flavor::GlibcStatic, Flavor::MuslStatic] {
+        let prog = build("alignment_check", flavor, &[]);
+        let out = compare(&prog, &[], &[]);
+        assert_eq!(text(&out.stdout), "getpid right, getuid right\n");
+    }
+}
+
 #[test]
 fn exit_status_of_the_program_is_hx_runs() {
     let prog = build("hello", Flavor::MuslStatic, &[]);
