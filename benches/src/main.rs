@@ -88,6 +88,7 @@ fn main() -> Result<()> {
     let prog = |name: &str| root.join("benches/programs").join(name);
     let lat_g = b.compile("gcc", &["-static"], &prog("latency.c"), "latency-gcc-static")?;
     let lat_m = b.compile("musl-gcc", &[], &prog("latency.c"), "latency-musl")?;
+    let lat_d = b.compile("gcc", &[], &prog("latency.c"), "latency-gcc-dynamic")?;
     let work = b.compile("gcc", &["-static"], &prog("work.c"), "work")?;
     let compute = b.compile("gcc", &["-static"], &prog("compute.c"), "compute")?;
     let boot = b.compile("gcc", &["-static"], &prog("boot.c"), "boot")?;
@@ -101,6 +102,8 @@ fn main() -> Result<()> {
     let musl_lua = root.join("target/musl-lua/lua");
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let (lat_g, lat_m, work, compute, boot, hello) = (s(&lat_g), s(&lat_m), s(&work), s(&compute), s(&boot), s(&hello));
+    let lat_d = s(&lat_d);
+    let rewrite: &[&str] = &["--rewrite-syscalls"];
     let (thr_g, thr_m, procs) = (s(&thr_g), s(&thr_m), s(&procs));
     let big: &[&str] = &["--memory", "1G"];
 
@@ -119,14 +122,20 @@ fn main() -> Result<()> {
     // 1. Syscall latency.
     r.line("## 1. Syscall latency (ns per call)");
     r.line("");
-    r.line("The same C loop (`benches/programs/latency.c`) built with `gcc -static` and `musl-gcc` (dynamic); warm-up discarded.");
+    r.line(
+        "The same C loop (`benches/programs/latency.c`) built with `gcc -static`, `gcc` (dynamic) and `musl-gcc` \
+         (dynamic); warm-up discarded (it also lets `--rewrite-syscalls` rewrite the loop's call sites).",
+    );
     r.line("");
     r.table(&[
         "call",
         "native (gcc static)",
         "native (musl)",
         "hx trap path (gcc static)",
+        "hx `--rewrite-syscalls` (gcc static)",
+        "hx `--rewrite-syscalls` (gcc dynamic)",
         "hx `--fast-libc` (musl)",
+        "rewritten static / native",
         "fast / native",
         "trap / native",
     ]);
@@ -142,13 +151,18 @@ fn main() -> Result<()> {
         let ng = b.timed(None, &[&lat_g, call, n_native])?;
         let nm = b.timed(None, &[&lat_m, call, n_native])?;
         let t = b.timed(Some(&[]), &[&lat_g, call, n_trap])?;
+        let rs = b.timed(Some(rewrite), &[&lat_g, call, n_fast])?;
+        let rd = b.timed(Some(rewrite), &[&lat_d, call, n_fast])?;
         let f = if fast { Some(b.timed(Some(&["--fast-libc"]), &[&lat_m, call, n_fast])?) } else { None };
         r.line(format!(
-            "| {label} | {} | {} | {} | {} | {} | {} |",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             ng.show("", 1.0),
             nm.show("", 1.0),
             t.show("", 1.0),
+            rs.show("", 1.0),
+            rd.show("", 1.0),
             f.map_or("–".into(), |f| f.show("", 1.0)),
+            ratio(&ng, &rs),
             f.map_or("–".into(), |f| ratio(&nm, &f)),
             ratio(&ng, &t)
         ));
@@ -317,15 +331,18 @@ fn main() -> Result<()> {
     r.line("");
     r.table(&["command", "native", "hx (trap path)", "hx / native", "exits to the host"]);
     let mut boot_rows = vec![("hello (static)".to_string(), vec![nw.median / 1e6, hw.median / 1e6])];
-    for (label, argv) in [
-        ("`python3 -c pass`", vec!["/usr/bin/python3", "-c", "pass"]),
-        ("`lua5.4 -e ''`", vec!["/usr/bin/lua5.4", "-e", ""]),
+    for (label, argv, flags) in [
+        ("`python3 -c pass`", vec!["/usr/bin/python3", "-c", "pass"], &[][..]),
+        ("`python3 -c pass`, hx `--rewrite-syscalls`", vec!["/usr/bin/python3", "-c", "pass"], rewrite),
+        ("`lua5.4 -e ''`", vec!["/usr/bin/lua5.4", "-e", ""], &[][..]),
     ] {
         let (n, _) = b.process(None, &argv)?;
-        let (h, _) = b.process(Some(&[]), &argv)?;
-        let (exits, _, _, _) = b.stats(&[], &argv)?;
+        let (h, _) = b.process(Some(flags), &argv)?;
+        let (exits, _, _, _) = b.stats(flags, &argv)?;
         r.line(format!("| {label} | {} | {} | {} | {exits} |", n.show("ms", 1e6), h.show("ms", 1e6), ratio(&n, &h)));
-        boot_rows.push((label.trim_matches('`').to_string(), vec![n.median / 1e6, h.median / 1e6]));
+        if flags.is_empty() {
+            boot_rows.push((label.trim_matches('`').to_string(), vec![n.median / 1e6, h.median / 1e6]));
+        }
     }
     if fast && musl_lua.is_file() {
         let ml = s(&musl_lua);

@@ -110,12 +110,12 @@ pub fn after_trap(site_end: u64, ret: u64) {
     };
     let elsewhere = other_threads_rips();
     for window in plan::windows(&code, function.start) {
-        if elsewhere.iter().any(|&rip| window.start < rip && rip < window.end()) {
+        if elsewhere.iter().any(|&rip| window.start < rip && rip < window.end) {
             continue;
         }
         let State { areas, restarts, .. } = &mut *state;
         if let Some(restart) = stubs::install(areas, &window) {
-            restarts.insert(window.end(), restart);
+            restarts.insert(window.end, restart);
         }
     }
 }

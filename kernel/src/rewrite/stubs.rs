@@ -5,7 +5,8 @@
 //! Each area starts with the address of `hx_rewrite_entry`; a stub is:
 //!
 //! ```text
-//!   <the moved instructions>          e.g. mov $39, %eax
+//!   <the moved instructions>          e.g. mov $39, %eax (jumps and
+//!                                     rip-relative operands re-aimed)
 //! restart:
 //!   lea -128(%rsp), %rsp              past the red zone
 //!   pushfq
@@ -18,7 +19,7 @@
 //! Code and stubs are written through the kernel's direct map, so the
 //! program's own mappings stay read-only; a private file mapping's page
 //! becomes the process's own copy (the file never changes).
-use super::plan::{Window, JUMP_LEN};
+use super::plan::{Moved, Reloc, Window, JUMP_LEN};
 use alloc::vec::Vec;
 use hx_abi::layout::direct_virt;
 
@@ -53,7 +54,8 @@ extern "C" {
 
 /// Writes a stub for `w` and the jump to it; returns the stub's restart point.
 pub fn install(areas: &mut Vec<Area>, w: &Window) -> Option<u64> {
-    let size = w.moved.len() as u64 + STUB_TAIL_LEN;
+    // Moved jumps may grow (rel8 to rel32): at most 6 bytes each.
+    let size = w.moved.iter().map(|m| m.bytes.len().max(6) as u64).sum::<u64>() + STUB_TAIL_LEN;
     let reaches = |a: &Area| a.start.abs_diff(w.start) <= REACH && a.used + size <= AREA_SIZE;
     let area = match areas.iter().position(reaches) {
         Some(i) => &mut areas[i],
@@ -66,23 +68,48 @@ pub fn install(areas: &mut Vec<Area>, w: &Window) -> Option<u64> {
         }
     };
     let stub = area.start + area.used;
-    let restart = stub + w.moved.len() as u64;
-    let mut bytes = w.moved.clone();
+    let mut bytes = Vec::new();
+    for m in &w.moved {
+        relocate(m, stub + bytes.len() as u64, &mut bytes)?;
+    }
+    let restart = stub + bytes.len() as u64;
     bytes.extend_from_slice(&TAIL);
     bytes.extend_from_slice(&LEA_RCX);
     let after_lea = restart + TAIL.len() as u64 + 7;
-    bytes.extend_from_slice(&rel32(w.end(), after_lea)?);
+    bytes.extend_from_slice(&rel32(w.end, after_lea)?);
     bytes.extend_from_slice(&JMP_INDIRECT);
     bytes.extend_from_slice(&rel32(area.start, after_lea + 6)?);
     write(stub, &bytes)?;
-    area.used += (size + 15) & !15;
+    area.used += (bytes.len() as u64 + 15) & !15;
 
     // The window: a jump to the stub, and traps where nothing may land.
-    let mut jump = alloc::vec![0xccu8; w.moved.len() + 2];
+    let mut jump = alloc::vec![0xccu8; (w.end - w.start) as usize];
     jump[0] = 0xe9;
     jump[1..JUMP_LEN].copy_from_slice(&rel32(stub, w.start + JUMP_LEN as u64)?);
     write(w.start, &jump)?;
     Some(restart)
+}
+
+/// Appends moved instruction `m`, placed at `at`, to `out`.
+fn relocate(m: &Moved, at: u64, out: &mut Vec<u8>) -> Option<()> {
+    match m.reloc {
+        Reloc::None => out.extend_from_slice(&m.bytes),
+        Reloc::RipRelative { at: disp, target } => {
+            let mut b = m.bytes.clone();
+            let next = at + b.len() as u64;
+            b.get_mut(disp..disp + 4)?.copy_from_slice(&rel32(target, next)?);
+            out.extend_from_slice(&b);
+        }
+        Reloc::Jcc { cc, target } => {
+            out.extend_from_slice(&[0x0f, 0x80 | cc]);
+            out.extend_from_slice(&rel32(target, at + 6)?);
+        }
+        Reloc::Jmp { target } => {
+            out.push(0xe9);
+            out.extend_from_slice(&rel32(target, at + 5)?);
+        }
+    }
+    Some(())
 }
 
 /// The displacement from `from` to `to`, if a rel32 reaches.
