@@ -50,6 +50,8 @@ fn glibc_programs_make_almost_every_syscall_through_a_stub() {
         let [trap, vector, rewritten] = matches_native_rewritten(&prog, &["null"]);
         let share = (vector + rewritten) as f64 / (trap + vector + rewritten) as f64;
         assert!(share >= 0.95, "{flavor:?}: only {:.1} % of calls avoided the trap ({trap} trapped)", share * 100.0);
+        // The program unmaps the stub areas: the sites get their bytes back.
+        matches_native_rewritten(&prog, &["unmap"]);
     }
     // musl's static wrappers have no unwind table: nothing is rewritten, all still works.
     let prog = build("rewrite", Flavor::MuslStatic, &[]);
@@ -103,4 +105,22 @@ fn python_runs_its_exercise_script_identically() {
     assert_eq!(status_code(&out), status_code(&native));
     let [trap, vector, rewritten] = totals(&text(&out.stderr));
     assert!(rewritten > trap + vector, "{trap} trapped, {rewritten} rewritten");
+}
+
+/// A Go program (static, CGO_ENABLED=0, no unwind tables: its functions
+/// come from `.gopclntab`): goroutines on two vCPUs, timers, a collector
+/// that runs many times, panics from SIGSEGV and SIGFPE, asynchronous
+/// preemption by signal. Identical to native, and its runtime's syscalls
+/// (`Syscall6`, futex, write...) mostly through stubs.
+#[test]
+fn go_programs_are_rewritten_and_behave_as_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = build_go_program(dir.path());
+    let native = native(&prog, &[], &[]);
+    let out = hx(&[REWRITE, &["--stats", "--cpus", "2"]].concat(), &prog, &[], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(text(&out.stdout), text(&native.stdout), "hx stderr:\n{stderr}");
+    assert_eq!(status_code(&out), status_code(&native), "hx stderr:\n{stderr}");
+    let [trap, vector, rewritten] = totals(&stderr);
+    assert!(rewritten > trap, "{trap} trapped, {vector} through the vDSO, {rewritten} rewritten");
 }

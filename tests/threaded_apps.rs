@@ -273,31 +273,6 @@ fn zstd_with_two_threads_round_trips_and_compresses_like_native() {
     assert!(std::fs::read(dh.path().join("data.out")).unwrap() == data, "the round trip under hx changed the data");
 }
 
-/// Builds tests/programs/go/threads.go with Debian's Go, offline, with its
-/// caches in a temporary directory: a static binary (CGO_ENABLED=0).
-fn build_go_program(dir: &Path) -> PathBuf {
-    require("/usr/bin/go", "golang-go");
-    std::fs::copy(programs_dir().join("go/threads.go"), dir.join("threads.go")).unwrap();
-    std::fs::write(dir.join("go.mod"), "module threads\n\ngo 1.19\n").unwrap();
-    let out = dir.join("threads");
-    let status = Command::new("/usr/bin/go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(dir)
-        .env("CGO_ENABLED", "0")
-        .env("GOCACHE", dir.join("cache"))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOENV", "off")
-        .env("GOPROXY", "off")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod")
-        .status()
-        .unwrap();
-    assert!(status.success(), "go build of tests/programs/go/threads.go failed");
-    out
-}
-
 #[test]
 fn go_goroutines_timers_gc_and_recovered_panics_match_native() {
     let build_dir = tempfile::tempdir().unwrap();

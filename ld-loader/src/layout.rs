@@ -1,7 +1,7 @@
 //! Where the pieces of a program go in the guest's address space.
 use anyhow::{bail, Result};
 use goblin::elf::{program_header as ph, Elf};
-use hx_abi::boot::{PROT_EXEC, PROT_READ, PROT_WRITE};
+use hx_abi::boot::{FunctionTable, FUNCTIONS_EH_FRAME, FUNCTIONS_GO_PCLNTAB, PROT_EXEC, PROT_READ, PROT_WRITE};
 use hx_abi::layout::{align_up, PAGE_SIZE, USER_END, USER_MIN};
 
 /// One `PT_LOAD` segment at its final (biased) address.
@@ -26,10 +26,9 @@ pub struct Image {
     pub phent: u64,
     /// First page after the highest segment (where the program break starts).
     pub end: u64,
-    /// The `.eh_frame` section in memory (address, length; 0 when absent):
-    /// the guest kernel's list of the image's functions when no
-    /// `PT_GNU_EH_FRAME` indexes it (static executables).
-    pub eh_frame: (u64, u64),
+    /// Where its functions are listed in memory, for the guest kernel, when
+    /// no `PT_GNU_EH_FRAME` indexes them (static executables).
+    pub functions: FunctionTable,
 }
 
 /// Places `elf` (named `name` in errors) at `bias` (0 for `ET_EXEC`).
@@ -82,29 +81,47 @@ pub fn plan(name: &str, elf: &Elf, bias: u64) -> Result<Image> {
             .unwrap_or(0),
     };
     let entry = elf.header.e_entry.wrapping_add(bias);
-    Ok(Image { bias, entry, segments, phdr, phnum, phent, end: align_up(end, PAGE_SIZE), eh_frame: (0, 0) })
+    Ok(Image {
+        bias,
+        entry,
+        segments,
+        phdr,
+        phnum,
+        phent,
+        end: align_up(end, PAGE_SIZE),
+        functions: FunctionTable::default(),
+    })
 }
 
-/// Where `.eh_frame` lands (address, length) in an image placed at `bias`,
-/// when no `PT_GNU_EH_FRAME` indexes it: only the section headers and their
-/// names are read. (0, 0) if there is none or the table is corrupt.
-pub fn unindexed_eh_frame(bytes: &[u8], elf: &Elf, bias: u64) -> (u64, u64) {
-    use goblin::elf::section_header::SectionHeader;
+/// Where an image placed at `bias` lists its functions when no
+/// `PT_GNU_EH_FRAME` indexes them: its `.eh_frame`, else Go's `.gopclntab`.
+/// Only the section headers and their names are read; none if there is no
+/// such section or the table is corrupt.
+pub fn unindexed_function_table(bytes: &[u8], elf: &Elf, bias: u64) -> FunctionTable {
     if elf.program_headers.iter().any(|p| p.p_type == ph::PT_GNU_EH_FRAME) {
-        return (0, 0);
+        return FunctionTable::default();
     }
+    let section = |name: &[u8]| section_in_memory(bytes, elf, name).map(|(at, len)| (at.wrapping_add(bias), len));
+    if let Some((at, len)) = section(b".eh_frame") {
+        return FunctionTable { kind: FUNCTIONS_EH_FRAME, at, len };
+    }
+    if let Some((at, len)) = section(b".gopclntab") {
+        return FunctionTable { kind: FUNCTIONS_GO_PCLNTAB, at, len };
+    }
+    FunctionTable::default()
+}
+
+/// The address and size of the loaded section called `name`.
+fn section_in_memory(bytes: &[u8], elf: &Elf, name: &[u8]) -> Option<(u64, u64)> {
+    use goblin::elf::section_header::SectionHeader;
     let h = &elf.header;
     let count = h.e_shnum as usize;
     let fits = (h.e_shoff as usize).checked_add(count.saturating_mul(64)).is_some_and(|end| end <= bytes.len());
     if count == 0 || count > 4096 || h.e_shentsize != 64 || !fits {
-        return (0, 0);
+        return None;
     }
-    let Ok(sections) = SectionHeader::parse(bytes, h.e_shoff as usize, count, goblin::container::Ctx::default()) else {
-        return (0, 0);
-    };
-    let Some(names) = sections.get(h.e_shstrndx as usize) else {
-        return (0, 0);
-    };
+    let sections = SectionHeader::parse(bytes, h.e_shoff as usize, count, goblin::container::Ctx::default()).ok()?;
+    let names = sections.get(h.e_shstrndx as usize)?;
     let name_of = |s: &SectionHeader| {
         let at = (names.sh_offset as usize).checked_add(s.sh_name)?;
         let rest = bytes.get(at..)?;
@@ -112,6 +129,6 @@ pub fn unindexed_eh_frame(bytes: &[u8], elf: &Elf, bias: u64) -> (u64, u64) {
     };
     sections
         .iter()
-        .find(|s| s.sh_addr != 0 && name_of(s) == Some(b".eh_frame".as_slice()))
-        .map_or((0, 0), |s| (s.sh_addr.wrapping_add(bias), s.sh_size))
+        .find(|s| s.sh_addr != 0 && s.sh_size != 0 && name_of(s) == Some(name))
+        .map(|s| (s.sh_addr, s.sh_size))
 }

@@ -8,5 +8,5 @@ pub mod layout;
 pub mod stack;
 
 pub use classify::{classify, Kind};
-pub use layout::{plan, unindexed_eh_frame, Image, Segment};
+pub use layout::{plan, unindexed_function_table, Image, Segment};
 pub use stack::{build_stack, StackImage, StackInput};

@@ -224,3 +224,31 @@ pub fn free_port() -> u16 {
         }
     }
 }
+
+/// Builds tests/programs/go/threads.go with Debian's Go, offline, with its
+/// caches in a temporary directory: a static binary (CGO_ENABLED=0).
+pub fn build_go_program(dir: &Path) -> PathBuf {
+    assert!(
+        Path::new("/usr/bin/go").exists(),
+        "/usr/bin/go is missing: .ci/setup installs it (Debian package golang-go)"
+    );
+    std::fs::copy(programs_dir().join("go/threads.go"), dir.join("threads.go")).unwrap();
+    std::fs::write(dir.join("go.mod"), "module threads\n\ngo 1.19\n").unwrap();
+    let out = dir.join("threads");
+    let status = Command::new("/usr/bin/go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(dir)
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", dir.join("cache"))
+        .env("GOPATH", dir.join("gopath"))
+        .env("GOENV", "off")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .status()
+        .unwrap();
+    assert!(status.success(), "go build of tests/programs/go/threads.go failed");
+    out
+}

@@ -4,12 +4,15 @@
  * SA_RESTART restarts (through a site already rewritten), and a call a
  * handler makes while the main thread waits in another. Prints what every
  * call returned, summed, so any difference shows. `null` ends with a read
- * through NULL, which must still be a SIGSEGV. */
+ * through NULL, which must still be a SIGSEGV; `unmap` runs the loop once
+ * more after unmapping every nameless executable mapping (natively none;
+ * in hx the rewriter's stub areas, whose sites must then work again). */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -56,6 +59,27 @@ static void on_alarm(int sig) {
         _exit(3);
 }
 
+/* Unmaps the anonymous executable mappings /proc/self/maps lists. */
+static void unmap_anonymous_code(void) {
+    unsigned long ranges[64][2];
+    int n = 0;
+    char line[512];
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps)
+        return;
+    while (n < 64 && fgets(line, sizeof line, maps)) {
+        unsigned long start, end, offset, inode;
+        char perms[8], dev[16], name[256] = "";
+        if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &start, &end, perms, &offset, dev, &inode, name) < 6)
+            continue;
+        if (perms[2] == 'x' && inode == 0 && name[0] == 0)
+            ranges[n][0] = start, ranges[n][1] = end, n++;
+    }
+    fclose(maps);
+    for (int i = 0; i < n; i++)
+        munmap((void *)ranges[i][0], ranges[i][1] - ranges[i][0]);
+}
+
 int main(int argc, char **argv) {
     printf("loop: %ld\n", loop());
 
@@ -85,6 +109,10 @@ int main(int argc, char **argv) {
     setitimer(ITIMER_REAL, &off, NULL);
     printf("restarted read: %zd '%c' after %d handlers\n", n, c, handled >= 3 ? 3 : (int)handled);
 
+    if (argc > 1 && !strcmp(argv[1], "unmap")) {
+        unmap_anonymous_code();
+        printf("loop after unmapping: %ld\n", loop());
+    }
     if (argc > 1 && !strcmp(argv[1], "null")) {
         fflush(stdout);
         return *(volatile int *)0;

@@ -578,7 +578,7 @@ fn plan_program(files: &Files, l: &Launch) -> Result<Planned> {
         Kind::Dynamic { interp, pie } => (if pie { PIE_BASE } else { 0 }, Some(interp)),
     };
     let mut image = plan(&name, &elf, bias).map_err(|e| rejected(126, format!("{e:#}")))?;
-    image.eh_frame = ld_loader::unindexed_eh_frame(&l.bytes, &elf, bias);
+    image.functions = ld_loader::unindexed_function_table(&l.bytes, &elf, bias);
     drop(elf);
     let fast_libc = match (files.fast_libc(), &interp_path) {
         (Some(lib), Some(i)) if is_musl_loader(i) => Some(lib.to_path_buf()),
@@ -599,7 +599,7 @@ fn plan_program(files: &Files, l: &Launch) -> Result<Planned> {
                 return Err(rejected(126, format!("{name}: interpreter {path} is not a self-relocating ELF")));
             }
             let mut iimage = plan(path, &ielf, INTERP_BASE).map_err(|e| rejected(126, format!("{e:#}")))?;
-            iimage.eh_frame = ld_loader::unindexed_eh_frame(&ibytes, &ielf, INTERP_BASE);
+            iimage.functions = ld_loader::unindexed_function_table(&ibytes, &ielf, INTERP_BASE);
             drop(ielf);
             Some((iimage, ibytes))
         }
@@ -614,7 +614,7 @@ struct Loaded {
     entry: u64,
     sp: u64,
     brk_start: u64,
-    eh_frames: [(u64, u64); 2],
+    function_tables: [hx_abi::boot::FunctionTable; 2],
 }
 
 /// Loads the image, its interpreter, the vDSO and the initial stack.
@@ -645,8 +645,8 @@ fn load_program(
     regions.push(loader::load_stack(mem, pt, stack_pa, &stack.bytes)?);
     anyhow::ensure!(regions.len() <= MAX_USER_REGIONS, "{}: too many segments", p.name);
     let entry = p.interp.as_ref().map_or(p.image.entry, |(i, _)| i.entry);
-    let eh_frames = [p.image.eh_frame, p.interp.as_ref().map_or((0, 0), |(i, _)| i.eh_frame)];
-    Ok(Loaded { regions, entry, sp: stack.sp, brk_start: p.image.end, eh_frames })
+    let function_tables = [p.image.functions, p.interp.as_ref().map(|(i, _)| i.functions).unwrap_or_default()];
+    Ok(Loaded { regions, entry, sp: stack.sp, brk_start: p.image.end, function_tables })
 }
 
 /// The boot block's machine part: what is the same for every program this
@@ -693,7 +693,7 @@ fn program_info(boot: &mut BootInfo, l: &Launch, loaded: &Loaded) {
     boot.user_entry = loaded.entry;
     boot.user_sp = loaded.sp;
     boot.brk_start = loaded.brk_start;
-    boot.eh_frames = loaded.eh_frames;
+    boot.function_tables = loaded.function_tables;
     boot.nregions = loaded.regions.len() as u64;
     boot.regions[..loaded.regions.len()].copy_from_slice(&loaded.regions);
     boot.exec = l.state;

@@ -101,12 +101,27 @@ pub struct BootInfo {
     /// `uname` and /proc/sys/kernel/hostname show.
     pub hostname_len: u64,
     pub hostname: [u8; HOSTNAME_MAX],
-    /// The `.eh_frame` sections (address, length) of the program and of its
-    /// interpreter, as loaded (0: none): what lists a static executable's
-    /// functions for `--rewrite-syscalls` (an untrusted hint: the kernel
-    /// reads it as the program's memory).
-    pub eh_frames: [(u64, u64); 2],
+    /// Where the program's and its interpreter's functions are listed, as
+    /// loaded, when no `PT_GNU_EH_FRAME` indexes them (static executables):
+    /// for `--rewrite-syscalls`; a hint the kernel reads as program memory.
+    pub function_tables: [FunctionTable; 2],
 }
+
+/// A table in a loaded image that lists its functions.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct FunctionTable {
+    pub kind: u64,
+    pub at: u64,
+    pub len: u64,
+}
+
+/// `FunctionTable::kind`: none.
+pub const FUNCTIONS_NONE: u64 = 0;
+/// An `.eh_frame` section: one FDE per function.
+pub const FUNCTIONS_EH_FRAME: u64 = 1;
+/// Go's `.gopclntab` (Go 1.18 and later): its function table.
+pub const FUNCTIONS_GO_PCLNTAB: u64 = 2;
 
 /// The longest host name Linux takes (`__NEW_UTS_LEN`).
 pub const HOSTNAME_MAX: usize = 64;
@@ -250,7 +265,7 @@ impl Default for BootInfo {
                 h[1] = b'x';
                 h
             },
-            eh_frames: [(0, 0); 2],
+            function_tables: [FunctionTable::default(); 2],
         }
     }
 }

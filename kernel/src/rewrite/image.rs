@@ -5,7 +5,9 @@ use crate::mm::{self, Kind};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use gimli::{BaseAddresses, CieOrFde, EhFrame, EhFrameHdr, NativeEndian, Pointer, UnwindSection};
-use hx_abi::boot::{PROT_EXEC, PROT_READ, PROT_WRITE};
+use hx_abi::boot::{
+    FunctionTable, FUNCTIONS_EH_FRAME, FUNCTIONS_GO_PCLNTAB, FUNCTIONS_NONE, PROT_EXEC, PROT_READ, PROT_WRITE,
+};
 
 /// Functions longer than this are not decoded (none of a libc's syscall wrappers is).
 const MAX_FUNCTION: u64 = 256 * 1024;
@@ -23,8 +25,8 @@ pub struct Function {
 }
 
 /// Functions of images without an index (signal trampolines left out, as
-/// in [`indexed_lookup`]), by their `.eh_frame`'s address:
-/// (start, end), sorted, listed once per image.
+/// in [`indexed_lookup`]), by their table's address: (start, end), sorted,
+/// listed once per image.
 pub type Listed = BTreeMap<u64, Vec<(u64, u64)>>;
 
 /// The function holding `addr`, if `addr` lies in private, read-only code
@@ -33,13 +35,41 @@ pub fn function_at(addr: u64, listed: &mut Listed) -> Option<Function> {
     let base = image_base(addr)?;
     let (start, end) = match unwind_table(base, addr)? {
         Table::Indexed(hdr, len) => indexed_lookup(hdr, len, addr)?,
-        Table::Plain(at, len) => {
-            let functions = listed.entry(at).or_insert_with(|| list_functions(at, len));
+        Table::Listed(t) => {
+            let functions = listed.entry(t.at).or_insert_with(|| match t.kind {
+                FUNCTIONS_EH_FRAME => list_functions(t.at, t.len),
+                FUNCTIONS_GO_PCLNTAB => list_go_functions(t.at, t.len),
+                _ => Vec::new(),
+            });
             let i = functions.partition_point(|&(start, _)| start <= addr).checked_sub(1)?;
             functions[i]
         }
     };
     (start <= addr && addr < end && end - start <= MAX_FUNCTION).then_some(Function { start, end })
+}
+
+/// Every function Go's `.gopclntab` (Go 1.18 on) lists, sorted by start:
+/// after its header, `nfunc + 1` pairs of 32-bit (entry offset from the
+/// text start, data offset), the last one the end of the text.
+fn list_go_functions(at: u64, len: u64) -> Vec<(u64, u64)> {
+    const MAGICS: [u32; 2] = [0xffff_fff0, 0xffff_fff1];
+    let Some(tab) = user_bytes(at, len.min(MAX_EH_FRAME)) else {
+        return Vec::new();
+    };
+    if tab.len() < 72 || !MAGICS.contains(&read_u32(tab, 0)) || tab[7] != 8 {
+        return Vec::new();
+    }
+    let (nfunc, text_start, functab) = (read_u64(tab, 8) as usize, read_u64(tab, 24), read_u64(tab, 64) as usize);
+    let Some(entries) = nfunc.checked_add(1).and_then(|n| n.checked_mul(8)) else {
+        return Vec::new();
+    };
+    let Some(table) = functab.checked_add(entries).and_then(|end| tab.get(functab..end)) else {
+        return Vec::new();
+    };
+    let starts: Vec<u64> = table.chunks(8).map(|e| text_start.wrapping_add(read_u32(e, 0) as u64)).collect();
+    let mut out: Vec<(u64, u64)> = starts.windows(2).filter(|w| w[0] < w[1]).map(|w| (w[0], w[1])).collect();
+    out.sort_unstable();
+    out
 }
 
 /// Every function an `.eh_frame` section describes, sorted by start.
@@ -142,8 +172,9 @@ fn read_u64(b: &[u8], at: usize) -> u64 {
 enum Table {
     /// `PT_GNU_EH_FRAME`: an index sorted by function (address, length).
     Indexed(u64, u64),
-    /// Only `.eh_frame`, where the monitor found it when it loaded the image.
-    Plain(u64, u64),
+    /// A list the monitor found when it loaded the image (`.eh_frame`, Go's
+    /// `.gopclntab`).
+    Listed(FunctionTable),
 }
 
 /// The image's unwind table, if `addr` lies in one of its executable segments.
@@ -183,7 +214,10 @@ fn unwind_table(base: u64, addr: u64) -> Option<Table> {
         })
     };
     let boot = crate::boot_info();
-    boot.eh_frames.iter().find(|&&(at, len)| len != 0 && inside(at)).map(|&(at, len)| Table::Plain(at, len))
+    boot.function_tables
+        .iter()
+        .find(|t| t.kind != FUNCTIONS_NONE && t.len != 0 && inside(t.at))
+        .map(|&t| Table::Listed(t))
 }
 
 /// How many bytes from `at` on (at most `max`) are mapped readable.

@@ -46,17 +46,24 @@ struct State {
     sites: BTreeSet<u64>,
     /// Starts of functions already decoded.
     functions: BTreeSet<u64>,
-    /// For each rewritten site (the address after its `syscall`), where its
-    /// stub enters the kernel: a restarted syscall starts there again.
-    restarts: BTreeMap<u64, u64>,
+    /// Each rewritten site, by the address after its `syscall`.
+    installed: BTreeMap<u64, Installed>,
     areas: Vec<stubs::Area>,
     listed: image::Listed,
+}
+
+struct Installed {
+    /// Where its stub enters the kernel: a restarted syscall starts there again.
+    restart: u64,
+    /// The window and the bytes it held, put back if the stub goes away.
+    start: u64,
+    original: Vec<u8>,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     sites: BTreeSet::new(),
     functions: BTreeSet::new(),
-    restarts: BTreeMap::new(),
+    installed: BTreeMap::new(),
     areas: Vec::new(),
     listed: BTreeMap::new(),
 });
@@ -113,9 +120,11 @@ pub fn after_trap(site_end: u64, ret: u64) {
         if elsewhere.iter().any(|&rip| window.start < rip && rip < window.end) {
             continue;
         }
-        let State { areas, restarts, .. } = &mut *state;
+        let State { areas, installed, .. } = &mut *state;
         if let Some(restart) = stubs::install(areas, &window) {
-            restarts.insert(window.end, restart);
+            let original =
+                code[(window.start - function.start) as usize..(window.end - function.start) as usize].to_vec();
+            installed.insert(window.end, Installed { restart, start: window.start, original });
         }
     }
 }
@@ -132,12 +141,21 @@ pub fn forget(start: u64, end: u64) {
     sites.iter().for_each(|s| _ = state.sites.remove(s));
     let functions: Vec<u64> = state.functions.range(start..end).copied().collect();
     functions.iter().for_each(|f| _ = state.functions.remove(f));
+    let gone: Vec<u64> = state.installed.range(start..=end).map(|(&s, _)| s).collect();
+    gone.iter().for_each(|s| _ = state.installed.remove(s));
     if state.areas.iter().any(|a| a.overlaps(start, end)) {
+        // The program unmapped or replaced a stub area: the sites that jump
+        // there get their own instructions back.
         state.areas.retain(|a| !a.overlaps(start, end));
-        state.restarts.retain(|_, &mut stub| !(start..end).contains(&stub));
+        let State { installed, .. } = &mut *state;
+        installed.retain(|_, i| {
+            let lost = (start..end).contains(&i.restart);
+            if lost {
+                let _ = stubs::write(i.start, &i.original);
+            }
+            !lost
+        });
     }
-    let restarts: Vec<u64> = state.restarts.range(start..end).map(|(&s, _)| s).collect();
-    restarts.iter().for_each(|s| _ = state.restarts.remove(s));
 }
 
 /// Where the process's other threads (all stopped) will resume the program.
@@ -156,5 +174,5 @@ fn other_threads_rips() -> Vec<u64> {
 /// Where a syscall that came from a rewritten site ending at `site_end`
 /// starts again (its stub's way into the kernel).
 pub fn restart_point(site_end: u64) -> Option<u64> {
-    STATE.lock().restarts.get(&site_end).copied()
+    STATE.lock().installed.get(&site_end).map(|i| i.restart)
 }

@@ -120,7 +120,7 @@ fn rel32(to: u64, from: u64) -> Option<[u8; 4]> {
 
 /// Writes `bytes` at program address `at` through the direct map, page by
 /// page (the program's own mapping of it is read-only).
-fn write(at: u64, bytes: &[u8]) -> Option<()> {
+pub fn write(at: u64, bytes: &[u8]) -> Option<()> {
     let mut done = 0;
     while done < bytes.len() {
         let va = at + done as u64;
