@@ -1,5 +1,5 @@
 /* Exercises the syscall sites a rewriter changes: a loop of common calls
- * (each site traps once, then may go through its stub), the same loop in
+ * (hx rewrites sites that keep trapping once the process made 1000 traps), the same loop in
  * two threads at once, a blocking read that a signal handler interrupts and
  * SA_RESTART restarts (through a site already rewritten), and a call a
  * handler makes while the main thread waits in another. Prints what every
@@ -17,7 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define ROUNDS 400
+#define ROUNDS 4000
 
 static long loop(void) {
     long sum = 0;
@@ -94,9 +94,10 @@ int main(int argc, char **argv) {
     if (pipe(pipe_fds) != 0)
         return 1;
     char c;
-    /* Warm up the read site, then block in it. */
-    if (write(pipe_fds[1], "w", 1) != 1 || read(pipe_fds[0], &c, 1) != 1)
-        return 1;
+    /* Warm up the read site (past what makes hx rewrite it), then block in it. */
+    for (int i = 0; i < 40; i++)
+        if (write(pipe_fds[1], "w", 1) != 1 || read(pipe_fds[0], &c, 1) != 1)
+            return 1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;

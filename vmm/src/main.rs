@@ -45,11 +45,13 @@ struct Cli {
     /// every syscall becomes a function call into the kernel.
     #[arg(long)]
     fast_libc: bool,
-    /// Function-call syscalls for any binary: the guest kernel replaces each
-    /// `syscall` instruction it traps from (in code it can decode from a
-    /// function's start) with a jump to a stub that enters it without a trap.
-    /// Nothing changes on disk.
-    #[arg(long)]
+    /// Function-call syscalls for any binary (on by default): the guest kernel
+    /// replaces each `syscall` instruction that keeps trapping (in code it can
+    /// decode from a function's start) with a jump to a stub that enters it
+    /// without a trap. Nothing changes on disk. `--rewrite-syscalls=off`: every
+    /// `syscall` instruction traps.
+    #[arg(long, value_name = "on|off", num_args = 0..=1, default_value = "on", default_missing_value = "on",
+          hide_possible_values = true, value_parser = clap::builder::BoolishValueParser::new())]
     rewrite_syscalls: bool,
     /// Where the patched musl lives (default: $HX_SYSROOT, else the sysroot next
     /// to hx-run or in its source tree).

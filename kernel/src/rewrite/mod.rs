@@ -1,7 +1,8 @@
 //! Function-call syscalls for unmodified binaries (`--rewrite-syscalls`).
 //!
 //! A `syscall` instruction costs a trap here (the host intercepts it); a jump
-//! costs nothing. When a trap-path syscall returns, the kernel finds the
+//! costs nothing. Once a process has made enough trap-path syscalls, when a
+//! `syscall` instruction keeps trapping (`HOT`), the kernel finds the
 //! function it came from in its image's unwind table (`image`), decodes the
 //! function from its first byte (`plan`), and replaces each `syscall` in it,
 //! together with the instructions just before it, by a jump to a stub of
@@ -27,7 +28,7 @@ mod stubs;
 use crate::sched::quiesce;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use spin::Mutex;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -41,9 +42,24 @@ static HANDLERS: AtomicI64 = AtomicI64::new(0);
 /// past these many, new ones are no longer looked at.
 const MAX_REMEMBERED: usize = 16 * 1024;
 
+/// When to rewrite, as a rent-or-buy choice: a process's first rewrite
+/// costs ≈ 1.5 ms here (the decoder builds its tables, the stub area and a
+/// copied code page are touched for the first time), a trap ≈ 1.3 µs. So a
+/// process rewrites only once it has spent about as much on traps
+/// (`PROCESS_TRAPS`), and then only sites that keep trapping (`HOT`): a
+/// short-lived program (a shell, `python3 -c`) never pays, a loop pays it
+/// back within a few thousand calls.
+const PROCESS_TRAPS: u64 = 1000;
+const HOT: u32 = 16;
+const CONSIDERED: u32 = u32::MAX;
+
+/// Trap-path syscalls this process made.
+static TRAPS: AtomicU64 = AtomicU64::new(0);
+
 struct State {
-    /// Return addresses of `syscall` instructions already considered.
-    sites: BTreeSet<u64>,
+    /// Traps from each `syscall` instruction (by its return address) so
+    /// far; `CONSIDERED` once its function was looked at.
+    sites: BTreeMap<u64, u32>,
     /// Starts of functions already decoded.
     functions: BTreeSet<u64>,
     /// Each rewritten site, by the address after its `syscall`.
@@ -61,7 +77,7 @@ struct Installed {
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
-    sites: BTreeSet::new(),
+    sites: BTreeMap::new(),
     functions: BTreeSet::new(),
     installed: BTreeMap::new(),
     areas: Vec::new(),
@@ -86,14 +102,25 @@ pub fn after_trap(site_end: u64, ret: u64) {
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
+    let total = TRAPS.fetch_add(1, Ordering::Relaxed) + 1;
     // A syscall about to restart goes back to its `syscall` instruction.
     let restarting = (-(ret as i64)) as u64 & !0xf == 512;
     if restarting || HANDLERS.load(Ordering::Relaxed) != 0 || quiesce::held_here() {
         return;
     }
     {
-        let state = STATE.lock();
-        if state.sites.len() >= MAX_REMEMBERED || state.sites.contains(&site_end) {
+        let mut state = STATE.lock();
+        let full = state.sites.len() >= MAX_REMEMBERED;
+        let traps = match state.sites.get_mut(&site_end) {
+            Some(n) => n,
+            None if full => return,
+            None => state.sites.entry(site_end).or_insert(0),
+        };
+        if *traps == CONSIDERED {
+            return;
+        }
+        *traps += 1;
+        if *traps < HOT || total < PROCESS_TRAPS {
             return;
         }
     }
@@ -103,7 +130,7 @@ pub fn after_trap(site_end: u64, ret: u64) {
         return;
     }
     let mut state = STATE.lock();
-    if !state.sites.insert(site_end) {
+    if state.sites.insert(site_end, CONSIDERED) == Some(CONSIDERED) {
         return;
     }
     let Some(function) = image::function_at(site_end - 2, &mut state.listed) else {
@@ -137,7 +164,7 @@ pub fn forget(start: u64, end: u64) {
     }
     let mut state = STATE.lock();
     // Every mmap and munmap comes here: only the ranges touched are walked.
-    let sites: Vec<u64> = state.sites.range(start..end).copied().collect();
+    let sites: Vec<u64> = state.sites.range(start..end).map(|(&s, _)| s).collect();
     sites.iter().for_each(|s| _ = state.sites.remove(s));
     let functions: Vec<u64> = state.functions.range(start..end).copied().collect();
     functions.iter().for_each(|f| _ = state.functions.remove(f));
