@@ -514,10 +514,11 @@ fn other_processes_appear_in_proc_and_ps() {
 #[test]
 fn fifos_connect_a_reader_and_a_writer_whichever_opens_first() {
     // mkfifo in the working directory (a read-write mount); a blocking open
-    // waits for the other end, whichever side comes first.
+    // waits for the other end, whichever side comes first. (The fifo is made
+    // before either side starts: a background mkfifo raced the reader.)
     bash(
         "fifo",
-        "mkfifo f && ls -l f | cut -c1 && (sleep 0.3; echo first > f) & sleep 0.1; cat f; \
+        "mkfifo f && ls -l f | cut -c1; (sleep 0.3; echo first > f) & cat f; \
          (sleep 0.3; cat f) & echo second > f; wait; mknod g p && ls -l g | cut -c1",
     );
 }
