@@ -30,8 +30,11 @@ fn matches_native_rewritten(prog: &std::path::Path, args: &[&str]) -> [u64; 3] {
 fn rewritten_syscalls_keep_registers_flags_and_the_red_zone() {
     for flavor in [Flavor::GlibcStatic, Flavor::GlibcStaticPie, Flavor::GlibcDynamic, Flavor::GlibcDynamicNoPie] {
         let prog = build("registers", flavor, &[]);
+        let native = native(&prog, &[], &[]);
+        assert_eq!(text(&native.stdout), "registers preserved\n", "{flavor:?} natively");
         let out = hx(&[REWRITE, &["--stats"]].concat(), &prog, &[], &[]);
-        assert_eq!(text(&out.stdout), "registers preserved\n", "{flavor:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), text(&native.stdout), "{flavor:?}: {}", text(&out.stderr));
+        assert_eq!(status_code(&out), status_code(&native), "{flavor:?}");
         let stderr = text(&out.stderr);
         let rows = stats_rows(&stderr);
         let getrandom = rows.iter().find(|(n, _)| n == "getrandom").unwrap_or_else(|| panic!("{stderr}")).1;
@@ -63,10 +66,12 @@ fn glibc_programs_make_almost_every_syscall_through_a_stub() {
 #[test]
 fn rewriting_is_on_by_default_and_can_be_turned_off() {
     let prog = build("rewrite", Flavor::GlibcDynamic, &["-pthread"]);
-    let out = hx(&["--stats", "--rewrite-syscalls=off"], &prog, &[], &[]);
-    assert_eq!(totals(&text(&out.stderr))[2], 0);
-    let out = hx(&["--stats"], &prog, &[], &[]);
-    assert!(totals(&text(&out.stderr))[2] > 0);
+    let native = native(&prog, &[], &[]);
+    for (flags, rewrites) in [(&["--stats", "--rewrite-syscalls=off"][..], false), (&["--stats"][..], true)] {
+        let out = hx(flags, &prog, &[], &[]);
+        assert_eq!(text(&out.stdout), text(&native.stdout), "{flags:?}");
+        assert_eq!(totals(&text(&out.stderr))[2] > 0, rewrites, "{flags:?}: {}", text(&out.stderr));
+    }
 }
 
 /// A short-lived program never pays for a rewrite: nothing is rewritten
@@ -74,7 +79,9 @@ fn rewriting_is_on_by_default_and_can_be_turned_off() {
 #[test]
 fn a_short_program_is_left_as_it_is() {
     let prog = build("hello", Flavor::GlibcStatic, &[]);
+    let native = native(&prog, &[], &[]);
     let out = hx(&["--stats"], &prog, &[], &[]);
+    assert_eq!(text(&out.stdout), text(&native.stdout));
     assert_eq!(totals(&text(&out.stderr))[2], 0);
 }
 

@@ -46,7 +46,9 @@ const MAX_REMEMBERED: usize = 16 * 1024;
 /// costs ≈ 1.5 ms here (the decoder builds its tables, the stub area and a
 /// copied code page are touched for the first time), a trap ≈ 1.3 µs. So a
 /// process rewrites only once it has spent about as much on traps
-/// (`PROCESS_TRAPS`), and then only sites that keep trapping (`HOT`): a
+/// (`PROCESS_TRAPS`), and then only sites that keep trapping (`HOT` more
+/// times; sites are counted only from then on, so that the traps of a
+/// short-lived program cost one atomic add here and no lock): a
 /// short-lived program (a shell, `python3 -c`) never pays, a loop pays it
 /// back within a few thousand calls.
 const PROCESS_TRAPS: u64 = 1000;
@@ -102,7 +104,10 @@ pub fn after_trap(site_end: u64, ret: u64) {
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
-    let total = TRAPS.fetch_add(1, Ordering::Relaxed) + 1;
+    // Until the process made enough traps, one atomic add is all a trap costs here.
+    if TRAPS.fetch_add(1, Ordering::Relaxed) < PROCESS_TRAPS {
+        return;
+    }
     // A syscall about to restart goes back to its `syscall` instruction.
     let restarting = (-(ret as i64)) as u64 & !0xf == 512;
     if restarting || HANDLERS.load(Ordering::Relaxed) != 0 || quiesce::held_here() {
@@ -120,7 +125,7 @@ pub fn after_trap(site_end: u64, ret: u64) {
             return;
         }
         *traps += 1;
-        if *traps < HOT || total < PROCESS_TRAPS {
+        if *traps < HOT {
             return;
         }
     }
