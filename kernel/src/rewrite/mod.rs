@@ -164,7 +164,9 @@ pub fn after_trap(site_end: u64, ret: u64) {
 /// `[start, end)` was unmapped or mapped anew: its sites, functions and
 /// stub areas are no longer what was looked at.
 pub fn forget(start: u64, end: u64) {
-    if !ENABLED.load(Ordering::Relaxed) || start >= end {
+    // Before its 1000th trap a process has recorded nothing: every mmap and
+    // munmap comes here, most of them in programs that never rewrite.
+    if !ENABLED.load(Ordering::Relaxed) || start >= end || TRAPS.load(Ordering::Relaxed) < PROCESS_TRAPS {
         return;
     }
     let mut state = STATE.lock();
