@@ -4,6 +4,7 @@
 //! never needs (seccomp). Started as root, hx-run can also give up root first
 //! (`--user`). docs/security.md describes what each layer stops.
 mod filesystem;
+mod number_tree;
 mod seccomp;
 mod user;
 

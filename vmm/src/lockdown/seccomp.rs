@@ -8,6 +8,8 @@ use seccompiler::{
 };
 use std::collections::BTreeMap;
 
+use super::number_tree;
+
 /// Host calls allowed with any arguments: file requests on held descriptors,
 /// time, memory for the monitor's own allocator, signals and exit.
 const ALLOWED: &[i64] = &[
@@ -193,7 +195,9 @@ mod kvm_ioctls_numbers {
     pub const KVM_SET_XCRS: u64 = iow(0xa7, std::mem::size_of::<kvm_bindings::kvm_xcrs>() as u64);
 }
 
-fn filter(inet: bool) -> Result<BpfProgram> {
+/// The main filter's rules: a syscall number, allowed if one of its rules
+/// matches (an empty list: with any arguments).
+fn rules(inet: bool) -> Result<BTreeMap<i64, Vec<SeccompRule>>> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED.iter().map(|&nr| (nr, Vec::new())).collect();
     let ioctl = IOCTLS
         .iter()
@@ -262,8 +266,7 @@ fn filter(inet: bool) -> Result<BpfProgram> {
     };
     rules.insert(libc::SYS_socket, family_rules(families)?);
     rules.insert(libc::SYS_socketpair, family_rules(&[libc::AF_UNIX])?);
-    let filter = SeccompFilter::new(rules, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64)?;
-    Ok(filter.try_into()?)
+    Ok(rules)
 }
 
 /// `clone3` takes its flags in memory, out of a filter's reach: it fails
@@ -325,7 +328,13 @@ extern "C" fn on_forbidden(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut l
 /// Installs the filter on every thread of hx-run (and `no_new_privs`);
 /// `inet`: the guest may have IP sockets.
 pub fn confine_syscalls(inet: bool) -> Result<()> {
-    let program = filter(inet).context("building the seccomp filter")?;
+    let rules = rules(inet).context("building the seccomp filter")?;
+    // The tree also lets the next two filters be installed (`seccomp`); the
+    // main filter, installed last, forbids it again.
+    let numbers: Vec<i64> = rules.keys().copied().chain([libc::SYS_seccomp]).collect();
+    let program: BpfProgram = SeccompFilter::new(rules, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64)
+        .and_then(BpfProgram::try_from)
+        .context("building the seccomp filter")?;
     // SAFETY: installs a SIGSYS handler that only writes to stderr and exits.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -333,7 +342,11 @@ pub fn confine_syscalls(inet: bool) -> Result<()> {
         sa.sa_flags = libc::SA_SIGINFO;
         libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
     }
-    // The clone3 filter first: installing one needs prctl, which the main filter forbids.
+    // The number tree first (it makes installing the main filter cheap: see
+    // number_tree.rs), then clone3's: installing a filter needs prctl, which
+    // the main filter forbids.
+    let tree = number_tree::number_filter(&numbers, libc::SECCOMP_RET_TRAP);
+    seccompiler::apply_filter_all_threads(&tree).context("installing the seccomp filter")?;
     let clone3 = no_clone3().context("building the seccomp filter")?;
     seccompiler::apply_filter_all_threads(&clone3).context("installing the seccomp filter")?;
     seccompiler::apply_filter_all_threads(&program).context("installing the seccomp filter")
