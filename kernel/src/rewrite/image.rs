@@ -29,23 +29,42 @@ pub struct Function {
 /// listed once per image.
 pub type Listed = BTreeMap<u64, Vec<(u64, u64)>>;
 
+/// Where [`Listed`] keeps the executable's symbol table (no table lies at 0).
+const EXE_SYMBOLS: u64 = 0;
+
 /// The function holding `addr`, if `addr` lies in private, read-only code
-/// of an ELF image whose unwind table lists it.
+/// of an ELF image whose unwind table lists it, or, in the executable, whose
+/// symbol table does.
 pub fn function_at(addr: u64, listed: &mut Listed) -> Option<Function> {
     let base = image_base(addr)?;
-    let (start, end) = match unwind_table(base, addr)? {
-        Table::Indexed(hdr, len) => indexed_lookup(hdr, len, addr)?,
+    let (table, bias) = unwind_table(base, addr)?;
+    let found = match table {
+        Table::Indexed(hdr, len) => indexed_lookup(hdr, len, addr),
         Table::Listed(t) => {
             let functions = listed.entry(t.at).or_insert_with(|| match t.kind {
                 FUNCTIONS_EH_FRAME => list_functions(t.at, t.len),
                 FUNCTIONS_GO_PCLNTAB => list_go_functions(t.at, t.len),
                 _ => Vec::new(),
             });
-            let i = functions.partition_point(|&(start, _)| start <= addr).checked_sub(1)?;
-            functions[i]
+            containing(functions, addr)
         }
+        Table::Unlisted => None,
+    };
+    let (start, end) = match found {
+        Some(f) => f,
+        None if crate::fs::proc::startup::get().exe.contains(addr) => {
+            let functions = listed.entry(EXE_SYMBOLS).or_insert_with(|| super::symbols::exe_functions(base, bias));
+            containing(functions, addr)?
+        }
+        None => return None,
     };
     (start <= addr && addr < end && end - start <= MAX_FUNCTION).then_some(Function { start, end })
+}
+
+/// The entry of `functions` (sorted by start) that holds `addr`.
+fn containing(functions: &[(u64, u64)], addr: u64) -> Option<(u64, u64)> {
+    let i = functions.partition_point(|&(start, _)| start <= addr).checked_sub(1)?;
+    Some(functions[i]).filter(|&(_, end)| addr < end)
 }
 
 /// Every function Go's `.gopclntab` (Go 1.18 on) lists, sorted by start:
@@ -175,10 +194,13 @@ enum Table {
     /// A list the monitor found when it loaded the image (`.eh_frame`, Go's
     /// `.gopclntab`).
     Listed(FunctionTable),
+    /// Neither.
+    Unlisted,
 }
 
-/// The image's unwind table, if `addr` lies in one of its executable segments.
-fn unwind_table(base: u64, addr: u64) -> Option<Table> {
+/// The image's unwind table and load bias, if `addr` lies in one of its
+/// executable segments.
+fn unwind_table(base: u64, addr: u64) -> Option<(Table, u64)> {
     let mut eh = [0u8; 64];
     mm::copy_from_user(base, &mut eh).ok()?;
     if eh[4] != 2 || eh[5] != 1 || read_u16(&eh, 18) != EM_X86_64 || read_u16(&eh, 54) != 56 {
@@ -205,7 +227,7 @@ fn unwind_table(base: u64, addr: u64) -> Option<Table> {
         return None;
     }
     if let Some(&(_, _, _, vaddr, memsz)) = headers.iter().find(|h| h.0 == PT_GNU_EH_FRAME) {
-        return Some(Table::Indexed(bias.wrapping_add(vaddr), memsz));
+        return Some((Table::Indexed(bias.wrapping_add(vaddr), memsz), bias));
     }
     let inside = |at: u64| {
         headers.iter().any(|&(kind, _, _, vaddr, memsz)| {
@@ -214,10 +236,8 @@ fn unwind_table(base: u64, addr: u64) -> Option<Table> {
         })
     };
     let boot = crate::boot_info();
-    boot.function_tables
-        .iter()
-        .find(|t| t.kind != FUNCTIONS_NONE && t.len != 0 && inside(t.at))
-        .map(|&t| Table::Listed(t))
+    let table = boot.function_tables.iter().find(|t| t.kind != FUNCTIONS_NONE && t.len != 0 && inside(t.at));
+    Some((table.map_or(Table::Unlisted, |&t| Table::Listed(t)), bias))
 }
 
 /// How many bytes from `at` on (at most `max`) are mapped readable.

@@ -24,6 +24,7 @@
 mod image;
 mod plan;
 mod stubs;
+mod symbols;
 
 use crate::sched::quiesce;
 use alloc::collections::{BTreeMap, BTreeSet};
