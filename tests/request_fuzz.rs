@@ -309,6 +309,7 @@ const OPS: &[u32] = &[
     op::VFORK,
     op::LAUNCH,
     op::TEE,
+    op::FUTEX,
     op::EXIT,
     0,
     44,

@@ -79,3 +79,24 @@ fn record_locks_and_flock_conflict_between_processes() {
         assert_eq!(status_code(&h), status_code(&n));
     }
 }
+
+/// Futexes in shared memory between processes (each its own VM): a wait
+/// with the word unchanged that only a wake ends (LTP's checkpoints), a
+/// timeout, EAGAIN, EINTR from a signal, process-shared semaphores, mutexes
+/// and condition variables, and a private wake that must not cross — over
+/// anonymous shared memory and over a shared file mapping.
+#[test]
+fn futexes_wait_and_wake_across_processes() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("shared_futex", flavor, &["-pthread"]);
+        for args in [&[][..], &["futex-file"][..]] {
+            let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let n = Command::new(&exe).args(args).current_dir(nd.path()).output().unwrap();
+            let h = Command::new(HX_RUN).arg(&exe).args(args).current_dir(hd.path()).output().unwrap();
+            let out = text(&n.stdout);
+            assert!(out.contains("checkpoint: woke 1, child status 0"), "natively: {out}");
+            assert_eq!(text(&h.stdout), out, "{flavor:?} {args:?} (stderr under hx: {})", text(&h.stderr));
+            assert_eq!(status_code(&h), status_code(&n), "{flavor:?} {args:?}");
+        }
+    }
+}

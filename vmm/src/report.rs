@@ -68,6 +68,7 @@ fn op_name(op: u32) -> &'static str {
         op::DISCARD => "discard",
         op::FORK => "fork",
         op::VFORK => "vfork",
+        op::FUTEX => "futex",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

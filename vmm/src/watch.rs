@@ -2,7 +2,8 @@
 //! a terminal) without holding its vCPU. `WATCH` adds the files to an epoll
 //! instance (one-shot); when one is ready the watcher thread bumps
 //! `Shared::host_events` and interrupts a vCPU, whose kernel wakes the
-//! threads waiting for host files, and they look again.
+//! threads waiting for host files, and they look again. Futex waits shared
+//! with other guest processes end the same way (`crate::futex`).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use crate::memory::GuestRam;
@@ -14,11 +15,16 @@ use std::sync::atomic::Ordering;
 
 /// The epoll key of the descriptor that stops the watcher.
 const STOP_KEY: u64 = u64::MAX;
+/// The epoll key of the eventfd the futex helpers write (`crate::futex`).
+const FUTEX_KEY: u64 = u64::MAX - 1;
 
 pub struct Watcher {
     epoll: OwnedFd,
     /// An eventfd: written when the VM ends.
     stop: OwnedFd,
+    /// Waits on futexes shared with other guest processes: a helper whose
+    /// wait ended writes its eventfd, and the guest is woken as for a file.
+    pub futexes: crate::futex::Futexes,
 }
 
 fn errno() -> Errno {
@@ -32,11 +38,18 @@ impl Watcher {
         anyhow::ensure!(epoll >= 0 && stop >= 0, "creating the host-file watcher: {}", std::io::Error::last_os_error());
         // SAFETY: both were just created and are ours.
         let (epoll, stop) = unsafe { (OwnedFd::from_raw_fd(epoll), OwnedFd::from_raw_fd(stop)) };
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: STOP_KEY };
-        // SAFETY: adds our eventfd to our epoll instance.
-        let r = unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, stop.as_raw_fd(), &mut ev) };
-        anyhow::ensure!(r == 0, "creating the host-file watcher: {}", std::io::Error::last_os_error());
-        Ok(Self { epoll, stop })
+        // SAFETY: creates a new descriptor we own.
+        let done = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        anyhow::ensure!(done >= 0, "creating the host-file watcher: {}", std::io::Error::last_os_error());
+        // SAFETY: just created and ours.
+        let futexes = crate::futex::Futexes::new(unsafe { OwnedFd::from_raw_fd(done) });
+        for (fd, key) in [(stop.as_raw_fd(), STOP_KEY), (futexes.done_fd(), FUTEX_KEY)] {
+            let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: key };
+            // SAFETY: adds our eventfd to our epoll instance.
+            let r = unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+            anyhow::ensure!(r == 0, "creating the host-file watcher: {}", std::io::Error::last_os_error());
+        }
+        Ok(Self { epoll, stop, futexes })
     }
 
     /// Watches `fd` for `events` (poll bits) once. `Ok(true)`: it is ready
@@ -84,6 +97,11 @@ impl Watcher {
             let ready = events.get(..n as usize).unwrap_or_default();
             if ready.iter().any(|e| e.u64 == STOP_KEY) || smp.stop.load(Ordering::SeqCst) {
                 return Ok(());
+            }
+            if ready.iter().any(|e| e.u64 == FUTEX_KEY) {
+                let mut count = 0u64;
+                // SAFETY: reads (resets) our non-blocking eventfd into a u64.
+                unsafe { libc::read(self.futexes.done_fd(), (&mut count as *mut u64).cast(), 8) };
             }
             if !ready.is_empty() {
                 counter.fetch_add(1, Ordering::SeqCst);

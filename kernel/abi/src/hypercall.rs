@@ -230,7 +230,26 @@ pub mod op {
     /// `tee` between two host pipes the guest holds (args: handle in,
     /// handle out, length): never waits (`EAGAIN`: the kernel watches them).
     pub const TEE: u32 = 59;
+    /// Futexes in memory shared with other guest processes (`MAP_SHARED`):
+    /// `args[0]` = `FUTEX_WAIT`, `FUTEX_WAKE` or `FUTEX_CANCEL`. A wait
+    /// returns at once (`EAGAIN`: the word no longer holds the value); the
+    /// monitor waits in the host and, when it ends, writes `FUTEX_WOKEN` or
+    /// `FUTEX_CHANGED` into the outcome word and wakes the guest as `WATCH`
+    /// does. After `FUTEX_CANCEL` the outcome word is never written again.
+    pub const FUTEX: u32 = 60;
 }
+
+/// `FUTEX` operations. Wait: the word at guest-physical `args[1]` holds
+/// `args[2]`; bitset `args[3]`; the outcome word at guest-physical `args[4]`.
+pub const FUTEX_WAIT: u64 = 0;
+/// Wake: up to `args[2]` waiters of the word at `args[1]`, bitset `args[3]`; `ret` = how many.
+pub const FUTEX_WAKE: u64 = 1;
+/// Cancel the wait whose outcome word is at guest-physical `args[1]`.
+pub const FUTEX_CANCEL: u64 = 2;
+/// Outcome words: still waiting, woken, or the word changed first.
+pub const FUTEX_WAITING: u32 = 0;
+pub const FUTEX_WOKEN: u32 = 1;
+pub const FUTEX_CHANGED: u32 = 2;
 
 /// `VFORK` operations.
 pub const VFORK_START: u64 = 0;
@@ -361,7 +380,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::VFORK;
+pub const LAST_OP: u32 = op::FUTEX;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -71,7 +71,7 @@ fn word(uaddr: u64, write: bool) -> Result<&'static AtomicU32, Errno> {
 /// How often a waiter on a shared mapping looks at its word.
 const SHARED_LOOK_NS: u64 = 1_000_000;
 
-fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> SysResult {
+pub(super) fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> SysResult {
     if bitset == 0 {
         return Err(EINVAL);
     }
@@ -229,6 +229,17 @@ pub fn wake(uaddr: u64, n: u64, bitset: u32) -> SysResult {
     Ok(wake_all(woken))
 }
 
+/// Wakes waiters of a futex in shared memory: this process's own (queued
+/// here by `futex_waitv`), then those waiting in the host.
+fn wake_between_processes(uaddr: u64, n: u64, bitset: u32) -> SysResult {
+    let n = n.min(i32::MAX as u64);
+    let here = wake(uaddr, n, bitset)?;
+    if here >= n {
+        return Ok(here);
+    }
+    Ok(here + super::futex_shared::wake(uaddr, n - here, bitset)?)
+}
+
 fn requeue(uaddr: u64, n_wake: u64, n_requeue: u64, uaddr2: u64, cmp: Option<u32>) -> SysResult {
     if !uaddr2.is_multiple_of(4) {
         return Err(EINVAL);
@@ -355,7 +366,18 @@ pub fn futex([uaddr, op, val, timeout, uaddr2, val3]: Args) -> SysResult {
             word(uaddr2, false)?;
         }
     }
+    // A shared futex in memory other guest processes may map is waited on
+    // and woken in the host, where every process mapping it meets.
+    let between_processes = op & FUTEX_PRIVATE == 0 && super::mm::in_shared_mapping(uaddr);
     match cmd {
+        FUTEX_WAIT if between_processes => {
+            super::futex_shared::wait(uaddr, val as u32, deadline(cmd, op, timeout)?, FUTEX_BITSET_MATCH_ANY)
+        }
+        FUTEX_WAIT_BITSET if between_processes => {
+            super::futex_shared::wait(uaddr, val as u32, deadline(cmd, op, timeout)?, val3 as u32)
+        }
+        FUTEX_WAKE if between_processes => wake_between_processes(uaddr, val, FUTEX_BITSET_MATCH_ANY),
+        FUTEX_WAKE_BITSET if between_processes => wake_between_processes(uaddr, val, val3 as u32),
         FUTEX_WAIT => wait(uaddr, val as u32, deadline(cmd, op, timeout)?, FUTEX_BITSET_MATCH_ANY),
         FUTEX_WAIT_BITSET => wait(uaddr, val as u32, deadline(cmd, op, timeout)?, val3 as u32),
         FUTEX_WAKE => wake(uaddr, val.min(i32::MAX as u64), FUTEX_BITSET_MATCH_ANY),

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod fork;
 pub mod fs;
 pub mod futex;
+mod futex_shared;
 pub mod mm;
 pub mod net;
 pub mod numa;

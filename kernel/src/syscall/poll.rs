@@ -86,7 +86,7 @@ pub fn poll_filtered(
 }
 
 /// Puts the current thread among the pollers (once).
-fn register_poller() {
+pub(crate) fn register_poller() {
     let me = crate::sched::current_arc();
     let mut p = POLLERS.lock();
     if !p.iter().any(|t| alloc::sync::Arc::ptr_eq(t, &me)) {
@@ -95,7 +95,7 @@ fn register_poller() {
 }
 
 /// Takes the current thread out of the pollers (its wait is over).
-fn unregister_poller() {
+pub(crate) fn unregister_poller() {
     let me = crate::sched::current();
     POLLERS.lock().retain(|t| !core::ptr::eq(alloc::sync::Arc::as_ptr(t), me));
 }

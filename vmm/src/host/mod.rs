@@ -142,6 +142,10 @@ impl Host<'_> {
                 Some(w) => self.files.watch(w, &segs).map_or_else(|e| -(e as i64), i64::from),
                 None => -(libc::ENOSYS as i64),
             },
+            op::FUTEX => match self.watch {
+                Some(w) => w.futexes.serve(self.mem, &req.args).unwrap_or_else(|e| -(e as i64)),
+                None => -(libc::ENOSYS as i64),
+            },
             op::NET => {
                 let r = net::Net::serve(self.files, req, &segs).unwrap_or_else(|e| -(e as i64));
                 self.print_hint();
