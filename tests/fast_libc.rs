@@ -80,3 +80,38 @@ fn lua_built_with_musl_runs_the_lua_script_through_the_vector_only() {
         .unwrap();
     assert_eq!(trap_path_total(&text(&out.stderr)), 0, "{}", text(&out.stderr));
 }
+
+/// CPython built with musl-gcc (tests/scripts/build-musl-python.sh) under
+/// `--fast-libc`: every extension module a user expects imports and works
+/// (tests/scripts/python_modules.py), identically to its native run, and no
+/// process — the interpreter and the one it starts — makes a trap-path call.
+#[test]
+fn cpython_built_with_musl_runs_through_the_vector_only() {
+    patched_libc();
+    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/musl-python");
+    let python = prefix.join("bin/python3.11");
+    assert!(python.is_file(), "{} is missing: run tests/scripts/build-musl-python.sh (.ci/setup does)", python.display());
+    let prefix = prefix.canonicalize().unwrap();
+    let python = prefix.join("bin/python3.11");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scripts/python_modules.py");
+    // The guest sees the prefix (its standard library) at the same path.
+    let mount = format!("{0}:{0}", prefix.display());
+    let argv = [python.to_str().unwrap(), "python_modules.py"];
+    compare_with_files_flags(&["--fast-libc", "--mount", &mount], &argv, &[&script], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&script, dir.path().join("python_modules.py")).unwrap();
+    let out = Command::new(HX_RUN)
+        .args(["--fast-libc", "--stats", "--mount", &mount])
+        .args(argv)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    // Each process prints its own table: the first count of its total row is the trap path's.
+    let totals: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("total"))
+        .map(|counts| counts.split('/').next().unwrap_or_default().trim())
+        .collect();
+    assert_eq!(totals, ["0", "0"], "two processes, no trap-path call:\n{stderr}");
+}
