@@ -747,6 +747,27 @@ static int groups(void) {
     printf("setpgid(child): %d\n", setpgid(c, c));
     write(p[1], "g", 1);
     waitpid(c, NULL, 0);
+    /* A child that ran execve can no longer be moved: EACCES. */
+    int q[2];
+    pipe(q);
+    c = fork();
+    if (c == 0) {
+        dup2(q[0], 0);
+        close(q[1]);
+        execl("/bin/cat", "cat", (char *)NULL);
+        _exit(127);
+    }
+    close(q[0]);
+    int r = -1, e = 0;
+    for (int i = 0; i < 2000; i++) { /* until the exec took (then EACCES) */
+        r = setpgid(c, c);
+        e = errno;
+        if (r != 0) break;
+        usleep(1000);
+    }
+    printf("setpgid(execed child): %d %s\n", r, e == EACCES ? "EACCES" : "?");
+    close(q[1]);
+    waitpid(c, NULL, 0);
     return 0;
 }
 

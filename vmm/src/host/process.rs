@@ -356,6 +356,9 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
             if e.sid.load(Ordering::SeqCst) != me.sid.load(Ordering::SeqCst) {
                 return Err(libc::EPERM);
             }
+            if !is_self && e.execed.load(Ordering::SeqCst) {
+                return Err(libc::EACCES); // a child that ran execve
+            }
             if e.sid.load(Ordering::SeqCst) == pid_of(e) {
                 return Err(libc::EPERM); // a session leader
             }

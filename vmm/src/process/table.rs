@@ -47,6 +47,9 @@ pub struct Entry {
     /// (the host device number + 1; 0: none) and foreground process group.
     pub ctty: AtomicU64,
     pub foreground: AtomicI32,
+    /// It ran `execve` since it was forked: its parent may no longer move
+    /// it to another process group (`setpgid`: EACCES, as Linux).
+    pub execed: AtomicBool,
 }
 
 /// `Entry::end`: set, with the `si_code` and status a `waitid` reports.
@@ -365,6 +368,7 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.reaped.store(false, Ordering::SeqCst);
     slot.detached.store(false, Ordering::SeqCst);
     slot.ctty.store(0, Ordering::SeqCst);
+    slot.execed.store(false, Ordering::SeqCst);
     // A forked child shows its parent's name and command line until it execs.
     for (w, p) in slot.identity.iter().zip(parent.identity.iter()) {
         w.store(p.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -377,6 +381,8 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
 /// by, 15 bytes at most, as Linux), its arguments and its effective ids.
 pub fn publish_identity(execfn: &[u8], argv: &[Vec<u8>], uid: u32, gid: u32) {
     let Some(me) = me() else { return };
+    // Called as each image starts: from here this process has exec'd.
+    me.execed.store(true, Ordering::SeqCst);
     let mut id = hx_abi::hypercall::ProcIdentity { uid, gid, ..Default::default() };
     let base = execfn.rsplit(|&b| b == b'/').next().unwrap_or_default();
     let n = base.len().min(15);
