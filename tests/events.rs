@@ -136,3 +136,11 @@ fn epoll_drops_closed_descriptors_and_waits_its_timeout() {
 fn epoll_edge_triggered_reports_each_edge_once_on_pipes_and_sockets() {
     sub_test("epoll-edge");
 }
+
+/// epoll instances nested in each other: a ready pipe is reported through a
+/// chain of five; a sixth level, a chain grown too deep from above and a
+/// cycle are ELOOP (Linux's EP_MAX_NESTS), as natively.
+#[test]
+fn nested_epoll_instances_report_readiness_and_refuse_cycles() {
+    sub_test("epoll-nested");
+}

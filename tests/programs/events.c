@@ -1154,10 +1154,43 @@ static void t_epoll_closed(void) {
     }
 }
 
+/* epoll instances inside epoll instances: a ready pipe is seen through a
+ * chain of them; a chain deeper than Linux allows and a cycle are ELOOP. */
+static void t_epoll_nested(void) {
+    int p[2];
+    if (pipe(p)) return;
+    int chain[6], prev = p[0];
+    for (int i = 0; i < 6; i++) {
+        chain[i] = epoll_create1(0);
+        int r = ctl(chain[i], EPOLL_CTL_ADD, prev, EPOLLIN, (unsigned)prev);
+        printf("epoll-nested: level %d ADD: %s\n", i + 1, r == 0 ? "ok" : strerror(errno));
+        if (r == 0) prev = chain[i];
+    }
+    put(p[1], "x");
+    for (int i = 0; i < 5; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "level %d", i + 1);
+        show_wait("pipe", what, chain[i], 1000);
+    }
+    int a = epoll_create1(0), b = epoll_create1(0);
+    printf("epoll-nested: a in b: %s\n", ctl(b, EPOLL_CTL_ADD, a, EPOLLIN, 1) == 0 ? "ok" : strerror(errno));
+    printf("epoll-nested: b in a (a cycle): %s\n", ctl(a, EPOLL_CTL_ADD, b, EPOLLIN, 2) == 0 ? "ok" : strerror(errno));
+    printf("epoll-nested: chain top in a (a cycle through b? no): %s\n",
+           ctl(a, EPOLL_CTL_ADD, chain[0], EPOLLIN, 3) == 0 ? "ok" : strerror(errno));
+    printf("epoll-nested: b in level 2 (too deep): %s\n",
+           ctl(chain[1], EPOLL_CTL_ADD, b, EPOLLIN, 4) == 0 ? "ok" : strerror(errno));
+    for (int i = 0; i < 6; i++) close(chain[i]);
+    close(a);
+    close(b);
+    close(p[0]);
+    close(p[1]);
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
 } subtests[] = {
+    {"epoll-nested", t_epoll_nested},
     {"eventfd", t_eventfd},
     {"eventfd-block", t_eventfd_block},
     {"eventfd-poll", t_eventfd_poll},

@@ -9,7 +9,7 @@
 //! reported.
 use super::poll::{poll_filtered, PollFd};
 use super::Args;
-use crate::errno::{Errno, SysResult, EEXIST, EINVAL, ENOENT};
+use crate::errno::{Errno, SysResult, EEXIST, EINVAL, ELOOP, ENOENT};
 use crate::fs::{table, Kind, OpenFile, O_RDWR};
 use crate::mm;
 use alloc::collections::BTreeMap;
@@ -124,6 +124,12 @@ pub fn epoll_ctl([epfd, op, fd, event, ..]: Args) -> SysResult {
     target.usable()?;
     if epfd == fd || matches!(target.kind, Kind::Epoll(_)) && Arc::ptr_eq(&instance(fd)?, &ep) {
         return Err(EINVAL);
+    }
+    // An epoll instance inside another: no cycle, and no chain deeper than Linux allows.
+    if let (Kind::Epoll(inner), EPOLL_CTL_ADD) = (&target.kind, op) {
+        if reaches(inner, &ep, 0) || depth_above(&ep, 0) + 1 + depth_below(inner, 0) > MAX_NESTS {
+            return Err(ELOOP);
+        }
     }
     // EPERM: files that cannot be polled (regular files, directories, the
     // kernel's devices and generated /proc files), as Linux says of them.
@@ -300,12 +306,76 @@ pub fn epoll_pwait2([epfd, events, max, timeout, mask, size]: Args) -> SysResult
     super::poll::with_mask(mask, size, || wait(epfd, events, max, ms))
 }
 
-/// An epoll descriptor polled or epolled itself: readable when one of its entries is ready.
-pub fn readiness(ep: &Epoll) -> bool {
-    let watched: Vec<(i32, Interest)> = live_entries(ep)
+/// Linux's `EP_MAX_NESTS`: epoll instances may be nested this many links deep.
+const MAX_NESTS: usize = 4;
+
+/// The epoll instances `ep` watches directly.
+fn nested(ep: &Epoll) -> Vec<Arc<Epoll>> {
+    live_entries(ep)
         .into_iter()
-        .filter(|(fd, _)| !matches!(table::get(*fd as u64).map(|f| matches!(f.kind, Kind::Epoll(_))), Ok(true)))
-        .collect();
+        .filter_map(|(fd, _)| match &table::get(fd as u64).ok()?.kind {
+            Kind::Epoll(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `target` is `from` or lies inside it (at any depth; the walk is
+/// bounded, and past the bound counts as reaching, which refuses the add).
+fn reaches(from: &Arc<Epoll>, target: &Arc<Epoll>, depth: usize) -> bool {
+    Arc::ptr_eq(from, target) || depth > MAX_NESTS || nested(from).iter().any(|n| reaches(n, target, depth + 1))
+}
+
+/// The longest chain of epoll instances inside `ep`.
+fn depth_below(ep: &Epoll, depth: usize) -> usize {
+    if depth > MAX_NESTS {
+        return MAX_NESTS + 1;
+    }
+    nested(ep).iter().map(|n| 1 + depth_below(n, depth + 1)).max().unwrap_or(0)
+}
+
+/// The longest chain of epoll instances (of this process's descriptors) that `ep` lies inside.
+fn depth_above(ep: &Arc<Epoll>, depth: usize) -> usize {
+    if depth > MAX_NESTS {
+        return MAX_NESTS + 1;
+    }
+    table::snapshot()
+        .into_iter()
+        .filter_map(|(_, entry)| match &entry.file.kind {
+            Kind::Epoll(outer) if nested(outer).iter().any(|n| Arc::ptr_eq(n, ep)) => Some(outer.clone()),
+            _ => None,
+        })
+        .map(|outer| 1 + depth_above(&outer, depth + 1))
+        .max()
+        .unwrap_or(0)
+}
+
+/// An epoll descriptor polled or epolled itself: readable when one of its
+/// entries is ready, a nested epoll instance's entries included.
+pub fn readiness(ep: &Epoll) -> bool {
+    readiness_at(ep, 0)
+}
+
+fn readiness_at(ep: &Epoll, depth: usize) -> bool {
+    type Entries = Vec<(i32, Interest)>;
+    let (inner, watched): (Entries, Entries) = live_entries(ep)
+        .into_iter()
+        .partition(|(fd, _)| matches!(table::get(*fd as u64).map(|f| matches!(f.kind, Kind::Epoll(_))), Ok(true)));
+    // Nested instances are looked into here (no cycle exists: `epoll_ctl` refuses one).
+    if depth < MAX_NESTS
+        && inner.iter().any(|&(fd, i)| {
+            i.events & EPOLLIN != 0
+                && matches!(
+                    table::get(fd as u64).map(|f| match &f.kind {
+                        Kind::Epoll(e) => readiness_at(e, depth + 1),
+                        _ => false,
+                    }),
+                    Ok(true)
+                )
+        })
+    {
+        return true;
+    }
     let mut fds: Vec<PollFd> = watched.iter().map(|&(fd, i)| entry_poll(fd, &i)).collect();
     let mut edges = alloc::vec![None; watched.len()];
     let ready = poll_filtered(&mut fds, 0, &mut edge_filter(&watched, &mut edges));
