@@ -2,6 +2,7 @@
  * `processes NAME` runs one sub-test; its output must match a native run. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -672,6 +673,11 @@ static int sigchld(void) {
     report("killed child", st);
     int r = kill(c, 0);
     printf("kill of a reaped child: %d %s\n", r, strerror(errno));
+    /* INT_MIN names no process group (-INT_MIN does not exist): ESRCH, and no one is killed. */
+    r = kill(INT_MIN, SIGKILL);
+    printf("kill(INT_MIN, SIGKILL): %d %s\n", r, strerror(errno));
+    r = kill(-0x7ffffff0, SIGKILL);
+    printf("kill of a group that does not exist: %d %s\n", r, strerror(errno));
     return 0;
 }
 

@@ -179,6 +179,10 @@ pub fn kill([target, sig, ..]: Args) -> SysResult {
     if sig > 64 {
         return Err(EINVAL);
     }
+    // -INT_MIN names no process group (Linux: ESRCH).
+    if target == i64::from(i32::MIN) {
+        return Err(ESRCH);
+    }
     let local = match target {
         p if p == me => true,
         0 => true,

@@ -264,7 +264,14 @@ pub fn kill(req: &Request) -> i64 {
         p if p > 0 => table::by_pid(i32::try_from(p).unwrap_or(0)).into_iter().collect(),
         -1 => table::entries().filter(|e| pid_of(e) != my_pid && pid_of(e) != 1).collect(),
         p => {
-            let group = if p == 0 { me.pgid.load(Ordering::SeqCst) } else { i32::try_from(-p).unwrap_or(0) };
+            // -INT_MIN is no group (Linux: ESRCH), and neither is anything past i32.
+            let group = match p {
+                0 => me.pgid.load(Ordering::SeqCst),
+                p => match i32::try_from(-p) {
+                    Ok(g) if g > 1 => g,
+                    _ => return -(libc::ESRCH as i64),
+                },
+            };
             table::entries().filter(|e| e.pgid.load(Ordering::SeqCst) == group && pid_of(e) != my_pid).collect()
         }
     };
