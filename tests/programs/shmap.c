@@ -174,6 +174,33 @@ static void shrink(void) {
     munmap(b, 4096);
 }
 
+/* A shared mapping of a file opened read-only can never become writable:
+ * mmap with PROT_WRITE and a later mprotect(PROT_WRITE) are EACCES; the
+ * same file opened read-write may. /dev/zero behaves the same way. */
+static void read_only_files(void) {
+    const char *names[] = {path, "/dev/zero"};
+    for (int i = 0; i < 2; i++) {
+        int ro = open(names[i], O_RDONLY);
+        char *w = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0);
+        printf("%s read-only, shared PROT_WRITE: %s\n", i ? "/dev/zero" : "file",
+               w == MAP_FAILED ? strerror(errno) : "mapped");
+        char *r = mmap(0, 4096, PROT_READ, MAP_SHARED, ro, 0);
+        int e = mprotect(r, 4096, PROT_READ | PROT_WRITE) ? errno : 0;
+        printf("%s read-only, shared, then mprotect(PROT_WRITE): %s\n", i ? "/dev/zero" : "file",
+               e ? strerror(e) : "ok");
+        int p = mmap(0, 4096, PROT_READ, MAP_PRIVATE, ro, 0) != MAP_FAILED;
+        printf("%s read-only, private PROT_READ: %d\n", i ? "/dev/zero" : "file", p);
+        munmap(r, 4096);
+        close(ro);
+    }
+    int rw = open(path, O_RDWR);
+    char *r = mmap(0, 4096, PROT_READ, MAP_SHARED, rw, 0);
+    printf("file read-write, shared, then mprotect(PROT_WRITE): %s\n",
+           mprotect(r, 4096, PROT_READ | PROT_WRITE) ? strerror(errno) : "ok");
+    munmap(r, 4096);
+    close(rw);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     setvbuf(stdout, 0, _IONBF, 0);
@@ -182,6 +209,7 @@ int main(int argc, char **argv) {
     file_coherence();
     past_eof();
     shrink();
+    read_only_files();
     process_shared_locks();
     shm_by_name();
     return 0;

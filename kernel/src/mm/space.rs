@@ -35,6 +35,9 @@ pub struct Backing {
     pub name: u32,
     pub offset: u64,
     pub shared: bool,
+    /// A shared mapping of a file not opened for writing: it may never be
+    /// made writable (`mprotect`: EACCES, as Linux clears `VM_MAYWRITE`).
+    pub read_only: bool,
 }
 
 impl Backing {
@@ -409,6 +412,9 @@ impl AddressSpace {
         }
         if cursor < end {
             return Err(ENOMEM);
+        }
+        if prot & PROT_WRITE != 0 && vmas.iter().any(|v| v.file.is_some_and(|f| f.read_only)) {
+            return Err(crate::errno::EACCES);
         }
         self.split_at(start);
         self.split_at(end);

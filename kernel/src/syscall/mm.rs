@@ -63,16 +63,26 @@ fn map([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
     if file.status() & O_ACCMODE == O_WRONLY {
         return Err(EACCES);
     }
+    let writable = file.status() & O_ACCMODE == O_RDWR;
+    if flags & MAP_SHARED != 0 && prot & PROT_WRITE != 0 && !writable {
+        return Err(EACCES);
+    }
     let handle = match file.kind {
         Kind::Host(h) => h,
         Kind::PipeRead(_) | Kind::PipeWrite(_) => return Err(ENODEV),
-        // A private mapping of /dev/zero is anonymous memory.
-        Kind::Device(Device::Zero) => return with_space(|s| s.mmap(addr, len, prot as u32, flags | MAP_ANONYMOUS)),
+        // A mapping of /dev/zero is anonymous memory (shared: never made
+        // writable later if /dev/zero was opened read-only).
+        Kind::Device(Device::Zero) => {
+            let start = with_space(|s| s.mmap(addr, len, prot as u32, flags | MAP_ANONYMOUS))?;
+            if shared && !writable && len != 0 {
+                let backing =
+                    Backing { name: crate::mm::names::intern(b"/dev/zero"), offset, shared: true, read_only: true };
+                with_space(|s| s.set_backing(start, start + align_up(len, PAGE_SIZE), backing));
+            }
+            return Ok(start);
+        }
         Kind::Device(_) | Kind::Generated(_) | Kind::Epoll(_) | Kind::Anon(_) => return Err(ENODEV),
     };
-    if flags & MAP_SHARED != 0 && prot & PROT_WRITE != 0 && file.status() & O_ACCMODE != O_RDWR {
-        return Err(EACCES);
-    }
     if shared && len != 0 {
         // The file's own pages (the host's page cache), as far as the file
         // goes: writes reach it, other processes see the same bytes.
@@ -110,7 +120,12 @@ fn map([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
             return Err(e);
         }
     };
-    let backing = Backing { name: crate::mm::names::intern(&file.path), offset, shared: flags & MAP_SHARED != 0 };
+    let backing = Backing {
+        name: crate::mm::names::intern(&file.path),
+        offset,
+        shared: flags & MAP_SHARED != 0,
+        read_only: flags & MAP_SHARED != 0 && !writable,
+    };
     with_space(|s| s.set_backing(start, start + align_up(len, PAGE_SIZE), backing));
     // Whole pages past the end of the file: touching them is SIGBUS, as on Linux.
     let eof_page = start + align_up(filled, PAGE_SIZE);
@@ -200,7 +215,12 @@ fn mmap_shared(
         }
     }
     if let Some(f) = file {
-        let backing = Backing { name: crate::mm::names::intern(f.path), offset, shared: f.shared };
+        let backing = Backing {
+            name: crate::mm::names::intern(f.path),
+            offset,
+            shared: f.shared,
+            read_only: f.shared && !f.writes_reach_file,
+        };
         with_space(|s| s.set_backing(start, end, backing));
     }
     if start + shared < end {
