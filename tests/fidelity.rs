@@ -362,3 +362,16 @@ fn clock_nanosleep_refuses_clocks_as_linux() {
          ts = TS(0, 1000)\nfor clock in [1, 3, 99]:\n    print(clock, libc.clock_nanosleep(clock, 0, ctypes.byref(ts), None))\n",
     );
 }
+
+/// madvise: the errno Linux gives for each advice on the wrong kind of
+/// mapping or over a hole, and what a forked child sees: MADV_WIPEONFORK
+/// pages read as zero (its own children too), MADV_KEEPONFORK undoes it,
+/// a MADV_DONTFORK range is not mapped in the child.
+#[test]
+fn madvise_checks_and_fork_advice_are_linuxs() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let prog = build("madvise", flavor, &[]);
+        let out = compare_in_dirs(&prog, &[], None, &[]);
+        assert!(text(&out.stdout).contains("child sees pages 0-3: 0 p 0 p"), "{}", text(&out.stdout));
+    }
+}

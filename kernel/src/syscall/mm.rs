@@ -159,6 +159,8 @@ pub fn past_eof(addr: u64) -> bool {
 /// `[start, end)` was unmapped or mapped afresh.
 fn forget_past_eof(start: u64, end: u64) {
     PAST_EOF.lock().retain(|&(s, e)| e <= start || s >= end);
+    // So does what madvise marked for a fork.
+    super::madvise::forget(start, end);
 }
 
 const MAP_TYPE: u64 = 0x0f;
@@ -282,7 +284,7 @@ fn fill_from_file(start: u64, len: u64, handle: u64, offset: u64) -> Result<u64,
 }
 
 /// The page-aligned range `[addr, addr+len)` a munmap/mprotect names.
-fn range(addr: u64, len: u64) -> Result<(u64, u64), crate::errno::Errno> {
+pub(super) fn range(addr: u64, len: u64) -> Result<(u64, u64), crate::errno::Errno> {
     if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
@@ -356,18 +358,6 @@ pub fn mprotect([addr, len, prot, ..]: Args) -> SysResult {
         s.flush();
         r.map(|_| 0)
     })
-}
-
-pub fn madvise([addr, len, advice, ..]: Args) -> SysResult {
-    const MADV_DONTNEED: u64 = 4;
-    let (start, end) = range(addr, len)?;
-    match advice {
-        // Anonymous private memory reads back as zero after DONTNEED.
-        MADV_DONTNEED => with_space(|s| s.zero_range(start, end)).map(|_| 0),
-        // Hints with no effect on what the program observes.
-        0..=3 | 8..=21 | 100 | 101 => Ok(0),
-        _ => Err(EINVAL),
-    }
 }
 
 /// `mlock`/`mlock2`/`munlock`: the range must be mapped (`ENOMEM`). hx never

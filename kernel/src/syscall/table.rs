@@ -2,7 +2,8 @@
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
 use super::{
-    aio, cred, epoll, exec, fork, fs, futex, mm, net, numa, path, poll, process, signal, splice, thread, time, Args,
+    aio, cred, epoll, exec, fork, fs, futex, madvise, mm, net, numa, path, poll, process, signal, splice, thread, time,
+    Args,
 };
 use crate::errno::SysResult;
 use crate::fs::{eventfd, pidfd, signalfd, timerfd};
@@ -62,7 +63,7 @@ table! {
     25 => mm::mremap,
     26 => mm::msync,
     27 => mm::mincore,
-    28 => mm::madvise,
+    28 => madvise::madvise,
     32 => fs::dup,
     33 => fs::dup2,
     34 => signal::pause,
