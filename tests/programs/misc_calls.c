@@ -175,5 +175,13 @@ int main(int argc, char **argv) {
     SHOW("sync_file_range of a bad fd", sync_file_range(99, 0, 6, 1));
     SHOW("restart_syscall", syscall(SYS_restart_syscall));
     show_old_getdents();
+    /* Flags a stat call refuses (EINVAL), and the sync types statx allows one of. */
+    struct stat st;
+    char sx[256];
+    SHOW("newfstatat, unknown flags 9999", syscall(SYS_newfstatat, AT_FDCWD, ".", &st, 9999));
+    SHOW("newfstatat, AT_STATX_DONT_SYNC", syscall(SYS_newfstatat, AT_FDCWD, ".", &st, 0x4000));
+    SHOW("statx, both sync types", syscall(SYS_statx, AT_FDCWD, ".", 0x6000, 0x7ff, sx));
+    SHOW("statx, a reserved mask bit", syscall(SYS_statx, AT_FDCWD, ".", 0, 0x80000000u, sx));
+    SHOW("statx, AT_STATX_FORCE_SYNC", syscall(SYS_statx, AT_FDCWD, ".", 0x2000, 0x7ff, sx));
     return 0;
 }

@@ -164,13 +164,26 @@ pub fn lstat([path, statbuf, ..]: Args) -> SysResult {
     newfstatat([AT_FDCWD, path, statbuf, AT_SYMLINK_NOFOLLOW, 0, 0])
 }
 
+/// The `*at` flags a stat call accepts (Linux's `vfs_statx`): no-follow,
+/// no-automount, empty path, and the statx sync types.
+const STAT_FLAGS: u64 = AT_SYMLINK_NOFOLLOW | 0x800 | AT_EMPTY_PATH | STATX_SYNC_TYPE;
+const STATX_SYNC_TYPE: u64 = 0x6000;
+/// `STATX__RESERVED`: a mask bit no Linux defines.
+const STATX_RESERVED: u64 = 0x8000_0000;
+
 pub fn newfstatat([dirfd, path, statbuf, flags, ..]: Args) -> SysResult {
+    if flags & !STAT_FLAGS != 0 {
+        return Err(EINVAL);
+    }
     let st = stat_at(dirfd, path, flags)?;
     mm::write_user(statbuf, &st)?;
     Ok(0)
 }
 
-pub fn statx([dirfd, path, flags, _mask, buf, ..]: Args) -> SysResult {
+pub fn statx([dirfd, path, flags, mask, buf, ..]: Args) -> SysResult {
+    if flags & !STAT_FLAGS != 0 || flags & STATX_SYNC_TYPE == STATX_SYNC_TYPE || mask & STATX_RESERVED != 0 {
+        return Err(EINVAL);
+    }
     let st = stat_at(dirfd, path, flags)?;
     mm::copy_to_user(buf, &to_statx(&st))?;
     Ok(0)
