@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -183,5 +184,25 @@ int main(int argc, char **argv) {
     SHOW("statx, both sync types", syscall(SYS_statx, AT_FDCWD, ".", 0x6000, 0x7ff, sx));
     SHOW("statx, a reserved mask bit", syscall(SYS_statx, AT_FDCWD, ".", 0, 0x80000000u, sx));
     SHOW("statx, AT_STATX_FORCE_SYNC", syscall(SYS_statx, AT_FDCWD, ".", 0x2000, 0x7ff, sx));
+    /* A name looked up relative to a descriptor that is no directory: ENOTDIR. */
+    int pp[2];
+    pipe(pp);
+    close(open("plain-file", O_CREAT | O_WRONLY, 0644));
+    int plain = open("plain-file", O_RDONLY);
+    SHOW("fstatat relative to a pipe", syscall(SYS_newfstatat, pp[0], "x", &st, 0));
+    SHOW("openat relative to a pipe", openat(pp[0], "x", O_RDONLY));
+    SHOW("fstatat relative to a regular file", syscall(SYS_newfstatat, plain, "x", &st, 0));
+    SHOW("openat relative to a regular file", openat(plain, "x", O_RDONLY));
+    /* arch_prctl: no CPUID faulting (cpuid stays enabled). */
+    SHOW("arch_prctl(ARCH_GET_CPUID)", syscall(SYS_arch_prctl, 0x1011, 0));
+    /* socketpair checks family, type and protocol as socket does, then says
+     * that only AF_UNIX makes pairs. */
+    int sv[2];
+    SHOW("socketpair, family 0", socketpair(0, SOCK_STREAM, 0, sv));
+    SHOW("socketpair, AF_INET, type 75", socketpair(AF_INET, 75, 0, sv));
+    SHOW("socketpair, AF_INET, raw, protocol 0", socketpair(AF_INET, SOCK_RAW, 0, sv));
+    SHOW("socketpair, AF_INET, datagram, UDP", socketpair(AF_INET, SOCK_DGRAM, 17, sv));
+    SHOW("socketpair, AF_INET, datagram, TCP", socketpair(AF_INET, SOCK_DGRAM, 6, sv));
+    SHOW("socketpair, AF_INET, stream, ICMP", socketpair(AF_INET, SOCK_STREAM, 1, sv));
     return 0;
 }

@@ -1883,7 +1883,9 @@ static int families(void) {
         {AF_NETLINK, SOCK_RAW, "AF_NETLINK"},         {AF_PACKET, SOCK_RAW, "AF_PACKET"},
     };
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
-        int s = say(k[i].name, socket(k[i].domain, k[i].type, 0));
+        /* A raw IP socket names its protocol (without one it is EPROTONOSUPPORT). */
+        int proto = k[i].domain == AF_INET && k[i].type == SOCK_RAW ? IPPROTO_ICMP : 0;
+        int s = say(k[i].name, socket(k[i].domain, k[i].type, proto));
         if (s >= 0) close(s);
     }
     return 0;

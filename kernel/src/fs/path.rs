@@ -2,7 +2,7 @@
 //! resolves. `..` and symlinks are left to the monitor's walk, which resolves
 //! them in the guest's namespace; only the working directory lives here.
 use super::table;
-use crate::errno::{Errno, ENAMETOOLONG, ENOENT};
+use crate::errno::{Errno, ENAMETOOLONG, ENOENT, ENOTDIR};
 use crate::mm;
 use alloc::vec::Vec;
 use spin::Mutex;
@@ -39,6 +39,11 @@ pub fn absolute(dirfd: u64, path: &[u8]) -> Result<Vec<u8>, Errno> {
     }
     let mut base =
         if dirfd as u32 as i32 == -100 || dirfd == AT_FDCWD { cwd() } else { table::get(dirfd)?.path.clone() };
+    // A pipe, a socket, an eventfd... (named `pipe:[n]` and the like, no
+    // path in the file system) is no directory to look a name up in.
+    if base.first() != Some(&b'/') {
+        return Err(ENOTDIR);
+    }
     if base.last() != Some(&b'/') {
         base.push(b'/');
     }

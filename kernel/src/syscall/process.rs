@@ -369,6 +369,8 @@ pub fn arch_prctl([code, addr, ..]: Args) -> SysResult {
     const ARCH_SET_FS: u64 = 0x1002;
     const ARCH_GET_FS: u64 = 0x1003;
     const ARCH_GET_GS: u64 = 0x1004;
+    const ARCH_GET_CPUID: u64 = 0x1011;
+    const ARCH_SET_CPUID: u64 = 0x1012;
     match code {
         ARCH_SET_FS | ARCH_SET_GS if addr >= hx_abi::layout::USER_END => Err(EPERM),
         ARCH_SET_FS => {
@@ -382,6 +384,10 @@ pub fn arch_prctl([code, addr, ..]: Args) -> SysResult {
             Err(EINVAL)
         }
         ARCH_GET_GS => mm::write_user(addr, &0u64).map(|_| 0),
+        // CPUID faulting is not offered (a CPU without it, as Linux answers):
+        // `cpuid` always runs, and cannot be made to fault.
+        ARCH_GET_CPUID => Ok(1),
+        ARCH_SET_CPUID => Err(crate::errno::ENODEV),
         _ => Err(EINVAL),
     }
 }

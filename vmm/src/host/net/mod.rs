@@ -171,10 +171,12 @@ impl Net {
     }
 
     fn socketpair(files: &mut Files, req: &mut Request) -> Result<i64, Errno> {
-        if req.args[1] != libc::AF_UNIX as u64 {
+        // The family, type and protocol are checked as for `socket` first
+        // (Linux makes the sockets, then finds their protocol has no pairs).
+        let (domain, ty, protocol) = checked_kind(&files.net.policy, req.args[1], req.args[2], req.args[3])?;
+        if domain != libc::AF_UNIX {
             return Err(libc::EOPNOTSUPP);
         }
-        let (domain, ty, protocol) = checked_kind(&files.net.policy, req.args[1], req.args[2], req.args[3])?;
         files.handles.room()?;
         let mut fds = [0i32; 2];
         // SAFETY: socketpair writes two descriptors into the array we own.
@@ -390,7 +392,10 @@ fn checked_kind(policy: &Policy, domain: u64, ty: u64, protocol: u64) -> Result<
         }
         (_, libc::SOCK_STREAM) => protocol == 0 || protocol == libc::IPPROTO_TCP,
         (_, libc::SOCK_DGRAM) => protocol == 0 || protocol == libc::IPPROTO_UDP,
-        // Raw sockets (type 3, and the obsolete SOCK_PACKET, 10) need privileges the guest has not.
+        // A raw socket names its protocol (Linux: EPROTONOSUPPORT without
+        // one); with one (type 3, and the obsolete SOCK_PACKET, 10) it needs
+        // privileges the guest has not.
+        (_, libc::SOCK_RAW) if protocol == 0 => return Err(libc::EPROTONOSUPPORT),
         (_, libc::SOCK_RAW | 10) => return Err(libc::EPERM),
         (_, libc::SOCK_SEQPACKET | libc::SOCK_RDM) => return Err(libc::ESOCKTNOSUPPORT),
         _ => return Err(libc::EINVAL),
