@@ -204,5 +204,12 @@ int main(int argc, char **argv) {
     SHOW("socketpair, AF_INET, datagram, UDP", socketpair(AF_INET, SOCK_DGRAM, 17, sv));
     SHOW("socketpair, AF_INET, datagram, TCP", socketpair(AF_INET, SOCK_DGRAM, 6, sv));
     SHOW("socketpair, AF_INET, stream, ICMP", socketpair(AF_INET, SOCK_STREAM, 1, sv));
+    /* Reads and writes at an offset on a pipe: ESPIPE, before the access mode. */
+    char ch = 'x';
+    SHOW("pwrite on a pipe's read end", pwrite(pp[0], &ch, 1, 0));
+    SHOW("pread on a pipe's write end", pread(pp[1], &ch, 1, 0));
+    struct iovec one = {&ch, 1};
+    SHOW("pwritev2 on a pipe's read end", pwritev2(pp[0], &one, 1, 0, 0));
+    SHOW("preadv at an offset on a pipe", preadv(pp[0], &one, 1, 0));
     return 0;
 }

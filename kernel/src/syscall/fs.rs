@@ -303,18 +303,28 @@ pub fn write([fd, buf, count, ..]: Args) -> SysResult {
     write_file(&*table::get(fd)?, buf, count, None)
 }
 
+/// The file at `fd` for a read or write at an offset: a pipe has no
+/// offsets (ESPIPE, which Linux checks before the access mode).
+fn positional(fd: u64) -> Result<Arc<OpenFile>, Errno> {
+    let file = table::get(fd)?;
+    if matches!(file.kind, Kind::PipeRead(_) | Kind::PipeWrite(_)) {
+        return Err(ESPIPE);
+    }
+    Ok(file)
+}
+
 pub fn pread64([fd, buf, count, offset, ..]: Args) -> SysResult {
     if (offset as i64) < 0 {
         return Err(EINVAL);
     }
-    read_file(&*table::get(fd)?, buf, count, Some(offset))
+    read_file(&*positional(fd)?, buf, count, Some(offset))
 }
 
 pub fn pwrite64([fd, buf, count, offset, ..]: Args) -> SysResult {
     if (offset as i64) < 0 {
         return Err(EINVAL);
     }
-    write_file(&*table::get(fd)?, buf, count, Some(offset))
+    write_file(&*positional(fd)?, buf, count, Some(offset))
 }
 
 /// The `(base, len)` pairs of an iovec array.
@@ -371,7 +381,7 @@ pub fn readv([fd, iov, count, ..]: Args) -> SysResult {
 
 /// preadv/pwritev: the buffers in turn, at consecutive offsets from `offset`.
 fn vectored_at(fd: u64, iov: u64, count: u64, offset: u64, write: bool) -> SysResult {
-    let file = table::get(fd)?;
+    let file = positional(fd)?;
     let iovs = iovecs(iov, count)?;
     let mut at = offset;
     vectored(&iovs, |b, l| {
