@@ -375,3 +375,13 @@ fn madvise_checks_and_fork_advice_are_linuxs() {
         assert!(text(&out.stdout).contains("child sees pages 0-3: 0 p 0 p"), "{}", text(&out.stdout));
     }
 }
+
+/// A file a process of the tree runs cannot be opened for writing or
+/// truncated (ETXTBSY) — it would change the running image under it — and
+/// can once nothing runs it.
+#[test]
+fn a_running_executable_is_text_file_busy() {
+    let prog = build("txtbsy", Flavor::GlibcDynamic, &[]);
+    let out = compare_in_dirs(&prog, &[], None, &[]);
+    assert!(text(&out.stdout).contains("the running copy, truncated: Text file busy"), "{}", text(&out.stdout));
+}

@@ -605,6 +605,14 @@ fn plan_program(files: &Files, l: &Launch) -> Result<Planned> {
         }
         None => None,
     };
+    // The files now running: writing them is ETXTBSY for every process of the tree.
+    let file_id = |fd: Option<std::os::fd::RawFd>| {
+        fd.and_then(|fd| crate::sandbox::fstat_fd(fd).ok()).map(|st| (st.st_dev, st.st_ino))
+    };
+    crate::process::table::publish_running([
+        file_id(l.bytes.file()),
+        interp.as_ref().and_then(|(_, ibytes)| file_id(ibytes.file())),
+    ]);
     Ok(Planned { name, image, bias, interp })
 }
 

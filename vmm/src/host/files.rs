@@ -817,6 +817,15 @@ impl Files {
                 if (writes || !exists) && !self.sandbox.writable(governing) {
                     return Err(libc::EROFS);
                 }
+                // A program of the tree runs from this file: it may not be
+                // written (or truncated under the running image).
+                if writes && kind == libc::S_IFREG {
+                    if let Ok(st) = lstat_at(&parent, &name) {
+                        if crate::process::table::runs_from(st.st_dev, st.st_ino) {
+                            return Err(libc::ETXTBSY);
+                        }
+                    }
+                }
                 // Past the limit, nothing is opened or created.
                 self.handles.room()?;
                 // Never waiting at open (a FIFO without its other end would

@@ -50,6 +50,10 @@ pub struct Entry {
     /// It ran `execve` since it was forked: its parent may no longer move
     /// it to another process group (`setpgid`: EACCES, as Linux).
     pub execed: AtomicBool,
+    /// The files its image runs from (the executable, its interpreter), as
+    /// host device and inode pairs (0: none): while it runs, no guest
+    /// process may open them for writing (ETXTBSY, as Linux).
+    pub running: [AtomicU64; 4],
 }
 
 /// `Entry::end`: set, with the `si_code` and status a `waitid` reports.
@@ -369,6 +373,10 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.detached.store(false, Ordering::SeqCst);
     slot.ctty.store(0, Ordering::SeqCst);
     slot.execed.store(false, Ordering::SeqCst);
+    // A forked child runs its parent's image until it execs.
+    for (w, p) in slot.running.iter().zip(parent.running.iter()) {
+        w.store(p.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
     // A forked child shows its parent's name and command line until it execs.
     for (w, p) in slot.identity.iter().zip(parent.identity.iter()) {
         w.store(p.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -403,6 +411,24 @@ pub fn publish_identity(execfn: &[u8], argv: &[Vec<u8>], uid: u32, gid: u32) {
         b.copy_from_slice(chunk);
         w.store(u64::from_le_bytes(b), Ordering::Relaxed);
     }
+}
+
+/// The files the image this process starts now runs from (`(device,
+/// inode)` of the executable and of its interpreter, if any).
+pub fn publish_running(files: [Option<(u64, u64)>; 2]) {
+    let Some(me) = me() else { return };
+    for (pair, file) in me.running.chunks_exact(2).zip(files) {
+        let (dev, ino) = file.unwrap_or((0, 0));
+        pair[0].store(dev, Ordering::SeqCst);
+        pair[1].store(ino, Ordering::SeqCst);
+    }
+}
+
+/// Whether a process of the tree that has not ended runs from this file.
+pub fn runs_from(dev: u64, ino: u64) -> bool {
+    entries().filter(|e| e.end.load(Ordering::SeqCst) == 0).any(|e| {
+        e.running.chunks_exact(2).any(|p| p[0].load(Ordering::SeqCst) == dev && p[1].load(Ordering::SeqCst) == ino)
+    })
 }
 
 /// Frees a slot (a reaped child, or a fork that failed).
