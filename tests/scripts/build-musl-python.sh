@@ -241,7 +241,8 @@ build_python() {
     cd "$(unpack python "${TARBALL[PYTHON_TARBALL]}")"
     local lib=$PREFIX/lib
     local ssl=(--with-openssl="$PREFIX" --with-openssl-rpath=no)
-    [ -n "${TARBALL[OPENSSL_TARBALL]:-}" ] || ssl=(--without-openssl)
+    # Without it, configure finds no OpenSSL (musl-gcc never looks in /usr/include).
+    [ -n "${TARBALL[OPENSSL_TARBALL]:-}" ] || ssl=()
     ./configure --build=x86_64-pc-linux-musl --prefix="$PREFIX" --without-ensurepip "${ssl[@]}" --with-readline \
         ZLIB_CFLAGS= ZLIB_LIBS="$lib/libz.a" BZIP2_CFLAGS= BZIP2_LIBS="$lib/libbz2.a" \
         LIBLZMA_CFLAGS= LIBLZMA_LIBS="$lib/liblzma.a" \
