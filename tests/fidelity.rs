@@ -385,3 +385,23 @@ fn a_running_executable_is_text_file_busy() {
     let out = compare_in_dirs(&prog, &[], None, &[]);
     assert!(text(&out.stdout).contains("the running copy, truncated: Text file busy"), "{}", text(&out.stdout));
 }
+
+/// inotify: events with names for creates, writes, renames and deletes, a
+/// one-shot watch, poll readiness, a blocking read another process's change
+/// wakes, and the errors for bad arguments, as natively; a path outside the
+/// mounts cannot be watched, directly or through a symlink.
+#[test]
+fn inotify_reports_changes_and_watches_only_inside_the_mounts() {
+    let prog = build("inotify", Flavor::GlibcDynamic, &[]);
+    let out = compare_in_dirs(&prog, &[], None, &[]);
+    assert!(text(&out.stdout).contains("blocking read: CREATE from-child"), "{}", text(&out.stdout));
+    // /var is not mounted: the guest has no such path, whatever the host has.
+    let dir = tempfile::tempdir().unwrap();
+    let h = Command::new(HX_RUN).arg(&prog).args(["outside", "/var/log"]).current_dir(dir.path()).output().unwrap();
+    assert_eq!(
+        text(&h.stdout),
+        "watch the path: -1 No such file or directory\nwatch through a symlink: -1 No such file or directory\n",
+        "{}",
+        text(&h.stderr)
+    );
+}

@@ -310,6 +310,7 @@ const OPS: &[u32] = &[
     op::LAUNCH,
     op::TEE,
     op::FUTEX,
+    op::INOTIFY,
     op::EXIT,
     0,
     44,

@@ -69,6 +69,7 @@ fn op_name(op: u32) -> &'static str {
         op::FORK => "fork",
         op::VFORK => "vfork",
         op::FUTEX => "futex",
+        op::INOTIFY => "inotify",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

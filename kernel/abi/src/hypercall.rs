@@ -237,7 +237,17 @@ pub mod op {
     /// `FUTEX_CHANGED` into the outcome word and wakes the guest as `WATCH`
     /// does. After `FUTEX_CANCEL` the outcome word is never written again.
     pub const FUTEX: u32 = 60;
+    /// inotify on host files: `args[0]` = `INOTIFY_INIT` (`args[1]` = 1 for
+    /// a non-blocking instance; `ret` = its handle, read and polled as any
+    /// host file), `INOTIFY_ADD` (handle `args[1]`, event mask `args[2]`,
+    /// the absolute guest path in `segs[0]`; `ret` = the watch) or
+    /// `INOTIFY_RM` (handle `args[1]`, watch `args[2]`).
+    pub const INOTIFY: u32 = 61;
 }
+
+pub const INOTIFY_INIT: u64 = 0;
+pub const INOTIFY_ADD: u64 = 1;
+pub const INOTIFY_RM: u64 = 2;
 
 /// `FUTEX` operations. Wait: the word at guest-physical `args[1]` holds
 /// `args[2]`; bitset `args[3]`; the outcome word at guest-physical `args[4]`.
@@ -380,7 +390,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::FUTEX;
+pub const LAST_OP: u32 = op::INOTIFY;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -9,6 +9,7 @@ pub mod fork;
 pub mod fs;
 pub mod futex;
 mod futex_shared;
+pub mod inotify;
 pub mod madvise;
 pub mod mm;
 pub mod net;

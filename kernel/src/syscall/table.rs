@@ -2,8 +2,8 @@
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
 use super::{
-    aio, cred, epoll, exec, fork, fs, futex, madvise, mm, net, numa, path, poll, process, signal, splice, thread, time,
-    Args,
+    aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mm, net, numa, path, poll, process, signal, splice,
+    thread, time, Args,
 };
 use crate::errno::SysResult;
 use crate::fs::{eventfd, pidfd, signalfd, timerfd};
@@ -263,6 +263,10 @@ table! {
     309 => process::getcpu,
     318 => process::getrandom,
     319 => fs::memfd_create,
+    253 => inotify::inotify_init,
+    254 => inotify::inotify_add_watch,
+    255 => inotify::inotify_rm_watch,
+    294 => inotify::inotify_init1,
     322 => exec::execveat,
     324 => thread::membarrier,
     325 => mm::mlock2,

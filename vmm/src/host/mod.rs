@@ -14,6 +14,7 @@ pub mod files;
 mod flags;
 pub mod guest;
 pub mod handles;
+mod inotify;
 mod ioctl;
 pub mod net;
 pub mod process;
@@ -142,6 +143,7 @@ impl Host<'_> {
                 Some(w) => self.files.watch(w, &segs).map_or_else(|e| -(e as i64), i64::from),
                 None => -(libc::ENOSYS as i64),
             },
+            op::INOTIFY => inotify::serve(self.files, &req.args, &segs).unwrap_or_else(|e| -(e as i64)),
             op::FUTEX => match self.watch {
                 Some(w) => w.futexes.serve(self.mem, &req.args).unwrap_or_else(|e| -(e as i64)),
                 None => -(libc::ENOSYS as i64),

@@ -108,6 +108,10 @@ const ALLOWED: &[i64] = &[
     libc::SYS_epoll_wait,
     libc::SYS_epoll_pwait,
     libc::SYS_eventfd2,
+    // The guest's inotify instances (vmm/src/host/inotify.rs).
+    libc::SYS_inotify_init1,
+    libc::SYS_inotify_add_watch,
+    libc::SYS_inotify_rm_watch,
     // Fresh shared memory for MAP_SHARED|MAP_ANONYMOUS (vmm/src/host/shared.rs).
     libc::SYS_memfd_create,
     libc::SYS_msync,
