@@ -94,6 +94,11 @@ int main(int argc, char **argv) {
     say("watch with no events", inotify_add_watch(fd, "watched", 0));
     say("watch on a non-inotify fd", inotify_add_watch(1, "watched", IN_CREATE));
     say("init1 with bad flags", inotify_init1(1));
+    /* The working directory itself, as ".". */
+    int d = inotify_init1(IN_NONBLOCK);
+    wd_dir = inotify_add_watch(d, ".", IN_CREATE);
+    close(open("in-the-working-directory", O_CREAT | O_WRONLY, 0644));
+    drain(d, "a watch on \".\"");
     /* A blocking instance: a read waits until another process changes the directory. */
     int b = inotify_init();
     wd_dir = inotify_add_watch(b, "watched", IN_CREATE);

@@ -44,11 +44,10 @@ pub fn serve(files: &mut Files, args: &[u64; 8], segs: &Segs) -> Result<i64, Err
                 // A directory above the mounts exists only in the guest's view.
                 return Err(libc::EACCES);
             };
-            let mut at = format!("/proc/self/fd/{}", parent.as_raw_fd()).into_bytes();
-            if let Some(name) = name {
-                at.push(b'/');
-                at.extend_from_slice(name.as_bytes());
-            }
+            // `/proc/self/fd/N` is a symlink itself: always a component before
+            // the last (`.` for the directory), never the one not followed.
+            let mut at = format!("/proc/self/fd/{}/", parent.as_raw_fd()).into_bytes();
+            at.extend_from_slice(name.as_ref().map_or(&b"."[..], |n| n.as_bytes()));
             let at = std::ffi::CString::new(at).map_err(|_| libc::EINVAL)?;
             // The sandbox followed what may be followed: the host never does.
             // SAFETY: adds a watch to an inotify instance we hold on a NUL-terminated path.
