@@ -4,7 +4,7 @@
 //! pages; `DONTFORK`: no mapping at all), applied in the child right after
 //! `fork`. The rest are hints with no visible effect.
 use super::Args;
-use crate::errno::{SysResult, EINVAL, ENOMEM, EOPNOTSUPP, EPERM};
+use crate::errno::{SysResult, EACCES, EINVAL, ENOMEM, EOPNOTSUPP, EPERM};
 use crate::mm::space::Kind;
 use crate::mm::with_space;
 use alloc::vec::Vec;
@@ -119,7 +119,9 @@ pub fn madvise([addr, len, advice, ..]: Args) -> SysResult {
             Ok(0)
         }
         // Punching holes in the memory behind a shared mapping is not built:
-        // said, not pretended. A private mapping cannot have it (Linux: EINVAL).
+        // said, not pretended. A shared mapping that may never be written
+        // cannot have it (EACCES), nor a private one (EINVAL), as on Linux.
+        MADV_REMOVE if shared && vmas.iter().any(|v| v.file.is_some_and(|f| f.read_only)) => return Err(EACCES),
         MADV_REMOVE if shared => return Err(EOPNOTSUPP),
         MADV_REMOVE => return Err(EINVAL),
         // Hints with no effect on what the program observes.

@@ -59,6 +59,9 @@ pub enum Global {
     PipeMaxSize,
     PipeUserPagesHard,
     PipeUserPagesSoft,
+    InotifyMaxQueuedEvents,
+    InotifyMaxUserInstances,
+    InotifyMaxUserWatches,
 }
 
 /// A file of `/proc/<pid>` and `/proc/<pid>/task/<tid>`.
@@ -106,8 +109,15 @@ const SYS_VM: Table = &[
     (b"max_map_count", Entry::File(Global::MaxMapCount)),
     (b"overcommit_memory", Entry::File(Global::OvercommitMemory)),
 ];
+/// inotify's limits: Linux's defaults (the host's instances enforce its own).
+const SYS_FS_INOTIFY: Table = &[
+    (b"max_queued_events", Entry::File(Global::InotifyMaxQueuedEvents)),
+    (b"max_user_instances", Entry::File(Global::InotifyMaxUserInstances)),
+    (b"max_user_watches", Entry::File(Global::InotifyMaxUserWatches)),
+];
 const SYS_FS: Table = &[
     (b"file-max", Entry::File(Global::FileMax)),
+    (b"inotify", Entry::Dir(SYS_FS_INOTIFY)),
     (b"nr_open", Entry::File(Global::NrOpen)),
     (b"pipe-max-size", Entry::File(Global::PipeMaxSize)),
     (b"pipe-user-pages-hard", Entry::File(Global::PipeUserPagesHard)),

@@ -73,6 +73,15 @@ pub fn text(g: Global) -> Vec<u8> {
         Global::PipeMaxSize => {
             t.u(1 << 20).nl();
         }
+        Global::InotifyMaxQueuedEvents => {
+            t.u(16384).nl();
+        }
+        Global::InotifyMaxUserInstances => {
+            t.u(128).nl();
+        }
+        Global::InotifyMaxUserWatches => {
+            t.u(65536).nl();
+        }
         Global::PipeUserPagesHard => {
             t.u(0).nl();
         }
