@@ -66,6 +66,17 @@ static void show_old_getdents(void) {
     close(d);
 }
 
+/* VmLck in /proc/self/status, kB. */
+static long vm_lck_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmLck: %ld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || chdir(argv[1]) != 0) return 2;
     long page = sysconf(_SC_PAGESIZE);
@@ -211,5 +222,21 @@ int main(int argc, char **argv) {
     struct iovec one = {&ch, 1};
     SHOW("pwritev2 on a pipe's read end", pwritev2(pp[0], &one, 1, 0, 0));
     SHOW("preadv at an offset on a pipe", preadv(pp[0], &one, 1, 0));
+    /* Locked memory: counted in VmLck, not discarded (DONTNEED: EINVAL), not
+     * invalidated (MS_INVALIDATE: EBUSY); unlocked, it is again. */
+    char *lk = mmap(0, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long before = vm_lck_kb();
+    SHOW("mlock 2 pages", mlock(lk, 2 * page));
+    printf("VmLck grew by %ld kB\n", vm_lck_kb() - before);
+    SHOW("MADV_DONTNEED on locked pages", madvise(lk, page, MADV_DONTNEED));
+    SHOW("msync MS_INVALIDATE on locked pages", msync(lk, page, MS_INVALIDATE));
+    SHOW("MADV_DONTNEED on the unlocked page after them", madvise(lk + 2 * page, page, MADV_DONTNEED));
+    SHOW("munlock", munlock(lk, 2 * page));
+    printf("VmLck back: %d\n", vm_lck_kb() == before);
+    SHOW("MADV_DONTNEED once unlocked", madvise(lk, page, MADV_DONTNEED));
+    char *ml = mmap(0, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+    printf("MAP_LOCKED: VmLck grew by %ld kB\n", vm_lck_kb() - before);
+    munmap(ml, 3 * page);
+    printf("after munmap: VmLck back: %d\n", vm_lck_kb() == before);
     return 0;
 }

@@ -376,11 +376,6 @@ impl AddressSpace {
         cursor >= end
     }
 
-    /// Bytes mapped in all (what `mlockall(MCL_CURRENT)` would lock).
-    pub fn mapped_bytes(&self) -> u64 {
-        self.vmas.values().map(|v| v.end - v.start).sum()
-    }
-
     /// Whether the page at `va` is in memory (`mincore`).
     pub fn resident(&self, va: u64) -> bool {
         self.pt.leaf(va).is_some_and(|l| l.is_backed())

@@ -118,6 +118,7 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     signal::after_fork();
     super::aio::after_fork();
     super::madvise::after_fork();
+    super::mlock::after_fork();
     // A new process has no children.
     inherit_clone_children(false);
     // Only now may the child's other vCPUs run (the monitor may have started

@@ -94,6 +94,10 @@ pub fn madvise([addr, len, advice, ..]: Args) -> SysResult {
     let private_anonymous =
         vmas.iter().all(|v| matches!(v.kind, Kind::Anon | Kind::Heap | Kind::Stack) && v.file.is_none());
     let shared = vmas.iter().all(|v| v.kind == Kind::Shared && v.file.is_none_or(|f| f.shared));
+    // Locked pages stay (Linux: EINVAL).
+    if matches!(advice, MADV_DONTNEED | MADV_REMOVE) && super::mlock::any_locked(start, end) {
+        return Err(EINVAL);
+    }
     let r = match advice {
         // Anonymous private memory reads back as zero after DONTNEED.
         MADV_DONTNEED => return with_space(|s| s.zero_range(start, end)).map(|_| 0),

@@ -17,9 +17,15 @@ const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
 
 pub fn mmap(args: Args) -> SysResult {
+    const MAP_LOCKED: u64 = 0x2000;
     let start = map(args)?;
+    let end = start.saturating_add(align_up(args[1], PAGE_SIZE));
     // What the range held before is gone: so is any rewritten code there.
-    crate::rewrite::forget(start, start.saturating_add(align_up(args[1], PAGE_SIZE)));
+    crate::rewrite::forget(start, end);
+    if let Err(e) = super::mlock::mapped(start, end, args[3] & MAP_LOCKED != 0) {
+        let _ = munmap([start, end - start, 0, 0, 0, 0]);
+        return Err(e);
+    }
     Ok(start)
 }
 
@@ -159,8 +165,9 @@ pub fn past_eof(addr: u64) -> bool {
 /// `[start, end)` was unmapped or mapped afresh.
 fn forget_past_eof(start: u64, end: u64) {
     PAST_EOF.lock().retain(|&(s, e)| e <= start || s >= end);
-    // So does what madvise marked for a fork.
+    // So does what madvise marked for a fork, and any lock.
     super::madvise::forget(start, end);
+    super::mlock::forget(start, end);
 }
 
 const MAP_TYPE: u64 = 0x0f;
@@ -241,6 +248,10 @@ pub fn msync([addr, len, flags, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     let (start, end) = range(addr, len)?;
+    // Locked pages cannot be invalidated (Linux: EBUSY).
+    if flags & MS_INVALIDATE != 0 && super::mlock::any_locked(start, end) {
+        return Err(crate::errno::EBUSY);
+    }
     let segs = with_space(|s| s.shared_segments(start, end))?;
     if flags & MS_SYNC != 0 {
         for chunk in segs.chunks(hx_abi::hypercall::MAX_SEGMENTS) {
@@ -358,70 +369,6 @@ pub fn mprotect([addr, len, prot, ..]: Args) -> SysResult {
         s.flush();
         r.map(|_| 0)
     })
-}
-
-/// `mlock`/`mlock2`/`munlock`: the range must be mapped (`ENOMEM`). hx never
-/// pages guest memory out, so every mapped page stays resident anyway;
-/// without `CAP_IPC_LOCK` a range beyond `RLIMIT_MEMLOCK` is refused as Linux
-/// refuses it (`EPERM` when the limit is 0).
-fn lock_range(addr: u64, len: u64) -> SysResult {
-    let start = addr & !(PAGE_SIZE - 1);
-    let end = addr.checked_add(len).map(|e| align_up(e, PAGE_SIZE)).ok_or(ENOMEM)?;
-    if end > USER_END {
-        return Err(ENOMEM);
-    }
-    if !with_space(|s| s.covered(start, end)) {
-        return Err(ENOMEM);
-    }
-    Ok(end - start)
-}
-
-fn within_memlock_limit(bytes: u64) -> SysResult {
-    if super::cred::capable(hx_abi::uapi::CAP_IPC_LOCK) {
-        return Ok(0);
-    }
-    let limit = super::process::soft_limit(RLIMIT_MEMLOCK);
-    if limit == 0 {
-        return Err(crate::errno::EPERM);
-    }
-    if bytes > limit {
-        return Err(ENOMEM);
-    }
-    Ok(0)
-}
-
-const RLIMIT_MEMLOCK: usize = 8;
-
-pub fn mlock([addr, len, ..]: Args) -> SysResult {
-    let bytes = lock_range(addr, len)?;
-    within_memlock_limit(bytes)
-}
-
-pub fn mlock2([addr, len, flags, ..]: Args) -> SysResult {
-    const MLOCK_ONFAULT: u64 = 1;
-    if flags & !MLOCK_ONFAULT != 0 {
-        return Err(EINVAL);
-    }
-    mlock([addr, len, 0, 0, 0, 0])
-}
-
-pub fn munlock([addr, len, ..]: Args) -> SysResult {
-    lock_range(addr, len).map(|_| 0)
-}
-
-pub fn mlockall([flags, ..]: Args) -> SysResult {
-    const MCL_CURRENT: u64 = 1;
-    const MCL_FUTURE: u64 = 2;
-    const MCL_ONFAULT: u64 = 4;
-    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT {
-        return Err(EINVAL);
-    }
-    let current = if flags & MCL_CURRENT != 0 { with_space(|s| s.mapped_bytes()) } else { 0 };
-    within_memlock_limit(current)
-}
-
-pub fn munlockall(_: Args) -> SysResult {
-    Ok(0)
 }
 
 /// `mincore`: one byte per page, 1 where the page is in memory (backed in

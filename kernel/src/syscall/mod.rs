@@ -11,6 +11,7 @@ pub mod futex;
 mod futex_shared;
 pub mod inotify;
 pub mod madvise;
+pub mod mlock;
 pub mod mm;
 pub mod net;
 pub mod numa;

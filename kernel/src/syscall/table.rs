@@ -2,8 +2,8 @@
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
 use super::{
-    aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mm, net, numa, path, poll, process, signal, splice,
-    thread, time, Args,
+    aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mlock, mm, net, numa, path, poll, process, signal,
+    splice, thread, time, Args,
 };
 use crate::errno::SysResult;
 use crate::fs::{eventfd, pidfd, signalfd, timerfd};
@@ -167,10 +167,10 @@ table! {
     146 => process::sched_get_priority_max,
     147 => process::sched_get_priority_min,
     148 => process::sched_rr_get_interval,
-    149 => mm::mlock,
-    150 => mm::munlock,
-    151 => mm::mlockall,
-    152 => mm::munlockall,
+    149 => mlock::mlock,
+    150 => mlock::munlock,
+    151 => mlock::mlockall,
+    152 => mlock::munlockall,
     157 => process::prctl,
     158 => process::arch_prctl,
     160 => process::setrlimit,
@@ -269,7 +269,7 @@ table! {
     294 => inotify::inotify_init1,
     322 => exec::execveat,
     324 => thread::membarrier,
-    325 => mm::mlock2,
+    325 => mlock::mlock2,
     326 => fs::copy_file_range,
     327 => fs::preadv2,
     328 => fs::pwritev2,

@@ -213,7 +213,7 @@ fn status(thread: &Arc<Thread>) -> Vec<u8> {
     };
     kb(&mut t, b"VmPeak", u.size);
     kb(&mut t, b"VmSize", u.size);
-    kb(&mut t, b"VmLck", 0);
+    kb(&mut t, b"VmLck", crate::syscall::mlock::locked());
     kb(&mut t, b"VmPin", 0);
     kb(&mut t, b"VmHWM", u.rss);
     kb(&mut t, b"VmRSS", u.rss);
