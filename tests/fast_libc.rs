@@ -88,14 +88,7 @@ fn lua_built_with_musl_runs_the_lua_script_through_the_vector_only() {
 #[test]
 fn cpython_built_with_musl_runs_through_the_vector_only() {
     patched_libc();
-    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/musl-python");
-    let python = prefix.join("bin/python3.11");
-    assert!(
-        python.is_file(),
-        "{} is missing: run tests/scripts/build-musl-python.sh (.ci/setup does)",
-        python.display()
-    );
-    let prefix = prefix.canonicalize().unwrap();
+    let prefix = musl_python();
     let python = prefix.join("bin/python3.11");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scripts/python_modules.py");
     // The guest sees the prefix (its standard library) at the same path.

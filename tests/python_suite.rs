@@ -1,20 +1,25 @@
 //! CPython's own regression tests inside hx: a representative set of
-//! modules of Debian's libpython3.11-testsuite (the language, text, binary
-//! data, numbers, files and directories, persistence, compression,
-//! concurrency, networking over loopback, the os/sys layer), each run on
-//! its own natively and under hx-run by `tests/scripts/python_suite.py`.
-//! Every module that passes natively must pass in hx. The full suite, module
-//! by module, is docs/python-tests.md (the same script, every module); the
-//! modules that differ there (test_fcntl: no dnotify, as a Linux built
-//! without it; test_mmap: a shared mapping of a file takes guest RAM for
-//! its whole length) are not in this list.
+//! modules of CPython's test suite (the language, text, binary data,
+//! numbers, files and directories, persistence, compression, concurrency,
+//! networking over loopback, the os/sys layer), each run on its own by
+//! `tests/scripts/python_suite.py`: Debian's python3 (libpython3.11-testsuite)
+//! natively and under hx-run (the trap path), and the musl CPython
+//! (target/musl-python, tests/scripts/build-musl-python.sh) with its own test
+//! package natively and under `hx-run --fast-libc`. Every module that passes
+//! natively must pass in hx with the same interpreter. The full suite,
+//! module by module, is docs/python-tests.md (the same script, every
+//! module); the modules that differ there (test_fcntl: no dnotify, as a
+//! Linux built without it; test_mmap: a shared mapping of a file takes guest
+//! RAM for its whole length) are not in this list.
 mod common;
 
 use common::*;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 
-/// The modules CI runs (about 1.5 minutes natively, a few more in hx).
+/// The modules CI runs (about 1.5 minutes natively, a few more in hx; with
+/// the musl CPython, 1.6 minutes natively and 2.7 under --fast-libc).
 const MODULES: &[&str] = &[
     // The language.
     "test_grammar",
@@ -119,30 +124,31 @@ const MODULES: &[&str] = &[
     "test_locale",
 ];
 
-#[test]
-fn cpython_test_modules_that_pass_natively_pass_in_hx() {
-    let found = Command::new("/usr/bin/python3").args(["-c", "import test.libregrtest.runtest"]).output().unwrap();
-    assert!(
-        found.status.success(),
-        "CPython's test package is missing: .ci/setup installs it (Debian package libpython3.11-testsuite)"
-    );
+/// The two runs of the suite (each two modules at a time) share the CPUs
+/// with nothing else of theirs: one at a time.
+static SUITE: Mutex<()> = Mutex::new(());
+
+/// Runs MODULES through the script, natively (kind `native`) then in hx
+/// (kind `inside`), `extra` passed on to the script; fails if a module
+/// passing natively fails in hx, twice. `regressed` starts the script's line
+/// naming those modules.
+fn modules_that_pass_natively_pass_in_hx(native: &str, inside: &str, regressed: &str, extra: &[&str]) {
+    let _alone = SUITE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scripts/python_suite.py");
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results.json");
-    let run = |extra: &[&str], modules: &[&str]| {
-        let out = Command::new("/usr/bin/python3")
-            .arg(&script)
-            .args(["--hx", HX_RUN, "--jobs", "2", "--results"])
-            .arg(&results)
-            .args(extra)
-            .args(modules)
-            .output()
-            .unwrap();
+    let run = |kinds: &[&str], modules: &[&str]| {
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(&script).args(["--hx", HX_RUN, "--jobs", "2", "--results"]).arg(&results).args(extra);
+        for kind in kinds {
+            cmd.args(["--only", kind]);
+        }
+        let out = cmd.args(modules).output().unwrap();
         (out.status.success(), format!("{}{}", text(&out.stdout), text(&out.stderr)))
     };
-    let (ok, log) = run(&[], MODULES);
-    let passed_natively = log.lines().filter(|l| l.starts_with("native ") && l.contains(" pass ")).count();
-    assert!(passed_natively >= 60, "only {passed_natively} modules passed natively\n{log}");
+    let (ok, log) = run(&[native, inside], MODULES);
+    let passed_natively = log.lines().filter(|l| l.starts_with(&format!("{native} ")) && l.contains(" pass ")).count();
+    assert!(passed_natively >= 60, "only {passed_natively} modules passed natively ({native})\n{log}");
     if ok {
         return;
     }
@@ -151,11 +157,35 @@ fn cpython_test_modules_that_pass_natively_pass_in_hx() {
     // in CI beside test_signal and passed 30 runs here, alone and under load.
     let failed: Vec<&str> = log
         .lines()
-        .find_map(|l| l.strip_prefix("pass natively, not in hx: "))
+        .find_map(|l| l.strip_prefix(regressed).and_then(|rest| rest.strip_prefix(": ")))
         .map(|s| s.split_whitespace().collect())
         .unwrap_or_default();
     assert!(!failed.is_empty(), "the suite failed without naming a module:\n{log}");
-    let (ok, again) = run(&["--only", "hx"], &failed);
-    eprintln!("failed in hx at first, run again on their own: {failed:?}\n{log}\n--- again:\n{again}");
-    assert!(ok, "modules that pass natively fail in hx, twice:\n{log}\n--- again:\n{again}");
+    let (ok, again) = run(&[inside], &failed);
+    eprintln!("failed in hx ({inside}) at first, run again on their own: {failed:?}\n{log}\n--- again:\n{again}");
+    assert!(ok, "modules that pass natively fail in hx ({inside}), twice:\n{log}\n--- again:\n{again}");
+}
+
+#[test]
+fn cpython_test_modules_that_pass_natively_pass_in_hx() {
+    let found = Command::new("/usr/bin/python3").args(["-c", "import test.libregrtest.runtest"]).output().unwrap();
+    assert!(
+        found.status.success(),
+        "CPython's test package is missing: .ci/setup installs it (Debian package libpython3.11-testsuite)"
+    );
+    modules_that_pass_natively_pass_in_hx("native", "hx", "pass natively, not in hx", &[]);
+}
+
+/// The same modules with the musl CPython and its own test package, natively
+/// and under --fast-libc (a module may differ from Debian's build: the musl
+/// build's own native run is the reference).
+#[test]
+fn cpython_test_modules_that_pass_natively_with_musl_pass_under_fast_libc() {
+    let prefix = musl_python();
+    modules_that_pass_natively_pass_in_hx(
+        "musl-native",
+        "fast",
+        "pass natively with musl, not under --fast-libc",
+        &["--musl-python", prefix.to_str().unwrap()],
+    );
 }

@@ -252,3 +252,17 @@ pub fn build_go_program(dir: &Path) -> PathBuf {
     assert!(status.success(), "go build of tests/programs/go/threads.go failed");
     out
 }
+
+/// The musl CPython's prefix (`target/musl-python`, resolved), built by
+/// tests/scripts/build-musl-python.sh; its interpreter is `bin/python3.11`.
+#[allow(dead_code)]
+pub fn musl_python() -> PathBuf {
+    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/musl-python");
+    let python = prefix.join("bin/python3.11");
+    assert!(
+        python.is_file(),
+        "{} is missing: run tests/scripts/build-musl-python.sh (.ci/setup does)",
+        python.display()
+    );
+    prefix.canonicalize().unwrap()
+}

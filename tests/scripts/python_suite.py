@@ -1,18 +1,32 @@
 #!/usr/bin/env python3
 """CPython's regression tests, module by module, natively and inside hx.
 
-Runs every module of Debian's libpython3.11-testsuite (or those named) with
-`python3 -m test`, each in a fresh working directory: natively, then under
-`hx-run` (the trap path), and writes docs/python-tests.md: each module's
-result in both runs and, for a module that passes natively but not in hx,
-the tests that failed there and what hx-run reported.
+Runs every module of CPython's test suite (or those named) with
+`python -m test -W MODULE`, each in a fresh working directory, in four ways
+(kinds):
 
-    tests/scripts/python_suite.py [--hx target/release/hx-run] [--jobs 2]
+    native       Debian's python3 (3.11) and its libpython3.11-testsuite
+    hx           the same under `hx-run` (the trap path)
+    musl-native  the musl CPython 3.11.2 (target/musl-python, built by
+                 tests/scripts/build-musl-python.sh) and its own test package
+    fast         the same under `hx-run --fast-libc` (every syscall a call)
+
+and writes docs/python-tests.md: each module's four results and, for a module
+that passes natively but not in hx, the tests that failed there and what
+hx-run reported. Each hx run is compared with the native run of the same
+interpreter (hx with native, fast with musl-native): a module can differ
+between Debian's build and the musl build (modules the musl build lacks:
+_dbm, _gdbm, _uuid, _tkinter, nis, _crypt).
+
+    tests/scripts/python_suite.py [--hx target/release/hx-run]
+        [--musl-python target/musl-python] [--jobs 2] [--only KIND]...
         [--results results.json] [--output docs/python-tests.md] [MODULE...]
 
-Results accumulate in --results (JSON), so an interrupted run resumes where
-it stopped and a rerun of a few modules (named on the command line) keeps
-the others'. Exit status 1 if a module passing natively fails in hx.
+Results accumulate in --results (JSON, a module's results keyed by kind), so
+an interrupted run resumes where it stopped and a rerun of a few modules
+(named on the command line) keeps the others'. --only (repeatable) runs only
+those kinds. Exit status 1 if a module passing natively fails in hx (either
+comparison).
 """
 import argparse
 import concurrent.futures
@@ -29,9 +43,15 @@ PYTHON = "/usr/bin/python3"
 NATIVE_LIMIT = 900  # seconds; a module slower than this natively counts as a timeout
 HX_FACTOR, HX_EXTRA = 4, 120  # hx may take 4x native + 2 min
 
+KINDS = ["native", "hx", "musl-native", "fast"]
+# Each run in hx and the native run it is compared with.
+BASELINE = {"hx": "native", "fast": "musl-native"}
+# How the summary after a run names a regression of each comparison.
+REGRESSION = {"hx": "pass natively, not in hx", "fast": "pass natively with musl, not under --fast-libc"}
+
 
 # Why a module that passes natively does not pass in hx, where the cause is
-# known (the table shows the failing tests either way).
+# known (the table shows the failing tests either way): on the trap path...
 REASONS = {
     "test_fcntl": "F_NOTIFY (dnotify) is EINVAL, as on a Linux built without CONFIG_DNOTIFY",
     "test_mmap": "a shared mapping of a file takes guest RAM for its whole length at mmap: a 4 GiB sparse file"
@@ -42,11 +62,17 @@ REASONS = {
                     " starts hangs (its SIGCHLD is not seen); test_subprocess alone passes (17 s), as every other"
                     " sub-module does",
 }
+# ... and under --fast-libc (the musl CPython).
+FAST_REASONS = {
+    "test_fcntl": REASONS["test_fcntl"],
+    "test_mmap": REASONS["test_mmap"],
+    "test_site": REASONS["test_site"],
+}
 
 
-def all_modules():
+def find_modules(python):
     out = subprocess.run(
-        [PYTHON, "-c", "import test.libregrtest.runtest as r; print('\\n'.join(r.findtests()))"],
+        [python, "-c", "import test.libregrtest.runtest as r; print('\\n'.join(r.findtests()))"],
         capture_output=True, text=True, check=True)
     return out.stdout.split()
 
@@ -84,13 +110,10 @@ def details(out):
             "tail": out.strip().splitlines()[-6:]}
 
 
-def run_one(module, hx, limit):
+def run_one(module, argv, limit):
+    """Runs `argv` (an interpreter, maybe under hx-run) on `module`."""
     with tempfile.TemporaryDirectory(prefix="pysuite-") as cwd:
-        argv = [PYTHON, "-m", "test", "-W", module]
-        if hx:
-            # The suite binds and connects to ports of its choosing: the
-            # host's network, as a native run has (hx's default publishes none).
-            argv = [hx, "--net", "host"] + argv
+        argv = argv + ["-m", "test", "-W", module]
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", TMPDIR=cwd, LANG="C.UTF-8")
         start = time.monotonic()
         p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -110,25 +133,54 @@ def run_one(module, hx, limit):
     return result
 
 
+def regressions(results, kind):
+    """Modules passing natively (the kind's baseline) that do not pass in `kind`."""
+    base = BASELINE[kind]
+    return sorted(m for m, r in results.items()
+                  if r.get(base, {}).get("result") == "pass" and r.get(kind, {}).get("result") not in (None, "pass"))
+
+
 def main():
     # A background job starts with SIGINT ignored, which its children keep:
     # the suite's tests of Ctrl-C need its default action.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    here = os.path.dirname(__file__)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--hx", default=os.path.join(os.path.dirname(__file__), "../../target/release/hx-run"))
+    ap.add_argument("--hx", default=os.path.join(here, "../../target/release/hx-run"))
+    ap.add_argument("--musl-python", default=os.path.join(here, "../../target/musl-python"),
+                    help="the musl CPython's prefix (tests/scripts/build-musl-python.sh)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--results", default="python-tests.json")
     ap.add_argument("--output", default=None, help="write the markdown table here")
-    ap.add_argument("--only", choices=["native", "hx"], help="run only natively, or only in hx")
+    ap.add_argument("--only", choices=KINDS, action="append",
+                    help="run only this kind (repeatable): native, hx (trap path), musl-native, fast (--fast-libc)")
     ap.add_argument("modules", nargs="*")
     args = ap.parse_args()
     hx = os.path.abspath(args.hx)
+    kinds = [k for k in KINDS if k in args.only] if args.only else KINDS
+    # The guest sees the musl prefix (its standard library and tests) at the same path.
+    prefix = os.path.realpath(args.musl_python)
+    musl_python = os.path.join(prefix, "bin/python3.11")
+    if any(k in ("musl-native", "fast") for k in kinds) and not os.path.isfile(musl_python):
+        sys.exit(f"{musl_python} is missing: run tests/scripts/build-musl-python.sh (or --only native --only hx)")
+    commands = {
+        "native": [PYTHON],
+        # The suite binds and connects to ports of its choosing: the host's
+        # network, as a native run has (hx's default publishes none).
+        "hx": [hx, "--net", "host", PYTHON],
+        "musl-native": [musl_python],
+        "fast": [hx, "--fast-libc", "--net", "host", "--mount", f"{prefix}:{prefix}", musl_python],
+    }
     results = {}
     if os.path.exists(args.results):
         with open(args.results) as f:
             results = json.load(f)
     named = bool(args.modules)
-    modules = args.modules or all_modules()
+    if named:
+        modules = args.modules
+    else:
+        pythons = {PYTHON if k in ("native", "hx") else musl_python for k in kinds}
+        modules = sorted(set().union(*(find_modules(p) for p in pythons)))
 
     def save():
         with open(args.results + ".tmp", "w") as f:
@@ -138,72 +190,107 @@ def main():
     def todo(kind):
         return [m for m in modules if named or kind not in results.get(m, {})]
 
-    for kind in [args.only] if args.only else ["native", "hx"]:
+    for kind in kinds:
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             def job(m):
-                if kind == "native":
-                    return run_one(m, None, NATIVE_LIMIT)
-                native = results.get(m, {}).get("native", {}).get("seconds", 60)
-                return run_one(m, hx, native * HX_FACTOR + HX_EXTRA)
+                if kind not in BASELINE:
+                    return run_one(m, commands[kind], NATIVE_LIMIT)
+                native = results.get(m, {}).get(BASELINE[kind], {}).get("seconds", 60)
+                return run_one(m, commands[kind], native * HX_FACTOR + HX_EXTRA)
             futures = {pool.submit(job, m): m for m in todo(kind)}
             for fut in concurrent.futures.as_completed(futures):
                 m = futures[fut]
                 r = fut.result()
                 results.setdefault(m, {})[kind] = r
                 save()
-                print(f"{kind:6} {m:40} {r['result']:8} {r['seconds']:7.1f} s "
+                print(f"{kind:11} {m:40} {r['result']:8} {r['seconds']:7.1f} s "
                       f"{' '.join(r['failed'][:3])}", flush=True)
     if args.output:
         write_table(results, args.output)
-    regressions = [m for m, r in results.items()
-                   if r.get("native", {}).get("result") == "pass" and r.get("hx", {}).get("result") not in (None, "pass")]
-    for m in sorted(regressions):
-        h = results[m]["hx"]
-        print(f"--- {m}: {h['result']} in hx (status {h['status']}, {h['seconds']} s)")
-        for line in h["failed"] + h["hx"] + h["tail"]:
-            print("    " + line)
-    if regressions:
-        print("pass natively, not in hx:", " ".join(sorted(regressions)))
-    return 1 if regressions else 0
+    failed = False
+    for kind in BASELINE:
+        bad = regressions(results, kind)
+        for m in bad:
+            h = results[m][kind]
+            print(f"--- {m}: {h['result']} {'in hx' if kind == 'hx' else 'under --fast-libc'}"
+                  f" (status {h['status']}, {h['seconds']} s)")
+            for line in h["failed"] + h["hx"] + h["tail"]:
+                print("    " + line)
+        if bad:
+            print(f"{REGRESSION[kind]}:", " ".join(bad))
+            failed = True
+    return 1 if failed else 0
+
+
+def why(r, kind, reasons, module):
+    """What failed in `kind`: the known cause, the failing tests, hx-run's messages."""
+    h = r[kind]
+    parts = []
+    if h.get("failed"):
+        parts.append(", ".join(h["failed"][:4]) + (f" (+{h['failed_count'] - 4} more)" if h["failed_count"] > 4 else ""))
+    parts += [x.replace("|", "\\|") for x in h.get("hx", [])[:2]]
+    if not parts and h.get("tail"):
+        parts.append(h["tail"][-1].replace("|", "\\|")[:160])
+    if h.get("result") == "timeout":
+        parts.insert(0, f"timed out after {h['seconds']} s")
+    return "; ".join(([reasons[module]] if module in reasons else []) + parts)
 
 
 def write_table(results, path):
     rows = sorted(results.items())
     count = lambda kind, res: sum(1 for _, r in rows if r.get(kind, {}).get("result") == res)
-    native_pass = [m for m, r in rows if r.get("native", {}).get("result") == "pass"]
-    both = [m for m in native_pass if results[m].get("hx", {}).get("result") == "pass"]
+
+    def summary(kind):
+        return (f"{count(kind, 'pass')} pass, {count(kind, 'skip')} skipped, {count(kind, 'fail')} fail,"
+                f" {count(kind, 'timeout')} time out, {count(kind, 'crash')} crash")
+
+    def passing(kind):
+        base = [m for m, r in rows if r.get(BASELINE[kind], {}).get("result") == "pass"]
+        return base, [m for m in base if results[m].get(kind, {}).get("result") == "pass"]
+
+    native_pass, both = passing("hx")
+    musl_pass, both_fast = passing("fast")
     lines = [
         "# CPython's regression tests inside hx",
         "",
-        "Debian's python3 (3.11) and its test suite (`libpython3.11-testsuite`), every module run on its own",
-        "(`python3 -m test -W MODULE`, fresh working directory, `PYTHONDONTWRITEBYTECODE=1`): natively, then",
-        "under `hx-run --net host` on the trap path (the suite listens on ports of its choosing). Generated by `tests/scripts/python_suite.py --output docs/python-tests.md`.",
-        "The musl CPython on the fast libc is not built yet (issue 14): no column for it.",
+        "Every module of CPython's regression suite run on its own (`python -m test -W MODULE`, fresh working",
+        "directory, `PYTHONDONTWRITEBYTECODE=1`) by two interpreters, each natively and inside hx:",
         "",
-        f"- modules: {len(rows)}; natively: {count('native', 'pass')} pass, {count('native', 'skip')} skipped,"
-        f" {count('native', 'fail')} fail, {count('native', 'timeout') + count('native', 'crash')} time out or crash",
-        f"- in hx: {count('hx', 'pass')} pass, {count('hx', 'skip')} skipped, {count('hx', 'fail')} fail,"
-        f" {count('hx', 'timeout')} time out, {count('hx', 'crash')} crash",
-        f"- **{len(both)} of the {len(native_pass)} modules that pass natively pass in hx**",
+        "- Debian's python3 (3.11) and its test suite (`libpython3.11-testsuite`): natively, then under",
+        "  `hx-run --net host` on the trap path (the suite listens on ports of its choosing);",
+        "- the musl CPython 3.11.2 (`target/musl-python`, built by `tests/scripts/build-musl-python.sh`) and its own",
+        "  test package: natively, then under `hx-run --fast-libc --net host --mount PREFIX:PREFIX` (every syscall",
+        "  a function call into hx's kernel). Each hx run is compared with the native run of the same interpreter:",
+        "  the musl build lacks a few modules (_dbm, _gdbm, _uuid, _tkinter, nis, _crypt).",
         "",
-        "| module | native | hx (trap path) | native s | hx s | why it differs |",
-        "|---|---|---|---|---|---|",
+        "Generated by `tests/scripts/python_suite.py --jobs 2 --output docs/python-tests.md`; times are seconds,",
+        "in the columns' order (native / hx / musl native / --fast-libc).",
+        "",
+        f"- modules: {len(rows)}",
+        f"- Debian's python3 natively: {summary('native')}; in hx (trap path): {summary('hx')}",
+        f"- **{len(both)} of the {len(native_pass)} modules that pass natively pass in hx (trap path)**",
+        f"- musl CPython natively: {summary('musl-native')}; in hx --fast-libc: {summary('fast')}",
+        f"- **{len(both_fast)} of the {len(musl_pass)} modules that pass natively with musl pass in hx --fast-libc**",
+        "",
+        "| module | native | hx (trap path) | musl native | hx --fast-libc (musl) | times | why it differs |",
+        "|---|---|---|---|---|---|---|",
     ]
     for m, r in rows:
-        n, h = r.get("native", {}), r.get("hx", {})
-        why = ""
+        n, h, mn, f = (r.get(k, {}) for k in KINDS)
+        parts = []
         if n.get("result") == "pass" and h.get("result") not in (None, "pass"):
-            parts = []
-            if h.get("failed"):
-                parts.append(", ".join(h["failed"][:4]) + (f" (+{h['failed_count'] - 4} more)" if h["failed_count"] > 4 else ""))
-            parts += [x.replace("|", "\\|") for x in h.get("hx", [])[:2]]
-            if not parts and h.get("tail"):
-                parts.append(h["tail"][-1].replace("|", "\\|")[:160])
-            why = "; ".join(([REASONS[m]] if m in REASONS else []) + parts)
-        elif n.get("result") == "skip":
-            why = n.get("skip_reason", "")[:120]
-        lines.append(f"| {m} | {n.get('result', '–')} | {h.get('result', '–')} | {n.get('seconds', '')} |"
-                     f" {h.get('seconds', '')} | {why} |")
+            parts.append("trap path: " + why(r, "hx", REASONS, m))
+        if mn.get("result") == "pass" and f.get("result") not in (None, "pass"):
+            parts.append("--fast-libc: " + why(r, "fast", FAST_REASONS, m))
+        if n.get("result") == "pass" and mn.get("result") in ("fail", "timeout", "crash"):
+            parts.append("the musl build, natively: " + why(r, "musl-native", {}, m))
+        if n.get("result") == "skip":
+            parts.append(n.get("skip_reason", "")[:120])
+        elif mn.get("result") == "skip":
+            parts.append("musl build: " + mn.get("skip_reason", "")[:120])
+        times = " / ".join(str(x.get("seconds", "–")) for x in (n, h, mn, f))
+        lines.append(f"| {m} | {n.get('result', '–')} | {h.get('result', '–')} | {mn.get('result', '–')} |"
+                     f" {f.get('result', '–')} | {times} | {'; '.join(parts)} |")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
