@@ -54,6 +54,8 @@ const MAX_REMEMBERED: usize = 16 * 1024;
 /// back within a few thousand calls.
 const PROCESS_TRAPS: u64 = 1000;
 const HOT: u32 = 16;
+/// How long a rewrite waits for the other vCPUs to stop before it gives up.
+const STOP_PATIENCE_NS: u64 = 5_000_000;
 const CONSIDERED: u32 = u32::MAX;
 
 /// Trap-path syscalls this process made.
@@ -130,8 +132,20 @@ pub fn after_trap(site_end: u64, ret: u64) {
             return;
         }
     }
-    // No lock is held here, as stopping the other vCPUs requires.
-    let _stopped = crate::sched::multi_threaded().then(quiesce::stop_others);
+    // No lock is held here, as stopping the other vCPUs requires. One that
+    // does not stop soon (its thread waits in a host call, maybe for this
+    // one) means no rewrite of this site: waiting could be for ever.
+    let _stopped = if crate::sched::multi_threaded() {
+        match quiesce::try_stop_others(STOP_PATIENCE_NS) {
+            Some(stopped) => Some(stopped),
+            None => {
+                STATE.lock().sites.insert(site_end, CONSIDERED);
+                return;
+            }
+        }
+    } else {
+        None
+    };
     if HANDLERS.load(Ordering::Relaxed) != 0 {
         return;
     }

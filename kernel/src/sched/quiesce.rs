@@ -119,6 +119,36 @@ pub fn stop_others() -> Stopped {
     }
 }
 
+/// As [`stop_others`], for work that may be skipped (rewriting a syscall
+/// site): gives up — `None`, the gate open again — if another vCPU has the
+/// gate, or if the others have not all stopped within `patience_ns`. A vCPU
+/// whose thread waits in a host call (a blocking send to a full socket)
+/// stops only when that call returns, which may wait for this very thread.
+pub fn try_stop_others(patience_ns: u64) -> Option<Stopped> {
+    let me = percpu::cpu() as u32 + 1;
+    GATE.compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst).ok()?;
+    let start = time::monotonic_ns();
+    let mut nudged_at = 0;
+    loop {
+        let others = ACTIVE.load(Ordering::SeqCst) & !my_bit();
+        if others == 0 {
+            return Some(Stopped(()));
+        }
+        let now = time::monotonic_ns();
+        if now - start >= patience_ns {
+            GATE.store(0, Ordering::Release);
+            return None;
+        }
+        if now - nudged_at >= NUDGE_NS {
+            for cpu in (0..64).filter(|c| others & (1 << c) != 0) {
+                super::interrupt_cpu(cpu);
+            }
+            nudged_at = now;
+        }
+        core::hint::spin_loop();
+    }
+}
+
 /// In a forked child, once its state holds nothing of the parent's other
 /// threads: lets its other vCPUs go. They held no lock at the copy and wait
 /// at the gate if they started (their bits are taken off first: one that
