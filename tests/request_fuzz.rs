@@ -311,6 +311,7 @@ const OPS: &[u32] = &[
     op::TEE,
     op::FUTEX,
     op::INOTIFY,
+    op::SYSV,
     op::EXIT,
     0,
     44,
@@ -480,6 +481,11 @@ fn run_fuzz(seed: u64, iterations: u64) -> u64 {
 
 #[test]
 fn forged_requests_never_crash_or_escape_the_monitor() {
+    // System V requests act in an IPC namespace of this thread's own (and
+    // its helpers'), as hx-run's do in the tree's: never on the host's objects.
+    // The other tests here forge no System V request.
+    hx_vmm::host::sysv::unshare_namespace().expect("a private IPC namespace (the tests run as root)");
+    hx_vmm::host::sysv::set_limits(RAM).unwrap();
     let (iterations, _) = rng::budget(40_000);
     let done = run_fuzz(rng::seed(), iterations);
     println!("request fuzzer: {done} requests, no crash, no change outside the read-write mount");
@@ -647,5 +653,69 @@ fn every_request_op_is_fuzzed() {
     for op in ops {
         assert!(OPS.contains(&op), "request op {op} is not in the host-side fuzzer's list");
         assert!(op <= last, "request op {op} is beyond forge.c's LAST_OP {last}");
+    }
+}
+
+/// System V requests naming live objects (a segment, a semaphore set, a
+/// queue), with any call, command, flags and buffers: an errno or a
+/// result, never a crash or an allocation beyond the bound; what they make
+/// lives in this thread's own IPC namespace.
+#[test]
+fn system_v_requests_on_live_objects_are_checked() {
+    use hx_abi::hypercall::{SYSV_MSGGET, SYSV_SEMGET, SYSV_SHMGET};
+    hx_vmm::host::sysv::unshare_namespace().expect("a private IPC namespace (the tests run as root)");
+    hx_vmm::host::sysv::set_limits(RAM).unwrap();
+    let tree = Tree::new();
+    let mem = GuestRam::new(RAM).unwrap();
+    let mut files = Files::with_streams(tree.sandbox(), None, LIMIT, [None, None, None]);
+    let mut report = Report::new(false, "fuzz");
+    report.set_quiet();
+    let mut rng = Rng::new(rng::seed());
+    let mut ids = vec![];
+    for (call, size) in [(SYSV_SHMGET, 3 * 4096 + 5), (SYSV_SEMGET, 4), (SYSV_MSGGET, 0)] {
+        let mut req = Request::new(op::SYSV);
+        req.args[..4].copy_from_slice(&[call, 0, size, 0o600]);
+        if call == SYSV_MSGGET {
+            req.args[2] = 0o600;
+        }
+        let back = serve_one(&mut files, req, &[]);
+        assert!(back.ret >= 0, "call {call}: {}", back.ret);
+        ids.push(back.ret as u64);
+    }
+    let (count, _) = rng::budget(20_000);
+    for _ in 0..count {
+        let mut req = Request::new(op::SYSV);
+        req.args[0] = rng.below(11);
+        req.args[1] = if rng.chance(4) { value(&mut rng) } else { *rng.pick(&ids) };
+        for a in &mut req.args[2..7] {
+            *a = match rng.below(4) {
+                0 => value(&mut rng),
+                1 => rng.below(24),
+                2 => *rng.pick(&ids),
+                _ => DATA + rng.below(DATA_LEN / 8) * 8, // an outcome word
+            };
+        }
+        let mut cursor = rng.next();
+        req.nsegs = rng.below(3) as u32;
+        for s in &mut req.segs[..req.nsegs as usize] {
+            *s = if rng.chance(2) {
+                Segment { phys: DATA + rng.below(DATA_LEN / 4096) * 4096, len: rng.below(4) * 4096 + rng.below(130) }
+            } else {
+                segment(&mut rng, &mem, &mut cursor)
+            };
+        }
+        if req.args[0] == hx_abi::hypercall::SYSV_SHMAT && rng.chance(2) {
+            // The segment's own size (4 pages), so that some attach.
+            req.segs[0] = Segment { phys: DATA + rng.below(DATA_LEN / 4096 - 4) * 4096, len: 4 * 4096 };
+            req.nsegs = 1;
+        }
+        mem.write_obj(REQ_AT, req).unwrap();
+        let base = heap::reset();
+        let mut host = Host { mem: &mem, report: &mut report, files: &mut files, watch: Some(watcher()) };
+        let served =
+            if rng.chance(2) { host.serve(REQ_AT) } else { host.serve_polled(REQ_AT).map(|()| Outcome::Resume) };
+        assert!(served.is_ok(), "a request inside guest RAM ended the VM");
+        let used = heap::peak().saturating_sub(base);
+        assert!(used <= MAX_REQUEST_HEAP, "SYSV call {} allocated {used} bytes", req.args[0]);
     }
 }

@@ -2,7 +2,8 @@
 //! mappings shared by forked processes, coherent with the file (reads,
 //! writes, `msync`, a second mapping), SIGBUS past the end of the file,
 //! process-shared mutexes and semaphores across processes, and POSIX shared
-//! memory opened by name in /dev/shm — each compared with a native run.
+//! memory opened by name in /dev/shm, System V IPC — each compared with a
+//! native run.
 mod common;
 
 use common::{build, status_code, text, Flavor, HX_RUN};
@@ -98,5 +99,25 @@ fn futexes_wait_and_wake_across_processes() {
             assert_eq!(text(&h.stdout), out, "{flavor:?} {args:?} (stderr under hx: {})", text(&h.stderr));
             assert_eq!(status_code(&h), status_code(&n), "{flavor:?} {args:?}");
         }
+    }
+}
+
+/// System V IPC between processes (each its own VM): segments attached,
+/// shared across fork, read-only, removed while attached; semaphores with
+/// waiters counted (GETNCNT/GETZCNT), SEM_UNDO at exit, EINTR and EIDRM;
+/// message queues by type, blocking senders and receivers, EINTR and EIDRM
+/// — compared with a native run (whose objects live in the host's IPC
+/// namespace; hx's in the tree's own).
+#[test]
+fn system_v_ipc_behaves_as_on_linux() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("sysv", flavor, &[]);
+        let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let n = Command::new(&exe).current_dir(nd.path()).output().unwrap();
+        let h = Command::new(HX_RUN).arg(&exe).current_dir(hd.path()).output().unwrap();
+        let out = text(&n.stdout);
+        assert!(out.contains("sem: value after the child's exit: 5"), "natively: {out}");
+        assert_eq!(text(&h.stdout), out, "{flavor:?} (stderr under hx: {})", text(&h.stderr));
+        assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
     }
 }

@@ -21,4 +21,5 @@ pub mod smp;
 pub mod tsc;
 pub mod vcpu;
 pub mod vm;
+pub mod waits;
 pub mod watch;

@@ -70,6 +70,7 @@ fn op_name(op: u32) -> &'static str {
         op::VFORK => "vfork",
         op::FUTEX => "futex",
         op::INOTIFY => "inotify",
+        op::SYSV => "sysv",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

@@ -10,7 +10,7 @@
 
 use crate::memory::GuestRam;
 use hx_abi::percpu::{Shared, CPU_AREA_SIZE, SHARED_OFFSET, WORK_RESCHED};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,6 +68,9 @@ pub struct Smp {
     timer_stop: Mutex<bool>,
     timer_wake: Condvar,
     timer_resting: AtomicBool,
+    /// vCPUs not idle (counted running until they first idle): none means
+    /// every guest thread waits, which `/proc/PID/stat` shows as `S`.
+    busy: AtomicUsize,
 }
 
 /// The host signal that forces a vCPU thread out of `KVM_RUN`.
@@ -109,6 +112,19 @@ impl Smp {
             timer_stop: Mutex::new(false),
             timer_wake: Condvar::new(),
             timer_resting: AtomicBool::new(false),
+            busy: AtomicUsize::new(n),
+        }
+    }
+
+    /// Tells the other processes whether every vCPU idles (looking again
+    /// after the store, so that two vCPUs changing at once leave it right).
+    fn publish_sleeping(&self) {
+        loop {
+            let sleeping = self.busy.load(Ordering::SeqCst) == 0;
+            crate::process::table::set_sleeping(sleeping);
+            if (self.busy.load(Ordering::SeqCst) == 0) == sleeping {
+                return;
+            }
         }
     }
 
@@ -180,6 +196,9 @@ impl Smp {
     fn idle_until(&self, i: usize, deadline_ns: u64, watch_signals: bool) {
         let Some(v) = self.vcpus.get(i) else { return };
         v.state.store(IDLE, Ordering::SeqCst);
+        if self.busy.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.publish_sleeping();
+        }
         loop {
             let seen = v.wake_seq.load(Ordering::SeqCst);
             if v.kicked.load(Ordering::SeqCst)
@@ -204,6 +223,9 @@ impl Smp {
         }
         v.kicked.store(false, Ordering::SeqCst);
         v.state.store(IN_MONITOR, Ordering::SeqCst);
+        if self.busy.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.publish_sleeping();
+        }
         if self.timer_resting.load(Ordering::SeqCst) {
             // Under the lock: the timer thread is either not yet waiting
             // (and then sees this vCPU busy) or waiting (and then woken).

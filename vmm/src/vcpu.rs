@@ -117,7 +117,15 @@ fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<E
         // and a child's monitor has nothing left to do but end the same way
         // (its threads and VM go with the process), unless it becomes a
         // spare again (then the vCPUs stop and `serve` returns).
-        if crate::process::table::publish_end(&end) && !crate::process::spare::comes_back() {
+        crate::host::sysv::detach_all();
+        m.watch.waits.cancel_all();
+        if crate::host::sysv::undo_used() {
+            // Its SEM_UNDO adjustments apply only when this host process
+            // ends: its parent learns of the end from the host then.
+            if crate::process::table::me().is_some_and(|me| me.ppid.load(Ordering::SeqCst) != 0) {
+                crate::process::exit_child(end);
+            }
+        } else if crate::process::table::publish_end(&end) && !crate::process::spare::comes_back() {
             crate::process::exit_child(end);
         }
     }

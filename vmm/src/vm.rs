@@ -341,8 +341,18 @@ struct Built {
 impl Built {
     /// Makes them, sending the host's CPUID on `cpuid` first: asking KVM
     /// for it is a call the seccomp filter forbids once it is on.
-    fn make(kvm: &Kvm, cfg: &Config, cpuid: std::sync::mpsc::Sender<Result<kvm_bindings::CpuId>>) -> Result<Self> {
+    fn make(
+        kvm: &Kvm,
+        cfg: &Config,
+        set_ipc_limits: bool,
+        cpuid: std::sync::mpsc::Sender<Result<kvm_bindings::CpuId>>,
+    ) -> Result<Self> {
         let _ = cpuid.send(cpuid::supported(kvm));
+        if set_ipc_limits {
+            // Off the main thread's way, before the lockdown forbids these
+            // files; without them every System V call is ENOSYS.
+            let _ = crate::host::sysv::set_limits(cfg.memory);
+        }
         let vm = kvm.create_vm().context("KVM_CREATE_VM")?;
         let mem = GuestRam::new(cfg.memory)?;
         let kernel = KernelImage::parse()?;
@@ -357,6 +367,14 @@ pub fn run(cfg: &Config) -> Result<i32> {
         return Err(rejected(2, format!("--memory must be at least {} MiB", MIN_MEMORY >> 20)));
     }
     crate::host::shared::catch_truncated_files();
+    // Before any thread starts: every thread and monitor of the tree shares it.
+    let private_ipc = crate::host::sysv::unshare_namespace().is_ok();
+    // Its limits need root: set by the VM's builder, off the way, unless
+    // the monitor gives root up before that (`--user`).
+    let ipc_limits_later = private_ipc && cfg.user.is_none();
+    if private_ipc && !ipc_limits_later {
+        let _ = crate::host::sysv::set_limits(cfg.memory);
+    }
     let found = crate::process::exec::find_first(cfg)?;
     let Namespace { sandbox, guest_exe, guest_cwd, tmp: private_tmp } = sandbox(cfg, &found.host_path)?;
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
@@ -374,7 +392,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     // calls and ends before the guest runs.
     let (cpuid_tx, cpuid_rx) = std::sync::mpsc::channel();
     let (built, prepared) = std::thread::scope(|scope| {
-        let builder = scope.spawn(|| Built::make(&kvm, cfg, cpuid_tx));
+        let builder = scope.spawn(|| Built::make(&kvm, cfg, ipc_limits_later, cpuid_tx));
         let prepared = (|| -> Result<(Files, Launch, kvm_bindings::CpuId)> {
             let fast_libc = if cfg.fast_libc { Some(fast_libc_path(cfg)?) } else { None };
             if cfg.net.mode == crate::host::net::policy::Mode::None && !cfg.net.published.is_empty() {

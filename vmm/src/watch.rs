@@ -15,15 +15,17 @@ use std::sync::atomic::Ordering;
 
 /// The epoll key of the descriptor that stops the watcher.
 const STOP_KEY: u64 = u64::MAX;
-/// The epoll key of the eventfd the futex helpers write (`crate::futex`).
+/// The epoll key of the eventfd the wait helpers write (`crate::waits`).
 const FUTEX_KEY: u64 = u64::MAX - 1;
 
 pub struct Watcher {
     epoll: OwnedFd,
     /// An eventfd: written when the VM ends.
     stop: OwnedFd,
-    /// Waits on futexes shared with other guest processes: a helper whose
-    /// wait ended writes its eventfd, and the guest is woken as for a file.
+    /// Waits in the host on the guest's behalf (`crate::waits`): a helper
+    /// whose wait ended writes its eventfd, and the guest is woken as for a file.
+    pub waits: std::sync::Arc<crate::waits::Waits>,
+    /// Waits on futexes shared with other guest processes.
     pub futexes: crate::futex::Futexes,
 }
 
@@ -42,14 +44,15 @@ impl Watcher {
         let done = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         anyhow::ensure!(done >= 0, "creating the host-file watcher: {}", std::io::Error::last_os_error());
         // SAFETY: just created and ours.
-        let futexes = crate::futex::Futexes::new(unsafe { OwnedFd::from_raw_fd(done) });
-        for (fd, key) in [(stop.as_raw_fd(), STOP_KEY), (futexes.done_fd(), FUTEX_KEY)] {
+        let waits = std::sync::Arc::new(crate::waits::Waits::new(unsafe { OwnedFd::from_raw_fd(done) }));
+        let futexes = crate::futex::Futexes::new(waits.clone());
+        for (fd, key) in [(stop.as_raw_fd(), STOP_KEY), (waits.done_fd(), FUTEX_KEY)] {
             let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: key };
             // SAFETY: adds our eventfd to our epoll instance.
             let r = unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
             anyhow::ensure!(r == 0, "creating the host-file watcher: {}", std::io::Error::last_os_error());
         }
-        Ok(Self { epoll, stop, futexes })
+        Ok(Self { epoll, stop, waits, futexes })
     }
 
     /// Watches `fd` for `events` (poll bits) once. `Ok(true)`: it is ready
@@ -101,7 +104,7 @@ impl Watcher {
             if ready.iter().any(|e| e.u64 == FUTEX_KEY) {
                 let mut count = 0u64;
                 // SAFETY: reads (resets) our non-blocking eventfd into a u64.
-                unsafe { libc::read(self.futexes.done_fd(), (&mut count as *mut u64).cast(), 8) };
+                unsafe { libc::read(self.waits.done_fd(), (&mut count as *mut u64).cast(), 8) };
             }
             if !ready.is_empty() {
                 counter.fetch_add(1, Ordering::SeqCst);

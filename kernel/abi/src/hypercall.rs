@@ -243,7 +243,46 @@ pub mod op {
     /// the absolute guest path in `segs[0]`; `ret` = the watch) or
     /// `INOTIFY_RM` (handle `args[1]`, watch `args[2]`).
     pub const INOTIFY: u32 = 61;
+    /// System V IPC (shared memory, semaphores, message queues) in the
+    /// tree's own host IPC namespace: `args[0]` = a `SYSV_*` call. A call
+    /// that must wait (`SYSV_SEMOP`, `SYSV_MSGSND`, `SYSV_MSGRCV`) returns
+    /// `SYSV_STARTED` in `args[7]` instead of waiting; a monitor helper waits
+    /// and writes the result into the outcome word (guest-physical, 8-aligned,
+    /// in kernel memory), then wakes the guest as `WATCH` does. After
+    /// `SYSV_CANCEL` the outcome word and the message buffer are never
+    /// written again.
+    pub const SYSV: u32 = 62;
 }
+
+/// `SYSV` calls. Get: key `args[1]`, then size or count `args[2]` (shm, sem), flags `args[3]`.
+pub const SYSV_SHMGET: u64 = 0;
+pub const SYSV_SEMGET: u64 = 1;
+pub const SYSV_MSGGET: u64 = 2;
+/// The size of segment `args[1]` (`ret`).
+pub const SYSV_SHM_SIZE: u64 = 3;
+/// Attach segment `args[1]` over the guest pages of `segs[0]` (exactly its
+/// size, in pages); `args[2]` = `shmat`'s flags.
+pub const SYSV_SHMAT: u64 = 4;
+/// `shmctl`/`semctl`/`msgctl`: kind `args[1]` (`SYSV_KIND_*`), id `args[2]`,
+/// command `args[3]`, semaphore number `args[4]`, value `args[5]`; the
+/// structure or array the command reads or writes in `segs[0]`.
+pub const SYSV_CTL: u64 = 5;
+/// `semtimedop` on set `args[1]`: the `sembuf`s in `segs[0]`; outcome word `args[3]`.
+pub const SYSV_SEMOP: u64 = 6;
+/// `msgsnd` to queue `args[1]`, flags `args[2]`: `mtype` and text in `segs[0]`; outcome word `args[3]`.
+pub const SYSV_MSGSND: u64 = 7;
+/// `msgrcv` from queue `args[1]`, type `args[2]`, flags `args[3]`, into
+/// `segs[0]` (`mtype` and room for the text); outcome word `args[4]`.
+pub const SYSV_MSGRCV: u64 = 8;
+/// Give up the wait whose outcome word is at guest-physical `args[1]`.
+pub const SYSV_CANCEL: u64 = 9;
+pub const SYSV_KIND_SHM: u64 = 0;
+pub const SYSV_KIND_SEM: u64 = 1;
+pub const SYSV_KIND_MSG: u64 = 2;
+/// `args[7]` of an answered wait: a helper waits, the outcome word will tell.
+pub const SYSV_STARTED: u64 = 1;
+/// An outcome word not written yet (else: the call's result, or `-errno`).
+pub const SYSV_WAITING: u64 = u64::MAX;
 
 pub const INOTIFY_INIT: u64 = 0;
 pub const INOTIFY_ADD: u64 = 1;
@@ -385,12 +424,14 @@ pub struct ProcInfo {
     pub ppid: i32,
     pub pgid: i32,
     pub sid: i32,
+    /// 1: every thread of it waits (Linux's `S`), 0: one runs (`R`).
+    pub sleeping: u32,
     pub identity: ProcIdentity,
 }
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::INOTIFY;
+pub const LAST_OP: u32 = op::SYSV;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;
@@ -422,3 +463,19 @@ pub struct PollEntry {
 
 /// `PollEntry::events`: count this file's edges (edge-triggered epoll).
 pub const POLL_EDGES: i16 = 0x4000;
+
+/// The System V IPC limits `hx-run` sets in the tree's IPC namespace
+/// (`/proc/sys/kernel` shows the guest the same numbers). Linux's defaults,
+/// but for the total sizes, which bound what a guest can make the host keep.
+pub mod sysv_limits {
+    /// `shmall`: all segments together, in units of the guest's RAM.
+    pub const SHMALL_RAMS: u64 = 4;
+    pub const SHMMNI: u32 = 4096;
+    pub const MSGMNI: u32 = 256;
+    pub const MSGMNB: u32 = 16384;
+    pub const MSGMAX: u32 = 8192;
+    pub const SEMMSL: u32 = 32000;
+    pub const SEMMNS: u32 = 256_000;
+    pub const SEMOPM: u32 = 500;
+    pub const SEMMNI: u32 = 256;
+}

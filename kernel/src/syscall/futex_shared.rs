@@ -36,25 +36,47 @@ pub fn wait(uaddr: u64, val: u32, deadline: Option<u64>, bitset: u32) -> SysResu
         Err(ENOMEM) => return super::futex::wait(uaddr, val, deadline, bitset),
         Err(e) => return Err(e),
     }
+    let look = || match outcome.load(Ordering::Acquire) {
+        FUTEX_WOKEN => Some(Ok(0)),
+        FUTEX_CHANGED => Some(Err(EAGAIN)),
+        _ => None,
+    };
+    let cancel = || {
+        let _ = host::simple(op::FUTEX, &[FUTEX_CANCEL, outcome_phys]);
+    };
+    match await_helper(look, deadline, cancel) {
+        Ok(r) => r,
+        Err(Ended::TimedOut) => Err(ETIMEDOUT),
+        Err(Ended::Signal) if deadline.is_some() => Err(EINTR),
+        Err(Ended::Signal) => Err(ERESTARTSYS),
+    }
+}
+
+/// Why a wait for a monitor helper ended without its outcome.
+pub enum Ended {
+    TimedOut,
+    Signal,
+}
+
+/// Blocks until `look` finds the outcome a monitor helper writes into
+/// kernel memory (`crate::waits` in the monitor), the `deadline` passes or a
+/// signal is pending; then `cancel`s the helper's wait and looks once more
+/// (an outcome written before the cancel took counts, as on Linux).
+pub fn await_helper<R>(look: impl Fn() -> Option<R>, deadline: Option<u64>, cancel: impl FnOnce()) -> Result<R, Ended> {
     let result = loop {
         // Each host event takes every poller off the list: back on it before
         // looking, so that an outcome written after the look wakes this thread.
         super::poll::register_poller();
-        match outcome.load(Ordering::Acquire) {
-            FUTEX_WOKEN => break Ok(0),
-            FUTEX_CHANGED => break Err(EAGAIN),
-            _ => {}
+        if let Some(r) = look() {
+            break Ok(r);
         }
         let timed_out = deadline.is_some_and(|d| time::monotonic_ns() >= d);
         if timed_out || signal::pending() {
-            let _ = host::simple(op::FUTEX, &[FUTEX_CANCEL, outcome_phys]);
-            // Woken before the cancel took: the wake-up counts, as on Linux.
-            break match outcome.load(Ordering::Acquire) {
-                FUTEX_WOKEN => Ok(0),
-                FUTEX_CHANGED => Err(EAGAIN),
-                _ if timed_out => Err(ETIMEDOUT),
-                _ if deadline.is_some() => Err(EINTR),
-                _ => Err(ERESTARTSYS),
+            cancel();
+            break match look() {
+                Some(r) => Ok(r),
+                None if timed_out => Err(Ended::TimedOut),
+                None => Err(Ended::Signal),
             };
         }
         sched::block(deadline);

@@ -163,11 +163,12 @@ pub fn past_eof(addr: u64) -> bool {
 }
 
 /// `[start, end)` was unmapped or mapped afresh.
-fn forget_past_eof(start: u64, end: u64) {
+pub(super) fn forget_past_eof(start: u64, end: u64) {
     PAST_EOF.lock().retain(|&(s, e)| e <= start || s >= end);
     // So does what madvise marked for a fork, and any lock.
     super::madvise::forget(start, end);
     super::mlock::forget(start, end);
+    super::sysv::forget(start, end);
 }
 
 const MAP_TYPE: u64 = 0x0f;

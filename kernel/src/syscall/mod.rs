@@ -20,6 +20,7 @@ pub mod poll;
 pub mod process;
 pub mod signal;
 pub mod splice;
+pub mod sysv;
 pub mod table;
 pub mod thread;
 pub mod time;

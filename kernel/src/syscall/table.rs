@@ -3,7 +3,7 @@
 //! returns `-ENOSYS` and the monitor names it in a warning.
 use super::{
     aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mlock, mm, net, numa, path, poll, process, signal,
-    splice, thread, time, Args,
+    splice, sysv, thread, time, Args,
 };
 use crate::errno::SysResult;
 use crate::fs::{eventfd, pidfd, signalfd, timerfd};
@@ -64,6 +64,9 @@ table! {
     26 => mm::msync,
     27 => mm::mincore,
     28 => madvise::madvise,
+    29 => sysv::shmget,
+    30 => sysv::shmat,
+    31 => sysv::shmctl,
     32 => fs::dup,
     33 => fs::dup2,
     34 => signal::pause,
@@ -96,6 +99,14 @@ table! {
     61 => fork::wait4,
     62 => signal::kill,
     63 => process::uname,
+    64 => sysv::semget,
+    65 => sysv::semop,
+    66 => sysv::semctl,
+    67 => sysv::shmdt,
+    68 => sysv::msgget,
+    69 => sysv::msgsnd,
+    70 => sysv::msgrcv,
+    71 => sysv::msgctl,
     72 => fs::fcntl,
     73 => fs::flock,
     74 => fs::fsync,
@@ -199,6 +210,7 @@ table! {
     208 => aio::io_getevents,
     209 => aio::io_submit,
     210 => aio::io_cancel,
+    220 => sysv::semtimedop,
     221 => fs::fadvise64,
     222 => signal::timer_create,
     223 => signal::timer_settime,

@@ -20,6 +20,7 @@ pub mod net;
 pub mod process;
 mod pty;
 pub mod shared;
+pub mod sysv;
 
 use crate::memory::GuestRam;
 use crate::report::Report;
@@ -148,6 +149,14 @@ impl Host<'_> {
                 Some(w) => w.futexes.serve(self.mem, &req.args).unwrap_or_else(|e| -(e as i64)),
                 None => -(libc::ENOSYS as i64),
             },
+            op::SYSV => {
+                let waits = self.watch.map(|w| &w.waits);
+                let r = sysv::serve(&mut self.files.shared, waits, req, &segs);
+                if r == Err(libc::ENOSYS) && !sysv::available() {
+                    self.report.hint(sysv::UNAVAILABLE.into());
+                }
+                r.unwrap_or_else(|e| -(e as i64))
+            }
             op::NET => {
                 let r = net::Net::serve(self.files, req, &segs).unwrap_or_else(|e| -(e as i64));
                 self.print_hint();

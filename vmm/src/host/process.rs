@@ -341,6 +341,7 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
                 ppid: e.ppid.load(Ordering::SeqCst),
                 pgid: e.pgid.load(Ordering::SeqCst),
                 sid: e.sid.load(Ordering::SeqCst),
+                sleeping: u32::from(e.sleeping.load(Ordering::SeqCst)),
                 identity,
             };
             segs.write(0, vm_memory::ByteValued::as_slice(&info)).map(|_| 0)

@@ -107,6 +107,33 @@ impl SharedRanges {
         Ok(0)
     }
 
+    /// `SYSV_SHMAT`: attaches System V segment `id` over the pages of the one
+    /// segment of `segs`, which must be exactly its size in whole pages. A
+    /// forked monitor inherits the attachment; making the pages private
+    /// again (`unmap`, `clear`) detaches it.
+    pub fn attach_sysv(&mut self, segs: &Segs, id: i32, flags: i32) -> Result<(), Errno> {
+        let [s] = segs.all() else { return Err(libc::EINVAL) };
+        if !s.phys.is_multiple_of(PAGE) || s.len == 0 || !s.len.is_multiple_of(PAGE) {
+            return Err(libc::EINVAL);
+        }
+        if self.ranges.len() >= MAX_RANGES {
+            return Err(libc::ENOMEM);
+        }
+        // SAFETY: an all-zero shmid_ds is valid; IPC_STAT fills it.
+        let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+        // SAFETY: IPC_STAT writes one shmid_ds into ours.
+        if unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) } != 0 {
+            return Err(errno());
+        }
+        if (ds.shm_segsz as u64).div_ceil(PAGE) * PAGE != s.len {
+            return Err(libc::EINVAL);
+        }
+        super::sysv::attach_at(id, segs.mem().host_base() + s.phys, s.len, flags)?;
+        self.forget(s.phys, s.phys + s.len);
+        self.ranges.insert(s.phys, s.len);
+        Ok(())
+    }
+
     /// `UNMAP_SHARED`: the pages of `segs` are private zeroed memory again.
     pub fn unmap(&mut self, segs: &Segs) -> Result<i64, Errno> {
         if segs.all().iter().any(|s| !s.phys.is_multiple_of(PAGE) || !s.len.is_multiple_of(PAGE)) {

@@ -112,6 +112,18 @@ const ALLOWED: &[i64] = &[
     libc::SYS_inotify_init1,
     libc::SYS_inotify_add_watch,
     libc::SYS_inotify_rm_watch,
+    // System V IPC, in the tree's own IPC namespace (vmm/src/host/sysv.rs).
+    libc::SYS_shmget,
+    libc::SYS_shmat,
+    libc::SYS_shmdt,
+    libc::SYS_shmctl,
+    libc::SYS_semget,
+    libc::SYS_semtimedop,
+    libc::SYS_semctl,
+    libc::SYS_msgget,
+    libc::SYS_msgsnd,
+    libc::SYS_msgrcv,
+    libc::SYS_msgctl,
     // Fresh shared memory for MAP_SHARED|MAP_ANONYMOUS (vmm/src/host/shared.rs).
     libc::SYS_memfd_create,
     libc::SYS_msync,

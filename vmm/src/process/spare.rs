@@ -337,7 +337,9 @@ pub fn comes_back() -> bool {
     let back = LAUNCHED.load(Ordering::SeqCst)
         && RETURN_CHANNEL.load(Ordering::SeqCst) >= 0
         && unsafe { libc::getppid() } == MAKER.load(Ordering::SeqCst)
-        && no_children();
+        && no_children()
+        // Its SEM_UNDO adjustments apply only when this host process ends.
+        && !crate::host::sysv::undo_used();
     COMING_BACK.store(back, Ordering::SeqCst);
     back
 }

@@ -54,6 +54,10 @@ pub struct Entry {
     /// host device and inode pairs (0: none): while it runs, no guest
     /// process may open them for writing (ETXTBSY, as Linux).
     pub running: [AtomicU64; 4],
+    /// Every thread of its program waits (all its vCPUs idle): `/proc`
+    /// shows it `S`, else `R`, as LTP's and others' "wait until the child
+    /// sleeps" loops read it.
+    pub sleeping: AtomicBool,
 }
 
 /// `Entry::end`: set, with the `si_code` and status a `waitid` reports.
@@ -324,6 +328,13 @@ pub fn became_none() {
 /// `became`; async-signal-safe, so the signal handlers use it).
 static ME: std::sync::atomic::AtomicPtr<Entry> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 
+/// Whether every thread of this monitor's program waits (see `Entry::sleeping`).
+pub fn set_sleeping(sleeping: bool) {
+    if let Some(me) = me() {
+        me.sleeping.store(sleeping, Ordering::SeqCst);
+    }
+}
+
 pub fn me() -> Option<&'static Entry> {
     // SAFETY: null or an entry of the table, which is never unmapped.
     unsafe { ME.load(Ordering::SeqCst).as_ref() }
@@ -368,6 +379,7 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.pdeathsig.store(0, Ordering::SeqCst);
     slot.exit_signal.store(exit_signal, Ordering::SeqCst);
     slot.end.store(0, Ordering::SeqCst);
+    slot.sleeping.store(false, Ordering::SeqCst);
     slot.announced.store(false, Ordering::SeqCst);
     slot.reaped.store(false, Ordering::SeqCst);
     slot.detached.store(false, Ordering::SeqCst);

@@ -62,6 +62,15 @@ pub enum Global {
     InotifyMaxQueuedEvents,
     InotifyMaxUserInstances,
     InotifyMaxUserWatches,
+    /// System V IPC's limits (`hx_abi::hypercall::sysv_limits`, which the
+    /// monitor set in the tree's IPC namespace).
+    MsgMax,
+    MsgMnb,
+    MsgMni,
+    Sem,
+    ShmAll,
+    ShmMax,
+    ShmMni,
 }
 
 /// A file of `/proc/<pid>` and `/proc/<pid>/task/<tid>`.
@@ -97,11 +106,18 @@ const SYS_KERNEL: Table = &[
     (b"cap_last_cap", Entry::File(Global::CapLastCap)),
     (b"domainname", Entry::File(Global::Domainname)),
     (b"hostname", Entry::File(Global::Hostname)),
+    (b"msgmax", Entry::File(Global::MsgMax)),
+    (b"msgmnb", Entry::File(Global::MsgMnb)),
+    (b"msgmni", Entry::File(Global::MsgMni)),
     (b"ngroups_max", Entry::File(Global::NgroupsMax)),
     (b"osrelease", Entry::File(Global::Osrelease)),
     (b"ostype", Entry::File(Global::Ostype)),
     (b"pid_max", Entry::File(Global::PidMax)),
     (b"random", Entry::Dir(SYS_KERNEL_RANDOM)),
+    (b"sem", Entry::File(Global::Sem)),
+    (b"shmall", Entry::File(Global::ShmAll)),
+    (b"shmmax", Entry::File(Global::ShmMax)),
+    (b"shmmni", Entry::File(Global::ShmMni)),
     (b"threads-max", Entry::File(Global::ThreadsMax)),
     (b"version", Entry::File(Global::KernelVersion)),
 ];

@@ -64,7 +64,7 @@ pub fn text(pid: u32, f: TaskFile) -> Vec<u8> {
         TaskFile::Stat => {
             // The fields this kernel knows of another process; the rest 0, as
             // Linux shows a process's it may not read.
-            t.u(pid as u64).s(b" (").s(comm(&info)).s(b") S ");
+            t.u(pid as u64).s(b" (").s(comm(&info)).s(b") ").c(state(&info).0).c(b' ');
             t.i(info.ppid as i64).c(b' ').i(info.pgid as i64).c(b' ').i(info.sid as i64);
             t.s(b" 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0")
                 .nl();
@@ -72,7 +72,7 @@ pub fn text(pid: u32, f: TaskFile) -> Vec<u8> {
         TaskFile::Status => {
             let id = &info.identity;
             t.field(b"Name").s(comm(&info)).nl();
-            t.field(b"State").s(b"S (sleeping)").nl();
+            t.field(b"State").s(state(&info).1).nl();
             t.field(b"Tgid").u(pid as u64).nl();
             t.field(b"Pid").u(pid as u64).nl();
             t.field(b"PPid").i(info.ppid as i64).nl();
@@ -85,6 +85,16 @@ pub fn text(pid: u32, f: TaskFile) -> Vec<u8> {
         _ => {}
     }
     t.into_bytes()
+}
+
+/// Its state letter and `status` text: sleeping when every thread of it
+/// waits (its monitor's vCPUs all idle), else running.
+fn state(info: &ProcInfo) -> (u8, &'static [u8]) {
+    if info.sleeping != 0 {
+        (b'S', b"S (sleeping)")
+    } else {
+        (b'R', b"R (running)")
+    }
 }
 
 /// The files another process's directory holds here.

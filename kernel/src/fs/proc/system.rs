@@ -7,6 +7,7 @@ use super::text::Text;
 use super::Global;
 use crate::sched;
 use alloc::vec::Vec;
+use hx_abi::hypercall::sysv_limits;
 
 /// The kernel's names, as `uname` gives them (`syscall::process::uname`).
 pub const OSTYPE: &[u8] = b"Linux";
@@ -84,6 +85,31 @@ pub fn text(g: Global) -> Vec<u8> {
         }
         Global::PipeUserPagesHard => {
             t.u(0).nl();
+        }
+        Global::MsgMax => {
+            t.u(sysv_limits::MSGMAX.into()).nl();
+        }
+        Global::MsgMnb => {
+            t.u(sysv_limits::MSGMNB.into()).nl();
+        }
+        Global::MsgMni => {
+            t.u(sysv_limits::MSGMNI.into()).nl();
+        }
+        Global::Sem => {
+            let l = [sysv_limits::SEMMSL, sysv_limits::SEMMNS, sysv_limits::SEMOPM, sysv_limits::SEMMNI];
+            for (i, v) in l.iter().enumerate() {
+                t.s(if i == 0 { b"" } else { b"\t" }).u((*v).into());
+            }
+            t.nl();
+        }
+        Global::ShmAll => {
+            t.u(crate::boot_info().mem_size / 4096 * sysv_limits::SHMALL_RAMS).nl();
+        }
+        Global::ShmMax => {
+            t.u(crate::boot_info().mem_size).nl();
+        }
+        Global::ShmMni => {
+            t.u(sysv_limits::SHMMNI.into()).nl();
         }
         Global::PipeUserPagesSoft => {
             t.u(16384).nl();
