@@ -70,6 +70,12 @@ fn proc_self_describes_the_process_as_linux_does() {
 }
 
 #[test]
+fn other_processes_show_linuxs_states() {
+    let out = matches_native(&["states"], &ALL, 5);
+    assert!(out.contains("a killed child is a zombie (Z) until reaped: yes"), "{out}");
+}
+
+#[test]
 fn proc_self_fd_lists_exactly_the_open_descriptors() {
     let out = matches_native(&["fds"], &[Flavor::MuslStatic, Flavor::GlibcStatic, Flavor::GlibcDynamic], 15);
     assert!(out.contains("fd lists exactly the open descriptors: yes"), "{out}");

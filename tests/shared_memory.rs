@@ -117,6 +117,7 @@ fn system_v_ipc_behaves_as_on_linux() {
         let h = Command::new(HX_RUN).arg(&exe).current_dir(hd.path()).output().unwrap();
         let out = text(&n.stdout);
         assert!(out.contains("sem: value after the child's exit: 5"), "natively: {out}");
+        assert!(out.contains("shm: /proc/sysvipc/shm lists it: 1"), "natively: {out}");
         assert_eq!(text(&h.stdout), out, "{flavor:?} (stderr under hx: {})", text(&h.stderr));
         assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
     }

@@ -751,6 +751,64 @@ static void fork_view(void) {
     waitpid(c, NULL, 0);
 }
 
+/* The state letter of process `pid` in /proc/PID/stat ('?' if unreadable). */
+static char state_of(pid_t pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return '?';
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return '?';
+    buf[n] = 0;
+    char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+/* Polls (up to 10 s) until `pid` shows `want`: whether it did. */
+static int reaches(pid_t pid, char want) {
+    for (int i = 0; i < 10000; i++) {
+        if (state_of(pid) == want) return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+/* Another process's state: S while it waits, R while it runs, Z once it
+   ended and is not reaped, and R at once after a signal wakes it (LTP's
+   and others' "wait until the child sleeps" loops read these). */
+static void states(void) {
+    int go[2];
+    if (pipe(go) != 0) return;
+    pid_t waiter = fork();
+    if (waiter == 0) {
+        char c;
+        close(go[1]);
+        ssize_t r = read(go[0], &c, 1); /* sleeps until told */
+        for (volatile unsigned long i = 0; i < 3000000000UL && r >= 0; i++) {
+        } /* then runs */
+        _exit(0);
+    }
+    close(go[0]);
+    check("a child blocked in read sleeps (S)", reaches(waiter, 'S'));
+    if (write(go[1], "x", 1) != 1) return;
+    check("and runs (R) once woken", reaches(waiter, 'R'));
+    kill(waiter, SIGKILL);
+    check("a killed child is a zombie (Z) until reaped", reaches(waiter, 'Z'));
+    int status;
+    waitpid(waiter, &status, 0);
+    check("then gone", state_of(waiter) == '?');
+    pid_t pauser = fork();
+    if (pauser == 0) {
+        signal(SIGUSR1, SIG_IGN);
+        for (;;) pause();
+    }
+    check("a child in pause sleeps (S)", reaches(pauser, 'S'));
+    kill(pauser, SIGKILL);
+    waitpid(pauser, &status, 0);
+    close(go[1]);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) return 2;
@@ -762,6 +820,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "threads")) threads();
     else if (!strcmp(cmd, "pids")) print_pids();
     else if (!strcmp(cmd, "fork")) fork_view();
+    else if (!strcmp(cmd, "states")) states();
     else if (!strcmp(cmd, "sysctl-write")) printf("open pid_max O_WRONLY: %s\n", result(open("/proc/sys/kernel/pid_max", O_WRONLY)));
     else if (!strcmp(cmd, "print")) {
         for (int i = 2; i < argc; i++) {

@@ -222,6 +222,23 @@ static void shm_shared_counter(void) {
     shmdt((void *)n);
 }
 
+/* Whether /proc/sysvipc/shm lists segment `id` with key `k`, size 4096 and mode 600. */
+static int listed(key_t k, int id) {
+    FILE *f = fopen("/proc/sysvipc/shm", "r");
+    if (!f) return 0;
+    char line[512];
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        int key, shmid;
+        unsigned mode;
+        unsigned long size;
+        if (sscanf(line, "%d %d %o %lu", &key, &shmid, &mode, &size) == 4)
+            found |= key == k && shmid == id && mode == 0600 && size == 4096;
+    }
+    fclose(f);
+    return found;
+}
+
 /* A key from ftok and the errors of shmget and shmctl. */
 static void shm_keys_and_errors(void) {
     close(open("sysv.key", O_CREAT | O_WRONLY | O_TRUNC, 0600));
@@ -230,6 +247,7 @@ static void shm_keys_and_errors(void) {
     int id = track(SHM, shmget(k, 4096, IPC_CREAT | IPC_EXCL | 0600));
     printf("shm: IPC_EXCL of an existing key: %s\n", res(shmget(k, 4096, IPC_CREAT | IPC_EXCL | 0600)));
     printf("shm: the key finds the segment: %d\n", shmget(k, 0, 0) == id);
+    printf("shm: /proc/sysvipc/shm lists it: %d\n", listed(k, id));
     printf("shm: the key asking for more than its size: %s\n", res(shmget(k, 8192, 0)));
     rm(SHM, id);
     printf("shm: the key after IPC_RMID: %s\n", res(shmget(k, 0, 0)));

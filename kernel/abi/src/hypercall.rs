@@ -416,6 +416,12 @@ impl Default for ProcIdentity {
     }
 }
 
+/// `ProcInfo::state`: a thread of it runs (`R`), every one waits (`S`), it
+/// ended and its parent has not reaped it yet (`Z`).
+pub const PROC_RUNNING: u32 = 0;
+pub const PROC_SLEEPING: u32 = 1;
+pub const PROC_ZOMBIE: u32 = 2;
+
 /// Another process, as `PGRP_INFO` reports it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -424,8 +430,8 @@ pub struct ProcInfo {
     pub ppid: i32,
     pub pgid: i32,
     pub sid: i32,
-    /// 1: every thread of it waits (Linux's `S`), 0: one runs (`R`).
-    pub sleeping: u32,
+    /// `PROC_RUNNING`, `PROC_SLEEPING` or `PROC_ZOMBIE`, as `/proc` shows it.
+    pub state: u32,
     pub identity: ProcIdentity,
 }
 

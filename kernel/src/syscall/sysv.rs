@@ -303,3 +303,35 @@ pub fn shmdt([shmaddr, ..]: Args) -> SysResult {
     // unmapped or replaced since are not it any more).
     super::mm::munmap([start, len, 0, 0, 0, 0]).map_err(|_| EFAULT)
 }
+
+// ---- /proc/sysvipc ----
+
+/// The `*_STAT_ANY` structure of every object of `kind` (`SYSV_KIND_*`),
+/// with its id: what `/proc/sysvipc` lists.
+pub fn all_objects(kind: u64) -> Vec<(u64, Vec<u8>)> {
+    // (*_INFO, *_STAT_ANY, the structure's size)
+    let (info, stat_any, size) = match kind {
+        SYSV_KIND_SHM => (14, 15, 112),
+        SYSV_KIND_SEM => (19, 20, 104),
+        _ => (12, 13, 120),
+    };
+    let mut scratch = [0u8; 48];
+    let Ok(highest) = ctl_request(kind, 0, info, 0, 0, &mut scratch[..buffer_len(kind, info)]) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for index in 0..=highest.min(u64::from(sysv_limits::SHMMNI)) {
+        let mut ds = vec![0u8; size];
+        if let Ok(id) = ctl_request(kind, index, stat_any, 0, 0, &mut ds) {
+            out.push((id, ds));
+        }
+    }
+    out
+}
+
+fn buffer_len(kind: u64, cmd: u64) -> usize {
+    match buffer_of(kind, cmd) {
+        Buffer::Out(n) | Buffer::In(n) => n,
+        Buffer::None => 0,
+    }
+}

@@ -7,7 +7,8 @@ use crate::process::table::{self, Entry};
 use crate::sandbox::Errno;
 use hx_abi::hypercall::{
     ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_ENDED, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_INFO,
-    PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG, PGRP_TIDS,
+    PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG, PGRP_TIDS, PROC_RUNNING, PROC_SLEEPING,
+    PROC_ZOMBIE,
 };
 use std::sync::atomic::Ordering;
 
@@ -166,6 +167,9 @@ fn signal(e: &Entry, sig: u64) -> Result<(), Errno> {
         return Ok(());
     }
     e.signals.fetch_or(1 << (sig - 1), Ordering::SeqCst);
+    // Runnable from now on, as Linux makes a sleeping receiver: a sender that
+    // waits for it to sleep again must not see it asleep before it woke.
+    e.sleeping.store(false, Ordering::SeqCst);
     // SAFETY: as above; the monitor's handler passes the table's bits to its guest.
     unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
     Ok(())
@@ -341,7 +345,13 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
                 ppid: e.ppid.load(Ordering::SeqCst),
                 pgid: e.pgid.load(Ordering::SeqCst),
                 sid: e.sid.load(Ordering::SeqCst),
-                sleeping: u32::from(e.sleeping.load(Ordering::SeqCst)),
+                state: if has_ended(e) {
+                    PROC_ZOMBIE
+                } else if e.sleeping.load(Ordering::SeqCst) {
+                    PROC_SLEEPING
+                } else {
+                    PROC_RUNNING
+                },
                 identity,
             };
             segs.write(0, vm_memory::ByteValued::as_slice(&info)).map(|_| 0)

@@ -18,6 +18,7 @@ pub mod others;
 mod process;
 pub mod startup;
 pub mod system;
+mod sysvipc;
 pub mod text;
 
 use super::generated::{Body, DirEntry, Generated, DT_DIR, DT_LNK, DT_REG};
@@ -71,6 +72,9 @@ pub enum Global {
     ShmAll,
     ShmMax,
     ShmMni,
+    SysvipcMsg,
+    SysvipcSem,
+    SysvipcShm,
 }
 
 /// A file of `/proc/<pid>` and `/proc/<pid>/task/<tid>`.
@@ -140,6 +144,11 @@ const SYS_FS: Table = &[
     (b"pipe-user-pages-soft", Entry::File(Global::PipeUserPagesSoft)),
 ];
 const SYS: Table = &[(b"fs", Entry::Dir(SYS_FS)), (b"kernel", Entry::Dir(SYS_KERNEL)), (b"vm", Entry::Dir(SYS_VM))];
+const SYSVIPC: Table = &[
+    (b"msg", Entry::File(Global::SysvipcMsg)),
+    (b"sem", Entry::File(Global::SysvipcSem)),
+    (b"shm", Entry::File(Global::SysvipcShm)),
+];
 const ROOT: Table = &[
     (b"config.gz", Entry::File(Global::ConfigGz)),
     (b"cpuinfo", Entry::File(Global::Cpuinfo)),
@@ -147,6 +156,7 @@ const ROOT: Table = &[
     (b"meminfo", Entry::File(Global::Meminfo)),
     (b"stat", Entry::File(Global::Stat)),
     (b"sys", Entry::Dir(SYS)),
+    (b"sysvipc", Entry::Dir(SYSVIPC)),
     (b"uptime", Entry::File(Global::Uptime)),
     (b"version", Entry::File(Global::Version)),
 ];

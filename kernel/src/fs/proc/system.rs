@@ -30,6 +30,9 @@ pub fn text(g: Global) -> Vec<u8> {
         Global::Cpuinfo => return super::cpuinfo::text(),
         Global::Meminfo => return meminfo(),
         Global::Stat => return stat(),
+        Global::SysvipcShm => return super::sysvipc::shm(),
+        Global::SysvipcSem => return super::sysvipc::sem(),
+        Global::SysvipcMsg => return super::sysvipc::msg(),
         Global::Uptime => {
             let up = crate::time::monotonic_ns() / 10_000_000;
             t.hundredths(up).c(b' ').hundredths(idle_ns() / 10_000_000).nl();

@@ -59,6 +59,28 @@ impl Text {
         self.s(&buf[i..])
     }
 
+    /// `v` in decimal, signed, right-aligned in `width` columns (`%*d`).
+    pub fn i_width(&mut self, v: i64, width: usize) -> &mut Self {
+        let (buf, i) = decimal(v.unsigned_abs());
+        let len = buf.len() - i + usize::from(v < 0);
+        for _ in len..width {
+            self.c(b' ');
+        }
+        self.i(v)
+    }
+
+    /// `v` in octal, right-aligned in `width` columns (`%*o`).
+    pub fn octal_width(&mut self, v: u64, width: usize) -> &mut Self {
+        let digits = ((64 - v.leading_zeros() as usize).div_ceil(3)).max(1);
+        for _ in digits..width {
+            self.c(b' ');
+        }
+        for k in (0..digits).rev() {
+            self.c(b'0' + ((v >> (3 * k)) & 7) as u8);
+        }
+        self
+    }
+
     /// `v` in lower-case hexadecimal, zero-padded to at least `width` digits (`%0*lx`).
     pub fn hex(&mut self, v: u64, width: usize) -> &mut Self {
         let digits = ((64 - v.leading_zeros() as usize).div_ceil(4)).max(1);
