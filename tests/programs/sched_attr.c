@@ -1,5 +1,6 @@
 /* sched_getattr/sched_setattr and the time-sharing policies, each printed
- * with its result and errno (no real-time policy: that needs privileges). */
+ * with its result and errno (no real-time policy: that needs privileges),
+ * and the scheduling another process of the tree reads as. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -83,5 +84,25 @@ int main(void) {
     SHOW("setscheduler NULL", syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, NULL));
     SHOW("setscheduler pid -1", syscall(SYS_sched_setscheduler, -1, SCHED_OTHER, &sp));
     SHOW("getparam pid -1", syscall(SYS_sched_getparam, -1, &sp));
+    /* Another process (the parent, from a child): its policy and nice
+       value read as the defaults it has; tgkill's ids are 32-bit. */
+    fflush(stdout);
+    pid_t parent = getpid();
+    pid_t reader = fork();
+    if (reader == 0) {
+        sp.sched_priority = 7;
+        SHOW("the parent's getparam", sched_getparam(parent, &sp));
+        printf("  priority %d\n", sp.sched_priority);
+        SHOW("the parent's getscheduler", sched_getscheduler(parent));
+        SHOW("the parent's getpriority", syscall(SYS_getpriority, PRIO_PROCESS, parent));
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        SHOW("the parent's getaffinity", sched_getaffinity(parent, sizeof set, &set) == 0 && CPU_ISSET(0, &set));
+        SHOW("tgkill of tgid -1 (32 bits)", syscall(SYS_tgkill, 0xffffffffUL, getpid(), 0));
+        SHOW("tgkill of tid -1 (32 bits)", syscall(SYS_tgkill, getpid(), 0xffffffffUL, 0));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(reader, NULL, 0);
     return 0;
 }

@@ -393,6 +393,9 @@ pub const PGRP_SET_FSIZE: u64 = 11;
 /// Whether process `args[1]` has ended (a pidfd's readiness): `ret` = 1 if
 /// it is a zombie, 0 while it runs, `-ESRCH` once reaped (or never there).
 pub const PGRP_ENDED: u64 = 12;
+/// The process's scheduling policy (`args[1]`) and nice value (`args[2]`)
+/// changed: other processes read them (`PGRP_INFO`).
+pub const PGRP_SET_SCHED: u64 = 13;
 pub const MAX_TID_BLOCK: u64 = 64;
 
 /// Longest command line another process's `/proc/<pid>/cmdline` shows.
@@ -432,6 +435,9 @@ pub struct ProcInfo {
     pub sid: i32,
     /// `PROC_RUNNING`, `PROC_SLEEPING` or `PROC_ZOMBIE`, as `/proc` shows it.
     pub state: u32,
+    /// Its scheduling policy (with `SCHED_RESET_ON_FORK`) and nice value.
+    pub policy: u32,
+    pub nice: i32,
     pub identity: ProcIdentity,
 }
 

@@ -42,12 +42,37 @@ const SCHED_BATCH: u64 = 3;
 const SCHED_IDLE: u64 = 5;
 
 /// Whether `pid` (0: the caller) names this process or one of its threads.
-fn sched_target(pid: u64) -> Result<(), crate::errno::Errno> {
+/// Whose scheduling a call names.
+enum Whom {
+    /// This process (or one of its threads).
+    Own,
+    /// Another process of the tree, as its kernel published its policy and
+    /// nice value; only its own kernel changes them.
+    Other { policy: u64, nice: i32 },
+}
+
+fn sched_target(pid: u64) -> Result<Whom, crate::errno::Errno> {
     match pid as i32 {
         p if p < 0 => Err(EINVAL),
-        0 => Ok(()),
-        p if p as u64 == self::pid() || crate::sched::thread(p as u32).is_some() => Ok(()),
-        _ => Err(crate::errno::ESRCH),
+        0 => Ok(Whom::Own),
+        p if p as u64 == self::pid() || crate::sched::thread(p as u32).is_some() => Ok(Whom::Own),
+        p => crate::fs::proc::others::info(p as u32)
+            .map(|i| Whom::Other { policy: u64::from(i.policy), nice: i.nice })
+            .ok_or(crate::errno::ESRCH),
+    }
+}
+
+/// Another process of the tree, as its kernel published its scheduling.
+fn other_process(pid: u32) -> Option<Whom> {
+    crate::fs::proc::others::info(pid).map(|i| Whom::Other { policy: u64::from(i.policy), nice: i.nice })
+}
+
+/// A setter's target: only this process (another's is refused as for a
+/// caller without the privilege over it).
+fn sched_own(pid: u64) -> Result<(), crate::errno::Errno> {
+    match sched_target(pid)? {
+        Whom::Own => Ok(()),
+        Whom::Other { .. } => Err(crate::errno::EPERM),
     }
 }
 
@@ -76,7 +101,10 @@ const SCHED_RESET_ON_FORK: u64 = 0x4000_0000;
 const SCHED_DEADLINE: u64 = 6;
 
 pub fn sched_getscheduler([pid, ..]: Args) -> SysResult {
-    sched_target(pid).map(|()| POLICY.load(core::sync::atomic::Ordering::Relaxed))
+    Ok(match sched_target(pid)? {
+        Whom::Own => POLICY.load(core::sync::atomic::Ordering::Relaxed),
+        Whom::Other { policy, .. } => policy,
+    })
 }
 
 /// Sets a time-sharing policy; real-time ones are refused as for an
@@ -85,6 +113,7 @@ fn set_policy(policy: u64, prio: i64) -> SysResult {
     match policy & !SCHED_RESET_ON_FORK {
         SCHED_OTHER | SCHED_BATCH | SCHED_IDLE if prio == 0 => {
             POLICY.store(policy, core::sync::atomic::Ordering::Relaxed);
+            publish_sched();
             Ok(0)
         }
         SCHED_FIFO | SCHED_RR if (1..=99).contains(&prio) => Err(crate::errno::EPERM),
@@ -100,7 +129,13 @@ pub fn sched_setscheduler([pid, policy, param, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     let prio: i32 = mm::read_user(param)?;
-    sched_target(pid)?;
+    if let Whom::Other { .. } = sched_target(pid)? {
+        // Linux looks at the policy before the permission.
+        return match policy & !SCHED_RESET_ON_FORK {
+            SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_FIFO | SCHED_RR | SCHED_DEADLINE => Err(crate::errno::EPERM),
+            _ => Err(EINVAL),
+        };
+    }
     set_policy(policy, prio as i64)
 }
 
@@ -115,7 +150,19 @@ pub fn policy_after_fork() {
         if NICE.load(Ordering::Relaxed) < 0 {
             NICE.store(0, Ordering::Relaxed);
         }
+        publish_sched();
     }
+}
+
+/// Tells the monitor the policy and nice value, which other processes of
+/// the tree read (`sched_getscheduler`, `getpriority` of this pid).
+fn publish_sched() {
+    use core::sync::atomic::Ordering;
+    let (policy, nice) = (POLICY.load(Ordering::Relaxed), NICE.load(Ordering::Relaxed));
+    let _ = crate::host::simple(
+        hx_abi::hypercall::op::PGRP,
+        &[hx_abi::hypercall::PGRP_SET_SCHED, policy, nice as i64 as u64],
+    );
 }
 
 /// What `execve` passes on of the scheduling attributes.
@@ -164,15 +211,19 @@ pub fn sched_getattr([pid, attr, size, flags, ..]: Args) -> SysResult {
     if attr == 0 || flags != 0 || size < SCHED_ATTR_SIZE_VER0 as u64 || size > 4096 {
         return Err(EINVAL);
     }
-    sched_target(pid)?;
-    let policy = POLICY.load(core::sync::atomic::Ordering::Relaxed);
+    let (policy, nice) = match sched_target(pid)? {
+        Whom::Own => {
+            (POLICY.load(core::sync::atomic::Ordering::Relaxed), NICE.load(core::sync::atomic::Ordering::Relaxed))
+        }
+        Whom::Other { policy, nice } => (policy, nice),
+    };
     let mut a = [0u8; SCHED_ATTR_SIZE as usize];
     let size_out = (size as u32).min(SCHED_ATTR_SIZE);
     a[0..4].copy_from_slice(&size_out.to_ne_bytes());
     a[4..8].copy_from_slice(&((policy & !SCHED_RESET_ON_FORK) as u32).to_ne_bytes());
     let flags = if policy & SCHED_RESET_ON_FORK != 0 { SCHED_FLAG_RESET_ON_FORK } else { 0 };
     a[8..16].copy_from_slice(&flags.to_ne_bytes());
-    a[16..20].copy_from_slice(&NICE.load(core::sync::atomic::Ordering::Relaxed).to_ne_bytes());
+    a[16..20].copy_from_slice(&nice.to_ne_bytes());
     // util_max: the largest utilization (no clamp).
     a[52..56].copy_from_slice(&1024u32.to_ne_bytes());
     mm::copy_to_user(attr, &a[..size_out as usize])?;
@@ -183,7 +234,7 @@ pub fn sched_setattr([pid, attr, flags, ..]: Args) -> SysResult {
     if attr == 0 || flags != 0 {
         return Err(EINVAL);
     }
-    sched_target(pid)?;
+    sched_own(pid)?;
     let mut size: u32 = mm::read_user(attr)?;
     if size == 0 {
         size = SCHED_ATTR_SIZE_VER0;
@@ -260,7 +311,7 @@ pub fn sched_setparam([pid, param, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     let prio: i32 = mm::read_user(param)?;
-    sched_target(pid)?;
+    sched_own(pid)?;
     if prio != 0 {
         return Err(EINVAL);
     }
@@ -283,8 +334,8 @@ const PRIO_PROCESS: u64 = 0;
 const PRIO_PGRP: u64 = 1;
 const PRIO_USER: u64 = 2;
 
-/// Whether `getpriority`/`setpriority`'s target is this process.
-fn priority_target(which: u64, who: u64) -> Result<(), crate::errno::Errno> {
+/// Whose nice value `getpriority`/`setpriority` name.
+fn priority_target(which: u64, who: u64) -> Result<Whom, crate::errno::Errno> {
     let who = who as u32 as u64;
     let ours = match which {
         PRIO_PROCESS => who == 0 || who == pid() || crate::sched::thread(who as u32).is_some(),
@@ -293,21 +344,26 @@ fn priority_target(which: u64, who: u64) -> Result<(), crate::errno::Errno> {
         _ => return Err(EINVAL),
     };
     if ours {
-        Ok(())
-    } else {
-        Err(crate::errno::ESRCH)
+        return Ok(Whom::Own);
     }
+    let other = if which == PRIO_PROCESS { other_process(who as u32) } else { None };
+    other.ok_or(crate::errno::ESRCH)
 }
 
 /// `getpriority`: as the raw syscall, 20 - nice.
 pub fn getpriority([which, who, ..]: Args) -> SysResult {
-    priority_target(which, who)?;
-    Ok((20 - NICE.load(core::sync::atomic::Ordering::Relaxed)) as u64)
+    let nice = match priority_target(which, who)? {
+        Whom::Own => NICE.load(core::sync::atomic::Ordering::Relaxed),
+        Whom::Other { nice, .. } => nice,
+    };
+    Ok((20 - nice) as u64)
 }
 
 pub fn setpriority([which, who, prio, ..]: Args) -> SysResult {
-    priority_target(which, who)?;
-    set_nice(prio as i32, crate::errno::EACCES).map(|()| 0)
+    match priority_target(which, who)? {
+        Whom::Own => set_nice(prio as i32, crate::errno::EACCES).map(|()| 0),
+        Whom::Other { .. } => Err(crate::errno::EPERM),
+    }
 }
 
 /// Sets the nice value (clamped to -20..=19); lowering it needs
@@ -319,6 +375,7 @@ fn set_nice(nice: i32, refused: crate::errno::Errno) -> Result<(), crate::errno:
         return Err(refused);
     }
     NICE.store(nice, core::sync::atomic::Ordering::Relaxed);
+    publish_sched();
     Ok(())
 }
 
@@ -334,8 +391,11 @@ const IOPRIO_CLASS_BE: u32 = 2;
 const IOPRIO_CLASS_IDLE: u32 = 3;
 
 pub fn ioprio_get([which, who, ..]: Args) -> SysResult {
-    priority_target(which.wrapping_sub(1), who)?;
-    Ok(u64::from(IOPRIO.load(core::sync::atomic::Ordering::Relaxed)))
+    Ok(match priority_target(which.wrapping_sub(1), who)? {
+        Whom::Own => u64::from(IOPRIO.load(core::sync::atomic::Ordering::Relaxed)),
+        // Another process's I/O priority is its kernel's: none set, as Linux shows it by default.
+        Whom::Other { .. } => 0,
+    })
 }
 
 pub fn ioprio_set([which, who, ioprio, ..]: Args) -> SysResult {
@@ -354,7 +414,9 @@ pub fn ioprio_set([which, who, ioprio, ..]: Args) -> SysResult {
         IOPRIO_CLASS_NONE if level == 0 => {}
         _ => return Err(EINVAL),
     }
-    priority_target(which.wrapping_sub(1), who)?;
+    if let Whom::Other { .. } = priority_target(which.wrapping_sub(1), who)? {
+        return Err(crate::errno::EPERM);
+    }
     IOPRIO.store(ioprio, core::sync::atomic::Ordering::Relaxed);
     Ok(0)
 }
@@ -563,17 +625,24 @@ fn online_mask() -> u64 {
 /// Affinity masks are kept and reported (the scheduler spreads threads over
 /// every vCPU regardless).
 pub fn sched_getaffinity([pid, len, mask, ..]: Args) -> SysResult {
-    let t = target(pid)?;
+    // Another process of the tree: its kernel keeps its mask; every vCPU.
+    let t = match target(pid) {
+        Err(_) if matches!(sched_target(pid), Ok(Whom::Other { .. })) => None,
+        t => Some(t?),
+    };
     if len < 8 || len % 8 != 0 {
         return Err(EINVAL);
     }
-    let m = t.affinity.load(core::sync::atomic::Ordering::Relaxed) & online_mask();
+    let m = t.map_or(u64::MAX, |t| t.affinity.load(core::sync::atomic::Ordering::Relaxed)) & online_mask();
     mm::write_user(mask, &m)?;
     Ok(8)
 }
 
 pub fn sched_setaffinity([pid, len, mask, ..]: Args) -> SysResult {
-    let t = target(pid)?;
+    let t = match target(pid) {
+        Err(_) if matches!(sched_target(pid), Ok(Whom::Other { .. })) => return Err(crate::errno::EPERM),
+        t => t?,
+    };
     if len == 0 {
         return Err(EINVAL);
     }

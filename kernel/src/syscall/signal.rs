@@ -217,7 +217,7 @@ fn to_thread(tid: u64, sig: u64, q: Queued) -> SysResult {
 }
 
 pub fn tkill([tid, sig, ..]: Args) -> SysResult {
-    if (tid as i64) <= 0 {
+    if (tid as i32) <= 0 {
         return Err(EINVAL);
     }
     let q = if sig == 0 { Queued::new(1, 0) } else { Queued::from_user(valid_signal(sig)?, SI_TKILL) };
@@ -225,10 +225,11 @@ pub fn tkill([tid, sig, ..]: Args) -> SysResult {
 }
 
 pub fn tgkill([tgid, tid, sig, ..]: Args) -> SysResult {
-    if (tid as i64) <= 0 || (tgid as i64) <= 0 {
+    // pid_t arguments: only their low 32 bits count.
+    if (tid as i32) <= 0 || (tgid as i32) <= 0 {
         return Err(EINVAL);
     }
-    if tgid != pid() {
+    if tgid as u32 as u64 != pid() {
         return Err(ESRCH);
     }
     tkill([tid, sig, 0, 0, 0, 0])

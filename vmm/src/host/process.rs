@@ -7,8 +7,8 @@ use crate::process::table::{self, Entry};
 use crate::sandbox::Errno;
 use hx_abi::hypercall::{
     ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_ENDED, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_INFO,
-    PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG, PGRP_TIDS, PROC_RUNNING, PROC_SLEEPING,
-    PROC_ZOMBIE,
+    PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG, PGRP_SET_SCHED, PGRP_TIDS, PROC_RUNNING,
+    PROC_SLEEPING, PROC_ZOMBIE,
 };
 use std::sync::atomic::Ordering;
 
@@ -326,6 +326,11 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
             Ok(0)
         }
         PGRP_GET_PDEATHSIG => Ok(me.pdeathsig.load(Ordering::SeqCst) as i64),
+        PGRP_SET_SCHED => {
+            // Only read back by other guest processes: any numbers do.
+            me.sched.store(req.args[1] << 32 | (req.args[2] & 0xffff_ffff), Ordering::SeqCst);
+            Ok(0)
+        }
         PGRP_TIDS if (1..=MAX_TID_BLOCK).contains(&req.args[2]) => {
             table::reserve_tids(req.args[2] as i32).map(i64::from).ok_or(libc::EAGAIN)
         }
@@ -345,6 +350,8 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
                 ppid: e.ppid.load(Ordering::SeqCst),
                 pgid: e.pgid.load(Ordering::SeqCst),
                 sid: e.sid.load(Ordering::SeqCst),
+                policy: (e.sched.load(Ordering::SeqCst) >> 32) as u32,
+                nice: e.sched.load(Ordering::SeqCst) as u32 as i32,
                 state: if has_ended(e) {
                     PROC_ZOMBIE
                 } else if e.sleeping.load(Ordering::SeqCst) {

@@ -58,6 +58,9 @@ pub struct Entry {
     /// shows it `S`, else `R`, as LTP's and others' "wait until the child
     /// sleeps" loops read it.
     pub sleeping: AtomicBool,
+    /// Its scheduling policy (high half) and nice value (low half, as u32),
+    /// which its guest kernel publishes when they change (`PGRP_SET_SCHED`).
+    pub sched: AtomicU64,
 }
 
 /// `Entry::end`: set, with the `si_code` and status a `waitid` reports.
@@ -378,6 +381,8 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.signals.store(0, Ordering::SeqCst);
     slot.pdeathsig.store(0, Ordering::SeqCst);
     slot.exit_signal.store(exit_signal, Ordering::SeqCst);
+    // A child starts with its parent's (its kernel publishes what a reset on fork changes).
+    slot.sched.store(parent.sched.load(Ordering::SeqCst), Ordering::SeqCst);
     slot.end.store(0, Ordering::SeqCst);
     slot.sleeping.store(false, Ordering::SeqCst);
     slot.announced.store(false, Ordering::SeqCst);

@@ -72,6 +72,10 @@ pub enum Global {
     ShmAll,
     ShmMax,
     ShmMni,
+    /// `tainted` (never: 0) and `core_pattern` (Linux's default, `core`;
+    /// hx writes no core files).
+    Tainted,
+    CorePattern,
     SysvipcMsg,
     SysvipcSem,
     SysvipcShm,
@@ -108,6 +112,7 @@ enum Entry {
 const SYS_KERNEL_RANDOM: Table = &[(b"uuid", Entry::File(Global::Uuid))];
 const SYS_KERNEL: Table = &[
     (b"cap_last_cap", Entry::File(Global::CapLastCap)),
+    (b"core_pattern", Entry::File(Global::CorePattern)),
     (b"domainname", Entry::File(Global::Domainname)),
     (b"hostname", Entry::File(Global::Hostname)),
     (b"msgmax", Entry::File(Global::MsgMax)),
@@ -122,6 +127,7 @@ const SYS_KERNEL: Table = &[
     (b"shmall", Entry::File(Global::ShmAll)),
     (b"shmmax", Entry::File(Global::ShmMax)),
     (b"shmmni", Entry::File(Global::ShmMni)),
+    (b"tainted", Entry::File(Global::Tainted)),
     (b"threads-max", Entry::File(Global::ThreadsMax)),
     (b"version", Entry::File(Global::KernelVersion)),
 ];

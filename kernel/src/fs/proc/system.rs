@@ -111,6 +111,12 @@ pub fn text(g: Global) -> Vec<u8> {
         Global::ShmMax => {
             t.u(crate::boot_info().mem_size).nl();
         }
+        Global::Tainted => {
+            t.u(0).nl();
+        }
+        Global::CorePattern => {
+            t.s(b"core").nl();
+        }
         Global::ShmMni => {
             t.u(sysv_limits::SHMMNI.into()).nl();
         }
