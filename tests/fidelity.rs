@@ -128,6 +128,33 @@ fn memory_locking_mincore_vectored_io_v2_file_times_copy_file_range_and_io_prior
     );
 }
 
+/// `user.` extended attributes of host files, by path, through symlinks
+/// and by descriptor, with Linux's errors, as the native run gives them.
+#[test]
+fn user_extended_attributes_answer_as_linux() {
+    each_flavor("xattr", [Flavor::GlibcDynamic, Flavor::MuslStatic], &[], &["list = 14: user.a user.c"]);
+}
+
+/// The namespaces only a privileged process may write: never the guest's,
+/// and nothing in a read-only mount (a native run as root would write
+/// them, so this is checked in hx alone).
+#[test]
+fn privileged_extended_attribute_namespaces_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build("xattr", Flavor::GlibcDynamic, &[]);
+    let out = Command::new(HX_RUN).arg(&exe).arg("privileged").current_dir(dir.path()).output().unwrap();
+    let text = text(&out.stdout);
+    let refused = [
+        "set trusted.a = -1 (errno 1)",
+        "set security.a = -1 (errno 1)",
+        "remove security.selinux = -1 (errno 1)",
+        "set on /usr, a read-only mount = -1 (errno 30)",
+    ];
+    for line in refused {
+        assert!(text.lines().any(|l| l == line), "{line:?} missing:\n{text}");
+    }
+}
+
 #[test]
 fn sched_getattr_and_sched_setattr_and_the_time_sharing_policies_answer_as_linux() {
     each_flavor("sched_attr", [Flavor::GlibcDynamic, Flavor::MuslStatic], &[], &["setattr SCHED_BATCH nice 5 = 0"]);

@@ -312,6 +312,7 @@ const OPS: &[u32] = &[
     op::FUTEX,
     op::INOTIFY,
     op::SYSV,
+    op::XATTR,
     op::EXIT,
     0,
     44,

@@ -71,6 +71,7 @@ fn op_name(op: u32) -> &'static str {
         op::FUTEX => "futex",
         op::INOTIFY => "inotify",
         op::SYSV => "sysv",
+        op::XATTR => "xattr",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

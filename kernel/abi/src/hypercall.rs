@@ -252,7 +252,18 @@ pub mod op {
     /// `SYSV_CANCEL` the outcome word and the message buffer are never
     /// written again.
     pub const SYSV: u32 = 62;
+    /// Extended attributes (the `user.` namespace) of a host file:
+    /// `args[0]` = an `XATTR_*` call, `args[1]` = a handle (or `NO_HANDLE`:
+    /// the absolute guest path in `segs[0]`), `args[2]` = 1 to follow a final
+    /// symlink, `args[3]` = `setxattr`'s flags; the name in `segs[1]`, the
+    /// value (or the list) in `segs[2]`, whose length is the caller's size.
+    pub const XATTR: u32 = 63;
 }
+
+pub const XATTR_GET: u64 = 0;
+pub const XATTR_SET: u64 = 1;
+pub const XATTR_LIST: u64 = 2;
+pub const XATTR_REMOVE: u64 = 3;
 
 /// `SYSV` calls. Get: key `args[1]`, then size or count `args[2]` (shm, sem), flags `args[3]`.
 pub const SYSV_SHMGET: u64 = 0;
@@ -443,7 +454,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::SYSV;
+pub const LAST_OP: u32 = op::XATTR;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

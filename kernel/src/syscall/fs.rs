@@ -943,17 +943,6 @@ pub fn fadvise64([fd, _offset, _len, advice, ..]: Args) -> SysResult {
     }
 }
 
-/// Extended attributes: the guest's file system has none to offer.
-pub fn xattr_unsupported(_: Args) -> SysResult {
-    Err(crate::errno::Errno(95)) // EOPNOTSUPP
-}
-
-/// The same on a descriptor, which must be one a call may use (EBADF first).
-pub fn fxattr_unsupported([fd, ..]: Args) -> SysResult {
-    table::get(fd)?.usable()?;
-    Err(crate::errno::Errno(95)) // EOPNOTSUPP
-}
-
 pub fn pipe2([fds, flags, ..]: Args) -> SysResult {
     if flags & !((O_CLOEXEC | O_NONBLOCK) as u64 | 0o40000) != 0 {
         return Err(EINVAL); // O_DIRECT (packet mode) is accepted, like Linux

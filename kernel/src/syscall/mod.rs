@@ -25,6 +25,7 @@ pub mod table;
 pub mod thread;
 pub mod time;
 pub mod vfork;
+pub mod xattr;
 
 /// The six raw arguments of a syscall.
 pub type Args = [u64; 6];

@@ -3,7 +3,7 @@
 //! returns `-ENOSYS` and the monitor names it in a warning.
 use super::{
     aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mlock, mm, net, numa, path, poll, process, signal,
-    splice, sysv, thread, time, Args,
+    splice, sysv, thread, time, xattr, Args,
 };
 use crate::errno::SysResult;
 use crate::fs::{eventfd, pidfd, signalfd, timerfd};
@@ -189,12 +189,18 @@ table! {
     186 => thread::gettid,
     187 => fs::readahead,
     200 => signal::tkill,
-    191 => fs::xattr_unsupported,
-    192 => fs::xattr_unsupported,
-    193 => fs::fxattr_unsupported,
-    194 => fs::xattr_unsupported,
-    195 => fs::xattr_unsupported,
-    196 => fs::fxattr_unsupported,
+    188 => xattr::setxattr,
+    189 => xattr::lsetxattr,
+    190 => xattr::fsetxattr,
+    191 => xattr::getxattr,
+    192 => xattr::lgetxattr,
+    193 => xattr::fgetxattr,
+    194 => xattr::listxattr,
+    195 => xattr::llistxattr,
+    196 => xattr::flistxattr,
+    197 => xattr::removexattr,
+    198 => xattr::lremovexattr,
+    199 => xattr::fremovexattr,
     201 => time::time,
     202 => futex::futex,
     203 => process::sched_setaffinity,

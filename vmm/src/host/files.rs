@@ -665,6 +665,7 @@ impl Files {
             op::CHMOD => self.chmod(segs, a[0], flags::mode(a[1])),
             op::CHOWN => self.chown(segs, a[0], [a[1], a[2]], a[3]),
             op::STATFS => self.statfs(segs, a[0]),
+            op::XATTR => super::xattr::serve(self, &a, segs),
             op::POLL => self.poll(segs, a[0] as i64),
             _ => Err(libc::ENOSYS),
         };
@@ -905,6 +906,44 @@ impl Files {
             // SAFETY: symlinkat creates one name in a directory we hold.
             sys(|| unsafe { libc::symlinkat(target.as_ptr(), parent.as_raw_fd(), name.as_ptr()) } as isize)
         })
+    }
+
+    /// The file an extended-attribute call names — `path` (following a final
+    /// symlink if `follow`) or else `handle` — opened for the call, and its
+    /// type; `None` for an object that cannot carry `user.` attributes (not
+    /// a regular file or a directory, or a directory hx makes up). `write`:
+    /// the call changes it, so its mount must be writable (`EROFS`).
+    pub fn xattr_target(
+        &self,
+        path: Option<&[u8]>,
+        handle: u64,
+        follow: bool,
+        write: bool,
+    ) -> Result<Option<std::sync::Arc<OwnedFd>>, Errno> {
+        let carries = |mode: u32| matches!(mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR);
+        let Some(path) = path else {
+            let fd = if write { self.handles.fd_for_metadata(handle)? } else { self.handles.fd(handle)? };
+            return carries(fstat(fd)?.st_mode).then(|| self.handles.shared_fd(handle)).transpose();
+        };
+        match self.sandbox.resolve(path, follow)? {
+            Resolved::Virtual { .. } if write => Err(libc::EROFS),
+            Resolved::Virtual { .. } => Ok(None),
+            Resolved::Host { object_mount, parent, name, .. } => {
+                let name = name.unwrap_or_else(|| c".".to_owned());
+                let st = lstat_at(&parent, &name)?;
+                if write && !self.sandbox.writable(object_mount) {
+                    return Err(libc::EROFS);
+                }
+                if !carries(st.st_mode) {
+                    return Ok(None);
+                }
+                let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY;
+                // SAFETY: opens one name in a directory we hold, never following a symlink.
+                let fd = sys(|| unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), flags) } as isize)?;
+                // SAFETY: the descriptor was just opened and is ours.
+                Ok(Some(std::sync::Arc::new(unsafe { OwnedFd::from_raw_fd(fd as i32) })))
+            }
+        }
     }
 
     /// Runs `f(parent, name)` to create or remove `path` in a writable mount.

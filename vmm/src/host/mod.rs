@@ -21,6 +21,7 @@ pub mod process;
 mod pty;
 pub mod shared;
 pub mod sysv;
+mod xattr;
 
 use crate::memory::GuestRam;
 use crate::report::Report;
@@ -111,7 +112,7 @@ impl Host<'_> {
             op::WRITE | op::READ | op::FSTAT | op::IOCTL | op::OPEN..=op::POLL if req.op != op::SLEEP => {
                 self.files.serve(req, &segs)
             }
-            op::CHOWN => self.files.serve(req, &segs),
+            op::CHOWN | op::XATTR => self.files.serve(req, &segs),
             op::SLEEP => clock::sleep(req.args[0]),
             op::CLOCK => {
                 let (real, mono) = clock::now();

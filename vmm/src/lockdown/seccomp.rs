@@ -112,6 +112,11 @@ const ALLOWED: &[i64] = &[
     libc::SYS_inotify_init1,
     libc::SYS_inotify_add_watch,
     libc::SYS_inotify_rm_watch,
+    // `user.` extended attributes of files the sandbox opened (vmm/src/host/xattr.rs).
+    libc::SYS_fgetxattr,
+    libc::SYS_fsetxattr,
+    libc::SYS_flistxattr,
+    libc::SYS_fremovexattr,
     // System V IPC, in the tree's own IPC namespace (vmm/src/host/sysv.rs).
     libc::SYS_shmget,
     libc::SYS_shmat,
