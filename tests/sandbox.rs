@@ -119,6 +119,29 @@ fn read_only_mounts_refuse_every_kind_of_write() {
 /// mount) is EROFS, as Linux says on a read-only file system (Python's
 /// `os.makedirs` of a home directory that is not mounted stops there); a
 /// name under a directory that is missing stays ENOENT.
+/// `$HOME` where no mount holds it is a private, empty, writable directory
+/// (as a container's image gives one) that never reaches the host; a home
+/// inside a mount is that mount's.
+#[test]
+fn an_unmounted_home_is_private_and_writable() {
+    let home = "/hx-test-home-that-the-host-lacks";
+    let script =
+        "test -z \"$(ls -A $HOME)\" && mkdir -p $HOME/.cache && echo kept > $HOME/.cache/f && cat $HOME/.cache/f";
+    let out = Command::new(HX_RUN).env("HOME", home).args(["/bin/sh", "-c", script]).output().unwrap();
+    assert_eq!(text(&out.stdout), "kept\n", "{}", text(&out.stderr));
+    assert!(!std::path::Path::new(home).exists(), "the guest's home reached the host");
+    // A home in the (mounted) working directory is the host's.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(HX_RUN)
+        .env("HOME", dir.path())
+        .args(["/bin/sh", "-c", "echo mine > $HOME/f"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path().join("f")).unwrap(), "mine\n");
+}
+
 #[test]
 fn new_names_in_made_up_directories_are_read_only() {
     let script = "import os\n\

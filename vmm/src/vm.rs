@@ -140,6 +140,15 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<Namespace> {
     for m in &cfg.mounts {
         sb.mount(&m.host, &m.guest, m.writable).map_err(|e| rejected(2, format!("--mount: {e:#}")))?;
     }
+    // $HOME where no mount holds it: a private, empty, writable directory,
+    // as a container's image gives one (programs keep dot-files there).
+    if let (Some(t), Some(home)) = (&tmp, guest_home(cfg)) {
+        let covered = sb.mounts().iter().any(|m| home.starts_with(&m.guest));
+        if !covered {
+            let guest: Vec<u8> = home.iter().flat_map(|c| std::iter::once(b'/').chain(c.iter().copied())).collect();
+            sb.mount(&t.home(cfg.user)?, &guest, true)?;
+        }
+    }
     // Mount points below /tmp (the working directory, often) get their
     // directories in the private /tmp, so that walks and listings reach them.
     if let Some(t) = &tmp {
@@ -172,6 +181,18 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<Namespace> {
     Ok(Namespace { sandbox: sb, guest_exe, guest_cwd, tmp })
 }
 
+/// The components of the guest's `$HOME`, if it is an absolute path
+/// (without `.` or `..`).
+fn guest_home(cfg: &Config) -> Option<Vec<Vec<u8>>> {
+    let value = cfg.env.iter().find_map(|e| e.as_bytes().strip_prefix(b"HOME="))?;
+    let rest = value.strip_prefix(b"/")?;
+    let parts: Vec<Vec<u8>> = rest.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(<[u8]>::to_vec).collect();
+    if parts.iter().any(|c| c == b"." || c == b"..") {
+        return None;
+    }
+    Some(parts)
+}
+
 /// The guest's private /tmp and /dev/shm: two directories in a fresh host
 /// directory, removed with their contents once every monitor of the tree has ended. The removal needs a
 /// right the lockdown takes away (removing a directory of the host's /tmp),
@@ -194,6 +215,17 @@ impl PrivateTmp {
 
     fn shm(&self) -> std::path::PathBuf {
         self.path.join("shm")
+    }
+
+    /// A private home directory, only `user`'s (the `--user` hx-run drops
+    /// to, else the one it runs as).
+    fn home(&self, user: Option<crate::lockdown::User>) -> Result<std::path::PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let home = self.path.join("home");
+        let made = std::fs::DirBuilder::new().mode(0o700).create(&home);
+        let owned = user.map_or(Ok(()), |u| std::os::unix::fs::chown(&home, Some(u.uid), Some(u.gid)));
+        made.and(owned).with_context(|| format!("creating the guest's home ({})", home.display()))?;
+        Ok(home)
     }
 
     /// Gives the cleaner a copy of `fd`, which it holds until the tree ends.
