@@ -128,6 +128,19 @@ fn memory_locking_mincore_vectored_io_v2_file_times_copy_file_range_and_io_prior
     );
 }
 
+/// dnotify (`fcntl(F_NOTIFY)`): directory changes as signals, with
+/// `F_SETSIG`'s siginfo, one-shot and multishot registrations, a second
+/// registration adding to the first, and a closed descriptor's ending.
+#[test]
+fn directory_notifications_signal_as_on_linux() {
+    each_flavor(
+        "dnotify",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["create again (still multishot): SIGIO 1"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

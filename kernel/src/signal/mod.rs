@@ -122,6 +122,11 @@ impl Queued {
         };
     }
 
+    /// An I/O readiness signal: `si_band`, `si_fd`.
+    pub fn set_poll(&mut self, band: i64, fd: i32) {
+        self.fields()._sigpoll = uapi::__sifields__bindgen_ty_6 { _band: band, _fd: fd };
+    }
+
     /// The `si_code` (what a program sets in `rt_sigqueueinfo`).
     pub fn code(&self) -> i32 {
         // SAFETY: the common header is plain integers, valid for any bytes.

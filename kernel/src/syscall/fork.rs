@@ -115,6 +115,7 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     time::reanchor();
     process::reseed_after_fork();
     process::policy_after_fork();
+    super::dnotify::after_fork();
     signal::after_fork();
     super::aio::after_fork();
     super::madvise::after_fork();

@@ -626,8 +626,10 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
     const F_GETSIG: u64 = 11;
     const F_SETOWN_EX: u64 = 15;
     const F_GETOWN_EX: u64 = 16;
+    const F_NOTIFY: u64 = 1026;
     let entry = table::entry(fd)?;
     match cmd {
+        F_NOTIFY => super::dnotify::fcntl_notify(fd, &entry.file, arg as u32 as u64),
         F_SETOWN => set_owner(&entry.file, arg as i32),
         F_GETOWN => Ok(owner_for_getown(&entry.file) as u64),
         F_SETOWN_EX => {

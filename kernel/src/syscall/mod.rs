@@ -3,6 +3,7 @@
 pub mod aio;
 pub mod cred;
 pub mod dispatch;
+pub mod dnotify;
 pub mod epoll;
 pub mod exec;
 pub mod fork;

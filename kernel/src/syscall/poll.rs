@@ -7,7 +7,7 @@ use crate::{host, mm};
 use alloc::vec::Vec;
 use hx_abi::hypercall::{op, PollEntry, Request, Segment};
 
-const POLLIN: i16 = 0x1;
+pub const POLLIN: i16 = 0x1;
 const POLLOUT: i16 = 0x4;
 const POLLERR: i16 = 0x8;
 const POLLHUP: i16 = 0x10;
@@ -241,7 +241,15 @@ pub fn take_host_events() {
     let now = crate::sched::host_events();
     if HOST_EVENTS_SEEN.load(Ordering::Relaxed) != now && HOST_EVENTS_SEEN.swap(now, Ordering::AcqRel) != now {
         wake_pollers();
+        super::dnotify::on_host_events();
     }
+}
+
+/// Asks the monitor to report host file `handle`'s next `events` (as host
+/// events), without waiting here; true if it is ready now.
+pub fn watch_host(handle: u64, events: i16) -> Result<bool, Errno> {
+    let mut entries = [PollEntry { handle, events, ..Default::default() }];
+    watch(&mut entries)
 }
 
 /// Whether host file `handle` has `events` now.
