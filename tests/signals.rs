@@ -44,6 +44,9 @@ sub_tests! {
     /// sigaltstack: too small is ENOMEM; SA_ONSTACK handlers run on the
     /// alternate stack, see SS_ONSTACK and cannot change it (EPERM).
     sa_onstack_handlers_run_on_the_alternate_stack => "altstack";
+    /// A handler's frame that cannot be written (a read-only alternate
+    /// stack) forces a SIGSEGV, whose handler runs and the program goes on.
+    an_unwritable_signal_frame_forces_a_sigsegv_the_program_may_handle => "altstack-fault";
     /// sigsuspend returns EINTR after a handler ran, for a pending signal and
     /// for one another thread sends later, and restores the mask.
     sigsuspend_waits_with_a_temporary_mask => "sigsuspend";

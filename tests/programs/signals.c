@@ -467,6 +467,34 @@ static void t_altstack(void) {
     free(alt_base);
 }
 
+/* ---- altstack-fault: a handler's frame that cannot be written ---- */
+
+static volatile int forced_code;
+
+static void forced_handler(int sig, siginfo_t *si, void *ctx) {
+    (void)ctx;
+    forced_code = sig == SIGSEGV ? si->si_code : -1;
+}
+
+/* SIGUSR1's SA_ONSTACK handler, with the alternate stack read-only: the
+   kernel cannot write the frame and forces a SIGSEGV (SI_KERNEL), whose
+   handler runs on the ordinary stack; the program goes on. */
+static void t_altstack_fault(void) {
+    char *ro = mmap(NULL, ALT_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    stack_t ss = {.ss_sp = ro, .ss_size = ALT_SIZE, .ss_flags = 0};
+    CHECK(ro != MAP_FAILED && sigaltstack(&ss, NULL) == 0, "a read-only alternate stack");
+    clear_seen();
+    set_info_action(SIGSEGV, forced_handler, 0);
+    set_action(SIGUSR1, count_handler, SA_ONSTACK);
+    forced_code = 0;
+    raise(SIGUSR1);
+    CHECK(hits == 0, "the SIGUSR1 handler ran on a read-only stack");
+    CHECK(forced_code == SI_KERNEL, "the forced SIGSEGV: si_code %d", forced_code);
+    ss.ss_flags = SS_DISABLE;
+    CHECK(sigaltstack(&ss, NULL) == 0, "disable");
+    munmap(ro, ALT_SIZE);
+}
+
 /* ---- sigsuspend: waits with a temporary mask, restores the old one ---- */
 
 static void *kill_process_later(void *arg) {
@@ -1307,6 +1335,7 @@ static const struct {
     {"resethand", t_resethand, 1},
     {"ignore", t_ignore, 1},
     {"altstack", t_altstack, 1},
+    {"altstack-fault", t_altstack_fault, 1},
     {"sigsuspend", t_sigsuspend, 1},
     {"sigtimedwait", t_sigtimedwait, 1},
     {"sigwaitinfo", t_sigwaitinfo, 1},

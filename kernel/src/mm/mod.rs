@@ -63,20 +63,28 @@ pub fn user_segments(addr: u64, len: u64, write: bool, out: &mut [Segment]) -> R
     with_space(|s| s.segments(addr, len, write, out))
 }
 
-/// Copies `src` to program memory at `addr`.
+/// Copies `src` to program memory at `addr`. The copy runs under the
+/// address space's lock: another thread's `mprotect` or `munmap` cannot
+/// take the pages away between the check and the copy (the kernel has no
+/// fault fixup: a fault here would end the VM).
 pub fn copy_to_user(addr: u64, src: &[u8]) -> Result<(), Errno> {
-    with_space(|s| s.check(addr, src.len() as u64, true))?;
-    // SAFETY: checked above: the range is mapped writable in the shared address space.
-    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), addr as *mut u8, src.len()) };
-    Ok(())
+    with_space(|s| {
+        s.check(addr, src.len() as u64, true)?;
+        // SAFETY: checked just above, under the lock that every change of
+        // the mappings takes: the range stays mapped writable during the copy.
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), addr as *mut u8, src.len()) };
+        Ok(())
+    })
 }
 
-/// Copies program memory at `addr` into `dst`.
+/// Copies program memory at `addr` into `dst` (under the lock, as `copy_to_user`).
 pub fn copy_from_user(addr: u64, dst: &mut [u8]) -> Result<(), Errno> {
-    with_space(|s| s.check(addr, dst.len() as u64, false))?;
-    // SAFETY: checked above: the range is mapped readable.
-    unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, dst.as_mut_ptr(), dst.len()) };
-    Ok(())
+    with_space(|s| {
+        s.check(addr, dst.len() as u64, false)?;
+        // SAFETY: checked just above, under the lock: the range stays mapped readable.
+        unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    })
 }
 
 /// Writes a plain-data value to program memory.
@@ -104,15 +112,16 @@ pub fn read_cstr(addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
     loop {
         let page_end = align_down(at, PAGE_SIZE) + PAGE_SIZE;
         let chunk = (page_end - at) as usize;
-        with_space(|s| s.check(at, chunk as u64, false)).map_err(|_| EFAULT)?;
-        // SAFETY: checked readable above: [at, page_end) is mapped in the shared address space.
-        let bytes = unsafe { core::slice::from_raw_parts(at as *const u8, chunk) };
-        match bytes.iter().position(|&b| b == 0) {
-            Some(n) => {
-                out.extend_from_slice(&bytes[..n]);
-                return if out.len() > max { Err(ENAMETOOLONG) } else { Ok(out) };
-            }
-            None => out.extend_from_slice(bytes),
+        let end = with_space(|s| {
+            s.check(at, chunk as u64, false).map_err(|_| EFAULT)?;
+            // SAFETY: checked readable just above, under the lock (as `copy_from_user`).
+            let bytes = unsafe { core::slice::from_raw_parts(at as *const u8, chunk) };
+            let nul = bytes.iter().position(|&b| b == 0);
+            out.extend_from_slice(&bytes[..nul.unwrap_or(chunk)]);
+            Ok::<bool, Errno>(nul.is_some())
+        })?;
+        if end {
+            return if out.len() > max { Err(ENAMETOOLONG) } else { Ok(out) };
         }
         if out.len() > max {
             return Err(ENAMETOOLONG);

@@ -651,8 +651,12 @@ pub fn deliver(frame: &mut Frame) -> bool {
     settle_syscall(frame, Some(&a));
     let old_mask = t.signals.lock().saved_mask.take().unwrap_or(mask);
     if frame::push(frame, t, &q, &a, old_mask).is_err() {
-        // No room for the frame: Linux kills the process with SIGSEGV.
-        host::exit_signaled(SIGSEGV as u64);
+        // The frame cannot be written (no room, a read-only stack): Linux
+        // forces a SIGSEGV, which its handler may take (on another stack);
+        // if the SIGSEGV's own frame fails, the default action kills.
+        t.signals.lock().saved_mask = Some(old_mask);
+        force_sigsegv(t, q.sig == SIGSEGV);
+        return true;
     }
     crate::rewrite::handler_pushed();
     let mut s = t.signals.lock();
@@ -663,6 +667,22 @@ pub fn deliver(frame: &mut Frame) -> bool {
         set_action(q.sig, Some(Action::default()));
     }
     true
+}
+
+/// Linux's `force_sigsegv`: a SIGSEGV for `t` that it cannot block or
+/// ignore (either resets it to the default action), or the default action
+/// at once when `again` (the SIGSEGV handler's own frame failed).
+fn force_sigsegv(t: &Thread, again: bool) {
+    let blocked = t.signals.lock().mask & bit(SIGSEGV) != 0;
+    let a = action(SIGSEGV);
+    if again || blocked || a.handler == SIG_IGN {
+        set_action(SIGSEGV, Some(Action::default()));
+    }
+    if again || a.handler == SIG_DFL || blocked || a.handler == SIG_IGN {
+        default_action(SIGSEGV);
+        return;
+    }
+    t.signals.lock().pending.add(Queued::new(SIGSEGV, SI_KERNEL));
 }
 
 /// A fault in program code that has a handler (the monitor checked): the
