@@ -35,6 +35,7 @@ static const char *errname(int e) {
     switch (e) {
         NAME(EINVAL) NAME(EEXIST) NAME(ENOENT) NAME(EAGAIN) NAME(EINTR)
         NAME(EIDRM) NAME(E2BIG) NAME(EFBIG) NAME(ERANGE) NAME(ENOMSG)
+        NAME(EACCES) NAME(EPERM)
     }
     snprintf(b, sizeof b, "%d", e);
     return b;
@@ -469,6 +470,37 @@ static void msg_blocking(void) {
     rm(MSG, id);
 }
 
+/* Objects of root's, mode 0600, seen by another user (a child that gave
+ * up root): refused, as Linux checks the caller's ids; what that user
+ * makes is its own (owner and creator). */
+static void another_user(void) {
+    int shm = track(SHM, shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
+    int sem = track(SEM, semget(IPC_PRIVATE, 1, IPC_CREAT | 0600));
+    int msq = track(MSG, msgget(IPC_PRIVATE, IPC_CREAT | 0600));
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(99);
+        struct shmid_ds ds;
+        struct sembuf up = {0, 1, 0};
+        struct msg m = {1, "x"};
+        printf("user: shmat of root's 0600 segment: %s\n", shmat(shm, NULL, 0) == (void *)-1 ? errname(errno) : "0");
+        printf("user: IPC_STAT of it: %s\n", res(shmctl(shm, IPC_STAT, &ds)));
+        printf("user: IPC_RMID of it: %s\n", res(shmctl(shm, IPC_RMID, NULL)));
+        printf("user: semop on root's set: %s\n", res(semop(sem, &up, 1)));
+        printf("user: msgsnd to root's queue: %s\n", res(msgsnd(msq, &m, 1, IPC_NOWAIT)));
+        int own = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        int ok = shmctl(own, IPC_STAT, &ds) == 0;
+        printf("user: its own segment: owner %d creator %d\n", ok && ds.shm_perm.uid == 65534,
+               ok && ds.shm_perm.cuid == 65534);
+        shmctl(own, IPC_RMID, NULL);
+        _exit(0);
+    }
+    reap("user: child", pid);
+    rm(SHM, shm);
+    rm(SEM, sem);
+    rm(MSG, msq);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     signal(SIGALRM, on_timeout);
@@ -488,5 +520,6 @@ int main(void) {
     msg_types();
     msg_limits();
     msg_blocking();
+    another_user();
     return 0;
 }

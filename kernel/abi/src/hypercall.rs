@@ -290,6 +290,10 @@ pub const SYSV_CANCEL: u64 = 9;
 pub const SYSV_KIND_SHM: u64 = 0;
 pub const SYSV_KIND_SEM: u64 = 1;
 pub const SYSV_KIND_MSG: u64 = 2;
+/// `args[6]` of every `SYSV` request: who the call is made as — this value
+/// for a process with `CAP_IPC_OWNER`, else its effective gid (high half)
+/// and uid (low half), whose permissions the host checks.
+pub const SYSV_PRIVILEGED: u64 = u64::MAX;
 /// `args[7]` of an answered wait: a helper waits, the outcome word will tell.
 pub const SYSV_STARTED: u64 = 1;
 /// An outcome word not written yet (else: the call's result, or `-errno`).

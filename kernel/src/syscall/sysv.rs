@@ -15,21 +15,33 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use hx_abi::hypercall::{
     op, sysv_limits, Request, SYSV_CANCEL, SYSV_CTL, SYSV_KIND_MSG, SYSV_KIND_SEM, SYSV_KIND_SHM, SYSV_MSGGET,
-    SYSV_MSGRCV, SYSV_MSGSND, SYSV_SEMGET, SYSV_SEMOP, SYSV_SHMAT, SYSV_SHMGET, SYSV_SHM_SIZE, SYSV_STARTED,
-    SYSV_WAITING,
+    SYSV_MSGRCV, SYSV_MSGSND, SYSV_PRIVILEGED, SYSV_SEMGET, SYSV_SEMOP, SYSV_SHMAT, SYSV_SHMGET, SYSV_SHM_SIZE,
+    SYSV_STARTED, SYSV_WAITING,
 };
 use hx_abi::layout::{align_down, align_up, PAGE_SIZE};
 
+/// Who the monitor acts as (`args[6]` of every request): `SYSV_PRIVILEGED`
+/// for a process with `CAP_IPC_OWNER` (the guest's root), else its effective
+/// group and user ids, whose permissions the host then checks, as Linux
+/// checks the caller's.
+fn who() -> u64 {
+    if super::cred::capable(hx_abi::uapi::CAP_IPC_OWNER) {
+        return SYSV_PRIVILEGED;
+    }
+    let c = super::cred::current();
+    u64::from(c.group.effective) << 32 | u64::from(c.user.effective)
+}
+
 pub fn shmget([key, size, flags, ..]: Args) -> SysResult {
-    host::simple(op::SYSV, &[SYSV_SHMGET, key, size, flags])
+    host::simple(op::SYSV, &[SYSV_SHMGET, key, size, flags, 0, 0, who()])
 }
 
 pub fn semget([key, nsems, flags, ..]: Args) -> SysResult {
-    host::simple(op::SYSV, &[SYSV_SEMGET, key, nsems as i32 as i64 as u64, flags])
+    host::simple(op::SYSV, &[SYSV_SEMGET, key, nsems as i32 as i64 as u64, flags, 0, 0, who()])
 }
 
 pub fn msgget([key, flags, ..]: Args) -> SysResult {
-    host::simple(op::SYSV, &[SYSV_MSGGET, key, flags])
+    host::simple(op::SYSV, &[SYSV_MSGGET, key, flags, 0, 0, 0, who()])
 }
 
 /// An id argument (an int; a negative one is no object).
@@ -77,7 +89,7 @@ fn buffer_of(kind: u64, cmd: u64) -> Buffer {
 
 /// One control request, with `buf` as its structure.
 fn ctl_request(kind: u64, id: u64, cmd: u64, semnum: u64, value: u64, buf: &mut [u8]) -> SysResult {
-    let (r, _) = host::path_request(op::SYSV, &[SYSV_CTL, kind, id, cmd, semnum, value], &[], &mut [buf]);
+    let (r, _) = host::path_request(op::SYSV, &[SYSV_CTL, kind, id, cmd, semnum, value, who()], &[], &mut [buf]);
     r
 }
 
@@ -141,6 +153,7 @@ fn waiting_call(args: &mut [u64], outcome_at: usize, buf: &mut [u8], deadline: O
     args[outcome_at] = outcome_phys;
     let mut req = Request::new(op::SYSV);
     req.args[..args.len()].copy_from_slice(args);
+    req.args[6] = who();
     req.segs[0] = host::kernel_segment(buf.as_mut_ptr() as u64, buf.len());
     req.nsegs = 1;
     let r = host::result(host::call(&mut req))?;
@@ -233,7 +246,7 @@ pub fn shmat([shmid, shmaddr, shmflg, ..]: Args) -> SysResult {
     if shmflg & SHM_REMAP != 0 && shmaddr == 0 {
         return Err(EINVAL);
     }
-    let (size, args) = host::path_request(op::SYSV, &[SYSV_SHM_SIZE, shmid], &[], &mut []);
+    let (size, args) = host::path_request(op::SYSV, &[SYSV_SHM_SIZE, shmid, 0, 0, 0, 0, who()], &[], &mut []);
     let len = align_up(size?, PAGE_SIZE);
     let key = args[1] as u32;
     const PROT_READ: u32 = 1;
@@ -269,6 +282,7 @@ pub fn shmat([shmid, shmaddr, shmflg, ..]: Args) -> SysResult {
     };
     let mut req = Request::new(op::SYSV);
     req.args[..3].copy_from_slice(&[SYSV_SHMAT, shmid, shmflg & (SHM_RDONLY | SHM_EXEC)]);
+    req.args[6] = who();
     req.segs[0] = hx_abi::hypercall::Segment { phys, len };
     req.nsegs = 1;
     if let Err(e) = host::result(host::call(&mut req)) {

@@ -106,6 +106,61 @@ pub fn available() -> bool {
     PRIVATE_NAMESPACE.load(Ordering::SeqCst)
 }
 
+/// The calling thread acting as the guest process for one System V call:
+/// its effective ids and no supplementary groups, so the host checks the
+/// object's permissions against the guest's ids and records them as its
+/// owner and creator, as Linux does for the caller. Only this thread
+/// changes (raw syscalls: credentials are per thread to the host kernel);
+/// back to the monitor's own when dropped. A monitor that is not root
+/// (`--user`) acts as itself.
+struct AsGuest {
+    restore: Option<(u32, Vec<libc::gid_t>)>,
+}
+
+impl AsGuest {
+    fn switch(who: u64) -> Self {
+        // SAFETY: geteuid cannot fail.
+        if who == hx_abi::hypercall::SYSV_PRIVILEGED || unsafe { libc::geteuid() } != 0 {
+            return Self { restore: None };
+        }
+        let (uid, gid) = (who as u32, (who >> 32) as u32);
+        let mut groups = vec![0 as libc::gid_t; 256];
+        // SAFETY: getegid cannot fail; getgroups writes at most 256 ids into ours.
+        let (egid, n) = unsafe { (libc::getegid(), libc::getgroups(256, groups.as_mut_ptr())) };
+        groups.truncate(n.max(0) as usize);
+        let keep = u32::MAX;
+        // SAFETY: changes this thread's credentials only (raw syscalls, not
+        // libc's process-wide wrappers): the groups and gid first, while the
+        // thread still has the privilege to, then the uid.
+        let switched = unsafe {
+            libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
+                && libc::syscall(libc::SYS_setresgid, keep, gid, keep) == 0
+                && libc::syscall(libc::SYS_setresuid, keep, uid, keep) == 0
+        };
+        let me = Self { restore: Some((egid, groups)) };
+        if !switched {
+            drop(me);
+            return Self { restore: None };
+        }
+        me
+    }
+}
+
+impl Drop for AsGuest {
+    fn drop(&mut self) {
+        if let Some((egid, groups)) = self.restore.take() {
+            let keep = u32::MAX;
+            // SAFETY: this thread's credentials back to the monitor's (its
+            // saved uid is root's, so it may), the uid first.
+            unsafe {
+                libc::syscall(libc::SYS_setresuid, keep, 0u32, keep);
+                libc::syscall(libc::SYS_setresgid, keep, egid, keep);
+                libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
+            }
+        }
+    }
+}
+
 /// Whether this monitor's process must end with its guest process.
 pub fn undo_used() -> bool {
     UNDO_USED.load(Ordering::SeqCst)
@@ -125,6 +180,7 @@ pub fn serve(
     let id = || i32::try_from(a[1]).map_err(|_| libc::EINVAL);
     let waits = || waits.ok_or(libc::ENOSYS);
     req.args[7] = 0;
+    let _as_guest = AsGuest::switch(a[6]);
     match a[0] {
         SYSV_SHMGET => {
             let flags = get_flags(a[3], SHM_NORESERVE)?;
@@ -153,19 +209,19 @@ pub fn serve(
         SYSV_CTL => ctl(segs, &a),
         SYSV_SEMOP => {
             let ops = sembufs(segs)?;
-            let started = semop(segs.mem(), waits()?, id()?, ops, a[3])?;
+            let started = semop(segs.mem(), waits()?, id()?, ops, a[3], a[6])?;
             req.args[7] = u64::from(started) * SYSV_STARTED;
             Ok(0)
         }
         SYSV_MSGSND => {
             let text = segs.bytes(0, 8 + limits::MSGMAX as usize, libc::EINVAL)?;
-            let started = msgsnd(segs.mem(), waits()?, id()?, text, a[2] as i32, a[3])?;
+            let started = msgsnd(segs.mem(), waits()?, id()?, text, a[2] as i32, a[3], a[6])?;
             req.args[7] = u64::from(started) * SYSV_STARTED;
             Ok(0)
         }
         SYSV_MSGRCV => {
             let buf = single_buffer(segs, 8 + limits::MSGMAX as u64)?;
-            match msgrcv(segs.mem(), waits()?, id()?, buf, a[2] as i64, a[3] as i32, a[4])? {
+            match msgrcv(segs.mem(), waits()?, id()?, buf, (a[2] as i64, a[3] as i32), a[4], a[6])? {
                 Some(n) => Ok(n),
                 None => {
                     req.args[7] = SYSV_STARTED;
@@ -395,7 +451,14 @@ fn semtimedop(id: i32, ops: &mut [libc::sembuf], timeout: Option<&libc::timespec
 }
 
 /// `semtimedop`: done at once (`false`) or waited for by a helper (`true`).
-fn semop(mem: &GuestRam, waits: &Arc<Waits>, id: i32, mut ops: Vec<libc::sembuf>, outcome: u64) -> Result<bool, Errno> {
+fn semop(
+    mem: &GuestRam,
+    waits: &Arc<Waits>,
+    id: i32,
+    mut ops: Vec<libc::sembuf>,
+    outcome: u64,
+    who: u64,
+) -> Result<bool, Errno> {
     if ops.iter().any(|o| o.sem_flg & SEM_UNDO != 0) {
         UNDO_USED.store(true, Ordering::SeqCst);
     }
@@ -407,6 +470,7 @@ fn semop(mem: &GuestRam, waits: &Arc<Waits>, id: i32, mut ops: Vec<libc::sembuf>
     }
     let word = word_address(mem, outcome, 8)?;
     waits.start(outcome, "hx-semop", move |h| {
+        let _as_guest = AsGuest::switch(who);
         let result = loop {
             if h.cancelled() {
                 return;
@@ -481,7 +545,15 @@ fn poll_until_done(h: &Helper, word: u64, mut attempt: impl FnMut() -> Result<i6
 }
 
 /// `msgsnd` of `text` (`mtype` first): done at once or by a helper (`true`).
-fn msgsnd(mem: &GuestRam, waits: &Arc<Waits>, id: i32, text: Vec<u8>, flags: i32, outcome: u64) -> Result<bool, Errno> {
+fn msgsnd(
+    mem: &GuestRam,
+    waits: &Arc<Waits>,
+    id: i32,
+    text: Vec<u8>,
+    flags: i32,
+    outcome: u64,
+    who: u64,
+) -> Result<bool, Errno> {
     if text.len() < 8 {
         return Err(libc::EINVAL);
     }
@@ -494,7 +566,10 @@ fn msgsnd(mem: &GuestRam, waits: &Arc<Waits>, id: i32, text: Vec<u8>, flags: i32
         r => return r.map(|_| false),
     }
     let word = word_address(mem, outcome, 8)?;
-    waits.start(outcome, "hx-msgsnd", move |h| poll_until_done(&h, word, || send(IPC_NOWAIT)))?;
+    waits.start(outcome, "hx-msgsnd", move |h| {
+        let _as_guest = AsGuest::switch(who);
+        poll_until_done(&h, word, || send(IPC_NOWAIT))
+    })?;
     Ok(true)
 }
 
@@ -505,9 +580,9 @@ fn msgrcv(
     waits: &Arc<Waits>,
     id: i32,
     (buf, len): (u64, usize),
-    kind: i64,
-    flags: i32,
+    (kind, flags): (i64, i32),
     outcome: u64,
+    who: u64,
 ) -> Result<Option<i64>, Errno> {
     if flags & !(IPC_NOWAIT | MSG_NOERROR | MSG_EXCEPT | MSG_COPY) != 0 {
         return Err(libc::EINVAL);
@@ -524,6 +599,9 @@ fn msgrcv(
     let word = word_address(mem, outcome, 8)?;
     // The helper receives only while the guest still waits (under the wait's
     // lock), so a message is never taken for a guest that gave up.
-    waits.start(outcome, "hx-msgrcv", move |h| poll_until_done(&h, word, || receive(IPC_NOWAIT)))?;
+    waits.start(outcome, "hx-msgrcv", move |h| {
+        let _as_guest = AsGuest::switch(who);
+        poll_until_done(&h, word, || receive(IPC_NOWAIT))
+    })?;
     Ok(None)
 }

@@ -117,7 +117,13 @@ const ALLOWED: &[i64] = &[
     libc::SYS_fsetxattr,
     libc::SYS_flistxattr,
     libc::SYS_fremovexattr,
-    // System V IPC, in the tree's own IPC namespace (vmm/src/host/sysv.rs).
+    // System V IPC, in the tree's own IPC namespace (vmm/src/host/sysv.rs),
+    // made as the guest's ids by the serving thread alone (setres[ug]id,
+    // setgroups on that thread; a monitor that dropped root cannot regain it).
+    libc::SYS_setresuid,
+    libc::SYS_setresgid,
+    libc::SYS_setgroups,
+    libc::SYS_getgroups,
     libc::SYS_shmget,
     libc::SYS_shmat,
     libc::SYS_shmdt,
