@@ -97,7 +97,7 @@ pub fn set_limits(memory: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Why every System V call is `ENOSYS` when `use_private_namespace` failed.
+/// Why every System V call is `ENOSYS` when `unshare_namespace` failed.
 pub const UNAVAILABLE: &str =
     "System V IPC (shm*, sem*, msg*) is ENOSYS: it needs a private IPC namespace, which only root can make; start hx-run as root (and use --user to run as another user)";
 
