@@ -120,8 +120,8 @@ fn read_only_mounts_refuse_every_kind_of_write() {
 /// `os.makedirs` of a home directory that is not mounted stops there); a
 /// name under a directory that is missing stays ENOENT.
 /// `$HOME` where no mount holds it is a private, empty, writable directory
-/// (as a container's image gives one) that never reaches the host; a home
-/// inside a mount is that mount's.
+/// (as a container's image gives one) that never reaches the host, through
+/// which mounts below it stay reachable; a home inside a mount is that mount's.
 #[test]
 fn an_unmounted_home_is_private_and_writable() {
     let home = "/hx-test-home-that-the-host-lacks";
@@ -130,6 +130,16 @@ fn an_unmounted_home_is_private_and_writable() {
     let out = Command::new(HX_RUN).env("HOME", home).args(["/bin/sh", "-c", script]).output().unwrap();
     assert_eq!(text(&out.stdout), "kept\n", "{}", text(&out.stderr));
     assert!(!std::path::Path::new(home).exists(), "the guest's home reached the host");
+    // A mount below the private home stays reachable through it.
+    let inside = tempfile::tempdir().unwrap();
+    std::fs::write(inside.path().join("f"), "below\n").unwrap();
+    let spec = format!("{}:{home}/sub/dir", inside.path().display());
+    let out = Command::new(HX_RUN)
+        .env("HOME", home)
+        .args(["--mount", &spec, "/bin/sh", "-c", "cat $HOME/sub/dir/f && ls $HOME"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "below\nsub\n", "{}", text(&out.stderr));
     // A home in the (mounted) working directory is the host's.
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(HX_RUN)

@@ -142,22 +142,23 @@ fn sandbox(cfg: &Config, exe: &std::path::Path) -> Result<Namespace> {
     }
     // $HOME where no mount holds it: a private, empty, writable directory,
     // as a container's image gives one (programs keep dot-files there).
+    let mut private_home = None;
     if let (Some(t), Some(home)) = (&tmp, guest_home(cfg)) {
-        let covered = sb.mounts().iter().any(|m| home.starts_with(&m.guest));
-        if !covered {
+        if !sb.mounts().iter().any(|m| home.starts_with(&m.guest)) {
             let guest: Vec<u8> = home.iter().flat_map(|c| std::iter::once(b'/').chain(c.iter().copied())).collect();
-            sb.mount(&t.home(cfg.user)?, &guest, true)?;
+            let dir = t.home(cfg.user)?;
+            sb.mount(&dir, &guest, true)?;
+            private_home = Some((home, dir));
         }
     }
-    // Mount points below /tmp (the working directory, often) get their
-    // directories in the private /tmp, so that walks and listings reach them.
-    if let Some(t) = &tmp {
+    // Mount points below the private /tmp and home (the working directory,
+    // often) get their directories there, so that walks and listings reach them.
+    let private = tmp.iter().map(|t| (vec![b"tmp".to_vec()], t.tmp())).chain(private_home);
+    for (at, dir) in private {
         for m in sb.mounts() {
-            if let Some((first, rest)) = m.guest.split_first() {
-                if first.as_slice() == b"tmp" && !rest.is_empty() {
-                    let below: std::path::PathBuf = rest.iter().map(|c| std::ffi::OsStr::from_bytes(c)).collect();
-                    let _ = std::fs::create_dir_all(t.tmp().join(below));
-                }
+            if let Some(rest) = m.guest.strip_prefix(at.as_slice()).filter(|r| !r.is_empty()) {
+                let below: std::path::PathBuf = rest.iter().map(|c| std::ffi::OsStr::from_bytes(c)).collect();
+                let _ = std::fs::create_dir_all(dir.join(below));
             }
         }
     }
