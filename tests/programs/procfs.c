@@ -32,6 +32,7 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -287,6 +288,14 @@ static void self(int argc, char **argv) {
     char name_in_stat[64] = "";
     sscanf(sl, "%*d (%63[^)])", name_in_stat);
     check("stat's comm", strcmp(name_in_stat, comm) == 0);
+    /* PR_SET_NAME renames the thread: comm, status and stat follow. */
+    char task_comm[64];
+    snprintf(task_comm, sizeof task_comm, "/proc/self/task/%d/comm", (int)gettid_());
+    prctl(PR_SET_NAME, "renamed-thread");
+    check("comm after PR_SET_NAME", strcmp(text("/proc/self/comm"), "renamed-thread\n") == 0);
+    check("task comm after PR_SET_NAME", strcmp(text(task_comm), "renamed-thread\n") == 0);
+    check("status Name after PR_SET_NAME", (v = field(text("/proc/self/status"), "Name")) && !strcmp(v, "renamed-thread"));
+    prctl(PR_SET_NAME, comm);
     unsigned long long fld[64] = {0};
     int nf = 2;
     char state = 0;

@@ -664,7 +664,9 @@ pub fn deliver(frame: &mut Frame) -> bool {
     s.mask &= !UNBLOCKABLE;
     drop(s);
     if a.flags & SA_RESETHAND != 0 {
-        set_action(q.sig, Some(Action::default()));
+        // Only the handler goes back to the default: the flags and mask stay
+        // what sigaction reads back (Linux's SA_ONESHOT).
+        set_action(q.sig, Some(Action { handler: SIG_DFL, ..a }));
     }
     true
 }

@@ -111,12 +111,22 @@ fn queued(id: i32, sig: u32, value: u64, overrun: u32) -> Queued {
 
 /// Arms (or with `value` 0 disarms) timer `id`; returns the old (remaining, interval).
 pub fn set(id: i32, value: u64, interval: u64) -> Option<(u64, u64)> {
+    set_at(id, value, 0, interval)
+}
+
+/// `set` for an absolute expiry already `late` ns in the past: it fires at
+/// once, and its overruns count from that expiry (as Linux counts them).
+pub fn set_at(id: i32, value: u64, late: u64, interval: u64) -> Option<(u64, u64)> {
     let old = {
         let mut timers = TIMERS.lock();
         let t = timers.get_mut(&id)?;
         let now = now_for(t.clock);
         let old = (if t.deadline == 0 { 0 } else { t.deadline.saturating_sub(now).max(1) }, t.interval);
-        t.deadline = if value == 0 { 0 } else { now.saturating_add(value) };
+        t.deadline = match (value, late) {
+            (0, _) => 0,
+            (_, 0) => now.saturating_add(value),
+            (_, late) => now.saturating_sub(late).max(1),
+        };
         t.interval = interval;
         t.overrun = 0;
         old

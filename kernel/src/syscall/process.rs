@@ -745,8 +745,8 @@ static TIMER_SLACK: AtomicU64 = AtomicU64::new(50_000);
 /// The calling thread's name: as set, else the program's file name (Linux's `comm`).
 pub fn thread_name() -> [u8; 16] {
     let tid = crate::sched::current().tid;
-    if let Some(n) = THREAD_NAMES.lock().get(&tid) {
-        return *n;
+    if let Some(n) = name_set_for(tid) {
+        return n;
     }
     let exe = crate::exe_path();
     let base = exe.rsplit(|&b| b == b'/').next().unwrap_or(exe);
@@ -754,6 +754,11 @@ pub fn thread_name() -> [u8; 16] {
     let len = base.len().min(15);
     n[..len].copy_from_slice(&base[..len]);
     n
+}
+
+/// The name `PR_SET_NAME` gave thread `tid`, if it did.
+pub fn name_set_for(tid: u32) -> Option<[u8; 16]> {
+    THREAD_NAMES.lock().get(&tid).copied()
 }
 
 pub fn prctl([option, arg2, ..]: Args) -> SysResult {

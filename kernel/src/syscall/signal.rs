@@ -383,6 +383,7 @@ pub fn timer_settime([id, flags, new, old, ..]: Args) -> SysResult {
     let spec: uapi::itimerspec = mm::read_user(new)?;
     let interval = timespec_ns(spec.it_interval)?;
     let mut value = timespec_ns(spec.it_value)?;
+    let mut late = 0;
     if flags & TIMER_ABSTIME != 0 && value != 0 {
         let clock = timers::TIMERS.lock().get(&id).map(|t| t.clock).ok_or(EINVAL)?;
         let now = match clock {
@@ -390,9 +391,10 @@ pub fn timer_settime([id, flags, new, old, ..]: Args) -> SysResult {
             timers::CLOCK_PROCESS_CPUTIME_ID => crate::sched::process_cpu_ns(),
             _ => time::monotonic_ns(),
         };
+        late = now.saturating_sub(value);
         value = value.saturating_sub(now).max(1);
     }
-    let previous = timers::set(id, value, interval).ok_or(EINVAL)?;
+    let previous = timers::set_at(id, value, late, interval).ok_or(EINVAL)?;
     if old != 0 {
         write_itimerspec(old, previous)?;
     }

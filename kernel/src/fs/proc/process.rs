@@ -35,7 +35,7 @@ pub fn text(tid: Option<u32>, f: TaskFile) -> Vec<u8> {
         }
         TaskFile::Comm => {
             let mut t = Text::new();
-            t.s(&startup::get().comm).nl();
+            t.s(&comm_of(&thread)).nl();
             t.into_bytes()
         }
         TaskFile::Environ => {
@@ -176,7 +176,7 @@ fn status(thread: &Arc<Thread>) -> Vec<u8> {
     let c = cred::current();
     let pid = process::pid();
     let mut t = Text::new();
-    t.field(b"Name").s(&s.comm).nl();
+    t.field(b"Name").s(&comm_of(thread)).nl();
     let umask = crate::syscall::path::current_umask();
     t.field(b"Umask");
     for shift in [9, 6, 3, 0] {
@@ -320,6 +320,14 @@ impl Signals {
     }
 }
 
+/// A thread's `comm`: the name `PR_SET_NAME` gave it, else the program's.
+fn comm_of(thread: &Thread) -> Vec<u8> {
+    match process::name_set_for(thread.tid) {
+        Some(n) => n[..n.iter().position(|&b| b == 0).unwrap_or(n.len())].to_vec(),
+        None => startup::get().comm.to_vec(),
+    }
+}
+
 /// The thread's state letter and `status` text: the reader runs; the
 /// others wait for it or for something else.
 fn state(thread: &Thread) -> (u8, &'static [u8]) {
@@ -362,7 +370,7 @@ fn stat(thread: &Thread, thread_only: bool) -> Vec<u8> {
     };
     let (start_brk, _) = mm::with_space(|sp| sp.heap());
     let mut t = Text::new();
-    t.u(thread.tid as u64).s(b" (").s(&s.comm).s(b") ").c(state(thread).0);
+    t.u(thread.tid as u64).s(b" (").s(&comm_of(thread)).s(b") ").c(state(thread).0);
     let fields: [i64; 49] = [
         ppid() as i64,
         pgrp() as i64,
