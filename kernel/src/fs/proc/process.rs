@@ -172,7 +172,6 @@ fn usage() -> Usage {
 }
 
 fn status(thread: &Arc<Thread>) -> Vec<u8> {
-    let s = startup::get();
     let c = cred::current();
     let pid = process::pid();
     let mut t = Text::new();
