@@ -238,5 +238,15 @@ int main(int argc, char **argv) {
     printf("MAP_LOCKED: VmLck grew by %ld kB\n", vm_lck_kb() - before);
     munmap(ml, 3 * page);
     printf("after munmap: VmLck back: %d\n", vm_lck_kb() == before);
+
+    /* readlinkat with an empty name: the link an O_PATH|O_NOFOLLOW descriptor holds. */
+    char target[64] = {0};
+    symlink("target-of-link", "link");
+    int lfd = open("link", O_PATH | O_NOFOLLOW);
+    SHOW("readlinkat(O_PATH symlink, \"\")", readlinkat(lfd, "", target, sizeof target));
+    printf("  '%s'\n", target);
+    int pfd = open("misc.txt", O_PATH);
+    SHOW("readlinkat(O_PATH file, \"\")", readlinkat(pfd, "", target, sizeof target));
+    SHOW("readlinkat(AT_FDCWD, \"\")", readlinkat(AT_FDCWD, "", target, sizeof target));
     return 0;
 }

@@ -228,14 +228,32 @@ pub fn readlinkat([dirfd, path, buf, size, ..]: Args) -> SysResult {
     if size as i64 <= 0 {
         return Err(EINVAL);
     }
-    let target: Vec<u8> = match proc::readlink(path::at(dirfd, path)?) {
-        proc::Then::Done(r) => r?,
+    let name = path::read(path)?;
+    // An empty name reads the link `dirfd` itself holds (opened with
+    // O_PATH|O_NOFOLLOW), as Linux does; any other file there: ENOENT.
+    let own_link = name.is_empty() && dirfd as u32 as i32 != -100;
+    let abs = if own_link {
+        let file = table::get(dirfd)?;
+        if file.path.first() != Some(&b'/') {
+            return Err(ENOENT);
+        }
+        file.path.clone()
+    } else {
+        path::absolute(dirfd, &name)?
+    };
+    let target = match proc::readlink(abs) {
+        proc::Then::Done(r) => r,
         proc::Then::Host(abs) => {
             let mut out = alloc::vec![0u8; PATH_MAX];
-            let n = host::path_request(op::READLINK, &[], &[&abs], &mut [&mut out]).0?;
-            out.truncate(n as usize);
-            out
+            host::path_request(op::READLINK, &[], &[&abs], &mut [&mut out]).0.map(|n| {
+                out.truncate(n as usize);
+                out
+            })
         }
+    };
+    let target = match target {
+        Err(EINVAL) if own_link => return Err(ENOENT),
+        t => t?,
     };
     let n = target.len().min(size as usize);
     mm::copy_to_user(buf, &target[..n])?;
