@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -88,6 +89,7 @@ int main(void) {
        value read as the defaults it has; tgkill's ids are 32-bit. */
     fflush(stdout);
     pid_t parent = getpid();
+    prctl(PR_SET_TIMERSLACK, 70000);
     pid_t reader = fork();
     if (reader == 0) {
         sp.sched_priority = 7;
@@ -100,6 +102,11 @@ int main(void) {
         SHOW("the parent's getaffinity", sched_getaffinity(parent, sizeof set, &set) == 0 && CPU_ISSET(0, &set));
         SHOW("tgkill of tgid -1 (32 bits)", syscall(SYS_tgkill, 0xffffffffUL, getpid(), 0));
         SHOW("tgkill of tid -1 (32 bits)", syscall(SYS_tgkill, getpid(), 0xffffffffUL, 0));
+        /* The timer slack at the fork is the child's, and its default. */
+        SHOW("the child's timer slack", prctl(PR_GET_TIMERSLACK));
+        prctl(PR_SET_TIMERSLACK, 90000);
+        prctl(PR_SET_TIMERSLACK, 0);
+        SHOW("back to its default", prctl(PR_GET_TIMERSLACK));
         fflush(stdout);
         _exit(0);
     }

@@ -144,6 +144,7 @@ pub fn sched_setscheduler([pid, policy, param, ..]: Args) -> SysResult {
 /// `SCHED_BATCH` and `SCHED_IDLE` stay, as on Linux.
 pub fn policy_after_fork() {
     use core::sync::atomic::Ordering;
+    DEFAULT_TIMER_SLACK.store(TIMER_SLACK.load(Ordering::Relaxed), Ordering::Relaxed);
     let policy = POLICY.load(Ordering::Relaxed);
     if policy & SCHED_RESET_ON_FORK != 0 {
         POLICY.store(policy & !SCHED_RESET_ON_FORK, Ordering::Relaxed);
@@ -741,6 +742,9 @@ static THREAD_NAMES: Mutex<alloc::collections::BTreeMap<u32, [u8; 16]>> =
 static DUMPABLE: AtomicU64 = AtomicU64::new(1);
 static NO_NEW_PRIVS: AtomicU64 = AtomicU64::new(0);
 static TIMER_SLACK: AtomicU64 = AtomicU64::new(50_000);
+/// What `PR_SET_TIMERSLACK` 0 goes back to: 50 µs, or in a forked child the
+/// parent's slack at the fork (Linux's `default_timer_slack_ns`).
+static DEFAULT_TIMER_SLACK: AtomicU64 = AtomicU64::new(50_000);
 
 /// The calling thread's name: as set, else the program's file name (Linux's `comm`).
 pub fn thread_name() -> [u8; 16] {
@@ -798,7 +802,8 @@ pub fn prctl([option, arg2, ..]: Args) -> SysResult {
         }
         PR_GET_NAME => mm::write_user(arg2, &thread_name()).map(|_| 0),
         PR_SET_TIMERSLACK => {
-            TIMER_SLACK.store(if arg2 == 0 { 50_000 } else { arg2 }, Ordering::Relaxed);
+            let slack = if arg2 == 0 { DEFAULT_TIMER_SLACK.load(Ordering::Relaxed) } else { arg2 };
+            TIMER_SLACK.store(slack, Ordering::Relaxed);
             Ok(0)
         }
         PR_GET_TIMERSLACK => Ok(TIMER_SLACK.load(Ordering::Relaxed)),
