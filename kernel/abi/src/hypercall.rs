@@ -506,3 +506,49 @@ pub mod sysv_limits {
     pub const SEMOPM: u32 = 500;
     pub const SEMMNI: u32 = 256;
 }
+
+/// What a `SYSV_CTL` command (kind, command) copies between the program and
+/// the host — one table for the kernel (which copies the program's buffer)
+/// and the monitor (which checks the guest's against it).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SysvBuffer {
+    /// A number or nothing (`IPC_RMID`, `GETVAL`, `SETVAL`, `SHM_LOCK`...).
+    None,
+    /// A structure of this size the command reads (`IPC_SET`).
+    In(usize),
+    /// A structure of this size the command writes (`IPC_STAT`, `*_INFO`...).
+    Out(usize),
+    /// `GETALL` (out) or `SETALL` (in): one `u16` per semaphore of the set.
+    Values { reads: bool },
+}
+
+/// `None`: a command Linux does not have for that kind (`EINVAL`).
+pub fn sysv_ctl_buffer(kind: u64, cmd: i32) -> Option<SysvBuffer> {
+    use SysvBuffer::{In, None as No, Out, Values};
+    const IPC_RMID: i32 = 0;
+    const IPC_SET: i32 = 1;
+    const IPC_STAT: i32 = 2;
+    const IPC_INFO: i32 = 3;
+    Some(match (kind, cmd) {
+        (SYSV_KIND_SHM | SYSV_KIND_SEM | SYSV_KIND_MSG, IPC_RMID) => No,
+        // SHM_STAT 13, SHM_INFO 14, SHM_STAT_ANY 15, SHM_LOCK 11, SHM_UNLOCK 12.
+        (SYSV_KIND_SHM, IPC_STAT | 13 | 15) => Out(112),
+        (SYSV_KIND_SHM, IPC_SET) => In(112),
+        (SYSV_KIND_SHM, IPC_INFO) => Out(72),
+        (SYSV_KIND_SHM, 14) => Out(48),
+        (SYSV_KIND_SHM, 11 | 12) => No,
+        // SEM_STAT 18, SEM_INFO 19, SEM_STAT_ANY 20; GETPID 11, GETVAL 12,
+        // GETNCNT 14, GETZCNT 15, SETVAL 16; GETALL 13, SETALL 17.
+        (SYSV_KIND_SEM, IPC_STAT | 18 | 20) => Out(104),
+        (SYSV_KIND_SEM, IPC_SET) => In(104),
+        (SYSV_KIND_SEM, IPC_INFO | 19) => Out(40),
+        (SYSV_KIND_SEM, 11 | 12 | 14 | 15 | 16) => No,
+        (SYSV_KIND_SEM, 13) => Values { reads: false },
+        (SYSV_KIND_SEM, 17) => Values { reads: true },
+        // MSG_STAT 11, MSG_INFO 12, MSG_STAT_ANY 13.
+        (SYSV_KIND_MSG, IPC_STAT | 11 | 13) => Out(120),
+        (SYSV_KIND_MSG, IPC_SET) => In(120),
+        (SYSV_KIND_MSG, IPC_INFO | 12) => Out(32),
+        _ => return Option::None,
+    })
+}

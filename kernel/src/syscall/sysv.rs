@@ -14,9 +14,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use hx_abi::hypercall::{
-    op, sysv_limits, Request, SYSV_CANCEL, SYSV_CTL, SYSV_KIND_MSG, SYSV_KIND_SEM, SYSV_KIND_SHM, SYSV_MSGGET,
-    SYSV_MSGRCV, SYSV_MSGSND, SYSV_PRIVILEGED, SYSV_SEMGET, SYSV_SEMOP, SYSV_SHMAT, SYSV_SHMGET, SYSV_SHM_SIZE,
-    SYSV_STARTED, SYSV_WAITING,
+    op, sysv_ctl_buffer, sysv_limits, Request, SysvBuffer, SYSV_CANCEL, SYSV_CTL, SYSV_KIND_MSG, SYSV_KIND_SEM,
+    SYSV_KIND_SHM, SYSV_MSGGET, SYSV_MSGRCV, SYSV_MSGSND, SYSV_PRIVILEGED, SYSV_SEMGET, SYSV_SEMOP, SYSV_SHMAT,
+    SYSV_SHMGET, SYSV_SHM_SIZE, SYSV_STARTED, SYSV_WAITING,
 };
 use hx_abi::layout::{align_down, align_up, PAGE_SIZE};
 
@@ -54,38 +54,7 @@ fn id(v: u64) -> Result<u64, Errno> {
 
 // ---- control commands ----
 
-/// The structure (or array) a control command copies in or out, in bytes.
-enum Buffer {
-    None,
-    In(usize),
-    Out(usize),
-}
-
-const GETALL: u64 = 13;
-const SETALL: u64 = 17;
 const SETVAL: u64 = 16;
-
-fn buffer_of(kind: u64, cmd: u64) -> Buffer {
-    const IPC_RMID: u64 = 0;
-    const IPC_SET: u64 = 1;
-    const IPC_STAT: u64 = 2;
-    const IPC_INFO: u64 = 3;
-    match (kind, cmd) {
-        (_, IPC_RMID) => Buffer::None,
-        (SYSV_KIND_SHM, IPC_STAT | 13 | 15) => Buffer::Out(112),
-        (SYSV_KIND_SHM, IPC_SET) => Buffer::In(112),
-        (SYSV_KIND_SHM, IPC_INFO) => Buffer::Out(72),
-        (SYSV_KIND_SHM, 14) => Buffer::Out(48),
-        (SYSV_KIND_SEM, IPC_STAT | 18 | 20) => Buffer::Out(104),
-        (SYSV_KIND_SEM, IPC_SET) => Buffer::In(104),
-        (SYSV_KIND_SEM, IPC_INFO | 19) => Buffer::Out(40),
-        (SYSV_KIND_MSG, IPC_STAT | 11 | 13) => Buffer::Out(120),
-        (SYSV_KIND_MSG, IPC_SET) => Buffer::In(120),
-        (SYSV_KIND_MSG, IPC_INFO | 12) => Buffer::Out(32),
-        // The rest take no buffer, or the monitor refuses them.
-        _ => Buffer::None,
-    }
-}
 
 /// One control request, with `buf` as its structure.
 fn ctl_request(kind: u64, id: u64, cmd: u64, semnum: u64, value: u64, buf: &mut [u8]) -> SysResult {
@@ -94,25 +63,28 @@ fn ctl_request(kind: u64, id: u64, cmd: u64, semnum: u64, value: u64, buf: &mut 
 }
 
 fn ctl(kind: u64, id: u64, cmd: u64, semnum: u64, arg: u64) -> SysResult {
-    let cmd = cmd as i32 as u64;
-    let buffer = match (kind, cmd) {
-        (SYSV_KIND_SEM, GETALL) => Buffer::Out(2 * sem_count(id)?),
-        (SYSV_KIND_SEM, SETALL) => Buffer::In(2 * sem_count(id)?),
-        _ => buffer_of(kind, cmd),
+    let cmd = cmd as i32;
+    let buffer = match sysv_ctl_buffer(kind, cmd) {
+        // The monitor refuses what Linux does not have.
+        None => SysvBuffer::None,
+        Some(SysvBuffer::Values { reads }) if reads => SysvBuffer::In(2 * sem_count(id)?),
+        Some(SysvBuffer::Values { .. }) => SysvBuffer::Out(2 * sem_count(id)?),
+        Some(b) => b,
     };
+    let cmd = cmd as u64;
     match buffer {
-        Buffer::None => ctl_request(kind, id, cmd, semnum, arg, &mut []),
-        Buffer::In(n) => {
+        SysvBuffer::In(n) => {
             let mut buf = vec![0u8; n];
             mm::copy_from_user(arg, &mut buf)?;
             ctl_request(kind, id, cmd, semnum, 0, &mut buf)
         }
-        Buffer::Out(n) => {
+        SysvBuffer::Out(n) => {
             let mut buf = vec![0u8; n];
             let r = ctl_request(kind, id, cmd, semnum, 0, &mut buf)?;
             mm::copy_to_user(arg, &buf)?;
             Ok(r)
         }
+        _ => ctl_request(kind, id, cmd, semnum, arg, &mut []),
     }
 }
 
@@ -329,8 +301,12 @@ pub fn all_objects(kind: u64) -> Vec<(u64, Vec<u8>)> {
         SYSV_KIND_SEM => (19, 20, 104),
         _ => (12, 13, 120),
     };
-    let mut scratch = [0u8; 48];
-    let Ok(highest) = ctl_request(kind, 0, info, 0, 0, &mut scratch[..buffer_len(kind, info)]) else {
+    let info_size = match sysv_ctl_buffer(kind, info as i32) {
+        Some(SysvBuffer::Out(n)) => n,
+        _ => 0,
+    };
+    let mut scratch = vec![0u8; info_size];
+    let Ok(highest) = ctl_request(kind, 0, info, 0, 0, &mut scratch) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -341,11 +317,4 @@ pub fn all_objects(kind: u64) -> Vec<(u64, Vec<u8>)> {
         }
     }
     out
-}
-
-fn buffer_len(kind: u64, cmd: u64) -> usize {
-    match buffer_of(kind, cmd) {
-        Buffer::Out(n) | Buffer::In(n) => n,
-        Buffer::None => 0,
-    }
 }

@@ -21,8 +21,9 @@ use crate::sandbox::Errno;
 use crate::waits::{Helper, Waits};
 use hx_abi::hypercall::sysv_limits as limits;
 use hx_abi::hypercall::{
-    Request, SYSV_CANCEL, SYSV_CTL, SYSV_KIND_MSG, SYSV_KIND_SEM, SYSV_KIND_SHM, SYSV_MSGGET, SYSV_MSGRCV, SYSV_MSGSND,
-    SYSV_SEMGET, SYSV_SEMOP, SYSV_SHMAT, SYSV_SHMGET, SYSV_SHM_SIZE, SYSV_STARTED,
+    sysv_ctl_buffer, Request, SysvBuffer, SYSV_CANCEL, SYSV_CTL, SYSV_KIND_MSG, SYSV_KIND_SEM, SYSV_KIND_SHM,
+    SYSV_MSGGET, SYSV_MSGRCV, SYSV_MSGSND, SYSV_SEMGET, SYSV_SEMOP, SYSV_SHMAT, SYSV_SHMGET, SYSV_SHM_SIZE,
+    SYSV_STARTED,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -367,28 +368,20 @@ struct Layout {
 
 impl Layout {
     fn of(kind: u64, cmd: i32, id: i32) -> Result<Self, Errno> {
-        const NONE: Layout = Layout { size: 0, reads: false, writes: false, pids: &[] };
-        let out = |size, pids| Ok(Layout { size, reads: false, writes: true, pids });
-        let inp = |size| Ok(Layout { size, reads: true, writes: false, pids: &[] });
-        // (IPC_STAT and the *_STAT commands, IPC_SET, IPC_INFO and *_INFO sizes.)
-        match (kind, cmd) {
-            (_, libc::IPC_RMID) => Ok(NONE),
-            (SYSV_KIND_SHM, libc::IPC_STAT | 13 | 15) => out(112, &[80, 84]),
-            (SYSV_KIND_SHM, libc::IPC_SET) => inp(112),
-            (SYSV_KIND_SHM, libc::IPC_INFO) => out(72, &[]),
-            (SYSV_KIND_SHM, 14) => out(48, &[]),
-            (SYSV_KIND_SHM, 11 | 12) => Ok(NONE), // SHM_LOCK, SHM_UNLOCK
-            (SYSV_KIND_SEM, libc::IPC_STAT | 18 | 20) => out(104, &[]),
-            (SYSV_KIND_SEM, libc::IPC_SET) => inp(104),
-            (SYSV_KIND_SEM, libc::IPC_INFO | 19) => out(40, &[]),
-            (SYSV_KIND_SEM, GETPID | 12 | 14 | 15 | 16) => Ok(NONE), // GETVAL, GETNCNT, GETZCNT, SETVAL
-            (SYSV_KIND_SEM, 13) => out(2 * sem_count(id)?, &[]),     // GETALL
-            (SYSV_KIND_SEM, 17) => inp(2 * sem_count(id)?),          // SETALL
-            (SYSV_KIND_MSG, libc::IPC_STAT | 11 | 13) => out(120, &[96, 100]),
-            (SYSV_KIND_MSG, libc::IPC_SET) => inp(120),
-            (SYSV_KIND_MSG, libc::IPC_INFO | 12) => out(32, &[]),
-            _ => Err(libc::EINVAL),
-        }
+        let (size, reads) = match sysv_ctl_buffer(kind, cmd).ok_or(libc::EINVAL)? {
+            SysvBuffer::None => (0, false),
+            SysvBuffer::In(n) => (n, true),
+            SysvBuffer::Out(n) => (n, false),
+            SysvBuffer::Values { reads } => (2 * sem_count(id)?, reads),
+        };
+        // Host process ids in IPC_STAT and the *_STAT structures (shm_cpid,
+        // shm_lpid; msg_lspid, msg_lrpid), which the guest sees as its own.
+        let pids: &[usize] = match (kind, size) {
+            (SYSV_KIND_SHM, 112) => &[80, 84],
+            (SYSV_KIND_MSG, 120) => &[96, 100],
+            _ => &[],
+        };
+        Ok(Layout { size, reads, writes: size > 0 && !reads, pids })
     }
 }
 
@@ -469,12 +462,17 @@ fn semop(
         r => return r.map(|()| false),
     }
     let word = word_address(mem, outcome, 8)?;
+    // The guest is told it waits only once its helper is about to wait in
+    // the host, where GETNCNT/GETZCNT count it (a program that sees the
+    // waiter asleep reads them next).
+    let (about_to_wait, ready) = std::sync::mpsc::sync_channel::<()>(1);
     waits.start(outcome, "hx-semop", move |h| {
         let _as_guest = AsGuest::switch(who);
         let result = loop {
             if h.cancelled() {
                 return;
             }
+            let _ = about_to_wait.try_send(());
             let began = Instant::now();
             match semtimedop(id, &mut ops, Some(&timespec(SEM_SLICE))) {
                 Ok(()) => break 0,
@@ -490,6 +488,7 @@ fn semop(
             undo(id, &ops); // done after the guest gave up: as if never done
         }
     })?;
+    let _ = ready.recv_timeout(Duration::from_millis(20));
     Ok(true)
 }
 
@@ -565,11 +564,7 @@ fn msgsnd(
         Err(libc::EAGAIN) if flags & IPC_NOWAIT == 0 => {}
         r => return r.map(|_| false),
     }
-    let word = word_address(mem, outcome, 8)?;
-    waits.start(outcome, "hx-msgsnd", move |h| {
-        let _as_guest = AsGuest::switch(who);
-        poll_until_done(&h, word, || send(IPC_NOWAIT))
-    })?;
+    poll_in_helper(mem, waits, outcome, who, move || send(IPC_NOWAIT))?;
     Ok(true)
 }
 
@@ -596,12 +591,24 @@ fn msgrcv(
         Err(libc::ENOMSG) if flags & IPC_NOWAIT == 0 => {}
         r => return r.map(Some),
     }
-    let word = word_address(mem, outcome, 8)?;
     // The helper receives only while the guest still waits (under the wait's
     // lock), so a message is never taken for a guest that gave up.
-    waits.start(outcome, "hx-msgrcv", move |h| {
-        let _as_guest = AsGuest::switch(who);
-        poll_until_done(&h, word, || receive(IPC_NOWAIT))
-    })?;
+    poll_in_helper(mem, waits, outcome, who, move || receive(IPC_NOWAIT))?;
     Ok(None)
+}
+
+/// Starts a helper that runs `attempt` as the guest (`poll_until_done`)
+/// for the wait reporting at guest-physical `outcome`.
+fn poll_in_helper(
+    mem: &GuestRam,
+    waits: &Arc<Waits>,
+    outcome: u64,
+    who: u64,
+    attempt: impl FnMut() -> Result<i64, Errno> + Send + 'static,
+) -> Result<(), Errno> {
+    let word = word_address(mem, outcome, 8)?;
+    waits.start(outcome, "hx-msg", move |h| {
+        let _as_guest = AsGuest::switch(who);
+        poll_until_done(&h, word, attempt)
+    })
 }

@@ -27,6 +27,13 @@ fn owners(t: &mut Text, ds: &[u8]) {
     }
 }
 
+/// Three times (seconds), each `%10llu`.
+fn times(t: &mut Text, ds: &[u8], at: [usize; 3]) {
+    for a in at {
+        t.c(b' ').u_width(word(ds, a), 10);
+    }
+}
+
 pub fn shm() -> Vec<u8> {
     let mut t = Text::new();
     t.s(b"       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid");
@@ -36,9 +43,7 @@ pub fn shm() -> Vec<u8> {
         t.c(b' ').u_width(word(&ds, 48), 21).c(b' ').u_width(half(&ds, 80), 5).c(b' ');
         t.u_width(half(&ds, 84), 5).s(b"  ").u_width(word(&ds, 88), 5);
         owners(&mut t, &ds);
-        for at in [56, 64, 72] {
-            t.c(b' ').u_width(word(&ds, at), 10);
-        }
+        times(&mut t, &ds, [56, 64, 72]);
         // Resident and swapped bytes: the host's to know; none counted here.
         t.c(b' ').u_width(0, 21).c(b' ').u_width(0, 21).nl();
     }
@@ -66,9 +71,7 @@ pub fn msg() -> Vec<u8> {
         t.s(b"  ").u_width(word(&ds, 72), 10).c(b' ').u_width(word(&ds, 80), 10);
         t.c(b' ').u_width(half(&ds, 96), 5).c(b' ').u_width(half(&ds, 100), 5);
         owners(&mut t, &ds);
-        for at in [48, 56, 64] {
-            t.c(b' ').u_width(word(&ds, at), 10);
-        }
+        times(&mut t, &ds, [48, 56, 64]);
         t.nl();
     }
     t.into_bytes()
