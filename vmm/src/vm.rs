@@ -386,12 +386,23 @@ impl Built {
             // files; without them every System V call is ENOSYS.
             let _ = crate::host::sysv::set_limits(cfg.memory);
         }
-        let vm = kvm.create_vm().context("KVM_CREATE_VM")?;
+        let vm = create_vm(kvm)?;
         let mem = GuestRam::new(cfg.memory)?;
         let kernel = KernelImage::parse()?;
         let slots = crate::slots::Slots::new(vm, &mem, 0)?;
         let vcpus = first_vcpu_only(&slots, cfg.cpus, 0)?;
         Ok(Self { mem, kernel, slots, vcpus })
+    }
+}
+
+/// `KVM_CREATE_VM`, made again when a signal to the monitor (a child's
+/// SIGCHLD, a guest signal) interrupted it: the host says EINTR then.
+pub fn create_vm(kvm: &Kvm) -> Result<kvm_ioctls::VmFd> {
+    loop {
+        match kvm.create_vm() {
+            Err(e) if e.errno() == libc::EINTR => continue,
+            r => return r.context("KVM_CREATE_VM"),
+        }
     }
 }
 

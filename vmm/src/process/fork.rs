@@ -112,7 +112,7 @@ fn run_child(
 ) -> Result<super::End> {
     crate::signals::restarting();
     let w = m.world;
-    let vm = w.kvm.create_vm().context("KVM_CREATE_VM")?;
+    let vm = crate::vm::create_vm(w.kvm)?;
     let slots = crate::slots::Slots::copy_of(m.slots, vm, w.mem)?;
     let mut vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, i)?;
     crate::vm::setup_vcpus(w, &vcpus, true)?;

@@ -494,7 +494,7 @@ type Vm = (crate::slots::Slots, Vec<Option<kvm_ioctls::VcpuFd>>);
 fn make_vm(w: &World, files: &mut Files) -> Result<Vm> {
     w.mem.remap_fresh()?;
     files.shared.clear(w.mem);
-    let vm = w.kvm.create_vm().context("KVM_CREATE_VM")?;
+    let vm = crate::vm::create_vm(w.kvm)?;
     let slots = crate::slots::Slots::new(vm, w.mem, 0)?;
     let vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, 0)?;
     Ok((slots, vcpus))

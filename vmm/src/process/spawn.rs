@@ -170,7 +170,7 @@ fn boot_child(m: &Machine, report: &mut Report, files: &mut Files, launch: crate
     // Guest RAM was left out of the fork: fresh memory where it was.
     w.mem.remap_fresh()?;
     files.shared.clear(w.mem);
-    let vm = w.kvm.create_vm().context("KVM_CREATE_VM")?;
+    let vm = crate::vm::create_vm(w.kvm)?;
     let slots = crate::slots::Slots::new(vm, w.mem, 0)?;
     let mut vcpus = crate::vm::first_vcpu_only(&slots, w.cfg.cpus, 0)?;
     let program = crate::fault::Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
