@@ -79,7 +79,7 @@ fn symbolize(elf: &Elf, bias: u64, addr: u64) -> Option<String> {
 
 fn locate(addr: u64, program: &Binary, kernel: &KernelImage) -> String {
     if window_phys(addr).is_some() {
-        let sym = symbolize(kernel.elf(), 0, addr).unwrap_or_else(|| "?".into());
+        let sym = kernel.elf().and_then(|elf| symbolize(elf, 0, addr)).unwrap_or_else(|| "?".into());
         return format!("{sym} in the hx kernel");
     }
     match Elf::parse(&program.bytes) {

@@ -2,7 +2,7 @@
 use crate::host::shared::SharedRanges;
 use crate::memory::GuestRam;
 use anyhow::{bail, Context, Result};
-use goblin::elf::{program_header::PT_LOAD, Elf};
+use goblin::elf::Elf;
 use hx_abi::layout::{kernel_virt, KERNEL_PHYS, KERNEL_WINDOW};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -14,8 +14,22 @@ struct PageAligned<T: ?Sized>(T);
 static KERNEL_PAGES: &PageAligned<[u8]> = &PageAligned(*include_bytes!(env!("HX_KERNEL_ELF")));
 pub static KERNEL_ELF: &[u8] = &KERNEL_PAGES.0;
 
+/// A loadable segment of the kernel ELF (from its program headers).
+pub struct Segment {
+    pub offset: u64,
+    pub vaddr: u64,
+    pub paddr: u64,
+    pub filesz: u64,
+    pub memsz: u64,
+}
+
+/// The ELF's entry, segments and exported symbols, read by the build script.
+mod layout {
+    use super::Segment;
+    include!(concat!(env!("OUT_DIR"), "/kernel_layout.rs"));
+}
+
 pub struct KernelImage {
-    elf: Elf<'static>,
     /// First physical byte after the image (bss included).
     pub phys_end: u64,
     /// A file holding the ELF's bytes from a page-aligned offset: `hx-run`'s
@@ -25,27 +39,25 @@ pub struct KernelImage {
     /// for every VM of the tree); the executable saves making the copy
     /// (≈ 0.5 ms per `hx-run`).
     source: Option<(OwnedFd, u64)>,
-    symbols: std::sync::OnceLock<std::collections::HashMap<&'static str, u64>>,
+    /// The whole ELF parsed, for fault reports only.
+    elf: std::sync::OnceLock<Option<Elf<'static>>>,
 }
 
 const PAGE: u64 = 4096;
 
 impl KernelImage {
     pub fn parse() -> Result<Self> {
-        let elf = Elf::parse(KERNEL_ELF).context("the embedded kernel is not a valid ELF")?;
-        let phys_end = elf
-            .program_headers
+        let phys_end = layout::SEGMENTS
             .iter()
-            .filter(|p| p.p_type == PT_LOAD)
-            .map(|p| p.p_paddr + p.p_memsz)
+            .map(|p| p.paddr + p.memsz)
             .max()
             .context("the embedded kernel has no loadable segment")?;
         let source = in_own_executable().or_else(|| sealed_copy().ok().map(|fd| (fd, 0)));
-        Ok(Self { elf, phys_end, source, symbols: std::sync::OnceLock::new() })
+        Ok(Self { phys_end, source, elf: std::sync::OnceLock::new() })
     }
 
-    fn segments(&self) -> impl Iterator<Item = &goblin::elf::ProgramHeader> {
-        self.elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD)
+    fn segments(&self) -> impl Iterator<Item = &'static Segment> {
+        layout::SEGMENTS.iter()
     }
 
     /// The descriptor the segments are mapped from, if there is one.
@@ -54,7 +66,7 @@ impl KernelImage {
     }
 
     pub fn entry(&self) -> u64 {
-        self.elf.header.e_entry
+        layout::ENTRY
     }
 
     /// Puts the image into guest RAM at its physical addresses: its sealed
@@ -66,32 +78,31 @@ impl KernelImage {
             bail!("the embedded kernel does not fit in guest RAM");
         }
         for p in self.segments() {
-            if p.p_paddr < KERNEL_PHYS || p.p_paddr + p.p_memsz > mem.size() || p.p_filesz > p.p_memsz {
+            if p.paddr < KERNEL_PHYS || p.paddr + p.memsz > mem.size() || p.filesz > p.memsz {
                 bail!("the embedded kernel does not fit in guest RAM");
             }
             let data = KERNEL_ELF
-                .get(p.p_offset as usize..(p.p_offset + p.p_filesz) as usize)
+                .get(p.offset as usize..(p.offset + p.filesz) as usize)
                 .context("the embedded kernel is truncated")?;
             // Whole pages of file bytes are mapped; the last part page is
             // copied (the file's next bytes are not this segment's).
-            let whole = p.p_filesz / PAGE * PAGE;
+            let whole = p.filesz / PAGE * PAGE;
             let mapped = match &self.source {
-                Some((fd, base)) if whole > 0 && p.p_paddr % PAGE == 0 => {
-                    shared.map_private(mem, p.p_paddr, whole, fd.as_raw_fd(), base + p.p_offset).is_ok()
+                Some((fd, base)) if whole > 0 && p.paddr % PAGE == 0 => {
+                    shared.map_private(mem, p.paddr, whole, fd.as_raw_fd(), base + p.offset).is_ok()
                 }
                 _ => false,
             };
             let copied = if mapped { whole as usize } else { 0 };
-            mem.write(p.p_paddr + copied as u64, &data[copied..])?;
+            mem.write(p.paddr + copied as u64, &data[copied..])?;
         }
         Ok(())
     }
 
+    /// An exported (global, unmangled) kernel symbol's address.
     pub fn symbol(&self, name: &str) -> Result<u64> {
-        let index = self.symbols.get_or_init(|| {
-            self.elf.syms.iter().filter_map(|s| Some((self.elf.strtab.get_at(s.st_name)?, s.st_value))).collect()
-        });
-        index.get(name).copied().with_context(|| format!("the embedded kernel has no symbol {name}"))
+        let found = layout::SYMBOLS.binary_search_by(|(n, _)| (*n).cmp(name));
+        found.map(|i| layout::SYMBOLS[i].1).map_err(|_| anyhow::anyhow!("the embedded kernel has no symbol {name}"))
     }
 
     /// Reads `N` words at a kernel symbol from guest RAM (after `load`).
@@ -108,12 +119,10 @@ impl KernelImage {
     pub fn implemented_syscalls(&self) -> Result<Vec<u64>> {
         let addr = self.symbol("HX_IMPLEMENTED_SYSCALLS")?;
         let ph = self
-            .elf
-            .program_headers
-            .iter()
-            .find(|p| p.p_type == PT_LOAD && (p.p_vaddr..p.p_vaddr + p.p_filesz).contains(&addr))
+            .segments()
+            .find(|p| (p.vaddr..p.vaddr + p.filesz).contains(&addr))
             .context("the syscall bitmap is not in a loaded segment")?;
-        let off = (ph.p_offset + (addr - ph.p_vaddr)) as usize;
+        let off = (ph.offset + (addr - ph.vaddr)) as usize;
         let words = hx_abi::syscalls::MAX_SYSCALLS / 64;
         let bytes = KERNEL_ELF.get(off..off + 8 * words).context("the syscall bitmap is truncated")?;
         let mut nrs = Vec::new();
@@ -124,8 +133,9 @@ impl KernelImage {
         Ok(nrs)
     }
 
-    pub fn elf(&self) -> &Elf<'static> {
-        &self.elf
+    /// The whole ELF with its symbol table, parsed at the first fault report.
+    pub fn elf(&self) -> Option<&Elf<'static>> {
+        self.elf.get_or_init(|| Elf::parse(KERNEL_ELF).ok()).as_ref()
     }
 }
 
