@@ -20,7 +20,7 @@ mod stats;
 mod syscall;
 mod time;
 
-use hx_abi::boot::{BootInfo, BOOT_MAGIC, FLAG_AWAIT_PROGRAM};
+use hx_abi::boot::{BootInfo, BOOT_MAGIC, FLAG_AWAIT_PROGRAM, FLAG_WARM_IMAGE};
 use spin::Once;
 
 static BOOT: Once<&'static BootInfo> = Once::new();
@@ -66,7 +66,9 @@ extern "C" fn kmain(boot_block: *const BootInfo, cpu: u64) -> ! {
     ring::init();
     let room_end = if boot.flags & FLAG_AWAIT_PROGRAM != 0 {
         let room_end = boot.phys_free;
-        mm::warm_image();
+        if boot.flags & FLAG_WARM_IMAGE != 0 {
+            mm::warm_image();
+        }
         host::await_program();
         Some(room_end)
     } else {

@@ -4,6 +4,7 @@ use crate::arch::paging::{PageSize, PageTables};
 use crate::arch::{cpuid, gdt, regs};
 use crate::fault::Binary;
 use crate::host::files::Files;
+use crate::host::shared::SharedRanges;
 use crate::kernel_image::KernelImage;
 use crate::loader::{self, PhysAlloc};
 use crate::memory::GuestRam;
@@ -13,7 +14,8 @@ use crate::sandbox::Sandbox;
 use crate::{lockdown, signals};
 use anyhow::{Context, Result};
 use hx_abi::boot::{
-    BootInfo, EXE_PATH_MAX, FLAG_AWAIT_PROGRAM, FLAG_REWRITE, FLAG_STATS, FLAG_STRACE, MAX_USER_REGIONS,
+    BootInfo, EXE_PATH_MAX, FLAG_AWAIT_PROGRAM, FLAG_REWRITE, FLAG_STATS, FLAG_STRACE, FLAG_WARM_IMAGE,
+    MAX_USER_REGIONS,
 };
 use hx_abi::layout::*;
 use hx_abi::percpu::{PerCpu, CPL0_STACK_TOP_OFFSET, CPU_AREA_SIZE, IDLE_STACK_TOP_OFFSET, TSS_OFFSET};
@@ -235,9 +237,33 @@ impl PrivateTmp {
         let _ = crate::fdpass::send(std::os::fd::AsRawFd::as_raw_fd(&self.alive), &[0], &[fd]);
     }
 
+    /// Where the private directories live on the host: `$TMPDIR` if the
+    /// user set it, else host memory (`/dev/shm`, where it is a writable
+    /// tmpfs: the guest's /tmp is a memory filesystem, as a container's, and
+    /// making it costs µs where a disk's directories cost ≈ 0.1 ms each),
+    /// else the host's /tmp.
+    fn backing() -> std::path::PathBuf {
+        if let Some(dir) = std::env::var_os("TMPDIR").filter(|d| !d.is_empty()) {
+            return dir.into();
+        }
+        let shm = std::path::Path::new("/dev/shm");
+        // SAFETY: statfs and access only read the path we pass.
+        let in_memory = unsafe {
+            let mut fs: libc::statfs = std::mem::zeroed();
+            libc::statfs(c"/dev/shm".as_ptr(), &mut fs) == 0
+                && fs.f_type == libc::TMPFS_MAGIC
+                && libc::access(c"/dev/shm".as_ptr(), libc::W_OK | libc::X_OK) == 0
+        };
+        if in_memory {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        }
+    }
+
     fn new() -> Result<Self> {
         use std::os::fd::FromRawFd;
-        let mut template = std::env::temp_dir().join("hx-tmp-XXXXXX").into_os_string().into_vec();
+        let mut template = Self::backing().join("hx-tmp-XXXXXX").into_os_string().into_vec();
         template.push(0);
         // SAFETY: mkdtemp fills in the NUL-terminated template we own.
         let p = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
@@ -369,18 +395,34 @@ struct Built {
     kernel: KernelImage,
     slots: crate::slots::Slots,
     vcpus: Vec<Option<VcpuFd>>,
+    /// The kernel's image, mapped from `hx-run`'s file (`Files::shared`'s first ranges).
+    shared: SharedRanges,
+    /// The kernel, booted ahead: it waits for its program in `op::LAUNCH`.
+    ahead: Option<FirstAhead>,
+}
+
+/// A first kernel booted while the main thread prepared the program.
+struct FirstAhead {
+    booted: BootedAhead,
+    /// Where its `LAUNCH` request is, to be answered.
+    request: u64,
 }
 
 impl Built {
     /// Makes them, sending the host's CPUID on `cpuid` first: asking KVM
-    /// for it is a call the seccomp filter forbids once it is on.
+    /// for it is a call the seccomp filter forbids once it is on. Given a
+    /// room for the program on `room`, boots the kernel there ahead too.
     fn make(
         kvm: &Kvm,
         cfg: &Config,
+        platform: Platform,
         set_ipc_limits: bool,
         cpuid: std::sync::mpsc::Sender<Result<kvm_bindings::CpuId>>,
+        room: std::sync::mpsc::Receiver<Option<u64>>,
     ) -> Result<Self> {
-        let _ = cpuid.send(cpuid::supported(kvm));
+        let host_cpuid = cpuid::supported(kvm);
+        let _ = cpuid.send(host_cpuid.as_ref().map(Clone::clone).map_err(|e| anyhow::anyhow!("{e:#}")));
+        let host_cpuid = host_cpuid?;
         if set_ipc_limits {
             // Off the main thread's way, before the lockdown forbids these
             // files; without them every System V call is ENOSYS.
@@ -390,8 +432,102 @@ impl Built {
         let mem = GuestRam::new(cfg.memory)?;
         let kernel = KernelImage::parse()?;
         let slots = crate::slots::Slots::new(vm, &mem, 0)?;
-        let vcpus = first_vcpu_only(&slots, cfg.cpus, 0)?;
-        Ok(Self { mem, kernel, slots, vcpus })
+        let mut vcpus = first_vcpu_only(&slots, cfg.cpus, 0)?;
+        let mut shared = SharedRanges::default();
+        // None: the main thread failed, or the program needs the regular boot.
+        let ahead = match room.recv() {
+            Ok(Some(room)) => {
+                let w = World { cfg, kvm, mem: &mem, kernel: &kernel, cpuid: &host_cpuid, platform };
+                Some(boot_first_ahead(&w, &slots, &mut vcpus, &mut shared, room)?)
+            }
+            _ => None,
+        };
+        Ok(Self { mem, kernel, slots, vcpus, shared, ahead })
+    }
+}
+
+/// The kernel and its machine part, booted before the first program is
+/// ready to load, up to its `LAUNCH` request: the first `KVM_RUN` and the
+/// kernel's own set-up (≈ 0.5 ms of shadow page faults and CPL0 work here)
+/// overlap the main thread's lockdown. Runs no program code, so it serves
+/// nothing but that request.
+fn boot_first_ahead(
+    w: &World,
+    slots: &crate::slots::Slots,
+    vcpus: &mut [Option<VcpuFd>],
+    shared: &mut SharedRanges,
+    room: u64,
+) -> Result<FirstAhead> {
+    let ready = write_machine(w, shared)?;
+    setup_vcpus(w, vcpus, true)?;
+    let booted = boot_ahead(w, slots, vcpus, ready, room, false)?;
+    let vcpu = vcpus.first_mut().and_then(Option::as_mut).context("the first vCPU")?;
+    loop {
+        match vcpu.run() {
+            Ok(kvm_ioctls::VcpuExit::IoOut(HYPERCALL_PORT, data)) if data.len() == 4 => {
+                let request = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as u64;
+                let op = w.mem.read_obj::<u32>(request).context("a host request")?;
+                anyhow::ensure!(op == hx_abi::hypercall::op::LAUNCH, "the kernel booting ahead made request {op}");
+                return Ok(FirstAhead { booted, request });
+            }
+            Ok(exit) => anyhow::bail!("the kernel booting ahead stopped: {exit:?}"),
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                // A host signal (the kick handler sets this flag) is the main thread's to act on.
+                vcpu.set_kvm_immediate_exit(0);
+            }
+            Err(e) => return Err(e).context("KVM_RUN"),
+        }
+    }
+}
+
+/// The guest RAM the first program needs in the room of a kernel booted
+/// ahead: its image's loadable span, with 16 MiB for an interpreter, the
+/// vDSO and slack. None if the image cannot say, or the room would take
+/// much of guest RAM: that program boots the regular way.
+fn first_room(image: &[u8], mem_size: u64) -> Option<u64> {
+    use goblin::elf::program_header::{ProgramHeader, PT_LOAD};
+    let header = goblin::elf::Elf::parse_header(image).ok()?;
+    let ctx = goblin::container::Ctx::default();
+    let phdrs = ProgramHeader::parse(image, header.e_phoff as usize, header.e_phnum as usize, ctx).ok()?;
+    let span = phdrs.iter().filter(|p| p.p_type == PT_LOAD).try_fold(0u64, |sum, p| {
+        let start = p.p_vaddr / PAGE_SIZE * PAGE_SIZE;
+        let end = p.p_vaddr.checked_add(p.p_memsz)?.checked_add(PAGE_SIZE - 1)? / PAGE_SIZE * PAGE_SIZE;
+        sum.checked_add(end - start.min(end))
+    })?;
+    let room = span.checked_add(16 << 20)?.max(program_room(mem_size));
+    (room <= mem_size / 4).then_some(room)
+}
+
+/// Loads the first program into the room of a kernel booted ahead and
+/// answers its `LAUNCH`, then serves the VM. Should the program not load
+/// there, the kernel's RAM is dropped and it boots the regular way (which
+/// reports a program that cannot load).
+fn launch_first(
+    w: &World,
+    slots: &crate::slots::Slots,
+    vcpus: &mut [Option<VcpuFd>],
+    report: &mut Report,
+    files: &mut Files,
+    launch: Launch,
+    ahead: FirstAhead,
+) -> Result<crate::process::End> {
+    let ring = ahead.booted.ring_phys();
+    match launch_ahead(w, slots, files, &launch, ahead.booted) {
+        Ok(program) => {
+            report.count_request(hx_abi::hypercall::op::LAUNCH);
+            let mut req: hx_abi::hypercall::Request = w.mem.read_obj(ahead.request).context("a host request")?;
+            req.ret = 0;
+            w.mem.write_obj(ahead.request, req)?;
+            // The kernel ran with the boot tables: the program's mappings are new to the vCPU.
+            crate::vcpu::flush_tlb(vcpus.first().and_then(Option::as_ref).context("the first vCPU")?)?;
+            serve(w, slots, vcpus, report, files, None, None, program, ring)
+        }
+        Err(_) => {
+            files.shared.clear(w.mem);
+            w.mem.discard_all()?;
+            let (program, ring) = boot(w, slots, files, &launch, vcpus, false)?;
+            serve(w, slots, vcpus, report, files, None, None, program, ring)
+        }
     }
 }
 
@@ -420,24 +556,37 @@ pub fn run(cfg: &Config) -> Result<i32> {
         let _ = crate::host::sysv::set_limits(cfg.memory);
     }
     let found = crate::process::exec::find_first(cfg)?;
-    let Namespace { sandbox, guest_exe, guest_cwd, tmp: private_tmp } = sandbox(cfg, &found.host_path)?;
     let platform = platform::select(cfg.platform).map_err(|e| rejected(125, format!("{e:#}")))?;
     let kvm = open_kvm(&cfg.kvm_device)?;
-    raise_file_limit(cfg.max_open_files);
-    // What needs the user's full rights — KVM, the mounts — is open: give up root now.
-    if let Some(user) = cfg.user {
-        lockdown::drop_to(user).map_err(|e| rejected(125, format!("{e:#}")))?;
-    }
-    // The VM is made on a second thread while this one lays out the program
-    // and locks the monitor down (≈1.4 ms and ≈1 ms of a static hello's
-    // start here). The builder handles no guest input and runs under the
-    // seccomp filter once it is on (TSYNC); Landlock binds this thread and
-    // the threads it starts later, not the builder, which only makes KVM
-    // calls and ends before the guest runs.
+    // The VM is made on a second thread while this one sets up the sandbox,
+    // lays out the program and locks the monitor down (≈ 1.5 ms each of a
+    // static hello's start here); it boots the kernel ahead too. The builder
+    // handles no guest input and runs under the seccomp filter once it is on
+    // (TSYNC); Landlock binds this thread and the threads it starts later,
+    // not the builder, which only makes KVM calls, runs no program code and
+    // ends before the guest runs. It starts at once, unless hx-run gives up
+    // root first (`--user`: the identity change must not interrupt its calls).
     let (cpuid_tx, cpuid_rx) = std::sync::mpsc::channel();
+    let (room_tx, room_rx) = std::sync::mpsc::channel();
     let (built, prepared) = std::thread::scope(|scope| {
-        let builder = scope.spawn(|| Built::make(&kvm, cfg, ipc_limits_later, cpuid_tx));
-        let prepared = (|| -> Result<(Files, Launch, kvm_bindings::CpuId)> {
+        let kvm = &kvm;
+        let mut make = Some(move || Built::make(kvm, cfg, platform, ipc_limits_later, cpuid_tx, room_rx));
+        let mut builder = None;
+        if cfg.user.is_none() {
+            builder = make.take().map(|make| scope.spawn(make));
+        }
+        let prepared = (|| -> Result<(Files, Launch, kvm_bindings::CpuId, Option<PrivateTmp>)> {
+            // Dropped on any early return too: the builder waits for it.
+            let room_tx = room_tx;
+            let Namespace { sandbox, guest_exe, guest_cwd, tmp: private_tmp } = sandbox(cfg, &found.host_path)?;
+            raise_file_limit(cfg.max_open_files);
+            // What needs the user's full rights — KVM, the mounts — is open: give up root now.
+            if let Some(user) = cfg.user {
+                lockdown::drop_to(user).map_err(|e| rejected(125, format!("{e:#}")))?;
+            }
+            if let Some(make) = make.take() {
+                builder = Some(scope.spawn(make));
+            }
             let fast_libc = if cfg.fast_libc { Some(fast_libc_path(cfg)?) } else { None };
             if cfg.net.mode == crate::host::net::policy::Mode::None && !cfg.net.published.is_empty() {
                 return Err(rejected(2, "-p publishes a port of the guest's network, and --net none gives it none"));
@@ -479,6 +628,9 @@ pub fn run(cfg: &Config) -> Result<i32> {
                 }
                 crate::process::exec::Refused::Other(e) => e,
             })?;
+            // Not with --user: the boot block's machine part names the user hx-run runs as.
+            let room = if cfg.user.is_none() { first_room(&launch.bytes, cfg.memory) } else { None };
+            let _ = room_tx.send(room);
 
             // What later boots need from /proc, read while it is still visible.
             host_auxv();
@@ -491,13 +643,17 @@ pub fn run(cfg: &Config) -> Result<i32> {
             signals::catch_interrupts();
             let cpuid = cpuid_rx.recv().map_err(|_| anyhow::anyhow!("building the VM failed"))??;
             lock_down(cfg, &mut files)?;
-            Ok((files, launch, cpuid))
+            Ok((files, launch, cpuid, private_tmp))
         })();
-        let built = builder.join().unwrap_or_else(|_| Err(anyhow::anyhow!("building the VM failed")));
+        let built = match builder {
+            Some(b) => b.join().unwrap_or_else(|_| Err(anyhow::anyhow!("building the VM failed"))),
+            None => Err(anyhow::anyhow!("the VM was not built")),
+        };
         (built, prepared)
     });
-    let (mut files, launch, cpuid) = prepared?;
-    let Built { mem, kernel, slots, mut vcpus } = built?;
+    let (mut files, launch, cpuid, private_tmp) = prepared?;
+    let Built { mem, kernel, slots, mut vcpus, shared, ahead } = built?;
+    files.shared = shared;
     if let Some(t) = &private_tmp {
         t.outlive(std::os::fd::AsRawFd::as_raw_fd(&slots.vm));
     }
@@ -505,7 +661,10 @@ pub fn run(cfg: &Config) -> Result<i32> {
     let world = World { cfg, kvm: &kvm, mem: &mem, kernel: &kernel, cpuid: &cpuid, platform };
     let mut report = Report::new(cfg.stats, platform.name());
     let program = Binary { path: launch.name.clone(), bytes: Default::default(), bias: 0 };
-    let end = serve(&world, &slots, &mut vcpus, &mut report, &mut files, Some(launch), None, program, 0);
+    let end = match ahead {
+        Some(ahead) => launch_first(&world, &slots, &mut vcpus, &mut report, &mut files, launch, ahead),
+        None => serve(&world, &slots, &mut vcpus, &mut report, &mut files, Some(launch), None, program, 0),
+    };
     signals::release();
     crate::process::end_of_tree();
     match end? {
@@ -594,7 +753,7 @@ fn boot(
 ) -> Result<(Binary, u64)> {
     let planned = plan_program(files, l)?;
     files.take_file_size_limit(&l.state.sched);
-    let ready = write_machine(w, files)?;
+    let ready = write_machine(w, &mut files.shared)?;
     setup_vcpus(w, vcpus, fresh)?;
     let (mut pt, mut phys) = (PageTables::resume(w.mem, ready.next_table), ready.phys);
     let loaded = load_program(w, files, l, &planned, &mut pt, &mut phys, None)?;
@@ -784,13 +943,13 @@ pub struct MachineReady {
 
 /// Writes the kernel, its interrupt table, the page tables every program
 /// shares (direct map, kernel window) and the vCPUs' blocks into fresh RAM.
-pub fn write_machine(w: &World, files: &mut Files) -> Result<MachineReady> {
+pub fn write_machine(w: &World, shared: &mut SharedRanges) -> Result<MachineReady> {
     let (mem, kernel) = (w.mem, w.kernel);
-    kernel.load(mem, &mut files.shared)?;
+    kernel.load(mem, shared)?;
     let stubs: [u64; 32] = kernel.read_words(mem, "hx_exception_stubs")?;
     gdt::write_idt(mem, &stubs)?;
     let mut pt = PageTables::new(mem);
-    let kernel_flags = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
+    let kernel_flags = PTE_PRESENT | PTE_WRITABLE | PTE_USER | PTE_ACCESSED | PTE_DIRTY;
     let direct = if cpuid::has_giant_pages(w.cpuid) { PageSize::Giant } else { PageSize::Huge };
     pt.map_range(DIRECT_MAP, 0, mem.size(), direct, kernel_flags | PTE_NX)?;
     pt.map_range(KERNEL_WINDOW, 0, align_up(kernel.phys_end, HUGE_PAGE_SIZE), PageSize::Huge, kernel_flags)?;
@@ -820,7 +979,7 @@ impl BootedAhead {
 /// the image, its interpreter and the vDSO (a larger program makes the
 /// spare step aside for a fork). The kernel takes what the program leaves
 /// of it. Each MiB the VM reaches at boot costs KVM a few µs.
-fn program_room(mem_size: u64) -> u64 {
+pub fn program_room(mem_size: u64) -> u64 {
     (16u64 << 20).min(mem_size / 16)
 }
 
@@ -831,15 +990,17 @@ pub fn boot_ahead(
     slots: &crate::slots::Slots,
     vcpus: &[Option<VcpuFd>],
     mut ready: MachineReady,
+    room: u64,
+    warm: bool,
 ) -> Result<BootedAhead> {
     let ring_phys = ready.phys.alloc(hx_abi::ring::PAGE, hx_abi::ring::PAGE)?;
     let stack_pa = loader::stack_frames(&mut ready.phys)?;
-    let room_end = align_up(ready.phys.next, PAGE_SIZE) + program_room(w.mem.size());
+    let room_end = align_up(ready.phys.next, PAGE_SIZE) + room;
     anyhow::ensure!(room_end < w.mem.size(), "guest RAM too small to boot ahead");
     let ram = reach_for_boot(w, slots, room_end)?;
     let mut machine =
         Box::new(machine_info(w, slots, vcpus.iter().flatten().next(), ready.areas, ring_phys, room_end, ram));
-    machine.flags |= FLAG_AWAIT_PROGRAM;
+    machine.flags |= FLAG_AWAIT_PROGRAM | if warm { FLAG_WARM_IMAGE } else { 0 };
     w.mem.write_obj(BOOT_INFO_PHYS, *machine)?;
     ready.phys.end = room_end;
     Ok(BootedAhead { ready, stack_pa, machine })

@@ -17,6 +17,11 @@ pub const FLAG_AWAIT_PROGRAM: u64 = 1 << 3;
 /// `--rewrite-syscalls`: the kernel replaces the `syscall` instructions it
 /// traps from with jumps to stubs that enter it without a trap (`rewrite`).
 pub const FLAG_REWRITE: u64 = 1 << 4;
+/// With `FLAG_AWAIT_PROGRAM`: read the whole kernel image while waiting, so
+/// the program's first calls take no shadow page fault per kernel page. A
+/// spare waits long enough for it; the first VM's kernel waits only for its
+/// monitor's lockdown, and reading ≈ 250 pages there would delay the program.
+pub const FLAG_WARM_IMAGE: u64 = 1 << 5;
 
 /// Private auxv tag: the address of the kernel's syscall vector (an array of
 /// `long f(long a1, ..., long a6)` indexed by syscall number), for a libc that

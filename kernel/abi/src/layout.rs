@@ -84,6 +84,12 @@ pub const IO_BITMAP_PORTS: u16 = 0x800;
 pub const PTE_PRESENT: u64 = 1 << 0;
 pub const PTE_WRITABLE: u64 = 1 << 1;
 pub const PTE_USER: u64 = 1 << 2;
+/// Set ahead where nothing reads them back: under shadow paging the host
+/// sets a missing A (or D, at the first write) bit in the guest's entry
+/// itself (a write into the table, and for D a second fault), and prefetches
+/// a faulting page's neighbours only if their entries have A set.
+pub const PTE_ACCESSED: u64 = 1 << 5;
+pub const PTE_DIRTY: u64 = 1 << 6;
 pub const PTE_HUGE: u64 = 1 << 7;
 pub const PTE_NX: u64 = 1 << 63;
 pub const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;

@@ -6,12 +6,13 @@ use super::frames::Frames;
 use crate::errno::{Errno, ENOMEM};
 use hx_abi::boot::{PROT_EXEC, PROT_WRITE};
 use hx_abi::layout::{
-    direct_virt, HUGE_PAGE_SIZE, PAGE_SIZE, PTE_ADDR_MASK, PTE_HUGE, PTE_NX, PTE_PRESENT, PTE_USER, PTE_WRITABLE,
+    direct_virt, HUGE_PAGE_SIZE, PAGE_SIZE, PTE_ACCESSED, PTE_ADDR_MASK, PTE_HUGE, PTE_NX, PTE_PRESENT, PTE_USER,
+    PTE_WRITABLE,
 };
 
 /// Software bit: a not-present entry that still owns its frame (`PROT_NONE`).
 const PTE_PARKED: u64 = 1 << 9;
-const TABLE_FLAGS: u64 = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
+const TABLE_FLAGS: u64 = PTE_PRESENT | PTE_WRITABLE | PTE_USER | PTE_ACCESSED;
 
 /// Leaf entry bits for a Linux protection (`PROT_NONE` parks the frame).
 pub fn pte_flags(prot: u32) -> u64 {

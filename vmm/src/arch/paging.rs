@@ -5,7 +5,7 @@ use crate::memory::GuestRam;
 use anyhow::{bail, Result};
 use hx_abi::layout::*;
 
-const TABLE: u64 = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
+const TABLE: u64 = PTE_PRESENT | PTE_WRITABLE | PTE_USER | PTE_ACCESSED;
 
 pub struct PageTables<'a> {
     mem: &'a GuestRam,
@@ -90,9 +90,11 @@ impl<'a> PageTables<'a> {
 /// Leaf flags for a Linux protection (every page is user-accessible).
 pub fn prot_flags(prot: u32) -> u64 {
     use hx_abi::boot::{PROT_EXEC, PROT_WRITE};
-    let mut f = PTE_PRESENT | PTE_USER;
+    // The program's image, stack and vDSO: A and D set ahead (a page the
+    // monitor mapped is resident, and counts as written for `MADV_DONTNEED`).
+    let mut f = PTE_PRESENT | PTE_USER | PTE_ACCESSED;
     if prot & PROT_WRITE != 0 {
-        f |= PTE_WRITABLE;
+        f |= PTE_WRITABLE | PTE_DIRTY;
     }
     if prot & PROT_EXEC == 0 {
         f |= PTE_NX;

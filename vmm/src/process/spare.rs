@@ -509,9 +509,9 @@ fn boot(
     vcpus: &[Option<kvm_ioctls::VcpuFd>],
     fresh: bool,
 ) -> Result<BootedAhead> {
-    let ready = crate::vm::write_machine(w, files)?;
+    let ready = crate::vm::write_machine(w, &mut files.shared)?;
     crate::vm::setup_vcpus(w, vcpus, fresh)?;
-    crate::vm::boot_ahead(w, slots, vcpus, ready)
+    crate::vm::boot_ahead(w, slots, vcpus, ready, crate::vm::program_room(w.mem.size()), true)
 }
 
 /// Hands the reserved child `slot` and its image to the spare, if there is
