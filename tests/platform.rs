@@ -378,3 +378,75 @@ fn hostname_option_names_the_guest_in_every_process() {
         assert!(text(&out.stderr).contains("a host name has 1 to 64 bytes"), "{}", text(&out.stderr));
     }
 }
+
+/// The monitor `hx-run` forks (its front process only passes signals on and
+/// reports the status): its only child once the program runs.
+fn monitor_of(front: u32) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{front}/task/{front}/children")).unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next().and_then(|p| p.parse().ok()) {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "hx-run {front} started no monitor");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn gone_within(pid: i32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        // A zombie no longer runs; its reaper (init here) takes it soon.
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if state.is_empty() || state.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z')) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn the_monitor_dies_with_hx_run_and_hx_run_with_the_monitor() {
+    use std::os::unix::process::ExitStatusExt;
+    // SIGKILL to hx-run (nothing can pass it on): its monitor goes too.
+    let mut front = Command::new(HX_RUN).args(["/bin/sleep", "30"]).spawn().unwrap();
+    let monitor = monitor_of(front.id());
+    front.kill().unwrap();
+    assert_eq!(front.wait().unwrap().signal(), Some(libc::SIGKILL));
+    assert!(gone_within(monitor, Duration::from_secs(5)), "monitor {monitor} outlived hx-run");
+    // A monitor that dies without a status: hx-run dies the same way.
+    let mut front = Command::new(HX_RUN).args(["/bin/sleep", "30"]).spawn().unwrap();
+    let monitor = monitor_of(front.id());
+    // SAFETY: kills the monitor hx-run started for this test.
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    let start = Instant::now();
+    assert_eq!(front.wait().unwrap().signal(), Some(libc::SIGKILL));
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn signals_sent_to_hx_run_reach_the_program() {
+    // Through the front process: SIGTERM and SIGHUP at their default
+    // actions end the program by them; hx-run's status says which.
+    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let prog = build("spin", Flavor::MuslStatic, &[]);
+        let mut cmd = Command::new(HX_RUN);
+        cmd.arg(&prog);
+        // SAFETY: async-signal-safe calls in the child before exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                libc::signal(sig, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
+        monitor_of(child.id());
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(status_code(&out), code, "{}", text(&out.stderr));
+    }
+}

@@ -3,6 +3,7 @@
 pub mod arch;
 pub mod fault;
 pub mod fdpass;
+pub mod front;
 pub mod futex;
 pub mod host;
 pub mod image;

@@ -85,6 +85,12 @@ struct Cli {
     /// `docker run --hostname`).
     #[arg(long, value_name = "NAME", default_value = "hx", value_parser = parse_hostname)]
     hostname: String,
+    /// `off`: no front process (`hx_vmm::front`): hx-run itself is the
+    /// monitor, and its exit waits for the VM's teardown. For measuring the
+    /// monitor's own resource use (`wait4`), as the benchmarks do.
+    #[arg(long, hide = true, value_name = "on|off", num_args = 0..=1, default_value = "on", default_missing_value = "on",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    front: bool,
     /// For hx's own tests: `seccomp` (make a forbidden host call) or `open:PATH`.
     #[arg(long, hide = true, value_parser = parse_self_test)]
     self_test: Option<vm::SelfTest>,
@@ -251,6 +257,7 @@ fn main() {
             }
         },
     };
+    let reporter = if cli.front { hx_vmm::front::split() } else { hx_vmm::front::Reporter::none() };
     let status = match vm::run(&cfg) {
         Ok(status) => status,
         Err(e) => {
@@ -259,5 +266,6 @@ fn main() {
             status
         }
     };
+    reporter.report(status);
     std::process::exit(status);
 }

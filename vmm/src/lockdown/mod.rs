@@ -9,5 +9,5 @@ mod seccomp;
 mod user;
 
 pub use filesystem::{restrict_files, FileRestriction};
-pub use seccomp::{confine_syscalls, forbidden_call_for_test};
+pub use seccomp::{confine_front, confine_syscalls, forbidden_call_for_test};
 pub use user::{drop_to, parse_user, User};

@@ -352,6 +352,31 @@ extern "C" fn on_forbidden(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut l
     }
 }
 
+/// The front process's filter (`crate::front`): the calls it makes while it
+/// waits for the monitor's status and passes signals on, and its end; any
+/// other call kills it (and the monitor with it).
+pub fn confine_front() -> Result<()> {
+    let allowed = [
+        libc::SYS_poll,
+        libc::SYS_read,
+        libc::SYS_kill,
+        libc::SYS_wait4,
+        libc::SYS_rt_sigaction,
+        libc::SYS_rt_sigprocmask,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_getpid,
+        libc::SYS_gettid,
+        libc::SYS_tgkill,
+        libc::SYS_restart_syscall,
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+    ];
+    let rules: BTreeMap<i64, Vec<SeccompRule>> = allowed.into_iter().map(|nr| (nr, Vec::new())).collect();
+    let filter = SeccompFilter::new(rules, SeccompAction::KillProcess, SeccompAction::Allow, TargetArch::x86_64)?;
+    let program: BpfProgram = filter.try_into()?;
+    seccompiler::apply_filter(&program).context("installing the front's seccomp filter")
+}
+
 /// Installs the filter on every thread of hx-run (and `no_new_privs`);
 /// `inet`: the guest may have IP sockets.
 pub fn confine_syscalls(inet: bool) -> Result<()> {
