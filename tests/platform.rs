@@ -450,3 +450,45 @@ fn signals_sent_to_hx_run_reach_the_program() {
         assert_eq!(status_code(&out), code, "{}", text(&out.stderr));
     }
 }
+
+/// KVM's supported CPUID is kept per boot in the user's cache directory; a
+/// kept file is used only whole and private, else asked for and kept anew.
+#[test]
+fn the_kept_kvm_cpuid_is_used_only_when_whole_and_private() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let prog = build("hello", Flavor::GlibcStatic, &[]);
+    let cache = tempfile::tempdir().unwrap();
+    let native = Command::new(&prog).output().unwrap();
+    let run = || {
+        let out = Command::new(HX_RUN).arg(&prog).env("XDG_CACHE_HOME", cache.path()).output().unwrap();
+        assert_same("hello with a kept CPUID", &native, &out);
+    };
+    let kept = || {
+        let dir = cache.path().join("hx");
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        files[0].clone()
+    };
+    run();
+    let file = kept();
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    assert!(meta.len() > 0 && meta.len() % 40 == 0, "{} bytes", meta.len());
+    let good = std::fs::read(&file).unwrap();
+    // Used as it is: not written again.
+    let inode = meta.ino();
+    run();
+    assert_eq!(std::fs::metadata(kept()).unwrap().ino(), inode);
+    // Part of a record, or open to others: asked for again and replaced (as
+    // many records; KVM's answer names the host CPU that asked, so the bytes
+    // may differ).
+    std::fs::write(&file, &good[..good.len() - 3]).unwrap();
+    run();
+    assert_eq!(std::fs::read(kept()).unwrap().len(), good.len());
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let inode = std::fs::metadata(&file).unwrap().ino();
+    run();
+    let meta = std::fs::metadata(kept()).unwrap();
+    assert_eq!((meta.mode() & 0o777, meta.len()), (0o600, good.len() as u64));
+    assert_ne!(meta.ino(), inode, "the file open to others was used");
+}

@@ -417,12 +417,12 @@ impl Built {
         cfg: &Config,
         platform: Platform,
         set_ipc_limits: bool,
-        cpuid: std::sync::mpsc::Sender<Result<kvm_bindings::CpuId>>,
+        cpuid: std::sync::mpsc::Sender<Result<(kvm_bindings::CpuId, bool)>>,
         room: std::sync::mpsc::Receiver<Option<u64>>,
     ) -> Result<Self> {
-        let host_cpuid = cpuid::supported(kvm);
+        let host_cpuid = cpuid::supported_cached(kvm, &cfg.kvm_device);
         let _ = cpuid.send(host_cpuid.as_ref().map(Clone::clone).map_err(|e| anyhow::anyhow!("{e:#}")));
-        let host_cpuid = host_cpuid?;
+        let (host_cpuid, _) = host_cpuid?;
         if set_ipc_limits {
             // Off the main thread's way, before the lockdown forbids these
             // files; without them every System V call is ENOSYS.
@@ -641,7 +641,11 @@ pub fn run(cfg: &Config) -> Result<i32> {
             }
             crate::smp::install_kick_handler();
             signals::catch_interrupts();
-            let cpuid = cpuid_rx.recv().map_err(|_| anyhow::anyhow!("building the VM failed"))??;
+            let (cpuid, fresh) = cpuid_rx.recv().map_err(|_| anyhow::anyhow!("building the VM failed"))??;
+            if fresh {
+                // Here, before the lockdown forbids writing it (the builder may be past that already).
+                cpuid::remember(&cpuid, &cfg.kvm_device);
+            }
             lock_down(cfg, &mut files)?;
             Ok((files, launch, cpuid, private_tmp))
         })();
