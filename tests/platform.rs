@@ -473,7 +473,7 @@ fn the_kept_kvm_cpuid_is_used_only_when_whole_and_private() {
     let file = kept();
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o600);
-    assert!(meta.len() > 0 && meta.len() % 40 == 0, "{} bytes", meta.len());
+    assert!(meta.len() > 0 && meta.len().is_multiple_of(40), "{} bytes", meta.len());
     let good = std::fs::read(&file).unwrap();
     // Used as it is: not written again.
     let inode = meta.ino();

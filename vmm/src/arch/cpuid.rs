@@ -87,7 +87,7 @@ mod cache {
         // SAFETY: geteuid cannot fail.
         let mine = meta.uid() == unsafe { libc::geteuid() } && meta.mode() & 0o077 == 0 && meta.is_file();
         let len = meta.len() as usize;
-        if !mine || len == 0 || len % ENTRY != 0 || len / ENTRY > KVM_MAX_CPUID_ENTRIES {
+        if !mine || len == 0 || !len.is_multiple_of(ENTRY) || len / ENTRY > KVM_MAX_CPUID_ENTRIES {
             return None;
         }
         let mut bytes = vec![0u8; len];
