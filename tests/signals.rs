@@ -81,6 +81,11 @@ sub_tests! {
     /// timer_create(CLOCK_MONOTONIC, SIGEV_SIGNAL): one-shot, periodic and
     /// absolute timers deliver SI_TIMER with their value.
     posix_timers_deliver_their_signal => "timer";
+    /// timer_create takes any real signal and SIGEV_THREAD as a signal, not
+    /// an _ALARM clock here; a CLOCK_THREAD_CPUTIME_ID timer fires after
+    /// the thread's CPU time; an absolute expiry 3 s late with a 1 ns period
+    /// reports INT_MAX overruns; timer_settime(NULL) is EINVAL.
+    posix_timer_edges_match_linux => "timer-edges";
     /// timer_create with SIGEV_THREAD calls its function in another thread.
     posix_timers_with_sigev_thread_notify_in_a_thread => "timer-thread";
     /// SIGSEGV for PROT_NONE, read-only, unmapped and NULL accesses, with

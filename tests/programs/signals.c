@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <limits.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
@@ -920,6 +921,82 @@ static void t_timer(void) {
     unblock(sig);
 }
 
+/* ---- timer-edges: what timer_create accepts, CPU-time and late timers ---- */
+
+static long raw_timer_create(clockid_t clock, int notify, int signo, int *id) {
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = notify;
+    sev.sigev_signo = signo;
+    return syscall(SYS_timer_create, clock, &sev, id);
+}
+
+static void t_timer_edges(void) {
+    int id;
+    /* Signals a timer may send (any real one), and SIGEV_THREAD as the kernel sees it. */
+    int refused[] = {0, 65, -1};
+    for (unsigned i = 0; i < sizeof refused / sizeof *refused; i++) {
+        errno = 0;
+        CHECK(raw_timer_create(CLOCK_MONOTONIC, SIGEV_SIGNAL, refused[i], &id) == -1 && errno == EINVAL,
+              "timer_create with signal %d: errno %d", refused[i], errno);
+    }
+    int taken[] = {SIGKILL, SIGSEGV, SIGRTMAX};
+    for (unsigned i = 0; i < sizeof taken / sizeof *taken; i++) {
+        CHECK(raw_timer_create(CLOCK_MONOTONIC, SIGEV_SIGNAL, taken[i], &id) == 0, "timer_create with signal %d: %s",
+              taken[i], strerror(errno));
+        syscall(SYS_timer_delete, id);
+    }
+    errno = 0;
+    CHECK(raw_timer_create(CLOCK_REALTIME_ALARM, SIGEV_SIGNAL, SIGUSR1, &id) == -1, "an _ALARM clock's timer");
+    CHECK(raw_timer_create(CLOCK_MONOTONIC, SIGEV_THREAD, SIGUSR1, &id) == 0, "raw SIGEV_THREAD: %s",
+          strerror(errno));
+    syscall(SYS_timer_delete, id);
+    errno = 0;
+    CHECK(syscall(SYS_timer_settime, 0, 0, NULL, NULL) == -1 && errno == EINVAL, "timer_settime(NULL): %d", errno);
+
+    /* A thread CPU-time timer fires once this thread used 20 ms of CPU. */
+    int sig = SIGRTMIN + 4;
+    timer_t tm;
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = sig;
+    CHECK(timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &tm) == 0, "timer_create(THREAD_CPUTIME): %s",
+          strerror(errno));
+    block(sig);
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    struct itimerspec its = {.it_interval = {0, 0}, .it_value = {0, 20 * 1000000L}};
+    CHECK(timer_settime(tm, 0, &its, NULL) == 0, "timer_settime(THREAD_CPUTIME)");
+    sigset_t pending;
+    do {
+        sigpending(&pending);
+    } while (!sigismember(&pending, sig));
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double used = (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6;
+    CHECK(used >= 19.9, "the thread CPU-time timer fired after %.2f ms of CPU", used);
+    sigset_t set = only(sig);
+    siginfo_t si;
+    CHECK(sigwaitinfo(&set, &si) == sig && si.si_code == SI_TIMER, "thread CPU-time timer's signal");
+    timer_delete(tm);
+
+    /* Absolute, 3 s in the past, every nanosecond: Linux counts the missed
+     * periods as overruns of the first expiry, capped at INT_MAX. */
+    CHECK(timer_create(CLOCK_REALTIME, &sev, &tm) == 0, "timer_create(REALTIME)");
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    its.it_value = now;
+    its.it_value.tv_sec -= 3;
+    its.it_interval.tv_nsec = 1;
+    CHECK(timer_settime(tm, TIMER_ABSTIME, &its, NULL) == 0, "a late absolute expiry");
+    CHECK(sigwaitinfo(&set, &si) == sig, "the late timer's signal");
+    CHECK(si.si_overrun == INT_MAX, "si_overrun %d", si.si_overrun);
+    memset(&its, 0, sizeof its);
+    timer_settime(tm, 0, &its, NULL);
+    timer_delete(tm);
+    unblock(sig);
+}
+
 /* ---- timer-thread: a POSIX timer with SIGEV_THREAD ---- */
 
 static sem_t tt_fired;
@@ -1350,6 +1427,7 @@ static const struct {
     {"restart-thread", t_restart_thread, 1},
     {"sleeps", t_sleeps, 1},
     {"timer", t_timer, 1},
+    {"timer-edges", t_timer_edges, 1},
     {"segv", t_segv, 1},
     {"skip", t_skip, 1},
     {"fpe", t_fpe, 1},

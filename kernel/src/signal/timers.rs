@@ -21,6 +21,11 @@ pub struct Timer {
     pub interval: u64,
     pub notify: Notify,
     pub overrun: u32,
+    /// The thread whose CPU time a `CLOCK_THREAD_CPUTIME_ID` timer counts.
+    pub thread: u32,
+    /// Periods an absolute expiry set in the past had already missed: the
+    /// first expiry reports them (monotonic time may not reach back that far).
+    pub carried: u64,
 }
 
 /// The `setitimer` timers' ids in [`TIMERS`] (POSIX timers count from 0).
@@ -29,14 +34,25 @@ pub const ITIMER_VIRTUAL_ID: i32 = -2;
 pub const ITIMER_PROF_ID: i32 = -3;
 /// A timer on this clock counts the program's CPU time.
 pub const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+/// ...and on this one, its thread's (a thread that ended counts no more).
+pub const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
 
-/// Now on a timer's clock.
-fn now_for(clock: u64) -> u64 {
-    if clock == CLOCK_PROCESS_CPUTIME_ID {
-        sched::process_cpu_ns()
-    } else {
-        time::monotonic_ns()
+fn counts_cpu(clock: u64) -> bool {
+    matches!(clock, CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// Now on a timer's clock (`cpu`: the program's CPU time, if read already).
+fn now_for(t: &Timer, cpu: Option<u64>) -> u64 {
+    match t.clock {
+        CLOCK_PROCESS_CPUTIME_ID => cpu.unwrap_or_else(sched::process_cpu_ns),
+        CLOCK_THREAD_CPUTIME_ID => sched::thread(t.thread).map_or(0, |th| th.cpu_time()),
+        _ => time::monotonic_ns(),
     }
+}
+
+/// Now on the clock of timer `id`.
+pub fn clock_now(id: i32) -> Option<u64> {
+    TIMERS.lock().get(&id).map(|t| now_for(t, None))
 }
 pub const MAX_TIMERS: usize = 1024;
 
@@ -50,11 +66,9 @@ pub fn rearm() {
         .lock()
         .values()
         .filter(|t| t.deadline != 0)
-        .map(|t| match t.clock {
-            CLOCK_PROCESS_CPUTIME_ID => {
-                now.saturating_add(t.deadline.saturating_sub(sched::process_cpu_ns()).max(1_000_000))
-            }
-            _ => t.deadline,
+        .map(|t| match counts_cpu(t.clock) {
+            true => now.saturating_add(t.deadline.saturating_sub(now_for(t, None)).max(1_000_000)),
+            false => t.deadline,
         })
         .min();
     // timerfds wake their readers and pollers through the same deadline.
@@ -69,11 +83,16 @@ pub fn run_due() {
     {
         let mut timers = TIMERS.lock();
         for (&id, t) in timers.iter_mut() {
-            let now = if t.clock == CLOCK_PROCESS_CPUTIME_ID { cpu } else { wall };
+            let now = match t.clock {
+                CLOCK_PROCESS_CPUTIME_ID => cpu,
+                CLOCK_THREAD_CPUTIME_ID => now_for(t, None),
+                _ => wall,
+            };
             if t.deadline == 0 || t.deadline > now {
                 continue;
             }
             if let Some(missed) = (now - t.deadline).checked_div(t.interval) {
+                let missed = missed.saturating_add(core::mem::take(&mut t.carried));
                 t.overrun = missed.min(i32::MAX as u64) as u32;
                 t.deadline += (missed + 1) * t.interval;
             } else {
@@ -120,11 +139,18 @@ pub fn set_at(id: i32, value: u64, late: u64, interval: u64) -> Option<(u64, u64
     let old = {
         let mut timers = TIMERS.lock();
         let t = timers.get_mut(&id)?;
-        let now = now_for(t.clock);
+        let now = now_for(t, None);
         let old = (if t.deadline == 0 { 0 } else { t.deadline.saturating_sub(now).max(1) }, t.interval);
+        t.carried = 0;
         t.deadline = match (value, late) {
             (0, _) => 0,
             (_, 0) => now.saturating_add(value),
+            // Periodic: the last expiry due (after `now - interval`), with
+            // the earlier ones counted as overruns.
+            (_, late) if interval > 0 => {
+                t.carried = late / interval;
+                now.saturating_sub(late % interval).max(1)
+            }
             (_, late) => now.saturating_sub(late).max(1),
         };
         t.interval = interval;
@@ -138,7 +164,7 @@ pub fn set_at(id: i32, value: u64, late: u64, interval: u64) -> Option<(u64, u64
 /// (remaining, interval) of timer `id`.
 pub fn get(id: i32) -> Option<(u64, u64)> {
     TIMERS.lock().get(&id).map(|t| {
-        let now = now_for(t.clock);
+        let now = now_for(t, None);
         (if t.deadline == 0 { 0 } else { t.deadline.saturating_sub(now).max(1) }, t.interval)
     })
 }

@@ -3,7 +3,7 @@
 use super::process::pid;
 use super::time::{read_timespec, timespec_ns};
 use super::Args;
-use crate::errno::{SysResult, EAGAIN, EINTR, EINVAL, ERESTARTNOHAND, ESRCH};
+use crate::errno::{SysResult, EAGAIN, EINTR, EINVAL, EOPNOTSUPP, ERESTARTNOHAND, ESRCH};
 use crate::signal::timers::{self, Notify, Timer, ITIMER_REAL_ID, MAX_TIMERS};
 use crate::signal::{self, Action, Queued, SIGKILL, SIGSTOP, SI_QUEUE, SI_TKILL, SI_USER, UNBLOCKABLE};
 use crate::{mm, sched, time};
@@ -17,6 +17,25 @@ fn valid_signal(sig: u64) -> Result<u32, crate::errno::Errno> {
     } else {
         Err(EINVAL)
     }
+}
+
+/// A CPU-time clock id (`~pid << 3 | kind`, bit 2 for a thread; what the C
+/// library passes for `CLOCK_*_CPUTIME_ID`) as a timer's clock and thread:
+/// this process's, or one of its threads'.
+fn cpu_timer_clock(clock: i32) -> Result<(u64, u32), crate::errno::Errno> {
+    if clock & 3 == 3 {
+        return Err(EINVAL);
+    }
+    let id = !(clock >> 3) as u32;
+    if clock & 4 != 0 {
+        let tid = if id == 0 { sched::current().tid } else { id };
+        sched::thread(tid).ok_or(EINVAL)?;
+        return Ok((timers::CLOCK_THREAD_CPUTIME_ID, tid));
+    }
+    if id == 0 || id as u64 == pid() {
+        return Ok((timers::CLOCK_PROCESS_CPUTIME_ID, 0));
+    }
+    Err(EINVAL)
 }
 
 pub fn rt_sigaction([sig, act, oldact, sigsetsize, ..]: Args) -> SysResult {
@@ -286,6 +305,8 @@ fn itimer(which: u64) -> Result<i32, crate::errno::Errno> {
         interval: 0,
         notify: Notify::Process { sig, value: 0 },
         overrun: 0,
+        carried: 0,
+        thread: 0,
     });
     Ok(id)
 }
@@ -339,9 +360,15 @@ pub fn timer_create([clock, sevp, id_out, ..]: Args) -> SysResult {
     const SIGEV_SIGNAL: i32 = 0;
     const SIGEV_NONE: i32 = 1;
     const SIGEV_THREAD_ID: i32 = 4;
-    if !matches!(clock, 0 | 1 | 2 | 7) {
-        return Err(EINVAL); // REALTIME, MONOTONIC, PROCESS_CPUTIME_ID, BOOTTIME
-    }
+    const SIGEV_THREAD: i32 = 2;
+    let (clock, thread) = match clock {
+        // REALTIME, MONOTONIC, PROCESS_CPUTIME_ID, BOOTTIME, TAI
+        0..=2 | 7 | 11 => (clock, 0),
+        3 => (timers::CLOCK_THREAD_CPUTIME_ID, sched::current().tid),
+        8 | 9 => return Err(EOPNOTSUPP), // the _ALARM clocks: no wake-up clock here, as on a host without an RTC
+        c if (c as i32) < 0 => cpu_timer_clock(c as i32)?,
+        _ => return Err(EINVAL),
+    };
     let mut timers_map = timers::TIMERS.lock();
     if timers_map.len() >= MAX_TIMERS {
         return Err(EAGAIN);
@@ -358,7 +385,8 @@ pub fn timer_create([clock, sevp, id_out, ..]: Args) -> SysResult {
         let tid = unsafe { ev._sigev_un._tid } as u64;
         match ev.sigev_notify {
             SIGEV_NONE => Notify::None,
-            SIGEV_SIGNAL => Notify::Process { sig: valid_signal(sig as u64)?, value },
+            // SIGEV_THREAD is the C library's: to the kernel it is a signal, as SIGEV_SIGNAL.
+            SIGEV_SIGNAL | SIGEV_THREAD => Notify::Process { sig: valid_signal(sig as u64)?, value },
             SIGEV_THREAD_ID => {
                 let tid = tid as u32;
                 if sched::thread(tid).is_none() {
@@ -370,7 +398,7 @@ pub fn timer_create([clock, sevp, id_out, ..]: Args) -> SysResult {
         }
     };
     mm::write_user(id_out, &id)?;
-    timers_map.insert(id, Timer { clock, deadline: 0, interval: 0, notify, overrun: 0 });
+    timers_map.insert(id, Timer { clock, deadline: 0, interval: 0, notify, overrun: 0, carried: 0, thread });
     Ok(0)
 }
 
@@ -378,6 +406,9 @@ pub fn timer_settime([id, flags, new, old, ..]: Args) -> SysResult {
     const TIMER_ABSTIME: u64 = 1;
     let id = id as i32;
     if id < 0 {
+        return Err(EINVAL);
+    }
+    if new == 0 {
         return Err(EINVAL);
     }
     let spec: uapi::itimerspec = mm::read_user(new)?;
@@ -388,8 +419,8 @@ pub fn timer_settime([id, flags, new, old, ..]: Args) -> SysResult {
         let clock = timers::TIMERS.lock().get(&id).map(|t| t.clock).ok_or(EINVAL)?;
         let now = match clock {
             0 => time::realtime_ns(),
-            timers::CLOCK_PROCESS_CPUTIME_ID => crate::sched::process_cpu_ns(),
-            _ => time::monotonic_ns(),
+            11 => time::realtime_ns() + 37_000_000_000, // TAI, as clock_gettime reads it
+            _ => timers::clock_now(id).ok_or(EINVAL)?,
         };
         late = now.saturating_sub(value);
         value = value.saturating_sub(now).max(1);
