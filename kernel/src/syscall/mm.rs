@@ -66,6 +66,10 @@ fn map([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
         return Ok(start);
     }
     let file = table::get(fd)?;
+    // Linux's order: the descriptor, then the length and the mapping type, then access.
+    if len == 0 || !matches!(flags & MAP_TYPE, 0x01..=0x03) {
+        return Err(EINVAL);
+    }
     if file.status() & O_ACCMODE == O_WRONLY {
         return Err(EACCES);
     }

@@ -256,10 +256,11 @@ pub fn tgkill([tgid, tid, sig, ..]: Args) -> SysResult {
 
 /// `rt_sigqueueinfo`: a signal with the caller's `siginfo` (its code must not pose as the kernel's).
 pub fn rt_sigqueueinfo([tgid, sig, info, ..]: Args) -> SysResult {
-    if tgid != pid() {
+    // As Linux, the id may name any thread of the process: the signal is the process's.
+    let q = user_queued(sig, info, tgid == sched::current().tid as u64)?;
+    if tgid != pid() && (tgid == 0 || tgid > u32::MAX as u64 || sched::thread(tgid as u32).is_none()) {
         return Err(ESRCH);
     }
-    let q = user_queued(sig, info)?;
     signal::send_process(q);
     Ok(0)
 }
@@ -268,16 +269,18 @@ pub fn rt_tgsigqueueinfo([tgid, tid, sig, info, ..]: Args) -> SysResult {
     if tgid != pid() {
         return Err(ESRCH);
     }
-    let q = user_queued(sig, info)?;
+    let q = user_queued(sig, info, tid == sched::current().tid as u64)?;
     to_thread(tid, sig, q)
 }
 
-fn user_queued(sig: u64, info: u64) -> Result<Queued, crate::errno::Errno> {
+/// A program's own siginfo: a code the kernel would send (>= 0, or
+/// SI_TKILL) only to the calling thread itself, as Linux allows.
+fn user_queued(sig: u64, info: u64, to_self: bool) -> Result<Queued, crate::errno::Errno> {
     let sig = valid_signal(sig)?;
     let mut q = Queued::new(sig, SI_QUEUE);
     q.info = mm::read_user(info)?;
     let code = q.code();
-    if code >= 0 || code == SI_TKILL {
+    if (code >= 0 || code == SI_TKILL) && !to_self {
         return Err(crate::errno::EPERM);
     }
     q.set_signo(sig);
