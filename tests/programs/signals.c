@@ -859,15 +859,21 @@ static void t_sleeps(void) {
 
 /* ---- timer: POSIX timers with SIGEV_SIGNAL ---- */
 
-static void t_timer(void) {
-    int sig = SIGRTMIN + 3;
+/* A timer on `clock` that sends `sig` with `value` (SIGEV_SIGNAL). */
+static timer_t signal_timer(clockid_t clock, int sig, int value) {
     timer_t tm;
     struct sigevent sev;
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_SIGNAL;
     sev.sigev_signo = sig;
-    sev.sigev_value.sival_int = 77;
-    CHECK(timer_create(CLOCK_MONOTONIC, &sev, &tm) == 0, "timer_create: %s", strerror(errno));
+    sev.sigev_value.sival_int = value;
+    CHECK(timer_create(clock, &sev, &tm) == 0, "timer_create(%d): %s", (int)clock, strerror(errno));
+    return tm;
+}
+
+static void t_timer(void) {
+    int sig = SIGRTMIN + 3;
+    timer_t tm = signal_timer(CLOCK_MONOTONIC, sig, 77);
 
     block(sig);
     sigset_t set = only(sig);
@@ -956,13 +962,7 @@ static void t_timer_edges(void) {
 
     /* A thread CPU-time timer fires once this thread used 20 ms of CPU. */
     int sig = SIGRTMIN + 4;
-    timer_t tm;
-    struct sigevent sev;
-    memset(&sev, 0, sizeof sev);
-    sev.sigev_notify = SIGEV_SIGNAL;
-    sev.sigev_signo = sig;
-    CHECK(timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &tm) == 0, "timer_create(THREAD_CPUTIME): %s",
-          strerror(errno));
+    timer_t tm = signal_timer(CLOCK_THREAD_CPUTIME_ID, sig, 0);
     block(sig);
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
@@ -982,7 +982,7 @@ static void t_timer_edges(void) {
 
     /* Absolute, 3 s in the past, every nanosecond: Linux counts the missed
      * periods as overruns of the first expiry, capped at INT_MAX. */
-    CHECK(timer_create(CLOCK_REALTIME, &sev, &tm) == 0, "timer_create(REALTIME)");
+    tm = signal_timer(CLOCK_REALTIME, sig, 0);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     its.it_value = now;

@@ -69,10 +69,13 @@ mod cache {
         if device != Path::new("/dev/kvm") {
             return None;
         }
+        // Only under a directory that exists: hx never makes a home (a
+        // `$HOME` the host lacks is the guest's private one).
         let dir = match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
             Some(d) => PathBuf::from(d),
             None => PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?).join(".cache"),
         };
+        dir.parent().filter(|p| p.is_dir())?;
         let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
         let boot = boot.trim();
         if boot.is_empty() || !boot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
@@ -104,7 +107,13 @@ mod cache {
 
     pub fn store(path: &Path, cpuid: &CpuId) -> std::io::Result<()> {
         let dir = path.parent().ok_or(std::io::ErrorKind::InvalidInput)?;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        // The cache directory and `hx` in it, not what holds them.
+        for level in [dir.parent().ok_or(std::io::ErrorKind::InvalidInput)?, dir] {
+            match std::fs::DirBuilder::new().mode(0o700).create(level) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+        }
         let entries = cpuid.as_slice();
         // SAFETY: views the entries (plain integers) as their bytes.
         let bytes = unsafe { std::slice::from_raw_parts(entries.as_ptr().cast::<u8>(), entries.len() * ENTRY) };
