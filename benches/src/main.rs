@@ -230,6 +230,9 @@ fn main() -> Result<()> {
     // 4. Footprint.
     r.line("## 4. Footprint");
     r.line("");
+    r.line("hx's peak RSS and CPU time are the monitor's, measured with `--front=off` (`wait4` on a default");
+    r.line("`hx-run` sees its front process, which exits before the monitor tears down).");
+    r.line("");
     r.table(&["what", "native", "hx"]);
     r.line(format!(
         "| peak RSS of the host process, hello world | {} | {} |",
