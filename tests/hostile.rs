@@ -168,6 +168,17 @@ fn block_then_signal(under_hx: bool, what: &str, signal: i32) -> (i32, Vec<Strin
     } else {
         Command::new(&prog)
     };
+    // The signal at its default action, as from an interactive shell, even
+    // where the tests run with it ignored (a background job has SIGINT and
+    // SIGQUIT ignored, which the program would inherit and never end).
+    // SAFETY: signal() is async-signal-safe, called in the child before exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            libc::signal(signal, libc::SIG_DFL);
+            Ok(())
+        });
+    }
     let mut child = cmd.arg(what).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();

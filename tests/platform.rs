@@ -415,14 +415,29 @@ fn the_monitor_dies_with_hx_run_and_hx_run_with_the_monitor() {
     front.kill().unwrap();
     assert_eq!(front.wait().unwrap().signal(), Some(libc::SIGKILL));
     assert!(gone_within(monitor, Duration::from_secs(5)), "monitor {monitor} outlived hx-run");
-    // A monitor that dies without a status: hx-run dies the same way.
-    let mut front = Command::new(HX_RUN).args(["/bin/sleep", "30"]).spawn().unwrap();
-    let monitor = monitor_of(front.id());
-    // SAFETY: kills the monitor hx-run started for this test.
-    unsafe { libc::kill(monitor, libc::SIGKILL) };
-    let start = Instant::now();
-    assert_eq!(front.wait().unwrap().signal(), Some(libc::SIGKILL));
-    assert!(start.elapsed() < Duration::from_secs(5));
+    // A monitor that dies without a status: hx-run dies the same way, also
+    // when its caller had SIGCHLD ignored (which reaps children unseen).
+    for ignore_sigchld in [false, true] {
+        let mut cmd = Command::new(HX_RUN);
+        cmd.args(["/bin/sleep", "30"]);
+        if ignore_sigchld {
+            // SAFETY: signal() is async-signal-safe, called in the child before exec.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(|| {
+                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        }
+        let mut front = cmd.spawn().unwrap();
+        let monitor = monitor_of(front.id());
+        // SAFETY: kills the monitor hx-run started for this test.
+        unsafe { libc::kill(monitor, libc::SIGKILL) };
+        let start = Instant::now();
+        assert_eq!(front.wait().unwrap().signal(), Some(libc::SIGKILL), "SIGCHLD ignored: {ignore_sigchld}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
 }
 
 #[test]

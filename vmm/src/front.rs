@@ -114,6 +114,10 @@ pub fn split() -> Reporter {
         }
         monitor => {
             drop(write);
+            // A caller's ignored SIGCHLD would reap the monitor unseen (the
+            // monitor kept the caller's disposition, for its program).
+            // SAFETY: changes this process's own disposition.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
             serve(monitor, read, &set, &passed)
         }
     }
