@@ -507,3 +507,41 @@ fn the_kept_kvm_cpuid_is_used_only_when_whole_and_private() {
     assert_eq!((meta.mode() & 0o777, meta.len()), (0o600, good.len() as u64));
     assert_ne!(meta.ino(), inode, "the file open to others was used");
 }
+
+/// A signal the caller ignored still reaches a program that handles it
+/// (hx-run's front process passes it on), as natively.
+#[test]
+fn a_signal_the_caller_ignored_reaches_a_program_that_handles_it() {
+    use std::io::BufRead;
+    let script = "import signal, sys, time\n\
+                  signal.signal(signal.SIGTERM, lambda *a: (print('got TERM', flush=True), sys.exit(3)))\n\
+                  print('ready', flush=True)\n\
+                  time.sleep(30)";
+    let run = |mut cmd: Command| {
+        // SAFETY: signal() is async-signal-safe, called in the child before exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGTERM, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+        (child.wait().unwrap().code(), line + &rest)
+    };
+    let mut native = Command::new("/usr/bin/python3");
+    native.args(["-c", script]);
+    let mut hx = Command::new(HX_RUN);
+    hx.args(["/usr/bin/python3", "-c", script]);
+    let expected = run(native);
+    assert_eq!(expected, (Some(3), "ready\ngot TERM\n".to_string()));
+    assert_eq!(run(hx), expected);
+}

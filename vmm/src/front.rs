@@ -9,11 +9,13 @@
 //! exit and the status the caller sees.
 //!
 //! Signals: the monitor acts on SIGINT, SIGQUIT, SIGTERM and SIGHUP sent to
-//! `hx-run`; the front passes those on, unless the caller had them ignored
-//! (the monitor keeps them ignored too) or the terminal sent them (it sent
-//! them to the monitor as well: both are in the caller's process group).
-//! Other signals take their default action in the front; the monitor dies
-//! with it (`PR_SET_PDEATHSIG`), as it would have died of them itself.
+//! `hx-run`; the front passes those on, unless the terminal sent them (it
+//! sent them to the monitor as well: both are in the caller's process
+//! group). Even those the caller ignores: the front takes them blocked (a
+//! blocked signal is queued whatever its action), and the program may have
+//! a handler for one its parent ignored. Other signals take their default
+//! action in the front; the monitor dies with it (`PR_SET_PDEATHSIG`), as
+//! it would have died of them itself.
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Signals the monitor passes to its program (`signals::catch_interrupts`).
@@ -62,20 +64,12 @@ fn sigset(signals: &[i32]) -> libc::sigset_t {
     }
 }
 
-fn ignored(sig: i32) -> bool {
-    // SAFETY: queries a disposition into a sigaction we own.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
-    }
-}
-
 /// Forks the monitor, which this call returns in. The front never returns:
 /// it exits with the status the monitor reports. Without a pipe or a fork
 /// (out of resources), there is no front and this process is the monitor.
 /// Must run while the process has one thread.
 pub fn split() -> Reporter {
-    let passed: Vec<i32> = PASSED_ON.into_iter().filter(|&s| !ignored(s)).collect();
+    let passed: Vec<i32> = PASSED_ON.to_vec();
     let mut watched = passed.clone();
     watched.push(libc::SIGCHLD);
     let set = sigset(&watched);
