@@ -71,6 +71,9 @@ sub_tests! {
     /// sysconf(_SC_NPROCESSORS_ONLN), sched_getaffinity and
     /// /sys/devices/system/cpu/online all say N for `--cpus N`.
     the_cpu_count_is_the_number_of_vcpus => "cpus";
+    /// sched_setaffinity moves the caller to the CPU it names (getcpu says
+    /// so at once), a new thread inherits the mask, an offline CPU is EINVAL.
+    sched_setaffinity_moves_threads_to_their_cpus => "pin";
     /// munmap on one thread while another reads the page: the reader gets
     /// SIGSEGV at once (other vCPUs drop their stale TLB entries).
     munmap_on_one_thread_faults_a_reader_on_another => "munmap";

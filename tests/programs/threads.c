@@ -1200,6 +1200,52 @@ static void t_cpus(void) {
     else printf("online: %s\n", buf);
 }
 
+/* ---- pin: sched_setaffinity moves a thread to the CPU it names ---- */
+
+static int pinned_cpu;
+static void *pin_check(void *arg) {
+    (void)arg;
+    /* A new thread inherits its creator's mask. */
+    int ok = sched_getcpu() == pinned_cpu;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    ok = ok && sched_setaffinity(0, sizeof set, &set) == 0 && sched_getcpu() == 0;
+    return (void *)(long)ok;
+}
+
+static void t_pin(void) {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int ok = 1;
+    for (int round = 0; round < 20; round++) {
+        for (int cpu = (int)online - 1; cpu >= 0; cpu--) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(cpu, &set);
+            CHECK(sched_setaffinity(0, sizeof set, &set) == 0, "sched_setaffinity(%d): %s", cpu, strerror(errno));
+            unsigned got = 99;
+            syscall(SYS_getcpu, &got, NULL, NULL);
+            if ((int)got != cpu || sched_getcpu() != cpu) ok = 0;
+        }
+    }
+    pinned_cpu = (int)online - 1;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(pinned_cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+    pthread_t t;
+    void *res;
+    pthread_create(&t, NULL, pin_check, NULL);
+    pthread_join(t, &res);
+    ok = ok && res == (void *)1L && sched_getcpu() == pinned_cpu;
+    /* A mask of no online CPU is refused. */
+    CPU_ZERO(&set);
+    CPU_SET(online, &set);
+    errno = 0;
+    ok = ok && sched_setaffinity(0, sizeof set, &set) == -1 && errno == EINVAL;
+    CHECK(ok, "a thread ran on a CPU its mask excludes, or an offline CPU was taken");
+}
+
 /* ---- sub-tests that end the process ---- */
 
 static int exit_pipe[2];
@@ -1337,7 +1383,7 @@ static const struct {
     {"barrier", t_barrier, 1}, {"semaphore", t_semaphore, 1}, {"tls", t_tls, 1},         {"tsd", t_tsd, 1},
     {"cancel", t_cancel, 1},   {"detach", t_detach, 1},       {"prodcons", t_prodcons, 1}, {"atomic", t_atomic, 1},
     {"timed", t_timed, 1},     {"kill", t_kill, 1},           {"pi", t_pi, 1},           {"cpus", t_cpus, 1},
-    {"munmap", t_munmap, 1},   {"waitv", t_waitv, 1},
+    {"munmap", t_munmap, 1},   {"waitv", t_waitv, 1},         {"pin", t_pin, 1},
     {"exit", t_exit, 0},       {"main-exit", t_main_exit, 0}, {"fault", t_fault, 0},
     {"late-clock", t_late_clock, 0},
 };

@@ -16,13 +16,9 @@ long __vdso_clock_getres(long clock, void *res) { return hx_call(229, clock, (lo
 long __vdso_gettimeofday(void *tv, void *tz) { return hx_call(96, (long)tv, (long)tz); }
 long __vdso_time(long *t) { return hx_call(201, (long)t, 0); }
 
-/* One CPU, one node. */
-long __vdso_getcpu(unsigned *cpu, unsigned *node, void *unused) {
-    (void)unused;
-    if (cpu) *cpu = 0;
-    if (node) *node = 0;
-    return 0;
-}
+/* The vCPU the caller runs on (the kernel's getcpu: threads move between
+ * vCPUs, and sched_setaffinity pins them), node 0. */
+long __vdso_getcpu(unsigned *cpu, unsigned *node, void *unused) { return hx_call(309, (long)cpu, (long)node); }
 
 long clock_gettime(long, void *) __attribute__((weak, alias("__vdso_clock_gettime")));
 long clock_getres(long, void *) __attribute__((weak, alias("__vdso_clock_getres")));

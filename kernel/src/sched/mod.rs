@@ -31,6 +31,8 @@ struct Sched {
     timers: BTreeMap<(u64, u32), Arc<Thread>>,
     /// vCPUs idle in the monitor (bit per vCPU).
     idle_cpus: u64,
+    /// vCPUs that have run this kernel (the others wait, unstarted, for a kick).
+    started_cpus: u64,
     /// A thread that exited on vCPU `i`, dropped by the next thread there.
     zombies: [Option<Arc<Thread>>; hx_abi::percpu::MAX_CPUS],
 }
@@ -39,6 +41,7 @@ static SCHED: HandoffLock<Sched> = HandoffLock::new(Sched {
     runq: VecDeque::new(),
     timers: BTreeMap::new(),
     idle_cpus: 0,
+    started_cpus: 0,
     zombies: [const { None }; hx_abi::percpu::MAX_CPUS],
 });
 
@@ -130,23 +133,44 @@ pub fn spawn(t: Thread) -> Arc<Thread> {
     LIVE.fetch_add(1, Ordering::Relaxed);
     let s = SCHED.lock();
     s.runq.push_back(t.clone());
-    let kick = pick_idle(s);
+    let kick = pick_idle(s, &t);
     publish(s);
     SCHED.unlock();
     kick_cpu(kick);
     t
 }
 
-/// An idle vCPU to kick for new work (its bit is cleared so only one waker kicks it).
-fn pick_idle(s: &mut Sched) -> Option<usize> {
+/// An idle vCPU to kick for `t`, which became runnable: one `t` may run on
+/// (its bit is cleared so only one waker kicks it). None if this vCPU may
+/// run it, or every vCPU it may run on is busy (they take it when their
+/// current thread switches away: time slices end).
+fn pick_idle(s: &mut Sched, t: &Thread) -> Option<usize> {
     let me = percpu::cpu();
-    let others = s.idle_cpus & !(1 << me);
+    let allowed = t.affinity.load(Ordering::Relaxed);
+    // A vCPU not started yet starts at its first kick: for a thread barred
+    // from this one, it is as good as idle (the monitor's time slices only
+    // kick the first idle vCPU, which may be this one).
+    let unstarted = if may_run_on(t, me) { 0 } else { online_cpus() & !s.started_cpus };
+    let others = (s.idle_cpus | unstarted) & !(1 << me) & allowed;
     if others == 0 {
         return None;
     }
     let cpu = others.trailing_zeros() as usize;
     s.idle_cpus &= !(1 << cpu);
     Some(cpu)
+}
+
+fn online_cpus() -> u64 {
+    if ncpus() >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << ncpus()) - 1
+    }
+}
+
+/// Whether `t` may run on vCPU `cpu` (`sched_setaffinity`).
+fn may_run_on(t: &Thread, cpu: usize) -> bool {
+    t.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0
 }
 
 fn kick_cpu(cpu: Option<usize>) {
@@ -244,23 +268,23 @@ pub fn set_exclusive(tid: u32) {
     EXCLUSIVE.store(tid, Ordering::SeqCst);
 }
 
-/// Takes the next thread to run from the run queue.
+/// Whether this vCPU may take `t` from the run queue now.
+fn eligible(t: &Thread, cpu: usize) -> bool {
+    let only = EXCLUSIVE.load(Ordering::Relaxed);
+    (only == 0 || t.tid == only) && may_run_on(t, cpu)
+}
+
+/// Takes the next thread this vCPU may run from the run queue.
 fn next_runnable(s: &mut Sched) -> Option<Arc<Thread>> {
-    match EXCLUSIVE.load(Ordering::Relaxed) {
-        0 => s.runq.pop_front(),
-        only => {
-            let at = s.runq.iter().position(|t| t.tid == only)?;
-            s.runq.remove(at)
-        }
-    }
+    let cpu = percpu::cpu();
+    let at = s.runq.iter().position(|t| eligible(t, cpu))?;
+    s.runq.remove(at)
 }
 
 /// Whether a thread waits that [`next_runnable`] would give.
 fn has_runnable(s: &Sched) -> bool {
-    match EXCLUSIVE.load(Ordering::Relaxed) {
-        0 => !s.runq.is_empty(),
-        only => s.runq.iter().any(|t| t.tid == only),
-    }
+    let cpu = percpu::cpu();
+    s.runq.iter().any(|t| eligible(t, cpu))
 }
 
 /// Switches this vCPU away from `cur` (whose state the caller set) to the
@@ -407,7 +431,7 @@ pub fn wake(t: &Arc<Thread>) {
             }
             f.state = RunState::Ready;
             s.runq.push_back(t.clone());
-            kick = pick_idle(s);
+            kick = pick_idle(s, t);
             publish(s);
         }
         RunState::Running | RunState::Ready => f.wake_pending = true,
@@ -431,6 +455,25 @@ pub fn yield_now() {
     // SAFETY: the lock is held.
     unsafe { cur.sched() }.state = RunState::Ready;
     s.runq.push_back(current_arc());
+    switch_away(s, cur);
+}
+
+/// Moves the current thread off this vCPU if its affinity no longer allows
+/// it here (`sched_setaffinity`): to an idle vCPU it may run on, else to the
+/// next that switches.
+pub fn migrate_if_barred() {
+    let cur = current();
+    if cur.is_idle() || may_run_on(cur, percpu::cpu()) {
+        return;
+    }
+    let s = SCHED.lock();
+    // SAFETY: the lock is held.
+    unsafe { cur.sched() }.state = RunState::Ready;
+    let me = current_arc();
+    s.runq.push_back(me.clone());
+    let kick = pick_idle(s, &me);
+    drop(me);
+    kick_cpu(kick);
     switch_away(s, cur);
 }
 
@@ -463,6 +506,9 @@ pub fn idle_loop() -> ! {
     let me = idle_thread(cpu).clone();
     percpu::set_current(Arc::as_ptr(&me) as u64, me.kstack_top);
     quiesce::leave_safe();
+    let s = SCHED.lock();
+    s.started_cpus |= 1 << cpu;
+    SCHED.unlock();
     loop {
         run_signal_timers();
         crate::signal::take_host_signals();
@@ -540,6 +586,7 @@ pub fn after_fork(tid: u32) {
     // counting them idle makes the next runnable thread start one.
     let all = if ncpus() >= 64 { u64::MAX } else { (1u64 << ncpus()) - 1 };
     s.idle_cpus = all & !(1 << percpu::cpu());
+    s.started_cpus = 1 << percpu::cpu();
     for z in s.zombies.iter_mut() {
         *z = None;
     }

@@ -623,8 +623,8 @@ fn online_mask() -> u64 {
     }
 }
 
-/// Affinity masks are kept and reported (the scheduler spreads threads over
-/// every vCPU regardless).
+/// Affinity masks bind threads to vCPUs (the scheduler runs a thread only
+/// on a vCPU its mask holds).
 pub fn sched_getaffinity([pid, len, mask, ..]: Args) -> SysResult {
     // Another process of the tree: its kernel keeps its mask; every vCPU.
     let t = match target(pid) {
@@ -655,6 +655,9 @@ pub fn sched_setaffinity([pid, len, mask, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     t.affinity.store(m, core::sync::atomic::Ordering::Relaxed);
+    // The caller leaves a vCPU it may no longer run on at once, as on Linux
+    // (another thread leaves at its next switch).
+    crate::sched::migrate_if_barred();
     Ok(0)
 }
 

@@ -85,6 +85,8 @@ fn clone_thread(a: CloneArgs) -> SysResult {
     // Linux: the new thread inherits the mask, has nothing pending, no alternate stack.
     let signals = ThreadSignals { mask: parent.signals.lock().mask, altstack: (0, 2, 0), ..Default::default() };
     let child = Thread::new(tid, &frame, tls, signals).ok_or(EAGAIN)?;
+    // A new thread runs where its creator may (Linux copies the mask).
+    child.affinity.store(sched::current().affinity.load(Ordering::Relaxed), Ordering::Relaxed);
     super::numa::inherit(parent.tid, tid);
     if a.flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid.store(a.child_tid, Ordering::Relaxed);
