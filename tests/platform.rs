@@ -443,11 +443,10 @@ fn the_monitor_dies_with_hx_run_and_hx_run_with_the_monitor() {
 #[test]
 fn signals_sent_to_hx_run_reach_the_program() {
     // Through the front process: SIGTERM and SIGHUP at their default
-    // actions end the program by them; hx-run's status says which.
-    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
-        let prog = build("spin", Flavor::MuslStatic, &[]);
-        let mut cmd = Command::new(HX_RUN);
-        cmd.arg(&prog);
+    // actions end the program by them; hx-run's status says which, as the
+    // shell's status of the native program does.
+    let prog = build("spin", Flavor::MuslStatic, &[]);
+    let signalled = |mut cmd: Command, sig: i32, under_hx: bool| {
         // SAFETY: async-signal-safe calls in the child before exec.
         unsafe {
             use std::os::unix::process::CommandExt;
@@ -457,12 +456,22 @@ fn signals_sent_to_hx_run_reach_the_program() {
             });
         }
         let child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
-        monitor_of(child.id());
+        if under_hx {
+            monitor_of(child.id());
+        }
         std::thread::sleep(Duration::from_millis(300));
         // SAFETY: signals our own child.
         unsafe { libc::kill(child.id() as i32, sig) };
         let out = child.wait_with_output().unwrap();
-        assert_eq!(status_code(&out), code, "{}", text(&out.stderr));
+        (status_code(&out), text(&out.stderr))
+    };
+    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let (native, _) = signalled(Command::new(&prog), sig, false);
+        let mut hx = Command::new(HX_RUN);
+        hx.arg(&prog);
+        let (status, stderr) = signalled(hx, sig, true);
+        assert_eq!(status, native, "{stderr}");
+        assert_eq!(status, code, "{stderr}");
     }
 }
 

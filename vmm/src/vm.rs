@@ -480,6 +480,16 @@ fn boot_first_ahead(
     }
 }
 
+/// Answers the `LAUNCH` request at `addr` of a kernel booted ahead, its
+/// program now loaded: success, with the vCPU's translations dropped (the
+/// kernel ran with the boot tables; the program's mappings are new to it).
+pub fn answer_launch(mem: &GuestRam, vcpu: &VcpuFd, addr: u64) -> Result<()> {
+    crate::vcpu::flush_tlb(vcpu)?;
+    let mut req: hx_abi::hypercall::Request = mem.read_obj(addr).context("a host request")?;
+    req.ret = 0;
+    mem.write_obj(addr, req)
+}
+
 /// The guest RAM the first program needs in the room of a kernel booted
 /// ahead: its image's loadable span, with 16 MiB for an interpreter, the
 /// vDSO and slack. None if the image cannot say, or the room would take
@@ -515,11 +525,8 @@ fn launch_first(
     match launch_ahead(w, slots, files, &launch, ahead.booted) {
         Ok(program) => {
             report.count_request(hx_abi::hypercall::op::LAUNCH);
-            let mut req: hx_abi::hypercall::Request = w.mem.read_obj(ahead.request).context("a host request")?;
-            req.ret = 0;
-            w.mem.write_obj(ahead.request, req)?;
-            // The kernel ran with the boot tables: the program's mappings are new to the vCPU.
-            crate::vcpu::flush_tlb(vcpus.first().and_then(Option::as_ref).context("the first vCPU")?)?;
+            let vcpu = vcpus.first().and_then(Option::as_ref).context("the first vCPU")?;
+            answer_launch(w.mem, vcpu, ahead.request)?;
             serve(w, slots, vcpus, report, files, None, None, program, ring)
         }
         Err(_) => {

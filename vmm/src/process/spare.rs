@@ -466,10 +466,7 @@ pub fn serve_launch(m: &Machine, vcpu: &kvm_ioctls::VcpuFd, addr: u64) -> Result
     // An announcement sent before this point is taken now.
     drop(announcements);
     crate::vcpu::publish_ppid(m)?;
-    // The kernel ran with the boot tables: the program's mappings are new to the vCPU.
-    crate::vcpu::flush_tlb(vcpu)?;
-    req.ret = 0;
-    m.mem.write_obj(addr, req)
+    crate::vm::answer_launch(m.mem, vcpu, addr)
 }
 
 /// Closes every descriptor from 3 up but `keep`'s.
