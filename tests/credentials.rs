@@ -166,6 +166,19 @@ fn once_root_is_given_up_chown_is_checked_against_the_guests_own_ids() {
     }
 }
 
+#[test]
+fn once_root_is_given_up_the_host_checks_file_permissions_as_the_guests_ids() {
+    let out = matches_native(&["permissions"], &nothing);
+    if is_root() {
+        assert_printed(&out, "open(\"secret\", O_RDONLY) = -1 EACCES");
+        assert_printed(&out, "execl(\"owner-runs\", \"owner-runs\", (char *)NULL) = -1 EACCES");
+        assert_printed(&out, "a new file: owner me=40001 group mine=50001 mode 640");
+        assert_printed(&out, "a new file in a set-group-ID directory: owner me=40001 group 50003 mode 644");
+        assert_printed(&out, "faccessat(AT_FDCWD, \"secret\", R_OK, AT_EACCESS) = -1 EACCES");
+        assert_printed(&out, "root's new file: owner me=0 group mine=0 mode 644");
+    }
+}
+
 /// Files with set-id bits, as a host user may have left them in the working directory.
 fn set_id_files(dir: &Path) {
     for (name, mode) in [("suid", 0o4755), ("sgid", 0o2755), ("sgid-noexec", 0o2745), ("both", 0o6755)] {
@@ -186,13 +199,15 @@ fn chown_clears_set_user_id_and_executable_set_group_id_as_linux_does() {
     }
 }
 
-/// Every file under `dir` with a set-user-ID or set-group-ID bit.
+/// Every file under `dir` with a set-user-ID or set-group-ID bit, but a
+/// directory's set-group-ID (its new files take its group: no privilege).
 fn set_id_files_in(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let meta = std::fs::symlink_metadata(&path).unwrap();
-        if meta.mode() & 0o6000 != 0 {
+        let privileged = if meta.is_dir() { 0o4000 } else { 0o6000 };
+        if meta.mode() & privileged != 0 {
             found.push(format!("{} {:o}", path.display(), meta.mode() & 0o7777));
         }
         if meta.is_dir() {

@@ -313,6 +313,7 @@ const OPS: &[u32] = &[
     op::INOTIFY,
     op::SYSV,
     op::XATTR,
+    op::CREDS,
     op::EXIT,
     0,
     44,

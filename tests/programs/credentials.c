@@ -401,6 +401,100 @@ static void dropped_chowns(void) {
     owner("roots", "roots", 1);
 }
 
+/* File permissions checked as the process's ids once root gave them up: the
+ * owner's, group's (also a supplementary group's) or others' bits; new files
+ * and directories belong to the process (a set-group-ID directory gives its
+ * group); access() asks with the real ids, AT_EACCESS with the effective ones;
+ * a saved root comes back with all its rights. */
+static void permissions(void) {
+    if (!root()) return;
+    SHOW(close(open("secret", O_CREAT | O_WRONLY, 0600)));
+    SHOW(close(open("public", O_CREAT | O_WRONLY, 0644)));
+    SHOW(close(open("grouped", O_CREAT | O_WRONLY, 0640)));
+    SHOW(chown("grouped", 0, G2));
+    SHOW(close(open("owner-runs", O_CREAT | O_WRONLY, 0744)));
+    SHOW(mkdir("closed", 0700));
+    SHOW(close(open("closed/inner", O_CREAT | O_WRONLY, 0644)));
+    SHOW(mkdir("open", 0777));
+    SHOW(chmod("open", 0777));
+    SHOW(mkdir("sticky", 01777));
+    SHOW(chmod("sticky", 01777));
+    SHOW(close(open("sticky/roots", O_CREAT | O_WRONLY, 0666)));
+    SHOW(close(open("open/roots", O_CREAT | O_WRONLY, 0666)));
+    SHOW(mkdir("setgid", 02777));
+    SHOW(chown("setgid", 0, G3));
+    SHOW(chmod("setgid", 02777));
+    owner("a set-group-ID directory", "setgid", 1);
+    gid_t extra = G2;
+    SHOW(setgroups(1, &extra));
+    SHOW(setresgid(G1, G1, G1));
+    SHOW(setresuid(U1, U1, 0));
+    SHOW(open("secret", O_RDONLY));
+    pid_t child = fork();
+    if (child == 0) {
+        SHOW(execl("owner-runs", "owner-runs", (char *)NULL));
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    int fd = open("public", O_RDONLY);
+    SHOW(fd);
+    close(fd);
+    SHOW(open("public", O_WRONLY));
+    SHOW(open("public", O_RDWR | O_TRUNC));
+    fd = open("grouped", O_RDONLY);
+    SHOW(fd);
+    close(fd);
+    SHOW(open("closed/inner", O_RDONLY));
+    struct stat st;
+    SHOW(stat("closed/inner", &st));
+    SHOW(stat("closed", &st));
+    SHOW(access("public", R_OK));
+    SHOW(access("public", W_OK));
+    SHOW(access("secret", R_OK));
+    SHOW(open("new-in-root-dir", O_CREAT | O_WRONLY, 0644));
+    SHOW(mkdir("dir-in-root-dir", 0755));
+    fd = open("open/mine", O_CREAT | O_WRONLY, 0640);
+    SHOW(fd);
+    close(fd);
+    owner("a new file", "open/mine", 1);
+    SHOW(mkdir("open/mydir", 0750));
+    owner("a new directory", "open/mydir", 1);
+    fd = open("setgid/mine", O_CREAT | O_WRONLY, 0644);
+    SHOW(fd);
+    close(fd);
+    owner("a new file in a set-group-ID directory", "setgid/mine", 1);
+    SHOW(symlink("mine", "open/link"));
+    owner("a new symlink", "open/link", 0);
+    SHOW(chmod("public", 0666));
+    SHOW(chmod("open/mine", 0600));
+    owner("chmod of my file", "open/mine", 1);
+    SHOW(truncate("public", 0));
+    SHOW(utimensat(AT_FDCWD, "public", NULL, 0));
+    SHOW(utimensat(AT_FDCWD, "open/mine", NULL, 0));
+    SHOW(unlink("sticky/roots"));
+    SHOW(unlink("open/roots"));
+    SHOW(rename("open/mine", "open/renamed"));
+    SHOW(rename("public", "open/public"));
+    SHOW(unlink("secret"));
+    SHOW(rmdir("open/mydir"));
+    /* Real root, effective U1: access() answers for root, AT_EACCESS for U1. */
+    SHOW(setresuid(0, U1, 0));
+    SHOW(access("secret", R_OK));
+    SHOW(faccessat(AT_FDCWD, "secret", R_OK, AT_EACCESS));
+    SHOW(open("secret", O_RDONLY));
+    /* Back to root: every right again. */
+    SHOW(setresuid(0, 0, 0));
+    SHOW(setresgid(0, 0, 0));
+    fd = open("secret", O_RDONLY);
+    SHOW(fd);
+    close(fd);
+    SHOW(stat("closed/inner", &st));
+    fd = open("roots-again", O_CREAT | O_WRONLY, 0644);
+    SHOW(fd);
+    close(fd);
+    owner("root's new file", "roots-again", 1);
+}
+
 /* chown of files with set-id bits (which the test made): Linux clears
  * set-user-ID and (with group execute) set-group-ID on a non-directory. */
 static void setid_chowns(void) {
@@ -537,7 +631,7 @@ int main(int argc, char **argv) {
     static const struct { const char *name; void (*run)(void); } tests[] = {
         {"start", start},         {"root", as_root},          {"unprivileged", unprivileged},
         {"groups", groups},       {"capabilities", capabilities}, {"chown", chowns},
-        {"dropped-chown", dropped_chowns}, {"setid-chown", setid_chowns}, {"make-setid", make_setid},
+        {"dropped-chown", dropped_chowns}, {"permissions", permissions}, {"setid-chown", setid_chowns}, {"make-setid", make_setid},
         {"threads", threads},     {"fork", forked},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -560,6 +654,6 @@ int main(int argc, char **argv) {
         }
     }
     fprintf(stderr, "usage: credentials start|root|unprivileged|groups|capabilities|chown|dropped-chown|"
-                    "setid-chown|make-setid|threads|fork | credentials chown-at PATH | credentials exec euid|dropped|capset|fsuid\n");
+                    "permissions|setid-chown|make-setid|threads|fork | credentials chown-at PATH | credentials exec euid|dropped|capset|fsuid\n");
     return 2;
 }

@@ -72,6 +72,7 @@ fn op_name(op: u32) -> &'static str {
         op::INOTIFY => "inotify",
         op::SYSV => "sysv",
         op::XATTR => "xattr",
+        op::CREDS => "creds",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

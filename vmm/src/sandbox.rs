@@ -517,6 +517,15 @@ impl Sandbox {
         if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_mode & 0o111 == 0 {
             return Err(libc::EACCES);
         }
+        // A guest that gave up root needs the execute permission itself.
+        if let Some(_as_guest) = crate::host::identity::act_as_guest(false) {
+            let flags = libc::AT_EMPTY_PATH | libc::AT_EACCESS;
+            // SAFETY: faccessat2 of the descriptor just opened (an empty path names it).
+            let r = unsafe { libc::syscall(libc::SYS_faccessat2, f.as_raw_fd(), c"".as_ptr(), libc::X_OK, flags) };
+            if r != 0 {
+                return Err(last_errno());
+            }
+        }
         Ok(f)
     }
 

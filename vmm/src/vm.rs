@@ -798,6 +798,7 @@ impl Planned {
 fn plan_program(files: &Files, l: &Launch) -> Result<Planned> {
     // What the tree's other processes see of this one in their /proc.
     let creds = &l.state.creds;
+    crate::host::identity::set_from_exec(creds);
     // SAFETY: geteuid/getegid cannot fail.
     let (uid, gid) =
         if creds.present != 0 { (creds.uids[1], creds.gids[1]) } else { unsafe { (libc::geteuid(), libc::getegid()) } };

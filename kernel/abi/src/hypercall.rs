@@ -77,7 +77,8 @@ pub mod op {
     /// `stat` of path `segs[0]` into `segs[1]`; `args[0]` = 1 to follow a final symlink.
     /// With a third segment, the resolved guest path goes there and its length to `args[2]`.
     pub const STAT: u32 = 16;
-    /// `access(segs[0], mode args[0])`; `args[1]` = 1 to follow a final symlink.
+    /// `access(segs[0], mode args[0])`; `args[1]` = 1 to follow a final
+    /// symlink; `args[2]` = `ACCESS_EFFECTIVE` or 0 (see `CREDS`).
     pub const ACCESS: u32 = 17;
     /// Target of symlink `segs[0]` into `segs[1]`; `ret` = its length.
     pub const READLINK: u32 = 18;
@@ -258,7 +259,21 @@ pub mod op {
     /// symlink, `args[3]` = `setxattr`'s flags; the name in `segs[1]`, the
     /// value (or the list) in `segs[2]`, whose length is the caller's size.
     pub const XATTR: u32 = 63;
+    /// The ids the guest process's file requests are checked as (it changed
+    /// them): `args[0]` = filesystem uid, `args[1]` = filesystem gid,
+    /// `args[2]` = real uid, `args[3]` = real gid; the supplementary groups
+    /// in `segs[0]` (`u32`s, at most `MAX_GUEST_GROUPS`). A monitor running
+    /// as root then makes each path request with these (real ones for
+    /// `access` without `ACCESS_EFFECTIVE`); one that is not root ignores them.
+    pub const CREDS: u32 = 64;
 }
+
+/// The most supplementary groups `CREDS` carries (Linux's `NGROUPS_MAX`).
+pub const MAX_GUEST_GROUPS: usize = 65536;
+
+/// `ACCESS`'s `args[2]`: check with the effective (filesystem) ids, as
+/// `AT_EACCESS` asks; else with the real ones, as `access` does.
+pub const ACCESS_EFFECTIVE: u64 = 1;
 
 pub const XATTR_GET: u64 = 0;
 pub const XATTR_SET: u64 = 1;
@@ -458,7 +473,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::XATTR;
+pub const LAST_OP: u32 = op::CREDS;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -5,10 +5,10 @@
 //! (`BootInfo::uid`/`gid`): root in the guest, with every capability, when
 //! hx-run runs as root; no supplementary groups.
 //!
-//! These ids are the guest's own: the host applies its permissions to every
-//! file request as the user hx-run runs as, whatever the guest switched to.
 //! The guest kernel checks them where Linux would (the set*id calls, capset,
-//! chown), as a convenience for well-behaved programs (docs/security.md).
+//! chown), as a convenience for well-behaved programs, and tells the monitor
+//! each change of the ids files are checked with (`op::CREDS`): a monitor
+//! running as root then makes path requests as them (docs/security.md).
 //!
 //! Linux keeps credentials per thread, but glibc and musl change every
 //! thread's together; hx keeps one state for the process, behind one lock, in
@@ -204,8 +204,8 @@ static CREDENTIALS: Mutex<Option<Credentials>> = Mutex::new(None);
 /// Runs `f` on the process's credentials: at first those `execve` passed
 /// on, or the boot user's.
 fn with<R>(f: impl FnOnce(&mut Credentials) -> R) -> R {
-    let mut creds = CREDENTIALS.lock();
-    let creds = creds.get_or_insert_with(|| {
+    let mut held = CREDENTIALS.lock();
+    let creds = held.get_or_insert_with(|| {
         let boot = crate::boot_info();
         if boot.exec.creds.present != 0 {
             Credentials::from_exec(&boot.exec.creds)
@@ -213,7 +213,26 @@ fn with<R>(f: impl FnOnce(&mut Credentials) -> R) -> R {
             Credentials::new(boot.uid, boot.gid)
         }
     });
-    f(creds)
+    let before = (creds.user, creds.group);
+    let r = f(creds);
+    if (creds.user, creds.group) != before {
+        let changed = creds.clone();
+        drop(held);
+        tell_monitor(&changed);
+    }
+    r
+}
+
+/// Tells the monitor the ids the host should check this process's path
+/// requests with (`op::CREDS`; it ignores them unless it runs as root).
+fn tell_monitor(c: &Credentials) {
+    let mut req = hx_abi::hypercall::Request::new(hx_abi::hypercall::op::CREDS);
+    req.args[..4].copy_from_slice(&[c.user.fs, c.group.fs, c.user.real, c.group.real].map(u64::from));
+    if !c.groups.is_empty() {
+        req.segs[0] = host::kernel_segment(c.groups.as_ptr() as u64, c.groups.len() * 4);
+        req.nsegs = 1;
+    }
+    host::call(&mut req);
 }
 
 /// `PR_CAPBSET_READ`: whether capability `cap` is in the bounding set.
@@ -277,6 +296,11 @@ pub fn for_exec() -> ExecCredentials {
 /// The real user id (what `si_uid` reports to a signal's receiver).
 pub fn real_uid() -> u32 {
     with(|c| c.user.real)
+}
+
+/// The filesystem uid (what file permission checks use).
+pub fn fs_uid() -> u32 {
+    with(|c| c.user.fs)
 }
 
 /// Whether the process has capability `which` (a `CAP_*` number) in its effective set.
@@ -494,7 +518,14 @@ pub fn setgroups([size, list, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     groups.sort_unstable();
-    with(|c| c.groups = groups);
+    let changed = with(|c| {
+        let changed = c.groups != groups;
+        c.groups = groups;
+        changed.then(|| c.clone())
+    });
+    if let Some(c) = changed {
+        tell_monitor(&c);
+    }
     Ok(0)
 }
 

@@ -217,7 +217,8 @@ pub fn faccessat2([dirfd, path, mode, flags, ..]: Args) -> SysResult {
     if dev::lookup(&path::tidy(&abs)).is_some() {
         return Ok(0);
     }
-    host::path_request(op::ACCESS, &[mode, follow as u64], &[&abs], &mut []).0
+    let effective = if flags & AT_EACCESS != 0 { hx_abi::hypercall::ACCESS_EFFECTIVE } else { 0 };
+    host::path_request(op::ACCESS, &[mode, follow as u64, effective], &[&abs], &mut []).0
 }
 
 pub fn readlink([path, buf, size, ..]: Args) -> SysResult {
@@ -335,6 +336,7 @@ pub fn chdir([path, ..]: Args) -> SysResult {
         return Err(ENOTDIR);
     }
     resolved.truncate(out[2] as usize);
+    may_search(&resolved)?;
     path::set_cwd(resolved);
     Ok(0)
 }
@@ -344,8 +346,19 @@ pub fn fchdir([fd, ..]: Args) -> SysResult {
     if stat_of(&file)?.mode & S_IFMT != S_IFDIR {
         return Err(ENOTDIR);
     }
+    may_search(&file.path)?;
     path::set_cwd(file.path.clone());
     Ok(0)
+}
+
+/// A working directory must be searchable (`EACCES` otherwise), which the
+/// host checks as the guest's ids (a filesystem uid 0 may search anything).
+fn may_search(dir: &[u8]) -> Result<(), crate::errno::Errno> {
+    const X_OK: u64 = 1;
+    if cred::fs_uid() == 0 || dev::lookup(&path::tidy(dir)).is_some() || dir.starts_with(b"/proc") {
+        return Ok(());
+    }
+    host::path_request(op::ACCESS, &[X_OK, 1, hx_abi::hypercall::ACCESS_EFFECTIVE], &[dir], &mut []).0.map(|_| ())
 }
 
 pub fn getcwd([buf, size, ..]: Args) -> SysResult {

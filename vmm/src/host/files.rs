@@ -190,6 +190,22 @@ pub fn chmod_at(dir: &OwnedFd, name: &CStr, mode: u32) -> Result<i64, Errno> {
     sys(|| unsafe { libc::chmod(proc.as_ptr(), mode) } as isize)
 }
 
+/// `chmod` of the file `name` names in `dir` to `mode`, plus set-group-ID
+/// if it is a directory: the inode is pinned (O_PATH) before its kind is
+/// looked at, so no file swapped in meanwhile can get the bit.
+fn chmod_dir_at(dir: &OwnedFd, name: &CStr, mode: u32) -> Result<i64, Errno> {
+    // SAFETY: openat O_PATH of one name, not following a symlink.
+    let fd = owned(sys(|| unsafe {
+        libc::openat(dir.as_raw_fd(), name.as_ptr(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+    } as isize)?);
+    if fstat(fd.as_raw_fd())?.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return chmod_at(dir, name, mode);
+    }
+    let proc = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|_| libc::EINVAL)?;
+    // SAFETY: chmod of a /proc/self/fd link to the directory pinned above.
+    sys(|| unsafe { libc::chmod(proc.as_ptr(), mode | libc::S_ISGID) } as isize)
+}
+
 /// The mode a file must have after its owner changed, if it keeps a bit
 /// Linux clears then: on a non-directory, set-user-ID, and set-group-ID with
 /// group execute (without it the bit marks mandatory locking, not a
@@ -662,7 +678,7 @@ impl Files {
                 sys(|| unsafe { libc::fcntl(fd, libc::F_SETFL, status) } as isize)
             }),
             op::UTIMENS => self.utimens(segs, a[0], a[1] != 0),
-            op::CHMOD => self.chmod(segs, a[0], flags::mode(a[1])),
+            op::CHMOD => self.chmod(segs, a[0], flags::mode(a[1]), a[1] & u64::from(libc::S_ISGID) != 0),
             op::CHOWN => self.chown(segs, a[0], [a[1], a[2]], a[3]),
             op::STATFS => self.statfs(segs, a[0]),
             op::XATTR => super::xattr::serve(self, &a, segs),
@@ -878,9 +894,11 @@ impl Files {
                 if mode & libc::W_OK != 0 && !self.sandbox.writable(object_mount) {
                     return Err(libc::EROFS);
                 }
+                // With the thread's filesystem ids (AT_EACCESS): the guest's
+                // (real or effective, see `identity`), else the monitor's own.
+                let flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_EACCESS;
                 // SAFETY: faccessat of a single name, not following a symlink on the host.
-                sys(|| unsafe { libc::faccessat(parent.as_raw_fd(), name.as_ptr(), mode, libc::AT_SYMLINK_NOFOLLOW) }
-                    as isize)
+                sys(|| unsafe { libc::faccessat(parent.as_raw_fd(), name.as_ptr(), mode, flags) } as isize)
             }
         }
     }
@@ -1096,13 +1114,21 @@ impl Files {
         })
     }
 
-    fn chmod(&self, segs: &Segs, handle: u64, mode: u32) -> Result<i64, Errno> {
+    /// `chmod` of a path, or of a handle when there is no path. `setgid`:
+    /// the guest asked for the set-group-ID bit, which a directory keeps
+    /// (its new files take its group: no privilege), anything else not.
+    fn chmod(&self, segs: &Segs, handle: u64, mode: u32, setgid: bool) -> Result<i64, Errno> {
         if segs.is_empty() {
             let fd = self.handles.fd_for_metadata(handle)?;
+            let dir = setgid && fstat(fd)?.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            let mode = if dir { mode | libc::S_ISGID } else { mode };
             // SAFETY: fchmod on a descriptor we hold.
             return sys(|| unsafe { libc::fchmod(fd, mode) } as isize);
         }
         let path = segs.path(0)?;
+        if setgid {
+            return self.change(&path, true, |parent, name| chmod_dir_at(parent, name, mode));
+        }
         self.change(&path, true, |parent, name| chmod_at(parent, name, mode))
     }
 

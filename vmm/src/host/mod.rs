@@ -14,6 +14,7 @@ pub mod files;
 mod flags;
 pub mod guest;
 pub mod handles;
+pub mod identity;
 mod inotify;
 mod ioctl;
 pub mod net;
@@ -108,6 +109,26 @@ impl Host<'_> {
                 return Outcome::Resume;
             }
         };
+        // Path requests are checked as the guest's ids, once it is not root.
+        let _as_guest = match req.op {
+            op::ACCESS => identity::act_as_guest(req.args[2] & hx_abi::hypercall::ACCESS_EFFECTIVE == 0),
+            op::OPEN
+            | op::STAT
+            | op::READLINK
+            | op::UNLINK
+            | op::MKDIR
+            | op::RENAME
+            | op::UTIMENS
+            | op::STATFS
+            | op::CHMOD
+            | op::SYMLINK
+            | op::LINK
+            | op::CHOWN
+            | op::XATTR => identity::act_as_guest(false),
+            // A socket's file is made as the guest (connect: `net::Blocking::run`).
+            op::NET if req.args[0] == hx_abi::hypercall::NET_BIND => identity::act_as_guest(false),
+            _ => None,
+        };
         let ret = match req.op {
             op::WRITE | op::READ | op::FSTAT | op::IOCTL | op::OPEN..=op::POLL if req.op != op::SLEEP => {
                 self.files.serve(req, &segs)
@@ -162,6 +183,14 @@ impl Host<'_> {
                 let r = net::Net::serve(self.files, req, &segs).unwrap_or_else(|e| -(e as i64));
                 self.print_hint();
                 r
+            }
+            op::CREDS => {
+                let groups = if segs.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    segs.bytes(0, hx_abi::hypercall::MAX_GUEST_GROUPS * 4, libc::EINVAL)
+                };
+                groups.and_then(|g| identity::set(&req.args, &g)).unwrap_or_else(|e| -(e as i64))
             }
             op::UNSUPPORTED => {
                 self.report.unsupported(req.args[0]);

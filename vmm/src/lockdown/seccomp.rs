@@ -124,6 +124,9 @@ const ALLOWED: &[i64] = &[
     libc::SYS_setresgid,
     libc::SYS_setgroups,
     libc::SYS_getgroups,
+    // Path requests made as a guest that is not root (vmm/src/host/identity.rs).
+    libc::SYS_setfsuid,
+    libc::SYS_setfsgid,
     libc::SYS_shmget,
     libc::SYS_shmat,
     libc::SYS_shmdt,

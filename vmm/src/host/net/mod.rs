@@ -461,6 +461,8 @@ impl Blocking {
     pub fn run(&mut self) -> Result<i64, Errno> {
         match self {
             Blocking::Connect { fd, to, .. } => {
+                // A socket file must be writable by the guest's ids.
+                let _as_guest = super::identity::act_as_guest(false);
                 // SAFETY: connect of a socket we hold to a checked address.
                 let r = unsafe { libc::connect(fd.as_raw_fd(), to.ptr(), to.len) };
                 if r == 0 {
