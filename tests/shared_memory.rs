@@ -48,6 +48,23 @@ fn private_file_mappings_are_copy_on_write_as_on_linux() {
 }
 
 #[test]
+fn mappings_larger_than_the_guest_are_backed_at_first_touch() {
+    // The guest has 2 GiB: a sparse 4 GiB file mapped shared and 8 GiB of
+    // anonymous memory only fit because pages are backed as they are touched.
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("overcommit", flavor, &[]);
+        let out = common::compare_in_dirs(&exe, &["file"], None, &[]);
+        let out = text(&out.stdout);
+        assert!(out.contains("parent sees the child's write: z"), "{out}");
+        assert!(out.contains("file byte at 3 GiB: d"), "{out}");
+        let out = common::compare_in_dirs(&exe, &["anonymous"], None, &[]);
+        let out = text(&out.stdout);
+        assert!(out.contains("resident grew by less than 64 MiB: 1"), "{out}");
+        assert!(out.contains("reservation: 1 2"), "{out}");
+    }
+}
+
+#[test]
 fn memfd_create_is_a_file_in_memory() {
     for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
         let exe = build("memfd", flavor, &[]);

@@ -208,10 +208,12 @@ fn fault_to_program(m: &Machine, i: usize, vcpu: &VcpuFd) -> Result<bool> {
         wanted |= 1 << (libc::SIGBUS - 1);
     }
     let shared: hx_abi::percpu::Shared = m.mem.read_obj(m.smp.areas_phys + hx_abi::percpu::SHARED_OFFSET)?;
-    if shared.caught & wanted == 0 {
+    let cr2 = vcpu.get_sregs()?.cr2;
+    // A page fault in memory mapped at first touch is the kernel's to serve.
+    let lazy = vector == 14 && shared.lazy_at(cr2);
+    if shared.caught & wanted == 0 && !lazy {
         return Ok(false);
     }
-    let cr2 = vcpu.get_sregs()?.cr2;
     // Back to CPL3 with the program's registers; the upcall takes it from there.
     regs::set_user_segments(vcpu)?;
     let user = kvm_bindings::kvm_regs { rax, rip, rsp, rflags, ..r };

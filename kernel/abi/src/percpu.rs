@@ -76,6 +76,25 @@ pub struct Shared {
     /// Bumped by the monitor each time a host file a `WATCH` named became
     /// ready: threads waiting for host files look again.
     pub host_events: u64,
+    /// How many ranges of program memory the kernel backs at first touch
+    /// (mappings larger than the free guest RAM) `lazy` lists; more than
+    /// `MAX_LAZY_RANGES`: every page fault goes to the kernel.
+    pub lazy_count: u64,
+    /// `[start, end)` of each such range: a page fault there goes to the
+    /// kernel, which maps the page, whether or not the program catches SIGSEGV.
+    pub lazy: [[u64; 2]; MAX_LAZY_RANGES],
+}
+
+/// The most ranges `Shared::lazy` lists one by one.
+pub const MAX_LAZY_RANGES: usize = 16;
+
+impl Shared {
+    /// Whether a page fault at `addr` is the kernel's to serve (it lies in
+    /// memory mapped at first touch).
+    pub fn lazy_at(&self, addr: u64) -> bool {
+        let n = self.lazy_count as usize;
+        n > MAX_LAZY_RANGES || self.lazy.iter().take(n).any(|&[s, e]| (s..e).contains(&addr))
+    }
 }
 
 pub const SHARED_OFFSET: u64 = 0x200;

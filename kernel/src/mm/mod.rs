@@ -13,7 +13,7 @@ use hx_abi::layout::{direct_virt, PML4_PHYS};
 use linked_list_allocator::LockedHeap;
 use spin::Mutex;
 
-pub use space::{AddressSpace, Backing, Kind};
+pub use space::{AddressSpace, Backing, Kind, Lazy};
 
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
@@ -45,6 +45,21 @@ pub fn adopt_program(boot: &BootInfo, room_end: Option<u64>) {
             space.frames.give_room(boot.phys_free, end);
         }
     });
+}
+
+/// The program touched memory mapped at first touch at `addr`, and it could
+/// not be backed (`e`: `ENOMEM`, the guest RAM is used up; else the
+/// monitor could not map a file's pages): killed, as Linux's out-of-memory
+/// killer (SIGKILL) or a failed file read (SIGBUS) ends a process.
+pub fn out_of_memory(addr: u64, e: Errno) {
+    let (msg, sig): (&[u8], u64) = if e == crate::errno::ENOMEM {
+        (b"out of memory: the program touched more memory than the guest has (hx-run --memory sets it)", 9)
+    } else {
+        (b"a page of a file mapping could not be mapped: the program gets SIGBUS", 7)
+    };
+    let _ = addr;
+    crate::host::log(msg);
+    crate::host::exit_signaled(sig)
 }
 
 /// Runs `f` on the address space.

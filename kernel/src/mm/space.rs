@@ -1,7 +1,10 @@
 //! The program's address space: its VMAs (what is mapped where, with which
 //! protection) and the pages behind them. Pages are mapped when the VMA is
-//! made (no demand paging: a page fault costs a CPL0 round trip here, far
-//! more than mapping ahead), large pages wherever a 2 MiB range allows.
+//! made (a page fault costs a CPL0 round trip and an exit here, far more
+//! than mapping ahead), large pages wherever a 2 MiB range allows. Only a
+//! mapping larger than the free guest RAM (Linux overcommits memory) is
+//! backed at first touch instead, 2 MiB at a time ([`Lazy`]): a page fault
+//! there, or a system call's access to it, maps the block around it.
 use super::frames::Frames;
 use super::paging::{pte_flags, PageTable};
 use crate::arch::cpl0;
@@ -47,6 +50,30 @@ impl Backing {
     }
 }
 
+/// How a mapping backed at first touch gets its pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lazy {
+    /// Fresh zero pages (anonymous memory).
+    Zero,
+    /// The pages of host file `handle` from `offset` (at the mapping's
+    /// start), which the monitor maps over the frames: shared (writes reach
+    /// the file), or copy-on-write.
+    File { handle: u64, offset: u64, shared: bool },
+}
+
+impl Lazy {
+    /// The same source `delta` bytes further in.
+    fn at(self, delta: u64) -> Self {
+        match self {
+            Lazy::File { handle, offset, shared } => Lazy::File { handle, offset: offset + delta, shared },
+            Lazy::Zero => Lazy::Zero,
+        }
+    }
+}
+
+/// The block a first touch backs at once: one large page's worth.
+const LAZY_BLOCK: u64 = HUGE_PAGE_SIZE;
+
 #[derive(Clone, Copy, Debug)]
 pub struct Vma {
     pub start: u64,
@@ -54,6 +81,8 @@ pub struct Vma {
     pub prot: u32,
     pub kind: Kind,
     pub file: Option<Backing>,
+    /// Backed at first touch (else every page is backed, or parked, from the start).
+    pub lazy: Option<Lazy>,
 }
 
 impl Vma {
@@ -63,6 +92,7 @@ impl Vma {
             && self.prot == next.prot
             && self.kind == next.kind
             && self.file.map(|f| f.at(self.end - self.start)) == next.file
+            && self.lazy.map(|l| l.at(self.end - self.start)) == next.lazy
     }
 }
 
@@ -74,6 +104,10 @@ pub struct AddressSpace {
     brk: u64,
     /// The range whose entries were removed or narrowed since the last TLB flush.
     stale: Option<(u64, u64)>,
+    /// Some mapping is backed at first touch ([`Lazy`]).
+    has_lazy: bool,
+    /// The lazy mappings changed since the monitor was last told (`flush`).
+    lazy_changed: bool,
 }
 
 // Linux mmap flags.
@@ -121,7 +155,16 @@ fn discard_frames(batch: &mut Vec<Segment>) {
 
 impl AddressSpace {
     pub fn new(root: u64, frames: Frames, brk_start: u64) -> Self {
-        Self { pt: PageTable::new(root), frames, vmas: BTreeMap::new(), brk_start, brk: brk_start, stale: None }
+        Self {
+            pt: PageTable::new(root),
+            frames,
+            vmas: BTreeMap::new(),
+            brk_start,
+            brk: brk_start,
+            stale: None,
+            has_lazy: false,
+            lazy_changed: false,
+        }
     }
 
     /// Where the program's break starts (its image's end).
@@ -131,10 +174,13 @@ impl AddressSpace {
 
     /// Records a region the monitor already mapped at boot.
     pub fn adopt(&mut self, start: u64, end: u64, prot: u32, kind: Kind) {
-        self.insert(Vma { start, end, prot, kind, file: None });
+        self.insert(Vma { start, end, prot, kind, file: None, lazy: None });
     }
 
     fn insert(&mut self, mut vma: Vma) {
+        if vma.lazy.is_some() {
+            self.lazy_changed = true;
+        }
         // Merge with neighbours of the same kind and protection, as Linux does,
         // so long-lived programs do not accumulate fragments.
         if let Some((_, prev)) = self.vmas.range(..vma.start).next_back() {
@@ -200,7 +246,8 @@ impl AddressSpace {
         let v = *v;
         if v.end > addr {
             self.vmas.insert(v.start, Vma { end: addr, ..v });
-            self.vmas.insert(addr, Vma { start: addr, file: v.file.map(|f| f.at(addr - v.start)), ..v });
+            let (file, lazy) = (v.file.map(|f| f.at(addr - v.start)), v.lazy.map(|l| l.at(addr - v.start)));
+            self.vmas.insert(addr, Vma { start: addr, file, lazy, ..v });
         }
     }
 
@@ -230,7 +277,7 @@ impl AddressSpace {
         let mut va = start;
         while va < end {
             let Some(leaf) = self.pt.leaf(va) else {
-                va += PAGE_SIZE;
+                va = past_empty_block(va);
                 continue;
             };
             if leaf.huge && (!va.is_multiple_of(HUGE_PAGE_SIZE) || end - va < HUGE_PAGE_SIZE) {
@@ -252,16 +299,185 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Maps fresh anonymous memory at `[start, end)`, which must be free.
-    fn map_new(&mut self, start: u64, end: u64, prot: u32, kind: Kind) -> Result<(), Errno> {
-        if prot != 0 {
+    /// Maps fresh anonymous memory at `[start, end)`, which must be free:
+    /// backed now (`ENOMEM` if the RAM cannot), unless the program asked
+    /// for no reservation (`MAP_NORESERVE`, `noreserve`) and it is larger
+    /// than the free RAM: then at first touch. A reservation without
+    /// access keeps that request for when `mprotect` opens it up.
+    fn map_new(&mut self, start: u64, end: u64, prot: u32, kind: Kind, noreserve: bool) -> Result<(), Errno> {
+        let lazy = (noreserve && (prot == 0 || self.too_large(end - start))).then_some(Lazy::Zero);
+        if prot != 0 && lazy.is_none() {
             if let Err(e) = self.populate(start, end, prot) {
                 self.depopulate(start, end)?;
                 return Err(e);
             }
         }
-        self.insert(Vma { start, end, prot, kind, file: None });
+        self.insert(Vma { start, end, prot, kind, file: None, lazy });
         Ok(())
+    }
+
+    /// Whether `len` bytes are more than the free RAM can back now.
+    fn too_large(&self, len: u64) -> bool {
+        len > self.frames.free_bytes()
+    }
+
+    /// Makes `[start, end)` (a fresh mapping, unbacked) a mapping of `kind`
+    /// and `prot` backed at first touch from `source`.
+    pub fn map_lazily(&mut self, start: u64, end: u64, prot: u32, kind: Kind, source: Lazy) {
+        self.split_at(start);
+        self.split_at(end);
+        for v in self.overlapping(start, end) {
+            self.vmas.remove(&v.start);
+            self.insert(Vma { kind, prot, lazy: Some(source.at(v.start - start)), ..v });
+        }
+    }
+
+    /// Backs the pages of mappings made at first touch in `[start, end)`
+    /// (the blocks around them): before the kernel reads or writes program
+    /// memory, and for the program's page faults there. `ENOMEM` when the
+    /// RAM is exhausted (Linux's out-of-memory killer would end the
+    /// process), `EIO` when the monitor cannot map a file's pages.
+    pub fn fault_in(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        if !self.has_lazy {
+            return Ok(());
+        }
+        for v in self.overlapping(start, end.max(start + 1)) {
+            let Some(source) = v.lazy.filter(|_| v.prot != 0) else { continue };
+            let from = align_down(start.max(v.start), LAZY_BLOCK).max(v.start);
+            let to = align_up(end.min(v.end), LAZY_BLOCK).min(v.end);
+            match source {
+                Lazy::Zero => self.back_zero(from, to, v.prot)?,
+                Lazy::File { handle, offset, shared } => {
+                    self.back_file(from, to, v.prot, handle, offset + (from - v.start), shared)?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A page fault of the program at `addr` (`error`: the CPU's error
+    /// code): backs the block around it if it lies in memory mapped at first
+    /// touch with a protection that allows the access. `Ok(false)`: not
+    /// such a fault (the program gets its signal).
+    pub fn fault_lazy(&mut self, addr: u64, error: u64) -> Result<bool, Errno> {
+        const WRITE: u64 = 2;
+        const FETCH: u64 = 16;
+        let Some(v) = self.vma_at(addr).filter(|v| v.lazy.is_some()) else { return Ok(false) };
+        let allowed = if error & WRITE != 0 {
+            v.prot & PROT_WRITE != 0
+        } else if error & FETCH != 0 {
+            v.prot & hx_abi::boot::PROT_EXEC != 0
+        } else {
+            v.prot != 0
+        };
+        if !allowed {
+            return Ok(false);
+        }
+        // Another thread may have backed it since (both faulted on the block).
+        self.fault_in(addr, addr + 1)?;
+        Ok(true)
+    }
+
+    /// Backs the unbacked pages of `[start, end)` with zero pages.
+    fn back_zero(&mut self, start: u64, end: u64, prot: u32) -> Result<(), Errno> {
+        let flags = pte_flags(prot);
+        let mut va = start;
+        while va < end {
+            match self.pt.leaf(va) {
+                None if va.is_multiple_of(HUGE_PAGE_SIZE) && end - va >= HUGE_PAGE_SIZE => {
+                    if let Some(f) = self.frames.alloc_huge() {
+                        if self.pt.map_huge(&mut self.frames, va, f, flags).is_ok() {
+                            va += HUGE_PAGE_SIZE;
+                            continue;
+                        }
+                        self.frames.free_huge(f);
+                    }
+                    let f = self.frames.alloc().ok_or(ENOMEM)?;
+                    self.pt.map_page(&mut self.frames, va, f, flags)?;
+                    va += PAGE_SIZE;
+                }
+                Some(leaf) if leaf.is_backed() => va = align_down(va, leaf.size()) + leaf.size(),
+                _ => {
+                    let f = self.frames.alloc().ok_or(ENOMEM)?;
+                    self.pt.map_page(&mut self.frames, va, f, flags)?;
+                    va += PAGE_SIZE;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Backs the unbacked pages of `[start, end)` with the pages of host
+    /// file `handle` from `offset` (at `start`): each run of unbacked pages
+    /// gets contiguous frames, which the monitor maps the file over.
+    fn back_file(
+        &mut self,
+        start: u64,
+        end: u64,
+        prot: u32,
+        handle: u64,
+        offset: u64,
+        shared: bool,
+    ) -> Result<(), Errno> {
+        let flags = pte_flags(prot);
+        let mut va = start;
+        while va < end {
+            if let Some(leaf) = self.pt.leaf(va).filter(|l| l.is_backed()) {
+                va = align_down(va, leaf.size()) + leaf.size();
+                continue;
+            }
+            let mut run_end = va + PAGE_SIZE;
+            while run_end < end && self.pt.leaf(run_end).is_none_or(|l| !l.is_backed()) {
+                run_end += PAGE_SIZE;
+            }
+            // Contiguous frames for the run, else for its first page only.
+            let (phys, len) = match self.frames.alloc_run(run_end - va) {
+                Some(p) => (p, run_end - va),
+                None => (self.frames.alloc().ok_or(ENOMEM)?, PAGE_SIZE),
+            };
+            let mut req = hx_abi::hypercall::Request::new(hx_abi::hypercall::op::MAP_SHARED);
+            req.args[..3].copy_from_slice(&[handle, offset + (va - start), u64::from(shared)]);
+            req.segs[0] = Segment { phys, len };
+            req.nsegs = 1;
+            if crate::host::call(&mut req) < 0 {
+                for page in (0..len).step_by(PAGE_SIZE as usize) {
+                    self.frames.free(phys + page);
+                }
+                return Err(crate::errno::EIO);
+            }
+            for page in (0..len).step_by(PAGE_SIZE as usize) {
+                self.pt.map_page(&mut self.frames, va + page, phys + page, flags)?;
+            }
+            va += len;
+        }
+        Ok(())
+    }
+
+    /// Tells the monitor where page faults are the kernel's (mappings backed
+    /// at first touch), if that changed.
+    fn publish_lazy(&mut self) {
+        if !self.lazy_changed {
+            return;
+        }
+        self.lazy_changed = false;
+        let mut ranges: Vec<[u64; 2]> = Vec::new();
+        for v in self.vmas.values().filter(|v| v.lazy.is_some() && v.prot != 0) {
+            match ranges.last_mut() {
+                Some(last) if last[1] == v.start => last[1] = v.end,
+                _ => ranges.push([v.start, v.end]),
+            }
+        }
+        self.has_lazy = !ranges.is_empty();
+        crate::sched::publish_lazy(&ranges);
+    }
+
+    /// The handles of the files mappings backed at first touch still read.
+    pub fn lazy_handles(&self) -> Vec<u64> {
+        let handles = self.vmas.values().filter_map(|v| match v.lazy {
+            Some(Lazy::File { handle, .. }) => Some(handle),
+            _ => None,
+        });
+        handles.collect()
     }
 
     /// Records that `[start, end)` (mapped) holds the bytes of `file`.
@@ -279,6 +495,9 @@ impl AddressSpace {
         self.split_at(start);
         self.split_at(end);
         let vmas = self.overlapping(start, end);
+        if vmas.iter().any(|v| v.lazy.is_some()) {
+            self.lazy_changed = true;
+        }
         // Shared pages become private memory before their frames are freed.
         for v in vmas.iter().filter(|v| v.kind == Kind::Shared) {
             self.unshare(v.start.max(start), v.end.min(end));
@@ -295,7 +514,11 @@ impl AddressSpace {
         let mut batch: Vec<Segment> = Vec::new();
         let mut va = start;
         while va < end {
-            if let Some(leaf) = self.pt.leaf(va).filter(|l| l.is_backed() && !l.huge) {
+            let Some(leaf) = self.pt.leaf(va) else {
+                va = past_empty_block(va);
+                continue;
+            };
+            if leaf.is_backed() && !leaf.huge {
                 let phys = leaf.frame();
                 match batch.last_mut() {
                     Some(last) if last.phys + last.len == phys => last.len += PAGE_SIZE,
@@ -398,6 +621,12 @@ impl AddressSpace {
     /// Changes the protection of `[start, end)`; `ENOMEM` if part of it is unmapped.
     pub fn protect(&mut self, start: u64, end: u64, prot: u32) -> Result<(), Errno> {
         let vmas = self.overlapping(start, end);
+        // A reservation made without one (MAP_NORESERVE) opened up beyond
+        // what the free RAM backs is backed at first touch.
+        let open_lazily = prot != 0 && self.too_large(end - start);
+        if vmas.iter().any(|v| v.lazy.is_some()) {
+            self.lazy_changed = true;
+        }
         let mut cursor = start;
         for v in &vmas {
             if v.start > cursor {
@@ -414,30 +643,40 @@ impl AddressSpace {
         self.split_at(start);
         self.split_at(end);
         let flags = pte_flags(prot);
-        let mut va = start;
-        while va < end {
-            match self.pt.leaf(va) {
-                Some(leaf) if leaf.huge && (!va.is_multiple_of(HUGE_PAGE_SIZE) || end - va < HUGE_PAGE_SIZE) => {
-                    self.pt.split_huge(&mut self.frames, va)?;
-                    self.mark_stale(align_down(va, HUGE_PAGE_SIZE), align_down(va, HUGE_PAGE_SIZE) + HUGE_PAGE_SIZE);
-                }
-                Some(leaf) if leaf.is_backed() => {
-                    leaf.set(leaf.frame() | flags | (leaf.get() & hx_abi::layout::PTE_HUGE));
-                    self.mark_stale(va, va + leaf.size());
-                    va += leaf.size();
-                }
-                _ => {
-                    // Never backed (it was PROT_NONE): back it now if it becomes accessible.
-                    if prot != 0 {
-                        self.populate(va, va + PAGE_SIZE, prot)?;
+        for v in self.overlapping(start, end) {
+            // Unbacked pages stay so in memory backed at first touch.
+            let lazy = match v.lazy {
+                Some(Lazy::File { .. }) => true,
+                Some(Lazy::Zero) => open_lazily,
+                None => false,
+            };
+            let mut va = v.start;
+            while va < v.end {
+                match self.pt.leaf(va) {
+                    Some(leaf) if leaf.huge && (!va.is_multiple_of(HUGE_PAGE_SIZE) || v.end - va < HUGE_PAGE_SIZE) => {
+                        self.pt.split_huge(&mut self.frames, va)?;
+                        let block = align_down(va, HUGE_PAGE_SIZE);
+                        self.mark_stale(block, block + HUGE_PAGE_SIZE);
                     }
-                    va += PAGE_SIZE;
+                    Some(leaf) if leaf.is_backed() => {
+                        leaf.set(leaf.frame() | flags | (leaf.get() & hx_abi::layout::PTE_HUGE));
+                        self.mark_stale(va, va + leaf.size());
+                        va += leaf.size();
+                    }
+                    None if lazy => va = past_empty_block(va).min(v.end),
+                    _ => {
+                        // Never backed (it was PROT_NONE): back it now if it becomes accessible.
+                        if prot != 0 && !lazy {
+                            self.populate(va, va + PAGE_SIZE, prot)?;
+                        }
+                        va += PAGE_SIZE;
+                    }
                 }
             }
-        }
-        for v in self.overlapping(start, end) {
             self.vmas.remove(&v.start);
-            self.insert(Vma { prot, ..v });
+            // Zero memory backed now is an ordinary mapping from here on.
+            let lazy = if v.lazy == Some(Lazy::Zero) && prot != 0 && !lazy { None } else { v.lazy };
+            self.insert(Vma { prot, lazy, ..v });
         }
         Ok(())
     }
@@ -536,7 +775,8 @@ impl AddressSpace {
                 self.find_free(len, top, align).ok_or(ENOMEM)?
             }
         };
-        self.map_new(start, start + len, prot, Kind::Anon)?;
+        const MAP_NORESERVE: u64 = 0x4000;
+        self.map_new(start, start + len, prot, Kind::Anon, flags & MAP_NORESERVE != 0)?;
         self.flush();
         Ok(start)
     }
@@ -551,7 +791,7 @@ impl AddressSpace {
             self.find_free(len, top, PAGE_SIZE).filter(|&s| s >= near)
         };
         let start = below.or_else(above)?;
-        self.map_new(start, start + len, PROT_READ | hx_abi::boot::PROT_EXEC, Kind::Anon).ok()?;
+        self.map_new(start, start + len, PROT_READ | hx_abi::boot::PROT_EXEC, Kind::Anon, false).ok()?;
         Some(start)
     }
 
@@ -571,9 +811,38 @@ impl AddressSpace {
         (self.brk_start, self.brk)
     }
 
-    /// Bytes mapped to the program (every mapping is backed: no demand paging).
+    /// Bytes mapped to the program: every accessible mapping is backed,
+    /// but those backed at first touch, whose backed pages are counted.
     pub fn resident_bytes(&self) -> u64 {
-        self.vmas.values().filter(|v| v.prot != 0).map(|v| v.end - v.start).sum()
+        self.vmas.values().filter(|v| v.prot != 0).map(|v| self.resident_of(v)).sum()
+    }
+
+    /// Bytes of `v` in memory: all of it, but for a mapping backed at first
+    /// touch, which has only what was touched.
+    pub fn resident_of(&self, v: &Vma) -> u64 {
+        if v.lazy.is_some() {
+            self.backed_bytes(v.start, v.end)
+        } else {
+            v.end - v.start
+        }
+    }
+
+    /// Bytes of `[start, end)` backed by frames.
+    fn backed_bytes(&self, start: u64, end: u64) -> u64 {
+        let (mut va, mut n) = (start, 0);
+        while va < end {
+            match self.pt.leaf(va) {
+                None => va = past_empty_block(va),
+                Some(leaf) => {
+                    let next = (align_down(va, leaf.size()) + leaf.size()).min(end);
+                    if leaf.is_backed() {
+                        n += next - va;
+                    }
+                    va = next;
+                }
+            }
+        }
+        n
     }
 
     /// Copies `len` bytes of memory from `src` to `dst` through the direct
@@ -638,7 +907,7 @@ impl AddressSpace {
             }
             let tail = (old + old_len, old + new_len);
             if tail.1 <= USER_END && self.is_free(tail.0, tail.1) {
-                self.map_new(tail.0, tail.1, v.prot, v.kind)?;
+                self.map_new(tail.0, tail.1, v.prot, v.kind, false)?;
                 if let Some(f) = v.file {
                     self.set_backing(tail.0, tail.1, f.at(tail.0 - v.start));
                 }
@@ -664,7 +933,7 @@ impl AddressSpace {
             let align = if new_len >= HUGE_PAGE_SIZE { HUGE_PAGE_SIZE } else { PAGE_SIZE };
             self.find_free(new_len, MMAP_TOP, align).ok_or(ENOMEM)?
         };
-        self.map_new(dest, dest + new_len, v.prot, Kind::Anon)?;
+        self.map_new(dest, dest + new_len, v.prot, Kind::Anon, false)?;
         if let Some(f) = v.file {
             self.set_backing(dest, dest + new_len, f.at(old - v.start));
         }
@@ -686,7 +955,7 @@ impl AddressSpace {
         let new_end = align_up(new, PAGE_SIZE);
         if new_end > old_end {
             if !self.is_free(old_end, new_end)
-                || self.map_new(old_end, new_end, PROT_READ | PROT_WRITE, Kind::Heap).is_err()
+                || self.map_new(old_end, new_end, PROT_READ | PROT_WRITE, Kind::Heap, false).is_err()
             {
                 return self.brk;
             }
@@ -709,6 +978,7 @@ impl AddressSpace {
     /// Flushes the TLB if entries were removed or narrowed: once per syscall,
     /// page by page for a small range.
     pub fn flush(&mut self) {
+        self.publish_lazy();
         if let Some((start, end)) = self.stale.take() {
             let start = align_down(start, PAGE_SIZE);
             cpl0::flush_range(start, (align_up(end, PAGE_SIZE) - start) / PAGE_SIZE);
@@ -719,8 +989,17 @@ impl AddressSpace {
         }
     }
 
-    /// Checks that the program may access `[addr, addr+len)` (for writing if `write`).
-    pub fn check(&self, addr: u64, len: u64, write: bool) -> Result<(), Errno> {
+    /// Checks that the program may access `[addr, addr+len)` (for writing if
+    /// `write`), and backs what of it is mapped at first touch.
+    pub fn check(&mut self, addr: u64, len: u64, write: bool) -> Result<(), Errno> {
+        if len == 0 {
+            return Ok(());
+        }
+        self.check_access(addr, len, write)?;
+        self.fault_in(addr, addr + len)
+    }
+
+    fn check_access(&self, addr: u64, len: u64, write: bool) -> Result<(), Errno> {
         if len == 0 {
             return Ok(());
         }
@@ -746,13 +1025,14 @@ impl AddressSpace {
 
     /// Like [`Self::segments`] for the kernel's own use: ignores the pages'
     /// protection (it fills read-only file mappings), but every page must be backed.
-    pub fn frame_segments(&self, addr: u64, len: u64, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
+    pub fn frame_segments(&mut self, addr: u64, len: u64, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
+        self.fault_in(addr, addr.saturating_add(len))?;
         self.collect_segments(addr, len, out, |l| l.is_backed())
     }
 
     /// The physical pieces of `[addr, addr+len)`, at most `out.len()` of them;
     /// returns how many and how many bytes they cover.
-    pub fn segments(&self, addr: u64, len: u64, write: bool, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
+    pub fn segments(&mut self, addr: u64, len: u64, write: bool, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
         self.check(addr, len, write)?;
         self.collect_segments(addr, len, out, |l| l.is_present())
     }
@@ -786,4 +1066,10 @@ impl AddressSpace {
         }
         Ok((n, va - addr))
     }
+}
+
+/// The start of the next 2 MiB block after `va`'s, which no page table
+/// reaches (`PageTable::leaf` found nothing there).
+fn past_empty_block(va: u64) -> u64 {
+    align_down(va, HUGE_PAGE_SIZE) + HUGE_PAGE_SIZE
 }

@@ -207,6 +207,18 @@ pub fn publish_caught(mask: u64) {
     percpu::shared_field(&shared.caught).store(mask, Ordering::Relaxed);
 }
 
+/// Where the program's memory is backed at first touch, for the monitor to
+/// send page faults there to the kernel (more ranges than the table holds:
+/// every page fault).
+pub fn publish_lazy(ranges: &[[u64; 2]]) {
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    for (slot, r) in shared.lazy.iter().zip(ranges) {
+        percpu::shared_field(&slot[0]).store(r[0], Ordering::Relaxed);
+        percpu::shared_field(&slot[1]).store(r[1], Ordering::Relaxed);
+    }
+    percpu::shared_field(&shared.lazy_count).store(ranges.len() as u64, Ordering::SeqCst);
+}
+
 /// The parent's pid as the monitor last published it.
 pub fn parent_pid() -> u64 {
     let shared = percpu::shared(AREAS.load(Ordering::Relaxed));

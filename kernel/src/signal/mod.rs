@@ -691,6 +691,15 @@ fn force_sigsegv(t: &Thread, again: bool) {
 /// signal Linux sends for it, delivered at once.
 pub fn fault(frame: &mut Frame, vector: u64, error: u64, addr: u64) {
     use uapi::{BUS_ADRALN, BUS_ADRERR, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, TRAP_TRACE};
+    if vector == 14 {
+        // First touch of memory mapped lazily: back it, and the program
+        // runs the instruction again.
+        match crate::mm::with_space(|s| s.fault_lazy(addr, error)) {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => return crate::mm::out_of_memory(addr, e),
+        }
+    }
     let (sig, code, at) = match vector {
         0 => (SIGFPE, FPE_INTDIV as i32, frame.rip),
         1 => (SIGTRAP, TRAP_TRACE as i32, frame.rip),

@@ -3,7 +3,7 @@ use super::Args;
 use crate::errno::{SysResult, EACCES, EINVAL, ENODEV, ENOMEM};
 use crate::fs::dev::Device;
 use crate::fs::{table, Kind, O_ACCMODE, O_RDWR, O_WRONLY};
-use crate::mm::{with_space, Backing};
+use crate::mm::{with_space, Backing, Lazy};
 use hx_abi::hypercall::{op, Request};
 use hx_abi::layout::{align_up, PAGE_SIZE, USER_END};
 
@@ -13,12 +13,16 @@ pub fn brk([addr, ..]: Args) -> SysResult {
 
 const MAP_SHARED: u64 = 0x01;
 const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_NORESERVE: u64 = 0x4000;
 const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
 
 pub fn mmap(args: Args) -> SysResult {
     const MAP_LOCKED: u64 = 0x2000;
-    let start = map(args)?;
+    let start = map(args);
+    // A fixed mapping may have replaced one that held a file open.
+    release_lazy_files();
+    let start = start?;
     let end = start.saturating_add(align_up(args[1], PAGE_SIZE));
     // What the range held before is gone: so is any rewritten code there.
     crate::rewrite::forget(start, end);
@@ -99,7 +103,7 @@ fn map([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
         let size = super::fs::stat_of(&file)?.size.max(0) as u64;
         let in_file = align_up(size, PAGE_SIZE).saturating_sub(offset).min(align_up(len, PAGE_SIZE));
         let rw = file.status() & O_ACCMODE == O_RDWR;
-        let mapped = Mapped { handle, path: &file.path, writes_reach_file: rw, shared: true };
+        let mapped = Mapped { handle, open: Some(file.clone()), path: &file.path, writes_reach_file: rw, shared: true };
         return mmap_shared(addr, len, prot, flags, Some(mapped), offset, in_file);
     }
     if len != 0 {
@@ -111,7 +115,8 @@ fn map([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
         let size = super::fs::stat_of(&file)?.size.max(0) as u64;
         let in_file = align_up(size, PAGE_SIZE).saturating_sub(offset).min(align_up(len, PAGE_SIZE));
         if in_file > 0 {
-            let mapped = Mapped { handle, path: &file.path, writes_reach_file: false, shared: false };
+            let mapped =
+                Mapped { handle, open: Some(file.clone()), path: &file.path, writes_reach_file: false, shared: false };
             if let Ok(start) = mmap_shared(addr, len, prot, flags, Some(mapped), offset, in_file) {
                 return Ok(start);
             }
@@ -180,6 +185,8 @@ const MAP_TYPE: u64 = 0x0f;
 /// The file behind a mapping the monitor makes.
 struct Mapped<'a> {
     handle: u64,
+    /// The open file, for a mapping that must keep it open.
+    open: Option<alloc::sync::Arc<crate::fs::OpenFile>>,
     path: &'a [u8],
     /// A shared mapping of a file open for writing: writes reach the file.
     writes_reach_file: bool,
@@ -199,7 +206,9 @@ fn mmap_shared(
     offset: u64,
     shared: u64,
 ) -> SysResult {
-    let flags = (flags & !MAP_TYPE) | MAP_ANONYMOUS | 0x02; // chosen like a private PROT_NONE mapping first
+    // Placed like a private PROT_NONE mapping first (no reservation request:
+    // its pages are the file's or shared memory).
+    let flags = (flags & !(MAP_TYPE | MAP_NORESERVE)) | MAP_ANONYMOUS | 0x02;
     let start = with_space(|s| s.mmap(addr, len, 0, flags))?;
     let end = start + align_up(len, PAGE_SIZE);
     forget_past_eof(start, end);
@@ -212,8 +221,23 @@ fn mmap_shared(
     };
     if shared > 0 {
         let phys = match with_space(|s| s.back_shared(start, shared, prot as u32)) {
-            Ok(p) => p,
+            Ok(p) => Some(p),
+            // A file's pages the free RAM cannot back at once (a large or
+            // sparse file, or no run of frames that long) are mapped at
+            // first touch, a block at a time, as Linux maps every file page.
+            Err(ENOMEM) if file.is_some() => None,
             Err(e) => return fail(e),
+        };
+        let Some(phys) = phys else {
+            let f = file.as_ref().map(|f| (f.handle, f.writes_reach_file, f.open.clone())).unwrap_or_default();
+            let source = Lazy::File { handle: f.0, offset, shared: f.1 };
+            with_space(|s| {
+                s.map_lazily(start, start + shared, prot as u32, crate::mm::Kind::Shared, source);
+                s.flush();
+            });
+            // The mapping keeps its file open (as Linux's vm_file) until it is unmapped.
+            LAZY_FILES.lock().extend(f.2);
+            return finish_shared(start, end, shared, offset, file);
         };
         let mut req = Request::new(op::MAP_SHARED);
         req.args[0] = file.as_ref().map_or(hx_abi::hypercall::NO_HANDLE, |f| f.handle);
@@ -228,6 +252,12 @@ fn mmap_shared(
             return fail(crate::errno::Errno(-r));
         }
     }
+    finish_shared(start, end, shared, offset, file)
+}
+
+/// Records what the mapping `[start, end)` holds, and that what lies past
+/// its first `shared` bytes is past the end of the file.
+fn finish_shared(start: u64, end: u64, shared: u64, offset: u64, file: Option<Mapped>) -> SysResult {
     if let Some(f) = file {
         let backing = Backing {
             name: crate::mm::names::intern(f.path),
@@ -241,6 +271,21 @@ fn mmap_shared(
         PAST_EOF.lock().push((start + shared, end));
     }
     Ok(start)
+}
+
+/// The files mappings backed at first touch still read: held open (the
+/// program may close its descriptor), let go once no mapping reads them.
+static LAZY_FILES: spin::Mutex<alloc::vec::Vec<alloc::sync::Arc<crate::fs::OpenFile>>> =
+    spin::Mutex::new(alloc::vec::Vec::new());
+
+/// Lets go of the files no lazily backed mapping reads any more.
+pub(super) fn release_lazy_files() {
+    let mut files = LAZY_FILES.lock();
+    if files.is_empty() {
+        return;
+    }
+    let handles = with_space(|s| s.lazy_handles());
+    files.retain(|f| matches!(f.kind, Kind::Host(h) if handles.contains(&h)));
 }
 
 /// `msync`: shared file pages reach the file at once here (they are the
@@ -321,6 +366,7 @@ pub fn mremap([old, old_len, new_len, flags, new_addr, _]: Args) -> SysResult {
         // Shrunk in place: its tail is no longer a mapping past its file's end.
         forget_past_eof(old + align_up(new_len, PAGE_SIZE), old + align_up(old_len, PAGE_SIZE));
     }
+    release_lazy_files();
     r
 }
 
@@ -331,11 +377,13 @@ pub fn munmap([addr, len, ..]: Args) -> SysResult {
     let (start, end) = range(addr, len)?;
     forget_past_eof(start, end);
     crate::rewrite::forget(start, end);
-    with_space(|s| {
+    let r = with_space(|s| {
         let r = s.unmap(start, end);
         s.flush();
         r.map(|_| 0)
-    })
+    });
+    release_lazy_files();
+    r
 }
 
 /// Memory protection keys: the guest's CPU has none (CPUID shows no OSPKE),

@@ -148,13 +148,14 @@ struct Usage {
 fn usage() -> Usage {
     let s = startup::get();
     let mut u = Usage::default();
-    for v in mm::with_space(|sp| sp.vmas()) {
+    let vmas = mm::with_space(|sp| sp.vmas().into_iter().map(|v| (v, sp.resident_of(&v))).collect::<Vec<_>>());
+    for (v, resident) in vmas {
         let len = v.end - v.start;
         u.size += len;
         if v.prot != 0 {
-            u.rss += len;
+            u.rss += resident;
             if v.kind == VmaKind::Image || v.file.is_some() {
-                u.file_rss += len;
+                u.file_rss += resident;
             }
         }
         if v.kind == VmaKind::Stack {
