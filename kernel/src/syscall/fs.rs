@@ -772,7 +772,8 @@ pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
     }
     let h = match &entry.file.kind {
         Kind::Host(h) => *h,
-        Kind::PipeRead(p) if cmd == ioctl::FIONREAD => {
+        // Either end tells what the pipe holds, as on Linux.
+        Kind::PipeRead(p) | Kind::PipeWrite(p) if cmd == ioctl::FIONREAD => {
             mm::write_user(arg, &(pipe::buffered(p) as i32))?;
             return Ok(0);
         }
