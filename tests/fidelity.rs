@@ -283,6 +283,18 @@ fn resource_limits_are_enforced_and_inherited_as_linux() {
     );
 }
 
+/// A process may have thousands of descriptors once it raises its limit
+/// (hx's table stopped at 1024 whatever the limit said).
+#[test]
+fn descriptors_reach_the_limit_the_program_sets() {
+    each_flavor(
+        "rlimits",
+        [Flavor::GlibcDynamic, Flavor::GlibcStatic],
+        &["many"],
+        &["descriptors in use: 29", "then EMFILE", "dup2 to 3000: -1 EBADF"],
+    );
+}
+
 /// RLIMIT_FSIZE: a write crossing it is cut short, one past it is EFBIG
 /// and SIGXFSZ (ftruncate, truncate and pwrite too), children inherit it
 /// (fork, posix_spawn, execve) and SIGXFSZ's default action ends them.

@@ -554,6 +554,8 @@ pub fn run(cfg: &Config) -> Result<i32> {
         return Err(rejected(2, format!("--memory must be at least {} MiB", MIN_MEMORY >> 20)));
     }
     crate::host::shared::catch_truncated_files();
+    // Read before anything drops them (--user) or forbids asking (seccomp).
+    crate::lockdown::host_caps();
     // Before any thread starts: every thread and monitor of the tree shares it.
     let private_ipc = crate::host::sysv::unshare_namespace().is_ok();
     // Its limits need root: set by the VM's builder, off the way, unless
@@ -914,6 +916,7 @@ fn machine_info(
         // SAFETY: getuid/getgid cannot fail.
         uid: unsafe { libc::getuid() },
         gid: unsafe { libc::getgid() },
+        root_caps: crate::lockdown::host_caps(),
         ncpus: cfg.cpus as u64,
         cpu_areas_phys: areas,
         xsave_size: xsave_size(),

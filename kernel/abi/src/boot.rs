@@ -69,6 +69,11 @@ pub struct BootInfo {
     /// The user's host uid and gid, which the program sees as its own.
     pub uid: u32,
     pub gid: u32,
+    /// The capability sets hx-run itself started with (effective,
+    /// permitted, bounding), which a root program starts with: a host root
+    /// without some capability (a container's) gives its guest none of it
+    /// either. All zero: unknown (a root program gets every capability).
+    pub root_caps: [u64; 3],
     pub nregions: u64,
     pub regions: [UserRegion; MAX_USER_REGIONS],
     /// The program's path as the guest sees it (for `/proc/self/exe`), not NUL-terminated.
@@ -246,6 +251,7 @@ impl Default for BootInfo {
             tsc_khz: 0,
             uid: 0,
             gid: 0,
+            root_caps: [0; 3],
             nregions: 0,
             regions: [UserRegion::default(); MAX_USER_REGIONS],
             exe_path_len: 0,

@@ -14,8 +14,9 @@ pub struct Entry {
 
 static TABLE: Mutex<Vec<Option<Entry>>> = Mutex::new(Vec::new());
 
-/// Descriptors a process may have (RLIMIT_NOFILE's default soft limit).
-pub const MAX_FDS: usize = 1024;
+/// The most descriptors a process may have (Linux's `nr_open`, the ceiling
+/// of `RLIMIT_NOFILE`); the table grows only as far as it is used.
+pub const MAX_FDS: usize = 1 << 20;
 
 /// The descriptors the process starts with: for the first process the
 /// standard streams (monitor handles 0–2), after `execve` what it passed on.

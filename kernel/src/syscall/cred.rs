@@ -101,17 +101,20 @@ pub struct Credentials {
 
 impl Credentials {
     /// A process of user `uid` and group `gid`, as a login starts it: root
-    /// holds every capability, anyone else none.
-    pub fn new(uid: u32, gid: u32) -> Self {
-        let caps = if uid == ROOT { CAP_FULL } else { 0 };
+    /// holds the capabilities hx-run has (`root_caps`: effective, permitted,
+    /// bounding; all zero: every one), anyone else none.
+    pub fn new(uid: u32, gid: u32, root_caps: [u64; 3]) -> Self {
+        let [effective, permitted, bounding] =
+            if root_caps[2] == 0 { [CAP_FULL; 3] } else { root_caps.map(|c| c & CAP_FULL) };
+        let (effective, permitted) = if uid == ROOT { (effective, permitted) } else { (0, 0) };
         Self {
             user: Ids::all(uid),
             group: Ids::all(gid),
             groups: Vec::new(),
-            effective: caps,
-            permitted: caps,
+            effective,
+            permitted,
             inheritable: 0,
-            bounding: CAP_FULL,
+            bounding,
             ambient: 0,
         }
     }
@@ -210,7 +213,7 @@ fn with<R>(f: impl FnOnce(&mut Credentials) -> R) -> R {
         if boot.exec.creds.present != 0 {
             Credentials::from_exec(&boot.exec.creds)
         } else {
-            Credentials::new(boot.uid, boot.gid)
+            Credentials::new(boot.uid, boot.gid, boot.root_caps)
         }
     });
     let before = (creds.user, creds.group);

@@ -480,6 +480,7 @@ static RLIMITS: Mutex<[(u64, u64); hx_abi::boot::RLIMITS]> = Mutex::new({
 });
 
 const RLIMIT_FSIZE: u64 = 1;
+const RLIMIT_NOFILE: u64 = 7;
 
 pub fn getrlimit([resource, old, ..]: Args) -> SysResult {
     prlimit64([0, resource, 0, old, 0, 0])
@@ -521,7 +522,12 @@ pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
         if soft > hard {
             return Err(EINVAL);
         }
-        if hard > previous.1 {
+        // Raising a hard limit takes CAP_SYS_RESOURCE; no descriptor limit
+        // goes past nr_open (Linux's rules).
+        if hard > previous.1 && !super::cred::capable(hx_abi::uapi::CAP_SYS_RESOURCE) {
+            return Err(EPERM);
+        }
+        if resource == RLIMIT_NOFILE && hard > crate::fs::table::MAX_FDS as u64 {
             return Err(EPERM);
         }
         *slot = (soft, hard);

@@ -10,4 +10,4 @@ mod user;
 
 pub use filesystem::{restrict_files, FileRestriction};
 pub use seccomp::{confine_front, confine_syscalls, forbidden_call_for_test};
-pub use user::{drop_to, parse_user, User};
+pub use user::{drop_to, host_caps, parse_user, User};

@@ -72,3 +72,38 @@ pub fn drop_to(user: User) -> Result<()> {
     }
     Ok(())
 }
+
+/// The capability sets hx-run started with (effective, permitted,
+/// bounding), read once: a root guest starts with them (`BootInfo::root_caps`).
+/// All zero if they cannot be read.
+pub fn host_caps() -> [u64; 3] {
+    static CAPS: std::sync::OnceLock<[u64; 3]> = std::sync::OnceLock::new();
+    *CAPS.get_or_init(|| {
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy, Default)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        const VERSION_3: u32 = 0x2008_0522;
+        let mut header = Header { version: VERSION_3, pid: 0 };
+        let mut data = [Data::default(); 2];
+        // SAFETY: capget writes two data records into the array we own.
+        if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
+            return [0; 3];
+        }
+        let join = |lo: u32, hi: u32| u64::from(lo) | u64::from(hi) << 32;
+        let [low, high] = data;
+        let bounding = (0..64u64)
+            // SAFETY: PR_CAPBSET_READ only reads the calling thread's bounding set.
+            .filter(|&c| unsafe { libc::prctl(libc::PR_CAPBSET_READ, c) } == 1)
+            .fold(0u64, |set, c| set | 1 << c);
+        [join(low.effective, high.effective), join(low.permitted, high.permitted), bounding]
+    })
+}
