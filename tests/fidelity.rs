@@ -418,13 +418,16 @@ fn clock_nanosleep_refuses_clocks_as_linux() {
 /// madvise: the errno Linux gives for each advice on the wrong kind of
 /// mapping or over a hole, and what a forked child sees: MADV_WIPEONFORK
 /// pages read as zero (its own children too), MADV_KEEPONFORK undoes it,
-/// a MADV_DONTFORK range is not mapped in the child.
+/// a MADV_DONTFORK range is not mapped in the child; MADV_DONTNEED zeroes
+/// what the kernel wrote (a read(), an mremap's move) as what the CPU wrote.
 #[test]
 fn madvise_checks_and_fork_advice_are_linuxs() {
     for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
         let prog = build("madvise", flavor, &[]);
         let out = compare_in_dirs(&prog, &[], None, &[]);
-        assert!(text(&out.stdout).contains("child sees pages 0-3: 0 p 0 p"), "{}", text(&out.stdout));
+        let out = text(&out.stdout);
+        assert!(out.contains("child sees pages 0-3: 0 p 0 p"), "{out}");
+        assert!(out.contains("after read() and DONTNEED: 0") && out.contains("after mremap and DONTNEED: 0"), "{out}");
     }
 }
 

@@ -69,6 +69,20 @@ int main(void) {
     waitpid(c, NULL, 0);
     printf("parent keeps pages 0-3: %c %c %c %c, DONTFORK range: %c\n", anon[0], anon[PAGE], anon[2 * PAGE],
            anon[3 * PAGE], gone[0]);
+    /* MADV_DONTNEED reads back zero even where only the kernel wrote: a
+     * read() into fresh memory, and memory mremap moved. */
+    char *fresh = mmap(0, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    lseek(fd, 0, SEEK_SET);
+    if (write(fd, "data", 4) != 4 || pread(fd, fresh + PAGE, 4, 0) != 4) return 1;
+    printf("%-40s %s\n", "DONTNEED after read()", err(madvise(fresh, 64 * PAGE, MADV_DONTNEED)));
+    printf("after read() and DONTNEED: %d\n", fresh[PAGE]);
+    fresh[0] = 'm';
+    char *blocker = mmap(fresh + 64 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    char *moved = mremap(fresh, 64 * PAGE, 128 * PAGE, MREMAP_MAYMOVE);
+    printf("moved: %d, keeps %c\n", moved != MAP_FAILED && moved != fresh, moved != MAP_FAILED ? moved[0] : '?');
+    printf("%-40s %s\n", "DONTNEED after mremap", err(madvise(moved, 128 * PAGE, MADV_DONTNEED)));
+    printf("after mremap and DONTNEED: %d\n", moved[0]);
+    munmap(blocker, PAGE);
     unlink("madvise.data");
     return 0;
 }

@@ -96,9 +96,14 @@ static void anonymous(void) {
     }
     waitpid(child, NULL, 0);
     printf("parent: %d\n", m[7 * GiB + 5]);
+    char *g = mremap(m, size, size + GiB, MREMAP_MAYMOVE);
+    check("mremap to 9 GiB", g != MAP_FAILED);
+    if (g == MAP_FAILED) return;
+    m = g;
+    printf("after mremap: %d %d %d\n", m[5], m[7 * GiB + 5], m[8 * GiB + 5]);
     check("madvise DONTNEED", madvise(m, 2 * GiB, MADV_DONTNEED) == 0);
     printf("after DONTNEED: %d %d\n", m[5], m[GiB + 5]);
-    check("munmap", munmap(m, size) == 0);
+    check("munmap", munmap(m, size + GiB) == 0);
 
     /* A PROT_NONE reservation larger than the guest, opened up in part. */
     char *r = mmap(NULL, 16 * GiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -52,6 +52,12 @@ impl Leaf {
         self.get() & (1 << 6) != 0
     }
 
+    /// Records a write the kernel made through the direct map (the D bit),
+    /// which the CPU did not see.
+    pub fn mark_dirty(&self) {
+        self.set(self.get() | 1 << 6);
+    }
+
     /// Whether the CPU has used this entry since it was made (the A bit).
     pub fn is_accessed(&self) -> bool {
         self.get() & (1 << 5) != 0

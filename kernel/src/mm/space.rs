@@ -251,27 +251,6 @@ impl AddressSpace {
         }
     }
 
-    /// Backs `[start, end)` with fresh zero pages mapped with `prot`.
-    fn populate(&mut self, start: u64, end: u64, prot: u32) -> Result<(), Errno> {
-        let flags = pte_flags(prot);
-        let mut va = start;
-        while va < end {
-            if va.is_multiple_of(HUGE_PAGE_SIZE) && end - va >= HUGE_PAGE_SIZE && self.pt.leaf(va).is_none() {
-                if let Some(f) = self.frames.alloc_huge() {
-                    if self.pt.map_huge(&mut self.frames, va, f, flags).is_ok() {
-                        va += HUGE_PAGE_SIZE;
-                        continue;
-                    }
-                    self.frames.free_huge(f);
-                }
-            }
-            let f = self.frames.alloc().ok_or(ENOMEM)?;
-            self.pt.map_page(&mut self.frames, va, f, flags)?;
-            va += PAGE_SIZE;
-        }
-        Ok(())
-    }
-
     /// Frees the pages of `[start, end)` (page aligned).
     fn depopulate(&mut self, start: u64, end: u64) -> Result<(), Errno> {
         let mut va = start;
@@ -346,7 +325,7 @@ impl AddressSpace {
             let from = align_down(start.max(v.start), LAZY_BLOCK).max(v.start);
             let to = align_up(end.min(v.end), LAZY_BLOCK).min(v.end);
             match source {
-                Lazy::Zero => self.back_zero(from, to, v.prot)?,
+                Lazy::Zero => self.populate(from, to, v.prot)?,
                 Lazy::File { handle, offset, shared } => {
                     self.back_file(from, to, v.prot, handle, offset + (from - v.start), shared)?
                 }
@@ -378,8 +357,9 @@ impl AddressSpace {
         Ok(true)
     }
 
-    /// Backs the unbacked pages of `[start, end)` with zero pages.
-    fn back_zero(&mut self, start: u64, end: u64, prot: u32) -> Result<(), Errno> {
+    /// Backs the unbacked pages of `[start, end)` with fresh zero pages
+    /// mapped with `prot`: large pages wherever a whole free 2 MiB block allows.
+    fn populate(&mut self, start: u64, end: u64, prot: u32) -> Result<(), Errno> {
         let flags = pte_flags(prot);
         let mut va = start;
         while va < end {
@@ -847,14 +827,22 @@ impl AddressSpace {
 
     /// Copies `len` bytes of memory from `src` to `dst` through the direct
     /// map, whatever either side's protection.
-    fn copy_pages(&self, src: u64, dst: u64, len: u64) {
+    /// A destination backed at first touch gets the pages the source has.
+    fn copy_pages(&mut self, src: u64, dst: u64, len: u64) -> Result<(), Errno> {
         let mut off = 0;
         while off < len {
-            let (Some(s), Some(d)) = (self.pt.leaf(src + off), self.pt.leaf(dst + off)) else {
+            let Some(s) = self.pt.leaf(src + off).filter(|l| l.is_backed()) else {
                 off += PAGE_SIZE;
                 continue;
             };
-            if s.is_backed() && d.is_backed() {
+            if self.pt.leaf(dst + off).is_none_or(|l| !l.is_backed()) {
+                self.fault_in(dst + off, dst + off + PAGE_SIZE)?;
+            }
+            let Some(d) = self.pt.leaf(dst + off) else {
+                off += PAGE_SIZE;
+                continue;
+            };
+            if d.is_backed() {
                 let sp = s.frame() + ((src + off) & (s.size() - 1));
                 let dp = d.frame() + ((dst + off) & (d.size() - 1));
                 // SAFETY: both frames belong to mappings of this address space,
@@ -866,9 +854,12 @@ impl AddressSpace {
                         PAGE_SIZE as usize,
                     )
                 };
+                // Written, though not by the CPU: MADV_DONTNEED must clear it.
+                d.mark_dirty();
             }
             off += PAGE_SIZE;
         }
+        Ok(())
     }
 
     /// `mremap`: shrink in place, grow in place if the space after is free,
@@ -907,7 +898,7 @@ impl AddressSpace {
             }
             let tail = (old + old_len, old + new_len);
             if tail.1 <= USER_END && self.is_free(tail.0, tail.1) {
-                self.map_new(tail.0, tail.1, v.prot, v.kind, false)?;
+                self.map_new(tail.0, tail.1, v.prot, v.kind, v.lazy == Some(Lazy::Zero))?;
                 if let Some(f) = v.file {
                     self.set_backing(tail.0, tail.1, f.at(tail.0 - v.start));
                 }
@@ -933,11 +924,12 @@ impl AddressSpace {
             let align = if new_len >= HUGE_PAGE_SIZE { HUGE_PAGE_SIZE } else { PAGE_SIZE };
             self.find_free(new_len, MMAP_TOP, align).ok_or(ENOMEM)?
         };
-        self.map_new(dest, dest + new_len, v.prot, Kind::Anon, false)?;
+        // Memory mapped without a reservation keeps going without one.
+        self.map_new(dest, dest + new_len, v.prot, Kind::Anon, v.lazy == Some(Lazy::Zero))?;
         if let Some(f) = v.file {
             self.set_backing(dest, dest + new_len, f.at(old - v.start));
         }
-        self.copy_pages(old, dest, old_len.min(new_len));
+        self.copy_pages(old, dest, old_len.min(new_len))?;
         if flags & DONTUNMAP == 0 {
             self.unmap(old, old + old_len)?;
         } else {
@@ -1027,23 +1019,25 @@ impl AddressSpace {
     /// protection (it fills read-only file mappings), but every page must be backed.
     pub fn frame_segments(&mut self, addr: u64, len: u64, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
         self.fault_in(addr, addr.saturating_add(len))?;
-        self.collect_segments(addr, len, out, |l| l.is_backed())
+        self.collect_segments(addr, len, out, true, |l| l.is_backed())
     }
 
     /// The physical pieces of `[addr, addr+len)`, at most `out.len()` of them;
     /// returns how many and how many bytes they cover.
     pub fn segments(&mut self, addr: u64, len: u64, write: bool, out: &mut [Segment]) -> Result<(usize, u64), Errno> {
         self.check(addr, len, write)?;
-        self.collect_segments(addr, len, out, |l| l.is_present())
+        self.collect_segments(addr, len, out, write, |l| l.is_present())
     }
 
     /// Walks the page tables over the range, merging physically contiguous
-    /// pages; every page's entry must satisfy `usable`.
+    /// pages; every page's entry must satisfy `usable`. `written`: the host
+    /// will write the pages.
     fn collect_segments(
         &self,
         addr: u64,
         len: u64,
         out: &mut [Segment],
+        written: bool,
         usable: impl Fn(&super::paging::Leaf) -> bool,
     ) -> Result<(usize, u64), Errno> {
         let mut n = 0;
@@ -1051,6 +1045,11 @@ impl AddressSpace {
         let end = addr + len;
         while va < end {
             let leaf = self.pt.leaf(va).filter(|l| usable(l)).ok_or(EFAULT)?;
+            if written && !leaf.is_dirty() {
+                // The host writes it, unseen by the CPU: MADV_DONTNEED must
+                // not take it for a page still zero.
+                leaf.mark_dirty();
+            }
             let page = leaf.size();
             let phys = leaf.frame() + (va & (page - 1));
             let chunk = (align_down(va, page) + page).min(end) - va;
