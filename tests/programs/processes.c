@@ -1005,6 +1005,14 @@ static int rusage_test(void) {
     getrusage(RUSAGE_CHILDREN, &all);
     printf("RUSAGE_CHILDREN covers it: %d %d\n", all.ru_maxrss >= ru.ru_maxrss,
            all.ru_utime.tv_sec * 1000000L + all.ru_utime.tv_usec + all.ru_stime.tv_sec * 1000000L + all.ru_stime.tv_usec >= cpu_us);
+    /* A new child has had no children: its RUSAGE_CHILDREN starts at zero. */
+    c = fork();
+    if (c == 0) {
+        getrusage(RUSAGE_CHILDREN, &all);
+        printf("a new child's RUSAGE_CHILDREN maxrss: %ld\n", all.ru_maxrss);
+        _exit(0);
+    }
+    waitpid(c, &st, 0);
     /* A killed child's usage, and WNOHANG with nothing to reap. */
     c = fork();
     if (c == 0) for (;;) pause();

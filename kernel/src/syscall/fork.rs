@@ -120,8 +120,9 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     super::aio::after_fork();
     super::madvise::after_fork();
     super::mlock::after_fork();
-    // A new process has no children.
+    // A new process has no children, nor their resource use.
     inherit_clone_children(false);
+    super::process::forget_children_usage();
     // Only now may the child's other vCPUs run (the monitor may have started
     // one already, for a timer the parent had set): nothing of the parent's
     // threads is left for them to pick.

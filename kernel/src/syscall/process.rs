@@ -684,6 +684,11 @@ pub fn getcpu([cpu, node, ..]: Args) -> SysResult {
 /// largest peak size, as Linux adds a child's usage when it is waited for.
 static CHILDREN: spin::Mutex<[u64; 18]> = spin::Mutex::new([0; 18]);
 
+/// A forked child starts counting its own children's use from zero.
+pub fn forget_children_usage() {
+    *CHILDREN.lock() = [0; 18];
+}
+
 pub fn add_children_usage(r: &[u64; 18]) {
     let mut c = CHILDREN.lock();
     for (sec, usec) in [(0, 1), (2, 3)] {
