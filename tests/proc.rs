@@ -36,6 +36,14 @@ fn matches_native(args: &[&str], flavors: &[Flavor], min: usize) -> String {
     first.unwrap_or_default()
 }
 
+/// /proc/self/smaps: every mapping with its size, resident and locked
+/// memory and flags, as tools (pmap, psutil) and mlock's users read them.
+#[test]
+fn smaps_shows_each_mappings_memory_as_linux() {
+    let out = matches_native(&["smaps"], &[Flavor::GlibcDynamic, Flavor::MuslStatic], 7);
+    assert!(out.contains("after mlock: locked 64 kB, resident at least that: 1"), "{out}");
+}
+
 /// hx-run `flags` `argv` in a fresh directory (stdin: /dev/null).
 fn hx_run(flags: &[&str], argv: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();

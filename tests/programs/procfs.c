@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
@@ -818,6 +819,49 @@ static void states(void) {
     close(go[1]);
 }
 
+/* The smaps record of the mapping holding `at`: its fields' values by name (in
+ * `rss`, `locked`, `size` kB) and its VmFlags line. 0 if not found. */
+static int smap_of(void *at, long *size, long *rss, long *locked, char *flags, size_t flags_len) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int found = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long start, end;
+        if (sscanf(line, "%lx-%lx", &start, &end) == 2) {
+            if (found) break;
+            found = start <= (unsigned long)at && (unsigned long)at < end;
+            continue;
+        }
+        if (!found) continue;
+        sscanf(line, "Size: %ld kB", size);
+        sscanf(line, "Rss: %ld kB", rss);
+        sscanf(line, "Locked: %ld kB", locked);
+        if (!strncmp(line, "VmFlags:", 8)) snprintf(flags, flags_len, "%s", line);
+    }
+    if (f) fclose(f);
+    return found;
+}
+
+/* /proc/self/smaps: a mapping's size, what of it is resident, what mlock
+ * locked, its flags. */
+static void smaps(void) {
+    char *m = mmap(NULL, 64 << 10, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(m, 1, 64 << 10);
+    long size = -1, rss = -1, locked = -1;
+    char flags[256] = "";
+    check("smaps has the mapping", smap_of(m, &size, &rss, &locked, flags, sizeof flags));
+    /* (Neighbouring mappings may have merged with it: at least its own size.) */
+    printf("size and resident at least 64 kB: %d %d, locked %ld kB\n", size >= 64, rss >= 64, locked);
+    check("flags say read, write, private", strstr(flags, " rd wr ") && !strstr(flags, " sh ") && !strstr(flags, " lo "));
+    check("mlock", mlock(m, 64 << 10) == 0);
+    smap_of(m, &size, &rss, &locked, flags, sizeof flags);
+    printf("after mlock: locked %ld kB, resident at least that: %d\n", locked, rss >= locked);
+    check("flags say locked", strstr(flags, " lo ") != NULL);
+    char *none = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    smap_of(none, &size, &rss, &locked, flags, sizeof flags);
+    printf("PROT_NONE: size %ld kB, resident %ld kB\n", size, rss);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) return 2;
@@ -830,6 +874,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "pids")) print_pids();
     else if (!strcmp(cmd, "fork")) fork_view();
     else if (!strcmp(cmd, "states")) states();
+    else if (!strcmp(cmd, "smaps")) smaps();
     else if (!strcmp(cmd, "sysctl-write")) printf("open pid_max O_WRONLY: %s\n", result(open("/proc/sys/kernel/pid_max", O_WRONLY)));
     else if (!strcmp(cmd, "print")) {
         for (int i = 2; i < argc; i++) {

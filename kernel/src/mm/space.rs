@@ -807,6 +807,11 @@ impl AddressSpace {
         }
     }
 
+    /// Bytes of `[start, end)` in memory (`/proc/self/smaps`' `Rss`).
+    pub fn resident_in(&self, start: u64, end: u64) -> u64 {
+        self.backed_bytes(start, end)
+    }
+
     /// Bytes of `[start, end)` backed by frames.
     fn backed_bytes(&self, start: u64, end: u64) -> u64 {
         let (mut va, mut n) = (start, 0);

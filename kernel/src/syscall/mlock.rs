@@ -63,6 +63,11 @@ pub fn locked() -> u64 {
     locked_bytes(&LOCKS.lock().ranges)
 }
 
+/// Bytes of `[start, end)` that are locked (smaps' `Locked`).
+pub fn locked_in(start: u64, end: u64) -> u64 {
+    LOCKS.lock().ranges.iter().map(|&(s, e)| e.min(end).saturating_sub(s.max(start))).sum()
+}
+
 /// Whether any page of `[start, end)` is locked.
 pub fn any_locked(start: u64, end: u64) -> bool {
     LOCKS.lock().ranges.iter().any(|&(s, e)| s < end && e > start)

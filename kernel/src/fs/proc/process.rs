@@ -42,7 +42,8 @@ pub fn text(tid: Option<u32>, f: TaskFile) -> Vec<u8> {
             let s = startup::get();
             user_bytes(s.env_start, s.env_end)
         }
-        TaskFile::Maps => maps(),
+        TaskFile::Maps => maps(false),
+        TaskFile::Smaps => maps(true),
         TaskFile::Stat => stat(&thread, tid.is_some()),
         TaskFile::Statm => statm(),
         TaskFile::Status => status(&thread),
@@ -507,7 +508,9 @@ fn stat_ids(path: &[u8]) -> (u64, u64) {
 
 /// `/proc/<pid>/maps`: one line per mapping, image mappings split where
 /// Linux's would be (per segment, file bytes apart from zero fill).
-fn maps() -> Vec<u8> {
+/// `/proc/self/maps`, or with `detail` `/proc/self/smaps` (each mapping's
+/// memory use after its line, in Linux 6.1's fields).
+fn maps(detail: bool) -> Vec<u8> {
     let s = startup::get();
     let ids = images();
     let vmas = mm::with_space(|sp| sp.vmas());
@@ -543,10 +546,56 @@ fn maps() -> Vec<u8> {
             // A private file mapping is host-shared memory underneath, private to the program.
             let shared = v.file.map_or(v.kind == VmaKind::Shared, |f| f.shared);
             map_line(&mut t, at, end, v.prot, shared, offset, dev, ino, name);
+            if detail {
+                smap_fields(&mut t, &v, at, end, shared);
+            }
             at = end;
         }
     }
     t.into_bytes()
+}
+
+/// The memory use of `[start, end)` of mapping `v` as smaps shows it. Every
+/// page is the process's own (`Private_*`: hx never maps a page into two
+/// processes' tables, sharing is the host's); written anonymous memory is
+/// dirty, file pages clean.
+fn smap_fields(t: &mut Text, v: &mm::space::Vma, start: u64, end: u64, shared: bool) {
+    const W: usize = 16;
+    let rss = mm::with_space(|sp| sp.resident_in(start, end));
+    let anon = v.file.is_none() && v.kind != VmaKind::Image && v.kind != VmaKind::Shared;
+    let dirty = if anon || v.prot & PROT_WRITE != 0 { rss } else { 0 };
+    let locked = crate::syscall::mlock::locked_in(start, end).min(rss);
+    t.kb(b"Size", W, end - start).kb(b"KernelPageSize", W, PAGE_SIZE).kb(b"MMUPageSize", W, PAGE_SIZE);
+    t.kb(b"Rss", W, rss).kb(b"Pss", W, rss).kb(b"Pss_Dirty", W, dirty);
+    t.kb(b"Shared_Clean", W, 0).kb(b"Shared_Dirty", W, 0);
+    t.kb(b"Private_Clean", W, rss - dirty).kb(b"Private_Dirty", W, dirty);
+    t.kb(b"Referenced", W, rss).kb(b"Anonymous", W, if anon { rss } else { 0 });
+    for name in [&b"LazyFree"[..], b"AnonHugePages", b"ShmemPmdMapped", b"FilePmdMapped"] {
+        t.kb(name, W, 0);
+    }
+    for name in [&b"Shared_Hugetlb"[..], b"Private_Hugetlb", b"Swap", b"SwapPss"] {
+        t.kb(name, W, 0);
+    }
+    t.kb(b"Locked", W, locked);
+    t.s(b"THPeligible:    0\n");
+    t.s(b"VmFlags: ");
+    let flags: [(bool, &[u8]); 11] = [
+        (v.prot & PROT_READ != 0, b"rd"),
+        (v.prot & PROT_WRITE != 0, b"wr"),
+        (v.prot & PROT_EXEC != 0, b"ex"),
+        (shared, b"sh"),
+        (true, b"mr"),
+        (!shared || v.file.is_none_or(|f| !f.read_only), b"mw"),
+        (true, b"me"),
+        (shared, b"ms"),
+        (v.kind == VmaKind::Stack, b"gd"),
+        (!shared && v.prot & PROT_WRITE != 0, b"ac"),
+        (locked > 0, b"lo"),
+    ];
+    for (_, name) in flags.iter().filter(|(on, _)| *on) {
+        t.s(name).c(b' ');
+    }
+    t.nl();
 }
 
 #[allow(clippy::too_many_arguments)]
