@@ -190,15 +190,37 @@ pub fn read(handle: u64, addr: u64, len: u64, via: Via) -> SysResult {
     user_read(op::READ, handle, addr, len, 0, via)
 }
 
-/// One request at most: a read returns what is there, it does not wait for more.
+/// A read returns what is there, it does not wait for more: a buffer with
+/// more physical pieces than one request carries takes more requests only
+/// while each one was filled, and those never wait (a regular file is read
+/// whole, as Linux reads it; a pipe gives what it holds).
 fn user_read(op: u32, handle: u64, addr: u64, len: u64, offset: u64, via: Via) -> SysResult {
-    let mut req = Request::new(op);
-    req.args[0] = handle;
-    req.args[1] = offset;
-    req.args[2] = nowait_flag(via);
-    let (nsegs, _) = mm::user_segments(addr, len, true, &mut req.segs).map_err(|_| EFAULT)?;
-    req.nsegs = nsegs as u32;
-    result(call_via(&mut req, via))
+    let mut done = 0u64;
+    while done < len {
+        let mut req = Request::new(op);
+        req.args[0] = handle;
+        // A pread's offset moves on; a read's file position does by itself.
+        req.args[1] = if op == op::PREAD { offset + done } else { offset };
+        let this_via = if done == 0 { via } else { Via::NoWait };
+        req.args[2] = nowait_flag(this_via);
+        let (nsegs, covered) = match mm::user_segments(addr + done, len - done, true, &mut req.segs) {
+            Ok(v) => v,
+            Err(_) if done == 0 => return Err(EFAULT),
+            Err(_) => break,
+        };
+        req.nsegs = nsegs as u32;
+        match result(call_via(&mut req, this_via)) {
+            Ok(n) => {
+                done += n;
+                if n < covered {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
 }
 
 /// Directory entries of `handle` into the program's buffer.

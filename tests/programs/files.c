@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
@@ -103,5 +104,30 @@ int main(void) {
     int zero = open("/dev/zero", O_RDONLY);
     memset(buf, 1, 8);
     printf("/dev/zero read: %zd %d\n", read(zero, buf, 8), buf[0] + buf[7]);
+
+    /* A regular file is read whole in one read(), however many pieces the
+     * buffer's memory is in: pages freed in a scattered order are what a new
+     * mapping gets first (hx once stopped after one request's worth). */
+    enum { PAGES = 512 };
+    size_t big = 200 * 4096;
+    char *data = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (size_t i = 0; i < big; i++) data[i] = (char)(i * 7);
+    fd = open("big.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    printf("big write: %zd\n", write(fd, data, big));
+    static char *pages[PAGES];
+    for (int i = 0; i < PAGES; i++) {
+        pages[i] = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        pages[i][0] = 1;
+    }
+    for (int i = 0; i < PAGES; i += 2) munmap(pages[i], 4096);
+    char *back = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t got = read(fd, back, big);
+    printf("big read: %zd, same: %d\n", got, !memcmp(data, back, big));
+    memset(back, 0, big);
+    got = pread(fd, back, big, 0);
+    printf("big pread: %zd, same: %d\n", got, !memcmp(data, back, big));
+    close(fd);
+    unlink("big.bin");
     return 0;
 }
