@@ -172,6 +172,7 @@ fn once_root_is_given_up_the_host_checks_file_permissions_as_the_guests_ids() {
     if is_root() {
         assert_printed(&out, "open(\"secret\", O_RDONLY) = -1 EACCES");
         assert_printed(&out, "execl(\"owner-runs\", \"owner-runs\", (char *)NULL) = -1 EACCES");
+        assert_printed(&out, "execl(\"closed/runs\", \"runs\", (char *)NULL) = -1 EACCES");
         assert_printed(&out, "a new file: owner me=40001 group mine=50001 mode 640");
         assert_printed(&out, "a new file in a set-group-ID directory: owner me=40001 group 50003 mode 644");
         assert_printed(&out, "faccessat(AT_FDCWD, \"secret\", R_OK, AT_EACCESS) = -1 EACCES");

@@ -415,6 +415,7 @@ static void permissions(void) {
     SHOW(close(open("owner-runs", O_CREAT | O_WRONLY, 0744)));
     SHOW(mkdir("closed", 0700));
     SHOW(close(open("closed/inner", O_CREAT | O_WRONLY, 0644)));
+    SHOW(close(open("closed/runs", O_CREAT | O_WRONLY, 0755)));
     SHOW(mkdir("open", 0777));
     SHOW(chmod("open", 0777));
     SHOW(mkdir("sticky", 01777));
@@ -433,6 +434,7 @@ static void permissions(void) {
     pid_t child = fork();
     if (child == 0) {
         SHOW(execl("owner-runs", "owner-runs", (char *)NULL));
+        SHOW(execl("closed/runs", "runs", (char *)NULL));
         _exit(0);
     }
     waitpid(child, NULL, 0);

@@ -512,19 +512,26 @@ impl Sandbox {
     /// A program file for `execve`, opened, with Linux's errors: a directory
     /// or a file without execute permission is `EACCES`.
     pub fn open_executable(&self, path: &[u8]) -> Result<std::fs::File, Errno> {
+        // A guest that gave up root needs search permission on the way and
+        // execute permission on the file itself: the walk and the check are
+        // made as its ids (the image is then read as the monitor, as Linux
+        // runs a file it may execute but not read).
+        if let Some(_as_guest) = crate::host::identity::act_as_guest(false) {
+            if let Resolved::Host { parent, name: Some(name), .. } = self.resolve(path, true)? {
+                let flags = libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW;
+                // SAFETY: faccessat2 of one name in a directory we hold.
+                let r = unsafe {
+                    libc::syscall(libc::SYS_faccessat2, parent.as_raw_fd(), name.as_ptr(), libc::X_OK, flags)
+                };
+                if r != 0 {
+                    return Err(last_errno());
+                }
+            }
+        }
         let f = self.open_file(path).map_err(|e| if e == libc::EISDIR { libc::EACCES } else { e })?;
         let st = fstat_fd(f.as_raw_fd())?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_mode & 0o111 == 0 {
             return Err(libc::EACCES);
-        }
-        // A guest that gave up root needs the execute permission itself.
-        if let Some(_as_guest) = crate::host::identity::act_as_guest(false) {
-            let flags = libc::AT_EMPTY_PATH | libc::AT_EACCESS;
-            // SAFETY: faccessat2 of the descriptor just opened (an empty path names it).
-            let r = unsafe { libc::syscall(libc::SYS_faccessat2, f.as_raw_fd(), c"".as_ptr(), libc::X_OK, flags) };
-            if r != 0 {
-                return Err(last_errno());
-            }
         }
         Ok(f)
     }
