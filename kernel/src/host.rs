@@ -94,14 +94,23 @@ pub fn kernel_segment(ptr: u64, len: usize) -> Segment {
 
 /// Runs `op` over the user buffer `[addr, addr+len)` in as many requests as its
 /// physical pieces need; stops early on a short transfer, like Linux's
-/// `read`/`write`. `writes_user` says whether the host writes into the buffer.
-fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool, offset: Option<u64>, via: Via) -> SysResult {
+/// `read`/`write`. `writes_user` says whether the host writes into the buffer;
+/// the first request travels by `via`, the later ones by `later`.
+fn user_transfer(
+    op: u32,
+    fd: u64,
+    (addr, len): (u64, u64),
+    writes_user: bool,
+    offset: Option<u64>,
+    (via, later): (Via, Via),
+) -> SysResult {
     let mut done = 0u64;
     while done < len {
+        let this_via = if done == 0 { via } else { later };
         let mut req = Request::new(op);
         req.args[0] = fd;
         req.args[1] = offset.map_or(0, |o| o + done);
-        req.args[2] = nowait_flag(via);
+        req.args[2] = nowait_flag(this_via);
         let covered = mm::user_segments(addr + done, len - done, writes_user, &mut req.segs).map_err(|_| EFAULT);
         let (nsegs, covered) = match covered {
             Ok(v) => v,
@@ -109,7 +118,7 @@ fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool, offse
             Err(_) => break,
         };
         req.nsegs = nsegs as u32;
-        match result(call_via(&mut req, via)) {
+        match result(call_via(&mut req, this_via)) {
             Ok(n) => {
                 done += n;
                 if n < covered {
@@ -124,11 +133,11 @@ fn user_transfer(op: u32, fd: u64, addr: u64, len: u64, writes_user: bool, offse
 }
 
 pub fn write(handle: u64, addr: u64, len: u64, via: Via) -> SysResult {
-    user_transfer(op::WRITE, handle, addr, len, false, None, via)
+    user_transfer(op::WRITE, handle, (addr, len), false, None, (via, via))
 }
 
 pub fn pwrite(handle: u64, addr: u64, len: u64, offset: u64, via: Via) -> SysResult {
-    user_transfer(op::PWRITE, handle, addr, len, false, Some(offset), via)
+    user_transfer(op::PWRITE, handle, (addr, len), false, Some(offset), (via, via))
 }
 
 pub fn pread(handle: u64, addr: u64, len: u64, offset: u64, via: Via) -> SysResult {
@@ -195,32 +204,9 @@ pub fn read(handle: u64, addr: u64, len: u64, via: Via) -> SysResult {
 /// while each one was filled, and those never wait (a regular file is read
 /// whole, as Linux reads it; a pipe gives what it holds).
 fn user_read(op: u32, handle: u64, addr: u64, len: u64, offset: u64, via: Via) -> SysResult {
-    let mut done = 0u64;
-    while done < len {
-        let mut req = Request::new(op);
-        req.args[0] = handle;
-        // A pread's offset moves on; a read's file position does by itself.
-        req.args[1] = if op == op::PREAD { offset + done } else { offset };
-        let this_via = if done == 0 { via } else { Via::NoWait };
-        req.args[2] = nowait_flag(this_via);
-        let (nsegs, covered) = match mm::user_segments(addr + done, len - done, true, &mut req.segs) {
-            Ok(v) => v,
-            Err(_) if done == 0 => return Err(EFAULT),
-            Err(_) => break,
-        };
-        req.nsegs = nsegs as u32;
-        match result(call_via(&mut req, this_via)) {
-            Ok(n) => {
-                done += n;
-                if n < covered {
-                    break;
-                }
-            }
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(done)
+    // A pread's offset moves on; a read's file position does by itself.
+    let offset = (op == op::PREAD).then_some(offset);
+    user_transfer(op, handle, (addr, len), true, offset, (via, Via::NoWait))
 }
 
 /// Directory entries of `handle` into the program's buffer.
