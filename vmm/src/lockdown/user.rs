@@ -100,10 +100,15 @@ pub fn host_caps() -> [u64; 3] {
         }
         let join = |lo: u32, hi: u32| u64::from(lo) | u64::from(hi) << 32;
         let [low, high] = data;
+        // Up to the host's last capability (the first EINVAL), not 64 calls
+        // at every start.
         let bounding = (0..64u64)
             // SAFETY: PR_CAPBSET_READ only reads the calling thread's bounding set.
-            .filter(|&c| unsafe { libc::prctl(libc::PR_CAPBSET_READ, c) } == 1)
-            .fold(0u64, |set, c| set | 1 << c);
+            .map_while(|c| match unsafe { libc::prctl(libc::PR_CAPBSET_READ, c) } {
+                r if r < 0 => None,
+                r => Some(u64::from(r == 1) << c),
+            })
+            .fold(0u64, |set, bit| set | bit);
         [join(low.effective, high.effective), join(low.permitted, high.permitted), bounding]
     })
 }
