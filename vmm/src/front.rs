@@ -85,6 +85,15 @@ pub fn split() -> Reporter {
     let mut old: libc::sigset_t = sigset(&[]);
     // SAFETY: changes this (only) thread's mask with sets we own.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old) };
+    // A caller's ignored SIGCHLD would reap the monitor unseen, even one
+    // that died before the front's first step: default before the fork, the
+    // monitor takes the caller's back (for its program).
+    // SAFETY: an all-zero sigaction is valid; sigaction fills it from this process's own.
+    let mut chld: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: reads this process's own SIGCHLD disposition into our struct.
+    unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut chld) };
+    // SAFETY: changes this process's own disposition.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     // SAFETY: getpid cannot fail.
     let front = unsafe { libc::getpid() };
     // SAFETY: the process has one thread; the child goes on as the monitor.
@@ -93,6 +102,7 @@ pub fn split() -> Reporter {
             drop(read);
             // SAFETY: restores this thread's mask; prctl and getppid on this process only.
             unsafe {
+                libc::sigaction(libc::SIGCHLD, &chld, std::ptr::null_mut());
                 libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
                 if libc::getppid() != front {
@@ -102,16 +112,15 @@ pub fn split() -> Reporter {
             Reporter(Some(write))
         }
         -1 => {
-            // SAFETY: restores this thread's mask.
-            unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+            // SAFETY: restores this thread's mask and SIGCHLD disposition.
+            unsafe {
+                libc::sigaction(libc::SIGCHLD, &chld, std::ptr::null_mut());
+                libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            }
             Reporter::none()
         }
         monitor => {
             drop(write);
-            // A caller's ignored SIGCHLD would reap the monitor unseen (the
-            // monitor kept the caller's disposition, for its program).
-            // SAFETY: changes this process's own disposition.
-            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
             serve(monitor, read, &set, &passed)
         }
     }
