@@ -44,6 +44,38 @@ fn smaps_shows_each_mappings_memory_as_linux() {
     assert!(out.contains("after mlock: locked 64 kB, resident at least that: 1"), "{out}");
 }
 
+/// /proc/self/limits in Linux's table, after the program set every limit.
+#[test]
+fn proc_self_limits_is_linuxs_table_of_the_limits_set() {
+    let out = matches_native(&["limits"], &[Flavor::GlibcStatic, Flavor::MuslDynamic], 18);
+    assert!(out.contains("Max open files            64                   128                  files     \n"), "{out}");
+}
+
+/// mounts and mountinfo (what df, findmnt, psutil and the JVM read) agree
+/// with each other and with stat and statfs at every mount point.
+#[test]
+fn mounts_and_mountinfo_agree_with_stat_as_on_linux() {
+    matches_native(&["mounts"], &[Flavor::GlibcStatic, Flavor::MuslStatic], 14);
+    // hx's tree is whole: each mount's parent is the mount it lies in.
+    let info = text(&hx_run(&[], &["/bin/cat", "/proc/self/mountinfo"]).stdout);
+    let lines: Vec<Vec<&str>> = info.lines().map(|l| l.split(' ').collect()).collect();
+    assert!(lines.len() >= 3 && lines[0][4] == "/", "{info}");
+    for l in &lines[1..] {
+        let parent = lines.iter().find(|p| p[0] == l[1]).unwrap_or_else(|| panic!("no parent for {l:?}: {info}"));
+        let under = if parent[4] == "/" { "/".to_string() } else { format!("{}/", parent[4]) };
+        assert!(l[4].starts_with(&under), "{} is not below its parent {}: {info}", l[4], parent[4]);
+    }
+    // df finds the mount of a path through them.
+    let out = hx_run(&[], &["/bin/df", "-P", "/usr", "/tmp"]);
+    assert_eq!(status_code(&out), 0, "{}", text(&out.stderr));
+    let rows = table(&out);
+    assert_eq!(
+        rows.iter().skip(1).map(|r| r.last().unwrap().as_str()).collect::<Vec<_>>(),
+        ["/usr", "/tmp"],
+        "{rows:?}"
+    );
+}
+
 /// hx-run `flags` `argv` in a fresh directory (stdin: /dev/null).
 fn hx_run(flags: &[&str], argv: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();

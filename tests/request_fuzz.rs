@@ -314,6 +314,7 @@ const OPS: &[u32] = &[
     op::SYSV,
     op::XATTR,
     op::CREDS,
+    op::MOUNTS,
     op::EXIT,
     0,
     44,

@@ -12,6 +12,8 @@
  *   procfs fork          a child's view (hx: other pids are not there)
  *   procfs pids          the numeric entries of /proc
  *   procfs print FILE... the files' bytes, as they are
+ *   procfs limits        /proc/self/limits after setting every limit
+ *   procfs mounts        mounts and mountinfo agree with stat and statfs
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
@@ -34,6 +36,9 @@
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <sys/prctl.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -862,6 +867,116 @@ static void smaps(void) {
     printf("PROT_NONE: size %ld kB, resident %ld kB\n", size, rss);
 }
 
+
+/* Every limit set (lowered: anyone may), then the table as Linux prints it. */
+static void limits(void) {
+    static const struct { int res; rlim_t soft, hard; } set[] = {
+        {RLIMIT_CPU, 3600, RLIM_INFINITY}, {RLIMIT_DATA, 1ULL << 40, 1ULL << 41},
+        {RLIMIT_STACK, 8 << 20, 64 << 20}, {RLIMIT_CORE, 0, 4096},
+        {RLIMIT_RSS, 1ULL << 30, 1ULL << 31}, {RLIMIT_NPROC, 500, 1000},
+        {RLIMIT_NOFILE, 64, 128}, {RLIMIT_MEMLOCK, 65536, 65536},
+        {RLIMIT_AS, 1ULL << 44, 1ULL << 45}, {RLIMIT_LOCKS, 100, 200},
+        {RLIMIT_SIGPENDING, 500, 1000}, {RLIMIT_MSGQUEUE, 4096, 8192},
+        {RLIMIT_RTTIME, 1000000, 2000000},
+    };
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
+        struct rlimit r = {set[i].soft, set[i].hard};
+        if (setrlimit(set[i].res, &r)) printf("setrlimit %d: %s\n", set[i].res, err_name(errno));
+    }
+    size_t n;
+    char *t = slurp("/proc/self/limits", &n);
+    if (t) fwrite(t, 1, n, stdout);
+    check("limits read", t != NULL);
+}
+
+/* A mount point as mountinfo escapes it (\040 for a space...), undone. */
+static void unescape(char *s) {
+    char *o = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
+            *o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+            s += 3;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = 0;
+}
+
+/* mountinfo and mounts agree with each other, with stat's st_dev at every
+ * mount point (the last mount at a path is the one seen), and with statfs. */
+static void mounts(void) {
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    check("mountinfo opens", f != NULL);
+    if (!f) return;
+    char line[4096], points[256][512];
+    unsigned devs[256][2];
+    int n = 0, parsed = 1, ids_unique = 1, sep = 1;
+    int ids[256], parents[256]; /* a parent may be outside the namespace */
+    while (n < 256 && fgets(line, sizeof line, f)) {
+        char root[512], point[512];
+        if (sscanf(line, "%d %d %u:%u %511s %511s", &ids[n], &parents[n], &devs[n][0], &devs[n][1], root, point) != 6) {
+            parsed = 0;
+            continue;
+        }
+        sep &= strstr(line, " - ") != NULL;
+        unescape(point);
+        snprintf(points[n], sizeof points[n], "%s", point);
+        n++;
+    }
+    fclose(f);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (i != j && ids[i] == ids[j]) ids_unique = 0;
+        }
+    check("mountinfo lines parse", parsed && n > 0);
+    check("mountinfo has the separator", sep);
+    check("mount ids are unique", ids_unique);
+    int devs_match = 1, has_root = 0, has_proc = 0;
+    for (int i = 0; i < n; i++) {
+        int last = 1;
+        for (int j = i + 1; j < n; j++) last &= strcmp(points[i], points[j]) != 0;
+        has_root |= !strcmp(points[i], "/");
+        has_proc |= !strcmp(points[i], "/proc");
+        struct stat st;
+        if (!last || stat(points[i], &st)) continue;
+        if (major(st.st_dev) != devs[i][0] || minor(st.st_dev) != devs[i][1]) {
+            devs_match = 0;
+            fprintf(stderr, "%s: mountinfo %u:%u, stat %u:%u\n", points[i], devs[i][0], devs[i][1],
+                    major(st.st_dev), minor(st.st_dev));
+        }
+    }
+    check("mountinfo lists / and /proc", has_root && has_proc);
+    check("each mount point's st_dev is mountinfo's", devs_match);
+    /* mounts: the same mount points, in the same order. */
+    f = fopen("/proc/mounts", "r");
+    int same = f != NULL, k = 0, proc_type = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        char src[512], point[512], type[64];
+        if (sscanf(line, "%511s %511s %63s", src, point, type) != 3) { same = 0; continue; }
+        unescape(point);
+        same &= k < n && !strcmp(point, points[k]);
+        if (!strcmp(point, "/proc")) proc_type = !strcmp(type, "proc");
+        k++;
+    }
+    if (f) fclose(f);
+    check("/proc/mounts names the same mount points", same && k == n);
+    check("/proc is of type proc", proc_type);
+    char link[64] = {0};
+    check("/proc/mounts is a link to self/mounts",
+          readlink("/proc/mounts", link, sizeof link - 1) > 0 && !strcmp(link, "self/mounts"));
+    struct statfs sf;
+    check("statfs / succeeds", statfs("/", &sf) == 0);
+    check("statfs /proc says proc", statfs("/proc", &sf) == 0 && sf.f_type == 0x9fa0);
+    size_t len;
+    char *fs = slurp("/proc/filesystems", &len);
+    check("/proc/filesystems lists proc as nodev", fs && strstr(fs, "nodev\tproc\n"));
+    char *cg = slurp("/proc/self/cgroup", &len);
+    check("/proc/self/cgroup has a hierarchy line", cg && strchr(cg, ':') && cg[len - 1] == '\n');
+    char *pers = slurp("/proc/self/personality", &len);
+    check("/proc/self/personality is personality()", pers && strtoul(pers, NULL, 16) == (unsigned long)personality(0xffffffff));
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) return 2;
@@ -875,6 +990,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "fork")) fork_view();
     else if (!strcmp(cmd, "states")) states();
     else if (!strcmp(cmd, "smaps")) smaps();
+    else if (!strcmp(cmd, "limits")) limits();
+    else if (!strcmp(cmd, "mounts")) mounts();
     else if (!strcmp(cmd, "sysctl-write")) printf("open pid_max O_WRONLY: %s\n", result(open("/proc/sys/kernel/pid_max", O_WRONLY)));
     else if (!strcmp(cmd, "print")) {
         for (int i = 2; i < argc; i++) {

@@ -73,6 +73,7 @@ fn op_name(op: u32) -> &'static str {
         op::SYSV => "sysv",
         op::XATTR => "xattr",
         op::CREDS => "creds",
+        op::MOUNTS => "mounts",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

@@ -340,6 +340,49 @@ impl Sandbox {
         &self.mounts
     }
 
+    /// `MOUNTS`: every mount as a `MountRecord` and its guest path, into
+    /// the request's first segment (`ERANGE` if they do not all fit). The
+    /// host paths behind them stay the monitor's.
+    pub fn describe_mounts(&self, segs: &crate::host::guest::Segs) -> Result<i64, Errno> {
+        use hx_abi::hypercall::{MountRecord, MOUNT_WRITABLE};
+        let room = segs.get(0).map_or(0, |s| usize::try_from(s.len).unwrap_or(usize::MAX));
+        let mut out = Vec::new();
+        for m in &self.mounts {
+            let st = fstat_fd(m.dir.as_raw_fd())?;
+            // SAFETY: an all-zero statfs is valid; fstatfs fills it.
+            let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+            // SAFETY: fstatfs on the mount's own descriptor, into our struct.
+            if unsafe { libc::fstatfs(m.dir.as_raw_fd(), &mut fs) } != 0 {
+                return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+            }
+            let mut path = Vec::new();
+            for c in &m.guest {
+                path.push(b'/');
+                path.extend_from_slice(c);
+            }
+            if path.is_empty() {
+                path.push(b'/');
+            }
+            let record = MountRecord {
+                dev: st.st_dev,
+                fs_type: fs.f_type as u64,
+                path_len: u32::try_from(path.len()).map_err(|_| libc::ERANGE)?,
+                flags: if m.writable { MOUNT_WRITABLE } else { 0 },
+            };
+            // SAFETY: MountRecord is plain old data without padding.
+            out.extend_from_slice(unsafe {
+                std::slice::from_raw_parts((&record as *const MountRecord).cast::<u8>(), size_of::<MountRecord>())
+            });
+            out.extend_from_slice(&path);
+            out.resize(out.len().next_multiple_of(8), 0);
+            if out.len() > room {
+                return Err(libc::ERANGE);
+            }
+        }
+        segs.write(0, &out)?;
+        Ok(out.len() as i64)
+    }
+
     /// `syncfs` on the file system of every read-write mount (what a guest
     /// `sync` can have made dirty); always 0, as `sync` never fails.
     pub fn sync_writable(&self) -> i64 {

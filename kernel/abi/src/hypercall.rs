@@ -266,7 +266,28 @@ pub mod op {
     /// as root then makes each path request with these (real ones for
     /// `access` without `ACCESS_EFFECTIVE`); one that is not root ignores them.
     pub const CREDS: u32 = 64;
+    /// The guest's mounts (for `/proc/self/mounts` and `mountinfo`), as
+    /// `MountRecord`s into `segs[0]`, each followed by its guest path
+    /// (absolute, padded with NULs to 8 bytes); `ret` = bytes written, or
+    /// `ERANGE` when the segment cannot hold them all.
+    pub const MOUNTS: u32 = 65;
 }
+
+/// One mount in a `MOUNTS` answer; `path_len` bytes of path follow it.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct MountRecord {
+    /// The host `st_dev` of the mount's root (what `stat` there reports).
+    pub dev: u64,
+    /// The host file system's `statfs` type (its magic number).
+    pub fs_type: u64,
+    pub path_len: u32,
+    /// `MOUNT_WRITABLE` or 0.
+    pub flags: u32,
+}
+
+/// `MountRecord::flags`: a read-write mount.
+pub const MOUNT_WRITABLE: u32 = 1;
 
 /// The most supplementary groups `CREDS` carries (Linux's `NGROUPS_MAX`).
 pub const MAX_GUEST_GROUPS: usize = 65536;
@@ -473,7 +494,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::CREDS;
+pub const LAST_OP: u32 = op::MOUNTS;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

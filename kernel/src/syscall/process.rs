@@ -486,6 +486,11 @@ pub fn getrlimit([resource, old, ..]: Args) -> SysResult {
     prlimit64([0, resource, 0, old, 0, 0])
 }
 
+/// Every resource's (soft, hard) limits, in Linux's order.
+pub fn limits() -> [(u64, u64); hx_abi::boot::RLIMITS] {
+    *RLIMITS.lock()
+}
+
 /// The soft limit of `resource` (`RLIM_INFINITY`: none).
 pub fn soft_limit(resource: usize) -> u64 {
     RLIMITS.lock().get(resource).map_or(u64::MAX, |l| l.0)
@@ -495,6 +500,11 @@ pub fn soft_limit(resource: usize) -> u64 {
 /// flags the program sets. hx's address-space layout is not randomized, so
 /// `ADDR_NO_RANDOMIZE` holds whatever it says.
 static PERSONALITY: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// The execution domain now (`/proc/<pid>/personality`).
+pub fn personality_now() -> u32 {
+    PERSONALITY.load(core::sync::atomic::Ordering::Relaxed)
+}
 
 pub fn personality([persona, ..]: Args) -> SysResult {
     use core::sync::atomic::Ordering;

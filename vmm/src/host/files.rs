@@ -1151,12 +1151,28 @@ impl Files {
     }
 
     fn statfs(&self, segs: &Segs, handle: u64) -> Result<i64, Errno> {
+        /// `statfs`'s type of Linux's ramfs (its rootfs), `MountRecord`'s for the virtual root.
+        const RAMFS_MAGIC: libc::__fsword_t = 0x8584_58f6;
         // SAFETY: an all-zero statfs is valid; fstatfs fills it.
         let mut st: libc::statfs = unsafe { std::mem::zeroed() };
         let (_held, fd) = if segs.len() >= 2 {
             let path = segs.path(0)?;
             match self.sandbox.resolve(&path, true)? {
-                Resolved::Virtual { .. } => return Err(libc::ENOSYS),
+                Resolved::Virtual { .. } => {
+                    // A directory made only of mount points: hx's own
+                    // read-only root file system, as empty as Linux's rootfs.
+                    st.f_type = RAMFS_MAGIC;
+                    st.f_bsize = 4096;
+                    st.f_frsize = 4096;
+                    st.f_namelen = 255;
+                    let mut bytes = bytes_of(&st).to_vec();
+                    // `f_flags`, which the libc crate does not name (Linux's offset).
+                    if let Some(flags) = bytes.get_mut(80..88) {
+                        flags.copy_from_slice(&(libc::ST_RDONLY | libc::ST_RELATIME).to_le_bytes());
+                    }
+                    segs.write(segs.len().saturating_sub(1), &bytes)?;
+                    return Ok(0);
+                }
                 Resolved::Host { parent, name: None, .. } => {
                     let raw = parent.as_raw_fd();
                     (Some(parent), raw)

@@ -192,6 +192,10 @@ impl Host<'_> {
                 };
                 groups.and_then(|g| identity::set(&req.args, &g)).unwrap_or_else(|e| -(e as i64))
             }
+            op::MOUNTS => match segs.get(0) {
+                Some(_) => self.files.sandbox.describe_mounts(&segs).unwrap_or_else(|e| -(e as i64)),
+                None => -(libc::EINVAL as i64),
+            },
             op::UNSUPPORTED => {
                 self.report.unsupported(req.args[0]);
                 0

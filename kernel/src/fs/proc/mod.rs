@@ -14,6 +14,7 @@
 //! table knows of them (`others`): `stat`, `status`, `cmdline`, `comm`.
 mod config;
 mod cpuinfo;
+mod mounts;
 pub mod others;
 mod process;
 pub mod startup;
@@ -79,6 +80,9 @@ pub enum Global {
     SysvipcMsg,
     SysvipcSem,
     SysvipcShm,
+    Filesystems,
+    /// `/proc/swaps`: the header alone (guest memory is never swapped).
+    Swaps,
 }
 
 /// A file of `/proc/<pid>` and `/proc/<pid>/task/<tid>`.
@@ -88,7 +92,12 @@ pub enum TaskFile {
     Cmdline,
     Comm,
     Environ,
+    Limits,
     Maps,
+    Mountinfo,
+    Mounts,
+    Personality,
+    Cgroup,
     Smaps,
     Stat,
     Statm,
@@ -108,6 +117,8 @@ type Table = &'static [(&'static [u8], Entry)];
 enum Entry {
     Dir(Table),
     File(Global),
+    /// A symlink, relative to `/proc`'s directory holding it.
+    Link(&'static [u8]),
 }
 
 const SYS_KERNEL_RANDOM: Table = &[(b"uuid", Entry::File(Global::Uuid))];
@@ -159,9 +170,12 @@ const SYSVIPC: Table = &[
 const ROOT: Table = &[
     (b"config.gz", Entry::File(Global::ConfigGz)),
     (b"cpuinfo", Entry::File(Global::Cpuinfo)),
+    (b"filesystems", Entry::File(Global::Filesystems)),
     (b"loadavg", Entry::File(Global::Loadavg)),
     (b"meminfo", Entry::File(Global::Meminfo)),
+    (b"mounts", Entry::Link(b"self/mounts")),
     (b"stat", Entry::File(Global::Stat)),
+    (b"swaps", Entry::File(Global::Swaps)),
     (b"sys", Entry::Dir(SYS)),
     (b"sysvipc", Entry::Dir(SYSVIPC)),
     (b"uptime", Entry::File(Global::Uptime)),
@@ -178,13 +192,18 @@ enum TaskEntry {
 
 const TASK: &[(&[u8], TaskEntry)] = &[
     (b"auxv", TaskEntry::File(TaskFile::Auxv)),
+    (b"cgroup", TaskEntry::File(TaskFile::Cgroup)),
     (b"cmdline", TaskEntry::File(TaskFile::Cmdline)),
     (b"comm", TaskEntry::File(TaskFile::Comm)),
     (b"cwd", TaskEntry::Link(TaskLink::Cwd)),
     (b"environ", TaskEntry::File(TaskFile::Environ)),
     (b"exe", TaskEntry::Link(TaskLink::Exe)),
     (b"fd", TaskEntry::Fds),
+    (b"limits", TaskEntry::File(TaskFile::Limits)),
     (b"maps", TaskEntry::File(TaskFile::Maps)),
+    (b"mountinfo", TaskEntry::File(TaskFile::Mountinfo)),
+    (b"mounts", TaskEntry::File(TaskFile::Mounts)),
+    (b"personality", TaskEntry::File(TaskFile::Personality)),
     (b"root", TaskEntry::Link(TaskLink::Root)),
     (b"smaps", TaskEntry::File(TaskFile::Smaps)),
     (b"stat", TaskEntry::File(TaskFile::Stat)),
@@ -246,7 +265,7 @@ pub(crate) use or_host;
 /// Links followed in one lookup before ELOOP (Linux's limit).
 const MAX_LINKS: usize = 40;
 /// `st_dev` of every `/proc` entry (an anonymous device, as Linux gives proc).
-const PROC_DEV: u64 = 0x17;
+pub(super) const PROC_DEV: u64 = 0x17;
 
 fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
     path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".")
@@ -283,6 +302,7 @@ fn child(node: Node, name: &[u8]) -> Result<Node, Errno> {
         t.iter().find(|(n, _)| *n == name).map(|(_, e)| match *e {
             Entry::Dir(t) => Node::Dir(t),
             Entry::File(g) => Node::File(g),
+            Entry::Link(target) => Node::DevLink(target),
         })
     };
     match node {
@@ -508,7 +528,7 @@ fn stat_node(node: Node, canon: &[u8]) -> Stat {
                 }
         }
         _ if is_link(node) => S_IFLNK | 0o777,
-        Node::TaskFile(_, TaskFile::Environ | TaskFile::Auxv) => S_IFREG | 0o400,
+        Node::TaskFile(_, TaskFile::Environ | TaskFile::Auxv | TaskFile::Personality) => S_IFREG | 0o400,
         _ if is_sysctl_writable(node) => S_IFREG | 0o644,
         _ => S_IFREG | 0o444,
     };
@@ -559,7 +579,11 @@ fn entries(node: Node, canon: &[u8]) -> Vec<DirEntry> {
         let ino = inode(&join(canon.to_vec(), &[name]));
         out.push(DirEntry { ino, kind, name: name.to_vec() });
     };
-    let table_kind = |e: &Entry| if matches!(e, Entry::Dir(_)) { DT_DIR } else { DT_REG };
+    let table_kind = |e: &Entry| match e {
+        Entry::Dir(_) => DT_DIR,
+        Entry::File(_) => DT_REG,
+        Entry::Link(_) => DT_LNK,
+    };
     match node {
         Node::Root => {
             for (name, e) in ROOT {

@@ -42,12 +42,77 @@ pub fn text(tid: Option<u32>, f: TaskFile) -> Vec<u8> {
             let s = startup::get();
             user_bytes(s.env_start, s.env_end)
         }
+        TaskFile::Limits => limits(),
         TaskFile::Maps => maps(false),
+        TaskFile::Mounts => super::mounts::mounts(),
+        TaskFile::Mountinfo => super::mounts::mountinfo(),
+        TaskFile::Personality => {
+            let mut t = Text::new();
+            t.hex(process::personality_now() as u64, 8).nl();
+            t.into_bytes()
+        }
+        // One unified (v2) hierarchy, the process at its root: hx puts no
+        // limits of its own on the guest beyond the VM's.
+        TaskFile::Cgroup => b"0::/\n".to_vec(),
         TaskFile::Smaps => maps(true),
         TaskFile::Stat => stat(&thread, tid.is_some()),
         TaskFile::Statm => statm(),
         TaskFile::Status => status(&thread),
     }
+}
+
+/// `/proc/<pid>/limits`: Linux's table (`proc_pid_limits`), with its
+/// names, units and column widths.
+fn limits() -> Vec<u8> {
+    const NAMES: [(&[u8], &[u8]); hx_abi::boot::RLIMITS] = [
+        (b"Max cpu time", b"seconds"),
+        (b"Max file size", b"bytes"),
+        (b"Max data size", b"bytes"),
+        (b"Max stack size", b"bytes"),
+        (b"Max core file size", b"bytes"),
+        (b"Max resident set", b"bytes"),
+        (b"Max processes", b"processes"),
+        (b"Max open files", b"files"),
+        (b"Max locked memory", b"bytes"),
+        (b"Max address space", b"bytes"),
+        (b"Max file locks", b"locks"),
+        (b"Max pending signals", b"signals"),
+        (b"Max msgqueue size", b"bytes"),
+        (b"Max nice priority", b""),
+        (b"Max realtime priority", b""),
+        (b"Max realtime timeout", b"us"),
+    ];
+    let mut t = Text::new();
+    let column = |t: &mut Text, text: &[u8], width: usize| {
+        let start = t.0.len();
+        t.s(text);
+        while t.0.len() < start + width {
+            t.c(b' ');
+        }
+        t.c(b' ');
+    };
+    column(&mut t, b"Limit", 25);
+    column(&mut t, b"Soft Limit", 20);
+    column(&mut t, b"Hard Limit", 20);
+    t.s(b"Units     ").nl();
+    for ((name, unit), (soft, hard)) in NAMES.iter().zip(process::limits()) {
+        column(&mut t, name, 25);
+        for v in [soft, hard] {
+            if v == u64::MAX {
+                column(&mut t, b"unlimited", 20);
+            } else {
+                column(&mut t, Text::new().u(v).0.as_slice(), 20);
+            }
+        }
+        if !unit.is_empty() {
+            t.s(unit);
+            for _ in unit.len()..10 {
+                t.c(b' ');
+            }
+        }
+        t.nl();
+    }
+    t.into_bytes()
 }
 
 /// Program memory `[start, end)` as it is now (Linux reads argv and the

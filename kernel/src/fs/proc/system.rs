@@ -33,6 +33,10 @@ pub fn text(g: Global) -> Vec<u8> {
         Global::SysvipcShm => return super::sysvipc::shm(),
         Global::SysvipcSem => return super::sysvipc::sem(),
         Global::SysvipcMsg => return super::sysvipc::msg(),
+        Global::Filesystems => return super::mounts::filesystems(),
+        Global::Swaps => {
+            t.s(b"Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority").nl();
+        }
         Global::Uptime => {
             let up = crate::time::monotonic_ns() / 10_000_000;
             t.hundredths(up).c(b' ').hundredths(idle_ns() / 10_000_000).nl();
