@@ -22,6 +22,41 @@ fn same(what: &str, script: &str) {
     assert_eq!(status_code(&h), status_code(&n), "{what}: {}", text(&h.stderr));
 }
 
+/// F_GETFL shows what Linux keeps of the open's flags (O_LARGEFILE forced on
+/// 64 bits, O_DIRECTORY, O_NOFOLLOW, O_SYNC...; not O_CREAT, O_TRUNC,
+/// O_CLOEXEC) and what F_SETFL may change (O_NOATIME, not O_SYNC).
+#[test]
+fn f_getfl_shows_the_flags_linux_keeps_of_each_open() {
+    same(
+        "open flags",
+        r#"import os, fcntl, socket, select
+os.mkdir("d")
+def show(what, fd):
+    print(what, oct(fcntl.fcntl(fd, fcntl.F_GETFL)))
+for path, flags in [("d", os.O_RDONLY | os.O_DIRECTORY), ("/etc/passwd", os.O_RDONLY | os.O_NOFOLLOW),
+                    ("x1", os.O_WRONLY | os.O_CREAT | os.O_SYNC), ("x2", os.O_RDWR | os.O_CREAT | os.O_DSYNC | os.O_EXCL | os.O_TRUNC),
+                    ("/etc/passwd", os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY), ("/etc/passwd", os.O_PATH | os.O_NOFOLLOW),
+                    ("/etc/passwd", os.O_PATH | os.O_RDWR | os.O_APPEND), ("x1", os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK),
+                    ("/dev/null", os.O_RDWR), ("/proc/self/status", os.O_RDONLY)]:
+    show(path + " " + oct(flags), os.open(path, flags, 0o600))
+fd = os.open("x1", os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND | os.O_NONBLOCK | os.O_SYNC | os.O_NOATIME)
+show("setfl", fd)
+fcntl.fcntl(fd, fcntl.F_SETFL, 0)
+show("setfl 0", fd)
+show("dup", os.dup(fd))
+show("reopened through /proc", os.open("/proc/self/fd/%d" % fd, os.O_RDONLY))
+r, w = os.pipe2(os.O_NONBLOCK)
+show("pipe", r); show("pipe w", w)
+show("eventfd", os.eventfd(0, os.EFD_NONBLOCK))
+show("memfd", os.memfd_create("m"))
+s = socket.socket(); show("socket", s.fileno())
+ep = select.epoll(); show("epoll", ep.fileno())
+a, b = socket.socketpair(); show("socketpair", a.fileno())
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

@@ -26,6 +26,12 @@ pub const O_RDWR: u32 = 2;
 pub const O_APPEND: u32 = 0o2000;
 pub const O_NONBLOCK: u32 = 0o4000;
 pub const O_CLOEXEC: u32 = 0o2000000;
+/// Large-file access: Linux sets it on every file opened by name (64 bits).
+pub const O_LARGEFILE: u32 = 0o100000;
+/// `F_SETFL`'s direct and no-atime flags (with `O_APPEND` and `O_NONBLOCK`,
+/// the status flags a description may change).
+pub const O_DIRECT: u32 = 0o40000;
+pub const O_NOATIME: u32 = 0o1000000;
 /// A handle on the name only: most calls on it are EBADF, as Linux.
 pub const O_PATH: u32 = 0o10000000;
 

@@ -139,7 +139,7 @@ pub fn memfd_create([name, flags, ..]: Args) -> SysResult {
     let mut path = b"/memfd:".to_vec();
     path.extend_from_slice(&name);
     path.extend_from_slice(b" (deleted)");
-    let file = alloc::sync::Arc::new(OpenFile::new(Kind::Host(h), crate::fs::O_RDWR, path));
+    let file = alloc::sync::Arc::new(OpenFile::new(Kind::Host(h), crate::fs::O_RDWR | crate::fs::O_LARGEFILE, path));
     table::install(file, flags & MFD_CLOEXEC != 0)
 }
 
@@ -650,7 +650,12 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
         F_SETFD => table::set_cloexec(fd, arg & 1 != 0).map(|_| 0),
         F_GETFL => Ok(entry.file.status() as u64),
         F_SETFL => {
-            let changeable = O_APPEND | O_NONBLOCK;
+            // A host file takes O_DIRECT and O_NOATIME too (the host applies
+            // them); on the kernel's pipes O_DIRECT would be packet mode.
+            let changeable = match entry.file.kind {
+                Kind::Host(_) => O_APPEND | O_NONBLOCK | crate::fs::O_DIRECT | crate::fs::O_NOATIME,
+                _ => O_APPEND | O_NONBLOCK,
+            };
             let status = (entry.file.status() & !changeable) | (arg as u32 & changeable);
             if let Kind::Host(h) = &entry.file.kind {
                 let h = *h;

@@ -50,13 +50,43 @@ pub fn creat([path, mode, ..]: Args) -> SysResult {
     openat([AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, 0, 0])
 }
 
+/// The status flags a description opened with `flags` keeps (what
+/// `F_GETFL` and fdinfo show), as Linux's `f_flags`: the open's own flags
+/// but those that act only at the open, with `O_LARGEFILE` (forced on 64
+/// bits); an `O_PATH` descriptor keeps only `O_PATH`, `O_DIRECTORY` and
+/// `O_NOFOLLOW`.
+fn open_status(flags: u32) -> u32 {
+    use crate::fs::{O_LARGEFILE, O_PATH};
+    const O_DSYNC: u32 = 0o10000;
+    const O_ASYNC: u32 = 0o20000;
+    const O_DIRECT: u32 = 0o40000;
+    const O_DIRECTORY: u32 = 0o200000;
+    const O_NOFOLLOW: u32 = 0o400000;
+    const O_NOATIME: u32 = 0o1000000;
+    const O_SYNC: u32 = 0o4010000;
+    const O_TMPFILE: u32 = 0o20200000;
+    const VALID: u32 = O_ACCMODE
+        | O_APPEND
+        | O_NONBLOCK
+        | O_DSYNC
+        | O_SYNC
+        | O_ASYNC
+        | O_DIRECT
+        | O_LARGEFILE
+        | O_DIRECTORY
+        | O_NOFOLLOW
+        | O_NOATIME
+        | O_PATH
+        | O_TMPFILE;
+    if flags & O_PATH != 0 {
+        return flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    }
+    // O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC and O_CLOEXEC act at the open only.
+    (flags | O_LARGEFILE) & VALID
+}
+
 pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
-    // An O_PATH descriptor keeps only that flag (F_GETFL shows it, as Linux).
-    let status = if flags as u32 & crate::fs::O_PATH != 0 {
-        crate::fs::O_PATH
-    } else {
-        flags as u32 & (O_ACCMODE | O_APPEND | O_NONBLOCK)
-    };
+    let status = open_status(flags as u32);
     let cloexec = flags as u32 & O_CLOEXEC != 0;
     let abs = proc::or_host!(proc::open(path::at(dirfd, path)?, flags, status, cloexec));
     if let Some(d) = dev::lookup(&path::tidy(&abs)) {
