@@ -57,6 +57,67 @@ a, b = socket.socketpair(); show("socketpair", a.fileno())
     );
 }
 
+/// Netlink route sockets (getifaddrs, if_nameindex, getaddrinfo's
+/// AI_ADDRCONFIG, `ip`): link and address dumps of the host's interfaces
+/// in several datagrams, one link by index, an unknown one, port ids.
+#[test]
+fn netlink_route_dumps_list_the_interfaces_as_linux() {
+    same(
+        "netlink route",
+        r#"import os, socket, struct
+print("if_nameindex", socket.if_nameindex())
+print("addrconfig", sorted({a[0].name for a in socket.getaddrinfo("localhost", 80, flags=socket.AI_ADDRCONFIG)}))
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+s.bind((0, 0))
+print("port is the pid", s.getsockname()[0] == os.getpid())
+print("type", s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE), "protocol", s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))
+def dump(kind, family=0, seq=7):
+    body = struct.pack("BxHiII", family, 0, 0, 0, 0) if kind == 18 else struct.pack("BBBBI", family, 0, 0, 0, 0)
+    s.send(struct.pack("=IHHII", 16 + len(body), kind, 0x301, seq, 0) + body)
+    msgs, done = [], False
+    while not done:
+        peeked = s.recv_into(bytearray(16), 16, socket.MSG_PEEK | socket.MSG_TRUNC)
+        data = s.recv(65536)
+        assert peeked == len(data), (peeked, len(data))
+        at = 0
+        while at < len(data):
+            ln, ty, fl, sq, pid = struct.unpack_from("=IHHII", data, at)
+            assert sq == seq and fl & 2, (sq, fl)
+            if ty == 3:
+                done = True
+            else:
+                msgs.append((ty, data[at + 16:at + ln]))
+            at += (ln + 3) & ~3
+    return msgs
+links = dump(18)
+def attrs(body, start):
+    out, at = {}, start
+    while at + 4 <= len(body):
+        ln, ty = struct.unpack_from("HH", body, at)
+        out[ty] = body[at + 4:at + ln]
+        at += (ln + 3) & ~3
+    return out
+print("links", [(struct.unpack_from("i", b, 4)[0], attrs(b, 16)[3].rstrip(b"\0").decode()) for _, b in links])
+for fam in (0, socket.AF_INET, socket.AF_INET6):
+    addrs = dump(22, fam, seq=8 + fam)
+    print("addresses", fam, sorted((b[0], b[1], b[3], struct.unpack_from("I", b, 4)[0], attrs(b, 8)[1].hex()) for _, b in addrs))
+s.setblocking(False)
+try:
+    s.recv(100)
+except BlockingIOError:
+    print("nothing more: EAGAIN")
+s.send(struct.pack("=IHHII", 16 + 16, 18, 5, 9, 0) + struct.pack("BxHiII", 0, 0, 1, 0, 0))
+ln, ty = struct.unpack_from("=IH", s.recv(65536))
+print("link 1 by index", ty)
+err = s.recv(65536)
+print("ack", struct.unpack_from("=IHHII", err)[1], struct.unpack_from("i", err, 16)[0])
+s.send(struct.pack("=IHHII", 16 + 16, 18, 5, 10, 0) + struct.pack("BxHiII", 0, 0, 99999, 0, 0))
+err = s.recv(65536)
+print("no such link", struct.unpack_from("=IHHII", err)[1], struct.unpack_from("i", err, 16)[0])
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

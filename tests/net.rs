@@ -627,14 +627,24 @@ fn net_none_leaves_only_unix_sockets_and_no_way_out() {
              AF_UNIX dgram: ok\n\
              AF_UNIX seqpacket: ok\n\
              AF_INET raw: EAFNOSUPPORT\n\
-             AF_NETLINK: EAFNOSUPPORT\n\
+             AF_NETLINK: ok\n\
              AF_PACKET: EAFNOSUPPORT\n"
                 .into(),
             String::new(),
             0
         )
     );
-    // By default: IP sockets, but neither raw nor netlink nor packet ones.
+    // Netlink route sockets list a loopback interface alone, and refuse
+    // changes to the network (as to a process without CAP_NET_ADMIN).
+    let py = "import socket, struct\n\
+              print(socket.if_nameindex())\n\
+              s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)\n\
+              s.send(struct.pack('=IHHII', 24, 20, 5, 1, 0) + struct.pack('BBBBI', 2, 8, 0, 0, 1))\n\
+              r = s.recv(4096)\n\
+              print(struct.unpack_from('=IHHII', r)[1], struct.unpack_from('i', r, 16)[0])\n";
+    let out = Command::new(HX_RUN).args(["--net", "none", "/usr/bin/python3", "-c", py]).output().unwrap();
+    assert_eq!(text(&out.stdout), "[(1, 'lo')]\n2 -1\n", "{}", text(&out.stderr));
+    // By default: IP and netlink route sockets, but neither raw nor packet ones.
     let out = hx_net(&[], &["families"]);
     assert_eq!(
         text(&out.stdout),
@@ -646,7 +656,7 @@ fn net_none_leaves_only_unix_sockets_and_no_way_out() {
          AF_UNIX dgram: ok\n\
          AF_UNIX seqpacket: ok\n\
          AF_INET raw: EPERM\n\
-         AF_NETLINK: EAFNOSUPPORT\n\
+         AF_NETLINK: ok\n\
          AF_PACKET: EAFNOSUPPORT\n"
     );
     // A native listener the guest would reach by default, but not with --net none.

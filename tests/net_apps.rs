@@ -265,6 +265,20 @@ const p = new Promise(r => setTimeout(() => r('resolved'), 30));
 })();
 "#;
 
+/// `os.networkInterfaces()` (netlink route dumps through libuv's getifaddrs)
+/// lists what it lists natively; it threw EAFNOSUPPORT.
+#[test]
+fn node_network_interfaces_match_native() {
+    if !installed("node") {
+        return;
+    }
+    let node = std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|d| d.join("node")).find(|p| p.is_file());
+    let node = node.unwrap();
+    let out =
+        same(&[node.to_str().unwrap(), "-e", "console.log(JSON.stringify(require('os').networkInterfaces()))"], &[]);
+    assert!(text(&out.stdout).contains("\"lo\":[{\"address\":\"127.0.0.1\""), "{}", text(&out.stdout));
+}
+
 #[test]
 fn node_timers_and_promises_run_in_order() {
     if !installed("node") {

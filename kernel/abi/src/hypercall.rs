@@ -407,6 +407,15 @@ pub const NET_NAME: u64 = 9;
 pub const NET_GETOPT: u64 = 10;
 /// `setsockopt(handle args[1], level args[2], name args[3], value segs[0])`.
 pub const NET_SETOPT: u64 = 11;
+/// The network interfaces and addresses a netlink route dump lists, into
+/// `segs[0]` (`ERANGE` if it cannot hold them): records of a `u16` message
+/// type (`RTM_NEWLINK`, `RTM_NEWADDR`), a `u16` 0, a `u32` body length and
+/// the body (Linux's `ifinfomsg`/`ifaddrmsg` and attributes) padded to 4
+/// bytes. `ret` = bytes written.
+pub const NET_INTERFACES: u64 = 12;
+/// Netlink route message types (`linux/rtnetlink.h`).
+pub const RTM_NEWLINK: u16 = 16;
+pub const RTM_NEWADDR: u16 = 20;
 /// Largest socket address (Linux's `struct sockaddr_storage`).
 pub const MAX_SOCKADDR: usize = 128;
 /// Most descriptors one message passes (Linux's `SCM_MAX_FD`).

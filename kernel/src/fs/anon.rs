@@ -28,6 +28,8 @@ pub enum Anon {
     Timer(Arc<timerfd::TimerFd>),
     Signal(Arc<signalfd::SignalFd>),
     Pid(Arc<pidfd::PidFd>),
+    /// A netlink route socket (`syscall::netlink`).
+    Netlink(Arc<crate::syscall::netlink::Netlink>),
 }
 
 impl Anon {
@@ -38,6 +40,7 @@ impl Anon {
             Anon::Timer(_) => b"anon_inode:[timerfd]",
             Anon::Signal(_) => b"anon_inode:[signalfd]",
             Anon::Pid(_) => b"anon_inode:[pidfd]",
+            Anon::Netlink(_) => b"socket:[4027]",
         }
     }
 
@@ -47,6 +50,13 @@ impl Anon {
             Anon::Timer(t) => t.read(buf, count, nonblock),
             Anon::Signal(s) => s.read(buf, count, nonblock),
             Anon::Pid(_) => Err(crate::errno::EINVAL),
+            Anon::Netlink(n) => {
+                writable(buf, count)?;
+                let mut out = Vec::new();
+                let (got, _) = n.recv(count as usize, 0, nonblock, &mut out)?;
+                crate::mm::copy_to_user(buf, &out)?;
+                Ok(got as u64)
+            }
         }
     }
 
@@ -55,6 +65,11 @@ impl Anon {
             Anon::Event(e) => e.write(buf, count, nonblock),
             // Linux's timerfd and signalfd have no write.
             Anon::Timer(_) | Anon::Signal(_) | Anon::Pid(_) => Err(crate::errno::EINVAL),
+            Anon::Netlink(n) => {
+                let mut data = alloc::vec![0u8; count.min(1 << 16) as usize];
+                crate::mm::copy_from_user(buf, &mut data)?;
+                n.send(&data)
+            }
         }
     }
 
@@ -65,6 +80,7 @@ impl Anon {
             Anon::Timer(t) => t.readiness(),
             Anon::Signal(s) => s.readiness(),
             Anon::Pid(p) => p.readiness(),
+            Anon::Netlink(n) => n.readiness(),
         }
     }
 
@@ -77,6 +93,7 @@ impl Anon {
             Anon::Timer(t) => (t.edges(), 0),
             Anon::Signal(_) => (signalfd::edges(), 0),
             Anon::Pid(p) => (p.edges(), 0),
+            Anon::Netlink(n) => n.edges(),
         };
         let mut n = 0u64;
         if events & POLLIN as u32 != 0 {

@@ -812,6 +812,8 @@ pub fn stat_of(file: &OpenFile) -> Result<Stat, Errno> {
         Kind::Device(d) => Ok(dev::stat(*d)),
         Kind::Generated(g) => g.stat(),
         Kind::Epoll(_) => Ok(Stat { mode: 0o600, nlink: 1, blksize: 4096, ino: 4000, ..Default::default() }),
+        // A netlink socket is a socket (S_IFSOCK), as Linux's sockfs shows it.
+        Kind::Anon(crate::fs::anon::Anon::Netlink(_)) => Ok(Stat { mode: 0o140777, ..crate::fs::anon::stat() }),
         Kind::Anon(_) => Ok(crate::fs::anon::stat()),
         Kind::PipeRead(p) | Kind::PipeWrite(p) => {
             Ok(Stat { mode: 0o010600, nlink: 1, blksize: 4096, ino: pipe::id(p), ..Default::default() })

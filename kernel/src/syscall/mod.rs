@@ -15,6 +15,7 @@ pub mod madvise;
 pub mod mlock;
 pub mod mm;
 pub mod net;
+pub mod netlink;
 pub mod numa;
 pub mod path;
 pub mod poll;

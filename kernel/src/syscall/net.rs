@@ -2,7 +2,7 @@
 //! file here), so reads, writes, polling, `fork` and `execve` treat it as
 //! any host file; the calls below carry addresses, options and passed
 //! descriptors to the monitor, which applies the network policy.
-use super::Args;
+use super::{netlink, Args};
 use crate::errno::{Errno, SysResult, EBADF, EFAULT, EINVAL, ENOTSOCK, EPIPE};
 use crate::fs::{path, pipe, table, Kind, OpenFile, O_NONBLOCK, O_RDWR};
 use crate::{host, mm};
@@ -97,6 +97,9 @@ fn install(h: u64, nonblock: bool, cloexec: bool) -> SysResult {
 }
 
 pub fn socket([domain, ty, protocol, ..]: Args) -> SysResult {
+    if domain == netlink::AF_NETLINK {
+        return netlink::socket(ty, protocol, ty & (SOCK_NONBLOCK | SOCK_CLOEXEC));
+    }
     let mut req = request(NET_SOCKET, &[domain, ty & !SOCK_CLOEXEC, protocol]);
     let h = host::result(host::call(&mut req))?;
     install(h, ty & SOCK_NONBLOCK != 0, ty & SOCK_CLOEXEC != 0)
@@ -150,19 +153,41 @@ fn address_request(sub: u64, fd: u64, addr: u64, len: u64) -> SysResult {
     host::result(host::call_via(&mut req, via))
 }
 
+/// The program's socket address for a netlink socket's `bind` or `connect`.
+fn netlink_addr(addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    if len as usize > MAX_SOCKADDR {
+        return Err(EINVAL);
+    }
+    let mut a = alloc::vec![0u8; len as usize];
+    mm::copy_from_user(addr, &mut a)?;
+    Ok(a)
+}
+
 pub fn bind([fd, addr, len, ..]: Args) -> SysResult {
+    if let Some(n) = netlink::of(fd) {
+        return n.bind(&netlink_addr(addr, len)?);
+    }
     address_request(NET_BIND, fd, addr, len)
 }
 
 pub fn connect([fd, addr, len, ..]: Args) -> SysResult {
+    if let Some(n) = netlink::of(fd) {
+        return n.connect(&netlink_addr(addr, len)?);
+    }
     address_request(NET_CONNECT, fd, addr, len)
 }
 
 pub fn listen([fd, backlog, ..]: Args) -> SysResult {
+    if netlink::of(fd).is_some() {
+        return netlink::unsupported();
+    }
     host::result(host::call(&mut request(NET_LISTEN, &[handle(fd)?, backlog as u32 as i32 as i64 as u64])))
 }
 
 pub fn shutdown([fd, how, ..]: Args) -> SysResult {
+    if netlink::of(fd).is_some() {
+        return netlink::unsupported();
+    }
     host::result(host::call(&mut request(NET_SHUTDOWN, &[handle(fd)?, how])))
 }
 
@@ -188,6 +213,9 @@ pub fn accept([fd, addr, lenp, ..]: Args) -> SysResult {
 pub fn accept4([fd, addr, lenp, flags, ..]: Args) -> SysResult {
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(EINVAL);
+    }
+    if netlink::of(fd).is_some() {
+        return netlink::unsupported();
     }
     let (h, via) = handle_via(fd, 0)?;
     if addr != 0 {
@@ -216,6 +244,12 @@ pub fn accept4([fd, addr, lenp, flags, ..]: Args) -> SysResult {
 }
 
 fn name(fd: u64, addr: u64, lenp: u64, peer: u64) -> SysResult {
+    if let Some(n) = netlink::of(fd) {
+        if addr == 0 || lenp == 0 {
+            return Err(EFAULT);
+        }
+        return write_addr(addr, lenp, &n.name(peer != 0)).map(|_| 0);
+    }
     let h = handle(fd)?;
     let mut buf = [0u8; MAX_SOCKADDR];
     let mut req = request(NET_NAME, &[h, peer]);
@@ -238,22 +272,34 @@ pub fn getpeername([fd, addr, lenp, ..]: Args) -> SysResult {
 }
 
 pub fn setsockopt([fd, level, optname, val, len, ..]: Args) -> SysResult {
-    let h = handle(fd)?;
+    let netlink = netlink::of(fd);
+    let h = if netlink.is_some() { 0 } else { handle(fd)? };
     if len as u32 as usize > MAX_OPTION {
         return Err(EINVAL);
     }
     let mut v = alloc::vec![0u8; len as u32 as usize];
     mm::copy_from_user(val, &mut v)?;
+    if let Some(n) = netlink {
+        return n.setsockopt(level as u32 as u64, optname as u32 as u64, &v);
+    }
     let mut req = request(NET_SETOPT, &[h, level as u32 as i32 as i64 as u64, optname as u32 as i32 as i64 as u64]);
     push(&mut req, kernel_seg(&v));
     host::result(host::call(&mut req))
 }
 
 pub fn getsockopt([fd, level, optname, val, lenp, ..]: Args) -> SysResult {
-    let h = handle(fd)?;
+    let netlink = netlink::of(fd);
+    let h = if netlink.is_some() { 0 } else { handle(fd)? };
     let room: i32 = mm::read_user(lenp)?;
     if room < 0 {
         return Err(EINVAL);
+    }
+    if let Some(nl) = netlink {
+        let v = nl.getsockopt(level as u32 as u64, optname as u32 as u64)?.to_le_bytes();
+        let n = (room as usize).min(v.len());
+        mm::copy_to_user(val, &v[..n])?;
+        mm::write_user(lenp, &(n as u32))?;
+        return Ok(0);
     }
     let mut buf = alloc::vec![0u8; (room as usize).min(MAX_OPTION)];
     let mut req = request(NET_GETOPT, &[h, level as u32 as i32 as i64 as u64, optname as u32 as i32 as i64 as u64]);
@@ -356,6 +402,10 @@ fn host_handle(fd: u64) -> Result<u64, Errno> {
 /// ends it early with the count so far. A loop, not a recursion: a 16 MiB
 /// send in parts of a socket buffer's size overflowed the kernel stack.
 fn send_core(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> SysResult {
+    if let Some(n) = netlink::of(fd) {
+        let total: u64 = iovs.iter().map(|v| v.1).sum();
+        return n.send(&gather(iovs, 0, (total as usize).min(1 << 17))?);
+    }
     let mut sent = 0u64;
     let mut rest: Vec<(u64, u64)> = iovs.to_vec();
     let mut first = true;
@@ -521,6 +571,19 @@ fn recv_core(
     flags: u64,
     name_out: &mut [u8; MAX_SOCKADDR],
 ) -> SysResult {
+    if let Some(nl) = netlink::of(fd) {
+        let room: u64 = iovs.iter().map(|v| v.1).sum();
+        let nonblock = table::get(fd)?.status() & O_NONBLOCK != 0;
+        let mut data = Vec::new();
+        let (n, whole) = nl.recv(room as usize, flags, nonblock, &mut data)?;
+        scatter(iovs, &data)?;
+        let from = nl.name(true);
+        name_out[..from.len()].copy_from_slice(&from);
+        msg.namelen = from.len() as u32;
+        msg.controllen = 0;
+        msg.flags = if whole > room as usize { 0x20 } else { 0 }; // MSG_TRUNC
+        return Ok(n as u64);
+    }
     let (h, via) = handle_via(fd, flags)?;
     let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
     let max_fds = if msg.control != 0 { msg.controllen.saturating_sub(CMSG_HDR as u64) / 4 } else { 0 };

@@ -7,6 +7,7 @@
 //! the monitor's lock, run without it (`Blocking::run`), and their results
 //! are installed under it again (`Blocking::finish`).
 mod addr;
+pub mod interfaces;
 mod options;
 pub mod policy;
 
@@ -48,6 +49,8 @@ pub struct Net {
     /// Socket paths are bound by their host path (Landlock confines socket
     /// creation to the writable mounts): peers then see a name.
     pub direct_paths: bool,
+    /// The interfaces netlink route dumps list (`interfaces::snapshot`).
+    interfaces: Vec<u8>,
 }
 
 impl Default for Net {
@@ -60,7 +63,8 @@ impl Net {
     pub fn new(policy: Policy) -> Self {
         // SAFETY: getpid cannot fail. (Forked monitors inherit the prefix: one per tree.)
         let pid = unsafe { libc::getpid() };
-        Self { policy, abstract_prefix: format!("hx{pid}.").into_bytes(), hint: None, direct_paths: false }
+        let interfaces = interfaces::snapshot(policy.mode);
+        Self { policy, abstract_prefix: format!("hx{pid}.").into_bytes(), hint: None, direct_paths: false, interfaces }
     }
 }
 
@@ -144,6 +148,16 @@ impl Net {
                 sys(|| unsafe { libc::shutdown(fd.as_raw_fd(), how) } as isize)
             }
             NET_NAME => Self::name(files, a[1], a[2] != 0, segs),
+            NET_INTERFACES => {
+                let all = &files.net.interfaces;
+                match segs.get(0) {
+                    Some(s) if usize::try_from(s.len).unwrap_or(usize::MAX) >= all.len() => {
+                        segs.write(0, all)?;
+                        Ok(all.len() as i64)
+                    }
+                    _ => Err(libc::ERANGE),
+                }
+            }
             NET_GETOPT => Self::getopt(files, a[1], a[2], a[3], segs),
             NET_SETOPT => Self::setopt(files, a[1], a[2], a[3], segs),
             _ => Err(libc::EINVAL),
