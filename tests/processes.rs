@@ -216,6 +216,8 @@ fn process_groups_and_sessions_follow_linux_rules() {
 #[test]
 fn an_orphan_gets_a_new_parent() {
     sub_test("orphan");
+    sub_test("orphan_wait");
+    sub_test("orphan_wait_nested");
 }
 
 #[test]

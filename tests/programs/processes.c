@@ -805,6 +805,67 @@ static int orphan(void) {
     return 0;
 }
 
+
+/* An orphan comes to its subreaper (natively by prctl; in hx the program is
+ * the tree's pid 1): a wait for any child then sees the orphan and the
+ * children forked after it, the one that ends first first, and ECHILD only
+ * once both are reaped. (hx answered ECHILD at once: the orphan's monitor
+ * is no host child of this one.) */
+static int orphan_wait(void) {
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    int go[2], ready[2];
+    pipe(go);
+    pipe(ready);
+    pid_t a = fork();
+    if (a == 0) {
+        if (fork() == 0) {
+            char c;
+            write(ready[1], "r", 1);
+            read(go[0], &c, 1); /* until the test lets it end */
+            _exit(5);
+        }
+        _exit(0);
+    }
+    char c;
+    read(ready[0], &c, 1);
+    int st;
+    printf("first child reaped: %d\n", waitpid(a, &st, 0) == a && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    pid_t b = fork();
+    if (b == 0) {
+        usleep(50000);
+        _exit(7);
+    }
+    pid_t r = wait(&st);
+    printf("wait: the new child, status %d\n", r == b && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    write(go[1], "g", 1);
+    r = wait(&st);
+    printf("wait: the orphan, status %d\n", r > 0 && r != b && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    r = wait(&st);
+    printf("then: %d %s\n", (int)r, r < 0 && errno == ECHILD ? "ECHILD" : "?");
+    return 0;
+}
+
+/* The same one level down: a child that made itself a subreaper takes its
+ * descendants' orphans (in hx, not the tree's pid 1); the flag is its own. */
+static int orphan_wait_nested(void) {
+    pid_t s = fork();
+    if (s == 0) {
+        int on = -1;
+        prctl(PR_GET_CHILD_SUBREAPER, &on);
+        printf("a new process is no subreaper: %d\n", on);
+        int r = orphan_wait();
+        prctl(PR_GET_CHILD_SUBREAPER, &on);
+        printf("then it is: %d\n", on);
+        fflush(stdout);
+        _exit(r);
+    }
+    int st;
+    printf("subreaper ended: %d\n", waitpid(s, &st, 0) == s && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    pid_t r = wait(&st);
+    printf("nothing came to its parent: %s\n", r < 0 && errno == ECHILD ? "ECHILD" : "?");
+    return 0;
+}
+
 static int nocldwait(void) {
     /* SIGCHLD ignored: children leave no zombie; wait blocks until they are
      * all gone, then ECHILD. */
@@ -1543,6 +1604,8 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "clone_exit_signal")) return clone_exit_signal();
     if (!strcmp(t, "groups")) return groups();
     if (!strcmp(t, "orphan")) return orphan();
+    if (!strcmp(t, "orphan_wait")) return orphan_wait();
+    if (!strcmp(t, "orphan_wait_nested")) return orphan_wait_nested();
     if (!strcmp(t, "nocldwait")) return nocldwait();
     if (!strcmp(t, "selfexec")) {
         /* Runs itself again through /proc/self/exe. */

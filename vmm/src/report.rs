@@ -109,6 +109,7 @@ pub fn errno_name(e: i64) -> &'static str {
         4 => "EINTR",
         5 => "EIO",
         9 => "EBADF",
+        10 => "ECHILD",
         11 => "EAGAIN",
         12 => "ENOMEM",
         13 => "EACCES",

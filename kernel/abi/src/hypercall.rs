@@ -456,6 +456,11 @@ pub const PGRP_ENDED: u64 = 12;
 /// The process's scheduling policy (`args[1]`) and nice value (`args[2]`)
 /// changed: other processes read them (`PGRP_INFO`).
 pub const PGRP_SET_SCHED: u64 = 13;
+/// The process becomes a child subreaper (`args[1]` = 1) or stops being
+/// one (0): its descendants' orphans come to it, not to the tree's pid 1.
+pub const PGRP_SET_SUBREAPER: u64 = 14;
+/// Whether the process is a child subreaper: `ret` = 1 or 0.
+pub const PGRP_GET_SUBREAPER: u64 = 15;
 pub const MAX_TID_BLOCK: u64 = 64;
 
 /// Longest command line another process's `/proc/<pid>/cmdline` shows.

@@ -801,6 +801,8 @@ pub fn prctl([option, arg2, ..]: Args) -> SysResult {
     const PR_GET_TIMERSLACK: u64 = uapi::PR_GET_TIMERSLACK as u64;
     const PR_SET_NO_NEW_PRIVS: u64 = uapi::PR_SET_NO_NEW_PRIVS as u64;
     const PR_GET_NO_NEW_PRIVS: u64 = uapi::PR_GET_NO_NEW_PRIVS as u64;
+    const PR_SET_CHILD_SUBREAPER: u64 = uapi::PR_SET_CHILD_SUBREAPER as u64;
+    const PR_GET_CHILD_SUBREAPER: u64 = uapi::PR_GET_CHILD_SUBREAPER as u64;
     const PR_CAPBSET_READ: u64 = uapi::PR_CAPBSET_READ as u64;
     const PR_CAPBSET_DROP: u64 = uapi::PR_CAPBSET_DROP as u64;
     use hx_abi::hypercall::{op, PGRP_GET_PDEATHSIG, PGRP_SET_PDEATHSIG};
@@ -836,6 +838,14 @@ pub fn prctl([option, arg2, ..]: Args) -> SysResult {
             Ok(0)
         }
         PR_GET_NO_NEW_PRIVS => Ok(NO_NEW_PRIVS.load(Ordering::Relaxed)),
+        // Kept by the monitors' process table, where orphans find their reaper.
+        PR_SET_CHILD_SUBREAPER => {
+            host::simple(op::PGRP, &[hx_abi::hypercall::PGRP_SET_SUBREAPER, u64::from(arg2 != 0)]).map(|_| 0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            let on = host::simple(op::PGRP, &[hx_abi::hypercall::PGRP_GET_SUBREAPER])? as i32;
+            mm::write_user(arg2, &on).map(|_| 0)
+        }
         // The capability bounding set (kept with the credentials: inherited
         // by fork and execve as Linux does).
         PR_CAPBSET_READ if arg2 <= uapi::CAP_LAST_CAP as u64 => {

@@ -6,9 +6,9 @@ use super::guest::Segs;
 use crate::process::table::{self, Entry};
 use crate::sandbox::Errno;
 use hx_abi::hypercall::{
-    ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_ENDED, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG, PGRP_INFO,
-    PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG, PGRP_SET_SCHED, PGRP_TIDS, PROC_RUNNING,
-    PROC_SLEEPING, PROC_ZOMBIE,
+    ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_ENDED, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG,
+    PGRP_GET_SUBREAPER, PGRP_INFO, PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG,
+    PGRP_SET_SCHED, PGRP_SET_SUBREAPER, PGRP_TIDS, PROC_RUNNING, PROC_SLEEPING, PROC_ZOMBIE,
 };
 use std::sync::atomic::Ordering;
 
@@ -189,7 +189,12 @@ fn any_child_change(
     // Looked at without reaping, then reaped as the guest asked if it is theirs.
     let look = flags | libc::WNOWAIT;
     for _ in 0..64 {
-        let found = host_waitid(libc::P_ALL, 0, look)?;
+        let found = match host_waitid(libc::P_ALL, 0, look) {
+            // No host child at all: the children are orphans another
+            // monitor started (their ends come published).
+            Err(libc::ECHILD) => break,
+            r => r?,
+        };
         let Some((info, _)) = found else { return Ok(None) };
         // SAFETY: waitid filled `info` for the child it returns.
         let host_pid = unsafe { info.si_pid() };
@@ -211,12 +216,16 @@ fn any_child_change(
 }
 
 /// The first of the host children `hosts` with a state change (asked one
-/// by one), or the first error.
+/// by one), or the first error. A guest child that is not this monitor's
+/// host child (an orphan reparented to the guest's pid 1 from another
+/// process's monitor) is not the host's to report: its end comes
+/// published in the table, and it must not hide the other children
+/// (`ECHILD` for it made bash's `wait` return with a pipeline still running).
 fn first_change(hosts: Vec<i32>, flags: libc::c_int) -> Result<Option<(libc::siginfo_t, libc::rusage)>, Errno> {
     for host in hosts {
-        let found = host_waitid(libc::P_PID, host as libc::id_t, flags);
-        if !matches!(found, Ok(None)) {
-            return found;
+        match host_waitid(libc::P_PID, host as libc::id_t, flags) {
+            Ok(None) | Err(libc::ECHILD) => {}
+            found => return found,
         }
     }
     Ok(None)
@@ -326,6 +335,11 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
             Ok(0)
         }
         PGRP_GET_PDEATHSIG => Ok(me.pdeathsig.load(Ordering::SeqCst) as i64),
+        PGRP_SET_SUBREAPER if req.args[1] <= 1 => {
+            me.subreaper.store(req.args[1] == 1, Ordering::SeqCst);
+            Ok(0)
+        }
+        PGRP_GET_SUBREAPER => Ok(i64::from(me.subreaper.load(Ordering::SeqCst))),
         PGRP_SET_SCHED => {
             // Only read back by other guest processes: any numbers do.
             me.sched.store(req.args[1] << 32 | (req.args[2] & 0xffff_ffff), Ordering::SeqCst);

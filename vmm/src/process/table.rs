@@ -50,6 +50,8 @@ pub struct Entry {
     /// It ran `execve` since it was forked: its parent may no longer move
     /// it to another process group (`setpgid`: EACCES, as Linux).
     pub execed: AtomicBool,
+    /// `PR_SET_CHILD_SUBREAPER`: orphans below it come to it.
+    pub subreaper: AtomicBool,
     /// The files its image runs from (the executable, its interpreter), as
     /// host device and inode pairs (0: none): while it runs, no guest
     /// process may open them for writing (ETXTBSY, as Linux).
@@ -191,6 +193,16 @@ pub fn publish_end(end: &super::End) -> bool {
     // SAFETY: getppid cannot fail; the host parent is the guest parent's
     // monitor (or, for an orphan, the first monitor: guest pid 1).
     unsafe { libc::kill(libc::getppid(), libc::SIGCHLD) };
+    // An orphan a subreaper took: its host parent is still pid 1's monitor,
+    // so the subreaper's monitor hears of the end from here.
+    let parent = me.ppid.load(Ordering::SeqCst);
+    if let Some(p) = by_pid(parent).filter(|_| parent > 1) {
+        let host = p.host_pid.load(Ordering::SeqCst);
+        // SAFETY: getppid cannot fail; kill signals a monitor of this tree.
+        if host > 0 && host != unsafe { libc::getppid() } {
+            unsafe { libc::kill(host, libc::SIGCHLD) };
+        }
+    }
     true
 }
 
@@ -390,6 +402,8 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.detached.store(false, Ordering::SeqCst);
     slot.ctty.store(0, Ordering::SeqCst);
     slot.execed.store(false, Ordering::SeqCst);
+    // Not inherited (Linux's is_child_subreaper).
+    slot.subreaper.store(false, Ordering::SeqCst);
     // A forked child runs its parent's image until it execs.
     for (w, p) in slot.running.iter().zip(parent.running.iter()) {
         w.store(p.load(Ordering::SeqCst), Ordering::SeqCst);
@@ -460,10 +474,36 @@ pub fn release(e: &Entry) {
 /// Children of guest `pid` are given to pid 1 when `pid` ends (Linux reparents
 /// orphans to init; on the host, the first monitor is their subreaper); the
 /// ones that asked for a signal at their parent's death get it.
+/// Who takes the orphans of `pid`: its nearest ancestor that is a child
+/// subreaper and has not ended, else the tree's pid 1 (Linux's `find_new_reaper`).
+fn reaper_for(pid: i32) -> i32 {
+    let mut at = by_pid(pid).map_or(1, |e| e.ppid.load(Ordering::SeqCst));
+    // Bounded: a table of forged parents cannot make this loop.
+    for _ in 0..MAX_PROCESSES {
+        if at <= 1 {
+            break;
+        }
+        let Some(e) = by_pid(at) else { break };
+        if e.subreaper.load(Ordering::SeqCst) && end_of(e).is_none() {
+            return at;
+        }
+        at = e.ppid.load(Ordering::SeqCst);
+    }
+    1
+}
+
 pub fn orphan_children_of(pid: i32) {
+    let reaper = reaper_for(pid);
     for e in all_entries() {
         if e.ppid.load(Ordering::SeqCst) == pid {
-            e.ppid.store(1, Ordering::SeqCst);
+            e.ppid.store(reaper, Ordering::SeqCst);
+            if reaper != 1 && end_of(e).is_some() {
+                // A zombie handed over: its new parent hears of it now.
+                if let Some(r) = by_pid(reaper) {
+                    // SAFETY: a signal to a monitor of this tree.
+                    unsafe { libc::kill(r.host_pid.load(Ordering::SeqCst), libc::SIGCHLD) };
+                }
+            }
             if e.reaped.load(Ordering::SeqCst) {
                 // Reaped, its monitor still ending: the subreaper reaps that.
                 continue;
