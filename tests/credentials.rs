@@ -143,6 +143,68 @@ fn capget_and_capset_follow_linuxs_rules() {
     }
 }
 
+/// Securebits, `PR_SET_KEEPCAPS` and the ambient set (what `setpriv`,
+/// `runuser` and `capsh` ask): setuid keeps the permitted set with
+/// KEEP_CAPS, changes nothing with NO_SETUID_FIXUP, locks hold.
+#[test]
+fn securebits_keepcaps_and_ambient_capabilities_follow_linuxs_rules() {
+    let dir = workdir(&|d: &Path| std::fs::write(d.join("caps.py"), CAPS_PY).unwrap());
+    let py = Path::new("/usr/bin/python3");
+    let (n, h) = (native(py, &["caps.py"], dir.path()), hx(&[], py, &["caps.py"], dir.path()));
+    assert_same("caps.py", &n, &h);
+    if is_root() {
+        assert_printed(&text(&h.stdout), "after setresuid with keepcaps: ffff 0000 0000");
+    }
+    // setpriv's own use of them.
+    let args =
+        ["--inh-caps", "+net_bind_service", "--ambient-caps", "+net_bind_service", "--reuid=65534", "--regid=65534"];
+    let mut argv: Vec<&str> = args.to_vec();
+    argv.extend(["--clear-groups", "grep", "Cap", "/proc/self/status"]);
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if setpriv.exists() {
+        assert_same("setpriv", &native(setpriv, &argv, dir.path()), &hx(&[], setpriv, &argv, dir.path()));
+    }
+}
+
+const CAPS_PY: &str = r#"import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+def prctl(*a):
+    a = list(a) + [0] * (5 - len(a))
+    r = libc.prctl(*[ctypes.c_ulong(x) for x in a])
+    return r if r >= 0 else "E%d" % ctypes.get_errno()
+def caps():
+    st = open("/proc/self/status").read().split("\n")
+    return " ".join(l.split()[1][-4:] for l in st if l.startswith(("CapPrm", "CapEff", "CapAmb")))
+print("keepcaps", prctl(7), "securebits", prctl(27))
+print("keepcaps 2:", prctl(8, 2))
+print("ambient raise, not inheritable:", prctl(47, 2, 10))
+print("ambient is set, bad cap:", prctl(47, 1, 99))
+print("clear all with a cap:", prctl(47, 4, 1))
+pid = os.fork()
+if pid == 0:
+    print("set keepcaps", prctl(8, 1), prctl(7), prctl(27))
+    os.setresuid(1000, 1000, 1000)
+    print("after setresuid with keepcaps:", caps())
+    os._exit(0)
+os.waitpid(pid, 0)
+pid = os.fork()
+if pid == 0:
+    os.setresuid(1000, 1000, 1000)
+    print("after setresuid without:", caps())
+    os._exit(0)
+os.waitpid(pid, 0)
+pid = os.fork()
+if pid == 0:
+    print("lock keepcaps:", prctl(28, 0x30), prctl(27))
+    print("then keepcaps 0:", prctl(8, 0), "securebits 0:", prctl(28, 0))
+    print("no setuid fixup:", prctl(28, 0x34))
+    os.setresuid(1000, 1000, 1000)
+    print("after setresuid, no fixup:", caps())
+    os._exit(0)
+os.waitpid(pid, 0)
+print("unknown bits:", prctl(28, 0x10000))
+"#;
+
 #[test]
 fn chown_changes_owners_where_the_host_allows_it() {
     let out = matches_native(&["chown"], &nothing);

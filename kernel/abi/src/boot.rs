@@ -209,12 +209,22 @@ pub struct ExecCredentials {
     pub gids: [u32; 4],
     /// Capability sets: effective, permitted, inheritable, bounding, ambient.
     pub caps: [u64; 5],
+    /// `PR_SET_SECUREBITS`'s flags (`SECBIT_KEEP_CAPS` already cleared, as exec does).
+    pub securebits: u32,
     pub groups: [u32; MAX_EXEC_GROUPS],
 }
 
 impl Default for ExecCredentials {
     fn default() -> Self {
-        Self { present: 0, ngroups: 0, uids: [0; 4], gids: [0; 4], caps: [0; 5], groups: [0; MAX_EXEC_GROUPS] }
+        Self {
+            present: 0,
+            ngroups: 0,
+            uids: [0; 4],
+            gids: [0; 4],
+            caps: [0; 5],
+            securebits: 0,
+            groups: [0; MAX_EXEC_GROUPS],
+        }
     }
 }
 

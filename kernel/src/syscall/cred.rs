@@ -97,7 +97,17 @@ pub struct Credentials {
     pub inheritable: CapSet,
     pub bounding: CapSet,
     pub ambient: CapSet,
+    /// `SECBIT_*` flags (`PR_SET_SECUREBITS`, `PR_SET_KEEPCAPS`).
+    pub securebits: u32,
 }
+
+/// Linux's securebits (`linux/securebits.h`): each flag, and its lock one bit above.
+pub const SECBIT_NOROOT: u32 = 1 << 0;
+pub const SECBIT_NO_SETUID_FIXUP: u32 = 1 << 2;
+pub const SECBIT_KEEP_CAPS: u32 = 1 << 4;
+pub const SECBIT_NO_CAP_AMBIENT_RAISE: u32 = 1 << 6;
+const SECURE_ALL_BITS: u32 = 0x55;
+const SECURE_ALL_LOCKS: u32 = 0xaa;
 
 impl Credentials {
     /// A process of user `uid` and group `gid`, as a login starts it: root
@@ -116,6 +126,7 @@ impl Credentials {
             inheritable: 0,
             bounding,
             ambient: 0,
+            securebits: 0,
         }
     }
 
@@ -130,7 +141,8 @@ impl Credentials {
             ids.saved = ids.effective;
             ids.fs = ids.effective;
         }
-        let root = new.user.effective == ROOT || new.user.real == ROOT;
+        new.securebits &= !SECBIT_KEEP_CAPS;
+        let root = (new.user.effective == ROOT || new.user.real == ROOT) && self.securebits & SECBIT_NOROOT == 0;
         new.permitted = if root { self.bounding | self.inheritable } else { 0 } | self.ambient;
         new.effective = if new.user.effective == ROOT { new.permitted } else { self.ambient };
         new
@@ -143,7 +155,18 @@ impl Credentials {
         let mut groups = e.groups[..(e.ngroups as usize).min(MAX_EXEC_GROUPS)].to_vec();
         groups.sort_unstable();
         let [effective, permitted, inheritable, bounding, ambient] = e.caps.map(|c| c & CAP_FULL);
-        Self { user: ids(e.uids), group: ids(e.gids), groups, effective, permitted, inheritable, bounding, ambient }
+        let securebits = e.securebits & (SECURE_ALL_BITS | SECURE_ALL_LOCKS);
+        Self {
+            user: ids(e.uids),
+            group: ids(e.gids),
+            groups,
+            effective,
+            permitted,
+            inheritable,
+            bounding,
+            ambient,
+            securebits,
+        }
     }
 
     /// Whether capability `c` (a `CAP_*` number) is in the effective set.
@@ -169,10 +192,17 @@ impl Credentials {
     /// clears the effective set, and one returning to 0 restores it from the
     /// permitted set.
     fn fix_caps_after_setuid(&mut self, old: &Ids) {
+        if self.securebits & SECBIT_NO_SETUID_FIXUP != 0 {
+            return;
+        }
         let (new, was_root) = (self.user, old.holds(ROOT));
         if was_root && !new.holds(ROOT) {
-            self.permitted = 0;
-            self.effective = 0;
+            // SECBIT_KEEP_CAPS keeps the permitted set (the effective one
+            // still leaves with effective uid 0, below).
+            if self.securebits & SECBIT_KEEP_CAPS == 0 {
+                self.permitted = 0;
+                self.effective = 0;
+            }
             self.ambient = 0;
         }
         if old.effective == ROOT && new.effective != ROOT {
@@ -186,6 +216,9 @@ impl Credentials {
     /// The capabilities after the filesystem uid changed from `old_fs`: the
     /// filesystem ones leave with uid 0 and come back (if permitted) with it.
     fn fix_caps_after_setfsuid(&mut self, old_fs: u32) {
+        if self.securebits & SECBIT_NO_SETUID_FIXUP != 0 {
+            return;
+        }
         if old_fs == ROOT && self.user.fs != ROOT {
             self.effective &= !CAP_FS_SET;
         }
@@ -254,6 +287,74 @@ pub fn drop_from_bounding_set(cap: u32) -> Result<(), crate::errno::Errno> {
     })
 }
 
+/// `PR_GET_SECUREBITS`.
+pub fn securebits() -> u32 {
+    with(|c| c.securebits)
+}
+
+/// `PR_SET_SECUREBITS` (Linux's rules, every refusal `EPERM`): a locked
+/// flag cannot change, a lock cannot be undone, only known flags, and
+/// only with CAP_SETPCAP.
+pub fn set_securebits(bits: u64) -> Result<(), crate::errno::Errno> {
+    with(|c| {
+        let old = c.securebits as u64;
+        let locked = (old & SECURE_ALL_LOCKS as u64) >> 1;
+        if locked & (old ^ bits) != 0
+            || old & SECURE_ALL_LOCKS as u64 & !bits != 0
+            || bits & !((SECURE_ALL_BITS | SECURE_ALL_LOCKS) as u64) != 0
+            || !c.capable(uapi::CAP_SETPCAP)
+        {
+            return Err(crate::errno::EPERM);
+        }
+        c.securebits = bits as u32;
+        Ok(())
+    })
+}
+
+/// `PR_SET_KEEPCAPS`: `SECBIT_KEEP_CAPS` alone (`EPERM` once locked).
+pub fn set_keepcaps(on: bool) -> Result<(), crate::errno::Errno> {
+    with(|c| {
+        if c.securebits & (SECBIT_KEEP_CAPS << 1) != 0 {
+            return Err(crate::errno::EPERM);
+        }
+        if on {
+            c.securebits |= SECBIT_KEEP_CAPS;
+        } else {
+            c.securebits &= !SECBIT_KEEP_CAPS;
+        }
+        Ok(())
+    })
+}
+
+/// `PR_CAP_AMBIENT`: `IS_SET` (1), `RAISE` (2: the capability must be
+/// permitted and inheritable, and raising not forbidden by securebits),
+/// `LOWER` (3), `CLEAR_ALL` (4).
+pub fn ambient(op: u64, cap_nr: u64) -> SysResult {
+    if op != 4 && cap_nr > uapi::CAP_LAST_CAP as u64 {
+        return Err(EINVAL);
+    }
+    let bit = if op == 4 { 0 } else { cap(cap_nr as u32) };
+    with(|c| match op {
+        1 => Ok(u64::from(c.ambient & bit != 0)),
+        2 => {
+            if c.permitted & c.inheritable & bit == 0 || c.securebits & SECBIT_NO_CAP_AMBIENT_RAISE != 0 {
+                return Err(EPERM);
+            }
+            c.ambient |= bit;
+            Ok(0)
+        }
+        3 => {
+            c.ambient &= !bit;
+            Ok(0)
+        }
+        4 if cap_nr == 0 => {
+            c.ambient = 0;
+            Ok(0)
+        }
+        _ => Err(EINVAL),
+    })
+}
+
 /// A copy of the process's credentials.
 pub fn current() -> Credentials {
     with(|c| c.clone())
@@ -290,6 +391,7 @@ pub fn for_exec() -> ExecCredentials {
         uids: ids(c.user),
         gids: ids(c.group),
         caps: [c.effective, c.permitted, c.inheritable, c.bounding, c.ambient],
+        securebits: c.securebits,
         ..Default::default()
     };
     e.groups[..n].copy_from_slice(&c.groups[..n]);

@@ -789,7 +789,7 @@ pub fn name_set_for(tid: u32) -> Option<[u8; 16]> {
     THREAD_NAMES.lock().get(&tid).copied()
 }
 
-pub fn prctl([option, arg2, ..]: Args) -> SysResult {
+pub fn prctl([option, arg2, arg3, arg4, arg5, ..]: Args) -> SysResult {
     use hx_abi::uapi;
     const PR_SET_PDEATHSIG: u64 = uapi::PR_SET_PDEATHSIG as u64;
     const PR_GET_PDEATHSIG: u64 = uapi::PR_GET_PDEATHSIG as u64;
@@ -801,6 +801,11 @@ pub fn prctl([option, arg2, ..]: Args) -> SysResult {
     const PR_GET_TIMERSLACK: u64 = uapi::PR_GET_TIMERSLACK as u64;
     const PR_SET_NO_NEW_PRIVS: u64 = uapi::PR_SET_NO_NEW_PRIVS as u64;
     const PR_GET_NO_NEW_PRIVS: u64 = uapi::PR_GET_NO_NEW_PRIVS as u64;
+    const PR_GET_KEEPCAPS: u64 = uapi::PR_GET_KEEPCAPS as u64;
+    const PR_SET_KEEPCAPS: u64 = uapi::PR_SET_KEEPCAPS as u64;
+    const PR_GET_SECUREBITS: u64 = uapi::PR_GET_SECUREBITS as u64;
+    const PR_SET_SECUREBITS: u64 = uapi::PR_SET_SECUREBITS as u64;
+    const PR_CAP_AMBIENT: u64 = 47;
     const PR_SET_CHILD_SUBREAPER: u64 = uapi::PR_SET_CHILD_SUBREAPER as u64;
     const PR_GET_CHILD_SUBREAPER: u64 = uapi::PR_GET_CHILD_SUBREAPER as u64;
     const PR_CAPBSET_READ: u64 = uapi::PR_CAPBSET_READ as u64;
@@ -838,6 +843,13 @@ pub fn prctl([option, arg2, ..]: Args) -> SysResult {
             Ok(0)
         }
         PR_GET_NO_NEW_PRIVS => Ok(NO_NEW_PRIVS.load(Ordering::Relaxed)),
+        PR_GET_KEEPCAPS => Ok(u64::from(super::cred::securebits() & super::cred::SECBIT_KEEP_CAPS != 0)),
+        PR_SET_KEEPCAPS if arg2 <= 1 => super::cred::set_keepcaps(arg2 == 1).map(|()| 0),
+        PR_SET_KEEPCAPS => Err(EINVAL),
+        PR_GET_SECUREBITS => Ok(u64::from(super::cred::securebits())),
+        PR_SET_SECUREBITS => super::cred::set_securebits(arg2).map(|()| 0),
+        PR_CAP_AMBIENT if arg4 == 0 && arg5 == 0 => super::cred::ambient(arg2, arg3),
+        PR_CAP_AMBIENT => Err(EINVAL),
         // Kept by the monitors' process table, where orphans find their reaper.
         PR_SET_CHILD_SUBREAPER => {
             host::simple(op::PGRP, &[hx_abi::hypercall::PGRP_SET_SUBREAPER, u64::from(arg2 != 0)]).map(|_| 0)
