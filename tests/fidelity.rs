@@ -379,6 +379,28 @@ fn resource_limits_are_enforced_and_inherited_as_linux() {
     );
 }
 
+/// seccomp filters a program puts on itself (sandboxing servers, browsers,
+/// systemd services): every action, the strictest filter winning, strict
+/// mode, programs Linux refuses, and what keeps them (threads, TSYNC,
+/// fork, execve with no_new_privs). `seccomp` was ENOSYS.
+#[test]
+fn seccomp_filters_act_as_on_linux() {
+    each_flavor(
+        "seccomp",
+        [Flavor::GlibcStatic, Flavor::GlibcDynamic],
+        &[],
+        &[
+            "getppid: -1 errno 42",
+            "getppid now: 110; SIGSYS nr 110 code 1 arch 1 data 7 addr 1",
+            "a thread from before, with TSYNC: errno 12",
+            "kill process: killed by signal 31",
+            "strict: killed by signal 9",
+            "after exec: getppid -1 errno 33, no_new_privs 1, PR_GET_SECCOMP 2",
+            "forked child: getppid -1 errno 44",
+        ],
+    );
+}
+
 /// A process may have thousands of descriptors once it raises its limit
 /// (hx's table stopped at 1024 whatever the limit said).
 #[test]

@@ -173,7 +173,17 @@ pub struct ExecState {
     /// than SIGCHLD at their end (`clone`'s exit signal), which the new
     /// image inherits; else the kernel never asks the monitor about such children.
     pub clone_children: u64,
+    /// `PR_SET_NO_NEW_PRIVS`, which `execve` keeps.
+    pub no_new_privs: u64,
+    /// The seccomp filters `execve` keeps: a memory file the old image
+    /// wrote (a handle the new image reads and closes) and its length (0: none).
+    pub seccomp_handle: u64,
+    pub seccomp_len: u64,
 }
+
+/// The most bytes of seccomp filters an `execve` carries (Linux's limit of
+/// 32768 instructions across a thread's filters, 8 bytes each, with headers).
+pub const MAX_SECCOMP_BYTES: u64 = 32768 * 8 + 4096;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -240,6 +250,9 @@ impl Default for ExecState {
             creds: ExecCredentials::default(),
             sched: SchedState::default(),
             clone_children: 0,
+            no_new_privs: 0,
+            seccomp_handle: 0,
+            seccomp_len: 0,
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct Thread {
     /// CPU time used up to its last switch out, and when it last started running (ns).
     pub cpu_ns: AtomicU64,
     pub running_since: AtomicU64,
+    /// Its seccomp filters (`syscall::seccomp`): a new thread gets its creator's.
+    pub seccomp: Mutex<crate::syscall::seccomp::Mode>,
 }
 
 // SAFETY: `sched` is only reached with the scheduler's lock held; the rest is
@@ -112,6 +114,7 @@ impl Thread {
             rseq: AtomicU64::new(0),
             cpu_ns: AtomicU64::new(0),
             running_since: AtomicU64::new(0),
+            seccomp: Mutex::new(crate::syscall::seccomp::Mode::None),
         })
     }
 
@@ -138,6 +141,7 @@ impl Thread {
             rseq: AtomicU64::new(0),
             cpu_ns: AtomicU64::new(0),
             running_since: AtomicU64::new(0),
+            seccomp: Mutex::new(crate::syscall::seccomp::Mode::None),
         }
     }
 

@@ -21,6 +21,7 @@ pub const SIGILL: u32 = 4;
 pub const SIGTRAP: u32 = 5;
 pub const SIGABRT: u32 = 6;
 pub const SIGBUS: u32 = 7;
+pub const SIGSYS: u32 = 31;
 pub const SIGFPE: u32 = 8;
 pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
@@ -725,6 +726,32 @@ pub fn fault(frame: &mut Frame, vector: u64, error: u64, addr: u64) {
             set_action(sig, Some(Action::default()));
         }
         default_action(sig);
+        return;
+    }
+    t.signals.lock().pending.add(q);
+}
+
+/// `SECCOMP_RET_TRAP`: SIGSYS for the calling thread, forced as a fault's
+/// signal is (blocked or ignored, it ends the process), with `si_call_addr`
+/// the address after the call, `si_syscall`, `si_arch`, and the filter's
+/// data in `si_errno`.
+pub fn seccomp_trap(call_addr: u64, nr: u64, arch: u32, data: u32) {
+    const SYS_SECCOMP: i32 = 1;
+    let mut q = Queued::new(SIGSYS, SYS_SECCOMP);
+    q.info.__bindgen_anon_1.__bindgen_anon_1.si_errno = data as i32;
+    q.fields()._sigsys = uapi::__sifields__bindgen_ty_7 {
+        _call_addr: call_addr as *mut core::ffi::c_void,
+        _syscall: nr as i32,
+        _arch: arch,
+    };
+    let t = sched::current();
+    let blocked = t.signals.lock().mask & bit(SIGSYS) != 0;
+    let a = action(SIGSYS);
+    if blocked || a.handler <= SIG_IGN {
+        if a.handler != SIG_DFL || blocked {
+            set_action(SIGSYS, Some(Action::default()));
+        }
+        default_action(SIGSYS);
         return;
     }
     t.signals.lock().pending.add(q);

@@ -40,6 +40,12 @@ pub extern "C" fn from_program(frame: &mut Frame) {
     }
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     let site_end = frame.rip;
+    if let Some(ret) = super::seccomp::before(frame, nr, &args) {
+        // The filters answered for it: the call does not run.
+        frame.rax = ret as u64;
+        exit_work(frame);
+        return;
+    }
     frame.rax = invoke(nr, table::handler(nr), args, path) as u64;
     // Still the same context (not a new image, not a signal frame restored).
     if frame.entry == ENTRY_TRAP && frame.rip == site_end {

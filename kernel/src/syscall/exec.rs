@@ -92,8 +92,17 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
         clone_children: u64::from(super::fork::may_have_clone_children() && !super::vfork::active()),
         ..Default::default()
     });
+    state.no_new_privs = process::no_new_privs() as u64;
+    let filters = super::seccomp::for_exec();
+    if !filters.is_empty() {
+        state.seccomp_handle = host::memfd(&filters, 0)?;
+        state.seccomp_len = filters.len() as u64;
+    }
     fs::pipe::move_to_host()?;
-    let (fds, made) = fs::table::inheritable();
+    let (fds, mut made) = fs::table::inheritable();
+    if !filters.is_empty() {
+        made.push(state.seccomp_handle);
+    }
     if fds.len() > MAX_INHERITED_FDS {
         host::log(b"execve: more open descriptors than hx passes on; the highest are closed");
     }

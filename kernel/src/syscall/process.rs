@@ -765,6 +765,15 @@ static THREAD_NAMES: Mutex<alloc::collections::BTreeMap<u32, [u8; 16]>> =
 /// `PR_SET_DUMPABLE`, `PR_SET_NO_NEW_PRIVS`, `PR_SET_TIMERSLACK`.
 static DUMPABLE: AtomicU64 = AtomicU64::new(1);
 static NO_NEW_PRIVS: AtomicU64 = AtomicU64::new(0);
+
+/// `PR_GET_NO_NEW_PRIVS` (seccomp's precondition, kept across `execve`).
+pub fn no_new_privs() -> bool {
+    NO_NEW_PRIVS.load(Ordering::Relaxed) != 0
+}
+
+pub fn set_no_new_privs(on: bool) {
+    NO_NEW_PRIVS.store(u64::from(on), Ordering::Relaxed);
+}
 static TIMER_SLACK: AtomicU64 = AtomicU64::new(50_000);
 /// What `PR_SET_TIMERSLACK` 0 goes back to: 50 µs, or in a forked child the
 /// parent's slack at the fork (Linux's `default_timer_slack_ns`).
@@ -801,6 +810,8 @@ pub fn prctl([option, arg2, arg3, arg4, arg5, ..]: Args) -> SysResult {
     const PR_GET_TIMERSLACK: u64 = uapi::PR_GET_TIMERSLACK as u64;
     const PR_SET_NO_NEW_PRIVS: u64 = uapi::PR_SET_NO_NEW_PRIVS as u64;
     const PR_GET_NO_NEW_PRIVS: u64 = uapi::PR_GET_NO_NEW_PRIVS as u64;
+    const PR_GET_SECCOMP: u64 = uapi::PR_GET_SECCOMP as u64;
+    const PR_SET_SECCOMP: u64 = uapi::PR_SET_SECCOMP as u64;
     const PR_GET_KEEPCAPS: u64 = uapi::PR_GET_KEEPCAPS as u64;
     const PR_SET_KEEPCAPS: u64 = uapi::PR_SET_KEEPCAPS as u64;
     const PR_GET_SECUREBITS: u64 = uapi::PR_GET_SECUREBITS as u64;
@@ -843,6 +854,8 @@ pub fn prctl([option, arg2, arg3, arg4, arg5, ..]: Args) -> SysResult {
             Ok(0)
         }
         PR_GET_NO_NEW_PRIVS => Ok(NO_NEW_PRIVS.load(Ordering::Relaxed)),
+        PR_GET_SECCOMP => Ok(super::seccomp::mode_number()),
+        PR_SET_SECCOMP => super::seccomp::set_by_prctl(arg2, arg3),
         PR_GET_KEEPCAPS => Ok(u64::from(super::cred::securebits() & super::cred::SECBIT_KEEP_CAPS != 0)),
         PR_SET_KEEPCAPS if arg2 <= 1 => super::cred::set_keepcaps(arg2 == 1).map(|()| 0),
         PR_SET_KEEPCAPS => Err(EINVAL),

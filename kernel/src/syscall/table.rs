@@ -2,8 +2,8 @@
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
 use super::{
-    aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mlock, mm, net, numa, path, poll, process, signal,
-    splice, sysv, thread, time, xattr, Args,
+    aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mlock, mm, net, numa, path, poll, process, seccomp,
+    signal, splice, sysv, thread, time, xattr, Args,
 };
 use crate::errno::SysResult;
 use crate::fs::{eventfd, pidfd, signalfd, timerfd};
@@ -278,6 +278,7 @@ table! {
     314 => process::sched_setattr,
     315 => process::sched_getattr,
     316 => path::renameat2,
+    317 => seccomp::seccomp,
     309 => process::getcpu,
     318 => process::getrandom,
     319 => fs::memfd_create,

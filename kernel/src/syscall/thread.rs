@@ -87,6 +87,7 @@ fn clone_thread(a: CloneArgs) -> SysResult {
     let child = Thread::new(tid, &frame, tls, signals).ok_or(EAGAIN)?;
     // A new thread runs where its creator may (Linux copies the mask).
     child.affinity.store(sched::current().affinity.load(Ordering::Relaxed), Ordering::Relaxed);
+    *child.seccomp.lock() = parent.seccomp.lock().clone();
     super::numa::inherit(parent.tid, tid);
     if a.flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid.store(a.child_tid, Ordering::Relaxed);
@@ -174,7 +175,7 @@ pub fn get_robust_list([tid, head_ptr, len_ptr, ..]: Args) -> SysResult {
 
 /// What Linux does for a thread that ends: its robust futexes are marked
 /// OWNER_DIED (waking a waiter), and its `clear_child_tid` is zeroed and woken.
-fn exit_bookkeeping(t: &Thread) {
+pub fn exit_bookkeeping(t: &Thread) {
     let (head, _) = *t.robust_list.lock();
     if head != 0 {
         let _ = release_robust_list(t.tid, head);

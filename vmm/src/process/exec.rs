@@ -215,14 +215,25 @@ pub fn prepare(m: &Machine, files: &Files, req: &Request) -> std::result::Result
     }
     state.nfds = kept.len() as u64;
     state.fds[..kept.len()].copy_from_slice(&kept);
+    // The seccomp filters travel in a memory file the process made: a
+    // handle it holds, of a bounded length, or the exec fails (the new
+    // image must not run unconfined).
+    if state.seccomp_len != 0
+        && (state.seccomp_len > hx_abi::boot::MAX_SECCOMP_BYTES || !files.holds(state.seccomp_handle))
+    {
+        return Err(libc::EINVAL);
+    }
     Ok(Launch { state, ..l })
 }
 
 /// The process that boots `l` keeps exactly the host handles it inherits.
 pub fn keep_inherited(files: &mut Files, l: &Launch) {
     let n = (l.state.nfds as usize).min(MAX_INHERITED_FDS);
-    let handles: Vec<u64> =
+    let mut handles: Vec<u64> =
         l.state.fds.iter().take(n).filter(|f| f.handle & DEVICE_HANDLE == 0).map(|f| f.handle).collect();
+    if l.state.seccomp_len != 0 {
+        handles.push(l.state.seccomp_handle);
+    }
     files.keep_only(&handles);
 }
 

@@ -312,9 +312,10 @@ fn status(thread: &Arc<Thread>) -> Vec<u8> {
     ] {
         t.field(name).hex(set, 16).nl();
     }
-    t.field(b"NoNewPrivs").u(0).nl();
-    t.field(b"Seccomp").u(0).nl();
-    t.field(b"Seccomp_filters").u(0).nl();
+    let (seccomp, filters) = crate::syscall::seccomp::of_thread(thread);
+    t.field(b"NoNewPrivs").u(u64::from(process::no_new_privs())).nl();
+    t.field(b"Seccomp").u(seccomp).nl();
+    t.field(b"Seccomp_filters").u(filters).nl();
     let cpus = thread.affinity.load(core::sync::atomic::Ordering::Relaxed) & online_mask();
     t.field(b"Cpus_allowed").hex(cpus, 1).nl();
     t.field(b"Cpus_allowed_list");
