@@ -118,6 +118,42 @@ print("no such link", struct.unpack_from("=IHHII", err)[1], struct.unpack_from("
     );
 }
 
+/// /proc/self/fdinfo: each descriptor's position and flags (O_CLOEXEC
+/// included), an eventfd's count, an epoll instance's entries (what lsof
+/// and debuggers read). It was not there.
+#[test]
+fn proc_fdinfo_shows_positions_flags_and_kind_details_as_linux() {
+    same(
+        "fdinfo",
+        r#"import os, select, signal, socket
+def show(what, fd):
+    lines = open("/proc/self/fdinfo/%d" % fd).read().splitlines()
+    keep = [l for l in lines if l.split(":")[0] in ("pos", "flags", "eventfd-count", "eventfd-semaphore", "sigmask")]
+    tfd = [" ".join(l.split()[:5] + [hex(int(l.split()[5], 16) & 0xffffffff)]) for l in lines if l.startswith("tfd:")]
+    tfd.sort()  # Linux lists them in its tree order (by file address)
+    print(what, keep + tfd)
+f = os.open("data", os.O_CREAT | os.O_RDWR | os.O_APPEND, 0o600)
+os.write(f, b"x" * 100)
+os.lseek(f, 40, 0)
+show("file at 40", f)
+show("/etc/passwd", os.open("/etc/passwd", os.O_RDONLY | os.O_CLOEXEC))
+r, w = os.pipe()
+show("pipe r", r); show("pipe w", w)
+e = os.eventfd(7, os.EFD_NONBLOCK | os.EFD_SEMAPHORE)
+show("eventfd", e)
+sfd = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+import ctypes
+ep = select.epoll()
+ep.register(r, select.EPOLLIN | select.EPOLLET)
+ep.register(e, select.EPOLLOUT)
+show("epoll", ep.fileno())
+s = socket.socket()
+show("socket", s.fileno())
+print(sorted(os.listdir("/proc/self/fdinfo")) == sorted(os.listdir("/proc/self/fd")))
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

@@ -37,6 +37,15 @@ fn waiters(s: &mut State) -> &mut Vec<Arc<Thread>> {
 }
 
 impl EventFd {
+    /// The counter now (`/proc/<pid>/fdinfo`'s `eventfd-count`).
+    pub fn count(&self) -> u64 {
+        self.state.lock().count
+    }
+
+    pub fn is_semaphore(&self) -> bool {
+        self.semaphore
+    }
+
     pub fn read(&self, buf: u64, count: u64, nonblock: bool) -> SysResult {
         if count < 8 {
             return Err(EINVAL);

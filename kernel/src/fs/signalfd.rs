@@ -58,7 +58,8 @@ fn pending_in(mask: u64) -> u64 {
 }
 
 impl SignalFd {
-    fn mask(&self) -> u64 {
+    /// The signals it reads (also `/proc/<pid>/fdinfo`'s `sigmask`).
+    pub fn mask(&self) -> u64 {
         self.mask.load(Ordering::Relaxed)
     }
 

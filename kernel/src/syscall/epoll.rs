@@ -76,6 +76,11 @@ pub fn files_replaced(replaced: &[(usize, usize)]) {
 }
 
 /// The entries of `ep` that are still their descriptors' (the others leave the set).
+/// Each entry's descriptor, events and data (`/proc/<pid>/fdinfo`'s `tfd` lines).
+pub fn entries_of(ep: &Epoll) -> Vec<(i32, u32, u64)> {
+    ep.interest.lock().iter().map(|(&fd, i)| (fd, i.events, i.data)).collect()
+}
+
 fn live_entries(ep: &Epoll) -> Vec<(i32, Interest)> {
     let mut interest = ep.interest.lock();
     interest.retain(|&fd, i| file_at(fd) == Some(i.file));

@@ -187,6 +187,7 @@ enum TaskEntry {
     File(TaskFile),
     Link(TaskLink),
     Fds,
+    FdInfos,
     Tasks,
 }
 
@@ -199,6 +200,7 @@ const TASK: &[(&[u8], TaskEntry)] = &[
     (b"environ", TaskEntry::File(TaskFile::Environ)),
     (b"exe", TaskEntry::Link(TaskLink::Exe)),
     (b"fd", TaskEntry::Fds),
+    (b"fdinfo", TaskEntry::FdInfos),
     (b"limits", TaskEntry::File(TaskFile::Limits)),
     (b"maps", TaskEntry::File(TaskFile::Maps)),
     (b"mountinfo", TaskEntry::File(TaskFile::Mountinfo)),
@@ -227,6 +229,8 @@ enum Node {
     Tasks,
     Fds,
     Fd(u64),
+    FdInfos,
+    FdInfo(u64),
     /// `/dev/fd`, `/dev/stdin`, ...: Linux's links into `/proc/self/fd`.
     DevLink(&'static [u8]),
     /// `/proc/<pid>` of another process of the tree, and a file in it.
@@ -325,6 +329,7 @@ fn child(node: Node, name: &[u8]) -> Result<Node, Errno> {
                 TaskEntry::File(f) => Ok(Node::TaskFile(tid, f)),
                 TaskEntry::Link(l) => Ok(Node::TaskLink(l)),
                 TaskEntry::Fds => Ok(Node::Fds),
+                TaskEntry::FdInfos => Ok(Node::FdInfos),
                 TaskEntry::Tasks if tid.is_none() => Ok(Node::Tasks),
                 TaskEntry::Tasks => Err(ENOENT),
             }
@@ -340,12 +345,16 @@ fn child(node: Node, name: &[u8]) -> Result<Node, Errno> {
             Some(n) if table::get(n).is_ok() => Ok(Node::Fd(n)),
             _ => Err(ENOENT),
         },
+        Node::FdInfos => match number(name) {
+            Some(n) if table::get(n).is_ok() => Ok(Node::FdInfo(n)),
+            _ => Err(ENOENT),
+        },
         _ => Err(ENOTDIR),
     }
 }
 
 fn is_dir(node: Node) -> bool {
-    matches!(node, Node::Root | Node::Dir(_) | Node::Task(_) | Node::Tasks | Node::Fds | Node::Other(_))
+    matches!(node, Node::Root | Node::Dir(_) | Node::Task(_) | Node::Tasks | Node::Fds | Node::FdInfos | Node::Other(_))
 }
 
 fn is_link(node: Node) -> bool {
@@ -510,7 +519,17 @@ fn is_sysctl_writable(node: Node) -> bool {
 
 /// Whether `node` belongs to the process (owned by its effective ids).
 fn per_task(node: Node) -> bool {
-    matches!(node, Node::Task(_) | Node::TaskFile(..) | Node::TaskLink(_) | Node::Tasks | Node::Fds | Node::Fd(_))
+    matches!(
+        node,
+        Node::Task(_)
+            | Node::TaskFile(..)
+            | Node::TaskLink(_)
+            | Node::Tasks
+            | Node::Fds
+            | Node::Fd(_)
+            | Node::FdInfos
+            | Node::FdInfo(_)
+    )
 }
 
 fn stat_node(node: Node, canon: &[u8]) -> Stat {
@@ -615,7 +634,7 @@ fn entries(node: Node, canon: &[u8]) -> Vec<DirEntry> {
                 let kind = match e {
                     TaskEntry::File(_) => DT_REG,
                     TaskEntry::Link(_) => DT_LNK,
-                    TaskEntry::Fds => DT_DIR,
+                    TaskEntry::Fds | TaskEntry::FdInfos => DT_DIR,
                     TaskEntry::Tasks if tid.is_none() => DT_DIR,
                     TaskEntry::Tasks => continue,
                 };
@@ -630,6 +649,11 @@ fn entries(node: Node, canon: &[u8]) -> Vec<DirEntry> {
         Node::Fds => {
             for (fd, _) in table::snapshot() {
                 add(Text::new().u(fd).0.as_slice(), DT_LNK);
+            }
+        }
+        Node::FdInfos => {
+            for (fd, _) in table::snapshot() {
+                add(Text::new().u(fd).0.as_slice(), DT_REG);
             }
         }
         _ => {}
@@ -667,6 +691,7 @@ fn generated(node: Node, canon: &[u8], st: Stat) -> Generated {
             Node::File(g) => system::text(g),
             Node::TaskFile(tid, f) => process::text(tid, f),
             Node::OtherFile(pid, f) => others::text(pid, f),
+            Node::FdInfo(fd) => process::fdinfo(fd),
             _ => Vec::new(),
         }))
     };

@@ -162,6 +162,16 @@ fn is_below(path: &[u8], parent: &[u8]) -> bool {
     path != parent && (parent == b"/" || (path.starts_with(parent) && path.get(parent.len()) == Some(&b'/')))
 }
 
+/// The `mountinfo` id of the mount `path` (absolute) lies in.
+pub fn id_of(path: &[u8]) -> u64 {
+    let all = list();
+    all.iter()
+        .enumerate()
+        .filter(|(_, m)| m.path == path || is_below(path, &m.path))
+        .max_by_key(|(_, m)| m.path.len())
+        .map_or(FIRST_ID, |(i, _)| FIRST_ID + i as u64)
+}
+
 /// `/proc/self/mountinfo`: one line per mount with its id, its parent's,
 /// its device and options.
 pub fn mountinfo() -> Vec<u8> {

@@ -61,6 +61,69 @@ pub fn text(tid: Option<u32>, f: TaskFile) -> Vec<u8> {
     }
 }
 
+/// `/proc/<pid>/fdinfo/<fd>`: the description's position, status flags
+/// (with `O_CLOEXEC` for the descriptor's own flag) as `0%o`, its mount's
+/// id (as `mountinfo` numbers them; the kernel's pipes, sockets and
+/// anonymous files have internal mounts of their own), its inode, then
+/// what the file kind adds (an eventfd's count, a signalfd's mask, an
+/// epoll instance's entries), in Linux's format.
+pub fn fdinfo(fd: u64) -> Vec<u8> {
+    use crate::fs::anon::Anon;
+    let Ok(entry) = table::entry(fd) else { return Vec::new() };
+    let file = &entry.file;
+    let pos = match &file.kind {
+        Kind::Host(h) => crate::host::simple(op::LSEEK, &[*h, 0, 1]).unwrap_or(0),
+        Kind::Generated(g) => g.seek(0, 1).unwrap_or(0),
+        _ => 0,
+    };
+    let flags = file.status() as u64 | if entry.cloexec { crate::fs::O_CLOEXEC as u64 } else { 0 };
+    let st = crate::syscall::fs::stat_of(file).unwrap_or_default();
+    let mount = match &file.kind {
+        Kind::PipeRead(_) | Kind::PipeWrite(_) => PIPEFS_MOUNT,
+        // Sockets and host pipes have no name; a descriptor the guest
+        // started with (a terminal, a file) is shown on the root mount.
+        Kind::Host(_) if !file.path.starts_with(b"/") => match st.mode & 0o170000 {
+            0o140000 => SOCKFS_MOUNT,
+            0o010000 => PIPEFS_MOUNT,
+            _ => super::mounts::id_of(b"/"),
+        },
+        Kind::Anon(_) | Kind::Epoll(_) => ANON_INODE_MOUNT,
+        _ => super::mounts::id_of(&file.path),
+    };
+    let mut t = Text::new();
+    t.s(b"pos:\t").u(pos).nl();
+    t.s(b"flags:\t0").octal_width(flags, 1).nl();
+    t.s(b"mnt_id:\t").u(mount).nl();
+    t.s(b"ino:\t").u(st.ino).nl();
+    match &file.kind {
+        Kind::Anon(Anon::Event(e)) => {
+            t.s(b"eventfd-count: ").hex_width(e.count(), 16).nl();
+            t.s(b"eventfd-id: ").u(st.ino).nl();
+            t.s(b"eventfd-semaphore: ").u(u64::from(e.is_semaphore())).nl();
+        }
+        Kind::Anon(Anon::Signal(s)) => {
+            t.s(b"sigmask:\t").hex(s.mask(), 16).nl();
+        }
+        Kind::Epoll(ep) => {
+            for (tfd, events, data) in crate::syscall::epoll::entries_of(ep) {
+                let target = table::get(tfd as u64).ok().and_then(|f| crate::syscall::fs::stat_of(&f).ok());
+                let target = target.unwrap_or_default();
+                t.s(b"tfd: ").i_width(tfd as i64, 8).s(b" events: ").hex_width(events as u64, 8);
+                t.s(b" data: ").hex_width(data, 16).s(b"  pos:0 ino:").hex(target.ino, 1);
+                t.s(b" sdev:").hex(target.dev, 1).nl();
+            }
+        }
+        _ => {}
+    }
+    t.into_bytes()
+}
+
+/// The internal mounts of Linux's pipes, sockets and anonymous files (not
+/// in `mountinfo`: ids below the first one it lists).
+const PIPEFS_MOUNT: u64 = 13;
+const SOCKFS_MOUNT: u64 = 14;
+const ANON_INODE_MOUNT: u64 = 15;
+
 /// `/proc/<pid>/limits`: Linux's table (`proc_pid_limits`), with its
 /// names, units and column widths.
 fn limits() -> Vec<u8> {

@@ -81,6 +81,15 @@ impl Text {
         self
     }
 
+    /// `v` in lower-case hexadecimal, right-aligned in `width` columns (`%*lx`).
+    pub fn hex_width(&mut self, v: u64, width: usize) -> &mut Self {
+        let digits = ((64 - v.leading_zeros() as usize).div_ceil(4)).max(1);
+        for _ in digits..width {
+            self.c(b' ');
+        }
+        self.hex(v, 1)
+    }
+
     /// `v` in lower-case hexadecimal, zero-padded to at least `width` digits (`%0*lx`).
     pub fn hex(&mut self, v: u64, width: usize) -> &mut Self {
         let digits = ((64 - v.leading_zeros() as usize).div_ceil(4)).max(1);
