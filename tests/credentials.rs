@@ -205,6 +205,58 @@ os.waitpid(pid, 0)
 print("unknown bits:", prctl(28, 0x10000))
 "#;
 
+/// Signals between users: a process may signal another only if its real or
+/// effective uid is the target's real or saved one (or with CAP_KILL, or
+/// SIGCONT in its session); any other process got every signal before.
+#[test]
+fn signals_to_another_users_processes_need_its_uid_or_cap_kill() {
+    if !is_root() {
+        return; // natively, only root can start processes of two users
+    }
+    let dir = workdir(&|d: &Path| std::fs::write(d.join("kill.py"), KILL_PY).unwrap());
+    let py = Path::new("/usr/bin/python3");
+    let (n, h) = (native(py, &["kill.py"], dir.path()), hx(&[], py, &["kill.py"], dir.path()));
+    assert_same("kill.py", &n, &h);
+    assert_printed(&text(&h.stdout), "2000 signal 0: EPERM");
+}
+
+const KILL_PY: &str = r#"import os, signal, time
+def result(f):
+    try:
+        f(); return "ok"
+    except OSError as e:
+        return __import__("errno").errorcode[e.errno]
+r, w = os.pipe()
+a = os.fork()
+if a == 0:
+    os.setpgid(0, 0)
+    os.setresuid(1000, 1000, 1000)
+    os.write(w, b"r")
+    time.sleep(3)
+    os._exit(0)
+os.read(r, 1)
+for uid in (1000, 2000):
+    b = os.fork()
+    if b == 0:
+        os.setresuid(uid, uid, uid)
+        print(uid, "signal 0:", result(lambda: os.kill(a, 0)))
+        print(uid, "SIGCONT, same session:", result(lambda: os.kill(a, signal.SIGCONT)))
+        print(uid, "to the group:", result(lambda: os.killpg(a, 0)))
+        print(uid, "to its parent (root):", result(lambda: os.kill(os.getppid(), 0)))
+        os._exit(0)
+    os.waitpid(b, 0)
+c = os.fork()
+if c == 0:
+    os.setresuid(2000, 1000, 2000)  # effective 1000 alone is enough
+    print("effective 1000:", result(lambda: os.kill(a, 0)))
+    os.setresuid(2000, 2000, 1000)  # a saved uid does not count for the sender
+    print("saved 1000:", result(lambda: os.kill(a, 0)))
+    os._exit(0)
+os.waitpid(c, 0)
+print("root:", result(lambda: os.kill(a, signal.SIGTERM)))
+print(os.waitpid(a, 0)[1] & 0x7f)
+"#;
+
 #[test]
 fn chown_changes_owners_where_the_host_allows_it() {
     let out = matches_native(&["chown"], &nothing);

@@ -150,7 +150,8 @@ pub mod op {
     /// Linux `struct rusage`.
     pub const WAIT: u32 = 40;
     /// `kill(args[0] as i64, args[1])` to other guest processes (> 0 a pid,
-    /// 0 / < -1 a group, -1 every process but the caller).
+    /// 0 / < -1 a group, -1 every process but the caller); `args[2]` = 1 if
+    /// the sender has CAP_KILL (else only processes of its own user: EPERM).
     pub const KILL: u32 = 41;
     /// A host pipe: `ret` = 0 and `args[0]`, `args[1]` = read and write handles
     /// (`args[2]` = `O_NONBLOCK` or 0), shared with the processes that inherit them.
@@ -261,7 +262,8 @@ pub mod op {
     pub const XATTR: u32 = 63;
     /// The ids the guest process's file requests are checked as (it changed
     /// them): `args[0]` = filesystem uid, `args[1]` = filesystem gid,
-    /// `args[2]` = real uid, `args[3]` = real gid; the supplementary groups
+    /// `args[2]` = real uid, `args[3]` = real gid, `args[4]` = effective uid,
+    /// `args[5]` = saved uid (whom signals may reach); the supplementary groups
     /// in `segs[0]` (`u32`s, at most `MAX_GUEST_GROUPS`). A monitor running
     /// as root then makes each path request with these (real ones for
     /// `access` without `ACCESS_EFFECTIVE`); one that is not root ignores them.

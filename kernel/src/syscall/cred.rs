@@ -263,7 +263,9 @@ fn with<R>(f: impl FnOnce(&mut Credentials) -> R) -> R {
 /// requests with (`op::CREDS`; it ignores them unless it runs as root).
 fn tell_monitor(c: &Credentials) {
     let mut req = hx_abi::hypercall::Request::new(hx_abi::hypercall::op::CREDS);
-    req.args[..4].copy_from_slice(&[c.user.fs, c.group.fs, c.user.real, c.group.real].map(u64::from));
+    req.args[..6].copy_from_slice(
+        &[c.user.fs, c.group.fs, c.user.real, c.group.real, c.user.effective, c.user.saved].map(u64::from),
+    );
     if !c.groups.is_empty() {
         req.segs[0] = host::kernel_segment(c.groups.as_ptr() as u64, c.groups.len() * 4);
         req.nsegs = 1;

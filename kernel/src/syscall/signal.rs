@@ -212,7 +212,8 @@ pub fn kill([target, sig, ..]: Args) -> SysResult {
     let remote = target != me;
     let mut found = local;
     if remote {
-        match crate::host::simple(hx_abi::hypercall::op::KILL, &[target as u64, sig]) {
+        let cap_kill = u64::from(super::cred::capable(hx_abi::uapi::CAP_KILL));
+        match crate::host::simple(hx_abi::hypercall::op::KILL, &[target as u64, sig, cap_kill]) {
             Ok(_) => found = true,
             Err(e) if !local => return Err(e),
             Err(_) => {}

@@ -36,14 +36,15 @@ struct GuestIds {
 static SWITCHED: AtomicBool = AtomicBool::new(false);
 static IDS: Mutex<Option<GuestIds>> = Mutex::new(None);
 
-/// `op::CREDS`: `args` = fs uid, fs gid, real uid, real gid; `groups` = the
-/// supplementary groups' bytes (native-endian `u32`s).
+/// `op::CREDS`: `args` = fs uid, fs gid, real uid, real gid, effective
+/// uid, saved uid; `groups` = the supplementary groups' bytes (native-endian `u32`s).
 pub fn set(args: &[u64; 8], groups: &[u8]) -> Result<i64, libc::c_int> {
     if !groups.len().is_multiple_of(4) || groups.len() / 4 > MAX_GUEST_GROUPS {
         return Err(libc::EINVAL);
     }
     let id = |a: u64| u32::try_from(a).ok().filter(|&v| v != u32::MAX).ok_or(libc::EINVAL);
-    let [fs_uid, fs_gid, real_uid, real_gid, ..] = *args;
+    let [fs_uid, fs_gid, real_uid, real_gid, effective_uid, saved_uid, ..] = *args;
+    crate::process::table::publish_uids(id(real_uid)?, id(effective_uid)?, id(saved_uid)?);
     let groups: Vec<libc::gid_t> =
         groups.chunks_exact(4).map(|b| u32::from_ne_bytes(b.try_into().unwrap_or_default())).collect();
     let ids =
@@ -56,9 +57,13 @@ pub fn set(args: &[u64; 8], groups: &[u8]) -> Result<i64, libc::c_int> {
 /// monitor may still hold those of the process it was forked from.
 pub fn set_from_exec(c: &hx_abi::boot::ExecCredentials) {
     if c.present == 0 {
+        // SAFETY: getuid cannot fail: the first image runs as hx-run's user.
+        let uid = unsafe { libc::getuid() };
+        crate::process::table::publish_uids(uid, uid, uid);
         adopt(GuestIds { fs_uid: 0, fs_gid: 0, real_uid: 0, real_gid: 0, groups: Vec::new() });
         return;
     }
+    crate::process::table::publish_uids(c.uids[0], c.uids[1], c.uids[2]);
     adopt(GuestIds {
         fs_uid: c.uids[3],
         fs_gid: c.gids[3],

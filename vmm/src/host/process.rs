@@ -288,11 +288,19 @@ pub fn kill(req: &Request) -> i64 {
             table::entries().filter(|e| e.pgid.load(Ordering::SeqCst) == group && pid_of(e) != my_pid).collect()
         }
     };
-    let mut sent = 0;
+    // args[2]: the sender has CAP_KILL (the guest's own capabilities: a
+    // forged one only lets one guest process signal another).
+    let cap_kill = req.args[2] != 0;
+    let (mut sent, mut refused) = (0, 0);
     for e in targets.iter().filter(|e| pid_of(e) != my_pid) {
-        if signal(e, sig).is_ok() {
+        if !table::may_signal(me, e, sig, cap_kill) {
+            refused += 1;
+        } else if signal(e, sig).is_ok() {
             sent += 1;
         }
+    }
+    if sent == 0 && refused > 0 {
+        return -(libc::EPERM as i64);
     }
     // A group the caller is in counts as found even if it is alone there.
     if sent == 0 && !(pid == 0 || (pid < -1 && me.pgid.load(Ordering::SeqCst) as i64 == -pid)) {

@@ -4,7 +4,7 @@
 //! sees every other's entries; guests never see it (it is monitor memory,
 //! not guest RAM). Its size is the guest's process limit: a fork bomb ends
 //! with `EAGAIN` when it is full, and the host sees at most that many monitors.
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Guest processes alive (or zombies) at once in one `hx-run` tree.
 pub const MAX_PROCESSES: usize = 512;
@@ -52,6 +52,11 @@ pub struct Entry {
     pub execed: AtomicBool,
     /// `PR_SET_CHILD_SUBREAPER`: orphans below it come to it.
     pub subreaper: AtomicBool,
+    /// Its real (low half) and saved (high half) user ids, and its
+    /// effective one: who may signal it, and whom it may signal (Linux's
+    /// `kill_ok_by_cred`).
+    pub signal_uids: AtomicU64,
+    pub euid: AtomicU32,
     /// The files its image runs from (the executable, its interpreter), as
     /// host device and inode pairs (0: none): while it runs, no guest
     /// process may open them for writing (ETXTBSY, as Linux).
@@ -404,6 +409,8 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.execed.store(false, Ordering::SeqCst);
     // Not inherited (Linux's is_child_subreaper).
     slot.subreaper.store(false, Ordering::SeqCst);
+    slot.signal_uids.store(parent.signal_uids.load(Ordering::SeqCst), Ordering::SeqCst);
+    slot.euid.store(parent.euid.load(Ordering::SeqCst), Ordering::SeqCst);
     // A forked child runs its parent's image until it execs.
     for (w, p) in slot.running.iter().zip(parent.running.iter()) {
         w.store(p.load(Ordering::SeqCst), Ordering::SeqCst);
@@ -413,6 +420,29 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
         w.store(p.load(Ordering::Relaxed), Ordering::Relaxed);
     }
     Some((slot, pid))
+}
+
+/// This process's real, effective and saved user ids (for signals' permission).
+pub fn publish_uids(real: u32, effective: u32, saved: u32) {
+    let Some(me) = me() else { return };
+    me.signal_uids.store(u64::from(real) | u64::from(saved) << 32, Ordering::SeqCst);
+    me.euid.store(effective, Ordering::SeqCst);
+}
+
+/// Whether `sender` may signal `target` with `sig` (Linux's rule: its real
+/// or effective uid is the target's real or saved one; CAP_KILL, `cap_kill`;
+/// SIGCONT within the session).
+pub fn may_signal(sender: &Entry, target: &Entry, sig: u64, cap_kill: bool) -> bool {
+    let ids = |e: &Entry| {
+        let v = e.signal_uids.load(Ordering::SeqCst);
+        (v as u32, (v >> 32) as u32)
+    };
+    let (s_real, _) = ids(sender);
+    let s_effective = sender.euid.load(Ordering::SeqCst);
+    let (t_real, t_saved) = ids(target);
+    cap_kill
+        || (sig == libc::SIGCONT as u64 && sender.sid.load(Ordering::SeqCst) == target.sid.load(Ordering::SeqCst))
+        || [s_real, s_effective].iter().any(|u| *u == t_real || *u == t_saved)
 }
 
 /// What the others' `/proc/<pid>` shows of this process from now on: the
