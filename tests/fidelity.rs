@@ -154,6 +154,42 @@ print(sorted(os.listdir("/proc/self/fdinfo")) == sorted(os.listdir("/proc/self/f
     );
 }
 
+/// /proc/self/oom_score_adj and oom_adj take writes with Linux's ranges and
+/// rules (lowering below the minimum needs CAP_SYS_RESOURCE), fork and
+/// execve keep them, oom_score follows.
+#[test]
+fn oom_score_adj_takes_writes_and_is_inherited_as_on_linux() {
+    same(
+        "oom_score_adj",
+        r#"import os
+def rd(n):
+    return open("/proc/self/" + n).read().strip()
+def wr(n, v):
+    try:
+        with open("/proc/self/" + n, "w") as f:
+            f.write(v)
+        return "ok"
+    except OSError as e:
+        return __import__("errno").errorcode[e.errno]
+print("start", rd("oom_score_adj"), rd("oom_adj"), 0 <= int(rd("oom_score")) <= 2000)
+print("raise to 500:", wr("oom_score_adj", "500\n"), rd("oom_score_adj"), rd("oom_adj"))
+print("score moved up:", int(rd("oom_score")) > 900)
+print("1001:", wr("oom_score_adj", "1001"), "abc:", wr("oom_score_adj", "abc"), "empty:", wr("oom_score_adj", ""))
+print("legacy 15:", wr("oom_adj", "15"), rd("oom_score_adj"), rd("oom_adj"))
+print("legacy 16:", wr("oom_adj", "16"))
+print("lower to -100:", wr("oom_score_adj", "-100"), rd("oom_score_adj"))
+print("back to 0:", wr("oom_score_adj", " 0 "), rd("oom_score_adj"))
+os.chmod(".", 0o777)
+pid = os.fork()
+if pid == 0:
+    wr("oom_score_adj", "300")
+    os.execv("/usr/bin/python3", ["python3", "-c", "print('after fork and exec', open('/proc/self/oom_score_adj').read().strip())"])
+os.waitpid(pid, 0)
+print(oct(os.stat("/proc/self/oom_score_adj").st_mode), oct(os.stat("/proc/self/oom_adj").st_mode), oct(os.stat("/proc/self/oom_score").st_mode))
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

@@ -196,6 +196,8 @@ pub struct SchedState {
     /// on Linux; `rlimits_set` 0 (the first image): Linux's defaults.
     pub rlimits_set: u64,
     pub rlimits: [[u64; 2]; RLIMITS],
+    /// `oom_score_adj` and its minimum (`/proc/<pid>/oom_score_adj`).
+    pub oom_score_adj: [i32; 2],
 }
 
 /// Resource limits Linux has (`RLIM_NLIMITS`).

@@ -26,6 +26,8 @@ pub struct DirEntry {
 
 pub type MakeText = Box<dyn Fn() -> Vec<u8> + Send + Sync>;
 pub type MakeEntries = Box<dyn Fn() -> Vec<DirEntry> + Send + Sync>;
+/// Takes what a program writes to a writable generated file.
+pub type Store = fn(&[u8]) -> Result<(), Errno>;
 
 pub enum Body {
     Text(MakeText),
@@ -44,6 +46,8 @@ pub struct Generated {
     stat: Stat,
     /// What a write returns (EBADF unless the file was opened for writing).
     write_error: Errno,
+    /// A file that takes writes (`/proc/<pid>/oom_score_adj`).
+    store: Option<Store>,
     state: Mutex<(u64, Made)>,
 }
 
@@ -75,7 +79,14 @@ pub fn cpu_list(n: usize) -> Vec<u8> {
 
 impl Generated {
     pub fn new(body: Body, stat: Stat, write_error: Errno) -> Self {
-        Self { body, stat, write_error, state: Mutex::new((0, Made::Nothing)) }
+        Self { body, stat, write_error, store: None, state: Mutex::new((0, Made::Nothing)) }
+    }
+
+    /// A file whose writes `store` takes (one value per write, as Linux's
+    /// simple proc files: the whole buffer, at most a page).
+    pub fn writable(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// The text, made afresh when the read starts at offset 0 (or nothing was made yet).
@@ -104,8 +115,14 @@ impl Generated {
         Ok(n as u64)
     }
 
-    pub fn write(&self) -> SysResult {
-        Err(self.write_error)
+    pub fn write(&self, buf: u64, count: u64) -> SysResult {
+        let Some(store) = self.store.filter(|_| self.write_error == crate::errno::EINVAL) else {
+            return Err(self.write_error);
+        };
+        let mut data = alloc::vec![0u8; count.min(4095) as usize];
+        mm::copy_from_user(buf, &mut data)?;
+        store(&data)?;
+        Ok(count)
     }
 
     /// A text file's bytes and the read offset (for `execve`, which passes

@@ -279,7 +279,7 @@ fn write_file_as_is(file: &OpenFile, buf: u64, count: u64, offset: Option<u64>) 
         },
         (Kind::Host(h), Some(o)) => host::pwrite(*h, buf, count, o, via(file)),
         (Kind::Device(d), _) => device_write(*d, count),
-        (Kind::Generated(g), _) => g.write(),
+        (Kind::Generated(g), _) => g.write(buf, count),
         (Kind::Epoll(_), _) => Err(EINVAL),
         (Kind::Anon(a), None) => a.write(buf, count, file.status() & O_NONBLOCK != 0),
         (Kind::Anon(_), Some(_)) => Err(ESPIPE),

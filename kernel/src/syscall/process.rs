@@ -176,6 +176,7 @@ pub fn sched_for_exec() -> hx_abi::boot::SchedState {
         personality: u64::from(PERSONALITY.load(Ordering::Relaxed)),
         rlimits_set: 1,
         rlimits: RLIMITS.lock().map(|(soft, hard)| [soft, hard]),
+        oom_score_adj: [OOM_SCORE_ADJ.load(Ordering::Relaxed), OOM_SCORE_ADJ_MIN.load(Ordering::Relaxed)],
     }
 }
 
@@ -191,6 +192,8 @@ pub fn sched_from_exec(s: &hx_abi::boot::SchedState) {
     POLICY.store(policy, Ordering::Relaxed);
     IOPRIO.store(s.ioprio as u16 as u32, Ordering::Relaxed);
     PERSONALITY.store(s.personality as u32, Ordering::Relaxed);
+    OOM_SCORE_ADJ.store(s.oom_score_adj[0].clamp(-1000, 1000), Ordering::Relaxed);
+    OOM_SCORE_ADJ_MIN.store(s.oom_score_adj[1].clamp(-1000, 1000), Ordering::Relaxed);
     if s.rlimits_set != 0 {
         // A pair out of order is the monitor's slip, not a limit: the soft one gives way.
         *RLIMITS.lock() = s.rlimits.map(|[soft, hard]| (soft.min(hard), hard));
@@ -765,6 +768,30 @@ static THREAD_NAMES: Mutex<alloc::collections::BTreeMap<u32, [u8; 16]>> =
 /// `PR_SET_DUMPABLE`, `PR_SET_NO_NEW_PRIVS`, `PR_SET_TIMERSLACK`.
 static DUMPABLE: AtomicU64 = AtomicU64::new(1);
 static NO_NEW_PRIVS: AtomicU64 = AtomicU64::new(0);
+
+/// The process's `oom_score_adj` and the least it may set without
+/// CAP_SYS_RESOURCE (Linux's `oom_score_adj_min`); both survive `fork` and
+/// `execve`.
+static OOM_SCORE_ADJ: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(0);
+static OOM_SCORE_ADJ_MIN: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(0);
+
+pub fn oom_score_adj() -> i32 {
+    OOM_SCORE_ADJ.load(Ordering::Relaxed)
+}
+
+/// Linux's `__set_oom_adj`: below the minimum needs CAP_SYS_RESOURCE
+/// (`EACCES`), which also moves the minimum (not through the legacy file).
+pub fn set_oom_score_adj(v: i32, legacy: bool) -> Result<(), crate::errno::Errno> {
+    let privileged = super::cred::capable(hx_abi::uapi::CAP_SYS_RESOURCE);
+    if v < OOM_SCORE_ADJ_MIN.load(Ordering::Relaxed) && !privileged {
+        return Err(crate::errno::EACCES);
+    }
+    OOM_SCORE_ADJ.store(v, Ordering::Relaxed);
+    if !legacy && privileged {
+        OOM_SCORE_ADJ_MIN.store(v, Ordering::Relaxed);
+    }
+    Ok(())
+}
 
 /// `PR_GET_NO_NEW_PRIVS` (seccomp's precondition, kept across `execve`).
 pub fn no_new_privs() -> bool {

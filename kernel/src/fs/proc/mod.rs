@@ -94,6 +94,9 @@ pub enum TaskFile {
     Environ,
     Limits,
     Maps,
+    OomAdj,
+    OomScore,
+    OomScoreAdj,
     Mountinfo,
     Mounts,
     Personality,
@@ -205,6 +208,9 @@ const TASK: &[(&[u8], TaskEntry)] = &[
     (b"maps", TaskEntry::File(TaskFile::Maps)),
     (b"mountinfo", TaskEntry::File(TaskFile::Mountinfo)),
     (b"mounts", TaskEntry::File(TaskFile::Mounts)),
+    (b"oom_adj", TaskEntry::File(TaskFile::OomAdj)),
+    (b"oom_score", TaskEntry::File(TaskFile::OomScore)),
+    (b"oom_score_adj", TaskEntry::File(TaskFile::OomScoreAdj)),
     (b"personality", TaskEntry::File(TaskFile::Personality)),
     (b"root", TaskEntry::Link(TaskLink::Root)),
     (b"smaps", TaskEntry::File(TaskFile::Smaps)),
@@ -549,6 +555,7 @@ fn stat_node(node: Node, canon: &[u8]) -> Stat {
         _ if is_link(node) => S_IFLNK | 0o777,
         Node::TaskFile(_, TaskFile::Environ | TaskFile::Auxv | TaskFile::Personality) => S_IFREG | 0o400,
         _ if is_sysctl_writable(node) => S_IFREG | 0o644,
+        Node::TaskFile(_, TaskFile::OomAdj | TaskFile::OomScoreAdj) => S_IFREG | 0o644,
         _ => S_IFREG | 0o444,
     };
     let (uid, gid) = match node {
@@ -697,7 +704,12 @@ fn generated(node: Node, canon: &[u8], st: Stat) -> Generated {
     };
     // What Linux answers a write to a file root opened for writing.
     let write_error = if matches!(node, Node::TaskFile(..)) { EINVAL } else { EIO };
-    Generated::new(body, st, write_error)
+    let g = Generated::new(body, st, write_error);
+    match node {
+        Node::TaskFile(_, TaskFile::OomScoreAdj) => g.writable(process::store_oom_score_adj),
+        Node::TaskFile(_, TaskFile::OomAdj) => g.writable(process::store_oom_adj),
+        _ => g,
+    }
 }
 
 const O_CREAT: u64 = 0o100;

@@ -45,6 +45,20 @@ pub fn text(tid: Option<u32>, f: TaskFile) -> Vec<u8> {
         TaskFile::Limits => limits(),
         TaskFile::Maps => maps(false),
         TaskFile::Mounts => super::mounts::mounts(),
+        TaskFile::OomScoreAdj => {
+            let mut t = Text::new();
+            t.i(process::oom_score_adj() as i64).nl();
+            t.into_bytes()
+        }
+        TaskFile::OomAdj => {
+            // The legacy scale: -17 (OOM_DISABLE) to 15.
+            let adj = process::oom_score_adj() as i64;
+            let legacy = if adj == 1000 { 15 } else { adj * 17 / 1000 };
+            let mut t = Text::new();
+            t.i(legacy).nl();
+            t.into_bytes()
+        }
+        TaskFile::OomScore => oom_score(),
         TaskFile::Mountinfo => super::mounts::mountinfo(),
         TaskFile::Personality => {
             let mut t = Text::new();
@@ -123,6 +137,50 @@ pub fn fdinfo(fd: u64) -> Vec<u8> {
 const PIPEFS_MOUNT: u64 = 13;
 const SOCKFS_MOUNT: u64 = 14;
 const ANON_INODE_MOUNT: u64 = 15;
+
+/// `oom_score`: Linux's badness (resident memory against the guest's RAM,
+/// moved by `oom_score_adj`), on its 0–1333 scale.
+fn oom_score() -> Vec<u8> {
+    let total = (crate::boot_info().mem_size / PAGE_SIZE).max(1) as i64;
+    let resident = (mm::with_space(|s| s.resident_bytes()) / PAGE_SIZE) as i64;
+    let adj = process::oom_score_adj() as i64;
+    let badness = if adj == -1000 { i64::MIN / 2 } else { resident + adj * total / 1000 };
+    let points = (1000 + badness.max(-1000 * total / 1000) * 1000 / total).max(0);
+    let mut t = Text::new();
+    t.u((points * 2 / 3) as u64).nl();
+    t.into_bytes()
+}
+
+/// Parses a write to an oom file: one decimal integer, blanks around it.
+fn written_int(data: &[u8]) -> Result<i64, crate::errno::Errno> {
+    let s = core::str::from_utf8(data).map_err(|_| crate::errno::EINVAL)?.trim();
+    s.parse::<i64>().map_err(|_| crate::errno::EINVAL)
+}
+
+/// A write to `oom_score_adj`: -1000 to 1000.
+pub fn store_oom_score_adj(data: &[u8]) -> Result<(), crate::errno::Errno> {
+    let v = written_int(data)?;
+    if !(-1000..=1000).contains(&v) {
+        return Err(crate::errno::EINVAL);
+    }
+    process::set_oom_score_adj(v as i32, false)
+}
+
+/// A write to the legacy `oom_adj`: -17 (disable) to 15, scaled to 1000.
+pub fn store_oom_adj(data: &[u8]) -> Result<(), crate::errno::Errno> {
+    let v = written_int(data)?;
+    if !(-17..=15).contains(&v) {
+        return Err(crate::errno::EINVAL);
+    }
+    let adj = if v == -17 {
+        -1000
+    } else if v == 15 {
+        1000
+    } else {
+        v * 1000 / 17
+    };
+    process::set_oom_score_adj(adj as i32, true)
+}
 
 /// `/proc/<pid>/limits`: Linux's table (`proc_pid_limits`), with its
 /// names, units and column widths.
