@@ -190,6 +190,51 @@ print(oct(os.stat("/proc/self/oom_score_adj").st_mode), oct(os.stat("/proc/self/
     );
 }
 
+/// process_vm_readv/writev on the caller itself (partial transfers by
+/// remote element, faults), and kcmp of its descriptors and tables: they
+/// were ENOSYS.
+#[test]
+fn process_vm_readv_writev_and_kcmp_on_the_caller_answer_as_linux() {
+    same(
+        "process_vm and kcmp",
+        r#"import ctypes, os, errno
+libc = ctypes.CDLL(None, use_errno=True)
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+def vec(*bufs):
+    arr = (iovec * len(bufs))()
+    for i, (b, n) in enumerate(bufs):
+        arr[i].base = ctypes.cast(b, ctypes.c_void_p) if b is not None else None
+        arr[i].len = n
+    return arr
+def call(name, pid, local, remote, flags=0):
+    f = getattr(libc, name)
+    f.restype = ctypes.c_ssize_t
+    r = f(pid, local, len(local), remote, len(remote), ctypes.c_ulong(flags))
+    return r if r >= 0 else errno.errorcode[ctypes.get_errno()]
+src = ctypes.create_string_buffer(b"abcdefghijklmnopqrstuvwxyz", 26)
+a = ctypes.create_string_buffer(10); b = ctypes.create_string_buffer(20)
+print("readv:", call("process_vm_readv", os.getpid(), vec((a, 10), (b, 20)), vec((src, 26))), a.raw, b.raw[:16])
+dst = ctypes.create_string_buffer(26)
+print("writev:", call("process_vm_writev", os.getpid(), vec((src, 5), (ctypes.byref(src, 10), 5)), vec((dst, 3), (ctypes.byref(dst, 20), 6))), dst.raw)
+print("bad remote:", call("process_vm_readv", os.getpid(), vec((a, 10)), vec((None, 10))))
+print("second remote bad:", call("process_vm_readv", os.getpid(), vec((b, 20)), vec((src, 4), (None, 10))))
+print("flags:", call("process_vm_readv", os.getpid(), vec((a, 10)), vec((src, 10)), 1))
+print("no such pid:", call("process_vm_readv", 999999, vec((a, 10)), vec((src, 10))))
+print("nothing to move:", call("process_vm_readv", os.getpid(), vec((a, 0)), vec((src, 0))))
+SYS_kcmp = 312
+libc.syscall.restype = ctypes.c_long
+def kcmp(p1, p2, t, i1, i2):
+    r = libc.syscall(SYS_kcmp, p1, p2, t, ctypes.c_ulong(i1), ctypes.c_ulong(i2))
+    return r if r >= 0 else errno.errorcode[ctypes.get_errno()]
+fd = os.open("/etc/hostname", os.O_RDONLY); d = os.dup(fd); other = os.open("/etc/hostname", os.O_RDONLY)
+me = os.getpid()
+print("kcmp dup:", kcmp(me, me, 0, fd, d), "other open:", kcmp(me, me, 0, fd, other) != 0, "bad fd:", kcmp(me, me, 0, fd, 999))
+print("kcmp vm:", kcmp(me, me, 1, 0, 0), "files:", kcmp(me, me, 2, 0, 0), "type 99:", kcmp(me, me, 99, 0, 0), "no pid:", kcmp(999999, me, 0, fd, fd))
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

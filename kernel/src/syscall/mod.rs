@@ -20,6 +20,7 @@ pub mod numa;
 pub mod path;
 pub mod poll;
 pub mod process;
+pub mod procmem;
 pub mod seccomp;
 pub mod signal;
 pub mod splice;

@@ -2,8 +2,8 @@
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
 use super::{
-    aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mlock, mm, net, numa, path, poll, process, seccomp,
-    signal, splice, sysv, thread, time, xattr, Args,
+    aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mlock, mm, net, numa, path, poll, process, procmem,
+    seccomp, signal, splice, sysv, thread, time, xattr, Args,
 };
 use crate::errno::SysResult;
 use crate::fs::{eventfd, pidfd, signalfd, timerfd};
@@ -280,6 +280,9 @@ table! {
     316 => path::renameat2,
     317 => seccomp::seccomp,
     309 => process::getcpu,
+    310 => procmem::process_vm_readv,
+    311 => procmem::process_vm_writev,
+    312 => procmem::kcmp,
     318 => process::getrandom,
     319 => fs::memfd_create,
     253 => inotify::inotify_init,
