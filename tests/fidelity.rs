@@ -235,6 +235,27 @@ print("kcmp vm:", kcmp(me, me, 1, 0, 0), "files:", kcmp(me, me, 2, 0, 0), "type 
     );
 }
 
+/// pidfd_getfd of the caller's own descriptor: a close-on-exec copy of the
+/// same open file (it was ENOSYS).
+#[test]
+fn pidfd_getfd_copies_the_callers_descriptor() {
+    same(
+        "pidfd_getfd",
+        r#"import os, fcntl, ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+def getfd(pidfd, fd, flags=0):
+    r = libc.syscall(438, pidfd, fd, flags)
+    return r if r >= 0 else errno.errorcode[ctypes.get_errno()]
+p = os.pidfd_open(os.getpid())
+f = os.open("data", os.O_CREAT | os.O_RDWR, 0o600)
+os.write(f, b"hello")
+n = getfd(p, f)
+print("copy:", n > 0, "cloexec:", fcntl.fcntl(n, fcntl.F_GETFD), "same position:", os.lseek(n, 0, 1))
+print("bad fd:", getfd(p, 999), "flags:", getfd(p, f, 1), "not a pidfd:", getfd(f, f))
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

@@ -91,6 +91,22 @@ pub fn target(fd: u64) -> Result<(i32, bool), Errno> {
     }
 }
 
+/// `pidfd_getfd(pidfd, targetfd, flags)`: a copy of the process's
+/// descriptor, close-on-exec. The caller's own process is served; another
+/// one is another VM whose files this kernel does not hold (`EPERM`, as
+/// for a process the caller may not trace).
+pub fn pidfd_getfd([pidfd, targetfd, flags, ..]: crate::syscall::Args) -> crate::errno::SysResult {
+    if flags != 0 {
+        return Err(crate::errno::EINVAL);
+    }
+    let (pid, _) = target(pidfd)?;
+    if pid as u64 != crate::syscall::process::pid() {
+        return Err(crate::errno::EPERM);
+    }
+    let file = table::get(targetfd)?;
+    table::install(file, true)
+}
+
 /// The process a `/proc/<pid>` directory descriptor names: Linux's
 /// `pidfd_send_signal` takes one as it takes a pidfd.
 fn proc_dir_pid(fd: u64) -> Option<i32> {
