@@ -256,6 +256,30 @@ print("bad fd:", getfd(p, 999), "flags:", getfd(p, f, 1), "not a pidfd:", getfd(
     );
 }
 
+/// unshare of what a single-threaded process owns already (its descriptor
+/// table, cwd, System V undo list) succeeds; the thread flags need a single
+/// thread; namespaces are EINVAL, as from a Linux built without them (the
+/// call was ENOSYS).
+#[test]
+fn unshare_answers_as_a_linux_without_namespaces() {
+    same(
+        "unshare",
+        r#"import ctypes, errno, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+def unshare(flags):
+    r = libc.unshare(ctypes.c_int(flags))
+    return r if r == 0 else errno.errorcode[ctypes.get_errno()]
+print("nothing:", unshare(0), "files:", unshare(0x400), "fs and sysvsem:", unshare(0x200 | 0x40000), "unknown bit:", unshare(0x1))
+t = threading.Thread(target=time.sleep, args=(0.3,)); t.start()
+print("thread, with threads:", unshare(0x10000), "vm:", unshare(0x100))
+t.join()
+"#,
+    );
+    let out = Command::new(HX_RUN).args(["/usr/bin/unshare", "--uts", "true"]).output().unwrap();
+    assert_eq!(status_code(&out), 1, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Invalid argument"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

@@ -251,6 +251,7 @@ table! {
     268 => path::fchmodat,
     270 => poll::pselect6,
     271 => poll::ppoll,
+    272 => thread::unshare,
     269 => path::faccessat,
     273 => thread::set_robust_list,
     274 => thread::get_robust_list,

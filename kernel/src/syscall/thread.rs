@@ -206,6 +206,33 @@ fn release_robust_list(tid: u32, head: u64) -> Result<(), Errno> {
     Ok(())
 }
 
+/// `unshare`: a single-threaded process already has its own descriptor
+/// table, file-system context and System V undo list, so unsharing them is
+/// done; a multi-threaded one's are shared by its threads for good in hx
+/// (EINVAL, said once). Namespaces: EINVAL, as from a Linux built without
+/// them (`/proc/config.gz` says so).
+pub fn unshare([flags, ..]: Args) -> SysResult {
+    const CLONE_VM: u64 = 0x100;
+    const CLONE_FS: u64 = 0x200;
+    const CLONE_FILES: u64 = 0x400;
+    const CLONE_SIGHAND: u64 = 0x800;
+    const CLONE_THREAD: u64 = 0x10000;
+    const CLONE_SYSVSEM: u64 = 0x40000;
+    const NAMESPACES: u64 =
+        0x20000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x80;
+    let known = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | NAMESPACES;
+    if flags & !known != 0 || flags & NAMESPACES != 0 {
+        return Err(EINVAL);
+    }
+    if sched::threads().len() > 1 && flags != 0 {
+        if flags & (CLONE_FILES | CLONE_FS) != 0 {
+            host::log(b"unshare: a thread's own descriptor table or cwd is not supported: EINVAL");
+        }
+        return Err(EINVAL);
+    }
+    Ok(0)
+}
+
 /// `exit`: this thread ends; the last one ends the program.
 pub fn exit([status, ..]: Args) -> SysResult {
     if super::vfork::active() {
