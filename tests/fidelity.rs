@@ -273,6 +273,9 @@ print("nothing:", unshare(0), "files:", unshare(0x400), "fs and sysvsem:", unsha
 t = threading.Thread(target=time.sleep, args=(0.3,)); t.start()
 print("thread, with threads:", unshare(0x10000), "vm:", unshare(0x100))
 t.join()
+import os
+fd = os.open("/etc/hostname", os.O_RDONLY)
+print("setns, a file:", libc.setns(fd, 0), errno.errorcode[ctypes.get_errno()], "closed:", libc.setns(999, 0), errno.errorcode[ctypes.get_errno()])
 "#,
     );
     let out = Command::new(HX_RUN).args(["/usr/bin/unshare", "--uts", "true"]).output().unwrap();

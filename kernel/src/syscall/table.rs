@@ -276,6 +276,7 @@ table! {
     302 => process::prlimit64,
     306 => fs::syncfs,
     307 => net::sendmmsg,
+    308 => thread::setns,
     314 => process::sched_setattr,
     315 => process::sched_getattr,
     316 => path::renameat2,
