@@ -283,6 +283,28 @@ print("setns, a file:", libc.setns(fd, 0), errno.errorcode[ctypes.get_errno()], 
     assert!(text(&out.stderr).contains("Invalid argument"), "{}", text(&out.stderr));
 }
 
+/// adjtimex and clock_adjtime read the guest's clock state as a Linux with
+/// no NTP discipline reports it (TIME_ERROR, STA_UNSYNC), and refuse to
+/// change the host's clock (they were ENOSYS).
+#[test]
+fn adjtimex_reads_an_unsynchronized_clock_and_changes_nothing() {
+    let py = r#"
+import ctypes, errno, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+buf = (ctypes.c_char * 208)()
+r = libc.adjtimex(buf)
+status = struct.unpack_from("=i", bytes(buf), 40)[0]
+tick, sec = struct.unpack_from("=q", bytes(buf), 88)[0], struct.unpack_from("=q", bytes(buf), 72)[0]
+print(r, hex(status), tick, abs(sec - time.time()) < 5)
+struct.pack_into("=I", buf, 0, 1)
+print(libc.adjtimex(buf), errno.errorcode[ctypes.get_errno()])
+print(libc.clock_adjtime(1, buf), errno.errorcode[ctypes.get_errno()])
+print(libc.clock_adjtime(99, buf), errno.errorcode[ctypes.get_errno()])
+"#;
+    let out = Command::new(HX_RUN).args(["/usr/bin/python3", "-c", py]).output().unwrap();
+    assert_eq!(text(&out.stdout), "5 0x40 10000 True\n-1 EPERM\n-1 ENOTSUP\n-1 EINVAL\n", "{}", text(&out.stderr));
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(
