@@ -305,6 +305,27 @@ print(libc.clock_adjtime(99, buf), errno.errorcode[ctypes.get_errno()])
     assert_eq!(text(&out.stdout), "5 0x40 10000 True\n-1 EPERM\n-1 ENOTSUP\n-1 EINVAL\n", "{}", text(&out.stderr));
 }
 
+/// accept on a socket that does not listen fails at once (a blocking UDP
+/// socket's accept waited forever for a connection; LTP accept01).
+#[test]
+fn accept_on_a_socket_that_does_not_listen_fails_at_once() {
+    same(
+        "accept",
+        r#"import socket, errno
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    u.accept()
+except OSError as e:
+    print("udp accept:", errno.errorcode[e.errno])
+t = socket.socket()
+try:
+    t.accept()
+except OSError as e:
+    print("unbound tcp accept:", errno.errorcode[e.errno])
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

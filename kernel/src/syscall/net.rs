@@ -227,8 +227,9 @@ pub fn accept4([fd, addr, lenp, flags, ..]: Args) -> SysResult {
     let mut buf = [0u8; MAX_SOCKADDR];
     let mut req = request(NET_ACCEPT, &[h, flags & SOCK_NONBLOCK]);
     push(&mut req, out_seg(&mut buf));
-    if via == host::Via::Exit {
+    if via == host::Via::Exit && !super::poll::host_ready(h, POLLIN)? && listening(h) {
         // Waits for a connection without holding the vCPU; the accept itself then returns at once.
+        // (A socket that does not listen fails at once: EINVAL, or EOPNOTSUPP for a datagram one.)
         while !super::poll::host_ready(h, POLLIN)? {
             super::poll::wait_host(h, POLLIN)?;
         }
@@ -498,6 +499,15 @@ fn send_once(fd: u64, msg: &MsgHdr, iovs: &[(u64, u64)], flags: u64) -> Result<(
 
 /// Whether an `EPIPE` from writing host file `h` raises SIGPIPE: for a pipe
 /// or a stream socket, not for a datagram or seqpacket socket (Linux).
+/// Whether socket `h` listens (`SO_ACCEPTCONN`).
+fn listening(h: u64) -> bool {
+    const SO_ACCEPTCONN: u64 = 30;
+    let mut v = [0u8; 4];
+    let mut req = request(NET_GETOPT, &[h, SOL_SOCKET as u64, SO_ACCEPTCONN]);
+    push(&mut req, out_seg(&mut v));
+    matches!(host::result(host::call(&mut req)), Ok(4)) && i32::from_le_bytes(v) != 0
+}
+
 pub fn epipe_raises_sigpipe(h: u64) -> bool {
     const SO_TYPE: u64 = 3;
     const SOCK_STREAM: i32 = 1;
