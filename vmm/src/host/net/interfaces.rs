@@ -77,9 +77,9 @@ fn link_numbers(sock: Option<&std::os::fd::OwnedFd>, name: &[u8], loopback: bool
     }
     let mut ask = |what: libc::c_ulong| {
         // SAFETY: an interface ioctl on our socket, into our ifreq.
-        (unsafe { libc::ioctl(sock.as_raw_fd(), what, &mut req) } == 0)
-            // SAFETY: these ioctls fill the union's int.
-            .then(|| unsafe { req.ifr_ifru.ifru_mtu } as u32)
+        let ok = unsafe { libc::ioctl(sock.as_raw_fd(), what, &mut req) } == 0;
+        // SAFETY: these ioctls fill the union's int (zero otherwise).
+        ok.then_some(unsafe { req.ifr_ifru.ifru_mtu } as u32)
     };
     const SIOCGIFTXQLEN: libc::c_ulong = 0x8942;
     (ask(libc::SIOCGIFMTU).unwrap_or(defaults.0), ask(SIOCGIFTXQLEN).unwrap_or(defaults.1))
