@@ -326,6 +326,45 @@ except OSError as e:
     );
 }
 
+/// POSIX record locks go with any descriptor of the file closing, a dup's
+/// included (they stayed until the last one closed); OFD locks stay with
+/// their description; a child's locks are free when its parent's wait
+/// returns (its monitor closed its files only after reporting its end).
+#[test]
+fn record_locks_go_when_any_descriptor_of_the_file_closes() {
+    same(
+        "record locks",
+        r#"import fcntl, os, struct, time
+def try_lock(path):
+    # In a child (another process): can it take the whole-file write lock?
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os._exit(0)
+        except OSError:
+            os._exit(1)
+    return "free" if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 else "locked"
+a = os.open("f", os.O_CREAT | os.O_RDWR, 0o600)
+b = os.dup(a)
+fcntl.lockf(a, fcntl.LOCK_EX)
+print("locked through a:", try_lock("f"))
+os.close(b)
+print("after closing the dup b:", try_lock("f"))
+fcntl.lockf(a, fcntl.LOCK_EX)
+c = os.open("f", os.O_RDONLY)
+os.close(c)
+print("after closing another open of it:", try_lock("f"))
+# OFD locks stay until their own description closes.
+d = os.open("f", os.O_RDWR); e = os.dup(d)
+fcntl.fcntl(d, 37, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))  # F_OFD_SETLK
+os.close(e)
+print("OFD lock after closing a dup:", try_lock("f"))
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

@@ -119,6 +119,10 @@ fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<E
         // spare again (then the vCPUs stop and `serve` returns).
         crate::host::sysv::detach_all();
         m.watch.waits.cancel_all();
+        // Its files close before its parent can learn of its end, as
+        // Linux closes them in `exit`: the record locks and leases it held
+        // are free by the time the parent's `wait` returns.
+        m.host.lock().unwrap_or_else(|e| e.into_inner()).1.keep_only(&[]);
         if crate::host::sysv::undo_used() {
             // Its SEM_UNDO adjustments apply only when this host process
             // ends: its parent learns of the end from the host then.

@@ -129,15 +129,27 @@ pub fn install_at(fd: u64, file: Arc<OpenFile>, cloexec: bool) -> Result<u64, Er
         }
         t[fd as usize].replace(Entry { file, cloexec })
     };
-    drop(old); // closes outside the lock
+    if let Some(e) = old {
+        closed(e); // outside the lock
+    }
     Ok(fd)
+}
+
+/// A descriptor went away. Linux releases the process's POSIX record locks
+/// on a file when *any* of its descriptors for it closes: the host does so
+/// when the last one (the handle) closes, so a descriptor closed while a
+/// `dup` of it remains releases them explicitly.
+fn closed(e: Entry) {
+    if Arc::strong_count(&e.file) > 1 {
+        crate::syscall::fs::release_posix_locks(&e.file);
+    }
 }
 
 pub fn close(fd: u64) -> Result<(), Errno> {
     let old = TABLE.lock().get_mut(fd as usize).and_then(|e| e.take());
     match old {
         Some(e) => {
-            drop(e);
+            closed(e);
             Ok(())
         }
         None => Err(EBADF),

@@ -162,6 +162,29 @@ fn retry_while_locked<T>(waits: bool, mut attempt: impl FnMut() -> Result<T, Err
     }
 }
 
+/// Whether the process ever took a POSIX record lock (else closing a
+/// descriptor has none to release).
+static POSIX_LOCKS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Releases the process's POSIX record locks on `file` (F_UNLCK of the
+/// whole file through its still-open handle; OFD locks stay, as on Linux).
+pub fn release_posix_locks(file: &OpenFile) {
+    const F_SETLK: u64 = 6;
+    let Kind::Host(h) = file.kind else { return };
+    if !POSIX_LOCKS.load(core::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    // struct flock: l_type F_UNLCK (2), l_whence SEEK_SET, l_start 0, l_len 0 (to the end).
+    let mut fl = [0u8; 32];
+    fl[0] = 2;
+    let mut req = Request::new(op::LOCK);
+    req.args[0] = h;
+    req.args[1] = F_SETLK;
+    req.segs[0] = host::kernel_segment(fl.as_mut_ptr() as u64, fl.len());
+    req.nsegs = 1;
+    let _ = host::call(&mut req);
+}
+
 /// `flock`: on a host file, the monitor's host lock (shared with every
 /// process that opened the same file description, conflicting with the
 /// others); on the kernel's own files no other holder can exist.
@@ -687,6 +710,9 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
             };
             let mut fl = [0u8; 32];
             mm::copy_from_user(arg, &mut fl)?;
+            if base == F_SETLK {
+                POSIX_LOCKS.store(true, core::sync::atomic::Ordering::Relaxed);
+            }
             let r = retry_while_locked(waits, || {
                 let mut req = Request::new(op::LOCK);
                 req.args[0] = h;
