@@ -365,6 +365,31 @@ print("OFD lock after closing a dup:", try_lock("f"))
     );
 }
 
+/// SO_PEERCRED names the peer by its guest pid and ids (D-Bus, PostgreSQL's
+/// peer authentication, systemd ask it); it was ENOPROTOOPT.
+#[test]
+fn so_peercred_names_the_peer_in_the_guests_terms() {
+    same(
+        "SO_PEERCRED",
+        r#"import os, socket, struct
+a, b = socket.socketpair()
+pid, uid, gid = struct.unpack("3i", a.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+print("socketpair: own pid", pid == os.getpid(), "uid", uid == os.geteuid(), "gid", gid == os.getegid())
+srv = socket.socket(socket.AF_UNIX); srv.bind("s"); srv.listen()
+r, w = os.pipe()
+child = os.fork()
+if child == 0:
+    c = socket.socket(socket.AF_UNIX); c.connect("s")
+    os.read(r, 1)
+    os._exit(0)
+conn, _ = srv.accept()
+pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+print("accepted: the child's pid", pid == child, "uid", uid == os.geteuid())
+os.write(w, b"x"); os.waitpid(child, 0)
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

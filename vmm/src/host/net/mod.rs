@@ -310,6 +310,9 @@ impl Net {
         let mut len = want as libc::socklen_t;
         // SAFETY: getsockopt writes at most `len` bytes into `value`.
         sys(|| unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, value.as_mut_ptr().cast(), &mut len) } as isize)?;
+        if (level, name) == (libc::SOL_SOCKET, libc::SO_PEERCRED) {
+            options::peer_as_guest(&mut value);
+        }
         segs.write(0, value.get(..len as usize).ok_or(libc::EINVAL)?)?;
         Ok(i64::from(len))
     }

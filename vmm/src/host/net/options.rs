@@ -57,10 +57,37 @@ const READABLE: &[(i32, i32)] = &[
     (libc::SOL_SOCKET, libc::SO_DOMAIN),
     (libc::SOL_SOCKET, libc::SO_PROTOCOL),
     (libc::SOL_SOCKET, libc::SO_ACCEPTCONN),
+    // Translated: `peer_as_guest`.
+    (libc::SOL_SOCKET, libc::SO_PEERCRED),
     (libc::IPPROTO_TCP, libc::TCP_INFO),
     (libc::IPPROTO_IP, libc::IP_MTU),
     (libc::IPPROTO_IPV6, libc::IPV6_MTU),
 ];
+
+/// `SO_PEERCRED`'s `struct ucred` (pid, uid, gid, as the host saw the peer
+/// when it connected) in the guest's terms: a peer of this tree (its
+/// monitor's host pid) is its guest pid and effective ids; a process
+/// outside the tree has no pid the guest can name (0, as Linux reports a
+/// peer outside the caller's pid namespace).
+pub fn peer_as_guest(ucred: &mut [u8; MAX_VALUE]) {
+    use std::sync::atomic::Ordering;
+    let word =
+        |b: &[u8; MAX_VALUE], at: usize| b.get(at..at + 4).map_or(0, |w| i32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+    let host_pid = word(ucred, 0);
+    let guest = crate::process::table::by_host_pid(host_pid).map(|e| {
+        let identity = crate::process::table::identity_of(e);
+        (e.pid.load(Ordering::SeqCst), e.euid.load(Ordering::SeqCst), identity.gid)
+    });
+    let (pid, uid, gid) = match guest {
+        Some((pid, uid, gid)) => (pid, uid, gid),
+        None => (0, word(ucred, 4) as u32, word(ucred, 8) as u32),
+    };
+    for (at, v) in [(0, pid as u32), (4, uid), (8, gid)] {
+        if let Some(w) = ucred.get_mut(at..at + 4) {
+            w.copy_from_slice(&v.to_ne_bytes());
+        }
+    }
+}
 
 pub fn may_get(level: i32, name: i32) -> bool {
     SETTABLE.contains(&(level, name)) || READABLE.contains(&(level, name))
