@@ -71,8 +71,9 @@ const READABLE: &[(i32, i32)] = &[
 /// peer outside the caller's pid namespace).
 pub fn peer_as_guest(ucred: &mut [u8; MAX_VALUE]) {
     use std::sync::atomic::Ordering;
-    let word =
-        |b: &[u8; MAX_VALUE], at: usize| b.get(at..at + 4).map_or(0, |w| i32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+    let word = |b: &[u8; MAX_VALUE], at: usize| {
+        b.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok()).map_or(0, i32::from_ne_bytes)
+    };
     let host_pid = word(ucred, 0);
     let guest = crate::process::table::by_host_pid(host_pid).map(|e| {
         let identity = crate::process::table::identity_of(e);
