@@ -390,6 +390,24 @@ os.write(w, b"x"); os.waitpid(child, 0)
     );
 }
 
+/// A link to a /proc file from another file system is EXDEV (once the
+/// source is found), as Linux checks the mounts first (it was EPERM).
+#[test]
+fn a_link_to_a_proc_file_is_a_cross_device_link() {
+    same(
+        "link from /proc",
+        r#"
+import os, errno
+def r(f):
+    try:
+        f(); return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+print(r(lambda: os.link("/proc/cpuinfo", "x")), r(lambda: os.link("/proc/nonexistent", "y")))
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

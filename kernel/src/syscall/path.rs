@@ -338,8 +338,17 @@ pub fn linkat([olddir, old, newdir, new, flags, _]: Args) -> SysResult {
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(EINVAL);
     }
-    let from = proc::or_host!(proc::change(path::at(olddir, old)?, flags & AT_SYMLINK_FOLLOW != 0, false));
-    let to = proc::or_host!(proc::change(path::at(newdir, new)?, false, true));
+    let (from, to) = (path::at(olddir, old)?, path::at(newdir, new)?);
+    // A file of /proc linked from elsewhere: another file system (EXDEV,
+    // once the source is found), as Linux checks the mounts first.
+    if let proc::Then::Done(found) = proc::stat(from.clone(), flags & AT_SYMLINK_FOLLOW != 0) {
+        found?;
+        if matches!(proc::stat(to.clone(), false), proc::Then::Host(_)) {
+            return Err(crate::errno::Errno(18)); // EXDEV
+        }
+    }
+    let from = proc::or_host!(proc::change(from, flags & AT_SYMLINK_FOLLOW != 0, false));
+    let to = proc::or_host!(proc::change(to, false, true));
     host::path_request(op::LINK, &[flags], &[&from, &to], &mut []).0
 }
 
