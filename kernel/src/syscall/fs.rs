@@ -808,6 +808,10 @@ pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
             mm::write_user(arg, &(pipe::buffered(p) as i32))?;
             return Ok(0);
         }
+        // /dev/random and /dev/urandom: the entropy count Linux (5.18 on)
+        // reports once its generator is seeded; adding entropy needs
+        // CAP_SYS_ADMIN, and the host's pool is not the guest's to feed.
+        Kind::Device(dev::Device::Random) => return random_ioctl(cmd, arg),
         _ => return Err(ENOTTY),
     };
     // The monitor runs the commands of its table on the host file, which
@@ -824,6 +828,29 @@ pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
             mm::copy_to_user(arg, &buf[..n])?;
             Ok(ret)
         }
+    }
+}
+
+fn random_ioctl(cmd: u64, arg: u64) -> SysResult {
+    const RNDGETENTCNT: u64 = 0x8004_5200;
+    const RNDADDTOENTCNT: u64 = 0x4004_5201;
+    const RNDADDENTROPY: u64 = 0x4008_5203;
+    const RNDZAPENTCNT: u64 = 0x5204;
+    const RNDCLEARPOOL: u64 = 0x5206;
+    const RNDRESEEDCRNG: u64 = 0x5207;
+    match cmd {
+        RNDGETENTCNT => mm::write_user(arg, &256i32).map(|_| 0),
+        RNDADDTOENTCNT | RNDADDENTROPY | RNDZAPENTCNT | RNDCLEARPOOL | RNDRESEEDCRNG => {
+            if super::cred::capable(hx_abi::uapi::CAP_SYS_ADMIN) {
+                // Accepted as Linux accepts it; the host's generator mixes on its own.
+                Ok(0)
+            } else {
+                Err(crate::errno::EPERM)
+            }
+        }
+        // RNDGETPOOL is gone from Linux; the driver answers EINVAL to
+        // anything it does not know, a terminal's requests included.
+        _ => Err(EINVAL),
     }
 }
 
