@@ -529,6 +529,7 @@ fn fifos_connect_a_reader_and_a_writer_whichever_opens_first() {
 fn scheduling_priority_and_child_usage_calls_answer_as_linux() {
     let script = "import os, time, resource, subprocess\n\
         print(os.sched_get_priority_min(os.SCHED_RR), os.sched_get_priority_max(os.SCHED_RR), os.sched_getscheduler(0))\n\
+        print('deadline', os.sched_get_priority_min(6), os.sched_get_priority_max(6))\n\
         print(os.getpriority(os.PRIO_PROCESS, 0)); os.setpriority(os.PRIO_PROCESS, 0, 5); print(os.getpriority(os.PRIO_PROCESS, 0))\n\
         try:\n    time.clock_settime(time.CLOCK_MONOTONIC, 0)\nexcept OSError as e:\n    print('settime', e.errno)\n\
         subprocess.run(['/bin/true'])\n\

@@ -79,7 +79,8 @@ fn sched_own(pid: u64) -> Result<(), crate::errno::Errno> {
 pub fn sched_get_priority_max([policy, ..]: Args) -> SysResult {
     match policy {
         SCHED_FIFO | SCHED_RR => Ok(99),
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        // SCHED_DEADLINE (6) has no static priority: 0, as Linux says.
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | 6 => Ok(0),
         _ => Err(EINVAL),
     }
 }
@@ -87,7 +88,7 @@ pub fn sched_get_priority_max([policy, ..]: Args) -> SysResult {
 pub fn sched_get_priority_min([policy, ..]: Args) -> SysResult {
     match policy {
         SCHED_FIFO | SCHED_RR => Ok(1),
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | 6 => Ok(0),
         _ => Err(EINVAL),
     }
 }
