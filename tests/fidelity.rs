@@ -425,6 +425,31 @@ except OSError as e:
     );
 }
 
+/// RLIMIT_CPU: SIGXCPU at the soft limit and each second after (the soft
+/// limit moving on, as Linux moves it), SIGKILL at the hard one (it was
+/// not enforced; LTP setrlimit06, `ulimit -t`).
+#[test]
+fn rlimit_cpu_sends_sigxcpu_then_sigkill() {
+    same(
+        "RLIMIT_CPU",
+        r#"import resource, signal, os
+got = []
+signal.signal(signal.SIGXCPU, lambda *a: got.append(resource.getrlimit(resource.RLIMIT_CPU)[0]))
+resource.setrlimit(resource.RLIMIT_CPU, (1, 3))
+while len(got) < 2:
+    pass
+print("SIGXCPU twice, the soft limit moving on:", got)
+pid = os.fork()
+if pid == 0:
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CPU, (1, 1))
+    while True:
+        pass
+print("child ended by signal", os.waitpid(pid, 0)[1] & 0x7f)
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

@@ -8,8 +8,17 @@ use spin::Mutex;
 #[derive(Clone, Copy)]
 pub enum Notify {
     None,
-    Process { sig: u32, value: u64 },
-    Thread { tid: u32, sig: u32, value: u64 },
+    /// `RLIMIT_CPU` reached (see [`arm_cpu_limit`]).
+    CpuLimit,
+    Process {
+        sig: u32,
+        value: u64,
+    },
+    Thread {
+        tid: u32,
+        sig: u32,
+        value: u64,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -32,6 +41,53 @@ pub struct Timer {
 pub const ITIMER_REAL_ID: i32 = -1;
 pub const ITIMER_VIRTUAL_ID: i32 = -2;
 pub const ITIMER_PROF_ID: i32 = -3;
+/// The `RLIMIT_CPU` watch: a CPU-time timer at the soft limit.
+const CPU_LIMIT_ID: i32 = -4;
+
+/// Watches the program's CPU time against `RLIMIT_CPU` (seconds; `u64::MAX`:
+/// none): at the soft limit SIGXCPU, then another each further second
+/// (Linux raises the soft limit by one each time), SIGKILL at the hard one.
+pub fn arm_cpu_limit(soft: u64, hard: u64) {
+    let mut timers = TIMERS.lock();
+    let limit = soft.min(hard);
+    if limit == u64::MAX {
+        timers.remove(&CPU_LIMIT_ID);
+    } else {
+        let deadline = limit.saturating_mul(1_000_000_000).max(1);
+        timers.insert(
+            CPU_LIMIT_ID,
+            Timer {
+                clock: CLOCK_PROCESS_CPUTIME_ID,
+                deadline,
+                interval: 0,
+                notify: Notify::CpuLimit,
+                overrun: 0,
+                thread: 0,
+                carried: 0,
+            },
+        );
+    }
+    drop(timers);
+    rearm();
+}
+
+/// The CPU-time limit fired: SIGKILL at the hard limit, else SIGXCPU and
+/// the soft limit one second further, as Linux's `check_rlimit`.
+fn cpu_limit_reached() {
+    const SIGXCPU: u32 = 24;
+    let (soft, hard) = crate::syscall::process::limits()[0];
+    let used = sched::process_cpu_ns() / 1_000_000_000;
+    if hard != u64::MAX && used >= hard {
+        super::send_process(Queued::new(super::SIGKILL, SI_KERNEL));
+        return;
+    }
+    super::send_process(Queued::new(SIGXCPU, SI_KERNEL));
+    if soft < hard {
+        crate::syscall::process::raise_cpu_soft_limit(soft + 1);
+    }
+    let (soft, hard) = crate::syscall::process::limits()[0];
+    arm_cpu_limit(if soft <= used { used + 1 } else { soft }, hard);
+}
 /// A timer on this clock counts the program's CPU time.
 pub const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
 /// ...and on this one, its thread's (a thread that ended counts no more).
@@ -109,6 +165,7 @@ pub fn run_due() {
     for (id, notify, overrun) in fired {
         match notify {
             Notify::None => {}
+            Notify::CpuLimit => cpu_limit_reached(),
             Notify::Process { sig, value } => super::send_process(queued(id, sig, value, overrun)),
             Notify::Thread { tid, sig, value } => {
                 if let Some(t) = sched::thread(tid) {

@@ -198,6 +198,8 @@ pub fn sched_from_exec(s: &hx_abi::boot::SchedState) {
     if s.rlimits_set != 0 {
         // A pair out of order is the monitor's slip, not a limit: the soft one gives way.
         *RLIMITS.lock() = s.rlimits.map(|[soft, hard]| (soft.min(hard), hard));
+        let [soft, hard] = s.rlimits[0];
+        crate::signal::timers::arm_cpu_limit(soft.min(hard), hard);
     }
 }
 
@@ -484,6 +486,13 @@ static RLIMITS: Mutex<[(u64, u64); hx_abi::boot::RLIMITS]> = Mutex::new({
 });
 
 const RLIMIT_FSIZE: u64 = 1;
+const RLIMIT_CPU: u64 = 0;
+
+/// `RLIMIT_CPU`'s soft limit moved on by its watch (Linux's `check_rlimit`).
+pub fn raise_cpu_soft_limit(soft: u64) {
+    let mut limits = RLIMITS.lock();
+    limits[0].0 = soft.min(limits[0].1);
+}
 const RLIMIT_NOFILE: u64 = 7;
 
 pub fn getrlimit([resource, old, ..]: Args) -> SysResult {
@@ -545,6 +554,14 @@ pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
             return Err(EPERM);
         }
         *slot = (soft, hard);
+        if resource == RLIMIT_CPU {
+            drop(limits);
+            crate::signal::timers::arm_cpu_limit(soft, hard);
+            if old != 0 {
+                mm::write_user(old, &[previous.0, previous.1])?;
+            }
+            return Ok(0);
+        }
         if resource == RLIMIT_FSIZE && (soft, hard) != previous {
             // The monitor writes the guest's files: its host limit is the guest's.
             let _ = host::simple(hx_abi::hypercall::op::PGRP, &[hx_abi::hypercall::PGRP_SET_FSIZE, soft, hard]);
