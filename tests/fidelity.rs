@@ -450,6 +450,46 @@ print("child ended by signal", os.waitpid(pid, 0)[1] & 0x7f)
     );
 }
 
+/// A socket's interface requests (if_nametoindex, if_indextoname, the
+/// SIOCGIF* ioctls, SIOCGIFCONF) answer from the interface list (they were
+/// ENOTTY: Python's socket.if_nametoindex failed); setting is EPERM.
+#[test]
+fn interface_ioctls_answer_from_the_interface_list() {
+    same(
+        "interface ioctls",
+        r#"import socket, fcntl, struct, errno
+print(socket.if_nametoindex("lo"), socket.if_indextoname(1))
+try:
+    socket.if_nametoindex("nosuch0")
+except OSError as e:
+    print("no such:", e)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def req(cmd, name=b"lo"):
+    try:
+        return fcntl.ioctl(s.fileno(), cmd, struct.pack("16s24x", name))
+    except OSError as e:
+        return errno.errorcode[e.errno]
+r = req(0x8913); print("flags: loopback", struct.unpack_from("H", r, 16)[0] & 0x8 != 0)
+r = req(0x8921); print("mtu", struct.unpack_from("i", r, 16)[0])
+r = req(0x8915); print("addr", socket.inet_ntoa(r[20:24]))
+r = req(0x891b); print("netmask", socket.inet_ntoa(r[20:24]))
+r = req(0x8927); print("hwaddr family", struct.unpack_from("H", r, 16)[0], r[18:24].hex())
+print("unknown:", req(0x8913, b"nosuch0"))
+buf = bytearray(40 * 16)
+import array
+ifc = struct.pack("iL", len(buf), __import__("ctypes").addressof((__import__("ctypes").c_char * len(buf)).from_buffer(buf)))
+out = fcntl.ioctl(s.fileno(), 0x8912, ifc)
+n = struct.unpack_from("i", out)[0]
+print("ifconf", sorted((bytes(buf[i:i+16]).rstrip(b"\0").decode(), socket.inet_ntoa(bytes(buf[i+20:i+24]))) for i in range(0, n, 40)))
+"#,
+    );
+    let set = "import socket, fcntl, struct\n\
+               s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+               try:\n    fcntl.ioctl(s.fileno(), 0x8914, struct.pack('16s24x', b'lo'))\nexcept OSError as e:\n    print(e.errno)\n";
+    let out = Command::new(HX_RUN).args(["/usr/bin/python3", "-c", set]).output().unwrap();
+    assert_eq!(text(&out.stdout), "1\n", "{}", text(&out.stderr));
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

@@ -801,6 +801,13 @@ pub fn ioctl([fd, cmd, arg, ..]: Args) -> SysResult {
         }
         _ => {}
     }
+    // A socket's interface requests: from the interface list the monitor made.
+    let interface_request = (0x8910..=0x8943).contains(&cmd);
+    if interface_request && stat_of(&entry.file).is_ok_and(|st| st.mode & 0o170000 == 0o140000) {
+        if let Some(r) = super::netlink::interface_ioctl(cmd, arg) {
+            return r;
+        }
+    }
     let h = match &entry.file.kind {
         Kind::Host(h) => *h,
         // Either end tells what the pipe holds, as on Linux.

@@ -414,3 +414,188 @@ impl Netlink {
 pub fn unsupported() -> SysResult {
     Err(EOPNOTSUPP)
 }
+
+/// One interface as the `SIOCGIF*` ioctls see it (from the same list the
+/// route dumps answer with).
+struct Iface {
+    index: i32,
+    name: Vec<u8>,
+    flags: u32,
+    hw_type: u16,
+    hw_addr: Vec<u8>,
+    mtu: u32,
+    txqlen: u32,
+    /// Its first IPv4 address: (address, prefix length, broadcast).
+    ipv4: Option<([u8; 4], u8, Option<[u8; 4]>)>,
+}
+
+/// The attributes after a message's fixed header: (type, value) pairs.
+fn attributes(body: &[u8], from: usize) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    let mut at = from;
+    while at + 4 <= body.len() {
+        let (len, kind) = (u16_at(body, at) as usize, u16_at(body, at + 2));
+        if len < 4 || at + len > body.len() {
+            break;
+        }
+        out.push((kind, &body[at + 4..at + len]));
+        at += len.next_multiple_of(4);
+    }
+    out
+}
+
+fn ifaces() -> Vec<Iface> {
+    const IFLA_ADDRESS: u16 = 1;
+    const IFLA_MTU: u16 = 4;
+    const IFLA_TXQLEN: u16 = 13;
+    const IFA_ADDRESS: u16 = 1;
+    const IFA_BROADCAST: u16 = 4;
+    let all = interfaces();
+    let mut out: Vec<Iface> = Vec::new();
+    for (kind, body) in &all {
+        if *kind != RTM_NEWLINK || body.len() < 16 {
+            continue;
+        }
+        let mut i = Iface {
+            index: u32_at(body, 4) as i32,
+            name: requested_name(body).unwrap_or_default().to_vec(),
+            flags: u32_at(body, 8),
+            hw_type: u16_at(body, 2),
+            hw_addr: Vec::new(),
+            mtu: 0,
+            txqlen: 0,
+            ipv4: None,
+        };
+        for (t, v) in attributes(body, 16) {
+            match t {
+                IFLA_ADDRESS => i.hw_addr = v.to_vec(),
+                IFLA_MTU => i.mtu = u32_at(v, 0),
+                IFLA_TXQLEN => i.txqlen = u32_at(v, 0),
+                _ => {}
+            }
+        }
+        out.push(i);
+    }
+    for (kind, body) in &all {
+        if *kind != RTM_NEWADDR || body.len() < 8 || body[0] != 2 {
+            continue;
+        }
+        let index = u32_at(body, 4) as i32;
+        let Some(i) = out.iter_mut().find(|i| i.index == index && i.ipv4.is_none()) else { continue };
+        let attrs = attributes(body, 8);
+        let v4 = |t: u16| attrs.iter().find(|(k, v)| *k == t && v.len() == 4).map(|(_, v)| [v[0], v[1], v[2], v[3]]);
+        if let Some(addr) = v4(IFA_ADDRESS) {
+            i.ipv4 = Some((addr, body[1], v4(IFA_BROADCAST)));
+        }
+    }
+    out
+}
+
+/// `sockaddr_in` bytes for an IPv4 address (16 bytes).
+fn sockaddr_in(addr: [u8; 4]) -> [u8; 16] {
+    let mut s = [0u8; 16];
+    s[0] = 2; // AF_INET
+    s[4..8].copy_from_slice(&addr);
+    s
+}
+
+/// The interface requests on a socket (`SIOCGIFINDEX`, `SIOCGIFNAME`,
+/// `SIOCGIFFLAGS`, ..., `SIOCGIFCONF`), answered from the interfaces the
+/// monitor listed: `None` for any other command. Setting is `EPERM`.
+pub fn interface_ioctl(cmd: u64, arg: u64) -> Option<SysResult> {
+    const SIOCGIFNAME: u64 = 0x8910;
+    const SIOCGIFCONF: u64 = 0x8912;
+    const SIOCGIFFLAGS: u64 = 0x8913;
+    const SIOCGIFADDR: u64 = 0x8915;
+    const SIOCGIFBRDADDR: u64 = 0x8919;
+    const SIOCGIFNETMASK: u64 = 0x891b;
+    const SIOCGIFMTU: u64 = 0x8921;
+    const SIOCGIFHWADDR: u64 = 0x8927;
+    const SIOCGIFINDEX: u64 = 0x8933;
+    const SIOCGIFTXQLEN: u64 = 0x8942;
+    const IFREQ: usize = 40;
+    let setter = matches!(cmd, 0x8911 | 0x8914 | 0x8916..=0x8918 | 0x891a | 0x891c | 0x8922 | 0x8924 | 0x8934 | 0x8943);
+    if setter {
+        return Some(Err(crate::errno::EPERM));
+    }
+    let known = [
+        SIOCGIFNAME,
+        SIOCGIFCONF,
+        SIOCGIFFLAGS,
+        SIOCGIFADDR,
+        SIOCGIFBRDADDR,
+        SIOCGIFNETMASK,
+        SIOCGIFMTU,
+        SIOCGIFHWADDR,
+        SIOCGIFINDEX,
+        SIOCGIFTXQLEN,
+    ];
+    if !known.contains(&cmd) {
+        return None;
+    }
+    Some((|| {
+        let all = ifaces();
+        if cmd == SIOCGIFCONF {
+            // struct ifconf { int ifc_len; union { char *buf; struct ifreq *req; } }
+            let [len, buf]: [u64; 2] = crate::mm::read_user(arg)?;
+            let len = len as u32 as usize;
+            let mut out = Vec::new();
+            for i in all.iter().filter(|i| i.ipv4.is_some()) {
+                if buf != 0 && out.len() + IFREQ > len {
+                    break;
+                }
+                let mut r = [0u8; IFREQ];
+                let n = i.name.len().min(15);
+                r[..n].copy_from_slice(&i.name[..n]);
+                r[16..32].copy_from_slice(&sockaddr_in(i.ipv4.map_or([0; 4], |a| a.0)));
+                out.extend_from_slice(&r);
+            }
+            if buf != 0 {
+                crate::mm::copy_to_user(buf, &out)?;
+            }
+            crate::mm::write_user(arg, &(out.len() as i32))?;
+            return Ok(0);
+        }
+        let mut r = [0u8; IFREQ];
+        crate::mm::copy_from_user(arg, &mut r)?;
+        let found = if cmd == SIOCGIFNAME {
+            let index = u32_at(&r, 16) as i32;
+            all.iter().find(|i| i.index == index)
+        } else {
+            let name: &[u8] = r[..16].split(|&b| b == 0).next().unwrap_or_default();
+            all.iter().find(|i| i.name == name)
+        };
+        let i = found.ok_or(crate::errno::Errno(19))?; // ENODEV
+        let mut value = [0u8; 24];
+        match cmd {
+            SIOCGIFNAME => {
+                let n = i.name.len().min(15);
+                r[..16].fill(0);
+                r[..n].copy_from_slice(&i.name[..n]);
+                crate::mm::copy_to_user(arg, &r)?;
+                return Ok(0);
+            }
+            SIOCGIFINDEX => value[..4].copy_from_slice(&i.index.to_le_bytes()),
+            SIOCGIFFLAGS => value[..2].copy_from_slice(&(i.flags as u16).to_le_bytes()),
+            SIOCGIFMTU => value[..4].copy_from_slice(&i.mtu.to_le_bytes()),
+            SIOCGIFTXQLEN => value[..4].copy_from_slice(&i.txqlen.to_le_bytes()),
+            SIOCGIFHWADDR => {
+                value[..2].copy_from_slice(&i.hw_type.to_le_bytes());
+                let n = i.hw_addr.len().min(14);
+                value[2..2 + n].copy_from_slice(&i.hw_addr[..n]);
+            }
+            _ => {
+                let (addr, prefix, broadcast) = i.ipv4.ok_or(crate::errno::Errno(99))?; // EADDRNOTAVAIL
+                let a = match cmd {
+                    SIOCGIFADDR => addr,
+                    SIOCGIFNETMASK => (u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)).to_be_bytes(),
+                    _ => broadcast.ok_or(crate::errno::Errno(99))?,
+                };
+                value[..16].copy_from_slice(&sockaddr_in(a));
+            }
+        }
+        r[16..].copy_from_slice(&value);
+        crate::mm::copy_to_user(arg, &r)?;
+        Ok(0)
+    })())
+}
