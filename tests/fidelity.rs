@@ -490,6 +490,29 @@ print("ifconf", sorted((bytes(buf[i:i+16]).rstrip(b"\0").decode(), socket.inet_n
     assert_eq!(text(&out.stdout), "1\n", "{}", text(&out.stderr));
 }
 
+/// A signal from another process carries its sender's pid and uid (si_pid
+/// was 0: sigwaitinfo-based supervisors and LTP's sigwaitinfo tests saw it).
+#[test]
+fn a_signal_from_another_process_names_its_sender() {
+    same(
+        "si_pid",
+        r#"import os, signal
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1, signal.SIGTERM])
+me = os.getpid()
+child = os.fork()
+if child == 0:
+    os.kill(me, signal.SIGUSR1)
+    os._exit(0)
+info = signal.sigwaitinfo([signal.SIGUSR1])
+print("from the child:", info.si_signo == signal.SIGUSR1, info.si_pid == child, info.si_code == 0, info.si_uid == os.getuid())
+os.waitpid(child, 0)
+os.kill(me, signal.SIGTERM)
+info = signal.sigwaitinfo([signal.SIGTERM])
+print("from itself:", info.si_pid == me, info.si_code == 0)
+"#,
+    );
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

@@ -18,6 +18,9 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static ENTRY_CHANGED: AtomicBool = AtomicBool::new(false);
 /// Signals received and not yet passed on (bit n-1 for signal n).
 static PENDING: AtomicU64 = AtomicU64::new(0);
+/// The senders of the guest signals in `PENDING` (`pid | uid << 32`), by signal.
+static SENDERS: [AtomicU64; hx_abi::percpu::SENDER_SIGNALS] =
+    [const { AtomicU64::new(0) }; hx_abi::percpu::SENDER_SIGNALS];
 /// The forwarding vCPU's `immediate_exit` byte, idle futex and thread.
 static IMMEDIATE_EXIT: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 static WAKE_SEQ: AtomicPtr<std::sync::atomic::AtomicU32> = AtomicPtr::new(std::ptr::null_mut());
@@ -82,7 +85,15 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _context: 
     }
     let bits = if sig == GUEST_SIGNAL {
         ENTRY_CHANGED.store(true, Ordering::SeqCst);
-        crate::process::table::me().map_or(0, |e| e.signals.swap(0, Ordering::SeqCst))
+        crate::process::table::me().map_or(0, |e| {
+            let bits = e.signals.swap(0, Ordering::SeqCst);
+            for (i, (from, to)) in e.senders.iter().zip(SENDERS.iter()).enumerate() {
+                if bits & (1 << i) != 0 {
+                    to.store(from.swap(0, Ordering::SeqCst), Ordering::SeqCst);
+                }
+            }
+            bits
+        })
     } else {
         1 << (sig - 1)
     };
@@ -209,6 +220,11 @@ pub fn forget_pending() {
     PENDING.store(0, Ordering::SeqCst);
     INTERRUPTED.store(false, Ordering::SeqCst);
     ENTRY_CHANGED.store(false, Ordering::SeqCst);
+}
+
+/// The sender of pending guest signal `sig` (1..=24), taken.
+pub fn take_sender(sig: usize) -> u64 {
+    sig.checked_sub(1).and_then(|i| SENDERS.get(i)).map_or(0, |s| s.swap(0, Ordering::SeqCst))
 }
 
 /// Signals received since the last call (bit n-1 for signal n).

@@ -252,6 +252,15 @@ fn forward_host_signals(m: &Machine) -> Result<()> {
     if bits == 0 {
         return Ok(());
     }
+    let senders = m.smp.areas_phys
+        + hx_abi::percpu::SHARED_OFFSET
+        + std::mem::offset_of!(hx_abi::percpu::Shared, host_signal_senders) as u64;
+    for sig in 1..=hx_abi::percpu::SENDER_SIGNALS {
+        if bits & (1 << (sig - 1)) != 0 {
+            let from = signals::take_sender(sig);
+            m.mem.atomic_u64(senders + 8 * (sig as u64 - 1))?.store(from, Ordering::SeqCst);
+        }
+    }
     let at = m.smp.areas_phys
         + hx_abi::percpu::SHARED_OFFSET
         + std::mem::offset_of!(hx_abi::percpu::Shared, host_signals) as u64;

@@ -83,7 +83,15 @@ pub struct Shared {
     /// `[start, end)` of each such range: a page fault there goes to the
     /// kernel, which maps the page, whether or not the program catches SIGSEGV.
     pub lazy: [[u64; 2]; MAX_LAZY_RANGES],
+    /// Who sent each forwarded signal 1..=`SENDER_SIGNALS` that another
+    /// guest process sent (`pid | real uid << 32`; 0: none known), written
+    /// by the monitor before the signal's bit, taken by the kernel with it.
+    pub host_signal_senders: [u64; SENDER_SIGNALS],
 }
+
+/// Signals whose sender travels with them (1 to 24: the standard ones
+/// programs send each other; the shared block has room for no more).
+pub const SENDER_SIGNALS: usize = 24;
 
 /// The most ranges `Shared::lazy` lists one by one.
 pub const MAX_LAZY_RANGES: usize = 16;

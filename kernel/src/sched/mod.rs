@@ -232,6 +232,15 @@ pub fn host_events() -> u64 {
 }
 
 /// Signals the monitor forwarded (cheap when there are none).
+/// Who sent forwarded signal `sig` (`pid | uid << 32`; 0: unknown), taken.
+pub fn take_host_signal_sender(sig: usize) -> u64 {
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    match sig.checked_sub(1).and_then(|i| shared.host_signal_senders.get(i)) {
+        Some(slot) => percpu::shared_field(slot).swap(0, Ordering::AcqRel),
+        None => 0,
+    }
+}
+
 pub fn take_host_signals() -> u64 {
     let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
     let word = percpu::shared_field(&shared.host_signals);

@@ -387,7 +387,13 @@ pub fn take_host_signals() {
         if sig == SIGCHLD {
             send_sigchld();
         } else {
-            send_process(Queued::new(sig, SI_USER));
+            let mut q = Queued::new(sig, SI_USER);
+            let from = sched::take_host_signal_sender(sig as usize);
+            if from != 0 {
+                q.fields()._kill =
+                    uapi::__sifields__bindgen_ty_1 { _pid: from as u32 as i32, _uid: (from >> 32) as u32 };
+            }
+            send_process(q);
         }
     }
 }

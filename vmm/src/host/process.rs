@@ -148,11 +148,12 @@ pub fn signal_entry(e: &Entry, sig: u64) {
         }
         return;
     }
-    let _ = signal(e, sig);
+    let _ = signal_from(e, sig, None);
 }
 
-/// Sends guest signal `sig` to the process of `e` (0: only check it exists).
-fn signal(e: &Entry, sig: u64) -> Result<(), Errno> {
+/// Sends guest signal `sig` to the process of `e` (0: only check it exists),
+/// naming `sender` (a guest process) as its source.
+fn signal_from(e: &Entry, sig: u64, sender: Option<&Entry>) -> Result<(), Errno> {
     let host_pid = e.host_pid.load(Ordering::SeqCst);
     if host_pid <= 0 {
         return Err(libc::ESRCH);
@@ -166,7 +167,15 @@ fn signal(e: &Entry, sig: u64) -> Result<(), Errno> {
         unsafe { libc::kill(host_pid, libc::SIGKILL) };
         return Ok(());
     }
-    e.signals.fetch_or(1 << (sig - 1), Ordering::SeqCst);
+    // A pending standard signal keeps its first sender, as on Linux.
+    let bit = 1u64 << (sig - 1);
+    if let (Some(slot), Some(s)) = (e.senders.get(sig as usize - 1), sender) {
+        if e.signals.load(Ordering::SeqCst) & bit == 0 {
+            let real_uid = s.signal_uids.load(Ordering::SeqCst) & 0xffff_ffff;
+            slot.store(pid_of(s) as u32 as u64 | real_uid << 32, Ordering::SeqCst);
+        }
+    }
+    e.signals.fetch_or(bit, Ordering::SeqCst);
     // Runnable from now on, as Linux makes a sleeping receiver: a sender that
     // waits for it to sleep again must not see it asleep before it woke.
     e.sleeping.store(false, Ordering::SeqCst);
@@ -295,7 +304,7 @@ pub fn kill(req: &Request) -> i64 {
     for e in targets.iter().filter(|e| pid_of(e) != my_pid) {
         if !table::may_signal(me, e, sig, cap_kill) {
             refused += 1;
-        } else if signal(e, sig).is_ok() {
+        } else if signal_from(e, sig, Some(me)).is_ok() {
             sent += 1;
         }
     }

@@ -57,6 +57,9 @@ pub struct Entry {
     /// `kill_ok_by_cred`).
     pub signal_uids: AtomicU64,
     pub euid: AtomicU32,
+    /// The sender of each pending signal 1..=24 (`pid | real uid << 32`),
+    /// set by the sending monitor before the signal's bit.
+    pub senders: [AtomicU64; hx_abi::percpu::SENDER_SIGNALS],
     /// The files its image runs from (the executable, its interpreter), as
     /// host device and inode pairs (0: none): while it runs, no guest
     /// process may open them for writing (ETXTBSY, as Linux).
@@ -410,6 +413,9 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     // Not inherited (Linux's is_child_subreaper).
     slot.subreaper.store(false, Ordering::SeqCst);
     slot.signal_uids.store(parent.signal_uids.load(Ordering::SeqCst), Ordering::SeqCst);
+    for sender in &slot.senders {
+        sender.store(0, Ordering::SeqCst);
+    }
     slot.euid.store(parent.euid.load(Ordering::SeqCst), Ordering::SeqCst);
     // A forked child runs its parent's image until it execs.
     for (w, p) in slot.running.iter().zip(parent.running.iter()) {
