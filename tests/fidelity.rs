@@ -513,6 +513,31 @@ print("from itself:", info.si_pid == me, info.si_code == 0)
     );
 }
 
+/// syslog with an action Linux does not have is EINVAL for a privileged
+/// caller (reading the log stays EPERM: it is the host's), and splice from
+/// a directory is EINVAL (LTP syslog12, splice07).
+#[test]
+fn syslog_and_splice_refuse_with_linuxs_errno() {
+    same(
+        "syslog and splice errnos",
+        r#"import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def call(*a):
+    r = libc.syscall(103, *a)
+    return r if r >= 0 else errno.errorcode[ctypes.get_errno()]
+print("invalid action:", call(99, 0, 0), call(-1, 0, 0))
+d = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+r, w = os.pipe()
+try:
+    os.splice(d, w, 10)
+except OSError as e:
+    print("splice from a directory:", errno.errorcode[e.errno])
+"#,
+    );
+    let out = Command::new(HX_RUN).args(["/bin/dmesg"]).output().unwrap();
+    assert!(text(&out.stderr).contains("Operation not permitted"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn o_path_opens_a_symlink_itself() {
     same(

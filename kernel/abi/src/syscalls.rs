@@ -59,7 +59,6 @@ const KEXEC: &str = "a kernel without `CONFIG_KEXEC`";
 
 /// Every refusal, by number.
 pub static REFUSALS: &[Refusal] = &[
-    r(103, EPERM, "the kernel log is the host's (`dmesg_restrict`)"),
     r(134, ENOSYS, "a kernel without `CONFIG_USELIB`"),
     r(139, ENOSYS, "a kernel without `CONFIG_SYSFS_SYSCALL`"),
     r(153, EPERM, HOST_ONLY),

@@ -932,6 +932,18 @@ pub fn prctl([option, arg2, arg3, arg4, arg5, ..]: Args) -> SysResult {
     }
 }
 
+/// `syslog`: the kernel log is the host's, so every action is refused as
+/// with `dmesg_restrict` set (EPERM); an action Linux does not have is
+/// EINVAL for a caller with CAP_SYSLOG, whose permission check passes first.
+pub fn syslog([action, ..]: Args) -> SysResult {
+    const SYSLOG_ACTION_SIZE_BUFFER: u64 = 10;
+    let unknown = !(0..=SYSLOG_ACTION_SIZE_BUFFER as i32).contains(&(action as i32));
+    if unknown && super::cred::capable(hx_abi::uapi::CAP_SYSLOG) {
+        return Err(EINVAL);
+    }
+    Err(EPERM)
+}
+
 /// `restart_syscall`: a program calling it itself has no interrupted call to
 /// resume (hx restarts calls by re-entering them), which Linux answers EINTR.
 pub fn restart_syscall(_: Args) -> SysResult {

@@ -103,7 +103,14 @@ pub fn splice([fd_in, off_in, fd_out, off_out, len, flags]: Args) -> SysResult {
             if at_in.is_some_and(|a| a < 0) {
                 return Err(EINVAL);
             }
-            let n = fill(&from, &to, at_in.map(|a| a as u64), len, nb(&output))?;
+            // A directory has nothing to splice from (EINVAL, not the read's EISDIR).
+            let n = fill(&from, &to, at_in.map(|a| a as u64), len, nb(&output)).map_err(|e| {
+                if e == crate::errno::Errno(21) {
+                    EINVAL
+                } else {
+                    e
+                }
+            })?;
             at_in = at_in.map(|a| a + n as i64);
             n
         }

@@ -136,6 +136,7 @@ table! {
     99 => process::sysinfo,
     100 => process::times,
     102 => cred::getuid,
+    103 => process::syslog,
     104 => cred::getgid,
     105 => cred::setuid,
     106 => cred::setgid,
