@@ -47,6 +47,9 @@ impl Wait {
 
 type Registry = Arc<Mutex<HashMap<u64, Arc<Wait>>>>;
 
+/// Helper threads still running (their `Helper` not yet dropped).
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The waits of one VM, by the guest-physical address of their outcome word.
 pub struct Waits {
     waits: Registry,
@@ -103,6 +106,7 @@ impl Helper {
 
 impl Drop for Helper {
     fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
         if let Ok(mut w) = self.waits.lock() {
             if w.get(&self.outcome_phys).is_some_and(|x| Arc::ptr_eq(x, &self.wait)) {
                 w.remove(&self.outcome_phys);
@@ -142,6 +146,7 @@ impl Waits {
                 old.give_up();
             }
         }
+        RUNNING.fetch_add(1, Ordering::SeqCst);
         let helper = Helper { wait, waits: self.waits.clone(), done: self.done.clone(), outcome_phys };
         let spawned = std::thread::Builder::new().name(name.into()).stack_size(HELPER_STACK).spawn(move || {
             block_signals();
@@ -166,9 +171,22 @@ impl Waits {
 
     /// The guest's program ended: every wait is given up now (a semaphore
     /// helper blocked in the host would still count as a waiter there).
+    /// It returns once the helpers left their host calls (bounded): a
+    /// semaphore helper still blocked there would be counted by `GETNCNT`
+    /// after the parent reaped this process. A kick that lands between a
+    /// helper's look and its call is lost, so it is sent again meanwhile.
     pub fn cancel_all(&self) {
-        if let Ok(mut waits) = self.waits.lock() {
-            for (_, wait) in waits.drain() {
+        let given_up: Vec<Arc<Wait>> = match self.waits.lock() {
+            Ok(mut waits) => waits.drain().map(|(_, w)| w).collect(),
+            Err(_) => return,
+        };
+        for wait in &given_up {
+            wait.give_up();
+        }
+        let start = std::time::Instant::now();
+        while RUNNING.load(Ordering::SeqCst) > 0 && start.elapsed() < std::time::Duration::from_millis(100) {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            for wait in &given_up {
                 wait.give_up();
             }
         }
