@@ -57,6 +57,11 @@ const HOT: u32 = 16;
 /// How long a rewrite waits for the other vCPUs to stop before it gives up.
 const STOP_PATIENCE_NS: u64 = 5_000_000;
 const CONSIDERED: u32 = u32::MAX;
+/// A site whose rewrite was put off — the other vCPUs did not stop in time
+/// (a loaded host may not run their threads for milliseconds), or another
+/// thread stood inside its window — is tried again once it traps twice as
+/// many times as before, at most this many times.
+const MAX_TRIES: u8 = 6;
 
 /// Trap-path syscalls this process made.
 static TRAPS: AtomicU64 = AtomicU64::new(0);
@@ -71,6 +76,11 @@ struct State {
     installed: BTreeMap<u64, Installed>,
     areas: Vec<stubs::Area>,
     listed: image::Listed,
+    /// Sites whose rewrite was put off, with how many times.
+    put_off: BTreeMap<u64, u8>,
+    /// Windows of functions already decoded that were left out because
+    /// another thread stood inside, by the address after their `syscall`.
+    deferred: BTreeMap<u64, Replacement>,
 }
 
 struct Installed {
@@ -87,6 +97,8 @@ static STATE: Mutex<State> = Mutex::new(State {
     installed: BTreeMap::new(),
     areas: Vec::new(),
     listed: BTreeMap::new(),
+    put_off: BTreeMap::new(),
+    deferred: BTreeMap::new(),
 });
 
 pub fn init(flags: u64) {
@@ -119,6 +131,7 @@ pub fn after_trap(site_end: u64, ret: u64) {
     {
         let mut state = STATE.lock();
         let full = state.sites.len() >= MAX_REMEMBERED;
+        let hot = HOT << state.put_off.get(&site_end).copied().unwrap_or(0);
         let traps = match state.sites.get_mut(&site_end) {
             Some(n) => n,
             None if full => return,
@@ -128,7 +141,7 @@ pub fn after_trap(site_end: u64, ret: u64) {
             return;
         }
         *traps += 1;
-        if *traps < HOT {
+        if *traps < hot {
             return;
         }
     }
@@ -139,7 +152,7 @@ pub fn after_trap(site_end: u64, ret: u64) {
         match quiesce::try_stop_others(STOP_PATIENCE_NS) {
             Some(stopped) => Some(stopped),
             None => {
-                STATE.lock().sites.insert(site_end, CONSIDERED);
+                STATE.lock().put_off(site_end);
                 return;
             }
         }
@@ -153,6 +166,11 @@ pub fn after_trap(site_end: u64, ret: u64) {
     if state.sites.insert(site_end, CONSIDERED) == Some(CONSIDERED) {
         return;
     }
+    let elsewhere = other_threads_rips();
+    if let Some(window) = state.deferred.remove(&site_end) {
+        state.install(window, &elsewhere);
+        return;
+    }
     let Some(function) = image::function_at(site_end - 2, &mut state.listed) else {
         return;
     };
@@ -162,17 +180,43 @@ pub fn after_trap(site_end: u64, ret: u64) {
     let Some(code) = image::code(&function) else {
         return;
     };
-    let elsewhere = other_threads_rips();
     for window in plan::windows(&code, function.start) {
-        if elsewhere.iter().any(|&rip| window.start < rip && rip < window.end) {
-            continue;
+        let original = code[(window.start - function.start) as usize..(window.end - function.start) as usize].to_vec();
+        state.install(Replacement { window, original }, &elsewhere);
+    }
+}
+
+/// A window with the bytes it replaces.
+struct Replacement {
+    window: plan::Window,
+    original: Vec<u8>,
+}
+
+impl State {
+    /// Installs `w`'s stub, unless a thread's saved `rip` (`elsewhere`) is
+    /// inside it: then it waits until its site is hot again.
+    fn install(&mut self, w: Replacement, elsewhere: &[u64]) {
+        let (start, end) = (w.window.start, w.window.end);
+        if elsewhere.iter().any(|&rip| start < rip && rip < end) {
+            if self.put_off(end) {
+                self.deferred.insert(end, w);
+            }
+            return;
         }
-        let State { areas, installed, .. } = &mut *state;
-        if let Some(restart) = stubs::install(areas, &window) {
-            let original =
-                code[(window.start - function.start) as usize..(window.end - function.start) as usize].to_vec();
-            installed.insert(window.end, Installed { restart, start: window.start, original });
+        if let Some(restart) = stubs::install(&mut self.areas, &w.window) {
+            self.installed.insert(end, Installed { restart, start, original: w.original });
         }
+    }
+
+    /// The rewrite of the site ending at `site_end` could not be done now:
+    /// it is tried again later, unless it was tried too often. Returns
+    /// whether it will be.
+    fn put_off(&mut self, site_end: u64) -> bool {
+        let tries = self.put_off.entry(site_end).or_insert(0);
+        *tries += 1;
+        let again = *tries < MAX_TRIES;
+        self.sites.insert(site_end, if again { 0 } else { CONSIDERED });
+        again
     }
 }
 
@@ -190,6 +234,10 @@ pub fn forget(start: u64, end: u64) {
     sites.iter().for_each(|s| _ = state.sites.remove(s));
     let functions: Vec<u64> = state.functions.range(start..end).copied().collect();
     functions.iter().for_each(|f| _ = state.functions.remove(f));
+    let put_off: Vec<u64> = state.put_off.range(start..=end).map(|(&s, _)| s).collect();
+    put_off.iter().for_each(|s| _ = state.put_off.remove(s));
+    let deferred: Vec<u64> = state.deferred.range(start..=end).map(|(&s, _)| s).collect();
+    deferred.iter().for_each(|s| _ = state.deferred.remove(s));
     let gone: Vec<u64> = state.installed.range(start..=end).map(|(&s, _)| s).collect();
     gone.iter().for_each(|s| _ = state.installed.remove(s));
     if state.areas.iter().any(|a| a.overlaps(start, end)) {
