@@ -62,15 +62,20 @@ pub fn after_fork() {
 /// Whether the monitor's poller runs (a request now would travel without an exit).
 pub fn polling() -> bool {
     let page = PAGE.load(Ordering::Relaxed);
-    page != 0 && word(page, OFF_ACTIVE).load(Ordering::Relaxed) != 0 && SKIP.load(Ordering::Relaxed) == 0
+    page != 0 && word(page, OFF_ACTIVE).load(Ordering::Relaxed) != 0 && !backing_off()
 }
 
-/// Requests to send through exits before trying the ring again, after the
-/// poller was late (it had no host CPU: waiting for it costs more than an
-/// exit). Doubles while it stays late, up to `MAX_BACKOFF`; 0 once it is on time.
-static BACKOFF: AtomicU64 = AtomicU64::new(0);
-static SKIP: AtomicU64 = AtomicU64::new(0);
-const MAX_BACKOFF: u64 = 64;
+/// After the poller was late (it had no host CPU: waiting for it costs more
+/// than an exit), requests go through exits until `SKIP_UNTIL` (TSC ns), a
+/// pause that doubles while it stays late, from `MIN_BACKOFF_NS` up to
+/// `MAX_BACKOFF_NS`; 0 once it is on time. A pause in time, not in requests:
+/// a host that takes the poller's core for a few ms (softirq work after
+/// another VM's teardown) would otherwise send a short program's every
+/// request through an exit.
+static BACKOFF_NS: AtomicU64 = AtomicU64::new(0);
+static SKIP_UNTIL: AtomicU64 = AtomicU64::new(0);
+const MIN_BACKOFF_NS: u64 = 50_000;
+const MAX_BACKOFF_NS: u64 = 2_000_000;
 
 /// Serves `req` without an exit if the poller runs and takes it: `Some(ret)`.
 pub fn try_call(req: &mut Request) -> Option<i64> {
@@ -84,8 +89,7 @@ fn post(req: &mut Request) -> Option<i64> {
     if page == 0 || ring::exits_only(req.op) || word(page, OFF_ACTIVE).load(Ordering::Relaxed) == 0 {
         return None;
     }
-    if SKIP.load(Ordering::Relaxed) > 0 {
-        SKIP.fetch_sub(1, Ordering::Relaxed);
+    if backing_off() {
         return None;
     }
     let start = (crate::arch::percpu::cpu() * 7) % SLOTS;
@@ -107,9 +111,9 @@ fn post(req: &mut Request) -> Option<i64> {
         if !woken && (asleep || late) && state.load(Ordering::Acquire) == POSTED {
             woken = true;
             if late {
-                let b = (BACKOFF.load(Ordering::Relaxed) * 2).clamp(1, MAX_BACKOFF);
-                BACKOFF.store(b, Ordering::Relaxed);
-                SKIP.store(b, Ordering::Relaxed);
+                let b = (BACKOFF_NS.load(Ordering::Relaxed) * 2).clamp(MIN_BACKOFF_NS, MAX_BACKOFF_NS);
+                BACKOFF_NS.store(b, Ordering::Relaxed);
+                SKIP_UNTIL.store(crate::time::tsc_ns() + b, Ordering::Relaxed);
             }
             if wake(i) < 0 && state.compare_exchange(POSTED, CLAIMED, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 // No poller at all: take the request back and exit with it.
@@ -120,14 +124,20 @@ fn post(req: &mut Request) -> Option<i64> {
         spins = spins.saturating_add(1);
         core::hint::spin_loop();
     }
-    if !woken {
-        BACKOFF.store(0, Ordering::Relaxed);
+    if !woken && BACKOFF_NS.load(Ordering::Relaxed) != 0 {
+        BACKOFF_NS.store(0, Ordering::Relaxed);
     }
     // The monitor wrote the request from another thread: read it back as memory.
     // SAFETY: `req` is a valid, exclusively borrowed request.
     *req = unsafe { core::ptr::read_volatile(req) };
     state.store(FREE, Ordering::Release);
     Some(req.ret)
+}
+
+/// Whether requests skip the ring for now (the poller was late lately).
+fn backing_off() -> bool {
+    let until = SKIP_UNTIL.load(Ordering::Relaxed);
+    until != 0 && crate::time::tsc_ns() < until
 }
 
 /// Asks the monitor (through an exit) to serve slot `i` or wait for the

@@ -33,8 +33,9 @@ pub struct Ring {
     /// Set to make the poller poll; with `wake`, how a vCPU rouses it.
     wanted: Mutex<bool>,
     wake: Condvar,
-    /// Whether the poller is asleep (a vCPU only signals it then).
-    asleep: AtomicBool,
+    /// Whether the poller is polling (a vCPU signals it only when not: also
+    /// before its thread started, which happens while the program runs).
+    polling: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -55,7 +56,7 @@ impl Ring {
 
     /// A vCPU served a request through an exit: more are likely, so poll.
     pub fn nudge(&self) {
-        if self.page.load(Ordering::Relaxed) != 0 && self.asleep.load(Ordering::Relaxed) {
+        if self.page.load(Ordering::Relaxed) != 0 && !self.polling.load(Ordering::Relaxed) {
             *self.wanted.lock().unwrap_or_else(|e| e.into_inner()) = true;
             self.wake.notify_one();
         }
@@ -71,7 +72,7 @@ impl Ring {
     /// The poller thread's loop, until `stop`.
     pub fn run(&self, mem: &GuestRam, host: &HostLock, watch: &Watcher) {
         loop {
-            self.asleep.store(true, Ordering::SeqCst);
+            self.polling.store(false, Ordering::SeqCst);
             {
                 let mut wanted = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
                 while !*wanted {
@@ -79,7 +80,7 @@ impl Ring {
                 }
                 *wanted = false;
             }
-            self.asleep.store(false, Ordering::SeqCst);
+            self.polling.store(true, Ordering::SeqCst);
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
