@@ -195,12 +195,28 @@ fn proc_config_gz_tells_which_features_the_guest_kernel_has() {
 {config}"
         );
     }
-    for unset in ["CONFIG_SYSVIPC", "CONFIG_INOTIFY_USER", "CONFIG_IO_URING", "CONFIG_USER_NS"] {
+    for unset in ["CONFIG_IO_URING", "CONFIG_USER_NS", "CONFIG_PID_NS"] {
         assert!(
             config.lines().any(|l| l == format!("# {unset} is not set")),
             "{unset}:
 {config}"
         );
+    }
+    // An option that has its own syscall is set exactly when the syscall
+    // table (`hx-run --syscalls`) serves that call.
+    let table = text(&Command::new(HX_RUN).arg("--syscalls").output().unwrap().stdout);
+    for (option, call) in [
+        ("CONFIG_SYSVIPC", "msgget"),
+        ("CONFIG_INOTIFY_USER", "inotify_init1"),
+        ("CONFIG_SECCOMP", "seccomp"),
+        ("CONFIG_CROSS_MEMORY_ATTACH", "process_vm_readv"),
+        ("CONFIG_POSIX_MQUEUE", "mq_open"),
+        ("CONFIG_KEYS", "add_key"),
+        ("CONFIG_IO_URING", "io_uring_setup"),
+    ] {
+        let served = table.lines().any(|l| l.contains(&format!("| `{call}` | implemented")));
+        let set = config.lines().any(|l| l == format!("{option}=y"));
+        assert_eq!(set, served, "{option} and {call}:\n{config}");
     }
 }
 

@@ -6,66 +6,86 @@
 //! stored deflate blocks: readable by any gunzip, no compressor in the kernel.
 use alloc::vec::Vec;
 
+/// Whether an option shows as set.
+#[derive(Clone, Copy)]
+enum Shown {
+    Set,
+    Unset,
+    /// Set if the syscall table serves this number (the option's own call):
+    /// the configuration cannot drift from what the kernel does.
+    Serves(usize),
+}
+use Shown::{Serves, Set, Unset};
+
 /// Each line as `make` writes it. Kept to what hx's syscalls show.
-const OPTIONS: &[(&str, bool)] = &[
-    ("CONFIG_64BIT", true),
-    ("CONFIG_X86_64", true),
-    ("CONFIG_MMU", true),
-    ("CONFIG_SMP", true),
-    ("CONFIG_MULTIUSER", true),
-    ("CONFIG_PROC_FS", true),
-    ("CONFIG_IKCONFIG", true),
-    ("CONFIG_IKCONFIG_PROC", true),
-    ("CONFIG_FUTEX", true),
-    ("CONFIG_EPOLL", true),
-    ("CONFIG_SIGNALFD", true),
-    ("CONFIG_TIMERFD", true),
-    ("CONFIG_EVENTFD", true),
-    ("CONFIG_AIO", true),
-    ("CONFIG_POSIX_TIMERS", true),
-    ("CONFIG_HIGH_RES_TIMERS", true),
-    ("CONFIG_FILE_LOCKING", true),
-    ("CONFIG_MEMFD_CREATE", true),
-    ("CONFIG_RSEQ", true),
-    ("CONFIG_MEMBARRIER", true),
-    ("CONFIG_UNIX", true),
-    ("CONFIG_INET", true),
-    ("CONFIG_IPV6", true),
-    ("CONFIG_UNIX98_PTYS", true),
+const OPTIONS: &[(&str, Shown)] = &[
+    ("CONFIG_64BIT", Set),
+    ("CONFIG_X86_64", Set),
+    ("CONFIG_MMU", Set),
+    ("CONFIG_SMP", Set),
+    ("CONFIG_MULTIUSER", Set),
+    ("CONFIG_PROC_FS", Set),
+    ("CONFIG_IKCONFIG", Set),
+    ("CONFIG_IKCONFIG_PROC", Set),
+    ("CONFIG_FUTEX", Serves(202)),
+    ("CONFIG_EPOLL", Serves(291)),
+    ("CONFIG_SIGNALFD", Serves(289)),
+    ("CONFIG_TIMERFD", Serves(283)),
+    ("CONFIG_EVENTFD", Serves(290)),
+    ("CONFIG_AIO", Serves(206)),
+    ("CONFIG_POSIX_TIMERS", Serves(222)),
+    ("CONFIG_HIGH_RES_TIMERS", Set),
+    ("CONFIG_FILE_LOCKING", Serves(73)),
+    ("CONFIG_MEMFD_CREATE", Serves(319)),
+    ("CONFIG_RSEQ", Serves(334)),
+    ("CONFIG_MEMBARRIER", Serves(324)),
+    ("CONFIG_UNIX", Set),
+    ("CONFIG_INET", Set),
+    ("CONFIG_IPV6", Set),
+    ("CONFIG_UNIX98_PTYS", Set),
+    ("CONFIG_SYSVIPC", Serves(68)),
+    ("CONFIG_INOTIFY_USER", Serves(294)),
+    // `fcntl(F_NOTIFY)`.
+    ("CONFIG_DNOTIFY", Set),
+    ("CONFIG_SECCOMP", Serves(317)),
+    ("CONFIG_SECCOMP_FILTER", Serves(317)),
+    ("CONFIG_CROSS_MEMORY_ATTACH", Serves(310)),
+    ("CONFIG_KCMP", Serves(312)),
     // Refused as a kernel with them refuses an unprivileged caller.
-    ("CONFIG_USERFAULTFD", true),
-    ("CONFIG_BPF_SYSCALL", true),
-    ("CONFIG_PERF_EVENTS", true),
-    ("CONFIG_FANOTIFY", true),
+    ("CONFIG_USERFAULTFD", Set),
+    ("CONFIG_BPF_SYSCALL", Set),
+    ("CONFIG_PERF_EVENTS", Set),
+    ("CONFIG_FANOTIFY", Set),
     // Not there: ENOSYS, or the answer of a kernel without them.
-    ("CONFIG_IO_URING", false),
-    ("CONFIG_KEYS", false),
-    ("CONFIG_SYSVIPC", false),
-    ("CONFIG_POSIX_MQUEUE", false),
-    ("CONFIG_INOTIFY_USER", false),
-    ("CONFIG_DNOTIFY", false),
-    ("CONFIG_SECCOMP", false),
-    ("CONFIG_NAMESPACES", false),
-    ("CONFIG_USER_NS", false),
-    ("CONFIG_PID_NS", false),
-    ("CONFIG_NET_NS", false),
-    ("CONFIG_UTS_NS", false),
-    ("CONFIG_IPC_NS", false),
-    ("CONFIG_TIME_NS", false),
-    ("CONFIG_CHECKPOINT_RESTORE", false),
-    ("CONFIG_CROSS_MEMORY_ATTACH", false),
-    ("CONFIG_BSD_PROCESS_ACCT", false),
-    ("CONFIG_MODULES", false),
-    ("CONFIG_BLK_DEV_LOOP", false),
-    ("CONFIG_SECURITY_LANDLOCK", false),
-    ("CONFIG_IA32_EMULATION", false),
+    ("CONFIG_IO_URING", Serves(425)),
+    ("CONFIG_KEYS", Serves(248)),
+    ("CONFIG_POSIX_MQUEUE", Serves(240)),
+    ("CONFIG_BSD_PROCESS_ACCT", Serves(163)),
+    ("CONFIG_NAMESPACES", Unset),
+    ("CONFIG_USER_NS", Unset),
+    ("CONFIG_PID_NS", Unset),
+    ("CONFIG_NET_NS", Unset),
+    ("CONFIG_UTS_NS", Unset),
+    ("CONFIG_IPC_NS", Unset),
+    ("CONFIG_TIME_NS", Unset),
+    // /proc/PID/map_files, clone3's set_tid, PR_SET_MM: not there.
+    ("CONFIG_CHECKPOINT_RESTORE", Unset),
+    ("CONFIG_MODULES", Unset),
+    ("CONFIG_BLK_DEV_LOOP", Unset),
+    ("CONFIG_SECURITY_LANDLOCK", Unset),
+    ("CONFIG_IA32_EMULATION", Unset),
 ];
 
 /// The configuration's text.
 fn text() -> Vec<u8> {
     let mut t = Vec::new();
     t.extend_from_slice(b"#\n# hx guest kernel configuration (what hx implements)\n#\n");
-    for &(name, set) in OPTIONS {
+    for &(name, option) in OPTIONS {
+        let set = match option {
+            Set => true,
+            Unset => false,
+            Serves(nr) => crate::syscall::table::handler(nr as u64).is_some(),
+        };
         if set {
             t.extend_from_slice(name.as_bytes());
             t.extend_from_slice(b"=y\n");
