@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -71,6 +73,73 @@ static void big_writes(void) {
     close(p[1]);
 }
 
+/* Linux keeps a pipe's bytes in page buffers: small writes share a page
+ * while they fit, a pipe is full when its slots are (not its bytes), and
+ * a read makes room only when it empties a page. */
+static void page_buffers(void) {
+    static char b[70000];
+    int p[2];
+    pipe2(p, O_NONBLOCK);
+    long total = 0;
+    ssize_t w;
+    while ((w = write(p[1], b, 100)) > 0) total += w;
+    int queued = 0;
+    ioctl(p[0], FIONREAD, &queued);
+    printf("100-byte writes until full: %ld (%s), FIONREAD %d\n", total, strerror(errno), queued);
+    struct pollfd out = {p[1], POLLOUT, 0};
+    read(p[0], b, 3000);
+    int ready = poll(&out, 1, 0);
+    w = write(p[1], b, 1);
+    printf("after reading part of a page: poll %d, write %zd\n", ready, w);
+    read(p[0], b, 1000);
+    ready = poll(&out, 1, 0);
+    w = write(p[1], b, 5000);
+    printf("after emptying the page: poll %d, write 5000: %zd\n", ready, w);
+    int r = fcntl(p[1], F_SETPIPE_SZ, 4096);
+    printf("shrink below what it holds: %d %s\n", r, strerror(errno));
+    close(p[0]);
+    close(p[1]);
+
+    /* LTP's epoll_wait06: a one-page pipe, edge-triggered. */
+    pipe2(p, O_NONBLOCK);
+    printf("one page: %d\n", fcntl(p[1], F_SETPIPE_SZ, 4096));
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = p[0]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+    ev = (struct epoll_event){.events = EPOLLOUT | EPOLLET, .data.fd = p[1]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[1], &ev);
+    struct epoll_event got[2];
+    int n = epoll_wait(ep, got, 2, 0);
+    printf("empty: %d ready, writer %d\n", n, n > 0 && got[0].data.fd == p[1]);
+    w = write(p[1], b, 4096);
+    ssize_t more = write(p[1], b, 4096);
+    printf("fill: %zd, more: %zd %s\n", w, more, strerror(errno));
+    n = epoll_wait(ep, got, 2, 0);
+    printf("ready: %d, reader %d\n", n, n > 0 && got[0].data.fd == p[0]);
+    read(p[0], b, 2048);
+    n = epoll_wait(ep, got, 2, 0);
+    w = write(p[1], b, 1);
+    printf("half read: %d ready, write 1: %zd\n", n, w);
+    read(p[0], b, 2048);
+    n = epoll_wait(ep, got, 2, 0);
+    printf("emptied: %d ready, writer %d\n", n, n > 0 && got[0].data.fd == p[1] && (got[0].events & EPOLLOUT));
+    /* A write of a page and a bit: the bit first, into the last page if it fits. */
+    ssize_t a = write(p[1], b, 2000);
+    ssize_t c = write(p[1], b, 6000);
+    ssize_t d = write(p[1], b, 10);
+    printf("2000: %zd, then 6000: %zd, then 10: %zd %s\n", a, c, d, strerror(errno));
+    read(p[0], b, sizeof b);
+    fcntl(p[1], F_SETPIPE_SZ, 65536);
+    a = write(p[1], b, 2000);
+    c = write(p[1], b, 6000);
+    d = write(p[1], b, 3000);
+    ioctl(p[0], FIONREAD, &queued);
+    printf("2000, 6000, 3000 into 16 pages: %zd %zd %zd, FIONREAD %d\n", a, c, d, queued);
+    close(ep);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void) {
     int p[2];
     printf("pipe2: %d\n", pipe2(p, O_CLOEXEC));
@@ -107,5 +176,6 @@ int main(void) {
     r = write(q[1], "x", 1);
     printf("write with no reader: %zd %s\n", r, strerror(errno));
     big_writes();
+    page_buffers();
     return 0;
 }

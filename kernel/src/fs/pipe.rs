@@ -13,10 +13,27 @@ use spin::Mutex;
 pub const CAPACITY: usize = 64 * 1024;
 pub const MAX_CAPACITY: usize = 1024 * 1024;
 
+/// Linux keeps a pipe's bytes in page buffers, a ring of `capacity / PAGE`
+/// slots: a write fills the last page while its sub-page part fits there,
+/// else takes free slots; a read frees a slot when it empties its page. The
+/// slots, not the bytes, decide when a pipe is full (`POLLOUT`, `EAGAIN`,
+/// writers woken): half of a full one-page pipe read leaves it full.
+const PAGE: usize = 4096;
+
+/// One page buffer: the bytes of it not yet read, and where its data ends
+/// in the page (a write may add to it up to the page's end).
+#[derive(Clone, Copy)]
+struct Slot {
+    len: usize,
+    end: usize,
+}
+
 pub struct Pipe {
     /// Its number (`fstat`'s inode, `pipe:[N]` in `/proc/self/fd`).
     id: u64,
     buf: VecDeque<u8>,
+    /// How `buf`'s bytes lie in page buffers, oldest first.
+    slots: VecDeque<Slot>,
     pub readers: usize,
     pub writers: usize,
     /// Threads blocked on this pipe (readers waiting for data, writers for room).
@@ -42,6 +59,7 @@ pub fn new() -> Shared {
     Arc::new(Mutex::new(Pipe {
         id,
         buf: VecDeque::new(),
+        slots: VecDeque::new(),
         readers: 1,
         writers: 1,
         waiters: Vec::new(),
@@ -103,22 +121,79 @@ pub fn read(p: &Shared, buf: u64, count: u64, nonblock: bool) -> SysResult {
     if n > first {
         mm::copy_to_user(buf + first as u64, &b[..n - first])?;
     }
-    if pipe.buf.len() >= pipe.capacity {
-        pipe.write_edges += 1;
-    }
-    pipe.buf.drain(..n);
+    pipe.take(n);
     changed(pipe);
     Ok(n as u64)
 }
 
-/// Writes; `Err(EPIPE)` (the caller raises SIGPIPE) when no reader is left.
-/// Writes up to `PIPE_BUF` bytes are atomic: never split by another writer's.
-pub const PIPE_BUF: u64 = 4096;
+impl Pipe {
+    fn full(&self) -> bool {
+        self.slots.len() >= self.capacity / PAGE
+    }
+
+    /// Drops the first `n` bytes and the page buffers they empty; a writer
+    /// is woken (epoll's edge) when that frees a slot of a full pipe.
+    fn take(&mut self, n: usize) {
+        let was_full = self.full();
+        self.buf.drain(..n);
+        let mut left = n;
+        while left > 0 {
+            let Some(first) = self.slots.front_mut() else { break };
+            let k = left.min(first.len);
+            first.len -= k;
+            left -= k;
+            if first.len == 0 {
+                self.slots.pop_front();
+                if was_full {
+                    self.write_edges += 1;
+                }
+            }
+        }
+    }
+
+    /// How many of `left` bytes a write may put in now, as Linux's
+    /// `pipe_write` would: the sub-page part of the whole write (`chars`)
+    /// into the last page if it fits there and this is the write's start,
+    /// else one page into a free slot.
+    fn room_for(&self, left: usize, chars: usize, starting: bool) -> usize {
+        if starting && chars != 0 {
+            if let Some(last) = self.slots.back() {
+                if last.end + chars <= PAGE {
+                    return chars;
+                }
+            }
+        }
+        if self.full() {
+            0
+        } else {
+            left.min(PAGE)
+        }
+    }
+
+    /// Adds `chunk`, which [`Pipe::room_for`] allowed.
+    fn put(&mut self, chunk: &[u8], chars: usize, starting: bool) {
+        let merged = starting
+            && chars == chunk.len()
+            && chars != 0
+            && self.slots.back().is_some_and(|last| last.end + chars <= PAGE);
+        match self.slots.back_mut() {
+            Some(last) if merged => {
+                last.len += chunk.len();
+                last.end += chunk.len();
+            }
+            _ => self.slots.push_back(Slot { len: chunk.len(), end: chunk.len() }),
+        }
+        self.buf.extend(chunk);
+        self.read_edges += 1;
+    }
+}
 
 /// Linux's pipe write: a blocking one returns once every byte is in (or a
 /// signal came after some were: their count), a non-blocking one writes
-/// what fits (`EAGAIN` if nothing does, or an atomic write does not fit
-/// whole); the readers gone, `EPIPE` unless some bytes went in first.
+/// what fits in page buffers (`EAGAIN` if nothing does); the readers gone,
+/// `EPIPE` unless some bytes went in first (the caller raises SIGPIPE).
+/// A write of up to a page (`PIPE_BUF`) goes into one page buffer: it is
+/// never split by another writer's.
 pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Errno> {
     write_from(p, count, nonblock, |done, chunk| mm::copy_from_user(buf + done, chunk))
 }
@@ -141,7 +216,7 @@ fn write_from(
     if count == 0 {
         return Ok(0);
     }
-    let atomic = count <= PIPE_BUF;
+    let chars = (count as usize) % PAGE;
     let mut done = 0u64;
     let mut pipe = p.lock();
     loop {
@@ -151,26 +226,31 @@ fn write_from(
         if pipe.readers == 0 {
             return if done > 0 { Ok(done) } else { Err(crate::errno::EPIPE) };
         }
-        let room = (pipe.capacity - pipe.buf.len()) as u64;
-        let left = count - done;
-        if room > 0 && (!atomic || room >= left) {
-            let n = left.min(room) as usize;
+        let n = pipe.room_for((count - done) as usize, chars, done == 0);
+        if n > 0 {
             let mut chunk = alloc::vec![0u8; n];
             if let Err(e) = fill(done, &mut chunk) {
                 return if done > 0 { Ok(done) } else { Err(e) };
             }
-            pipe.buf.extend(chunk);
-            pipe.read_edges += 1;
+            pipe.put(&chunk, chars, done == 0);
             done += n as u64;
-            changed(pipe);
             if done == count {
+                changed(pipe);
                 return Ok(done);
             }
-            pipe = p.lock();
             continue;
         }
         if nonblock {
+            changed(pipe);
             return if done > 0 { Ok(done) } else { Err(EAGAIN) };
+        }
+        if done > 0 {
+            // Readers see what is in so far while this writer waits.
+            changed(pipe);
+            pipe = p.lock();
+            if pipe.room_for((count - done) as usize, chars, false) > 0 {
+                continue;
+            }
         }
         if let Err(e) = wait(pipe) {
             return if done > 0 { Ok(done) } else { Err(e) };
@@ -208,15 +288,12 @@ pub fn consume(p: &Shared, n: usize) {
     if n == 0 {
         return;
     }
-    if pipe.buf.len() >= pipe.capacity {
-        pipe.write_edges += 1;
-    }
-    pipe.buf.drain(..n);
+    pipe.take(n);
     changed(pipe);
 }
 
-/// Waits until the pipe has room for a byte, as a write does; the room.
-/// `EPIPE` when no reader is left.
+/// Waits until the pipe has a free page buffer, as a write does; the room
+/// in bytes (whole free pages). `EPIPE` when no reader is left.
 pub fn wait_for_room(p: &Shared, nonblock: bool) -> Result<usize, Errno> {
     let mut pipe = p.lock();
     loop {
@@ -226,7 +303,7 @@ pub fn wait_for_room(p: &Shared, nonblock: bool) -> Result<usize, Errno> {
         if pipe.readers == 0 {
             return Err(crate::errno::EPIPE);
         }
-        let room = pipe.capacity - pipe.buf.len();
+        let room = (pipe.capacity / PAGE).saturating_sub(pipe.slots.len()) * PAGE;
         if room > 0 {
             return Ok(room);
         }
@@ -241,7 +318,7 @@ pub fn wait_for_room(p: &Shared, nonblock: bool) -> Result<usize, Errno> {
 /// poll(2) readiness: (readable, writable, hung up).
 pub fn readiness(p: &Shared) -> (bool, bool, bool) {
     let pipe = p.lock();
-    (!pipe.buf.is_empty(), pipe.buf.len() < pipe.capacity, pipe.writers == 0)
+    (!pipe.buf.is_empty(), !pipe.full(), pipe.writers == 0)
 }
 
 /// The count of epoll wake-ups for the end `reading` or not, as
@@ -275,7 +352,7 @@ pub fn set_capacity(p: &Shared, want: u64) -> SysResult {
         return Err(crate::errno::EPERM);
     }
     let mut pipe = p.lock();
-    if pipe.buf.len() > size {
+    if pipe.slots.len() > size / PAGE {
         return Err(crate::errno::Errno(16)); // EBUSY
     }
     pipe.capacity = size;
@@ -319,6 +396,7 @@ pub fn move_to_host() -> Result<(), Errno> {
                         let (data, capacity): (Vec<u8>, usize) = {
                             let mut pipe = p.lock();
                             pipe.moved = true;
+                            pipe.slots.clear();
                             (pipe.buf.drain(..).collect(), pipe.capacity)
                         };
                         // Threads blocked on it start over on the host pipe.
