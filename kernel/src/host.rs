@@ -236,8 +236,14 @@ pub fn path_request(op: u32, args: &[u64], ins: &[&[u8]], outs: &mut [&mut [u8]]
 
 /// A fresh host memory file holding `bytes`, its offset at `offset`: its handle.
 pub fn memfd(bytes: &[u8], offset: u64) -> SysResult {
+    memfd_with(bytes, offset, 0)
+}
+
+/// [`memfd`] made with `flags` (`hx_abi::hypercall::MEMFD_FLAGS`).
+pub fn memfd_with(bytes: &[u8], offset: u64, flags: u64) -> SysResult {
     let mut req = Request::new(op::MEMFD);
     req.args[0] = offset;
+    req.args[1] = flags;
     req.segs[0] = kernel_segment(bytes.as_ptr() as u64, bytes.len());
     req.nsegs = 1;
     result(call(&mut req))

@@ -105,6 +105,8 @@ pub mod op {
     /// `fcntl(F_SETFL)`: status flags `args[1]` (O_APPEND, O_NONBLOCK) of handle `args[0]`.
     /// With `SETFL_PIPE_SIZE` set in `args[1]`: a host pipe's size instead
     /// (`args[2]` = `F_GETPIPE_SZ`, or `F_SETPIPE_SZ` to the low 32 bits).
+    /// With `SETFL_SEALS`: a memory file's seals (`args[2]` = `F_GET_SEALS`,
+    /// or `F_ADD_SEALS` of the `SEALS` among the low 32 bits).
     pub const SETFL: u32 = 28;
     /// `chmod` of path `segs[0]`, or of handle `args[0]` with no path, to `args[1]`.
     pub const CHMOD: u32 = 29;
@@ -199,7 +201,8 @@ pub mod op {
     /// written back to storage.
     pub const SYNC_SHARED: u32 = 52;
     /// A fresh host memory file (`memfd_create`) holding the bytes of
-    /// `segs[0]` (may be empty), its offset at `args[0]`: `ret` = its handle.
+    /// `segs[0]` (may be empty), its offset at `args[0]`, made with the
+    /// `MEMFD_FLAGS` of `args[1]`: `ret` = its handle.
     pub const MEMFD: u32 = 53;
     /// Locks on host file `args[0]`, never waiting: `args[1]` = `F_GETLK`,
     /// `F_SETLK`, `F_OFD_GETLK` or `F_OFD_SETLK` with a Linux `struct flock`
@@ -362,6 +365,16 @@ pub const LOCK_FLOCK: u64 = u64::MAX;
 
 /// See `op::SETFL`.
 pub const SETFL_PIPE_SIZE: u64 = 1 << 40;
+pub const SETFL_SEALS: u64 = 1 << 41;
+/// `fcntl`'s seal commands and seals (`F_SEAL_SEAL`, `_SHRINK`, `_GROW`,
+/// `_WRITE`, `_FUTURE_WRITE`, `_EXEC`).
+pub const F_ADD_SEALS: u64 = 1033;
+pub const F_GET_SEALS: u64 = 1034;
+pub const SEALS: u64 = 0x3f;
+pub const SEAL_WRITE: u64 = 0x08;
+pub const SEAL_FUTURE_WRITE: u64 = 0x10;
+/// `MEMFD`'s flags: `MFD_ALLOW_SEALING`, `MFD_NOEXEC_SEAL`, `MFD_EXEC`.
+pub const MEMFD_FLAGS: u64 = 0x2 | 0x8 | 0x10;
 
 /// `READ` with `args[2]` = `RW_NOWAIT`: `-EAGAIN` instead of waiting when
 /// nothing is there to read (the guest then waits with `WATCH`).

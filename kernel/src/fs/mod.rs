@@ -77,6 +77,12 @@ impl OpenFile {
         }
     }
 
+    /// Whether this is a `memfd_create` file (named `/memfd:NAME (deleted)`,
+    /// as Linux shows it, also when opened again through `/proc/self/fd`).
+    pub fn is_memfd(&self) -> bool {
+        matches!(self.kind, Kind::Host(_)) && self.path.starts_with(b"/memfd:")
+    }
+
     pub fn status(&self) -> u32 {
         self.status.load(Ordering::Relaxed)
     }

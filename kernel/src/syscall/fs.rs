@@ -135,7 +135,8 @@ pub fn memfd_create([name, flags, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     let name = crate::mm::read_cstr(name, 249).map_err(|e| if e == crate::errno::ENAMETOOLONG { EINVAL } else { e })?;
-    let h = host::memfd(&[], 0)?;
+    // Sealing, and the executable bit, are the host memory file's own.
+    let h = host::memfd_with(&[], 0, flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC))?;
     let mut path = b"/memfd:".to_vec();
     path.extend_from_slice(&name);
     path.extend_from_slice(b" (deleted)");
@@ -642,6 +643,7 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
     const F_DUPFD_CLOEXEC: u64 = 1030;
     const F_SETPIPE_SZ: u64 = 1031;
     const F_GETPIPE_SZ: u64 = 1032;
+    use hx_abi::hypercall::{F_ADD_SEALS, F_GET_SEALS};
     const F_UNLCK: i16 = 2;
     const F_SETOWN: u64 = 8;
     const F_GETOWN: u64 = 9;
@@ -687,6 +689,17 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
             entry.file.set_status(status);
             Ok(0)
         }
+        // A memory file's seals are the host's (it enforces them on writes,
+        // truncation and mappings); anything else has none to show.
+        F_ADD_SEALS | F_GET_SEALS => match entry.file.kind {
+            Kind::Host(h) if entry.file.is_memfd() => {
+                if cmd == F_ADD_SEALS && entry.file.status() & O_ACCMODE == crate::fs::O_RDONLY {
+                    return Err(crate::errno::EPERM);
+                }
+                host::simple(op::SETFL, &[h, hx_abi::hypercall::SETFL_SEALS | (arg as u32 as u64), cmd])
+            }
+            _ => Err(EINVAL),
+        },
         F_SETPIPE_SZ | F_GETPIPE_SZ => match &entry.file.kind {
             Kind::PipeRead(p) | Kind::PipeWrite(p) if cmd == F_GETPIPE_SZ => Ok(pipe::capacity(p)),
             Kind::PipeRead(p) | Kind::PipeWrite(p) => pipe::set_capacity(p, arg as u32 as u64),

@@ -81,6 +81,13 @@ fn map([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
     if flags & MAP_SHARED != 0 && prot & PROT_WRITE != 0 && !writable {
         return Err(EACCES);
     }
+    // A memory file sealed against writing maps shared only read-only and
+    // never becomes writable (Linux clears VM_MAYWRITE; PROT_WRITE: EPERM).
+    let write_sealed = shared && writable && file.is_memfd() && write_sealed(&file);
+    if write_sealed && prot & PROT_WRITE != 0 {
+        return Err(crate::errno::EPERM);
+    }
+    let writable = writable && !write_sealed;
     let handle = match file.kind {
         Kind::Host(h) => h,
         Kind::PipeRead(_) | Kind::PipeWrite(_) => return Err(ENODEV),
@@ -102,8 +109,8 @@ fn map([addr, len, prot, flags, fd, offset]: Args) -> SysResult {
         // goes: writes reach it, other processes see the same bytes.
         let size = super::fs::stat_of(&file)?.size.max(0) as u64;
         let in_file = align_up(size, PAGE_SIZE).saturating_sub(offset).min(align_up(len, PAGE_SIZE));
-        let rw = file.status() & O_ACCMODE == O_RDWR;
-        let mapped = Mapped { handle, open: Some(file.clone()), path: &file.path, writes_reach_file: rw, shared: true };
+        let mapped =
+            Mapped { handle, open: Some(file.clone()), path: &file.path, writes_reach_file: writable, shared: true };
         return mmap_shared(addr, len, prot, flags, Some(mapped), offset, in_file);
     }
     if len != 0 {
@@ -253,6 +260,14 @@ fn mmap_shared(
         }
     }
     finish_shared(start, end, shared, offset, file)
+}
+
+/// Whether the memory file `file` holds `F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE`.
+fn write_sealed(file: &crate::fs::OpenFile) -> bool {
+    use hx_abi::hypercall::{F_GET_SEALS, SEAL_FUTURE_WRITE, SEAL_WRITE, SETFL_SEALS};
+    let Kind::Host(h) = file.kind else { return false };
+    crate::host::simple(op::SETFL, &[h, SETFL_SEALS, F_GET_SEALS])
+        .is_ok_and(|s| s & (SEAL_WRITE | SEAL_FUTURE_WRITE) != 0)
 }
 
 /// Records what the mapping `[start, end)` holds, and that what lies past

@@ -6,7 +6,8 @@ use super::guest::Segs;
 use super::handles::{Handle, Handles};
 use crate::sandbox::{self, fstat_fd as fstat, lstat_at, Errno, Resolved, Sandbox};
 use hx_abi::hypercall::{
-    op, PollEntry, Request, FSYNC_ALL, FSYNC_DATA, FSYNC_FS, NO_HANDLE, POLL_EDGES, RW_NOWAIT, SETFL_PIPE_SIZE,
+    op, PollEntry, Request, FSYNC_ALL, FSYNC_DATA, FSYNC_FS, F_ADD_SEALS, F_GET_SEALS, MEMFD_FLAGS, NO_HANDLE,
+    POLL_EDGES, RW_NOWAIT, SEALS, SETFL_PIPE_SIZE, SETFL_SEALS,
 };
 use hx_abi::ioctl::Arg;
 use std::ffi::{CStr, CString};
@@ -534,11 +535,16 @@ impl Files {
         }
     }
 
-    /// `MEMFD`: a fresh host memory file holding segment 0's bytes, at `offset`.
-    pub fn memfd(&mut self, segs: &Segs, offset: u64) -> Result<i64, Errno> {
+    /// `MEMFD`: a fresh host memory file holding segment 0's bytes, at
+    /// `offset`, made with `flags` (within `MEMFD_FLAGS`: sealing allowed, or not executable).
+    pub fn memfd(&mut self, segs: &Segs, offset: u64, flags: u64) -> Result<i64, Errno> {
         self.handles.room()?;
+        if flags & !MEMFD_FLAGS != 0 {
+            return Err(libc::EINVAL);
+        }
+        let flags = libc::MFD_CLOEXEC | flags as libc::c_uint;
         // SAFETY: a new anonymous memory file we own.
-        let fd = sys(|| unsafe { libc::memfd_create(c"hx-memfd".as_ptr(), libc::MFD_CLOEXEC) } as isize)?;
+        let fd = sys(|| unsafe { libc::memfd_create(c"hx-memfd".as_ptr(), flags) } as isize)?;
         let fd = owned(fd);
         if let Some(seg) = segs.get(0).filter(|s| s.len > 0) {
             let iov = segs.mem().iovecs(std::slice::from_ref(seg)).map_err(|_| libc::EFAULT)?;
@@ -671,6 +677,18 @@ impl Files {
                 let size = (a[1] & 0xffff_ffff) as i32;
                 // SAFETY: the pipe size of a descriptor we hold (the host limits it as for any process).
                 sys(|| unsafe { libc::fcntl(fd, cmd, size) } as isize)
+            }),
+            op::SETFL if a[1] & SETFL_SEALS != 0 => self.handles.fd(a[0]).and_then(|fd| {
+                let seals = (a[1] & 0xffff_ffff) as i32;
+                match a[2] {
+                    // SAFETY: the seals of a descriptor we hold (the host refuses them on anything but a memory file).
+                    F_GET_SEALS => sys(|| unsafe { libc::fcntl(fd, libc::F_GET_SEALS) } as isize),
+                    F_ADD_SEALS if seals as u64 & !SEALS == 0 => {
+                        // SAFETY: as above, with known seals only.
+                        sys(|| unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } as isize)
+                    }
+                    _ => Err(libc::EINVAL),
+                }
             }),
             op::SETFL => self.handles.fd(a[0]).and_then(|fd| {
                 let status = flags::status(a[1]);

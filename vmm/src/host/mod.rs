@@ -157,7 +157,7 @@ impl Host<'_> {
             op::UNMAP_SHARED => self.files.shared.unmap(&segs).unwrap_or_else(|e| -(e as i64)),
             op::TEE => self.files.tee(req.args[0], req.args[1], req.args[2]).unwrap_or_else(|e| -(e as i64)),
             op::SYNC_SHARED => self.files.shared.sync(&segs).unwrap_or_else(|e| -(e as i64)),
-            op::MEMFD => self.files.memfd(&segs, req.args[0]).unwrap_or_else(|e| -(e as i64)),
+            op::MEMFD => self.files.memfd(&segs, req.args[0], req.args[1]).unwrap_or_else(|e| -(e as i64)),
             op::LOCK => self.files.lock(&segs, req.args[0], req.args[1], req.args[2]).unwrap_or_else(|e| -(e as i64)),
             op::FALLOCATE => {
                 self.files.fallocate(req.args[0], req.args[1], req.args[2], req.args[3]).unwrap_or_else(|e| -(e as i64))
