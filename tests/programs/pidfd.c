@@ -50,6 +50,11 @@ int main(void) {
     printf("send_signal(bad flags): %s\n", err(pidfd_send_signal(self, 0, NULL, 0x100)));
     printf("send_signal(not a pidfd): %s\n", err(pidfd_send_signal(1, 0, NULL, 0)));
     printf("send_signal(self, 0): %s\n", err(pidfd_send_signal(self, 0, NULL, 0)));
+    siginfo_t other;
+    memset(&other, 0, sizeof other);
+    other.si_signo = SIGUSR2;
+    other.si_code = SI_QUEUE;
+    printf("send_signal(info of another signal): %s\n", err(pidfd_send_signal(self, SIGUSR1, &other, 0)));
     snprintf(path, sizeof path, "/proc/%d", getpid());
     int dir = open(path, O_RDONLY | O_DIRECTORY);
     printf("send_signal(/proc/<pid> directory, 0): %s\n", err(pidfd_send_signal(dir, 0, NULL, 0)));

@@ -133,6 +133,11 @@ pub fn pidfd_send_signal([fd, sig, info, flags, ..]: crate::syscall::Args) -> Sy
         host::simple(op::PGRP, &[PGRP_ENDED, pid as u64])?;
     }
     if info != 0 {
+        // Unlike rt_sigqueueinfo, the siginfo must name the signal sent.
+        let signo: i32 = crate::mm::read_user(info)?;
+        if signo as i64 as u64 != sig {
+            return Err(EINVAL);
+        }
         return crate::syscall::signal::rt_sigqueueinfo([pid as u64, sig, info, 0, 0, 0]);
     }
     crate::syscall::signal::kill([pid as u64, sig, 0, 0, 0, 0])
