@@ -998,3 +998,39 @@ fn inotify_reports_changes_and_watches_only_inside_the_mounts() {
         text(&h.stderr)
     );
 }
+
+/// An abstract AF_UNIX name given with the whole `sockaddr_un` as its length
+/// (the name, then zeros up to 107 bytes: a common way to pass one) binds,
+/// connects and reads back whole (LTP bind04/05). Not checked: a name of
+/// more than ≈95 bytes before its trailing zeros, EINVAL in hx (the tree's
+/// prefix on the host must fit too).
+#[test]
+fn abstract_unix_names_of_full_length() {
+    same(
+        "long abstract names",
+        r#"import socket, os
+for name in [b"\0hx-long" + b"\0" * 100, b"\0" + bytes(range(1, 90)) + b"\0" * 18, b"\0short"]:
+    for kind in [socket.SOCK_STREAM, socket.SOCK_SEQPACKET, socket.SOCK_DGRAM]:
+        s = socket.socket(socket.AF_UNIX, kind)
+        s.bind(name)
+        got = s.getsockname()
+        print(kind, len(name), got == name, len(got))
+        c = socket.socket(socket.AF_UNIX, kind)
+        if kind != socket.SOCK_DGRAM:
+            s.listen()
+            c.connect(name)
+            a, peer = s.accept()
+            print(" peer", c.getpeername() == name, a.getsockname() == name)
+            a.close()
+        else:
+            c.sendto(b"x", name)
+            print(" datagram", s.recv(4))
+        c.close()
+        s.close()
+try:
+    socket.socket(socket.AF_UNIX).bind(b"\0" + b"y" * 108)
+except OSError as e:
+    print("too long", e.errno)
+"#,
+    );
+}

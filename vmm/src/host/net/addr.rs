@@ -216,15 +216,37 @@ fn unix_addr(path: &[u8], pin: Option<OwnedFd>) -> Result<HostAddr, Errno> {
 }
 
 /// The host's name for a guest abstract name: the tree's prefix, so that the
-/// guest neither reaches nor shadows the host's own abstract sockets.
+/// guest neither reaches nor shadows the host's own abstract sockets. A
+/// name too long to take the prefix (a whole `sockaddr_un` given as the
+/// length: the name, then zeros up to 107 bytes) goes under the tree's
+/// other prefix (`long_prefix`) with its trailing zeros counted in a last
+/// byte instead of written out; every monitor of the tree reads it back.
 pub fn abstract_addr(prefix: &[u8], name: &[u8]) -> Result<HostAddr, Errno> {
     let mut path = vec![0u8];
-    path.extend_from_slice(prefix);
-    path.extend_from_slice(name);
+    if 1 + prefix.len() + name.len() <= SUN_PATH_MAX {
+        path.extend_from_slice(prefix);
+        path.extend_from_slice(name);
+    } else {
+        let kept = name.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        let zeros = u8::try_from(name.len() - kept).map_err(|_| libc::EINVAL)?;
+        path.extend_from_slice(&long_prefix(prefix));
+        path.extend_from_slice(name.get(..kept).unwrap_or_default());
+        path.push(zeros);
+    }
     if path.len() > SUN_PATH_MAX {
         return Err(libc::EINVAL);
     }
     unix_addr(&path, None)
+}
+
+/// The prefix of the tree's long abstract names: its prefix (`hx<pid>.`)
+/// with `~` for the final dot, so that no short name can look like one.
+fn long_prefix(prefix: &[u8]) -> Vec<u8> {
+    let mut p = prefix.to_vec();
+    if let Some(last) = p.last_mut() {
+        *last = b'~';
+    }
+    p
 }
 
 /// The host address to `bind` a socket at guest path `resolved` (absolute,
@@ -326,9 +348,10 @@ pub fn path_for_connect(sandbox: &Sandbox, resolved: &[u8]) -> Result<HostAddr, 
 pub fn unix_to_guest(prefix: &[u8], host: &[u8], sandbox: Option<&Sandbox>) -> Vec<u8> {
     let family = host.get(..SUN_PATH_AT).unwrap_or_default();
     match host.get(SUN_PATH_AT..) {
-        Some([0, rest @ ..]) => match rest.strip_prefix(prefix) {
-            Some(name) => [family, &[0], name].concat(),
-            None => host.to_vec(),
+        Some([0, rest @ ..]) => match (rest.strip_prefix(prefix), rest.strip_prefix(&long_prefix(prefix)[..])) {
+            (Some(name), _) => [family, &[0], name].concat(),
+            (None, Some([core @ .., zeros])) => [family, &[0], core, &vec![0; usize::from(*zeros)]].concat(),
+            _ => host.to_vec(),
         },
         Some(path) if path.first() == Some(&b'/') => {
             let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
@@ -368,6 +391,18 @@ mod tests {
         // SAFETY: an AF_INET address in the storage.
         let sin: libc::sockaddr_in = unsafe { std::mem::transmute_copy(&raw) };
         assert_eq!(u16::from_be(sin.sin_port), 8080);
+    }
+
+    #[test]
+    fn long_abstract_names_come_back_whole() {
+        let mut name = b"long".to_vec();
+        name.resize(107, 0);
+        let a = abstract_addr(b"hx1.", &name).unwrap();
+        let bytes = a.bytes();
+        let back = unix_to_guest(b"hx1.", bytes, None);
+        assert_eq!(&back[SUN_PATH_AT..], &[&[0u8][..], &name].concat()[..]);
+        let full = [b'x'; 107];
+        assert_eq!(abstract_addr(b"hx1.", &full).err(), Some(libc::EINVAL));
     }
 
     #[test]
