@@ -1034,3 +1034,46 @@ except OSError as e:
 "#,
     );
 }
+
+/// Socket errnos Linux gives at the edges: `MSG_ERRQUEUE` with an empty
+/// error queue is EAGAIN, a message of more than 1024 iovecs EMSGSIZE, a
+/// recvmmsg timeout that is not a valid timespec EINVAL (before the
+/// descriptor is looked at), and a port below 1024 needs
+/// CAP_NET_BIND_SERVICE (LTP recv01, recvfrom01, recvmsg01, recvmmsg01, bind02).
+#[test]
+fn socket_edge_errnos() {
+    same(
+        "socket errnos",
+        r#"import socket, os, ctypes, errno
+def err(f):
+    try:
+        return f()
+    except OSError as e:
+        return errno.errorcode[e.errno]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.connect(("127.0.0.1", 9))
+print("errqueue", err(lambda: u.recv(16, socket.MSG_ERRQUEUE)))
+print("errqueue, non-blocking", err(lambda: u.recv(16, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)))
+a, b = socket.socketpair()
+b.send(b"hello")
+print("1024 iovecs", err(lambda: a.recvmsg_into([bytearray(1)] * 1024)[0]))
+print("1025 iovecs", err(lambda: a.recvmsg_into([bytearray(1)] * 1025)))
+libc = ctypes.CDLL(None, use_errno=True)
+class Timespec(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+for t in [Timespec(-1, 0), Timespec(0, 1000000000), Timespec(0, -1)]:
+    r = libc.recvmmsg(-1, None, 1, 0, ctypes.byref(t))
+    print("recvmmsg", t.sec, t.nsec, r, errno.errorcode.get(ctypes.get_errno()))
+r = libc.recvmmsg(-1, None, 1, 0, ctypes.byref(Timespec(1, 0)))
+print("recvmmsg, bad descriptor", r, errno.errorcode.get(ctypes.get_errno()))
+pid = os.fork()
+if pid == 0:
+    os.setuid(65534)
+    s = socket.socket()
+    print("unprivileged, port 1023", err(lambda: s.bind(("127.0.0.1", 1023))))
+    print("unprivileged, port 0", err(lambda: s.bind(("127.0.0.1", 0))))
+    os._exit(0)
+os.waitpid(pid, 0)
+"#,
+    );
+}

@@ -38,6 +38,7 @@ pub type SysResult = Result<u64, Errno>;
 pub const ENOTSOCK: Errno = Errno(88);
 pub const EOPNOTSUPP: Errno = Errno(95);
 pub const ENXIO: Errno = Errno(6);
+pub const EMSGSIZE: Errno = Errno(90);
 pub const ETIMEDOUT: Errno = Errno(110);
 
 // Never seen by the program: a syscall a signal interrupted, restarted or

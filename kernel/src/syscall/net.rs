@@ -38,7 +38,8 @@ fn handle_via(fd: u64, flags: u64) -> Result<(u64, host::Via), Errno> {
     let file = table::get(fd)?;
     file.usable()?;
     match file.kind {
-        Kind::Host(h) if flags & MSG_DONTWAIT != 0 => Ok((h, host::Via::Any)),
+        // Reading the error queue never waits either (EAGAIN when it is empty).
+        Kind::Host(h) if flags & (MSG_DONTWAIT | MSG_ERRQUEUE) != 0 => Ok((h, host::Via::Any)),
         Kind::Host(h) => Ok((h, super::fs::via(&file))),
         _ => Err(ENOTSOCK),
     }
@@ -66,6 +67,7 @@ fn out_seg(buf: &mut [u8]) -> Segment {
     host::kernel_segment(buf.as_mut_ptr() as u64, buf.len())
 }
 
+const MSG_ERRQUEUE: u64 = 0x2000;
 const POLLIN: i16 = 1;
 const POLLOUT: i16 = 4;
 
@@ -166,6 +168,16 @@ fn netlink_addr(addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
 pub fn bind([fd, addr, len, ..]: Args) -> SysResult {
     if let Some(n) = netlink::of(fd) {
         return n.bind(&netlink_addr(addr, len)?);
+    }
+    // The guest's own rule, before the host's: a port below 1024
+    // (`ip_unprivileged_port_start`) needs CAP_NET_BIND_SERVICE.
+    if len >= 4 && addr != 0 {
+        let [family, port]: [u16; 2] = mm::read_user(addr)?;
+        let port = u16::from_be(port);
+        let inet = matches!(family, 2 | 10); // AF_INET, AF_INET6
+        if inet && (1..1024).contains(&port) && !super::cred::capable(hx_abi::uapi::CAP_NET_BIND_SERVICE) {
+            return Err(crate::errno::EACCES);
+        }
     }
     address_request(NET_BIND, fd, addr, len)
 }
@@ -326,9 +338,11 @@ struct MsgHdr {
     _pad2: u32,
 }
 
+/// A message's iovecs: more than `UIO_MAXIOV` is EMSGSIZE for a message
+/// (EINVAL only for readv/writev).
 fn read_iovs(iov: u64, n: u64) -> Result<Vec<(u64, u64)>, Errno> {
     if n > 1024 {
-        return Err(EINVAL);
+        return Err(crate::errno::EMSGSIZE);
     }
     let mut v = Vec::with_capacity(n as usize);
     for i in 0..n {
@@ -713,7 +727,24 @@ pub fn sendmmsg([fd, vec, n, flags, ..]: Args) -> SysResult {
     Ok(sent)
 }
 
-pub fn recvmmsg([fd, vec, n, flags, _timeout, ..]: Args) -> SysResult {
+/// `recvmmsg`: as Linux, the timeout is looked at only after each message
+/// received (a receive that waits is not cut short by it); one that is not
+/// a valid timespec is EINVAL.
+pub fn recvmmsg([fd, vec, n, flags, timeout, ..]: Args) -> SysResult {
+    let deadline = if timeout != 0 {
+        let [sec, nsec]: [i64; 2] = mm::read_user(timeout)?;
+        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+            return Err(EINVAL);
+        }
+        let ns = (sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64);
+        Some(crate::time::monotonic_ns().saturating_add(ns))
+    } else {
+        None
+    };
+    // The descriptor before the vector (EBADF, ENOTSOCK first, as Linux).
+    if netlink::of(fd).is_none() {
+        handle(fd)?;
+    }
     let n = n.min(1024);
     let mut got = 0;
     let mut flags = flags;
@@ -736,6 +767,14 @@ pub fn recvmmsg([fd, vec, n, flags, _timeout, ..]: Args) -> SysResult {
         if flags & MSG_WAITFORONE != 0 {
             flags |= MSG_DONTWAIT;
         }
+        if deadline.is_some_and(|d| crate::time::monotonic_ns() >= d) {
+            break;
+        }
+    }
+    // What is left of the timeout goes back to the caller.
+    if let Some(d) = deadline {
+        let left = d.saturating_sub(crate::time::monotonic_ns());
+        mm::write_user(timeout, &[(left / 1_000_000_000) as i64, (left % 1_000_000_000) as i64])?;
     }
     Ok(got)
 }

@@ -251,7 +251,7 @@ impl Netlink {
     /// `send`: answers every request in `data` (a datagram of netlink messages).
     pub fn send(&self, data: &[u8]) -> SysResult {
         if data.len() > SEND_MAX {
-            return Err(crate::errno::Errno(90)); // EMSGSIZE
+            return Err(crate::errno::EMSGSIZE);
         }
         let port = Self::bound_port(&mut self.0.lock())?;
         let mut replies: Vec<Vec<u8>> = Vec::new();

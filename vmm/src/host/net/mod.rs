@@ -30,7 +30,9 @@ const SEND_FLAGS: i32 = libc::MSG_DONTWAIT
     | libc::MSG_EOR
     | libc::MSG_CONFIRM
     | libc::MSG_DONTROUTE;
-const RECV_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_PEEK | libc::MSG_WAITALL | libc::MSG_TRUNC | libc::MSG_OOB;
+/// `MSG_ERRQUEUE` reads the socket's error queue, never waiting (`EAGAIN` when empty).
+const RECV_FLAGS: i32 =
+    libc::MSG_DONTWAIT | libc::MSG_PEEK | libc::MSG_WAITALL | libc::MSG_TRUNC | libc::MSG_OOB | libc::MSG_ERRQUEUE;
 /// Segment layout of `NET_SEND` / `NET_RECV`.
 const SEG_ADDR: usize = 0;
 const SEG_PATH: usize = 1;
