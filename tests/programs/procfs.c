@@ -767,9 +767,8 @@ static void fork_view(void) {
 }
 
 /* The state letter of process `pid` in /proc/PID/stat ('?' if unreadable). */
-static char state_of(pid_t pid) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+static char state_at(const char *path) {
+    char buf[512];
     int fd = open(path, O_RDONLY);
     if (fd < 0) return '?';
     ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -778,6 +777,59 @@ static char state_of(pid_t pid) {
     buf[n] = 0;
     char *paren = strrchr(buf, ')');
     return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+static char state_of(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return state_at(path);
+}
+
+/* Polls (up to 10 s) until thread `tid` of this process shows `want`. */
+static int thread_reaches(pid_t tid, char want) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    for (int i = 0; i < 10000; i++) {
+        if (state_at(path) == want) return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+#define FUTEX_WAIT_PRIVATE 128 /* linux/futex.h: not in musl-gcc's headers */
+#define FUTEX_WAKE_PRIVATE 129
+static volatile int spin_stop, futex_word;
+static volatile pid_t spinner_tid, sleeper_tid;
+
+static void *spinner(void *arg) {
+    (void)arg;
+    spinner_tid = (pid_t)syscall(SYS_gettid);
+    while (!spin_stop) {
+    }
+    return NULL;
+}
+
+static void *sleeper(void *arg) {
+    (void)arg;
+    sleeper_tid = (pid_t)syscall(SYS_gettid);
+    while (!futex_word) syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    return NULL;
+}
+
+/* This process's threads: one that spins runs (R), one waiting on a futex
+   sleeps (S): LTP's futex tests wait for 'S' before they wake. */
+static void thread_states(void) {
+    pthread_t a, b;
+    pthread_create(&a, NULL, spinner, NULL);
+    pthread_create(&b, NULL, sleeper, NULL);
+    while (!spinner_tid || !sleeper_tid) usleep(1000);
+    check("a spinning thread runs (R)", thread_reaches(spinner_tid, 'R'));
+    check("a thread waiting on a futex sleeps (S)", thread_reaches(sleeper_tid, 'S'));
+    spin_stop = 1;
+    futex_word = 1;
+    syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
 }
 
 /* Polls (up to 10 s) until `pid` shows `want`: whether it did. */
@@ -822,6 +874,7 @@ static void states(void) {
     kill(pauser, SIGKILL);
     waitpid(pauser, &status, 0);
     close(go[1]);
+    thread_states();
 }
 
 /* The smaps record of the mapping holding `at`: its fields' values by name (in

@@ -126,6 +126,15 @@ pub fn alloc_tid() -> Option<u32> {
     Some(first)
 }
 
+/// Whether `t` runs or may run now (else it waits, or has ended).
+pub fn runnable(t: &Thread) -> bool {
+    let _sched = SCHED.lock();
+    // SAFETY: the scheduler's lock is held; the state is read and dropped under it.
+    let state = unsafe { t.sched().state };
+    SCHED.unlock();
+    matches!(state, RunState::Running | RunState::Ready)
+}
+
 /// Makes a new thread runnable.
 pub fn spawn(t: Thread) -> Arc<Thread> {
     let t = Arc::new(t);

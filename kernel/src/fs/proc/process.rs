@@ -516,10 +516,10 @@ fn comm_of(thread: &Thread) -> Vec<u8> {
     }
 }
 
-/// The thread's state letter and `status` text: the reader runs; the
-/// others wait for it or for something else.
+/// The thread's state letter and `status` text: running or ready to
+/// (the reader is), or sleeping (blocked in the guest kernel).
 fn state(thread: &Thread) -> (u8, &'static [u8]) {
-    if thread.tid == sched::current().tid {
+    if thread.tid == sched::current().tid || sched::runnable(thread) {
         (b'R', b"R (running)")
     } else {
         (b'S', b"S (sleeping)")
