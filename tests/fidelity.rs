@@ -1077,3 +1077,47 @@ os.waitpid(pid, 0)
 "#,
     );
 }
+
+/// splice with an end that has no splice in Linux (an eventfd, an epoll
+/// instance, a timerfd) is EINVAL at once, even from an empty pipe that
+/// would otherwise wait (LTP splice07 hung).
+#[test]
+fn splice_with_an_end_that_cannot_splice_is_einval_at_once() {
+    same(
+        "splice einval",
+        r#"import os, errno, select
+r, w = os.pipe()
+ends = {"eventfd": os.eventfd(0), "epoll": select.epoll().fileno()}
+for name, fd in ends.items():
+    for what, args in [("pipe ->", (r, fd, 1)), ("-> pipe", (fd, w, 1))]:
+        try:
+            print(name, what, os.splice(*args))
+        except OSError as e:
+            print(name, what, errno.errorcode[e.errno])
+"#,
+    );
+}
+
+/// `times` reports the waited-for children's user time (tms_cutime) and
+/// counts its return value in ticks since boot, which run on in a sleep.
+#[test]
+fn times_reports_waited_for_children() {
+    same(
+        "times",
+        r#"import os, time
+pid = os.fork()
+if pid == 0:
+    end = time.process_time() + 0.3
+    while time.process_time() < end:
+        pass
+    os._exit(0)
+before = os.times()
+os.waitpid(pid, 0)
+after = os.times()
+print("children's user time counted:", after.children_user - before.children_user >= 0.25)
+e0 = os.times().elapsed
+time.sleep(0.2)
+print("elapsed runs on:", 0.15 <= os.times().elapsed - e0 < 1)
+"#,
+    );
+}

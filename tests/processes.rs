@@ -551,3 +551,45 @@ fn fork_while_other_threads_are_busy_in_the_kernel() {
         common::assert_same(&format!("fork_busy ({flavor:?})"), &native, &hx);
     }
 }
+
+/// Job control: a stop signal's default action stops the process (its
+/// monitor stops on the host), its parent's wait and `/proc` see it stopped
+/// with that signal, SIGCONT continues it (WCONTINUED), SIGCHLD reports both
+/// unless SA_NOCLDSTOP, a caught SIGTSTP does not stop, SIGKILL ends a
+/// stopped process (tests/programs/jobs.c, compared with the native run).
+#[test]
+fn stop_signals_stop_processes_and_sigcont_continues_them() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("jobs", flavor, &[]);
+        same(&format!("jobs ({flavor:?})"), &[exe.to_str().unwrap()], &[], &[]);
+    }
+    // A shell's own view: a background job stopped and continued.
+    bash(
+        "a stopped background job",
+        "sleep 0.3 & kill -STOP $!; sleep 0.1; ps_state=$(cut -d' ' -f3 /proc/$!/stat); \
+         echo state $ps_state; kill -CONT $!; wait $!; echo waited $?",
+    );
+}
+
+/// The program itself stopping stops `hx-run` for its caller (a shell sees
+/// its job stopped), and a SIGCONT to `hx-run` lets the program go on.
+#[test]
+fn a_stopped_program_stops_hx_run_until_sigcont() {
+    use std::os::unix::process::ExitStatusExt;
+    let child = Command::new(HX_RUN)
+        .args(["/bin/sh", "-c", "kill -STOP $$; echo went on"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: waits for our own child (stopped or ended).
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+    assert_eq!(r, pid);
+    assert!(libc::WIFSTOPPED(status), "hx-run did not stop: status {status:#x}");
+    // SAFETY: continues our own child.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "went on\n");
+    assert_eq!(out.status.code(), Some(0), "{:?}", out.status.signal());
+}

@@ -315,6 +315,7 @@ const OPS: &[u32] = &[
     op::XATTR,
     op::CREDS,
     op::MOUNTS,
+    op::STOP,
     op::EXIT,
     0,
     44,
@@ -346,6 +347,8 @@ fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
     match req.op {
         // The guest may sleep or wait as long as it likes; the fuzzer must not.
         op::SLEEP => req.args[0] %= 1000,
+        // A stop would stop the fuzzer: only signals that are not stop signals.
+        op::STOP => req.args[0] = rng.below(17),
         // A guest reading its own empty pipe blocks, as on Linux: the fuzzer's
         // pipes never block (the guest could ask for that too), nor does an
         // F_SETFL take that away.

@@ -27,7 +27,7 @@
 #define OP_SLEEP 27
 #define OP_POLL 32
 /* The last request (FALLOCATE). */
-#define LAST_OP 65
+#define LAST_OP 66
 #define OP_IDLE 33
 #define OP_CHOWN 45
 #define OP_NET 46
@@ -36,6 +36,8 @@
 #define OP_FORK 38
 #define OP_KILL 41
 #define OP_VFORK 57
+/* A forged STOP stops the forger until a SIGCONT nobody sends: tests/processes.rs tries it. */
+#define OP_STOP 66
 
 struct segment { uint64_t phys, len; };
 struct request {
@@ -177,13 +179,13 @@ int main(int argc, char **argv) {
         /* The process requests are not forged here: a forged FORK forks the
          * forger, whose copy goes on forging (EXEC, WAIT, KILL, PIPE, PGRP
          * come with it). */
-        if (op == OP_FORK || op == OP_KILL || op == OP_VFORK) continue;
+        if (op == OP_FORK || op == OP_KILL || op == OP_VFORK || op == OP_STOP) continue;
         for (uint64_t i = 0; i < iterations; i++) {
             volatile struct request *r = (volatile struct request *)phys(REQ_PHYS);
             struct request q;
             memset(&q, 0, sizeof q);
             q.op = op == LAST_OP + 2 ? (uint32_t)next() : op;
-            if (q.op == OP_EXIT) q.op = 0;
+            if (q.op == OP_EXIT || q.op == OP_STOP) q.op = 0;
             for (int a = 0; a < 8; a++) q.args[a] = value();
             /* Reads and writes: mostly handles the guest may hold. */
             if (q.op == 2 || q.op == 3 || q.op == 13 || q.op == 14) q.args[0] = below(8) ? 3 + below(8) : value();

@@ -8,6 +8,9 @@
 //! most of it unmapping guest RAM) no longer lies between the program's
 //! exit and the status the caller sees.
 //!
+//! A program that stops (a stop signal's default action: its monitor stops
+//! on the host) stops `hx-run` too; a SIGCONT to `hx-run` continues it.
+//!
 //! Signals: the monitor acts on SIGINT, SIGQUIT, SIGTERM and SIGHUP sent to
 //! `hx-run`; the front passes those on, unless the terminal sent them (it
 //! sent them to the monitor as well: both are in the caller's process
@@ -163,8 +166,19 @@ fn serve(monitor: i32, status: OwnedFd, set: &libc::sigset_t, passed: &[i32]) ->
                     exit_with(s)
                 }
                 let mut ws = 0;
-                // SAFETY: reaps our own child without waiting.
-                if unsafe { libc::waitpid(monitor, &mut ws, libc::WNOHANG) } == monitor {
+                // SAFETY: reaps our own child without waiting (or sees it stopped).
+                if unsafe { libc::waitpid(monitor, &mut ws, libc::WNOHANG | libc::WUNTRACED) } == monitor {
+                    if libc::WIFSTOPPED(ws) {
+                        // The program stopped (job control: its monitor stops
+                        // on the host): so does `hx-run` for its caller, and
+                        // when the caller lets it go on, so does the monitor.
+                        // SAFETY: stops this process, then continues our own child.
+                        unsafe {
+                            libc::raise(libc::SIGSTOP);
+                            libc::kill(monitor, libc::SIGCONT);
+                        }
+                        continue;
+                    }
                     die_like(ws)
                 }
             } else if info.ssi_code != libc::SI_KERNEL && passed.contains(&sig) {

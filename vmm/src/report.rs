@@ -74,6 +74,7 @@ fn op_name(op: u32) -> &'static str {
         op::XATTR => "xattr",
         op::CREDS => "creds",
         op::MOUNTS => "mounts",
+        op::STOP => "stop",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

@@ -79,7 +79,7 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _context: 
     // SAFETY: as above (si_code > 0: the host kernel reports a child's change).
     if sig == libc::SIGCHLD
         && !info.is_null()
-        && !crate::process::table::sigchld_is_news(unsafe { (*info).si_pid() }, unsafe { (*info).si_code } > 0)
+        && !crate::process::table::sigchld_is_news(unsafe { (*info).si_pid() }, unsafe { (*info).si_code })
     {
         return;
     }
@@ -156,8 +156,10 @@ pub fn catch_interrupts() {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO;
+            // Without SA_NOCLDSTOP: a child that stops or goes on (job
+            // control: its monitor stops on the host) is its guest's news.
             if sig == libc::SIGCHLD {
-                sa.sa_flags |= libc::SA_RESTART | libc::SA_NOCLDSTOP;
+                sa.sa_flags |= libc::SA_RESTART;
             }
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }

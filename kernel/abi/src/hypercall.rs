@@ -276,6 +276,11 @@ pub mod op {
     /// (absolute, padded with NULs to 8 bytes); `ret` = bytes written, or
     /// `ERANGE` when the segment cannot hold them all.
     pub const MOUNTS: u32 = 65;
+    /// The process stops (job control: the default action of stop signal
+    /// `args[0]`, SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU): its monitor stops
+    /// on the host, where its parent's `waitid` sees it, until a SIGCONT;
+    /// then `ret` = 0.
+    pub const STOP: u32 = 66;
 }
 
 /// One mount in a `MOUNTS` answer; `path_len` bytes of path follow it.
@@ -503,6 +508,8 @@ impl Default for ProcIdentity {
 /// ended and its parent has not reaped it yet (`Z`).
 pub const PROC_RUNNING: u32 = 0;
 pub const PROC_SLEEPING: u32 = 1;
+/// Stopped by a stop signal (`T`).
+pub const PROC_STOPPED: u32 = 3;
 pub const PROC_ZOMBIE: u32 = 2;
 
 /// Another process, as `PGRP_INFO` reports it.
@@ -523,7 +530,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::MOUNTS;
+pub const LAST_OP: u32 = op::STOP;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -60,6 +60,7 @@ pub fn exits_only(op: u32) -> bool {
             | op::MEMORY
             | op::WAIT
             | op::KILL
+            | op::STOP
             | op::PGRP
             | op::RING
             | op::RING_WAKE

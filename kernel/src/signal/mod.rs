@@ -332,7 +332,7 @@ fn ignored_by_default(sig: u32) -> bool {
     matches!(sig, SIGCHLD | SIGCONT | 23 | 28) // SIGURG, SIGWINCH
 }
 
-/// Stop signals: hx has no job control; they are ignored (with a warning).
+/// Stop signals: by default they stop the process (`STOP`) until a SIGCONT.
 fn stops_by_default(sig: u32) -> bool {
     matches!(sig, SIGSTOP | 20 | 21 | 22) // SIGTSTP, SIGTTIN, SIGTTOU
 }
@@ -342,7 +342,7 @@ fn dumps_core(sig: u32) -> bool {
 }
 
 fn ignored(sig: u32, a: &Action) -> bool {
-    a.handler == SIG_IGN || (a.handler == SIG_DFL && (ignored_by_default(sig) || stops_by_default(sig)))
+    a.handler == SIG_IGN || (a.handler == SIG_DFL && ignored_by_default(sig))
 }
 
 /// Whether the current thread has a signal to take (blocking waits return
@@ -370,9 +370,18 @@ pub fn take_host_signals() {
     if crate::syscall::vfork::active() {
         return;
     }
-    let bits = sched::take_host_signals();
+    let mut bits = sched::take_host_signals();
     if bits == 0 {
         return;
+    }
+    // A SIGCONT from another process acted when it was sent (the monitor
+    // went on at once): a stop signal that came with it is taken to be the
+    // one it ended (their order is lost in the bits), and the stop signals
+    // this process raised since must stay.
+    let stops = bit(SIGSTOP) | bit(20) | bit(21) | bit(22);
+    let continued = bits & bit(SIGCONT) != 0;
+    if continued {
+        bits &= !stops;
     }
     if bits & bit(SIGCHLD) != 0 {
         if children_reaped_at_exit() {
@@ -393,7 +402,11 @@ pub fn take_host_signals() {
                 q.fields()._kill =
                     uapi::__sifields__bindgen_ty_1 { _pid: from as u32 as i32, _uid: (from >> 32) as u32 };
             }
-            send_process(q);
+            if sig == SIGCONT {
+                queue_process(q);
+            } else {
+                send_process(q);
+            }
         }
     }
 }
@@ -472,10 +485,16 @@ fn discarded(sig: u32) -> bool {
 
 /// A signal for the whole process (`kill`, a timer, the monitor).
 pub fn send_process(q: Queued) {
-    let sig = q.sig;
-    if sig == SIGKILL {
+    if q.sig == SIGKILL {
         host::exit_signaled(SIGKILL as u64);
     }
+    cancel_opposites(q.sig);
+    queue_process(q);
+}
+
+/// [`send_process`] without its generation-time effects.
+fn queue_process(q: Queued) {
+    let sig = q.sig;
     // Blocked signals are never ignored (Linux): their action may change
     // before they are unblocked, and sigwaitinfo or a signalfd may take them.
     if discarded(sig) {
@@ -497,12 +516,30 @@ pub fn send_process(q: Queued) {
     }
 }
 
+/// As Linux at a signal's generation: a SIGCONT discards the pending stop
+/// signals, a stop signal the pending SIGCONT (the process's and every thread's).
+fn cancel_opposites(sig: u32) {
+    let gone: &[u32] = match sig {
+        SIGCONT => &[SIGSTOP, 20, 21, 22],
+        s if stops_by_default(s) => &[SIGCONT],
+        _ => return,
+    };
+    let mut process = PROCESS_PENDING.lock();
+    gone.iter().for_each(|&s| process.discard(s));
+    drop(process);
+    for t in sched::threads() {
+        let mut s = t.signals.lock();
+        gone.iter().for_each(|&g| s.pending.discard(g));
+    }
+}
+
 /// A signal for one thread (`tgkill`, a fault, `pthread_kill`).
 pub fn send_thread(t: &Arc<Thread>, q: Queued) {
     let sig = q.sig;
     if sig == SIGKILL {
         host::exit_signaled(SIGKILL as u64);
     }
+    cancel_opposites(sig);
     if ignored(sig, &action(sig)) && t.signals.lock().mask & bit(sig) == 0 {
         return;
     }
@@ -542,7 +579,9 @@ fn default_action(sig: u32) {
         return;
     }
     if stops_by_default(sig) {
-        host::log(b"a stop signal arrived: hx has no job control, the program continues");
+        // The monitor stops on the host, every vCPU with it; the call
+        // returns once a SIGCONT came.
+        let _ = host::simple(hx_abi::hypercall::op::STOP, &[sig as u64]);
         return;
     }
     // The first process's death is reported (no shell will say it); a

@@ -756,13 +756,18 @@ pub fn getrusage([who, usage, ..]: Args) -> SysResult {
     Ok(0)
 }
 
-/// `times`: clock ticks (100 Hz) of user time, and since boot.
+/// `times`: clock ticks (100 Hz) of the process's user and system time and
+/// of its waited-for children's (as `RUSAGE_CHILDREN` adds them up); the
+/// return value counts ticks since boot.
 pub fn times([buf, ..]: Args) -> SysResult {
-    let ticks = crate::sched::process_cpu_ns() / 10_000_000;
+    const TICK_US: u64 = 10_000;
+    let ticks = crate::sched::process_cpu_ns() / (TICK_US * 1000);
     if buf != 0 {
-        mm::write_user(buf, &[ticks, 0u64, 0, 0])?;
+        let c = *CHILDREN.lock();
+        let child_ticks = |sec: u64, usec: u64| (sec * 1_000_000 + usec) / TICK_US;
+        mm::write_user(buf, &[ticks, 0u64, child_ticks(c[0], c[1]), child_ticks(c[2], c[3])])?;
     }
-    Ok(ticks)
+    Ok(crate::time::monotonic_ns() / (TICK_US * 1000))
 }
 
 /// `struct sysinfo` (112 bytes).

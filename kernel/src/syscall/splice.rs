@@ -30,6 +30,9 @@ enum End {
     Host(u64, bool),
     /// One of the kernel's devices (`/dev/null` takes any bytes).
     Device(crate::fs::dev::Device),
+    /// What has no splice in Linux either (an eventfd, an epoll instance, a
+    /// `/proc` file...): EINVAL before anything waits.
+    Unsupported,
 }
 
 fn end_of(file: &OpenFile) -> Result<End, Errno> {
@@ -43,7 +46,7 @@ fn end_of(file: &OpenFile) -> Result<End, Errno> {
             }
         }
         Kind::Device(d) => End::Device(*d),
-        _ => End::Host(u64::MAX, false),
+        _ => End::Unsupported,
     })
 }
 
@@ -74,6 +77,9 @@ pub fn splice([fd_in, off_in, fd_out, off_out, len, flags]: Args) -> SysResult {
     let (mut at_in, mut at_out) = (offset_at(off_in)?, offset_at(off_out)?);
     input.readable().map_err(|_| EBADF)?;
     output.writable().map_err(|_| EBADF)?;
+    if matches!(from, End::Unsupported) || matches!(to, End::Unsupported) {
+        return Err(EINVAL);
+    }
     let len = len.min(CHUNK) as usize;
     let nb = |f: &OpenFile| flags & SPLICE_F_NONBLOCK != 0 || f.status() & O_NONBLOCK != 0;
     let moved = match (is_pipe(&from), is_pipe(&to)) {
@@ -203,7 +209,7 @@ fn fill(from: &End, to: &End, at: Option<u64>, len: usize, nonblock: bool) -> Re
         _ => len,
     };
     let data = match from {
-        End::Host(h, _) if *h != u64::MAX => read_host(*h, at, len.min(room))?,
+        End::Host(h, _) => read_host(*h, at, len.min(room))?,
         _ => return Err(EINVAL),
     };
     if data.is_empty() {
@@ -222,7 +228,7 @@ fn write_to(to: &End, at: Option<u64>, data: &[u8], nonblock: bool) -> Result<us
     match to {
         End::Kernel(p) => pipe::write_kernel(p, data, nonblock).map(|n| n as usize).inspect_err(|e| raise_on_epipe(*e)),
         End::Device(d) => super::fs::device_write(*d, data.len() as u64).map(|n| n as usize),
-        End::HostPipe(h) | End::Host(h, _) if *h != u64::MAX => {
+        End::HostPipe(h) | End::Host(h, _) => {
             let mut sent = 0;
             while sent < data.len() {
                 let r = match at {

@@ -8,7 +8,7 @@ use crate::sandbox::Errno;
 use hx_abi::hypercall::{
     ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_ENDED, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG,
     PGRP_GET_SUBREAPER, PGRP_INFO, PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG,
-    PGRP_SET_SCHED, PGRP_SET_SUBREAPER, PGRP_TIDS, PROC_RUNNING, PROC_SLEEPING, PROC_ZOMBIE,
+    PGRP_SET_SCHED, PGRP_SET_SUBREAPER, PGRP_TIDS, PROC_RUNNING, PROC_SLEEPING, PROC_STOPPED, PROC_ZOMBIE,
 };
 use std::sync::atomic::Ordering;
 
@@ -102,6 +102,11 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
         (child, code, status, usage, true)
     };
     let guest_pid = pid_of(child);
+    // A stop is its monitor's SIGSTOP on the host: the guest's stop signal stands for it.
+    let status = match (code, child.stop_signal.load(Ordering::SeqCst)) {
+        (libc::CLD_STOPPED, sig) if sig > 0 => sig,
+        _ => status,
+    };
     // The wait status wait4 reports.
     let wstatus: u32 = match code {
         libc::CLD_EXITED => ((status as u32) & 0xff) << 8,
@@ -166,6 +171,13 @@ fn signal_from(e: &Entry, sig: u64, sender: Option<&Entry>) -> Result<(), Errno>
         // SAFETY: kill of a monitor of this tree (from the table).
         unsafe { libc::kill(host_pid, libc::SIGKILL) };
         return Ok(());
+    }
+    if sig == libc::SIGCONT as u64 {
+        // A stopped process (its monitor stopped on the host, `STOP`)
+        // continues as the signal is sent, as on Linux, even if it blocks
+        // or ignores it; its guest then takes it as any other.
+        // SAFETY: as above.
+        unsafe { libc::kill(host_pid, libc::SIGCONT) };
     }
     // A pending standard signal keeps its first sender, as on Linux.
     let bit = 1u64 << (sig - 1);
@@ -275,6 +287,24 @@ fn host_waitid(
 }
 
 /// `KILL` to other processes (the kernel handles its own process itself).
+/// `STOP`: the default action of a stop signal. The whole monitor stops
+/// on the host (every vCPU, every helper thread: the program's threads
+/// with them), as a stopped Linux process; its parent's monitor sees the
+/// stop with `waitid(WSTOPPED)` and gets SIGCHLD from the host. A SIGCONT
+/// (another guest process's `kill`, or the host's) lets it go on.
+pub fn stop(req: &Request) -> i64 {
+    let sig = req.args[0];
+    if ![libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU].iter().any(|&s| s as u64 == sig) {
+        return -(libc::EINVAL as i64);
+    }
+    let Ok(me) = me() else { return -(libc::ESRCH as i64) };
+    me.stop_signal.store(sig as i32, Ordering::SeqCst);
+    // SAFETY: stops this process until a SIGCONT.
+    unsafe { libc::raise(libc::SIGSTOP) };
+    me.stop_signal.store(0, Ordering::SeqCst);
+    0
+}
+
 pub fn kill(req: &Request) -> i64 {
     let (pid, sig) = (req.args[0] as i64, req.args[1]);
     if sig > 64 {
@@ -385,6 +415,8 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
                 nice: e.sched.load(Ordering::SeqCst) as u32 as i32,
                 state: if has_ended(e) {
                     PROC_ZOMBIE
+                } else if e.stop_signal.load(Ordering::SeqCst) != 0 {
+                    PROC_STOPPED
                 } else if e.sleeping.load(Ordering::SeqCst) {
                     PROC_SLEEPING
                 } else {

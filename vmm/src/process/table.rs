@@ -68,6 +68,10 @@ pub struct Entry {
     /// shows it `S`, else `R`, as LTP's and others' "wait until the child
     /// sleeps" loops read it.
     pub sleeping: AtomicBool,
+    /// The stop signal its program stopped with (`STOP`: its monitor is
+    /// stopped on the host), 0 while it runs: what its parent's `wait`
+    /// reports and its `/proc` state (`T`).
+    pub stop_signal: AtomicI32,
     /// Its scheduling policy (high half) and nice value (low half, as u32),
     /// which its guest kernel publishes when they change (`PGRP_SET_SCHED`).
     pub sched: AtomicU64,
@@ -262,7 +266,13 @@ pub fn usage_of(e: &Entry) -> libc::rusage {
 /// A SIGCHLD from outside the tree reaches the guest as on Linux; one the
 /// host kernel sends (`from_kernel`) is always about a host child of this
 /// monitor, even one whose slot is gone already (its end reaped by a wait).
-pub fn sigchld_is_news(from: i32, from_kernel: bool) -> bool {
+/// A child's stop or continuation (`code` CLD_STOPPED, CLD_CONTINUED: its
+/// monitor stopped or went on, job control) is news each time.
+pub fn sigchld_is_news(from: i32, code: i32) -> bool {
+    let from_kernel = code > 0;
+    if matches!(code, libc::CLD_STOPPED | libc::CLD_CONTINUED) {
+        return true;
+    }
     // A spare monitor's end (ours, or an orphan handed to this subreaper
     // when its parent ended) is nobody's news; it is reaped here. Its
     // SIGCHLD may stand for a child's too (they coalesce): the children
@@ -405,6 +415,7 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.sched.store(parent.sched.load(Ordering::SeqCst), Ordering::SeqCst);
     slot.end.store(0, Ordering::SeqCst);
     slot.sleeping.store(false, Ordering::SeqCst);
+    slot.stop_signal.store(0, Ordering::SeqCst);
     slot.announced.store(false, Ordering::SeqCst);
     slot.reaped.store(false, Ordering::SeqCst);
     slot.detached.store(false, Ordering::SeqCst);

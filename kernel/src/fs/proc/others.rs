@@ -7,7 +7,9 @@ use super::text::Text;
 use super::TaskFile;
 use crate::host;
 use alloc::vec::Vec;
-use hx_abi::hypercall::{op, ProcInfo, Request, Segment, PGRP_INFO, PGRP_LIST, PROC_SLEEPING, PROC_ZOMBIE};
+use hx_abi::hypercall::{
+    op, ProcInfo, Request, Segment, PGRP_INFO, PGRP_LIST, PROC_SLEEPING, PROC_STOPPED, PROC_ZOMBIE,
+};
 
 /// The guest pids of the tree's processes (this one included).
 pub fn list() -> Vec<u32> {
@@ -88,10 +90,12 @@ pub fn text(pid: u32, f: TaskFile) -> Vec<u8> {
 }
 
 /// Its state letter and `status` text: sleeping when every thread of it
-/// waits (its monitor's vCPUs all idle), a zombie once ended, else running.
+/// waits (its monitor's vCPUs all idle), stopped (job control), a zombie
+/// once ended, else running.
 fn state(info: &ProcInfo) -> (u8, &'static [u8]) {
     match info.state {
         PROC_SLEEPING => (b'S', b"S (sleeping)"),
+        PROC_STOPPED => (b'T', b"T (stopped)"),
         PROC_ZOMBIE => (b'Z', b"Z (zombie)"),
         _ => (b'R', b"R (running)"),
     }
