@@ -316,6 +316,7 @@ const OPS: &[u32] = &[
     op::CREDS,
     op::MOUNTS,
     op::STOP,
+    op::EVENTFD,
     op::EXIT,
     0,
     44,

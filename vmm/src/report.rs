@@ -75,6 +75,7 @@ fn op_name(op: u32) -> &'static str {
         op::CREDS => "creds",
         op::MOUNTS => "mounts",
         op::STOP => "stop",
+        op::EVENTFD => "eventfd",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

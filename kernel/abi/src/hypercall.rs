@@ -281,6 +281,11 @@ pub mod op {
     /// on the host, where its parent's `waitid` sees it, until a SIGCONT;
     /// then `ret` = 0.
     pub const STOP: u32 = 66;
+    /// A host eventfd counting `args[0]` (below `u64::MAX`), with `args[1]`
+    /// = `EFD_SEMAPHORE` (1) and/or `O_NONBLOCK`: an eventfd of the guest's
+    /// that another process will share (at `fork`, `execve`, or passed in
+    /// a message); `ret` = its handle.
+    pub const EVENTFD: u32 = 67;
 }
 
 /// One mount in a `MOUNTS` answer; `path_len` bytes of path follow it.
@@ -530,7 +535,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::STOP;
+pub const LAST_OP: u32 = op::EVENTFD;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

@@ -5,7 +5,7 @@
 //! to 0xffff_ffff_ffff_ffff, the overflow Linux reports as POLLERR.
 use super::anon::{self, Anon, POLLERR, POLLIN, POLLOUT};
 use super::{O_CLOEXEC, O_NONBLOCK};
-use crate::errno::{SysResult, EAGAIN, EINVAL};
+use crate::errno::{Errno, SysResult, EAGAIN, EINVAL, ERESTARTNOINTR};
 use crate::mm;
 use crate::sched::Thread;
 use crate::syscall::Args;
@@ -30,6 +30,9 @@ struct State {
     writes: u64,
     reads: u64,
     waiters: Vec<Arc<Thread>>,
+    /// Moved to the host (`move_to_host`): its handle there. A thread still
+    /// blocked on it restarts its call, which then finds the host eventfd.
+    moved: Option<u64>,
 }
 
 fn waiters(s: &mut State) -> &mut Vec<Arc<Thread>> {
@@ -53,11 +56,17 @@ impl EventFd {
         anon::writable(buf, 8)?;
         let mut s = self.state.lock();
         while s.count == 0 {
+            if s.moved.is_some() {
+                return Err(ERESTARTNOINTR);
+            }
             if nonblock {
                 return Err(EAGAIN);
             }
             anon::wait(s, waiters, None)?;
             s = self.state.lock();
+        }
+        if s.moved.is_some() {
+            return Err(ERESTARTNOINTR);
         }
         let value = if self.semaphore { 1 } else { s.count };
         s.count -= value;
@@ -79,7 +88,10 @@ impl EventFd {
         }
         let mut s = self.state.lock();
         // Room for `value` below MAX (none at all once overflowed to u64::MAX).
-        while u64::MAX - s.count <= value {
+        while u64::MAX - s.count <= value || s.moved.is_some() {
+            if s.moved.is_some() {
+                return Err(ERESTARTNOINTR);
+            }
             if nonblock {
                 return Err(EAGAIN);
             }
@@ -99,6 +111,12 @@ impl EventFd {
     /// write never reaches: the overflow, polled as POLLERR and read as such.
     pub fn signal(&self, n: u64) {
         let mut s = self.state.lock();
+        if let Some(h) = s.moved {
+            // Shared with another process now: the host's counter takes it.
+            drop(s);
+            let _ = crate::host::path_request(hx_abi::hypercall::op::WRITE, &[h], &[&n.to_ne_bytes()], &mut []).0;
+            return;
+        }
         s.count = s.count.saturating_add(n);
         s.writes += 1;
         let woken = core::mem::take(&mut s.waiters);
@@ -133,9 +151,48 @@ pub fn eventfd2([initval, flags, ..]: Args) -> SysResult {
     if flags & !(EFD_SEMAPHORE | (O_CLOEXEC | O_NONBLOCK) as u64) != 0 {
         return Err(EINVAL);
     }
-    let state = State { count: initval as u32 as u64, writes: 0, reads: 0, waiters: Vec::new() };
+    let state = State { count: initval as u32 as u64, writes: 0, reads: 0, waiters: Vec::new(), moved: None };
     let e = EventFd { semaphore: flags & EFD_SEMAPHORE != 0, state: Mutex::new(state) };
     anon::install(Anon::Event(Arc::new(e)), flags)
+}
+
+/// Before a `fork` or an `execve`, or when one is passed in a message: every
+/// eventfd the kernel keeps becomes a host eventfd with the same count, so
+/// that another process (another VM) shares it, as the pipes do
+/// (`pipe::move_to_host`). Descriptors sharing an open file description
+/// still do; epoll entries follow them.
+pub fn move_to_host() -> Result<(), Errno> {
+    use super::{table, Kind, OpenFile};
+    let mut moved: Vec<(*const OpenFile, Arc<OpenFile>)> = Vec::new();
+    for (fd, entry) in table::snapshot() {
+        let Kind::Anon(Anon::Event(e)) = &entry.file.kind else { continue };
+        let old = Arc::as_ptr(&entry.file);
+        let file = match moved.iter().find(|(o, _)| *o == old) {
+            Some((_, f)) => f.clone(),
+            None => {
+                let status = entry.file.status();
+                let flags = u64::from(e.semaphore) | u64::from(status & O_NONBLOCK);
+                let h = {
+                    let mut s = e.state.lock();
+                    let h = crate::host::simple(hx_abi::hypercall::op::EVENTFD, &[s.count, flags])?;
+                    s.moved = Some(h);
+                    s.count = 0;
+                    h
+                };
+                // Threads blocked on it start over on the host eventfd.
+                let woken = core::mem::take(&mut e.state.lock().waiters);
+                anon::wake(woken);
+                let f = Arc::new(OpenFile::new(Kind::Host(h), status, b"anon_inode:[eventfd]".to_vec()));
+                moved.push((old, f.clone()));
+                f
+            }
+        };
+        table::swap_file(fd, file);
+    }
+    let replaced: Vec<(usize, usize)> =
+        moved.iter().map(|(old, new)| (*old as usize, Arc::as_ptr(new) as usize)).collect();
+    crate::syscall::epoll::files_replaced(&replaced);
+    Ok(())
 }
 
 /// `eventfd(initval)`: eventfd2 without flags.

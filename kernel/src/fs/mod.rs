@@ -137,3 +137,11 @@ impl Drop for OpenFile {
         }
     }
 }
+
+/// Before a `fork`, an `execve`, or a descriptor passed in a message: the
+/// pipes and eventfds the kernel keeps become the host's, so that another
+/// process (another VM) shares them.
+pub fn share_with_host() -> Result<(), crate::errno::Errno> {
+    pipe::move_to_host()?;
+    eventfd::move_to_host()
+}

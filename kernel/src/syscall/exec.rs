@@ -98,7 +98,7 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
         state.seccomp_handle = host::memfd(&filters, 0)?;
         state.seccomp_len = filters.len() as u64;
     }
-    fs::pipe::move_to_host()?;
+    fs::share_with_host()?;
     let (fds, mut made) = fs::table::inheritable();
     if !filters.is_empty() {
         made.push(state.seccomp_handle);

@@ -76,8 +76,8 @@ pub fn fork_process(a: ForkArgs) -> SysResult {
     if a.flags & (uapi::CLONE_VM | uapi::CLONE_VFORK) == uapi::CLONE_VM | uapi::CLONE_VFORK {
         return super::vfork::start(&a, exit_signal);
     }
-    // Pipes the kernel keeps become host pipes, shared with the child.
-    crate::fs::pipe::move_to_host()?;
+    // Pipes and eventfds the kernel keeps become the host's, shared with the child.
+    crate::fs::share_with_host()?;
     let mut req = Request::new(op::FORK);
     req.args[0] = exit_signal;
     // No other vCPU may hold a kernel lock at the instant of the copy.

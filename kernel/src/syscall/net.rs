@@ -4,7 +4,7 @@
 //! descriptors to the monitor, which applies the network policy.
 use super::{netlink, Args};
 use crate::errno::{Errno, SysResult, EBADF, EFAULT, EINVAL, ENOTSOCK, EPIPE};
-use crate::fs::{path, pipe, table, Kind, OpenFile, O_NONBLOCK, O_RDWR};
+use crate::fs::{path, table, Kind, OpenFile, O_NONBLOCK, O_RDWR};
 use crate::{host, mm};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -403,8 +403,11 @@ fn passed_handles(control: u64, len: u64) -> Result<Vec<u64>, Errno> {
 /// The monitor's handle for any descriptor being passed: the kernel's own
 /// pipes move to the host first (a passed descriptor leaves this VM).
 fn host_handle(fd: u64) -> Result<u64, Errno> {
-    if matches!(table::get(fd)?.kind, Kind::PipeRead(_) | Kind::PipeWrite(_)) {
-        pipe::move_to_host()?;
+    if matches!(
+        table::get(fd)?.kind,
+        Kind::PipeRead(_) | Kind::PipeWrite(_) | Kind::Anon(crate::fs::anon::Anon::Event(_))
+    ) {
+        crate::fs::share_with_host()?;
     }
     match table::get(fd)?.kind {
         Kind::Host(h) => Ok(h),

@@ -63,7 +63,7 @@ pub fn start(a: &ForkArgs, exit_signal: u64) -> SysResult {
     }
     // Pipes the kernel keeps become host pipes, so the process the child
     // execs shares them with the parent.
-    fs::pipe::move_to_host()?;
+    fs::share_with_host()?;
     let others_stopped = quiesce::stop_others();
     let child = host::simple(op::VFORK, &[VFORK_START, exit_signal])?;
     let cur = sched::current();

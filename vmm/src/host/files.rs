@@ -269,6 +269,24 @@ impl Files {
 
     /// Serves file request `req`; returns its result (`-errno` on failure).
     /// `PIPE`: a host pipe (processes that inherit its ends share it).
+    /// `EVENTFD`: a host eventfd counting `count`, with `flags`
+    /// (`EFD_SEMAPHORE`, `O_NONBLOCK`).
+    pub fn eventfd(&mut self, count: u64, flags: u64) -> Result<i64, Errno> {
+        const EFD_SEMAPHORE: u64 = 1;
+        if flags & !(EFD_SEMAPHORE | libc::O_NONBLOCK as u64) != 0 || count == u64::MAX {
+            return Err(libc::EINVAL);
+        }
+        self.handles.room()?;
+        // SAFETY: a new eventfd we own, with allow-listed flags.
+        let fd = owned(sys(|| unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | flags as i32) } as isize)?);
+        if count > 0 {
+            let bytes = count.to_ne_bytes();
+            // SAFETY: writes our 8 bytes to our eventfd (from 0, any count below u64::MAX fits).
+            sys(|| unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), 8) })?;
+        }
+        self.handles.insert(Handle::Host { fd: std::sync::Arc::new(fd), metadata: false }).map(|h| h as i64)
+    }
+
     pub fn pipe(&mut self, req: &mut Request) -> i64 {
         let nonblock = req.args[2] & libc::O_NONBLOCK as u64 != 0;
         if req.args[2] & !(libc::O_NONBLOCK as u64) != 0 {

@@ -152,6 +152,7 @@ impl Host<'_> {
             }
             op::PGRP => process::pgrp(req, &segs),
             op::PIPE => self.files.pipe(req),
+            op::EVENTFD => self.files.eventfd(req.args[0], req.args[1]).unwrap_or_else(|e| -(e as i64)),
             op::MAP_SHARED => {
                 self.files.map_shared(&segs, req.args[0], req.args[1], req.args[2] != 0).unwrap_or_else(|e| -(e as i64))
             }

@@ -270,7 +270,9 @@ pub fn fd_name(file: &OpenFile) -> Vec<u8> {
         Kind::Device(_) | Kind::Generated(_) => {
             t.s(&file.path);
         }
-        Kind::Host(_) if file.path.starts_with(b"/") => {
+        // A path, or the anonymous inode of one of the kernel's files moved
+        // to the host (an eventfd shared with another process).
+        Kind::Host(_) if file.path.starts_with(b"/") || file.path.starts_with(b"anon_inode:") => {
             t.s(&file.path);
         }
         // A host descriptor the guest did not open by name (a standard
