@@ -810,6 +810,8 @@ fn seccomp_filters_act_as_on_linux() {
         [Flavor::GlibcStatic, Flavor::GlibcDynamic],
         &[],
         &[
+            "no_new_privs with arg3: -1 22",
+            "get no_new_privs with arg2: -1 22",
             "getppid: -1 errno 42",
             "getppid now: 110; SIGSYS nr 110 code 1 arch 1 data 7 addr 1",
             "a thread from before, with TSYNC: errno 12",
@@ -1172,6 +1174,101 @@ code = f"import os; print(os.eventfd_read({e3}))"
 out = subprocess.run([sys.executable, "-c", code], pass_fds=[e3], capture_output=True, text=True)
 print("after exec", out.stdout.strip(), out.returncode)
 print("name", os.readlink(f"/proc/self/fd/{efd}"))
+"#,
+    );
+}
+
+/// `sethostname` and `setdomainname` (CAP_SYS_ADMIN, at most 64 bytes):
+/// `uname`, `/proc/sys/kernel/hostname` and `domainname` show the new
+/// names, a forked child and an exec'd program keep them, an unprivileged
+/// process gets EPERM. Natively run in a new UTS namespace (`unshare
+/// --uts`: it must not rename the machine), so the test needs root.
+#[test]
+fn sethostname_renames_the_process_and_what_it_starts() {
+    let script = r#"import ctypes, errno, os, socket, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def call(f, *a):
+    r = f(*a)
+    return r if r == 0 else errno.errorcode[ctypes.get_errno()]
+print("sethostname", call(libc.sethostname, b"renamed", 7))
+print("setdomainname", call(libc.setdomainname, b"example.org", 11))
+print(socket.gethostname(), os.uname().nodename)
+print(open("/proc/sys/kernel/hostname").read().strip(), open("/proc/sys/kernel/domainname").read().strip())
+print("too long", call(libc.sethostname, b"x" * 65, 65))
+print("64 bytes", call(libc.sethostname, b"y" * 64, 64), len(socket.gethostname()))
+print("bad address", call(libc.sethostname, ctypes.c_void_p(8), 5))
+print("negative", call(libc.sethostname, b"z", ctypes.c_size_t(-1)))
+call(libc.sethostname, b"renamed", 7)
+sys.stdout.flush()
+pid = os.fork()
+if pid == 0:
+    print("forked child", os.uname().nodename, flush=True)
+    os.setuid(65534)
+    print("unprivileged", call(libc.sethostname, b"nobody", 6), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("exec'd", subprocess.run(["/bin/hostname"], capture_output=True, text=True).stdout.strip())
+"#;
+    let run = |hx: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.py"), script).unwrap();
+        let mut cmd = if hx { Command::new(HX_RUN) } else { Command::new("/usr/bin/unshare") };
+        if !hx {
+            cmd.arg("--uts");
+        }
+        cmd.args(["/usr/bin/python3", "t.py"]).current_dir(dir.path()).stdin(Stdio::null()).output().unwrap()
+    };
+    let (n, h) = (run(false), run(true));
+    assert_eq!(status_code(&n), 0, "the native run (unshare --uts needs root): {}", text(&n.stderr));
+    assert_eq!(text(&h.stdout), text(&n.stdout), "stderr under hx: {}", text(&h.stderr));
+    assert_eq!(status_code(&h), status_code(&n), "{}", text(&h.stderr));
+}
+
+/// /proc/sys/kernel/random's pool figures (Linux 5.18 on: always 256) and
+/// the console log levels programs read (`/proc/sys/kernel/printk`: four numbers).
+#[test]
+fn proc_sys_kernel_random_and_printk() {
+    same(
+        "proc sys random",
+        r#"for f in ["entropy_avail", "poolsize"]:
+    print(f, open("/proc/sys/kernel/random/" + f).read().strip())
+print("printk fields", len(open("/proc/sys/kernel/printk").read().split()))
+"#,
+    );
+}
+
+/// `O_TMPFILE`: an unnamed file in a writable directory (Python's
+/// `tempfile.TemporaryFile` makes its files so), with the mode less the
+/// umask, no name in the directory, `/proc/self/fd` showing `DIR/#INO
+/// (deleted)`; read-only access, a file or a missing name refused as Linux
+/// (openat03 was EOPNOTSUPP).
+#[test]
+fn o_tmpfile_makes_an_unnamed_file() {
+    same(
+        "O_TMPFILE",
+        r#"import os, errno, stat, tempfile
+def err(f):
+    try:
+        return f()
+    except OSError as e:
+        return errno.errorcode[e.errno]
+os.umask(0o022)
+fd = os.open(".", os.O_TMPFILE | os.O_RDWR, 0o666)
+os.write(fd, b"unnamed")
+os.lseek(fd, 0, 0)
+print(os.read(fd, 10))
+st = os.fstat(fd)
+print(stat.S_ISREG(st.st_mode), oct(st.st_mode & 0o777), st.st_nlink)
+print(sorted(os.listdir(".")))
+link = os.readlink(f"/proc/self/fd/{fd}")
+print(link == os.getcwd() + f"/#{st.st_ino} (deleted)")
+print("read-only", err(lambda: os.open(".", os.O_TMPFILE | os.O_RDONLY)))
+print("a file", err(lambda: os.open("t.py", os.O_TMPFILE | os.O_RDWR)))
+print("missing", err(lambda: os.open("nope", os.O_TMPFILE | os.O_RDWR)))
+f = tempfile.TemporaryFile(dir=".")
+f.write(b"temporary")
+f.seek(0)
+print(f.read(), sorted(os.listdir(".")))
 "#,
     );
 }

@@ -354,6 +354,8 @@ fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
         // pipes never block (the guest could ask for that too), nor does an
         // F_SETFL take that away.
         op::PIPE => req.args[2] = libc::O_NONBLOCK as u64,
+        op::EVENTFD => req.args[1] |= libc::O_NONBLOCK as u64,
+        op::INOTIFY if req.args[0] == hx_abi::hypercall::INOTIFY_INIT => req.args[1] = 1,
         op::SETFL => req.args[1] |= libc::O_NONBLOCK as u64,
         // Mostly a valid "do not follow" flag, so that the ids and paths get tried.
         op::CHOWN if !rng.chance(4) => req.args[3] = rng.below(2),

@@ -38,6 +38,7 @@
 #define OP_VFORK 57
 /* A forged STOP stops the forger until a SIGCONT nobody sends: tests/processes.rs tries it. */
 #define OP_STOP 66
+#define OP_EVENTFD 67
 
 struct segment { uint64_t phys, len; };
 struct request {
@@ -198,6 +199,8 @@ int main(int argc, char **argv) {
              * takes any deadline; a guest that idles forever only stops itself). */
             if (q.op == OP_IDLE) q.args[0] = 1;
             if (q.op == OP_POLL) q.args[0] = 0;
+            /* A blocking eventfd read of 0 would wait for ever (as on Linux): forged ones do not block. */
+            if (q.op == OP_EVENTFD) q.args[1] |= 04000;
             /* CHOWN: mostly a valid "do not follow" flag, so that the ids and paths get tried. */
             if (q.op == OP_CHOWN && below(4)) q.args[3] = below(2);
             /* Sockets: mostly a real operation (args[0]) on a handle (args[1]) other than the

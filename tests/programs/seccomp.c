@@ -72,6 +72,11 @@ static void in_child(const char *what, void (*body)(void)) {
 }
 
 static void errno_action(void) {
+    /* Every other argument must be 0. */
+    int bad = prctl(PR_SET_NO_NEW_PRIVS, 1, 1, 0, 0);
+    printf("no_new_privs with arg3: %d %d\n", bad, bad < 0 ? errno : 0);
+    bad = prctl(PR_GET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    printf("get no_new_privs with arg2: %d %d\n", bad, bad < 0 ? errno : 0);
     printf("no_new_privs: %d\n", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
     printf("install: %d\n", install_for(SYS_getppid, SECCOMP_RET_ERRNO | 42, SECCOMP_RET_ALLOW, 0));
     printf("PR_GET_SECCOMP: %d\n", prctl(PR_GET_SECCOMP));

@@ -179,6 +179,26 @@ pub struct ExecState {
     /// wrote (a handle the new image reads and closes) and its length (0: none).
     pub seccomp_handle: u64,
     pub seccomp_len: u64,
+    /// The host and domain names the image before set (`sethostname`,
+    /// `setdomainname`), which the new one keeps.
+    pub uts: UtsNames,
+}
+
+/// A process's host and domain names (lengths 0: the boot's host name and
+/// Linux's `(none)`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct UtsNames {
+    pub hostname_len: u64,
+    pub hostname: [u8; HOSTNAME_MAX],
+    pub domainname_len: u64,
+    pub domainname: [u8; HOSTNAME_MAX],
+}
+
+impl Default for UtsNames {
+    fn default() -> Self {
+        Self { hostname_len: 0, hostname: [0; HOSTNAME_MAX], domainname_len: 0, domainname: [0; HOSTNAME_MAX] }
+    }
 }
 
 /// The most bytes of seccomp filters an `execve` carries (Linux's limit of
@@ -255,6 +275,7 @@ impl Default for ExecState {
             no_new_privs: 0,
             seccomp_handle: 0,
             seccomp_len: 0,
+            uts: UtsNames::default(),
         }
     }
 }

@@ -73,8 +73,6 @@ pub static REFUSALS: &[Refusal] = &[
     r(167, EPERM, HOST_ONLY),
     r(168, EPERM, HOST_ONLY),
     r(169, EPERM, HOST_ONLY),
-    r(170, EPERM, HOST_ONLY),
-    r(171, EPERM, HOST_ONLY),
     r(172, ENOSYS, IO_PORTS),
     r(173, ENOSYS, IO_PORTS),
     r(174, ENOSYS, NOT_IN_LINUX),

@@ -104,7 +104,9 @@ pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
     if flags & O_CREAT != 0 && abs.ends_with(b"/") {
         return Err(crate::errno::EISDIR);
     }
-    let mode = if flags & O_CREAT != 0 { apply_umask(mode) } else { 0 };
+    // O_TMPFILE makes a file too: its mode, less the umask.
+    const O_TMPFILE: u64 = 0o20200000;
+    let mode = if flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE { apply_umask(mode) } else { 0 };
     let mut resolved = alloc::vec![0u8; PATH_MAX];
     let mut wait_ms = 1;
     let (handle, out) = loop {

@@ -461,10 +461,79 @@ pub fn arch_prctl([code, addr, ..]: Args) -> SysResult {
     }
 }
 
+/// The process's host and domain names once it set one (`sethostname`,
+/// `setdomainname`), or an image before it did (`execve` keeps them); a
+/// forked child has its parent's (its kernel is a copy). Each process of
+/// the tree has its own: unlike Linux's UTS namespace, which every process
+/// in it shares, one that renames itself does not rename the others.
+static UTS: Mutex<Option<hx_abi::boot::UtsNames>> = Mutex::new(None);
+
+fn uts() -> hx_abi::boot::UtsNames {
+    if let Some(u) = *UTS.lock() {
+        return u;
+    }
+    let mut u = crate::boot_info().exec.uts;
+    if u.hostname_len == 0 || u.hostname_len > u.hostname.len() as u64 {
+        let boot = crate::fs::proc::system::boot_hostname();
+        u.hostname[..boot.len()].copy_from_slice(boot);
+        u.hostname_len = boot.len() as u64;
+    }
+    if u.domainname_len == 0 || u.domainname_len > u.domainname.len() as u64 {
+        let none = crate::fs::proc::system::DOMAINNAME;
+        u.domainname[..none.len()].copy_from_slice(none);
+        u.domainname_len = none.len() as u64;
+    }
+    u
+}
+
+pub fn hostname() -> alloc::vec::Vec<u8> {
+    let u = uts();
+    u.hostname[..u.hostname_len as usize].to_vec()
+}
+
+pub fn domainname() -> alloc::vec::Vec<u8> {
+    let u = uts();
+    u.domainname[..u.domainname_len as usize].to_vec()
+}
+
+/// What an `execve` keeps.
+pub fn uts_for_exec() -> hx_abi::boot::UtsNames {
+    uts()
+}
+
+/// `sethostname` and `setdomainname`: CAP_SYS_ADMIN, then at most 64 bytes.
+fn set_uts_name(name: u64, len: u64, domain: bool) -> SysResult {
+    if !super::cred::capable(hx_abi::uapi::CAP_SYS_ADMIN) {
+        return Err(crate::errno::EPERM);
+    }
+    let len = len as i32;
+    if !(0..=hx_abi::boot::HOSTNAME_MAX as i32).contains(&len) {
+        return Err(EINVAL);
+    }
+    let mut bytes = [0u8; hx_abi::boot::HOSTNAME_MAX];
+    mm::copy_from_user(name, &mut bytes[..len as usize])?;
+    let mut u = uts();
+    if domain {
+        (u.domainname, u.domainname_len) = (bytes, len as u64);
+    } else {
+        (u.hostname, u.hostname_len) = (bytes, len as u64);
+    }
+    *UTS.lock() = Some(u);
+    Ok(0)
+}
+
+pub fn sethostname([name, len, ..]: Args) -> SysResult {
+    set_uts_name(name, len, false)
+}
+
+pub fn setdomainname([name, len, ..]: Args) -> SysResult {
+    set_uts_name(name, len, true)
+}
+
 pub fn uname([buf, ..]: Args) -> SysResult {
     let mut u = [0u8; 6 * 65];
-    let host = crate::fs::proc::system::hostname();
-    let fields: [&[u8]; 6] = [b"Linux", host, b"6.1.0-hx", b"#1 SMP hx unikernel", b"x86_64", b"(none)"];
+    let (host, domain) = (hostname(), domainname());
+    let fields: [&[u8]; 6] = [b"Linux", &host, b"6.1.0-hx", b"#1 SMP hx unikernel", b"x86_64", &domain];
     for (i, f) in fields.iter().enumerate() {
         u[i * 65..i * 65 + f.len()].copy_from_slice(f);
     }
@@ -899,11 +968,14 @@ pub fn prctl([option, arg2, arg3, arg4, arg5, ..]: Args) -> SysResult {
             Ok(0)
         }
         PR_GET_TIMERSLACK => Ok(TIMER_SLACK.load(Ordering::Relaxed)),
-        PR_SET_NO_NEW_PRIVS if arg2 == 1 => {
+        // The other arguments must be 0 (Linux: EINVAL), as for the next.
+        PR_SET_NO_NEW_PRIVS if arg2 == 1 && arg3 | arg4 | arg5 == 0 => {
             NO_NEW_PRIVS.store(1, Ordering::Relaxed);
             Ok(0)
         }
-        PR_GET_NO_NEW_PRIVS => Ok(NO_NEW_PRIVS.load(Ordering::Relaxed)),
+        PR_SET_NO_NEW_PRIVS => Err(EINVAL),
+        PR_GET_NO_NEW_PRIVS if arg2 | arg3 | arg4 | arg5 == 0 => Ok(NO_NEW_PRIVS.load(Ordering::Relaxed)),
+        PR_GET_NO_NEW_PRIVS => Err(EINVAL),
         PR_GET_SECCOMP => Ok(super::seccomp::mode_number()),
         PR_SET_SECCOMP => super::seccomp::set_by_prctl(arg2, arg3),
         PR_GET_KEEPCAPS => Ok(u64::from(super::cred::securebits() & super::cred::SECBIT_KEEP_CAPS != 0)),

@@ -187,6 +187,8 @@ table! {
     158 => process::arch_prctl,
     159 => time::adjtimex,
     160 => process::setrlimit,
+    170 => process::sethostname,
+    171 => process::setdomainname,
     162 => fs::sync,
     186 => thread::gettid,
     187 => fs::readahead,

@@ -865,6 +865,9 @@ impl Files {
                 if !exists && flags & libc::O_CREAT == 0 {
                     return Err(libc::ENOENT);
                 }
+                if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+                    return self.open_unnamed(object_mount, &parent, &name, host_flags, mode, kind, guest);
+                }
                 // A new name changes the parent's mount; writing an existing file, the file's.
                 let governing = if exists { object_mount } else { mount };
                 if (writes || !exists) && !self.sandbox.writable(governing) {
@@ -903,6 +906,38 @@ impl Files {
                 Ok((h, guest, kind))
             }
         }
+    }
+
+    /// `O_TMPFILE`: an unnamed regular file in directory `name` of `parent`
+    /// (in a writable mount), shown as Linux shows it: `DIR/#INODE (deleted)`.
+    #[allow(clippy::too_many_arguments)]
+    fn open_unnamed(
+        &mut self,
+        mount: usize,
+        parent: &OwnedFd,
+        name: &CStr,
+        host_flags: i32,
+        mode: u32,
+        kind: u32,
+        guest: Vec<u8>,
+    ) -> Result<(u64, Vec<u8>, u32), Errno> {
+        if kind != libc::S_IFDIR {
+            return Err(libc::ENOTDIR);
+        }
+        if !self.sandbox.writable(mount) {
+            return Err(libc::EROFS);
+        }
+        self.handles.room()?;
+        // SAFETY: openat of a directory we hold's entry, making an unnamed file in it.
+        let fd = owned(sys(|| unsafe { libc::openat(parent.as_raw_fd(), name.as_ptr(), host_flags, mode) } as isize)?);
+        let ino = fstat(fd.as_raw_fd())?.st_ino;
+        let mut shown = guest;
+        if shown.last() != Some(&b'/') {
+            shown.push(b'/');
+        }
+        shown.extend_from_slice(format!("#{ino} (deleted)").as_bytes());
+        let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(fd), metadata: true })?;
+        Ok((h, shown, libc::S_IFREG))
     }
 
     fn stat(&self, path: &[u8], follow: bool) -> Result<(libc::stat, Vec<u8>), Errno> {

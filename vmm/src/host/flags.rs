@@ -30,11 +30,16 @@ const MODE_BITS: u32 = 0o1777;
 /// Host `open` flags for guest flags `flags`: always `O_NOFOLLOW` (the walk
 /// resolved every symlink) and `O_CLOEXEC`.
 pub fn open(flags: i32) -> Result<i32, Errno> {
-    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
-        return Err(libc::EOPNOTSUPP);
-    }
     if flags & libc::O_ACCMODE == libc::O_ACCMODE {
         return Err(libc::EINVAL);
+    }
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        // An unnamed file in the directory named (Linux: written or read
+        // and written, never created by name).
+        if flags & libc::O_ACCMODE == libc::O_RDONLY || flags & libc::O_CREAT != 0 {
+            return Err(libc::EINVAL);
+        }
+        return Ok(flags & OPEN_FLAGS & !libc::O_CREAT | libc::O_TMPFILE | libc::O_CLOEXEC);
     }
     if flags & libc::O_PATH != 0 {
         // A handle on the name only (Linux ignores the other flags): no

@@ -308,6 +308,16 @@ pub fn sigchld_is_news(from: i32, code: i32) -> bool {
         if ended && !e.announced.swap(true, Ordering::SeqCst) {
             news = true;
         }
+        // A stop or a continuation not waited for yet: the SIGCHLD that
+        // told it may have merged with one about another child.
+        if host > 0 && !ended {
+            // SAFETY: a non-blocking look (nothing reaped) at one host child.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let flags = libc::WSTOPPED | libc::WCONTINUED | libc::WNOHANG | libc::WNOWAIT;
+            let r = unsafe { libc::waitid(libc::P_PID, host as libc::id_t, &mut info, flags) };
+            // SAFETY: waitid filled `info` (si_pid 0: no such change).
+            news |= r == 0 && unsafe { info.si_pid() } == host;
+        }
     }
     news
 }

@@ -54,6 +54,9 @@ pub enum Global {
     ThreadsMax,
     KernelVersion,
     Uuid,
+    EntropyAvail,
+    Poolsize,
+    Printk,
     MaxMapCount,
     OvercommitMemory,
     FileMax,
@@ -124,7 +127,11 @@ enum Entry {
     Link(&'static [u8]),
 }
 
-const SYS_KERNEL_RANDOM: Table = &[(b"uuid", Entry::File(Global::Uuid))];
+const SYS_KERNEL_RANDOM: Table = &[
+    (b"entropy_avail", Entry::File(Global::EntropyAvail)),
+    (b"poolsize", Entry::File(Global::Poolsize)),
+    (b"uuid", Entry::File(Global::Uuid)),
+];
 const SYS_KERNEL: Table = &[
     (b"cap_last_cap", Entry::File(Global::CapLastCap)),
     (b"core_pattern", Entry::File(Global::CorePattern)),
@@ -137,6 +144,7 @@ const SYS_KERNEL: Table = &[
     (b"osrelease", Entry::File(Global::Osrelease)),
     (b"ostype", Entry::File(Global::Ostype)),
     (b"pid_max", Entry::File(Global::PidMax)),
+    (b"printk", Entry::File(Global::Printk)),
     (b"random", Entry::Dir(SYS_KERNEL_RANDOM)),
     (b"sem", Entry::File(Global::Sem)),
     (b"shmall", Entry::File(Global::ShmAll)),

@@ -13,8 +13,8 @@ use hx_abi::hypercall::sysv_limits;
 pub const OSTYPE: &[u8] = b"Linux";
 pub const OSRELEASE: &[u8] = b"6.1.0-hx";
 pub const VERSION: &[u8] = b"#1 SMP hx unikernel";
-/// The guest's host name, as the monitor gave it (`--hostname`).
-pub fn hostname() -> &'static [u8] {
+/// The boot's host name, as the monitor gave it (`--hostname`).
+pub fn boot_hostname() -> &'static [u8] {
     let boot = crate::boot_info();
     &boot.hostname[..(boot.hostname_len as usize).min(boot.hostname.len())]
 }
@@ -52,10 +52,10 @@ pub fn text(g: Global) -> Vec<u8> {
             t.u(hx_abi::uapi::CAP_LAST_CAP as u64).nl();
         }
         Global::Domainname => {
-            t.s(DOMAINNAME).nl();
+            t.s(&crate::syscall::process::domainname()).nl();
         }
         Global::Hostname => {
-            t.s(hostname()).nl();
+            t.s(&crate::syscall::process::hostname()).nl();
         }
         Global::NgroupsMax => {
             t.u(65536).nl();
@@ -76,6 +76,15 @@ pub fn text(g: Global) -> Vec<u8> {
             t.s(VERSION).nl();
         }
         Global::Uuid => uuid(&mut t),
+        // The guest's random bytes come from a generator the host seeded:
+        // its pool is always full, as Linux 5.18 on reports its own.
+        Global::EntropyAvail | Global::Poolsize => {
+            t.u(256).nl();
+        }
+        // Linux's default console log levels (the log itself is the host's).
+        Global::Printk => {
+            t.s(b"4\t4\t1\t7").nl();
+        }
         // Linux's defaults: the largest pipe an unprivileged process may ask
         // for (F_SETPIPE_SZ), no per-user pipe page limit, the descriptor limits.
         Global::PipeMaxSize => {
