@@ -8,16 +8,33 @@ use std::process::{Command, Stdio};
 
 /// Runs `script` with Debian's python3 in a fresh directory, natively and in hx.
 fn same(what: &str, script: &str) {
+    same_wrapped(what, script, &[]);
+}
+
+/// [`same`], the native run under `wrapper` (a command and its arguments
+/// before the interpreter's: `unshare --uts` for a test that renames the host).
+fn same_wrapped(what: &str, script: &str, wrapper: &[&str]) {
     let run = |hx: bool| {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("t.py"), script).unwrap();
-        let mut cmd = if hx { Command::new(HX_RUN) } else { Command::new("/usr/bin/python3") };
-        if hx {
+        let mut cmd = match wrapper.split_first() {
+            _ if hx => Command::new(HX_RUN),
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest);
+                c
+            }
+            None => Command::new("/usr/bin/python3"),
+        };
+        if hx || !wrapper.is_empty() {
             cmd.arg("/usr/bin/python3");
         }
         cmd.arg("t.py").current_dir(dir.path()).stdin(Stdio::null()).output().unwrap()
     };
     let (n, h) = (run(false), run(true));
+    if !wrapper.is_empty() {
+        assert_eq!(status_code(&n), 0, "{what}: the native run under {wrapper:?}: {}", text(&n.stderr));
+    }
     assert_eq!(text(&h.stdout), text(&n.stdout), "{what}: stdout differs (stderr under hx: {})", text(&h.stderr));
     assert_eq!(status_code(&h), status_code(&n), "{what}: {}", text(&h.stderr));
 }
@@ -1209,19 +1226,7 @@ if pid == 0:
 os.waitpid(pid, 0)
 print("exec'd", subprocess.run(["/bin/hostname"], capture_output=True, text=True).stdout.strip())
 "#;
-    let run = |hx: bool| {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("t.py"), script).unwrap();
-        let mut cmd = if hx { Command::new(HX_RUN) } else { Command::new("/usr/bin/unshare") };
-        if !hx {
-            cmd.arg("--uts");
-        }
-        cmd.args(["/usr/bin/python3", "t.py"]).current_dir(dir.path()).stdin(Stdio::null()).output().unwrap()
-    };
-    let (n, h) = (run(false), run(true));
-    assert_eq!(status_code(&n), 0, "the native run (unshare --uts needs root): {}", text(&n.stderr));
-    assert_eq!(text(&h.stdout), text(&n.stdout), "stderr under hx: {}", text(&h.stderr));
-    assert_eq!(status_code(&h), status_code(&n), "{}", text(&h.stderr));
+    same_wrapped("sethostname", script, &["/usr/bin/unshare", "--uts"]);
 }
 
 /// /proc/sys/kernel/random's pool figures (Linux 5.18 on: always 256) and

@@ -65,10 +65,16 @@ int main(void) {
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigaction(SIGCHLD, &sa, NULL);
 
-    /* A child stops itself with SIGSTOP, then with SIGTSTP. */
+    /* A child stops itself with SIGSTOP, then (once its parent saw it
+     * continue: a stop right after would hide the continuation, on Linux
+     * too) with SIGTSTP. */
+    int go[2];
+    if (pipe(go) != 0) return 1;
     pid_t p = fork();
     if (p == 0) {
+        char c;
         raise(SIGSTOP);
+        if (read(go[0], &c, 1) != 1) _exit(1);
         raise(SIGTSTP);
         _exit(7);
     }
@@ -82,6 +88,7 @@ int main(void) {
     kill(p, SIGCONT);
     waitpid(p, &st, WCONTINUED);
     show("after SIGCONT", st);
+    if (write(go[1], "x", 1) != 1) return 1;
     waitpid(p, &st, WUNTRACED);
     show("raise(SIGTSTP)", st);
     kill(p, SIGCONT);

@@ -102,11 +102,18 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
         (child, code, status, usage, true)
     };
     let guest_pid = pid_of(child);
-    // A stop is its monitor's SIGSTOP on the host: the guest's stop signal stands for it.
+    // A stop is its monitor's SIGSTOP on the host: the guest's stop signal
+    // stands for it. A stop or a continuation that is the host's alone (the
+    // terminal's SIGTSTP stops every monitor of the tree) is nobody's news.
     let status = match (code, child.stop_signal.load(Ordering::SeqCst)) {
-        (libc::CLD_STOPPED, sig) if sig > 0 => sig,
+        (libc::CLD_STOPPED, 0) => return 0,
+        (libc::CLD_STOPPED, sig) => sig,
+        (libc::CLD_CONTINUED, _) if !child.continued.load(Ordering::SeqCst) => return 0,
         _ => status,
     };
+    if code == libc::CLD_CONTINUED && options & libc::WNOWAIT as u64 == 0 {
+        child.continued.store(false, Ordering::SeqCst);
+    }
     // The wait status wait4 reports.
     let wstatus: u32 = match code {
         libc::CLD_EXITED => ((status as u32) & 0xff) << 8,
@@ -176,6 +183,9 @@ fn signal_from(e: &Entry, sig: u64, sender: Option<&Entry>) -> Result<(), Errno>
         // A stopped process (its monitor stopped on the host, `STOP`)
         // continues as the signal is sent, as on Linux, even if it blocks
         // or ignores it; its guest then takes it as any other.
+        if e.stop_signal.load(Ordering::SeqCst) != 0 {
+            e.continued.store(true, Ordering::SeqCst);
+        }
         // SAFETY: as above.
         unsafe { libc::kill(host_pid, libc::SIGCONT) };
     }
@@ -286,7 +296,6 @@ fn host_waitid(
     Ok((unsafe { info.si_pid() } != 0).then_some((info, usage)))
 }
 
-/// `KILL` to other processes (the kernel handles its own process itself).
 /// `STOP`: the default action of a stop signal. The whole monitor stops
 /// on the host (every vCPU, every helper thread: the program's threads
 /// with them), as a stopped Linux process; its parent's monitor sees the
@@ -298,6 +307,7 @@ pub fn stop(req: &Request) -> i64 {
         return -(libc::EINVAL as i64);
     }
     let Ok(me) = me() else { return -(libc::ESRCH as i64) };
+    me.continued.store(false, Ordering::SeqCst);
     me.stop_signal.store(sig as i32, Ordering::SeqCst);
     // SAFETY: stops this process until a SIGCONT.
     unsafe { libc::raise(libc::SIGSTOP) };
@@ -305,6 +315,7 @@ pub fn stop(req: &Request) -> i64 {
     0
 }
 
+/// `KILL` to other processes (the kernel handles its own process itself).
 pub fn kill(req: &Request) -> i64 {
     let (pid, sig) = (req.args[0] as i64, req.args[1]);
     if sig > 64 {

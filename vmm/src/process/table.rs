@@ -72,6 +72,10 @@ pub struct Entry {
     /// stopped on the host), 0 while it runs: what its parent's `wait`
     /// reports and its `/proc` state (`T`).
     pub stop_signal: AtomicI32,
+    /// A guest SIGCONT ended its `STOP` and its parent's wait has not
+    /// reported that yet (a continuation of the host's own, after the
+    /// terminal stopped every monitor, is no guest's news).
+    pub continued: AtomicBool,
     /// Its scheduling policy (high half) and nice value (low half, as u32),
     /// which its guest kernel publishes when they change (`PGRP_SET_SCHED`).
     pub sched: AtomicU64,
@@ -426,6 +430,7 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.end.store(0, Ordering::SeqCst);
     slot.sleeping.store(false, Ordering::SeqCst);
     slot.stop_signal.store(0, Ordering::SeqCst);
+    slot.continued.store(false, Ordering::SeqCst);
     slot.announced.store(false, Ordering::SeqCst);
     slot.reaped.store(false, Ordering::SeqCst);
     slot.detached.store(false, Ordering::SeqCst);
