@@ -593,3 +593,46 @@ fn a_stopped_program_stops_hx_run_until_sigcont() {
     assert_eq!(text(&out.stdout), "went on\n");
     assert_eq!(out.status.code(), Some(0), "{:?}", out.status.signal());
 }
+
+/// `reboot` as Linux answers it in a PID namespace (the guest's tree is
+/// one): bad magic numbers are EINVAL, Ctrl-Alt-Del's setting is taken, and
+/// a power-off ends the tree as its first process killed by SIGINT (a
+/// restart: SIGHUP), also when a child asks. Not compared with a native run:
+/// natively, root's reboot would act on the machine.
+#[test]
+fn reboot_ends_the_tree_as_in_a_pid_namespace() {
+    let script = r#"import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def reboot(cmd, magic2=672274793):
+    r = libc.syscall(169, 0xfee1dead, magic2, cmd, None)
+    return r if r == 0 else errno.errorcode[ctypes.get_errno()]
+print("bad magic", reboot(0x4321fedc, magic2=1), flush=True)
+print("bad command", reboot(0x12345678), flush=True)
+print("ctrl-alt-del on", reboot(0x89abcdef), flush=True)
+if sys.argv[1] == "child":
+    if os.fork() == 0:
+        reboot(0x01234567)
+        os._exit(3)
+    os.wait()
+else:
+    reboot(0x4321fedc)
+print("still here", flush=True)
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.py"), script).unwrap();
+    for (who, status) in [("self", 128 + libc::SIGINT), ("child", 128 + libc::SIGKILL)] {
+        let out = Command::new(HX_RUN)
+            .args(["/usr/bin/python3", "t.py", who])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            text(&out.stdout),
+            "bad magic EINVAL\nbad command EINVAL\nctrl-alt-del on 0\n",
+            "{who}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(status_code(&out), status, "{who}: {}", text(&out.stderr));
+    }
+}

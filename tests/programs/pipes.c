@@ -97,6 +97,8 @@ static void page_buffers(void) {
     printf("after emptying the page: poll %d, write 5000: %zd\n", ready, w);
     int r = fcntl(p[1], F_SETPIPE_SZ, 4096);
     printf("shrink below what it holds: %d %s\n", r, strerror(errno));
+    r = fcntl(p[1], F_SETPIPE_SZ, (1U << 31) + 1);
+    printf("past 2^31: %d %s\n", r, strerror(errno));
     close(p[0]);
     close(p[1]);
 

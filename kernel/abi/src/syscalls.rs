@@ -72,7 +72,6 @@ pub static REFUSALS: &[Refusal] = &[
     r(166, EPERM, HOST_ONLY),
     r(167, EPERM, HOST_ONLY),
     r(168, EPERM, HOST_ONLY),
-    r(169, EPERM, HOST_ONLY),
     r(172, ENOSYS, IO_PORTS),
     r(173, ENOSYS, IO_PORTS),
     r(174, ENOSYS, NOT_IN_LINUX),

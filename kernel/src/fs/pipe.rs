@@ -345,6 +345,10 @@ pub fn capacity(p: &Shared) -> u64 {
 /// `F_SETPIPE_SZ`: a power of two pages, at least one page, at most
 /// `MAX_CAPACITY` without CAP_SYS_RESOURCE; never below what it holds.
 pub fn set_capacity(p: &Shared, want: u64) -> SysResult {
+    // Past 2^31 Linux rounds to no page at all: EINVAL, whatever the privilege.
+    if want > 1 << 31 {
+        return Err(crate::errno::EINVAL);
+    }
     let size = (want.max(4096) as usize).checked_next_power_of_two().ok_or(crate::errno::EINVAL)?;
     // Beyond pipe-max-size: EPERM (the per-user pipe limits say the same
     // to root on Linux for sizes this large).

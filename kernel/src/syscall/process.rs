@@ -530,6 +530,41 @@ pub fn setdomainname([name, len, ..]: Args) -> SysResult {
     set_uts_name(name, len, true)
 }
 
+/// `reboot`, as Linux answers it inside a PID namespace (the guest's tree
+/// is one): CAP_SYS_BOOT first, then the magic numbers; Ctrl-Alt-Del's
+/// setting is taken (it has no key to act on); a restart, halt or power-off
+/// ends the tree — the first process killed by SIGHUP (restart) or SIGINT
+/// (halt, power-off), as the namespace's parent sees its init end, when it
+/// calls itself; when another process calls, the first process is killed
+/// (SIGKILL) and the caller ends. Anything else is EINVAL.
+pub fn reboot([magic1, magic2, cmd, ..]: Args) -> SysResult {
+    const MAGIC1: u32 = 0xfee1_dead;
+    const MAGIC2: [u32; 4] = [672_274_793, 85_072_278, 369_367_448, 537_993_216];
+    const CAD_OFF: u32 = 0;
+    const CAD_ON: u32 = 0x89ab_cdef;
+    const RESTART: u32 = 0x0123_4567;
+    const RESTART2: u32 = 0xa1b2_c3d4;
+    const HALT: u32 = 0xcdef_0123;
+    const POWER_OFF: u32 = 0x4321_fedc;
+    if !super::cred::capable(hx_abi::uapi::CAP_SYS_BOOT) {
+        return Err(EPERM);
+    }
+    if magic1 as u32 != MAGIC1 || !MAGIC2.contains(&(magic2 as u32)) {
+        return Err(EINVAL);
+    }
+    let sig = match cmd as u32 {
+        CAD_ON | CAD_OFF => return Ok(0),
+        RESTART | RESTART2 => 1, // SIGHUP
+        HALT | POWER_OFF => 2,   // SIGINT
+        _ => return Err(EINVAL),
+    };
+    if pid() == 1 {
+        host::exit_signaled(sig);
+    }
+    super::signal::kill([1, crate::signal::SIGKILL as u64, 0, 0, 0, 0])?;
+    super::thread::exit_group([0; 6])
+}
+
 pub fn uname([buf, ..]: Args) -> SysResult {
     let mut u = [0u8; 6 * 65];
     let (host, domain) = (hostname(), domainname());

@@ -187,6 +187,7 @@ table! {
     158 => process::arch_prctl,
     159 => time::adjtimex,
     160 => process::setrlimit,
+    169 => process::reboot,
     170 => process::sethostname,
     171 => process::setdomainname,
     162 => fs::sync,
