@@ -985,6 +985,22 @@ fn madvise_checks_and_fork_advice_are_linuxs() {
         let out = text(&out.stdout);
         assert!(out.contains("child sees pages 0-3: 0 p 0 p"), "{out}");
         assert!(out.contains("after read() and DONTNEED: 0") && out.contains("after mremap and DONTNEED: 0"), "{out}");
+        assert!(out.contains("after mprotect and DONTNEED: 0 0"), "{out}");
+    }
+}
+
+/// An unmapped page, or one whose access mprotect took away, faults at
+/// once, whether the program used it (a TLB may hold it) or never touched
+/// it (hx skips the flush then): ranges of 1, 3 and 8 pages, flushed page
+/// by page, as a range, or by a reload.
+#[test]
+fn unmapped_and_protected_pages_fault_at_once() {
+    for flavor in [Flavor::GlibcStatic, Flavor::MuslStatic] {
+        let prog = build("unmapped", flavor, &[]);
+        let out = compare_in_dirs(&prog, &[], None, &[]);
+        let out = text(&out.stdout);
+        assert!(out.contains("8 pages unmapped, page 7:          --"), "{out}");
+        assert!(out.contains("3 pages read-only, page 0:         r-"), "{out}");
     }
 }
 

@@ -82,6 +82,13 @@ int main(void) {
     printf("moved: %d, keeps %c\n", moved != MAP_FAILED && moved != fresh, moved != MAP_FAILED ? moved[0] : '?');
     printf("%-40s %s\n", "DONTNEED after mremap", err(madvise(moved, 128 * PAGE, MADV_DONTNEED)));
     printf("after mremap and DONTNEED: %d\n", moved[0]);
+    /* ...and where mprotect took write access away and gave it back. */
+    char *reprotected = mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(reprotected, 'r', 2 * PAGE);
+    mprotect(reprotected, 2 * PAGE, PROT_READ);
+    mprotect(reprotected, 2 * PAGE, PROT_READ | PROT_WRITE);
+    printf("%-40s %s\n", "DONTNEED after mprotect", err(madvise(reprotected, 2 * PAGE, MADV_DONTNEED)));
+    printf("after mprotect and DONTNEED: %d %d\n", reprotected[0], reprotected[PAGE]);
     munmap(blocker, PAGE);
     unlink("madvise.data");
     return 0;

@@ -6,8 +6,8 @@ use super::frames::Frames;
 use crate::errno::{Errno, ENOMEM};
 use hx_abi::boot::{PROT_EXEC, PROT_WRITE};
 use hx_abi::layout::{
-    direct_virt, HUGE_PAGE_SIZE, PAGE_SIZE, PTE_ACCESSED, PTE_ADDR_MASK, PTE_HUGE, PTE_NX, PTE_PRESENT, PTE_USER,
-    PTE_WRITABLE,
+    direct_virt, HUGE_PAGE_SIZE, PAGE_SIZE, PTE_ACCESSED, PTE_ADDR_MASK, PTE_DIRTY, PTE_HUGE, PTE_NX, PTE_PRESENT,
+    PTE_USER, PTE_WRITABLE,
 };
 
 /// Software bit: a not-present entry that still owns its frame (`PROT_NONE`).
@@ -15,6 +15,16 @@ const PTE_PARKED: u64 = 1 << 9;
 const TABLE_FLAGS: u64 = PTE_PRESENT | PTE_WRITABLE | PTE_USER | PTE_ACCESSED;
 
 /// Leaf entry bits for a Linux protection (`PROT_NONE` parks the frame).
+/// Whether a TLB may hold a translation through the entry `old`: a CPU
+/// caches one only after setting the entry's A bit (and KVM's shadow
+/// paging makes its shadow entry only then, or prefetches only entries
+/// with A set), and the kernel maps pages without it. An entry replaced
+/// atomically with A clear therefore needs no flush; one the monitor wrote
+/// (A preset) always gets one.
+pub fn cached(old: u64) -> bool {
+    old & PTE_ACCESSED != 0
+}
+
 pub fn pte_flags(prot: u32) -> u64 {
     if prot == 0 {
         return PTE_PARKED;
@@ -40,9 +50,29 @@ impl Leaf {
         // SAFETY: `entry` points into a live page table reached through the direct map.
         unsafe { self.entry.read_volatile() }
     }
-    pub fn set(&self, v: u64) {
-        // SAFETY: as in `get`; the caller flushes the TLB afterwards.
-        unsafe { self.entry.write_volatile(v) }
+    /// The entry as an atomic word: the CPU (or the host's shadow paging)
+    /// sets its A and D bits concurrently with the kernel's changes.
+    fn atomic(&self) -> &core::sync::atomic::AtomicU64 {
+        // SAFETY: `entry` is an aligned u64 in a live page table, only ever
+        // accessed atomically or by the CPU's locked A/D updates.
+        unsafe { core::sync::atomic::AtomicU64::from_ptr(self.entry) }
+    }
+
+    /// Replaces the entry, returning the old one in the same atomic step:
+    /// its A bit then says whether any TLB may hold it (see [`cached`]).
+    pub fn replace(&self, v: u64) -> u64 {
+        self.atomic().swap(v, core::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Replaces the entry by `f` of its value in one atomic step (A and D
+    /// bits set meanwhile are not lost); returns the old entry.
+    pub fn update(&self, f: impl Fn(u64) -> u64) -> u64 {
+        let r = self.atomic().fetch_update(
+            core::sync::atomic::Ordering::SeqCst,
+            core::sync::atomic::Ordering::SeqCst,
+            |v| Some(f(v)),
+        );
+        r.unwrap_or_else(|v| v)
     }
     pub fn frame(&self) -> u64 {
         self.get() & PTE_ADDR_MASK & if self.huge { !(HUGE_PAGE_SIZE - 1) } else { !0 }
@@ -55,7 +85,8 @@ impl Leaf {
     /// Records a write the kernel made through the direct map (the D bit),
     /// which the CPU did not see.
     pub fn mark_dirty(&self) {
-        self.set(self.get() | 1 << 6);
+        // Atomic: a plain read-modify-write could drop an A bit set meanwhile.
+        self.atomic().fetch_or(PTE_DIRTY, core::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether the CPU has used this entry since it was made (the A bit).
@@ -135,11 +166,10 @@ impl PageTable {
         Some(Leaf { entry: entry(v & PTE_ADDR_MASK, index(va, 1)), huge: false })
     }
 
-    pub fn map_page(&mut self, frames: &mut Frames, va: u64, pa: u64, flags: u64) -> Result<(), Errno> {
+    /// Maps a 4 KiB page; returns the entry it replaced (see [`cached`]).
+    pub fn map_page(&mut self, frames: &mut Frames, va: u64, pa: u64, flags: u64) -> Result<u64, Errno> {
         let pt = self.table(va, 1, Some(frames))?.ok_or(ENOMEM)?;
-        // SAFETY: `pt` is a live page table.
-        unsafe { entry(pt, index(va, 1)).write_volatile(pa | flags) };
-        Ok(())
+        Ok(Leaf { entry: entry(pt, index(va, 1)), huge: false }.replace(pa | flags))
     }
 
     /// Maps a 2 MiB page; `va` must be 2 MiB aligned with no table below it.
@@ -151,13 +181,14 @@ impl PageTable {
     }
 
     /// Replaces the 2 MiB page around `va` by 512 4 KiB entries with the same
-    /// frames and flags, so part of it can change.
-    pub fn split_huge(&mut self, frames: &mut Frames, va: u64) -> Result<(), Errno> {
+    /// frames and flags, so part of it can change; returns whether a TLB
+    /// may hold the 2 MiB entry (see [`cached`]).
+    pub fn split_huge(&mut self, frames: &mut Frames, va: u64) -> Result<bool, Errno> {
         let Some(leaf) = self.leaf(va) else {
-            return Ok(());
+            return Ok(false);
         };
         if !leaf.huge {
-            return Ok(());
+            return Ok(false);
         }
         let v = leaf.get();
         let base = v & PTE_ADDR_MASK & !(HUGE_PAGE_SIZE - 1);
@@ -167,7 +198,8 @@ impl PageTable {
             // SAFETY: `pt` is a fresh table frame owned here, not yet linked.
             unsafe { entry(pt, i).write_volatile((base + i * PAGE_SIZE) | flags) };
         }
-        leaf.set(pt | TABLE_FLAGS);
-        Ok(())
+        // The small entries inherit A and D; the huge one's bits may have
+        // changed since it was read: its last value decides.
+        Ok(cached(leaf.replace(pt | TABLE_FLAGS)))
     }
 }

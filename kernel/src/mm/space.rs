@@ -6,14 +6,16 @@
 //! backed at first touch instead, 2 MiB at a time ([`Lazy`]): a page fault
 //! there, or a system call's access to it, maps the block around it.
 use super::frames::Frames;
-use super::paging::{pte_flags, PageTable};
+use super::paging::{cached, pte_flags, PageTable};
 use crate::arch::cpl0;
 use crate::errno::{Errno, SysResult, EEXIST, EFAULT, EINVAL, ENOMEM};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use hx_abi::boot::{PROT_READ, PROT_WRITE};
 use hx_abi::hypercall::Segment;
-use hx_abi::layout::{align_down, align_up, HUGE_PAGE_SIZE, MMAP_TOP, PAGE_SIZE, USER_END, USER_MIN};
+use hx_abi::layout::{
+    align_down, align_up, HUGE_PAGE_SIZE, MMAP_TOP, PAGE_SIZE, PTE_ACCESSED, PTE_DIRTY, PTE_HUGE, USER_END, USER_MIN,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -260,18 +262,21 @@ impl AddressSpace {
                 continue;
             };
             if leaf.huge && (!va.is_multiple_of(HUGE_PAGE_SIZE) || end - va < HUGE_PAGE_SIZE) {
-                self.pt.split_huge(&mut self.frames, va)?;
-                self.mark_stale(align_down(va, HUGE_PAGE_SIZE), align_down(va, HUGE_PAGE_SIZE) + HUGE_PAGE_SIZE);
+                if self.pt.split_huge(&mut self.frames, va)? {
+                    self.mark_stale(align_down(va, HUGE_PAGE_SIZE), align_down(va, HUGE_PAGE_SIZE) + HUGE_PAGE_SIZE);
+                }
                 continue;
             }
             if leaf.is_backed() {
-                if leaf.huge {
-                    self.frames.free_huge(leaf.frame());
-                } else {
-                    self.frames.free(leaf.frame());
+                let frame = leaf.frame();
+                if cached(leaf.replace(0)) {
+                    self.mark_stale(va, va + leaf.size());
                 }
-                leaf.set(0);
-                self.mark_stale(va, va + leaf.size());
+                if leaf.huge {
+                    self.frames.free_huge(frame);
+                } else {
+                    self.frames.free(frame);
+                }
             }
             va += leaf.size();
         }
@@ -522,8 +527,9 @@ impl AddressSpace {
         let phys = self.frames.alloc_run(backed).ok_or(ENOMEM)?;
         let flags = pte_flags(prot);
         let mut off = 0;
+        let mut replaced_cached = false;
         while off < backed {
-            self.pt.map_page(&mut self.frames, start + off, phys + off, flags)?;
+            replaced_cached |= cached(self.pt.map_page(&mut self.frames, start + off, phys + off, flags)?);
             off += PAGE_SIZE;
         }
         self.split_at(start);
@@ -532,7 +538,9 @@ impl AddressSpace {
             self.vmas.remove(&v.start);
             self.insert(Vma { kind: Kind::Shared, prot, ..v });
         }
-        self.mark_stale(start, start + backed);
+        if replaced_cached {
+            self.mark_stale(start, start + backed);
+        }
         self.flush();
         Ok(phys)
     }
@@ -634,13 +642,19 @@ impl AddressSpace {
             while va < v.end {
                 match self.pt.leaf(va) {
                     Some(leaf) if leaf.huge && (!va.is_multiple_of(HUGE_PAGE_SIZE) || v.end - va < HUGE_PAGE_SIZE) => {
-                        self.pt.split_huge(&mut self.frames, va)?;
-                        let block = align_down(va, HUGE_PAGE_SIZE);
-                        self.mark_stale(block, block + HUGE_PAGE_SIZE);
+                        if self.pt.split_huge(&mut self.frames, va)? {
+                            let block = align_down(va, HUGE_PAGE_SIZE);
+                            self.mark_stale(block, block + HUGE_PAGE_SIZE);
+                        }
                     }
                     Some(leaf) if leaf.is_backed() => {
-                        leaf.set(leaf.frame() | flags | (leaf.get() & hx_abi::layout::PTE_HUGE));
-                        self.mark_stale(va, va + leaf.size());
+                        // The D bit stays (MADV_DONTNEED must still zero a
+                        // page written before), and so does A: it is true.
+                        let frame = leaf.frame();
+                        let old = leaf.update(|v| frame | flags | (v & (PTE_HUGE | PTE_ACCESSED | PTE_DIRTY)));
+                        if cached(old) {
+                            self.mark_stale(va, va + leaf.size());
+                        }
                         va += leaf.size();
                     }
                     None if lazy => va = past_empty_block(va).min(v.end),

@@ -1,19 +1,21 @@
 //! The CPL0 stubs: the only kernel code that runs at CPL0. On PVM-style hosts
 //! every instruction here is emulated (and SSE would stop the VM), so they are
 //! a few plain instructions each, in their own section (`.text.cpl0`) that a
-//! test disassembles. Each entry costs ~25 µs on such hosts: they are counted.
+//! test disassembles. Each entry costs ~15 µs on such hosts (≈0.6 µs more
+//! per emulated instruction): they are counted, and each service runs in as
+//! few instructions as it can.
 use crate::stats;
 
-// The service is entered through #UD: `int n` from CPL3 is not delivered on
+// The services are entered through #UD: `int n` from CPL3 is not delivered on
 // PVM-style hosts, but exceptions reach CPL0 handlers on every host. The #UD
-// stub recognises the one `ud2` at `hx_cpl0_trap` and runs the service
-// instead of reporting a fault.
-const OP_FLUSH_TLB: u64 = 1;
-const OP_INVLPG_RANGE: u64 = 2;
-/// Above this many pages one CR3 reload is cheaper than an invlpg each (every
-/// CPL0 instruction is emulated on PVM-style hosts, and a CR3 reload makes the
-/// host resynchronise all of its shadow page tables).
-pub const INVLPG_MAX_PAGES: u64 = 64;
+// stub recognises the `ud2` of each service's entry (`hx_cpl0_invlpg_one`,
+// `hx_cpl0_reload_cr3`, `hx_cpl0_invlpg_range`), commonest first, and runs
+// the service instead of reporting a fault.
+/// Above this many pages one CR3 reload is cheaper than an invlpg each:
+/// measured on a PVM-style host (a process with 64k small entries), an
+/// invlpg costs ≈ 2.5 µs of emulation per page and a reload about as much as
+/// four, the host resynchronising only the shadow tables the guest changed.
+pub const INVLPG_MAX_PAGES: u64 = 4;
 
 core::arch::global_asm!(
     r#"
@@ -25,8 +27,12 @@ core::arch::global_asm!(
     .balign 16
 hx_exc_\vec:
     .if \vec == 6
-    cmpq $hx_cpl0_trap, (%rsp)
-    je hx_cpl0_service
+    cmpq $hx_cpl0_invlpg_one, (%rsp)
+    je hx_cpl0_invlpg
+    cmpq $hx_cpl0_reload_cr3, (%rsp)
+    je hx_cpl0_reload
+    cmpq $hx_cpl0_invlpg_range, (%rsp)
+    je hx_cpl0_range
     .endif
     .if (\vec == 8) || (\vec >= 10 && \vec <= 14) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
     .else
@@ -76,24 +82,24 @@ hx_exc_common:
 1:  hlt
     jmp 1b
 
-    /* Service: rdi = operation, rsi = address, rdx = page count (non-zero);
-       returns past the ud2. */
-    .globl hx_cpl0_service
+    /* The services (rdi = address, rsi = pages): each returns past its ud2. */
     .balign 16
-hx_cpl0_service:
+hx_cpl0_invlpg:
+    invlpg (%rdi)
     addq $2, (%rsp)
-    cmp ${op_flush}, %rdi
-    jne 2f
-    mov %cr3, %rsi
-    mov %rsi, %cr3
     iretq
-2:  cmp ${op_invlpg}, %rdi
-    jne 3f
-4:  invlpg (%rsi)
-    add $4096, %rsi
-    dec %rdx
-    jnz 4b
-3:  iretq
+hx_cpl0_reload:
+    mov %cr3, %rdi
+    mov %rdi, %cr3
+    addq $2, (%rsp)
+    iretq
+hx_cpl0_range:
+    invlpg (%rdi)
+    add $4096, %rdi
+    dec %rsi
+    jnz hx_cpl0_range
+    addq $2, (%rsp)
+    iretq
 
     /* Hardware KVM only: `syscall` lands here at CPL0. Park the program's rip
        and return to the CPL3 entry at once (r11 still holds its rflags). */
@@ -104,13 +110,19 @@ hx_cpl0_syscall:
     lea hx_syscall_from_cpl0(%rip), %rcx
     sysretq
 
-    /* CPL3: the C-ABI call into the service (rdi = op, rsi = arg). */
+    /* CPL3: the C-ABI entries into the services (they clobber rdi and rsi). */
     .text
-    .globl hx_cpl0_call
+    .globl hx_cpl0_invlpg_one
     .balign 16
-hx_cpl0_call:
-    .globl hx_cpl0_trap
-hx_cpl0_trap:
+hx_cpl0_invlpg_one:
+    ud2
+    ret
+    .globl hx_cpl0_reload_cr3
+hx_cpl0_reload_cr3:
+    ud2
+    ret
+    .globl hx_cpl0_invlpg_range
+hx_cpl0_invlpg_range:
     ud2
     ret
 
@@ -153,25 +165,21 @@ hx_exception_stubs:
     .text
 "#,
     fault_port = const hx_abi::layout::FAULT_PORT,
-    op_flush = const OP_FLUSH_TLB,
-    op_invlpg = const OP_INVLPG_RANGE,
     options(att_syntax)
 );
 
 extern "C" {
-    fn hx_cpl0_call(op: u64, addr: u64, pages: u64);
-}
-
-fn service(op: u64, addr: u64, pages: u64) {
-    stats::count_cpl0();
-    // SAFETY: the service only flushes TLB entries and returns; it follows
-    // the C ABI (clobbers rsi and rdx only).
-    unsafe { hx_cpl0_call(op, addr, pages) }
+    fn hx_cpl0_invlpg_one(addr: u64);
+    fn hx_cpl0_reload_cr3();
+    fn hx_cpl0_invlpg_range(addr: u64, pages: u64);
 }
 
 /// Drops every TLB entry (a CR3 reload): one CPL0 entry for a whole batch.
 pub fn flush_tlb() {
-    service(OP_FLUSH_TLB, 0, 1);
+    stats::count_cpl0();
+    // SAFETY: the service reloads CR3 with its own value and returns; it
+    // follows the C ABI (clobbers rdi only).
+    unsafe { hx_cpl0_reload_cr3() }
 }
 
 /// Drops the TLB entries of `pages` pages from `addr`: one CPL0 entry; above
@@ -179,7 +187,16 @@ pub fn flush_tlb() {
 pub fn flush_range(addr: u64, pages: u64) {
     match pages {
         0 => {}
-        1..=INVLPG_MAX_PAGES => service(OP_INVLPG_RANGE, addr, pages),
+        1 => {
+            stats::count_cpl0();
+            // SAFETY: invalidates one TLB entry and returns (clobbers rdi only).
+            unsafe { hx_cpl0_invlpg_one(addr) }
+        }
+        2..=INVLPG_MAX_PAGES => {
+            stats::count_cpl0();
+            // SAFETY: invalidates `pages` entries and returns (clobbers rdi and rsi only).
+            unsafe { hx_cpl0_invlpg_range(addr, pages) }
+        }
         _ => flush_tlb(),
     }
 }
