@@ -303,3 +303,30 @@ fn ps_and_ls_read_the_guests_proc() {
     }
     assert_eq!(listing.lines().count(), 5, "total, then exactly four descriptors:\n{listing}");
 }
+
+/// syslog(2): the guest kernel's log (empty) with Linux's checks, compared
+/// with a native run on actions that change nothing on the host; then,
+/// in hx only (natively they would set the host's), the console level
+/// syslog sets shows in /proc/sys/kernel/printk, which root may write.
+#[test]
+fn syslog_checks_as_linux_and_sets_the_console_level_printk_shows() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("syslog", flavor, &[]);
+        let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
+        assert!(out.contains("read, no buffer"), "{out}");
+        assert!(out.contains("unprivileged size"), "{out}");
+    }
+    let script = "import ctypes\nlibc = ctypes.CDLL(None)\n\
+                  print(open('/proc/sys/kernel/printk').read().split())\n\
+                  print(libc.syscall(103, 8, None, 3), open('/proc/sys/kernel/printk').read().split())\n\
+                  open('/proc/sys/kernel/printk', 'w').write('6 5')\n\
+                  print(open('/proc/sys/kernel/printk').read().split())\n\
+                  print(libc.syscall(103, 10, None, 0), libc.syscall(103, 9, None, 0))\n";
+    let out = hx_run(&[], &["/usr/bin/python3", "-c", script]);
+    assert_eq!(
+        text(&out.stdout),
+        "['4', '4', '1', '7']\n0 ['3', '4', '1', '7']\n['6', '5', '1', '7']\n131072 0\n",
+        "{}",
+        text(&out.stderr)
+    );
+}

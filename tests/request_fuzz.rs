@@ -317,6 +317,7 @@ const OPS: &[u32] = &[
     op::MOUNTS,
     op::STOP,
     op::EVENTFD,
+    op::MQUEUE,
     op::EXIT,
     0,
     44,

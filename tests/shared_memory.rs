@@ -139,3 +139,23 @@ fn system_v_ipc_behaves_as_on_linux() {
         assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
     }
 }
+
+/// POSIX message queues between processes: attributes, priority order,
+/// size and priority checks, O_EXCL, non-blocking mode, timeouts, a receive
+/// woken by another process's send, poll and read of the descriptor,
+/// mq_notify's one registered process, unlink — compared with a native run
+/// (whose queues are the host's; hx's live in the tree's IPC namespace).
+#[test]
+fn posix_message_queues_behave_as_on_linux() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("mqueue", flavor, &["-lrt"]);
+        let (nd, hd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let n = Command::new(&exe).current_dir(nd.path()).output().unwrap();
+        let h = Command::new(HX_RUN).arg(&exe).current_dir(hd.path()).output().unwrap();
+        let out = text(&n.stdout);
+        assert!(out.contains("blocking receive: 14 'from the child' prio 7"), "natively: {out}");
+        assert!(out.contains("receive: 5 'five!' prio 5"), "natively: {out}");
+        assert_eq!(text(&h.stdout), out, "{flavor:?} (stderr under hx: {})", text(&h.stderr));
+        assert_eq!(status_code(&h), status_code(&n), "{flavor:?}");
+    }
+}

@@ -76,6 +76,7 @@ fn op_name(op: u32) -> &'static str {
         op::MOUNTS => "mounts",
         op::STOP => "stop",
         op::EVENTFD => "eventfd",
+        op::MQUEUE => "mqueue",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

@@ -286,7 +286,33 @@ pub mod op {
     /// that another process will share (at `fork`, `execve`, or passed in
     /// a message); `ret` = its handle.
     pub const EVENTFD: u32 = 67;
+    /// POSIX message queues, the host's in the tree's own IPC namespace (as
+    /// `SYSV`): `args[0]` = an `MQ_*` call, `args[6]` = who it is made as
+    /// (as `SYSV`'s). Never waits: a send to a full queue or a receive from
+    /// an empty one in blocking mode is `ETIMEDOUT` (the guest then polls
+    /// the handle), in non-blocking mode `EAGAIN`.
+    pub const MQUEUE: u32 = 68;
 }
+
+/// `MQUEUE` calls. Open: the name (no '/') in `segs[0]`, flags `args[1]`
+/// (access mode, `O_CREAT`, `O_EXCL`, `O_NONBLOCK`), mode `args[2]`, and
+/// `args[3]` = 1 with the `mq_attr` in `segs[1]`; `ret` = a handle.
+pub const MQ_OPEN: u64 = 0;
+/// Unlink: the name in `segs[0]`.
+pub const MQ_UNLINK: u64 = 1;
+/// Send: handle `args[1]`, priority `args[2]`, the message in `segs[0]`.
+pub const MQ_SEND: u64 = 2;
+/// Receive: handle `args[1]`, into `segs[0]`; `ret` = the message's
+/// length, its priority in `args[2]`.
+pub const MQ_RECEIVE: u64 = 3;
+/// `mq_getsetattr`: handle `args[1]`, the old attributes into `segs[0]`
+/// (an `mq_attr`), and with `args[2]` = 1 the new ones from `segs[1]`.
+pub const MQ_ATTR: u64 = 4;
+/// `mq_notify` without a signal: handle `args[1]`; `args[2]` = 1 to
+/// register the process (`SIGEV_NONE`), 0 to unregister it.
+pub const MQ_NOTIFY: u64 = 5;
+/// Bytes of a `struct mq_attr`.
+pub const MQ_ATTR_SIZE: usize = 64;
 
 /// One mount in a `MOUNTS` answer; `path_len` bytes of path follow it.
 #[repr(C)]
@@ -535,7 +561,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::EVENTFD;
+pub const LAST_OP: u32 = op::MQUEUE;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

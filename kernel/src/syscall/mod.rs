@@ -14,6 +14,7 @@ pub mod inotify;
 pub mod madvise;
 pub mod mlock;
 pub mod mm;
+pub mod mqueue;
 pub mod net;
 pub mod netlink;
 pub mod numa;

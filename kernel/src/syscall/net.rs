@@ -295,6 +295,20 @@ pub fn setsockopt([fd, level, optname, val, len, ..]: Args) -> SysResult {
     if let Some(n) = netlink {
         return n.setsockopt(level as u32 as u64, optname as u32 as u64, &v);
     }
+    // SO_SNDBUFFORCE, SO_RCVBUFFORCE: CAP_NET_ADMIN's way past the size
+    // limit. The host's limit stays (its monitor would pass it): the plain
+    // option, which clamps there, as Linux clamps the forced one to INT_MAX/2.
+    const SO_SNDBUFFORCE: u64 = 32;
+    const SO_RCVBUFFORCE: u64 = 33;
+    let optname = match (level as u32 as i32, optname as u32 as u64) {
+        (1 /* SOL_SOCKET */, f @ (SO_SNDBUFFORCE | SO_RCVBUFFORCE)) => {
+            if !super::cred::capable(hx_abi::uapi::CAP_NET_ADMIN) {
+                return Err(crate::errno::EPERM);
+            }
+            f - 25 // SO_SNDBUF (7), SO_RCVBUF (8)
+        }
+        _ => optname,
+    };
     let mut req = request(NET_SETOPT, &[h, level as u32 as i32 as i64 as u64, optname as u32 as i32 as i64 as u64]);
     push(&mut req, kernel_seg(&v));
     host::result(host::call(&mut req))

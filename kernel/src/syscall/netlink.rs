@@ -516,7 +516,9 @@ pub fn interface_ioctl(cmd: u64, arg: u64) -> Option<SysResult> {
     const IFREQ: usize = 40;
     let setter = matches!(cmd, 0x8911 | 0x8914 | 0x8916..=0x8918 | 0x891a | 0x891c | 0x8922 | 0x8924 | 0x8934 | 0x8943);
     if setter {
-        return Some(Err(crate::errno::EPERM));
+        // Linux reads the request before it checks the privilege.
+        let mut r = [0u8; IFREQ];
+        return Some(crate::mm::copy_from_user(arg, &mut r).and(Err(crate::errno::EPERM)));
     }
     let known = [
         SIOCGIFNAME,

@@ -1,8 +1,8 @@
 //! The process: exit, identity, TLS, limits, signal bookkeeping, randomness.
 use super::Args;
-use crate::errno::{SysResult, EINVAL, EPERM, ESRCH};
+use crate::errno::{Errno, SysResult, EINVAL, EPERM, ESRCH};
 use crate::{arch, host, mm};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use spin::Mutex;
@@ -1044,16 +1044,83 @@ pub fn prctl([option, arg2, arg3, arg4, arg5, ..]: Args) -> SysResult {
     }
 }
 
-/// `syslog`: the kernel log is the host's, so every action is refused as
-/// with `dmesg_restrict` set (EPERM); an action Linux does not have is
-/// EINVAL for a caller with CAP_SYSLOG, whose permission check passes first.
-pub fn syslog([action, ..]: Args) -> SysResult {
-    const SYSLOG_ACTION_SIZE_BUFFER: u64 = 10;
-    let unknown = !(0..=SYSLOG_ACTION_SIZE_BUFFER as i32).contains(&(action as i32));
-    if unknown && super::cred::capable(hx_abi::uapi::CAP_SYSLOG) {
+/// The console log levels (`/proc/sys/kernel/printk`): console,
+/// default message, minimum console and default console level, Linux's
+/// defaults. The process's own (each process is its own kernel).
+pub static PRINTK_LEVELS: [AtomicI32; 4] = [AtomicI32::new(4), AtomicI32::new(4), AtomicI32::new(1), AtomicI32::new(7)];
+
+/// A write to `/proc/sys/kernel/printk`: up to four levels, as Linux's
+/// `proc_dointvec` takes them (the ones given, from the first).
+pub fn store_printk(data: &[u8]) -> Result<(), Errno> {
+    let text = core::str::from_utf8(data).map_err(|_| EINVAL)?;
+    let mut values = [0i32; 4];
+    let mut n = 0;
+    for word in text.split_ascii_whitespace() {
+        if n == 4 {
+            break;
+        }
+        values[n] = word.parse().map_err(|_| EINVAL)?;
+        n += 1;
+    }
+    if n == 0 {
         return Err(EINVAL);
     }
-    Err(EPERM)
+    for (level, v) in PRINTK_LEVELS.iter().zip(&values[..n]) {
+        level.store(*v, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// `syslog`: the guest kernel's log, which stays empty (hx's kernel logs to
+/// the monitor, never to the program; the host's log stays the host's).
+/// Every action needs CAP_SYSLOG (or CAP_SYS_ADMIN), as with Debian's
+/// `dmesg_restrict`; then Linux's checks: a read of nothing returns 0, a
+/// blocking read waits for a message that never comes (until a signal).
+pub fn syslog([action, buf, len, ..]: Args) -> SysResult {
+    const READ: u64 = 2;
+    const READ_ALL: u64 = 3;
+    const READ_CLEAR: u64 = 4;
+    const CONSOLE_LEVEL: u64 = 8;
+    const SIZE_BUFFER: u64 = 10;
+    /// Linux's default log buffer (`CONFIG_LOG_BUF_SHIFT` 17).
+    const LOG_BUF_LEN: u64 = 1 << 17;
+    if !super::cred::capable(hx_abi::uapi::CAP_SYSLOG) && !super::cred::capable(hx_abi::uapi::CAP_SYS_ADMIN) {
+        return Err(EPERM);
+    }
+    let len = len as i32;
+    match action as i32 as i64 as u64 {
+        READ | READ_ALL | READ_CLEAR => {
+            if buf == 0 || len < 0 {
+                return Err(EINVAL);
+            }
+            if len == 0 {
+                return Ok(0);
+            }
+            mm::with_space(|s| s.check(buf, len as u64, true))?;
+            if action == READ {
+                // Waits for a new message: none comes.
+                loop {
+                    if crate::signal::pending() {
+                        return Err(crate::errno::ERESTARTSYS);
+                    }
+                    crate::sched::block(None);
+                }
+            }
+            Ok(0)
+        }
+        CONSOLE_LEVEL => {
+            if !(1..=8).contains(&len) {
+                return Err(EINVAL);
+            }
+            let minimum = PRINTK_LEVELS[2].load(Ordering::Relaxed);
+            PRINTK_LEVELS[0].store(len.max(minimum), Ordering::Relaxed);
+            Ok(0)
+        }
+        SIZE_BUFFER => Ok(LOG_BUF_LEN),
+        // Close, open, clear, console off and on, the unread size (none).
+        0 | 1 | 5 | 6 | 7 | 9 => Ok(0),
+        _ => Err(EINVAL),
+    }
 }
 
 /// `restart_syscall`: a program calling it itself has no interrupted call to

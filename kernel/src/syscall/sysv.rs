@@ -24,7 +24,7 @@ use hx_abi::layout::{align_down, align_up, PAGE_SIZE};
 /// for a process with `CAP_IPC_OWNER` (the guest's root), else its effective
 /// group and user ids, whose permissions the host then checks, as Linux
 /// checks the caller's.
-fn who() -> u64 {
+pub(super) fn who() -> u64 {
     if super::cred::capable(hx_abi::uapi::CAP_IPC_OWNER) {
         return SYSV_PRIVILEGED;
     }

@@ -2,8 +2,8 @@
 //! `hx_abi::syscalls`; a number with no entry here is unimplemented: it
 //! returns `-ENOSYS` and the monitor names it in a warning.
 use super::{
-    aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mlock, mm, net, numa, path, poll, process, procmem,
-    seccomp, signal, splice, sysv, thread, time, xattr, Args,
+    aio, cred, epoll, exec, fork, fs, futex, inotify, madvise, mlock, mm, mqueue, net, numa, path, poll, process,
+    procmem, seccomp, signal, splice, sysv, thread, time, xattr, Args,
 };
 use crate::errno::SysResult;
 use crate::fs::{eventfd, pidfd, signalfd, timerfd};
@@ -239,6 +239,12 @@ table! {
     235 => path::utimes,
     238 => numa::set_mempolicy,
     239 => numa::get_mempolicy,
+    240 => mqueue::mq_open,
+    241 => mqueue::mq_unlink,
+    242 => mqueue::mq_timedsend,
+    243 => mqueue::mq_timedreceive,
+    244 => mqueue::mq_notify,
+    245 => mqueue::mq_getsetattr,
     247 => fork::waitid,
     251 => process::ioprio_set,
     252 => process::ioprio_get,

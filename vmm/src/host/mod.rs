@@ -17,6 +17,7 @@ pub mod handles;
 pub mod identity;
 mod inotify;
 mod ioctl;
+mod mqueue;
 pub mod net;
 pub mod process;
 mod pty;
@@ -178,6 +179,13 @@ impl Host<'_> {
                 let r = sysv::serve(&mut self.files.shared, waits, req, &segs);
                 if r == Err(libc::ENOSYS) && !sysv::available() {
                     self.report.hint(sysv::UNAVAILABLE.into());
+                }
+                r.unwrap_or_else(|e| -(e as i64))
+            }
+            op::MQUEUE => {
+                let r = mqueue::serve(self.files, req, &segs);
+                if r == Err(libc::ENOSYS) && !sysv::available() {
+                    self.report.hint(mqueue::UNAVAILABLE.into());
                 }
                 r.unwrap_or_else(|e| -(e as i64))
             }

@@ -94,7 +94,29 @@ pub fn set_limits(memory: u64) -> std::io::Result<()> {
     for (name, value) in settings {
         std::fs::write(format!("/proc/sys/kernel/{name}"), value)?;
     }
+    limit_message_queues()?;
     PRIVATE_NAMESPACE.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// POSIX message queues (`mqueue.rs`) hold at most this many bytes of the
+/// host's memory (`RLIMIT_MSGQUEUE` counts each queue's full size when it
+/// is made); the namespace's own queue and message limits are Linux's defaults.
+const MQUEUE_BYTES: u64 = 8 << 20;
+
+fn limit_message_queues() -> std::io::Result<()> {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit on this process's own limit, with our struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_MSGQUEUE, &mut r) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        r.rlim_cur = r.rlim_cur.min(MQUEUE_BYTES);
+        r.rlim_max = r.rlim_max.min(MQUEUE_BYTES);
+        if libc::setrlimit(libc::RLIMIT_MSGQUEUE, &r) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
     Ok(())
 }
 
@@ -114,12 +136,12 @@ pub fn available() -> bool {
 /// changes (raw syscalls: credentials are per thread to the host kernel);
 /// back to the monitor's own when dropped. A monitor that is not root
 /// (`--user`) acts as itself.
-struct AsGuest {
+pub(super) struct AsGuest {
     restore: Option<(u32, Vec<libc::gid_t>)>,
 }
 
 impl AsGuest {
-    fn switch(who: u64) -> Self {
+    pub(super) fn switch(who: u64) -> Self {
         // SAFETY: geteuid cannot fail.
         if who == hx_abi::hypercall::SYSV_PRIVILEGED || unsafe { libc::geteuid() } != 0 {
             return Self { restore: None };

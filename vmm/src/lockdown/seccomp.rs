@@ -138,6 +138,13 @@ const ALLOWED: &[i64] = &[
     libc::SYS_msgsnd,
     libc::SYS_msgrcv,
     libc::SYS_msgctl,
+    // POSIX message queues, in the same namespace (host/mqueue.rs): never waiting.
+    libc::SYS_mq_open,
+    libc::SYS_mq_unlink,
+    libc::SYS_mq_timedsend,
+    libc::SYS_mq_timedreceive,
+    libc::SYS_mq_getsetattr,
+    libc::SYS_mq_notify,
     // Fresh shared memory for MAP_SHARED|MAP_ANONYMOUS (vmm/src/host/shared.rs).
     libc::SYS_memfd_create,
     libc::SYS_msync,

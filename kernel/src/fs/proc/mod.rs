@@ -563,7 +563,7 @@ fn stat_node(node: Node, canon: &[u8]) -> Stat {
         _ if is_link(node) => S_IFLNK | 0o777,
         Node::TaskFile(_, TaskFile::Environ | TaskFile::Auxv | TaskFile::Personality) => S_IFREG | 0o400,
         _ if is_sysctl_writable(node) => S_IFREG | 0o644,
-        Node::TaskFile(_, TaskFile::OomAdj | TaskFile::OomScoreAdj) => S_IFREG | 0o644,
+        Node::TaskFile(_, TaskFile::OomAdj | TaskFile::OomScoreAdj) | Node::File(Global::Printk) => S_IFREG | 0o644,
         _ => S_IFREG | 0o444,
     };
     let (uid, gid) = match node {
@@ -716,6 +716,7 @@ fn generated(node: Node, canon: &[u8], st: Stat) -> Generated {
     match node {
         Node::TaskFile(_, TaskFile::OomScoreAdj) => g.writable(process::store_oom_score_adj),
         Node::TaskFile(_, TaskFile::OomAdj) => g.writable(process::store_oom_adj),
+        Node::File(Global::Printk) => g.writable(crate::syscall::process::store_printk),
         _ => g,
     }
 }

@@ -81,9 +81,16 @@ pub fn text(g: Global) -> Vec<u8> {
         Global::EntropyAvail | Global::Poolsize => {
             t.u(256).nl();
         }
-        // Linux's default console log levels (the log itself is the host's).
+        // The console log levels (`syslog`'s, the process's own).
         Global::Printk => {
-            t.s(b"4\t4\t1\t7").nl();
+            let levels = &crate::syscall::process::PRINTK_LEVELS;
+            for (i, l) in levels.iter().enumerate() {
+                if i > 0 {
+                    t.c(b'\t');
+                }
+                t.i(l.load(core::sync::atomic::Ordering::Relaxed) as i64);
+            }
+            t.nl();
         }
         // Linux's defaults: the largest pipe an unprivileged process may ask
         // for (F_SETPIPE_SZ), no per-user pipe page limit, the descriptor limits.
