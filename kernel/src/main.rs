@@ -95,6 +95,7 @@ extern "C" fn kmain(boot_block: *const BootInfo, cpu: u64) -> ! {
     let main = sched::Thread::new(boot.exec.pid as u32, &frame, 0, signal::ThreadSignals::initial())
         .expect("guest RAM too small for the first thread");
     syscall::process::set_no_new_privs(boot.exec.no_new_privs != 0);
+    syscall::process::set_printk_levels(boot.exec.printk);
     syscall::seccomp::init_from_exec(&main, &boot.exec);
     let main = sched::spawn(main);
     signal::init_from_exec(&main, boot.exec.sig_ignored, boot.exec.sigmask, boot.exec.sig_pending);

@@ -182,6 +182,9 @@ pub struct ExecState {
     /// The host and domain names the image before set (`sethostname`,
     /// `setdomainname`), which the new one keeps.
     pub uts: UtsNames,
+    /// The console log levels (`/proc/sys/kernel/printk`, `syslog`'s),
+    /// which the new image keeps.
+    pub printk: [i32; 4],
 }
 
 /// A process's host and domain names (lengths 0: the boot's host name and
@@ -276,6 +279,7 @@ impl Default for ExecState {
             seccomp_handle: 0,
             seccomp_len: 0,
             uts: UtsNames::default(),
+            printk: [4, 4, 1, 7],
         }
     }
 }

@@ -116,7 +116,7 @@ impl Generated {
     }
 
     pub fn write(&self, buf: u64, count: u64) -> SysResult {
-        let Some(store) = self.store.filter(|_| self.write_error == crate::errno::EINVAL) else {
+        let Some(store) = self.store else {
             return Err(self.write_error);
         };
         let mut data = alloc::vec![0u8; count.min(4095) as usize];

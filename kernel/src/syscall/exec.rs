@@ -94,6 +94,7 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
     });
     state.no_new_privs = process::no_new_privs() as u64;
     state.uts = process::uts_for_exec();
+    state.printk = process::printk_levels();
     let filters = super::seccomp::for_exec();
     if !filters.is_empty() {
         state.seccomp_handle = host::memfd(&filters, 0)?;

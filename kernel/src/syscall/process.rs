@@ -1046,8 +1046,20 @@ pub fn prctl([option, arg2, arg3, arg4, arg5, ..]: Args) -> SysResult {
 
 /// The console log levels (`/proc/sys/kernel/printk`): console,
 /// default message, minimum console and default console level, Linux's
-/// defaults. The process's own (each process is its own kernel).
+/// defaults at first. Each process keeps its own (its own kernel), passed
+/// on by `fork` and `execve`: a change reaches the process's later
+/// children, not its parent (Linux's are global).
 pub static PRINTK_LEVELS: [AtomicI32; 4] = [AtomicI32::new(4), AtomicI32::new(4), AtomicI32::new(1), AtomicI32::new(7)];
+
+pub fn printk_levels() -> [i32; 4] {
+    core::array::from_fn(|i| PRINTK_LEVELS[i].load(Ordering::Relaxed))
+}
+
+pub fn set_printk_levels(levels: [i32; 4]) {
+    for (level, v) in PRINTK_LEVELS.iter().zip(levels) {
+        level.store(v, Ordering::Relaxed);
+    }
+}
 
 /// A write to `/proc/sys/kernel/printk`: up to four levels, as Linux's
 /// `proc_dointvec` takes them (the ones given, from the first).
