@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 
 /// Set once this process's threads use the tree's private IPC namespace.
 static PRIVATE_NAMESPACE: AtomicBool = AtomicBool::new(false);
+/// Set once `unshare_namespace` made it (before its limits are set).
+static NAMESPACE_MADE: AtomicBool = AtomicBool::new(false);
 /// Set once this monitor made a `SEM_UNDO` operation: its host process must
 /// end with its guest process (the adjustments apply then), so it is never
 /// made a spare again.
@@ -75,7 +77,14 @@ pub fn unshare_namespace() -> std::io::Result<()> {
     if unsafe { libc::unshare(libc::CLONE_NEWIPC) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
+    NAMESPACE_MADE.store(true, Ordering::SeqCst);
     Ok(())
+}
+
+/// Whether this process is in the tree's own IPC namespace (its limits may
+/// still be on their way: [`available`] says when calls are served).
+pub fn in_private_namespace() -> bool {
+    NAMESPACE_MADE.load(Ordering::SeqCst)
 }
 
 /// Sets the namespace's limits for a guest of `memory` bytes (from a thread

@@ -62,8 +62,9 @@ pub fn restrict_files(sandbox: &Sandbox, extra_files: &[&Path]) -> Result<FileRe
         ruleset = ruleset.add_rule(PathBeneath::new(fd, AccessFs::ReadFile | AccessFs::Execute))?;
     }
     // POSIX message queues are files of the IPC namespace's own mqueue file
-    // system (`host::mqueue`): the tree's, never the host's.
-    if crate::host::sysv::available() {
+    // system (`host::mqueue`): the tree's, never the host's. (Its limits
+    // may still be being set on the VM builder's thread.)
+    if crate::host::sysv::in_private_namespace() {
         if let Some(root) = message_queue_root() {
             let queues = AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::MakeReg | AccessFs::RemoveFile;
             ruleset = ruleset.add_rule(PathBeneath::new(root, queues))?;
