@@ -122,5 +122,10 @@ int main(void) {
     printf("unlink: %s\n", err(mq_unlink(name)));
     printf("unlink again: %s\n", err(mq_unlink(name)));
     printf("getattr of stdin: %s\n", err(mq_getattr(0, &old)));
+    int dir = open(".", O_RDONLY | O_DIRECTORY);
+    printf("getattr of a directory: %s\n", err(mq_getattr(dir, &old)));
+    printf("send to a directory: %s\n", err(mq_send(dir, "x", 1, 0)));
+    FILE *limits = fopen("/proc/sys/fs/mqueue/msgsize_max", "r");
+    printf("/proc/sys/fs/mqueue/msgsize_max: %s\n", limits ? "present" : strerror(errno));
     return 0;
 }

@@ -58,7 +58,9 @@ pub fn serve(files: &mut Files, req: &mut Request, segs: &Segs) -> Result<i64, E
     }
     let a = req.args;
     let _as_guest = AsGuest::switch(a[6]);
-    let fd = |files: &Files| files.handles.fd(a[1]);
+    // Any handle that is no queue is EBADF, as Linux answers (the host says
+    // so for files; a directory's handle has no descriptor to ask with).
+    let fd = |files: &Files| files.handles.fd(a[1]).map_err(|_| libc::EBADF);
     match a[0] {
         MQ_OPEN => {
             let allowed = (libc::O_ACCMODE | libc::O_CREAT | libc::O_EXCL | libc::O_NONBLOCK) as u64;

@@ -67,6 +67,11 @@ pub enum Global {
     InotifyMaxQueuedEvents,
     InotifyMaxUserInstances,
     InotifyMaxUserWatches,
+    MqMsgDefault,
+    MqMsgMax,
+    MqMsgsizeDefault,
+    MqMsgsizeMax,
+    MqQueuesMax,
     /// System V IPC's limits (`hx_abi::hypercall::sysv_limits`, which the
     /// monitor set in the tree's IPC namespace).
     MsgMax,
@@ -164,9 +169,19 @@ const SYS_FS_INOTIFY: Table = &[
     (b"max_user_instances", Entry::File(Global::InotifyMaxUserInstances)),
     (b"max_user_watches", Entry::File(Global::InotifyMaxUserWatches)),
 ];
+/// POSIX message queues' limits: those of the tree's IPC namespace, where
+/// the queues live (Linux's defaults for a new namespace).
+const SYS_FS_MQUEUE: Table = &[
+    (b"msg_default", Entry::File(Global::MqMsgDefault)),
+    (b"msg_max", Entry::File(Global::MqMsgMax)),
+    (b"msgsize_default", Entry::File(Global::MqMsgsizeDefault)),
+    (b"msgsize_max", Entry::File(Global::MqMsgsizeMax)),
+    (b"queues_max", Entry::File(Global::MqQueuesMax)),
+];
 const SYS_FS: Table = &[
     (b"file-max", Entry::File(Global::FileMax)),
     (b"inotify", Entry::Dir(SYS_FS_INOTIFY)),
+    (b"mqueue", Entry::Dir(SYS_FS_MQUEUE)),
     (b"nr_open", Entry::File(Global::NrOpen)),
     (b"pipe-max-size", Entry::File(Global::PipeMaxSize)),
     (b"pipe-user-pages-hard", Entry::File(Global::PipeUserPagesHard)),

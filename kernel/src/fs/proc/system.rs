@@ -103,6 +103,15 @@ pub fn text(g: Global) -> Vec<u8> {
         Global::InotifyMaxUserInstances => {
             t.u(128).nl();
         }
+        Global::MqMsgDefault | Global::MqMsgMax => {
+            t.u(10).nl();
+        }
+        Global::MqMsgsizeDefault | Global::MqMsgsizeMax => {
+            t.u(8192).nl();
+        }
+        Global::MqQueuesMax => {
+            t.u(256).nl();
+        }
         Global::InotifyMaxUserWatches => {
             t.u(65536).nl();
         }
