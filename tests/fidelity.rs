@@ -1327,3 +1327,38 @@ os.waitpid(pid, 0)
 "#,
     );
 }
+
+/// The IPC limits in /proc/sys are the tree's namespace's and root may
+/// write them (lower, or back up to what hx-run set): a lowered msgmni
+/// makes the next msgget ENOSPC, a lowered shmmax a larger shmget EINVAL
+/// (LTP msgget03, shmget02); /proc/sys/kernel/hostname sets the host
+/// name. The native run is in an IPC and UTS namespace of its own.
+#[test]
+fn ipc_limits_and_the_host_name_are_written_through_proc_sys() {
+    same_wrapped(
+        "IPC limits, hostname",
+        r#"import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def write(path, text):
+    try:
+        with open(path, 'w') as f:
+            f.write(text)
+        return 'ok'
+    except OSError as e:
+        return errno.errorcode[e.errno]
+def call(r):
+    return r if r >= 0 else errno.errorcode[ctypes.get_errno()]
+print('msgmni 2:', write('/proc/sys/kernel/msgmni', '2'), open('/proc/sys/kernel/msgmni').read().split())
+ids = [libc.msgget(0, 0o1600) for _ in range(2)]
+print('two queues:', all(i >= 0 for i in ids))
+print('a third:', call(libc.msgget(0, 0o1600)))
+for i in ids:
+    libc.msgctl(i, 0, None)
+print('shmmax 8192:', write('/proc/sys/kernel/shmmax', '8192'), open('/proc/sys/kernel/shmmax').read().split())
+print('shmget 16 KiB:', call(libc.shmget(0, 16384, 0o1600)))
+print('msgmni -1:', write('/proc/sys/kernel/msgmni', '-1'))
+print('hostname:', write('/proc/sys/kernel/hostname', 'guesthost\n'), os.uname().nodename)
+"#,
+        &["unshare", "--ipc", "--uts"],
+    );
+}

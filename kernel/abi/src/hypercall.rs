@@ -364,6 +364,26 @@ pub const SYSV_MSGSND: u64 = 7;
 pub const SYSV_MSGRCV: u64 = 8;
 /// Give up the wait whose outcome word is at guest-physical `args[1]`.
 pub const SYSV_CANCEL: u64 = 9;
+/// An IPC limit of the tree's namespace (`SYSV_LIMITS`' index `args[1]`):
+/// its text into `segs[0]` (`ret` = bytes), or with `args[2]` = 1 the
+/// text in `segs[0]` written there (each number at most what `hx-run` set,
+/// else `EINVAL`).
+pub const SYSV_LIMIT: u64 = 10;
+/// The limits `SYSV_LIMIT` reaches: `/proc/sys/kernel/*` and `/proc/sys/fs/mqueue/*`.
+pub const SYSV_LIMITS: [&str; 12] = [
+    "kernel/shmmax",
+    "kernel/shmall",
+    "kernel/shmmni",
+    "kernel/msgmax",
+    "kernel/msgmnb",
+    "kernel/msgmni",
+    "kernel/sem",
+    "fs/mqueue/queues_max",
+    "fs/mqueue/msg_max",
+    "fs/mqueue/msgsize_max",
+    "fs/mqueue/msg_default",
+    "fs/mqueue/msgsize_default",
+];
 pub const SYSV_KIND_SHM: u64 = 0;
 pub const SYSV_KIND_SEM: u64 = 1;
 pub const SYSV_KIND_MSG: u64 = 2;

@@ -27,7 +27,7 @@ pub struct DirEntry {
 pub type MakeText = Box<dyn Fn() -> Vec<u8> + Send + Sync>;
 pub type MakeEntries = Box<dyn Fn() -> Vec<DirEntry> + Send + Sync>;
 /// Takes what a program writes to a writable generated file.
-pub type Store = fn(&[u8]) -> Result<(), Errno>;
+pub type Store = alloc::sync::Arc<dyn Fn(&[u8]) -> Result<(), Errno> + Send + Sync>;
 
 pub enum Body {
     Text(MakeText),
@@ -116,7 +116,7 @@ impl Generated {
     }
 
     pub fn write(&self, buf: u64, count: u64) -> SysResult {
-        let Some(store) = self.store else {
+        let Some(store) = &self.store else {
             return Err(self.write_error);
         };
         let mut data = alloc::vec![0u8; count.min(4095) as usize];

@@ -512,14 +512,38 @@ fn set_uts_name(name: u64, len: u64, domain: bool) -> SysResult {
     }
     let mut bytes = [0u8; hx_abi::boot::HOSTNAME_MAX];
     mm::copy_from_user(name, &mut bytes[..len as usize])?;
+    store_uts_name(bytes, len as u64, domain);
+    Ok(0)
+}
+
+fn store_uts_name(bytes: [u8; hx_abi::boot::HOSTNAME_MAX], len: u64, domain: bool) {
     let mut u = uts();
     if domain {
-        (u.domainname, u.domainname_len) = (bytes, len as u64);
+        (u.domainname, u.domainname_len) = (bytes, len);
     } else {
-        (u.hostname, u.hostname_len) = (bytes, len as u64);
+        (u.hostname, u.hostname_len) = (bytes, len);
     }
     *UTS.lock() = Some(u);
-    Ok(0)
+}
+
+/// A write to `/proc/sys/kernel/hostname` or `domainname` (root's, by the
+/// file's mode): the text up to its first newline, cut to 64 bytes, as
+/// Linux's `proc_dostring` takes it.
+fn store_uts_text(data: &[u8], domain: bool) -> Result<(), Errno> {
+    let text = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    let len = text.len().min(hx_abi::boot::HOSTNAME_MAX);
+    let mut bytes = [0u8; hx_abi::boot::HOSTNAME_MAX];
+    bytes[..len].copy_from_slice(&text[..len]);
+    store_uts_name(bytes, len as u64, domain);
+    Ok(())
+}
+
+pub fn store_hostname(data: &[u8]) -> Result<(), Errno> {
+    store_uts_text(data, false)
+}
+
+pub fn store_domainname(data: &[u8]) -> Result<(), Errno> {
+    store_uts_text(data, true)
 }
 
 pub fn sethostname([name, len, ..]: Args) -> SysResult {

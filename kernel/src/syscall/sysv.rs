@@ -15,8 +15,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use hx_abi::hypercall::{
     op, sysv_ctl_buffer, sysv_limits, Request, SysvBuffer, SYSV_CANCEL, SYSV_CTL, SYSV_KIND_MSG, SYSV_KIND_SEM,
-    SYSV_KIND_SHM, SYSV_MSGGET, SYSV_MSGRCV, SYSV_MSGSND, SYSV_PRIVILEGED, SYSV_SEMGET, SYSV_SEMOP, SYSV_SHMAT,
-    SYSV_SHMGET, SYSV_SHM_SIZE, SYSV_STARTED, SYSV_WAITING,
+    SYSV_KIND_SHM, SYSV_LIMIT, SYSV_MSGGET, SYSV_MSGRCV, SYSV_MSGSND, SYSV_PRIVILEGED, SYSV_SEMGET, SYSV_SEMOP,
+    SYSV_SHMAT, SYSV_SHMGET, SYSV_SHM_SIZE, SYSV_STARTED, SYSV_WAITING,
 };
 use hx_abi::layout::{align_down, align_up, PAGE_SIZE};
 
@@ -42,6 +42,20 @@ pub fn semget([key, nsems, flags, ..]: Args) -> SysResult {
 
 pub fn msgget([key, flags, ..]: Args) -> SysResult {
     host::simple(op::SYSV, &[SYSV_MSGGET, key, flags, 0, 0, 0, who()])
+}
+
+/// The text of the namespace's IPC limit `which` (`SYSV_LIMITS`), as
+/// `/proc/sys` shows it; None without the tree's namespace.
+pub fn limit_text(which: u64) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 256];
+    let (r, _) = host::path_request(op::SYSV, &[SYSV_LIMIT, which, 0, 0, 0, 0, who()], &[], &mut [&mut buf]);
+    r.ok().map(|n| buf[..(n as usize).min(buf.len())].to_vec())
+}
+
+/// A write to the IPC limit file `which`: its numbers, each at most what
+/// `hx-run` set (`EINVAL` above, as a sysctl's range).
+pub fn store_limit(which: u64, data: &[u8]) -> Result<(), Errno> {
+    host::path_request(op::SYSV, &[SYSV_LIMIT, which, 1, 0, 0, 0, who()], &[data], &mut []).0.map(|_| ())
 }
 
 /// An id argument (an int; a negative one is no object).

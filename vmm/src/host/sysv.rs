@@ -22,7 +22,7 @@ use crate::waits::{Helper, Waits};
 use hx_abi::hypercall::sysv_limits as limits;
 use hx_abi::hypercall::{
     sysv_ctl_buffer, Request, SysvBuffer, SYSV_CANCEL, SYSV_CTL, SYSV_KIND_MSG, SYSV_KIND_SEM, SYSV_KIND_SHM,
-    SYSV_MSGGET, SYSV_MSGRCV, SYSV_MSGSND, SYSV_SEMGET, SYSV_SEMOP, SYSV_SHMAT, SYSV_SHMGET, SYSV_SHM_SIZE,
+    SYSV_LIMIT, SYSV_MSGGET, SYSV_MSGRCV, SYSV_MSGSND, SYSV_SEMGET, SYSV_SEMOP, SYSV_SHMAT, SYSV_SHMGET, SYSV_SHM_SIZE,
     SYSV_STARTED,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -104,8 +104,60 @@ pub fn set_limits(memory: u64) -> std::io::Result<()> {
         std::fs::write(format!("/proc/sys/kernel/{name}"), value)?;
     }
     limit_message_queues()?;
+    keep_limit_files()?;
     PRIVATE_NAMESPACE.store(true, Ordering::SeqCst);
     Ok(())
+}
+
+/// The namespace's limit files (`SYSV_LIMITS`), opened before the monitor
+/// locks itself down (Landlock keeps it from opening them later), each
+/// with the most its numbers may be: what `hx-run` set, so that a guest
+/// root may lower a limit and raise it back, never past what bounds the
+/// host memory its objects hold.
+static LIMIT_FILES: std::sync::OnceLock<Vec<(std::fs::File, Vec<u64>)>> = std::sync::OnceLock::new();
+
+fn numbers(text: &[u8]) -> Option<Vec<u64>> {
+    let text = std::str::from_utf8(text).ok()?;
+    text.split_ascii_whitespace().map(|w| w.parse().ok()).collect()
+}
+
+fn keep_limit_files() -> std::io::Result<()> {
+    let mut files = Vec::new();
+    for name in hx_abi::hypercall::SYSV_LIMITS {
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(format!("/proc/sys/{name}"))?;
+        let caps = numbers(std::fs::read(format!("/proc/sys/{name}"))?.as_slice()).unwrap_or_default();
+        files.push((file, caps));
+    }
+    let _ = LIMIT_FILES.set(files);
+    Ok(())
+}
+
+/// The descriptors of the limit files (a spare keeps them).
+pub fn limit_fds() -> Vec<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    LIMIT_FILES.get().map(|f| f.iter().map(|(file, _)| file.as_raw_fd()).collect()).unwrap_or_default()
+}
+
+/// `SYSV_LIMIT`: reads limit `which`, or writes the numbers in `segs[0]`
+/// (as many as it has, each at most its cap).
+fn limit(which: u64, write: bool, segs: &Segs) -> Result<i64, Errno> {
+    use std::os::unix::fs::FileExt;
+    let files = LIMIT_FILES.get().ok_or(libc::ENOSYS)?;
+    let (file, caps) = usize::try_from(which).ok().and_then(|i| files.get(i)).ok_or(libc::EINVAL)?;
+    let io = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    if write {
+        let text = segs.bytes(0, 256, libc::EINVAL)?;
+        let values = numbers(&text).ok_or(libc::EINVAL)?;
+        if values.is_empty() || values.len() > caps.len() || values.iter().zip(caps).any(|(v, cap)| v > cap) {
+            return Err(libc::EINVAL);
+        }
+        let line: Vec<String> = values.iter().map(u64::to_string).collect();
+        file.write_at(line.join(" ").as_bytes(), 0).map_err(io)?;
+        return Ok(0);
+    }
+    let mut buf = [0u8; 256];
+    let n = file.read_at(&mut buf, 0).map_err(io)?;
+    segs.write(0, buf.get(..n).ok_or(libc::EIO)?).map(|n| n as i64)
 }
 
 /// POSIX message queues (`mqueue.rs`) hold at most this many bytes of the
@@ -217,7 +269,8 @@ pub fn serve(
         SYSV_SHMGET => {
             let flags = get_flags(a[3], SHM_NORESERVE)?;
             if a[3] & SHM_HUGETLB != 0 {
-                return Err(libc::ENOMEM); // the guest has no huge pages
+                // The guest has no huge page sizes: Linux without them says EINVAL.
+                return Err(libc::EINVAL);
             }
             let size = usize::try_from(a[2]).map_err(|_| libc::EINVAL)?;
             // SAFETY: shmget takes only numbers.
@@ -261,6 +314,7 @@ pub fn serve(
                 }
             }
         }
+        SYSV_LIMIT => limit(a[1], a[2] == 1, segs),
         SYSV_CANCEL => {
             waits()?.cancel(a[1]);
             Ok(0)

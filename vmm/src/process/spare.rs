@@ -275,6 +275,7 @@ fn wait_for_program(
     let mut keep = files.sandbox.raw_fds();
     keep.extend([channel.as_raw_fd(), w.kvm.as_raw_fd()]);
     keep.extend(w.kernel.source_fd());
+    keep.extend(crate::host::sysv::limit_fds());
     close_all_but(keep);
     let channel = std::fs::File::from(channel);
     let (slots, mut vcpus) = match make_vm(w, files) {
@@ -374,6 +375,7 @@ fn come_back(
     let mut keep = files.sandbox.raw_fds();
     keep.extend([channel.as_raw_fd(), w.kvm.as_raw_fd()]);
     keep.extend(w.kernel.source_fd());
+    keep.extend(crate::host::sysv::limit_fds());
     keep.extend(vcpus.iter().flatten().map(|v| v.as_raw_fd()));
     keep.push(slots.vm.as_raw_fd());
     close_all_but(keep);

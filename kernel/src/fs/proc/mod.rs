@@ -540,10 +540,11 @@ fn inode(path: &[u8]) -> u64 {
     (h ^ (h >> 32)) & 0xffff_ffff | 0x1000
 }
 
-/// Sysctls Linux lets root write; hx's are fixed (EROFS).
+/// Sysctls Linux lets root write that hx keeps fixed (EROFS); the
+/// writable ones have a store (`generated`).
 fn is_sysctl_writable(node: Node) -> bool {
     use Global::*;
-    matches!(node, Node::File(Domainname | Hostname | PidMax | ThreadsMax | MaxMapCount | OvercommitMemory))
+    matches!(node, Node::File(PidMax | ThreadsMax | MaxMapCount | OvercommitMemory))
 }
 
 /// Whether `node` belongs to the process (owned by its effective ids).
@@ -578,7 +579,9 @@ fn stat_node(node: Node, canon: &[u8]) -> Stat {
         _ if is_link(node) => S_IFLNK | 0o777,
         Node::TaskFile(_, TaskFile::Environ | TaskFile::Auxv | TaskFile::Personality) => S_IFREG | 0o400,
         _ if is_sysctl_writable(node) => S_IFREG | 0o644,
-        Node::TaskFile(_, TaskFile::OomAdj | TaskFile::OomScoreAdj) | Node::File(Global::Printk) => S_IFREG | 0o644,
+        Node::TaskFile(_, TaskFile::OomAdj | TaskFile::OomScoreAdj)
+        | Node::File(Global::Printk | Global::Hostname | Global::Domainname) => S_IFREG | 0o644,
+        Node::File(g) if system::ipc_limit(g).is_some() => S_IFREG | 0o644,
         _ => S_IFREG | 0o444,
     };
     let (uid, gid) = match node {
@@ -729,9 +732,15 @@ fn generated(node: Node, canon: &[u8], st: Stat) -> Generated {
     let write_error = if matches!(node, Node::TaskFile(..)) { EINVAL } else { EIO };
     let g = Generated::new(body, st, write_error);
     match node {
-        Node::TaskFile(_, TaskFile::OomScoreAdj) => g.writable(process::store_oom_score_adj),
-        Node::TaskFile(_, TaskFile::OomAdj) => g.writable(process::store_oom_adj),
-        Node::File(Global::Printk) => g.writable(crate::syscall::process::store_printk),
+        Node::TaskFile(_, TaskFile::OomScoreAdj) => g.writable(Arc::new(process::store_oom_score_adj)),
+        Node::TaskFile(_, TaskFile::OomAdj) => g.writable(Arc::new(process::store_oom_adj)),
+        Node::File(Global::Printk) => g.writable(Arc::new(crate::syscall::process::store_printk)),
+        Node::File(Global::Hostname) => g.writable(Arc::new(crate::syscall::process::store_hostname)),
+        Node::File(Global::Domainname) => g.writable(Arc::new(crate::syscall::process::store_domainname)),
+        Node::File(g_) if system::ipc_limit(g_).is_some() => {
+            let which = system::ipc_limit(g_).unwrap_or_default();
+            g.writable(Arc::new(move |data: &[u8]| crate::syscall::sysv::store_limit(which, data)))
+        }
         _ => g,
     }
 }

@@ -23,7 +23,30 @@ pub const DOMAINNAME: &[u8] = b"(none)";
 /// Linux's highest pid on 64 bits (`PID_MAX_LIMIT`): hx's pids only grow.
 const PID_MAX: u64 = 4 * 1024 * 1024;
 
+/// The index in `hx_abi::hypercall::SYSV_LIMITS` of an IPC limit file.
+pub fn ipc_limit(g: Global) -> Option<u64> {
+    Some(match g {
+        Global::ShmMax => 0,
+        Global::ShmAll => 1,
+        Global::ShmMni => 2,
+        Global::MsgMax => 3,
+        Global::MsgMnb => 4,
+        Global::MsgMni => 5,
+        Global::Sem => 6,
+        Global::MqQueuesMax => 7,
+        Global::MqMsgMax => 8,
+        Global::MqMsgsizeMax => 9,
+        Global::MqMsgDefault => 10,
+        Global::MqMsgsizeDefault => 11,
+        _ => return None,
+    })
+}
+
 pub fn text(g: Global) -> Vec<u8> {
+    // The IPC limits are the tree's namespace's, which any process may change.
+    if let Some(text) = ipc_limit(g).and_then(crate::syscall::sysv::limit_text) {
+        return text;
+    }
     let mut t = Text::new();
     match g {
         Global::ConfigGz => return super::config::gzipped(),
