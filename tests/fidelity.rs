@@ -1362,3 +1362,30 @@ print('hostname:', write('/proc/sys/kernel/hostname', 'guesthost\n'), os.uname()
         &["unshare", "--ipc", "--uts"],
     );
 }
+
+/// A siginfo sent to another process (rt_sigqueueinfo, pidfd_send_signal
+/// with one) is checked as kill checks it: EPERM for a process the sender
+/// may not signal, ESRCH for none (LTP pidfd_send_signal02).
+#[test]
+fn a_siginfo_to_another_process_is_checked_as_kill() {
+    same(
+        "siginfo to another process",
+        r#"import ctypes, errno, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+def call(r):
+    return r if r >= 0 else errno.errorcode[ctypes.get_errno()]
+info = (ctypes.c_int * 32)()
+info[0], info[2] = signal.SIGUSR1, -1  # SI_QUEUE
+print("no such process:", call(libc.syscall(129, 999999, signal.SIGUSR1, info)))
+fd = os.open('/proc/1', os.O_DIRECTORY)
+pid = os.fork()
+if pid == 0:
+    os.setuid(65534)
+    print("pidfd, with a siginfo:", call(libc.syscall(424, fd, signal.SIGUSR1, info, 0)))
+    print("pidfd, without:", call(libc.syscall(424, fd, signal.SIGUSR1, None, 0)))
+    print("rt_sigqueueinfo:", call(libc.syscall(129, os.getppid(), signal.SIGUSR1, info)))
+    os._exit(0)
+os.waitpid(pid, 0)
+"#,
+    );
+}

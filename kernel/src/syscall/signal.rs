@@ -260,7 +260,15 @@ pub fn rt_sigqueueinfo([tgid, sig, info, ..]: Args) -> SysResult {
     // As Linux, the id may name any thread of the process: the signal is the process's.
     let q = user_queued(sig, info, tgid == sched::current().tid as u64)?;
     if tgid != pid() && (tgid == 0 || tgid > u32::MAX as u64 || sched::thread(tgid as u32).is_none()) {
-        return Err(ESRCH);
+        if tgid == 0 || tgid > i32::MAX as u64 {
+            return Err(ESRCH);
+        }
+        // Another process: its existence and the permission to signal it
+        // are checked as `kill` checks them (signal 0); a siginfo cannot
+        // travel to another process (its own VM) yet: said, not dropped.
+        kill([tgid, 0, 0, 0, 0, 0])?;
+        crate::host::log(b"rt_sigqueueinfo: a signal with its siginfo to another process is not implemented: ENOSYS");
+        return Err(crate::errno::ENOSYS);
     }
     signal::send_process(q);
     Ok(0)
