@@ -68,6 +68,24 @@ int main(void) {
     unlink("w/d");
     sig = next(&si, 200);
     printf("a delete after its close: %d errno %d\n", sig, sig < 0 ? errno : 0);
+    /* The signal is pending when the change returns (LTP fcntl38): the
+     * directory and, for DN_ATTRIB on a subdirectory, its parent too. */
+    mkdir("w/sub", 0700);
+    int parent = open("w", O_RDONLY | O_DIRECTORY), sub = open("w/sub", O_RDONLY | O_DIRECTORY);
+    fcntl(parent, F_SETSIG, SIGRTMIN + 1);
+    fcntl(sub, F_SETSIG, SIGRTMIN + 1);
+    fcntl(parent, F_NOTIFY, DN_ATTRIB | DN_MULTISHOT);
+    fcntl(sub, F_NOTIFY, DN_ATTRIB | DN_MULTISHOT);
+    chmod("w/sub", 0755);
+    int on_parent = 0, on_sub = 0;
+    while (next(&si, 0) == SIGRTMIN + 1) {
+        on_parent += si.si_fd == parent;
+        on_sub += si.si_fd == sub;
+    }
+    printf("chmod of a watched subdirectory, pending at its return: parent %d, itself %d\n", on_parent, on_sub);
+    close(parent);
+    close(sub);
+    rmdir("w/sub");
     unlink("w/e");
     rmdir("w");
     unlink("plain");

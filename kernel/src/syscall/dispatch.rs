@@ -105,6 +105,9 @@ pub fn invoke(nr: u64, handler: Option<table::Handler>, args: Args, path: u64) -
             }
         },
     };
+    if ret >= 0 && super::dnotify::active() {
+        super::dnotify::after_call(nr);
+    }
     if tracing && !exits {
         trace(nr, &args, ret, path);
     }

@@ -121,8 +121,34 @@ fn arm(instance: u64) {
     let _ = super::poll::watch_host(instance, super::poll::POLLIN);
 }
 
+/// Whether any directory is watched.
+#[inline(always)]
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+/// After a call that may change a directory or a file in one: its events
+/// are in the host instance already (the host made them during the call),
+/// so their signals are pending before the call returns, as on Linux.
+pub fn after_call(nr: u64) {
+    const CHANGES: &[u64] = &[
+        1, 2, 18, 20, 40, 76, 77, 82, 83, 84, 85, 86, 87, 88, 90, 91, 92, 93, 94, 132, 133, 188, 189, 190, 197, 198,
+        199, 235, 257, 258, 259, 260, 261, 263, 264, 265, 266, 268, 275, 280, 285, 296, 316, 326, 328, 437, 452,
+    ];
+    if CHANGES.contains(&nr) {
+        take_events(false);
+    }
+}
+
 /// Host events arrived: the directories' changes become signals.
 pub fn on_host_events() {
+    take_events(true);
+}
+
+/// Reads the instance's events and sends their signals; then asks to hear
+/// of the next ones (the watch is one-shot: only needed again once it
+/// fired, or once events were taken).
+fn take_events(fired: bool) {
     if !ACTIVE.load(Ordering::Acquire) {
         return;
     }
@@ -134,7 +160,9 @@ pub fn on_host_events() {
     req.segs[0] = host::kernel_segment(buf.as_mut_ptr() as u64, buf.len());
     req.nsegs = 1;
     let Ok(n) = host::result(host::call(&mut req)) else {
-        arm(instance); // nothing to read yet
+        if fired {
+            arm(instance); // nothing to read yet
+        }
         return;
     };
     let mut signals: Vec<Queued> = Vec::new();
