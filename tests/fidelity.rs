@@ -999,13 +999,12 @@ fn madvise_checks_and_fork_advice_are_linuxs() {
 /// by page, as a range, or by a reload.
 #[test]
 fn unmapped_and_protected_pages_fault_at_once() {
-    for flavor in [Flavor::GlibcStatic, Flavor::MuslStatic] {
-        let prog = build("unmapped", flavor, &[]);
-        let out = compare_in_dirs(&prog, &[], None, &[]);
-        let out = text(&out.stdout);
-        assert!(out.contains("8 pages unmapped, page 7:          --"), "{out}");
-        assert!(out.contains("3 pages read-only, page 0:         r-"), "{out}");
-    }
+    each_flavor(
+        "unmapped",
+        [Flavor::GlibcStatic, Flavor::MuslStatic],
+        &[],
+        &["8 pages unmapped, page 7:          --", "3 pages read-only, page 0:         r-"],
+    );
 }
 
 /// A file a process of the tree runs cannot be opened for writing or
