@@ -1392,3 +1392,24 @@ os.waitpid(pid, 0)
 "#,
     );
 }
+
+/// max_map_count: mappings until the limit (65530, the host's default too)
+/// refuses one, then a hole in the middle of a mapping and an mprotect
+/// that cuts one are ENOMEM, an edge cut of munmap is not (LTP munmap04);
+/// in hx, root lowers the limit through /proc/sys/vm/max_map_count
+/// (natively that would be the host's).
+#[test]
+fn the_mapping_count_is_limited_as_on_linux() {
+    each_flavor(
+        "maxmap",
+        [Flavor::GlibcStatic, Flavor::MuslStatic],
+        &[],
+        &["a hole in the middle: ENOMEM", "unmapping an edge page: ok"],
+    );
+    let exe = build("maxmap", Flavor::GlibcStatic, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(HX_RUN).arg(&exe).arg("300").current_dir(dir.path()).output().unwrap();
+    let out = text(&out.stdout);
+    assert!(out.contains("max_map_count now 300\n") && out.contains("stopped near the limit: 1"), "{out}");
+    assert!(out.contains("mprotect of the middle: ENOMEM"), "{out}");
+}

@@ -185,6 +185,8 @@ pub struct ExecState {
     /// The console log levels (`/proc/sys/kernel/printk`, `syslog`'s),
     /// which the new image keeps.
     pub printk: [i32; 4],
+    /// `/proc/sys/vm/max_map_count`, which the new image keeps.
+    pub max_map_count: u64,
 }
 
 /// A process's host and domain names (lengths 0: the boot's host name and
@@ -280,6 +282,7 @@ impl Default for ExecState {
             seccomp_len: 0,
             uts: UtsNames::default(),
             printk: [4, 4, 1, 7],
+            max_map_count: 65530,
         }
     }
 }

@@ -18,6 +18,25 @@ pub use space::{AddressSpace, Backing, Kind, Lazy};
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
 
+/// `/proc/sys/vm/max_map_count`: the most mappings a process may have
+/// (Linux's default; the process's own, passed on by `fork` and `execve`).
+pub static MAX_MAP_COUNT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(65530);
+
+pub fn max_map_count() -> u64 {
+    MAX_MAP_COUNT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// A write to `/proc/sys/vm/max_map_count` (root's, by the file's mode).
+pub fn store_max_map_count(data: &[u8]) -> Result<(), Errno> {
+    let text = core::str::from_utf8(data).map_err(|_| crate::errno::EINVAL)?;
+    let v: i32 = text.trim().parse().map_err(|_| crate::errno::EINVAL)?;
+    if v < 0 {
+        return Err(crate::errno::EINVAL);
+    }
+    MAX_MAP_COUNT.store(v as u64, core::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
 static SPACE: Mutex<Option<AddressSpace>> = Mutex::new(None);
 
 /// Sets up the frames and the kernel heap (all the program's frames lie

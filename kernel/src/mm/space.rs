@@ -174,6 +174,19 @@ impl AddressSpace {
         (self.brk_start, self.brk) = (brk_start, brk_start);
     }
 
+    /// How many mappings (VMAs) the process has (Linux's `map_count`).
+    pub fn map_count(&self) -> u64 {
+        self.vmas.len() as u64
+    }
+
+    /// How many mappings changing `[start, end)` would cut in two: one
+    /// straddling `start`, one straddling `end` (the same one twice when
+    /// the range lies inside it).
+    pub fn splits(&self, start: u64, end: u64) -> u64 {
+        let cut = |at: u64| self.vma_at(at).is_some_and(|v| v.start < at && at < v.end);
+        u64::from(cut(start)) + u64::from(end > start && cut(end))
+    }
+
     /// Records a region the monitor already mapped at boot.
     pub fn adopt(&mut self, start: u64, end: u64, prot: u32, kind: Kind) {
         self.insert(Vma { start, end, prot, kind, file: None, lazy: None });

@@ -19,6 +19,10 @@ const PROT_WRITE: u64 = 2;
 
 pub fn mmap(args: Args) -> SysResult {
     const MAP_LOCKED: u64 = 0x2000;
+    // Too many mappings already (Linux lets the count reach one past the limit).
+    if args[1] != 0 && with_space(|s| s.map_count()) > crate::mm::max_map_count() {
+        return Err(ENOMEM);
+    }
     let start = map(args);
     // A fixed mapping may have replaced one that held a file open.
     release_lazy_files();
@@ -390,6 +394,11 @@ pub fn munmap([addr, len, ..]: Args) -> SysResult {
         return Err(EINVAL);
     }
     let (start, end) = range(addr, len)?;
+    // A hole in the middle of a mapping makes one more: not past the limit
+    // (cuts at an edge may go above it for a moment, as on Linux).
+    if with_space(|s| s.splits(start, end) == 2 && s.map_count() >= crate::mm::max_map_count()) {
+        return Err(ENOMEM);
+    }
     forget_past_eof(start, end);
     crate::rewrite::forget(start, end);
     let r = with_space(|s| {
@@ -431,6 +440,11 @@ pub fn mprotect([addr, len, prot, ..]: Args) -> SysResult {
     let (start, end) = range(addr, len)?;
     if start == end {
         return Ok(0);
+    }
+    // Each mapping cut in two must find room under the limit (Linux's split_vma).
+    let (splits, count) = with_space(|s| (s.splits(start, end), s.map_count()));
+    if splits > 0 && count + splits > crate::mm::max_map_count() {
+        return Err(ENOMEM);
     }
     with_space(|s| {
         let r = s.protect(start, end, prot as u32);

@@ -544,7 +544,7 @@ fn inode(path: &[u8]) -> u64 {
 /// writable ones have a store (`generated`).
 fn is_sysctl_writable(node: Node) -> bool {
     use Global::*;
-    matches!(node, Node::File(PidMax | ThreadsMax | MaxMapCount | OvercommitMemory))
+    matches!(node, Node::File(PidMax | ThreadsMax | OvercommitMemory))
 }
 
 /// Whether `node` belongs to the process (owned by its effective ids).
@@ -580,7 +580,7 @@ fn stat_node(node: Node, canon: &[u8]) -> Stat {
         Node::TaskFile(_, TaskFile::Environ | TaskFile::Auxv | TaskFile::Personality) => S_IFREG | 0o400,
         _ if is_sysctl_writable(node) => S_IFREG | 0o644,
         Node::TaskFile(_, TaskFile::OomAdj | TaskFile::OomScoreAdj)
-        | Node::File(Global::Printk | Global::Hostname | Global::Domainname) => S_IFREG | 0o644,
+        | Node::File(Global::Printk | Global::Hostname | Global::Domainname | Global::MaxMapCount) => S_IFREG | 0o644,
         Node::File(g) if system::ipc_limit(g).is_some() => S_IFREG | 0o644,
         _ => S_IFREG | 0o444,
     };
@@ -737,6 +737,7 @@ fn generated(node: Node, canon: &[u8], st: Stat) -> Generated {
         Node::File(Global::Printk) => g.writable(Arc::new(crate::syscall::process::store_printk)),
         Node::File(Global::Hostname) => g.writable(Arc::new(crate::syscall::process::store_hostname)),
         Node::File(Global::Domainname) => g.writable(Arc::new(crate::syscall::process::store_domainname)),
+        Node::File(Global::MaxMapCount) => g.writable(Arc::new(crate::mm::store_max_map_count)),
         Node::File(g_) if system::ipc_limit(g_).is_some() => {
             let which = system::ipc_limit(g_).unwrap_or_default();
             g.writable(Arc::new(move |data: &[u8]| crate::syscall::sysv::store_limit(which, data)))

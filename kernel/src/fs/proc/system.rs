@@ -182,7 +182,7 @@ pub fn text(g: Global) -> Vec<u8> {
             t.u(i64::MAX as u64).nl();
         }
         Global::MaxMapCount => {
-            t.u(65530).nl();
+            t.u(crate::mm::max_map_count()).nl();
         }
         // Every mapping is backed when it is made: the guest never
         // overcommits (Linux's "strict" mode, 2).
