@@ -1413,3 +1413,27 @@ fn the_mapping_count_is_limited_as_on_linux() {
     assert!(out.contains("max_map_count now 300\n") && out.contains("stopped near the limit: 1"), "{out}");
     assert!(out.contains("mprotect of the middle: ENOMEM"), "{out}");
 }
+
+/// An inotify instance's watches in /proc/self/fdinfo: descriptor, inode,
+/// device, the mask with IN_ONESHOT and IN_EXCL_UNLINK, IN_MASK_ADD's
+/// union, a removed watch gone, newest first (LTP inotify12).
+#[test]
+fn inotify_watches_show_in_fdinfo() {
+    same(
+        "inotify fdinfo",
+        r#"import ctypes, os, re
+libc = ctypes.CDLL(None, use_errno=True)
+os.makedirs("d", exist_ok=True)
+open("f", "w").close()
+fd = libc.inotify_init1(0)
+IN_ATTRIB, IN_MODIFY, IN_ONESHOT, IN_EXCL_UNLINK, IN_MASK_ADD, IN_ONLYDIR = 0x4, 0x2, 0x80000000, 0x04000000, 0x20000000, 0x01000000
+libc.inotify_add_watch(fd, b".", IN_ATTRIB | IN_ONESHOT)
+w2 = libc.inotify_add_watch(fd, b"d", IN_MODIFY | IN_EXCL_UNLINK | IN_ONLYDIR)
+libc.inotify_add_watch(fd, b"f", IN_MODIFY)
+libc.inotify_add_watch(fd, b"f", IN_ATTRIB | IN_MASK_ADD)
+print([re.sub(r" fhandle.*", "", l.rstrip()) for l in open(f"/proc/self/fdinfo/{fd}") if l.startswith("inotify")])
+libc.inotify_rm_watch(fd, w2)
+print([re.sub(r" fhandle.*", "", l.rstrip()) for l in open(f"/proc/self/fdinfo/{fd}") if l.startswith("inotify")])
+"#,
+    );
+}

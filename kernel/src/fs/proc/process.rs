@@ -118,6 +118,7 @@ pub fn fdinfo(fd: u64) -> Vec<u8> {
         Kind::Anon(Anon::Signal(s)) => {
             t.s(b"sigmask:\t").hex(s.mask(), 16).nl();
         }
+        Kind::Host(_) => crate::syscall::inotify::fdinfo_lines(file, &mut t),
         Kind::Epoll(ep) => {
             for (tfd, events, data) in crate::syscall::epoll::entries_of(ep) {
                 let target = table::get(tfd as u64).ok().and_then(|f| crate::syscall::fs::stat_of(&f).ok());
