@@ -48,6 +48,17 @@ fn name(segs: &Segs) -> Result<CString, Errno> {
     CString::new(n).map_err(|_| libc::EINVAL)
 }
 
+/// The message buffer: segment 0 alone, in guest RAM, at most Linux's
+/// largest message (the host reads or writes it in place: no copy, no
+/// allocation sized by the guest).
+fn message(segs: &Segs) -> Result<libc::iovec, Errno> {
+    let seg = segs.get(0).ok_or(libc::EINVAL)?;
+    if segs.len() != 1 || seg.len > MAX_MESSAGE as u64 {
+        return Err(libc::EMSGSIZE);
+    }
+    segs.iovecs()?.first().copied().ok_or(libc::EINVAL)
+}
+
 /// A past timeout: the host answers at once, `ETIMEDOUT` where it would wait.
 const NOW: libc::timespec = libc::timespec { tv_sec: 0, tv_nsec: 0 };
 
@@ -94,21 +105,21 @@ pub fn serve(files: &mut Files, req: &mut Request, segs: &Segs) -> Result<i64, E
         MQ_SEND => {
             let fd = fd(files)?;
             let prio = u32::try_from(a[2]).map_err(|_| libc::EINVAL)?;
-            let msg = segs.bytes(0, MAX_MESSAGE, libc::EMSGSIZE)?;
-            // SAFETY: our buffer of msg.len() bytes and timespec; the host
-            // checks the descriptor is a queue open for writing.
-            check(unsafe { libc::syscall(libc::SYS_mq_timedsend, fd, msg.as_ptr(), msg.len(), prio, &NOW) })
+            let msg = message(segs)?;
+            // SAFETY: `msg` is guest RAM checked by `message` (the host only
+            // reads it); our timespec. The host checks the descriptor is a
+            // queue open for writing and the size against the queue's.
+            check(unsafe { libc::syscall(libc::SYS_mq_timedsend, fd, msg.iov_base, msg.iov_len, prio, &NOW) })
         }
         MQ_RECEIVE => {
             let fd = fd(files)?;
-            let len = segs.get(0).map_or(0, |s| s.len);
-            let len = usize::try_from(len).map_err(|_| libc::EINVAL)?.min(MAX_MESSAGE);
-            let mut buf = vec![0u8; len];
+            let buf = message(segs)?;
             let mut prio: libc::c_uint = 0;
-            // SAFETY: our buffer of `len` bytes, priority word and timespec.
-            let n =
-                check(unsafe { libc::syscall(libc::SYS_mq_timedreceive, fd, buf.as_mut_ptr(), len, &mut prio, &NOW) })?;
-            segs.write(0, buf.get(..n as usize).ok_or(libc::EIO)?)?;
+            // SAFETY: `buf` is guest RAM checked by `message`, which the host
+            // writes at most `iov_len` bytes of; our priority word and timespec.
+            let n = check(unsafe {
+                libc::syscall(libc::SYS_mq_timedreceive, fd, buf.iov_base, buf.iov_len, &mut prio, &NOW)
+            })?;
             req.args[2] = u64::from(prio);
             Ok(n)
         }

@@ -542,7 +542,7 @@ fn inode(path: &[u8]) -> u64 {
 
 /// Sysctls Linux lets root write that hx keeps fixed (EROFS); the
 /// writable ones have a store (`generated`).
-fn is_sysctl_writable(node: Node) -> bool {
+fn is_sysctl_refused(node: Node) -> bool {
     use Global::*;
     matches!(node, Node::File(PidMax | ThreadsMax | OvercommitMemory))
 }
@@ -578,10 +578,7 @@ fn stat_node(node: Node, canon: &[u8]) -> Stat {
         }
         _ if is_link(node) => S_IFLNK | 0o777,
         Node::TaskFile(_, TaskFile::Environ | TaskFile::Auxv | TaskFile::Personality) => S_IFREG | 0o400,
-        _ if is_sysctl_writable(node) => S_IFREG | 0o644,
-        Node::TaskFile(_, TaskFile::OomAdj | TaskFile::OomScoreAdj)
-        | Node::File(Global::Printk | Global::Hostname | Global::Domainname | Global::MaxMapCount) => S_IFREG | 0o644,
-        Node::File(g) if system::ipc_limit(g).is_some() => S_IFREG | 0o644,
+        _ if is_sysctl_refused(node) || store_of(node).is_some() => S_IFREG | 0o644,
         _ => S_IFREG | 0o444,
     };
     let (uid, gid) = match node {
@@ -731,19 +728,29 @@ fn generated(node: Node, canon: &[u8], st: Stat) -> Generated {
     // What Linux answers a write to a file root opened for writing.
     let write_error = if matches!(node, Node::TaskFile(..)) { EINVAL } else { EIO };
     let g = Generated::new(body, st, write_error);
-    match node {
-        Node::TaskFile(_, TaskFile::OomScoreAdj) => g.writable(Arc::new(process::store_oom_score_adj)),
-        Node::TaskFile(_, TaskFile::OomAdj) => g.writable(Arc::new(process::store_oom_adj)),
-        Node::File(Global::Printk) => g.writable(Arc::new(crate::syscall::process::store_printk)),
-        Node::File(Global::Hostname) => g.writable(Arc::new(crate::syscall::process::store_hostname)),
-        Node::File(Global::Domainname) => g.writable(Arc::new(crate::syscall::process::store_domainname)),
-        Node::File(Global::MaxMapCount) => g.writable(Arc::new(crate::mm::store_max_map_count)),
-        Node::File(g_) if system::ipc_limit(g_).is_some() => {
-            let which = system::ipc_limit(g_).unwrap_or_default();
-            g.writable(Arc::new(move |data: &[u8]| crate::syscall::sysv::store_limit(which, data)))
-        }
-        _ => g,
+    match store_of(node) {
+        Some(store) => g.writable(store),
+        None => g,
     }
+}
+
+/// What takes a write to `node`, for the files root may write (their mode
+/// says 0644 by it).
+fn store_of(node: Node) -> Option<super::generated::Store> {
+    use crate::syscall::process as proc_;
+    Some(match node {
+        Node::TaskFile(_, TaskFile::OomScoreAdj) => Arc::new(process::store_oom_score_adj),
+        Node::TaskFile(_, TaskFile::OomAdj) => Arc::new(process::store_oom_adj),
+        Node::File(Global::Printk) => Arc::new(proc_::store_printk),
+        Node::File(Global::Hostname) => Arc::new(proc_::store_hostname),
+        Node::File(Global::Domainname) => Arc::new(proc_::store_domainname),
+        Node::File(Global::MaxMapCount) => Arc::new(crate::mm::store_max_map_count),
+        Node::File(g) => {
+            let which = system::ipc_limit(g)?;
+            Arc::new(move |data: &[u8]| crate::syscall::sysv::store_limit(which, data))
+        }
+        _ => return None,
+    })
 }
 
 const O_CREAT: u64 = 0o100;
@@ -795,7 +802,7 @@ fn open_node(node: Node, canon: Vec<u8>, flags: u64, status: u32, cloexec: bool)
     if !permitted(&st, want, false) {
         return Err(EACCES);
     }
-    if writing && is_sysctl_writable(node) {
+    if writing && is_sysctl_refused(node) {
         return Err(EROFS);
     }
     let file = Arc::new(generated(node, &canon, st));
