@@ -1431,9 +1431,21 @@ libc.inotify_add_watch(fd, b".", IN_ATTRIB | IN_ONESHOT)
 w2 = libc.inotify_add_watch(fd, b"d", IN_MODIFY | IN_EXCL_UNLINK | IN_ONLYDIR)
 libc.inotify_add_watch(fd, b"f", IN_MODIFY)
 libc.inotify_add_watch(fd, b"f", IN_ATTRIB | IN_MASK_ADD)
-print([re.sub(r" fhandle.*", "", l.rstrip()) for l in open(f"/proc/self/fdinfo/{fd}") if l.startswith("inotify")])
+# Inodes differ between the two runs' directories: each is named by the file it is.
+names = {os.stat(p).st_ino: p for p in [".", "d", "f"]}
+st = os.stat(".")
+sdev = os.major(st.st_dev) << 20 | os.minor(st.st_dev)
+def watches():
+    out = []
+    for l in open(f"/proc/self/fdinfo/{fd}"):
+        m = re.match(r"inotify wd:(\w+) ino:(\w+) sdev:(\w+) mask:(\w+) ignored_mask:(\w+)", l)
+        if m:
+            wd, ino, dev, mask, ignored = m.groups()
+            out.append((wd, names.get(int(ino, 16), "?"), int(dev, 16) == sdev, mask, ignored))
+    return out
+print(watches())
 libc.inotify_rm_watch(fd, w2)
-print([re.sub(r" fhandle.*", "", l.rstrip()) for l in open(f"/proc/self/fdinfo/{fd}") if l.startswith("inotify")])
+print(watches())
 "#,
     );
 }
