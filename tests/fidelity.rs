@@ -678,6 +678,23 @@ fn directory_notifications_signal_as_on_linux() {
     );
 }
 
+/// `openat2` with `struct open_how`'s checks and every `RESOLVE_*` rule
+/// (beneath, in-root, no symlinks, no magic links, no crossing mounts),
+/// and host symlinks that lead into the kernel's `/proc` and `/dev/null`
+/// through open, stat, access and chdir.
+#[test]
+fn openat2_and_symlinks_into_proc_resolve_as_on_linux() {
+    each_flavor(
+        "openat2",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &[
+            "beneath link up                          EXDEV",
+            "open link to /proc/version               ok Linux version",
+        ],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

@@ -33,6 +33,7 @@ pub const ERANGE: Errno = Errno(34);
 pub const ENAMETOOLONG: Errno = Errno(36);
 pub const ENOSYS: Errno = Errno(38);
 pub const ELOOP: Errno = Errno(40);
+pub const EXDEV: Errno = Errno(18);
 
 pub type SysResult = Result<u64, Errno>;
 pub const ENOTSOCK: Errno = Errno(88);

@@ -96,6 +96,65 @@ impl Resolved {
     }
 }
 
+/// What a walk found: a place in the mounts, or a guest path the kernel
+/// serves (a symlink led out of the mounts into `/proc`, `/dev`...).
+pub enum Walked {
+    Here(Resolved),
+    Kernel(Vec<u8>),
+}
+
+/// How a walk treats its last name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// Not followed if a symlink (`O_NOFOLLOW`, `lstat`).
+    Keep,
+    Follow,
+    /// The path ended in '/': followed, and it must be a directory.
+    Directory,
+    /// A directory the walk goes on from (openat2's start).
+    Enter,
+}
+
+/// openat2's scoping of `..` and absolute symlinks to the start directory.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    #[default]
+    None,
+    /// `RESOLVE_BENEATH`: leaving it is `EXDEV`.
+    Beneath,
+    /// `RESOLVE_IN_ROOT`: it is the root (`..` stays, `/` comes back to it).
+    InRoot,
+}
+
+/// openat2's `RESOLVE_*` rules for one walk, from the start directory on.
+#[derive(Clone, Copy, Default)]
+pub struct Rules {
+    /// Bytes of the path that name the start directory (0: the guest root).
+    base_len: usize,
+    /// `RESOLVE_NO_SYMLINKS`: any symlink to follow is `ELOOP`.
+    no_symlinks: bool,
+    /// `RESOLVE_NO_XDEV`: crossing into another mount is `EXDEV`.
+    no_xdev: bool,
+    scope: Scope,
+    /// Components of the start directory, and its mount (set by the walk).
+    depth: usize,
+    start: Option<usize>,
+}
+
+impl Rules {
+    pub fn new(base_len: usize, no_symlinks: bool, no_xdev: bool, scope: Scope) -> Self {
+        Self { base_len, no_symlinks, no_xdev, scope, ..Self::default() }
+    }
+
+    /// `RESOLVE_NO_XDEV`: the walk must stay on its start's mount.
+    fn check_mount(&self, walk: &Walk) -> Result<(), Errno> {
+        if self.no_xdev && walk.top_mount() != self.start {
+            return Err(libc::EXDEV);
+        }
+        Ok(())
+    }
+}
+
 fn last_errno() -> Errno {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
@@ -195,6 +254,24 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     fn new(sb: &'a Sandbox) -> Result<Self, Errno> {
         Ok(Self { sb, stack: Vec::new(), levels: vec![sb.root()?], budget: WALK_BUDGET })
+    }
+
+    /// The mount of the directory on top (None: above the mounts).
+    fn top_mount(&self) -> Option<usize> {
+        match self.levels.last() {
+            Some(Level::Host(m, _)) => Some(*m),
+            _ => None,
+        }
+    }
+
+    /// Back to the directory `depth` components deep (`RESOLVE_IN_ROOT`'s root).
+    fn back_to(&mut self, depth: usize) -> Result<(), Errno> {
+        self.stack.truncate(depth);
+        self.levels.truncate(depth + 1);
+        if matches!(self.levels.last(), Some(Level::Dropped)) {
+            self.refill()?;
+        }
+        Ok(())
     }
 
     /// Charges `calls` host calls to the walk's budget.
@@ -440,7 +517,20 @@ impl Sandbox {
     /// Resolves guest path `path` (absolute). `follow` says whether a symlink
     /// in the last component is followed. A missing last component is not an
     /// error here: the caller's host operation reports it (or creates it).
+    /// A path that leaves the mounts for one the guest kernel serves is ENOENT
+    /// here (see [`Sandbox::walk`] for the requests that hand it back).
     pub fn resolve(&self, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+        match self.walk(path, follow, &Rules::default())? {
+            Walked::Here(r) => Ok(r),
+            Walked::Kernel(_) => Err(libc::ENOENT),
+        }
+    }
+
+    /// Resolves `path` as [`Sandbox::resolve`], under openat2's `rules`; a
+    /// symlink that leads out of the mounts into a guest path the monitor does
+    /// not hold (`/proc/...`, `/dev/null`: the guest kernel's) is handed back
+    /// as that path, for the kernel to resolve.
+    pub fn walk(&self, path: &[u8], follow: bool, rules: &Rules) -> Result<Walked, Errno> {
         if path.first() != Some(&b'/') {
             return Err(libc::EINVAL);
         }
@@ -450,23 +540,66 @@ impl Sandbox {
         if path.contains(&0) {
             return Err(libc::EINVAL);
         }
-        let mut pending: VecDeque<Vec<u8>> = components(path).collect();
-        let trailing_slash = path.ends_with(b"/");
+        let (base, rest) = path.split_at(rules.base_len.min(path.len()));
         let mut walk = Walk::new(self)?;
+        // The start directory (openat2's dirfd) is a path the walk resolved
+        // before: it is walked without the rules, which act from there on.
+        if self.walk_components(&mut walk, components(base).collect(), Last::Enter, &Rules::default())?.is_some() {
+            return Err(libc::ENOENT);
+        }
+        let rules = Rules { depth: walk.stack.len(), start: walk.top_mount(), ..*rules };
+        let last = match (follow, path.ends_with(b"/")) {
+            (_, true) => Last::Directory,
+            (true, false) => Last::Follow,
+            (false, false) => Last::Keep,
+        };
+        if let Some(w) = self.walk_components(&mut walk, components(rest).collect(), last, &rules)? {
+            return Ok(w);
+        }
+        let guest = join(&walk.stack);
+        Ok(Walked::Here(match walk.levels.pop() {
+            Some(Level::Host(mount, parent)) => {
+                Resolved::Host { mount, object_mount: mount, parent, name: None, guest }
+            }
+            _ => Resolved::Virtual { guest },
+        }))
+    }
+
+    /// Walks `pending` from where `walk` stands. `Some`: the walk ended at a
+    /// last name (found or not) or left for the kernel; `None`: it ended on
+    /// the directory `walk` now holds on top.
+    fn walk_components(
+        &self,
+        walk: &mut Walk,
+        mut pending: VecDeque<Vec<u8>>,
+        how: Last,
+        rules: &Rules,
+    ) -> Result<Option<Walked>, Errno> {
+        let trailing_slash = how == Last::Directory;
+        let follow = how == Last::Follow;
         let mut links = 0;
         while let Some(c) = pending.pop_front() {
             if c.len() > NAME_MAX {
                 return Err(libc::ENAMETOOLONG);
             }
             if c == b".." {
+                if walk.stack.len() <= rules.depth {
+                    match rules.scope {
+                        Scope::Beneath => return Err(libc::EXDEV),
+                        Scope::InRoot => continue,
+                        Scope::None => {}
+                    }
+                }
                 walk.pop()?;
+                rules.check_mount(walk)?;
                 continue;
             }
-            let last = pending.is_empty();
+            let last = pending.is_empty() && how != Last::Enter;
             // A mount point shadows whatever lies at its path.
             if let Some(m) = walk.mount_at(&c) {
                 let fd = dup(&self.mount_at_index(m)?.dir)?;
                 walk.push(c, Level::Host(m, fd));
+                rules.check_mount(walk)?;
                 continue;
             }
             // Two host calls at most per name: lstat, then readlink or open.
@@ -474,15 +607,32 @@ impl Sandbox {
             let Some((m, dir)) = walk.current()? else {
                 if walk.virtual_child(&c) {
                     walk.push(c, Level::Virtual);
+                    rules.check_mount(walk)?;
                     continue;
+                }
+                // Out of the mounts through a symlink: perhaps the kernel's.
+                if links > 0 {
+                    let mut rest: Vec<Vec<u8>> = walk.stack.clone();
+                    rest.push(c);
+                    rest.extend(pending);
+                    let mut guest = join(&rest);
+                    if trailing_slash {
+                        guest.push(b'/');
+                    }
+                    return Ok(Some(Walked::Kernel(guest)));
                 }
                 return Err(libc::ENOENT);
             };
             let name = CString::new(c).map_err(|_| libc::EINVAL)?;
             match lstat_at(dir, &name) {
-                Err(libc::ENOENT) if last => return walk.resolved_here(m, dir, name, None),
+                Err(libc::ENOENT) if last => {
+                    return walk.resolved_here(m, dir, name, None).map(|r| Some(Walked::Here(r)))
+                }
                 Err(e) => return Err(e),
                 Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK && (!last || follow || trailing_slash) => {
+                    if rules.no_symlinks {
+                        return Err(libc::ELOOP);
+                    }
                     links += 1;
                     if links > MAX_LINKS {
                         return Err(libc::ELOOP);
@@ -492,7 +642,12 @@ impl Sandbox {
                     pending = components(&target).collect();
                     pending.extend(rest);
                     if target.first() == Some(&b'/') {
-                        walk.restart()?;
+                        match rules.scope {
+                            Scope::Beneath => return Err(libc::EXDEV),
+                            Scope::InRoot => walk.back_to(rules.depth)?,
+                            Scope::None => walk.restart()?,
+                        }
+                        rules.check_mount(walk)?;
                     }
                 }
                 Ok(st) if !last => {
@@ -501,22 +656,21 @@ impl Sandbox {
                     }
                     let (m, fd) = enter(self, m, dir, &name)?;
                     walk.push(name.into_bytes(), Level::Host(m, fd));
+                    rules.check_mount(walk)?;
                 }
                 Ok(st) => {
                     if trailing_slash && !is_dir(&st) {
                         return Err(libc::ENOTDIR);
                     }
-                    return walk.resolved_here(m, dir, name, Some(&st));
+                    let r = walk.resolved_here(m, dir, name, Some(&st))?;
+                    if rules.no_xdev && r.is_mount_root() {
+                        return Err(libc::EXDEV);
+                    }
+                    return Ok(Some(Walked::Here(r)));
                 }
             }
         }
-        let guest = join(&walk.stack);
-        Ok(match walk.levels.pop() {
-            Some(Level::Host(mount, parent)) => {
-                Resolved::Host { mount, object_mount: mount, parent, name: None, guest }
-            }
-            _ => Resolved::Virtual { guest },
-        })
+        Ok(None)
     }
 
     /// Opens guest file `path` read-only, following a final symlink in the

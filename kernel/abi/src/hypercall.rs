@@ -66,6 +66,10 @@ pub mod op {
 
     /// Open `segs[0]` with Linux `args[0]` = flags, `args[1]` = mode; `ret` = handle.
     /// The resolved guest path goes to `segs[1]`, its length to `args[2]`.
+    /// openat2's `RESOLVE_*` flags in `args[2]` act from the start directory
+    /// whose path is the first `args[3]` bytes of `segs[0]` (0: the root).
+    /// `OPEN`, `STAT` (with its third segment) and `ACCESS` (with a second)
+    /// answer [`super::EREDIRECT`] when a symlink leads out of the mounts.
     pub const OPEN: u32 = 11;
     /// Close handle `args[0]`.
     pub const CLOSE: u32 = 12;
@@ -585,6 +589,11 @@ pub const LAST_OP: u32 = op::MQUEUE;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;
+
+/// Not a Linux errno: the path left the monitor's mounts through a symlink
+/// for a guest path the kernel may serve (`/proc/...`, `/dev/null`), written
+/// where the request's resolved path goes (its length in `args[2]`).
+pub const EREDIRECT: i64 = 600;
 
 /// How a syscall reached the kernel (for `--strace`/`--stats`).
 pub const PATH_TRAP: u64 = 0;

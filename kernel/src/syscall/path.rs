@@ -86,9 +86,75 @@ fn open_status(flags: u32) -> u32 {
 }
 
 pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
+    open_at(path::at(dirfd, path)?, flags, mode, Resolve::default())
+}
+
+/// openat2's `RESOLVE_*` flags, and the bytes of the path that name its
+/// start directory (the monitor applies them from there).
+#[derive(Clone, Copy, Default)]
+struct Resolve {
+    flags: u64,
+    base_len: u64,
+}
+
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_CACHED: u64 = 0x20;
+
+/// Not an errno the program sees: the monitor's walk left its mounts through
+/// a symlink for a path the kernel may serve, handed back to look up again.
+const REDIRECTED: Errno = Errno(hx_abi::hypercall::EREDIRECT);
+/// Such hand-backs in one lookup before `ELOOP` (they are symlinks followed).
+const MAX_REDIRECTS: usize = 40;
+
+/// Runs `attempt` on `abs`, then on each path the monitor hands back
+/// (`REDIRECTED`, the path in `next`): a host symlink to `/proc/mounts` or
+/// `/dev/null` reaches the kernel's file as the same name given directly.
+fn redirecting<T>(
+    mut abs: Vec<u8>,
+    mut attempt: impl FnMut(Vec<u8>, &mut Vec<u8>) -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    for _ in 0..MAX_REDIRECTS {
+        let mut next = Vec::new();
+        match attempt(abs, &mut next) {
+            Err(REDIRECTED) => abs = next,
+            r => return r,
+        }
+    }
+    Err(crate::errno::ELOOP)
+}
+
+fn open_at(abs: Vec<u8>, flags: u64, mode: u64, resolve: Resolve) -> SysResult {
     let status = open_status(flags as u32);
     let cloexec = flags as u32 & O_CLOEXEC != 0;
-    let abs = proc::or_host!(proc::open(path::at(dirfd, path)?, flags, status, cloexec));
+    let mut resolve = resolve;
+    redirecting(abs, |abs, next| {
+        if resolve.flags & (RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) != 0 {
+            const O_NOFOLLOW: u64 = 0o400000;
+            proc::refuse_links(&abs, resolve.flags & RESOLVE_NO_SYMLINKS != 0, flags & O_NOFOLLOW == 0)?;
+        }
+        let abs = proc::or_host!(proc::open(abs, flags, status, cloexec));
+        let r = open_host(abs, flags, mode, status, cloexec, resolve, next);
+        // A hand-back keeps only the link rules: the monitor applied the rest.
+        resolve = Resolve { flags: resolve.flags & (RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS), base_len: 0 };
+        r
+    })
+}
+
+/// The part of `openat` past `/proc`: the kernel's devices and generated
+/// files, else the monitor's.
+fn open_host(
+    abs: Vec<u8>,
+    flags: u64,
+    mode: u64,
+    status: u32,
+    cloexec: bool,
+    resolve: Resolve,
+    next: &mut Vec<u8>,
+) -> SysResult {
     if let Some(d) = dev::lookup(&path::tidy(&abs)) {
         let file = OpenFile::new(Kind::Device(d), status, path::tidy(&abs));
         return table::install(Arc::new(file), cloexec);
@@ -109,8 +175,9 @@ pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
     let mode = if flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE { apply_umask(mode) } else { 0 };
     let mut resolved = alloc::vec![0u8; PATH_MAX];
     let mut wait_ms = 1;
+    let args = [flags, mode, resolve.flags & !(RESOLVE_NO_MAGICLINKS | RESOLVE_CACHED), resolve.base_len];
     let (handle, out) = loop {
-        let (r, out) = host::path_request(op::OPEN, &[flags, mode], &[&abs], &mut [&mut resolved]);
+        let (r, out) = host::path_request(op::OPEN, &args, &[&abs], &mut [&mut resolved]);
         match r {
             // A FIFO opened for writing before any reader: the monitor never
             // waits at open, so a blocking open waits here (Linux's wait).
@@ -120,6 +187,11 @@ pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
                 }
                 crate::sched::block(Some(crate::time::monotonic_ns() + wait_ms * 1_000_000));
                 wait_ms = (wait_ms * 2).min(20);
+            }
+            Err(REDIRECTED) => {
+                resolved.truncate(out[2] as usize);
+                *next = resolved;
+                return Err(REDIRECTED);
             }
             r => break (r?, out),
         }
@@ -136,6 +208,120 @@ pub fn openat([dirfd, path, flags, mode, ..]: Args) -> SysResult {
         }
     }
     Ok(fd)
+}
+
+/// `openat2`: `openat` with a versioned `struct open_how` (flags, mode and
+/// `RESOLVE_*` flags), checked as Linux's `build_open_flags` checks it.
+pub fn openat2([dirfd, path_ptr, how, size, ..]: Args) -> SysResult {
+    use crate::errno::{E2BIG, EAGAIN, EXDEV};
+    const OPEN_HOW_SIZE: u64 = 24;
+    const VALID_FLAGS: u64 = 0o3
+        | 0o100
+        | 0o200
+        | 0o400
+        | 0o1000
+        | 0o2000
+        | 0o4000
+        | 0o4010000
+        | 0o10000
+        | 0o20000
+        | 0o40000
+        | 0o100000
+        | 0o200000
+        | 0o400000
+        | 0o1000000
+        | 0o2000000
+        | 0o10000000
+        | 0o20000000;
+    const VALID_RESOLVE: u64 = RESOLVE_NO_XDEV
+        | RESOLVE_NO_MAGICLINKS
+        | RESOLVE_NO_SYMLINKS
+        | RESOLVE_BENEATH
+        | RESOLVE_IN_ROOT
+        | RESOLVE_CACHED;
+    const O_PATH: u64 = 0o10000000;
+    const O_TMPFILE: u64 = 0o20200000;
+    const O_PATH_FLAGS: u64 = 0o200000 | 0o400000 | O_PATH | 0o2000000;
+    if size < OPEN_HOW_SIZE {
+        return Err(EINVAL);
+    }
+    if size > hx_abi::layout::PAGE_SIZE {
+        return Err(E2BIG);
+    }
+    let mut raw = [0u8; OPEN_HOW_SIZE as usize];
+    mm::copy_from_user(how, &mut raw)?;
+    // A larger struct from a newer program: its fields past ours must be zero.
+    if size > OPEN_HOW_SIZE {
+        let mut rest = alloc::vec![0u8; (size - OPEN_HOW_SIZE) as usize];
+        mm::copy_from_user(how + OPEN_HOW_SIZE, &mut rest)?;
+        if rest.iter().any(|&b| b != 0) {
+            return Err(E2BIG);
+        }
+    }
+    let field = |i: usize| u64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let (flags, mode, resolve) = (field(0), field(1), field(2));
+    if flags & !VALID_FLAGS != 0 || resolve & !VALID_RESOLVE != 0 {
+        return Err(EINVAL);
+    }
+    if resolve & RESOLVE_BENEATH != 0 && resolve & RESOLVE_IN_ROOT != 0 {
+        return Err(EINVAL);
+    }
+    let creates = flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE;
+    if (creates && mode & !0o7777 != 0) || (!creates && mode != 0) {
+        return Err(EINVAL);
+    }
+    if flags & O_TMPFILE != 0 && (flags & O_TMPFILE != O_TMPFILE || flags & O_ACCMODE as u64 == 0) {
+        return Err(EINVAL);
+    }
+    if flags & O_PATH != 0 && flags & !O_PATH_FLAGS != 0 {
+        return Err(EINVAL);
+    }
+    // Every lookup here may wait for the monitor: nothing counts as cached
+    // for a call that would create or truncate (Linux's EAGAIN).
+    if resolve & RESOLVE_CACHED != 0 && (flags & (O_TRUNC | O_CREAT) != 0 || flags & O_TMPFILE == O_TMPFILE) {
+        return Err(EAGAIN);
+    }
+    let name = path::read(path_ptr)?;
+    if name.is_empty() {
+        return Err(ENOENT);
+    }
+    let absolute = name.first() == Some(&b'/');
+    if absolute && resolve & RESOLVE_BENEATH != 0 {
+        return Err(EXDEV);
+    }
+    let scoped = resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
+    let (abs, base_len) = if absolute && !(scoped && resolve & RESOLVE_IN_ROOT != 0) {
+        (name, 0)
+    } else {
+        // The start directory's path, then the name below it (an absolute
+        // name under RESOLVE_IN_ROOT is taken from it).
+        let mut base = if dirfd as u32 as i32 == -100 { path::cwd() } else { table::get(dirfd)?.path.clone() };
+        if base.first() != Some(&b'/') {
+            return Err(ENOTDIR);
+        }
+        while base.len() > 1 && base.last() == Some(&b'/') {
+            base.pop();
+        }
+        let base_len = if base == b"/" { 0 } else { base.len() };
+        base.truncate(base_len);
+        base.push(b'/');
+        base.extend(name.iter().skip_while(|&&b| b == b'/'));
+        if base.len() >= PATH_MAX {
+            return Err(crate::errno::ENAMETOOLONG);
+        }
+        (base, base_len as u64)
+    };
+    // RESOLVE_NO_XDEV from a start in `/proc` or into it: another mount.
+    if resolve & RESOLVE_NO_XDEV != 0 && proc_side(&abs[..base_len as usize]) != proc_side(&abs) {
+        return Err(EXDEV);
+    }
+    open_at(abs, flags, mode, Resolve { flags: resolve, base_len })
+}
+
+/// Whether `abs` lies in the kernel's `/proc`.
+fn proc_side(abs: &[u8]) -> bool {
+    let t = path::tidy(abs);
+    t == b"/proc" || t.starts_with(b"/proc/")
 }
 
 /// Whether `abs` names a FIFO.
@@ -176,16 +362,31 @@ fn stat_at(dirfd: u64, path_ptr: u64, flags: u64) -> Result<Stat, Errno> {
 }
 
 pub(super) fn stat_path(abs: &[u8], follow: bool) -> Result<Stat, Errno> {
-    let abs = &proc::or_host!(proc::stat(abs.to_vec(), follow));
-    if let Some(d) = dev::lookup(&path::tidy(abs)) {
-        return Ok(dev::stat(d));
-    }
-    if let Some(g) = crate::fs::generated::lookup(&path::tidy(abs)) {
-        return g.stat();
-    }
-    let mut st = Stat::default();
-    host::path_request(op::STAT, &[follow as u64], &[abs], &mut [st.as_bytes_mut()]).0?;
-    Ok(st)
+    stat_resolved(abs.to_vec(), follow).map(|(st, _)| st)
+}
+
+/// The stat of `abs` and the guest path it resolved to (the monitor's
+/// walk, for a host file).
+fn stat_resolved(abs: Vec<u8>, follow: bool) -> Result<(Stat, Vec<u8>), Errno> {
+    redirecting(abs, |abs, next| {
+        let abs = proc::or_host!(proc::stat(abs.clone(), follow).map_done(|st| (st, abs)));
+        let tidy = path::tidy(&abs);
+        if let Some(d) = dev::lookup(&tidy) {
+            return Ok((dev::stat(d), tidy));
+        }
+        if let Some(g) = crate::fs::generated::lookup(&tidy) {
+            return g.stat().map(|st| (st, tidy));
+        }
+        let mut st = Stat::default();
+        let mut resolved = alloc::vec![0u8; PATH_MAX];
+        let (r, out) = host::path_request(op::STAT, &[follow as u64], &[&abs], &mut [st.as_bytes_mut(), &mut resolved]);
+        resolved.truncate((out[2] as usize).min(PATH_MAX));
+        if r == Err(REDIRECTED) {
+            *next = resolved;
+            return Err(REDIRECTED);
+        }
+        r.map(|_| (st, resolved))
+    })
 }
 
 pub fn stat([path, statbuf, ..]: Args) -> SysResult {
@@ -245,12 +446,20 @@ pub fn faccessat2([dirfd, path, mode, flags, ..]: Args) -> SysResult {
         path::absolute(dirfd, &name)?
     };
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-    let abs = proc::or_host!(proc::access(abs, mode, follow));
-    if dev::lookup(&path::tidy(&abs)).is_some() {
-        return Ok(0);
-    }
     let effective = if flags & AT_EACCESS != 0 { hx_abi::hypercall::ACCESS_EFFECTIVE } else { 0 };
-    host::path_request(op::ACCESS, &[mode, follow as u64, effective], &[&abs], &mut []).0
+    redirecting(abs, |abs, next| {
+        let abs = proc::or_host!(proc::access(abs, mode, follow));
+        if dev::lookup(&path::tidy(&abs)).is_some() {
+            return Ok(0);
+        }
+        let mut resolved = alloc::vec![0u8; PATH_MAX];
+        let (r, out) = host::path_request(op::ACCESS, &[mode, follow as u64, effective], &[&abs], &mut [&mut resolved]);
+        if r == Err(REDIRECTED) {
+            resolved.truncate((out[2] as usize).min(PATH_MAX));
+            *next = resolved;
+        }
+        r
+    })
 }
 
 pub fn readlink([path, buf, size, ..]: Args) -> SysResult {
@@ -346,7 +555,7 @@ pub fn linkat([olddir, old, newdir, new, flags, _]: Args) -> SysResult {
     if let proc::Then::Done(found) = proc::stat(from.clone(), flags & AT_SYMLINK_FOLLOW != 0) {
         found?;
         if matches!(proc::stat(to.clone(), false), proc::Then::Host(_)) {
-            return Err(crate::errno::Errno(18)); // EXDEV
+            return Err(crate::errno::EXDEV);
         }
     }
     let from = proc::or_host!(proc::change(from, flags & AT_SYMLINK_FOLLOW != 0, false));
@@ -368,15 +577,25 @@ pub fn symlinkat([target, newdir, linkpath, ..]: Args) -> SysResult {
 }
 
 pub fn chdir([path, ..]: Args) -> SysResult {
-    let abs = proc::or_host!(proc::chdir(path::at(AT_FDCWD, path)?));
-    let mut st = Stat::default();
-    let mut resolved = alloc::vec![0u8; PATH_MAX];
-    let (r, out) = host::path_request(op::STAT, &[1], &[&abs], &mut [st.as_bytes_mut(), &mut resolved]);
-    r?;
+    let abs = path::at(AT_FDCWD, path)?;
+    let (st, resolved) = redirecting(abs, |abs, next| {
+        let abs = proc::or_host!(proc::chdir(abs).map_done(|_| (Stat::default(), Vec::new())));
+        let mut st = Stat::default();
+        let mut resolved = alloc::vec![0u8; PATH_MAX];
+        let (r, out) = host::path_request(op::STAT, &[1], &[&abs], &mut [st.as_bytes_mut(), &mut resolved]);
+        resolved.truncate((out[2] as usize).min(PATH_MAX));
+        if r == Err(REDIRECTED) {
+            *next = resolved;
+            return Err(REDIRECTED);
+        }
+        r.map(|_| (st, resolved))
+    })?;
+    if resolved.is_empty() {
+        return Ok(0); // a directory of /proc: the kernel's chdir did it
+    }
     if st.mode & S_IFMT != S_IFDIR {
         return Err(ENOTDIR);
     }
-    resolved.truncate(out[2] as usize);
     may_search(&resolved)?;
     path::set_cwd(resolved);
     Ok(0)

@@ -326,6 +326,7 @@ table! {
     434 => pidfd::pidfd_open,
     435 => thread::clone3,
     436 => fs::close_range,
+    437 => path::openat2,
     438 => pidfd::pidfd_getfd,
     439 => path::faccessat2,
     441 => epoll::epoll_pwait2,

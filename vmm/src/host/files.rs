@@ -4,7 +4,7 @@
 use super::flags;
 use super::guest::Segs;
 use super::handles::{Handle, Handles};
-use crate::sandbox::{self, fstat_fd as fstat, lstat_at, Errno, Resolved, Sandbox};
+use crate::sandbox::{self, fstat_fd as fstat, lstat_at, Errno, Resolved, Rules, Sandbox, Walked};
 use hx_abi::hypercall::{
     op, PollEntry, Request, FSYNC_ALL, FSYNC_DATA, FSYNC_FS, F_ADD_SEALS, F_GET_SEALS, MEMFD_FLAGS, NO_HANDLE,
     POLL_EDGES, RW_NOWAIT, SEALS, SETFL_PIPE_SIZE, SETFL_SEALS,
@@ -17,6 +17,19 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 const MAX_DENTS: usize = 64 * 1024;
 /// Most entries in one `POLL` request (Linux's `RLIMIT_NOFILE` default hard limit).
 const MAX_POLL: usize = 4096;
+
+/// A file request's answer, or the guest path the kernel serves that a
+/// symlink led to (`hx_abi::hypercall::EREDIRECT`).
+enum Reached<T> {
+    Here(T),
+    Kernel(Vec<u8>),
+}
+
+/// An opened file: its handle, the guest path it resolved to, its type.
+type Opened = (u64, Vec<u8>, u32);
+
+/// [`hx_abi::hypercall::EREDIRECT`] as a request's error.
+const EREDIRECT: Errno = hx_abi::hypercall::EREDIRECT as Errno;
 
 pub struct Files {
     pub sandbox: Sandbox,
@@ -605,7 +618,14 @@ impl Files {
             op::PREAD => self.rw(segs, a[0], Some(a[1]), false, false),
             op::PWRITE => self.rw(segs, a[0], Some(a[1]), true, false),
             op::OPEN => segs.path(0).and_then(|path| {
-                let (h, guest, kind) = self.open(&path, a[0] as i32, flags::mode(a[1]))?;
+                let rules = flags::resolve(a[2], a[3], &path)?;
+                let (h, guest, kind) = match self.open(&path, a[0] as i32, flags::mode(a[1]), &rules)? {
+                    Reached::Kernel(guest) => {
+                        req.args[2] = segs.write(1, &guest)? as u64;
+                        return Err(EREDIRECT);
+                    }
+                    Reached::Here(opened) => opened,
+                };
                 // A FIFO is a stream: the kernel waits for its other end itself.
                 req.args[3] = u64::from(kind == libc::S_IFIFO);
                 match segs.write(1, &guest) {
@@ -624,14 +644,28 @@ impl Files {
             op::FSTAT => self.fstat(segs, a[0]),
             op::IOCTL => self.ioctl(segs, a[0], a[1], a[2]),
             op::STAT => segs.path(0).and_then(|path| {
-                let (st, guest) = self.stat(&path, a[0] != 0)?;
+                let (st, guest) = match self.stat(&path, a[0] != 0, segs.len() > 2)? {
+                    Reached::Here(found) => found,
+                    Reached::Kernel(guest) => {
+                        req.args[2] = segs.write(2, &guest)? as u64;
+                        return Err(EREDIRECT);
+                    }
+                };
                 segs.write(1, bytes_of(&st))?;
                 if segs.len() > 2 {
                     req.args[2] = segs.write(2, &guest)? as u64;
                 }
                 Ok(0)
             }),
-            op::ACCESS => segs.path(0).and_then(|path| self.access(&path, flags::access(a[0])?, a[1] != 0)),
+            op::ACCESS => segs.path(0).and_then(|path| {
+                match self.access(&path, flags::access(a[0])?, a[1] != 0, segs.len() > 1)? {
+                    Reached::Here(r) => Ok(r),
+                    Reached::Kernel(guest) => {
+                        req.args[2] = segs.write(1, &guest)? as u64;
+                        Err(EREDIRECT)
+                    }
+                }
+            }),
             op::READLINK => segs.path(0).and_then(|path| self.readlink(segs, &path)),
             op::GETDENTS => self.getdents(segs, a[0]),
             op::UNLINK => segs.path(0).and_then(|path| {
@@ -823,7 +857,7 @@ impl Files {
 
     /// Opens `path`: the handle, the guest path it resolved to, and the
     /// file's type (`S_IFMT` bits as the walk saw it; 0 for a new file).
-    fn open(&mut self, path: &[u8], flags: i32, mode: u32) -> Result<(u64, Vec<u8>, u32), Errno> {
+    fn open(&mut self, path: &[u8], flags: i32, mode: u32, rules: &Rules) -> Result<Reached<Opened>, Errno> {
         let host_flags = flags::open(flags)?;
         let acc = flags & libc::O_ACCMODE;
         // --fast-libc: every musl libc the program opens is the patched one.
@@ -832,13 +866,13 @@ impl Files {
             if acc == libc::O_RDONLY && MUSL_LIBC_NAMES.contains(&name) && self.sandbox.resolve(path, true).is_ok() {
                 let f = std::fs::File::open(libc_so).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
                 let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(f.into()), metadata: false })?;
-                return Ok((h, path.to_vec(), libc::S_IFREG));
+                return Ok(Reached::Here((h, path.to_vec(), libc::S_IFREG)));
             }
         }
         if let Some(pty) = super::pty::parse(path) {
             let (fd, guest) = self.ptys.open(pty, flags)?;
             let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(fd), metadata: false })?;
-            return Ok((h, guest, libc::S_IFCHR));
+            return Ok(Reached::Here((h, guest, libc::S_IFCHR)));
         }
         // O_PATH: a handle on the name only; Linux ignores O_CREAT, O_TRUNC and the access mode.
         let flags =
@@ -846,7 +880,11 @@ impl Files {
         let acc = if flags & libc::O_PATH != 0 { libc::O_RDONLY } else { acc };
         let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         let follow = flags & libc::O_NOFOLLOW == 0;
-        let resolved = self.sandbox.resolve(path, follow);
+        let resolved = match self.sandbox.walk(path, follow, rules) {
+            Ok(Walked::Kernel(guest)) => return Ok(Reached::Kernel(guest)),
+            Ok(Walked::Here(r)) => Ok(r),
+            Err(e) => Err(e),
+        };
         let resolved =
             if flags & libc::O_CREAT != 0 { self.no_new_names_in_virtual(path, resolved)? } else { resolved? };
         match resolved {
@@ -855,7 +893,7 @@ impl Files {
                     return Err(libc::EISDIR);
                 }
                 let h = self.handles.insert(Handle::Virtual { guest: guest.clone(), offset: 0 })?;
-                Ok((h, guest, libc::S_IFDIR))
+                Ok(Reached::Here((h, guest, libc::S_IFDIR)))
             }
             Resolved::Host { mount, object_mount, parent, name, guest } => {
                 let name = name.unwrap_or_else(|| c".".to_owned());
@@ -866,7 +904,9 @@ impl Files {
                     return Err(libc::ENOENT);
                 }
                 if flags & libc::O_TMPFILE == libc::O_TMPFILE {
-                    return self.open_unnamed(object_mount, &parent, &name, host_flags, mode, kind, guest);
+                    return self
+                        .open_unnamed(object_mount, &parent, &name, host_flags, mode, kind, guest)
+                        .map(Reached::Here);
                 }
                 // A new name changes the parent's mount; writing an existing file, the file's.
                 let governing = if exists { object_mount } else { mount };
@@ -903,7 +943,7 @@ impl Files {
                 }
                 let metadata = self.sandbox.writable(object_mount);
                 let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(owned(fd)), metadata })?;
-                Ok((h, guest, kind))
+                Ok(Reached::Here((h, guest, kind)))
             }
         }
     }
@@ -940,25 +980,37 @@ impl Files {
         Ok((h, shown, libc::S_IFREG))
     }
 
-    fn stat(&self, path: &[u8], follow: bool) -> Result<(libc::stat, Vec<u8>), Errno> {
+    /// `stat` of `path`; with `redirect`, a symlink out of the mounts hands
+    /// its guest path back (else it is ENOENT).
+    fn stat(&self, path: &[u8], follow: bool, redirect: bool) -> Result<Reached<(libc::stat, Vec<u8>)>, Errno> {
         if let Some(pty) = super::pty::parse(path) {
-            return self.ptys.stat(pty);
+            return self.ptys.stat(pty).map(Reached::Here);
         }
-        match self.sandbox.resolve(path, follow)? {
-            Resolved::Virtual { guest } => Ok((virtual_dir_stat(), guest)),
-            Resolved::Host { parent, name: None, guest, .. } => Ok((fstat(parent.as_raw_fd())?, guest)),
-            Resolved::Host { parent, name: Some(name), guest, .. } => Ok((lstat_at(&parent, &name)?, guest)),
-        }
+        let found = match self.sandbox.walk(path, follow, &Rules::default())? {
+            Walked::Kernel(guest) if redirect => return Ok(Reached::Kernel(guest)),
+            Walked::Kernel(_) => return Err(libc::ENOENT),
+            Walked::Here(r) => r,
+        };
+        Ok(Reached::Here(match found {
+            Resolved::Virtual { guest } => (virtual_dir_stat(), guest),
+            Resolved::Host { parent, name: None, guest, .. } => (fstat(parent.as_raw_fd())?, guest),
+            Resolved::Host { parent, name: Some(name), guest, .. } => (lstat_at(&parent, &name)?, guest),
+        }))
     }
 
-    fn access(&self, path: &[u8], mode: i32, follow: bool) -> Result<i64, Errno> {
+    fn access(&self, path: &[u8], mode: i32, follow: bool, redirect: bool) -> Result<Reached<i64>, Errno> {
         if let Some(pty) = super::pty::parse(path) {
             // Read and write for anyone: the guest's ptys are its own.
-            return self.ptys.stat(pty).map(|_| 0);
+            return self.ptys.stat(pty).map(|_| Reached::Here(0));
         }
-        match self.sandbox.resolve(path, follow)? {
+        let found = match self.sandbox.walk(path, follow, &Rules::default())? {
+            Walked::Kernel(guest) if redirect => return Ok(Reached::Kernel(guest)),
+            Walked::Kernel(_) => return Err(libc::ENOENT),
+            Walked::Here(r) => r,
+        };
+        match found {
             Resolved::Virtual { .. } if mode & libc::W_OK != 0 => Err(libc::EROFS),
-            Resolved::Virtual { .. } => Ok(0),
+            Resolved::Virtual { .. } => Ok(Reached::Here(0)),
             Resolved::Host { object_mount, parent, name, .. } => {
                 let name = name.unwrap_or_else(|| c".".to_owned());
                 lstat_at(&parent, &name)?;
@@ -970,6 +1022,7 @@ impl Files {
                 let flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_EACCESS;
                 // SAFETY: faccessat of a single name, not following a symlink on the host.
                 sys(|| unsafe { libc::faccessat(parent.as_raw_fd(), name.as_ptr(), mode, flags) } as isize)
+                    .map(Reached::Here)
             }
         }
     }

@@ -49,6 +49,35 @@ pub fn open(flags: i32) -> Result<i32, Errno> {
     Ok(flags & OPEN_FLAGS | libc::O_NOFOLLOW | libc::O_CLOEXEC)
 }
 
+/// openat2's rules for an `OPEN` of `path`: `RESOLVE_*` flags `resolve`
+/// (magic links and `RESOLVE_CACHED` are the kernel's: the monitor's mounts
+/// hold none, and every lookup counts as cached), acting from the start
+/// directory named by the first `base_len` bytes of `path`.
+pub fn resolve(resolve: u64, base_len: u64, path: &[u8]) -> Result<crate::sandbox::Rules, Errno> {
+    use crate::sandbox::{Rules, Scope};
+    const NO_XDEV: u64 = 0x01;
+    const NO_MAGICLINKS: u64 = 0x02;
+    const NO_SYMLINKS: u64 = 0x04;
+    const BENEATH: u64 = 0x08;
+    const IN_ROOT: u64 = 0x10;
+    const CACHED: u64 = 0x20;
+    if resolve & !(NO_XDEV | NO_MAGICLINKS | NO_SYMLINKS | BENEATH | IN_ROOT | CACHED) != 0 {
+        return Err(libc::EINVAL);
+    }
+    let base_len = usize::try_from(base_len).map_err(|_| libc::EINVAL)?;
+    // The start is a whole path of components: the rest begins with '/'.
+    if base_len > path.len() || (base_len > 0 && base_len < path.len() && path.get(base_len) != Some(&b'/')) {
+        return Err(libc::EINVAL);
+    }
+    let scope = match (resolve & BENEATH != 0, resolve & IN_ROOT != 0) {
+        (true, true) => return Err(libc::EINVAL),
+        (true, false) => Scope::Beneath,
+        (false, true) => Scope::InRoot,
+        (false, false) => Scope::None,
+    };
+    Ok(Rules::new(base_len, resolve & NO_SYMLINKS != 0, resolve & NO_XDEV != 0, scope))
+}
+
 pub fn status(flags: u64) -> i32 {
     flags as i32 & STATUS_FLAGS
 }

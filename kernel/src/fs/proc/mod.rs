@@ -283,6 +283,16 @@ pub enum Then<T> {
     Host(Vec<u8>),
 }
 
+impl<T> Then<T> {
+    /// The kernel's answer made into another, the path left as it is.
+    pub fn map_done<U>(self, f: impl FnOnce(T) -> U) -> Then<U> {
+        match self {
+            Then::Done(r) => Then::Done(r.map(f)),
+            Then::Host(p) => Then::Host(p),
+        }
+    }
+}
+
 /// `let abs = proc::or_host!(proc::open(abs, ...));`: returns the kernel's
 /// answer for a `/proc` path, else goes on with the path.
 macro_rules! or_host {
@@ -807,6 +817,34 @@ fn open_node(node: Node, canon: Vec<u8>, flags: u64, status: u32, cloexec: bool)
     }
     let file = Arc::new(generated(node, &canon, st));
     table::install(Arc::new(OpenFile::new(Kind::Generated(file), status, canon)), cloexec)
+}
+
+/// openat2's `RESOLVE_NO_SYMLINKS` (`any`) and `RESOLVE_NO_MAGICLINKS`
+/// for a path in `/proc`: `ELOOP` if the lookup would follow a link there
+/// (any, or a magic one: `exe`, `cwd`, `root`, `fd/N`), the last name's
+/// only if `follow`.
+pub fn refuse_links(abs: &[u8], any: bool, follow: bool) -> Result<(), Errno> {
+    let names: Vec<&[u8]> = components(abs).collect();
+    for n in 1..=names.len() {
+        if n == names.len() && !follow {
+            break;
+        }
+        let mut prefix = Vec::new();
+        for c in &names[..n] {
+            prefix.push(b'/');
+            prefix.extend_from_slice(c);
+        }
+        if !ours(&prefix) {
+            continue;
+        }
+        if let Ok(Found::Node(node, _)) = resolve(prefix, false) {
+            let magic = matches!(node, Node::TaskLink(_) | Node::Fd(_));
+            if is_link(node) && (any || magic) {
+                return Err(ELOOP);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `stat`/`lstat` of `abs`.
