@@ -4,6 +4,7 @@
 mod common;
 
 use common::{build, compare_in_dirs, status_code, text, Flavor, HX_RUN};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Runs `script` with Debian's python3 in a fresh directory, natively and in hx.
@@ -692,6 +693,45 @@ fn openat2_and_symlinks_into_proc_resolve_as_on_linux() {
             "beneath link up                          EXDEV",
             "open link to /proc/version               ok Linux version",
         ],
+    );
+}
+
+/// Core dumps: a fatal signal under `RLIMIT_CORE` writes an ELF core file
+/// (registers, signal, memory) and `wait` reports `WCOREDUMP`/`CLD_DUMPED`;
+/// no file below a page of limit or when not dumpable; an old core is
+/// replaced. Compared with the native run (which needs the host's
+/// `core_pattern` to be Linux's default, "core"); then gdb reads hx's core
+/// and finds the function that faulted.
+#[test]
+fn fatal_signals_write_core_files_as_linux_and_gdb_reads_them() {
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let uses_pid = std::fs::read_to_string("/proc/sys/kernel/core_uses_pid").unwrap();
+    assert!(
+        pattern.trim() == "core" && uses_pid.trim() == "0",
+        "the host's core_pattern is {pattern:?} (core_uses_pid {uses_pid:?}): the native run this test compares with needs Linux's default \"core\""
+    );
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let exe = build("coredump", flavor, &[]);
+        let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
+        assert!(out.contains("SIGSEGV, unlimited: signaled 1 sig 11 core 1, waitid code CLD_DUMPED"), "{out}");
+        assert!(out.contains("NT_PRSTATUS: signal 11, rip in crash_here"), "{out}");
+    }
+    assert!(Path::new("/usr/bin/gdb").exists(), "gdb is missing: .ci/setup installs it");
+    let exe = build("coredump", Flavor::GlibcDynamic, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = Command::new(HX_RUN).arg(&exe).arg("keep").current_dir(dir.path()).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let gdb = Command::new("/usr/bin/gdb")
+        .args(["-batch", "-nx", "-ex", "bt"])
+        .arg(&exe)
+        .arg(dir.path().join("core"))
+        .output()
+        .unwrap();
+    let bt = text(&gdb.stdout);
+    assert!(
+        bt.contains("#0") && bt.contains("crash_here") && bt.contains("in main"),
+        "gdb's backtrace: {bt}\n{}",
+        text(&gdb.stderr)
     );
 }
 

@@ -472,7 +472,7 @@ fn run_fuzz(seed: u64, iterations: u64) -> u64 {
                     handles.push(back.ret as u64);
                 }
             }
-            Ok(Outcome::Exit(_) | Outcome::Killed(_) | Outcome::KernelPanic) => {}
+            Ok(Outcome::Exit(_) | Outcome::Killed(..) | Outcome::KernelPanic) => {}
             Err(e) => panic!("a request inside guest RAM ended the VM: {e:#}"),
         }
         assert!(files.open_handles() <= LIMIT, "the handle limit did not hold");

@@ -338,6 +338,12 @@ pub fn exit_signaled(sig: u64) -> ! {
     exit_request(128 + sig, 0, sig)
 }
 
+/// Ends the process killed by `sig`, saying whether it left a core file
+/// (its parent's `wait` reports `WCOREDUMP`).
+pub fn exit_killed(sig: u64, core_dumped: bool) -> ! {
+    exit_request(128 + sig, 0, sig | if core_dumped { hx_abi::hypercall::EXIT_CORE_DUMPED } else { 0 })
+}
+
 /// Ends the VM after a kernel bug (the message went out through [`log`] first).
 pub fn exit_panic() -> ! {
     exit_request(0, 1, 0)

@@ -24,7 +24,8 @@ pub enum Ended {
     /// The program exited with this status (or died of a signal: 128 + n).
     Exit(i32),
     /// It died of signal n (a child process's monitor dies of it too).
-    Killed(i32),
+    /// (And whether it left a core file.)
+    Killed(i32, bool),
     /// It called `execve`: boot this image next.
     Exec(Box<crate::vm::Launch>),
 }
@@ -102,7 +103,7 @@ fn finish(m: &Machine, result: &Mutex<Option<Result<Ended>>>, r: Result<Option<E
     let mut slot = result.lock().unwrap_or_else(|e| e.into_inner());
     let end = match (&r, slot.is_none()) {
         (Ok(Ended::Exit(status)), true) => Some(crate::process::End::Exit(*status)),
-        (Ok(Ended::Killed(sig)), true) => Some(crate::process::End::Killed(*sig)),
+        (Ok(Ended::Killed(sig, core)), true) => Some(crate::process::End::Killed(*sig, *core)),
         _ => None,
     };
     if slot.is_none() {
@@ -348,7 +349,7 @@ fn run_one(i: usize, vcpu: &mut Option<VcpuFd>, m: &Machine) -> Result<Option<En
                 if let Some(phys) = m.kernel.symbol("HX_STATS").ok().and_then(crate::kernel_image::window_phys) {
                     host.0.exit_stats(m.mem, phys);
                 }
-                return Ok(Some(Ended::Killed(signal)));
+                return Ok(Some(Ended::Killed(signal, false)));
             }
             VcpuExit::IoOut(port, _) | VcpuExit::IoIn(port, _) => {
                 bail!("guest used I/O port {port:#x}, which hx does not serve")
@@ -459,7 +460,7 @@ fn hypercall(m: &Machine, i: usize, addr: u64) -> Result<Option<Ended>> {
             Ok(None)
         }
         Outcome::Exit(status) => Ok(Some(Ended::Exit(status))),
-        Outcome::Killed(sig) => Ok(Some(Ended::Killed(sig))),
+        Outcome::Killed(sig, core) => Ok(Some(Ended::Killed(sig, core))),
         Outcome::KernelPanic => bail!("the guest kernel panicked (message above)"),
     }
 }

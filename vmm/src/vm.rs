@@ -682,7 +682,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     crate::process::end_of_tree();
     match end? {
         crate::process::End::Exit(status) => Ok(status),
-        crate::process::End::Killed(sig) => Ok(128 + sig),
+        crate::process::End::Killed(sig, _) => Ok(128 + sig),
     }
 }
 
@@ -739,7 +739,7 @@ pub fn serve(
         drop(machine);
         match ended {
             crate::vcpu::Ended::Exit(status) => return Ok(crate::process::End::Exit(status)),
-            crate::vcpu::Ended::Killed(sig) => return Ok(crate::process::End::Killed(sig)),
+            crate::vcpu::Ended::Killed(sig, core) => return Ok(crate::process::End::Killed(sig, core)),
             crate::vcpu::Ended::Exec(next) => {
                 signals::restarting();
                 launch = Some(*next);

@@ -36,7 +36,8 @@ impl Request {
 /// Request numbers (`Request::op`).
 pub mod op {
     /// The program exits: `args[0]` = status, `args[1]` = physical address of the
-    /// kernel's `Stats`. Never returns.
+    /// kernel's `Stats`, `args[3]` = the signal that killed it (0: none), with
+    /// [`super::EXIT_CORE_DUMPED`] if it left a core file. Never returns.
     pub const EXIT: u32 = 1;
     /// Write `segs` to host stream `args[0]`; `ret` = bytes written.
     pub const WRITE: u32 = 2;
@@ -589,6 +590,9 @@ pub const LAST_OP: u32 = op::MQUEUE;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;
+
+/// `EXIT`'s signal bit: the process dumped core.
+pub const EXIT_CORE_DUMPED: u64 = 0x80;
 
 /// Not a Linux errno: the path left the monitor's mounts through a symlink
 /// for a guest path the kernel may serve (`/proc/...`, `/dev/null`), written

@@ -2,6 +2,7 @@
 //! pending set per thread plus the process's pending set, delivery on the
 //! way back to the program (a `rt_sigframe` on its stack), `rt_sigreturn`,
 //! default actions, and signals from faults.
+pub mod coredump;
 pub mod frame;
 pub mod timers;
 
@@ -74,6 +75,13 @@ pub struct Queued {
 unsafe impl Send for Queued {}
 
 impl Queued {
+    /// The `siginfo_t` as the 128 bytes Linux lays it out in.
+    pub fn info_bytes(&self) -> [u8; 128] {
+        const _: () = assert!(core::mem::size_of::<uapi::siginfo_t>() == 128);
+        // SAFETY: siginfo_t is plain data of exactly 128 bytes (checked above).
+        unsafe { core::mem::transmute_copy(&self.info) }
+    }
+
     /// A signal with `siginfo`'s common fields: number and code.
     pub fn new(sig: u32, code: i32) -> Self {
         let mut info = uapi::siginfo_t::default();
@@ -320,10 +328,15 @@ pub fn set_action(sig: u32, new: Option<Action>) -> Action {
     old
 }
 
-/// Tells the monitor which fault signals have handlers (it stops at a fault otherwise).
-fn publish_caught() {
+/// Tells the monitor which fault signals the kernel takes (it stops at a
+/// fault otherwise, with its report): those with handlers, and all that
+/// dump core while a core file would be written.
+pub fn publish_caught() {
+    let core = coredump::wanted();
     let a = ACTIONS.lock();
-    let caught = (1..=NSIG as u32).filter(|&s| a[s as usize - 1].handler > SIG_IGN).fold(0u64, |m, s| m | bit(s));
+    let caught = (1..=NSIG as u32)
+        .filter(|&s| a[s as usize - 1].handler > SIG_IGN || (core && dumps_core(s)))
+        .fold(0u64, |m, s| m | bit(s));
     sched::publish_caught(caught);
 }
 
@@ -573,8 +586,11 @@ pub fn dequeue_from(set: u64) -> Option<Queued> {
     dequeue(sched::current(), !set)
 }
 
-/// The default action of `sig`: the process ends (most), or nothing.
-fn default_action(sig: u32) {
+/// The default action of `q`'s signal: the process ends (most, a core
+/// file written first for those that dump core), or nothing. `frame` is
+/// where the thread was (for the core file's registers).
+fn default_action(q: &Queued, frame: Option<&Frame>) {
+    let sig = q.sig;
     if ignored_by_default(sig) {
         return;
     }
@@ -584,15 +600,24 @@ fn default_action(sig: u32) {
         let _ = host::simple(hx_abi::hypercall::op::STOP, &[sig as u64]);
         return;
     }
+    let dumped = dumps_core(sig) && self::coredump::dump(sig, &q.info_bytes(), frame);
     // The first process's death is reported (no shell will say it); a
     // child's goes to its parent, whose shell reports it as on Linux.
     if dumps_core(sig) && crate::syscall::process::pid() == 1 {
-        let mut msg = alloc::vec::Vec::new();
-        msg.extend_from_slice(b"the program was killed by ");
-        msg.extend_from_slice(name(sig).as_bytes());
-        host::log(&msg);
+        let mut msg = crate::fs::proc::text::Text::new();
+        msg.s(b"the program was killed by ").s(name(sig).as_bytes());
+        // A fault the kernel took (core files on): where, as the monitor's report says it.
+        if let (Some(f), [vector, _, addr]) = (frame, q.fault) {
+            if vector != 0 || addr != 0 {
+                msg.s(b" at rip 0x").hex(f.rip, 1).s(b", address 0x").hex(addr, 1);
+            }
+        }
+        if dumped {
+            msg.s(b" (core dumped)");
+        }
+        host::log(&msg.into_bytes());
     }
-    host::exit_signaled(sig as u64)
+    host::exit_killed(sig as u64, dumped)
 }
 
 pub fn name(sig: u32) -> &'static str {
@@ -691,7 +716,7 @@ pub fn deliver(frame: &mut Frame) -> bool {
         return true;
     }
     if a.handler == SIG_DFL {
-        default_action(q.sig);
+        default_action(&q, Some(frame));
         return true;
     }
     settle_syscall(frame, Some(&a));
@@ -701,7 +726,7 @@ pub fn deliver(frame: &mut Frame) -> bool {
         // forces a SIGSEGV, which its handler may take (on another stack);
         // if the SIGSEGV's own frame fails, the default action kills.
         t.signals.lock().saved_mask = Some(old_mask);
-        force_sigsegv(t, q.sig == SIGSEGV);
+        force_sigsegv(t, q.sig == SIGSEGV, frame);
         return true;
     }
     crate::rewrite::handler_pushed();
@@ -720,14 +745,14 @@ pub fn deliver(frame: &mut Frame) -> bool {
 /// Linux's `force_sigsegv`: a SIGSEGV for `t` that it cannot block or
 /// ignore (either resets it to the default action), or the default action
 /// at once when `again` (the SIGSEGV handler's own frame failed).
-fn force_sigsegv(t: &Thread, again: bool) {
+fn force_sigsegv(t: &Thread, again: bool, frame: &Frame) {
     let blocked = t.signals.lock().mask & bit(SIGSEGV) != 0;
     let a = action(SIGSEGV);
     if again || blocked || a.handler == SIG_IGN {
         set_action(SIGSEGV, Some(Action::default()));
     }
     if again || a.handler == SIG_DFL || blocked || a.handler == SIG_IGN {
-        default_action(SIGSEGV);
+        default_action(&Queued::new(SIGSEGV, SI_KERNEL), Some(frame));
         return;
     }
     t.signals.lock().pending.add(Queued::new(SIGSEGV, SI_KERNEL));
@@ -770,7 +795,7 @@ pub fn fault(frame: &mut Frame, vector: u64, error: u64, addr: u64) {
         if a.handler != SIG_DFL || blocked {
             set_action(sig, Some(Action::default()));
         }
-        default_action(sig);
+        default_action(&q, Some(frame));
         return;
     }
     t.signals.lock().pending.add(q);
@@ -796,7 +821,7 @@ pub fn seccomp_trap(call_addr: u64, nr: u64, arch: u32, data: u32) {
         if a.handler != SIG_DFL || blocked {
             set_action(SIGSYS, Some(Action::default()));
         }
-        default_action(SIGSYS);
+        default_action(&q, None);
         return;
     }
     t.signals.lock().pending.add(q);

@@ -614,6 +614,7 @@ static RLIMITS: Mutex<[(u64, u64); hx_abi::boot::RLIMITS]> = Mutex::new({
 });
 
 const RLIMIT_FSIZE: u64 = 1;
+const RLIMIT_CORE: u64 = 4;
 const RLIMIT_CPU: u64 = 0;
 
 /// `RLIMIT_CPU`'s soft limit moved on by its watch (Linux's `check_rlimit`).
@@ -690,7 +691,11 @@ pub fn prlimit64([pid, resource, new, old, ..]: Args) -> SysResult {
             }
             return Ok(0);
         }
-        if resource == RLIMIT_FSIZE && (soft, hard) != previous {
+        if resource == RLIMIT_CORE {
+            drop(limits);
+            // Faults then dump core (or no longer): the monitor is told.
+            crate::signal::publish_caught();
+        } else if resource == RLIMIT_FSIZE && (soft, hard) != previous {
             // The monitor writes the guest's files: its host limit is the guest's.
             let _ = host::simple(hx_abi::hypercall::op::PGRP, &[hx_abi::hypercall::PGRP_SET_FSIZE, soft, hard]);
         }
@@ -918,6 +923,11 @@ static THREAD_NAMES: Mutex<alloc::collections::BTreeMap<u32, [u8; 16]>> =
     Mutex::new(alloc::collections::BTreeMap::new());
 /// `PR_SET_DUMPABLE`, `PR_SET_NO_NEW_PRIVS`, `PR_SET_TIMERSLACK`.
 static DUMPABLE: AtomicU64 = AtomicU64::new(1);
+
+/// Whether a fatal signal may write a core file (`PR_GET_DUMPABLE`).
+pub fn dumpable() -> bool {
+    DUMPABLE.load(Ordering::Relaxed) == 1
+}
 static NO_NEW_PRIVS: AtomicU64 = AtomicU64::new(0);
 
 /// The process's `oom_score_adj` and the least it may set without
@@ -1010,6 +1020,7 @@ pub fn prctl([option, arg2, arg3, arg4, arg5, ..]: Args) -> SysResult {
         PR_GET_DUMPABLE => Ok(DUMPABLE.load(Ordering::Relaxed)),
         PR_SET_DUMPABLE if arg2 <= 1 => {
             DUMPABLE.store(arg2, Ordering::Relaxed);
+            crate::signal::publish_caught();
             Ok(0)
         }
         PR_SET_NAME => {

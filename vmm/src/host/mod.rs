@@ -35,8 +35,8 @@ use hx_abi::ring;
 pub enum Outcome {
     Resume,
     Exit(i32),
-    /// The program died of this signal.
-    Killed(i32),
+    /// The program died of this signal (and whether it dumped core).
+    Killed(i32, bool),
     /// The guest kernel reported its own panic (the message went out as a log line).
     KernelPanic,
 }
@@ -224,8 +224,9 @@ impl Host<'_> {
                 if req.args[2] != 0 {
                     return Outcome::KernelPanic;
                 }
-                if (1..=64).contains(&req.args[3]) {
-                    return Outcome::Killed(req.args[3] as i32);
+                let sig = req.args[3] & !hx_abi::hypercall::EXIT_CORE_DUMPED;
+                if (1..=64).contains(&sig) {
+                    return Outcome::Killed(sig as i32, req.args[3] & hx_abi::hypercall::EXIT_CORE_DUMPED != 0);
                 }
                 return Outcome::Exit(req.args[0] as i32 & 0xff);
             }

@@ -14,7 +14,8 @@ use std::sync::atomic::Ordering;
 /// How the program of this monitor ended.
 pub enum End {
     Exit(i32),
-    Killed(i32),
+    /// Killed by a signal; whether it left a core file.
+    Killed(i32, bool),
 }
 
 /// The first process ended: no other process of the tree outlives it (as
@@ -64,7 +65,7 @@ pub fn exit_child(end: End) -> ! {
     }
     match end {
         End::Exit(status) => std::process::exit(status),
-        End::Killed(sig) => {
+        End::Killed(sig, _) => {
             // SAFETY: back to the default action (no core file: RLIMIT_CORE is
             // 0 for monitors), unblocked, then raised: the process dies of it.
             unsafe {

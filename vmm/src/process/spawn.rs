@@ -55,7 +55,7 @@ pub fn serve(m: &Machine, addr: u64) -> Result<()> {
         VFORK_END => {
             let end = match (i32::try_from(req.args[2]), i32::try_from(req.args[1] & 0xff)) {
                 (Ok(0), Ok(status)) => super::End::Exit(status),
-                (Ok(sig), _) if (1..=64).contains(&sig) => super::End::Killed(sig),
+                (Ok(sig), _) if (1..=64).contains(&sig) => super::End::Killed(sig, false),
                 _ => return answer(m, addr, req, -(libc::EINVAL as i64)),
             };
             let Some(slot) = reserved() else { return answer(m, addr, req, -(libc::ECHILD as i64)) };

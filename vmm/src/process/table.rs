@@ -188,7 +188,8 @@ pub fn publish_end(end: &super::End) -> bool {
     }
     let (code, status) = match *end {
         super::End::Exit(status) => (libc::CLD_EXITED, status & 0xff),
-        super::End::Killed(sig) => (libc::CLD_KILLED, sig),
+        super::End::Killed(sig, false) => (libc::CLD_KILLED, sig),
+        super::End::Killed(sig, true) => (libc::CLD_DUMPED, sig),
     };
     // What the host's waitid would report of this monitor and its reaped children.
     let usage = |who| {

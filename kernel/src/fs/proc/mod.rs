@@ -16,7 +16,7 @@ mod config;
 mod cpuinfo;
 mod mounts;
 pub mod others;
-mod process;
+pub(crate) mod process;
 pub mod startup;
 pub mod system;
 mod sysvipc;
@@ -85,6 +85,7 @@ pub enum Global {
     /// hx writes no core files).
     Tainted,
     CorePattern,
+    CoreUsesPid,
     SysvipcMsg,
     SysvipcSem,
     SysvipcShm,
@@ -140,6 +141,7 @@ const SYS_KERNEL_RANDOM: Table = &[
 const SYS_KERNEL: Table = &[
     (b"cap_last_cap", Entry::File(Global::CapLastCap)),
     (b"core_pattern", Entry::File(Global::CorePattern)),
+    (b"core_uses_pid", Entry::File(Global::CoreUsesPid)),
     (b"domainname", Entry::File(Global::Domainname)),
     (b"hostname", Entry::File(Global::Hostname)),
     (b"msgmax", Entry::File(Global::MsgMax)),
@@ -752,6 +754,8 @@ fn store_of(node: Node) -> Option<super::generated::Store> {
         Node::TaskFile(_, TaskFile::OomScoreAdj) => Arc::new(process::store_oom_score_adj),
         Node::TaskFile(_, TaskFile::OomAdj) => Arc::new(process::store_oom_adj),
         Node::File(Global::Printk) => Arc::new(proc_::store_printk),
+        Node::File(Global::CorePattern) => Arc::new(crate::signal::coredump::store_pattern),
+        Node::File(Global::CoreUsesPid) => Arc::new(crate::signal::coredump::store_uses_pid),
         Node::File(Global::Hostname) => Arc::new(proc_::store_hostname),
         Node::File(Global::Domainname) => Arc::new(proc_::store_domainname),
         Node::File(Global::MaxMapCount) => Arc::new(crate::mm::store_max_map_count),

@@ -512,7 +512,7 @@ impl Signals {
 }
 
 /// A thread's `comm`: the name `PR_SET_NAME` gave it, else the program's.
-fn comm_of(thread: &Thread) -> Vec<u8> {
+pub(crate) fn comm_of(thread: &Thread) -> Vec<u8> {
     match process::name_set_for(thread.tid) {
         Some(n) => n[..n.iter().position(|&b| b == 0).unwrap_or(n.len())].to_vec(),
         None => startup::get().comm.to_vec(),
@@ -700,7 +700,21 @@ fn stat_ids(path: &[u8]) -> (u64, u64) {
 /// Linux's would be (per segment, file bytes apart from zero fill).
 /// `/proc/self/maps`, or with `detail` `/proc/self/smaps` (each mapping's
 /// memory use after its line, in Linux 6.1's fields).
-fn maps(detail: bool) -> Vec<u8> {
+/// One line of `/proc/<pid>/maps`: a mapping, or the part of one that
+/// lies over one piece of a loaded image (text, data, bss).
+pub(crate) struct MapPiece {
+    pub vma: mm::space::Vma,
+    pub start: u64,
+    pub end: u64,
+    pub shared: bool,
+    pub offset: u64,
+    pub dev: u64,
+    pub ino: u64,
+    pub name: Vec<u8>,
+}
+
+/// The process's mappings as `maps` lists them.
+pub(crate) fn map_pieces() -> Vec<MapPiece> {
     let s = startup::get();
     let ids = images();
     let vmas = mm::with_space(|sp| sp.vmas());
@@ -711,7 +725,7 @@ fn maps(detail: bool) -> Vec<u8> {
         }
     }
     cuts.sort_unstable();
-    let mut t = Text::new();
+    let mut pieces = Vec::new();
     for v in vmas {
         let mut at = v.start;
         while at < v.end {
@@ -719,27 +733,35 @@ fn maps(detail: bool) -> Vec<u8> {
                 VmaKind::Image => cuts.iter().copied().find(|&c| c > at).unwrap_or(v.end).min(v.end),
                 _ => v.end,
             };
-            let file_name;
-            let (name, offset, dev, ino): (&[u8], u64, u64, u64) = match (v.kind, v.file) {
-                (VmaKind::Image, _) => image_piece(s, ids, at).unwrap_or((b"", 0, 0, 0)),
-                (VmaKind::Stack, _) => (b"[stack]", 0, 0, 0),
-                (VmaKind::Heap, _) => (b"[heap]", 0, 0, 0),
-                (VmaKind::Anon | VmaKind::Shared, Some(f)) => {
-                    file_name = names::path(f.name);
-                    let (dev, ino) = names::ids(f.name, stat_ids);
-                    (&file_name, f.offset, dev, ino)
+            let (name, offset, dev, ino): (Vec<u8>, u64, u64, u64) = match (v.kind, v.file) {
+                (VmaKind::Image, _) => {
+                    image_piece(s, ids, at).map_or((Vec::new(), 0, 0, 0), |(n, o, d, i)| (n.to_vec(), o, d, i))
                 }
-                (VmaKind::Anon, None) => (b"", 0, 0, 0),
+                (VmaKind::Stack, _) => (b"[stack]".to_vec(), 0, 0, 0),
+                (VmaKind::Heap, _) => (b"[heap]".to_vec(), 0, 0, 0),
+                (VmaKind::Anon | VmaKind::Shared, Some(f)) => {
+                    let (dev, ino) = names::ids(f.name, stat_ids);
+                    (names::path(f.name), f.offset, dev, ino)
+                }
+                (VmaKind::Anon, None) => (Vec::new(), 0, 0, 0),
                 // Shared anonymous memory: Linux names it after its shmem file.
-                (VmaKind::Shared, None) => (b"/dev/zero (deleted)", 0, 0, 0),
+                (VmaKind::Shared, None) => (b"/dev/zero (deleted)".to_vec(), 0, 0, 0),
             };
             // A private file mapping is host-shared memory underneath, private to the program.
             let shared = v.file.map_or(v.kind == VmaKind::Shared, |f| f.shared);
-            map_line(&mut t, at, end, v.prot, shared, offset, dev, ino, name);
-            if detail {
-                smap_fields(&mut t, &v, at, end, shared);
-            }
+            pieces.push(MapPiece { vma: v, start: at, end, shared, offset, dev, ino, name });
             at = end;
+        }
+    }
+    pieces
+}
+
+fn maps(detail: bool) -> Vec<u8> {
+    let mut t = Text::new();
+    for p in map_pieces() {
+        map_line(&mut t, p.start, p.end, p.vma.prot, p.shared, p.offset, p.dev, p.ino, &p.name);
+        if detail {
+            smap_fields(&mut t, &p.vma, p.start, p.end, p.shared);
         }
     }
     t.into_bytes()

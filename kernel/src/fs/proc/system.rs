@@ -167,7 +167,10 @@ pub fn text(g: Global) -> Vec<u8> {
             t.u(0).nl();
         }
         Global::CorePattern => {
-            t.s(b"core").nl();
+            t.s(&crate::signal::coredump::pattern()).nl();
+        }
+        Global::CoreUsesPid => {
+            t.u(crate::signal::coredump::uses_pid() as u64).nl();
         }
         Global::ShmMni => {
             t.u(sysv_limits::SHMMNI.into()).nl();
