@@ -735,6 +735,18 @@ fn fatal_signals_write_core_files_as_linux_and_gdb_reads_them() {
     );
 }
 
+/// `sysfs(2)` numbers the file system types and names them back; `ustat`
+/// answers for the device of a mount and of `/proc`, with Linux's errors.
+#[test]
+fn sysfs_and_ustat_answer_as_linux() {
+    each_flavor(
+        "sysfs_ustat",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["every index round-trips: 1", "ustat of .'s device: ok, names zeroed 1"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

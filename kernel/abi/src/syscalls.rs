@@ -60,7 +60,6 @@ const KEXEC: &str = "a kernel without `CONFIG_KEXEC`";
 /// Every refusal, by number.
 pub static REFUSALS: &[Refusal] = &[
     r(134, ENOSYS, "a kernel without `CONFIG_USELIB`"),
-    r(139, ENOSYS, "a kernel without `CONFIG_SYSFS_SYSCALL`"),
     r(153, EPERM, HOST_ONLY),
     r(154, ENOSYS, "a kernel without `CONFIG_MODIFY_LDT_SYSCALL`"),
     r(155, EPERM, HOST_ONLY),

@@ -771,6 +771,53 @@ pub fn statfs([path, buf, ..]: Args) -> SysResult {
     Ok(0)
 }
 
+/// `ustat`: free blocks and inodes of the file system on device `dev`
+/// (the old 32-bit encoding), from its `statfs`; an unknown device is EINVAL.
+pub fn ustat([dev, buf, ..]: Args) -> SysResult {
+    let dev = dev as u32 as u64;
+    let (major, minor) = ((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+    let mount = crate::fs::proc::mounts::mount_of_device(major, minor).ok_or(EINVAL)?;
+    let mut st = [0u8; STATFS_SIZE];
+    let abs = match proc::statfs(mount) {
+        proc::Then::Done(r) => {
+            st = r?;
+            None
+        }
+        proc::Then::Host(abs) => Some(abs),
+    };
+    if let Some(abs) = abs {
+        host::path_request(op::STATFS, &[NO_HANDLE], &[&abs], &mut [&mut st]).0?;
+    }
+    let field = |i: usize| u64::from_ne_bytes(st[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    // struct ustat: f_tfree (int), f_tinode (unsigned long), f_fname[6], f_fpack[6].
+    let mut out = [0u8; 32];
+    out[0..4].copy_from_slice(&(field(3) as u32).to_ne_bytes());
+    out[8..16].copy_from_slice(&field(6).to_ne_bytes());
+    mm::copy_to_user(buf, &out)?;
+    Ok(0)
+}
+
+/// `sysfs(2)`: the file system types the kernel knows, by index (option 1:
+/// a name's index, 2: index to name, 3: how many).
+pub fn sysfs([option, arg1, arg2, ..]: Args) -> SysResult {
+    let types = crate::fs::proc::mounts::filesystem_types();
+    match option {
+        1 => {
+            let name = mm::read_cstr(arg1, PATH_MAX)?;
+            types.iter().position(|(n, _)| *n == name.as_slice()).map(|i| i as u64).ok_or(EINVAL)
+        }
+        2 => {
+            let (name, _) = types.get(arg1 as usize).ok_or(EINVAL)?;
+            let mut out = name.to_vec();
+            out.push(0);
+            mm::copy_to_user(arg2, &out)?;
+            Ok(0)
+        }
+        3 => Ok(types.len() as u64),
+        _ => Err(EINVAL),
+    }
+}
+
 pub fn fstatfs([fd, buf, ..]: Args) -> SysResult {
     let file = table::get(fd)?;
     let Kind::Host(h) = file.kind else {

@@ -51,6 +51,7 @@ const OPTIONS: &[(&str, Shown)] = &[
     ("CONFIG_SECCOMP_FILTER", Serves(317)),
     ("CONFIG_CROSS_MEMORY_ATTACH", Serves(310)),
     ("CONFIG_KCMP", Serves(312)),
+    ("CONFIG_SYSFS_SYSCALL", Serves(139)),
     // Refused as a kernel with them refuses an unprivileged caller.
     ("CONFIG_USERFAULTFD", Set),
     ("CONFIG_BPF_SYSCALL", Set),

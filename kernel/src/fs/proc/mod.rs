@@ -14,7 +14,7 @@
 //! table knows of them (`others`): `stat`, `status`, `cmdline`, `comm`.
 mod config;
 mod cpuinfo;
-mod mounts;
+pub(crate) mod mounts;
 pub mod others;
 pub(crate) mod process;
 pub mod startup;

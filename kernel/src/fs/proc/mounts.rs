@@ -196,7 +196,27 @@ pub fn mountinfo() -> Vec<u8> {
 /// `/proc/filesystems`: the kernel's own file systems, then those of the
 /// mounts (a type that needs no block device marked `nodev`, as Linux does).
 pub fn filesystems() -> Vec<u8> {
-    let mut names: Vec<(&[u8], bool)> = alloc::vec![
+    let mut t = Text::new();
+    for (name, block) in filesystem_types() {
+        t.s(if block { b"" } else { b"nodev" }).c(b'\t').s(name).nl();
+    }
+    t.into_bytes()
+}
+
+/// The mount point of the file system on device (`major`, `minor`), as
+/// `stat` reports its `st_dev` (`ustat`).
+pub fn mount_of_device(major: u64, minor: u64) -> Option<Vec<u8>> {
+    use crate::fs::stat;
+    list()
+        .into_iter()
+        .find(|m| stat::major(m.dev) as u64 == major && stat::minor(m.dev) as u64 == minor)
+        .map(|m| m.path)
+}
+
+/// The file system types the kernel knows, in `/proc/filesystems`' order
+/// (`sysfs(2)` numbers them so), and whether each needs a block device.
+pub fn filesystem_types() -> Vec<(&'static [u8], bool)> {
+    let mut names: Vec<(&'static [u8], bool)> = alloc::vec![
         (b"tmpfs", false),
         (b"proc", false),
         (b"ramfs", false),
@@ -210,9 +230,5 @@ pub fn filesystems() -> Vec<u8> {
             names.push((name, block));
         }
     }
-    let mut t = Text::new();
-    for (name, block) in names {
-        t.s(if block { b"" } else { b"nodev" }).c(b'\t').s(name).nl();
-    }
-    t.into_bytes()
+    names
 }
