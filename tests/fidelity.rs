@@ -747,6 +747,18 @@ fn sysfs_and_ustat_answer_as_linux() {
     );
 }
 
+/// The working directory moves with a rename of itself or of a directory
+/// above it (by an absolute name or one climbing out of it with `..`).
+#[test]
+fn the_working_directory_follows_its_renames() {
+    each_flavor(
+        "cwd_rename",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["getcwd follows the parent                     yes", "unlink by a relative name                     yes"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

@@ -24,6 +24,54 @@ pub fn set_cwd(path: Vec<u8>) {
     *CWD.lock() = path;
 }
 
+/// `from` was renamed to `to`: if the working directory is `from` or lies
+/// below it, it follows (whether it moved).
+pub fn cwd_moved(from: &[u8], to: &[u8]) -> bool {
+    let mut cwd = CWD.lock();
+    let current = tidy(&cwd);
+    let (Some(from), Some(to)) = (lexical(from, &current), lexical(to, &current)) else { return false };
+    if from == b"/" {
+        return false;
+    }
+    let Some(rest) = current.strip_prefix(from.as_slice()) else { return false };
+    if !rest.is_empty() && rest.first() != Some(&b'/') {
+        return false;
+    }
+    let mut moved = to;
+    moved.extend_from_slice(rest);
+    *cwd = moved;
+    true
+}
+
+/// `path` with its `..` taken away, where that is sure: a `..` may only
+/// climb out of components of `resolved` (the working directory, a path
+/// the monitor resolved: real directories), never out of a name that may
+/// be a symlink. None where unsure.
+fn lexical(path: &[u8], resolved: &[u8]) -> Option<Vec<u8>> {
+    let known: Vec<&[u8]> = resolved.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+    let mut stack: Vec<&[u8]> = Vec::new();
+    for c in path.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".") {
+        if c == b".." {
+            // Climbing is sure only along the resolved path.
+            if !known.starts_with(&stack) {
+                return None;
+            }
+            stack.pop();
+        } else {
+            stack.push(c);
+        }
+    }
+    let mut out = Vec::new();
+    for c in stack {
+        out.push(b'/');
+        out.extend_from_slice(c);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    Some(out)
+}
+
 /// Reads the path argument at `ptr` (EFAULT, ENAMETOOLONG as Linux).
 pub fn read(ptr: u64) -> Result<Vec<u8>, Errno> {
     mm::read_cstr(ptr, PATH_MAX - 1)

@@ -536,9 +536,16 @@ pub fn renameat([olddir, old, newdir, new, ..]: Args) -> SysResult {
 }
 
 pub fn renameat2([olddir, old, newdir, new, flags, _]: Args) -> SysResult {
+    const RENAME_EXCHANGE: u64 = 2;
     let from = proc::or_host!(proc::change(path::at(olddir, old)?, false, false));
     let to = proc::or_host!(proc::change(path::at(newdir, new)?, false, false));
-    host::path_request(op::RENAME, &[flags], &[&from, &to], &mut []).0
+    host::path_request(op::RENAME, &[flags], &[&from, &to], &mut []).0?;
+    // The working directory is kept by path: it moves with a rename of it
+    // or of a directory above it (made by this process).
+    if !path::cwd_moved(&from, &to) && flags & RENAME_EXCHANGE != 0 {
+        path::cwd_moved(&to, &from);
+    }
+    Ok(0)
 }
 
 pub fn link([old, new, ..]: Args) -> SysResult {
