@@ -759,6 +759,19 @@ fn the_working_directory_follows_its_renames() {
     );
 }
 
+/// `mincore` of anonymous memory, private and shared: a page exists once
+/// touched, locked (not `MLOCK_ONFAULT`) or populated, as on Linux (hx maps
+/// frames ahead of use; those are no pages to Linux).
+#[test]
+fn anonymous_pages_are_resident_once_used_as_on_linux() {
+    each_flavor(
+        "residency",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["  untouched                              00000000", "  pages 1-2 locked                       01100000"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

@@ -89,6 +89,13 @@ impl Leaf {
         self.atomic().fetch_or(PTE_DIRTY, core::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Records that the page is in use though the CPU has not touched it
+    /// (`mlock`, `MAP_POPULATE`: Linux's page exists from then on): the A
+    /// bit, which also makes its unmapping flush the TLB, conservatively.
+    pub fn mark_used(&self) {
+        self.atomic().fetch_or(PTE_ACCESSED, core::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Whether the CPU has used this entry since it was made (the A bit).
     pub fn is_accessed(&self) -> bool {
         self.get() & (1 << 5) != 0

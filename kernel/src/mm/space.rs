@@ -611,6 +611,27 @@ impl AddressSpace {
         self.pt.leaf(va).is_some_and(|l| l.is_backed() && l.is_accessed())
     }
 
+    /// Whether Linux would have a page at `va`: backed, and used — by the
+    /// program (the A bit), written by the kernel or the host (the D bit
+    /// `mark_dirty` sets), or populated (`mark_populated`).
+    pub fn used(&self, va: u64) -> bool {
+        self.pt.leaf(va).is_some_and(|l| l.is_backed() && (l.is_accessed() || l.is_dirty()))
+    }
+
+    /// `[start, end)` populated (`mlock`, `MAP_POPULATE`): backed now, and
+    /// every page counts as in use (`used`).
+    pub fn mark_populated(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        self.fault_in(start, end)?;
+        let mut va = start;
+        while va < end {
+            if let Some(l) = self.pt.leaf(va).filter(|l| l.is_backed()) {
+                l.mark_used();
+            }
+            va += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
     /// Whether `addr` lies in memory other processes may share (`MAP_SHARED`;
     /// a private file mapping the monitor made copy-on-write is not).
     pub fn shared_at(&self, addr: u64) -> bool {

@@ -291,8 +291,7 @@ fn write_core(handle: u64, sig: u32, info: &[u8; 128], frame: Option<&Frame>, li
         while va < p.end && at < end_of_file {
             // Frames mapped ahead of any use (the stack's) are no page to
             // Linux; a page of zeros reads back the same as a hole.
-            let phys =
-                mm::with_space(|s| if s.touched(va) { s.phys_at(va) } else { None }).filter(|&phys| !is_zero(phys));
+            let phys = mm::with_space(|s| if s.used(va) { s.phys_at(va) } else { None }).filter(|&phys| !is_zero(phys));
             match phys {
                 Some(phys) => {
                     if batch.is_empty() {

@@ -127,12 +127,22 @@ fn page_range(addr: u64, len: u64) -> Result<(u64, u64), Errno> {
 }
 
 pub fn mlock([addr, len, ..]: Args) -> SysResult {
+    lock(addr, len, true)
+}
+
+/// Locks `[addr, addr+len)`; `populate`: its pages are made present (all
+/// but `MLOCK_ONFAULT`, which locks only those the program touches).
+fn lock(addr: u64, len: u64, populate: bool) -> SysResult {
     let (start, end) = page_range(addr, len)?;
     let mut l = LOCKS.lock();
     let mut after = l.ranges.clone();
     add(&mut after, start, end);
     within_limit(locked_bytes(&after))?;
     l.ranges = after;
+    drop(l);
+    if populate {
+        with_space(|s| s.mark_populated(start, end))?;
+    }
     Ok(0)
 }
 
@@ -141,7 +151,7 @@ pub fn mlock2([addr, len, flags, ..]: Args) -> SysResult {
     if flags & !MLOCK_ONFAULT != 0 {
         return Err(EINVAL);
     }
-    mlock([addr, len, 0, 0, 0, 0])
+    lock(addr, len, flags & MLOCK_ONFAULT == 0)
 }
 
 pub fn munlock([addr, len, ..]: Args) -> SysResult {

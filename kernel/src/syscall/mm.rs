@@ -34,6 +34,11 @@ pub fn mmap(args: Args) -> SysResult {
         let _ = munmap([start, end - start, 0, 0, 0, 0]);
         return Err(e);
     }
+    // MAP_POPULATE (and a locked mapping): its pages exist from now on.
+    const MAP_POPULATE: u64 = 0x8000;
+    if args[3] & (MAP_POPULATE | MAP_LOCKED) != 0 || super::mlock::any_locked(start, end) {
+        with_space(|s| s.mark_populated(start, end))?;
+    }
     Ok(start)
 }
 
@@ -471,7 +476,11 @@ pub fn mincore([addr, len, vec, ..]: Args) -> SysResult {
         let n = ((end - va) / PAGE_SIZE).min(PIECE) as usize;
         with_space(|s| {
             for (i, b) in out[..n].iter_mut().enumerate() {
-                *b = u8::from(s.resident(va + i as u64 * PAGE_SIZE));
+                let page = va + i as u64 * PAGE_SIZE;
+                // Anonymous memory has a page once used (frames mapped ahead
+                // of any use are none to Linux); a file's pages are its cache's.
+                let anon = s.vma_at(page).is_some_and(|v| v.file.is_none() && v.kind != crate::mm::Kind::Image);
+                *b = u8::from(if anon { s.used(page) } else { s.resident(page) });
             }
         });
         crate::mm::copy_to_user(vec + (va - addr) / PAGE_SIZE, &out[..n])?;
