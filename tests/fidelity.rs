@@ -772,6 +772,18 @@ fn anonymous_pages_are_resident_once_used_as_on_linux() {
     );
 }
 
+/// `RLIMIT_SIGPENDING`: Linux's finite default; past the limit, real-time
+/// signals with their own siginfo are `EAGAIN`, others lose their siginfo.
+#[test]
+fn queued_signals_are_limited_by_rlimit_sigpending_as_on_linux() {
+    each_flavor(
+        "sigpending_limit",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["sigqueue 3: EAGAIN", "taken 4, with their value 3"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

@@ -189,6 +189,32 @@ impl Pending {
 /// the way back to the program skips every signal check.
 static QUEUED: AtomicU64 = AtomicU64::new(0);
 
+/// `RLIMIT_SIGPENDING` for a signal a program sends (to `t`, or to the
+/// process): once the process has as many signals queued as the limit
+/// allows (Linux counts per user; a guest process is its own user here),
+/// a real-time signal with its own siginfo (`sigqueue`, `tgkill`) is
+/// `EAGAIN`; any other is still sent, but without its siginfo (Linux's
+/// "silent loss of information"): merged into a pending one of the same
+/// number (`None`), else delivered as a bare `SI_USER`. Standard signals
+/// from `kill` are never limited.
+pub fn limit_queue(q: Queued, t: Option<&Thread>) -> Result<Option<Queued>, Errno> {
+    const RLIMIT_SIGPENDING: usize = 11;
+    const SIGRTMIN: u32 = 32;
+    let rt = q.sig >= SIGRTMIN;
+    let overridden = !rt && q.code() >= 0;
+    if overridden || QUEUED.load(Ordering::Relaxed) < crate::syscall::process::soft_limit(RLIMIT_SIGPENDING) {
+        return Ok(Some(q));
+    }
+    if rt && q.code() != SI_USER {
+        return Err(crate::errno::EAGAIN);
+    }
+    let pending = PROCESS_PENDING.lock().set | t.map_or(0, |t| t.signals.lock().pending.set);
+    if pending & bit(q.sig) != 0 {
+        return Ok(None);
+    }
+    Ok(Some(Queued::new(q.sig, SI_USER)))
+}
+
 /// Whether any signal is queued at all (a cheap first check).
 pub fn any_queued() -> bool {
     QUEUED.load(Ordering::Relaxed) != 0

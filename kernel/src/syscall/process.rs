@@ -200,6 +200,13 @@ pub fn sched_from_exec(s: &hx_abi::boot::SchedState) {
         *RLIMITS.lock() = s.rlimits.map(|[soft, hard]| (soft.min(hard), hard));
         let [soft, hard] = s.rlimits[0];
         crate::signal::timers::arm_cpu_limit(soft.min(hard), hard);
+    } else {
+        // The first process: Linux starts init with RLIMIT_NPROC and
+        // RLIMIT_SIGPENDING at half of threads-max (`fork_init`).
+        let half = crate::fs::proc::system::threads_max() / 2;
+        let mut limits = RLIMITS.lock();
+        limits[6] = (half, half);
+        limits[11] = (half, half);
     }
 }
 

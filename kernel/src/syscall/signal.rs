@@ -223,7 +223,9 @@ pub fn kill([target, sig, ..]: Args) -> SysResult {
         return Err(ESRCH);
     }
     if local && sig != 0 {
-        signal::send_process(Queued::from_user(valid_signal(sig)?, SI_USER));
+        if let Some(q) = signal::limit_queue(Queued::from_user(valid_signal(sig)?, SI_USER), None)? {
+            signal::send_process(q);
+        }
     }
     Ok(0)
 }
@@ -231,7 +233,9 @@ pub fn kill([target, sig, ..]: Args) -> SysResult {
 fn to_thread(tid: u64, sig: u64, q: Queued) -> SysResult {
     let t = sched::thread(tid as u32).ok_or(ESRCH)?;
     if sig != 0 {
-        signal::send_thread(&t, q);
+        if let Some(q) = signal::limit_queue(q, Some(&t))? {
+            signal::send_thread(&t, q);
+        }
     }
     Ok(0)
 }
@@ -270,7 +274,9 @@ pub fn rt_sigqueueinfo([tgid, sig, info, ..]: Args) -> SysResult {
         crate::host::log(b"rt_sigqueueinfo: a signal with its siginfo to another process is not implemented: ENOSYS");
         return Err(crate::errno::ENOSYS);
     }
-    signal::send_process(q);
+    if let Some(q) = signal::limit_queue(q, None)? {
+        signal::send_process(q);
+    }
     Ok(0)
 }
 
