@@ -784,6 +784,20 @@ fn queued_signals_are_limited_by_rlimit_sigpending_as_on_linux() {
     );
 }
 
+/// File leases: taken, read back and refused as Linux does (a write lease
+/// with the file open elsewhere, a read lease on a file open for writing, a
+/// pipe); another process's open breaks one: the holder gets `F_SETSIG`'s
+/// signal with `si_fd` (or `SIGIO`), gives the lease up, the opener goes on.
+#[test]
+fn file_leases_are_taken_and_broken_as_on_linux() {
+    each_flavor(
+        "leases",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["  signal F_SETSIG's, si_fd matches 1, si_code POLL_MSG", "  the opener went on: 1"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

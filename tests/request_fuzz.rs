@@ -318,6 +318,7 @@ const OPS: &[u32] = &[
     op::STOP,
     op::EVENTFD,
     op::MQUEUE,
+    op::LEASE,
     op::EXIT,
     0,
     44,

@@ -77,6 +77,7 @@ fn op_name(op: u32) -> &'static str {
         op::STOP => "stop",
         op::EVENTFD => "eventfd",
         op::MQUEUE => "mqueue",
+        op::LEASE => "lease",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

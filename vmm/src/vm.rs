@@ -554,6 +554,8 @@ pub fn run(cfg: &Config) -> Result<i32> {
         return Err(rejected(2, format!("--memory must be at least {} MiB", MIN_MEMORY >> 20)));
     }
     crate::host::shared::catch_truncated_files();
+    // Before any thread starts: lease breaks are read from a signalfd.
+    crate::host::lease::block_signal();
     // Read before anything drops them (--user) or forbids asking (seccomp).
     crate::lockdown::host_caps();
     // Before any thread starts: every thread and monitor of the tree shares it.

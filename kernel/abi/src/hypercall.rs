@@ -297,7 +297,19 @@ pub mod op {
     /// an empty one in blocking mode is `ETIMEDOUT` (the guest then polls
     /// the handle), in non-blocking mode `EAGAIN`.
     pub const MQUEUE: u32 = 68;
+    /// File leases, the host's on the monitor's descriptor: `args[0]` =
+    /// `LEASE_SET` (handle `args[1]`, `F_RDLCK`/`F_WRLCK`/`F_UNLCK` in
+    /// `args[2]`), `LEASE_GET` (handle `args[1]`; `ret` = the lease type),
+    /// or `LEASE_BREAKS` (`segs[0]` takes the handles whose leases broke
+    /// since the last call, as u64s; `ret` = how many). A break is a host
+    /// event (`Shared::host_events`).
+    pub const LEASE: u32 = 69;
 }
+
+/// `LEASE` calls.
+pub const LEASE_SET: u64 = 0;
+pub const LEASE_GET: u64 = 1;
+pub const LEASE_BREAKS: u64 = 2;
 
 /// `MQUEUE` calls. Open: the name (no '/') in `segs[0]`, flags `args[1]`
 /// (access mode, `O_CREAT`, `O_EXCL`, `O_NONBLOCK`), mode `args[2]`, and
@@ -586,7 +598,7 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::MQUEUE;
+pub const LAST_OP: u32 = op::LEASE;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;

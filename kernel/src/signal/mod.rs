@@ -28,6 +28,7 @@ pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
 pub const SIGALRM: u32 = 14;
 pub const SIGCHLD: u32 = 17;
+pub const SIGIO: u32 = 29;
 pub const SIGCONT: u32 = 18;
 pub const SIGSTOP: u32 = 19;
 
@@ -132,6 +133,22 @@ impl Queued {
     }
 
     /// An I/O readiness signal: `si_band`, `si_fd`.
+    /// The signal Linux's `kill_fasync(..., POLL_MSG)` sends for descriptor
+    /// `fd` of a file whose `F_SETSIG` is `io_signal`: a plain `SIGIO`
+    /// (0), else that signal with `si_fd` and `si_band` POLLIN|POLLRDNORM|POLLMSG.
+    pub fn io_message(io_signal: u32, fd: u64) -> Self {
+        const POLL_MSG: i32 = 3;
+        const BAND_MSG: i64 = 0x1 | 0x40 | 0x400;
+        match io_signal {
+            0 => Queued::new(SIGIO, SI_KERNEL),
+            sig => {
+                let mut q = Queued::new(sig, POLL_MSG);
+                q.set_poll(BAND_MSG, fd as i32);
+                q
+            }
+        }
+    }
+
     pub fn set_poll(&mut self, band: i64, fd: i32) {
         self.fields()._sigpoll = uapi::__sifields__bindgen_ty_6 { _band: band, _fd: fd };
     }

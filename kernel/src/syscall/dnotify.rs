@@ -34,11 +34,6 @@ const IN_CREATE: u32 = 0x100;
 const IN_DELETE: u32 = 0x200;
 const IN_ONLYDIR: u64 = 0x0100_0000;
 
-const SIGIO: u32 = 29;
-/// `si_code` and `si_band` of an I/O signal for a directory change (`POLL_MSG`; POLLIN|POLLRDNORM|POLLMSG).
-const POLL_MSG: i32 = 3;
-const BAND_MSG: i64 = 0x1 | 0x40 | 0x400;
-
 /// The inotify events each dnotify event stands for.
 const MAP: [(u64, u32); 6] = [
     (DN_ACCESS, IN_ACCESS),
@@ -198,14 +193,7 @@ fn take_events(fired: bool) {
 
 /// `F_SETSIG`'s signal with `si_fd` and `si_band`, or a plain `SIGIO`.
 fn signal_for(r: &Registration) -> Queued {
-    match r.file.io_signal.load(Ordering::Relaxed) {
-        0 => Queued::new(SIGIO, crate::signal::SI_KERNEL),
-        sig => {
-            let mut q = Queued::new(sig, POLL_MSG);
-            q.set_poll(BAND_MSG, r.fd as i32);
-            q
-        }
-    }
+    Queued::io_message(r.file.io_signal.load(Ordering::Relaxed), r.fd)
 }
 
 /// A forked child: the parent's registrations stay the parent's (they

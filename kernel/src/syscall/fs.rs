@@ -652,8 +652,12 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
     const F_SETOWN_EX: u64 = 15;
     const F_GETOWN_EX: u64 = 16;
     const F_NOTIFY: u64 = 1026;
+    const F_SETLEASE: u64 = 1024;
+    const F_GETLEASE: u64 = 1025;
     let entry = table::entry(fd)?;
     match cmd {
+        F_SETLEASE => super::lease::set(fd, &entry.file, arg as u32 as u64),
+        F_GETLEASE => super::lease::get(&entry.file),
         F_NOTIFY => super::dnotify::fcntl_notify(fd, &entry.file, arg as u32 as u64),
         F_SETOWN => set_owner(&entry.file, arg as i32),
         F_GETOWN => Ok(owner_for_getown(&entry.file) as u64),

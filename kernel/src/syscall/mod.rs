@@ -11,6 +11,7 @@ pub mod fs;
 pub mod futex;
 mod futex_shared;
 pub mod inotify;
+pub mod lease;
 pub mod madvise;
 pub mod mlock;
 pub mod mm;

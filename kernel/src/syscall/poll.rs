@@ -242,6 +242,7 @@ pub fn take_host_events() {
     if HOST_EVENTS_SEEN.load(Ordering::Relaxed) != now && HOST_EVENTS_SEEN.swap(now, Ordering::AcqRel) != now {
         wake_pollers();
         super::dnotify::on_host_events();
+        super::lease::on_host_events();
     }
 }
 

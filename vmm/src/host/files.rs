@@ -46,6 +46,8 @@ pub struct Files {
     pub file_size_limit: u64,
     /// The pseudo-terminals the guest made (`/dev/ptmx`, `/dev/pts/N`).
     ptys: super::pty::Ptys,
+    /// How the host tells of broken leases (`super::lease`).
+    pub(super) leases: super::lease::Leases,
 }
 
 /// `Files::memory_budget` until the VM's RAM size is known.
@@ -267,6 +269,7 @@ impl Files {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             file_size_limit: u64::MAX,
             ptys: Default::default(),
+            leases: Default::default(),
         }
     }
 

@@ -197,6 +197,17 @@ impl Handles {
         Ok(())
     }
 
+    /// The handles that hold host descriptor `fd`.
+    pub fn with_fd(&self, fd: i32) -> Vec<u64> {
+        (0u64..)
+            .zip(self.slots.iter())
+            .filter_map(|(h, slot)| match slot {
+                Some(Handle::Host { fd: f, .. } | Handle::Socket { fd: f, .. }) if f.as_raw_fd() == fd => Some(h),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The descriptors of every handle held.
     pub fn raw_fds(&self) -> Vec<i32> {
         self.slots

@@ -17,6 +17,7 @@ pub mod handles;
 pub mod identity;
 mod inotify;
 mod ioctl;
+pub mod lease;
 mod mqueue;
 pub mod net;
 pub mod process;
@@ -170,6 +171,7 @@ impl Host<'_> {
                 None => -(libc::ENOSYS as i64),
             },
             op::INOTIFY => inotify::serve(self.files, &req.args, &segs).unwrap_or_else(|e| -(e as i64)),
+            op::LEASE => lease::serve(self.files, self.watch, &req.args, &segs).unwrap_or_else(|e| -(e as i64)),
             op::FUTEX => match self.watch {
                 Some(w) => w.futexes.serve(self.mem, &req.args).unwrap_or_else(|e| -(e as i64)),
                 None => -(libc::ENOSYS as i64),

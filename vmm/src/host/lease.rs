@@ -1,0 +1,151 @@
+//! File leases (`F_SETLEASE`/`F_GETLEASE`): the host's, taken on the
+//! monitor's descriptor of the guest's file, so that every process that
+//! opens the file — another guest process in its own VM, or a host program
+//! — breaks it as on Linux (the host kernel makes the opener wait).
+//!
+//! The host tells the lease holder of a break with a signal: to the monitor.
+//! Its descriptors are set to raise [`signal()`], which every monitor thread
+//! blocks from the start (a stray one is queued, never fatal), and which a
+//! signalfd reads; the watcher reports that descriptor ready as a host event,
+//! and the guest kernel asks which of its files' leases broke (`LEASE_BREAKS`)
+//! and signals the program as Linux does (`SIGIO`, or `F_SETSIG`'s signal with
+//! `si_fd`).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use super::files::Files;
+use super::guest::Segs;
+use crate::sandbox::Errno;
+use hx_abi::hypercall::{LEASE_BREAKS, LEASE_GET, LEASE_SET};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// The host signal lease breaks raise (a real-time one, so each break
+/// queues its `si_fd`).
+pub fn signal() -> libc::c_int {
+    libc::SIGRTMIN() + 4
+}
+
+/// Blocks [`signal()`] in the calling thread and those it starts later: call
+/// before the monitor starts any thread.
+pub fn block_signal() {
+    // SAFETY: changes the calling thread's own mask with a set we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal());
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Linux's `F_SETSIG` (not in the libc crate).
+const F_SETSIG: libc::c_int = 10;
+
+/// The monitor's signalfd for [`signal()`], made at the first lease.
+#[derive(Default)]
+pub struct Leases {
+    breaks: Option<OwnedFd>,
+}
+
+fn errno() -> Errno {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// `op::LEASE`: `args[0]` = `LEASE_SET` (handle `args[1]`, Linux's lease
+/// type `args[2]`), `LEASE_GET` (handle `args[1]`), or `LEASE_BREAKS` (the
+/// handles whose leases broke since the last call, as u64s into `segs[0]`;
+/// `ret` = how many).
+pub fn serve(
+    files: &mut Files,
+    watch: Option<&crate::watch::Watcher>,
+    args: &[u64; 8],
+    segs: &Segs,
+) -> Result<i64, Errno> {
+    match args[0] {
+        LEASE_SET => {
+            let kind = match args[2] {
+                0 => libc::F_RDLCK,
+                1 => libc::F_WRLCK,
+                2 => libc::F_UNLCK,
+                _ => return Err(libc::EINVAL),
+            };
+            let fd = files.handles.fd(args[1])?;
+            if kind != libc::F_UNLCK {
+                files.leases.listen(watch)?;
+                // SAFETY: the break signal of a descriptor we hold.
+                if unsafe { libc::fcntl(fd, F_SETSIG, signal()) } != 0 {
+                    return Err(errno());
+                }
+            }
+            // SAFETY: a lease on a descriptor we hold; the host checks the rest.
+            match unsafe { libc::fcntl(fd, libc::F_SETLEASE, kind) } {
+                0 => Ok(0),
+                _ => Err(errno()),
+            }
+        }
+        LEASE_GET => {
+            let fd = files.handles.fd(args[1])?;
+            // SAFETY: reads the lease of a descriptor we hold.
+            match unsafe { libc::fcntl(fd, libc::F_GETLEASE) } {
+                r if r >= 0 => Ok(i64::from(r)),
+                _ => Err(errno()),
+            }
+        }
+        LEASE_BREAKS => {
+            let broken = files.leases.take_breaks(watch);
+            let handles: Vec<u64> = broken.into_iter().flat_map(|fd| files.handles.with_fd(fd)).collect();
+            let room = segs.get(0).map_or(0, |s| usize::try_from(s.len / 8).unwrap_or(0));
+            let bytes: Vec<u8> = handles.iter().take(room).flat_map(|h| h.to_ne_bytes()).collect();
+            segs.write(0, &bytes)?;
+            Ok(handles.len().min(room) as i64)
+        }
+        _ => Err(libc::EINVAL),
+    }
+}
+
+impl Leases {
+    /// Makes the signalfd (once) and asks the watcher to report it readable.
+    fn listen(&mut self, watch: Option<&crate::watch::Watcher>) -> Result<(), Errno> {
+        if self.breaks.is_none() {
+            // SAFETY: a set we own, for a new descriptor.
+            let fd = unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, signal());
+                libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
+            };
+            if fd < 0 {
+                return Err(errno());
+            }
+            // SAFETY: just made, ours.
+            self.breaks = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        self.arm(watch);
+        Ok(())
+    }
+
+    fn arm(&self, watch: Option<&crate::watch::Watcher>) {
+        if let (Some(fd), Some(w)) = (&self.breaks, watch) {
+            let _ = w.watch(fd.as_raw_fd(), libc::POLLIN);
+        }
+    }
+
+    /// The host descriptors whose leases broke since the last look.
+    fn take_breaks(&self, watch: Option<&crate::watch::Watcher>) -> Vec<i32> {
+        let Some(fd) = &self.breaks else { return Vec::new() };
+        let mut out = Vec::new();
+        loop {
+            // SAFETY: a zeroed plain struct, filled by read from our signalfd.
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            // SAFETY: reads one record into the struct we own.
+            let n = unsafe { libc::read(fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+            if n != size as isize {
+                break;
+            }
+            if !out.contains(&info.ssi_fd) {
+                out.push(info.ssi_fd);
+            }
+        }
+        self.arm(watch);
+        out
+    }
+}
