@@ -699,7 +699,7 @@ fn openat2_and_symlinks_into_proc_resolve_as_on_linux() {
 /// Core dumps: a fatal signal under `RLIMIT_CORE` writes an ELF core file
 /// (registers, signal, memory) and `wait` reports `WCOREDUMP`/`CLD_DUMPED`;
 /// no file below a page of limit or when not dumpable; an old core is
-/// replaced. Compared with the native run (which needs the host's
+/// replaced; `MADV_DONTDUMP` and `coredump_filter` choose the memory. Compared with the native run (which needs the host's
 /// `core_pattern` to be Linux's default, "core"); then gdb reads hx's core
 /// and finds the function that faulted.
 #[test]
@@ -715,6 +715,10 @@ fn fatal_signals_write_core_files_as_linux_and_gdb_reads_them() {
         let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
         assert!(out.contains("SIGSEGV, unlimited: signaled 1 sig 11 core 1, waitid code CLD_DUMPED"), "{out}");
         assert!(out.contains("NT_PRSTATUS: signal 11, rip in crash_here"), "{out}");
+        assert!(
+            out.contains("MADV_DONTDUMP on the private page: private page dumped 0, shared page dumped 1"),
+            "{out}"
+        );
     }
     assert!(Path::new("/usr/bin/gdb").exists(), "gdb is missing: .ci/setup installs it");
     let exe = build("coredump", Flavor::GlibcDynamic, &[]);

@@ -96,6 +96,7 @@ extern "C" fn kmain(boot_block: *const BootInfo, cpu: u64) -> ! {
         .expect("guest RAM too small for the first thread");
     syscall::process::set_no_new_privs(boot.exec.no_new_privs != 0);
     syscall::process::set_printk_levels(boot.exec.printk);
+    signal::coredump::set_filter(boot.exec.coredump_filter);
     mm::MAX_MAP_COUNT.store(boot.exec.max_map_count, core::sync::atomic::Ordering::Relaxed);
     syscall::seccomp::init_from_exec(&main, &boot.exec);
     let main = sched::spawn(main);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -89,6 +90,62 @@ static void inspect(int expect_rip) {
     free(buf);
 }
 
+// A 64-byte pattern made at run time (so that no text of the program holds it).
+static void pattern(char *out, int seed) {
+    char base = seed % 2 ? 'A' : 'a';
+    for (int i = 0; i < 64; i++)
+        out[i] = (char)(base + (unsigned)(i * 7 + seed * 3 + seed / 26) % 26);
+}
+
+// Whether the core file holds the pattern of `seed`.
+static int core_holds(int seed) {
+    char marker[64];
+    pattern(marker, seed);
+    int fd = open("core", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    fstat(fd, &st);
+    char *buf = malloc(st.st_size + 1);
+    ssize_t n = read(fd, buf, st.st_size);
+    close(fd);
+    size_t len = sizeof marker;
+    int found = 0;
+    for (ssize_t i = 0; i + (ssize_t)len <= n && !found; i++)
+        found = memcmp(buf + i, marker, len) == 0;
+    free(buf);
+    return found;
+}
+
+// A child marks two pages with distinct texts, leaves one out of core
+// files (MADV_DONTDUMP) or sets its coredump_filter, and dies of SIGSEGV.
+static void dump_choice(const char *what, const char *filter, int dontdump) {
+    unlink("core");
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
+        setrlimit(RLIMIT_CORE, &r);
+        char *a = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char *b = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        // Seeds only known at run time: no constant the compiler folds.
+        pattern(a, 2 * getpid());
+        pattern(b, 2 * getpid() + 1);
+        if (dontdump)
+            madvise(a, 4096, MADV_DONTDUMP);
+        if (filter) {
+            int fd = open("/proc/self/coredump_filter", O_WRONLY);
+            if (fd < 0 || write(fd, filter, strlen(filter)) < 0)
+                _exit(2);
+            close(fd);
+        }
+        crash_here(0);
+    }
+    wait(NULL);
+    int in_private = core_holds(2 * child), in_shared = core_holds(2 * child + 1);
+    printf("%s: private page dumped %d, shared page dumped %d\n", what, in_private, in_shared);
+}
+
 static void child_dies(const char *what, rlim_t limit, int dumpable, int how, int by_kill) {
     unlink("core");
     fflush(stdout);
@@ -126,7 +183,18 @@ int main(int argc, char **argv) {
     child_dies("SIGFPE", RLIM_INFINITY, 1, 2, 0);
     child_dies("SIGQUIT by kill", RLIM_INFINITY, 1, 0, SIGQUIT);
     child_dies("SIGTERM by kill", RLIM_INFINITY, 1, 0, SIGTERM);
-    // A core left behind is replaced, not appended to.
+    char filter[32] = {0};
+    int ffd = open("/proc/self/coredump_filter", O_RDONLY);
+    if (ffd >= 0 && read(ffd, filter, sizeof filter - 1) > 0)
+        printf("coredump_filter: %s", filter);
+    close(ffd);
+    dump_choice("default filter", NULL, 0);
+    dump_choice("MADV_DONTDUMP on the private page", NULL, 1);
+    dump_choice("filter 0x1 (anonymous private only)", "0x1", 0);
+    dump_choice("filter 2 (anonymous shared only)", "2", 0);
+
+    // A core left behind is replaced, not appended to (the last one, kept
+    // for a debugger with `keep`).
     int fd = open("core", O_CREAT | O_WRONLY | O_TRUNC, 0644);
     if (fd >= 0 && write(fd, "old", 3) == 3)
         close(fd);
@@ -139,6 +207,7 @@ int main(int argc, char **argv) {
     wait(NULL);
     printf("old core replaced:\n");
     inspect(1);
+
     if (argc < 2 || strcmp(argv[1], "keep") != 0)
         unlink("core");
     return 0;

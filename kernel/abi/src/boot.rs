@@ -187,6 +187,8 @@ pub struct ExecState {
     pub printk: [i32; 4],
     /// `/proc/sys/vm/max_map_count`, which the new image keeps.
     pub max_map_count: u64,
+    /// `/proc/self/coredump_filter`, which `execve` keeps.
+    pub coredump_filter: u64,
 }
 
 /// A process's host and domain names (lengths 0: the boot's host name and
@@ -283,6 +285,7 @@ impl Default for ExecState {
             uts: UtsNames::default(),
             printk: [4, 4, 1, 7],
             max_map_count: 65530,
+            coredump_filter: 0x33,
         }
     }
 }

@@ -27,6 +27,89 @@ static PATTERN: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 static USES_PID: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 const PATTERN_MAX: usize = 128;
 
+/// `/proc/self/coredump_filter`: which mappings' memory a core file holds
+/// (bit 0 anonymous private, 1 anonymous shared, 2 file private, 3 file
+/// shared; the others name kinds of memory hx has not: huge pages, DAX).
+static FILTER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0x33);
+/// The bits Linux keeps (`MMF_DUMP_FILTER_MASK`).
+const FILTER_MASK: u64 = 0x1ff;
+
+pub fn filter() -> u64 {
+    FILTER.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn set_filter(bits: u64) {
+    FILTER.store(bits & FILTER_MASK, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// A write to `/proc/self/coredump_filter`: a number as `strtoul(.., 0)`
+/// reads it (hex with `0x`, octal with `0`, else decimal).
+pub fn store_filter(data: &[u8]) -> Result<(), Errno> {
+    let text = core::str::from_utf8(data).map_err(|_| EINVAL)?.trim();
+    let (digits, radix) = match text {
+        t if t.starts_with("0x") || t.starts_with("0X") => (&t[2..], 16),
+        t if t.len() > 1 && t.starts_with('0') => (&t[1..], 8),
+        t => (t, 10),
+    };
+    let v = u64::from_str_radix(digits, radix).map_err(|_| EINVAL)?;
+    set_filter(v);
+    Ok(())
+}
+
+/// Ranges `MADV_DONTDUMP` left out of core files (`MADV_DODUMP` puts back).
+static NOT_DUMPED: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+
+/// `madvise(MADV_DONTDUMP)` (`dump` false) or `MADV_DODUMP` on `[start, end)`.
+pub fn set_dumped(start: u64, end: u64, dump: bool) {
+    let mut ranges = NOT_DUMPED.lock();
+    let mut kept = Vec::with_capacity(ranges.len() + 2);
+    for &(s, e) in ranges.iter() {
+        if e <= start || s >= end {
+            kept.push((s, e));
+            continue;
+        }
+        if s < start {
+            kept.push((s, start));
+        }
+        if e > end {
+            kept.push((end, e));
+        }
+    }
+    if !dump {
+        kept.push((start, end));
+        kept.sort_unstable();
+    }
+    *ranges = kept;
+}
+
+/// `[start, end)` was unmapped or mapped afresh: its mark went with it.
+pub fn forget(start: u64, end: u64) {
+    if !NOT_DUMPED.lock().is_empty() {
+        set_dumped(start, end, true);
+    }
+}
+
+/// The pieces cut where `MADV_DONTDUMP` marks begin and end, each with
+/// whether it is marked.
+fn cut_at_marks(pieces: Vec<MapPiece>) -> Vec<(MapPiece, bool)> {
+    let marks = NOT_DUMPED.lock().clone();
+    let mut out = Vec::new();
+    for p in pieces {
+        let mut cuts: Vec<u64> =
+            marks.iter().flat_map(|&(s, e)| [s, e]).filter(|&c| c > p.start && c < p.end).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut at = p.start;
+        for end in cuts.into_iter().chain([p.end]) {
+            let marked = marks.iter().any(|&(s, e)| s <= at && at < e);
+            let offset = p.offset + (at - p.start);
+            out.push((MapPiece { start: at, end, offset, name: p.name.clone(), ..p }, marked));
+            at = end;
+        }
+    }
+    out
+}
+
 /// `core_pattern` as `/proc/sys/kernel/core_pattern` shows it.
 pub fn pattern() -> Vec<u8> {
     let p = PATTERN.lock();
@@ -214,19 +297,28 @@ fn put64(out: &mut Vec<u8>, v: u64) {
 /// which the tools read from the files `NT_FILE` names.
 fn dumped(piece: &MapPiece) -> bool {
     use crate::mm::Kind;
+    const ANON_PRIVATE: u64 = 1 << 0;
+    const ANON_SHARED: u64 = 1 << 1;
+    const FILE_PRIVATE: u64 = 1 << 2;
+    const FILE_SHARED: u64 = 1 << 3;
     let writable = piece.vma.prot & PROT_WRITE != 0;
-    match (piece.vma.kind, piece.vma.file) {
-        (Kind::Stack | Kind::Heap, _) => true,
-        // Shared file mappings are the file's (bit 3, off by default).
-        (_, Some(f)) if f.shared => false,
-        (Kind::Image, _) | (_, Some(_)) => writable,
-        (Kind::Anon | Kind::Shared, None) => true,
-    }
+    let bit = match (piece.vma.kind, piece.vma.file) {
+        (Kind::Stack | Kind::Heap, _) => ANON_PRIVATE,
+        (_, Some(f)) if f.shared => FILE_SHARED,
+        // A private file mapping the program may have written holds its
+        // own copies of pages: anonymous memory to Linux.
+        (Kind::Image, _) | (_, Some(_)) if writable => ANON_PRIVATE,
+        (Kind::Image, _) | (_, Some(_)) => FILE_PRIVATE,
+        (Kind::Shared, None) => ANON_SHARED,
+        (Kind::Anon, None) => ANON_PRIVATE,
+    };
+    filter() & bit != 0
 }
 
 fn write_core(handle: u64, sig: u32, info: &[u8; 128], frame: Option<&Frame>, limit: u64) -> bool {
-    let pieces = map_pieces();
-    let notes = notes(sig, info, frame, &pieces);
+    let pieces = cut_at_marks(map_pieces());
+    let all: Vec<MapPiece> = pieces.iter().map(|(p, _)| p.clone()).collect();
+    let notes = notes(sig, info, frame, &all);
     let phnum = 1 + pieces.len();
     let notes_at = 64 + 56 * phnum;
     let notes_size: usize = notes.iter().map(Note::size).sum();
@@ -259,9 +351,9 @@ fn write_core(handle: u64, sig: u32, info: &[u8; 128], frame: Option<&Frame>, li
     put64(&mut head, 0);
     put64(&mut head, 0);
     let mut offset = data_at;
-    for p in &pieces {
+    for (p, marked) in &pieces {
         let size = p.end - p.start;
-        let filesz = if dumped(p) { size } else { 0 };
+        let filesz = if dumped(p) && !marked { size } else { 0 };
         let prot = p.vma.prot;
         let flags = (prot & PROT_READ != 0) as u32 * 4 + (prot & PROT_WRITE != 0) as u32 * 2 + (prot & 4 != 0) as u32;
         put32(&mut head, 1); // PT_LOAD
@@ -284,7 +376,7 @@ fn write_core(handle: u64, sig: u32, info: &[u8; 128], frame: Option<&Frame>, li
     // (whatever its protection), one never touched stays a hole (zeros).
     let end_of_file = offset.min(limit);
     let mut at = data_at;
-    for p in pieces.iter().filter(|p| dumped(p)) {
+    for (p, _) in pieces.iter().filter(|(p, marked)| dumped(p) && !marked) {
         let mut batch: Vec<Segment> = Vec::new();
         let mut batch_at = at;
         let mut va = p.start;

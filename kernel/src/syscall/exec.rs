@@ -95,6 +95,7 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
     state.no_new_privs = process::no_new_privs() as u64;
     state.uts = process::uts_for_exec();
     state.printk = process::printk_levels();
+    state.coredump_filter = crate::signal::coredump::filter();
     state.max_map_count = crate::mm::max_map_count();
     let filters = super::seccomp::for_exec();
     if !filters.is_empty() {

@@ -17,6 +17,8 @@ const MADV_DONTFORK: u64 = 10;
 const MADV_DOFORK: u64 = 11;
 const MADV_MERGEABLE: u64 = 12;
 const MADV_UNMERGEABLE: u64 = 13;
+const MADV_DONTDUMP: u64 = 16;
+const MADV_DODUMP: u64 = 17;
 const MADV_WIPEONFORK: u64 = 18;
 const MADV_KEEPONFORK: u64 = 19;
 const MADV_HWPOISON: u64 = 100;
@@ -120,6 +122,11 @@ pub fn madvise([addr, len, advice, ..]: Args) -> SysResult {
         }
         MADV_DOFORK => {
             unmark(start, end, Some(AtFork::Drop));
+            Ok(0)
+        }
+        // What a core file leaves out (VM_DONTDUMP).
+        MADV_DONTDUMP | MADV_DODUMP => {
+            crate::signal::coredump::set_dumped(start, end, advice == MADV_DODUMP);
             Ok(0)
         }
         // Punching holes in the memory behind a shared mapping is not built:

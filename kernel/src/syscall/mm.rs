@@ -194,6 +194,7 @@ pub(super) fn forget_past_eof(start: u64, end: u64) {
     super::madvise::forget(start, end);
     super::mlock::forget(start, end);
     super::sysv::forget(start, end);
+    crate::signal::coredump::forget(start, end);
 }
 
 const MAP_TYPE: u64 = 0x0f;

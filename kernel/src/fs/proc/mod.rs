@@ -100,6 +100,7 @@ pub enum TaskFile {
     Auxv,
     Cmdline,
     Comm,
+    CoredumpFilter,
     Environ,
     Limits,
     Maps,
@@ -224,6 +225,7 @@ const TASK: &[(&[u8], TaskEntry)] = &[
     (b"cgroup", TaskEntry::File(TaskFile::Cgroup)),
     (b"cmdline", TaskEntry::File(TaskFile::Cmdline)),
     (b"comm", TaskEntry::File(TaskFile::Comm)),
+    (b"coredump_filter", TaskEntry::File(TaskFile::CoredumpFilter)),
     (b"cwd", TaskEntry::Link(TaskLink::Cwd)),
     (b"environ", TaskEntry::File(TaskFile::Environ)),
     (b"exe", TaskEntry::Link(TaskLink::Exe)),
@@ -753,6 +755,7 @@ fn store_of(node: Node) -> Option<super::generated::Store> {
     Some(match node {
         Node::TaskFile(_, TaskFile::OomScoreAdj) => Arc::new(process::store_oom_score_adj),
         Node::TaskFile(_, TaskFile::OomAdj) => Arc::new(process::store_oom_adj),
+        Node::TaskFile(_, TaskFile::CoredumpFilter) => Arc::new(crate::signal::coredump::store_filter),
         Node::File(Global::Printk) => Arc::new(proc_::store_printk),
         Node::File(Global::CorePattern) => Arc::new(crate::signal::coredump::store_pattern),
         Node::File(Global::CoreUsesPid) => Arc::new(crate::signal::coredump::store_uses_pid),

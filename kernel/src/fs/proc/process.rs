@@ -50,6 +50,12 @@ pub fn text(tid: Option<u32>, f: TaskFile) -> Vec<u8> {
             t.i(process::oom_score_adj() as i64).nl();
             t.into_bytes()
         }
+        // Eight hex digits, as Linux prints it.
+        TaskFile::CoredumpFilter => {
+            let mut t = Text::new();
+            t.hex(crate::signal::coredump::filter(), 8).nl();
+            t.into_bytes()
+        }
         TaskFile::OomAdj => {
             // The legacy scale: -17 (OOM_DISABLE) to 15.
             let adj = process::oom_score_adj() as i64;
@@ -702,6 +708,7 @@ fn stat_ids(path: &[u8]) -> (u64, u64) {
 /// memory use after its line, in Linux 6.1's fields).
 /// One line of `/proc/<pid>/maps`: a mapping, or the part of one that
 /// lies over one piece of a loaded image (text, data, bss).
+#[derive(Clone)]
 pub(crate) struct MapPiece {
     pub vma: mm::space::Vma,
     pub start: u64,
