@@ -802,6 +802,19 @@ fn file_leases_are_taken_and_broken_as_on_linux() {
     );
 }
 
+/// `O_ASYNC`: I/O signals to the owner with `F_SETSIG`'s signal, `si_fd`,
+/// `si_code` and `si_band` (or `SIGIO`), none without an owner — on the
+/// kernel's pipes, a pipe a child writes into, and a socket pair.
+#[test]
+fn async_io_signals_reach_the_owner_as_on_linux() {
+    each_flavor(
+        "async_io",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["pipe shared with a writing child:          F_SETSIG's, si_fd ok 1, POLL_IN, band 0x41"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

@@ -555,7 +555,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
     }
     crate::host::shared::catch_truncated_files();
     // Before any thread starts: lease breaks are read from a signalfd.
-    crate::host::lease::block_signal();
+    crate::host::io_signals::block_signal();
     // Read before anything drops them (--user) or forbids asking (seccomp).
     crate::lockdown::host_caps();
     // Before any thread starts: every thread and monitor of the tree shares it.

@@ -97,6 +97,15 @@ pub fn changed(mut pipe: spin::MutexGuard<'_, Pipe>) {
 }
 
 pub fn read(p: &Shared, buf: u64, count: u64, nonblock: bool) -> SysResult {
+    let r = read_locked(p, buf, count, nonblock);
+    // Room freed: the write end's `O_ASYNC` owner hears of it.
+    if r.is_ok_and(|n| n > 0) {
+        crate::syscall::fasync::pipe_event(p, false);
+    }
+    r
+}
+
+fn read_locked(p: &Shared, buf: u64, count: u64, nonblock: bool) -> SysResult {
     let mut pipe = p.lock();
     if pipe.moved {
         return Err(ERESTARTNOINTR);
@@ -195,15 +204,24 @@ impl Pipe {
 /// A write of up to a page (`PIPE_BUF`) goes into one page buffer: it is
 /// never split by another writer's.
 pub fn write(p: &Shared, buf: u64, count: u64, nonblock: bool) -> Result<u64, Errno> {
-    write_from(p, count, nonblock, |done, chunk| mm::copy_from_user(buf + done, chunk))
+    written(p, write_from(p, count, nonblock, |done, chunk| mm::copy_from_user(buf + done, chunk)))
 }
 
 /// [`write`] of bytes the kernel holds (`splice`).
 pub fn write_kernel(p: &Shared, data: &[u8], nonblock: bool) -> Result<u64, Errno> {
-    write_from(p, data.len() as u64, nonblock, |done, chunk| {
+    let r = write_from(p, data.len() as u64, nonblock, |done, chunk| {
         chunk.copy_from_slice(&data[done as usize..done as usize + chunk.len()]);
         Ok(())
-    })
+    });
+    written(p, r)
+}
+
+/// Bytes went in: the read end's `O_ASYNC` owner hears of it.
+fn written(p: &Shared, r: Result<u64, Errno>) -> Result<u64, Errno> {
+    if r.is_ok_and(|n| n > 0) {
+        crate::syscall::fasync::pipe_event(p, true);
+    }
+    r
 }
 
 /// [`write`] of `count` bytes that `fill` copies in, `done` bytes on.
@@ -425,10 +443,21 @@ pub fn move_to_host() -> Result<(), Errno> {
                     *wh
                 };
                 let status = entry.file.status();
-                if status & O_NONBLOCK != 0 {
-                    let _ = crate::host::simple(op::SETFL, &[handle, O_NONBLOCK as u64]);
+                // Its flags, owner and I/O signal go with it.
+                let kept = status & (O_NONBLOCK | crate::syscall::fasync::O_ASYNC);
+                if kept != 0 {
+                    let _ = crate::host::simple(op::SETFL, &[handle, kept as u64]);
                 }
                 let f = Arc::new(OpenFile::new(Kind::Host(handle), status, entry.file.path.clone()));
+                f.owner.store(
+                    entry.file.owner.load(core::sync::atomic::Ordering::Relaxed),
+                    core::sync::atomic::Ordering::Relaxed,
+                );
+                f.io_signal.store(
+                    entry.file.io_signal.load(core::sync::atomic::Ordering::Relaxed),
+                    core::sync::atomic::Ordering::Relaxed,
+                );
+                crate::syscall::fasync::replaced(&entry.file, &f);
                 moved_files.push((old, f.clone()));
                 f
             }

@@ -681,9 +681,10 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
         F_SETFL => {
             // A host file takes O_DIRECT and O_NOATIME too (the host applies
             // them); on the kernel's pipes O_DIRECT would be packet mode.
+            use super::fasync::O_ASYNC;
             let changeable = match entry.file.kind {
-                Kind::Host(_) => O_APPEND | O_NONBLOCK | crate::fs::O_DIRECT | crate::fs::O_NOATIME,
-                _ => O_APPEND | O_NONBLOCK,
+                Kind::Host(_) => O_APPEND | O_NONBLOCK | O_ASYNC | crate::fs::O_DIRECT | crate::fs::O_NOATIME,
+                _ => O_APPEND | O_NONBLOCK | O_ASYNC,
             };
             let status = (entry.file.status() & !changeable) | (arg as u32 & changeable);
             if let Kind::Host(h) = &entry.file.kind {
@@ -691,6 +692,10 @@ pub fn fcntl([fd, cmd, arg, ..]: Args) -> SysResult {
                 host::simple(op::SETFL, &[h, (status & changeable) as u64])?;
             }
             entry.file.set_status(status);
+            // I/O signals come from the kernel's pipes and host files.
+            if matches!(entry.file.kind, Kind::Host(_) | Kind::PipeRead(_) | Kind::PipeWrite(_)) {
+                super::fasync::set(fd, &entry.file, status & O_ASYNC != 0);
+            }
             Ok(0)
         }
         // A memory file's seals are the host's (it enforces them on writes,

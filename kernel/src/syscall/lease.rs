@@ -54,28 +54,36 @@ pub fn get(file: &OpenFile) -> SysResult {
     }
 }
 
-/// Host events arrived: the leases the host broke become signals.
+/// Host events arrived: the signals the host sent the monitor for the
+/// guest's files — lease breaks (`POLL_MSG` on a leased handle) and
+/// `O_ASYNC`'s I/O signals (`super::fasync`) — reach the program.
 pub fn on_host_events() {
-    if !ACTIVE.load(Ordering::Acquire) {
+    const POLL_MSG: i32 = 3;
+    if !ACTIVE.load(Ordering::Acquire) && !super::fasync::active() {
         return;
     }
-    let mut broken = [0u64; 64];
+    // Pairs: handle, then si_code | si_band << 32.
+    let mut records = [0u64; 128];
     let mut req = Request::new(op::LEASE);
     req.args[0] = LEASE_BREAKS;
-    req.segs[0] = host::kernel_segment(broken.as_mut_ptr() as u64, core::mem::size_of_val(&broken));
+    req.segs[0] = host::kernel_segment(records.as_mut_ptr() as u64, core::mem::size_of_val(&records));
     req.nsegs = 1;
     let Ok(n) = host::result(host::call(&mut req)) else { return };
-    let signals: Vec<Queued> = {
-        let mut leases = LEASES.lock();
-        leases.retain(|l| l.file.strong_count() > 0);
-        ACTIVE.store(!leases.is_empty(), Ordering::Release);
-        leases
-            .iter()
-            .filter(|l| broken[..(n as usize).min(broken.len())].contains(&l.handle))
-            .filter_map(|l| l.file.upgrade().map(|f| Queued::io_message(f.io_signal.load(Ordering::Relaxed), l.fd)))
-            .collect()
-    };
-    for q in signals {
-        crate::signal::send_process(q);
+    let n = (n as usize).min(records.len() / 2);
+    for pair in records[..2 * n].chunks_exact(2) {
+        let (handle, code, band) = (pair[0], pair[1] as u32 as i32, (pair[1] >> 32) as u32 as i64);
+        let lease: Option<Queued> = {
+            let mut leases = LEASES.lock();
+            leases.retain(|l| l.file.strong_count() > 0);
+            ACTIVE.store(!leases.is_empty(), Ordering::Release);
+            leases
+                .iter()
+                .filter(|l| code == POLL_MSG && l.handle == handle)
+                .find_map(|l| l.file.upgrade().map(|f| Queued::io_message(f.io_signal.load(Ordering::Relaxed), l.fd)))
+        };
+        match lease {
+            Some(q) => crate::signal::send_process(q),
+            None => super::fasync::host_event(handle, code, band),
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod dnotify;
 pub mod epoll;
 pub mod exec;
+pub mod fasync;
 pub mod fork;
 pub mod fs;
 pub mod futex;

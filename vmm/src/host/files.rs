@@ -46,8 +46,8 @@ pub struct Files {
     pub file_size_limit: u64,
     /// The pseudo-terminals the guest made (`/dev/ptmx`, `/dev/pts/N`).
     ptys: super::pty::Ptys,
-    /// How the host tells of broken leases (`super::lease`).
-    pub(super) leases: super::lease::Leases,
+    /// How the host tells of broken leases and I/O (`super::io_signals`).
+    pub(super) leases: super::io_signals::Leases,
 }
 
 /// `Files::memory_budget` until the VM's RAM size is known.

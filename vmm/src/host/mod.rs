@@ -16,8 +16,8 @@ pub mod guest;
 pub mod handles;
 pub mod identity;
 mod inotify;
+pub mod io_signals;
 mod ioctl;
-pub mod lease;
 mod mqueue;
 pub mod net;
 pub mod process;
@@ -131,7 +131,14 @@ impl Host<'_> {
             op::NET if req.args[0] == hx_abi::hypercall::NET_BIND => identity::act_as_guest(false),
             _ => None,
         };
+        let setfl_async = req.op == op::SETFL
+            && req.args[1] & (hx_abi::hypercall::SETFL_PIPE_SIZE | hx_abi::hypercall::SETFL_SEALS) == 0
+            && req.args[1] & libc::O_ASYNC as u64 != 0;
         let ret = match req.op {
+            // O_ASYNC: the host signals the monitor, which tells the guest.
+            op::SETFL if setfl_async => {
+                io_signals::set_async(self.files, self.watch, req.args[0], req.args[1]).unwrap_or_else(|e| -(e as i64))
+            }
             op::WRITE | op::READ | op::FSTAT | op::IOCTL | op::OPEN..=op::POLL if req.op != op::SLEEP => {
                 self.files.serve(req, &segs)
             }
@@ -171,7 +178,7 @@ impl Host<'_> {
                 None => -(libc::ENOSYS as i64),
             },
             op::INOTIFY => inotify::serve(self.files, &req.args, &segs).unwrap_or_else(|e| -(e as i64)),
-            op::LEASE => lease::serve(self.files, self.watch, &req.args, &segs).unwrap_or_else(|e| -(e as i64)),
+            op::LEASE => io_signals::serve(self.files, self.watch, &req.args, &segs).unwrap_or_else(|e| -(e as i64)),
             op::FUTEX => match self.watch {
                 Some(w) => w.futexes.serve(self.mem, &req.args).unwrap_or_else(|e| -(e as i64)),
                 None => -(libc::ENOSYS as i64),

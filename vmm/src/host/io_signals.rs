@@ -1,15 +1,17 @@
-//! File leases (`F_SETLEASE`/`F_GETLEASE`): the host's, taken on the
-//! monitor's descriptor of the guest's file, so that every process that
-//! opens the file — another guest process in its own VM, or a host program
-//! — breaks it as on Linux (the host kernel makes the opener wait).
+//! Signals the host sends the holder of a file: lease breaks
+//! (`F_SETLEASE`/`F_GETLEASE`: the host's lease, taken on the monitor's
+//! descriptor of the guest's file, so that every process that opens the
+//! file — another guest process in its own VM, or a host program — breaks it
+//! as on Linux, the host kernel making the opener wait) and `O_ASYNC`'s I/O
+//! signals (sockets, host pipes, terminals).
 //!
-//! The host tells the lease holder of a break with a signal: to the monitor.
-//! Its descriptors are set to raise [`signal()`], which every monitor thread
-//! blocks from the start (a stray one is queued, never fatal), and which a
-//! signalfd reads; the watcher reports that descriptor ready as a host event,
-//! and the guest kernel asks which of its files' leases broke (`LEASE_BREAKS`)
-//! and signals the program as Linux does (`SIGIO`, or `F_SETSIG`'s signal with
-//! `si_fd`).
+//! The host sends them to the monitor. Its descriptors are set to raise
+//! [`signal()`], which every monitor thread blocks from the start (a stray
+//! one is queued, never fatal), and which a signalfd reads; the watcher
+//! reports that descriptor ready as a host event, and the guest kernel asks
+//! which of its handles had one (`LEASE_BREAKS`: handle, `si_code`,
+//! `si_band`) and signals the program as Linux does (`SIGIO`, or
+//! `F_SETSIG`'s signal with `si_fd`, to the descriptor's owner).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use super::files::Files;
@@ -51,8 +53,8 @@ fn errno() -> Errno {
 
 /// `op::LEASE`: `args[0]` = `LEASE_SET` (handle `args[1]`, Linux's lease
 /// type `args[2]`), `LEASE_GET` (handle `args[1]`), or `LEASE_BREAKS` (the
-/// handles whose leases broke since the last call, as u64s into `segs[0]`;
-/// `ret` = how many).
+/// signals since the last call, as pairs of u64s into `segs[0]`: handle,
+/// then `si_code | si_band << 32`; `ret` = how many pairs).
 pub fn serve(
     files: &mut Files,
     watch: Option<&crate::watch::Watcher>,
@@ -90,15 +92,43 @@ pub fn serve(
             }
         }
         LEASE_BREAKS => {
-            let broken = files.leases.take_breaks(watch);
-            let handles: Vec<u64> = broken.into_iter().flat_map(|fd| files.handles.with_fd(fd)).collect();
-            let room = segs.get(0).map_or(0, |s| usize::try_from(s.len / 8).unwrap_or(0));
-            let bytes: Vec<u8> = handles.iter().take(room).flat_map(|h| h.to_ne_bytes()).collect();
+            let room = segs.get(0).map_or(0, |s| usize::try_from(s.len / 16).unwrap_or(0));
+            let signals = files.leases.take_signals(watch);
+            let records: Vec<(u64, u64)> = signals
+                .into_iter()
+                .flat_map(|(fd, what)| files.handles.with_fd(fd).into_iter().map(move |h| (h, what)))
+                .take(room)
+                .collect();
+            let bytes: Vec<u8> =
+                records.iter().flat_map(|(h, w)| h.to_ne_bytes().into_iter().chain(w.to_ne_bytes())).collect();
             segs.write(0, &bytes)?;
-            Ok(handles.len().min(room) as i64)
+            Ok(records.len() as i64)
         }
         _ => Err(libc::EINVAL),
     }
+}
+
+/// `fcntl(F_SETFL)` with `O_ASYNC` on handle `handle` (`flags`: the status
+/// flags): the host signals the monitor of its I/O, as of a lease break.
+pub fn set_async(
+    files: &mut Files,
+    watch: Option<&crate::watch::Watcher>,
+    handle: u64,
+    flags: u64,
+) -> Result<i64, Errno> {
+    let fd = files.handles.fd(handle)?;
+    files.leases.listen(watch)?;
+    // SAFETY: the signal owner, signal and status flags of a descriptor we
+    // hold; the owner is this monitor, the signal one it reads from a signalfd.
+    unsafe {
+        if libc::fcntl(fd, libc::F_SETOWN, libc::getpid()) != 0
+            || libc::fcntl(fd, F_SETSIG, signal()) != 0
+            || libc::fcntl(fd, libc::F_SETFL, super::flags::status(flags) | libc::O_ASYNC) != 0
+        {
+            return Err(errno());
+        }
+    }
+    Ok(0)
 }
 
 impl Leases {
@@ -128,8 +158,9 @@ impl Leases {
         }
     }
 
-    /// The host descriptors whose leases broke since the last look.
-    fn take_breaks(&self, watch: Option<&crate::watch::Watcher>) -> Vec<i32> {
+    /// The signals since the last look: the host descriptor, and its
+    /// `si_code | si_band << 32` (the same twice only once).
+    fn take_signals(&self, watch: Option<&crate::watch::Watcher>) -> Vec<(i32, u64)> {
         let Some(fd) = &self.breaks else { return Vec::new() };
         let mut out = Vec::new();
         loop {
@@ -141,8 +172,9 @@ impl Leases {
             if n != size as isize {
                 break;
             }
-            if !out.contains(&info.ssi_fd) {
-                out.push(info.ssi_fd);
+            let what = u64::from(info.ssi_code as u32) | u64::from(info.ssi_band as u32) << 32;
+            if !out.contains(&(info.ssi_fd, what)) {
+                out.push((info.ssi_fd, what));
             }
         }
         self.arm(watch);
