@@ -815,6 +815,20 @@ fn async_io_signals_reach_the_owner_as_on_linux() {
     );
 }
 
+/// Files with no name: an `O_TMPFILE` file linked into place (through
+/// `/proc/self/fd/N` or `AT_EMPTY_PATH`), reopened through its magic link
+/// as a new description; a memory file reopened for writing; Linux's
+/// errors for an `O_EXCL` one and a pipe.
+#[test]
+fn nameless_files_are_linked_and_reopened_as_on_linux() {
+    each_flavor(
+        "tmpfile_link",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["  named1 holds                           first", "  the same file:                         MEMory"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

@@ -319,6 +319,7 @@ const OPS: &[u32] = &[
     op::EVENTFD,
     op::MQUEUE,
     op::LEASE,
+    op::REOPEN,
     op::EXIT,
     0,
     44,

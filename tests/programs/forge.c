@@ -27,7 +27,7 @@
 #define OP_SLEEP 27
 #define OP_POLL 32
 /* The last request (FALLOCATE). */
-#define LAST_OP 69
+#define LAST_OP 70
 #define OP_IDLE 33
 #define OP_CHOWN 45
 #define OP_NET 46

@@ -78,6 +78,7 @@ fn op_name(op: u32) -> &'static str {
         op::EVENTFD => "eventfd",
         op::MQUEUE => "mqueue",
         op::LEASE => "lease",
+        op::REOPEN => "reopen",
         op::TEE => "tee",
         op::LAUNCH => "launch",
         op::EXEC => "exec",

@@ -117,7 +117,9 @@ pub mod op {
     pub const CHMOD: u32 = 29;
     /// `symlink(target segs[0], path segs[1])`.
     pub const SYMLINK: u32 = 30;
-    /// `link(segs[0], segs[1])`.
+    /// `link(segs[0], segs[1])`; with `args[1]` = `LINK_HANDLE`, a new name
+    /// `segs[0]` for the open file of handle `args[2]` (`linkat` with
+    /// `AT_EMPTY_PATH`, or through `/proc/self/fd/N`).
     pub const LINK: u32 = 31;
     /// `poll` on handles: `segs[0]` holds `PollEntry`s, `args[0]` the timeout in
     /// ms (negative: none); `revents` are written back, `ret` = how many are ready.
@@ -304,6 +306,10 @@ pub mod op {
     /// since the last call, as u64s; `ret` = how many). A break is a host
     /// event (`Shared::host_events`).
     pub const LEASE: u32 = 69;
+    /// Opens the file of handle `args[0]` again, as a new description with
+    /// Linux open flags `args[1]` (`/proc/self/fd/N` of a file with no name
+    /// left: an `O_TMPFILE` file, a memory file); `ret` = the new handle.
+    pub const REOPEN: u32 = 70;
 }
 
 /// `LEASE` calls.
@@ -598,10 +604,13 @@ pub struct ProcInfo {
 
 /// The last request number (the fuzzers cover 1..=LAST_OP).
 /// (38–44 are reserved for the process requests.)
-pub const LAST_OP: u32 = op::LEASE;
+pub const LAST_OP: u32 = op::REOPEN;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;
+
+/// `LINK` of an open file (its handle in `args[2]`).
+pub const LINK_HANDLE: u64 = 1;
 
 /// `EXIT`'s signal bit: the process dumped core.
 pub const EXIT_CORE_DUMPED: u64 = 0x80;

@@ -556,7 +556,26 @@ pub fn linkat([olddir, old, newdir, new, flags, _]: Args) -> SysResult {
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(EINVAL);
     }
-    let (from, to) = (path::at(olddir, old)?, path::at(newdir, new)?);
+    let name = path::read(old)?;
+    // The open file itself: `AT_EMPTY_PATH` (Linux 6.1 asks for
+    // CAP_DAC_READ_SEARCH: ENOENT without), or a descriptor's magic link.
+    if name.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if !cred::capable(hx_abi::uapi::CAP_DAC_READ_SEARCH) {
+            return Err(ENOENT);
+        }
+        let file = if olddir as u32 as i32 == -100 {
+            return Err(crate::errno::EPERM); // the working directory: a directory
+        } else {
+            table::get(olddir)?
+        };
+        return link_open_file(&file, path::at(newdir, new)?);
+    }
+    let (from, to) = (path::absolute(olddir, &name)?, path::at(newdir, new)?);
+    if flags & AT_SYMLINK_FOLLOW != 0 {
+        if let Some(file) = proc::magic_file(&from) {
+            return link_open_file(&file, to);
+        }
+    }
     // A file of /proc linked from elsewhere: another file system (EXDEV,
     // once the source is found), as Linux checks the mounts first.
     if let proc::Then::Done(found) = proc::stat(from.clone(), flags & AT_SYMLINK_FOLLOW != 0) {
@@ -568,6 +587,15 @@ pub fn linkat([olddir, old, newdir, new, flags, _]: Args) -> SysResult {
     let from = proc::or_host!(proc::change(from, flags & AT_SYMLINK_FOLLOW != 0, false));
     let to = proc::or_host!(proc::change(to, false, true));
     host::path_request(op::LINK, &[flags], &[&from, &to], &mut []).0
+}
+
+/// A new name `to` for an open file (its first, for an `O_TMPFILE` file):
+/// the monitor links the file it holds; the kernel's own files (pipes,
+/// `/proc`) are on other file systems.
+fn link_open_file(file: &OpenFile, to: Vec<u8>) -> SysResult {
+    let Kind::Host(handle) = file.kind else { return Err(crate::errno::EXDEV) };
+    let to = proc::or_host!(proc::change(to, false, true));
+    host::path_request(op::LINK, &[0, hx_abi::hypercall::LINK_HANDLE, handle], &[&to], &mut []).0
 }
 
 pub fn symlink([target, linkpath, ..]: Args) -> SysResult {

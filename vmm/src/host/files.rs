@@ -703,6 +703,7 @@ impl Files {
                 })
             }),
             op::SYMLINK => self.symlink(segs),
+            op::LINK if a[1] == hx_abi::hypercall::LINK_HANDLE => self.link_handle(segs, a[2]),
             op::RENAME | op::LINK => self.two_paths(segs, req.op, a[0]),
             // A size change is a write: the host refuses it on a descriptor not
             // open for writing, and nothing in a read-only mount is.
@@ -1190,6 +1191,58 @@ impl Files {
                 libc::linkat(p1.as_raw_fd(), n1.as_ptr(), p2.as_raw_fd(), n2.as_ptr(), 0)
             }
         } as isize)
+    }
+
+    /// `REOPEN`: the file of `handle` opened again, a new description with
+    /// `flags` (through the host's `/proc/self/fd`, as Linux reopens a file
+    /// by its magic link); writing only a file of a writable mount.
+    pub fn reopen(&mut self, handle: u64, flags: u64) -> Result<i64, Errno> {
+        let flags = i32::try_from(flags).map_err(|_| libc::EINVAL)?;
+        let (fd, writable) = match self.handles.get(handle)? {
+            Handle::Host { fd, metadata } => (fd.as_raw_fd(), *metadata),
+            _ => return Err(libc::ENXIO),
+        };
+        let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        if writes && !writable {
+            return Err(libc::EROFS);
+        }
+        // The link is followed (it is the point); nothing is created.
+        let host_flags = flags::open(flags)? & !(libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL);
+        self.handles.room()?;
+        let path = CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| libc::EINVAL)?;
+        // SAFETY: opens this process's own descriptor's file anew.
+        let new = sys(|| unsafe { libc::open(path.as_ptr(), host_flags) } as isize)?;
+        let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(owned(new)), metadata: writable })?;
+        Ok(h as i64)
+    }
+
+    /// A new name `segs[0]` for the file `handle` holds open (an `O_TMPFILE`
+    /// file's first): only for a file of a writable mount, into a directory
+    /// of the same host file system (a link across mounts would let a
+    /// read-only mount's file be written through a writable one).
+    fn link_handle(&self, segs: &Segs, handle: u64) -> Result<i64, Errno> {
+        let to = segs.path(0)?;
+        let (fd, writable) = match self.handles.get(handle)? {
+            Handle::Host { fd, metadata } => (fd.as_raw_fd(), *metadata),
+            _ => return Err(libc::ENOENT),
+        };
+        let file = fstat(fd)?;
+        if file.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            return Err(libc::EPERM);
+        }
+        let Resolved::Host { mount, parent, name: Some(name), .. } = self.sandbox.resolve(&to, false)? else {
+            return Err(libc::EEXIST);
+        };
+        if !self.sandbox.writable(mount) {
+            return Err(libc::EROFS);
+        }
+        if !writable || fstat(parent.as_raw_fd())?.st_dev != file.st_dev {
+            return Err(libc::EXDEV);
+        }
+        // SAFETY: linkat of a descriptor we hold (AT_EMPTY_PATH: the file
+        // itself) to a single name in a directory we hold.
+        sys(|| unsafe { libc::linkat(fd, c"".as_ptr(), parent.as_raw_fd(), name.as_ptr(), libc::AT_EMPTY_PATH) }
+            as isize)
     }
 
     fn getdents(&mut self, segs: &Segs, handle: u64) -> Result<i64, Errno> {

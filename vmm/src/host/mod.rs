@@ -178,6 +178,7 @@ impl Host<'_> {
                 None => -(libc::ENOSYS as i64),
             },
             op::INOTIFY => inotify::serve(self.files, &req.args, &segs).unwrap_or_else(|e| -(e as i64)),
+            op::REOPEN => self.files.reopen(req.args[0], req.args[1]).unwrap_or_else(|e| -(e as i64)),
             op::LEASE => io_signals::serve(self.files, self.watch, &req.args, &segs).unwrap_or_else(|e| -(e as i64)),
             op::FUTEX => match self.watch {
                 Some(w) => w.futexes.serve(self.mem, &req.args).unwrap_or_else(|e| -(e as i64)),

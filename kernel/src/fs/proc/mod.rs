@@ -786,6 +786,7 @@ pub fn open(abs: Vec<u8>, flags: u64, status: u32, cloexec: bool) -> Then<u64> {
         Found::Host(p) => return Then::Host(p),
         // Opening a descriptor's link opens its file again: by its name when
         // the monitor has one, else as another descriptor of the same description.
+        Found::File(f) if nameless(&f) => reopen(&f, flags, status, cloexec),
         Found::File(f) => match path_of(&f) {
             Some(p) => return open(p, flags, status, cloexec),
             None if flags & O_DIRECTORY != 0 && !matches!(&f.kind, Kind::Generated(g) if g.is_dir()) => Err(ENOTDIR),
@@ -795,6 +796,18 @@ pub fn open(abs: Vec<u8>, flags: u64, status: u32, cloexec: bool) -> Then<u64> {
         },
         Found::Node(node, canon) => open_node(node, canon, flags, status, cloexec),
     })
+}
+
+/// A host file whose name is gone (an `O_TMPFILE` file, a memory file):
+/// reopened by the file itself, not by a name.
+fn nameless(f: &OpenFile) -> bool {
+    matches!(f.kind, Kind::Host(_)) && (f.is_memfd() || f.path.ends_with(b" (deleted)"))
+}
+
+fn reopen(f: &OpenFile, flags: u64, status: u32, cloexec: bool) -> Result<u64, Errno> {
+    let Kind::Host(h) = f.kind else { return Err(ENOENT) };
+    let handle = crate::host::simple(hx_abi::hypercall::op::REOPEN, &[h, flags])?;
+    table::install(Arc::new(OpenFile::new(Kind::Host(handle), status, f.path.clone())), cloexec)
 }
 
 fn open_node(node: Node, canon: Vec<u8>, flags: u64, status: u32, cloexec: bool) -> Result<u64, Errno> {
@@ -852,6 +865,15 @@ pub fn refuse_links(abs: &[u8], any: bool, follow: bool) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+/// The open file `abs` leads to through a descriptor's magic link
+/// (`/proc/self/fd/N`, followed), if it does.
+pub fn magic_file(abs: &[u8]) -> Option<Arc<OpenFile>> {
+    match resolve(abs.to_vec(), true) {
+        Ok(Found::File(f)) => Some(f),
+        _ => None,
+    }
 }
 
 /// `stat`/`lstat` of `abs`.
