@@ -829,6 +829,19 @@ fn nameless_files_are_linked_and_reopened_as_on_linux() {
     );
 }
 
+/// `/proc/self/pagemap`: pages present once used or populated, shared
+/// and file pages flagged, frame numbers for a privileged reader, Linux's
+/// read rules.
+#[test]
+fn pagemap_shows_the_pages_as_on_linux() {
+    each_flavor(
+        "pagemap",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["page 1 written                     --- P-- --- ---", "shared, page 0 written             PF- ---"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

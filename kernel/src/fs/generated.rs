@@ -26,12 +26,16 @@ pub struct DirEntry {
 
 pub type MakeText = Box<dyn Fn() -> Vec<u8> + Send + Sync>;
 pub type MakeEntries = Box<dyn Fn() -> Vec<DirEntry> + Send + Sync>;
+/// Makes the bytes at an offset, at most a length, of a file too large to
+/// make whole (`/proc/self/pagemap`: 8 bytes per page of the address space).
+pub type MakeRange = Box<dyn Fn(u64, usize) -> Result<Vec<u8>, Errno> + Send + Sync>;
 /// Takes what a program writes to a writable generated file.
 pub type Store = alloc::sync::Arc<dyn Fn(&[u8]) -> Result<(), Errno> + Send + Sync>;
 
 pub enum Body {
     Text(MakeText),
     Dir(MakeEntries),
+    Range(MakeRange),
 }
 
 /// What was made at the last read from the start.
@@ -105,6 +109,15 @@ impl Generated {
         let mut state = self.state.lock();
         let (offset, made) = &mut *state;
         let start = at.unwrap_or(*offset);
+        if let Body::Range(make) = &self.body {
+            // At most 64 KiB a read (a short read, as Linux's pagemap gives).
+            let bytes = make(start, (count as usize).min(64 * 1024))?;
+            mm::copy_to_user(buf, &bytes)?;
+            if at.is_none() {
+                *offset = start + bytes.len() as u64;
+            }
+            return Ok(bytes.len() as u64);
+        }
         let text = self.text_at(made, start)?;
         let from = start.min(text.len() as u64) as usize;
         let n = (count as usize).min(text.len() - from);
@@ -128,6 +141,9 @@ impl Generated {
     /// A text file's bytes and the read offset (for `execve`, which passes
     /// it on as a host memory file); `None` for a directory.
     pub fn snapshot(&self) -> Option<(Vec<u8>, u64)> {
+        if matches!(self.body, Body::Range(_)) {
+            return Some((Vec::new(), self.state.lock().0));
+        }
         let mut state = self.state.lock();
         let (offset, made) = &mut *state;
         let at = *offset;

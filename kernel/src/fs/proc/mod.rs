@@ -106,6 +106,7 @@ pub enum TaskFile {
     Maps,
     OomAdj,
     OomScore,
+    Pagemap,
     OomScoreAdj,
     Mountinfo,
     Mounts,
@@ -236,6 +237,7 @@ const TASK: &[(&[u8], TaskEntry)] = &[
     (b"mountinfo", TaskEntry::File(TaskFile::Mountinfo)),
     (b"mounts", TaskEntry::File(TaskFile::Mounts)),
     (b"oom_adj", TaskEntry::File(TaskFile::OomAdj)),
+    (b"pagemap", TaskEntry::File(TaskFile::Pagemap)),
     (b"oom_score", TaskEntry::File(TaskFile::OomScore)),
     (b"oom_score_adj", TaskEntry::File(TaskFile::OomScoreAdj)),
     (b"personality", TaskEntry::File(TaskFile::Personality)),
@@ -591,7 +593,9 @@ fn stat_node(node: Node, canon: &[u8]) -> Stat {
                 }
         }
         _ if is_link(node) => S_IFLNK | 0o777,
-        Node::TaskFile(_, TaskFile::Environ | TaskFile::Auxv | TaskFile::Personality) => S_IFREG | 0o400,
+        Node::TaskFile(_, TaskFile::Environ | TaskFile::Auxv | TaskFile::Personality | TaskFile::Pagemap) => {
+            S_IFREG | 0o400
+        }
         _ if is_sysctl_refused(node) || store_of(node).is_some() => S_IFREG | 0o644,
         _ => S_IFREG | 0o444,
     };
@@ -730,6 +734,8 @@ fn generated(node: Node, canon: &[u8], st: Stat) -> Generated {
     let body = if is_dir(node) {
         let canon = canon.to_vec();
         Body::Dir(Box::new(move || entries(node, &canon)))
+    } else if matches!(node, Node::TaskFile(_, TaskFile::Pagemap)) {
+        Body::Range(Box::new(process::pagemap))
     } else {
         Body::Text(Box::new(move || match node {
             Node::File(g) => system::text(g),

@@ -44,6 +44,8 @@ pub fn text(tid: Option<u32>, f: TaskFile) -> Vec<u8> {
         }
         TaskFile::Limits => limits(),
         TaskFile::Maps => maps(false),
+        // Read by ranges (`pagemap`), never made whole.
+        TaskFile::Pagemap => Vec::new(),
         TaskFile::Mounts => super::mounts::mounts(),
         TaskFile::OomScoreAdj => {
             let mut t = Text::new();
@@ -706,6 +708,50 @@ fn stat_ids(path: &[u8]) -> (u64, u64) {
 /// Linux's would be (per segment, file bytes apart from zero fill).
 /// `/proc/self/maps`, or with `detail` `/proc/self/smaps` (each mapping's
 /// memory use after its line, in Linux 6.1's fields).
+/// `/proc/self/pagemap`: 8 bytes per page of the address space from byte
+/// `start`, at most `len` bytes (whole entries, as Linux asks: EINVAL
+/// otherwise). Bit 63: a page is there (anonymous memory once used, a
+/// file's page once mapped); 61: a file's page or shared memory; 56: mapped
+/// by this process alone; the frame number only for CAP_SYS_ADMIN (zeros
+/// otherwise, as Linux since 4.2). No soft-dirty bits (no `clear_refs`).
+pub fn pagemap(start: u64, len: usize) -> Result<Vec<u8>, crate::errno::Errno> {
+    const PRESENT: u64 = 1 << 63;
+    const FILE_OR_SHARED: u64 = 1 << 61;
+    const EXCLUSIVE: u64 = 1 << 56;
+    if !start.is_multiple_of(8) || !len.is_multiple_of(8) {
+        return Err(crate::errno::EINVAL);
+    }
+    let pfns = cred::capable(hx_abi::uapi::CAP_SYS_ADMIN);
+    let first = start / 8;
+    let count = (len / 8) as u64;
+    let end = first.saturating_add(count).min(hx_abi::layout::USER_END / PAGE_SIZE);
+    let mut out = Vec::with_capacity(len);
+    mm::with_space(|s| {
+        let mut page = first;
+        while page < end {
+            let va = page * PAGE_SIZE;
+            let entry = match s.vma_at(va) {
+                None => 0,
+                Some(v) => {
+                    let file_or_shared = v.file.is_some() || v.kind == VmaKind::Shared || v.kind == VmaKind::Image;
+                    let anon = v.file.is_none() && v.kind != VmaKind::Image;
+                    let present = if anon { s.used(va) } else { s.resident(va) };
+                    let pfn = if pfns && present { s.phys_at(va).map_or(0, |p| p / PAGE_SIZE) } else { 0 };
+                    let flags = if file_or_shared { PRESENT | EXCLUSIVE | FILE_OR_SHARED } else { PRESENT | EXCLUSIVE };
+                    if present {
+                        flags | pfn
+                    } else {
+                        0
+                    }
+                }
+            };
+            out.extend_from_slice(&entry.to_ne_bytes());
+            page += 1;
+        }
+    });
+    Ok(out)
+}
+
 /// One line of `/proc/<pid>/maps`: a mapping, or the part of one that
 /// lies over one piece of a loaded image (text, data, bss).
 #[derive(Clone)]
