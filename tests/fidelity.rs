@@ -842,6 +842,21 @@ fn pagemap_shows_the_pages_as_on_linux() {
     );
 }
 
+/// A signal a child sends its parent before exiting is delivered by the
+/// time `waitpid` reports the exit (Linux has it pending when `kill`
+/// returns): the guest took forwarded signals on one vCPU while its thread
+/// went back to its program on another, and LTP's library crashed on a
+/// late heartbeat signal after unmapping its handler's data.
+#[test]
+fn a_childs_signal_arrives_before_its_exit_is_reported() {
+    each_flavor(
+        "signal_before_wait",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &["200"],
+        &["signals not yet taken when waitpid returned: 0 of 200"],
+    );
+}
+
 /// `user.` extended attributes of host files, by path, through symlinks
 /// and by descriptor, with Linux's errors, as the native run gives them.
 #[test]

@@ -85,15 +85,7 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _context: 
     }
     let bits = if sig == GUEST_SIGNAL {
         ENTRY_CHANGED.store(true, Ordering::SeqCst);
-        crate::process::table::me().map_or(0, |e| {
-            let bits = e.signals.swap(0, Ordering::SeqCst);
-            for (i, (from, to)) in e.senders.iter().zip(SENDERS.iter()).enumerate() {
-                if bits & (1 << i) != 0 {
-                    to.store(from.swap(0, Ordering::SeqCst), Ordering::SeqCst);
-                }
-            }
-            bits
-        })
+        entry_signals()
     } else {
         1 << (sig - 1)
     };
@@ -108,6 +100,36 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _context: 
         INTERRUPTED.store(true, Ordering::SeqCst);
     }
     poke_forwarder();
+}
+
+/// Moves the guest signals other processes left in this process's table
+/// entry (and their senders) into `PENDING`; returns them. Published before
+/// they leave the entry, so that a concurrent look (a handler preempted
+/// half-way, a `wait` answering) always finds them in one place or both.
+fn entry_signals() -> u64 {
+    crate::process::table::me().map_or(0, |e| {
+        let bits = e.signals.load(Ordering::SeqCst);
+        if bits == 0 {
+            return 0;
+        }
+        for (i, (from, to)) in e.senders.iter().zip(SENDERS.iter()).enumerate() {
+            if bits & (1 << i) != 0 {
+                to.store(from.load(Ordering::SeqCst), Ordering::SeqCst);
+            }
+        }
+        PENDING.fetch_or(bits, Ordering::SeqCst);
+        e.signals.fetch_and(!bits, Ordering::SeqCst);
+        bits
+    })
+}
+
+/// A `wait` is about to report a child's change: the signals that child
+/// (or anyone) sent this process before it are passed on first, as Linux
+/// has them pending by the time `kill` returned — not after the wait, when
+/// the host's `GUEST_SIGNAL` for them may still be on its way (a late
+/// heartbeat signal crashed LTP's library, which had unmapped its handler's data).
+pub fn take_entry_signals_now() {
+    entry_signals();
 }
 
 /// What the program inherits from hx-run's own start, as across `execve`:

@@ -244,11 +244,17 @@ fn guest_has_news(m: &Machine, seen: u64) -> Result<bool> {
     Ok(signals.load(Ordering::SeqCst) != 0 || events.load(Ordering::SeqCst) != seen)
 }
 
+/// One vCPU at a time passes signals on: a vCPU about to resume its guest
+/// (after a `wait` answered, say) must not find `PENDING` taken by another
+/// that has not yet written the bits for the guest.
+static FORWARDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Passes SIGINT/SIGQUIT/SIGTERM/SIGHUP that hx-run received on to the program.
 fn forward_host_signals(m: &Machine) -> Result<()> {
     if signals::take_entry_changed() {
         publish_ppid(m)?;
     }
+    let _one = FORWARDING.lock().unwrap_or_else(|e| e.into_inner());
     let bits = signals::take_pending();
     if bits == 0 {
         return Ok(());

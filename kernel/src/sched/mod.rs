@@ -250,6 +250,12 @@ pub fn take_host_signal_sender(sig: usize) -> u64 {
     }
 }
 
+/// Whether the monitor forwarded signals not taken yet.
+pub fn host_signals_waiting() -> bool {
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    percpu::shared_field(&shared.host_signals).load(Ordering::Acquire) != 0
+}
+
 pub fn take_host_signals() -> u64 {
     let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
     let word = percpu::shared_field(&shared.host_signals);

@@ -419,6 +419,9 @@ pub fn children_reaped_at_exit() -> bool {
     a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0
 }
 
+/// Held while forwarded signals go from the shared word to the queues.
+static TAKING: Mutex<()> = Mutex::new(());
+
 pub fn take_host_signals() {
     crate::syscall::poll::take_host_events();
     // Signals the monitor forwards are the parent's: they wait while its
@@ -426,6 +429,13 @@ pub fn take_host_signals() {
     if crate::syscall::vfork::active() {
         return;
     }
+    // Another vCPU may have taken the word and not yet queued its signals:
+    // a thread on its way back to its program waits for that (else a signal
+    // sent before, say, the exit a `wait` reports would come after it).
+    if !sched::host_signals_waiting() && !TAKING.is_locked() {
+        return;
+    }
+    let _taking = TAKING.lock();
     let mut bits = sched::take_host_signals();
     if bits == 0 {
         return;

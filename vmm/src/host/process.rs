@@ -135,6 +135,9 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
             table::reap_finished(my_pid);
         }
     }
+    // Signals sent before the child changed come first (the vCPU passes
+    // them on before the guest sees this answer).
+    crate::signals::take_entry_signals_now();
     req.args[2] = wstatus as u64;
     req.args[3] = code as u64;
     req.args[4] = status as u32 as u64;
