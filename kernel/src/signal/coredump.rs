@@ -62,24 +62,11 @@ static NOT_DUMPED: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
 /// `madvise(MADV_DONTDUMP)` (`dump` false) or `MADV_DODUMP` on `[start, end)`.
 pub fn set_dumped(start: u64, end: u64, dump: bool) {
     let mut ranges = NOT_DUMPED.lock();
-    let mut kept = Vec::with_capacity(ranges.len() + 2);
-    for &(s, e) in ranges.iter() {
-        if e <= start || s >= end {
-            kept.push((s, e));
-            continue;
-        }
-        if s < start {
-            kept.push((s, start));
-        }
-        if e > end {
-            kept.push((end, e));
-        }
-    }
+    crate::syscall::mlock::remove(&mut ranges, start, end);
     if !dump {
-        kept.push((start, end));
-        kept.sort_unstable();
+        ranges.push((start, end));
+        ranges.sort_unstable();
     }
-    *ranges = kept;
 }
 
 /// `[start, end)` was unmapped or mapped afresh: its mark went with it.

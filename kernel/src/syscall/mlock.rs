@@ -22,7 +22,8 @@ static LOCKS: Mutex<Locks> = Mutex::new(Locks { ranges: Vec::new(), future: fals
 
 const RLIMIT_MEMLOCK: usize = 8;
 
-fn remove(ranges: &mut Vec<(u64, u64)>, start: u64, end: u64) {
+/// Takes `[start, end)` out of sorted, disjoint `ranges` (cutting the ones it overlaps).
+pub(crate) fn remove(ranges: &mut Vec<(u64, u64)>, start: u64, end: u64) {
     let mut kept = Vec::with_capacity(ranges.len() + 1);
     for &(s, e) in ranges.iter() {
         if e <= start || s >= end {
