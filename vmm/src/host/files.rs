@@ -1195,17 +1195,15 @@ impl Files {
 
     /// `REOPEN`: the file of `handle` opened again, a new description with
     /// `flags` (through the host's `/proc/self/fd`, as Linux reopens a file
-    /// by its magic link); writing only a file of a writable mount.
+    /// by its magic link). Only a file of a writable mount or a memory file
+    /// (what has no name left: `O_TMPFILE`, `memfd_create`) — never hx-run's
+    /// own standard streams, whose files lie outside the mounts.
     pub fn reopen(&mut self, handle: u64, flags: u64) -> Result<i64, Errno> {
         let flags = i32::try_from(flags).map_err(|_| libc::EINVAL)?;
         let (fd, writable) = match self.handles.get(handle)? {
-            Handle::Host { fd, metadata } => (fd.as_raw_fd(), *metadata),
+            Handle::Host { fd, metadata: true } => (fd.as_raw_fd(), true),
             _ => return Err(libc::ENXIO),
         };
-        let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
-        if writes && !writable {
-            return Err(libc::EROFS);
-        }
         // The link is followed (it is the point); nothing is created.
         let host_flags = flags::open(flags)? & !(libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL);
         self.handles.room()?;
