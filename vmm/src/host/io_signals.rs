@@ -69,7 +69,14 @@ pub fn serve(
                 2 => libc::F_UNLCK,
                 _ => return Err(libc::EINVAL),
             };
-            let fd = files.handles.fd(args[1])?;
+            // Only on a file of a writable mount: a lease makes other
+            // openers wait, and a read-only mount's files (or hx-run's own
+            // streams) are the host's to use without waiting for the guest.
+            let fd = match files.handles.get(args[1])? {
+                super::handles::Handle::Host { fd, metadata: true } => fd.as_raw_fd(),
+                super::handles::Handle::Host { .. } => return Err(libc::EACCES),
+                _ => return Err(libc::EINVAL),
+            };
             if kind != libc::F_UNLCK {
                 files.leases.listen(watch)?;
                 // SAFETY: the break signal of a descriptor we hold.
