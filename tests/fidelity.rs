@@ -739,6 +739,30 @@ fn fatal_signals_write_core_files_as_linux_and_gdb_reads_them() {
     );
 }
 
+/// A core file holds every thread's registers, the dying thread's first
+/// (the others stopped as Linux stops them), as natively; gdb loads the
+/// shared libraries (ELF-header pages, written RELRO data, the vDSO are in
+/// the file) and unwinds each parked thread to its start function.
+#[test]
+fn core_files_hold_every_thread() {
+    assert!(Path::new("/usr/bin/gdb").exists(), "gdb is missing: .ci/setup installs it");
+    let exe = build("coredump_threads", Flavor::GlibcDynamic, &["-pthread"]);
+    let out = text(&compare_in_dirs(&exe, &[], None, &[]).stdout);
+    assert!(out.contains("threads 3, the dying one first 1, distinct ids 1, stacks in the file 3"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let run = Command::new(HX_RUN).arg(&exe).arg("keep").current_dir(dir.path()).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let gdb = Command::new("/usr/bin/gdb")
+        .args(["-batch", "-nx", "-ex", "thread apply all bt"])
+        .arg(&exe)
+        .arg(dir.path().join("core"))
+        .output()
+        .unwrap();
+    let bt = text(&gdb.stdout);
+    // (The compiler may fold the two identical park functions into one.)
+    assert!(bt.contains("in one (") && bt.contains("in two (") && bt.contains("in main ("), "gdb: {bt}");
+}
+
 /// `sysfs(2)` numbers the file system types and names them back; `ustat`
 /// answers for the device of a mount and of `/proc`, with Linux's errors.
 #[test]

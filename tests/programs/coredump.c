@@ -158,6 +158,9 @@ static void child_dies(const char *what, rlim_t limit, int dumpable, int how, in
         char *heap = malloc(1 << 20);
         memset(heap, 0x5a, 1 << 20);
         if (by_kill) {
+            // Its default action, whatever the test's caller left (a
+            // background shell job ignores SIGQUIT).
+            signal(by_kill, SIG_DFL);
             kill(getpid(), by_kill);
             pause();
         }

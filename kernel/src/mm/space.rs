@@ -618,6 +618,14 @@ impl AddressSpace {
         self.pt.leaf(va).is_some_and(|l| l.is_backed() && (l.is_accessed() || l.is_dirty()))
     }
 
+    /// Whether any page of `[start, end)` was written (the D bit): a private
+    /// file mapping then holds copies of its own, anonymous memory to Linux.
+    pub fn written_in(&self, start: u64, end: u64) -> bool {
+        (start..end)
+            .step_by(PAGE_SIZE as usize)
+            .any(|va| self.pt.leaf(va).is_some_and(|l| l.is_backed() && l.is_dirty()))
+    }
+
     /// `[start, end)` populated (`mlock`, `MAP_POPULATE`): backed now, and
     /// every page counts as in use (`used`).
     pub fn mark_populated(&mut self, start: u64, end: u64) -> Result<(), Errno> {

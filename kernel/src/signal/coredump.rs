@@ -10,7 +10,8 @@
 //! auxiliary vector, the mapped files (`NT_FILE`), and the memory of every
 //! mapping Linux's default `coredump_filter` dumps (anonymous memory,
 //! shared or not, and private file mappings the program could write); pages
-//! never touched are holes. Other threads' registers are not written (gdb shows one thread).
+//! never touched are holes. Every thread's registers are there (the others
+//! stopped first, as Linux stops them), the dying thread's first.
 use crate::arch::entry::Frame;
 use crate::errno::{Errno, EINVAL};
 use crate::fs::proc::process::{map_pieces, MapPiece};
@@ -188,6 +189,9 @@ fn comm() -> Vec<u8> {
 }
 
 const RLIMIT_CORE: usize = 4;
+/// How long the dying thread waits for the others to stop (else their
+/// registers are left out).
+const STOP_PATIENCE_NS: u64 = 50_000_000;
 
 /// Whether a fatal signal would write a core file now (the monitor then
 /// leaves faults to the kernel: see `signal::publish_caught`).
@@ -292,9 +296,12 @@ fn dumped(piece: &MapPiece) -> bool {
     let bit = match (piece.vma.kind, piece.vma.file) {
         (Kind::Stack | Kind::Heap, _) => ANON_PRIVATE,
         (_, Some(f)) if f.shared => FILE_SHARED,
-        // A private file mapping the program may have written holds its
-        // own copies of pages: anonymous memory to Linux.
-        (Kind::Image, _) | (_, Some(_)) if writable => ANON_PRIVATE,
+        // A private file mapping the program may write, or wrote (RELRO
+        // data made read-only after its relocation), holds its own copies
+        // of pages: anonymous memory to Linux.
+        (Kind::Image, _) | (_, Some(_)) if writable || mm::with_space(|s| s.written_in(piece.start, piece.end)) => {
+            ANON_PRIVATE
+        }
         (Kind::Image, _) | (_, Some(_)) => FILE_PRIVATE,
         (Kind::Shared, None) => ANON_SHARED,
         (Kind::Anon, None) => ANON_PRIVATE,
@@ -303,9 +310,12 @@ fn dumped(piece: &MapPiece) -> bool {
 }
 
 fn write_core(handle: u64, sig: u32, info: &[u8; 128], frame: Option<&Frame>, limit: u64) -> bool {
+    // The other threads stop away from the program (as Linux's zap_threads
+    // stops them) while the file is written, if they do so soon.
+    let stopped = crate::sched::quiesce::try_stop_others(STOP_PATIENCE_NS);
     let pieces = cut_at_marks(map_pieces());
     let all: Vec<MapPiece> = pieces.iter().map(|(p, _)| p.clone()).collect();
-    let notes = notes(sig, info, frame, &all);
+    let notes = notes(sig, info, frame, &all, stopped.is_some());
     let phnum = 1 + pieces.len();
     let notes_at = 64 + 56 * phnum;
     let notes_size: usize = notes.iter().map(Note::size).sum();
@@ -337,10 +347,21 @@ fn write_core(handle: u64, sig: u32, info: &[u8; 128], frame: Option<&Frame>, li
     put64(&mut head, notes_size as u64);
     put64(&mut head, 0);
     put64(&mut head, 0);
+    // What of each mapping the file holds, and whether its pages are a
+    // file's own (the vDSO, ELF headers: in memory whether used or not).
+    let sizes: Vec<(u64, bool)> = pieces
+        .iter()
+        .map(|(p, marked)| match () {
+            _ if *marked => (0, false),
+            _ if p.name == b"[vdso]" => (p.end - p.start, true),
+            _ if dumped(p) => (p.end - p.start, false),
+            _ if elf_header(p) => (PAGE_SIZE, true),
+            _ => (0, false),
+        })
+        .collect();
     let mut offset = data_at;
-    for (p, marked) in &pieces {
+    for ((p, _), &(filesz, _)) in pieces.iter().zip(&sizes) {
         let size = p.end - p.start;
-        let filesz = if dumped(p) && !marked { size } else { 0 };
         let prot = p.vma.prot;
         let flags = (prot & PROT_READ != 0) as u32 * 4 + (prot & PROT_WRITE != 0) as u32 * 2 + (prot & 4 != 0) as u32;
         put32(&mut head, 1); // PT_LOAD
@@ -363,14 +384,16 @@ fn write_core(handle: u64, sig: u32, info: &[u8; 128], frame: Option<&Frame>, li
     // (whatever its protection), one never touched stays a hole (zeros).
     let end_of_file = offset.min(limit);
     let mut at = data_at;
-    for (p, _) in pieces.iter().filter(|(p, marked)| dumped(p) && !marked) {
+    for ((p, _), &(filesz, file_pages)) in pieces.iter().zip(&sizes).filter(|(_, s)| s.0 > 0) {
         let mut batch: Vec<Segment> = Vec::new();
         let mut batch_at = at;
         let mut va = p.start;
-        while va < p.end && at < end_of_file {
+        let end = p.start + filesz;
+        while va < end && at < end_of_file {
             // Frames mapped ahead of any use (the stack's) are no page to
             // Linux; a page of zeros reads back the same as a hole.
-            let phys = mm::with_space(|s| if s.used(va) { s.phys_at(va) } else { None }).filter(|&phys| !is_zero(phys));
+            let present = |s: &mut mm::space::AddressSpace| if file_pages { s.resident(va) } else { s.used(va) };
+            let phys = mm::with_space(|s| if present(s) { s.phys_at(va) } else { None }).filter(|&phys| !is_zero(phys));
             match phys {
                 Some(phys) => {
                     if batch.is_empty() {
@@ -387,11 +410,25 @@ fn write_core(handle: u64, sig: u32, info: &[u8; 128], frame: Option<&Frame>, li
             at += PAGE_SIZE;
         }
         flush(handle, batch_at, &mut batch);
-        at += p.end - va;
+        at += end.saturating_sub(va);
     }
     // The holes at the end are part of the file too.
     let _ = host::simple(op::FTRUNCATE, &[handle, end_of_file]);
     true
+}
+
+/// Linux's filter bit 4 (on by default): the first page of a file mapping
+/// that holds an ELF header is dumped, so that a debugger finds each
+/// library's headers (its build id, its dynamic section) in the core.
+fn elf_header(piece: &MapPiece) -> bool {
+    const ELF_HEADERS: u64 = 1 << 4;
+    filter() & ELF_HEADERS != 0
+        && piece.offset == 0
+        && piece.vma.prot & PROT_READ != 0
+        && (piece.vma.file.is_some() || piece.vma.kind == crate::mm::Kind::Image)
+        && mm::with_space(|s| s.resident(piece.start).then(|| s.phys_at(piece.start)).flatten())
+            // SAFETY: the direct map covers guest RAM; four bytes of a frame the mapping holds.
+            .is_some_and(|phys| unsafe { (direct_virt(phys) as *const [u8; 4]).read() } == *b"\x7fELF")
 }
 
 /// Whether the page at `phys` holds only zeros.
@@ -429,9 +466,14 @@ fn pwrite(handle: u64, at: u64, bytes: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-fn notes(sig: u32, info: &[u8; 128], frame: Option<&Frame>, pieces: &[MapPiece]) -> Vec<Note> {
+/// The notes, in Linux's order: the dying thread's status and the process's
+/// notes, then each other thread's status and registers (`threads`: their
+/// registers can be read — they are stopped away from the program).
+fn notes(sig: u32, info: &[u8; 128], frame: Option<&Frame>, pieces: &[MapPiece], threads: bool) -> Vec<Note> {
     let mut notes = Vec::new();
-    notes.push(Note { name: b"CORE", kind: NT_PRSTATUS, desc: prstatus(sig, frame) });
+    let me = crate::sched::current();
+    let fs_base = crate::arch::read_fs_base();
+    notes.push(Note { name: b"CORE", kind: NT_PRSTATUS, desc: prstatus(sig, me, frame, fs_base) });
     notes.push(Note { name: b"CORE", kind: NT_PRPSINFO, desc: prpsinfo() });
     notes.push(Note { name: b"CORE", kind: NT_SIGINFO, desc: info.to_vec() });
     let auxv = startup::get().auxv.iter().flat_map(|&(k, v)| k.to_le_bytes().into_iter().chain(v.to_le_bytes()));
@@ -440,18 +482,29 @@ fn notes(sig: u32, info: &[u8; 128], frame: Option<&Frame>, pieces: &[MapPiece])
     if let Some(f) = frame {
         notes.push(Note { name: b"CORE", kind: NT_PRFPREG, desc: fpregs(f) });
     }
+    if threads {
+        for t in crate::sched::threads().iter().filter(|t| t.tid != me.tid && !t.is_idle() && !t.sched_state_dead()) {
+            // SAFETY: the thread is stopped away from the program (the
+            // other vCPUs are held at the gate): the registers it entered
+            // the kernel with lie at the top of its kernel stack, plain data.
+            let f = unsafe { t.frame().read_volatile() };
+            let fs_base = t.fs_base.load(core::sync::atomic::Ordering::Relaxed);
+            notes.push(Note { name: b"CORE", kind: NT_PRSTATUS, desc: prstatus(sig, t, Some(&f), fs_base) });
+            notes.push(Note { name: b"CORE", kind: NT_PRFPREG, desc: fpregs(&f) });
+        }
+    }
     notes
 }
 
-/// `struct elf_prstatus` (336 bytes on x86-64) of the dumping thread.
-fn prstatus(sig: u32, frame: Option<&Frame>) -> Vec<u8> {
+/// `struct elf_prstatus` (336 bytes on x86-64) of thread `t`, whose
+/// registers are `frame` and `fs_base`.
+fn prstatus(sig: u32, t: &crate::sched::Thread, frame: Option<&Frame>, fs_base: u64) -> Vec<u8> {
     let mut d = Vec::with_capacity(336);
     put32(&mut d, sig); // pr_info.si_signo
     put32(&mut d, 0);
     put32(&mut d, 0);
     put16(&mut d, sig as u16); // pr_cursig
     put16(&mut d, 0);
-    let t = crate::sched::current();
     let (pending, mask) = {
         let s = t.signals.lock();
         (s.pending.set, s.mask)
@@ -466,33 +519,10 @@ fn prstatus(sig: u32, frame: Option<&Frame>) -> Vec<u8> {
     d.resize(d.len() + 4 * 16, 0); // user, system and children's times
     let regs: [u64; 27] = match frame {
         Some(f) => [
-            f.r15,
-            f.r14,
-            f.r13,
-            f.r12,
-            f.rbp,
-            f.rbx,
-            f.r11,
-            f.r10,
-            f.r9,
-            f.r8,
-            f.rax,
-            f.rcx,
-            f.rdx,
-            f.rsi,
-            f.rdi,
-            f.orig_rax,
-            f.rip,
-            0x33, // cs: user code
-            f.rflags,
-            f.rsp,
-            0x2b, // ss: user data
-            crate::arch::read_fs_base(),
-            0,
-            0,
-            0,
-            0,
-            0,
+            f.r15, f.r14, f.r13, f.r12, f.rbp, f.rbx, f.r11, f.r10, f.r9, f.r8, f.rax, f.rcx, f.rdx, f.rsi, f.rdi,
+            f.orig_rax, f.rip, 0x33, // cs: user code
+            f.rflags, f.rsp, 0x2b, // ss: user data
+            fs_base, 0, 0, 0, 0, 0,
         ],
         None => [0; 27],
     };
