@@ -159,7 +159,10 @@ pub fn inherited() -> (u64, u64) {
         let mut set: libc::sigset_t = std::mem::zeroed();
         if libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set) == 0 {
             for sig in 1..=64 {
-                if sig != libc::SIGKILL && sig != libc::SIGSTOP && libc::sigismember(&set, sig) == 1 {
+                // The lease signal is blocked for the monitor (host/io_signals.rs), not by its caller.
+                let monitors =
+                    sig == crate::host::io_signals::signal() && crate::host::io_signals::blocked_by_the_monitor();
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP && !monitors && libc::sigismember(&set, sig) == 1 {
                     mask |= 1 << (sig - 1);
                 }
             }

@@ -26,16 +26,27 @@ pub fn signal() -> libc::c_int {
     libc::SIGRTMIN() + 4
 }
 
+/// Whether hx-run's caller had [`signal()`] blocked (the program inherits
+/// that, not the monitor's own blocking).
+static BLOCKED_BEFORE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Blocks [`signal()`] in the calling thread and those it starts later: call
 /// before the monitor starts any thread.
 pub fn block_signal() {
-    // SAFETY: changes the calling thread's own mask with a set we own.
+    // SAFETY: changes the calling thread's own mask with sets we own.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, signal());
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        BLOCKED_BEFORE.store(libc::sigismember(&old, signal()) == 1, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Whether [`signal()`] is blocked for the monitor's own use only.
+pub fn blocked_by_the_monitor() -> bool {
+    !BLOCKED_BEFORE.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Linux's `F_SETSIG` (not in the libc crate).
