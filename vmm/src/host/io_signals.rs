@@ -29,6 +29,10 @@ pub fn signal() -> libc::c_int {
 /// Whether hx-run's caller had [`signal()`] blocked (the program inherits
 /// that, not the monitor's own blocking).
 static BLOCKED_BEFORE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Whether every thread of this process blocks [`signal()`] (set up before
+/// any thread started): only then may a host file raise it — unblocked in
+/// some thread, its default action would end the process.
+static BLOCKED_EVERYWHERE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Blocks [`signal()`] in the calling thread and those it starts later: call
 /// before the monitor starts any thread.
@@ -42,6 +46,7 @@ pub fn block_signal() {
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
         BLOCKED_BEFORE.store(libc::sigismember(&old, signal()) == 1, std::sync::atomic::Ordering::SeqCst);
     }
+    BLOCKED_EVERYWHERE.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Whether [`signal()`] is blocked for the monitor's own use only.
@@ -151,7 +156,12 @@ pub fn set_async(
 
 impl Leases {
     /// Makes the signalfd (once) and asks the watcher to report it readable.
+    /// Refused (`EINVAL`) in a process whose threads do not all block the
+    /// signal (a host that serves requests outside hx-run, as a test does).
     fn listen(&mut self, watch: Option<&crate::watch::Watcher>) -> Result<(), Errno> {
+        if !BLOCKED_EVERYWHERE.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(libc::EINVAL);
+        }
         if self.breaks.is_none() {
             // SAFETY: a set we own, for a new descriptor.
             let fd = unsafe {
