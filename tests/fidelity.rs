@@ -714,6 +714,21 @@ fn core_run(exe: &Path) -> String {
     text(&run.stdout)
 }
 
+/// What gdb's `command` says of the core file `exe keep` leaves in hx.
+fn gdb_on_hx_core(exe: &Path, command: &str) -> String {
+    assert!(Path::new("/usr/bin/gdb").exists(), "gdb is missing: .ci/setup installs it");
+    let dir = tempfile::tempdir().unwrap();
+    let run = Command::new(HX_RUN).arg(exe).arg("keep").current_dir(dir.path()).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let gdb = Command::new("/usr/bin/gdb")
+        .args(["-batch", "-nx", "-ex", command])
+        .arg(exe)
+        .arg(dir.path().join("core"))
+        .output()
+        .unwrap();
+    format!("{}{}", text(&gdb.stdout), text(&gdb.stderr))
+}
+
 /// Core dumps: a fatal signal under `RLIMIT_CORE` writes an ELF core file
 /// (registers, signal, memory) and `wait` reports `WCOREDUMP`/`CLD_DUMPED`;
 /// no file below a page of limit or when not dumpable; an old core is
@@ -732,23 +747,9 @@ fn fatal_signals_write_core_files_as_linux_and_gdb_reads_them() {
             "{out}"
         );
     }
-    assert!(Path::new("/usr/bin/gdb").exists(), "gdb is missing: .ci/setup installs it");
     let exe = build("coredump", Flavor::GlibcDynamic, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let run = Command::new(HX_RUN).arg(&exe).arg("keep").current_dir(dir.path()).output().unwrap();
-    assert!(run.status.success(), "{}", text(&run.stderr));
-    let gdb = Command::new("/usr/bin/gdb")
-        .args(["-batch", "-nx", "-ex", "bt"])
-        .arg(&exe)
-        .arg(dir.path().join("core"))
-        .output()
-        .unwrap();
-    let bt = text(&gdb.stdout);
-    assert!(
-        bt.contains("#0") && bt.contains("crash_here") && bt.contains("in main"),
-        "gdb's backtrace: {bt}\n{}",
-        text(&gdb.stderr)
-    );
+    let bt = gdb_on_hx_core(&exe, "bt");
+    assert!(bt.contains("#0") && bt.contains("crash_here") && bt.contains("in main"), "gdb's backtrace: {bt}");
 }
 
 /// A core file holds every thread's registers, the dying thread's first
@@ -757,20 +758,10 @@ fn fatal_signals_write_core_files_as_linux_and_gdb_reads_them() {
 /// the file) and unwinds each parked thread to its start function.
 #[test]
 fn core_files_hold_every_thread() {
-    assert!(Path::new("/usr/bin/gdb").exists(), "gdb is missing: .ci/setup installs it");
     let exe = build("coredump_threads", Flavor::GlibcDynamic, &["-pthread"]);
     let out = core_run(&exe);
     assert!(out.contains("threads 3, the dying one first 1, distinct ids 1, stacks in the file 3"), "{out}");
-    let dir = tempfile::tempdir().unwrap();
-    let run = Command::new(HX_RUN).arg(&exe).arg("keep").current_dir(dir.path()).output().unwrap();
-    assert!(run.status.success(), "{}", text(&run.stderr));
-    let gdb = Command::new("/usr/bin/gdb")
-        .args(["-batch", "-nx", "-ex", "thread apply all bt"])
-        .arg(&exe)
-        .arg(dir.path().join("core"))
-        .output()
-        .unwrap();
-    let bt = text(&gdb.stdout);
+    let bt = gdb_on_hx_core(&exe, "thread apply all bt");
     // (The compiler may fold the two identical park functions into one.)
     assert!(bt.contains("in one (") && bt.contains("in two (") && bt.contains("in main ("), "gdb: {bt}");
 }
