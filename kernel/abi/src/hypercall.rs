@@ -69,8 +69,8 @@ pub mod op {
     /// The resolved guest path goes to `segs[1]`, its length to `args[2]`.
     /// openat2's `RESOLVE_*` flags in `args[2]` act from the start directory
     /// whose path is the first `args[3]` bytes of `segs[0]` (0: the root).
-    /// `OPEN`, `STAT` (with its third segment) and `ACCESS` (with a second)
-    /// answer [`super::EREDIRECT`] when a symlink leads out of the mounts.
+    /// `OPEN`, `STAT` and `ACCESS` (with [`super::PATH_HAND_BACK`]) answer
+    /// [`super::EREDIRECT`] when a symlink leads out of the mounts.
     pub const OPEN: u32 = 11;
     /// Close handle `args[0]`.
     pub const CLOSE: u32 = 12;
@@ -608,6 +608,11 @@ pub const LAST_OP: u32 = op::REOPEN;
 
 /// Handle value meaning "no handle" in requests that take a path or a handle.
 pub const NO_HANDLE: u64 = u64::MAX;
+
+/// `STAT` (`args[1]`) and `ACCESS` (`args[3]`): hand a path that leaves the
+/// mounts for the kernel's back (`EREDIRECT`) even without a segment for
+/// it (`args[2]` = 0 then: the kernel asks again with one).
+pub const PATH_HAND_BACK: u64 = 1;
 
 /// `LINK` of an open file (its handle in `args[2]`).
 pub const LINK_HANDLE: u64 = 1;

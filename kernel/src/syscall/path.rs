@@ -107,6 +107,8 @@ const RESOLVE_CACHED: u64 = 0x20;
 /// Not an errno the program sees: the monitor's walk left its mounts through
 /// a symlink for a path the kernel may serve, handed back to look up again.
 const REDIRECTED: Errno = Errno(hx_abi::hypercall::EREDIRECT);
+/// Asks `STAT`/`ACCESS` for hand-backs (`hx_abi::hypercall::PATH_HAND_BACK`).
+const HAND_BACK: u64 = hx_abi::hypercall::PATH_HAND_BACK;
 /// Such hand-backs in one lookup before `ELOOP` (they are symlinks followed).
 const MAX_REDIRECTS: usize = 40;
 
@@ -362,31 +364,39 @@ fn stat_at(dirfd: u64, path_ptr: u64, flags: u64) -> Result<Stat, Errno> {
 }
 
 pub(super) fn stat_path(abs: &[u8], follow: bool) -> Result<Stat, Errno> {
-    stat_resolved(abs.to_vec(), follow).map(|(st, _)| st)
-}
-
-/// The stat of `abs` and the guest path it resolved to (the monitor's
-/// walk, for a host file).
-fn stat_resolved(abs: Vec<u8>, follow: bool) -> Result<(Stat, Vec<u8>), Errno> {
-    redirecting(abs, |abs, next| {
-        let abs = proc::or_host!(proc::stat(abs.clone(), follow).map_done(|st| (st, abs)));
+    redirecting(abs.to_vec(), |abs, next| {
+        let abs = proc::or_host!(proc::stat(abs, follow));
         let tidy = path::tidy(&abs);
         if let Some(d) = dev::lookup(&tidy) {
-            return Ok((dev::stat(d), tidy));
+            return Ok(dev::stat(d));
         }
         if let Some(g) = crate::fs::generated::lookup(&tidy) {
-            return g.stat().map(|st| (st, tidy));
+            return g.stat();
         }
         let mut st = Stat::default();
-        let mut resolved = alloc::vec![0u8; PATH_MAX];
-        let (r, out) = host::path_request(op::STAT, &[follow as u64], &[&abs], &mut [st.as_bytes_mut(), &mut resolved]);
-        resolved.truncate((out[2] as usize).min(PATH_MAX));
+        let args = [follow as u64, HAND_BACK];
+        let r = host::path_request(op::STAT, &args, &[&abs], &mut [st.as_bytes_mut()]).0;
         if r == Err(REDIRECTED) {
-            *next = resolved;
-            return Err(REDIRECTED);
+            *next = handed_back(op::STAT, &args, &abs, true);
         }
-        r.map(|_| (st, resolved))
+        r.map(|_| st)
     })
+}
+
+/// Asks the monitor for a hand-back's path (asked again with room for it:
+/// the common request carries no buffer); `with_stat`: the request's first
+/// out segment is a `stat` (STAT), else the path is the only one (ACCESS).
+fn handed_back(op: u32, args: &[u64], abs: &[u8], with_stat: bool) -> Vec<u8> {
+    let mut st = Stat::default();
+    let mut path = alloc::vec![0u8; PATH_MAX];
+    let (r, out) = if with_stat {
+        host::path_request(op, args, &[abs], &mut [st.as_bytes_mut(), &mut path])
+    } else {
+        host::path_request(op, args, &[abs], &mut [&mut path])
+    };
+    // Anything else (the file changed meanwhile): an empty path, not found.
+    path.truncate(if r == Err(REDIRECTED) { (out[2] as usize).min(PATH_MAX) } else { 0 });
+    path
 }
 
 pub fn stat([path, statbuf, ..]: Args) -> SysResult {
@@ -452,11 +462,10 @@ pub fn faccessat2([dirfd, path, mode, flags, ..]: Args) -> SysResult {
         if dev::lookup(&path::tidy(&abs)).is_some() {
             return Ok(0);
         }
-        let mut resolved = alloc::vec![0u8; PATH_MAX];
-        let (r, out) = host::path_request(op::ACCESS, &[mode, follow as u64, effective], &[&abs], &mut [&mut resolved]);
+        let args = [mode, follow as u64, effective, HAND_BACK];
+        let r = host::path_request(op::ACCESS, &args, &[&abs], &mut []).0;
         if r == Err(REDIRECTED) {
-            resolved.truncate((out[2] as usize).min(PATH_MAX));
-            *next = resolved;
+            *next = handed_back(op::ACCESS, &args, &abs, false);
         }
         r
     })

@@ -647,7 +647,8 @@ impl Files {
             op::FSTAT => self.fstat(segs, a[0]),
             op::IOCTL => self.ioctl(segs, a[0], a[1], a[2]),
             op::STAT => segs.path(0).and_then(|path| {
-                let (st, guest) = match self.stat(&path, a[0] != 0, segs.len() > 2)? {
+                let hand_back = segs.len() > 2 || a[1] == hx_abi::hypercall::PATH_HAND_BACK;
+                let (st, guest) = match self.stat(&path, a[0] != 0, hand_back)? {
                     Reached::Here(found) => found,
                     Reached::Kernel(guest) => {
                         req.args[2] = segs.write(2, &guest)? as u64;
@@ -661,7 +662,8 @@ impl Files {
                 Ok(0)
             }),
             op::ACCESS => segs.path(0).and_then(|path| {
-                match self.access(&path, flags::access(a[0])?, a[1] != 0, segs.len() > 1)? {
+                let hand_back = segs.len() > 1 || a[3] == hx_abi::hypercall::PATH_HAND_BACK;
+                match self.access(&path, flags::access(a[0])?, a[1] != 0, hand_back)? {
                     Reached::Here(r) => Ok(r),
                     Reached::Kernel(guest) => {
                         req.args[2] = segs.write(1, &guest)? as u64;
