@@ -618,6 +618,16 @@ impl AddressSpace {
         self.pt.leaf(va).is_some_and(|l| l.is_backed() && (l.is_accessed() || l.is_dirty()))
     }
 
+    /// Whether Linux would have a page at `va` (`mincore`, `pagemap`):
+    /// anonymous memory once used, a file's page once backed (its cache's).
+    pub fn present(&self, va: u64) -> bool {
+        match self.vma_at(va) {
+            Some(v) if v.file.is_none() && v.kind != Kind::Image => self.used(va),
+            Some(_) => self.resident(va),
+            None => false,
+        }
+    }
+
     /// Whether any page of `[start, end)` was written (the D bit): a private
     /// file mapping then holds copies of its own, anonymous memory to Linux.
     pub fn written_in(&self, start: u64, end: u64) -> bool {

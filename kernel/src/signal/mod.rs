@@ -139,11 +139,18 @@ impl Queued {
     pub fn io_message(io_signal: u32, fd: u64) -> Self {
         const POLL_MSG: i32 = 3;
         const BAND_MSG: i64 = 0x1 | 0x40 | 0x400;
+        Self::io(io_signal, fd, POLL_MSG, BAND_MSG)
+    }
+
+    /// Linux's `send_sigio` for descriptor `fd` with `F_SETSIG` `io_signal`:
+    /// a plain `SIGIO` (0), else that signal with `si_code` `code`
+    /// (`POLL_IN`...), `si_band` and `si_fd`.
+    pub fn io(io_signal: u32, fd: u64, code: i32, band: i64) -> Self {
         match io_signal {
             0 => Queued::new(SIGIO, SI_KERNEL),
             sig => {
-                let mut q = Queued::new(sig, POLL_MSG);
-                q.set_poll(BAND_MSG, fd as i32);
+                let mut q = Queued::new(sig, code);
+                q.set_poll(band, fd as i32);
                 q
             }
         }

@@ -92,14 +92,7 @@ fn notify(file: &OpenFile, fd: u64, code: i32, band: i64) {
     if id == 0 {
         return;
     }
-    let q = match file.io_signal.load(Ordering::Relaxed) {
-        0 => Queued::new(crate::signal::SIGIO, crate::signal::SI_KERNEL),
-        sig => {
-            let mut q = Queued::new(sig, code);
-            q.set_poll(band, fd as i32);
-            q
-        }
-    };
+    let q = Queued::io(file.io_signal.load(Ordering::Relaxed), fd, code, band);
     let me = super::process::pid();
     match kind {
         F_OWNER_TID => {

@@ -477,11 +477,8 @@ pub fn mincore([addr, len, vec, ..]: Args) -> SysResult {
         let n = ((end - va) / PAGE_SIZE).min(PIECE) as usize;
         with_space(|s| {
             for (i, b) in out[..n].iter_mut().enumerate() {
-                let page = va + i as u64 * PAGE_SIZE;
-                // Anonymous memory has a page once used (frames mapped ahead
-                // of any use are none to Linux); a file's pages are its cache's.
-                let anon = s.vma_at(page).is_some_and(|v| v.file.is_none() && v.kind != crate::mm::Kind::Image);
-                *b = u8::from(if anon { s.used(page) } else { s.resident(page) });
+                // Frames mapped ahead of any use are no pages to Linux.
+                *b = u8::from(s.present(va + i as u64 * PAGE_SIZE));
             }
         });
         crate::mm::copy_to_user(vec + (va - addr) / PAGE_SIZE, &out[..n])?;

@@ -734,8 +734,7 @@ pub fn pagemap(start: u64, len: usize) -> Result<Vec<u8>, crate::errno::Errno> {
                 None => 0,
                 Some(v) => {
                     let file_or_shared = v.file.is_some() || v.kind == VmaKind::Shared || v.kind == VmaKind::Image;
-                    let anon = v.file.is_none() && v.kind != VmaKind::Image;
-                    let present = if anon { s.used(va) } else { s.resident(va) };
+                    let present = s.present(va);
                     let pfn = if pfns && present { s.phys_at(va).map_or(0, |p| p / PAGE_SIZE) } else { 0 };
                     let flags = if file_or_shared { PRESENT | EXCLUSIVE | FILE_OR_SHARED } else { PRESENT | EXCLUSIVE };
                     if present {
