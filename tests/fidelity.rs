@@ -1189,14 +1189,17 @@ fn clock_nanosleep_refuses_clocks_as_linux() {
 /// what the kernel wrote (a read(), an mremap's move) as what the CPU wrote.
 #[test]
 fn madvise_checks_and_fork_advice_are_linuxs() {
-    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
-        let prog = build("madvise", flavor, &[]);
-        let out = compare_in_dirs(&prog, &[], None, &[]);
-        let out = text(&out.stdout);
-        assert!(out.contains("child sees pages 0-3: 0 p 0 p"), "{out}");
-        assert!(out.contains("after read() and DONTNEED: 0") && out.contains("after mremap and DONTNEED: 0"), "{out}");
-        assert!(out.contains("after mprotect and DONTNEED: 0 0"), "{out}");
-    }
+    each_flavor(
+        "madvise",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &[
+            "child sees pages 0-3: 0 p 0 p",
+            "after read() and DONTNEED: 0",
+            "after mremap and DONTNEED: 0",
+            "after mprotect and DONTNEED: 0 0",
+        ],
+    );
 }
 
 /// An unmapped page, or one whose access mprotect took away, faults at

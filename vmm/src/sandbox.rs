@@ -96,10 +96,11 @@ impl Resolved {
     }
 }
 
-/// What a walk found: a place in the mounts, or a guest path the kernel
-/// serves (a symlink led out of the mounts into `/proc`, `/dev`...).
-pub enum Walked {
-    Here(Resolved),
+/// What a walk found — a place in the mounts (or what a request made of it)
+/// — or a guest path the kernel serves (a symlink led out of the mounts
+/// into `/proc`, `/dev`...: `hx_abi::hypercall::EREDIRECT`).
+pub enum Walked<T = Resolved> {
+    Here(T),
     Kernel(Vec<u8>),
 }
 

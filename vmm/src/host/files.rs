@@ -18,13 +18,6 @@ const MAX_DENTS: usize = 64 * 1024;
 /// Most entries in one `POLL` request (Linux's `RLIMIT_NOFILE` default hard limit).
 const MAX_POLL: usize = 4096;
 
-/// A file request's answer, or the guest path the kernel serves that a
-/// symlink led to (`hx_abi::hypercall::EREDIRECT`).
-enum Reached<T> {
-    Here(T),
-    Kernel(Vec<u8>),
-}
-
 /// An opened file: its handle, the guest path it resolved to, its type.
 type Opened = (u64, Vec<u8>, u32);
 
@@ -623,11 +616,11 @@ impl Files {
             op::OPEN => segs.path(0).and_then(|path| {
                 let rules = flags::resolve(a[2], a[3], &path)?;
                 let (h, guest, kind) = match self.open(&path, a[0] as i32, flags::mode(a[1]), &rules)? {
-                    Reached::Kernel(guest) => {
+                    Walked::Kernel(guest) => {
                         req.args[2] = segs.write(1, &guest)? as u64;
                         return Err(EREDIRECT);
                     }
-                    Reached::Here(opened) => opened,
+                    Walked::Here(opened) => opened,
                 };
                 // A FIFO is a stream: the kernel waits for its other end itself.
                 req.args[3] = u64::from(kind == libc::S_IFIFO);
@@ -649,8 +642,8 @@ impl Files {
             op::STAT => segs.path(0).and_then(|path| {
                 let hand_back = segs.len() > 2 || a[1] == hx_abi::hypercall::PATH_HAND_BACK;
                 let (st, guest) = match self.stat(&path, a[0] != 0, hand_back)? {
-                    Reached::Here(found) => found,
-                    Reached::Kernel(guest) => {
+                    Walked::Here(found) => found,
+                    Walked::Kernel(guest) => {
                         req.args[2] = segs.write(2, &guest)? as u64;
                         return Err(EREDIRECT);
                     }
@@ -664,8 +657,8 @@ impl Files {
             op::ACCESS => segs.path(0).and_then(|path| {
                 let hand_back = segs.len() > 1 || a[3] == hx_abi::hypercall::PATH_HAND_BACK;
                 match self.access(&path, flags::access(a[0])?, a[1] != 0, hand_back)? {
-                    Reached::Here(r) => Ok(r),
-                    Reached::Kernel(guest) => {
+                    Walked::Here(r) => Ok(r),
+                    Walked::Kernel(guest) => {
                         req.args[2] = segs.write(1, &guest)? as u64;
                         Err(EREDIRECT)
                     }
@@ -863,7 +856,7 @@ impl Files {
 
     /// Opens `path`: the handle, the guest path it resolved to, and the
     /// file's type (`S_IFMT` bits as the walk saw it; 0 for a new file).
-    fn open(&mut self, path: &[u8], flags: i32, mode: u32, rules: &Rules) -> Result<Reached<Opened>, Errno> {
+    fn open(&mut self, path: &[u8], flags: i32, mode: u32, rules: &Rules) -> Result<Walked<Opened>, Errno> {
         let host_flags = flags::open(flags)?;
         let acc = flags & libc::O_ACCMODE;
         // --fast-libc: every musl libc the program opens is the patched one.
@@ -872,13 +865,13 @@ impl Files {
             if acc == libc::O_RDONLY && MUSL_LIBC_NAMES.contains(&name) && self.sandbox.resolve(path, true).is_ok() {
                 let f = std::fs::File::open(libc_so).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
                 let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(f.into()), metadata: false })?;
-                return Ok(Reached::Here((h, path.to_vec(), libc::S_IFREG)));
+                return Ok(Walked::Here((h, path.to_vec(), libc::S_IFREG)));
             }
         }
         if let Some(pty) = super::pty::parse(path) {
             let (fd, guest) = self.ptys.open(pty, flags)?;
             let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(fd), metadata: false })?;
-            return Ok(Reached::Here((h, guest, libc::S_IFCHR)));
+            return Ok(Walked::Here((h, guest, libc::S_IFCHR)));
         }
         // O_PATH: a handle on the name only; Linux ignores O_CREAT, O_TRUNC and the access mode.
         let flags =
@@ -887,7 +880,7 @@ impl Files {
         let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         let follow = flags & libc::O_NOFOLLOW == 0;
         let resolved = match self.sandbox.walk(path, follow, rules) {
-            Ok(Walked::Kernel(guest)) => return Ok(Reached::Kernel(guest)),
+            Ok(Walked::Kernel(guest)) => return Ok(Walked::Kernel(guest)),
             Ok(Walked::Here(r)) => Ok(r),
             Err(e) => Err(e),
         };
@@ -899,7 +892,7 @@ impl Files {
                     return Err(libc::EISDIR);
                 }
                 let h = self.handles.insert(Handle::Virtual { guest: guest.clone(), offset: 0 })?;
-                Ok(Reached::Here((h, guest, libc::S_IFDIR)))
+                Ok(Walked::Here((h, guest, libc::S_IFDIR)))
             }
             Resolved::Host { mount, object_mount, parent, name, guest } => {
                 let name = name.unwrap_or_else(|| c".".to_owned());
@@ -912,7 +905,7 @@ impl Files {
                 if flags & libc::O_TMPFILE == libc::O_TMPFILE {
                     return self
                         .open_unnamed(object_mount, &parent, &name, host_flags, mode, kind, guest)
-                        .map(Reached::Here);
+                        .map(Walked::Here);
                 }
                 // A new name changes the parent's mount; writing an existing file, the file's.
                 let governing = if exists { object_mount } else { mount };
@@ -949,7 +942,7 @@ impl Files {
                 }
                 let metadata = self.sandbox.writable(object_mount);
                 let h = self.handles.insert(Handle::Host { fd: std::sync::Arc::new(owned(fd)), metadata })?;
-                Ok(Reached::Here((h, guest, kind)))
+                Ok(Walked::Here((h, guest, kind)))
             }
         }
     }
@@ -988,35 +981,35 @@ impl Files {
 
     /// `stat` of `path`; with `redirect`, a symlink out of the mounts hands
     /// its guest path back (else it is ENOENT).
-    fn stat(&self, path: &[u8], follow: bool, redirect: bool) -> Result<Reached<(libc::stat, Vec<u8>)>, Errno> {
+    fn stat(&self, path: &[u8], follow: bool, redirect: bool) -> Result<Walked<(libc::stat, Vec<u8>)>, Errno> {
         if let Some(pty) = super::pty::parse(path) {
-            return self.ptys.stat(pty).map(Reached::Here);
+            return self.ptys.stat(pty).map(Walked::Here);
         }
         let found = match self.sandbox.walk(path, follow, &Rules::default())? {
-            Walked::Kernel(guest) if redirect => return Ok(Reached::Kernel(guest)),
+            Walked::Kernel(guest) if redirect => return Ok(Walked::Kernel(guest)),
             Walked::Kernel(_) => return Err(libc::ENOENT),
             Walked::Here(r) => r,
         };
-        Ok(Reached::Here(match found {
+        Ok(Walked::Here(match found {
             Resolved::Virtual { guest } => (virtual_dir_stat(), guest),
             Resolved::Host { parent, name: None, guest, .. } => (fstat(parent.as_raw_fd())?, guest),
             Resolved::Host { parent, name: Some(name), guest, .. } => (lstat_at(&parent, &name)?, guest),
         }))
     }
 
-    fn access(&self, path: &[u8], mode: i32, follow: bool, redirect: bool) -> Result<Reached<i64>, Errno> {
+    fn access(&self, path: &[u8], mode: i32, follow: bool, redirect: bool) -> Result<Walked<i64>, Errno> {
         if let Some(pty) = super::pty::parse(path) {
             // Read and write for anyone: the guest's ptys are its own.
-            return self.ptys.stat(pty).map(|_| Reached::Here(0));
+            return self.ptys.stat(pty).map(|_| Walked::Here(0));
         }
         let found = match self.sandbox.walk(path, follow, &Rules::default())? {
-            Walked::Kernel(guest) if redirect => return Ok(Reached::Kernel(guest)),
+            Walked::Kernel(guest) if redirect => return Ok(Walked::Kernel(guest)),
             Walked::Kernel(_) => return Err(libc::ENOENT),
             Walked::Here(r) => r,
         };
         match found {
             Resolved::Virtual { .. } if mode & libc::W_OK != 0 => Err(libc::EROFS),
-            Resolved::Virtual { .. } => Ok(Reached::Here(0)),
+            Resolved::Virtual { .. } => Ok(Walked::Here(0)),
             Resolved::Host { object_mount, parent, name, .. } => {
                 let name = name.unwrap_or_else(|| c".".to_owned());
                 lstat_at(&parent, &name)?;
@@ -1028,7 +1021,7 @@ impl Files {
                 let flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_EACCESS;
                 // SAFETY: faccessat of a single name, not following a symlink on the host.
                 sys(|| unsafe { libc::faccessat(parent.as_raw_fd(), name.as_ptr(), mode, flags) } as isize)
-                    .map(Reached::Here)
+                    .map(Walked::Here)
             }
         }
     }
