@@ -144,3 +144,27 @@ fn epoll_edge_triggered_reports_each_edge_once_on_pipes_and_sockets() {
 fn nested_epoll_instances_report_readiness_and_refuse_cycles() {
     sub_test("epoll-nested");
 }
+
+/// `epoll_ctl` from another thread during a wait (tests/programs/
+/// epoll_ctl_during_wait.c): a descriptor added to an empty set wakes the
+/// waiter (hx waited on the set as it was when the wait began, forever),
+/// a modified entry reports its new data, and a deleted one never ends the
+/// wait with nothing to report: `epoll_wait` returns 0 only after its
+/// timeout (hx returned 0 from an infinite wait when a ready descriptor was
+/// closed before it was reported, and Node aborted in libuv's
+/// `assert(timeout != -1)` at exit).
+#[test]
+fn epoll_ctl_during_a_wait_changes_what_it_waits_for() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let prog = build("epoll_ctl_during_wait", flavor, &["-pthread"]);
+        let n = run_at(&prog, &[], Place::Native);
+        assert_eq!(status_code(&n), 0);
+        assert!(text(&n.stdout).contains("added to an empty set: 1 event(s), data 7"), "{}", text(&n.stdout));
+        for cpus in [1, 2] {
+            let h = run_at(&prog, &[], Place::Hx { cpus, fast_libc: false });
+            let what = format!("epoll_ctl_during_wait ({flavor:?}, {cpus} vCPUs)");
+            assert_eq!(text(&h.stdout), text(&n.stdout), "{what}: stdout differs; hx stderr:\n{}", text(&h.stderr));
+            assert_eq!(status_code(&h), 0, "{what}: {}", text(&h.stderr));
+        }
+    }
+}

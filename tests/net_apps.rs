@@ -288,3 +288,27 @@ fn node_timers_and_promises_run_in_order() {
     let node = node.unwrap();
     same(&[node.to_str().unwrap(), "-e", NODE_TIMERS], &[]);
 }
+
+const NODE_CHILDREN: &str = r#"
+const cp = require('child_process');
+console.log(cp.execSync('echo sync child').toString().trim());
+const c = cp.spawn('sh', ['-c', 'echo spawned; exit 3']);
+c.stdout.on('data', d => process.stdout.write('from child: ' + d));
+c.on('exit', code => console.log('child exit', code));
+setTimeout(() => console.log('timer after the children'), 50);
+"#;
+
+/// Node running children (`execSync`, `spawn`) and timers ends as natively:
+/// at its exit a libuv thread's infinite `epoll_wait` returned 0 in hx (a
+/// ready descriptor closed before it was reported), and Node aborted.
+#[test]
+fn node_child_processes_and_exit_match_native() {
+    if !installed("node") {
+        return;
+    }
+    let node = std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|d| d.join("node")).find(|p| p.is_file());
+    let node = node.unwrap();
+    for _ in 0..3 {
+        same(&[node.to_str().unwrap(), "-e", NODE_CHILDREN], &[]);
+    }
+}

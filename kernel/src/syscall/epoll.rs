@@ -15,6 +15,7 @@ use crate::mm;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 use spin::Mutex;
 
 const EPOLL_CTL_ADD: u64 = 1;
@@ -95,6 +96,8 @@ pub struct Epoll {
     /// descriptor gets its turn (Linux moves reported entries to the back of
     /// its ready list).
     resume_from: core::sync::atomic::AtomicI32,
+    /// Moves at every `epoll_ctl`: a wait in progress looks at the new set.
+    changes: core::sync::atomic::AtomicU64,
 }
 
 fn create(flags: u64) -> SysResult {
@@ -192,7 +195,8 @@ pub fn epoll_ctl([epfd, op, fd, event, ..]: Args) -> SysResult {
         _ => return Err(EINVAL),
     }
     drop(interest);
-    // A waiter may now have something to report.
+    // A waiter may now have something to report, or a new entry to wait for.
+    ep.changes.fetch_add(1, Ordering::Release);
     super::poll::wake_pollers();
     Ok(0)
 }
@@ -225,7 +229,10 @@ fn entry_poll(fd: i32, i: &Interest) -> PollFd {
 /// `edges` gets the wake-up count of the others.
 /// A closed descriptor (`POLLNVAL`) is not ready either: it leaves the set
 /// after the wait, and must not end a wait early with nothing to report.
-fn edge_filter<'a>(watched: &'a [(i32, Interest)], edges: &'a mut [Option<u64>]) -> impl FnMut(&mut [PollFd]) + 'a {
+fn edge_filter<'a>(
+    watched: &'a [(i32, Interest)],
+    edges: &'a mut [Option<u64>],
+) -> impl FnMut(&mut [PollFd]) -> bool + 'a {
     move |fds| {
         for (k, p) in fds.iter_mut().enumerate() {
             let (fd, i) = watched[k];
@@ -253,21 +260,48 @@ fn edge_filter<'a>(watched: &'a [(i32, Interest)], edges: &'a mut [Option<u64>])
                 edges[k] = Some(n);
             }
         }
+        false
     }
 }
 
+/// Waits for the set's entries: Linux's `epoll_wait` returns 0 only when
+/// its timeout passed, so a wait that ends with nothing to report (a ready
+/// descriptor closed or deleted before it was reported) waits again, and an
+/// `epoll_ctl` by another thread during the wait makes it look at the new
+/// set (a descriptor added then is waited for, as on Linux).
 fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
     if max == 0 || max > MAX_EVENTS {
         return Err(EINVAL);
     }
     let ep = instance(epfd)?;
-    let watched = live_entries(&ep);
+    let deadline = (timeout_ms > 0).then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
+    loop {
+        let left = match deadline {
+            None => timeout_ms,
+            Some(d) => d.saturating_sub(crate::time::monotonic_ns()).div_ceil(1_000_000) as i64,
+        };
+        let changes = ep.changes.load(Ordering::Acquire);
+        let out = wait_once(&ep, max, left, changes)?;
+        if !out.is_empty() || left == 0 {
+            mm::copy_to_user(events, &out)?;
+            return Ok(out.len() as u64 / 12);
+        }
+    }
+}
+
+/// One wait over the set as it is now, up to `timeout_ms`, ended early when
+/// the set changes from `changes`: the events to report, `struct
+/// epoll_event`s.
+fn wait_once(ep: &Epoll, max: u64, timeout_ms: i64, changes: u64) -> Result<Vec<u8>, Errno> {
+    let watched = live_entries(ep);
     let mut fds: Vec<PollFd> = watched.iter().map(|&(fd, i)| entry_poll(fd, &i)).collect();
     let mut edges = alloc::vec![None; watched.len()];
-    poll_filtered(&mut fds, timeout_ms, &mut edge_filter(&watched, &mut edges))?;
+    let mut filter = edge_filter(&watched, &mut edges);
+    poll_filtered(&mut fds, timeout_ms, &mut |fds| filter(fds) || ep.changes.load(Ordering::Acquire) != changes)?;
+    drop(filter);
     let mut out = Vec::new();
     let mut interest = ep.interest.lock();
-    let from = ep.resume_from.load(core::sync::atomic::Ordering::Relaxed);
+    let from = ep.resume_from.load(Ordering::Relaxed);
     let start = watched.iter().position(|(fd, _)| *fd >= from).unwrap_or(0);
     let order = (start..watched.len()).chain(0..start);
     let mut last = None;
@@ -292,9 +326,8 @@ fn wait(epfd: u64, events: u64, max: u64, timeout_ms: i64) -> SysResult {
     drop(interest);
     let full = out.len() as u64 >= max * 12;
     let next = if full { last.map_or(0, |fd| fd + 1) } else { 0 };
-    ep.resume_from.store(next, core::sync::atomic::Ordering::Relaxed);
-    mm::copy_to_user(events, &out)?;
-    Ok(out.len() as u64 / 12)
+    ep.resume_from.store(next, Ordering::Relaxed);
+    Ok(out)
 }
 
 pub fn epoll_wait([epfd, events, max, timeout, ..]: Args) -> SysResult {

@@ -37,16 +37,18 @@ pub fn wake_pollers() {
 
 /// Fills every `revents`, waiting up to `timeout_ms` (negative: forever); returns how many are ready.
 pub fn poll_core(fds: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
-    poll_filtered(fds, timeout_ms, &mut |_| {})
+    poll_filtered(fds, timeout_ms, &mut |_| false)
 }
 
 /// As [`poll_core`], with `filter` run over the readiness found in the guest
 /// at every look, before it counts (epoll's edge-triggered entries clear
-/// what they reported already).
+/// what they reported already). A filter that returns `true` ends the wait
+/// with what is ready now, maybe nothing (an epoll set changed: its caller
+/// looks at the new set).
 pub fn poll_filtered(
     fds: &mut [PollFd],
     timeout_ms: i64,
-    filter: &mut dyn FnMut(&mut [PollFd]),
+    filter: &mut dyn FnMut(&mut [PollFd]) -> bool,
 ) -> Result<usize, Errno> {
     let deadline = (timeout_ms >= 0).then(|| crate::time::monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000));
     // Only a child's end wakes pollers: a pidfd of another process is
@@ -105,7 +107,7 @@ pub(crate) fn unregister_poller() {
 fn poll_once(
     fds: &mut [PollFd],
     timeout_ms: i64,
-    filter: &mut dyn FnMut(&mut [PollFd]),
+    filter: &mut dyn FnMut(&mut [PollFd]) -> bool,
 ) -> Result<Option<usize>, Errno> {
     let mut host_entries: Vec<(usize, PollEntry)> = Vec::new();
     for (i, p) in fds.iter_mut().enumerate() {
@@ -156,32 +158,32 @@ fn poll_once(
     }
     let ready = |fds: &[PollFd]| fds.iter().filter(|p| p.revents != 0).count();
     if host_entries.is_empty() {
-        filter(fds);
+        let stop = filter(fds);
         let n = ready(fds);
-        return Ok((n > 0 || timeout_ms == 0).then_some(n));
+        return Ok((n > 0 || timeout_ms == 0 || stop).then_some(n));
     }
     let mut entries: Vec<PollEntry> = host_entries.iter().map(|(_, e)| *e).collect();
     // The host files are only looked at, never waited for in the host: a
     // thread waits (`watch`, then the caller blocks) without holding its vCPU.
-    let mut look = |fds: &mut [PollFd], entries: &mut [PollEntry]| -> Result<usize, Errno> {
+    let mut look = |fds: &mut [PollFd], entries: &mut [PollEntry]| -> Result<(usize, bool), Errno> {
         host_poll(entries)?;
         for ((i, _), e) in host_entries.iter().zip(entries.iter()) {
             fds[*i].revents = e.revents;
             fds[*i].edges = fds[*i].want_edges.then_some(e.edges);
         }
-        filter(fds);
-        Ok(ready(fds))
+        let stop = filter(fds);
+        Ok((ready(fds), stop))
     };
-    let mut n = look(fds, &mut entries)?;
-    if n == 0 && timeout_ms != 0 {
+    let (mut n, mut stop) = look(fds, &mut entries)?;
+    if n == 0 && !stop && timeout_ms != 0 {
         // An event loop under load finds its next event within a few µs:
         // look again through the ring (no exit) before going to sleep.
         let start = crate::time::tsc_ns();
-        while n == 0 && crate::ring::polling() && crate::time::tsc_ns() - start < HOST_SPIN_NS {
-            n = look(fds, &mut entries)?;
+        while n == 0 && !stop && crate::ring::polling() && crate::time::tsc_ns() - start < HOST_SPIN_NS {
+            (n, stop) = look(fds, &mut entries)?;
         }
     }
-    if n > 0 || timeout_ms == 0 {
+    if n > 0 || timeout_ms == 0 || stop {
         return Ok(Some(n));
     }
     if watch(&mut entries)? {
