@@ -151,3 +151,22 @@ fn host_tools_give_native_output() {
         assert_same_output(&argv.join(" "), &n, &h);
     }
 }
+
+/// `cp -a` and `tar --xattrs` keep modes and times silently, as natively: the mounts
+/// are file systems without ACLs (`system.posix_acl_*` is `EOPNOTSUPP`,
+/// which coreutils takes for "keep the mode bits"); hx answered `EPERM`,
+/// and `cp -a` printed "preserving permissions ... Operation not
+/// permitted" and failed.
+#[test]
+fn cp_a_and_tar_keep_modes_and_times_as_natively() {
+    let script = "mkdir a && touch -d '2001-02-03 04:05:06' a/f && chmod 640 a/f && chmod 750 a \
+                  && cp -a a b && stat -c '%a %n' b && stat -c '%a %Y %n' b/f \
+                  && tar -cf t.tar --xattrs a && mkdir x && tar -xf t.tar --xattrs -C x && stat -c '%a %Y %n' x/a/f";
+    let argv = ["/bin/sh", "-c", script];
+    let native_dir = tempfile::tempdir().unwrap();
+    let hx_dir = tempfile::tempdir().unwrap();
+    let n = Command::new(argv[0]).args(&argv[1..]).current_dir(native_dir.path()).output().unwrap();
+    let h = Command::new(HX_RUN).args(argv).current_dir(hx_dir.path()).output().unwrap();
+    assert_eq!(text(&n.stdout), "750 b\n640 981173106 b/f\n640 981173106 x/a/f\n", "{}", text(&n.stderr));
+    assert_same_output("cp -a, tar --xattrs", &n, &h);
+}

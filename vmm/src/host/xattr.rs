@@ -1,8 +1,9 @@
 //! `op::XATTR`: extended attributes of host files, in the `user.`
-//! namespace only — the one an unprivileged Linux process owns. Another
-//! namespace reads as absent (a host file's `security.` label or ACL is
-//! not the guest's to see) and cannot be set (`EPERM`, as for a process
-//! without the privilege). Names, sizes and flags are checked as Linux
+//! namespace only — the one an unprivileged Linux process owns. `trusted.`
+//! and `security.` read as absent (a host file's label is not the guest's
+//! to see) and cannot be set (`EPERM`, as for a process without the
+//! privilege); `system.` (ACLs) is `EOPNOTSUPP`, as on a file system
+//! without ACLs. Names, sizes and flags are checked as Linux
 //! checks them before any host call; the file is opened through the
 //! sandbox (a change needs a read-write mount) and only the descriptor
 //! calls (`f*xattr`) reach the host, so no path is walked there.
@@ -22,6 +23,13 @@ const LIST_MAX: usize = 65536;
 const XATTR_CREATE: u64 = 1;
 const XATTR_REPLACE: u64 = 2;
 const USER: &[u8] = b"user.";
+/// POSIX ACLs (`system.posix_acl_access`, `_default`) and the rest of
+/// `system.`: the guest's mounts are file systems without ACLs (a host
+/// file's ACL is not the guest's, and one set by the guest would grant host
+/// users access), so they answer `EOPNOTSUPP` as Linux does on such a file
+/// system — what `cp -a`, `tar --acls` and `rsync -A` take for "no ACLs
+/// here" and go on with the mode bits.
+const SYSTEM: &[u8] = b"system.";
 
 pub fn serve(files: &Files, a: &[u64; 8], segs: &Segs) -> Result<i64, Errno> {
     let (call, handle, follow, flags) = (a[0], a[1], a[2] != 0, a[3]);
@@ -33,6 +41,9 @@ pub fn serve(files: &Files, a: &[u64; 8], segs: &Segs) -> Result<i64, Errno> {
             let Some(file) = files.xattr_target(path.as_deref(), handle, follow, false)? else {
                 return Err(libc::ENODATA);
             };
+            if name.as_bytes().starts_with(SYSTEM) {
+                return Err(libc::EOPNOTSUPP);
+            }
             if !name.as_bytes().starts_with(USER) {
                 return Err(libc::ENODATA);
             }
@@ -116,6 +127,9 @@ fn writable_user_attribute(
     name: &CString,
 ) -> Result<std::sync::Arc<std::os::fd::OwnedFd>, Errno> {
     let file = files.xattr_target(path, handle, follow, true)?;
+    if name.as_bytes().starts_with(SYSTEM) {
+        return Err(libc::EOPNOTSUPP);
+    }
     if !name.as_bytes().starts_with(USER) {
         return Err(libc::EPERM);
     }
