@@ -1658,3 +1658,18 @@ print(watches())
 "#,
     );
 }
+
+/// Descriptors sharing one open file (`dup2`) still share it after
+/// `execve`: closing one leaves the others working, with the shared offset
+/// and status flags (hx rebuilt one open file per descriptor around the
+/// same host handle, so closing one closed them all: every pipeline in a
+/// shell under `script` lost its stdout).
+#[test]
+fn descriptors_sharing_an_open_file_share_it_after_execve() {
+    each_flavor(
+        "exec_shared_fds",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["file: write to 6 after closing 5: 3 (ok)", "pipe: read 3 bytes: abc"],
+    );
+}

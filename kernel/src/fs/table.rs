@@ -20,9 +20,15 @@ pub const MAX_FDS: usize = 1 << 20;
 
 /// The descriptors the process starts with: for the first process the
 /// standard streams (monitor handles 0–2), after `execve` what it passed on.
+///
+/// Descriptors that shared an open file before `execve` (`2>&1`, a shell's
+/// `dup2` of one terminal onto 0, 1 and 2) travel as one host handle and
+/// share one open file again: closing one of them must leave the others
+/// working, and they keep sharing the offset and status flags.
 pub fn init(exec: &ExecState) {
     let mut t = TABLE.lock();
     t.clear();
+    let mut opened: Vec<(u64, Arc<OpenFile>)> = Vec::new();
     for f in exec.fds.iter().take((exec.nfds as usize).min(exec.fds.len())) {
         let kind = if f.handle & DEVICE_HANDLE != 0 {
             match dev::Device::from_code(f.handle - DEVICE_HANDLE) {
@@ -41,7 +47,15 @@ pub fn init(exec: &ExecState) {
         }
         // The shell opened the standard streams with the access it chose and
         // the host enforces it, so the guest's view of them is read-write.
-        t[fd] = Some(Entry { file: Arc::new(OpenFile::new(kind, f.status, Vec::new())), cloexec: false });
+        let file = match opened.iter().find(|(h, _)| *h == f.handle) {
+            Some((_, file)) => file.clone(),
+            None => {
+                let file = Arc::new(OpenFile::new(kind, f.status, Vec::new()));
+                opened.push((f.handle, file.clone()));
+                file
+            }
+        };
+        t[fd] = Some(Entry { file, cloexec: false });
     }
 }
 
