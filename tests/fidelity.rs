@@ -1673,3 +1673,18 @@ fn descriptors_sharing_an_open_file_share_it_after_execve() {
         &["file: write to 6 after closing 5: 3 (ok)", "pipe: read 3 bytes: abc"],
     );
 }
+
+/// The program inherits hx-run's open-file limit, as a program run natively
+/// inherits its shell's `ulimit -n` (hx gave every program Linux's 1024/4096
+/// whatever the shell had).
+#[test]
+fn the_open_file_limit_is_inherited_from_the_shell() {
+    let show = "ulimit -Sn; ulimit -Hn";
+    let native = Command::new("/bin/sh").args(["-c", &format!("ulimit -Sn 77; /bin/sh -c '{show}'")]).output().unwrap();
+    let hx = Command::new("/bin/sh")
+        .args(["-c", &format!("ulimit -Sn 77; exec {HX_RUN} /bin/sh -c '{show}'")])
+        .output()
+        .unwrap();
+    assert!(text(&native.stdout).starts_with("77\n"), "{}", text(&native.stdout));
+    assert_eq!(text(&hx.stdout), text(&native.stdout), "{}", text(&hx.stderr));
+}

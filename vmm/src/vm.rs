@@ -590,7 +590,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
             // Dropped on any early return too: the builder waits for it.
             let room_tx = room_tx;
             let Namespace { sandbox, guest_exe, guest_cwd, tmp: private_tmp } = sandbox(cfg, &found.host_path)?;
-            raise_file_limit(cfg.max_open_files);
+            let nofile = raise_file_limit(cfg.max_open_files);
             // What needs the user's full rights — KVM, the mounts — is open: give up root now.
             if let Some(user) = cfg.user {
                 lockdown::drop_to(user).map_err(|e| rejected(125, format!("{e:#}")))?;
@@ -617,7 +617,7 @@ pub fn run(cfg: &Config) -> Result<i32> {
             }
             state.nfds = 3;
             (state.sig_ignored, state.sigmask) = signals::inherited();
-            state.sched = inherited_sched();
+            state.sched = inherited_sched(nofile);
             // The guest's umask applies in the guest; the host must not apply it again.
             // SAFETY: umask only swaps this process's creation mask.
             let umask = unsafe { libc::umask(0) };
@@ -1155,18 +1155,23 @@ fn xsave_size() -> u64 {
 }
 
 /// Lets hx-run hold the guest's host files plus its own (KVM, mounts, walks):
-/// the soft descriptor limit goes up as far as the hard one allows.
-fn raise_file_limit(guest_files: usize) {
+/// the soft descriptor limit goes up as far as the hard one allows. Returns
+/// the limit (soft, hard) hx-run was started with, which the program
+/// inherits ([0, 0] if unknown).
+fn raise_file_limit(guest_files: usize) -> [u64; 2] {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit/setrlimit on this process's own limit, with a struct we own.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            let want = (guest_files as u64).saturating_add(1024).min(lim.rlim_max);
-            if want > lim.rlim_cur {
-                lim.rlim_cur = want;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-            }
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return [0, 0];
         }
+        let started_with = [lim.rlim_cur, lim.rlim_max];
+        let want = (guest_files as u64).saturating_add(1024).min(lim.rlim_max);
+        if want > lim.rlim_cur {
+            lim.rlim_cur = want;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+        started_with
     }
 }
 
@@ -1215,8 +1220,9 @@ fn copy_path(dest: &mut [u8; EXE_PATH_MAX], path: &[u8]) -> u64 {
 
 /// The scheduling attributes hx-run itself runs with, which the program
 /// inherits as across `execve` (`nice -n 10 hx-run …`). A real-time policy
-/// is not passed on: the guest scheduler has none.
-fn inherited_sched() -> hx_abi::boot::SchedState {
+/// is not passed on: the guest scheduler has none. `nofile`: the open-file
+/// limit hx-run was started with.
+fn inherited_sched(nofile: [u64; 2]) -> hx_abi::boot::SchedState {
     // SAFETY: these calls only read this process's own attributes.
     unsafe {
         *libc::__errno_location() = 0;
@@ -1229,8 +1235,12 @@ fn inherited_sched() -> hx_abi::boot::SchedState {
         };
         let ioprio = libc::syscall(libc::SYS_ioprio_get, 1, 0).max(0) as u64;
         let personality = libc::personality(0xffff_ffff).max(0) as u64;
-        // Resource limits: Linux's defaults (`rlimits_set` 0).
-        hx_abi::boot::SchedState { nice: i64::from(nice), policy, ioprio, personality, ..Default::default() }
+        // Resource limits: Linux's defaults (`rlimits_set` 0), but the
+        // open-file limit this process has, as a program run here natively
+        // would inherit it.
+        let mut rlimits = [[0; 2]; hx_abi::boot::RLIMITS];
+        rlimits[libc::RLIMIT_NOFILE as usize] = nofile;
+        hx_abi::boot::SchedState { nice: i64::from(nice), policy, ioprio, personality, rlimits, ..Default::default() }
     }
 }
 

@@ -207,6 +207,13 @@ pub fn sched_from_exec(s: &hx_abi::boot::SchedState) {
         let mut limits = RLIMITS.lock();
         limits[6] = (half, half);
         limits[11] = (half, half);
+        // The descriptors hx-run may have, as its shell gave them, up to
+        // what the table holds (Linux's `nr_open`).
+        let [soft, hard] = s.rlimits[RLIMIT_NOFILE as usize];
+        if hard != 0 {
+            let max = crate::fs::table::MAX_FDS as u64;
+            limits[RLIMIT_NOFILE as usize] = (soft.min(hard).min(max), hard.min(max));
+        }
     }
 }
 
