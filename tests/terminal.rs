@@ -107,3 +107,22 @@ fn ctrl_backslash_quits_the_foreground_process_group() {
     let out: String = out.lines().filter(|l| !l.starts_with("hx-run: ")).map(|l| format!("{l}\n")).collect();
     assert_eq!((out, status), native, "under hx-run (left) and natively (right)");
 }
+
+/// The guest's own ptys (tests/programs/pty_signals.c): ^C, ^\ and ^Z
+/// written to a master signal the foreground group of the session the slave
+/// is the controlling terminal of, a new window size sends SIGWINCH (the
+/// same size again nothing), a background group gets none, and with ISIG
+/// off ^C is a byte. In hx none of these signals came: the guest's
+/// sessions live in the monitor, which the host's line discipline cannot
+/// signal (a shell under `script` could not interrupt its command).
+#[test]
+fn the_guests_ptys_signal_their_foreground_group() {
+    for flavor in [Flavor::GlibcDynamic, Flavor::MuslStatic] {
+        let prog = build("pty_signals", flavor, &[]);
+        let n = Command::new(&prog).output().unwrap();
+        assert!(text(&n.stdout).contains("^C: Interrupt\n"), "natively: {}", text(&n.stdout));
+        let h = Command::new(HX_RUN).arg(&prog).output().unwrap();
+        assert_eq!(text(&h.stdout), text(&n.stdout), "{flavor:?}: hx stderr: {}", text(&h.stderr));
+        assert_eq!(status_code(&h), status_code(&n));
+    }
+}

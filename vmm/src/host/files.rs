@@ -86,6 +86,22 @@ pub enum BlockingCall {
     Ioctl { fd: std::sync::Arc<OwnedFd>, call: super::ioctl::Ioctl },
 }
 
+/// The first `n` bytes the iovecs (into guest RAM, checked by `Segs`) hold, in place.
+fn written_slices(iovs: &[libc::iovec], n: usize) -> Vec<&[u8]> {
+    let mut left = n;
+    let mut out = Vec::new();
+    for v in iovs {
+        let take = v.iov_len.min(left);
+        // SAFETY: each iovec was checked to lie in guest RAM, which stays mapped.
+        out.push(unsafe { std::slice::from_raw_parts(v.iov_base as *const u8, take) });
+        left -= take;
+        if left == 0 {
+            break;
+        }
+    }
+    out
+}
+
 impl BlockingCall {
     /// Runs the call: bytes moved or descriptors ready, or the host's errno.
     pub fn run(&mut self, mem: &crate::memory::GuestRam) -> Result<i64, Errno> {
@@ -108,17 +124,21 @@ impl BlockingCall {
                     }
                 }
                 let n = iovs.len() as i32;
-                let iovs = iovs.as_ptr();
+                let at = iovs.as_ptr();
                 // SAFETY: the iovecs point into guest RAM, checked by `Segs`; the
                 // host reads or writes only there, and `fd` stays open meanwhile.
-                sys(|| unsafe {
+                let done = sys(|| unsafe {
                     match (*offset, *write) {
-                        (None, false) => libc::readv(fd, iovs, n),
-                        (None, true) => libc::writev(fd, iovs, n),
-                        (Some(o), false) => libc::preadv(fd, iovs, n, o),
-                        (Some(o), true) => libc::pwritev(fd, iovs, n, o),
+                        (None, false) => libc::readv(fd, at, n),
+                        (None, true) => libc::writev(fd, at, n),
+                        (Some(o), false) => libc::preadv(fd, at, n, o),
+                        (Some(o), true) => libc::pwritev(fd, at, n, o),
                     }
-                })
+                })?;
+                if *write && offset.is_none() {
+                    super::pty::line_signals(fd, &written_slices(iovs, done as usize));
+                }
+                Ok(done)
             }
             BlockingCall::Poll { fds, entries, at, timeout } => {
                 let mut polled: Vec<libc::pollfd> = entries
@@ -1406,8 +1426,13 @@ impl Files {
             return self.session_ioctl(segs, fd, cmd, value, arg);
         }
         let mut call = super::ioctl::Ioctl::checked(segs, cmd, value)?;
+        let resized =
+            cmd == hx_abi::ioctl::TIOCSWINSZ && super::pty::window_size(fd) != Some(segs.bytes(0, 8, libc::EFAULT)?);
         let ret = call.run(fd)?;
         call.write_back(segs)?;
+        if resized {
+            super::pty::resized(fd);
+        }
         Ok(ret)
     }
 }

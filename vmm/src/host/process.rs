@@ -491,6 +491,23 @@ pub fn controlling_terminal() -> Option<u64> {
     session_leader(sid)?.ctty.load(Ordering::SeqCst).checked_sub(1)
 }
 
+/// A terminal's signal character: `sig` to every process of the
+/// foreground group of the session whose controlling terminal is the host
+/// device `rdev` (none: nothing, as Linux signals no group then).
+pub fn signal_foreground(rdev: u64, sig: u64) {
+    let tty = rdev + 1;
+    let leader = table::entries().find(|e| {
+        e.ctty.load(Ordering::SeqCst) == tty
+            && e.end.load(Ordering::SeqCst) == 0
+            && session_leader(e.sid.load(Ordering::SeqCst)).is_some_and(|l| std::ptr::eq(l, *e))
+    });
+    let Some(leader) = leader else { return };
+    let group = leader.foreground.load(Ordering::SeqCst);
+    for e in table::entries().filter(|e| e.pgid.load(Ordering::SeqCst) == group) {
+        let _ = signal_from(e, sig, None);
+    }
+}
+
 /// The leader of session `sid` while it runs: it holds the session's terminal.
 fn session_leader(sid: i32) -> Option<&'static Entry> {
     table::by_pid(sid).filter(|l| l.sid.load(Ordering::SeqCst) == sid && l.end.load(Ordering::SeqCst) == 0)

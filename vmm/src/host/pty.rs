@@ -165,3 +165,74 @@ mod tests {
         assert_eq!(ptys.open(PtyPath::Slave(0), libc::O_RDWR).err(), Some(libc::ENOENT));
     }
 }
+
+/// What a pty master's line discipline does for the guest's sessions: a
+/// signal character (`VINTR`, `VQUIT`, `VSUSP`, with `ISIG` on) written to
+/// the master signals the foreground process group of the session whose
+/// controlling terminal is its slave. The host's line discipline still
+/// echoes the character and flushes the input, but cannot signal: the
+/// guest's sessions and process groups live in the monitor's process
+/// table, not on the host. `written`: the bytes the host took.
+pub fn line_signals(fd: std::os::fd::RawFd, written: &[&[u8]]) {
+    // Signal characters are control characters (an `stty intr x` to a
+    // printable one is not followed): other writes cost nothing more.
+    let control = |b: &u8| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') || *b == 0x7f;
+    if !written.iter().any(|part| part.iter().any(control)) {
+        return;
+    }
+    if char_device(fd) != Some(libc::makedev(5, 2)) {
+        return;
+    }
+    // SAFETY: an all-zero termios is valid; tcgetattr fills it (the slave's settings).
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, on a descriptor we hold.
+    if unsafe { libc::tcgetattr(fd, &mut t) } != 0 || t.c_lflag & libc::ISIG == 0 {
+        return;
+    }
+    let Some(slave) = slave_of_master(fd) else { return };
+    let chars = [(libc::VINTR, libc::SIGINT), (libc::VQUIT, libc::SIGQUIT), (libc::VSUSP, libc::SIGTSTP)];
+    for &b in written.iter().flat_map(|part| part.iter()) {
+        // _POSIX_VDISABLE (0) turns a character off.
+        let found = chars.iter().find(|(at, _)| b != 0 && t.c_cc.get(*at) == Some(&b));
+        if let Some(&(_, sig)) = found {
+            crate::host::process::signal_foreground(slave, sig as u64);
+        }
+    }
+}
+
+/// The device number of a character device (`None`: another kind of file).
+fn char_device(fd: std::os::fd::RawFd) -> Option<u64> {
+    // SAFETY: an all-zero stat is valid; fstat fills it for a descriptor we hold.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let ok = unsafe { libc::fstat(fd, &mut st) } == 0 && st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    ok.then_some(st.st_rdev)
+}
+
+/// The device number of the slave of the pty master `fd`.
+fn slave_of_master(fd: std::os::fd::RawFd) -> Option<u64> {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes the pty's number into the int we own.
+    (unsafe { libc::ioctl(fd, libc::TIOCGPTN, &mut n) } == 0).then(|| libc::makedev(136 + n / 256, n % 256))
+}
+
+/// A terminal's window size (`struct winsize`'s 8 bytes), if `fd` is one.
+pub fn window_size(fd: std::os::fd::RawFd) -> Option<Vec<u8>> {
+    let mut w = [0u8; 8];
+    // SAFETY: TIOCGWINSZ writes a struct winsize (8 bytes) into the buffer we own.
+    (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, w.as_mut_ptr()) } == 0).then(|| w.to_vec())
+}
+
+/// A pty's window size changed (`TIOCSWINSZ` on its master or slave):
+/// SIGWINCH to the foreground process group of the session it is the
+/// controlling terminal of, as Linux sends it.
+pub fn resized(fd: std::os::fd::RawFd) {
+    let slave = match char_device(fd) {
+        Some(rdev) if rdev == libc::makedev(5, 2) => slave_of_master(fd),
+        Some(rdev) if slave_number(rdev).is_some() => Some(rdev),
+        _ => None,
+    };
+    if let Some(slave) = slave {
+        crate::host::process::signal_foreground(slave, libc::SIGWINCH as u64);
+    }
+}
