@@ -142,30 +142,6 @@ fn errno() -> Errno {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_master_and_numbered_slaves_are_pty_paths() {
-        assert_eq!(parse(b"/dev/ptmx"), Some(PtyPath::Master));
-        assert_eq!(parse(b"/dev/pts/0"), Some(PtyPath::Slave(0)));
-        assert_eq!(parse(b"/dev/pts/17"), Some(PtyPath::Slave(17)));
-        assert_eq!(parse(b"/dev/tty"), Some(PtyPath::Controlling));
-        for no in [&b"/dev/pts/"[..], b"/dev/pts/01", b"/dev/pts/-1", b"/dev/pts/ptmx", b"/dev/pts/1/x", b"/dev/tty0"] {
-            assert_eq!(parse(no), None, "{}", String::from_utf8_lossy(no));
-        }
-    }
-
-    #[test]
-    fn a_slave_this_monitor_did_not_make_is_not_there() {
-        let ptys = Ptys::default();
-        assert_eq!(ptys.stat(PtyPath::Slave(0)).err(), Some(libc::ENOENT));
-        let mut ptys = ptys;
-        assert_eq!(ptys.open(PtyPath::Slave(0), libc::O_RDWR).err(), Some(libc::ENOENT));
-    }
-}
-
 /// What a pty master's line discipline does for the guest's sessions: a
 /// signal character (`VINTR`, `VQUIT`, `VSUSP`, with `ISIG` on) written to
 /// the master signals the foreground process group of the session whose
@@ -234,5 +210,29 @@ pub fn resized(fd: std::os::fd::RawFd) {
     };
     if let Some(slave) = slave {
         crate::host::process::signal_foreground(slave, libc::SIGWINCH as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_master_and_numbered_slaves_are_pty_paths() {
+        assert_eq!(parse(b"/dev/ptmx"), Some(PtyPath::Master));
+        assert_eq!(parse(b"/dev/pts/0"), Some(PtyPath::Slave(0)));
+        assert_eq!(parse(b"/dev/pts/17"), Some(PtyPath::Slave(17)));
+        assert_eq!(parse(b"/dev/tty"), Some(PtyPath::Controlling));
+        for no in [&b"/dev/pts/"[..], b"/dev/pts/01", b"/dev/pts/-1", b"/dev/pts/ptmx", b"/dev/pts/1/x", b"/dev/tty0"] {
+            assert_eq!(parse(no), None, "{}", String::from_utf8_lossy(no));
+        }
+    }
+
+    #[test]
+    fn a_slave_this_monitor_did_not_make_is_not_there() {
+        let ptys = Ptys::default();
+        assert_eq!(ptys.stat(PtyPath::Slave(0)).err(), Some(libc::ENOENT));
+        let mut ptys = ptys;
+        assert_eq!(ptys.open(PtyPath::Slave(0), libc::O_RDWR).err(), Some(libc::ENOENT));
     }
 }
