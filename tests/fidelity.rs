@@ -1688,3 +1688,18 @@ fn the_open_file_limit_is_inherited_from_the_shell() {
     assert!(text(&native.stdout).starts_with("77\n"), "{}", text(&native.stdout));
     assert_eq!(text(&hx.stdout), text(&native.stdout), "{}", text(&hx.stderr));
 }
+
+/// Signals with their own siginfo between processes: `sigqueue` (its value,
+/// one instance per call for a real-time signal), `kill` of real-time
+/// signals (one per call, each with its sender) and of signals past the
+/// first 24 (their sender), as natively; `sigqueue` to another process was
+/// ENOSYS in hx and real-time signals between processes came once.
+#[test]
+fn signals_with_their_siginfo_travel_between_processes() {
+    each_flavor(
+        "sigqueue_between",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["RTMIN+1: code SI_QUEUE, from the child 1", ", value 3\n", "SIGPROF: code SI_USER, from the child 1"],
+    );
+}

@@ -360,6 +360,10 @@ fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
         op::EVENTFD => req.args[1] |= libc::O_NONBLOCK as u64,
         op::INOTIFY if req.args[0] == hx_abi::hypercall::INOTIFY_INIT => req.args[1] = 1,
         op::SETFL => req.args[1] |= libc::O_NONBLOCK as u64,
+        // Half the signals go with a forged siginfo; a quarter of the
+        // process requests take the caller's queued signals.
+        op::KILL if rng.chance(2) => req.args[3] = hx_abi::hypercall::KILL_WITH_INFO,
+        op::PGRP if rng.chance(4) => req.args[0] = hx_abi::hypercall::PGRP_TAKE_QUEUED,
         // Mostly a valid "do not follow" flag, so that the ids and paths get tried.
         op::CHOWN if !rng.chance(4) => req.args[3] = rng.below(2),
         // Sockets: mostly a real operation on a handle the guest has, with the

@@ -255,6 +255,13 @@ fn forward_host_signals(m: &Machine) -> Result<()> {
         publish_ppid(m)?;
     }
     let _one = FORWARDING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(gen) = signals::queued_news() {
+        let at = m.smp.areas_phys
+            + hx_abi::percpu::SHARED_OFFSET
+            + std::mem::offset_of!(hx_abi::percpu::Shared, queued_signals) as u64;
+        m.mem.atomic_u64(at)?.store(gen, Ordering::SeqCst);
+        m.smp.request(m.smp.first, REQ_WAKE);
+    }
     let bits = signals::take_pending();
     if bits == 0 {
         return Ok(());

@@ -160,7 +160,9 @@ pub mod op {
     pub const WAIT: u32 = 40;
     /// `kill(args[0] as i64, args[1])` to other guest processes (> 0 a pid,
     /// 0 / < -1 a group, -1 every process but the caller); `args[2]` = 1 if
-    /// the sender has CAP_KILL (else only processes of its own user: EPERM).
+    /// the sender has CAP_KILL (else only processes of its own user: EPERM);
+    /// `args[3]` = [`KILL_WITH_INFO`](super::KILL_WITH_INFO): to process
+    /// `args[0]` with the program's own siginfo in `segs[0]` (`rt_sigqueueinfo`).
     pub const KILL: u32 = 41;
     /// A host pipe: `ret` = 0 and `args[0]`, `args[1]` = read and write handles
     /// (`args[2]` = `O_NONBLOCK` or 0), shared with the processes that inherit them.
@@ -522,6 +524,9 @@ pub const FSYNC_DATA: u64 = 1;
 pub const FSYNC_FS: u64 = 2;
 pub const FSYNC_ALL: u64 = 3;
 
+/// `op::KILL`'s `args[3]`: the signal goes with the siginfo in `segs[0]`.
+pub const KILL_WITH_INFO: u64 = 1;
+
 /// `PGRP` operations.
 pub const PGRP_GET: u64 = 0;
 pub const PGRP_SET: u64 = 1;
@@ -555,6 +560,10 @@ pub const PGRP_SET_SCHED: u64 = 13;
 pub const PGRP_SET_SUBREAPER: u64 = 14;
 /// Whether the process is a child subreaper: `ret` = 1 or 0.
 pub const PGRP_GET_SUBREAPER: u64 = 15;
+/// Takes the signals other processes queued for the caller with their own
+/// siginfo (`sigqueue`, real-time signals), oldest first: as many 128-byte
+/// siginfos as fit in `segs[0]`; `ret` = how many.
+pub const PGRP_TAKE_QUEUED: u64 = 16;
 pub const MAX_TID_BLOCK: u64 = 64;
 
 /// Longest command line another process's `/proc/<pid>/cmdline` shows.

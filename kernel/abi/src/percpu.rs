@@ -87,6 +87,11 @@ pub struct Shared {
     /// guest process sent (`pid | real uid << 32`; 0: none known), written
     /// by the monitor before the signal's bit, taken by the kernel with it.
     pub host_signal_senders: [u64; SENDER_SIGNALS],
+    /// Moves when other processes queued signals with their own siginfo
+    /// for this one (`sigqueue`, real-time signals): the kernel takes them
+    /// from the monitor (`PGRP_TAKE_QUEUED`).
+    pub queued_signals: u64,
+    pub _reserved: u64,
 }
 
 /// Signals whose sender travels with them (1 to 24: the standard ones
@@ -94,7 +99,7 @@ pub struct Shared {
 pub const SENDER_SIGNALS: usize = 24;
 
 /// The most ranges `Shared::lazy` lists one by one.
-pub const MAX_LAZY_RANGES: usize = 16;
+pub const MAX_LAZY_RANGES: usize = 15;
 
 impl Shared {
     /// Whether a page fault at `addr` is the kernel's to serve (it lies in

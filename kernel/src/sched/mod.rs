@@ -250,6 +250,13 @@ pub fn take_host_signal_sender(sig: usize) -> u64 {
     }
 }
 
+/// `Shared::queued_signals`: moves when other processes queued signals
+/// with their own siginfo for this one.
+pub fn queued_signals() -> u64 {
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    percpu::shared_field(&shared.queued_signals).load(Ordering::Acquire)
+}
+
 /// Whether the monitor forwarded signals not taken yet.
 pub fn host_signals_waiting() -> bool {
     let shared = percpu::shared(AREAS.load(Ordering::Relaxed));

@@ -83,6 +83,15 @@ impl Queued {
         unsafe { core::mem::transmute_copy(&self.info) }
     }
 
+    /// A signal with the siginfo `bytes` (128, as Linux lays it out), for signal `sig`.
+    pub fn from_bytes(sig: u32, bytes: &[u8; 128]) -> Self {
+        let mut q = Self::new(sig, 0);
+        // SAFETY: siginfo_t is plain data of exactly 128 bytes (`info_bytes`).
+        q.info = unsafe { core::mem::transmute_copy(bytes) };
+        q.set_signo(sig);
+        q
+    }
+
     /// A signal with `siginfo`'s common fields: number and code.
     pub fn new(sig: u32, code: i32) -> Self {
         let mut info = uapi::siginfo_t::default();
@@ -429,6 +438,39 @@ pub fn children_reaped_at_exit() -> bool {
 /// Held while forwarded signals go from the shared word to the queues.
 static TAKING: Mutex<()> = Mutex::new(());
 
+/// `Shared::queued_signals` when the kernel last took the queued signals.
+static QUEUED_TAKEN: AtomicU64 = AtomicU64::new(0);
+
+/// The signals other processes sent with their own siginfo (`sigqueue`,
+/// real-time signals with their sender), each queued as sent, oldest first.
+fn take_queued_signals() {
+    const BATCH: usize = 16;
+    loop {
+        let mut infos = alloc::vec![[0u8; 128]; BATCH];
+        let mut req = hx_abi::hypercall::Request::new(hx_abi::hypercall::op::PGRP);
+        req.args[0] = hx_abi::hypercall::PGRP_TAKE_QUEUED;
+        req.segs[0] = crate::host::kernel_segment(infos.as_mut_ptr() as u64, BATCH * 128);
+        req.nsegs = 1;
+        let n = crate::host::call(&mut req);
+        let taken = usize::try_from(n).unwrap_or(0).min(BATCH);
+        for info in &infos[..taken] {
+            let sig = u32::from_le_bytes([info[0], info[1], info[2], info[3]]);
+            if !(1..=NSIG as u32).contains(&sig) {
+                continue;
+            }
+            let q = Queued::from_bytes(sig, info);
+            if sig == SIGCONT {
+                queue_process(q);
+            } else {
+                send_process(q);
+            }
+        }
+        if taken < BATCH {
+            return;
+        }
+    }
+}
+
 pub fn take_host_signals() {
     crate::syscall::poll::take_host_events();
     // Signals the monitor forwards are the parent's: they wait while its
@@ -439,10 +481,15 @@ pub fn take_host_signals() {
     // Another vCPU may have taken the word and not yet queued its signals:
     // a thread on its way back to its program waits for that (else a signal
     // sent before, say, the exit a `wait` reports would come after it).
-    if !sched::host_signals_waiting() && !TAKING.is_locked() {
+    let queued = sched::queued_signals();
+    let queued_news = queued != QUEUED_TAKEN.load(Ordering::Relaxed);
+    if !sched::host_signals_waiting() && !TAKING.is_locked() && !queued_news {
         return;
     }
     let _taking = TAKING.lock();
+    if QUEUED_TAKEN.swap(queued, Ordering::Relaxed) != queued {
+        take_queued_signals();
+    }
     let mut bits = sched::take_host_signals();
     if bits == 0 {
         return;

@@ -261,18 +261,30 @@ pub fn tgkill([tgid, tid, sig, ..]: Args) -> SysResult {
 
 /// `rt_sigqueueinfo`: a signal with the caller's `siginfo` (its code must not pose as the kernel's).
 pub fn rt_sigqueueinfo([tgid, sig, info, ..]: Args) -> SysResult {
+    if sig == 0 {
+        // Signal 0: the checks alone (the siginfo's, then the target's existence and permission).
+        user_queued(32, info, tgid == sched::current().tid as u64)?;
+        if tgid == 0 || tgid > i32::MAX as u64 {
+            return Err(ESRCH);
+        }
+        return kill([tgid, 0, 0, 0, 0, 0]);
+    }
     // As Linux, the id may name any thread of the process: the signal is the process's.
     let q = user_queued(sig, info, tgid == sched::current().tid as u64)?;
     if tgid != pid() && (tgid == 0 || tgid > u32::MAX as u64 || sched::thread(tgid as u32).is_none()) {
         if tgid == 0 || tgid > i32::MAX as u64 {
             return Err(ESRCH);
         }
-        // Another process: its existence and the permission to signal it
-        // are checked as `kill` checks them (signal 0); a siginfo cannot
-        // travel to another process (its own VM) yet: said, not dropped.
-        kill([tgid, 0, 0, 0, 0, 0])?;
-        crate::host::log(b"rt_sigqueueinfo: a signal with its siginfo to another process is not implemented: ENOSYS");
-        return Err(crate::errno::ENOSYS);
+        // Another process: its monitor checks the permission and queues the
+        // siginfo for it.
+        let info = q.info_bytes();
+        let cap_kill = u64::from(super::cred::capable(hx_abi::uapi::CAP_KILL));
+        let mut req = hx_abi::hypercall::Request::new(hx_abi::hypercall::op::KILL);
+        req.args = [tgid, sig, cap_kill, hx_abi::hypercall::KILL_WITH_INFO, 0, 0, 0, 0];
+        req.segs[0] = crate::host::kernel_segment(info.as_ptr() as u64, info.len());
+        req.nsegs = 1;
+        let r = crate::host::call(&mut req);
+        return if r < 0 { Err(crate::errno::Errno(-r)) } else { Ok(0) };
     }
     if let Some(q) = signal::limit_queue(q, None)? {
         signal::send_process(q);

@@ -153,7 +153,7 @@ impl Host<'_> {
             op::RANDOM => clock::random(&segs),
             op::DISCARD => discard(&segs, &mut self.files.shared),
             op::WAIT => process::wait(req, &segs),
-            op::KILL => process::kill(req),
+            op::KILL => process::kill(req, &segs),
             op::STOP => process::stop(req),
             op::PGRP if req.args[0] == hx_abi::hypercall::PGRP_SET_FSIZE => {
                 self.files.file_size_limit = req.args[1];

@@ -7,7 +7,7 @@ use crate::process::table::{self, Entry};
 use crate::sandbox::Errno;
 use hx_abi::hypercall::{
     ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_ENDED, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG,
-    PGRP_GET_SUBREAPER, PGRP_INFO, PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG,
+    PGRP_GET_SUBREAPER, PGRP_INFO, PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG, PGRP_TAKE_QUEUED,
     PGRP_SET_SCHED, PGRP_SET_SUBREAPER, PGRP_TIDS, PROC_RUNNING, PROC_SLEEPING, PROC_STOPPED, PROC_ZOMBIE,
 };
 use std::sync::atomic::Ordering;
@@ -192,6 +192,17 @@ fn signal_from(e: &Entry, sig: u64, sender: Option<&Entry>) -> Result<(), Errno>
         // SAFETY: as above.
         unsafe { libc::kill(host_pid, libc::SIGCONT) };
     }
+    // A signal whose sender cannot travel with its bit (above
+    // `SENDER_SIGNALS`: the real-time ones, which Linux queues one per
+    // `kill`, each with its sender) goes through the process's queue.
+    if let Some(s) = sender.filter(|_| sig as usize > hx_abi::percpu::SENDER_SIGNALS) {
+        let real_uid = (s.signal_uids.load(Ordering::SeqCst) & 0xffff_ffff) as u32;
+        if table::queue_signal(e, &user_siginfo(sig, pid_of(s), real_uid)) {
+            // SAFETY: as above; its monitor passes the queue on to its guest.
+            unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
+            return Ok(());
+        }
+    }
     // A pending standard signal keeps its first sender, as on Linux.
     let bit = 1u64 << (sig - 1);
     if let (Some(slot), Some(s)) = (e.senders.get(sig as usize - 1), sender) {
@@ -318,8 +329,70 @@ pub fn stop(req: &Request) -> i64 {
     0
 }
 
+/// The siginfo of `kill`: `SI_USER` from guest process `pid` and real uid `uid`.
+fn user_siginfo(sig: u64, pid: i32, uid: u32) -> [u8; table::SIGINFO_BYTES] {
+    let mut info = [0u8; table::SIGINFO_BYTES];
+    info[..4].copy_from_slice(&(sig as i32).to_le_bytes());
+    info[16..20].copy_from_slice(&pid.to_le_bytes());
+    info[20..24].copy_from_slice(&uid.to_le_bytes());
+    info
+}
+
+/// `KILL` with `KILL_WITH_INFO`: `rt_sigqueueinfo` to another process.
+/// The siginfo is the program's own (`segs[0]`, 128 bytes): as Linux, only
+/// a code no kernel sends (negative, not `SI_TKILL`) may go to another
+/// process, its signal number is the one asked for, and a full queue is
+/// `EAGAIN`.
+fn queue_to(req: &Request, segs: &Segs) -> Result<i64, Errno> {
+    const SI_TKILL: i32 = -6;
+    let (pid, sig) = (req.args[0] as i64, req.args[1]);
+    if !(1..=64).contains(&sig) {
+        return Err(libc::EINVAL);
+    }
+    let target = match i32::try_from(pid) {
+        Ok(p) if p > 0 => table::by_pid(p).ok_or(libc::ESRCH)?,
+        _ => return Err(libc::ESRCH),
+    };
+    let bytes = segs.bytes(0, table::SIGINFO_BYTES, libc::EFAULT)?;
+    let mut info = [0u8; table::SIGINFO_BYTES];
+    if bytes.len() != info.len() {
+        return Err(libc::EFAULT);
+    }
+    info.copy_from_slice(&bytes);
+    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
+    if code >= 0 || code == SI_TKILL {
+        return Err(libc::EPERM);
+    }
+    info[..4].copy_from_slice(&(sig as i32).to_le_bytes());
+    let me = me()?;
+    if !table::may_signal(me, target, sig, req.args[2] != 0) {
+        return Err(libc::EPERM);
+    }
+    let host_pid = target.host_pid.load(Ordering::SeqCst);
+    if host_pid <= 0 {
+        return Err(libc::ESRCH);
+    }
+    // A zombie takes signals and ignores them; SIGKILL and SIGCONT act as sent.
+    if table::end_of(target).is_some() {
+        return Ok(0);
+    }
+    if sig == libc::SIGKILL as u64 || sig == libc::SIGCONT as u64 {
+        return signal_from(target, sig, Some(me)).map(|_| 0);
+    }
+    if !table::queue_signal(target, &info) {
+        return Err(libc::EAGAIN);
+    }
+    // SAFETY: kill of a monitor of this tree (from the table); its monitor
+    // passes the queue on to its guest.
+    unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
+    Ok(0)
+}
+
 /// `KILL` to other processes (the kernel handles its own process itself).
-pub fn kill(req: &Request) -> i64 {
+pub fn kill(req: &Request, segs: &Segs) -> i64 {
+    if req.args[3] & hx_abi::hypercall::KILL_WITH_INFO != 0 {
+        return queue_to(req, segs).unwrap_or_else(|e| -(e as i64));
+    }
     let (pid, sig) = (req.args[0] as i64, req.args[1]);
     if sig > 64 {
         return -(libc::EINVAL as i64);
@@ -410,6 +483,11 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
             table::reserve_tids(req.args[2] as i32).map(i64::from).ok_or(libc::EAGAIN)
         }
         PGRP_SET_IDENTITY => set_identity(me, segs),
+        PGRP_TAKE_QUEUED => {
+            let room = segs.get(0).map_or(0, |s| s.len as usize) / table::SIGINFO_BYTES;
+            let taken: Vec<u8> = table::take_queued(room).concat();
+            segs.write(0, &taken).map(|_| (taken.len() / table::SIGINFO_BYTES) as i64)
+        }
         PGRP_LIST => {
             let pids: Vec<u8> = table::entries()
                 .filter(|e| e.host_pid.load(Ordering::SeqCst) > 0)

@@ -98,6 +98,98 @@ struct Table {
     /// per monitor, `process::spare`): not processes of the guest, so their
     /// end is nobody's news.
     spares: [AtomicI32; MAX_PROCESSES],
+    /// Each slot's signals sent with a siginfo of their own, by index as
+    /// `entries` (apart from them: walks of the entries never touch these pages).
+    queues: [SigQueue; MAX_PROCESSES],
+}
+
+/// Signals another process sent with a siginfo of their own (`sigqueue`,
+/// and `kill`'s real-time signals, each of which Linux queues with its
+/// sender): one process's, at most [`QUEUED_SIGNALS`] at a time.
+#[repr(C)]
+pub struct SigQueue {
+    /// Moves when a signal is queued: its monitor tells its guest to take them.
+    pub gen: AtomicU64,
+    next_seq: AtomicU64,
+    slots: [QueuedSlot; QUEUED_SIGNALS],
+}
+
+/// Signals a process may have queued by other processes at once (Linux
+/// bounds them by the sender's `RLIMIT_SIGPENDING`; a `sigqueue` past this
+/// is `EAGAIN`, a `kill` goes without its sender's siginfo).
+pub const QUEUED_SIGNALS: usize = 64;
+
+/// A siginfo's bytes.
+pub const SIGINFO_BYTES: usize = 128;
+
+#[repr(C)]
+struct QueuedSlot {
+    /// 0: free; `CLAIMED`: being written or read; else the order it was sent in (from 1).
+    state: AtomicU64,
+    info: [AtomicU64; SIGINFO_BYTES / 8],
+}
+
+const CLAIMED: u64 = u64::MAX;
+
+/// The signal queue of entry `e`.
+fn queue_of(e: &Entry) -> Option<&'static SigQueue> {
+    let t = table()?;
+    let index = (e as *const Entry as usize).checked_sub(t.entries.as_ptr() as usize)? / std::mem::size_of::<Entry>();
+    t.queues.get(index)
+}
+
+/// Queues `info` (a siginfo, its signal number in it) for the process of
+/// `e`: false if its queue is full. Its monitor learns of it from `gen`.
+pub fn queue_signal(e: &Entry, info: &[u8; SIGINFO_BYTES]) -> bool {
+    let Some(q) = queue_of(e) else { return false };
+    let Some(slot) =
+        q.slots.iter().find(|s| s.state.compare_exchange(0, CLAIMED, Ordering::SeqCst, Ordering::SeqCst).is_ok())
+    else {
+        return false;
+    };
+    for (w, chunk) in slot.info.iter().zip(info.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        w.store(u64::from_le_bytes(b), Ordering::SeqCst);
+    }
+    let seq = q.next_seq.fetch_add(1, Ordering::SeqCst) + 1;
+    slot.state.store(seq, Ordering::SeqCst);
+    q.gen.fetch_add(1, Ordering::SeqCst);
+    true
+}
+
+/// The signals queued for this process, oldest first, at most `room`: taken.
+pub fn take_queued(room: usize) -> Vec<[u8; SIGINFO_BYTES]> {
+    let Some(q) = me().and_then(queue_of) else { return Vec::new() };
+    let mut ready: Vec<(u64, &QueuedSlot)> = q
+        .slots
+        .iter()
+        .map(|s| (s.state.load(Ordering::SeqCst), s))
+        .filter(|&(state, _)| state != 0 && state != CLAIMED)
+        .collect();
+    ready.sort_by_key(|&(seq, _)| seq);
+    let mut out = Vec::new();
+    for (seq, slot) in ready {
+        if out.len() == room {
+            break;
+        }
+        // Another vCPU's request may take it first.
+        if slot.state.compare_exchange(seq, CLAIMED, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+            continue;
+        }
+        let mut info = [0u8; SIGINFO_BYTES];
+        for (chunk, w) in info.chunks_exact_mut(8).zip(slot.info.iter()) {
+            chunk.copy_from_slice(&w.load(Ordering::SeqCst).to_le_bytes());
+        }
+        slot.state.store(0, Ordering::SeqCst);
+        out.push(info);
+    }
+    out
+}
+
+/// This process's queue's `gen`: when it moves, its guest takes the queue.
+pub fn queued_gen() -> u64 {
+    me().and_then(queue_of).map_or(0, |q| q.gen.load(Ordering::SeqCst))
 }
 
 static TABLE: std::sync::OnceLock<&'static Table> = std::sync::OnceLock::new();
@@ -442,6 +534,12 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.signal_uids.store(parent.signal_uids.load(Ordering::SeqCst), Ordering::SeqCst);
     for sender in &slot.senders {
         sender.store(0, Ordering::SeqCst);
+    }
+    // Nothing a previous process of this slot was sent is the child's.
+    if let Some(q) = queue_of(slot) {
+        for s in &q.slots {
+            s.state.store(0, Ordering::SeqCst);
+        }
     }
     slot.euid.store(parent.euid.load(Ordering::SeqCst), Ordering::SeqCst);
     // A forked child runs its parent's image until it execs.
