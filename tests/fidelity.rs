@@ -1703,3 +1703,16 @@ fn signals_with_their_siginfo_travel_between_processes() {
         &["RTMIN+1: code SI_QUEUE, from the child 1", ", value 3\n", "SIGPROF: code SI_USER, from the child 1"],
     );
 }
+
+/// `RUSAGE_CHILDREN`'s peak resident size includes a grandchild's, through
+/// the child that waited for it (hx lost it when the grandchild's monitor
+/// was not a host child of the child's).
+#[test]
+fn the_childrens_peak_memory_includes_grandchildren() {
+    each_flavor(
+        "children_maxrss",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["children's peak covers the grandchild's 64 MiB: 1"],
+    );
+}

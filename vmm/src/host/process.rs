@@ -127,6 +127,7 @@ pub fn wait(req: &mut Request, segs: &Segs) -> i64 {
     let reaped =
         matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED) && options & libc::WNOWAIT as u64 == 0;
     if reaped {
+        table::reaped_maxrss(usage.ru_maxrss);
         table::orphan_children_of(guest_pid);
         if host_reaped {
             table::release(child);

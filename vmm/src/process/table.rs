@@ -296,7 +296,11 @@ pub fn publish_end(end: &super::End) -> bool {
     let [user_before, system_before] = USED_BEFORE.each_ref().map(|u| u.load(Ordering::SeqCst));
     me.usage[0].store(user.saturating_sub(user_before), Ordering::SeqCst);
     me.usage[1].store(system.saturating_sub(system_before), Ordering::SeqCst);
-    me.usage[2].store(own.ru_maxrss.max(children.ru_maxrss) as u64, Ordering::SeqCst);
+    // The largest of its own and its descendants' (Linux's `cmaxrss`, the
+    // children its guest reaped included: their monitors need not be this
+    // one's host children).
+    let maxrss = (own.ru_maxrss.max(children.ru_maxrss) as u64).max(REAPED_MAXRSS.load(Ordering::SeqCst));
+    me.usage[2].store(maxrss, Ordering::SeqCst);
     orphan_children_of(me.pid.load(Ordering::SeqCst));
     me.end.store(ENDED | (code as u64) << 32 | status as u32 as u64, Ordering::SeqCst);
     // SAFETY: getppid cannot fail; the host parent is the guest parent's
@@ -315,6 +319,15 @@ pub fn publish_end(end: &super::End) -> bool {
     true
 }
 
+/// The largest peak resident size (KiB) among the children this process's
+/// guest reaped: its own children's figure includes it, as on Linux.
+static REAPED_MAXRSS: AtomicU64 = AtomicU64::new(0);
+
+/// The guest reaped a child whose peak resident size was `kib`.
+pub fn reaped_maxrss(kib: i64) {
+    REAPED_MAXRSS.fetch_max(kib.max(0) as u64, Ordering::SeqCst);
+}
+
 /// CPU time (µs of user and system time) this monitor used before its
 /// process started: a spare's boot, or the processes it stood for before.
 static USED_BEFORE: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
@@ -330,6 +343,7 @@ pub fn usage_starts_now() {
     let (own, children) = (usage(libc::RUSAGE_SELF), usage(libc::RUSAGE_CHILDREN));
     let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
     USED_BEFORE[0].store(us(own.ru_utime) + us(children.ru_utime), Ordering::SeqCst);
+    REAPED_MAXRSS.store(0, Ordering::SeqCst);
     USED_BEFORE[1].store(us(own.ru_stime) + us(children.ru_stime), Ordering::SeqCst);
 }
 
