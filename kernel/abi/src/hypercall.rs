@@ -333,9 +333,16 @@ pub const MQ_RECEIVE: u64 = 3;
 /// `mq_getsetattr`: handle `args[1]`, the old attributes into `segs[0]`
 /// (an `mq_attr`), and with `args[2]` = 1 the new ones from `segs[1]`.
 pub const MQ_ATTR: u64 = 4;
-/// `mq_notify` without a signal: handle `args[1]`; `args[2]` = 1 to
-/// register the process (`SIGEV_NONE`), 0 to unregister it.
+/// `mq_notify`: handle `args[1]`; `args[2]` = [`MQ_NOTIFY_NONE`] to
+/// register the process without a signal (`SIGEV_NONE`),
+/// [`MQ_NOTIFY_KERNEL`] to register it for a notification the kernel turns
+/// into the program's signal or thread (`LEASE_BREAKS` reports it: the
+/// handle, `SI_MESGQ` and the sender's guest pid as the band),
+/// [`MQ_NOTIFY_OFF`] to unregister it.
 pub const MQ_NOTIFY: u64 = 5;
+pub const MQ_NOTIFY_OFF: u64 = 0;
+pub const MQ_NOTIFY_NONE: u64 = 1;
+pub const MQ_NOTIFY_KERNEL: u64 = 2;
 /// Bytes of a `struct mq_attr`.
 pub const MQ_ATTR_SIZE: usize = 64;
 

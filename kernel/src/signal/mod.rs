@@ -92,6 +92,19 @@ impl Queued {
         q
     }
 
+    /// A message queue's notification (`SI_MESGQ`): the sender's pid and
+    /// uid, and the value the registration gave.
+    pub fn mesgq(sig: u32, pid: i32, uid: u32, value: u64) -> Self {
+        const SI_MESGQ: i32 = -3;
+        let mut q = Self::new(sig, SI_MESGQ);
+        q.fields()._rt = uapi::__sifields__bindgen_ty_3 {
+            _pid: pid,
+            _uid: uid,
+            _sigval: uapi::sigval { sival_ptr: value as *mut core::ffi::c_void },
+        };
+        q
+    }
+
     /// A signal with `siginfo`'s common fields: number and code.
     pub fn new(sig: u32, code: i32) -> Self {
         let mut info = uapi::siginfo_t::default();

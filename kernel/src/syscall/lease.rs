@@ -59,7 +59,8 @@ pub fn get(file: &OpenFile) -> SysResult {
 /// `O_ASYNC`'s I/O signals (`super::fasync`) — reach the program.
 pub fn on_host_events() {
     const POLL_MSG: i32 = 3;
-    if !ACTIVE.load(Ordering::Acquire) && !super::fasync::active() {
+    const SI_MESGQ: i32 = -3;
+    if !ACTIVE.load(Ordering::Acquire) && !super::fasync::active() && !super::mqueue::notifications_active() {
         return;
     }
     // Pairs: handle, then si_code | si_band << 32.
@@ -72,6 +73,11 @@ pub fn on_host_events() {
     let n = (n as usize).min(records.len() / 2);
     for pair in records[..2 * n].chunks_exact(2) {
         let (handle, code, band) = (pair[0], pair[1] as u32 as i32, (pair[1] >> 32) as u32 as i64);
+        if code == SI_MESGQ {
+            // A message queue's notification: the sender's uid above the handle.
+            super::mqueue::notified(handle & 0xffff_ffff, band as u32, (handle >> 32) as u32);
+            continue;
+        }
         let lease: Option<Queued> = {
             let mut leases = LEASES.lock();
             leases.retain(|l| l.file.strong_count() > 0);

@@ -12,7 +12,10 @@ use crate::{host, mm};
 use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
-use hx_abi::hypercall::{op, Request, MQ_ATTR, MQ_ATTR_SIZE, MQ_NOTIFY, MQ_OPEN, MQ_RECEIVE, MQ_SEND, MQ_UNLINK};
+use hx_abi::hypercall::{
+    op, Request, MQ_ATTR, MQ_ATTR_SIZE, MQ_NOTIFY, MQ_NOTIFY_KERNEL, MQ_NOTIFY_NONE, MQ_NOTIFY_OFF, MQ_OPEN,
+    MQ_RECEIVE, MQ_SEND, MQ_UNLINK,
+};
 use spin::Mutex;
 
 /// Linux's `MQ_PRIO_MAX`: priorities are below it.
@@ -166,26 +169,70 @@ pub fn mq_timedreceive([mqd, msg, len, prio_out, timeout, ..]: Args) -> SysResul
     }
 }
 
+/// A notification by signal this process registered: the queue's handle,
+/// the signal and the value it comes with.
+struct Notification {
+    handle: u64,
+    signo: u32,
+    value: u64,
+}
+
+/// The notifications by signal this process registered (the host tells the
+/// monitor; the kernel signals the program).
+static NOTIFICATIONS: Mutex<Vec<Notification>> = Mutex::new(Vec::new());
+
+/// Whether a notification by signal may come (`lease::on_host_events` asks the monitor then).
+pub fn notifications_active() -> bool {
+    !NOTIFICATIONS.lock().is_empty()
+}
+
+/// The host notified queue `handle` (a message arrived in it while empty),
+/// sent by guest process `pid` (0: outside the guest) of real uid `uid`:
+/// the registration is used up, and the program gets its signal with
+/// `SI_MESGQ`, the sender and the value, as on Linux.
+pub fn notified(handle: u64, pid: u32, uid: u32) {
+    let found = {
+        let mut list = NOTIFICATIONS.lock();
+        let at = list.iter().position(|n| n.handle == handle);
+        at.map(|i| list.swap_remove(i))
+    };
+    if let Some(n) = found {
+        crate::signal::send_process(crate::signal::Queued::mesgq(n.signo, pid as i32, uid, n.value));
+    }
+}
+
 pub fn mq_notify([mqd, sevp, ..]: Args) -> SysResult {
-    let register = if sevp == 0 {
-        false
+    let mut signal = None;
+    let how = if sevp == 0 {
+        MQ_NOTIFY_OFF
     } else {
         let mut sev = [0u8; 16];
         mm::copy_from_user(sevp, &mut sev)?;
+        let value = u64::from_ne_bytes(sev[..8].try_into().unwrap_or_default());
         let notify = i32::from_ne_bytes([sev[12], sev[13], sev[14], sev[15]]);
         let signo = i32::from_ne_bytes([sev[8], sev[9], sev[10], sev[11]]);
         match notify {
-            SIGEV_NONE => true,
+            SIGEV_NONE => MQ_NOTIFY_NONE,
             SIGEV_SIGNAL if !(1..=64).contains(&signo) => return Err(EINVAL),
-            SIGEV_SIGNAL | SIGEV_THREAD => {
-                host::log(b"mq_notify: notification by signal or thread is not implemented: ENOSYS");
+            SIGEV_SIGNAL => {
+                signal = Some((signo as u32, value));
+                MQ_NOTIFY_KERNEL
+            }
+            SIGEV_THREAD => {
+                host::log(b"mq_notify: notification by thread is not implemented: ENOSYS");
                 return Err(ENOSYS);
             }
             _ => return Err(EINVAL),
         }
     };
     let (_, handle) = queue(mqd)?;
-    host::simple(op::MQUEUE, &[MQ_NOTIFY, handle, register as u64, 0, 0, 0, sysv::who()])
+    host::simple(op::MQUEUE, &[MQ_NOTIFY, handle, how, 0, 0, 0, sysv::who()])?;
+    let mut list = NOTIFICATIONS.lock();
+    list.retain(|n| n.handle != handle);
+    if let Some((signo, value)) = signal {
+        list.push(Notification { handle, signo, value });
+    }
+    Ok(0)
 }
 
 pub fn mq_getsetattr([mqd, new, old, ..]: Args) -> SysResult {

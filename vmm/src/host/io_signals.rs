@@ -54,6 +54,15 @@ pub fn blocked_by_the_monitor() -> bool {
     !BLOCKED_BEFORE.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// What a host I/O signal is about.
+#[derive(PartialEq)]
+enum Target {
+    /// The host descriptor `si_fd` names (a lease break, `O_ASYNC`).
+    Fd(i32),
+    /// The guest's handle, from the value a notification was asked with (`mq_notify`).
+    Handle(u64),
+}
+
 /// Linux's `F_SETSIG` (not in the libc crate).
 const F_SETSIG: libc::c_int = 10;
 
@@ -119,7 +128,10 @@ pub fn serve(
             let signals = files.leases.take_signals(watch);
             let records: Vec<(u64, u64)> = signals
                 .into_iter()
-                .flat_map(|(fd, what)| files.handles.with_fd(fd).into_iter().map(move |h| (h, what)))
+                .flat_map(|(target, what)| match target {
+                    Target::Fd(fd) => files.handles.with_fd(fd).into_iter().map(move |h| (h, what)).collect(),
+                    Target::Handle(h) => vec![(h, what)],
+                })
                 .take(room)
                 .collect();
             let bytes: Vec<u8> =
@@ -158,7 +170,7 @@ impl Leases {
     /// Makes the signalfd (once) and asks the watcher to report it readable.
     /// Refused (`EINVAL`) in a process whose threads do not all block the
     /// signal (a host that serves requests outside hx-run, as a test does).
-    fn listen(&mut self, watch: Option<&crate::watch::Watcher>) -> Result<(), Errno> {
+    pub fn listen(&mut self, watch: Option<&crate::watch::Watcher>) -> Result<(), Errno> {
         if !BLOCKED_EVERYWHERE.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(libc::EINVAL);
         }
@@ -186,9 +198,10 @@ impl Leases {
         }
     }
 
-    /// The signals since the last look: the host descriptor, and its
-    /// `si_code | si_band << 32` (the same twice only once).
-    fn take_signals(&self, watch: Option<&crate::watch::Watcher>) -> Vec<(i32, u64)> {
+    /// The signals since the last look: the host descriptor (a message
+    /// queue's notification: the guest's handle), and its `si_code |
+    /// si_band << 32` (the same twice only once).
+    fn take_signals(&self, watch: Option<&crate::watch::Watcher>) -> Vec<(Target, u64)> {
         let Some(fd) = &self.breaks else { return Vec::new() };
         let mut out = Vec::new();
         loop {
@@ -200,9 +213,21 @@ impl Leases {
             if n != size as isize {
                 break;
             }
+            if info.ssi_code == libc::SI_MESGQ {
+                // A message queue's notification: its handle is the value; the
+                // band is the sender, as the guest names it (0: outside the guest).
+                // The handle word carries the sender's real uid above the handle.
+                let entry = crate::process::table::by_host_pid(info.ssi_pid as i32);
+                let sender = entry.map_or(0, |e| e.pid.load(std::sync::atomic::Ordering::SeqCst) as u32);
+                let uid =
+                    entry.map_or(info.ssi_uid, |e| e.signal_uids.load(std::sync::atomic::Ordering::SeqCst) as u32);
+                let what = u64::from(libc::SI_MESGQ as u32) | u64::from(sender) << 32;
+                out.push((Target::Handle(info.ssi_ptr & 0xffff_ffff | u64::from(uid) << 32), what));
+                continue;
+            }
             let what = u64::from(info.ssi_code as u32) | u64::from(info.ssi_band as u32) << 32;
-            if !out.contains(&(info.ssi_fd, what)) {
-                out.push((info.ssi_fd, what));
+            if !out.contains(&(Target::Fd(info.ssi_fd), what)) {
+                out.push((Target::Fd(info.ssi_fd), what));
             }
         }
         self.arm(watch);

@@ -193,7 +193,7 @@ impl Host<'_> {
                 r.unwrap_or_else(|e| -(e as i64))
             }
             op::MQUEUE => {
-                let r = mqueue::serve(self.files, req, &segs);
+                let r = mqueue::serve(self.files, self.watch, req, &segs);
                 if r == Err(libc::ENOSYS) && !sysv::available() {
                     self.report.hint(mqueue::UNAVAILABLE.into());
                 }

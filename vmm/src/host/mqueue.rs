@@ -17,7 +17,10 @@ use super::guest::Segs;
 use super::handles::Handle;
 use super::sysv::{self, AsGuest};
 use crate::sandbox::Errno;
-use hx_abi::hypercall::{Request, MQ_ATTR, MQ_ATTR_SIZE, MQ_NOTIFY, MQ_OPEN, MQ_RECEIVE, MQ_SEND, MQ_UNLINK};
+use hx_abi::hypercall::{
+    Request, MQ_ATTR, MQ_ATTR_SIZE, MQ_NOTIFY, MQ_NOTIFY_KERNEL, MQ_NOTIFY_NONE, MQ_NOTIFY_OFF, MQ_OPEN, MQ_RECEIVE,
+    MQ_SEND, MQ_UNLINK,
+};
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
 
@@ -63,7 +66,12 @@ fn message(segs: &Segs) -> Result<libc::iovec, Errno> {
 const NOW: libc::timespec = libc::timespec { tv_sec: 0, tv_nsec: 0 };
 
 /// `op::MQUEUE` (see `hx_abi::hypercall::op::MQUEUE`).
-pub fn serve(files: &mut Files, req: &mut Request, segs: &Segs) -> Result<i64, Errno> {
+pub fn serve(
+    files: &mut Files,
+    watch: Option<&crate::watch::Watcher>,
+    req: &mut Request,
+    segs: &Segs,
+) -> Result<i64, Errno> {
     if !sysv::available() {
         return Err(libc::ENOSYS);
     }
@@ -143,10 +151,24 @@ pub fn serve(files: &mut Files, req: &mut Request, segs: &Segs) -> Result<i64, E
         MQ_NOTIFY => {
             let fd = fd(files)?;
             // SAFETY: all-zero bytes are a valid sigevent (plain integers and a pointer).
-            let mut none: libc::sigevent = unsafe { std::mem::zeroed() };
-            none.sigev_notify = libc::SIGEV_NONE;
-            let sev = if a[2] == 1 { &none as *const libc::sigevent } else { std::ptr::null() };
-            // SAFETY: a sigevent of ours asking for no signal (or null).
+            let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+            match a[2] {
+                MQ_NOTIFY_NONE => sev.sigev_notify = libc::SIGEV_NONE,
+                MQ_NOTIFY_KERNEL => {
+                    // The host tells this monitor (its I/O signal, read from
+                    // the same signalfd as lease breaks) with the handle as
+                    // the value; the guest kernel signals or wakes as the
+                    // program asked.
+                    files.leases.listen(watch)?;
+                    sev.sigev_notify = libc::SIGEV_SIGNAL;
+                    sev.sigev_signo = super::io_signals::signal();
+                    sev.sigev_value = libc::sigval { sival_ptr: a[1] as usize as *mut libc::c_void };
+                }
+                MQ_NOTIFY_OFF => {}
+                _ => return Err(libc::EINVAL),
+            }
+            let sev = if a[2] == MQ_NOTIFY_OFF { std::ptr::null() } else { &sev as *const libc::sigevent };
+            // SAFETY: a sigevent of ours (or null): no signal, or the monitor's own.
             check(unsafe { libc::syscall(libc::SYS_mq_notify, fd, sev) })
         }
         _ => Err(libc::EINVAL),
