@@ -1720,13 +1720,19 @@ fn the_childrens_peak_memory_includes_grandchildren() {
 /// `mq_notify` by signal (`SIGEV_SIGNAL`): a message into the empty queue
 /// signals the registered process once, with `SI_MESGQ`, its sender and
 /// the value asked for, from another process or its own; a second
-/// registration is EBUSY and `mq_notify(NULL)` unregisters (hx: ENOSYS).
+/// registration is EBUSY and `mq_notify(NULL)` unregisters; by thread
+/// (`SIGEV_THREAD`, the C library's netlink cookie) the function runs with
+/// its value (hx: ENOSYS to both).
 #[test]
-fn message_queue_notifications_signal_as_on_linux() {
+fn message_queue_notifications_signal_and_start_threads_as_on_linux() {
     each_flavor(
         "mq_notify_signal",
         [Flavor::GlibcDynamic, Flavor::MuslStatic],
         &[],
-        &["a message from another process: SIGUSR1 SI_MESGQ, from the sender, value 42", "handler got value: 99"],
+        &[
+            "a message from another process: SIGUSR1 SI_MESGQ, from the sender, value 42",
+            "handler got value: 99",
+            "a message from another process: the thread ran with 6",
+        ],
     );
 }

@@ -1,7 +1,9 @@
 // mq_notify with SIGEV_SIGNAL: a message into an empty queue signals the
 // registered process once (SI_MESGQ, the sender's pid, the value it asked
 // for), from another process or from itself; a second registration is
-// EBUSY; mq_notify(NULL) unregisters. hx answered ENOSYS.
+// EBUSY; mq_notify(NULL) unregisters. With SIGEV_THREAD the C library's
+// thread runs the function with its value (glibc and musl take the
+// kernel's cookie on a netlink socket). hx answered ENOSYS to both.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +24,23 @@ static void handler(int sig, siginfo_t *si, void *ctx) {
     (void)ctx;
     if (si->si_code == SI_MESGQ)
         handled_value = si->si_value.sival_int;
+}
+
+static int thread_pipe[2];
+
+static void in_thread(union sigval v) {
+    write(thread_pipe[1], &v.sival_int, sizeof v.sival_int);
+}
+
+static void thread_notified(const char *what) {
+    int v = -1;
+    struct timeval tv = {2, 0};
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(thread_pipe[0], &r);
+    if (select(thread_pipe[0] + 1, &r, NULL, NULL, &tv) == 1)
+        read(thread_pipe[0], &v, sizeof v);
+    printf("%s: the thread ran with %d\n", what, v);
 }
 
 static void wait_for(const char *what, pid_t from) {
@@ -107,6 +127,22 @@ int main(void) {
     for (int i = 0; i < 100 && handled_value < 0; i++)
         usleep(10000);
     printf("handler got value: %d\n", (int)handled_value);
+    drain();
+
+    pipe(thread_pipe);
+    struct sigevent tsev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = in_thread};
+    tsev.sigev_value.sival_int = 5;
+    printf("register a thread: %d\n", mq_notify(q, &tsev));
+    printf("unregister it: %d\n", mq_notify(q, NULL));
+    tsev.sigev_value.sival_int = 6;
+    printf("register a thread again: %d\n", mq_notify(q, &tsev));
+    fflush(stdout);
+    if ((c = fork()) == 0) {
+        mq_send(q, "f", 1, 0);
+        _exit(0);
+    }
+    waitpid(c, NULL, 0);
+    thread_notified("a message from another process");
     mq_unlink(name);
     return 0;
 }

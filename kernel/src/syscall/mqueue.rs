@@ -6,7 +6,7 @@
 //! copies the messages, and waits for a full or empty queue by polling its
 //! descriptor: the monitor never waits.
 use super::{poll, sysv, Args};
-use crate::errno::{Errno, SysResult, EBADF, EINVAL, EMSGSIZE, ENOSYS, ERESTARTSYS, ETIMEDOUT};
+use crate::errno::{Errno, SysResult, EBADF, EINVAL, EMSGSIZE, ERESTARTSYS, ETIMEDOUT};
 use crate::fs::{table, Kind, OpenFile};
 use crate::{host, mm};
 use alloc::sync::{Arc, Weak};
@@ -169,12 +169,33 @@ pub fn mq_timedreceive([mqd, msg, len, prio_out, timeout, ..]: Args) -> SysResul
     }
 }
 
-/// A notification by signal this process registered: the queue's handle,
-/// the signal and the value it comes with.
+/// A notification this process registered for the queue of `handle`.
 struct Notification {
     handle: u64,
-    signo: u32,
-    value: u64,
+    how: How,
+}
+
+enum How {
+    /// `SIGEV_SIGNAL`: the signal and the value it comes with.
+    Signal { signo: u32, value: u64 },
+    /// `SIGEV_THREAD` as glibc asks for it: the cookie goes to its netlink
+    /// socket, its last byte saying why (`NOTIFY_WOKENUP`, `NOTIFY_REMOVED`).
+    Thread { socket: Arc<super::netlink::Netlink>, cookie: [u8; NOTIFY_COOKIE_LEN] },
+}
+
+/// Linux's `NOTIFY_COOKIE_LEN` and the reasons in a cookie's last byte.
+const NOTIFY_COOKIE_LEN: usize = 32;
+const NOTIFY_WOKENUP: u8 = 1;
+const NOTIFY_REMOVED: u8 = 2;
+
+impl How {
+    /// The registration ends: a thread's cookie says so (`NOTIFY_REMOVED`).
+    fn removed(self) {
+        if let How::Thread { socket, mut cookie } = self {
+            cookie[NOTIFY_COOKIE_LEN - 1] = NOTIFY_REMOVED;
+            socket.deliver(cookie.to_vec());
+        }
+    }
 }
 
 /// The notifications by signal this process registered (the host tells the
@@ -196,14 +217,21 @@ pub fn notified(handle: u64, pid: u32, uid: u32) {
         let at = list.iter().position(|n| n.handle == handle);
         at.map(|i| list.swap_remove(i))
     };
-    if let Some(n) = found {
-        crate::signal::send_process(crate::signal::Queued::mesgq(n.signo, pid as i32, uid, n.value));
+    match found.map(|n| n.how) {
+        Some(How::Signal { signo, value }) => {
+            crate::signal::send_process(crate::signal::Queued::mesgq(signo, pid as i32, uid, value));
+        }
+        Some(How::Thread { socket, mut cookie }) => {
+            cookie[NOTIFY_COOKIE_LEN - 1] = NOTIFY_WOKENUP;
+            socket.deliver(cookie.to_vec());
+        }
+        None => {}
     }
 }
 
 pub fn mq_notify([mqd, sevp, ..]: Args) -> SysResult {
-    let mut signal = None;
-    let how = if sevp == 0 {
+    let mut how = None;
+    let mode = if sevp == 0 {
         MQ_NOTIFY_OFF
     } else {
         let mut sev = [0u8; 16];
@@ -215,22 +243,38 @@ pub fn mq_notify([mqd, sevp, ..]: Args) -> SysResult {
             SIGEV_NONE => MQ_NOTIFY_NONE,
             SIGEV_SIGNAL if !(1..=64).contains(&signo) => return Err(EINVAL),
             SIGEV_SIGNAL => {
-                signal = Some((signo as u32, value));
+                how = Some(How::Signal { signo: signo as u32, value });
                 MQ_NOTIFY_KERNEL
             }
             SIGEV_THREAD => {
-                host::log(b"mq_notify: notification by thread is not implemented: ENOSYS");
-                return Err(ENOSYS);
+                // Linux's: the cookie at `sigev_value`, the netlink socket at
+                // `sigev_signo`, which gets it when a message comes.
+                let mut cookie = [0u8; NOTIFY_COOKIE_LEN];
+                mm::copy_from_user(value, &mut cookie)?;
+                let socket = match super::netlink::of(signo as u64) {
+                    Some(s) => s,
+                    None if table::get(signo as u64).is_err() => return Err(EBADF),
+                    None => return Err(EINVAL),
+                };
+                how = Some(How::Thread { socket, cookie });
+                MQ_NOTIFY_KERNEL
             }
             _ => return Err(EINVAL),
         }
     };
     let (_, handle) = queue(mqd)?;
-    host::simple(op::MQUEUE, &[MQ_NOTIFY, handle, how, 0, 0, 0, sysv::who()])?;
-    let mut list = NOTIFICATIONS.lock();
-    list.retain(|n| n.handle != handle);
-    if let Some((signo, value)) = signal {
-        list.push(Notification { handle, signo, value });
+    host::simple(op::MQUEUE, &[MQ_NOTIFY, handle, mode, 0, 0, 0, sysv::who()])?;
+    let replaced = {
+        let mut list = NOTIFICATIONS.lock();
+        let at = list.iter().position(|n| n.handle == handle);
+        let replaced = at.map(|i| list.swap_remove(i).how);
+        if let Some(how) = how {
+            list.push(Notification { handle, how });
+        }
+        replaced
+    };
+    if let Some(old) = replaced {
+        old.removed();
     }
     Ok(0)
 }

@@ -276,6 +276,19 @@ impl Netlink {
         Ok(data.len() as u64)
     }
 
+    /// Queues `datagram` for the socket's reader, as the kernel's own
+    /// message (a message queue's notification cookie, `mq_notify`'s
+    /// `SIGEV_THREAD`).
+    pub fn deliver(&self, datagram: Vec<u8>) {
+        let mut inner = self.0.lock();
+        inner.queue.push_back(datagram);
+        inner.edges += 1;
+        let waiters = core::mem::take(&mut inner.waiters);
+        drop(inner);
+        anon::wake(waiters);
+        super::poll::wake_pollers();
+    }
+
     fn error(&self, msg: &[u8], errno: i32, port: u32) -> Vec<u8> {
         let cap_ack = self.0.lock().options[10] != 0; // NETLINK_CAP_ACK
         let whole = errno != 0 && !cap_ack;
