@@ -1736,3 +1736,17 @@ fn message_queue_notifications_signal_and_start_threads_as_on_linux() {
         ],
     );
 }
+
+/// `process_madvise` (the caller's own ranges advised and counted, an
+/// unmapped one ENOMEM), `process_mrelease` (EINVAL for a running child,
+/// ESRCH once reaped) and `fanotify_mark` (no fanotify group exists: EBADF
+/// or EINVAL) answer as Linux does; they were ENOSYS.
+#[test]
+fn process_hints_and_fanotify_marks_answer_as_linux() {
+    each_flavor(
+        "process_hints",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["advise two ranges cold: 12288", "release a running child: -1 Invalid argument"],
+    );
+}

@@ -161,9 +161,9 @@ fn no_permission_on_dev_kvm_says_how_to_fix_it() {
 fn unimplemented_syscall_fails_with_enosys_and_is_named_once() {
     let prog = build("nosys", Flavor::GlibcStatic, &[]);
     let out = hx(&[], &prog, &[], &[]);
-    assert_eq!(text(&out.stdout), "quotactl = -1, errno = ENOSYS\n".repeat(2));
+    assert_eq!(text(&out.stdout), "get_thread_area = -1, errno = ENOSYS\n".repeat(2));
     let err = text(&out.stderr);
-    assert_eq!(err.matches("unimplemented syscall quotactl (179)").count(), 1, "{err}");
+    assert_eq!(err.matches("unimplemented syscall get_thread_area (211)").count(), 1, "{err}");
     assert_eq!(status_code(&out), 0);
 }
 
@@ -318,7 +318,7 @@ fn syscall_coverage_page_is_generated_from_the_table() {
     assert!(out.status.success());
     let generated = text(&out.stdout);
     assert!(generated.contains("| 1 | `write` | implemented |"), "{generated}");
-    assert!(generated.contains("| 179 | `quotactl` | ENOSYS |"), "{generated}");
+    assert!(generated.contains("| 179 | `quotactl` | refused: ENOSYS"), "{generated}");
     assert!(generated.contains("| 165 | `mount` | refused: EPERM"), "{generated}");
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/syscalls.md")).unwrap();
     assert!(

@@ -56,6 +56,7 @@ const NOT_IN_LINUX: &str = "not in Linux either";
 const MODULES: &str = "a kernel without `CONFIG_MODULES` (hx's kernel has no modules)";
 const IO_PORTS: &str = "a kernel without `CONFIG_X86_IOPL_IOPERM` (no port I/O in the guest)";
 const KEXEC: &str = "a kernel without `CONFIG_KEXEC`";
+const QUOTAS: &str = "a kernel without `CONFIG_QUOTACTL` (the mounts' quotas are the host's)";
 
 /// Every refusal, by number.
 pub static REFUSALS: &[Refusal] = &[
@@ -78,6 +79,7 @@ pub static REFUSALS: &[Refusal] = &[
     r(176, ENOSYS, MODULES),
     r(177, ENOSYS, NOT_IN_LINUX),
     r(178, ENOSYS, NOT_IN_LINUX),
+    r(179, ENOSYS, QUOTAS),
     r(180, ENOSYS, NOT_IN_LINUX),
     r(181, ENOSYS, NOT_IN_LINUX),
     r(182, ENOSYS, NOT_IN_LINUX),
@@ -110,6 +112,7 @@ pub static REFUSALS: &[Refusal] = &[
     r(432, EPERM, HOST_ONLY),
     r(433, EPERM, HOST_ONLY),
     r(442, EPERM, HOST_ONLY),
+    r(443, ENOSYS, QUOTAS),
     r(444, EOPNOTSUPP, "Landlock is the monitor's, not the guest's (Linux's answer when it is off)"),
     r(445, EOPNOTSUPP, "Landlock is the monitor's, not the guest's (Linux's answer when it is off)"),
     r(446, EOPNOTSUPP, "Landlock is the monitor's, not the guest's (Linux's answer when it is off)"),

@@ -81,6 +81,26 @@ pub fn pidfd_open([pid, flags, ..]: crate::syscall::Args) -> SysResult {
     anon::install(Anon::Pid(Arc::new(PidFd::new(pid as i32))), flags | O_CLOEXEC as u64)
 }
 
+/// Whether process `pid` of another VM still runs (not a zombie, not reaped).
+pub fn alive(pid: i32) -> bool {
+    matches!(host::simple(op::PGRP, &[PGRP_ENDED, pid as u64]), Ok(0))
+}
+
+/// `process_mrelease(pidfd, flags)`: Linux frees a dying process's memory
+/// early. Only a process that has been killed and is ending qualifies: a
+/// running one is `EINVAL`; one that ended (its memory already gone with
+/// its VM) is `ESRCH`, as for a process whose memory is gone.
+pub fn process_mrelease([pidfd, flags, ..]: crate::syscall::Args) -> SysResult {
+    if flags != 0 {
+        return Err(EINVAL);
+    }
+    let (pid, _) = target(pidfd)?;
+    if pid as u64 == crate::syscall::process::pid() || alive(pid) {
+        return Err(EINVAL);
+    }
+    Err(crate::errno::ESRCH)
+}
+
 /// The process pidfd `fd` names (EBADF for any other descriptor), and
 /// whether the descriptor is non-blocking.
 pub fn target(fd: u64) -> Result<(i32, bool), Errno> {

@@ -145,3 +145,49 @@ pub fn madvise([addr, len, advice, ..]: Args) -> SysResult {
         Err(ENOMEM)
     }
 }
+
+/// `process_madvise(pidfd, iovec, vlen, advice, flags)`: any advice for the
+/// caller's own memory, and for another process's the ones Linux takes
+/// (`MADV_COLD`, `MADV_PAGEOUT`, `MADV_WILLNEED`, `MADV_COLLAPSE`: hints that
+/// change nothing a program observes), for each range in turn; the bytes
+/// advised. The caller's own ranges are checked as
+/// `madvise` checks them (an unmapped one ends the call: what went before
+/// counts, as on Linux). Another process is another VM whose mappings this
+/// kernel cannot see: its ranges are taken as given (a hint may do nothing).
+pub fn process_madvise([pidfd, iov, vlen, advice, flags, _]: Args) -> SysResult {
+    const MADV_WILLNEED: u64 = 3;
+    const MADV_COLD: u64 = 20;
+    const MADV_PAGEOUT: u64 = 21;
+    const MADV_COLLAPSE: u64 = 25;
+    const UIO_MAXIOV: u64 = 1024;
+    if flags != 0 || vlen > UIO_MAXIOV {
+        return Err(EINVAL);
+    }
+    let (pid, _) = crate::fs::pidfd::target(pidfd)?;
+    let own = pid as u64 == super::process::pid();
+    // The caller's own memory takes any advice `madvise` takes (Linux 6.13 on).
+    if !own && !matches!(advice, MADV_WILLNEED | MADV_COLD | MADV_PAGEOUT | MADV_COLLAPSE) {
+        return Err(EINVAL);
+    }
+    if !own && !crate::fs::pidfd::alive(pid) {
+        return Err(crate::errno::ESRCH);
+    }
+    let mut done = 0u64;
+    for i in 0..vlen {
+        let mut pair = [0u8; 16];
+        crate::mm::copy_from_user(iov + 16 * i, &mut pair)?;
+        let base = u64::from_le_bytes(pair[..8].try_into().unwrap_or_default());
+        let len = u64::from_le_bytes(pair[8..].try_into().unwrap_or_default());
+        if own {
+            match madvise([base, len, advice, 0, 0, 0]) {
+                Ok(_) => {}
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        } else {
+            super::mm::range(base, len)?;
+        }
+        done = done.saturating_add(len);
+    }
+    Ok(done)
+}

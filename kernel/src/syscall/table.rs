@@ -286,6 +286,7 @@ table! {
     297 => signal::rt_tgsigqueueinfo,
     296 => fs::pwritev,
     299 => net::recvmmsg,
+    301 => fs::fanotify_mark,
     302 => process::prlimit64,
     305 => time::clock_adjtime,
     306 => fs::syncfs,
@@ -331,7 +332,9 @@ table! {
     437 => path::openat2,
     438 => pidfd::pidfd_getfd,
     439 => path::faccessat2,
+    440 => madvise::process_madvise,
     441 => epoll::epoll_pwait2,
+    448 => pidfd::process_mrelease,
     449 => futex::futex_waitv,
 }
 
