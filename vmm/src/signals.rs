@@ -123,14 +123,6 @@ fn entry_signals() -> u64 {
     })
 }
 
-/// The queue of signals sent with their own siginfo moved since its guest
-/// was last told (`Shared::queued_signals`): its new `gen`.
-pub fn queued_news() -> Option<u64> {
-    static TOLD: AtomicU64 = AtomicU64::new(0);
-    let gen = crate::process::table::queued_gen();
-    (TOLD.swap(gen, Ordering::SeqCst) != gen).then_some(gen)
-}
-
 /// A `wait` is about to report a child's change: the signals that child
 /// (or anyone) sent this process before it are passed on first, as Linux
 /// has them pending by the time `kill` returned — not after the wait, when

@@ -255,11 +255,15 @@ fn forward_host_signals(m: &Machine) -> Result<()> {
         publish_ppid(m)?;
     }
     let _one = FORWARDING.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(gen) = signals::queued_news() {
-        let at = m.smp.areas_phys
-            + hx_abi::percpu::SHARED_OFFSET
-            + std::mem::offset_of!(hx_abi::percpu::Shared, queued_signals) as u64;
-        m.mem.atomic_u64(at)?.store(gen, Ordering::SeqCst);
+    // Signals queued with their siginfo: the guest takes them when this
+    // word moves (also a new image's, whose word starts at 0).
+    let gen = crate::process::table::queued_gen();
+    let at = m.smp.areas_phys
+        + hx_abi::percpu::SHARED_OFFSET
+        + std::mem::offset_of!(hx_abi::percpu::Shared, queued_signals) as u64;
+    let told = m.mem.atomic_u64(at)?;
+    if told.load(Ordering::SeqCst) != gen {
+        told.store(gen, Ordering::SeqCst);
         m.smp.request(m.smp.first, REQ_WAKE);
     }
     let bits = signals::take_pending();

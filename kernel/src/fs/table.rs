@@ -47,7 +47,9 @@ pub fn init(exec: &ExecState) {
         }
         // The shell opened the standard streams with the access it chose and
         // the host enforces it, so the guest's view of them is read-write.
-        let file = match opened.iter().find(|(h, _)| *h == f.handle) {
+        // A device's handle names the device, not an open file: each is its own.
+        let shared = matches!(kind, Kind::Host(_)).then(|| opened.iter().find(|(h, _)| *h == f.handle)).flatten();
+        let file = match shared {
             Some((_, file)) => file.clone(),
             None => {
                 let file = Arc::new(OpenFile::new(kind, f.status, Vec::new()));

@@ -200,6 +200,7 @@ fn signal_from(e: &Entry, sig: u64, sender: Option<&Entry>) -> Result<(), Errno>
     if let Some(s) = sender.filter(|_| sig as usize > hx_abi::percpu::SENDER_SIGNALS) {
         let real_uid = (s.signal_uids.load(Ordering::SeqCst) & 0xffff_ffff) as u32;
         if table::queue_signal(e, &user_siginfo(sig, pid_of(s), real_uid)) {
+            e.sleeping.store(false, Ordering::SeqCst);
             // SAFETY: as above; its monitor passes the queue on to its guest.
             unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
             return Ok(());
@@ -384,6 +385,7 @@ fn queue_to(req: &Request, segs: &Segs) -> Result<i64, Errno> {
     if !table::queue_signal(target, &info) {
         return Err(libc::EAGAIN);
     }
+    target.sleeping.store(false, Ordering::SeqCst);
     // SAFETY: kill of a monitor of this tree (from the table); its monitor
     // passes the queue on to its guest.
     unsafe { libc::kill(host_pid, crate::signals::GUEST_SIGNAL) };
