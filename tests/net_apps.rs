@@ -95,6 +95,14 @@ fn python_http_server_in_hx_serves_a_native_client() {
 }
 
 /// Runs `argv` natively and in hx (with `flags`) and compares stdout, stderr and status.
+/// Node's path, if it is installed (its tests skip without it).
+fn node() -> Option<std::path::PathBuf> {
+    if !installed("node") {
+        return None;
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("node")).find(|p| p.is_file())
+}
+
 fn same(argv: &[&str], flags: &[&str]) -> Output {
     let n = Command::new(argv[0]).args(&argv[1..]).stdin(Stdio::null()).output().unwrap();
     let h = Command::new(HX_RUN).args(flags).args(argv).stdin(Stdio::null()).output().unwrap();
@@ -231,15 +239,11 @@ setTimeout(() => server.close(), 60000);
 
 #[test]
 fn node_http_server_in_hx_answers_a_native_client() {
-    if !installed("node") {
-        return;
-    }
+    let Some(node) = node() else { return };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let publish = format!("{port}:8080");
-    let node = std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|d| d.join("node")).find(|p| p.is_file());
-    let node = node.unwrap();
-    let _server = hx_server(&["-p", &publish], &[node.to_str().unwrap(), "-e", NODE_SERVER], dir.path());
+    let _server = hx_server(&["-p", &publish], &[node.to_str().unwrap_or_default(), "-e", NODE_SERVER], dir.path());
     for path in ["/a", "/b/c"] {
         let (status, body) = http_get(port, path);
         assert!(status.contains("200"), "{status}");
@@ -269,24 +273,18 @@ const p = new Promise(r => setTimeout(() => r('resolved'), 30));
 /// lists what it lists natively; it threw EAFNOSUPPORT.
 #[test]
 fn node_network_interfaces_match_native() {
-    if !installed("node") {
-        return;
-    }
-    let node = std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|d| d.join("node")).find(|p| p.is_file());
-    let node = node.unwrap();
-    let out =
-        same(&[node.to_str().unwrap(), "-e", "console.log(JSON.stringify(require('os').networkInterfaces()))"], &[]);
+    let Some(node) = node() else { return };
+    let out = same(
+        &[node.to_str().unwrap_or_default(), "-e", "console.log(JSON.stringify(require('os').networkInterfaces()))"],
+        &[],
+    );
     assert!(text(&out.stdout).contains("\"lo\":[{\"address\":\"127.0.0.1\""), "{}", text(&out.stdout));
 }
 
 #[test]
 fn node_timers_and_promises_run_in_order() {
-    if !installed("node") {
-        return;
-    }
-    let node = std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|d| d.join("node")).find(|p| p.is_file());
-    let node = node.unwrap();
-    same(&[node.to_str().unwrap(), "-e", NODE_TIMERS], &[]);
+    let Some(node) = node() else { return };
+    same(&[node.to_str().unwrap_or_default(), "-e", NODE_TIMERS], &[]);
 }
 
 const NODE_CHILDREN: &str = r#"
@@ -303,12 +301,8 @@ setTimeout(() => console.log('timer after the children'), 50);
 /// ready descriptor closed before it was reported), and Node aborted.
 #[test]
 fn node_child_processes_and_exit_match_native() {
-    if !installed("node") {
-        return;
-    }
-    let node = std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|d| d.join("node")).find(|p| p.is_file());
-    let node = node.unwrap();
+    let Some(node) = node() else { return };
     for _ in 0..3 {
-        same(&[node.to_str().unwrap(), "-e", NODE_CHILDREN], &[]);
+        same(&[node.to_str().unwrap_or_default(), "-e", NODE_CHILDREN], &[]);
     }
 }

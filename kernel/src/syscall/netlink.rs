@@ -266,27 +266,27 @@ impl Netlink {
             at += len.next_multiple_of(4);
         }
         if !replies.is_empty() {
-            let mut inner = self.0.lock();
-            inner.queue.extend(replies);
-            inner.edges += 1;
-            let waiters = core::mem::take(&mut inner.waiters);
-            drop(inner);
-            anon::wake(waiters);
+            self.queue(replies);
         }
         Ok(data.len() as u64)
+    }
+
+    /// Queues datagrams for the socket's reader and wakes it.
+    fn queue(&self, datagrams: Vec<Vec<u8>>) {
+        let mut inner = self.0.lock();
+        inner.queue.extend(datagrams);
+        inner.edges += 1;
+        let waiters = core::mem::take(&mut inner.waiters);
+        drop(inner);
+        anon::wake(waiters);
+        super::poll::wake_pollers();
     }
 
     /// Queues `datagram` for the socket's reader, as the kernel's own
     /// message (a message queue's notification cookie, `mq_notify`'s
     /// `SIGEV_THREAD`).
     pub fn deliver(&self, datagram: Vec<u8>) {
-        let mut inner = self.0.lock();
-        inner.queue.push_back(datagram);
-        inner.edges += 1;
-        let waiters = core::mem::take(&mut inner.waiters);
-        drop(inner);
-        anon::wake(waiters);
-        super::poll::wake_pollers();
+        self.queue(alloc::vec![datagram]);
     }
 
     fn error(&self, msg: &[u8], errno: i32, port: u32) -> Vec<u8> {
