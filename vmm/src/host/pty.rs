@@ -68,6 +68,7 @@ impl Ptys {
                 }
                 self.opened += 1;
                 self.made.insert(n);
+                MASTER_OPENED.store(true, std::sync::atomic::Ordering::Relaxed);
                 Ok((fd, b"/dev/ptmx".to_vec()))
             }
             PtyPath::Slave(n) => {
@@ -142,6 +143,9 @@ fn errno() -> Errno {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
+/// Whether this monitor made a pty master: before that, no write needs a look.
+static MASTER_OPENED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// What a pty master's line discipline does for the guest's sessions: a
 /// signal character (`VINTR`, `VQUIT`, `VSUSP`, with `ISIG` on) written to
 /// the master signals the foreground process group of the session whose
@@ -150,6 +154,10 @@ fn errno() -> Errno {
 /// guest's sessions and process groups live in the monitor's process
 /// table, not on the host. `written`: the bytes the host took.
 pub fn line_signals(fd: std::os::fd::RawFd, written: &[&[u8]]) {
+    // Only a monitor that made a pty (or the one it was forked from) holds a master.
+    if !MASTER_OPENED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     // Signal characters are control characters (an `stty intr x` to a
     // printable one is not followed): other writes cost nothing more.
     let control = |b: &u8| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') || *b == 0x7f;
