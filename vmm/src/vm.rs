@@ -1235,9 +1235,9 @@ fn inherited_sched(nofile: [u64; 2]) -> hx_abi::boot::SchedState {
         };
         let ioprio = libc::syscall(libc::SYS_ioprio_get, 1, 0).max(0) as u64;
         let personality = libc::personality(0xffff_ffff).max(0) as u64;
-        // Resource limits: Linux's defaults (`rlimits_set` 0), but the
-        // open-file limit this process has, as a program run here natively
-        // would inherit it.
+        // Resource limits: Linux's defaults (`rlimits_set` 0), the open-file
+        // one lowered by the kernel to this process's, as a program run here
+        // natively would inherit a lower one.
         let mut rlimits = [[0; 2]; hx_abi::boot::RLIMITS];
         rlimits[libc::RLIMIT_NOFILE as usize] = nofile;
         hx_abi::boot::SchedState { nice: i64::from(nice), policy, ioprio, personality, rlimits, ..Default::default() }

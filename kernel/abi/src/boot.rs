@@ -220,10 +220,9 @@ pub struct SchedState {
     pub ioprio: u64,
     pub personality: u64,
     /// Resource limits (soft, hard) by resource, kept across `execve` as
-    /// on Linux; `rlimits_set` 0 (the first image): Linux's defaults but
-    /// for `RLIMIT_NOFILE`, which the first image takes from `hx-run`'s own
-    /// limits when that entry is not zero (a program run natively inherits
-    /// its shell's `ulimit -n`).
+    /// on Linux; `rlimits_set` 0 (the first image): Linux's defaults, with
+    /// `RLIMIT_NOFILE` lowered to `hx-run`'s own limits when that entry is
+    /// not zero (a program run natively inherits its shell's `ulimit -n`).
     pub rlimits_set: u64,
     pub rlimits: [[u64; 2]; RLIMITS],
     /// `oom_score_adj` and its minimum (`/proc/<pid>/oom_score_adj`).

@@ -207,12 +207,15 @@ pub fn sched_from_exec(s: &hx_abi::boot::SchedState) {
         let mut limits = RLIMITS.lock();
         limits[6] = (half, half);
         limits[11] = (half, half);
-        // The descriptors hx-run may have, as its shell gave them, up to
-        // what the table holds (Linux's `nr_open`).
+        // The descriptors hx-run may have, as its shell gave them, but never
+        // above Linux's defaults: the guest's files are host handles, which
+        // `--max-open-files` bounds (4096 by default), and a limit above it
+        // would end in an early EMFILE from the host instead of at the limit.
         let [soft, hard] = s.rlimits[RLIMIT_NOFILE as usize];
         if hard != 0 {
-            let max = crate::fs::table::MAX_FDS as u64;
-            limits[RLIMIT_NOFILE as usize] = (soft.min(hard).min(max), hard.min(max));
+            let (default_soft, default_hard) = limits[RLIMIT_NOFILE as usize];
+            let hard = hard.min(default_hard);
+            limits[RLIMIT_NOFILE as usize] = (soft.min(default_soft).min(hard), hard);
         }
     }
 }
