@@ -1751,3 +1751,16 @@ fn process_hints_and_fanotify_marks_answer_as_linux() {
         &["advise two ranges cold: 12288", "release a running child: -1 Invalid argument"],
     );
 }
+
+/// `setpriority`/`getpriority` of other processes (what `renice` does): by
+/// pid and by process group, seen by the process itself and by others; a
+/// missing one is ESRCH (hx refused another process with EPERM).
+#[test]
+fn other_processes_nice_values_are_set_as_on_linux() {
+    each_flavor(
+        "renice_others",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["the child sees:   5", "the group's: 7"],
+    );
+}

@@ -363,7 +363,9 @@ fn forge(rng: &mut Rng, mem: &GuestRam, handles: &[u64]) -> Request {
         // Half the signals go with a forged siginfo; a quarter of the
         // process requests take the caller's queued signals.
         op::KILL if rng.chance(2) => req.args[3] = hx_abi::hypercall::KILL_WITH_INFO,
-        op::PGRP if rng.chance(4) => req.args[0] = hx_abi::hypercall::PGRP_TAKE_QUEUED,
+        op::PGRP if rng.chance(4) => {
+            req.args[0] = *rng.pick(&[hx_abi::hypercall::PGRP_TAKE_QUEUED, hx_abi::hypercall::PGRP_RENICE])
+        }
         // Mostly a valid "do not follow" flag, so that the ids and paths get tried.
         op::CHOWN if !rng.chance(4) => req.args[3] = rng.below(2),
         // Sockets: mostly a real operation on a handle the guest has, with the

@@ -266,6 +266,18 @@ fn forward_host_signals(m: &Machine) -> Result<()> {
         told.store(gen, Ordering::SeqCst);
         m.smp.request(m.smp.first, REQ_WAKE);
     }
+    // Another process's `setpriority`: the request word, as the guest's.
+    if let Some(me) = crate::process::table::me() {
+        let request = me.nice_request.load(Ordering::SeqCst);
+        let at = m.smp.areas_phys
+            + hx_abi::percpu::SHARED_OFFSET
+            + std::mem::offset_of!(hx_abi::percpu::Shared, nice_request) as u64;
+        let word = m.mem.atomic_u64(at)?;
+        if word.load(Ordering::SeqCst) != request {
+            word.store(request, Ordering::SeqCst);
+            m.smp.request(m.smp.first, REQ_WAKE);
+        }
+    }
     let bits = signals::take_pending();
     if bits == 0 {
         return Ok(());

@@ -768,6 +768,7 @@ fn boot(
 ) -> Result<(Binary, u64)> {
     let planned = plan_program(files, l)?;
     files.take_file_size_limit(&l.state.sched);
+    crate::process::table::publish_sched(&l.state.sched);
     let ready = write_machine(w, &mut files.shared)?;
     setup_vcpus(w, vcpus, fresh)?;
     let (mut pt, mut phys) = (PageTables::resume(w.mem, ready.next_table), ready.phys);
@@ -1035,6 +1036,7 @@ pub fn launch_ahead(
 ) -> Result<Binary> {
     let planned = plan_program(files, l)?;
     files.take_file_size_limit(&l.state.sched);
+    crate::process::table::publish_sched(&l.state.sched);
     let (mut pt, mut phys) = (PageTables::resume(w.mem, ahead.ready.next_table), ahead.ready.phys);
     let loaded = load_program(w, files, l, &planned, &mut pt, &mut phys, Some(ahead.stack_pa))?;
     let mut boot = *ahead.machine;

@@ -571,6 +571,13 @@ pub const PGRP_GET_SUBREAPER: u64 = 15;
 /// siginfo (`sigqueue`, real-time signals), oldest first: as many 128-byte
 /// siginfos as fit in `segs[0]`; `ret` = how many.
 pub const PGRP_TAKE_QUEUED: u64 = 16;
+/// The nice value of other processes (`setpriority`/`getpriority`):
+/// `args[1]` = `PRIO_PROCESS`, `PRIO_PGRP` or `PRIO_USER`, `args[2]` = the
+/// id (0: the caller's), `args[3]` = the nice value to set, `args[4]` = 1 if
+/// the caller has `CAP_SYS_NICE`, `args[5]` = 1 to ask instead of set:
+/// `ret` = 20 - the lowest nice value among them (as `getpriority`). A set answers `ret` bit 0 =
+/// the caller is among them (its kernel sets its own).
+pub const PGRP_RENICE: u64 = 17;
 pub const MAX_TID_BLOCK: u64 = 64;
 
 /// Longest command line another process's `/proc/<pid>/cmdline` shows.

@@ -91,7 +91,9 @@ pub struct Shared {
     /// for this one (`sigqueue`, real-time signals): the kernel takes them
     /// from the monitor (`PGRP_TAKE_QUEUED`).
     pub queued_signals: u64,
-    pub _reserved: u64,
+    /// Another process set this one's nice value (`setpriority`): the
+    /// request's number (high half) and the value (low half, as `i32`).
+    pub nice_request: u64,
 }
 
 /// Signals whose sender travels with them (1 to 24: the standard ones

@@ -257,6 +257,12 @@ pub fn queued_signals() -> u64 {
     percpu::shared_field(&shared.queued_signals).load(Ordering::Acquire)
 }
 
+/// `Shared::nice_request`: another process's last `setpriority` of this one.
+pub fn nice_request() -> u64 {
+    let shared = percpu::shared(AREAS.load(Ordering::Relaxed));
+    percpu::shared_field(&shared.nice_request).load(Ordering::Acquire)
+}
+
 /// Whether the monitor forwarded signals not taken yet.
 pub fn host_signals_waiting() -> bool {
     let shared = percpu::shared(AREAS.load(Ordering::Relaxed));

@@ -494,6 +494,7 @@ pub fn take_host_signals() {
     // Another vCPU may have taken the word and not yet queued its signals:
     // a thread on its way back to its program waits for that (else a signal
     // sent before, say, the exit a `wait` reports would come after it).
+    crate::syscall::process::take_nice_request();
     let queued = sched::queued_signals();
     let queued_news = queued != QUEUED_TAKEN.load(Ordering::Relaxed);
     if !sched::host_signals_waiting() && !TAKING.is_locked() && !queued_news {

@@ -374,19 +374,51 @@ fn priority_target(which: u64, who: u64) -> Result<Whom, crate::errno::Errno> {
     other.ok_or(crate::errno::ESRCH)
 }
 
-/// `getpriority`: as the raw syscall, 20 - nice.
+/// `getpriority`: as the raw syscall, 20 - nice (of a group or a user:
+/// the highest priority among its processes, as Linux answers).
 pub fn getpriority([which, who, ..]: Args) -> SysResult {
-    let nice = match priority_target(which, who)? {
-        Whom::Own => NICE.load(core::sync::atomic::Ordering::Relaxed),
-        Whom::Other { nice, .. } => nice,
+    let own = NICE.load(core::sync::atomic::Ordering::Relaxed);
+    let nice = match (which, priority_target(which, who)) {
+        (PRIO_PROCESS, Ok(Whom::Own)) => own,
+        (_, Ok(Whom::Other { nice, .. })) => nice,
+        (PRIO_PGRP | PRIO_USER, Ok(_) | Err(crate::errno::ESRCH)) => {
+            let args = [hx_abi::hypercall::PGRP_RENICE, which, who as u32 as u64, 0, 0, 1];
+            return crate::host::simple(hx_abi::hypercall::op::PGRP, &args);
+        }
+        (_, r) => return r.map(|_| 0),
     };
     Ok((20 - nice) as u64)
 }
 
 pub fn setpriority([which, who, prio, ..]: Args) -> SysResult {
-    match priority_target(which, who)? {
-        Whom::Own => set_nice(prio as i32, crate::errno::EACCES).map(|()| 0),
-        Whom::Other { .. } => Err(crate::errno::EPERM),
+    let nice = (prio as i32).clamp(-20, 19);
+    // This process alone: its own kernel's.
+    if which == PRIO_PROCESS && matches!(priority_target(which, who)?, Whom::Own) {
+        return set_nice(nice, crate::errno::EACCES).map(|()| 0);
+    }
+    if which > PRIO_USER {
+        return Err(EINVAL);
+    }
+    // A group, a user or another process: the monitor sets the others'
+    // (with Linux's permission rules) and says whether this one is among them.
+    let cap = u64::from(super::cred::capable(hx_abi::uapi::CAP_SYS_NICE));
+    let args = [hx_abi::hypercall::PGRP_RENICE, which, who as u32 as u64, nice as i64 as u64, cap, 0];
+    let mine = crate::host::simple(hx_abi::hypercall::op::PGRP, &args)?;
+    if mine & 1 != 0 {
+        NICE.store(nice, core::sync::atomic::Ordering::Relaxed);
+        publish_sched();
+    }
+    Ok(0)
+}
+
+/// The last `setpriority` of this process by another one (`Shared::nice_request`) taken.
+pub fn take_nice_request() {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static TAKEN: AtomicU64 = AtomicU64::new(0);
+    let request = crate::sched::nice_request();
+    if request >> 32 != TAKEN.load(Ordering::Relaxed) >> 32 {
+        TAKEN.store(request, Ordering::Relaxed);
+        NICE.store((request as u32 as i32).clamp(-20, 19), Ordering::Relaxed);
     }
 }
 

@@ -8,7 +8,7 @@ use crate::sandbox::Errno;
 use hx_abi::hypercall::{
     ProcIdentity, ProcInfo, Request, MAX_TID_BLOCK, PGRP_ENDED, PGRP_GET, PGRP_GETSID, PGRP_GET_PDEATHSIG,
     PGRP_GET_SUBREAPER, PGRP_INFO, PGRP_LIST, PGRP_SET, PGRP_SETSID, PGRP_SET_IDENTITY, PGRP_SET_PDEATHSIG,
-    PGRP_SET_SCHED, PGRP_SET_SUBREAPER, PGRP_TAKE_QUEUED, PGRP_TIDS, PROC_RUNNING, PROC_SLEEPING, PROC_STOPPED,
+    PGRP_RENICE, PGRP_SET_SCHED, PGRP_SET_SUBREAPER, PGRP_TAKE_QUEUED, PGRP_TIDS, PROC_RUNNING, PROC_SLEEPING, PROC_STOPPED,
     PROC_ZOMBIE,
 };
 use std::sync::atomic::Ordering;
@@ -439,6 +439,65 @@ pub fn kill(req: &Request, segs: &Segs) -> i64 {
     0
 }
 
+/// `PGRP_RENICE`: the nice value of the processes `which`/`who` names, set
+/// (Linux's `set_one_prio`: another user's process needs CAP_SYS_NICE
+/// (EPERM), a lower value too (EACCES); the last failure is the answer) or
+/// asked (the lowest among them). The caller's own is its kernel's to set.
+fn renice(me: &'static Entry, a: &[u64; 8]) -> Result<i64, Errno> {
+    let (which, who, nice, cap, ask) = (a[1], a[2] as u32 as i32, a[3] as i32, a[4] != 0, a[5] != 0);
+    let nice_of = |e: &Entry| e.sched.load(Ordering::SeqCst) as u32 as i32;
+    let real_uid = |e: &Entry| e.signal_uids.load(Ordering::SeqCst) as u32;
+    let my_euid = me.euid.load(Ordering::SeqCst);
+    let running = |e: &&'static Entry| table::end_of(e).is_none();
+    let targets: Vec<&'static Entry> = match which as u32 {
+        libc::PRIO_PROCESS => {
+            let pid = if who == 0 { pid_of(me) } else { who };
+            table::by_pid(pid).into_iter().filter(running).collect()
+        }
+        libc::PRIO_PGRP => {
+            let group = if who == 0 { me.pgid.load(Ordering::SeqCst) } else { who };
+            table::entries().filter(running).filter(|e| e.pgid.load(Ordering::SeqCst) == group).collect()
+        }
+        libc::PRIO_USER => {
+            let uid = if who == 0 { my_euid } else { who as u32 };
+            table::entries().filter(running).filter(|e| real_uid(e) == uid).collect()
+        }
+        _ => return Err(libc::EINVAL),
+    };
+    if ask {
+        // As the raw syscall answers, 20 - nice: never negative, so never an errno.
+        return targets.iter().map(|e| nice_of(e)).min().map(|n| i64::from(20 - n)).ok_or(libc::ESRCH);
+    }
+    let nice = nice.clamp(-20, 19);
+    let (mut error, mut mine) = (Some(libc::ESRCH), false);
+    for e in targets {
+        if real_uid(e) != my_euid && e.euid.load(Ordering::SeqCst) != my_euid && !cap {
+            error = Some(libc::EPERM);
+            continue;
+        }
+        if nice < nice_of(e) && !cap {
+            error = Some(libc::EACCES);
+            continue;
+        }
+        if error == Some(libc::ESRCH) {
+            error = None;
+        }
+        if std::ptr::eq(e, me) {
+            mine = true;
+            continue;
+        }
+        let sched = e.sched.load(Ordering::SeqCst);
+        e.sched.store(sched & !0xffff_ffff | u64::from(nice as u32), Ordering::SeqCst);
+        let number = (e.nice_request.load(Ordering::SeqCst) >> 32) + 1;
+        e.nice_request.store(number << 32 | u64::from(nice as u32), Ordering::SeqCst);
+        signal_entry(e, 0);
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(i64::from(mine)),
+    }
+}
+
 /// `PGRP_SET_IDENTITY`: the caller's name and command line for the others' `/proc`.
 fn set_identity(me: &Entry, segs: &Segs) -> Result<i64, Errno> {
     let size = std::mem::size_of::<ProcIdentity>();
@@ -487,6 +546,7 @@ pub fn pgrp(req: &Request, segs: &Segs) -> i64 {
             table::reserve_tids(req.args[2] as i32).map(i64::from).ok_or(libc::EAGAIN)
         }
         PGRP_SET_IDENTITY => set_identity(me, segs),
+        PGRP_RENICE => renice(me, &req.args),
         PGRP_TAKE_QUEUED => {
             let room = segs.get(0).map_or(0, |s| s.len as usize) / table::SIGINFO_BYTES;
             let taken: Vec<u8> = table::take_queued(room).concat();

@@ -79,6 +79,9 @@ pub struct Entry {
     /// Its scheduling policy (high half) and nice value (low half, as u32),
     /// which its guest kernel publishes when they change (`PGRP_SET_SCHED`).
     pub sched: AtomicU64,
+    /// Another process set its nice value: the request's number (high
+    /// half) and the value (low half); its monitor passes it to its guest.
+    pub nice_request: AtomicU64,
 }
 
 /// `Entry::end`: set, with the `si_code` and status a `waitid` reports.
@@ -534,6 +537,7 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
     slot.exit_signal.store(exit_signal, Ordering::SeqCst);
     // A child starts with its parent's (its kernel publishes what a reset on fork changes).
     slot.sched.store(parent.sched.load(Ordering::SeqCst), Ordering::SeqCst);
+    slot.nice_request.store(0, Ordering::SeqCst);
     slot.end.store(0, Ordering::SeqCst);
     slot.sleeping.store(false, Ordering::SeqCst);
     slot.stop_signal.store(0, Ordering::SeqCst);
@@ -565,6 +569,15 @@ pub fn reserve(parent: &Entry, exit_signal: i32) -> Option<(&'static Entry, i32)
         w.store(p.load(Ordering::Relaxed), Ordering::Relaxed);
     }
     Some((slot, pid))
+}
+
+/// The scheduling policy and nice value an image starts with (`execve`
+/// keeps them; the first process's come from hx-run's own), as its kernel
+/// would publish them: other processes read them (`getpriority` of a group).
+pub fn publish_sched(sched: &hx_abi::boot::SchedState) {
+    let Some(me) = me() else { return };
+    let nice = sched.nice.clamp(-20, 19) as i32;
+    me.sched.store(sched.policy << 32 | u64::from(nice as u32), Ordering::SeqCst);
 }
 
 /// This process's real, effective and saved user ids (for signals' permission).
