@@ -1764,3 +1764,16 @@ fn other_processes_nice_values_are_set_as_on_linux() {
         &["the child sees:   5", "the group's: 7"],
     );
 }
+
+/// Pending signals cross `execve` with their siginfo, every queued
+/// instance of a real-time signal kept (hx passed only the pending set:
+/// one instance, no value).
+#[test]
+fn pending_signals_keep_their_siginfo_across_execve() {
+    each_flavor(
+        "exec_keeps_signals",
+        [Flavor::GlibcDynamic, Flavor::MuslStatic],
+        &[],
+        &["after execve: RTMIN+3, code SI_QUEUE, value 3"],
+    );
+}

@@ -12,6 +12,7 @@ use crate::host;
 use crate::sched::{self, Thread};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use hx_abi::uapi;
 use spin::Mutex;
@@ -347,6 +348,39 @@ pub fn ignored_set() -> u64 {
 /// The pending signals a new image inherits (the process's and this thread's).
 pub fn pending_set() -> u64 {
     PROCESS_PENDING.lock().set | sched::current().signals.lock().pending.set
+}
+
+/// What `execve` passes on of the pending signals. Linux keeps each queued
+/// instance with its siginfo: they go, oldest first, into the monitor's
+/// queue for this process, which the new image takes at its start (a
+/// failed `execve` takes them back the same way). Returns the pending set
+/// left to pass as bits: what the queue had no room for, and everything
+/// in a vfork child (whose process the monitor stands in for).
+pub fn pending_for_exec() -> u64 {
+    if crate::syscall::vfork::active() {
+        return pending_set();
+    }
+    let mut queued: Vec<Queued> = Vec::new();
+    let mut drain = |p: &mut Pending| {
+        QUEUED.fetch_sub(p.queue.len() as u64, Ordering::Relaxed);
+        queued.extend(p.queue.drain(..));
+        p.set = 0;
+    };
+    drain(&mut PROCESS_PENDING.lock());
+    drain(&mut sched::current().signals.lock().pending);
+    let me = crate::syscall::process::pid();
+    let mut left = 0;
+    for q in queued {
+        let info = q.info_bytes();
+        let mut req = hx_abi::hypercall::Request::new(hx_abi::hypercall::op::KILL);
+        req.args[..4].copy_from_slice(&[me, u64::from(q.sig), 0, hx_abi::hypercall::KILL_WITH_INFO]);
+        req.segs[0] = host::kernel_segment(info.as_ptr() as u64, info.len());
+        req.nsegs = 1;
+        if host::call(&mut req) < 0 {
+            left |= bit(q.sig);
+        }
+    }
+    left
 }
 
 /// A new image starts with the ignored signals, the mask and the pending

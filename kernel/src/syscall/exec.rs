@@ -85,7 +85,7 @@ pub fn execveat([dirfd, path, argv, envp, flags, _]: Args) -> SysResult {
         pid: process::pid(),
         sigmask: signal::current_mask(),
         sig_ignored: signal::ignored_set(),
-        sig_pending: signal::pending_set(),
+        sig_pending: signal::pending_for_exec(),
         creds: super::cred::for_exec(),
         sched: process::sched_for_exec(),
         // A vfork child execs here: it has no children of its own.

@@ -363,11 +363,14 @@ fn queue_to(req: &Request, segs: &Segs) -> Result<i64, Errno> {
     }
     info.copy_from_slice(&bytes);
     let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
-    if code >= 0 || code == SI_TKILL {
-        return Err(libc::EPERM);
-    }
     info[..4].copy_from_slice(&(sig as i32).to_le_bytes());
     let me = me()?;
+    // A process may queue any siginfo for itself (its kernel passes its
+    // pending signals on across `execve` this way); to another, only what
+    // a program may send.
+    if !std::ptr::eq(target, me) && (code >= 0 || code == SI_TKILL) {
+        return Err(libc::EPERM);
+    }
     if !table::may_signal(me, target, sig, req.args[2] != 0) {
         return Err(libc::EPERM);
     }
