@@ -249,6 +249,17 @@ fn guest_has_news(m: &Machine, seen: u64) -> Result<bool> {
 /// that has not yet written the bits for the guest.
 static FORWARDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Sets the guest's word at `offset` in the shared block to `value` if it
+/// differs, and wakes a vCPU to look at it.
+fn tell_guest(m: &Machine, offset: usize, value: u64) -> Result<()> {
+    let word = m.mem.atomic_u64(m.smp.areas_phys + hx_abi::percpu::SHARED_OFFSET + offset as u64)?;
+    if word.load(Ordering::SeqCst) != value {
+        word.store(value, Ordering::SeqCst);
+        m.smp.request(m.smp.first, REQ_WAKE);
+    }
+    Ok(())
+}
+
 /// Passes SIGINT/SIGQUIT/SIGTERM/SIGHUP that hx-run received on to the program.
 fn forward_host_signals(m: &Machine) -> Result<()> {
     if signals::take_entry_changed() {
@@ -257,26 +268,12 @@ fn forward_host_signals(m: &Machine) -> Result<()> {
     let _one = FORWARDING.lock().unwrap_or_else(|e| e.into_inner());
     // Signals queued with their siginfo: the guest takes them when this
     // word moves (also a new image's, whose word starts at 0).
-    let gen = crate::process::table::queued_gen();
-    let at = m.smp.areas_phys
-        + hx_abi::percpu::SHARED_OFFSET
-        + std::mem::offset_of!(hx_abi::percpu::Shared, queued_signals) as u64;
-    let told = m.mem.atomic_u64(at)?;
-    if told.load(Ordering::SeqCst) != gen {
-        told.store(gen, Ordering::SeqCst);
-        m.smp.request(m.smp.first, REQ_WAKE);
-    }
+    let queued = crate::process::table::queued_gen();
+    tell_guest(m, std::mem::offset_of!(hx_abi::percpu::Shared, queued_signals), queued)?;
     // Another process's `setpriority`: the request word, as the guest's.
     if let Some(me) = crate::process::table::me() {
         let request = me.nice_request.load(Ordering::SeqCst);
-        let at = m.smp.areas_phys
-            + hx_abi::percpu::SHARED_OFFSET
-            + std::mem::offset_of!(hx_abi::percpu::Shared, nice_request) as u64;
-        let word = m.mem.atomic_u64(at)?;
-        if word.load(Ordering::SeqCst) != request {
-            word.store(request, Ordering::SeqCst);
-            m.smp.request(m.smp.first, REQ_WAKE);
-        }
+        tell_guest(m, std::mem::offset_of!(hx_abi::percpu::Shared, nice_request), request)?;
     }
     let bits = signals::take_pending();
     if bits == 0 {
