@@ -135,7 +135,7 @@ impl BlockingCall {
                         (Some(o), true) => libc::pwritev(fd, at, n, o),
                     }
                 })?;
-                if *write && offset.is_none() {
+                if *write && offset.is_none() && super::pty::master_opened() {
                     super::pty::line_signals(fd, &written_slices(iovs, done as usize));
                 }
                 Ok(done)

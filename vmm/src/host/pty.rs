@@ -146,6 +146,13 @@ fn errno() -> Errno {
 /// Whether this monitor made a pty master: before that, no write needs a look.
 static MASTER_OPENED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether this monitor (or the one it was forked from) made a pty master:
+/// only then may a write need [`line_signals`] (checked before the written
+/// bytes are even gathered: every stream write passes here).
+pub fn master_opened() -> bool {
+    MASTER_OPENED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What a pty master's line discipline does for the guest's sessions: a
 /// signal character (`VINTR`, `VQUIT`, `VSUSP`, with `ISIG` on) written to
 /// the master signals the foreground process group of the session whose
@@ -154,10 +161,6 @@ static MASTER_OPENED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 /// guest's sessions and process groups live in the monitor's process
 /// table, not on the host. `written`: the bytes the host took.
 pub fn line_signals(fd: std::os::fd::RawFd, written: &[&[u8]]) {
-    // Only a monitor that made a pty (or the one it was forked from) holds a master.
-    if !MASTER_OPENED.load(std::sync::atomic::Ordering::Relaxed) {
-        return;
-    }
     // Signal characters are control characters (an `stty intr x` to a
     // printable one is not followed): other writes cost nothing more.
     let control = |b: &u8| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') || *b == 0x7f;
